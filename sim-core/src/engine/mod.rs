@@ -1,0 +1,11 @@
+//! The simulation engine: integer time, the event queue, named random streams, periodic timers.
+
+pub mod queue;
+pub mod rng;
+pub mod time;
+pub mod timer;
+
+pub use queue::EventQueue;
+pub use rng::{Rng, RngStreams};
+pub use time::{parse_duration, SimDuration, SimTime, NANOS_PER_SEC};
+pub use timer::Periodic;

@@ -1,0 +1,9 @@
+//! Metrics: latency histograms, the recorder and the time series.
+
+pub mod histogram;
+pub mod recorder;
+pub mod series;
+
+pub use histogram::LogHistogram;
+pub use recorder::{NoSink, Outcome, Recorded, Recorder, RequestRow, RequestSink};
+pub use series::SeriesRow;

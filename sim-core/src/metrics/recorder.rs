@@ -1,0 +1,413 @@
+//! The recorder: turns what happens to requests and replicas into statistics and a time series.
+//!
+//! It never stores a request: latencies go into histograms, and per-request rows go to a
+//! [`RequestSink`] only when one is given. Requests that arrive during the warm-up are left out of
+//! the summary statistics (they still appear in the time series).
+
+use super::histogram::LogHistogram;
+use super::series::SeriesRow;
+use crate::engine::{SimDuration, SimTime};
+use crate::serving::{Completion, DropReason, Request};
+
+/// Number of time batches used for batch-means standard errors.
+pub const BATCHES: usize = 32;
+
+/// One row of `requests.csv`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RequestRow {
+    /// The request.
+    pub request: Request,
+    /// What happened to it.
+    pub outcome: Outcome,
+}
+
+/// What happened to a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Served.
+    Completed {
+        /// When its batch started.
+        start: SimTime,
+        /// When it finished.
+        finish: SimTime,
+        /// Its batch's size.
+        batch_size: u32,
+        /// The replica that served it.
+        replica: u32,
+    },
+    /// Refused.
+    Dropped {
+        /// When.
+        at: SimTime,
+        /// Why.
+        reason: DropReason,
+    },
+}
+
+/// Receives one row per finished request (the CLI streams them to `requests.csv`).
+pub trait RequestSink {
+    /// Called once per completed or dropped request, in event order.
+    fn record(&mut self, row: &RequestRow);
+}
+
+/// A sink that keeps nothing.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoSink;
+
+impl RequestSink for NoSink {
+    #[inline]
+    fn record(&mut self, _row: &RequestRow) {}
+}
+
+impl RequestSink for Vec<RequestRow> {
+    fn record(&mut self, row: &RequestRow) {
+        self.push(*row);
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct BatchAcc {
+    count: u64,
+    wait_ns: u128,
+    latency_ns: u128,
+}
+
+#[derive(Debug)]
+struct Interval {
+    start: SimTime,
+    end: SimTime,
+    arrivals: u64,
+    completions: u64,
+    drops: u64,
+    slo_met: u64,
+    slo_total: u64,
+    busy_area: u128,
+    latency: LogHistogram,
+}
+
+/// Counts over the whole run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Requests that arrived.
+    pub arrived: u64,
+    /// Requests served.
+    pub completed: u64,
+    /// Requests dropped, by reason (indexed as [`DropReason::ALL`]).
+    pub dropped: [u64; DropReason::ALL.len()],
+}
+
+impl Totals {
+    /// All drops.
+    pub fn dropped_total(&self) -> u64 {
+        self.dropped.iter().sum()
+    }
+}
+
+/// Collects statistics during a run.
+#[derive(Debug)]
+pub struct Recorder {
+    warmup: SimTime,
+    horizon: SimTime,
+    interval_len: SimDuration,
+    slo_ns: Option<u64>,
+    /// Whole-run counts.
+    pub totals: Totals,
+    /// Counts for requests that arrived after the warm-up.
+    pub measured: Totals,
+    measured_slo_met: u64,
+    latency: LogHistogram,
+    wait: LogHistogram,
+    service: LogHistogram,
+    batches: [BatchAcc; BATCHES],
+    // State, integrated over time.
+    last_t: SimTime,
+    queued: u32,
+    in_flight: u32,
+    busy: u32,
+    replicas: u32,
+    measured_busy_area: u128,
+    measured_queue_area: u128,
+    measured_replica_area: u128,
+    interval: Interval,
+    rows: Vec<SeriesRow>,
+}
+
+impl Recorder {
+    /// A recorder for a run to `horizon`, leaving out arrivals before `warmup`.
+    pub fn new(
+        warmup: SimDuration,
+        horizon: SimDuration,
+        interval_len: SimDuration,
+        slo: Option<SimDuration>,
+        replicas: u32,
+    ) -> Self {
+        let interval_len = SimDuration(interval_len.0.max(1));
+        let end = SimTime(interval_len.0.min(horizon.0));
+        Recorder {
+            warmup: SimTime(warmup.0),
+            horizon: SimTime(horizon.0),
+            interval_len,
+            slo_ns: slo.map(|d| d.0),
+            totals: Totals::default(),
+            measured: Totals::default(),
+            measured_slo_met: 0,
+            latency: LogHistogram::new(),
+            wait: LogHistogram::new(),
+            service: LogHistogram::new(),
+            batches: [BatchAcc::default(); BATCHES],
+            last_t: SimTime::ZERO,
+            queued: 0,
+            in_flight: 0,
+            busy: 0,
+            replicas,
+            measured_busy_area: 0,
+            measured_queue_area: 0,
+            measured_replica_area: 0,
+            interval: Interval {
+                start: SimTime::ZERO,
+                end,
+                arrivals: 0,
+                completions: 0,
+                drops: 0,
+                slo_met: 0,
+                slo_total: 0,
+                busy_area: 0,
+                latency: LogHistogram::new(),
+            },
+            rows: Vec::with_capacity((horizon.0 / interval_len.0.max(1)) as usize + 1),
+        }
+    }
+
+    #[inline]
+    fn measured_arrival(&self, r: &Request) -> bool {
+        r.arrival >= self.warmup
+    }
+
+    /// Integrates the state up to `t` and closes every sample interval that ends at or before `t`.
+    #[inline]
+    pub fn advance_to(&mut self, t: SimTime) {
+        let t = t.min(self.horizon);
+        while self.interval.end <= t && self.interval.start < self.horizon {
+            let end = self.interval.end;
+            self.integrate(end);
+            self.close_interval();
+        }
+        self.integrate(t);
+    }
+
+    #[inline]
+    fn integrate(&mut self, t: SimTime) {
+        if t <= self.last_t {
+            return;
+        }
+        let dt = (t.0 - self.last_t.0) as u128;
+        self.interval.busy_area += dt * self.busy as u128;
+        // The measured window is [warmup, horizon).
+        let from = self.last_t.max(self.warmup);
+        if t > from {
+            let mdt = (t.0 - from.0) as u128;
+            self.measured_busy_area += mdt * self.busy as u128;
+            self.measured_queue_area += mdt * self.queued as u128;
+            self.measured_replica_area += mdt * self.replicas as u128;
+        }
+        self.last_t = t;
+    }
+
+    fn close_interval(&mut self) {
+        let iv = &mut self.interval;
+        let len_s = iv.end.since(iv.start).as_secs_f64().max(1e-9);
+        let busy_mean = iv.busy_area as f64 / 1e9 / len_s;
+        let s = |ns: u64| ns as f64 / 1e9;
+        self.rows.push(SeriesRow {
+            time_s: iv.end.as_secs_f64(),
+            arrivals_per_s: iv.arrivals as f64 / len_s,
+            completions_per_s: iv.completions as f64 / len_s,
+            drops_per_s: iv.drops as f64 / len_s,
+            queue_length: self.queued,
+            in_flight: self.in_flight,
+            replicas: self.replicas,
+            busy_replicas_mean: busy_mean,
+            replica_util_ratio: if self.replicas > 0 {
+                busy_mean / self.replicas as f64
+            } else {
+                0.0
+            },
+            latency_mean_s: iv.latency.mean().map(|m| m / 1e9),
+            latency_p50_s: iv.latency.quantile(0.5).map(s),
+            latency_p99_s: iv.latency.quantile(0.99).map(s),
+            slo_attainment_ratio: (self.slo_ns.is_some() && iv.slo_total > 0)
+                .then(|| iv.slo_met as f64 / iv.slo_total as f64),
+        });
+        iv.start = iv.end;
+        iv.end = SimTime(
+            iv.end
+                .0
+                .saturating_add(self.interval_len.0)
+                .min(self.horizon.0),
+        );
+        iv.arrivals = 0;
+        iv.completions = 0;
+        iv.drops = 0;
+        iv.slo_met = 0;
+        iv.slo_total = 0;
+        iv.busy_area = 0;
+        iv.latency.clear();
+    }
+
+    /// Sets the system state from now on (call after [`Recorder::advance_to`] for the same time).
+    #[inline]
+    pub fn set_state(&mut self, queued: u32, in_service: u32, busy: u32, replicas: u32) {
+        self.queued = queued;
+        self.in_flight = queued + in_service;
+        self.busy = busy;
+        self.replicas = replicas;
+    }
+
+    /// A request arrived.
+    #[inline]
+    pub fn on_arrival(&mut self, r: &Request) {
+        self.totals.arrived += 1;
+        self.interval.arrivals += 1;
+        if self.measured_arrival(r) {
+            self.measured.arrived += 1;
+        }
+    }
+
+    /// A request was dropped at `at`.
+    #[inline]
+    pub fn on_drop<S: RequestSink>(
+        &mut self,
+        r: &Request,
+        at: SimTime,
+        reason: DropReason,
+        sink: &mut S,
+    ) {
+        let i = reason as usize;
+        self.totals.dropped[i] += 1;
+        self.interval.drops += 1;
+        if self.slo_ns.is_some() {
+            self.interval.slo_total += 1;
+        }
+        if self.measured_arrival(r) {
+            self.measured.dropped[i] += 1;
+        }
+        sink.record(&RequestRow {
+            request: *r,
+            outcome: Outcome::Dropped { at, reason },
+        });
+    }
+
+    /// A request completed.
+    #[inline]
+    pub fn on_completion<S: RequestSink>(&mut self, c: &Completion, sink: &mut S) {
+        let latency = c.finish.since(c.request.arrival).0;
+        let wait = c.start.since(c.request.arrival).0;
+        self.totals.completed += 1;
+        self.interval.completions += 1;
+        self.interval.latency.record(latency);
+        let met = self.slo_ns.is_some_and(|slo| latency <= slo);
+        if self.slo_ns.is_some() {
+            self.interval.slo_total += 1;
+            self.interval.slo_met += met as u64;
+        }
+        if self.measured_arrival(&c.request) {
+            self.measured.completed += 1;
+            self.measured_slo_met += met as u64;
+            self.latency.record(latency);
+            self.wait.record(wait);
+            self.service.record(c.finish.since(c.start).0);
+            let span = self.horizon.0 - self.warmup.0;
+            let b = ((c.request.arrival.0 - self.warmup.0) as u128 * BATCHES as u128 / span as u128)
+                as usize;
+            let acc = &mut self.batches[b.min(BATCHES - 1)];
+            acc.count += 1;
+            acc.wait_ns += wait as u128;
+            acc.latency_ns += latency as u128;
+        }
+        sink.record(&RequestRow {
+            request: c.request,
+            outcome: Outcome::Completed {
+                start: c.start,
+                finish: c.finish,
+                batch_size: c.batch_size,
+                replica: c.replica,
+            },
+        });
+    }
+
+    /// Closes the run at the horizon and hands back what was measured.
+    pub fn finish(mut self) -> Recorded {
+        self.advance_to(self.horizon);
+        if self.interval.start < self.horizon {
+            // A last, partial interval.
+            self.interval.end = self.horizon;
+            self.close_interval();
+        }
+        let window_s = self.horizon.since(self.warmup).as_secs_f64();
+        let window_ns = (self.horizon.0 - self.warmup.0) as f64;
+        let stderr = |f: fn(&BatchAcc) -> u128| -> Option<f64> {
+            let means: Vec<f64> = self
+                .batches
+                .iter()
+                .filter(|b| b.count > 0)
+                .map(|b| f(b) as f64 / b.count as f64 / 1e9)
+                .collect();
+            if means.len() < 2 {
+                return None;
+            }
+            let n = means.len() as f64;
+            let m = means.iter().sum::<f64>() / n;
+            let var = means.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (n - 1.0);
+            Some((var / n).sqrt())
+        };
+        Recorded {
+            totals: self.totals,
+            measured: self.measured,
+            measured_slo_met: self.measured_slo_met,
+            slo_target: self.slo_ns.map(SimDuration),
+            window_s,
+            wait_mean_stderr_s: stderr(|b| b.wait_ns),
+            latency_mean_stderr_s: stderr(|b| b.latency_ns),
+            busy_mean: self.measured_busy_area as f64 / window_ns,
+            queue_mean: self.measured_queue_area as f64 / window_ns,
+            replicas_mean: self.measured_replica_area as f64 / window_ns,
+            latency: self.latency,
+            wait: self.wait,
+            service: self.service,
+            series: self.rows,
+        }
+    }
+}
+
+/// Everything the recorder measured, ready to summarise.
+#[derive(Debug)]
+pub struct Recorded {
+    /// Whole-run counts.
+    pub totals: Totals,
+    /// Counts for requests that arrived after the warm-up.
+    pub measured: Totals,
+    /// Measured requests that completed within the SLO.
+    pub measured_slo_met: u64,
+    /// The SLO target.
+    pub slo_target: Option<SimDuration>,
+    /// Length of the measured window, seconds.
+    pub window_s: f64,
+    /// Batch-means standard error of the mean queue wait.
+    pub wait_mean_stderr_s: Option<f64>,
+    /// Batch-means standard error of the mean latency.
+    pub latency_mean_stderr_s: Option<f64>,
+    /// Time-averaged busy replicas over the measured window.
+    pub busy_mean: f64,
+    /// Time-averaged queue length over the measured window.
+    pub queue_mean: f64,
+    /// Time-averaged replicas over the measured window.
+    pub replicas_mean: f64,
+    /// End-to-end latency of measured completions (ns).
+    pub latency: LogHistogram,
+    /// Queue wait of measured completions (ns).
+    pub wait: LogHistogram,
+    /// Time in service of measured completions (ns).
+    pub service: LogHistogram,
+    /// The time series.
+    pub series: Vec<SeriesRow>,
+}

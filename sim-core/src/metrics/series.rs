@@ -1,0 +1,93 @@
+//! The time series: one row per sample interval, written as `timeseries.csv`.
+
+use std::fmt::Write as _;
+
+/// One sample interval. Rates and utilisations are averaged over the interval; counts are taken at
+/// its end; latency columns describe requests that completed within it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SeriesRow {
+    /// End of the interval, seconds.
+    pub time_s: f64,
+    /// Arrivals per second.
+    pub arrivals_per_s: f64,
+    /// Completions per second.
+    pub completions_per_s: f64,
+    /// Drops per second.
+    pub drops_per_s: f64,
+    /// Requests waiting at the end.
+    pub queue_length: u32,
+    /// Requests waiting or executing at the end.
+    pub in_flight: u32,
+    /// Replicas (execution units) at the end.
+    pub replicas: u32,
+    /// Time-averaged busy replicas.
+    pub busy_replicas_mean: f64,
+    /// Time-averaged busy replicas over replicas.
+    pub replica_util_ratio: f64,
+    /// Mean end-to-end latency of completions in the interval.
+    pub latency_mean_s: Option<f64>,
+    /// Median latency of completions in the interval.
+    pub latency_p50_s: Option<f64>,
+    /// 99th-percentile latency of completions in the interval.
+    pub latency_p99_s: Option<f64>,
+    /// Fraction of requests finished in the interval (completed or dropped) that met the SLO.
+    pub slo_attainment_ratio: Option<f64>,
+}
+
+/// Column names of `timeseries.csv`, in order.
+pub const COLUMNS: [&str; 13] = [
+    "time_s",
+    "arrivals_per_s",
+    "completions_per_s",
+    "drops_per_s",
+    "queue_length",
+    "in_flight",
+    "replicas",
+    "busy_replicas_mean",
+    "replica_util_ratio",
+    "latency_mean_s",
+    "latency_p50_s",
+    "latency_p99_s",
+    "slo_attainment_ratio",
+];
+
+/// Formats a float for CSV and JSON-like outputs: shortest round-trip form, rounded to 1e-9.
+pub fn num(v: f64) -> String {
+    let r = (v * 1e9).round() / 1e9;
+    if r == 0.0 {
+        "0".to_string()
+    } else {
+        format!("{r}")
+    }
+}
+
+fn opt(v: Option<f64>) -> String {
+    v.map(num).unwrap_or_default()
+}
+
+/// The whole `timeseries.csv` text.
+pub fn to_csv(rows: &[SeriesRow]) -> String {
+    let mut out = String::with_capacity(64 * (rows.len() + 1));
+    out.push_str(&COLUMNS.join(","));
+    out.push('\n');
+    for r in rows {
+        let _ = writeln!(
+            out,
+            "{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            num(r.time_s),
+            num(r.arrivals_per_s),
+            num(r.completions_per_s),
+            num(r.drops_per_s),
+            r.queue_length,
+            r.in_flight,
+            r.replicas,
+            num(r.busy_replicas_mean),
+            num(r.replica_util_ratio),
+            opt(r.latency_mean_s),
+            opt(r.latency_p50_s),
+            opt(r.latency_p99_s),
+            opt(r.slo_attainment_ratio),
+        );
+    }
+    out
+}

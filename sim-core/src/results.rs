@@ -1,0 +1,191 @@
+//! Results of a run: the summary (`summary.json`) and the time series (`timeseries.csv`).
+
+use crate::metrics::{series, LogHistogram, Recorded, SeriesRow};
+use crate::serving::DropReason;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// capsim's version, recorded in every output.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// A run's outputs.
+#[derive(Clone, Debug)]
+pub struct RunResult {
+    /// Headline numbers.
+    pub summary: Summary,
+    /// One row per sample interval.
+    pub series: Vec<SeriesRow>,
+}
+
+impl RunResult {
+    /// `summary.json` text.
+    pub fn summary_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(&self.summary).expect("summary serialises");
+        s.push('\n');
+        s
+    }
+
+    /// `timeseries.csv` text.
+    pub fn timeseries_csv(&self) -> String {
+        series::to_csv(&self.series)
+    }
+}
+
+/// Request counts.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Counts {
+    /// Arrived.
+    pub arrived: u64,
+    /// Served.
+    pub completed: u64,
+    /// Dropped, all reasons.
+    pub dropped: u64,
+    /// Dropped, by reason.
+    pub dropped_by_reason: BTreeMap<&'static str, u64>,
+    /// Still queued or executing at the horizon.
+    pub in_flight: u64,
+}
+
+/// A distribution's mean and percentiles, in seconds (`null` when nothing was measured).
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Percentiles {
+    /// Exact mean.
+    pub mean: Option<f64>,
+    /// Batch-means standard error of the mean.
+    pub mean_stderr: Option<f64>,
+    /// Median.
+    pub p50: Option<f64>,
+    /// 90th percentile.
+    pub p90: Option<f64>,
+    /// 95th percentile.
+    pub p95: Option<f64>,
+    /// 99th percentile.
+    pub p99: Option<f64>,
+    /// 99.9th percentile.
+    pub p999: Option<f64>,
+    /// Largest.
+    pub max: Option<f64>,
+}
+
+impl Percentiles {
+    fn of(h: &LogHistogram, stderr: Option<f64>) -> Self {
+        let s = |v: Option<u64>| v.map(|ns| ns as f64 / 1e9);
+        Percentiles {
+            mean: h.mean().map(|m| m / 1e9),
+            mean_stderr: stderr,
+            p50: s(h.quantile(0.5)),
+            p90: s(h.quantile(0.9)),
+            p95: s(h.quantile(0.95)),
+            p99: s(h.quantile(0.99)),
+            p999: s(h.quantile(0.999)),
+            max: s(h.max()),
+        }
+    }
+}
+
+/// Service-level objective results.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct SloResult {
+    /// The latency target, seconds.
+    pub latency_target_s: Option<f64>,
+    /// Measured requests that completed within the target over measured requests completed or
+    /// dropped (drops are misses).
+    pub attainment_ratio: Option<f64>,
+}
+
+/// `summary.json`: one run's headline numbers. Statistics cover requests that arrived after the
+/// warm-up; `requests` counts the whole run.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Summary {
+    /// capsim's version.
+    pub capsim_version: &'static str,
+    /// Scenario name.
+    pub scenario: String,
+    /// Scenario seed.
+    pub seed: u64,
+    /// Simulated time, seconds.
+    pub horizon_s: f64,
+    /// Warm-up excluded from statistics, seconds.
+    pub warmup_s: f64,
+    /// Whole-run request counts; `arrived = completed + dropped + in_flight`.
+    pub requests: Counts,
+    /// Counts for requests that arrived after the warm-up.
+    pub measured: Counts,
+    /// Measured completions per second of the measured window.
+    pub throughput_rps: f64,
+    /// End-to-end latency (arrival to completion), seconds.
+    pub latency_s: Percentiles,
+    /// Time in queue before the batch started, seconds.
+    pub queue_wait_s: Percentiles,
+    /// Time executing, seconds.
+    pub service_s: Percentiles,
+    /// SLO attainment.
+    pub slo: SloResult,
+    /// Time-averaged replicas.
+    pub replicas_mean: f64,
+    /// Time-averaged busy replicas over replicas.
+    pub replica_util_ratio: f64,
+    /// Time-averaged queue length.
+    pub queue_length_mean: f64,
+    /// Requests per batch, over all batches started.
+    pub batch_size_mean: Option<f64>,
+}
+
+fn counts(t: &crate::metrics::recorder::Totals, in_flight: u64) -> Counts {
+    Counts {
+        arrived: t.arrived,
+        completed: t.completed,
+        dropped: t.dropped_total(),
+        dropped_by_reason: DropReason::ALL
+            .iter()
+            .map(|r| (r.name(), t.dropped[*r as usize]))
+            .collect(),
+        in_flight,
+    }
+}
+
+/// Assembles a summary from what the recorder measured.
+pub fn summarise(
+    scenario: &str,
+    seed: u64,
+    horizon_s: f64,
+    warmup_s: f64,
+    rec: Recorded,
+    batches: (u64, u64),
+) -> RunResult {
+    let t = &rec.totals;
+    let in_flight = t.arrived - t.completed - t.dropped_total();
+    let m = &rec.measured;
+    let m_in_flight = m.arrived - m.completed - m.dropped_total();
+    let finished = m.completed + m.dropped_total();
+    let summary = Summary {
+        capsim_version: VERSION,
+        scenario: scenario.to_string(),
+        seed,
+        horizon_s,
+        warmup_s,
+        requests: counts(t, in_flight),
+        measured: counts(m, m_in_flight),
+        throughput_rps: m.completed as f64 / rec.window_s,
+        latency_s: Percentiles::of(&rec.latency, rec.latency_mean_stderr_s),
+        queue_wait_s: Percentiles::of(&rec.wait, rec.wait_mean_stderr_s),
+        service_s: Percentiles::of(&rec.service, None),
+        slo: SloResult {
+            latency_target_s: rec.slo_target.map(|d| d.as_secs_f64()),
+            attainment_ratio: (rec.slo_target.is_some() && finished > 0)
+                .then(|| rec.measured_slo_met as f64 / finished as f64),
+        },
+        replicas_mean: rec.replicas_mean,
+        replica_util_ratio: if rec.replicas_mean > 0.0 {
+            rec.busy_mean / rec.replicas_mean
+        } else {
+            0.0
+        },
+        queue_length_mean: rec.queue_mean,
+        batch_size_mean: (batches.0 > 0).then(|| batches.1 as f64 / batches.0 as f64),
+    };
+    RunResult {
+        summary,
+        series: rec.series,
+    }
+}

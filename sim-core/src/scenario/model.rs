@@ -1,0 +1,567 @@
+//! The validated scenario: plain data with every default filled in, built from [`super::raw`].
+
+use super::error::{suggest_in_message, ScenarioError};
+use super::raw::*;
+use crate::cluster::{parse_quantity, Quantity, Resources};
+use crate::engine::{parse_duration, SimDuration, SimTime};
+use std::collections::BTreeMap;
+
+/// Defaults, in one place (the book's scenario reference lists the same values).
+pub mod defaults {
+    use crate::engine::SimDuration;
+    /// `simulation.seed`.
+    pub const SEED: u64 = 1;
+    /// `simulation.horizon`.
+    pub const HORIZON: SimDuration = SimDuration::from_secs(600);
+    /// `simulation.warmup`.
+    pub const WARMUP: SimDuration = SimDuration::ZERO;
+    /// `simulation.sample_interval`.
+    pub const SAMPLE_INTERVAL: SimDuration = SimDuration::from_secs(10);
+    /// `service.replicas`.
+    pub const REPLICAS: u32 = 1;
+    /// `service.triton.max_batch_size` (Triton: 0 means no batching).
+    pub const MAX_BATCH_SIZE: u32 = 0;
+    /// `service.triton.dynamic_batching.max_queue_delay_microseconds` (Triton's default).
+    pub const MAX_QUEUE_DELAY_US: u64 = 0;
+}
+
+/// A scenario ready to build a world from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scenario {
+    /// Name used in outputs.
+    pub name: String,
+    /// Seed of every random stream.
+    pub seed: u64,
+    /// Simulated time to run.
+    pub horizon: SimDuration,
+    /// Initial period excluded from statistics.
+    pub warmup: SimDuration,
+    /// Width of a time-series row.
+    pub sample_interval: SimDuration,
+    /// Latency target, if any.
+    pub slo_latency: Option<SimDuration>,
+    /// The model server.
+    pub service: ServiceSpec,
+    /// Where requests come from.
+    pub traffic: TrafficSpec,
+}
+
+/// How requests reach replicas.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dispatch {
+    /// One FCFS queue feeding all replicas (a Triton model with an instance group).
+    Shared,
+    /// Per-replica queues behind a router.
+    Router(RouterPolicy),
+}
+
+/// How a router picks a replica.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RouterPolicy {
+    /// Each replica in turn.
+    RoundRobin,
+    /// Fewest queued plus in-service requests (ties broken in turn).
+    LeastOutstanding,
+    /// Uniformly at random.
+    Random,
+}
+
+/// Triton's batching rules for one model.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BatchPolicy {
+    /// Largest batch (`max_batch_size`; at least 1 here: Triton's 0 is stored as 1 with no dynamic batching).
+    pub max_batch_size: u32,
+    /// Whether the dynamic batcher is on; off means every request runs alone.
+    pub dynamic: bool,
+    /// Preferred sizes, ascending, each at most `max_batch_size`.
+    pub preferred_batch_size: Vec<u32>,
+    /// Longest the oldest request waits for a larger batch.
+    pub max_queue_delay: SimDuration,
+}
+
+/// Service-time distribution families.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Distribution {
+    /// Exactly the mean.
+    Deterministic,
+    /// Exponential.
+    Exponential,
+    /// Lognormal with coefficient of variation `cv`.
+    Lognormal {
+        /// Standard deviation over mean.
+        cv: f64,
+    },
+    /// Gamma with coefficient of variation `cv`.
+    Gamma {
+        /// Standard deviation over mean.
+        cv: f64,
+    },
+}
+
+/// How long a batch of `n` takes: mean `base + per_item × n`, drawn from `distribution`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ServiceTimeSpec {
+    /// Family.
+    pub distribution: Distribution,
+    /// Fixed part of the mean.
+    pub base: SimDuration,
+    /// Per-request part of the mean.
+    pub per_item: SimDuration,
+}
+
+/// The model server.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServiceSpec {
+    /// Display name.
+    pub name: String,
+    /// Replicas (model instances).
+    pub replicas: u32,
+    /// Shared queue or router.
+    pub dispatch: Dispatch,
+    /// Queue bound (per replica behind a router, total for a shared queue); `None` = unbounded.
+    pub max_queue_size: Option<u32>,
+    /// Batching rules.
+    pub batching: BatchPolicy,
+    /// Batch service time.
+    pub service_time: ServiceTimeSpec,
+    /// Pod template resources (used for placement once the cluster is modelled).
+    pub resources: Resources,
+}
+
+/// A trace file format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TraceFormat {
+    /// Azure LLM inference trace 2023.
+    AzureLlm2023,
+    /// Generic CSV with `timestamp` in seconds.
+    Csv,
+}
+
+/// Where requests come from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TrafficSpec {
+    /// Poisson arrivals at `rate` per second.
+    Poisson {
+        /// Requests per second.
+        rate: f64,
+    },
+    /// Poisson arrivals with a piecewise-constant rate: `(start, rate)` steps, starts increasing.
+    Schedule {
+        /// Steps; the last rate holds to the horizon; zero before the first step.
+        steps: Vec<(SimTime, f64)>,
+    },
+    /// Arrivals replayed from a file.
+    Trace {
+        /// Path as written in the scenario (relative to the scenario file).
+        path: String,
+        /// File format.
+        format: TraceFormat,
+    },
+}
+
+/// Parses and validates a scenario. `file` names the source in error messages.
+pub fn parse_scenario(source: &str, file: &str) -> Result<Scenario, ScenarioError> {
+    let raw = parse_raw(source, file)?;
+    Validator { file, source }.scenario(raw)
+}
+
+/// Deserialises TOML into `T`, reporting the key path and location of the first problem.
+pub fn parse_raw<T: serde::de::DeserializeOwned>(
+    source: &str,
+    file: &str,
+) -> Result<T, ScenarioError> {
+    let de = toml::Deserializer::parse(source).map_err(|e| {
+        ScenarioError::at_span(file, source, e.span(), "", clean_message(e.message()))
+    })?;
+    let mut track = serde_path_to_error::Track::new();
+    let result = T::deserialize(serde_path_to_error::Deserializer::new(de, &mut track));
+    result.map_err(|e| {
+        let path = track.path().to_string();
+        let key = if path == "." { String::new() } else { path };
+        let message = suggest_in_message(&clean_message(e.message()));
+        ScenarioError::at_span(file, source, e.span(), &key, message)
+    })
+}
+
+fn clean_message(m: &str) -> String {
+    m.trim().trim_end_matches('.').replace('\n', " ")
+}
+
+struct Validator<'a> {
+    file: &'a str,
+    source: &'a str,
+}
+
+impl Validator<'_> {
+    fn err(&self, key: &str, message: impl Into<String>) -> ScenarioError {
+        ScenarioError::at_key(self.file, self.source, key, message)
+    }
+
+    fn duration(
+        &self,
+        key: &str,
+        v: Option<&String>,
+        default: SimDuration,
+    ) -> Result<SimDuration, ScenarioError> {
+        match v {
+            None => Ok(default),
+            Some(s) => parse_duration(s).map_err(|e| self.err(key, e.0)),
+        }
+    }
+
+    fn required<'v, T>(
+        &self,
+        key: &str,
+        v: Option<&'v T>,
+        what: &str,
+    ) -> Result<&'v T, ScenarioError> {
+        v.ok_or_else(|| self.err(key, format!("missing: expected {what}")))
+    }
+
+    fn rate(&self, key: &str, r: f64) -> Result<f64, ScenarioError> {
+        if r.is_finite() && r >= 0.0 {
+            Ok(r)
+        } else {
+            Err(self.err(key, format!("expected a rate in requests per second that is finite and not negative, found {r}")))
+        }
+    }
+
+    fn scenario(&self, raw: RawScenario) -> Result<Scenario, ScenarioError> {
+        let sim = raw.simulation.as_ref();
+        let seed = sim.and_then(|s| s.seed).unwrap_or(defaults::SEED);
+        let horizon = self.duration(
+            "simulation.horizon",
+            sim.and_then(|s| s.horizon.as_ref()),
+            defaults::HORIZON,
+        )?;
+        if horizon == SimDuration::ZERO {
+            return Err(self.err("simulation.horizon", "expected a horizon longer than zero"));
+        }
+        let warmup = self.duration(
+            "simulation.warmup",
+            sim.and_then(|s| s.warmup.as_ref()),
+            defaults::WARMUP,
+        )?;
+        if warmup >= horizon {
+            return Err(self.err(
+                "simulation.warmup",
+                format!("expected a warm-up shorter than the horizon ({horizon})"),
+            ));
+        }
+        let sample_interval = self.duration(
+            "simulation.sample_interval",
+            sim.and_then(|s| s.sample_interval.as_ref()),
+            defaults::SAMPLE_INTERVAL,
+        )?;
+        if sample_interval == SimDuration::ZERO {
+            return Err(self.err(
+                "simulation.sample_interval",
+                "expected an interval longer than zero",
+            ));
+        }
+        let slo_latency = match raw.slo.as_ref().and_then(|s| s.latency.as_ref()) {
+            None => None,
+            Some(s) => Some(parse_duration(s).map_err(|e| self.err("slo.latency", e.0))?),
+        };
+        let service_raw = self.required("service", raw.service.as_ref(), "a [service] table")?;
+        let service = self.service(service_raw)?;
+        let traffic_raw = self.required("traffic", raw.traffic.as_ref(), "a [traffic] table")?;
+        let traffic = self.traffic(traffic_raw)?;
+        Ok(Scenario {
+            name: raw.name.clone().unwrap_or_default(),
+            seed,
+            horizon,
+            warmup,
+            sample_interval,
+            slo_latency,
+            service,
+            traffic,
+        })
+    }
+
+    fn service(&self, raw: &RawService) -> Result<ServiceSpec, ScenarioError> {
+        let replicas = raw.replicas.unwrap_or(defaults::REPLICAS);
+        if replicas == 0 {
+            return Err(self.err("service.replicas", "expected at least 1 replica"));
+        }
+        let dispatch = match raw.dispatch.unwrap_or(RawDispatch::Shared) {
+            RawDispatch::Shared => {
+                if raw.router.is_some() {
+                    return Err(self.err(
+                        "service.router",
+                        "a router policy needs `dispatch = \"router\"`; a shared queue has no router",
+                    ));
+                }
+                Dispatch::Shared
+            }
+            RawDispatch::Router => {
+                Dispatch::Router(match raw.router.unwrap_or(RawRouter::RoundRobin) {
+                    RawRouter::RoundRobin => RouterPolicy::RoundRobin,
+                    RawRouter::LeastOutstanding => RouterPolicy::LeastOutstanding,
+                    RawRouter::Random => RouterPolicy::Random,
+                })
+            }
+        };
+        let max_queue_size = raw.max_queue_size.filter(|&n| n > 0);
+        let batching = self.batching(raw.triton.as_ref())?;
+        let st = self.required(
+            "service.service_time",
+            raw.service_time.as_ref(),
+            "a [service.service_time] table",
+        )?;
+        let service_time = self.service_time(st)?;
+        let resources = self.resources(raw.resources.as_ref())?;
+        Ok(ServiceSpec {
+            name: raw.name.clone().unwrap_or_else(|| "service".to_string()),
+            replicas,
+            dispatch,
+            max_queue_size,
+            batching,
+            service_time,
+            resources,
+        })
+    }
+
+    fn batching(&self, raw: Option<&RawTriton>) -> Result<BatchPolicy, ScenarioError> {
+        let max = raw
+            .and_then(|t| t.max_batch_size)
+            .unwrap_or(defaults::MAX_BATCH_SIZE);
+        let dynb = raw.and_then(|t| t.dynamic_batching.as_ref());
+        let Some(db) = dynb else {
+            return Ok(BatchPolicy {
+                max_batch_size: max.max(1),
+                dynamic: false,
+                preferred_batch_size: Vec::new(),
+                max_queue_delay: SimDuration::ZERO,
+            });
+        };
+        if max == 0 {
+            return Err(self.err(
+                "service.triton.dynamic_batching",
+                "dynamic batching needs `max_batch_size` of at least 1 (Triton: 0 means the model does not batch)",
+            ));
+        }
+        let mut preferred = db.preferred_batch_size.clone().unwrap_or_default();
+        for (i, &p) in preferred.iter().enumerate() {
+            if p == 0 || p > max {
+                return Err(self.err(
+                    &format!("service.triton.dynamic_batching.preferred_batch_size[{i}]"),
+                    format!("expected a preferred batch size from 1 to max_batch_size ({max}), found {p}"),
+                ));
+            }
+        }
+        preferred.sort_unstable();
+        preferred.dedup();
+        Ok(BatchPolicy {
+            max_batch_size: max,
+            dynamic: true,
+            preferred_batch_size: preferred,
+            max_queue_delay: SimDuration::from_micros(
+                db.max_queue_delay_microseconds
+                    .unwrap_or(defaults::MAX_QUEUE_DELAY_US),
+            ),
+        })
+    }
+
+    fn service_time(&self, raw: &RawServiceTime) -> Result<ServiceTimeSpec, ScenarioError> {
+        let key = "service.service_time";
+        let family = *self.required(
+            &format!("{key}.distribution"),
+            raw.distribution.as_ref(),
+            "a distribution: deterministic, exponential, lognormal or gamma",
+        )?;
+        let base = self.duration(&format!("{key}.base"), raw.base.as_ref(), SimDuration::ZERO)?;
+        let per_item = self.duration(
+            &format!("{key}.per_item"),
+            raw.per_item.as_ref(),
+            SimDuration::ZERO,
+        )?;
+        if base.0 == 0 && per_item.0 == 0 {
+            return Err(self.err(
+                key,
+                "expected `base` or `per_item` (or both) to give a mean service time above zero",
+            ));
+        }
+        let cv = |name: &str| -> Result<f64, ScenarioError> {
+            let k = format!("{key}.cv");
+            let cv = raw.cv.ok_or_else(|| self.err(&k, format!("missing: a {name} service time needs `cv`, its coefficient of variation (e.g. 0.5)")))?;
+            if cv.is_finite() && cv > 0.0 {
+                Ok(cv)
+            } else {
+                Err(self.err(
+                    &k,
+                    format!("expected a coefficient of variation above zero, found {cv}"),
+                ))
+            }
+        };
+        let distribution = match family {
+            RawDistribution::Deterministic => Distribution::Deterministic,
+            RawDistribution::Exponential => Distribution::Exponential,
+            RawDistribution::Lognormal => Distribution::Lognormal {
+                cv: cv("lognormal")?,
+            },
+            RawDistribution::Gamma => Distribution::Gamma { cv: cv("gamma")? },
+        };
+        if raw.cv.is_some()
+            && matches!(
+                distribution,
+                Distribution::Deterministic | Distribution::Exponential
+            )
+        {
+            return Err(self.err(
+                &format!("{key}.cv"),
+                "`cv` applies only to lognormal and gamma service times",
+            ));
+        }
+        Ok(ServiceTimeSpec {
+            distribution,
+            base,
+            per_item,
+        })
+    }
+
+    fn resources(&self, raw: Option<&RawResources>) -> Result<Resources, ScenarioError> {
+        let mut out = Resources::default();
+        let Some(raw) = raw else { return Ok(out) };
+        let convert = |section: &str,
+                       map: &Option<BTreeMap<String, RawQuantity>>|
+         -> Result<BTreeMap<String, Quantity>, ScenarioError> {
+            let mut result = BTreeMap::new();
+            for (name, q) in map.iter().flatten() {
+                let key = if name.contains('.') || name.contains('/') {
+                    format!("service.resources.{section}.\"{name}\"")
+                } else {
+                    format!("service.resources.{section}.{name}")
+                };
+                let parsed = match q {
+                    RawQuantity::Text(s) => parse_quantity(s).map_err(|e| self.err(&key, e.0))?,
+                    RawQuantity::Int(i) if *i >= 0 => Quantity::from_units(*i as u64),
+                    RawQuantity::Float(f) if f.is_finite() && *f >= 0.0 => {
+                        Quantity::from_milli((f * 1000.0).ceil() as u128)
+                    }
+                    _ => return Err(self.err(&key, "expected a quantity that is not negative")),
+                };
+                result.insert(name.clone(), parsed);
+            }
+            Ok(result)
+        };
+        out.requests = convert("requests", &raw.requests)?;
+        out.limits = convert("limits", &raw.limits)?;
+        for (name, req) in &out.requests {
+            if let Some(lim) = out.limits.get(name) {
+                if lim < req {
+                    return Err(self.err(
+                        &format!("service.resources.limits.\"{name}\""),
+                        format!("expected a limit at least the request ({req}), found {lim}"),
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn traffic(&self, raw: &RawTraffic) -> Result<TrafficSpec, ScenarioError> {
+        let kind = *self.required(
+            "traffic.kind",
+            raw.kind.as_ref(),
+            "a traffic kind: poisson, schedule or trace",
+        )?;
+        let unused = |present: bool, key: &str| -> Result<(), ScenarioError> {
+            if present {
+                Err(self.err(
+                    &format!("traffic.{key}"),
+                    format!("`{key}` is not used with kind = \"{}\"", kind_name(kind)),
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        match kind {
+            RawTrafficKind::Poisson => {
+                unused(raw.schedule.is_some(), "schedule")?;
+                unused(raw.path.is_some(), "path")?;
+                unused(raw.format.is_some(), "format")?;
+                let rate = *self.required(
+                    "traffic.rate",
+                    raw.rate.as_ref(),
+                    "`rate`, requests per second",
+                )?;
+                Ok(TrafficSpec::Poisson {
+                    rate: self.rate("traffic.rate", rate)?,
+                })
+            }
+            RawTrafficKind::Schedule => {
+                unused(raw.rate.is_some(), "rate")?;
+                unused(raw.path.is_some(), "path")?;
+                unused(raw.format.is_some(), "format")?;
+                let steps_raw = self.required(
+                    "traffic.schedule",
+                    raw.schedule.as_ref(),
+                    "[[traffic.schedule]] steps with `start` and `rate`",
+                )?;
+                if steps_raw.is_empty() {
+                    return Err(self.err("traffic.schedule", "expected at least one step"));
+                }
+                let mut steps = Vec::with_capacity(steps_raw.len());
+                for (i, s) in steps_raw.iter().enumerate() {
+                    let k = format!("traffic.schedule[{i}]");
+                    let start = self.duration(
+                        &format!("{k}.start"),
+                        Some(self.required(
+                            &format!("{k}.start"),
+                            s.start.as_ref(),
+                            "`start`, a duration",
+                        )?),
+                        SimDuration::ZERO,
+                    )?;
+                    let rate = *self.required(
+                        &format!("{k}.rate"),
+                        s.rate.as_ref(),
+                        "`rate`, requests per second",
+                    )?;
+                    let rate = self.rate(&format!("{k}.rate"), rate)?;
+                    let start = SimTime(start.0);
+                    if let Some(&(prev, _)) = steps.last() {
+                        if start <= prev {
+                            return Err(self.err(
+                                &format!("{k}.start"),
+                                "expected steps in increasing order of `start`",
+                            ));
+                        }
+                    }
+                    steps.push((start, rate));
+                }
+                Ok(TrafficSpec::Schedule { steps })
+            }
+            RawTrafficKind::Trace => {
+                unused(raw.rate.is_some(), "rate")?;
+                unused(raw.schedule.is_some(), "schedule")?;
+                let path = self.required(
+                    "traffic.path",
+                    raw.path.as_ref(),
+                    "`path`, the trace file relative to the scenario",
+                )?;
+                let format = match self.required(
+                    "traffic.format",
+                    raw.format.as_ref(),
+                    "`format`: azure-llm-2023 or csv",
+                )? {
+                    RawTraceFormat::AzureLlm2023 => TraceFormat::AzureLlm2023,
+                    RawTraceFormat::Csv => TraceFormat::Csv,
+                };
+                Ok(TrafficSpec::Trace {
+                    path: path.clone(),
+                    format,
+                })
+            }
+        }
+    }
+}
+
+fn kind_name(k: RawTrafficKind) -> &'static str {
+    match k {
+        RawTrafficKind::Poisson => "poisson",
+        RawTrafficKind::Schedule => "schedule",
+        RawTrafficKind::Trace => "trace",
+    }
+}

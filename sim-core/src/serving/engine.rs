@@ -1,0 +1,74 @@
+//! The replica-engine interface: what the world asks of anything that serves requests.
+//!
+//! An engine owns its queue and its executing work. The world hands it requests and wakes it at the
+//! time it asked for; the engine reports completions and the next time it needs waking. One pending
+//! wake-up per engine keeps the event queue small whatever the load. The LLM engines of the cost-model
+//! issue (continuous batching) plug in as further variants of [`Engine`].
+
+use super::request::{Completion, DropReason, Request};
+use super::triton::TritonEngine;
+use crate::engine::SimTime;
+
+/// What a serving engine must do.
+pub trait ReplicaEngine {
+    /// Offers a request at `now`; an engine with a full queue refuses it.
+    fn admit(&mut self, now: SimTime, request: Request) -> Result<(), DropReason>;
+    /// Finishes work due by `now` (pushing completions to `done`), starts what can start, and
+    /// returns when it next needs waking (`None`: only a new request can change its state).
+    fn advance(&mut self, now: SimTime, done: &mut Vec<Completion>) -> Option<SimTime>;
+    /// Requests waiting, not yet executing.
+    fn queued(&self) -> u32;
+    /// Requests executing.
+    fn in_service(&self) -> u32;
+    /// Execution units (model instances) currently busy.
+    fn busy_units(&self) -> u32;
+    /// Execution units in all.
+    fn units(&self) -> u32;
+    /// Batches started so far and the requests in them.
+    fn batch_counts(&self) -> (u64, u64);
+}
+
+/// The engines capsim has; an enum so the hot path needs no dynamic dispatch.
+#[derive(Clone, Debug)]
+pub enum Engine {
+    /// Triton-style dynamic batching over one or more instances.
+    Triton(TritonEngine),
+}
+
+macro_rules! forward {
+    ($self:ident, $e:ident => $body:expr) => {
+        match $self {
+            Engine::Triton($e) => $body,
+        }
+    };
+}
+
+impl ReplicaEngine for Engine {
+    #[inline]
+    fn admit(&mut self, now: SimTime, request: Request) -> Result<(), DropReason> {
+        forward!(self, e => e.admit(now, request))
+    }
+    #[inline]
+    fn advance(&mut self, now: SimTime, done: &mut Vec<Completion>) -> Option<SimTime> {
+        forward!(self, e => e.advance(now, done))
+    }
+    #[inline]
+    fn queued(&self) -> u32 {
+        forward!(self, e => e.queued())
+    }
+    #[inline]
+    fn in_service(&self) -> u32 {
+        forward!(self, e => e.in_service())
+    }
+    #[inline]
+    fn busy_units(&self) -> u32 {
+        forward!(self, e => e.busy_units())
+    }
+    #[inline]
+    fn units(&self) -> u32 {
+        forward!(self, e => e.units())
+    }
+    fn batch_counts(&self) -> (u64, u64) {
+        forward!(self, e => e.batch_counts())
+    }
+}

@@ -1,0 +1,54 @@
+//! Requests and what happens to them.
+
+use crate::engine::SimTime;
+
+/// A request's identity: its arrival order, from 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RequestId(pub u64);
+
+/// A request in the system. Small and `Copy`: queues hold these by value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Request {
+    /// Arrival order.
+    pub id: RequestId,
+    /// When it arrived.
+    pub arrival: SimTime,
+    /// Prompt tokens (0 when unknown).
+    pub prompt_tokens: u32,
+    /// Output tokens (0 when unknown).
+    pub output_tokens: u32,
+}
+
+/// A request that finished service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Completion {
+    /// The request.
+    pub request: Request,
+    /// When its batch started executing.
+    pub start: SimTime,
+    /// When it finished.
+    pub finish: SimTime,
+    /// Size of the batch it ran in.
+    pub batch_size: u32,
+    /// Index of the replica that served it.
+    pub replica: u32,
+}
+
+/// Why a request was dropped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum DropReason {
+    /// The queue it was sent to was at `max_queue_size`.
+    QueueFull,
+}
+
+impl DropReason {
+    /// Every reason, in output order.
+    pub const ALL: [DropReason; 1] = [DropReason::QueueFull];
+
+    /// The name used in outputs.
+    pub fn name(self) -> &'static str {
+        match self {
+            DropReason::QueueFull => "queue_full",
+        }
+    }
+}

@@ -1,0 +1,57 @@
+//! Routers: which replica's queue a request joins.
+
+use super::engine::{Engine, ReplicaEngine};
+use crate::engine::Rng;
+use crate::scenario::RouterPolicy;
+use rand::RngExt;
+
+/// A router over replicas with their own queues.
+#[derive(Clone, Debug)]
+pub struct Router {
+    policy: RouterPolicy,
+    next: usize,
+    rng: Rng,
+}
+
+impl Router {
+    /// A router with the given policy; `rng` is used only by `random`.
+    pub fn new(policy: RouterPolicy, rng: Rng) -> Self {
+        Router {
+            policy,
+            next: 0,
+            rng,
+        }
+    }
+
+    /// Picks a replica among `engines` (never empty).
+    #[inline]
+    pub fn pick(&mut self, engines: &[Engine]) -> usize {
+        let n = engines.len();
+        match self.policy {
+            RouterPolicy::RoundRobin => {
+                let i = self.next % n;
+                self.next = (i + 1) % n;
+                i
+            }
+            RouterPolicy::Random => self.rng.random_range(0..n),
+            RouterPolicy::LeastOutstanding => {
+                // Scan from a rotating start so ties are shared in turn rather than always
+                // going to the lowest index.
+                let start = self.next % n;
+                let mut best = start;
+                let mut best_load = u32::MAX;
+                for k in 0..n {
+                    let i = (start + k) % n;
+                    let e = &engines[i];
+                    let load = e.queued() + e.in_service();
+                    if load < best_load {
+                        best = i;
+                        best_load = load;
+                    }
+                }
+                self.next = (best + 1) % n;
+                best
+            }
+        }
+    }
+}

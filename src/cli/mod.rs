@@ -1,0 +1,7 @@
+//! The subcommands and the file handling they share.
+
+pub mod error;
+pub mod load;
+pub mod output;
+pub mod run;
+pub mod validate;

@@ -1,0 +1,160 @@
+//! Output files: written under a temporary name and renamed, so a failure never leaves half a file.
+
+use super::error::CliError;
+use sim_core::metrics::{Outcome, RequestRow, RequestSink};
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// The temporary name used while `path` is being written.
+pub fn temp_name(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".tmp");
+    path.with_file_name(name)
+}
+
+/// Files being written into one output folder; nothing appears under its final name until
+/// [`Staged::commit`], and dropping it uncommitted removes the temporary files.
+pub struct Staged {
+    pending: Vec<PathBuf>,
+    committed: bool,
+}
+
+impl Staged {
+    /// Nothing staged yet.
+    pub fn new() -> Self {
+        Staged {
+            pending: Vec::new(),
+            committed: false,
+        }
+    }
+
+    /// Writes `contents` to the temporary name of `path`.
+    pub fn write(&mut self, path: &Path, contents: &str) -> Result<(), CliError> {
+        let tmp = temp_name(path);
+        self.pending.push(path.to_path_buf());
+        std::fs::write(&tmp, contents)
+            .map_err(|e| CliError::Io(format!("{}: cannot write: {e}", tmp.display())))
+    }
+
+    /// Registers a file whose temporary version the caller writes itself.
+    pub fn add(&mut self, path: &Path) {
+        self.pending.push(path.to_path_buf());
+    }
+
+    /// Renames every temporary file to its final name.
+    pub fn commit(mut self) -> Result<(), CliError> {
+        for path in &self.pending {
+            std::fs::rename(temp_name(path), path).map_err(|e| {
+                CliError::Io(format!("{}: cannot rename into place: {e}", path.display()))
+            })?;
+        }
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.committed {
+            for path in &self.pending {
+                let _ = std::fs::remove_file(temp_name(path));
+            }
+        }
+    }
+}
+
+/// Streams `requests.csv` rows to a temporary file; the first write error is kept and reported.
+pub struct CsvRequestSink {
+    out: BufWriter<File>,
+    error: Option<std::io::Error>,
+    line: String,
+}
+
+/// Column names of `requests.csv`.
+pub const REQUEST_COLUMNS: &str =
+    "id,arrival_s,outcome,start_s,finish_s,latency_s,queue_wait_s,batch_size,replica,drop_reason,prompt_tokens,output_tokens";
+
+impl CsvRequestSink {
+    /// Creates the temporary file for `path` and writes the header.
+    pub fn create(path: &Path) -> Result<Self, CliError> {
+        let tmp = temp_name(path);
+        let file = File::create(&tmp)
+            .map_err(|e| CliError::Io(format!("{}: cannot create: {e}", tmp.display())))?;
+        let mut sink = CsvRequestSink {
+            out: BufWriter::with_capacity(1 << 16, file),
+            error: None,
+            line: String::with_capacity(128),
+        };
+        if let Err(e) = writeln!(sink.out, "{REQUEST_COLUMNS}") {
+            sink.error = Some(e);
+        }
+        Ok(sink)
+    }
+
+    /// Flushes and reports the first error, if any.
+    pub fn finish(mut self, path: &Path) -> Result<(), CliError> {
+        if self.error.is_none() {
+            if let Err(e) = self.out.flush() {
+                self.error = Some(e);
+            }
+        }
+        match self.error {
+            None => Ok(()),
+            Some(e) => Err(CliError::Io(format!(
+                "{}: cannot write: {e}",
+                temp_name(path).display()
+            ))),
+        }
+    }
+}
+
+fn secs(t: u64) -> String {
+    sim_core::metrics::series::num(t as f64 / 1e9)
+}
+
+impl RequestSink for CsvRequestSink {
+    fn record(&mut self, row: &RequestRow) {
+        if self.error.is_some() {
+            return;
+        }
+        use std::fmt::Write as _;
+        let r = &row.request;
+        self.line.clear();
+        let arrival = r.arrival.0;
+        let _ = match row.outcome {
+            Outcome::Completed {
+                start,
+                finish,
+                batch_size,
+                replica,
+            } => writeln!(
+                self.line,
+                "{},{},completed,{},{},{},{},{},{},,{},{}",
+                r.id.0,
+                secs(arrival),
+                secs(start.0),
+                secs(finish.0),
+                secs(finish.0 - arrival),
+                secs(start.0 - arrival),
+                batch_size,
+                replica,
+                r.prompt_tokens,
+                r.output_tokens
+            ),
+            Outcome::Dropped { at, reason } => writeln!(
+                self.line,
+                "{},{},dropped,,{},,,,,{},{},{}",
+                r.id.0,
+                secs(arrival),
+                secs(at.0),
+                reason.name(),
+                r.prompt_tokens,
+                r.output_tokens
+            ),
+        };
+        if let Err(e) = self.out.write_all(self.line.as_bytes()) {
+            self.error = Some(e);
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! `capsim run`: run one scenario, write its outputs, print a readable summary.
+
+use super::error::CliError;
+use super::load::load;
+use super::output::{CsvRequestSink, Staged};
+use sim_core::engine::{parse_duration, SimDuration};
+use sim_core::metrics::NoSink;
+use sim_core::results::Summary;
+use sim_core::World;
+use std::path::{Path, PathBuf};
+
+/// Arguments of `capsim run`.
+pub struct RunArgs {
+    /// Scenario file.
+    pub scenario: PathBuf,
+    /// Seed override.
+    pub seed: Option<u64>,
+    /// Output folder.
+    pub out: Option<PathBuf>,
+    /// Horizon override.
+    pub horizon: Option<String>,
+    /// Stream requests.csv.
+    pub requests: bool,
+}
+
+/// Runs the scenario and writes `summary.json`, `timeseries.csv` (and `requests.csv`).
+pub fn run(args: &RunArgs) -> Result<(), CliError> {
+    let mut loaded = load(&args.scenario)?;
+    let s = &mut loaded.scenario;
+    if let Some(seed) = args.seed {
+        s.seed = seed;
+    }
+    if let Some(h) = &args.horizon {
+        let d = parse_duration(h).map_err(|e| CliError::Input(format!("--horizon: {e}")))?;
+        if d == SimDuration::ZERO || d <= s.warmup {
+            return Err(CliError::Input(format!(
+                "--horizon: expected a horizon longer than the warm-up ({}), found \"{h}\"",
+                s.warmup
+            )));
+        }
+        s.horizon = d;
+    }
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("results").join(&s.name));
+    std::fs::create_dir_all(&out).map_err(|e| {
+        CliError::Io(format!(
+            "{}: cannot create the output folder: {e}",
+            out.display()
+        ))
+    })?;
+    let world = World::new(s, std::mem::take(&mut loaded.inputs))
+        .map_err(|e| CliError::Input(e.to_string()))?;
+    let mut staged = Staged::new();
+    let result = if args.requests {
+        let path = out.join("requests.csv");
+        staged.add(&path);
+        let mut sink = CsvRequestSink::create(&path)?;
+        let result = world.run(&mut sink);
+        sink.finish(&path)?;
+        result
+    } else {
+        world.run(&mut NoSink)
+    };
+    staged.write(&out.join("summary.json"), &result.summary_json())?;
+    staged.write(&out.join("timeseries.csv"), &result.timeseries_csv())?;
+    staged.commit()?;
+    print!("{}", render(&result.summary, &out, args.requests));
+    Ok(())
+}
+
+fn ms(v: Option<f64>) -> String {
+    match v {
+        None => "-".to_string(),
+        Some(s) if s >= 10.0 => format!("{s:.2} s"),
+        Some(s) => format!("{:.2} ms", s * 1e3),
+    }
+}
+
+/// The summary as people read it.
+pub fn render(s: &Summary, out: &Path, requests: bool) -> String {
+    let mut t = String::new();
+    use std::fmt::Write as _;
+    let _ = writeln!(
+        t,
+        "capsim {} · scenario {} · seed {} · horizon {} s (warm-up {} s)",
+        s.capsim_version, s.scenario, s.seed, s.horizon_s, s.warmup_s
+    );
+    let r = &s.requests;
+    let _ = writeln!(
+        t,
+        "requests     arrived {}  completed {}  dropped {}  in flight {}",
+        r.arrived, r.completed, r.dropped, r.in_flight
+    );
+    let _ = writeln!(
+        t,
+        "throughput   {:.2} req/s (after warm-up)",
+        s.throughput_rps
+    );
+    let l = &s.latency_s;
+    let _ = writeln!(
+        t,
+        "latency      mean {}  p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
+        ms(l.mean),
+        ms(l.p50),
+        ms(l.p90),
+        ms(l.p99),
+        ms(l.p999),
+        ms(l.max)
+    );
+    let w = &s.queue_wait_s;
+    let _ = writeln!(
+        t,
+        "queue wait   mean {} (± {} s.e.)  p99 {}",
+        ms(w.mean),
+        ms(w.mean_stderr),
+        ms(w.p99)
+    );
+    if let Some(target) = s.slo.latency_target_s {
+        let _ = writeln!(
+            t,
+            "SLO          latency ≤ {}: {}",
+            ms(Some(target)),
+            s.slo
+                .attainment_ratio
+                .map_or("-".to_string(), |a| format!("{:.2}% met", a * 100.0))
+        );
+    }
+    let _ = writeln!(
+        t,
+        "replicas     {:.1}  utilisation {:.1}%  mean queue {:.2}  mean batch {}",
+        s.replicas_mean,
+        s.replica_util_ratio * 100.0,
+        s.queue_length_mean,
+        s.batch_size_mean
+            .map_or("-".to_string(), |b| format!("{b:.2}"))
+    );
+    let _ = writeln!(
+        t,
+        "wrote        {}/summary.json, timeseries.csv{}",
+        out.display(),
+        if requests { ", requests.csv" } else { "" }
+    );
+    t
+}

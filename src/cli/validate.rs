@@ -1,0 +1,33 @@
+//! `capsim validate`: check a scenario and the files it names, run nothing.
+
+use super::error::CliError;
+use super::load::load;
+use sim_core::scenario::{Dispatch, TrafficSpec};
+use std::path::Path;
+
+/// Validates `path`; prints a one-line description when it is sound.
+pub fn validate(path: &Path) -> Result<(), CliError> {
+    let loaded = load(path)?;
+    let s = &loaded.scenario;
+    let dispatch = match s.service.dispatch {
+        Dispatch::Shared => "shared queue".to_string(),
+        Dispatch::Router(p) => format!("router ({p:?})"),
+    };
+    let traffic = match &s.traffic {
+        TrafficSpec::Poisson { rate } => format!("Poisson {rate} req/s"),
+        TrafficSpec::Schedule { steps } => format!("Poisson schedule of {} steps", steps.len()),
+        TrafficSpec::Trace { path, .. } => format!(
+            "trace {path} ({} requests)",
+            loaded.inputs.trace.as_ref().map_or(0, Vec::len)
+        ),
+    };
+    println!(
+        "ok: {}: {} replicas behind a {}, {}; horizon {}",
+        path.display(),
+        s.service.replicas,
+        dispatch,
+        traffic,
+        s.horizon
+    );
+    Ok(())
+}

@@ -1,0 +1,78 @@
+//! `capsim`: the command-line interface. It parses arguments, reads and writes files, and calls
+//! `sim-core`; all modelling lives in the library.
+
+mod cli;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Simulate a Kubernetes GPU inference cluster: latency, capacity and cost per hour.
+#[derive(Parser, Debug)]
+#[command(name = "capsim", version, about, long_about = None)]
+#[command(
+    after_help = "Examples:\n  capsim run scenarios/quickstart.toml\n  capsim validate scenarios/quickstart.toml"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a scenario and write summary.json and timeseries.csv.
+    #[command(
+        after_help = "Example:\n  capsim run scenarios/quickstart.toml --seed 7 --out results/quick-7 --requests\n\n\
+        Writes OUT/summary.json, OUT/timeseries.csv and, with --requests, OUT/requests.csv.\n\
+        OUT defaults to results/<scenario name>."
+    )]
+    Run {
+        /// Scenario file (TOML).
+        scenario: PathBuf,
+        /// Seed for every random stream (overrides `simulation.seed`).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Output folder.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Simulated time to run, e.g. "30m" (overrides `simulation.horizon`).
+        #[arg(long)]
+        horizon: Option<String>,
+        /// Also stream one row per request to requests.csv.
+        #[arg(long)]
+        requests: bool,
+    },
+    /// Check a scenario (and the trace it names) without running it.
+    #[command(after_help = "Example:\n  capsim validate scenarios/quickstart.toml")]
+    Validate {
+        /// Scenario file (TOML).
+        scenario: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run {
+            scenario,
+            seed,
+            out,
+            horizon,
+            requests,
+        } => cli::run::run(&cli::run::RunArgs {
+            scenario,
+            seed,
+            out,
+            horizon,
+            requests,
+        }),
+        Command::Validate { scenario } => cli::validate::validate(&scenario),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
