@@ -111,14 +111,14 @@ impl World {
             ),
         };
         let source = match &s.traffic {
-            TrafficSpec::Poisson { rate } => TrafficSource::Poisson(PoissonArrivals::constant(
+            TrafficSpec::Poisson { rate } => TrafficSource::Poisson(Box::new(PoissonArrivals::constant(
                 *rate,
                 streams.stream("traffic/arrivals"),
-            )),
-            TrafficSpec::Schedule { steps } => TrafficSource::Poisson(PoissonArrivals::schedule(
+            ))),
+            TrafficSpec::Schedule { steps } => TrafficSource::Poisson(Box::new(PoissonArrivals::schedule(
                 steps.clone(),
                 streams.stream("traffic/arrivals"),
-            )),
+            ))),
             TrafficSpec::Trace { .. } => TrafficSource::Replay {
                 records: inputs.trace.ok_or(BuildError::MissingTrace)?,
                 next: 0,

@@ -162,7 +162,7 @@ pub fn locate(source: &str, path: &str) -> Option<Range<usize>> {
                 let DeValue::Array(a) = v.get_ref() else {
                     break;
                 };
-                let Some(item) = a.iter().nth(n) else { break };
+                let Some(item) = a.get(n) else { break };
                 best = Some(item.span());
                 value = Some(item);
             }

@@ -175,6 +175,7 @@ pub enum RawTrafficKind {
 #[serde(rename_all = "kebab-case")]
 pub enum RawTraceFormat {
     /// Azure LLM inference trace 2023: `TIMESTAMP,ContextTokens,GeneratedTokens`.
+    #[serde(rename = "azure-llm-2023")]
     AzureLlm2023,
     /// A CSV with a `timestamp` column in seconds and optional `prompt_tokens`, `output_tokens`.
     Csv,

@@ -22,7 +22,7 @@ pub struct Arrival {
 #[derive(Clone, Debug)]
 pub enum TrafficSource {
     /// Poisson with constant or piecewise-constant rate.
-    Poisson(PoissonArrivals),
+    Poisson(Box<PoissonArrivals>),
     /// Replay of recorded arrivals.
     Replay {
         /// The records, in time order.

@@ -1,0 +1,6 @@
+//! capsim's integration and validation tests, in one test binary.
+
+mod bad_input;
+mod common;
+mod determinism;
+mod validation;
