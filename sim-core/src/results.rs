@@ -15,6 +15,8 @@ pub struct RunResult {
     pub summary: Summary,
     /// One row per sample interval.
     pub series: Vec<SeriesRow>,
+    /// Binds that left a node over-committed (an invariant: always zero).
+    pub overcommits: u64,
 }
 
 impl RunResult {
@@ -129,6 +131,77 @@ pub struct Summary {
     pub queue_length_mean: f64,
     /// Requests per batch, over all batches started.
     pub batch_size_mean: Option<f64>,
+    /// Nodes, pods and cost; `null` for replicas without nodes.
+    pub cluster: Option<ClusterSummary>,
+    /// Things the user should know (pods that can never fit, …).
+    pub warnings: Vec<String>,
+}
+
+/// Node pools, pods and cost.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ClusterSummary {
+    /// Nodes launched over the run (initial ones included).
+    pub nodes_launched: u32,
+    /// Nodes still billed at the horizon.
+    pub nodes_at_horizon: u32,
+    /// Node-hours billed.
+    pub node_hours: f64,
+    /// GPU-hours of billed nodes.
+    pub gpu_hours: f64,
+    /// GPU-hours of billed nodes that no pod requested (stranded or idle capacity).
+    pub idle_gpu_hours: f64,
+    /// Pods waiting for a node at the horizon.
+    pub pods_pending_at_horizon: u32,
+    /// Most pods waiting at once.
+    pub pods_pending_max: u32,
+    /// The scheduler's last reason for leaving a pod Pending, upstream style.
+    pub last_unschedulable_reason: Option<String>,
+    /// Total cost: each node billed per second (rounded up) from launch to termination or horizon.
+    pub cost_usd: f64,
+    /// Total cost over the horizon, per hour.
+    pub cost_usd_per_hour: f64,
+    /// Total cost per million completed requests (`null` when none completed).
+    pub cost_usd_per_million_requests: Option<f64>,
+    /// Per pool.
+    pub pools: Vec<PoolOutcome>,
+}
+
+/// One pool's billing.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct PoolOutcome {
+    /// Pool name.
+    pub name: String,
+    /// Instance type.
+    pub instance_type: String,
+    /// `on-demand` or `spot`.
+    pub capacity_type: &'static str,
+    /// GPU model id, if any.
+    pub gpu: Option<String>,
+    /// Price per node-hour, USD.
+    pub price_usd_per_hour: f64,
+    /// Nodes launched.
+    pub nodes_launched: u32,
+    /// Nodes billed at the horizon.
+    pub nodes_at_horizon: u32,
+    /// Seconds billed over all nodes.
+    pub billed_seconds: u64,
+    /// Cost, USD.
+    pub cost_usd: f64,
+}
+
+/// What the cluster hands the summary at the end of a run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClusterOutcome {
+    /// Whether the scenario had node pools.
+    pub has_nodes: bool,
+    /// Per pool.
+    pub pools: Vec<PoolOutcome>,
+    /// Warnings found while building.
+    pub warnings: Vec<String>,
+    /// The last unschedulable message.
+    pub last_unschedulable: Option<String>,
+    /// Binds that left a node over-committed.
+    pub overcommits: u64,
 }
 
 fn counts(t: &crate::metrics::recorder::Totals, in_flight: u64) -> Counts {
@@ -152,12 +225,31 @@ pub fn summarise(
     warmup_s: f64,
     rec: Recorded,
     batches: (u64, u64),
+    cluster: ClusterOutcome,
 ) -> RunResult {
     let t = &rec.totals;
     let in_flight = t.arrived - t.completed - t.dropped_total();
     let m = &rec.measured;
     let m_in_flight = m.arrived - m.completed - m.dropped_total();
     let finished = m.completed + m.dropped_total();
+    let cluster_summary = cluster.has_nodes.then(|| {
+        let cost: f64 = cluster.pools.iter().map(|p| p.cost_usd).sum();
+        ClusterSummary {
+            nodes_launched: cluster.pools.iter().map(|p| p.nodes_launched).sum(),
+            nodes_at_horizon: cluster.pools.iter().map(|p| p.nodes_at_horizon).sum(),
+            node_hours: cluster.pools.iter().map(|p| p.billed_seconds).sum::<u64>() as f64 / 3600.0,
+            gpu_hours: rec.gpu_hours,
+            idle_gpu_hours: rec.idle_gpu_hours,
+            pods_pending_at_horizon: rec.pods_pending_at_horizon,
+            pods_pending_max: rec.pods_pending_max,
+            last_unschedulable_reason: cluster.last_unschedulable.clone(),
+            cost_usd: cost,
+            cost_usd_per_hour: cost / (horizon_s / 3600.0),
+            cost_usd_per_million_requests: (t.completed > 0)
+                .then(|| cost / t.completed as f64 * 1e6),
+            pools: cluster.pools.clone(),
+        }
+    });
     let summary = Summary {
         capsim_version: VERSION,
         scenario: scenario.to_string(),
@@ -183,9 +275,12 @@ pub fn summarise(
         },
         queue_length_mean: rec.queue_mean,
         batch_size_mean: (batches.0 > 0).then(|| batches.1 as f64 / batches.0 as f64),
+        cluster: cluster_summary,
+        warnings: cluster.warnings,
     };
     RunResult {
         summary,
         series: rec.series,
+        overcommits: cluster.overcommits,
     }
 }

@@ -1,9 +1,11 @@
 //! Reading a scenario and the files it names.
 
 use super::error::CliError;
-use sim_core::scenario::TrafficSpec;
+use sim_core::catalog::Catalog;
+use sim_core::scenario::catalog_paths;
+use sim_core::scenario::{ScenarioError, TrafficSpec};
 use sim_core::traffic::read_trace;
-use sim_core::{parse_scenario, Inputs, Scenario};
+use sim_core::{parse_scenario_with, Inputs, Scenario};
 use std::fs::File;
 use std::io::BufReader;
 use std::path::Path;
@@ -21,7 +23,19 @@ pub fn load(path: &Path) -> Result<Loaded, CliError> {
     let shown = path.display().to_string();
     let text = std::fs::read_to_string(path)
         .map_err(|e| CliError::Input(format!("{shown}: cannot read the scenario: {e}")))?;
-    let mut scenario = parse_scenario(&text, &shown).map_err(|e| CliError::Input(e.to_string()))?;
+    let input = |e: sim_core::ScenarioError| CliError::Input(e.to_string());
+    let base = path.parent().unwrap_or(Path::new("."));
+    let (instances, gpus) = catalog_paths(&text, &shown).map_err(input)?;
+    let mut catalog = Catalog::builtin();
+    if let Some(g) = gpus {
+        let (src, file) = read_named(base, &g, &shown, "cluster.gpu_catalog")?;
+        catalog = catalog.with_gpus(&src, &file).map_err(input)?;
+    }
+    if let Some(i) = instances {
+        let (src, file) = read_named(base, &i, &shown, "cluster.instance_catalog")?;
+        catalog = catalog.with_instances(&src, &file).map_err(input)?;
+    }
+    let mut scenario = parse_scenario_with(&text, &shown, &catalog).map_err(input)?;
     if scenario.name.is_empty() {
         scenario.name = path
             .file_stem()
@@ -34,17 +48,34 @@ pub fn load(path: &Path) -> Result<Loaded, CliError> {
         format,
     } = &scenario.traffic
     {
-        let base = path.parent().unwrap_or(Path::new("."));
         let full = base.join(trace);
         let trace_shown = full.display().to_string();
         let file = File::open(&full).map_err(|e| {
-            CliError::Input(format!(
-                "{shown}: key `traffic.path`: cannot open the trace `{trace_shown}`: {e}"
-            ))
+            let message = format!("cannot open the trace `{trace_shown}`: {e}");
+            CliError::Input(
+                ScenarioError::at_key(&shown, &text, "traffic.path", message).to_string(),
+            )
         })?;
         let records = read_trace(BufReader::new(file), &trace_shown, *format)
             .map_err(|e| CliError::Input(e.to_string()))?;
         inputs.trace = Some(records);
     }
     Ok(Loaded { scenario, inputs })
+}
+
+/// Reads a file the scenario names at `key`, relative to the scenario's folder.
+fn read_named(
+    base: &Path,
+    rel: &str,
+    scenario: &str,
+    key: &str,
+) -> Result<(String, String), CliError> {
+    let full = base.join(rel);
+    let shown = full.display().to_string();
+    let text = std::fs::read_to_string(&full).map_err(|e| {
+        CliError::Input(format!(
+            "{scenario}: key `{key}`: cannot read `{shown}`: {e}"
+        ))
+    })?;
+    Ok((text, shown))
 }

@@ -43,7 +43,7 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
     let out = args
         .out
         .clone()
-        .unwrap_or_else(|| Path::new("results").join(&s.name));
+        .unwrap_or_else(|| Path::new("results").join(folder_name(&s.name)));
     std::fs::create_dir_all(&out).map_err(|e| {
         CliError::Io(format!(
             "{}: cannot create the output folder: {e}",
@@ -66,14 +66,47 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
     staged.write(&out.join("summary.json"), &result.summary_json())?;
     staged.write(&out.join("timeseries.csv"), &result.timeseries_csv())?;
     staged.commit()?;
+    if !args.requests {
+        // A requests.csv from an earlier run would not match these outputs.
+        let stale = out.join("requests.csv");
+        if stale.exists() {
+            std::fs::remove_file(&stale).map_err(|e| {
+                CliError::Io(format!(
+                    "{}: cannot remove the stale file: {e}",
+                    stale.display()
+                ))
+            })?;
+        }
+    }
     print!("{}", render(&result.summary, &out, args.requests));
     Ok(())
+}
+
+/// A scenario name made safe as one folder name (no separators, no `..`).
+fn folder_name(name: &str) -> String {
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let safe = safe.trim_matches('.');
+    if safe.is_empty() {
+        "scenario".to_string()
+    } else {
+        safe.to_string()
+    }
 }
 
 fn ms(v: Option<f64>) -> String {
     match v {
         None => "-".to_string(),
         Some(s) if s >= 10.0 => format!("{s:.2} s"),
+        Some(s) if s < 1e-3 => format!("{:.1} µs", s * 1e6),
         Some(s) => format!("{:.2} ms", s * 1e3),
     }
 }
@@ -136,6 +169,46 @@ pub fn render(s: &Summary, out: &Path, requests: bool) -> String {
         s.batch_size_mean
             .map_or("-".to_string(), |b| format!("{b:.2}"))
     );
+    if let Some(c) = &s.cluster {
+        let _ = writeln!(
+            t,
+            "nodes        launched {}  at horizon {}  node-hours {:.2}  GPU-hours {:.2} (idle {:.2})",
+            c.nodes_launched, c.nodes_at_horizon, c.node_hours, c.gpu_hours, c.idle_gpu_hours
+        );
+        let _ = writeln!(
+            t,
+            "pods         pending at horizon {}  most pending {}{}",
+            c.pods_pending_at_horizon,
+            c.pods_pending_max,
+            c.last_unschedulable_reason
+                .as_ref()
+                .filter(|_| c.pods_pending_max > 0)
+                .map_or(String::new(), |r| format!("  ({r})"))
+        );
+        let _ = writeln!(
+            t,
+            "cost         ${:.2} total  ${:.2}/hour  {}",
+            c.cost_usd,
+            c.cost_usd_per_hour,
+            c.cost_usd_per_million_requests
+                .map_or("-".to_string(), |m| format!("${m:.2} per million requests"))
+        );
+        for p in &c.pools {
+            let _ = writeln!(
+                t,
+                "  pool {}   {} × {} ({}, ${:.3}/h): ${:.2}",
+                p.name,
+                p.nodes_launched,
+                p.instance_type,
+                p.capacity_type,
+                p.price_usd_per_hour,
+                p.cost_usd
+            );
+        }
+    }
+    for w in &s.warnings {
+        let _ = writeln!(t, "warning      {w}");
+    }
     let _ = writeln!(
         t,
         "wrote        {}/summary.json, timeseries.csv{}",

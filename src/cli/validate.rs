@@ -11,7 +11,7 @@ pub fn validate(path: &Path) -> Result<(), CliError> {
     let s = &loaded.scenario;
     let dispatch = match s.service.dispatch {
         Dispatch::Shared => "shared queue".to_string(),
-        Dispatch::Router(p) => format!("router ({p:?})"),
+        Dispatch::Router(p) => format!("{} router", p.name()),
     };
     let traffic = match &s.traffic {
         TrafficSpec::Poisson { rate } => format!("Poisson {rate} req/s"),
@@ -21,12 +21,22 @@ pub fn validate(path: &Path) -> Result<(), CliError> {
             loaded.inputs.trace.as_ref().map_or(0, Vec::len)
         ),
     };
+    let cluster = match &s.cluster {
+        None => "no node pools".to_string(),
+        Some(c) => c
+            .pools
+            .iter()
+            .map(|p| format!("{} × {} ({})", p.initial_size, p.instance_type, p.name))
+            .collect::<Vec<_>>()
+            .join(", "),
+    };
     println!(
-        "ok: {}: {} replicas behind a {}, {}; horizon {}",
+        "ok: {}: {} replicas behind a {}, {}; nodes: {}; horizon {}",
         path.display(),
         s.service.replicas,
         dispatch,
         traffic,
+        cluster,
         s.horizon
     );
     Ok(())

@@ -199,7 +199,8 @@ proptest! {
                     prop_assert!(batch_size >= 1 && batch_size <= cap);
                     prop_assert!(replica < replicas);
                 }
-                Outcome::Dropped { at, .. } => {
+                Outcome::Dropped { at, reason } => {
+                    prop_assert_eq!(reason, sim_core::serving::DropReason::QueueFull);
                     prop_assert!(max_queue > 0, "drops only happen with a bounded queue");
                     prop_assert_eq!(at, row.request.arrival);
                 }

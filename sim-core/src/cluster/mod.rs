@@ -1,7 +1,16 @@
-//! The cluster's vocabulary: resource quantities (nodes, pods and pools come with the cluster issue).
+//! The cluster: resources and quantities, node pools, taints and selectors, pod templates, and the
+//! live state of nodes and pods.
 
+pub mod pod;
+pub mod pool;
 pub mod quantity;
 pub mod resources;
+pub mod selector;
+pub mod taint;
 
+pub use pod::PodTemplate;
+pub use pool::{CapacityType, NodePoolSpec};
 pub use quantity::{parse_quantity, Quantity};
-pub use resources::Resources;
+pub use resources::{ResVec, ResourceNames, Resources};
+pub use selector::{Labels, Requirement, SelectorOperator, Term};
+pub use taint::{Effect, Taint, Toleration, TolerationOperator};

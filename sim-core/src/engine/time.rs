@@ -208,12 +208,19 @@ pub fn parse_duration(text: &str) -> Result<SimDuration, DurationError> {
         };
         let mut value = int.checked_mul(scale).ok_or_else(expected)?;
         if !frac_part.is_empty() {
-            let digits = frac_part.len().min(30) as u32;
+            if !frac_part.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(expected());
+            }
+            // Digits beyond the 18th are far below a nanosecond for every unit.
+            let digits = frac_part.len().min(18) as u32;
             let frac: u128 = frac_part[..digits as usize]
                 .parse()
                 .map_err(|_| expected())?;
             let denom = 10u128.pow(digits);
-            value += (frac * scale + denom / 2) / denom;
+            let part = frac.checked_mul(scale).ok_or_else(expected)?;
+            value = value
+                .checked_add((part + denom / 2) / denom)
+                .ok_or_else(expected)?;
         }
         total = total.checked_add(value).ok_or_else(expected)?;
     }
@@ -268,5 +275,12 @@ mod tests {
             assert_eq!(parse_duration(&format_duration(d)).unwrap(), d);
         }
         assert_eq!(format_duration(SimDuration::from_secs(5_400)), "1h30m");
+    }
+
+    #[test]
+    fn long_fractions_neither_overflow_nor_wrap() {
+        let d = parse_duration("10.999999999999999999999999999999d").unwrap();
+        assert_eq!(d, SimDuration(950_400_000_000_000)); // 11 days to the nanosecond
+        assert!(parse_duration("99999999999999999999999999h").is_err());
     }
 }

@@ -5,5 +5,5 @@ pub mod recorder;
 pub mod series;
 
 pub use histogram::LogHistogram;
-pub use recorder::{NoSink, Outcome, Recorded, Recorder, RequestRow, RequestSink};
+pub use recorder::{ClusterGauge, NoSink, Outcome, Recorded, Recorder, RequestRow, RequestSink};
 pub use series::SeriesRow;

@@ -72,6 +72,44 @@ struct BatchAcc {
     latency_ns: u128,
 }
 
+/// The cluster's state as the recorder sees it (all zero for replicas without nodes, except the
+/// replica counts).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ClusterGauge {
+    /// Replicas the Deployment wants.
+    pub desired: u32,
+    /// Replicas serving (Ready pods, or instances of a shared queue).
+    pub ready: u32,
+    /// Billed nodes (provisioning, ready or draining).
+    pub nodes: u32,
+    /// Ready nodes.
+    pub nodes_ready: u32,
+    /// Pods waiting for a node.
+    pub pods_pending: u32,
+    /// CPU requested on ready and draining nodes, millicores.
+    pub cpu_requested: u64,
+    /// CPU allocatable on ready and draining nodes, millicores.
+    pub cpu_allocatable: u64,
+    /// GPUs requested on nodes, milli-GPUs.
+    pub gpu_requested: u64,
+    /// GPUs allocatable on ready and draining nodes, milli-GPUs.
+    pub gpu_allocatable: u64,
+    /// GPUs on billed nodes, milli-GPUs.
+    pub gpus_billed: u64,
+    /// Price of the billed nodes, USD per hour.
+    pub cost_usd_per_hour: f64,
+}
+
+#[derive(Debug, Default)]
+struct Areas {
+    busy: u128,
+    cpu_req: u128,
+    cpu_alloc: u128,
+    gpu_req: u128,
+    gpu_alloc: u128,
+    cost_usd: f64,
+}
+
 #[derive(Debug)]
 struct Interval {
     start: SimTime,
@@ -81,7 +119,7 @@ struct Interval {
     drops: u64,
     slo_met: u64,
     slo_total: u64,
-    busy_area: u128,
+    areas: Areas,
     latency: LogHistogram,
 }
 
@@ -124,10 +162,15 @@ pub struct Recorder {
     queued: u32,
     in_flight: u32,
     busy: u32,
-    replicas: u32,
+    gauge: ClusterGauge,
     measured_busy_area: u128,
     measured_queue_area: u128,
     measured_replica_area: u128,
+    gpu_billed_area: u128,
+    gpu_idle_area: u128,
+    node_area: u128,
+    cost_usd: f64,
+    pods_pending_max: u32,
     interval: Interval,
     rows: Vec<SeriesRow>,
 }
@@ -139,7 +182,6 @@ impl Recorder {
         horizon: SimDuration,
         interval_len: SimDuration,
         slo: Option<SimDuration>,
-        replicas: u32,
     ) -> Self {
         let interval_len = SimDuration(interval_len.0.max(1));
         let end = SimTime(interval_len.0.min(horizon.0));
@@ -159,10 +201,15 @@ impl Recorder {
             queued: 0,
             in_flight: 0,
             busy: 0,
-            replicas,
+            gauge: ClusterGauge::default(),
             measured_busy_area: 0,
             measured_queue_area: 0,
             measured_replica_area: 0,
+            gpu_billed_area: 0,
+            gpu_idle_area: 0,
+            node_area: 0,
+            cost_usd: 0.0,
+            pods_pending_max: 0,
             interval: Interval {
                 start: SimTime::ZERO,
                 end,
@@ -171,7 +218,7 @@ impl Recorder {
                 drops: 0,
                 slo_met: 0,
                 slo_total: 0,
-                busy_area: 0,
+                areas: Areas::default(),
                 latency: LogHistogram::new(),
             },
             rows: Vec::with_capacity((horizon.0 / interval_len.0.max(1)) as usize + 1),
@@ -201,14 +248,26 @@ impl Recorder {
             return;
         }
         let dt = (t.0 - self.last_t.0) as u128;
-        self.interval.busy_area += dt * self.busy as u128;
+        let g = &self.gauge;
+        let a = &mut self.interval.areas;
+        a.busy += dt * self.busy as u128;
+        a.cpu_req += dt * g.cpu_requested as u128;
+        a.cpu_alloc += dt * g.cpu_allocatable as u128;
+        a.gpu_req += dt * g.gpu_requested as u128;
+        a.gpu_alloc += dt * g.gpu_allocatable as u128;
+        let cost = g.cost_usd_per_hour * dt as f64 / 3.6e12;
+        a.cost_usd += cost;
+        self.cost_usd += cost;
+        self.gpu_billed_area += dt * g.gpus_billed as u128;
+        self.gpu_idle_area += dt * g.gpus_billed.saturating_sub(g.gpu_requested) as u128;
+        self.node_area += dt * g.nodes as u128;
         // The measured window is [warmup, horizon).
         let from = self.last_t.max(self.warmup);
         if t > from {
             let mdt = (t.0 - from.0) as u128;
             self.measured_busy_area += mdt * self.busy as u128;
             self.measured_queue_area += mdt * self.queued as u128;
-            self.measured_replica_area += mdt * self.replicas as u128;
+            self.measured_replica_area += mdt * self.gauge.ready as u128;
         }
         self.last_t = t;
     }
@@ -216,8 +275,10 @@ impl Recorder {
     fn close_interval(&mut self) {
         let iv = &mut self.interval;
         let len_s = iv.end.since(iv.start).as_secs_f64().max(1e-9);
-        let busy_mean = iv.busy_area as f64 / 1e9 / len_s;
+        let busy_mean = iv.areas.busy as f64 / 1e9 / len_s;
         let s = |ns: u64| ns as f64 / 1e9;
+        let ratio = |a: u128, b: u128| (b > 0).then(|| a as f64 / b as f64);
+        let g = &self.gauge;
         self.rows.push(SeriesRow {
             time_s: iv.end.as_secs_f64(),
             arrivals_per_s: iv.arrivals as f64 / len_s,
@@ -225,10 +286,11 @@ impl Recorder {
             drops_per_s: iv.drops as f64 / len_s,
             queue_length: self.queued,
             in_flight: self.in_flight,
-            replicas: self.replicas,
+            desired_replicas: g.desired,
+            ready_replicas: g.ready,
             busy_replicas_mean: busy_mean,
-            replica_util_ratio: if self.replicas > 0 {
-                busy_mean / self.replicas as f64
+            replica_util_ratio: if g.ready > 0 {
+                (busy_mean / g.ready as f64).min(1.0)
             } else {
                 0.0
             },
@@ -237,6 +299,13 @@ impl Recorder {
             latency_p99_s: iv.latency.quantile(0.99).map(s),
             slo_attainment_ratio: (self.slo_ns.is_some() && iv.slo_total > 0)
                 .then(|| iv.slo_met as f64 / iv.slo_total as f64),
+            nodes: g.nodes,
+            nodes_ready: g.nodes_ready,
+            pods_pending: g.pods_pending,
+            cpu_alloc_ratio: ratio(iv.areas.cpu_req, iv.areas.cpu_alloc),
+            gpu_alloc_ratio: ratio(iv.areas.gpu_req, iv.areas.gpu_alloc),
+            cost_usd_per_hour: iv.areas.cost_usd / (len_s / 3600.0),
+            cost_usd: self.cost_usd,
         });
         iv.start = iv.end;
         iv.end = SimTime(
@@ -250,17 +319,22 @@ impl Recorder {
         iv.drops = 0;
         iv.slo_met = 0;
         iv.slo_total = 0;
-        iv.busy_area = 0;
+        iv.areas = Areas::default();
         iv.latency.clear();
     }
 
-    /// Sets the system state from now on (call after [`Recorder::advance_to`] for the same time).
+    /// Sets the serving state from now on (call after [`Recorder::advance_to`] for the same time).
     #[inline]
-    pub fn set_state(&mut self, queued: u32, in_service: u32, busy: u32, replicas: u32) {
+    pub fn set_state(&mut self, queued: u32, in_service: u32, busy: u32) {
         self.queued = queued;
         self.in_flight = queued + in_service;
         self.busy = busy;
-        self.replicas = replicas;
+    }
+
+    /// Sets the cluster state from now on (call after [`Recorder::advance_to`] for the same time).
+    pub fn set_cluster(&mut self, gauge: ClusterGauge) {
+        self.pods_pending_max = self.pods_pending_max.max(gauge.pods_pending);
+        self.gauge = gauge;
     }
 
     /// A request arrived.
@@ -369,6 +443,11 @@ impl Recorder {
             wait_mean_stderr_s: stderr(|b| b.wait_ns),
             latency_mean_stderr_s: stderr(|b| b.latency_ns),
             busy_mean: self.measured_busy_area as f64 / window_ns,
+            gpu_hours: self.gpu_billed_area as f64 / 1e3 / 3.6e12,
+            idle_gpu_hours: self.gpu_idle_area as f64 / 1e3 / 3.6e12,
+            node_hours: self.node_area as f64 / 3.6e12,
+            pods_pending_max: self.pods_pending_max,
+            pods_pending_at_horizon: self.gauge.pods_pending,
             queue_mean: self.measured_queue_area as f64 / window_ns,
             replicas_mean: self.measured_replica_area as f64 / window_ns,
             latency: self.latency,
@@ -398,6 +477,16 @@ pub struct Recorded {
     pub latency_mean_stderr_s: Option<f64>,
     /// Time-averaged busy replicas over the measured window.
     pub busy_mean: f64,
+    /// GPU-hours of billed nodes over the whole run.
+    pub gpu_hours: f64,
+    /// GPU-hours of billed nodes that no pod requested.
+    pub idle_gpu_hours: f64,
+    /// Node-hours billed.
+    pub node_hours: f64,
+    /// Most pods pending at once.
+    pub pods_pending_max: u32,
+    /// Pods pending at the horizon.
+    pub pods_pending_at_horizon: u32,
     /// Time-averaged queue length over the measured window.
     pub queue_mean: f64,
     /// Time-averaged replicas over the measured window.

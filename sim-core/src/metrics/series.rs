@@ -18,11 +18,13 @@ pub struct SeriesRow {
     pub queue_length: u32,
     /// Requests waiting or executing at the end.
     pub in_flight: u32,
-    /// Replicas (execution units) at the end.
-    pub replicas: u32,
+    /// Replicas the Deployment wants, at the end.
+    pub desired_replicas: u32,
+    /// Replicas serving, at the end.
+    pub ready_replicas: u32,
     /// Time-averaged busy replicas.
     pub busy_replicas_mean: f64,
-    /// Time-averaged busy replicas over replicas.
+    /// Time-averaged busy replicas over ready replicas at the end.
     pub replica_util_ratio: f64,
     /// Mean end-to-end latency of completions in the interval.
     pub latency_mean_s: Option<f64>,
@@ -32,23 +34,45 @@ pub struct SeriesRow {
     pub latency_p99_s: Option<f64>,
     /// Fraction of requests finished in the interval (completed or dropped) that met the SLO.
     pub slo_attainment_ratio: Option<f64>,
+    /// Billed nodes at the end.
+    pub nodes: u32,
+    /// Ready nodes at the end.
+    pub nodes_ready: u32,
+    /// Pods waiting for a node at the end.
+    pub pods_pending: u32,
+    /// CPU requested over CPU allocatable on ready nodes, averaged over the interval.
+    pub cpu_alloc_ratio: Option<f64>,
+    /// GPUs requested over GPUs allocatable on ready nodes, averaged over the interval.
+    pub gpu_alloc_ratio: Option<f64>,
+    /// Price of billed nodes, averaged over the interval, USD per hour.
+    pub cost_usd_per_hour: f64,
+    /// Cost accrued from the start to the end of the interval, USD.
+    pub cost_usd: f64,
 }
 
 /// Column names of `timeseries.csv`, in order.
-pub const COLUMNS: [&str; 13] = [
+pub const COLUMNS: [&str; 21] = [
     "time_s",
     "arrivals_per_s",
     "completions_per_s",
     "drops_per_s",
     "queue_length",
     "in_flight",
-    "replicas",
+    "desired_replicas",
+    "ready_replicas",
     "busy_replicas_mean",
     "replica_util_ratio",
     "latency_mean_s",
     "latency_p50_s",
     "latency_p99_s",
     "slo_attainment_ratio",
+    "nodes",
+    "nodes_ready",
+    "pods_pending",
+    "cpu_alloc_ratio",
+    "gpu_alloc_ratio",
+    "cost_usd_per_hour",
+    "cost_usd",
 ];
 
 /// Formats a float for CSV and JSON-like outputs: shortest round-trip form, rounded to 1e-9.
@@ -73,20 +97,28 @@ pub fn to_csv(rows: &[SeriesRow]) -> String {
     for r in rows {
         let _ = writeln!(
             out,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             num(r.time_s),
             num(r.arrivals_per_s),
             num(r.completions_per_s),
             num(r.drops_per_s),
             r.queue_length,
             r.in_flight,
-            r.replicas,
+            r.desired_replicas,
+            r.ready_replicas,
             num(r.busy_replicas_mean),
             num(r.replica_util_ratio),
             opt(r.latency_mean_s),
             opt(r.latency_p50_s),
             opt(r.latency_p99_s),
             opt(r.slo_attainment_ratio),
+            r.nodes,
+            r.nodes_ready,
+            r.pods_pending,
+            opt(r.cpu_alloc_ratio),
+            opt(r.gpu_alloc_ratio),
+            num(r.cost_usd_per_hour),
+            num(r.cost_usd),
         );
     }
     out

@@ -1,11 +1,13 @@
 //! Scenario files: the raw TOML form, the validated model, and errors that point into the file.
 
+pub mod cluster;
 pub mod error;
 pub mod model;
 pub mod raw;
 
+pub use cluster::ClusterSpec;
 pub use error::ScenarioError;
 pub use model::{
-    parse_scenario, BatchPolicy, Dispatch, Distribution, RouterPolicy, Scenario, ServiceSpec,
-    ServiceTimeSpec, TraceFormat, TrafficSpec,
+    catalog_paths, parse_scenario, parse_scenario_with, BatchPolicy, Dispatch, Distribution,
+    RouterPolicy, Scenario, ServiceSpec, ServiceTimeSpec, TraceFormat, TrafficSpec,
 };

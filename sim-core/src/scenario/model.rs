@@ -1,8 +1,10 @@
 //! The validated scenario: plain data with every default filled in, built from [`super::raw`].
 
+use super::cluster::ClusterSpec;
 use super::error::{suggest_in_message, ScenarioError};
 use super::raw::*;
-use crate::cluster::{parse_quantity, Quantity, Resources};
+use crate::catalog::Catalog;
+use crate::cluster::{PodTemplate, Quantity, Resources};
 use crate::engine::{parse_duration, SimDuration, SimTime};
 use std::collections::BTreeMap;
 
@@ -23,6 +25,8 @@ pub mod defaults {
     pub const MAX_BATCH_SIZE: u32 = 0;
     /// `service.triton.dynamic_batching.max_queue_delay_microseconds` (Triton's default).
     pub const MAX_QUEUE_DELAY_US: u64 = 0;
+    /// Largest `traffic.rate` (and schedule step rate): one request per nanosecond.
+    pub const MAX_RATE: f64 = 1e9;
 }
 
 /// A scenario ready to build a world from.
@@ -44,6 +48,8 @@ pub struct Scenario {
     pub service: ServiceSpec,
     /// Where requests come from.
     pub traffic: TrafficSpec,
+    /// Nodes and scheduling; `None` for abstract replicas that need no nodes.
+    pub cluster: Option<ClusterSpec>,
 }
 
 /// How requests reach replicas.
@@ -64,6 +70,17 @@ pub enum RouterPolicy {
     LeastOutstanding,
     /// Uniformly at random.
     Random,
+}
+
+impl RouterPolicy {
+    /// The name used in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            RouterPolicy::RoundRobin => "round-robin",
+            RouterPolicy::LeastOutstanding => "least-outstanding",
+            RouterPolicy::Random => "random",
+        }
+    }
 }
 
 /// Triton's batching rules for one model.
@@ -124,8 +141,10 @@ pub struct ServiceSpec {
     pub batching: BatchPolicy,
     /// Batch service time.
     pub service_time: ServiceTimeSpec,
-    /// Pod template resources (used for placement once the cluster is modelled).
-    pub resources: Resources,
+    /// The Deployment's pod template.
+    pub pod: PodTemplate,
+    /// Scheduled replica changes (`kubectl scale`), in time order.
+    pub scale: Vec<(SimTime, u32)>,
 }
 
 /// A trace file format.
@@ -159,10 +178,34 @@ pub enum TrafficSpec {
     },
 }
 
-/// Parses and validates a scenario. `file` names the source in error messages.
+/// Parses and validates a scenario against the built-in catalogs. `file` names the source in
+/// error messages.
 pub fn parse_scenario(source: &str, file: &str) -> Result<Scenario, ScenarioError> {
+    parse_scenario_with(source, file, &Catalog::builtin())
+}
+
+/// Parses and validates a scenario against `catalog` (the built-in one with the scenario's own
+/// catalog files applied; see [`catalog_paths`]).
+pub fn parse_scenario_with(
+    source: &str,
+    file: &str,
+    catalog: &Catalog,
+) -> Result<Scenario, ScenarioError> {
     let raw = parse_raw(source, file)?;
-    Validator { file, source }.scenario(raw)
+    Validator { file, source }.scenario(raw, catalog)
+}
+
+/// The catalog files a scenario names in `[cluster]`: `(instance_catalog, gpu_catalog)`, as written
+/// (relative to the scenario file).
+pub fn catalog_paths(
+    source: &str,
+    file: &str,
+) -> Result<(Option<String>, Option<String>), ScenarioError> {
+    let raw: RawScenario = parse_raw(source, file)?;
+    Ok(raw
+        .cluster
+        .map(|c| (c.instance_catalog, c.gpu_catalog))
+        .unwrap_or_default())
 }
 
 /// Deserialises TOML into `T`, reporting the key path and location of the first problem.
@@ -187,17 +230,17 @@ fn clean_message(m: &str) -> String {
     m.trim().trim_end_matches('.').replace('\n', " ")
 }
 
-struct Validator<'a> {
-    file: &'a str,
-    source: &'a str,
+pub(super) struct Validator<'a> {
+    pub(super) file: &'a str,
+    pub(super) source: &'a str,
 }
 
 impl Validator<'_> {
-    fn err(&self, key: &str, message: impl Into<String>) -> ScenarioError {
+    pub(super) fn err(&self, key: &str, message: impl Into<String>) -> ScenarioError {
         ScenarioError::at_key(self.file, self.source, key, message)
     }
 
-    fn duration(
+    pub(super) fn duration(
         &self,
         key: &str,
         v: Option<&String>,
@@ -209,7 +252,7 @@ impl Validator<'_> {
         }
     }
 
-    fn required<'v, T>(
+    pub(super) fn required<'v, T>(
         &self,
         key: &str,
         v: Option<&'v T>,
@@ -220,13 +263,18 @@ impl Validator<'_> {
 
     fn rate(&self, key: &str, r: f64) -> Result<f64, ScenarioError> {
         if r.is_finite() && r >= 0.0 {
+            // Above one arrival per nanosecond (the clock's tick) arrivals would pile up on one
+            // instant and the run would never reach its horizon.
+            if r > defaults::MAX_RATE {
+                return Err(self.err(key, format!("expected a rate of at most 1e9 requests per second (one per nanosecond, the clock's resolution), found {r}")));
+            }
             Ok(r)
         } else {
             Err(self.err(key, format!("expected a rate in requests per second that is finite and not negative, found {r}")))
         }
     }
 
-    fn scenario(&self, raw: RawScenario) -> Result<Scenario, ScenarioError> {
+    fn scenario(&self, raw: RawScenario, catalog: &Catalog) -> Result<Scenario, ScenarioError> {
         let sim = raw.simulation.as_ref();
         let seed = sim.and_then(|s| s.seed).unwrap_or(defaults::SEED);
         let horizon = self.duration(
@@ -267,6 +315,22 @@ impl Validator<'_> {
         let service = self.service(service_raw)?;
         let traffic_raw = self.required("traffic", raw.traffic.as_ref(), "a [traffic] table")?;
         let traffic = self.traffic(traffic_raw)?;
+        let cluster = self.cluster(&raw, catalog)?;
+        if cluster.is_some() && service.dispatch == Dispatch::Shared {
+            let key = if service_raw.dispatch.is_some() {
+                "service.dispatch"
+            } else {
+                "service"
+            };
+            return Err(self.err(
+                key,
+                "with [[node_pool]]s, replicas are pods behind a Kubernetes Service: \
+                 expected `dispatch = \"router\"` (a shared queue models replicas without nodes)",
+            ));
+        }
+        if service.dispatch == Dispatch::Shared && !service.scale.is_empty() {
+            return Err(self.err("service.scale", "scaling replicas needs `dispatch = \"router\"` (each replica a pod with its own queue)"));
+        }
         Ok(Scenario {
             name: raw.name.clone().unwrap_or_default(),
             seed,
@@ -276,6 +340,7 @@ impl Validator<'_> {
             slo_latency,
             service,
             traffic,
+            cluster,
         })
     }
 
@@ -311,6 +376,8 @@ impl Validator<'_> {
         )?;
         let service_time = self.service_time(st)?;
         let resources = self.resources(raw.resources.as_ref())?;
+        let pod = self.pod_template(resources, raw.pod.as_ref())?;
+        let scale = self.service_scale(raw.scale.as_ref())?;
         Ok(ServiceSpec {
             name: raw.name.clone().unwrap_or_else(|| "service".to_string()),
             replicas,
@@ -318,7 +385,8 @@ impl Validator<'_> {
             max_queue_size,
             batching,
             service_time,
-            resources,
+            pod,
+            scale,
         })
     }
 
@@ -433,14 +501,7 @@ impl Validator<'_> {
                 } else {
                     format!("service.resources.{section}.{name}")
                 };
-                let parsed = match q {
-                    RawQuantity::Text(s) => parse_quantity(s).map_err(|e| self.err(&key, e.0))?,
-                    RawQuantity::Int(i) if *i >= 0 => Quantity::from_units(*i as u64),
-                    RawQuantity::Float(f) if f.is_finite() && *f >= 0.0 => {
-                        Quantity::from_milli((f * 1000.0).ceil() as u128)
-                    }
-                    _ => return Err(self.err(&key, "expected a quantity that is not negative")),
-                };
+                let parsed = self.quantity(&key, q)?;
                 result.insert(name.clone(), parsed);
             }
             Ok(result)

@@ -20,6 +20,12 @@ pub struct RawScenario {
     pub service: Option<RawService>,
     /// `[traffic]`: where requests come from.
     pub traffic: Option<RawTraffic>,
+    /// `[cluster]`: catalogs and start-up state.
+    pub cluster: Option<RawCluster>,
+    /// `[[node_pool]]`: groups of identical nodes.
+    pub node_pool: Option<Vec<RawNodePool>>,
+    /// `[scheduler]`: kube-scheduler configuration.
+    pub scheduler: Option<RawScheduler>,
 }
 
 /// `[simulation]`.
@@ -86,6 +92,10 @@ pub struct RawService {
     pub service_time: Option<RawServiceTime>,
     /// `[service.resources]`: the pod template's requests and limits.
     pub resources: Option<RawResources>,
+    /// `[service.pod]`: the rest of the pod template (start-up, placement, termination).
+    pub pod: Option<RawPodTemplate>,
+    /// `[[service.scale]]`: scheduled changes of the Deployment's replicas.
+    pub scale: Option<Vec<RawServiceScale>>,
 }
 
 /// `[service.triton]`: names as in Triton's `config.pbtxt`.
@@ -205,4 +215,301 @@ pub struct RawRateStep {
     pub start: Option<String>,
     /// Requests per second from `start` until the next step.
     pub rate: Option<f64>,
+}
+
+/// `[cluster]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCluster {
+    /// A TOML file of `[[instance]]` entries that override or extend the built-in catalog.
+    pub instance_catalog: Option<String>,
+    /// A TOML file of `[[gpu]]` entries that override or extend the built-in catalog.
+    pub gpu_catalog: Option<String>,
+    /// Whether the initial pods start Ready with their images cached (default true).
+    pub warm_start: Option<bool>,
+}
+
+/// On-demand or spot.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawCapacityType {
+    /// On-demand price.
+    OnDemand,
+    /// Spot price.
+    Spot,
+}
+
+/// A taint or toleration effect, as in the Kubernetes API.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+pub enum RawEffect {
+    /// Pods that do not tolerate it are not scheduled.
+    NoSchedule,
+    /// The scheduler avoids the node for pods that do not tolerate it.
+    PreferNoSchedule,
+    /// As NoSchedule (eviction of running pods is not modelled).
+    NoExecute,
+}
+
+/// `[[node_pool]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNodePool {
+    /// Pool name.
+    pub name: Option<String>,
+    /// An instance-type id from the catalog.
+    pub instance_type: Option<String>,
+    /// `on-demand` (default) or `spot`.
+    pub capacity_type: Option<RawCapacityType>,
+    /// Smallest size (default 0).
+    pub min_size: Option<u32>,
+    /// Largest size (default: the larger of min and initial size).
+    pub max_size: Option<u32>,
+    /// Nodes Ready at time zero (default: min_size).
+    pub initial_size: Option<u32>,
+    /// Launch to Ready.
+    pub provisioning_delay: Option<String>,
+    /// Node labels added to the well-known ones.
+    pub labels: Option<BTreeMap<String, String>>,
+    /// Node taints.
+    pub taints: Option<Vec<RawTaint>>,
+    /// Resources held back from pods (capacity minus this is allocatable).
+    pub system_reserved: Option<BTreeMap<String, RawQuantity>>,
+    /// Most pods per node (default 110).
+    pub max_pods: Option<u32>,
+    /// Image pull bandwidth, bytes per second (a quantity such as "200Mi").
+    pub image_pull_bandwidth: Option<RawQuantity>,
+    /// Model-weight load bandwidth, bytes per second.
+    pub model_load_bandwidth: Option<RawQuantity>,
+    /// `[[node_pool.scale]]`: scheduled size changes.
+    pub scale: Option<Vec<RawPoolScale>>,
+}
+
+/// A node taint.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTaint {
+    /// Taint key.
+    pub key: Option<String>,
+    /// Taint value (may be empty).
+    pub value: Option<String>,
+    /// Effect: required.
+    pub effect: Option<RawEffect>,
+}
+
+/// A scheduled node-pool size.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPoolScale {
+    /// When.
+    pub at: Option<String>,
+    /// The pool's new size.
+    pub size: Option<u32>,
+}
+
+/// A scheduled Deployment replica count.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServiceScale {
+    /// When.
+    pub at: Option<String>,
+    /// The Deployment's new replica count.
+    pub replicas: Option<u32>,
+}
+
+/// `[service.pod]`: names as in the Kubernetes Pod API where one exists.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPodTemplate {
+    /// Container image size, bytes (a quantity such as "8Gi").
+    pub image_size: Option<RawQuantity>,
+    /// Model weights loaded at start, bytes.
+    pub model_size: Option<RawQuantity>,
+    /// The readiness probe.
+    #[serde(rename = "readinessProbe")]
+    pub readiness_probe: Option<RawProbe>,
+    /// Grace period for a terminating pod, seconds (default 30).
+    #[serde(rename = "terminationGracePeriodSeconds")]
+    pub termination_grace_period_seconds: Option<u64>,
+    /// Required node labels.
+    #[serde(rename = "nodeSelector")]
+    pub node_selector: Option<BTreeMap<String, String>>,
+    /// Tolerations.
+    pub tolerations: Option<Vec<RawToleration>>,
+    /// Node affinity.
+    pub affinity: Option<RawAffinity>,
+}
+
+/// A readiness probe's timing.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProbe {
+    /// Seconds after the container starts before the first probe (default 0).
+    #[serde(rename = "initialDelaySeconds")]
+    pub initial_delay_seconds: Option<u64>,
+    /// Seconds between probes (default 10).
+    #[serde(rename = "periodSeconds")]
+    pub period_seconds: Option<u64>,
+}
+
+/// Toleration operators.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+pub enum RawTolerationOperator {
+    /// Key and value must match.
+    Equal,
+    /// The key must match (any value).
+    Exists,
+}
+
+/// A toleration.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawToleration {
+    /// Taint key; empty with `Exists` tolerates everything.
+    pub key: Option<String>,
+    /// `Equal` (default) or `Exists`.
+    pub operator: Option<RawTolerationOperator>,
+    /// Value for `Equal`.
+    pub value: Option<String>,
+    /// Effect tolerated; absent means all effects.
+    pub effect: Option<RawEffect>,
+}
+
+/// `affinity`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAffinity {
+    /// Node affinity.
+    #[serde(rename = "nodeAffinity")]
+    pub node_affinity: Option<RawNodeAffinity>,
+}
+
+/// `nodeAffinity`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNodeAffinity {
+    /// Hard requirement: terms ORed.
+    #[serde(rename = "requiredDuringSchedulingIgnoredDuringExecution")]
+    pub required: Option<RawNodeSelector>,
+    /// Soft preferences with weights.
+    #[serde(rename = "preferredDuringSchedulingIgnoredDuringExecution")]
+    pub preferred: Option<Vec<RawPreferredTerm>>,
+}
+
+/// `nodeSelectorTerms`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNodeSelector {
+    /// Terms, ORed.
+    #[serde(rename = "nodeSelectorTerms")]
+    pub node_selector_terms: Vec<RawTerm>,
+}
+
+/// A node selector term: expressions ANDed.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTerm {
+    /// Label requirements.
+    #[serde(rename = "matchExpressions")]
+    pub match_expressions: Option<Vec<RawRequirement>>,
+}
+
+/// Node selector operators.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+pub enum RawSelectorOperator {
+    /// Label value in the list.
+    In,
+    /// Label absent or value not in the list.
+    NotIn,
+    /// Label present.
+    Exists,
+    /// Label absent.
+    DoesNotExist,
+    /// Integer label value greater than the one value.
+    Gt,
+    /// Integer label value less than the one value.
+    Lt,
+}
+
+/// One label requirement.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRequirement {
+    /// Label key.
+    pub key: String,
+    /// Operator.
+    pub operator: RawSelectorOperator,
+    /// Values.
+    pub values: Option<Vec<String>>,
+}
+
+/// A weighted preference.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPreferredTerm {
+    /// 1 to 100.
+    pub weight: i64,
+    /// The term.
+    pub preference: RawTerm,
+}
+
+/// `[scheduler]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScheduler {
+    /// NodeResourcesFit's `scoringStrategy`.
+    #[serde(rename = "scoringStrategy")]
+    pub scoring_strategy: Option<RawScoringStrategy>,
+}
+
+/// Scoring strategy types of NodeResourcesFit.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+pub enum RawScoringType {
+    /// Prefer emptier nodes (spread).
+    LeastAllocated,
+    /// Prefer fuller nodes (pack).
+    MostAllocated,
+    /// A piecewise-linear function of utilisation.
+    RequestedToCapacityRatio,
+}
+
+/// `scoringStrategy`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScoringStrategy {
+    /// Strategy type.
+    #[serde(rename = "type")]
+    pub kind: Option<RawScoringType>,
+    /// Resources and weights (default cpu 1, memory 1).
+    pub resources: Option<Vec<RawResourceWeight>>,
+    /// Shape for `RequestedToCapacityRatio`.
+    #[serde(rename = "requestedToCapacityRatio")]
+    pub requested_to_capacity_ratio: Option<RawRtcr>,
+}
+
+/// A scored resource.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawResourceWeight {
+    /// Resource name.
+    pub name: String,
+    /// Weight (0 means 1, as upstream).
+    pub weight: Option<i64>,
+}
+
+/// `requestedToCapacityRatio`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRtcr {
+    /// Points (utilisation 0–100, score 0–10), utilisation increasing.
+    pub shape: Vec<RawShapePoint>,
+}
+
+/// A shape point.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawShapePoint {
+    /// Utilisation percent.
+    pub utilization: i64,
+    /// Score 0–10.
+    pub score: i64,
 }

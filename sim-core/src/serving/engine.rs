@@ -26,6 +26,8 @@ pub trait ReplicaEngine {
     fn units(&self) -> u32;
     /// Batches started so far and the requests in them.
     fn batch_counts(&self) -> (u64, u64);
+    /// Stops at once: every queued and executing request is moved to `out` (they fail).
+    fn abort(&mut self, out: &mut Vec<Request>);
 }
 
 /// The engines capsim has; an enum so the hot path needs no dynamic dispatch.
@@ -70,5 +72,8 @@ impl ReplicaEngine for Engine {
     }
     fn batch_counts(&self) -> (u64, u64) {
         forward!(self, e => e.batch_counts())
+    }
+    fn abort(&mut self, out: &mut Vec<Request>) {
+        forward!(self, e => e.abort(out))
     }
 }

@@ -39,16 +39,26 @@ pub struct Completion {
 pub enum DropReason {
     /// The queue it was sent to was at `max_queue_size`.
     QueueFull,
+    /// No replica was Ready to take it (a Service with no endpoints refuses the connection).
+    NoReadyReplica,
+    /// Its pod was terminated and the grace period ran out before it finished.
+    PodTerminated,
 }
 
 impl DropReason {
     /// Every reason, in output order.
-    pub const ALL: [DropReason; 1] = [DropReason::QueueFull];
+    pub const ALL: [DropReason; 3] = [
+        DropReason::QueueFull,
+        DropReason::NoReadyReplica,
+        DropReason::PodTerminated,
+    ];
 
     /// The name used in outputs.
     pub fn name(self) -> &'static str {
         match self {
             DropReason::QueueFull => "queue_full",
+            DropReason::NoReadyReplica => "no_ready_replica",
+            DropReason::PodTerminated => "pod_terminated",
         }
     }
 }

@@ -23,26 +23,30 @@ impl Router {
         }
     }
 
-    /// Picks a replica among `engines` (never empty).
+    /// Picks one of `candidates` (engine indices of Ready replicas, in a stable order); `None` when
+    /// there is none.
     #[inline]
-    pub fn pick(&mut self, engines: &[Engine]) -> usize {
-        let n = engines.len();
-        match self.policy {
+    pub fn pick(&mut self, candidates: &[u32], engines: &[Engine]) -> Option<u32> {
+        let n = candidates.len();
+        if n == 0 {
+            return None;
+        }
+        Some(match self.policy {
             RouterPolicy::RoundRobin => {
                 let i = self.next % n;
                 self.next = (i + 1) % n;
-                i
+                candidates[i]
             }
-            RouterPolicy::Random => self.rng.random_range(0..n),
+            RouterPolicy::Random => candidates[self.rng.random_range(0..n)],
             RouterPolicy::LeastOutstanding => {
                 // Scan from a rotating start so ties are shared in turn rather than always
-                // going to the lowest index.
+                // going to the first candidate.
                 let start = self.next % n;
                 let mut best = start;
                 let mut best_load = u32::MAX;
                 for k in 0..n {
                     let i = (start + k) % n;
-                    let e = &engines[i];
+                    let e = &engines[candidates[i] as usize];
                     let load = e.queued() + e.in_service();
                     if load < best_load {
                         best = i;
@@ -50,8 +54,8 @@ impl Router {
                     }
                 }
                 self.next = (best + 1) % n;
-                best
+                candidates[best]
             }
-        }
+        })
     }
 }

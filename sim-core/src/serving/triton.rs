@@ -204,6 +204,16 @@ impl ReplicaEngine for TritonEngine {
     fn batch_counts(&self) -> (u64, u64) {
         (self.batches, self.items)
     }
+
+    fn abort(&mut self, out: &mut Vec<Request>) {
+        for inst in &mut self.instances {
+            out.append(&mut inst.batch);
+            inst.busy_until = None;
+        }
+        out.extend(self.queue.drain(..));
+        self.busy = 0;
+        self.in_service = 0;
+    }
 }
 
 #[cfg(test)]

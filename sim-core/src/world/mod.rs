@@ -1,13 +1,16 @@
-//! The world: builds the service and traffic from a scenario, then runs events to the horizon.
+//! The world: builds the cluster, the service and the traffic from a scenario, then runs events to
+//! the horizon. Serving events live in `serving.rs`, node and pod lifecycles in `kube.rs`.
+
+mod kube;
+mod serving;
 
 use crate::engine::{EventQueue, RngStreams, SimTime};
 use crate::metrics::{Recorder, RequestSink};
 use crate::results::{summarise, RunResult};
-use crate::scenario::{Dispatch, Scenario, TrafficSpec};
-use crate::serving::{
-    Completion, Engine, ReplicaEngine, Request, RequestId, Router, ServiceTime, TritonEngine,
-};
+use crate::scenario::{Dispatch, Scenario, ServiceSpec, TrafficSpec};
+use crate::serving::{Completion, Engine, Request, Router, ServiceTime, TritonEngine};
 use crate::traffic::{Arrival, PoissonArrivals, TraceRecord, TrafficSource};
+use kube::Kube;
 use std::fmt;
 
 /// Data the scenario refers to that the caller has read (the core never opens files).
@@ -44,6 +47,16 @@ enum Event {
     Arrival,
     /// An engine asked to be woken; stale if `generation` no longer matches.
     Wake { engine: u32, generation: u32 },
+    /// A node finished provisioning.
+    NodeReady { node: u32 },
+    /// A pod's readiness probe first succeeds; stale if `generation` no longer matches.
+    PodReady { pod: u32, generation: u32 },
+    /// A terminating pod's grace period ends.
+    PodGraceExpired { pod: u32, generation: u32 },
+    /// A `[[service.scale]]` step.
+    ScaleDeployment { step: u32 },
+    /// A `[[node_pool.scale]]` step.
+    ScalePool { pool: u32, step: u32 },
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -61,19 +74,24 @@ pub struct World {
     warmup_s: f64,
     now: SimTime,
     queue: EventQueue<Event>,
+    streams: RngStreams,
+    service: ServiceSpec,
+    service_time: ServiceTime,
     engines: Vec<Engine>,
     wake: Vec<WakeSlot>,
+    /// `None`: a shared queue (one engine, no pods).
     router: Option<Router>,
     source: TrafficSource,
     pending: Option<Arrival>,
     next_id: u64,
     recorder: Recorder,
     done: Vec<Completion>,
+    failed: Vec<Request>,
     queued: u32,
     in_service: u32,
     busy: u32,
-    units: u32,
     events: u64,
+    kube: Kube,
 }
 
 impl World {
@@ -95,58 +113,50 @@ impl World {
                 None,
             ),
             Dispatch::Router(policy) => (
-                (0..svc.replicas)
-                    .map(|i| {
-                        Engine::Triton(TritonEngine::new(
-                            svc.batching.clone(),
-                            svc.max_queue_size,
-                            1,
-                            st,
-                            streams.stream(&format!("service/replica/{i}/service-time")),
-                            i,
-                        ))
-                    })
-                    .collect(),
+                Vec::new(),
                 Some(Router::new(policy, streams.stream("service/router"))),
             ),
         };
         let source = match &s.traffic {
-            TrafficSpec::Poisson { rate } => TrafficSource::Poisson(Box::new(PoissonArrivals::constant(
-                *rate,
-                streams.stream("traffic/arrivals"),
-            ))),
-            TrafficSpec::Schedule { steps } => TrafficSource::Poisson(Box::new(PoissonArrivals::schedule(
-                steps.clone(),
-                streams.stream("traffic/arrivals"),
-            ))),
+            TrafficSpec::Poisson { rate } => TrafficSource::Poisson(Box::new(
+                PoissonArrivals::constant(*rate, streams.stream("traffic/arrivals")),
+            )),
+            TrafficSpec::Schedule { steps } => TrafficSource::Poisson(Box::new(
+                PoissonArrivals::schedule(steps.clone(), streams.stream("traffic/arrivals")),
+            )),
             TrafficSpec::Trace { .. } => TrafficSource::Replay {
                 records: inputs.trace.ok_or(BuildError::MissingTrace)?,
                 next: 0,
             },
         };
-        let units = svc.replicas;
         let n = engines.len();
-        Ok(World {
+        let mut world = World {
             name: s.name.clone(),
             seed: s.seed,
             horizon: SimTime(s.horizon.0),
             warmup_s: s.warmup.as_secs_f64(),
             now: SimTime::ZERO,
-            queue: EventQueue::with_capacity(n + 4),
+            queue: EventQueue::with_capacity(64),
+            streams,
+            service: svc.clone(),
+            service_time: st,
             engines,
             wake: vec![WakeSlot::default(); n],
             router,
             source,
             pending: None,
             next_id: 0,
-            recorder: Recorder::new(s.warmup, s.horizon, s.sample_interval, s.slo_latency, units),
+            recorder: Recorder::new(s.warmup, s.horizon, s.sample_interval, s.slo_latency),
             done: Vec::with_capacity(64),
+            failed: Vec::new(),
             queued: 0,
             in_service: 0,
             busy: 0,
-            units,
             events: 0,
-        })
+            kube: Kube::new(s, &streams),
+        };
+        world.start();
+        Ok(world)
     }
 
     /// Events handled so far.
@@ -156,7 +166,6 @@ impl World {
 
     /// Runs to the horizon, streaming per-request rows to `sink`.
     pub fn run<S: RequestSink>(mut self, sink: &mut S) -> RunResult {
-        self.recorder.set_state(0, 0, 0, self.units);
         self.schedule_next_arrival(SimTime::ZERO);
         while let Some((t, ev)) = self.queue.pop() {
             if t >= self.horizon {
@@ -174,12 +183,19 @@ impl World {
                         self.advance_engine(engine as usize, sink);
                     }
                 }
+                Event::NodeReady { node } => self.on_node_ready(node, sink),
+                Event::PodReady { pod, generation } => self.on_pod_ready(pod, generation),
+                Event::PodGraceExpired { pod, generation } => {
+                    self.on_grace_expired(pod, generation, sink)
+                }
+                Event::ScaleDeployment { step } => self.on_scale_deployment(step, sink),
+                Event::ScalePool { pool, step } => self.on_scale_pool(pool, step, sink),
             }
         }
         let batches = self
             .engines
             .iter()
-            .map(|e| e.batch_counts())
+            .map(crate::serving::ReplicaEngine::batch_counts)
             .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
         let in_flight = (self.queued + self.in_service) as u64;
         let totals = self.recorder.totals;
@@ -189,6 +205,7 @@ impl World {
             "conservation: arrived = completed + dropped + in flight"
         );
         let horizon_s = self.horizon.as_secs_f64();
+        let cluster = self.kube.outcome(self.horizon);
         let rec = self.recorder.finish();
         summarise(
             &self.name,
@@ -197,75 +214,8 @@ impl World {
             self.warmup_s,
             rec,
             batches,
+            cluster,
         )
-    }
-
-    fn schedule_next_arrival(&mut self, after: SimTime) {
-        self.pending = self.source.next_arrival(after);
-        if let Some(a) = self.pending {
-            if a.time < self.horizon {
-                self.queue.push(a.time, Event::Arrival);
-            }
-        }
-    }
-
-    fn on_arrival<S: RequestSink>(&mut self, sink: &mut S) {
-        let a = self
-            .pending
-            .take()
-            .expect("an arrival event has a pending arrival");
-        let request = Request {
-            id: RequestId(self.next_id),
-            arrival: self.now,
-            prompt_tokens: a.prompt_tokens,
-            output_tokens: a.output_tokens,
-        };
-        self.next_id += 1;
-        self.recorder.on_arrival(&request);
-        let e = match &mut self.router {
-            None => 0,
-            Some(r) => r.pick(&self.engines),
-        };
-        match self.engines[e].admit(self.now, request) {
-            Ok(()) => {
-                self.queued += 1;
-                self.advance_engine(e, sink);
-            }
-            Err(reason) => {
-                self.recorder.on_drop(&request, self.now, reason, sink);
-            }
-        }
-        self.schedule_next_arrival(a.time);
-    }
-
-    fn advance_engine<S: RequestSink>(&mut self, e: usize, sink: &mut S) {
-        let engine = &mut self.engines[e];
-        let (q0, s0, b0) = (engine.queued(), engine.in_service(), engine.busy_units());
-        let next = engine.advance(self.now, &mut self.done);
-        let (q1, s1, b1) = (engine.queued(), engine.in_service(), engine.busy_units());
-        // Completions left the engine: in_service drops by them, then new batches add.
-        self.queued = self.queued + q1 - q0;
-        self.in_service = self.in_service + s1 - s0;
-        self.busy = self.busy + b1 - b0;
-        for c in self.done.drain(..) {
-            self.recorder.on_completion(&c, sink);
-        }
-        self.recorder
-            .set_state(self.queued, self.in_service, self.busy, self.units);
-        let slot = &mut self.wake[e];
-        if next != slot.at {
-            slot.generation = slot.generation.wrapping_add(1);
-            slot.at = next;
-            if let Some(t) = next {
-                self.queue.push(
-                    t,
-                    Event::Wake {
-                        engine: e as u32,
-                        generation: slot.generation,
-                    },
-                );
-            }
-        }
     }
 }
 

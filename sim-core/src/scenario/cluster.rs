@@ -1,0 +1,514 @@
+//! Validation of the cluster sections: `[cluster]`, `[[node_pool]]`, `[scheduler]`, `[service.pod]`
+//! and `[[service.scale]]`.
+
+use super::error::{closest, ScenarioError};
+use super::model::Validator;
+use super::raw::*;
+use crate::catalog::Catalog;
+use crate::cluster::pod::{DEFAULT_GRACE, DEFAULT_PROBE_PERIOD};
+use crate::cluster::resources::{CPU, MEMORY, NVIDIA_GPU, PODS};
+use crate::cluster::{
+    parse_quantity, CapacityType, Effect, Labels, NodePoolSpec, PodTemplate, Quantity, Requirement,
+    Resources, SelectorOperator, Taint, Term, Toleration, TolerationOperator,
+};
+use crate::engine::{SimDuration, SimTime};
+use crate::scheduler::config::{SchedulerConfig, ScoringType};
+use std::collections::BTreeMap;
+
+/// Defaults for the cluster sections.
+pub mod defaults {
+    use crate::engine::SimDuration;
+    /// `node_pool.provisioning_delay`.
+    pub const PROVISIONING_DELAY: SimDuration = SimDuration::from_secs(180);
+    /// `node_pool.max_pods` (the kubelet's default).
+    pub const MAX_PODS: u32 = 110;
+    /// `node_pool.image_pull_bandwidth`, bytes per second (100 MiB/s).
+    pub const IMAGE_PULL_BYTES_PER_S: u64 = 100 << 20;
+    /// `node_pool.model_load_bandwidth`, bytes per second (1 GiB/s).
+    pub const MODEL_LOAD_BYTES_PER_S: u64 = 1 << 30;
+}
+
+/// The cluster part of a scenario: present when the scenario has node pools.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClusterSpec {
+    /// Node pools, in file order.
+    pub pools: Vec<NodePoolSpec>,
+    /// Whether initial pods start Ready with images cached.
+    pub warm_start: bool,
+    /// kube-scheduler configuration.
+    pub scheduler: SchedulerConfig,
+}
+
+fn effect(e: RawEffect) -> Effect {
+    match e {
+        RawEffect::NoSchedule => Effect::NoSchedule,
+        RawEffect::PreferNoSchedule => Effect::PreferNoSchedule,
+        RawEffect::NoExecute => Effect::NoExecute,
+    }
+}
+
+impl Validator<'_> {
+    pub(super) fn quantity(&self, key: &str, q: &RawQuantity) -> Result<Quantity, ScenarioError> {
+        match q {
+            RawQuantity::Text(s) => parse_quantity(s).map_err(|e| self.err(key, e.0)),
+            RawQuantity::Int(i) if *i >= 0 => Ok(Quantity::from_units(*i as u64)),
+            RawQuantity::Float(f) if f.is_finite() && *f >= 0.0 => {
+                Ok(Quantity::from_milli((f * 1000.0).ceil() as u128))
+            }
+            _ => Err(self.err(key, "expected a quantity that is not negative")),
+        }
+    }
+
+    fn bytes(
+        &self,
+        key: &str,
+        q: Option<&RawQuantity>,
+        default: u64,
+    ) -> Result<u64, ScenarioError> {
+        match q {
+            None => Ok(default),
+            Some(q) => Ok(self.quantity(key, q)?.units_ceil().min(u64::MAX as u128) as u64),
+        }
+    }
+
+    fn schedule_times<T: Copy>(
+        &self,
+        key: &str,
+        items: &[(Option<&String>, Option<T>)],
+        what: &str,
+    ) -> Result<Vec<(SimTime, T)>, ScenarioError> {
+        let mut out: Vec<(SimTime, T)> = Vec::new();
+        for (i, (at, v)) in items.iter().enumerate() {
+            let k = format!("{key}[{i}]");
+            let at = self.required(&format!("{k}.at"), *at, "`at`, a duration from the start")?;
+            let at = SimTime(
+                super::super::engine::parse_duration(at)
+                    .map_err(|e| self.err(&format!("{k}.at"), e.0))?
+                    .0,
+            );
+            let v = v.ok_or_else(|| self.err(&k, format!("missing: expected `{what}`")))?;
+            if out.last().is_some_and(|(t, _)| *t >= at) {
+                return Err(self.err(
+                    &format!("{k}.at"),
+                    "expected steps in increasing order of `at`",
+                ));
+            }
+            out.push((at, v));
+        }
+        Ok(out)
+    }
+
+    pub(super) fn cluster(
+        &self,
+        raw: &RawScenario,
+        catalog: &Catalog,
+    ) -> Result<Option<ClusterSpec>, ScenarioError> {
+        let pools_raw = raw.node_pool.as_deref().unwrap_or_default();
+        if pools_raw.is_empty() {
+            if raw.scheduler.is_some() {
+                return Err(self.err(
+                    "scheduler",
+                    "a [scheduler] needs at least one [[node_pool]] to place pods on",
+                ));
+            }
+            return Ok(None);
+        }
+        let mut pools = Vec::with_capacity(pools_raw.len());
+        for (i, p) in pools_raw.iter().enumerate() {
+            let pool = self.pool(&format!("node_pool[{i}]"), p, catalog)?;
+            if pools.iter().any(|q: &NodePoolSpec| q.name == pool.name) {
+                return Err(self.err(
+                    &format!("node_pool[{i}].name"),
+                    format!("expected a unique pool name; `{}` is used twice", pool.name),
+                ));
+            }
+            pools.push(pool);
+        }
+        let scheduler = self.scheduler(raw.scheduler.as_ref())?;
+        Ok(Some(ClusterSpec {
+            pools,
+            warm_start: raw
+                .cluster
+                .as_ref()
+                .and_then(|c| c.warm_start)
+                .unwrap_or(true),
+            scheduler,
+        }))
+    }
+
+    fn pool(
+        &self,
+        key: &str,
+        p: &RawNodePool,
+        catalog: &Catalog,
+    ) -> Result<NodePoolSpec, ScenarioError> {
+        let name = self
+            .required(
+                &format!("{key}.name"),
+                p.name.as_ref(),
+                "`name`, the pool's name",
+            )?
+            .clone();
+        let it_key = format!("{key}.instance_type");
+        let it_id = self.required(
+            &it_key,
+            p.instance_type.as_ref(),
+            "`instance_type`, an id from the instance catalog",
+        )?;
+        let Some(it) = catalog.instance(it_id) else {
+            let ids = catalog.instance_ids();
+            let hint = closest(it_id, &ids)
+                .map(|c| format!("; did you mean `{c}`?"))
+                .unwrap_or_default();
+            return Err(self.err(
+                &it_key,
+                format!(
+                    "unknown instance type `{it_id}`: expected one of the catalog's ids ({}){hint}",
+                    ids.join(", ")
+                ),
+            ));
+        };
+        let capacity_type = match p.capacity_type.unwrap_or(RawCapacityType::OnDemand) {
+            RawCapacityType::OnDemand => CapacityType::OnDemand,
+            RawCapacityType::Spot => CapacityType::Spot,
+        };
+        let price = match capacity_type {
+            CapacityType::OnDemand => it.on_demand_usd_per_hour,
+            CapacityType::Spot => it.spot_usd_per_hour.ok_or_else(|| {
+                self.err(
+                    &format!("{key}.capacity_type"),
+                    format!("instance type `{it_id}` has no spot price in the catalog"),
+                )
+            })?,
+        };
+        let min_size = p.min_size.unwrap_or(0);
+        let initial_size = p.initial_size.unwrap_or(min_size);
+        let max_size = p.max_size.unwrap_or(min_size.max(initial_size));
+        if min_size > max_size {
+            return Err(self.err(
+                &format!("{key}.min_size"),
+                format!("expected min_size ({min_size}) at most max_size ({max_size})"),
+            ));
+        }
+        if initial_size < min_size || initial_size > max_size {
+            return Err(self.err(&format!("{key}.initial_size"), format!("expected initial_size from min_size ({min_size}) to max_size ({max_size}), found {initial_size}")));
+        }
+        let provisioning_delay = self.duration(
+            &format!("{key}.provisioning_delay"),
+            p.provisioning_delay.as_ref(),
+            defaults::PROVISIONING_DELAY,
+        )?;
+        let mut taints = Vec::new();
+        for (j, t) in p.taints.iter().flatten().enumerate() {
+            let tk = format!("{key}.taints[{j}]");
+            let k = self.required(&format!("{tk}.key"), t.key.as_ref(), "`key`")?;
+            let e = t.effect.ok_or_else(|| {
+                self.err(
+                    &tk,
+                    "a taint needs an `effect`: NoSchedule, PreferNoSchedule or NoExecute",
+                )
+            })?;
+            taints.push(Taint {
+                key: k.clone(),
+                value: t.value.clone().unwrap_or_default(),
+                effect: effect(e),
+            });
+        }
+        let mut capacity = BTreeMap::new();
+        capacity.insert(CPU.to_string(), Quantity::from_units(it.vcpu as u64));
+        capacity.insert(
+            MEMORY.to_string(),
+            Quantity::from_milli(it.memory_bytes as u128 * 1000),
+        );
+        capacity.insert(
+            PODS.to_string(),
+            Quantity::from_units(p.max_pods.unwrap_or(defaults::MAX_PODS) as u64),
+        );
+        if it.gpu_count > 0 {
+            capacity.insert(
+                NVIDIA_GPU.to_string(),
+                Quantity::from_units(it.gpu_count as u64),
+            );
+        }
+        let mut allocatable = capacity.clone();
+        for (r, q) in p.system_reserved.iter().flatten() {
+            let rk = format!("{key}.system_reserved.\"{r}\"");
+            let q = self.quantity(&rk, q)?;
+            let Some(cap) = allocatable.get_mut(r) else {
+                return Err(self.err(
+                    &rk,
+                    format!(
+                        "the node has no `{r}` to reserve; expected one of cpu, memory, pods{}",
+                        if it.gpu_count > 0 {
+                            ", nvidia.com/gpu"
+                        } else {
+                            ""
+                        }
+                    ),
+                ));
+            };
+            if q > *cap {
+                return Err(self.err(
+                    &rk,
+                    format!("expected at most the node's capacity ({cap}), found {q}"),
+                ));
+            }
+            *cap = Quantity::from_milli(cap.milli() - q.milli());
+        }
+        let mut labels: Labels = p.labels.clone().unwrap_or_default();
+        labels.insert("node.kubernetes.io/instance-type".into(), it.id.clone());
+        labels.insert("topology.kubernetes.io/region".into(), it.region.clone());
+        labels.insert("capsim.io/node-pool".into(), name.clone());
+        labels.insert(
+            "capsim.io/capacity-type".into(),
+            capacity_type.name().into(),
+        );
+        if let Some(g) = &it.gpu {
+            labels.insert("nvidia.com/gpu.product".into(), g.clone());
+            labels.insert("nvidia.com/gpu.count".into(), it.gpu_count.to_string());
+        }
+        let bw = |k: &str, q: Option<&RawQuantity>, d: u64| -> Result<f64, ScenarioError> {
+            let v = self.bytes(&format!("{key}.{k}"), q, d)?;
+            if v == 0 {
+                return Err(self.err(
+                    &format!("{key}.{k}"),
+                    "expected a bandwidth above zero (bytes per second, e.g. \"200Mi\")",
+                ));
+            }
+            Ok(v as f64)
+        };
+        let scale_items: Vec<(Option<&String>, Option<u32>)> = p
+            .scale
+            .iter()
+            .flatten()
+            .map(|s| (s.at.as_ref(), s.size))
+            .collect();
+        let scale = self.schedule_times(&format!("{key}.scale"), &scale_items, "size")?;
+        for (j, (_, size)) in scale.iter().enumerate() {
+            if *size < min_size || *size > max_size {
+                return Err(self.err(&format!("{key}.scale[{j}].size"), format!("expected a size from min_size ({min_size}) to max_size ({max_size}), found {size}")));
+            }
+        }
+        Ok(NodePoolSpec {
+            name,
+            instance_type: it.id.clone(),
+            gpu: it.gpu.clone(),
+            gpus_per_node: it.gpu_count,
+            capacity_type,
+            price_usd_per_hour: price,
+            min_size,
+            max_size,
+            initial_size,
+            provisioning_delay,
+            labels,
+            taints,
+            capacity,
+            allocatable,
+            image_pull_bytes_per_s: bw(
+                "image_pull_bandwidth",
+                p.image_pull_bandwidth.as_ref(),
+                defaults::IMAGE_PULL_BYTES_PER_S,
+            )?,
+            model_load_bytes_per_s: bw(
+                "model_load_bandwidth",
+                p.model_load_bandwidth.as_ref(),
+                defaults::MODEL_LOAD_BYTES_PER_S,
+            )?,
+            scale,
+        })
+    }
+
+    fn scheduler(&self, raw: Option<&RawScheduler>) -> Result<SchedulerConfig, ScenarioError> {
+        let mut cfg = SchedulerConfig::default();
+        let Some(s) = raw.and_then(|r| r.scoring_strategy.as_ref()) else {
+            return Ok(cfg);
+        };
+        let key = "scheduler.scoringStrategy";
+        if let Some(res) = &s.resources {
+            if res.is_empty() {
+                return Err(self.err(
+                    &format!("{key}.resources"),
+                    "expected at least one resource",
+                ));
+            }
+            cfg.resources = Vec::new();
+            for (i, r) in res.iter().enumerate() {
+                let w = r.weight.unwrap_or(1);
+                if w < 0 {
+                    return Err(self.err(
+                        &format!("{key}.resources[{i}].weight"),
+                        "expected a weight that is not negative",
+                    ));
+                }
+                cfg.resources
+                    .push((r.name.clone(), if w == 0 { 1 } else { w }));
+            }
+        }
+        cfg.scoring = match s.kind.unwrap_or(RawScoringType::LeastAllocated) {
+            RawScoringType::LeastAllocated => ScoringType::LeastAllocated,
+            RawScoringType::MostAllocated => ScoringType::MostAllocated,
+            RawScoringType::RequestedToCapacityRatio => {
+                let k = format!("{key}.requestedToCapacityRatio");
+                let shape = self.required(
+                    &k,
+                    s.requested_to_capacity_ratio.as_ref(),
+                    "a `shape` for RequestedToCapacityRatio",
+                )?;
+                if shape.shape.is_empty() {
+                    return Err(self.err(&format!("{k}.shape"), "expected at least one point"));
+                }
+                let mut pts = Vec::new();
+                for (i, p) in shape.shape.iter().enumerate() {
+                    if !(0..=100).contains(&p.utilization) || !(0..=10).contains(&p.score) {
+                        return Err(self.err(
+                            &format!("{k}.shape[{i}]"),
+                            "expected utilization 0–100 and score 0–10",
+                        ));
+                    }
+                    if pts.last().is_some_and(|&(u, _)| u >= p.utilization) {
+                        return Err(self.err(
+                            &format!("{k}.shape[{i}].utilization"),
+                            "expected utilization increasing from point to point",
+                        ));
+                    }
+                    pts.push((p.utilization, p.score));
+                }
+                ScoringType::RequestedToCapacityRatio(pts)
+            }
+        };
+        if s.requested_to_capacity_ratio.is_some()
+            && !matches!(cfg.scoring, ScoringType::RequestedToCapacityRatio(_))
+        {
+            return Err(self.err(
+                &format!("{key}.requestedToCapacityRatio"),
+                "a shape applies only with type = \"RequestedToCapacityRatio\"",
+            ));
+        }
+        Ok(cfg)
+    }
+
+    pub(super) fn pod_template(
+        &self,
+        resources: Resources,
+        raw: Option<&RawPodTemplate>,
+    ) -> Result<PodTemplate, ScenarioError> {
+        let mut t = PodTemplate {
+            resources,
+            readiness_period: DEFAULT_PROBE_PERIOD,
+            termination_grace: DEFAULT_GRACE,
+            ..PodTemplate::default()
+        };
+        let Some(p) = raw else { return Ok(t) };
+        let key = "service.pod";
+        t.image_bytes = self.bytes(&format!("{key}.image_size"), p.image_size.as_ref(), 0)?;
+        t.model_bytes = self.bytes(&format!("{key}.model_size"), p.model_size.as_ref(), 0)?;
+        if let Some(probe) = &p.readiness_probe {
+            t.readiness_initial_delay =
+                SimDuration::from_secs(probe.initial_delay_seconds.unwrap_or(0));
+            let period = probe.period_seconds.unwrap_or(10);
+            if period == 0 {
+                return Err(self.err(
+                    &format!("{key}.readinessProbe.periodSeconds"),
+                    "expected a period of at least 1 second",
+                ));
+            }
+            t.readiness_period = SimDuration::from_secs(period);
+        }
+        if let Some(g) = p.termination_grace_period_seconds {
+            t.termination_grace = SimDuration::from_secs(g);
+        }
+        t.node_selector = p.node_selector.clone().unwrap_or_default();
+        for (i, tol) in p.tolerations.iter().flatten().enumerate() {
+            let operator = match tol.operator.unwrap_or(RawTolerationOperator::Equal) {
+                RawTolerationOperator::Equal => TolerationOperator::Equal,
+                RawTolerationOperator::Exists => TolerationOperator::Exists,
+            };
+            let k = tol.key.clone().unwrap_or_default();
+            if k.is_empty() && operator == TolerationOperator::Equal {
+                return Err(self.err(
+                    &format!("{key}.tolerations[{i}]"),
+                    "a toleration with an empty key needs operator = \"Exists\"",
+                ));
+            }
+            if operator == TolerationOperator::Exists
+                && tol.value.as_deref().is_some_and(|v| !v.is_empty())
+            {
+                return Err(self.err(
+                    &format!("{key}.tolerations[{i}].value"),
+                    "a toleration with operator = \"Exists\" takes no value",
+                ));
+            }
+            t.tolerations.push(Toleration {
+                key: k,
+                operator,
+                value: tol.value.clone().unwrap_or_default(),
+                effect: tol.effect.map(effect),
+            });
+        }
+        if let Some(na) = p.affinity.as_ref().and_then(|a| a.node_affinity.as_ref()) {
+            let k = format!("{key}.affinity.nodeAffinity");
+            if let Some(req) = &na.required {
+                for (i, term) in req.node_selector_terms.iter().enumerate() {
+                    t.required_terms.push(self.term(&format!("{k}.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[{i}]"), term)?);
+                }
+            }
+            for (i, pref) in na.preferred.iter().flatten().enumerate() {
+                let pk = format!("{k}.preferredDuringSchedulingIgnoredDuringExecution[{i}]");
+                if !(1..=100).contains(&pref.weight) {
+                    return Err(
+                        self.err(&format!("{pk}.weight"), "expected a weight from 1 to 100")
+                    );
+                }
+                t.preferred_terms.push((
+                    pref.weight,
+                    self.term(&format!("{pk}.preference"), &pref.preference)?,
+                ));
+            }
+        }
+        Ok(t)
+    }
+
+    fn term(&self, key: &str, raw: &RawTerm) -> Result<Term, ScenarioError> {
+        let mut term = Term::default();
+        for (i, r) in raw.match_expressions.iter().flatten().enumerate() {
+            let k = format!("{key}.matchExpressions[{i}]");
+            let values = r.values.clone().unwrap_or_default();
+            let operator = match r.operator {
+                RawSelectorOperator::In => SelectorOperator::In,
+                RawSelectorOperator::NotIn => SelectorOperator::NotIn,
+                RawSelectorOperator::Exists => SelectorOperator::Exists,
+                RawSelectorOperator::DoesNotExist => SelectorOperator::DoesNotExist,
+                RawSelectorOperator::Gt => SelectorOperator::Gt,
+                RawSelectorOperator::Lt => SelectorOperator::Lt,
+            };
+            let ok = match operator {
+                SelectorOperator::In | SelectorOperator::NotIn => !values.is_empty(),
+                SelectorOperator::Exists | SelectorOperator::DoesNotExist => values.is_empty(),
+                SelectorOperator::Gt | SelectorOperator::Lt => {
+                    values.len() == 1 && values[0].parse::<i64>().is_ok()
+                }
+            };
+            if !ok {
+                return Err(self.err(&format!("{k}.values"), "expected values: one or more for In/NotIn, none for Exists/DoesNotExist, one integer for Gt/Lt"));
+            }
+            term.requirements.push(Requirement {
+                key: r.key.clone(),
+                operator,
+                values,
+            });
+        }
+        Ok(term)
+    }
+
+    pub(super) fn service_scale(
+        &self,
+        raw: Option<&Vec<RawServiceScale>>,
+    ) -> Result<Vec<(SimTime, u32)>, ScenarioError> {
+        let items: Vec<(Option<&String>, Option<u32>)> = raw
+            .iter()
+            .flat_map(|v| v.iter())
+            .map(|s| (s.at.as_ref(), s.replicas))
+            .collect();
+        self.schedule_times("service.scale", &items, "replicas")
+    }
+}

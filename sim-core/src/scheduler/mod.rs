@@ -1,0 +1,70 @@
+//! The scheduler: kube-scheduler's filters and scores over the cluster's nodes, one plugin a file.
+//!
+//! Every plugin is a pure function of a [`NodeView`] (and, for the normalised ones, of the scores
+//! of all feasible nodes). [`framework::select`] runs the default plugin set with upstream weights.
+
+pub mod balanced_allocation;
+pub mod cache;
+pub mod config;
+pub mod filter;
+pub mod framework;
+pub mod image_locality;
+pub mod least_allocated;
+pub mod most_allocated;
+pub mod node_affinity;
+pub mod pod_topology_spread;
+pub mod requested_to_capacity_ratio;
+pub mod taint_toleration;
+
+use crate::cluster::{Labels, PodTemplate, ResVec, Taint};
+
+/// What the scheduler may look at on one node.
+#[derive(Clone, Copy, Debug)]
+pub struct NodeView<'a> {
+    /// What pods may request.
+    pub allocatable: &'a ResVec,
+    /// What bound pods request.
+    pub requested: &'a ResVec,
+    /// Node labels (including `kubernetes.io/hostname`).
+    pub labels: &'a Labels,
+    /// Node taints.
+    pub taints: &'a [Taint],
+    /// Pods of the pod's own Deployment already on the node.
+    pub matching_pods: u32,
+    /// Whether the node has the pod's image.
+    pub has_image: bool,
+    /// Whether the node is cordoned (draining).
+    pub unschedulable: bool,
+}
+
+/// The pod being placed.
+#[derive(Clone, Copy, Debug)]
+pub struct PodView<'a> {
+    /// Its template.
+    pub template: &'a PodTemplate,
+    /// Its requests (with one `pods`).
+    pub requests: &'a ResVec,
+    /// Its requests with upstream's non-zero defaults for scoring (100m CPU, 200Mi memory).
+    pub nonzero_requests: &'a ResVec,
+}
+
+/// Highest score a plugin gives (upstream `MaxNodeScore`).
+pub const MAX_NODE_SCORE: i64 = 100;
+
+/// Upstream `DefaultNormalizeScore`: scales scores so the largest is `MAX_NODE_SCORE`, reversed
+/// on request.
+pub fn default_normalize(scores: &mut [i64], reverse: bool) {
+    let max = scores.iter().copied().max().unwrap_or(0);
+    if max == 0 {
+        if reverse {
+            scores.iter_mut().for_each(|s| *s = MAX_NODE_SCORE);
+        }
+        return;
+    }
+    for s in scores.iter_mut() {
+        *s = MAX_NODE_SCORE * *s / max;
+        if reverse {
+            *s = MAX_NODE_SCORE - *s;
+        }
+    }
+}

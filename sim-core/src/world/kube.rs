@@ -1,0 +1,695 @@
+//! Nodes and pods: pools, provisioning, scheduling, pod start-up, scaling and termination, and the
+//! cost they run up.
+
+use super::{Event, WakeSlot, World};
+use crate::cluster::{Labels, NodePoolSpec, PodTemplate, Quantity, ResVec, ResourceNames};
+use crate::engine::{Rng, RngStreams, SimDuration, SimTime, NANOS_PER_SEC};
+use crate::metrics::{ClusterGauge, RequestSink};
+use crate::results::{ClusterOutcome, PoolOutcome};
+use crate::scenario::{Dispatch, Scenario};
+use crate::scheduler::config::SchedulerConfig;
+use crate::scheduler::framework::select;
+use crate::scheduler::{NodeView, PodView};
+use crate::serving::{DropReason, Engine, ReplicaEngine, TritonEngine};
+
+/// A node's phase.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum NodePhase {
+    /// Launched, not yet Ready (billed).
+    Provisioning,
+    /// Ready for pods.
+    Ready,
+    /// Cordoned; its pods are terminating; removed when empty.
+    Draining,
+    /// Gone (billing stopped).
+    Terminated,
+}
+
+#[derive(Clone, Debug)]
+pub(super) struct Node {
+    pool: u32,
+    phase: NodePhase,
+    launched: SimTime,
+    ended: Option<SimTime>,
+    requested: ResVec,
+    labels: Labels,
+    image_ready_at: Option<SimTime>,
+    pods: u32,
+    /// Bumped on every change, for per-node caches.
+    version: u64,
+}
+
+/// A pod's phase.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum PodPhase {
+    /// Waiting for a node.
+    Pending,
+    /// Bound: pulling its image, loading its model, waiting for its readiness probe.
+    Starting,
+    /// Serving.
+    Ready,
+    /// Out of the router, finishing in-flight work within its grace period.
+    Terminating,
+    /// Gone.
+    Gone,
+}
+
+#[derive(Clone, Debug)]
+pub(super) struct Pod {
+    phase: PodPhase,
+    node: Option<u32>,
+    created: SimTime,
+    ready_since: Option<SimTime>,
+    generation: u32,
+}
+
+#[derive(Clone, Debug)]
+struct Pool {
+    spec: NodePoolSpec,
+    allocatable: ResVec,
+}
+
+/// The Kubernetes side of the world.
+#[derive(Debug)]
+pub(super) struct Kube {
+    /// Whether pods run on nodes (false: abstract replicas, Ready as soon as created).
+    has_nodes: bool,
+    warm_start: bool,
+    names: ResourceNames,
+    pools: Vec<Pool>,
+    nodes: Vec<Node>,
+    pods: Vec<Pod>,
+    template: PodTemplate,
+    pod_req: ResVec,
+    pod_req_nonzero: ResVec,
+    desired: u32,
+    scale: Vec<(SimTime, u32)>,
+    scheduler: SchedulerConfig,
+    sched_rng: Rng,
+    scratch: Vec<(usize, i64)>,
+    /// Engine indices of Ready pods, ascending (pod index = engine index).
+    ready: Vec<u32>,
+    /// Pending pods, ascending.
+    pending: Vec<u32>,
+    warnings: Vec<String>,
+    last_unschedulable: Option<String>,
+    shared_instances: u32,
+    overcommits: u64,
+}
+
+impl Kube {
+    pub(super) fn new(s: &Scenario, streams: &RngStreams) -> Kube {
+        let mut names = ResourceNames::default();
+        let requests = s.service.pod.resources.effective_requests();
+        for k in requests.keys() {
+            names.intern(k);
+        }
+        let pools: Vec<NodePoolSpec> = s
+            .cluster
+            .as_ref()
+            .map(|c| c.pools.clone())
+            .unwrap_or_default();
+        for p in &pools {
+            for k in p.allocatable.keys() {
+                names.intern(k);
+            }
+        }
+        let mut pod_req = names.vector(&requests);
+        pod_req.0[ResourceNames::PODS] = 1000;
+        let mut pod_req_nonzero = pod_req.clone();
+        if pod_req_nonzero.0[ResourceNames::CPU] == 0 {
+            pod_req_nonzero.0[ResourceNames::CPU] = 100; // upstream DefaultMilliCPURequest
+        }
+        if pod_req_nonzero.0[ResourceNames::MEMORY] == 0 {
+            pod_req_nonzero.0[ResourceNames::MEMORY] = 200 * 1024 * 1024 * 1000;
+            // 200Mi
+        }
+        let mut warnings = Vec::new();
+        if !pools.is_empty() {
+            for (i, r) in pod_req.0.iter().enumerate() {
+                if *r == 0 || i == ResourceNames::PODS {
+                    continue;
+                }
+                let name = names.name(i).to_string();
+                let best = pools
+                    .iter()
+                    .map(|p| p.allocatable.get(&name).map_or(0, |q| q.milli()))
+                    .max()
+                    .unwrap_or(0);
+                if (*r as u128) > best {
+                    let q = Quantity::from_milli(*r as u128);
+                    warnings.push(if best == 0 {
+                        format!("pods request {q} of `{name}`, which no node pool offers: they will stay Pending")
+                    } else {
+                        format!(
+                            "pods request {q} of `{name}`, more than any node pool's allocatable ({}): they will stay Pending",
+                            Quantity::from_milli(best)
+                        )
+                    });
+                }
+            }
+        }
+        let pools = pools
+            .into_iter()
+            .map(|spec| Pool {
+                allocatable: names.vector(&spec.allocatable),
+                spec,
+            })
+            .collect();
+        let shared = s.service.dispatch == Dispatch::Shared;
+        Kube {
+            has_nodes: s.cluster.is_some(),
+            warm_start: s.cluster.as_ref().is_none_or(|c| c.warm_start),
+            names,
+            pools,
+            nodes: Vec::new(),
+            pods: Vec::new(),
+            template: s.service.pod.clone(),
+            pod_req,
+            pod_req_nonzero,
+            desired: s.service.replicas,
+            scale: s.service.scale.clone(),
+            scheduler: s
+                .cluster
+                .as_ref()
+                .map(|c| c.scheduler.clone())
+                .unwrap_or_default(),
+            sched_rng: streams.stream("scheduler/tie-break"),
+            scratch: Vec::new(),
+            ready: Vec::new(),
+            pending: Vec::new(),
+            warnings,
+            last_unschedulable: None,
+            shared_instances: if shared { s.service.replicas } else { 0 },
+            overcommits: 0,
+        }
+    }
+
+    /// Engine indices of Ready replicas.
+    pub(super) fn ready(&self) -> &[u32] {
+        &self.ready
+    }
+
+    pub(super) fn is_terminating(&self, pod: u32) -> bool {
+        self.pods
+            .get(pod as usize)
+            .is_some_and(|p| p.phase == PodPhase::Terminating)
+    }
+
+    fn active_pods(&self) -> usize {
+        self.pods
+            .iter()
+            .filter(|p| {
+                matches!(
+                    p.phase,
+                    PodPhase::Pending | PodPhase::Starting | PodPhase::Ready
+                )
+            })
+            .count()
+    }
+
+    fn gauge(&self) -> ClusterGauge {
+        let mut g = ClusterGauge {
+            desired: if self.shared_instances > 0 {
+                self.shared_instances
+            } else {
+                self.desired
+            },
+            ready: if self.shared_instances > 0 {
+                self.shared_instances
+            } else {
+                self.ready.len() as u32
+            },
+            pods_pending: self.pending.len() as u32,
+            ..ClusterGauge::default()
+        };
+        for n in &self.nodes {
+            if n.phase == NodePhase::Terminated {
+                continue;
+            }
+            let pool = &self.pools[n.pool as usize];
+            g.nodes += 1;
+            g.cost_usd_per_hour += pool.spec.price_usd_per_hour;
+            g.gpus_billed += pool.spec.gpus_per_node as u64 * 1000;
+            g.gpu_requested += n.requested.0[ResourceNames::GPU];
+            if n.phase == NodePhase::Ready {
+                g.nodes_ready += 1;
+            }
+            if matches!(n.phase, NodePhase::Ready | NodePhase::Draining) {
+                g.cpu_requested += n.requested.0[ResourceNames::CPU];
+                g.cpu_allocatable += pool.allocatable.0[ResourceNames::CPU];
+                g.gpu_allocatable += pool.allocatable.0[ResourceNames::GPU];
+            }
+        }
+        g
+    }
+
+    /// Billing and usage at the horizon.
+    pub(super) fn outcome(&self, horizon: SimTime) -> ClusterOutcome {
+        let mut pools: Vec<PoolOutcome> = self
+            .pools
+            .iter()
+            .map(|p| PoolOutcome {
+                name: p.spec.name.clone(),
+                instance_type: p.spec.instance_type.clone(),
+                capacity_type: p.spec.capacity_type.name(),
+                gpu: p.spec.gpu.clone(),
+                price_usd_per_hour: p.spec.price_usd_per_hour,
+                nodes_launched: 0,
+                nodes_at_horizon: 0,
+                billed_seconds: 0,
+                cost_usd: 0.0,
+            })
+            .collect();
+        for n in &self.nodes {
+            let p = &mut pools[n.pool as usize];
+            let end = n.ended.unwrap_or(horizon).min(horizon);
+            // Per-second billing, rounded up to whole seconds.
+            let secs = end.since(n.launched).0.div_ceil(NANOS_PER_SEC);
+            p.nodes_launched += 1;
+            p.nodes_at_horizon += u32::from(n.ended.is_none_or(|e| e >= horizon));
+            p.billed_seconds += secs;
+            p.cost_usd += secs as f64 * p.price_usd_per_hour / 3600.0;
+        }
+        ClusterOutcome {
+            has_nodes: self.has_nodes,
+            pools,
+            warnings: self.warnings.clone(),
+            last_unschedulable: self.last_unschedulable.clone(),
+            overcommits: self.overcommits,
+        }
+    }
+}
+
+impl World {
+    /// Creates the initial nodes and pods and schedules the scaling steps.
+    pub(super) fn start(&mut self) {
+        for (p, pool) in self.kube.pools.clone().iter().enumerate() {
+            for _ in 0..pool.spec.initial_size {
+                let id = self.new_node(p as u32);
+                self.kube.nodes[id as usize].phase = NodePhase::Ready;
+            }
+            for step in 0..pool.spec.scale.len() {
+                self.queue.push(
+                    pool.spec.scale[step].0,
+                    Event::ScalePool {
+                        pool: p as u32,
+                        step: step as u32,
+                    },
+                );
+            }
+        }
+        for step in 0..self.kube.scale.len() {
+            self.queue.push(
+                self.kube.scale[step].0,
+                Event::ScaleDeployment { step: step as u32 },
+            );
+        }
+        if self.router.is_some() {
+            for _ in 0..self.kube.desired {
+                self.create_pod();
+            }
+            let warm = self.kube.warm_start;
+            self.schedule_pending_inner(warm);
+        }
+        self.publish_cluster();
+    }
+
+    fn new_node(&mut self, pool: u32) -> u32 {
+        let id = self.kube.nodes.len() as u32;
+        let spec = &self.kube.pools[pool as usize].spec;
+        let mut labels = spec.labels.clone();
+        labels.insert(
+            "kubernetes.io/hostname".into(),
+            format!("{}-{id}", spec.name),
+        );
+        labels
+            .entry("topology.kubernetes.io/zone".into())
+            .or_insert_with(|| {
+                format!(
+                    "{}a",
+                    spec.labels
+                        .get("topology.kubernetes.io/region")
+                        .map_or("zone-", String::as_str)
+                )
+            });
+        self.kube.nodes.push(Node {
+            pool,
+            phase: NodePhase::Provisioning,
+            launched: self.now,
+            ended: None,
+            requested: ResVec::zeros(self.kube.names.len()),
+            labels,
+            image_ready_at: None,
+            pods: 0,
+            version: 0,
+        });
+        id
+    }
+
+    fn create_pod(&mut self) {
+        let id = self.kube.pods.len() as u32;
+        self.kube.pods.push(Pod {
+            phase: PodPhase::Pending,
+            node: None,
+            created: self.now,
+            ready_since: None,
+            generation: 0,
+        });
+        self.kube.pending.push(id);
+        let svc = &self.service;
+        self.engines.push(Engine::Triton(TritonEngine::new(
+            svc.batching.clone(),
+            svc.max_queue_size,
+            1,
+            self.service_time,
+            self.streams
+                .stream(&format!("service/pod/{id}/service-time")),
+            id,
+        )));
+        self.wake.push(WakeSlot::default());
+    }
+
+    /// Recomputes the cluster gauge for the recorder.
+    fn publish_cluster(&mut self) {
+        let g = self.kube.gauge();
+        self.recorder.set_cluster(g);
+    }
+
+    fn schedule_pending(&mut self) {
+        self.schedule_pending_inner(false);
+    }
+
+    /// Tries every pending pod in creation order; `warm` makes bound pods Ready at once.
+    fn schedule_pending_inner(&mut self, warm: bool) {
+        let pending = std::mem::take(&mut self.kube.pending);
+        let mut still = Vec::new();
+        for pod in pending {
+            if !self.kube.has_nodes {
+                self.make_ready(pod);
+                continue;
+            }
+            match self.pick_node() {
+                Some(node) => self.bind(pod, node, warm),
+                None => still.push(pod),
+            }
+        }
+        self.kube.pending = still;
+    }
+
+    fn pick_node(&mut self) -> Option<u32> {
+        let k = &mut self.kube;
+        let candidates: Vec<usize> = (0..k.nodes.len())
+            .filter(|&i| matches!(k.nodes[i].phase, NodePhase::Ready | NodePhase::Draining))
+            .collect();
+        let views: Vec<NodeView> = candidates
+            .iter()
+            .map(|&i| {
+                let n = &k.nodes[i];
+                let pool = &k.pools[n.pool as usize];
+                NodeView {
+                    allocatable: &pool.allocatable,
+                    requested: &n.requested,
+                    labels: &n.labels,
+                    taints: &pool.spec.taints,
+                    matching_pods: n.pods,
+                    has_image: n.image_ready_at.is_some(),
+                    unschedulable: n.phase == NodePhase::Draining,
+                }
+            })
+            .collect();
+        let pod = PodView {
+            template: &k.template,
+            requests: &k.pod_req,
+            nonzero_requests: &k.pod_req_nonzero,
+        };
+        match select(
+            &k.scheduler,
+            &k.names,
+            &pod,
+            &views,
+            &mut k.sched_rng,
+            &mut k.scratch,
+        ) {
+            Ok(i) => Some(candidates[i] as u32),
+            Err(why) => {
+                k.last_unschedulable = Some(why.message(&k.names));
+                None
+            }
+        }
+    }
+
+    fn bind(&mut self, pod: u32, node: u32, warm: bool) {
+        let now = self.now;
+        let t = &self.kube.template;
+        let n = &mut self.kube.nodes[node as usize];
+        let spec = &self.kube.pools[n.pool as usize].spec;
+        n.requested.add(&self.kube.pod_req);
+        n.pods += 1;
+        n.version += 1;
+        if !n
+            .requested
+            .le(&self.kube.pools[n.pool as usize].allocatable)
+        {
+            self.kube.overcommits += 1;
+        }
+        let p = &mut self.kube.pods[pod as usize];
+        p.node = Some(node);
+        p.phase = PodPhase::Starting;
+        if warm {
+            n.image_ready_at = Some(now);
+            self.make_ready(pod);
+            return;
+        }
+        let secs = |bytes: u64, bw: f64| SimDuration::from_secs_f64(bytes as f64 / bw);
+        let container_start = if t.image_bytes == 0 {
+            now
+        } else {
+            match n.image_ready_at {
+                Some(at) => at.max(now),
+                None => {
+                    let at = now + secs(t.image_bytes, spec.image_pull_bytes_per_s);
+                    n.image_ready_at = Some(at);
+                    at
+                }
+            }
+        };
+        let loaded = container_start + secs(t.model_bytes, spec.model_load_bytes_per_s);
+        let first_probe = container_start + t.readiness_initial_delay;
+        let ready_at = if loaded <= first_probe {
+            first_probe
+        } else {
+            let period = t.readiness_period.0.max(1);
+            let k = (loaded.0 - first_probe.0).div_ceil(period);
+            SimTime(first_probe.0 + k * period)
+        };
+        if ready_at <= now {
+            self.make_ready(pod);
+        } else {
+            let generation = self.kube.pods[pod as usize].generation;
+            self.queue
+                .push(ready_at, Event::PodReady { pod, generation });
+        }
+    }
+
+    fn make_ready(&mut self, pod: u32) {
+        let p = &mut self.kube.pods[pod as usize];
+        p.phase = PodPhase::Ready;
+        p.ready_since = Some(self.now);
+        let pos = self.kube.ready.partition_point(|&x| x < pod);
+        self.kube.ready.insert(pos, pod);
+    }
+
+    pub(super) fn on_pod_ready(&mut self, pod: u32, generation: u32) {
+        let p = &self.kube.pods[pod as usize];
+        if p.generation != generation || p.phase != PodPhase::Starting {
+            return;
+        }
+        self.make_ready(pod);
+        self.publish_cluster();
+    }
+
+    pub(super) fn on_node_ready<S: RequestSink>(&mut self, node: u32, _sink: &mut S) {
+        let n = &mut self.kube.nodes[node as usize];
+        if n.phase != NodePhase::Provisioning {
+            return;
+        }
+        n.phase = NodePhase::Ready;
+        n.version += 1;
+        self.schedule_pending();
+        self.publish_cluster();
+    }
+
+    pub(super) fn on_scale_deployment<S: RequestSink>(&mut self, step: u32, sink: &mut S) {
+        self.kube.desired = self.kube.scale[step as usize].1;
+        self.reconcile_replicas(sink);
+        self.schedule_pending();
+        self.publish_cluster();
+    }
+
+    /// The ReplicaSet controller: creates pods up to the desired count, or deletes the excess in
+    /// upstream order (unscheduled, then not ready, then ready for the shortest time, then newest).
+    fn reconcile_replicas<S: RequestSink>(&mut self, sink: &mut S) {
+        let active = self.kube.active_pods() as u32;
+        let desired = self.kube.desired;
+        if active < desired {
+            for _ in active..desired {
+                self.create_pod();
+            }
+            return;
+        }
+        let mut victims: Vec<u32> = (0..self.kube.pods.len() as u32)
+            .filter(|&i| {
+                matches!(
+                    self.kube.pods[i as usize].phase,
+                    PodPhase::Pending | PodPhase::Starting | PodPhase::Ready
+                )
+            })
+            .collect();
+        victims.sort_by_key(|&i| {
+            let p = &self.kube.pods[i as usize];
+            (
+                p.node.is_some(),
+                p.phase == PodPhase::Ready,
+                std::cmp::Reverse(p.ready_since),
+                std::cmp::Reverse(p.created),
+                std::cmp::Reverse(i),
+            )
+        });
+        for &v in victims.iter().take((active - desired) as usize) {
+            self.terminate_pod(v, sink);
+        }
+    }
+
+    /// Starts a pod's termination: it leaves the router at once and finishes its in-flight work
+    /// within its grace period.
+    fn terminate_pod<S: RequestSink>(&mut self, pod: u32, sink: &mut S) {
+        let p = &mut self.kube.pods[pod as usize];
+        p.generation = p.generation.wrapping_add(1);
+        match p.phase {
+            PodPhase::Pending => {
+                p.phase = PodPhase::Gone;
+                self.kube.pending.retain(|&x| x != pod);
+            }
+            PodPhase::Starting => self.pod_gone(pod, sink),
+            PodPhase::Ready => {
+                p.phase = PodPhase::Terminating;
+                let generation = p.generation;
+                if let Ok(i) = self.kube.ready.binary_search(&pod) {
+                    self.kube.ready.remove(i);
+                }
+                let e = &self.engines[pod as usize];
+                if e.queued() + e.in_service() == 0 {
+                    self.pod_gone(pod, sink);
+                } else {
+                    let at = self.now + self.kube.template.termination_grace;
+                    self.queue
+                        .push(at, Event::PodGraceExpired { pod, generation });
+                }
+            }
+            PodPhase::Terminating | PodPhase::Gone => {}
+        }
+    }
+
+    pub(super) fn on_grace_expired<S: RequestSink>(
+        &mut self,
+        pod: u32,
+        generation: u32,
+        sink: &mut S,
+    ) {
+        let p = &self.kube.pods[pod as usize];
+        if p.generation != generation || p.phase != PodPhase::Terminating {
+            return;
+        }
+        self.abort_engine(pod as usize, DropReason::PodTerminated, sink);
+        self.pod_gone(pod, sink);
+    }
+
+    /// The pod's containers have exited: its node's resources are free.
+    pub(super) fn pod_gone<S: RequestSink>(&mut self, pod: u32, _sink: &mut S) {
+        let p = &mut self.kube.pods[pod as usize];
+        if p.phase == PodPhase::Gone {
+            return;
+        }
+        p.phase = PodPhase::Gone;
+        p.generation = p.generation.wrapping_add(1);
+        if let Ok(i) = self.kube.ready.binary_search(&pod) {
+            self.kube.ready.remove(i);
+        }
+        if let Some(node) = p.node {
+            let n = &mut self.kube.nodes[node as usize];
+            n.requested.sub(&self.kube.pod_req);
+            n.pods -= 1;
+            n.version += 1;
+            if n.phase == NodePhase::Draining && n.pods == 0 {
+                n.phase = NodePhase::Terminated;
+                n.ended = Some(self.now);
+            }
+        }
+        self.schedule_pending();
+        self.publish_cluster();
+    }
+
+    pub(super) fn on_scale_pool<S: RequestSink>(&mut self, pool: u32, step: u32, sink: &mut S) {
+        let (_, size) = self.kube.pools[pool as usize].spec.scale[step as usize];
+        let live: Vec<u32> = (0..self.kube.nodes.len() as u32)
+            .filter(|&i| {
+                let n = &self.kube.nodes[i as usize];
+                n.pool == pool && matches!(n.phase, NodePhase::Provisioning | NodePhase::Ready)
+            })
+            .collect();
+        let live_n = live.len() as u32;
+        if size > live_n {
+            let delay = self.kube.pools[pool as usize].spec.provisioning_delay;
+            for _ in live_n..size {
+                let id = self.new_node(pool);
+                if delay == SimDuration::ZERO {
+                    self.kube.nodes[id as usize].phase = NodePhase::Ready;
+                } else {
+                    self.queue
+                        .push(self.now + delay, Event::NodeReady { node: id });
+                }
+            }
+            self.schedule_pending();
+        } else if size < live_n {
+            let mut order = live;
+            order.sort_by_key(|&i| {
+                let n = &self.kube.nodes[i as usize];
+                (
+                    n.phase == NodePhase::Ready,
+                    n.pods > 0,
+                    std::cmp::Reverse(n.launched),
+                    std::cmp::Reverse(i),
+                )
+            });
+            for &node in order.iter().take((live_n - size) as usize) {
+                self.remove_node(node, sink);
+            }
+            self.reconcile_replicas(sink);
+            self.schedule_pending();
+        }
+        self.publish_cluster();
+    }
+
+    /// Removes a node: at once if it has no pods, else cordons and drains it (its pods terminate
+    /// gracefully and the ReplicaSet replaces them).
+    fn remove_node<S: RequestSink>(&mut self, node: u32, sink: &mut S) {
+        let n = &mut self.kube.nodes[node as usize];
+        n.version += 1;
+        if n.pods == 0 {
+            n.phase = NodePhase::Terminated;
+            n.ended = Some(self.now);
+            return;
+        }
+        n.phase = NodePhase::Draining;
+        let on_node: Vec<u32> = (0..self.kube.pods.len() as u32)
+            .filter(|&i| {
+                let p = &self.kube.pods[i as usize];
+                p.node == Some(node) && matches!(p.phase, PodPhase::Starting | PodPhase::Ready)
+            })
+            .collect();
+        for pod in on_node {
+            self.terminate_pod(pod, sink);
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! Serving events: arrivals, routing, engine wake-ups and failed requests.
+
+use super::{Event, World};
+use crate::engine::SimTime;
+use crate::metrics::RequestSink;
+use crate::serving::{DropReason, ReplicaEngine, Request, RequestId};
+
+impl World {
+    pub(super) fn schedule_next_arrival(&mut self, after: SimTime) {
+        self.pending = self.source.next_arrival(after);
+        if let Some(a) = self.pending {
+            if a.time < self.horizon {
+                self.queue.push(a.time, Event::Arrival);
+            }
+        }
+    }
+
+    pub(super) fn on_arrival<S: RequestSink>(&mut self, sink: &mut S) {
+        let a = self
+            .pending
+            .take()
+            .expect("an arrival event has a pending arrival");
+        let request = Request {
+            id: RequestId(self.next_id),
+            arrival: self.now,
+            prompt_tokens: a.prompt_tokens,
+            output_tokens: a.output_tokens,
+        };
+        self.next_id += 1;
+        self.recorder.on_arrival(&request);
+        let target = match &mut self.router {
+            None => Some(0),
+            Some(r) => r.pick(self.kube.ready(), &self.engines),
+        };
+        match target {
+            None => self
+                .recorder
+                .on_drop(&request, self.now, DropReason::NoReadyReplica, sink),
+            Some(e) => match self.engines[e as usize].admit(self.now, request) {
+                Ok(()) => {
+                    self.queued += 1;
+                    self.advance_engine(e as usize, sink);
+                }
+                Err(reason) => self.recorder.on_drop(&request, self.now, reason, sink),
+            },
+        }
+        self.schedule_next_arrival(a.time);
+    }
+
+    pub(super) fn advance_engine<S: RequestSink>(&mut self, e: usize, sink: &mut S) {
+        let engine = &mut self.engines[e];
+        let (q0, s0, b0) = (engine.queued(), engine.in_service(), engine.busy_units());
+        let next = engine.advance(self.now, &mut self.done);
+        let (q1, s1, b1) = (engine.queued(), engine.in_service(), engine.busy_units());
+        self.queued = self.queued + q1 - q0;
+        self.in_service = self.in_service + s1 - s0;
+        self.busy = self.busy + b1 - b0;
+        for c in self.done.drain(..) {
+            self.recorder.on_completion(&c, sink);
+        }
+        self.recorder
+            .set_state(self.queued, self.in_service, self.busy);
+        let slot = &mut self.wake[e];
+        if next != slot.at {
+            slot.generation = slot.generation.wrapping_add(1);
+            slot.at = next;
+            if let Some(t) = next {
+                self.queue.push(
+                    t,
+                    Event::Wake {
+                        engine: e as u32,
+                        generation: slot.generation,
+                    },
+                );
+            }
+        }
+        if self.router.is_some() && q1 + s1 == 0 && self.kube.is_terminating(e as u32) {
+            self.pod_gone(e as u32, sink);
+        }
+    }
+
+    /// Stops engine `e` at once; its requests fail with `reason`.
+    pub(super) fn abort_engine<S: RequestSink>(
+        &mut self,
+        e: usize,
+        reason: DropReason,
+        sink: &mut S,
+    ) {
+        let engine = &mut self.engines[e];
+        let (q0, s0, b0) = (engine.queued(), engine.in_service(), engine.busy_units());
+        engine.abort(&mut self.failed);
+        self.queued -= q0;
+        self.in_service -= s0;
+        self.busy -= b0;
+        let slot = &mut self.wake[e];
+        slot.generation = slot.generation.wrapping_add(1);
+        slot.at = None;
+        for r in self.failed.drain(..) {
+            self.recorder.on_drop(&r, self.now, reason, sink);
+        }
+        self.recorder
+            .set_state(self.queued, self.in_service, self.busy);
+    }
+}
