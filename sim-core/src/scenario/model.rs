@@ -266,7 +266,7 @@ impl Validator<'_> {
             // Above one arrival per nanosecond (the clock's tick) arrivals would pile up on one
             // instant and the run would never reach its horizon.
             if r > defaults::MAX_RATE {
-                return Err(self.err(key, format!("expected a rate of at most 1e9 requests per second (one per nanosecond, the clock's resolution), found {r}")));
+                return Err(self.err(key, format!("expected a rate of at most 1e9 requests per second (one per nanosecond, the clock's resolution), found {r:e}")));
             }
             Ok(r)
         } else {
