@@ -2,6 +2,7 @@
 
 use super::engine::{Engine, ReplicaEngine};
 use crate::engine::Rng;
+use crate::ids::EngineId;
 use crate::scenario::RouterPolicy;
 use rand::RngExt;
 
@@ -26,7 +27,7 @@ impl Router {
     /// Picks one of `candidates` (engine indices of Ready replicas, in a stable order); `None` when
     /// there is none.
     #[inline]
-    pub fn pick(&mut self, candidates: &[u32], engines: &[Engine]) -> Option<u32> {
+    pub fn pick(&mut self, candidates: &[EngineId], engines: &[Engine]) -> Option<EngineId> {
         let n = candidates.len();
         if n == 0 {
             return None;
@@ -46,7 +47,7 @@ impl Router {
                 let mut best_load = u32::MAX;
                 for k in 0..n {
                     let i = (start + k) % n;
-                    let e = &engines[candidates[i] as usize];
+                    let e = &engines[candidates[i].index()];
                     let load = e.queued() + e.in_service();
                     if load < best_load {
                         best = i;

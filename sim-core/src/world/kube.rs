@@ -4,6 +4,7 @@
 use super::{Event, WakeSlot, World};
 use crate::cluster::{Labels, NodePoolSpec, PodTemplate, Quantity, ResVec, ResourceNames};
 use crate::engine::{Rng, RngStreams, SimDuration, SimTime, NANOS_PER_SEC};
+use crate::ids::{EngineId, NodeId, PodId, PoolId};
 use crate::metrics::{ClusterGauge, RequestSink};
 use crate::results::{ClusterOutcome, PoolOutcome};
 use crate::scenario::{Dispatch, Scenario};
@@ -27,7 +28,7 @@ pub(super) enum NodePhase {
 
 #[derive(Clone, Debug)]
 pub(super) struct Node {
-    pool: u32,
+    pool: PoolId,
     phase: NodePhase,
     launched: SimTime,
     ended: Option<SimTime>,
@@ -57,7 +58,7 @@ pub(super) enum PodPhase {
 #[derive(Clone, Debug)]
 pub(super) struct Pod {
     phase: PodPhase,
-    node: Option<u32>,
+    node: Option<NodeId>,
     created: SimTime,
     ready_since: Option<SimTime>,
     generation: u32,
@@ -88,9 +89,9 @@ pub(super) struct Kube {
     sched_rng: Rng,
     scratch: Vec<(usize, i64)>,
     /// Engine indices of Ready pods, ascending (pod index = engine index).
-    ready: Vec<u32>,
+    ready: Vec<EngineId>,
     /// Pending pods, ascending.
-    pending: Vec<u32>,
+    pending: Vec<PodId>,
     warnings: Vec<String>,
     last_unschedulable: Option<String>,
     shared_instances: u32,
@@ -186,13 +187,13 @@ impl Kube {
     }
 
     /// Engine indices of Ready replicas.
-    pub(super) fn ready(&self) -> &[u32] {
+    pub(super) fn ready(&self) -> &[EngineId] {
         &self.ready
     }
 
-    pub(super) fn is_terminating(&self, pod: u32) -> bool {
+    pub(super) fn is_terminating(&self, pod: PodId) -> bool {
         self.pods
-            .get(pod as usize)
+            .get(pod.index())
             .is_some_and(|p| p.phase == PodPhase::Terminating)
     }
 
@@ -227,7 +228,7 @@ impl Kube {
             if n.phase == NodePhase::Terminated {
                 continue;
             }
-            let pool = &self.pools[n.pool as usize];
+            let pool = &self.pools[n.pool.index()];
             g.nodes += 1;
             g.cost_usd_per_hour += pool.spec.price_usd_per_hour;
             g.gpus_billed += pool.spec.gpus_per_node as u64 * 1000;
@@ -262,7 +263,7 @@ impl Kube {
             })
             .collect();
         for n in &self.nodes {
-            let p = &mut pools[n.pool as usize];
+            let p = &mut pools[n.pool.index()];
             let end = n.ended.unwrap_or(horizon).min(horizon);
             // Per-second billing, rounded up to whole seconds.
             let secs = end.since(n.launched).0.div_ceil(NANOS_PER_SEC);
@@ -286,14 +287,14 @@ impl World {
     pub(super) fn start(&mut self) {
         for (p, pool) in self.kube.pools.clone().iter().enumerate() {
             for _ in 0..pool.spec.initial_size {
-                let id = self.new_node(p as u32);
-                self.kube.nodes[id as usize].phase = NodePhase::Ready;
+                let id = self.new_node(PoolId(p as u32));
+                self.kube.nodes[id.index()].phase = NodePhase::Ready;
             }
             for step in 0..pool.spec.scale.len() {
                 self.queue.push(
                     pool.spec.scale[step].0,
                     Event::ScalePool {
-                        pool: p as u32,
+                        pool: PoolId(p as u32),
                         step: step as u32,
                     },
                 );
@@ -315,9 +316,9 @@ impl World {
         self.publish_cluster();
     }
 
-    fn new_node(&mut self, pool: u32) -> u32 {
-        let id = self.kube.nodes.len() as u32;
-        let spec = &self.kube.pools[pool as usize].spec;
+    fn new_node(&mut self, pool: PoolId) -> NodeId {
+        let id = NodeId(self.kube.nodes.len() as u32);
+        let spec = &self.kube.pools[pool.index()].spec;
         let mut labels = spec.labels.clone();
         labels.insert(
             "kubernetes.io/hostname".into(),
@@ -348,7 +349,7 @@ impl World {
     }
 
     fn create_pod(&mut self) {
-        let id = self.kube.pods.len() as u32;
+        let id = PodId(self.kube.pods.len() as u32);
         self.kube.pods.push(Pod {
             phase: PodPhase::Pending,
             node: None,
@@ -365,7 +366,7 @@ impl World {
             self.service_time,
             self.streams
                 .stream(&format!("service/pod/{id}/service-time")),
-            id,
+            id.0,
         )));
         self.wake.push(WakeSlot::default());
     }
@@ -397,7 +398,7 @@ impl World {
         self.kube.pending = still;
     }
 
-    fn pick_node(&mut self) -> Option<u32> {
+    fn pick_node(&mut self) -> Option<NodeId> {
         let k = &mut self.kube;
         let candidates: Vec<usize> = (0..k.nodes.len())
             .filter(|&i| matches!(k.nodes[i].phase, NodePhase::Ready | NodePhase::Draining))
@@ -406,7 +407,7 @@ impl World {
             .iter()
             .map(|&i| {
                 let n = &k.nodes[i];
-                let pool = &k.pools[n.pool as usize];
+                let pool = &k.pools[n.pool.index()];
                 NodeView {
                     allocatable: &pool.allocatable,
                     requested: &n.requested,
@@ -431,7 +432,7 @@ impl World {
             &mut k.sched_rng,
             &mut k.scratch,
         ) {
-            Ok(i) => Some(candidates[i] as u32),
+            Ok(i) => Some(NodeId(candidates[i] as u32)),
             Err(why) => {
                 k.last_unschedulable = Some(why.message(&k.names));
                 None
@@ -439,21 +440,18 @@ impl World {
         }
     }
 
-    fn bind(&mut self, pod: u32, node: u32, warm: bool) {
+    fn bind(&mut self, pod: PodId, node: NodeId, warm: bool) {
         let now = self.now;
         let t = &self.kube.template;
-        let n = &mut self.kube.nodes[node as usize];
-        let spec = &self.kube.pools[n.pool as usize].spec;
+        let n = &mut self.kube.nodes[node.index()];
+        let spec = &self.kube.pools[n.pool.index()].spec;
         n.requested.add(&self.kube.pod_req);
         n.pods += 1;
         n.version += 1;
-        if !n
-            .requested
-            .le(&self.kube.pools[n.pool as usize].allocatable)
-        {
+        if !n.requested.le(&self.kube.pools[n.pool.index()].allocatable) {
             self.kube.overcommits += 1;
         }
-        let p = &mut self.kube.pods[pod as usize];
+        let p = &mut self.kube.pods[pod.index()];
         p.node = Some(node);
         p.phase = PodPhase::Starting;
         if warm {
@@ -486,22 +484,22 @@ impl World {
         if ready_at <= now {
             self.make_ready(pod);
         } else {
-            let generation = self.kube.pods[pod as usize].generation;
+            let generation = self.kube.pods[pod.index()].generation;
             self.queue
                 .push(ready_at, Event::PodReady { pod, generation });
         }
     }
 
-    fn make_ready(&mut self, pod: u32) {
-        let p = &mut self.kube.pods[pod as usize];
+    fn make_ready(&mut self, pod: PodId) {
+        let p = &mut self.kube.pods[pod.index()];
         p.phase = PodPhase::Ready;
         p.ready_since = Some(self.now);
-        let pos = self.kube.ready.partition_point(|&x| x < pod);
-        self.kube.ready.insert(pos, pod);
+        let pos = self.kube.ready.partition_point(|&x| x < pod.engine());
+        self.kube.ready.insert(pos, pod.engine());
     }
 
-    pub(super) fn on_pod_ready(&mut self, pod: u32, generation: u32) {
-        let p = &self.kube.pods[pod as usize];
+    pub(super) fn on_pod_ready(&mut self, pod: PodId, generation: u32) {
+        let p = &self.kube.pods[pod.index()];
         if p.generation != generation || p.phase != PodPhase::Starting {
             return;
         }
@@ -509,8 +507,8 @@ impl World {
         self.publish_cluster();
     }
 
-    pub(super) fn on_node_ready<S: RequestSink>(&mut self, node: u32, _sink: &mut S) {
-        let n = &mut self.kube.nodes[node as usize];
+    pub(super) fn on_node_ready<S: RequestSink>(&mut self, node: NodeId, _sink: &mut S) {
+        let n = &mut self.kube.nodes[node.index()];
         if n.phase != NodePhase::Provisioning {
             return;
         }
@@ -538,16 +536,17 @@ impl World {
             }
             return;
         }
-        let mut victims: Vec<u32> = (0..self.kube.pods.len() as u32)
+        let mut victims: Vec<PodId> = (0..self.kube.pods.len() as u32)
+            .map(PodId)
             .filter(|&i| {
                 matches!(
-                    self.kube.pods[i as usize].phase,
+                    self.kube.pods[i.index()].phase,
                     PodPhase::Pending | PodPhase::Starting | PodPhase::Ready
                 )
             })
             .collect();
         victims.sort_by_key(|&i| {
-            let p = &self.kube.pods[i as usize];
+            let p = &self.kube.pods[i.index()];
             (
                 p.node.is_some(),
                 p.phase == PodPhase::Ready,
@@ -563,8 +562,8 @@ impl World {
 
     /// Starts a pod's termination: it leaves the router at once and finishes its in-flight work
     /// within its grace period.
-    fn terminate_pod<S: RequestSink>(&mut self, pod: u32, sink: &mut S) {
-        let p = &mut self.kube.pods[pod as usize];
+    fn terminate_pod<S: RequestSink>(&mut self, pod: PodId, sink: &mut S) {
+        let p = &mut self.kube.pods[pod.index()];
         p.generation = p.generation.wrapping_add(1);
         match p.phase {
             PodPhase::Pending => {
@@ -575,10 +574,10 @@ impl World {
             PodPhase::Ready => {
                 p.phase = PodPhase::Terminating;
                 let generation = p.generation;
-                if let Ok(i) = self.kube.ready.binary_search(&pod) {
+                if let Ok(i) = self.kube.ready.binary_search(&pod.engine()) {
                     self.kube.ready.remove(i);
                 }
-                let e = &self.engines[pod as usize];
+                let e = &self.engines[pod.index()];
                 if e.queued() + e.in_service() == 0 {
                     self.pod_gone(pod, sink);
                 } else {
@@ -593,31 +592,31 @@ impl World {
 
     pub(super) fn on_grace_expired<S: RequestSink>(
         &mut self,
-        pod: u32,
+        pod: PodId,
         generation: u32,
         sink: &mut S,
     ) {
-        let p = &self.kube.pods[pod as usize];
+        let p = &self.kube.pods[pod.index()];
         if p.generation != generation || p.phase != PodPhase::Terminating {
             return;
         }
-        self.abort_engine(pod as usize, DropReason::PodTerminated, sink);
+        self.abort_engine(pod.engine(), DropReason::PodTerminated, sink);
         self.pod_gone(pod, sink);
     }
 
     /// The pod's containers have exited: its node's resources are free.
-    pub(super) fn pod_gone<S: RequestSink>(&mut self, pod: u32, _sink: &mut S) {
-        let p = &mut self.kube.pods[pod as usize];
+    pub(super) fn pod_gone<S: RequestSink>(&mut self, pod: PodId, _sink: &mut S) {
+        let p = &mut self.kube.pods[pod.index()];
         if p.phase == PodPhase::Gone {
             return;
         }
         p.phase = PodPhase::Gone;
         p.generation = p.generation.wrapping_add(1);
-        if let Ok(i) = self.kube.ready.binary_search(&pod) {
+        if let Ok(i) = self.kube.ready.binary_search(&pod.engine()) {
             self.kube.ready.remove(i);
         }
         if let Some(node) = p.node {
-            let n = &mut self.kube.nodes[node as usize];
+            let n = &mut self.kube.nodes[node.index()];
             n.requested.sub(&self.kube.pod_req);
             n.pods -= 1;
             n.version += 1;
@@ -630,21 +629,22 @@ impl World {
         self.publish_cluster();
     }
 
-    pub(super) fn on_scale_pool<S: RequestSink>(&mut self, pool: u32, step: u32, sink: &mut S) {
-        let (_, size) = self.kube.pools[pool as usize].spec.scale[step as usize];
-        let live: Vec<u32> = (0..self.kube.nodes.len() as u32)
+    pub(super) fn on_scale_pool<S: RequestSink>(&mut self, pool: PoolId, step: u32, sink: &mut S) {
+        let (_, size) = self.kube.pools[pool.index()].spec.scale[step as usize];
+        let live: Vec<NodeId> = (0..self.kube.nodes.len() as u32)
+            .map(NodeId)
             .filter(|&i| {
-                let n = &self.kube.nodes[i as usize];
+                let n = &self.kube.nodes[i.index()];
                 n.pool == pool && matches!(n.phase, NodePhase::Provisioning | NodePhase::Ready)
             })
             .collect();
         let live_n = live.len() as u32;
         if size > live_n {
-            let delay = self.kube.pools[pool as usize].spec.provisioning_delay;
+            let delay = self.kube.pools[pool.index()].spec.provisioning_delay;
             for _ in live_n..size {
                 let id = self.new_node(pool);
                 if delay == SimDuration::ZERO {
-                    self.kube.nodes[id as usize].phase = NodePhase::Ready;
+                    self.kube.nodes[id.index()].phase = NodePhase::Ready;
                 } else {
                     self.queue
                         .push(self.now + delay, Event::NodeReady { node: id });
@@ -654,7 +654,7 @@ impl World {
         } else if size < live_n {
             let mut order = live;
             order.sort_by_key(|&i| {
-                let n = &self.kube.nodes[i as usize];
+                let n = &self.kube.nodes[i.index()];
                 (
                     n.phase == NodePhase::Ready,
                     n.pods > 0,
@@ -673,8 +673,8 @@ impl World {
 
     /// Removes a node: at once if it has no pods, else cordons and drains it (its pods terminate
     /// gracefully and the ReplicaSet replaces them).
-    fn remove_node<S: RequestSink>(&mut self, node: u32, sink: &mut S) {
-        let n = &mut self.kube.nodes[node as usize];
+    fn remove_node<S: RequestSink>(&mut self, node: NodeId, sink: &mut S) {
+        let n = &mut self.kube.nodes[node.index()];
         n.version += 1;
         if n.pods == 0 {
             n.phase = NodePhase::Terminated;
@@ -682,9 +682,10 @@ impl World {
             return;
         }
         n.phase = NodePhase::Draining;
-        let on_node: Vec<u32> = (0..self.kube.pods.len() as u32)
+        let on_node: Vec<PodId> = (0..self.kube.pods.len() as u32)
+            .map(PodId)
             .filter(|&i| {
-                let p = &self.kube.pods[i as usize];
+                let p = &self.kube.pods[i.index()];
                 p.node == Some(node) && matches!(p.phase, PodPhase::Starting | PodPhase::Ready)
             })
             .collect();

@@ -5,6 +5,7 @@ mod kube;
 mod serving;
 
 use crate::engine::{EventQueue, RngStreams, SimTime};
+use crate::ids::{EngineId, NodeId, PodId, PoolId};
 use crate::metrics::{Recorder, RequestSink};
 use crate::results::{summarise, RunResult};
 use crate::scenario::{Dispatch, Scenario, ServiceSpec, TrafficSpec};
@@ -46,17 +47,17 @@ enum Event {
     /// The pending arrival of the traffic source.
     Arrival,
     /// An engine asked to be woken; stale if `generation` no longer matches.
-    Wake { engine: u32, generation: u32 },
+    Wake { engine: EngineId, generation: u32 },
     /// A node finished provisioning.
-    NodeReady { node: u32 },
+    NodeReady { node: NodeId },
     /// A pod's readiness probe first succeeds; stale if `generation` no longer matches.
-    PodReady { pod: u32, generation: u32 },
+    PodReady { pod: PodId, generation: u32 },
     /// A terminating pod's grace period ends.
-    PodGraceExpired { pod: u32, generation: u32 },
+    PodGraceExpired { pod: PodId, generation: u32 },
     /// A `[[service.scale]]` step.
     ScaleDeployment { step: u32 },
     /// A `[[node_pool.scale]]` step.
-    ScalePool { pool: u32, step: u32 },
+    ScalePool { pool: PoolId, step: u32 },
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -177,10 +178,10 @@ impl World {
             match ev {
                 Event::Arrival => self.on_arrival(sink),
                 Event::Wake { engine, generation } => {
-                    let slot = &mut self.wake[engine as usize];
+                    let slot = &mut self.wake[engine.index()];
                     if slot.generation == generation {
                         slot.at = None;
-                        self.advance_engine(engine as usize, sink);
+                        self.advance_engine(engine, sink);
                     }
                 }
                 Event::NodeReady { node } => self.on_node_ready(node, sink),

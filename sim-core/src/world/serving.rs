@@ -2,6 +2,7 @@
 
 use super::{Event, World};
 use crate::engine::SimTime;
+use crate::ids::{EngineId, PodId};
 use crate::metrics::RequestSink;
 use crate::serving::{DropReason, ReplicaEngine, Request, RequestId};
 
@@ -29,17 +30,17 @@ impl World {
         self.next_id += 1;
         self.recorder.on_arrival(&request);
         let target = match &mut self.router {
-            None => Some(0),
+            None => Some(EngineId(0)),
             Some(r) => r.pick(self.kube.ready(), &self.engines),
         };
         match target {
             None => self
                 .recorder
                 .on_drop(&request, self.now, DropReason::NoReadyReplica, sink),
-            Some(e) => match self.engines[e as usize].admit(self.now, request) {
+            Some(e) => match self.engines[e.index()].admit(self.now, request) {
                 Ok(()) => {
                     self.queued += 1;
-                    self.advance_engine(e as usize, sink);
+                    self.advance_engine(e, sink);
                 }
                 Err(reason) => self.recorder.on_drop(&request, self.now, reason, sink),
             },
@@ -47,7 +48,8 @@ impl World {
         self.schedule_next_arrival(a.time);
     }
 
-    pub(super) fn advance_engine<S: RequestSink>(&mut self, e: usize, sink: &mut S) {
+    pub(super) fn advance_engine<S: RequestSink>(&mut self, id: EngineId, sink: &mut S) {
+        let e = id.index();
         let engine = &mut self.engines[e];
         let (q0, s0, b0) = (engine.queued(), engine.in_service(), engine.busy_units());
         let next = engine.advance(self.now, &mut self.done);
@@ -68,24 +70,27 @@ impl World {
                 self.queue.push(
                     t,
                     Event::Wake {
-                        engine: e as u32,
+                        engine: id,
                         generation: slot.generation,
                     },
                 );
             }
         }
-        if self.router.is_some() && q1 + s1 == 0 && self.kube.is_terminating(e as u32) {
-            self.pod_gone(e as u32, sink);
+        // A pod's engine has the pod's index.
+        let pod = PodId(id.0); // a pod's engine has the pod's index
+        if self.router.is_some() && q1 + s1 == 0 && self.kube.is_terminating(pod) {
+            self.pod_gone(pod, sink);
         }
     }
 
     /// Stops engine `e` at once; its requests fail with `reason`.
     pub(super) fn abort_engine<S: RequestSink>(
         &mut self,
-        e: usize,
+        id: EngineId,
         reason: DropReason,
         sink: &mut S,
     ) {
+        let e = id.index();
         let engine = &mut self.engines[e];
         let (q0, s0, b0) = (engine.queued(), engine.in_service(), engine.busy_units());
         engine.abort(&mut self.failed);
