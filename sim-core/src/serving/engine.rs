@@ -7,6 +7,7 @@
 
 use super::request::{Completion, DropReason, Request};
 use super::triton::TritonEngine;
+use super::vllm::VllmEngine;
 use crate::engine::SimTime;
 
 /// What a serving engine must do.
@@ -35,12 +36,15 @@ pub trait ReplicaEngine {
 pub enum Engine {
     /// Triton-style dynamic batching over one or more instances.
     Triton(TritonEngine),
+    /// vLLM-style continuous batching on one replica.
+    Vllm(VllmEngine),
 }
 
 macro_rules! forward {
     ($self:ident, $e:ident => $body:expr) => {
         match $self {
             Engine::Triton($e) => $body,
+            Engine::Vllm($e) => $body,
         }
     };
 }

@@ -4,10 +4,14 @@ pub mod engine;
 pub mod request;
 pub mod router;
 pub mod service_time;
+pub mod step;
 pub mod triton;
+pub mod vllm;
 
 pub use engine::{Engine, ReplicaEngine};
 pub use request::{Completion, DropReason, Request, RequestId};
 pub use router::Router;
 pub use service_time::ServiceTime;
+pub use step::{BatchShape, LinearStep, StepModel};
 pub use triton::TritonEngine;
+pub use vllm::{VllmConfig, VllmCounters, VllmEngine};

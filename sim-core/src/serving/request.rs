@@ -26,6 +26,8 @@ pub struct Completion {
     pub request: Request,
     /// When its batch started executing.
     pub start: SimTime,
+    /// When its first output token was produced (for engines without tokens, `finish`).
+    pub first_token: SimTime,
     /// When it finished.
     pub finish: SimTime,
     /// Size of the batch it ran in.
@@ -43,14 +45,17 @@ pub enum DropReason {
     NoReadyReplica,
     /// Its pod was terminated and the grace period ran out before it finished.
     PodTerminated,
+    /// Its prompt and output need more KV cache than the replica has (vLLM refuses such requests).
+    ExceedsKvCache,
 }
 
 impl DropReason {
     /// Every reason, in output order.
-    pub const ALL: [DropReason; 3] = [
+    pub const ALL: [DropReason; 4] = [
         DropReason::QueueFull,
         DropReason::NoReadyReplica,
         DropReason::PodTerminated,
+        DropReason::ExceedsKvCache,
     ];
 
     /// The name used in outputs.
@@ -59,6 +64,7 @@ impl DropReason {
             DropReason::QueueFull => "queue_full",
             DropReason::NoReadyReplica => "no_ready_replica",
             DropReason::PodTerminated => "pod_terminated",
+            DropReason::ExceedsKvCache => "exceeds_kv_cache",
         }
     }
 }

@@ -136,6 +136,7 @@ impl ReplicaEngine for TritonEngine {
                         done.push(Completion {
                             request: r,
                             start: inst.started,
+                            first_token: end,
                             finish: end,
                             batch_size: size,
                             replica: self.first_replica + i as u32,

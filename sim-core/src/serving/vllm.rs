@@ -1,0 +1,402 @@
+//! vLLM-style continuous batching: an iteration-level scheduler over a paged KV cache.
+//!
+//! Each step (one forward pass) the scheduler follows vLLM's V1 scheduler with chunked prefill and
+//! FCFS priority: running sequences first, in admission order, each taking what it still needs (one
+//! token when decoding, the rest of its prompt, up to the token budget, when prefilling); then
+//! waiting sequences, while `max_num_seqs` and the token budget allow and their first chunk's KV
+//! blocks are free. When a running sequence needs a block and none is free, the most recently
+//! admitted running sequence is preempted by recompute: its blocks are freed and it returns to
+//! the head of the queue, to be prefilled again (prompt plus what it had generated). No waiting
+//! sequence is admitted in a step that preempted.
+//!
+//! A sequence's first output token is sampled by the step that completes its prefill; each later
+//! step that schedules it adds one token. Step times come from a [`StepModel`].
+//!
+//! Speed: while the batch is unchanged (every running sequence decoding, nothing admissible), the
+//! engine plans the whole run of identical steps up to the next completion or block shortage as
+//! one segment with one wake-up, each step timed at the segment's mean context. An arrival cuts
+//! the segment at the end of the step in progress, so a new request joins at a step boundary as it
+//! would in vLLM. Events therefore grow with requests, not with tokens.
+
+use super::engine::ReplicaEngine;
+use super::request::{Completion, DropReason, Request};
+use super::step::{BatchShape, StepModel};
+use crate::engine::{SimDuration, SimTime};
+use std::collections::VecDeque;
+
+/// The knobs of a vLLM engine that the scheduler uses.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VllmConfig {
+    /// Most sequences in a step (`--max-num-seqs`).
+    pub max_num_seqs: u32,
+    /// Most tokens in a step (`--max-num-batched-tokens`).
+    pub max_num_batched_tokens: u32,
+    /// Tokens per KV-cache block (`--block-size`, 16).
+    pub block_size: u32,
+    /// KV-cache blocks on the replica (from `gpu_memory_utilization`, the GPU and the model).
+    pub kv_blocks: u32,
+    /// Longest waiting queue the router may fill; `None`: unbounded.
+    pub max_queue_size: Option<u32>,
+}
+
+/// A sequence in the engine.
+#[derive(Clone, Copy, Debug)]
+struct Seq {
+    request: Request,
+    /// Output tokens to generate (at least 1).
+    output: u32,
+    /// Output tokens generated so far.
+    generated: u32,
+    /// Tokens whose KV entries are cached.
+    computed: u32,
+    /// KV blocks held.
+    blocks: u32,
+    /// Tokens scheduled in the current step (0: not scheduled).
+    scheduled: u32,
+    /// When it was first scheduled.
+    start: SimTime,
+    /// When its first output token was sampled.
+    first_token: SimTime,
+}
+
+impl Seq {
+    /// Tokens the sequence has: its prompt and what it has generated.
+    #[inline]
+    fn len(&self) -> u32 {
+        self.request.prompt_tokens + self.generated
+    }
+    /// Whether the sequence is decoding (its only uncached token is the last one sampled).
+    #[inline]
+    fn decoding(&self) -> bool {
+        self.generated > 0 && self.computed + 1 == self.len()
+    }
+}
+
+/// Steps planned at once: `steps` steps of `step` each from `start`.
+#[derive(Clone, Copy, Debug)]
+struct Segment {
+    start: SimTime,
+    step: SimDuration,
+    steps: u32,
+    end: SimTime,
+}
+
+/// Counters an engine keeps for the summary.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VllmCounters {
+    /// Steps run.
+    pub steps: u64,
+    /// Sequence-steps (the sum of batch sizes over steps).
+    pub seq_steps: u64,
+    /// Preemptions by recompute.
+    pub preemptions: u64,
+    /// Prompt tokens prefilled again after a preemption.
+    pub recomputed_tokens: u64,
+}
+
+/// One replica running a vLLM-style engine.
+#[derive(Clone, Debug)]
+pub struct VllmEngine {
+    cfg: VllmConfig,
+    model: StepModel,
+    waiting: VecDeque<Seq>,
+    running: Vec<Seq>,
+    free_blocks: u32,
+    segment: Option<Segment>,
+    /// A request arrived since the current segment was planned.
+    fresh: bool,
+    replica: u32,
+    counters: VllmCounters,
+}
+
+#[inline]
+fn blocks_for(tokens: u32, block_size: u32) -> u32 {
+    tokens.div_ceil(block_size)
+}
+
+impl VllmEngine {
+    /// An idle engine; completions name replica `replica`.
+    pub fn new(cfg: VllmConfig, model: StepModel, replica: u32) -> Self {
+        VllmEngine {
+            free_blocks: cfg.kv_blocks,
+            waiting: VecDeque::with_capacity(64),
+            running: Vec::with_capacity(cfg.max_num_seqs.min(1024) as usize),
+            cfg,
+            model,
+            segment: None,
+            fresh: false,
+            replica,
+            counters: VllmCounters::default(),
+        }
+    }
+
+    /// The engine's counters so far.
+    pub fn counters(&self) -> VllmCounters {
+        self.counters
+    }
+
+    /// KV-cache blocks in use and in all.
+    pub fn kv_blocks(&self) -> (u32, u32) {
+        (self.cfg.kv_blocks - self.free_blocks, self.cfg.kv_blocks)
+    }
+
+    /// Frees a running sequence's blocks and returns it to the head of the queue.
+    fn preempt(&mut self, mut victim: Seq) {
+        self.free_blocks += victim.blocks;
+        self.counters.preemptions += 1;
+        self.counters.recomputed_tokens += victim.computed as u64;
+        victim.blocks = 0;
+        victim.computed = 0;
+        victim.scheduled = 0;
+        self.waiting.push_front(victim);
+    }
+
+    /// Plans the next step (or run of identical decode steps) at `now`; false when idle.
+    fn plan(&mut self, now: SimTime) -> bool {
+        let bs = self.cfg.block_size;
+        let mut budget = self.cfg.max_num_batched_tokens;
+        let mut preempted = false;
+        for s in &mut self.running {
+            s.scheduled = 0;
+        }
+        let mut i = 0;
+        'running: while i < self.running.len() && budget > 0 {
+            let s = self.running[i];
+            let new = (s.len() - s.computed).min(budget);
+            let need = blocks_for(s.computed + new, bs).saturating_sub(s.blocks);
+            while need > self.free_blocks {
+                let victim = self.running.pop().expect("running is not empty");
+                let itself = self.running.len() == i;
+                self.preempt(victim);
+                preempted = true;
+                if itself {
+                    break 'running;
+                }
+            }
+            let s = &mut self.running[i];
+            s.blocks += need;
+            self.free_blocks -= need;
+            s.scheduled = new;
+            budget -= new;
+            i += 1;
+        }
+        let all_running_scheduled = i == self.running.len();
+        if !preempted {
+            while budget > 0 && (self.running.len() as u32) < self.cfg.max_num_seqs {
+                let Some(s) = self.waiting.front() else { break };
+                let new = (s.len() - s.computed).min(budget);
+                let need = blocks_for(s.computed + new, bs).saturating_sub(s.blocks);
+                if need > self.free_blocks {
+                    break;
+                }
+                let mut s = self.waiting.pop_front().expect("front exists");
+                s.blocks += need;
+                self.free_blocks -= need;
+                s.scheduled = new;
+                if s.start == SimTime::MAX {
+                    s.start = now;
+                }
+                budget -= new;
+                self.running.push(s);
+            }
+        }
+        let mut shape = BatchShape::default();
+        for s in self.running.iter().filter(|s| s.scheduled > 0) {
+            if s.decoding() {
+                shape.decode_seqs += 1;
+                shape.decode_context += s.len() as u64;
+            } else {
+                shape.prefill_seqs += 1;
+                shape.prefill_tokens += s.scheduled;
+                shape.prefill_attention += s.scheduled as u64 * (s.computed + s.scheduled) as u64;
+            }
+        }
+        if shape.seqs() == 0 {
+            return false;
+        }
+        let mut steps = 1;
+        if shape.prefill_seqs == 0 && all_running_scheduled && !preempted {
+            // Identical decode steps until a sequence finishes or the blocks run out.
+            let until_done = self
+                .running
+                .iter()
+                .map(|s| s.output - s.generated)
+                .min()
+                .unwrap_or(1);
+            steps = self.steps_within_blocks(until_done);
+            let n = shape.decode_seqs as u64;
+            shape.decode_context += n * (steps as u64 - 1) / 2;
+        }
+        let step = self.model.step_time(&shape);
+        self.segment = Some(Segment {
+            start: now,
+            step,
+            steps,
+            end: now + SimDuration(step.0 * steps as u64),
+        });
+        true
+    }
+
+    /// The most decode steps, at most `limit`, whose extra KV blocks (beyond those held for the
+    /// first) fit in the free blocks.
+    fn steps_within_blocks(&self, limit: u32) -> u32 {
+        let bs = self.cfg.block_size;
+        let extra = |k: u32| -> u64 {
+            self.running
+                .iter()
+                .map(|s| (blocks_for(s.computed + k, bs) - s.blocks) as u64)
+                .sum()
+        };
+        if extra(limit) <= self.free_blocks as u64 {
+            return limit;
+        }
+        let (mut lo, mut hi) = (1, limit); // extra(lo) fits, extra(hi) does not
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            if extra(mid) <= self.free_blocks as u64 {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    }
+
+    /// Applies the first `steps` steps of the segment ending at `end`.
+    fn finish(&mut self, steps: u32, end: SimTime, done: &mut Vec<Completion>) {
+        let bs = self.cfg.block_size;
+        let batch = self.running.iter().filter(|s| s.scheduled > 0).count() as u32;
+        self.counters.steps += steps as u64;
+        self.counters.seq_steps += steps as u64 * batch as u64;
+        let mut i = 0;
+        while i < self.running.len() {
+            let s = &mut self.running[i];
+            if s.scheduled == 0 {
+                i += 1;
+                continue;
+            }
+            if s.decoding() {
+                s.computed += steps;
+                s.generated += steps;
+            } else {
+                debug_assert_eq!(steps, 1);
+                s.computed += s.scheduled;
+                if s.computed == s.len() {
+                    s.generated += 1;
+                    if s.generated == 1 {
+                        s.first_token = end;
+                    }
+                }
+            }
+            s.scheduled = 0;
+            let held = blocks_for(s.computed, bs);
+            if held > s.blocks {
+                self.free_blocks -= held - s.blocks;
+                s.blocks = held;
+            }
+            if s.generated >= s.output {
+                let s = self.running.remove(i);
+                self.free_blocks += s.blocks;
+                done.push(Completion {
+                    request: s.request,
+                    start: s.start,
+                    first_token: s.first_token,
+                    finish: end,
+                    batch_size: batch,
+                    replica: self.replica,
+                });
+            } else {
+                i += 1;
+            }
+        }
+    }
+}
+
+impl ReplicaEngine for VllmEngine {
+    fn admit(&mut self, _now: SimTime, request: Request) -> Result<(), DropReason> {
+        let output = request.output_tokens.max(1);
+        let tokens = request.prompt_tokens.max(1) + output;
+        if blocks_for(tokens, self.cfg.block_size) > self.cfg.kv_blocks {
+            return Err(DropReason::ExceedsKvCache);
+        }
+        if self
+            .cfg
+            .max_queue_size
+            .is_some_and(|m| self.waiting.len() as u32 >= m)
+        {
+            return Err(DropReason::QueueFull);
+        }
+        let mut request = request;
+        request.prompt_tokens = request.prompt_tokens.max(1);
+        self.waiting.push_back(Seq {
+            request,
+            output,
+            generated: 0,
+            computed: 0,
+            blocks: 0,
+            scheduled: 0,
+            start: SimTime::MAX,
+            first_token: SimTime::MAX,
+        });
+        self.fresh = true;
+        Ok(())
+    }
+
+    fn advance(&mut self, now: SimTime, done: &mut Vec<Completion>) -> Option<SimTime> {
+        loop {
+            if let Some(seg) = self.segment.as_mut() {
+                if self.fresh && seg.steps > 1 && seg.end > now {
+                    // Cut the run at the end of the step in progress.
+                    let elapsed = now.since(seg.start).0;
+                    let m = elapsed.div_ceil(seg.step.0).max(1) as u32;
+                    if m < seg.steps {
+                        seg.steps = m;
+                        seg.end = seg.start + SimDuration(seg.step.0 * m as u64);
+                    }
+                }
+                self.fresh = false;
+                if seg.end > now {
+                    return Some(seg.end);
+                }
+                let (steps, end) = (seg.steps, seg.end);
+                self.segment = None;
+                self.finish(steps, end, done);
+            }
+            self.fresh = false;
+            if !self.plan(now) {
+                return None;
+            }
+        }
+    }
+
+    #[inline]
+    fn queued(&self) -> u32 {
+        self.waiting.len() as u32
+    }
+    #[inline]
+    fn in_service(&self) -> u32 {
+        self.running.len() as u32
+    }
+    #[inline]
+    fn busy_units(&self) -> u32 {
+        self.segment.is_some() as u32
+    }
+    #[inline]
+    fn units(&self) -> u32 {
+        1
+    }
+    fn batch_counts(&self) -> (u64, u64) {
+        (self.counters.steps, self.counters.seq_steps)
+    }
+
+    fn abort(&mut self, out: &mut Vec<Request>) {
+        out.extend(self.running.drain(..).map(|s| s.request));
+        out.extend(self.waiting.drain(..).map(|s| s.request));
+        self.free_blocks = self.cfg.kv_blocks;
+        self.segment = None;
+        self.fresh = false;
+    }
+}
+
+#[cfg(test)]
+mod tests;

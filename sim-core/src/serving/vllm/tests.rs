@@ -1,0 +1,189 @@
+//! Hand-computed timelines for the continuous-batching engine.
+
+use super::*;
+use crate::serving::request::RequestId;
+use crate::serving::step::LinearStep;
+
+const MS: u64 = 1_000_000;
+
+fn engine(kv_blocks: u32, block_size: u32) -> VllmEngine {
+    VllmEngine::new(
+        VllmConfig {
+            max_num_seqs: 8,
+            max_num_batched_tokens: 100,
+            block_size,
+            kv_blocks,
+            max_queue_size: None,
+        },
+        // Every step takes 10 ms whatever it holds.
+        StepModel::Linear(LinearStep {
+            base: 0.010,
+            per_token: 0.0,
+            per_seq: 0.0,
+            per_context_token: 0.0,
+        }),
+        0,
+    )
+}
+
+fn request(id: u64, at_ms: u64, prompt: u32, output: u32) -> Request {
+    Request {
+        id: RequestId(id),
+        arrival: SimTime(at_ms * MS),
+        prompt_tokens: prompt,
+        output_tokens: output,
+    }
+}
+
+/// Drives an engine as the world does: admit at arrival times, wake when asked.
+fn drive(e: &mut VllmEngine, mut arrivals: Vec<Request>) -> (Vec<Completion>, u32) {
+    arrivals.reverse();
+    let mut done = Vec::new();
+    let mut wake: Option<SimTime> = None;
+    let mut wakes = 0;
+    loop {
+        let next_arrival = arrivals.last().map(|r| r.arrival);
+        let now = match (next_arrival, wake) {
+            (Some(a), Some(w)) if w < a => {
+                wakes += 1;
+                w
+            }
+            (Some(a), _) => {
+                let r = arrivals.pop().unwrap();
+                e.admit(a, r).unwrap();
+                a
+            }
+            (None, Some(w)) => {
+                wakes += 1;
+                w
+            }
+            (None, None) => break,
+        };
+        wake = e.advance(now, &mut done);
+    }
+    (done, wakes)
+}
+
+fn times(c: &Completion) -> (u64, u64, u64) {
+    (c.start.0 / MS, c.first_token.0 / MS, c.finish.0 / MS)
+}
+
+#[test]
+fn three_requests_with_one_preemption() {
+    // Block size 4, five blocks. A (prompt 4, output 6) and B (4, 6) arrive at 0, C (4, 2) at 5 ms.
+    //  step 1  0-10: A prefills (1 block).                    A's first token at 10.
+    //  step 2 10-20: A decodes (2nd block), B and C prefill.  B's and C's first tokens at 20.
+    //  step 3 20-30: B needs a 2nd block, none is left for C: C (the newest) is preempted; A, B decode.
+    //  steps 4-6 30-60: C (5 tokens now) needs 2 blocks, 1 is free: A and B decode three steps as
+    //          one segment; A has its 6 tokens at 60.
+    //  step 7 60-70: B decodes its last token, C is prefilled again (prompt + 1 token) and samples
+    //          its 2nd and last token.
+    let mut e = engine(5, 4);
+    let (done, wakes) = drive(
+        &mut e,
+        vec![
+            request(0, 0, 4, 6),
+            request(1, 0, 4, 6),
+            request(2, 5, 4, 2),
+        ],
+    );
+    let by_id = |id| done.iter().find(|c| c.request.id == RequestId(id)).unwrap();
+    assert_eq!(times(by_id(0)), (0, 10, 60));
+    assert_eq!(times(by_id(1)), (10, 20, 70));
+    assert_eq!(times(by_id(2)), (10, 20, 70));
+    assert_eq!(done.len(), 3);
+    let c = e.counters();
+    assert_eq!(c.preemptions, 1);
+    assert_eq!(c.recomputed_tokens, 4);
+    assert_eq!(c.steps, 7);
+    // Wake-ups at 10, 20, 30, 60 and 70: the three steps 30-60 were one segment.
+    assert_eq!(wakes, 5);
+    assert_eq!(e.kv_blocks(), (0, 5));
+}
+
+#[test]
+fn a_long_decode_is_one_segment() {
+    let mut e = engine(1000, 16);
+    let (done, wakes) = drive(&mut e, vec![request(0, 0, 10, 1000)]);
+    assert_eq!(times(&done[0]), (0, 10, 10_000));
+    assert_eq!(wakes, 2);
+    assert_eq!(e.counters().steps, 1000);
+}
+
+#[test]
+fn an_arrival_joins_at_the_next_step_boundary() {
+    // A decodes alone from 10 ms; B arrives at 35 ms, during the step 30-40, and is prefilled in
+    // the step 40-50 beside A's decode.
+    let mut e = engine(1000, 16);
+    let (done, _) = drive(&mut e, vec![request(0, 0, 10, 100), request(1, 35, 10, 2)]);
+    let by_id = |id| done.iter().find(|c| c.request.id == RequestId(id)).unwrap();
+    assert_eq!(times(by_id(1)), (40, 50, 60));
+    // A: 100 tokens, one per step from 0, whatever joined: the 100th at 1000 ms.
+    assert_eq!(times(by_id(0)), (0, 10, 1000));
+    assert_eq!(e.counters().steps, 100);
+}
+
+#[test]
+fn chunked_prefill_respects_the_token_budget_and_max_num_seqs() {
+    let mut e = VllmEngine::new(
+        VllmConfig {
+            max_num_seqs: 2,
+            max_num_batched_tokens: 64,
+            block_size: 16,
+            kv_blocks: 1000,
+            max_queue_size: Some(1),
+        },
+        StepModel::Linear(LinearStep {
+            base: 0.010,
+            per_token: 0.0,
+            per_seq: 0.0,
+            per_context_token: 0.0,
+        }),
+        3,
+    );
+    // A 150-token prompt takes three steps of at most 64 tokens: first token at 30 ms.
+    e.admit(SimTime::ZERO, request(0, 0, 150, 1)).unwrap();
+    let mut done = Vec::new();
+    assert_eq!(e.advance(SimTime::ZERO, &mut done), Some(SimTime(10 * MS)));
+    e.admit(SimTime::ZERO, request(1, 0, 10, 1)).unwrap();
+    // The queue holds one waiting request.
+    assert_eq!(
+        e.admit(SimTime::ZERO, request(2, 0, 10, 1)),
+        Err(DropReason::QueueFull)
+    );
+    let mut now = SimTime::ZERO;
+    while let Some(t) = e.advance(now, &mut done) {
+        now = t;
+    }
+    let a = done.iter().find(|c| c.request.id == RequestId(0)).unwrap();
+    // A's first two chunks use the whole budget of 64, so B waits and joins A's last chunk (22
+    // tokens) in the step 20-30.
+    assert_eq!(times(a), (0, 30, 30));
+    let b = done.iter().find(|c| c.request.id == RequestId(1)).unwrap();
+    assert_eq!(times(b), (20, 30, 30));
+    assert!(done.iter().all(|c| c.replica == 3));
+}
+
+#[test]
+fn a_request_larger_than_the_kv_cache_is_refused() {
+    let mut e = engine(4, 16);
+    assert_eq!(
+        e.admit(SimTime::ZERO, request(0, 0, 60, 10)),
+        Err(DropReason::ExceedsKvCache)
+    );
+    assert!(e.admit(SimTime::ZERO, request(1, 0, 50, 10)).is_ok());
+}
+
+#[test]
+fn abort_returns_everything() {
+    let mut e = engine(100, 16);
+    e.admit(SimTime::ZERO, request(0, 0, 10, 10)).unwrap();
+    let mut done = Vec::new();
+    e.advance(SimTime::ZERO, &mut done);
+    e.admit(SimTime::ZERO, request(1, 0, 10, 10)).unwrap();
+    let mut out = Vec::new();
+    e.abort(&mut out);
+    assert_eq!(out.len(), 2);
+    assert_eq!(e.kv_blocks(), (0, 100));
+    assert_eq!(e.advance(SimTime(MS), &mut done), None);
+}
