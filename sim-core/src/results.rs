@@ -131,10 +131,47 @@ pub struct Summary {
     pub queue_length_mean: f64,
     /// Requests per batch, over all batches started.
     pub batch_size_mean: Option<f64>,
+    /// Token-level results of LLM engines; `null` for Triton-style replicas.
+    pub tokens: Option<TokenSummary>,
     /// Nodes, pods and cost; `null` for replicas without nodes.
     pub cluster: Option<ClusterSummary>,
     /// Things the user should know (pods that can never fit, …).
     pub warnings: Vec<String>,
+}
+
+/// Token-level results of an LLM engine, over measured completions.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct TokenSummary {
+    /// Time to first token (arrival to first output token), seconds.
+    pub ttft_s: Percentiles,
+    /// Time per output token after the first, seconds.
+    pub tpot_s: Percentiles,
+    /// Prompt tokens of measured completions per second of the measured window.
+    pub prompt_tokens_per_s: f64,
+    /// Output tokens of measured completions per second of the measured window.
+    pub output_tokens_per_s: f64,
+    /// The TTFT target, seconds.
+    pub ttft_target_s: Option<f64>,
+    /// The TPOT target, seconds.
+    pub tpot_target_s: Option<f64>,
+    /// Measured requests that met every token-level target, over measured requests completed or
+    /// dropped (`null` without targets).
+    pub attainment_ratio: Option<f64>,
+    /// Sequences preempted (by recompute) over the run.
+    pub preemptions: u64,
+    /// Tokens prefilled again after preemptions.
+    pub recomputed_tokens: u64,
+}
+
+/// What the engines hand the summary at the end of a run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EngineTotals {
+    /// Batches (or steps) started and the requests in them.
+    pub batches: (u64, u64),
+    /// Preemptions.
+    pub preemptions: u64,
+    /// Tokens recomputed after preemptions.
+    pub recomputed_tokens: u64,
 }
 
 /// Node pools, pods and cost.
@@ -224,9 +261,10 @@ pub fn summarise(
     horizon_s: f64,
     warmup_s: f64,
     rec: Recorded,
-    batches: (u64, u64),
+    engines: EngineTotals,
     cluster: ClusterOutcome,
 ) -> RunResult {
+    let batches = engines.batches;
     let t = &rec.totals;
     let in_flight = t.arrived - t.completed - t.dropped_total();
     let m = &rec.measured;
@@ -275,6 +313,21 @@ pub fn summarise(
         },
         queue_length_mean: rec.queue_mean,
         batch_size_mean: (batches.0 > 0).then(|| batches.1 as f64 / batches.0 as f64),
+        tokens: rec.tokens.as_ref().map(|tr| {
+            let targets = tr.slo_ttft.is_some() || tr.slo_tpot.is_some();
+            TokenSummary {
+                ttft_s: Percentiles::of(&tr.ttft, None),
+                tpot_s: Percentiles::of(&tr.tpot, None),
+                prompt_tokens_per_s: tr.prompt_tokens as f64 / rec.window_s,
+                output_tokens_per_s: tr.output_tokens as f64 / rec.window_s,
+                ttft_target_s: tr.slo_ttft.map(|d| d.as_secs_f64()),
+                tpot_target_s: tr.slo_tpot.map(|d| d.as_secs_f64()),
+                attainment_ratio: (targets && finished > 0)
+                    .then(|| tr.met as f64 / finished as f64),
+                preemptions: engines.preemptions,
+                recomputed_tokens: engines.recomputed_tokens,
+            }
+        }),
         cluster: cluster_summary,
         warnings: cluster.warnings,
     };

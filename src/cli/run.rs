@@ -160,6 +160,47 @@ pub fn render(s: &Summary, out: &Path, requests: bool) -> String {
                 .map_or("-".to_string(), |a| format!("{:.2}% met", a * 100.0))
         );
     }
+    if let Some(k) = &s.tokens {
+        let (f, p) = (&k.ttft_s, &k.tpot_s);
+        let _ = writeln!(
+            t,
+            "TTFT         mean {}  p50 {}  p90 {}  p99 {}",
+            ms(f.mean),
+            ms(f.p50),
+            ms(f.p90),
+            ms(f.p99)
+        );
+        let _ = writeln!(
+            t,
+            "TPOT         mean {}  p50 {}  p90 {}  p99 {}",
+            ms(p.mean),
+            ms(p.p50),
+            ms(p.p90),
+            ms(p.p99)
+        );
+        let _ = writeln!(
+            t,
+            "tokens       {:.0} prompt/s  {:.0} output/s  preemptions {} ({} tokens recomputed)",
+            k.prompt_tokens_per_s, k.output_tokens_per_s, k.preemptions, k.recomputed_tokens
+        );
+        if let Some(a) = k.attainment_ratio {
+            let target =
+                |name: &str, v: Option<f64>| v.map(|x| format!("{name} ≤ {}", ms(Some(x))));
+            let targets: Vec<String> = [
+                target("TTFT", k.ttft_target_s),
+                target("TPOT", k.tpot_target_s),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            let _ = writeln!(
+                t,
+                "SLO          {}: {:.2}% met",
+                targets.join(" and "),
+                a * 100.0
+            );
+        }
+    }
     let _ = writeln!(
         t,
         "replicas     {:.1}  utilisation {:.1}%  mean queue {:.2}  mean batch {}",

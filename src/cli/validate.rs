@@ -2,7 +2,7 @@
 
 use super::error::CliError;
 use super::load::load;
-use sim_core::scenario::{Dispatch, TrafficSpec};
+use sim_core::scenario::{Dispatch, EngineSpec, TrafficSpec};
 use std::path::Path;
 
 /// Validates `path`; prints a one-line description when it is sound.
@@ -30,8 +30,12 @@ pub fn validate(path: &Path) -> Result<(), CliError> {
             .collect::<Vec<_>>()
             .join(", "),
     };
+    let engine = match &s.service.engine {
+        EngineSpec::Triton { .. } => "",
+        EngineSpec::Vllm(_) => "vllm ",
+    };
     println!(
-        "ok: {}: {} replicas behind a {}, {}; nodes: {}; horizon {}",
+        "ok: {}: {} {engine}replicas behind a {}, {}; nodes: {}; horizon {}",
         path.display(),
         s.service.replicas,
         dispatch,

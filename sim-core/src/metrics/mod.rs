@@ -3,7 +3,9 @@
 pub mod histogram;
 pub mod recorder;
 pub mod series;
+pub mod tokens;
 
 pub use histogram::LogHistogram;
 pub use recorder::{ClusterGauge, NoSink, Outcome, Recorded, Recorder, RequestRow, RequestSink};
 pub use series::SeriesRow;
+pub use tokens::TokenRecorder;

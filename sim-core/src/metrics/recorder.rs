@@ -6,6 +6,7 @@
 
 use super::histogram::LogHistogram;
 use super::series::SeriesRow;
+use super::tokens::TokenRecorder;
 use crate::engine::{SimDuration, SimTime};
 use crate::serving::{Completion, DropReason, Request};
 
@@ -156,6 +157,7 @@ pub struct Recorder {
     latency: LogHistogram,
     wait: LogHistogram,
     service: LogHistogram,
+    tokens: Option<TokenRecorder>,
     batches: [BatchAcc; BATCHES],
     // State, integrated over time.
     last_t: SimTime,
@@ -196,6 +198,7 @@ impl Recorder {
             latency: LogHistogram::new(),
             wait: LogHistogram::new(),
             service: LogHistogram::new(),
+            tokens: None,
             batches: [BatchAcc::default(); BATCHES],
             last_t: SimTime::ZERO,
             queued: 0,
@@ -223,6 +226,16 @@ impl Recorder {
             },
             rows: Vec::with_capacity((horizon.0 / interval_len.0.max(1)) as usize + 1),
         }
+    }
+
+    /// Also records token-level statistics (TTFT, TPOT) against optional targets.
+    pub fn with_tokens(
+        mut self,
+        slo_ttft: Option<SimDuration>,
+        slo_tpot: Option<SimDuration>,
+    ) -> Self {
+        self.tokens = Some(TokenRecorder::new(slo_ttft, slo_tpot));
+        self
     }
 
     #[inline]
@@ -390,6 +403,9 @@ impl Recorder {
             self.latency.record(latency);
             self.wait.record(wait);
             self.service.record(c.finish.since(c.start).0);
+            if let Some(t) = &mut self.tokens {
+                t.record(c);
+            }
             let span = self.horizon.0 - self.warmup.0;
             let b = ((c.request.arrival.0 - self.warmup.0) as u128 * BATCHES as u128 / span as u128)
                 as usize;
@@ -453,6 +469,7 @@ impl Recorder {
             latency: self.latency,
             wait: self.wait,
             service: self.service,
+            tokens: self.tokens,
             series: self.rows,
         }
     }
@@ -497,6 +514,8 @@ pub struct Recorded {
     pub wait: LogHistogram,
     /// Time in service of measured completions (ns).
     pub service: LogHistogram,
+    /// Token-level statistics, for token-level engines.
+    pub tokens: Option<TokenRecorder>,
     /// The time series.
     pub series: Vec<SeriesRow>,
 }

@@ -9,5 +9,6 @@ pub use cluster::ClusterSpec;
 pub use error::ScenarioError;
 pub use model::{
     catalog_paths, parse_scenario, parse_scenario_with, BatchPolicy, Dispatch, Distribution,
-    RouterPolicy, Scenario, ServiceSpec, ServiceTimeSpec, TraceFormat, TrafficSpec,
+    EngineSpec, RouterPolicy, Scenario, ServiceSpec, ServiceTimeSpec, TokenDist, TokenSpec,
+    TraceFormat, TrafficSpec, VllmSpec,
 };

@@ -6,6 +6,7 @@ use super::raw::*;
 use crate::catalog::Catalog;
 use crate::cluster::{PodTemplate, Quantity, Resources};
 use crate::engine::{parse_duration, SimDuration, SimTime};
+use crate::serving::{LinearStep, StepModel};
 use std::collections::BTreeMap;
 
 /// Defaults, in one place (the book's scenario reference lists the same values).
@@ -27,6 +28,18 @@ pub mod defaults {
     pub const MAX_QUEUE_DELAY_US: u64 = 0;
     /// Largest `traffic.rate` (and schedule step rate): one request per nanosecond.
     pub const MAX_RATE: f64 = 1e9;
+    /// `service.vllm.max_num_seqs` on H100/H200-class GPUs (vLLM's OpenAI server).
+    pub const VLLM_MAX_NUM_SEQS_LARGE: u32 = 1024;
+    /// `service.vllm.max_num_batched_tokens` on H100/H200-class GPUs.
+    pub const VLLM_MAX_NUM_BATCHED_TOKENS_LARGE: u32 = 8192;
+    /// `service.vllm.max_num_seqs` on other GPUs (and without node pools).
+    pub const VLLM_MAX_NUM_SEQS: u32 = 256;
+    /// `service.vllm.max_num_batched_tokens` on other GPUs (and without node pools).
+    pub const VLLM_MAX_NUM_BATCHED_TOKENS: u32 = 2048;
+    /// `service.vllm.block_size`.
+    pub const VLLM_BLOCK_SIZE: u32 = 16;
+    /// GPUs on which vLLM's server raises its defaults.
+    pub const VLLM_LARGE_GPUS: [&str; 3] = ["h100-sxm", "h100-pcie", "h200"];
 }
 
 /// A scenario ready to build a world from.
@@ -44,6 +57,12 @@ pub struct Scenario {
     pub sample_interval: SimDuration,
     /// Latency target, if any.
     pub slo_latency: Option<SimDuration>,
+    /// Time-to-first-token target, if any.
+    pub slo_ttft: Option<SimDuration>,
+    /// Time-per-output-token target, if any.
+    pub slo_tpot: Option<SimDuration>,
+    /// Token counts drawn per request (`[traffic.tokens]`), overriding a trace's.
+    pub tokens: Option<TokenSpec>,
     /// The model server.
     pub service: ServiceSpec,
     /// Where requests come from.
@@ -137,14 +156,75 @@ pub struct ServiceSpec {
     pub dispatch: Dispatch,
     /// Queue bound (per replica behind a router, total for a shared queue); `None` = unbounded.
     pub max_queue_size: Option<u32>,
-    /// Batching rules.
-    pub batching: BatchPolicy,
-    /// Batch service time.
-    pub service_time: ServiceTimeSpec,
+    /// How each replica batches and how long its work takes.
+    pub engine: EngineSpec,
     /// The Deployment's pod template.
     pub pod: PodTemplate,
     /// Scheduled replica changes (`kubectl scale`), in time order.
     pub scale: Vec<(SimTime, u32)>,
+}
+
+/// A replica's engine.
+#[derive(Clone, Debug, PartialEq)]
+pub enum EngineSpec {
+    /// Triton-style dynamic batching; each batch's time drawn from a distribution.
+    Triton {
+        /// Batching rules.
+        batching: BatchPolicy,
+        /// Batch service time.
+        service_time: ServiceTimeSpec,
+    },
+    /// vLLM-style continuous batching.
+    Vllm(VllmSpec),
+}
+
+/// A vLLM engine's knobs and step-time model.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VllmSpec {
+    /// Most sequences per step.
+    pub max_num_seqs: u32,
+    /// Most tokens per step.
+    pub max_num_batched_tokens: u32,
+    /// Tokens per KV-cache block.
+    pub block_size: u32,
+    /// KV-cache blocks per replica.
+    pub num_gpu_blocks: u32,
+    /// Step times.
+    pub step: StepModel,
+}
+
+/// A token-count distribution.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum TokenDist {
+    /// Always this many.
+    Fixed(u32),
+    /// Uniform on `min..=max`.
+    Uniform {
+        /// Smallest.
+        min: u32,
+        /// Largest.
+        max: u32,
+    },
+    /// Lognormal with this mean and coefficient of variation, rounded and clamped to `min..=max`.
+    Lognormal {
+        /// Mean.
+        mean: f64,
+        /// Coefficient of variation.
+        cv: f64,
+        /// Smallest.
+        min: u32,
+        /// Largest.
+        max: u32,
+    },
+}
+
+/// Token counts drawn per request; a `None` side keeps the trace's counts.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TokenSpec {
+    /// Prompt tokens.
+    pub prompt: Option<TokenDist>,
+    /// Output tokens.
+    pub output: Option<TokenDist>,
 }
 
 /// A trace file format.
@@ -311,11 +391,44 @@ impl Validator<'_> {
             None => None,
             Some(s) => Some(parse_duration(s).map_err(|e| self.err("slo.latency", e.0))?),
         };
+        let slo = |key: &str, v: Option<&String>| -> Result<Option<SimDuration>, ScenarioError> {
+            v.map(|s| parse_duration(s).map_err(|e| self.err(key, e.0)))
+                .transpose()
+        };
+        let slo_ttft = slo("slo.ttft", raw.slo.as_ref().and_then(|s| s.ttft.as_ref()))?;
+        let slo_tpot = slo("slo.tpot", raw.slo.as_ref().and_then(|s| s.tpot.as_ref()))?;
         let service_raw = self.required("service", raw.service.as_ref(), "a [service] table")?;
-        let service = self.service(service_raw)?;
+        let cluster = self.cluster(&raw, catalog)?;
+        let gpu = cluster
+            .as_ref()
+            .and_then(|c| c.pools.iter().find_map(|p| p.gpu.as_deref()));
+        let service = self.service(service_raw, gpu)?;
         let traffic_raw = self.required("traffic", raw.traffic.as_ref(), "a [traffic] table")?;
         let traffic = self.traffic(traffic_raw)?;
-        let cluster = self.cluster(&raw, catalog)?;
+        let tokens = traffic_raw
+            .tokens
+            .as_ref()
+            .map(|t| self.tokens(t))
+            .transpose()?;
+        if matches!(service.engine, EngineSpec::Vllm(_))
+            && !matches!(traffic, TrafficSpec::Trace { .. })
+            && !tokens.is_some_and(|t| t.prompt.is_some() && t.output.is_some())
+        {
+            return Err(self.err(
+                "traffic.tokens",
+                "missing: the vllm engine needs token counts per request: expected                  [traffic.tokens] with `prompt` and `output` distributions (or a trace with token counts)",
+            ));
+        }
+        if (slo_ttft.is_some() || slo_tpot.is_some())
+            && !matches!(service.engine, EngineSpec::Vllm(_))
+        {
+            let key = if slo_ttft.is_some() {
+                "slo.ttft"
+            } else {
+                "slo.tpot"
+            };
+            return Err(self.err(key, "token-level targets need `engine = \"vllm\"` (a Triton replica has no first token); use `slo.latency`"));
+        }
         if cluster.is_some() && service.dispatch == Dispatch::Shared {
             let key = if service_raw.dispatch.is_some() {
                 "service.dispatch"
@@ -338,13 +451,16 @@ impl Validator<'_> {
             warmup,
             sample_interval,
             slo_latency,
+            slo_ttft,
+            slo_tpot,
+            tokens,
             service,
             traffic,
             cluster,
         })
     }
 
-    fn service(&self, raw: &RawService) -> Result<ServiceSpec, ScenarioError> {
+    fn service(&self, raw: &RawService, gpu: Option<&str>) -> Result<ServiceSpec, ScenarioError> {
         let replicas = raw.replicas.unwrap_or(defaults::REPLICAS);
         if replicas == 0 {
             return Err(self.err("service.replicas", "expected at least 1 replica"));
@@ -368,13 +484,45 @@ impl Validator<'_> {
             }
         };
         let max_queue_size = raw.max_queue_size.filter(|&n| n > 0);
-        let batching = self.batching(raw.triton.as_ref())?;
-        let st = self.required(
-            "service.service_time",
-            raw.service_time.as_ref(),
-            "a [service.service_time] table",
-        )?;
-        let service_time = self.service_time(st)?;
+        let engine = match raw.engine.unwrap_or(RawEngineKind::Triton) {
+            RawEngineKind::Triton => {
+                if raw.vllm.is_some() {
+                    return Err(self.err(
+                        "service.vllm",
+                        "[service.vllm] needs `engine = \"vllm\"` in [service]",
+                    ));
+                }
+                let batching = self.batching(raw.triton.as_ref())?;
+                let st = self.required(
+                    "service.service_time",
+                    raw.service_time.as_ref(),
+                    "a [service.service_time] table",
+                )?;
+                EngineSpec::Triton {
+                    batching,
+                    service_time: self.service_time(st)?,
+                }
+            }
+            RawEngineKind::Vllm => {
+                if raw.triton.is_some() {
+                    return Err(self.err("service.triton", "[service.triton] is for `engine = \"triton\"`; a vllm engine batches continuously ([service.vllm])"));
+                }
+                if raw.service_time.is_some() {
+                    return Err(self.err("service.service_time", "a vllm engine times each step with [service.vllm.step_time], not [service.service_time]"));
+                }
+                if matches!(raw.dispatch, None | Some(RawDispatch::Shared)) {
+                    let key = if raw.dispatch.is_some() {
+                        "service.dispatch"
+                    } else {
+                        "service"
+                    };
+                    return Err(self.err(key, "a vllm engine is one replica with its own queue: expected `dispatch = \"router\"`"));
+                }
+                let v =
+                    self.required("service.vllm", raw.vllm.as_ref(), "a [service.vllm] table")?;
+                EngineSpec::Vllm(self.vllm(v, gpu)?)
+            }
+        };
         let resources = self.resources(raw.resources.as_ref())?;
         let pod = self.pod_template(resources, raw.pod.as_ref())?;
         let scale = self.service_scale(raw.scale.as_ref())?;
@@ -383,10 +531,171 @@ impl Validator<'_> {
             replicas,
             dispatch,
             max_queue_size,
-            batching,
-            service_time,
+            engine,
             pod,
             scale,
+        })
+    }
+
+    fn vllm(&self, raw: &RawVllm, gpu: Option<&str>) -> Result<VllmSpec, ScenarioError> {
+        let large = gpu.is_some_and(|g| defaults::VLLM_LARGE_GPUS.contains(&g));
+        let positive = |key: &str, v: Option<u32>, default: u32| -> Result<u32, ScenarioError> {
+            match v {
+                None => Ok(default),
+                Some(0) => Err(self.err(&format!("service.vllm.{key}"), "expected at least 1")),
+                Some(n) => Ok(n),
+            }
+        };
+        let max_num_seqs = positive(
+            "max_num_seqs",
+            raw.max_num_seqs,
+            if large {
+                defaults::VLLM_MAX_NUM_SEQS_LARGE
+            } else {
+                defaults::VLLM_MAX_NUM_SEQS
+            },
+        )?;
+        let max_num_batched_tokens = positive(
+            "max_num_batched_tokens",
+            raw.max_num_batched_tokens,
+            if large {
+                defaults::VLLM_MAX_NUM_BATCHED_TOKENS_LARGE
+            } else {
+                defaults::VLLM_MAX_NUM_BATCHED_TOKENS
+            },
+        )?;
+        let block_size = positive("block_size", raw.block_size, defaults::VLLM_BLOCK_SIZE)?;
+        let num_gpu_blocks = positive(
+            "num_gpu_blocks",
+            Some(*self.required(
+                "service.vllm.num_gpu_blocks",
+                raw.num_gpu_blocks.as_ref(),
+                "`num_gpu_blocks`, the KV-cache blocks of one replica",
+            )?),
+            0,
+        )?;
+        let st = self.required(
+            "service.vllm.step_time",
+            raw.step_time.as_ref(),
+            "a [service.vllm.step_time] table (`base`, `per_token`, `per_seq`, `per_context_token`)",
+        )?;
+        let d = |key: &str, v: Option<&String>| -> Result<f64, ScenarioError> {
+            Ok(self
+                .duration(
+                    &format!("service.vllm.step_time.{key}"),
+                    v,
+                    SimDuration::ZERO,
+                )?
+                .as_secs_f64())
+        };
+        let linear = LinearStep {
+            base: d("base", st.base.as_ref())?,
+            per_token: d("per_token", st.per_token.as_ref())?,
+            per_seq: d("per_seq", st.per_seq.as_ref())?,
+            per_context_token: d("per_context_token", st.per_context_token.as_ref())?,
+        };
+        if linear.base == 0.0 && linear.per_token == 0.0 && linear.per_seq == 0.0 {
+            return Err(self.err(
+                "service.vllm.step_time",
+                "expected `base`, `per_token` or `per_seq` above zero: a step takes time",
+            ));
+        }
+        Ok(VllmSpec {
+            max_num_seqs,
+            max_num_batched_tokens,
+            block_size,
+            num_gpu_blocks,
+            step: StepModel::Linear(linear),
+        })
+    }
+
+    fn tokens(&self, raw: &RawTokens) -> Result<TokenSpec, ScenarioError> {
+        let one = |side: &str,
+                   d: Option<&RawTokenDist>|
+         -> Result<Option<TokenDist>, ScenarioError> {
+            let Some(d) = d else { return Ok(None) };
+            let key = format!("traffic.tokens.{side}");
+            let family = *self.required(
+                &format!("{key}.distribution"),
+                d.distribution.as_ref(),
+                "a distribution: fixed, uniform or lognormal",
+            )?;
+            let need = |name: &str, v: Option<u32>| -> Result<u32, ScenarioError> {
+                v.ok_or_else(|| {
+                    self.err(
+                        &format!("{key}.{name}"),
+                        format!("missing: expected `{name}`, a token count"),
+                    )
+                })
+            };
+            let unused = |name: &str, present: bool| -> Result<(), ScenarioError> {
+                if present {
+                    Err(self.err(
+                        &format!("{key}.{name}"),
+                        format!("`{name}` is not used by this distribution"),
+                    ))
+                } else {
+                    Ok(())
+                }
+            };
+            Ok(Some(match family {
+                RawTokenFamily::Fixed => {
+                    unused("min", d.min.is_some())?;
+                    unused("max", d.max.is_some())?;
+                    unused("mean", d.mean.is_some())?;
+                    unused("cv", d.cv.is_some())?;
+                    TokenDist::Fixed(need("value", d.value)?)
+                }
+                RawTokenFamily::Uniform => {
+                    unused("value", d.value.is_some())?;
+                    unused("mean", d.mean.is_some())?;
+                    unused("cv", d.cv.is_some())?;
+                    let (min, max) = (need("min", d.min)?, need("max", d.max)?);
+                    if min > max {
+                        return Err(self.err(
+                            &format!("{key}.max"),
+                            format!("expected `max` of at least `min` ({min}), found {max}"),
+                        ));
+                    }
+                    TokenDist::Uniform { min, max }
+                }
+                RawTokenFamily::Lognormal => {
+                    unused("value", d.value.is_some())?;
+                    let mean = d.mean.ok_or_else(|| {
+                        self.err(&format!("{key}.mean"), "missing: expected `mean`, tokens")
+                    })?;
+                    if !(mean.is_finite() && mean >= 1.0) {
+                        return Err(self.err(
+                            &format!("{key}.mean"),
+                            format!("expected a mean of at least 1 token, found {mean}"),
+                        ));
+                    }
+                    let cv = d.cv.ok_or_else(|| {
+                        self.err(
+                            &format!("{key}.cv"),
+                            "missing: expected `cv`, the coefficient of variation (e.g. 1.0)",
+                        )
+                    })?;
+                    if !(cv.is_finite() && cv > 0.0) {
+                        return Err(self.err(
+                            &format!("{key}.cv"),
+                            format!("expected a coefficient of variation above zero, found {cv}"),
+                        ));
+                    }
+                    let (min, max) = (d.min.unwrap_or(1), d.max.unwrap_or(u32::MAX / 4));
+                    if min > max {
+                        return Err(self.err(
+                            &format!("{key}.max"),
+                            format!("expected `max` of at least `min` ({min}), found {max}"),
+                        ));
+                    }
+                    TokenDist::Lognormal { mean, cv, min, max }
+                }
+            }))
+        };
+        Ok(TokenSpec {
+            prompt: one("prompt", raw.prompt.as_ref())?,
+            output: one("output", raw.output.as_ref())?,
         })
     }
 

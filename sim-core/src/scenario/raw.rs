@@ -48,6 +48,10 @@ pub struct RawSimulation {
 pub struct RawSlo {
     /// End-to-end latency target.
     pub latency: Option<String>,
+    /// Time-to-first-token target (token-level engines).
+    pub ttft: Option<String>,
+    /// Time-per-output-token target (token-level engines).
+    pub tpot: Option<String>,
 }
 
 /// How requests reach replicas.
@@ -86,8 +90,12 @@ pub struct RawService {
     pub router: Option<RawRouter>,
     /// Bound on queued requests (per replica behind a router, total for a shared queue); 0 = none.
     pub max_queue_size: Option<u32>,
+    /// `triton` (default) or `vllm`: how a replica batches.
+    pub engine: Option<RawEngineKind>,
     /// `[service.triton]`: Triton's model-configuration batching knobs.
     pub triton: Option<RawTriton>,
+    /// `[service.vllm]`: vLLM's scheduler knobs and the step-time model.
+    pub vllm: Option<RawVllm>,
     /// `[service.service_time]`: how long a batch takes.
     pub service_time: Option<RawServiceTime>,
     /// `[service.resources]`: the pod template's requests and limits.
@@ -96,6 +104,86 @@ pub struct RawService {
     pub pod: Option<RawPodTemplate>,
     /// `[[service.scale]]`: scheduled changes of the Deployment's replicas.
     pub scale: Option<Vec<RawServiceScale>>,
+}
+
+/// Replica engines.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawEngineKind {
+    /// Triton-style dynamic batching with a service-time distribution per batch.
+    Triton,
+    /// vLLM-style continuous batching with step times from a step-time model.
+    Vllm,
+}
+
+/// `[service.vllm]`: names as vLLM's engine arguments, with `_` for `-`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawVllm {
+    /// Most sequences per step.
+    pub max_num_seqs: Option<u32>,
+    /// Most tokens per step.
+    pub max_num_batched_tokens: Option<u32>,
+    /// Tokens per KV-cache block.
+    pub block_size: Option<u32>,
+    /// KV-cache blocks per replica.
+    pub num_gpu_blocks: Option<u32>,
+    /// `[service.vllm.step_time]`: a linear step-time model.
+    pub step_time: Option<RawLinearStep>,
+}
+
+/// `[service.vllm.step_time]`: each field a duration.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLinearStep {
+    /// Fixed cost of a step.
+    pub base: Option<String>,
+    /// Cost per token processed.
+    pub per_token: Option<String>,
+    /// Cost per sequence in the step.
+    pub per_seq: Option<String>,
+    /// Cost per token of KV context a decode sequence reads.
+    pub per_context_token: Option<String>,
+}
+
+/// `[traffic.tokens]`: token counts drawn for each request.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTokens {
+    /// Prompt tokens.
+    pub prompt: Option<RawTokenDist>,
+    /// Output tokens.
+    pub output: Option<RawTokenDist>,
+}
+
+/// Token-count distribution families.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawTokenFamily {
+    /// Always `value`.
+    Fixed,
+    /// Uniform on `min..=max`.
+    Uniform,
+    /// Lognormal with `mean` and `cv`, rounded, clamped to `min..=max`.
+    Lognormal,
+}
+
+/// One token-count distribution.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTokenDist {
+    /// Family.
+    pub distribution: Option<RawTokenFamily>,
+    /// `fixed`: the count.
+    pub value: Option<u32>,
+    /// `uniform`, `lognormal`: smallest count.
+    pub min: Option<u32>,
+    /// `uniform`, `lognormal`: largest count.
+    pub max: Option<u32>,
+    /// `lognormal`: mean.
+    pub mean: Option<f64>,
+    /// `lognormal`: coefficient of variation.
+    pub cv: Option<f64>,
 }
 
 /// `[service.triton]`: names as in Triton's `config.pbtxt`.
@@ -205,6 +293,8 @@ pub struct RawTraffic {
     pub path: Option<String>,
     /// Trace format (`trace`).
     pub format: Option<RawTraceFormat>,
+    /// `[traffic.tokens]`: token counts per request (override a trace's).
+    pub tokens: Option<RawTokens>,
 }
 
 /// One `[[traffic.schedule]]` step.

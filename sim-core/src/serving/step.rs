@@ -35,7 +35,9 @@ impl BatchShape {
 }
 
 /// A step-time model with explicit per-unit costs: `base + per_token × tokens + per_seq × seqs +
-/// per_context_token × (decode context + prefill attention)`. Useful when a user has measured
+/// per_context_token × decode context`. The context term is the KV cache each decode sequence
+/// reads; prefill attention (quadratic in the chunk) is left to the roofline model, so keep
+/// chunks moderate or fold their attention into `per_token`. Useful when a user has measured
 /// their own engine, and as a transparent model for tests.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LinearStep {
@@ -45,7 +47,7 @@ pub struct LinearStep {
     pub per_token: f64,
     /// Cost per sequence in the step, seconds.
     pub per_seq: f64,
-    /// Cost per token of attention context, seconds.
+    /// Cost per token of KV context read by a decode sequence, seconds.
     pub per_context_token: f64,
 }
 
@@ -65,7 +67,7 @@ impl StepModel {
                 l.base
                     + l.per_token * shape.tokens() as f64
                     + l.per_seq * shape.seqs() as f64
-                    + l.per_context_token * (shape.decode_context + shape.prefill_attention) as f64
+                    + l.per_context_token * shape.decode_context as f64
             }
         };
         SimDuration((secs * 1e9).round().max(1.0) as u64)
@@ -91,10 +93,10 @@ mod tests {
             decode_seqs: 2,
             decode_context: 300,
         };
-        // 5 ms + 102 × 10 µs + 3 × 100 µs + 10,300 × 0.1 µs
+        // 5 ms + 102 × 10 µs + 3 × 100 µs + 300 × 0.1 µs (prefill attention is not in it)
         assert_eq!(
             m.step_time(&shape),
-            SimDuration(5_000_000 + 1_020_000 + 300_000 + 1_030_000)
+            SimDuration(5_000_000 + 1_020_000 + 300_000 + 30_000)
         );
         assert_eq!(shape.tokens(), 102);
         assert_eq!(shape.seqs(), 3);

@@ -1,10 +1,12 @@
 //! Traffic: where requests come from (Poisson generators and trace replay).
 
 pub mod poisson;
+pub mod tokens;
 pub mod trace;
 
 use crate::engine::SimTime;
 pub use poisson::PoissonArrivals;
+pub use tokens::TokenSampler;
 pub use trace::{read_trace, TraceError, TraceRecord};
 
 /// One arrival produced by a source.

@@ -11,7 +11,7 @@ use crate::scenario::{Dispatch, Scenario};
 use crate::scheduler::config::SchedulerConfig;
 use crate::scheduler::framework::select;
 use crate::scheduler::{NodeView, PodView};
-use crate::serving::{DropReason, Engine, ReplicaEngine, TritonEngine};
+use crate::serving::{DropReason, ReplicaEngine};
 
 /// A node's phase.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -358,16 +358,8 @@ impl World {
             generation: 0,
         });
         self.kube.pending.push(id);
-        let svc = &self.service;
-        self.engines.push(Engine::Triton(TritonEngine::new(
-            svc.batching.clone(),
-            svc.max_queue_size,
-            1,
-            self.service_time,
-            self.streams
-                .stream(&format!("service/pod/{id}/service-time")),
-            id.0,
-        )));
+        let engine = self.new_engine(id.0);
+        self.engines.push(engine);
         self.wake.push(WakeSlot::default());
     }
 

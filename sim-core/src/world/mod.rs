@@ -7,10 +7,12 @@ mod serving;
 use crate::engine::{EventQueue, RngStreams, SimTime};
 use crate::ids::{EngineId, NodeId, PodId, PoolId};
 use crate::metrics::{Recorder, RequestSink};
-use crate::results::{summarise, RunResult};
-use crate::scenario::{Dispatch, Scenario, ServiceSpec, TrafficSpec};
-use crate::serving::{Completion, Engine, Request, Router, ServiceTime, TritonEngine};
-use crate::traffic::{Arrival, PoissonArrivals, TraceRecord, TrafficSource};
+use crate::results::{summarise, EngineTotals, RunResult};
+use crate::scenario::{Dispatch, EngineSpec, Scenario, ServiceSpec, TrafficSpec};
+use crate::serving::{
+    Completion, Engine, Request, Router, ServiceTime, TritonEngine, VllmConfig, VllmEngine,
+};
+use crate::traffic::{Arrival, PoissonArrivals, TokenSampler, TraceRecord, TrafficSource};
 use kube::Kube;
 use std::fmt;
 
@@ -77,12 +79,12 @@ pub struct World {
     queue: EventQueue<Event>,
     streams: RngStreams,
     service: ServiceSpec,
-    service_time: ServiceTime,
     engines: Vec<Engine>,
     wake: Vec<WakeSlot>,
     /// `None`: a shared queue (one engine, no pods).
     router: Option<Router>,
     source: TrafficSource,
+    tokens: Option<TokenSampler>,
     pending: Option<Arrival>,
     next_id: u64,
     recorder: Recorder,
@@ -100,20 +102,28 @@ impl World {
     pub fn new(s: &Scenario, inputs: Inputs) -> Result<World, BuildError> {
         let streams = RngStreams::new(s.seed);
         let svc = &s.service;
-        let st = ServiceTime::new(&svc.service_time);
-        let (engines, router) = match svc.dispatch {
-            Dispatch::Shared => (
+        let (engines, router) = match (svc.dispatch, &svc.engine) {
+            (
+                Dispatch::Shared,
+                EngineSpec::Triton {
+                    batching,
+                    service_time,
+                },
+            ) => (
                 vec![Engine::Triton(TritonEngine::new(
-                    svc.batching.clone(),
+                    batching.clone(),
                     svc.max_queue_size,
                     svc.replicas,
-                    st,
+                    ServiceTime::new(service_time),
                     streams.stream("service/shared/service-time"),
                     0,
                 ))],
                 None,
             ),
-            Dispatch::Router(policy) => (
+            (Dispatch::Shared, EngineSpec::Vllm(_)) => {
+                unreachable!("validation puts a vllm engine behind a router")
+            }
+            (Dispatch::Router(policy), _) => (
                 Vec::new(),
                 Some(Router::new(policy, streams.stream("service/router"))),
             ),
@@ -140,14 +150,23 @@ impl World {
             queue: EventQueue::with_capacity(64),
             streams,
             service: svc.clone(),
-            service_time: st,
             engines,
             wake: vec![WakeSlot::default(); n],
             router,
             source,
+            tokens: s
+                .tokens
+                .as_ref()
+                .map(|t| TokenSampler::new(t, streams.stream("traffic/tokens"))),
             pending: None,
             next_id: 0,
-            recorder: Recorder::new(s.warmup, s.horizon, s.sample_interval, s.slo_latency),
+            recorder: {
+                let r = Recorder::new(s.warmup, s.horizon, s.sample_interval, s.slo_latency);
+                match svc.engine {
+                    EngineSpec::Vllm(_) => r.with_tokens(s.slo_ttft, s.slo_tpot),
+                    EngineSpec::Triton { .. } => r,
+                }
+            },
             done: Vec::with_capacity(64),
             failed: Vec::new(),
             queued: 0,
@@ -158,6 +177,36 @@ impl World {
         };
         world.start();
         Ok(world)
+    }
+
+    /// A new engine for the replica with index `id` (a pod's engine has the pod's index).
+    fn new_engine(&self, id: u32) -> Engine {
+        let svc = &self.service;
+        match &svc.engine {
+            EngineSpec::Triton {
+                batching,
+                service_time,
+            } => Engine::Triton(TritonEngine::new(
+                batching.clone(),
+                svc.max_queue_size,
+                1,
+                ServiceTime::new(service_time),
+                self.streams
+                    .stream(&format!("service/pod/{id}/service-time")),
+                id,
+            )),
+            EngineSpec::Vllm(v) => Engine::Vllm(VllmEngine::new(
+                VllmConfig {
+                    max_num_seqs: v.max_num_seqs,
+                    max_num_batched_tokens: v.max_num_batched_tokens,
+                    block_size: v.block_size,
+                    kv_blocks: v.num_gpu_blocks,
+                    max_queue_size: svc.max_queue_size,
+                },
+                v.step.clone(),
+                id,
+            )),
+        }
     }
 
     /// Events handled so far.
@@ -193,11 +242,17 @@ impl World {
                 Event::ScalePool { pool, step } => self.on_scale_pool(pool, step, sink),
             }
         }
-        let batches = self
-            .engines
-            .iter()
-            .map(crate::serving::ReplicaEngine::batch_counts)
-            .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+        let mut engines = EngineTotals::default();
+        for e in &self.engines {
+            let (b, n) = crate::serving::ReplicaEngine::batch_counts(e);
+            engines.batches.0 += b;
+            engines.batches.1 += n;
+            if let Engine::Vllm(v) = e {
+                let c = v.counters();
+                engines.preemptions += c.preemptions;
+                engines.recomputed_tokens += c.recomputed_tokens;
+            }
+        }
         let in_flight = (self.queued + self.in_service) as u64;
         let totals = self.recorder.totals;
         debug_assert_eq!(
@@ -214,7 +269,7 @@ impl World {
             horizon_s,
             self.warmup_s,
             rec,
-            batches,
+            engines,
             cluster,
         )
     }

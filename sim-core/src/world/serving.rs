@@ -21,12 +21,15 @@ impl World {
             .pending
             .take()
             .expect("an arrival event has a pending arrival");
-        let request = Request {
+        let mut request = Request {
             id: RequestId(self.next_id),
             arrival: self.now,
             prompt_tokens: a.prompt_tokens,
             output_tokens: a.output_tokens,
         };
+        if let Some(t) = &mut self.tokens {
+            t.apply(&mut request.prompt_tokens, &mut request.output_tokens);
+        }
         self.next_id += 1;
         self.recorder.on_arrival(&request);
         let target = match &mut self.router {

@@ -1,0 +1,56 @@
+//! Token-level statistics of LLM engines: time to first token, time per output token, tokens.
+
+use super::histogram::LogHistogram;
+use crate::engine::SimDuration;
+use crate::serving::Completion;
+
+/// Collects token-level statistics of measured completions.
+#[derive(Clone, Debug)]
+pub struct TokenRecorder {
+    /// Time to first token (arrival to first output token), ns.
+    pub ttft: LogHistogram,
+    /// Time per output token after the first, ns (requests with at least two output tokens).
+    pub tpot: LogHistogram,
+    /// Prompt tokens of measured completions.
+    pub prompt_tokens: u64,
+    /// Output tokens of measured completions.
+    pub output_tokens: u64,
+    /// TTFT target.
+    pub slo_ttft: Option<SimDuration>,
+    /// TPOT target.
+    pub slo_tpot: Option<SimDuration>,
+    /// Measured completions meeting every token-level target.
+    pub met: u64,
+}
+
+impl TokenRecorder {
+    /// A recorder with optional targets.
+    pub fn new(slo_ttft: Option<SimDuration>, slo_tpot: Option<SimDuration>) -> Self {
+        TokenRecorder {
+            ttft: LogHistogram::new(),
+            tpot: LogHistogram::new(),
+            prompt_tokens: 0,
+            output_tokens: 0,
+            slo_ttft,
+            slo_tpot,
+            met: 0,
+        }
+    }
+
+    /// Records one measured completion.
+    #[inline]
+    pub fn record(&mut self, c: &Completion) {
+        let ttft = c.first_token.since(c.request.arrival).0;
+        self.ttft.record(ttft);
+        let out = c.request.output_tokens.max(1);
+        self.prompt_tokens += c.request.prompt_tokens as u64;
+        self.output_tokens += out as u64;
+        let mut ok = self.slo_ttft.is_none_or(|t| ttft <= t.0);
+        if out > 1 {
+            let tpot = c.finish.since(c.first_token).0 / (out as u64 - 1);
+            self.tpot.record(tpot);
+            ok &= self.slo_tpot.is_none_or(|t| tpot <= t.0);
+        }
+        self.met += ok as u64;
+    }
+}

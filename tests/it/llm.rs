@@ -1,0 +1,158 @@
+//! The vLLM-style engine inside the world: token timings, preemption, determinism and bad input.
+
+use sim_core::engine::SimTime;
+use sim_core::traffic::TraceRecord;
+use sim_core::{parse_scenario, Inputs, RunResult, World};
+
+fn run(text: &str, trace: Option<Vec<TraceRecord>>) -> RunResult {
+    let s = parse_scenario(text, "llm-test.toml").unwrap_or_else(|e| panic!("{e}"));
+    let r = World::new(&s, Inputs { trace })
+        .unwrap()
+        .run(&mut sim_core::metrics::NoSink);
+    let c = &r.summary.requests;
+    assert_eq!(
+        c.arrived,
+        c.completed + c.dropped + c.in_flight,
+        "conservation"
+    );
+    r
+}
+
+fn scenario(blocks: u32, traffic: &str) -> String {
+    format!(
+        r#"
+[simulation]
+horizon = "2m"
+[service]
+engine = "vllm"
+replicas = 2
+dispatch = "router"
+router = "round-robin"
+[service.vllm]
+num_gpu_blocks = {blocks}
+[service.vllm.step_time]
+base = "10ms"
+{traffic}
+"#
+    )
+}
+
+fn record(secs: f64, prompt: u32, output: u32) -> TraceRecord {
+    TraceRecord {
+        time: SimTime::from_secs_f64(secs),
+        prompt_tokens: prompt,
+        output_tokens: output,
+    }
+}
+
+#[test]
+fn requests_alone_take_one_prefill_step_then_one_step_per_token() {
+    // Every step takes 10 ms: a 100-token prompt is prefilled in one step (first token at 10 ms),
+    // and the other 49 of 50 output tokens take a step each: 500 ms in all.
+    let trace = vec![
+        record(0.0, 100, 50),
+        record(10.0, 100, 50),
+        record(20.0, 100, 50),
+    ];
+    let text = scenario(
+        1000,
+        "[traffic]\nkind = \"trace\"\nformat = \"csv\"\npath = \"unused.csv\"",
+    );
+    let r = run(&text, Some(trace));
+    let s = &r.summary;
+    assert_eq!(s.requests.completed, 3);
+    let k = s.tokens.as_ref().expect("token statistics");
+    assert!((k.ttft_s.mean.unwrap() - 0.010).abs() < 1e-12);
+    assert!((k.tpot_s.mean.unwrap() - 0.010).abs() < 1e-12);
+    assert!((s.latency_s.mean.unwrap() - 0.500).abs() < 1e-12);
+    assert_eq!(k.preemptions, 0);
+}
+
+#[test]
+fn a_small_kv_cache_preempts_yet_loses_nothing_and_runs_the_same_twice() {
+    let traffic = r#"[traffic]
+kind = "poisson"
+rate = 5
+[traffic.tokens]
+prompt = { distribution = "uniform", min = 50, max = 400 }
+output = { distribution = "lognormal", mean = 150, cv = 1.0, max = 1000 }"#;
+    let text = scenario(160, traffic);
+    let a = run(&text, None);
+    let b = run(&text, None);
+    assert_eq!(a.summary_json(), b.summary_json());
+    assert_eq!(a.timeseries_csv(), b.timeseries_csv());
+    let k = a.summary.tokens.as_ref().unwrap();
+    assert!(k.preemptions > 0, "160 blocks of 16 tokens must run short");
+    assert!(k.recomputed_tokens > 0);
+    assert!(a.summary.requests.completed > 400, "{}", a.summary_json());
+    // The first token never comes after the last.
+    assert!(k.ttft_s.mean.unwrap() < a.summary.latency_s.mean.unwrap());
+    // A roomy cache never preempts.
+    let roomy = run(&scenario(100_000, traffic), None);
+    assert_eq!(roomy.summary.tokens.as_ref().unwrap().preemptions, 0);
+}
+
+#[test]
+fn a_request_beyond_the_kv_cache_is_dropped_with_its_reason() {
+    let trace = vec![record(0.0, 100, 10), record(1.0, 5000, 10)];
+    let text = scenario(
+        100,
+        "[traffic]\nkind = \"trace\"\nformat = \"csv\"\npath = \"unused.csv\"",
+    );
+    let r = run(&text, Some(trace));
+    assert_eq!(r.summary.requests.completed, 1);
+    assert_eq!(r.summary.requests.dropped_by_reason["exceeds_kv_cache"], 1);
+}
+
+fn error(text: &str) -> String {
+    parse_scenario(text, "bad.toml").unwrap_err().to_string()
+}
+
+#[test]
+fn bad_llm_scenarios_name_the_key() {
+    let poisson = "[traffic]\nkind = \"poisson\"\nrate = 1";
+    let e = error(&scenario(100, poisson));
+    assert!(
+        e.contains("key `traffic.tokens`") && e.contains("token counts"),
+        "{e}"
+    );
+
+    let shared =
+        scenario(100, poisson).replace("dispatch = \"router\"\nrouter = \"round-robin\"\n", "");
+    let e = error(&shared);
+    assert!(
+        e.contains("key `service`") && e.contains("dispatch = \"router\""),
+        "{e}"
+    );
+
+    let no_blocks = scenario(100, poisson).replace("num_gpu_blocks = 100\n", "");
+    let e = error(&no_blocks);
+    assert!(
+        e.contains("service.vllm.num_gpu_blocks") && e.contains("missing"),
+        "{e}"
+    );
+
+    let tokens = "[traffic]\nkind = \"poisson\"\nrate = 1\n[traffic.tokens]\n\
+                  prompt = { distribution = \"uniform\", min = 9, max = 3 }\n\
+                  output = { distribution = \"fixed\", value = 5 }";
+    let e = error(&scenario(100, tokens));
+    assert!(
+        e.contains("traffic.tokens.prompt.max") && e.contains("at least `min` (9)"),
+        "{e}"
+    );
+
+    let triton_ttft = "[slo]\nttft = \"1s\"\n[service]\n[service.service_time]\n\
+                       distribution = \"deterministic\"\nbase = \"5ms\"\n[traffic]\nkind = \"poisson\"\nrate = 1";
+    let e = error(triton_ttft);
+    assert!(
+        e.contains("slo.ttft") && e.contains("engine = \"vllm\""),
+        "{e}"
+    );
+
+    let typo = scenario(100, poisson).replace("num_gpu_blocks", "num_gpu_block");
+    let e = error(&typo);
+    assert!(
+        e.contains("num_gpu_blocks"),
+        "a misspelt key suggests the right one: {e}"
+    );
+}
