@@ -35,9 +35,10 @@ pub fn validate(path: &Path) -> Result<(), CliError> {
         EngineSpec::Vllm(_) => "vllm ",
     };
     println!(
-        "ok: {}: {} {engine}replicas behind a {}, {}; nodes: {}; horizon {}",
+        "ok: {}: {} {engine}replica{} behind a {}, {}; nodes: {}; horizon {}",
         path.display(),
         s.service.replicas,
+        if s.service.replicas == 1 { "" } else { "s" },
         dispatch,
         traffic,
         cluster,

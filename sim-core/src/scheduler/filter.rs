@@ -1,4 +1,4 @@
-//! Filters: NodeUnschedulable, NodeResourcesFit, NodeAffinity (with nodeSelector), TaintToleration.
+//! Filters, in upstream order: NodeUnschedulable, TaintToleration, NodeAffinity (with nodeSelector), NodeResourcesFit.
 
 use super::{NodeView, PodView};
 use crate::cluster::taint::{tolerated, Effect};
