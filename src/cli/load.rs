@@ -3,7 +3,7 @@
 use super::error::CliError;
 use sim_core::catalog::Catalog;
 use sim_core::scenario::catalog_paths;
-use sim_core::scenario::{ScenarioError, TrafficSpec};
+use sim_core::scenario::{EngineSpec, ScenarioError, TokenSpec, TrafficSpec};
 use sim_core::traffic::read_trace;
 use sim_core::{parse_scenario_with, Inputs, Scenario};
 use std::fs::File;
@@ -58,7 +58,44 @@ pub fn load(path: &Path) -> Result<Loaded, CliError> {
         })?;
         let records = read_trace(BufReader::new(file), &trace_shown, *format)
             .map_err(|e| CliError::Input(e.to_string()))?;
+        let vllm = matches!(scenario.service.engine, EngineSpec::Vllm(_));
+        let drawn = scenario.tokens.as_ref().is_some_and(TokenSpec::complete);
+        if vllm && !drawn && !records.iter().any(|r| r.output_tokens > 0) {
+            let message = format!(
+                "the vllm engine needs token counts, but the trace `{trace_shown}` has none \
+                 (expected `prompt_tokens` and `output_tokens` columns): add them, or draw counts \
+                 with [traffic.tokens]"
+            );
+            return Err(CliError::Input(
+                ScenarioError::at_key(&shown, &text, "traffic.path", message).to_string(),
+            ));
+        }
         inputs.trace = Some(records);
+    }
+    if let Some((sample, format)) = scenario.tokens.as_ref().and_then(|t| t.sample.as_ref()) {
+        let full = base.join(sample);
+        let sample_shown = full.display().to_string();
+        let file = File::open(&full).map_err(|e| {
+            let message = format!("cannot open the token sample `{sample_shown}`: {e}");
+            CliError::Input(
+                ScenarioError::at_key(&shown, &text, "traffic.tokens.sample", message).to_string(),
+            )
+        })?;
+        let records = read_trace(BufReader::new(file), &sample_shown, *format)
+            .map_err(|e| CliError::Input(e.to_string()))?;
+        if !records.iter().any(|r| r.output_tokens > 0) {
+            return Err(CliError::Input(format!(
+                "{sample_shown}: expected token counts to draw from (prompt and output columns with \
+                 counts above zero), found none in {} rows",
+                records.len()
+            )));
+        }
+        inputs.token_sample = Some(
+            records
+                .iter()
+                .map(|r| (r.prompt_tokens, r.output_tokens))
+                .collect(),
+        );
     }
     Ok(Loaded { scenario, inputs })
 }

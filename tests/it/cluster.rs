@@ -36,7 +36,15 @@ fn run_rows(text: &str, trace: Option<Vec<TraceRecord>>) -> (RunResult, Vec<Requ
     let s = parse_scenario_with(text, "cluster-test.toml", &catalog())
         .unwrap_or_else(|e| panic!("{e}"));
     let mut rows = Vec::new();
-    let r = World::new(&s, Inputs { trace }).unwrap().run(&mut rows);
+    let r = World::new(
+        &s,
+        Inputs {
+            trace,
+            ..Inputs::default()
+        },
+    )
+    .unwrap()
+    .run(&mut rows);
     let c = &r.summary.requests;
     assert_eq!(
         c.arrived,

@@ -6,9 +6,15 @@ use sim_core::{parse_scenario, Inputs, RunResult, World};
 
 fn run(text: &str, trace: Option<Vec<TraceRecord>>) -> RunResult {
     let s = parse_scenario(text, "llm-test.toml").unwrap_or_else(|e| panic!("{e}"));
-    let r = World::new(&s, Inputs { trace })
-        .unwrap()
-        .run(&mut sim_core::metrics::NoSink);
+    let r = World::new(
+        &s,
+        Inputs {
+            trace,
+            ..Inputs::default()
+        },
+    )
+    .unwrap()
+    .run(&mut sim_core::metrics::NoSink);
     let c = &r.summary.requests;
     assert_eq!(
         c.arrived,

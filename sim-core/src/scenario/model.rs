@@ -219,12 +219,22 @@ pub enum TokenDist {
 }
 
 /// Token counts drawn per request; a `None` side keeps the trace's counts.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct TokenSpec {
     /// Prompt tokens.
     pub prompt: Option<TokenDist>,
     /// Output tokens.
     pub output: Option<TokenDist>,
+    /// A trace (path relative to the scenario, format) whose (prompt, output) pairs are drawn
+    /// with replacement; excludes `prompt` and `output`.
+    pub sample: Option<(String, TraceFormat)>,
+}
+
+impl TokenSpec {
+    /// Whether every request gets both counts.
+    pub fn complete(&self) -> bool {
+        self.sample.is_some() || (self.prompt.is_some() && self.output.is_some())
+    }
 }
 
 /// A trace file format.
@@ -412,11 +422,13 @@ impl Validator<'_> {
             .transpose()?;
         if matches!(service.engine, EngineSpec::Vllm(_))
             && !matches!(traffic, TrafficSpec::Trace { .. })
-            && !tokens.is_some_and(|t| t.prompt.is_some() && t.output.is_some())
+            && !tokens.as_ref().is_some_and(TokenSpec::complete)
         {
             return Err(self.err(
                 "traffic.tokens",
-                "missing: the vllm engine needs token counts per request: expected                  [traffic.tokens] with `prompt` and `output` distributions (or a trace with token counts)",
+                "missing: the vllm engine needs token counts per request: expected \
+                 [traffic.tokens] with `prompt` and `output` distributions or a `sample` trace \
+                 (or replay a trace with token counts)",
             ));
         }
         if (slo_ttft.is_some() || slo_tpot.is_some())
@@ -693,9 +705,37 @@ impl Validator<'_> {
                 }
             }))
         };
+        let sample = match (&raw.sample, raw.sample_format) {
+            (None, None) => None,
+            (None, Some(_)) => {
+                return Err(self.err(
+                    "traffic.tokens.sample_format",
+                    "`sample_format` needs `sample`, the trace to draw token counts from",
+                ))
+            }
+            (Some(path), format) => {
+                for (side, present) in [
+                    ("prompt", raw.prompt.is_some()),
+                    ("output", raw.output.is_some()),
+                ] {
+                    if present {
+                        return Err(self.err(
+                            &format!("traffic.tokens.{side}"),
+                            "expected either `sample` or `prompt`/`output` distributions, not both",
+                        ));
+                    }
+                }
+                let format = match format.unwrap_or(RawTraceFormat::AzureLlm2023) {
+                    RawTraceFormat::AzureLlm2023 => TraceFormat::AzureLlm2023,
+                    RawTraceFormat::Csv => TraceFormat::Csv,
+                };
+                Some((path.clone(), format))
+            }
+        };
         Ok(TokenSpec {
             prompt: one("prompt", raw.prompt.as_ref())?,
             output: one("output", raw.output.as_ref())?,
+            sample,
         })
     }
 

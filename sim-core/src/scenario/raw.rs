@@ -154,6 +154,10 @@ pub struct RawTokens {
     pub prompt: Option<RawTokenDist>,
     /// Output tokens.
     pub output: Option<RawTokenDist>,
+    /// A trace whose (prompt, output) pairs are drawn with replacement, relative to the scenario.
+    pub sample: Option<String>,
+    /// The sample trace's format.
+    pub sample_format: Option<RawTraceFormat>,
 }
 
 /// Token-count distribution families.

@@ -43,6 +43,8 @@ pub struct VllmConfig {
 #[derive(Clone, Copy, Debug)]
 struct Seq {
     request: Request,
+    /// Prompt tokens (at least 1).
+    prompt: u32,
     /// Output tokens to generate (at least 1).
     output: u32,
     /// Output tokens generated so far.
@@ -63,7 +65,7 @@ impl Seq {
     /// Tokens the sequence has: its prompt and what it has generated.
     #[inline]
     fn len(&self) -> u32 {
-        self.request.prompt_tokens + self.generated
+        self.prompt + self.generated
     }
     /// Whether the sequence is decoding (its only uncached token is the last one sampled).
     #[inline]
@@ -78,6 +80,8 @@ struct Segment {
     start: SimTime,
     step: SimDuration,
     steps: u32,
+    /// Sequences in each step.
+    seqs: u32,
     end: SimTime,
 }
 
@@ -90,7 +94,7 @@ pub struct VllmCounters {
     pub seq_steps: u64,
     /// Preemptions by recompute.
     pub preemptions: u64,
-    /// Prompt tokens prefilled again after a preemption.
+    /// Cached tokens (prompt and generated) discarded by preemptions, to be prefilled again.
     pub recomputed_tokens: u64,
 }
 
@@ -112,6 +116,16 @@ pub struct VllmEngine {
 #[inline]
 fn blocks_for(tokens: u32, block_size: u32) -> u32 {
     tokens.div_ceil(block_size)
+}
+
+/// Blocks to add to `held` so that `tokens` fit; divides only when a block is needed.
+#[inline]
+fn more_blocks(tokens: u32, held: u32, block_size: u32) -> u32 {
+    if tokens as u64 <= held as u64 * block_size as u64 {
+        0
+    } else {
+        blocks_for(tokens, block_size) - held
+    }
 }
 
 impl VllmEngine {
@@ -156,14 +170,14 @@ impl VllmEngine {
         let bs = self.cfg.block_size;
         let mut budget = self.cfg.max_num_batched_tokens;
         let mut preempted = false;
-        for s in &mut self.running {
-            s.scheduled = 0;
-        }
+        let mut shape = BatchShape::default();
+        // Fewest tokens any running decode sequence still has to generate.
+        let mut until_done = u32::MAX;
         let mut i = 0;
         'running: while i < self.running.len() && budget > 0 {
             let s = self.running[i];
             let new = (s.len() - s.computed).min(budget);
-            let need = blocks_for(s.computed + new, bs).saturating_sub(s.blocks);
+            let need = more_blocks(s.computed + new, s.blocks, bs);
             while need > self.free_blocks {
                 let victim = self.running.pop().expect("running is not empty");
                 let itself = self.running.len() == i;
@@ -178,6 +192,15 @@ impl VllmEngine {
             self.free_blocks -= need;
             s.scheduled = new;
             budget -= new;
+            if s.decoding() {
+                shape.decode_seqs += 1;
+                shape.decode_context += s.len() as u64;
+                until_done = until_done.min(s.output - s.generated);
+            } else {
+                shape.prefill_seqs += 1;
+                shape.prefill_tokens += new;
+                shape.prefill_attention += new as u64 * (s.computed + new) as u64;
+            }
             i += 1;
         }
         let all_running_scheduled = i == self.running.len();
@@ -185,7 +208,7 @@ impl VllmEngine {
             while budget > 0 && (self.running.len() as u32) < self.cfg.max_num_seqs {
                 let Some(s) = self.waiting.front() else { break };
                 let new = (s.len() - s.computed).min(budget);
-                let need = blocks_for(s.computed + new, bs).saturating_sub(s.blocks);
+                let need = more_blocks(s.computed + new, s.blocks, bs);
                 if need > self.free_blocks {
                     break;
                 }
@@ -197,18 +220,17 @@ impl VllmEngine {
                     s.start = now;
                 }
                 budget -= new;
+                if s.decoding() {
+                    // A preempted sequence whose recompute left one token.
+                    shape.decode_seqs += 1;
+                    shape.decode_context += s.len() as u64;
+                    until_done = until_done.min(s.output - s.generated);
+                } else {
+                    shape.prefill_seqs += 1;
+                    shape.prefill_tokens += new;
+                    shape.prefill_attention += new as u64 * (s.computed + new) as u64;
+                }
                 self.running.push(s);
-            }
-        }
-        let mut shape = BatchShape::default();
-        for s in self.running.iter().filter(|s| s.scheduled > 0) {
-            if s.decoding() {
-                shape.decode_seqs += 1;
-                shape.decode_context += s.len() as u64;
-            } else {
-                shape.prefill_seqs += 1;
-                shape.prefill_tokens += s.scheduled;
-                shape.prefill_attention += s.scheduled as u64 * (s.computed + s.scheduled) as u64;
             }
         }
         if shape.seqs() == 0 {
@@ -217,12 +239,6 @@ impl VllmEngine {
         let mut steps = 1;
         if shape.prefill_seqs == 0 && all_running_scheduled && !preempted {
             // Identical decode steps until a sequence finishes or the blocks run out.
-            let until_done = self
-                .running
-                .iter()
-                .map(|s| s.output - s.generated)
-                .min()
-                .unwrap_or(1);
             steps = self.steps_within_blocks(until_done);
             let n = shape.decode_seqs as u64;
             shape.decode_context += n * (steps as u64 - 1) / 2;
@@ -232,6 +248,7 @@ impl VllmEngine {
             start: now,
             step,
             steps,
+            seqs: shape.seqs(),
             end: now + SimDuration(step.0 * steps as u64),
         });
         true
@@ -241,6 +258,10 @@ impl VllmEngine {
     /// first) fit in the free blocks.
     fn steps_within_blocks(&self, limit: u32) -> u32 {
         let bs = self.cfg.block_size;
+        // Each sequence needs at most ceil(limit / bs) more blocks: often there is room for all.
+        if self.free_blocks as u64 >= self.running.len() as u64 * limit.div_ceil(bs) as u64 {
+            return limit;
+        }
         let extra = |k: u32| -> u64 {
             self.running
                 .iter()
@@ -262,10 +283,9 @@ impl VllmEngine {
         lo
     }
 
-    /// Applies the first `steps` steps of the segment ending at `end`.
-    fn finish(&mut self, steps: u32, end: SimTime, done: &mut Vec<Completion>) {
+    /// Applies the first `steps` steps (of `batch` sequences each) of the segment ending at `end`.
+    fn finish(&mut self, steps: u32, batch: u32, end: SimTime, done: &mut Vec<Completion>) {
         let bs = self.cfg.block_size;
-        let batch = self.running.iter().filter(|s| s.scheduled > 0).count() as u32;
         self.counters.steps += steps as u64;
         self.counters.seq_steps += steps as u64 * batch as u64;
         let mut i = 0;
@@ -289,11 +309,9 @@ impl VllmEngine {
                 }
             }
             s.scheduled = 0;
-            let held = blocks_for(s.computed, bs);
-            if held > s.blocks {
-                self.free_blocks -= held - s.blocks;
-                s.blocks = held;
-            }
+            let more = more_blocks(s.computed, s.blocks, bs);
+            self.free_blocks -= more;
+            s.blocks += more;
             if s.generated >= s.output {
                 let s = self.running.remove(i);
                 self.free_blocks += s.blocks;
@@ -326,10 +344,9 @@ impl ReplicaEngine for VllmEngine {
         {
             return Err(DropReason::QueueFull);
         }
-        let mut request = request;
-        request.prompt_tokens = request.prompt_tokens.max(1);
         self.waiting.push_back(Seq {
             request,
+            prompt: request.prompt_tokens.max(1),
             output,
             generated: 0,
             computed: 0,
@@ -358,9 +375,9 @@ impl ReplicaEngine for VllmEngine {
                 if seg.end > now {
                     return Some(seg.end);
                 }
-                let (steps, end) = (seg.steps, seg.end);
+                let (steps, seqs, end) = (seg.steps, seg.seqs, seg.end);
                 self.segment = None;
-                self.finish(steps, end, done);
+                self.finish(steps, seqs, end, done);
             }
             self.fresh = false;
             if !self.plan(now) {

@@ -42,15 +42,19 @@ impl Draw {
 pub struct TokenSampler {
     prompt: Option<Draw>,
     output: Option<Draw>,
+    /// (prompt, output) pairs drawn with replacement, when the spec names a sample.
+    pairs: Vec<(u32, u32)>,
     rng: Rng,
 }
 
 impl TokenSampler {
-    /// A sampler for `spec` drawing from `rng`.
-    pub fn new(spec: &TokenSpec, rng: Rng) -> Self {
+    /// A sampler for `spec` drawing from `rng`; `pairs` holds the sample trace's (prompt,
+    /// output) pairs when the spec names one (it must then not be empty).
+    pub fn new(spec: &TokenSpec, pairs: Vec<(u32, u32)>, rng: Rng) -> Self {
         TokenSampler {
             prompt: spec.prompt.map(Draw::new),
             output: spec.output.map(Draw::new),
+            pairs,
             rng,
         }
     }
@@ -58,6 +62,12 @@ impl TokenSampler {
     /// Replaces the counts the spec draws (prompt first, then output).
     #[inline]
     pub fn apply(&mut self, prompt: &mut u32, output: &mut u32) {
+        if !self.pairs.is_empty() {
+            let (p, o) = self.pairs[self.rng.random_range(0..self.pairs.len())];
+            *prompt = p;
+            *output = o;
+            return;
+        }
         if let Some(d) = &self.prompt {
             *prompt = d.sample(&mut self.rng);
         }
@@ -75,6 +85,7 @@ mod tests {
     #[test]
     fn families_have_their_ranges_and_means() {
         let spec = TokenSpec {
+            sample: None,
             prompt: Some(TokenDist::Uniform { min: 10, max: 20 }),
             output: Some(TokenDist::Lognormal {
                 mean: 200.0,
@@ -83,7 +94,7 @@ mod tests {
                 max: 100_000,
             }),
         };
-        let mut s = TokenSampler::new(&spec, RngStreams::new(3).stream("t"));
+        let mut s = TokenSampler::new(&spec, Vec::new(), RngStreams::new(3).stream("t"));
         let (mut psum, mut osum) = (0u64, 0u64);
         let n = 200_000;
         for _ in 0..n {
@@ -99,10 +110,17 @@ mod tests {
         let fixed = TokenSpec {
             prompt: None,
             output: Some(TokenDist::Fixed(7)),
+            sample: None,
         };
-        let mut s = TokenSampler::new(&fixed, RngStreams::new(3).stream("t"));
+        let mut s = TokenSampler::new(&fixed, Vec::new(), RngStreams::new(3).stream("t"));
         let (mut p, mut o) = (42, 0);
         s.apply(&mut p, &mut o);
         assert_eq!((p, o), (42, 7));
+        let pairs = vec![(1, 2), (3, 4)];
+        let mut s = TokenSampler::new(&fixed, pairs.clone(), RngStreams::new(3).stream("t"));
+        for _ in 0..20 {
+            s.apply(&mut p, &mut o);
+            assert!(pairs.contains(&(p, o)));
+        }
     }
 }

@@ -21,6 +21,8 @@ use std::fmt;
 pub struct Inputs {
     /// The trace's records, for `kind = "trace"`.
     pub trace: Option<Vec<TraceRecord>>,
+    /// (prompt, output) token pairs of `[traffic.tokens] sample`.
+    pub token_sample: Option<Vec<(u32, u32)>>,
 }
 
 /// A world could not be built from a scenario and its inputs.
@@ -29,6 +31,8 @@ pub struct Inputs {
 pub enum BuildError {
     /// The scenario replays a trace but no records were given.
     MissingTrace,
+    /// The scenario draws token counts from a sample but no pairs were given.
+    MissingTokenSample,
 }
 
 impl fmt::Display for BuildError {
@@ -37,6 +41,9 @@ impl fmt::Display for BuildError {
             BuildError::MissingTrace => {
                 f.write_str("the scenario replays a trace, but no trace records were loaded")
             }
+            BuildError::MissingTokenSample => f.write_str(
+                "the scenario draws token counts from a sample trace, but no pairs were loaded",
+            ),
         }
     }
 }
@@ -154,10 +161,24 @@ impl World {
             wake: vec![WakeSlot::default(); n],
             router,
             source,
-            tokens: s
-                .tokens
-                .as_ref()
-                .map(|t| TokenSampler::new(t, streams.stream("traffic/tokens"))),
+            tokens: match &s.tokens {
+                None => None,
+                Some(t) => {
+                    let pairs = if t.sample.is_some() {
+                        inputs
+                            .token_sample
+                            .filter(|p| !p.is_empty())
+                            .ok_or(BuildError::MissingTokenSample)?
+                    } else {
+                        Vec::new()
+                    };
+                    Some(TokenSampler::new(
+                        t,
+                        pairs,
+                        streams.stream("traffic/tokens"),
+                    ))
+                }
+            },
             pending: None,
             next_id: 0,
             recorder: {
