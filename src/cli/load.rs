@@ -2,7 +2,7 @@
 
 use super::error::CliError;
 use sim_core::catalog::Catalog;
-use sim_core::scenario::catalog_paths;
+use sim_core::scenario::{catalog_paths, parse_variants};
 use sim_core::scenario::{EngineSpec, ScenarioError, TokenSpec, TrafficSpec};
 use sim_core::traffic::read_trace;
 use sim_core::{parse_scenario_with, Inputs, Scenario};
@@ -16,6 +16,8 @@ pub struct Loaded {
     pub scenario: Scenario,
     /// Files it refers to, read.
     pub inputs: Inputs,
+    /// Its `[[policy]]` variants, each with its inputs (empty without variants).
+    pub variants: Vec<(String, Scenario, Inputs)>,
 }
 
 /// Reads and validates `path` and the trace it names (relative to the scenario's folder).
@@ -36,12 +38,37 @@ pub fn load(path: &Path) -> Result<Loaded, CliError> {
         catalog = catalog.with_instances(&src, &file).map_err(input)?;
     }
     let mut scenario = parse_scenario_with(&text, &shown, &catalog).map_err(input)?;
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "scenario".to_string());
     if scenario.name.is_empty() {
-        scenario.name = path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "scenario".to_string());
+        scenario.name = stem.clone();
     }
+    let inputs = load_inputs(&scenario, base, &shown, &text)?;
+    let mut variants = Vec::new();
+    for v in parse_variants(&text, &shown, &catalog).map_err(input)? {
+        let mut s = v.scenario;
+        if s.name.is_empty() {
+            s.name = stem.clone();
+        }
+        let inputs = load_inputs(&s, base, &shown, &text)?;
+        variants.push((v.name, s, inputs));
+    }
+    Ok(Loaded {
+        scenario,
+        inputs,
+        variants,
+    })
+}
+
+/// Reads the files `scenario` names (its trace, its token sample), relative to `base`.
+fn load_inputs(
+    scenario: &Scenario,
+    base: &Path,
+    shown: &str,
+    text: &str,
+) -> Result<Inputs, CliError> {
     let mut inputs = Inputs::default();
     if let TrafficSpec::Trace {
         path: trace,
@@ -52,9 +79,7 @@ pub fn load(path: &Path) -> Result<Loaded, CliError> {
         let trace_shown = full.display().to_string();
         let file = File::open(&full).map_err(|e| {
             let message = format!("cannot open the trace `{trace_shown}`: {e}");
-            CliError::Input(
-                ScenarioError::at_key(&shown, &text, "traffic.path", message).to_string(),
-            )
+            CliError::Input(ScenarioError::at_key(shown, text, "traffic.path", message).to_string())
         })?;
         let records = read_trace(BufReader::new(file), &trace_shown, *format)
             .map_err(|e| CliError::Input(e.to_string()))?;
@@ -67,7 +92,7 @@ pub fn load(path: &Path) -> Result<Loaded, CliError> {
                  with [traffic.tokens]"
             );
             return Err(CliError::Input(
-                ScenarioError::at_key(&shown, &text, "traffic.path", message).to_string(),
+                ScenarioError::at_key(shown, text, "traffic.path", message).to_string(),
             ));
         }
         inputs.trace = Some(records);
@@ -78,7 +103,7 @@ pub fn load(path: &Path) -> Result<Loaded, CliError> {
         let file = File::open(&full).map_err(|e| {
             let message = format!("cannot open the token sample `{sample_shown}`: {e}");
             CliError::Input(
-                ScenarioError::at_key(&shown, &text, "traffic.tokens.sample", message).to_string(),
+                ScenarioError::at_key(shown, text, "traffic.tokens.sample", message).to_string(),
             )
         })?;
         let records = read_trace(BufReader::new(file), &sample_shown, *format)
@@ -97,7 +122,7 @@ pub fn load(path: &Path) -> Result<Loaded, CliError> {
                 .collect(),
         );
     }
-    Ok(Loaded { scenario, inputs })
+    Ok(inputs)
 }
 
 /// Reads a file the scenario names at `key`, relative to the scenario's folder.

@@ -5,8 +5,9 @@ use super::load::load;
 use super::output::{CsvRequestSink, Staged};
 use sim_core::engine::{parse_duration, SimDuration};
 use sim_core::metrics::NoSink;
+use sim_core::results::RunResult;
 use sim_core::results::Summary;
-use sim_core::World;
+use sim_core::{Inputs, Scenario, World};
 use std::path::{Path, PathBuf};
 
 /// Arguments of `capsim run`.
@@ -26,7 +27,23 @@ pub struct RunArgs {
 /// Runs the scenario and writes `summary.json`, `timeseries.csv` (and `requests.csv`).
 pub fn run(args: &RunArgs) -> Result<(), CliError> {
     let mut loaded = load(&args.scenario)?;
+    if !loaded.variants.is_empty() {
+        return super::compare::run_variants(args, &loaded.scenario.name, loaded.variants);
+    }
     let s = &mut loaded.scenario;
+    apply_flags(s, args)?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("results").join(folder_name(&s.name)));
+    let inputs = std::mem::take(&mut loaded.inputs);
+    let result = run_one(args, &loaded.scenario, inputs, &out)?;
+    print!("{}", render(&result.summary, &out, args.requests));
+    Ok(())
+}
+
+/// Applies `--seed` and `--horizon` to a scenario.
+pub fn apply_flags(s: &mut Scenario, args: &RunArgs) -> Result<(), CliError> {
     if let Some(seed) = args.seed {
         s.seed = seed;
     }
@@ -40,18 +57,24 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
         }
         s.horizon = d;
     }
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| Path::new("results").join(folder_name(&s.name)));
+    Ok(())
+}
+
+/// Runs `s` and writes its `summary.json`, `timeseries.csv` (and `requests.csv`) into `out`.
+pub fn run_one(
+    args: &RunArgs,
+    s: &Scenario,
+    inputs: Inputs,
+    out: &Path,
+) -> Result<RunResult, CliError> {
+    let out = out.to_path_buf();
     std::fs::create_dir_all(&out).map_err(|e| {
         CliError::Io(format!(
             "{}: cannot create the output folder: {e}",
             out.display()
         ))
     })?;
-    let world = World::new(s, std::mem::take(&mut loaded.inputs))
-        .map_err(|e| CliError::Input(e.to_string()))?;
+    let world = World::new(s, inputs).map_err(|e| CliError::Input(e.to_string()))?;
     let mut staged = Staged::new();
     let result = if args.requests {
         let path = out.join("requests.csv");
@@ -78,12 +101,11 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
             })?;
         }
     }
-    print!("{}", render(&result.summary, &out, args.requests));
-    Ok(())
+    Ok(result)
 }
 
 /// A scenario name made safe as one folder name (no separators, no `..`).
-fn folder_name(name: &str) -> String {
+pub fn folder_name(name: &str) -> String {
     let safe: String = name
         .chars()
         .map(|c| {

@@ -44,5 +44,9 @@ pub fn validate(path: &Path) -> Result<(), CliError> {
         cluster,
         s.horizon
     );
+    if !loaded.variants.is_empty() {
+        let names: Vec<&str> = loaded.variants.iter().map(|v| v.0.as_str()).collect();
+        println!("    {} policies: {}", names.len(), names.join(", "));
+    }
     Ok(())
 }

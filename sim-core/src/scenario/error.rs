@@ -92,13 +92,13 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
 
 /// One step of a key path: a table key or an array index.
 #[derive(Clone, Debug, PartialEq, Eq)]
-enum Seg<'a> {
+pub(crate) enum Seg<'a> {
     Key(&'a str),
     Index(usize),
 }
 
 /// Splits `a.b[2].c` into segments. Keys containing dots (`"nvidia.com/gpu"`) may be quoted.
-fn split_path(path: &str) -> Vec<Seg<'_>> {
+pub(crate) fn split_path(path: &str) -> Vec<Seg<'_>> {
     let mut segs = Vec::new();
     let bytes = path.as_bytes();
     let mut i = 0;

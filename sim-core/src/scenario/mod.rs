@@ -3,6 +3,7 @@
 pub mod cluster;
 pub mod error;
 pub mod model;
+pub mod policy;
 pub mod raw;
 
 pub use cluster::ClusterSpec;
@@ -12,3 +13,4 @@ pub use model::{
     EngineSpec, RouterPolicy, Scenario, ServiceSpec, ServiceTimeSpec, TokenDist, TokenSpec,
     TraceFormat, TrafficSpec, VllmSpec,
 };
+pub use policy::{parse_variants, Variant};

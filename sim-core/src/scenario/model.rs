@@ -282,7 +282,12 @@ pub fn parse_scenario_with(
     catalog: &Catalog,
 ) -> Result<Scenario, ScenarioError> {
     let raw = parse_raw(source, file)?;
-    Validator { file, source }.scenario(raw, catalog)
+    Validator {
+        file,
+        source,
+        variant: None,
+    }
+    .scenario(raw, catalog)
 }
 
 /// The catalog files a scenario names in `[cluster]`: `(instance_catalog, gpu_catalog)`, as written
@@ -323,11 +328,20 @@ fn clean_message(m: &str) -> String {
 pub(super) struct Validator<'a> {
     pub(super) file: &'a str,
     pub(super) source: &'a str,
+    /// When validating a `[[policy]]` variant: its index and its overrides. Errors at keys the
+    /// variant overrides point into its `[[policy]]` table.
+    pub(super) variant: Option<(usize, &'a toml::Table)>,
 }
 
 impl Validator<'_> {
     pub(super) fn err(&self, key: &str, message: impl Into<String>) -> ScenarioError {
-        ScenarioError::at_key(self.file, self.source, key, message)
+        match self.variant {
+            Some((i, overrides)) if super::policy::overrides_key(overrides, key) => {
+                let key = format!("policy[{i}].{key}");
+                ScenarioError::at_key(self.file, self.source, &key, message)
+            }
+            _ => ScenarioError::at_key(self.file, self.source, key, message),
+        }
     }
 
     pub(super) fn duration(
@@ -364,7 +378,11 @@ impl Validator<'_> {
         }
     }
 
-    fn scenario(&self, raw: RawScenario, catalog: &Catalog) -> Result<Scenario, ScenarioError> {
+    pub(super) fn scenario(
+        &self,
+        raw: RawScenario,
+        catalog: &Catalog,
+    ) -> Result<Scenario, ScenarioError> {
         let sim = raw.simulation.as_ref();
         let seed = sim.and_then(|s| s.seed).unwrap_or(defaults::SEED);
         let horizon = self.duration(

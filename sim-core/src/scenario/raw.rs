@@ -26,6 +26,8 @@ pub struct RawScenario {
     pub node_pool: Option<Vec<RawNodePool>>,
     /// `[scheduler]`: kube-scheduler configuration.
     pub scheduler: Option<RawScheduler>,
+    /// `[[policy]]`: variants of this scenario, each a `name` and keys that override the base.
+    pub policy: Option<Vec<toml::Table>>,
 }
 
 /// `[simulation]`.

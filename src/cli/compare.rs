@@ -1,0 +1,166 @@
+//! `capsim run` on a scenario with `[[policy]]` variants: each variant runs over the same traffic
+//! and random numbers; one comparison table is printed and written as `comparison.csv`.
+
+use super::error::CliError;
+use super::output::Staged;
+use super::run::{apply_flags, folder_name, run_one, RunArgs};
+use sim_core::results::Summary;
+use sim_core::{Inputs, Scenario};
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// Columns of `comparison.csv`.
+pub const COMPARISON_COLUMNS: &str =
+    "policy,completed,dropped,latency_p50_s,latency_p90_s,latency_p99_s,\
+ttft_p99_s,tpot_p99_s,slo_attainment_ratio,token_slo_attainment_ratio,replica_hours,node_hours,\
+gpu_hours,cost_usd,cost_usd_per_hour,cost_usd_per_million_requests";
+
+/// Runs every variant into `OUT/policies/<name>/` and writes `OUT/comparison.csv`.
+pub fn run_variants(
+    args: &RunArgs,
+    scenario_name: &str,
+    variants: Vec<(String, Scenario, Inputs)>,
+) -> Result<(), CliError> {
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("results").join(folder_name(scenario_name)));
+    let mut rows: Vec<(String, Summary)> = Vec::with_capacity(variants.len());
+    for (name, mut s, inputs) in variants {
+        apply_flags(&mut s, args)?;
+        let dir = out.join("policies").join(&name);
+        let result = run_one(args, &s, inputs, &dir)?;
+        rows.push((name, result.summary));
+    }
+    let mut staged = Staged::new();
+    staged.write(&out.join("comparison.csv"), &comparison_csv(&rows))?;
+    staged.commit()?;
+    print!("{}", render(&rows, &out));
+    Ok(())
+}
+
+fn cell(v: Option<f64>) -> String {
+    v.map_or(String::new(), |x| format!("{x:.6}"))
+}
+
+/// Hours of replicas serving over the measured window.
+fn replica_hours(s: &Summary) -> f64 {
+    s.replicas_mean * (s.horizon_s - s.warmup_s) / 3600.0
+}
+
+/// `comparison.csv`: one row per variant, in file order.
+pub fn comparison_csv(rows: &[(String, Summary)]) -> String {
+    let mut t = String::from(COMPARISON_COLUMNS);
+    t.push('\n');
+    for (name, s) in rows {
+        let c = s.cluster.as_ref();
+        let k = s.tokens.as_ref();
+        let _ = writeln!(
+            t,
+            "{name},{},{},{},{},{},{},{},{},{},{:.6},{},{},{},{},{}",
+            s.measured.completed,
+            s.measured.dropped,
+            cell(s.latency_s.p50),
+            cell(s.latency_s.p90),
+            cell(s.latency_s.p99),
+            cell(k.and_then(|k| k.ttft_s.p99)),
+            cell(k.and_then(|k| k.tpot_s.p99)),
+            cell(s.slo.attainment_ratio),
+            cell(k.and_then(|k| k.attainment_ratio)),
+            replica_hours(s),
+            cell(c.map(|c| c.node_hours)),
+            cell(c.map(|c| c.gpu_hours)),
+            cell(c.map(|c| c.cost_usd)),
+            cell(c.map(|c| c.cost_usd_per_hour)),
+            cell(c.and_then(|c| c.cost_usd_per_million_requests)),
+        );
+    }
+    t
+}
+
+fn ms(v: Option<f64>) -> String {
+    match v {
+        None => "-".into(),
+        Some(s) if s >= 10.0 => format!("{s:.1} s"),
+        Some(s) => format!("{:.1} ms", s * 1e3),
+    }
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map_or("-".into(), |a| format!("{:.2}%", a * 100.0))
+}
+
+fn usd(v: Option<f64>) -> String {
+    v.map_or("-".into(), |x| format!("${x:.2}"))
+}
+
+/// The comparison as people read it: a fixed-width table.
+pub fn render(rows: &[(String, Summary)], out: &Path) -> String {
+    let tokens = rows.iter().any(|(_, s)| s.tokens.is_some());
+    let mut header = vec!["policy", "p50", "p99"];
+    if tokens {
+        header.extend(["TTFT p99", "TPOT p99"]);
+    }
+    header.extend(["SLO met", "replica-h", "node-h", "$/hour", "$/M req"]);
+    let mut table: Vec<Vec<String>> = vec![header.iter().map(|h| h.to_string()).collect()];
+    for (name, s) in rows {
+        let c = s.cluster.as_ref();
+        let k = s.tokens.as_ref();
+        let mut r = vec![name.clone(), ms(s.latency_s.p50), ms(s.latency_s.p99)];
+        if tokens {
+            r.push(ms(k.and_then(|k| k.ttft_s.p99)));
+            r.push(ms(k.and_then(|k| k.tpot_s.p99)));
+        }
+        let slo = k
+            .and_then(|k| k.attainment_ratio)
+            .or(s.slo.attainment_ratio);
+        r.push(pct(slo));
+        r.push(format!("{:.1}", replica_hours(s)));
+        r.push(c.map_or("-".into(), |c| format!("{:.1}", c.node_hours)));
+        r.push(usd(c.map(|c| c.cost_usd_per_hour)));
+        r.push(usd(c.and_then(|c| c.cost_usd_per_million_requests)));
+        table.push(r);
+    }
+    let widths: Vec<usize> = (0..table[0].len())
+        .map(|j| {
+            table
+                .iter()
+                .map(|r| r[j].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut t = String::new();
+    if let Some((_, first)) = rows.first() {
+        let _ = writeln!(
+            t,
+            "capsim {} · scenario {} · seed {} · horizon {} s (warm-up {} s) · {} policies, same traffic and random numbers",
+            first.capsim_version,
+            first.scenario,
+            first.seed,
+            first.horizon_s,
+            first.warmup_s,
+            rows.len()
+        );
+    }
+    for r in &table {
+        let line: Vec<String> = r
+            .iter()
+            .enumerate()
+            .map(|(j, c)| {
+                if j == 0 {
+                    format!("{c:<w$}", w = widths[j])
+                } else {
+                    format!("{c:>w$}", w = widths[j])
+                }
+            })
+            .collect();
+        let _ = writeln!(t, "{}", line.join("  ").trim_end());
+    }
+    let _ = writeln!(
+        t,
+        "wrote        {}/comparison.csv, policies/<name>/summary.json, timeseries.csv",
+        out.display()
+    );
+    t
+}
