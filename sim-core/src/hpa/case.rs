@@ -1,0 +1,3 @@
+pub fn run_case(_s: &str, _f: &str) -> Result<String, String> {
+    Ok(String::new())
+}
