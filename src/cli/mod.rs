@@ -1,6 +1,7 @@
 //! The subcommands and the file handling they share.
 
 pub mod error;
+pub mod hpa_eval;
 pub mod load;
 pub mod output;
 pub mod run;
