@@ -337,20 +337,27 @@ fn entry_time(r: &Reader<'_>, key: &str, e: &RawEntry) -> Result<Nanos, CaseErro
 
 fn read_pod(r: &Reader<'_>, i: usize, p: &RawPod) -> Result<PodState, CaseError> {
     let key = |k: &str| format!("state.pods[{i}].{k}");
-    let phase =
-        match p.phase.as_deref().unwrap_or("Running") {
-            "Running" => PodPhase::Running,
-            "Pending" => PodPhase::Pending,
-            "Succeeded" => PodPhase::Succeeded,
-            "Failed" => PodPhase::Failed,
-            "Unknown" => PodPhase::Unknown,
-            other => return Err(r.err(
+    let phase = match p
+        .phase
+        .as_deref()
+        .unwrap_or("Running")
+        .to_ascii_lowercase()
+        .as_str()
+    {
+        "running" => PodPhase::Running,
+        "pending" => PodPhase::Pending,
+        "succeeded" => PodPhase::Succeeded,
+        "failed" => PodPhase::Failed,
+        "unknown" => PodPhase::Unknown,
+        other => {
+            return Err(r.err(
                 &key("phase"),
                 format!(
                     "expected Running, Pending, Succeeded, Failed or Unknown, found \"{other}\""
                 ),
-            )),
-        };
+            ))
+        }
+    };
     let ready = match &p.ready {
         None | Some(RawReady::Bool(true)) => Some(ConditionStatus::True),
         Some(RawReady::Bool(false)) => Some(ConditionStatus::False),
@@ -493,10 +500,10 @@ pub fn run(case: &Case) -> Result<String, CaseError> {
             let out =
                 reconcile(hpa, cfg, obs, &mut history).map_err(|e| CaseError::Hpa(e.message))?;
             first = format!("desired_replicas={} reason={}", out.desired, out.reason);
+            lines.extend(out.explanation);
             if let Some(a) = out.able_reason {
                 lines.push(format!("AbleToScale reason: {a}"));
             }
-            lines.extend(out.explanation);
         }
         Stage::Replicas => {
             let metric = &hpa.metrics[0];

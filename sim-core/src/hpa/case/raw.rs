@@ -104,8 +104,10 @@ pub struct RawPod {
     /// Ready condition (default `true`).
     pub ready: Option<RawReady>,
     /// The Ready condition's `lastTransitionTime` (default: Go's zero time).
+    #[serde(alias = "readyTransitionTime", alias = "lastTransitionTime")]
     pub ready_transition: Option<String>,
     /// `status.startTime` (default: Go's zero time; `"none"` for unset).
+    #[serde(alias = "startTime")]
     pub start: Option<String>,
     /// `metadata.deletionTimestamp` is set.
     pub deleting: Option<bool>,
@@ -193,7 +195,8 @@ pub struct RawEntry {
     pub change: Option<i32>,
     /// How long ago: `"2m"` or `"-2m"` (both mean two minutes before `now`), or seconds.
     pub age: Option<RawDuration>,
-    /// Or the instant itself (RFC 3339 or an offset from `now`).
+    /// Or the instant itself (RFC 3339 or an offset from `now`); also spelt `time` or `timestamp`.
+    #[serde(alias = "time", alias = "timestamp")]
     pub at: Option<String>,
     /// A scale event already marked outdated.
     pub outdated: Option<bool>,
