@@ -371,6 +371,12 @@ mod tests {
             scale_up: gen(10, 60, 0, 0, 0),
             scale_down: default_scale_down(300),
         };
+        // The replicas added within the last 60 s before storing: 6 and 8 + 6 = 14.
+        assert_eq!(change_in_period(&events(&[7, 6], &[-61, -59]), 0, 60), 6);
+        assert_eq!(
+            change_in_period(&events(&[8, 6, 7, 9], &[-29, -59, -61, -61]), 0, 60),
+            14
+        );
         let mut h = HpaHistory {
             scale_up_events: events(&[7, 6], &[-61, -59]),
             ..Default::default()

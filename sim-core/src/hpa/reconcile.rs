@@ -117,6 +117,13 @@ pub fn reconcile(
             "metrics recommend {pre} (maximum over metrics: {})",
             m.metric
         ));
+        if pre > current {
+            out.explanation
+                .push(format!("rescale reason: {} above target", m.metric));
+        } else if pre < current {
+            out.explanation
+                .push("rescale reason: All metrics below target".to_string());
+        }
         let n = normalize_desired_replicas(
             hpa,
             history,
@@ -158,4 +165,143 @@ pub fn reconcile(
             .push(format!("no rescale: stays at {current}"));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hpa::spec::HpaSpec;
+    use crate::hpa::state::{
+        ConditionStatus, ContainerKind, ContainerState, MetricSample, Nanos, PodPhase, PodState,
+        SECOND,
+    };
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    fn seed_hpa() -> Hpa {
+        let spec: HpaSpec = toml::from_str(
+            "minReplicas = 2\nmaxReplicas = 20\n[[metrics]]\ntype = \"Resource\"\n\
+             resource = { name = \"cpu\", target = { type = \"Utilization\", averageUtilization = 70 } }\n",
+        )
+        .unwrap();
+        spec.check(300).unwrap()
+    }
+
+    /// `n` long-running ready pods sharing `load_milli` of CPU, each requesting one core.
+    fn observe(now: Nanos, n: i32, load_milli: i64) -> Observation {
+        let pods = (0..n)
+            .map(|i| PodState {
+                name: format!("p{i}"),
+                listed: true,
+                phase: PodPhase::Running,
+                ready: Some(ConditionStatus::True),
+                ready_transition: now - 3600 * SECOND,
+                start: Some(now - 3600 * SECOND),
+                deleting: false,
+                containers: vec![ContainerState {
+                    name: "c".into(),
+                    kind: ContainerKind::Regular,
+                    requests: BTreeMap::from([("cpu".to_string(), 1000)]),
+                    usage: BTreeMap::new(),
+                }],
+                pod_requests: None,
+                metrics: BTreeMap::from([(
+                    "cpu".to_string(),
+                    MetricSample {
+                        value: Some(load_milli / i64::from(n)),
+                        timestamp: now,
+                        window: 15 * SECOND,
+                    },
+                )]),
+                usage_sample: (now, 15 * SECOND),
+            })
+            .collect();
+        Observation {
+            now,
+            spec_replicas: n,
+            status_replicas: n,
+            pods,
+            object_metrics: vec![],
+            external_metrics: vec![],
+        }
+    }
+
+    /// The seed articles' HPA (cpu 70 %, min 2, max 20, no behavior) under a step up in load grows
+    /// by at most max(2 x current, 4) per 15 s sync, and shrinks no sooner than 300 s after the
+    /// load drops. (Pods here are ready at once: only the controller is under test.)
+    #[test]
+    fn seed_hpa_step_load_respects_rate_limit_and_stabilization() {
+        let hpa = seed_hpa();
+        let cfg = ControllerConfig::default();
+        let mut history = HpaHistory::default();
+        let (up_at, down_at) = (60 * SECOND, 600 * SECOND);
+        let load = |t: Nanos| {
+            if (up_at..down_at).contains(&t) {
+                12_000
+            } else {
+                1_000
+            }
+        };
+        let mut replicas = 2;
+        let mut first_decrease = None;
+        let mut grew = false;
+        for k in 0..=80i64 {
+            let now = k * 15 * SECOND;
+            let obs = observe(now, replicas, load(now));
+            let out = reconcile(&hpa, &cfg, &obs, &mut history).unwrap();
+            if out.desired > replicas {
+                grew = true;
+                assert!(
+                    out.desired <= (2 * replicas).max(4),
+                    "sync {k}: {replicas} -> {}",
+                    out.desired
+                );
+            }
+            if out.desired < replicas && first_decrease.is_none() {
+                first_decrease = Some(now);
+            }
+            assert!((2..=20).contains(&out.desired));
+            replicas = out.desired;
+        }
+        assert!(grew);
+        let first = first_decrease.expect("scales down after the load drops");
+        assert!(
+            first >= down_at + 300 * SECOND,
+            "first decrease at {} s",
+            first / SECOND
+        );
+        assert!(
+            first <= down_at + 330 * SECOND,
+            "first decrease at {} s",
+            first / SECOND
+        );
+        assert_eq!(replicas, 2);
+    }
+
+    proptest! {
+        /// With the target inside [min, max], one sync ends inside [min, max]; without behavior a
+        /// scale-up is at most max(2 x current, 4), and the result is never below the highest
+        /// recommendation of the last five minutes, as far as the limits allow.
+        #[test]
+        fn sync_stays_within_bounds(
+            current in 2i32..=20,
+            load in 0i64..100_000,
+            recs in proptest::collection::vec((1i32..40, 0i64..600), 0..6),
+        ) {
+            let hpa = seed_hpa();
+            let cfg = ControllerConfig::default();
+            let now = 10_000 * SECOND;
+            let stored = recs
+                .iter()
+                .map(|&(r, age)| Recommendation { replicas: r, at: now - age * SECOND })
+                .collect();
+            let mut history = HpaHistory { recommendations: Some(stored), ..HpaHistory::default() };
+            let recent = recs.iter().filter(|&&(_, age)| age <= 300).map(|&(r, _)| r).max().unwrap_or(0);
+            let out = reconcile(&hpa, &cfg, &observe(now, current, load), &mut history).unwrap();
+            let up_limit = (2 * current).max(4);
+            prop_assert!((2..=20).contains(&out.desired));
+            prop_assert!(out.desired <= up_limit.max(current));
+            prop_assert!(out.desired >= recent.min(20).min(up_limit));
+        }
+    }
 }
