@@ -48,6 +48,18 @@ enum Command {
         /// Scenario file (TOML).
         scenario: PathBuf,
     },
+    /// HPA dry-run calculator: run one CASE file through the upstream HPA algorithm.
+    #[command(
+        name = "hpa-eval",
+        after_help = "Example:\n  capsim hpa-eval tests/hpa/reconcile_scale_up_deployment.toml\n\n\
+        Prints `desired_replicas=N reason=R` (for stage `replicas`, then `utilization=U` or\n\
+        `usage=U` in milli-units), the stored recommendations and scale events, and an explanation.\n\
+        The CASE format is documented in the book (HPA page)."
+    )]
+    HpaEval {
+        /// CASE file (TOML).
+        case: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -67,6 +79,7 @@ fn main() -> ExitCode {
             requests,
         }),
         Command::Validate { scenario } => cli::validate::validate(&scenario),
+        Command::HpaEval { case } => cli::hpa_eval::hpa_eval(&case),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

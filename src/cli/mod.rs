@@ -2,6 +2,7 @@
 
 pub mod compare;
 pub mod error;
+pub mod hpa_eval;
 pub mod load;
 pub mod output;
 pub mod run;

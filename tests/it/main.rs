@@ -4,6 +4,7 @@ mod bad_input;
 mod cluster;
 mod common;
 mod determinism;
+mod hpa_eval;
 mod llm;
 mod policy;
 mod validation;
