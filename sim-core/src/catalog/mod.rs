@@ -9,7 +9,7 @@ mod gpu;
 mod instance;
 mod model;
 
-pub use gpu::GpuModel;
+pub use gpu::{GpuModel, GpuPerf};
 pub use instance::{InstanceType, PROVIDERS};
 pub use model::{builtin_model, builtin_models, parse_models, LlmModel, RawModel, BUILTIN_MODELS};
 

@@ -1,0 +1,21 @@
+//! Step-time cost models for batched LLM inference: how long one engine iteration (a batch of
+//! prefill chunks and decode sequences) takes on a GPU, a MIG slice or a share of one.
+//!
+//! [`Roofline`] predicts from the GPU's and the model's figures alone; [`ProfileTable`] and
+//! [`SplitwiseProfile`] replace it with measured timings where a user has them. Every model
+//! takes a [`StepBatch`], an aggregate an engine keeps up to date as requests join and leave, so
+//! a step costs a handful of arithmetic operations and no allocation.
+
+mod batch;
+mod profile;
+mod roofline;
+mod splitwise;
+
+pub use batch::{Placement, StepBatch};
+
+pub use roofline::{Roofline, StepBreakdown};
+
+pub use profile::{
+    read_profile_csv, ProfileError, ProfileKind, ProfileRow, ProfileTable, ProfiledCost,
+};
+pub use splitwise::SplitwiseProfile;
