@@ -7,6 +7,7 @@
 //! a step costs a handful of arithmetic operations and no allocation.
 
 mod batch;
+pub mod calibration;
 mod profile;
 mod roofline;
 mod splitwise;

@@ -85,6 +85,17 @@ pub(super) fn error(
     }
 }
 
+/// The 1-based line of byte offset `byte` in `text` (the csv crate miscounts CRLF files).
+pub(super) fn line_at(text: &str, byte: u64) -> u64 {
+    let bytes = text.as_bytes();
+    let mut end = usize::try_from(byte).map_or(bytes.len(), |b| b.min(bytes.len()));
+    // A record's reported start may be the line break before it.
+    while end < bytes.len() && (bytes[end] == b'\r' || bytes[end] == b'\n') {
+        end += 1;
+    }
+    bytes[..end].iter().filter(|&&c| c == b'\n').count() as u64 + 1
+}
+
 /// Reads a decode or prefill timings file (`text`, named `file` in errors).
 pub fn read_profile_csv(
     text: &str,
@@ -139,10 +150,10 @@ pub fn read_profile_csv(
     let mut rows = Vec::new();
     for record in rdr.records() {
         let record = record.map_err(|e| {
-            let row = e.position().map(|p| p.line());
+            let row = e.position().map(|p| line_at(text, p.byte()));
             error(file, row, None, format!("malformed CSV row: {e}"))
         })?;
-        let line = record.position().map_or(0, |p| p.line());
+        let line = record.position().map_or(0, |p| line_at(text, p.byte()));
         let field = |i: usize| record.get(i).unwrap_or("");
         let whole = |i: usize, name: &str, what: &str| -> Result<u64, ProfileError> {
             match field(i).parse::<u64>() {
@@ -384,6 +395,8 @@ mod tests {
         let e = read_profile_csv(bad, "d.csv").unwrap_err();
         assert_eq!((e.row, e.column.as_deref()), (Some(3), Some("batch")));
         assert!(e.to_string().starts_with("d.csv:3: column `batch`"), "{e}");
+        let crlf = bad.replace('\n', "\r\n");
+        assert_eq!(read_profile_csv(&crlf, "d.csv").unwrap_err().row, Some(3));
         let e = read_profile_csv("a,b\n1,2\n", "x.csv").unwrap_err();
         assert_eq!(e.row, Some(1));
         let e = read_profile_csv("model,params_gb,batch,prompt,ms\nm,3,1,64,-1\n", "p.csv")

@@ -4,7 +4,7 @@
 //! measured rows, as SplitwiseSim's `DatabasePerformanceModel` does.
 
 use super::batch::StepBatch;
-use super::profile::{error, ProfileError};
+use super::profile::{error, line_at, ProfileError};
 
 /// SplitwiseSim's prompt and token curves for one (model, hardware, tensor-parallel degree).
 #[derive(Clone, Debug, PartialEq)]
@@ -111,12 +111,12 @@ impl SplitwiseProfile {
             let record = record.map_err(|e| {
                 error(
                     file,
-                    e.position().map(|p| p.line()),
+                    e.position().map(|p| line_at(text, p.byte())),
                     None,
                     format!("malformed CSV row: {e}"),
                 )
             })?;
-            let line = record.position().map_or(0, |p| p.line());
+            let line = record.position().map_or(0, |p| line_at(text, p.byte()));
             let get = |c: usize| record.get(idx[c]).unwrap_or("");
             let num = |c: usize| -> Result<f64, ProfileError> {
                 match get(c).parse::<f64>() {

@@ -1,0 +1,116 @@
+//! `capsim calibrate` against the measured H100 timings shipped in sim-core/calibration/h100: the
+//! catalog's constants must predict every file within the bounds.
+
+use crate::common::{capsim_text, root};
+
+/// Per-file (median, max) absolute error in percent, read back from calibration.csv.
+fn errors(csv: &str, file_suffix: &str) -> (f64, f64, usize) {
+    let mut abs: Vec<f64> = csv
+        .lines()
+        .skip(1)
+        .filter(|l| {
+            l.split(',')
+                .next()
+                .is_some_and(|f| f.ends_with(file_suffix))
+        })
+        .map(|l| l.rsplit(',').next().unwrap().parse::<f64>().unwrap().abs())
+        .collect();
+    abs.sort_by(f64::total_cmp);
+    let n = abs.len();
+    let median = if n % 2 == 1 {
+        abs[n / 2]
+    } else {
+        (abs[n / 2 - 1] + abs[n / 2]) / 2.0
+    };
+    (median, abs[n - 1], n)
+}
+
+#[test]
+fn h100_llama_3_2_1b_within_bounds() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("cal");
+    let (code, stdout, stderr) = capsim_text(&[
+        "calibrate",
+        "--gpu",
+        "h100-sxm",
+        "--measured",
+        "sim-core/calibration/h100/decode.csv",
+        "--measured",
+        "sim-core/calibration/h100/prefill.csv",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("median |error|"), "{stdout}");
+    let csv = std::fs::read_to_string(out.join("calibration.csv")).unwrap();
+    assert!(
+        csv.starts_with("file,model,params_gb,batch,context,prompt,ms,predicted_ms,error_pct\n")
+    );
+    for (file, rows) in [("decode.csv", 45), ("prefill.csv", 34)] {
+        let (median, max, n) = errors(&csv, file);
+        assert_eq!(n, rows, "{file}");
+        assert!(median <= 10.0, "{file}: median |error| {median:.1}% > 10%");
+        assert!(max <= 25.0, "{file}: max |error| {max:.1}% > 25%");
+    }
+}
+
+#[test]
+fn bad_input_exits_2_naming_the_problem_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("cal");
+    let out_s = out.to_str().unwrap();
+    let decode = root().join("sim-core/calibration/h100/decode.csv");
+    let (code, _, err) = capsim_text(&[
+        "calibrate",
+        "--gpu",
+        "h999",
+        "--measured",
+        decode.to_str().unwrap(),
+        "--out",
+        out_s,
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("unknown GPU `h999`") && err.contains("h100-sxm"),
+        "{err}"
+    );
+
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "model,params_gb,batch,context,ms\nllama-3.2-1b,3.0,1,128,1.4\nllama-9b,3.0,1,128,1.4\n",
+    )
+    .unwrap();
+    let (code, _, err) = capsim_text(&[
+        "calibrate",
+        "--gpu",
+        "h100-sxm",
+        "--measured",
+        bad.to_str().unwrap(),
+        "--out",
+        out_s,
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("bad.csv:3: column `model`: unknown model `llama-9b`"),
+        "{err}"
+    );
+
+    std::fs::write(
+        &bad,
+        "model,params_gb,batch,prompt,ms\nllama-3.2-1b,3.0,1,64,fast\n",
+    )
+    .unwrap();
+    let (code, _, err) = capsim_text(&[
+        "calibrate",
+        "--gpu",
+        "h100-sxm",
+        "--measured",
+        bad.to_str().unwrap(),
+        "--out",
+        out_s,
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("bad.csv:2: column `ms`"), "{err}");
+    assert!(!out.join("calibration.csv").exists());
+}
