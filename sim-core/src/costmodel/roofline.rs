@@ -317,4 +317,33 @@ mod tests {
         let r = Roofline::new(&h100(), model("llama-3.2-1b"), &Placement::whole());
         assert_eq!(r.step_time(&StepBatch::new()), 0.0);
     }
+
+    proptest::proptest! {
+        /// Step time is finite, positive for work, and never falls when work is added.
+        #[test]
+        fn more_work_never_takes_less_time(
+            model_i in 0usize..6,
+            decodes in 0u64..512,
+            context in 1u64..32_768,
+            chunk in 0u64..8192,
+            cached in 0u64..8192,
+            tp in 1u32..9,
+        ) {
+            let model = &crate::catalog::builtin_models()[model_i];
+            let r = Roofline::new(&h100(), model, &Placement::tensor_parallel(tp));
+            let mut b = StepBatch::decode(decodes, context);
+            if chunk > 0 {
+                b.add_prefill_chunk(chunk, cached, true);
+            }
+            let t = r.step_time(&b);
+            proptest::prop_assert!(t.is_finite() && t >= 0.0);
+            proptest::prop_assert_eq!(t > 0.0, !b.is_empty());
+            let mut more = b;
+            more.add_decode(context);
+            proptest::prop_assert!(r.step_time(&more) >= t);
+            let mut longer = b;
+            longer.add_prefill_chunk(64, cached, false);
+            proptest::prop_assert!(r.step_time(&longer) >= t);
+        }
+    }
 }
