@@ -60,6 +60,9 @@ enum Command {
         /// Output folder (default results/calibration).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Also print constants fitted to these files, for a new GPU's catalog entry.
+        #[arg(long)]
+        fit: bool,
     },
     /// Check a scenario (and the trace it names) without running it.
     #[command(after_help = "Example:\n  capsim validate scenarios/quickstart.toml")]
@@ -86,9 +89,17 @@ fn main() -> ExitCode {
             requests,
         }),
         Command::Validate { scenario } => cli::validate::validate(&scenario),
-        Command::Calibrate { gpu, measured, out } => {
-            cli::calibrate::calibrate(&cli::calibrate::CalibrateArgs { gpu, measured, out })
-        }
+        Command::Calibrate {
+            gpu,
+            measured,
+            out,
+            fit,
+        } => cli::calibrate::calibrate(&cli::calibrate::CalibrateArgs {
+            gpu,
+            measured,
+            out,
+            fit,
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

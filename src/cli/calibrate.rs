@@ -4,8 +4,10 @@
 use super::error::CliError;
 use super::output::Staged;
 use sim_core::catalog::{builtin_model, builtin_models, Catalog};
-use sim_core::costmodel::calibration::{evaluate, summarize, ErrorSummary, Evaluated};
-use sim_core::costmodel::{read_profile_csv, ProfileKind};
+use sim_core::costmodel::calibration::{
+    evaluate, fit, summarize, ErrorSummary, Evaluated, MeasuredFile,
+};
+use sim_core::costmodel::{read_profile_csv, ProfileKind, ProfileRow};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -18,6 +20,8 @@ pub struct CalibrateArgs {
     pub measured: Vec<PathBuf>,
     /// Output folder (default `results/calibration`).
     pub out: Option<PathBuf>,
+    /// Also suggest constants that would fit these measurements (printed, never applied).
+    pub fit: bool,
 }
 
 /// One file's evaluation.
@@ -30,6 +34,8 @@ pub struct FileResult {
     pub rows: Vec<Evaluated>,
     /// Its error statistics.
     pub summary: ErrorSummary,
+    /// The measured rows, as read.
+    pub measured: Vec<ProfileRow>,
 }
 
 /// Evaluates every file (no output written).
@@ -54,7 +60,8 @@ pub fn evaluate_files(gpu_id: &str, files: &[PathBuf]) -> Result<Vec<FileResult>
             .map_err(|e| CliError::Input(format!("{name}: cannot read: {e}")))?;
         let (kind, rows) =
             read_profile_csv(&text, &name).map_err(|e| CliError::Input(e.to_string()))?;
-        let rows = evaluate(gpu, kind, &rows, &name, builtin_model, &known)
+        let measured = rows;
+        let rows = evaluate(gpu, kind, &measured, &name, builtin_model, &known)
             .map_err(|e| CliError::Input(e.to_string()))?;
         let summary = summarize(&rows);
         out.push(FileResult {
@@ -62,6 +69,7 @@ pub fn evaluate_files(gpu_id: &str, files: &[PathBuf]) -> Result<Vec<FileResult>
             kind,
             rows,
             summary,
+            measured,
         });
     }
     Ok(out)
@@ -139,5 +147,38 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<(), CliError> {
         );
     }
     println!("wrote {}", path.display());
+    if args.fit {
+        print_fit(&args.gpu, &results);
+    }
     Ok(())
+}
+
+/// Prints the constants `fit` suggests and the errors they would give.
+fn print_fit(gpu_id: &str, results: &[FileResult]) {
+    let catalog = Catalog::builtin();
+    let Some(gpu) = catalog.gpu(gpu_id) else {
+        return;
+    };
+    let files: Vec<MeasuredFile> = results
+        .iter()
+        .map(|f| MeasuredFile {
+            kind: f.kind,
+            rows: &f.measured,
+        })
+        .collect();
+    let fitted = fit(gpu, &files, builtin_model);
+    let p = &fitted.gpu.perf;
+    println!(
+        "\nsuggested constants for [[gpu]] id = \"{gpu_id}\" (fitted to these files; not applied):"
+    );
+    println!("bandwidth_efficiency = {:.3}", p.bandwidth_efficiency);
+    println!("gemm_efficiency = {:.3}", p.gemm_efficiency);
+    println!("attention_efficiency = {:.3}", p.attention_efficiency);
+    println!("layer_overhead_us = {:.1}", p.layer_overhead_us);
+    for (f, s) in results.iter().zip(&fitted.summaries) {
+        println!(
+            "  with them, {}: median |error| {:.1}%, max |error| {:.1}%",
+            f.file, s.median_abs_pct, s.max_abs_pct
+        );
+    }
 }

@@ -114,3 +114,37 @@ fn bad_input_exits_2_naming_the_problem_and_writes_nothing() {
     assert!(err.contains("bad.csv:2: column `ms`"), "{err}");
     assert!(!out.join("calibration.csv").exists());
 }
+
+#[test]
+fn fit_suggests_constants_without_applying_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("cal");
+    let (code, stdout, stderr) = capsim_text(&[
+        "calibrate",
+        "--gpu",
+        "h100-sxm",
+        "--measured",
+        "sim-core/calibration/h100/decode.csv",
+        "--out",
+        out.to_str().unwrap(),
+        "--fit",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("suggested constants for [[gpu]] id = \"h100-sxm\""),
+        "{stdout}"
+    );
+    for key in [
+        "bandwidth_efficiency = ",
+        "gemm_efficiency = ",
+        "layer_overhead_us = ",
+    ] {
+        assert!(stdout.contains(key), "{stdout}");
+    }
+    // calibration.csv holds the catalog's predictions, not the fitted ones.
+    let csv = std::fs::read_to_string(out.join("calibration.csv")).unwrap();
+    assert!(
+        csv.contains(",llama-3.2-1b,3,1,128,,1.4143,1.4162,0.13\n"),
+        "{csv}"
+    );
+}
