@@ -288,6 +288,16 @@ pub fn parse_models(src: &str, file: &str) -> Result<Vec<LlmModel>, ScenarioErro
     Ok(out)
 }
 
+/// `base` with the `[[model]]` entries of `src` (a user's file, named `file` in errors) applied:
+/// an entry replaces the model with the same id, a new id adds one. Sorted by id.
+pub fn with_models(
+    base: &[LlmModel],
+    src: &str,
+    file: &str,
+) -> Result<Vec<LlmModel>, ScenarioError> {
+    Ok(super::merged(base, parse_models(src, file)?, |m| &m.id))
+}
+
 /// The built-in models, sorted by id. Panics only if the shipped file is invalid, which a unit
 /// test rules out.
 pub fn builtin_models() -> &'static [LlmModel] {
@@ -354,6 +364,19 @@ mod tests {
                    kv_heads = 3\nffn_size = 128\nvocab_size = 10\ntied_embeddings = true\nsource = \"s\"\n";
         let e = parse_models(src, "m.toml").unwrap_err();
         assert_eq!(e.key, "model[0].kv_heads");
+    }
+
+    #[test]
+    fn a_user_file_replaces_and_adds_models() {
+        let src = "[[model]]\nid = \"llama-3.2-1b\"\nhidden_size = 64\nlayers = 2\n\
+                   attention_heads = 4\nkv_heads = 4\nffn_size = 256\nvocab_size = 1000\n\
+                   tied_embeddings = true\nsource = \"mine\"\n";
+        let src = format!("{src}\n{}", src.replace("llama-3.2-1b", "tiny"));
+        let all = with_models(builtin_models(), &src, "mine.toml").unwrap();
+        assert_eq!(all.len(), builtin_models().len() + 1);
+        let replaced = all.iter().find(|m| m.id == "llama-3.2-1b").unwrap();
+        assert_eq!(replaced.hidden_size, 64);
+        assert!(all.windows(2).all(|w| w[0].id < w[1].id));
     }
 
     #[test]

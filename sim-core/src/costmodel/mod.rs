@@ -20,3 +20,26 @@ pub use profile::{
     read_profile_csv, ProfileError, ProfileKind, ProfileRow, ProfileTable, ProfiledCost,
 };
 pub use splitwise::SplitwiseProfile;
+
+/// The step-time model a replica uses: the roofline, measured tables over it, or SplitwiseSim's
+/// curves. One call per engine step.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StepCost {
+    /// Predicted from the GPU's and the model's figures.
+    Roofline(Roofline),
+    /// Measured decode and/or prefill tables, the roofline for any phase without one.
+    Profiled(Box<ProfiledCost>),
+    /// SplitwiseSim's `perf_model.csv` curves.
+    Splitwise(SplitwiseProfile),
+}
+
+impl StepCost {
+    /// Seconds one step of `batch` takes (0 for an empty batch).
+    pub fn step_time(&self, batch: &StepBatch) -> f64 {
+        match self {
+            StepCost::Roofline(r) => r.step_time(batch),
+            StepCost::Profiled(p) => p.step_time(batch),
+            StepCost::Splitwise(s) => s.step_time(batch),
+        }
+    }
+}
