@@ -103,7 +103,8 @@ impl Roofline {
         let compute = gpu.bf16_dense_tflops * 1e12 * frac(placement.compute_fraction);
         let h = model.hidden_size as f64;
         let q = model.q_dim() as f64;
-        let kv = model.kv_dim() as f64;
+        // KV heads are split across GPUs, and replicated once there are more GPUs than heads.
+        let kv = (model.kv_heads as f64 / tp).max(1.0) * model.head_dim as f64 * tp;
         let f = model.ffn_size as f64;
         let kpt = model.experts_per_token as f64;
         Roofline {
