@@ -42,6 +42,28 @@ enum Command {
         #[arg(long)]
         requests: bool,
     },
+    /// Compare the cost model's predicted step times with measured ones.
+    #[command(
+        after_help = "Example:\n  capsim calibrate --gpu h100-sxm --measured decode.csv --measured prefill.csv --out results/cal\n\n\
+        Each file has the columns `model,params_gb,batch,context,ms` (decode steps) or\n\
+        `model,params_gb,batch,prompt,ms` (prefills); `model` is a catalog id. Writes\n\
+        OUT/calibration.csv (the rows with predicted_ms and error_pct) and prints the median and\n\
+        maximum absolute error per file. The GPU catalog's constants are evaluated, never fitted."
+    )]
+    Calibrate {
+        /// GPU catalog id, such as h100-sxm.
+        #[arg(long)]
+        gpu: String,
+        /// A CSV file of measured step times (repeat for several).
+        #[arg(long, required = true)]
+        measured: Vec<PathBuf>,
+        /// Output folder (default results/calibration).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Also print constants fitted to these files, for a new GPU's catalog entry.
+        #[arg(long)]
+        fit: bool,
+    },
     /// Check a scenario (and the trace it names) without running it.
     #[command(after_help = "Example:\n  capsim validate scenarios/quickstart.toml")]
     Validate {
@@ -80,6 +102,17 @@ fn main() -> ExitCode {
         }),
         Command::Validate { scenario } => cli::validate::validate(&scenario),
         Command::HpaEval { case } => cli::hpa_eval::hpa_eval(&case),
+        Command::Calibrate {
+            gpu,
+            measured,
+            out,
+            fit,
+        } => cli::calibrate::calibrate(&cli::calibrate::CalibrateArgs {
+            gpu,
+            measured,
+            out,
+            fit,
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

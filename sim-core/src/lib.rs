@@ -6,6 +6,7 @@
 
 pub mod catalog;
 pub mod cluster;
+pub mod costmodel;
 pub mod engine;
 pub mod hpa;
 pub mod ids;

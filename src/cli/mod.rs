@@ -1,5 +1,6 @@
 //! The subcommands and the file handling they share.
 
+pub mod calibrate;
 pub mod compare;
 pub mod error;
 pub mod hpa_eval;

@@ -26,6 +26,45 @@ pub struct GpuModel {
     pub source: String,
     /// Whether every figure was confirmed from a primary source.
     pub verified: bool,
+    /// The step-time cost model's constants for this GPU (optional fields, with defaults).
+    pub perf: GpuPerf,
+}
+
+/// The cost model's efficiency constants for one GPU: what fraction of the datasheet figures real
+/// kernels reach, and fixed costs. They belong to the GPU, never to a model.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GpuPerf {
+    /// Fraction of the datasheet memory bandwidth a streaming kernel reaches (0 to 1].
+    pub bandwidth_efficiency: f64,
+    /// Fraction of the dense BF16 peak a large GEMM reaches (0 to 1].
+    pub gemm_efficiency: f64,
+    /// Tokens (GEMM rows) at which a GEMM reaches half of `gemm_efficiency`: efficiency at m rows
+    /// is `gemm_efficiency * m / (m + gemm_half_tokens)`.
+    pub gemm_half_tokens: f64,
+    /// Fraction of the dense BF16 peak that prefill attention (FlashAttention) reaches (0 to 1].
+    pub attention_efficiency: f64,
+    /// Fixed time per decoder layer per step, in microseconds: kernel launches and tails.
+    pub layer_overhead_us: f64,
+    /// GPU-to-GPU bandwidth per direction for tensor-parallel all-reduce, in decimal GB/s.
+    pub interconnect_gb_per_s: f64,
+    /// Fixed latency of one all-reduce, in microseconds.
+    pub allreduce_latency_us: f64,
+}
+
+impl Default for GpuPerf {
+    /// Defaults for a GPU whose entry gives none: typical fractions for current data-center GPUs,
+    /// and PCIe Gen4 between GPUs.
+    fn default() -> Self {
+        GpuPerf {
+            bandwidth_efficiency: 0.85,
+            gemm_efficiency: 0.75,
+            gemm_half_tokens: 64.0,
+            attention_efficiency: 0.33,
+            layer_overhead_us: 35.0,
+            interconnect_gb_per_s: 25.0,
+            allreduce_latency_us: 10.0,
+        }
+    }
 }
 
 /// A GPU catalog file: `[[gpu]]` entries and nothing else.
@@ -48,6 +87,14 @@ struct RawGpu {
     mig: Option<bool>,
     source: Option<String>,
     verified: Option<bool>,
+    // Cost-model constants (GpuPerf); each optional with a default.
+    bandwidth_efficiency: Option<f64>,
+    gemm_efficiency: Option<f64>,
+    gemm_half_tokens: Option<f64>,
+    attention_efficiency: Option<f64>,
+    layer_overhead_us: Option<f64>,
+    interconnect_gb_per_s: Option<f64>,
+    allreduce_latency_us: Option<f64>,
 }
 
 /// Parses and checks a GPU catalog file, keeping the entries in file order.
@@ -58,6 +105,7 @@ pub(super) fn parse_gpus(src: &str, file: &str) -> Result<Vec<GpuModel>, Scenari
     let mut out: Vec<GpuModel> = Vec::with_capacity(entries.len());
     for (i, g) in entries.into_iter().enumerate() {
         let k = |field: &str| format!("gpu[{i}].{field}");
+        let perf = parse_perf(&c, &g, &k)?;
         let id = c.id(&k("id"), g.id, out.iter().map(|o| o.id.as_str()), "gpu")?;
         let name = c.text(&k("name"), g.name, "the full product name")?;
         let memory = c.required(
@@ -92,7 +140,75 @@ pub(super) fn parse_gpus(src: &str, file: &str) -> Result<Vec<GpuModel>, Scenari
             mig,
             source,
             verified: g.verified.unwrap_or(false),
+            perf,
         });
     }
     Ok(out)
+}
+
+/// The cost-model constants of one entry, defaults filled in.
+fn parse_perf(
+    c: &Checker,
+    g: &RawGpu,
+    k: &dyn Fn(&str) -> String,
+) -> Result<GpuPerf, ScenarioError> {
+    let d = GpuPerf::default();
+    let fraction = |field: &str, v: Option<f64>, default: f64| match v {
+        None => Ok(default),
+        Some(x) if x.is_finite() && x > 0.0 && x <= 1.0 => Ok(x),
+        Some(x) => Err(c.err(
+            &k(field),
+            format!("expected a fraction above 0 and at most 1, found {x}"),
+        )),
+    };
+    let non_negative = |field: &str, v: Option<f64>, default: f64, what: &str| match v {
+        None => Ok(default),
+        Some(x) if x.is_finite() && x >= 0.0 => Ok(x),
+        Some(x) => Err(c.err(
+            &k(field),
+            format!("expected {what} that is finite and not negative, found {x}"),
+        )),
+    };
+    let bandwidth_efficiency = fraction(
+        "bandwidth_efficiency",
+        g.bandwidth_efficiency,
+        d.bandwidth_efficiency,
+    )?;
+    let gemm_efficiency = fraction("gemm_efficiency", g.gemm_efficiency, d.gemm_efficiency)?;
+    let attention_efficiency = fraction(
+        "attention_efficiency",
+        g.attention_efficiency,
+        d.attention_efficiency,
+    )?;
+    let gemm_half_tokens = non_negative(
+        "gemm_half_tokens",
+        g.gemm_half_tokens,
+        d.gemm_half_tokens,
+        "a token count",
+    )?;
+    let layer_overhead_us = non_negative(
+        "layer_overhead_us",
+        g.layer_overhead_us,
+        d.layer_overhead_us,
+        "a time in microseconds",
+    )?;
+    let allreduce_latency_us = non_negative(
+        "allreduce_latency_us",
+        g.allreduce_latency_us,
+        d.allreduce_latency_us,
+        "a time in microseconds",
+    )?;
+    let interconnect_gb_per_s = match g.interconnect_gb_per_s {
+        None => d.interconnect_gb_per_s,
+        Some(x) => c.positive(&k("interconnect_gb_per_s"), x, "a bandwidth in GB/s")?,
+    };
+    Ok(GpuPerf {
+        bandwidth_efficiency,
+        gemm_efficiency,
+        gemm_half_tokens,
+        attention_efficiency,
+        layer_overhead_us,
+        interconnect_gb_per_s,
+        allreduce_latency_us,
+    })
 }

@@ -7,9 +7,13 @@
 
 mod gpu;
 mod instance;
+mod model;
 
-pub use gpu::GpuModel;
+pub use gpu::{GpuModel, GpuPerf};
 pub use instance::{InstanceType, PROVIDERS};
+pub use model::{
+    builtin_model, builtin_models, parse_models, with_models, LlmModel, RawModel, BUILTIN_MODELS,
+};
 
 use crate::cluster::parse_quantity;
 use crate::scenario::ScenarioError;

@@ -416,6 +416,21 @@ source = "test"
         13,
         "empty string",
     );
+    // Cost-model constants: optional, checked when given.
+    assert_at(
+        &bad("mig = false", "mig = false\nbandwidth_efficiency = 1.5"),
+        "gpu[1].bandwidth_efficiency",
+        19,
+        "at most 1",
+    );
+    assert_at(
+        &bad("mig = false", "mig = false\nlayer_overhead_us = -2.0"),
+        "gpu[1].layer_overhead_us",
+        19,
+        "not negative",
+    );
+    let ok = Catalog::builtin().with_gpus(&file, "user.toml").unwrap();
+    assert_eq!(ok.gpu("x1").unwrap().perf, GpuPerf::default());
 }
 
 #[test]

@@ -1,0 +1,350 @@
+//! The roofline step-time model: each kernel of a decoder step takes the longer of its FLOPs at
+//! the GPU's achievable throughput and its bytes at the achievable bandwidth, plus fixed costs.
+//!
+//! The formulas, their assumptions and the calibration against measured H100 timings are on the
+//! book's "Cost model" page.
+
+use super::batch::{Placement, StepBatch};
+use crate::catalog::{GpuModel, LlmModel};
+
+/// Bytes per activation element (bf16).
+const ACT_BYTES: f64 = 2.0;
+
+/// A step-time model for one (GPU, model, placement), with everything that does not depend on
+/// the batch worked out once.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Roofline {
+    /// Achievable dense FLOP/s of large GEMMs on the replica's share of one GPU.
+    gemm_flops: f64,
+    /// GEMM rows at which GEMM efficiency is half its large-GEMM value.
+    gemm_half_tokens: f64,
+    /// Achievable FLOP/s of prefill attention.
+    attention_flops: f64,
+    /// Achievable bytes/s of the replica's share of one GPU.
+    bandwidth: f64,
+    /// Layers.
+    layers: f64,
+    /// Hidden size.
+    hidden: f64,
+    /// Per-GPU widths of the four projections: fused QKV output, attention output input,
+    /// gate+up output (per expert), down input (per expert).
+    qkv_out: f64,
+    o_in: f64,
+    ffn: f64,
+    /// Per-GPU vocabulary slice of the LM head.
+    vocab: f64,
+    /// Bytes per weight.
+    weight_bytes: f64,
+    /// Bytes of one token's keys and values in one layer, per GPU.
+    kv_bytes_per_token_layer: f64,
+    /// FLOPs of one query-key pair in one layer (scores and weighted sum), per GPU.
+    attention_flops_per_pair: f64,
+    /// Activation bytes of elementwise kernels per token per layer, per GPU.
+    act_bytes_per_token_layer: f64,
+    /// MLP experts and experts per token.
+    experts: f64,
+    experts_per_token: f64,
+    /// Fixed seconds per layer (and once more for the LM head and sampling).
+    layer_overhead_s: f64,
+    /// Tensor-parallel degree.
+    tp: f64,
+    /// Interconnect bytes/s and all-reduce latency in seconds.
+    link_bandwidth: f64,
+    allreduce_latency_s: f64,
+    /// Fraction of the GPU's time the replica gets.
+    time_fraction: f64,
+}
+
+/// Where a step's time goes, in seconds; [`StepBreakdown::total`] is the step time.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct StepBreakdown {
+    /// Projection GEMMs of all layers (weights read once; bound by FLOPs or bytes).
+    pub gemm: f64,
+    /// Attention: KV-cache reads and writes, and the score FLOPs of prefill chunks.
+    pub attention: f64,
+    /// Elementwise kernels over activations (norms, residual adds, SwiGLU).
+    pub activations: f64,
+    /// The LM head over the sequences that sample a token.
+    pub lm_head: f64,
+    /// Tensor-parallel all-reduces.
+    pub allreduce: f64,
+    /// Fixed per-layer costs (kernel launches).
+    pub overhead: f64,
+    /// Divisor for a time-sliced GPU: the total is the sum over this fraction.
+    pub time_fraction: f64,
+}
+
+impl StepBreakdown {
+    /// The step time in seconds.
+    pub fn total(&self) -> f64 {
+        let busy = self.gemm
+            + self.attention
+            + self.activations
+            + self.lm_head
+            + self.allreduce
+            + self.overhead;
+        busy / self.time_fraction
+    }
+}
+
+impl Roofline {
+    /// The model for `model` on `gpu` with `placement`. Fractions are clamped to (0, 1] and the
+    /// tensor-parallel degree to at least 1.
+    pub fn new(gpu: &GpuModel, model: &LlmModel, placement: &Placement) -> Roofline {
+        let p = &gpu.perf;
+        let frac = |x: f64| {
+            if x.is_finite() && x > 0.0 {
+                x.min(1.0)
+            } else {
+                1.0
+            }
+        };
+        let tp = f64::from(placement.tensor_parallel.max(1));
+        let compute = gpu.bf16_dense_tflops * 1e12 * frac(placement.compute_fraction);
+        let h = model.hidden_size as f64;
+        let q = model.q_dim() as f64;
+        // KV heads are split across GPUs, and replicated once there are more GPUs than heads.
+        let kv = (model.kv_heads as f64 / tp).max(1.0) * model.head_dim as f64 * tp;
+        let f = model.ffn_size as f64;
+        let kpt = model.experts_per_token as f64;
+        Roofline {
+            gemm_flops: compute * p.gemm_efficiency,
+            gemm_half_tokens: p.gemm_half_tokens,
+            attention_flops: compute * p.attention_efficiency,
+            bandwidth: gpu.memory_bandwidth_gb_per_s
+                * 1e9
+                * p.bandwidth_efficiency
+                * frac(placement.bandwidth_fraction),
+            layers: model.layers as f64,
+            hidden: h,
+            qkv_out: (q + 2.0 * kv) / tp,
+            o_in: q / tp,
+            ffn: f / tp,
+            vocab: model.vocab_size as f64 / tp,
+            weight_bytes: model.bytes_per_weight,
+            kv_bytes_per_token_layer: 2.0 * kv * model.bytes_per_kv / tp,
+            attention_flops_per_pair: 4.0 * q / tp,
+            // Unfused elementwise passes per token: two RMSNorms (read + write h), two residual
+            // adds (read 2h, write h), the attention output's relayout (read + write q) and
+            // SwiGLU's activation and product (read 3 x ffn, write 2 x ffn) per routed expert.
+            act_bytes_per_token_layer: ACT_BYTES * (10.0 * h + (2.0 * q + 5.0 * f * kpt) / tp),
+            experts: model.experts as f64,
+            experts_per_token: kpt,
+            layer_overhead_s: p.layer_overhead_us * 1e-6,
+            tp,
+            link_bandwidth: p.interconnect_gb_per_s * 1e9,
+            allreduce_latency_s: p.allreduce_latency_us * 1e-6,
+            time_fraction: frac(placement.time_fraction),
+        }
+    }
+
+    /// Seconds for one GEMM of `m` rows, `k` inputs and `n` outputs with a stored weight matrix:
+    /// the longer of its FLOPs at the row-count-dependent efficiency and its bytes.
+    fn gemm(&self, m: f64, k: f64, n: f64) -> f64 {
+        if m <= 0.0 {
+            return 0.0;
+        }
+        let efficiency = m / (m + self.gemm_half_tokens);
+        let compute = 2.0 * m * k * n / (self.gemm_flops * efficiency);
+        let bytes = k * n * self.weight_bytes + (m * k + m * n) * ACT_BYTES;
+        compute.max(bytes / self.bandwidth)
+    }
+
+    /// Seconds for one layer's MLP over `m` tokens: one dense gated MLP, or the experts the
+    /// tokens are routed to (expected distinct experts under uniform routing), each with its
+    /// share of the tokens.
+    fn mlp(&self, m: f64) -> f64 {
+        let (h, f) = (self.hidden, self.ffn);
+        if self.experts <= 1.0 {
+            return self.gemm(m, h, 2.0 * f) + self.gemm(m, f, h);
+        }
+        let touched = self.experts * (1.0 - (1.0 - self.experts_per_token / self.experts).powf(m));
+        let rows = m * self.experts_per_token / touched;
+        touched * (self.gemm(rows, h, 2.0 * f) + self.gemm(rows, f, h))
+    }
+
+    /// Where the time of `batch` goes.
+    pub fn breakdown(&self, batch: &StepBatch) -> StepBreakdown {
+        let mut out = StepBreakdown {
+            time_fraction: self.time_fraction,
+            ..StepBreakdown::default()
+        };
+        let m = batch.tokens() as f64;
+        if m <= 0.0 {
+            return out;
+        }
+        let h = self.hidden;
+        let l = self.layers;
+        out.gemm = l * (self.gemm(m, h, self.qkv_out) + self.gemm(m, self.o_in, h) + self.mlp(m));
+        // Attention: new keys and values are written; decode reads every cached token once
+        // (bandwidth-bound); prefill chunks read their cached prefix and do causal score FLOPs.
+        let kv = self.kv_bytes_per_token_layer;
+        let decode = (batch.decode_context_tokens as f64 * kv / self.bandwidth).max(
+            batch.decode_context_tokens as f64 * self.attention_flops_per_pair
+                / self.attention_flops,
+        );
+        let prefill = (batch.prefill_attention_pairs * self.attention_flops_per_pair
+            / self.attention_flops)
+            .max(batch.prefill_cached_tokens as f64 * kv / self.bandwidth);
+        out.attention = l * (decode + prefill + m * kv / self.bandwidth);
+        out.activations = l * m * self.act_bytes_per_token_layer / self.bandwidth;
+        out.lm_head = self.gemm(batch.logits_rows as f64, h, self.vocab);
+        if self.tp > 1.0 {
+            // Two ring all-reduces of the hidden states per layer.
+            let bytes = m * h * ACT_BYTES;
+            let one = 2.0 * (self.tp - 1.0) / self.tp * bytes / self.link_bandwidth
+                + self.allreduce_latency_s;
+            out.allreduce = 2.0 * l * one;
+        }
+        out.overhead = (l + 1.0) * self.layer_overhead_s;
+        out
+    }
+
+    /// Seconds one step of `batch` takes (0 for an empty batch).
+    pub fn step_time(&self, batch: &StepBatch) -> f64 {
+        self.breakdown(batch).total()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{builtin_model, Catalog};
+
+    fn h100() -> GpuModel {
+        Catalog::builtin().gpu("h100-sxm").unwrap().clone()
+    }
+
+    fn model(id: &str) -> &'static LlmModel {
+        builtin_model(id).unwrap()
+    }
+
+    #[test]
+    fn decode_at_batch_one_reads_the_weights_once() {
+        // Llama-3.1-8B: 16 GB of weights at ~2.96 TB/s is ~5.4 ms, plus per-layer overhead.
+        let r = Roofline::new(&h100(), model("llama-3.1-8b"), &Placement::whole());
+        let t = r.step_time(&StepBatch::decode(1, 128));
+        assert!(t > 5.0e-3 && t < 7.0e-3, "{t}");
+        let b = r.breakdown(&StepBatch::decode(1, 128));
+        assert!(b.gemm > b.attention && b.gemm > b.overhead);
+    }
+
+    #[test]
+    fn weights_are_read_once_whatever_the_mix() {
+        let r = Roofline::new(&h100(), model("llama-3.1-8b"), &Placement::whole());
+        let mut mixed = StepBatch::decode(8, 512);
+        mixed.add_prefill_chunk(8, 0, true);
+        let t_mixed = r.step_time(&mixed);
+        let t_decode = r.step_time(&StepBatch::decode(8, 512));
+        let t_prefill = r.step_time(&StepBatch::prefill(1, 8));
+        // Both alone are weight-bound; together they cost little more than one.
+        assert!(
+            t_mixed < 0.6 * (t_decode + t_prefill),
+            "{t_mixed} {t_decode} {t_prefill}"
+        );
+    }
+
+    #[test]
+    fn time_grows_with_batch_context_and_prompt() {
+        let r = Roofline::new(&h100(), model("llama-3.2-1b"), &Placement::whole());
+        let mut last = 0.0;
+        for b in [1, 4, 16, 64, 256] {
+            let t = r.step_time(&StepBatch::decode(b, 1024));
+            assert!(t >= last);
+            last = t;
+        }
+        assert!(
+            r.step_time(&StepBatch::decode(64, 4096)) > r.step_time(&StepBatch::decode(64, 512))
+        );
+        let long = r.step_time(&StepBatch::prefill(1, 4096));
+        let short = r.step_time(&StepBatch::prefill(1, 1024));
+        assert!(long > 3.5 * short, "{long} {short}");
+    }
+
+    #[test]
+    fn large_prefill_is_compute_bound() {
+        let r = Roofline::new(&h100(), model("llama-3.1-8b"), &Placement::whole());
+        let t = r.step_time(&StepBatch::prefill(4, 2048));
+        let flops = 2.0 * model("llama-3.1-8b").params() as f64 * 8192.0;
+        let achieved = flops / t;
+        assert!(
+            achieved > 0.45 * 989.4e12 && achieved < 0.8 * 989.4e12,
+            "{achieved}"
+        );
+    }
+
+    #[test]
+    fn mig_slices_and_time_shares_are_slower() {
+        let g = h100();
+        let m = model("llama-3.2-1b");
+        let whole = Roofline::new(&g, m, &Placement::whole());
+        // 1g.10gb: 16 of 132 SMs, 1 of 8 memory slices.
+        let slice = Roofline::new(&g, m, &Placement::mig(16, 132, 1));
+        let b = StepBatch::decode(16, 1024);
+        let ratio = slice.step_time(&b) / whole.step_time(&b);
+        assert!(ratio > 4.0 && ratio < 8.0, "{ratio}");
+        let shared = Roofline::new(&g, m, &Placement::time_share(0.25));
+        assert!((shared.step_time(&b) / whole.step_time(&b) - 4.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn tensor_parallelism_splits_work_and_adds_all_reduce() {
+        let g = h100();
+        let m = model("llama-3.1-70b");
+        let tp4 = Roofline::new(&g, m, &Placement::tensor_parallel(4));
+        let tp8 = Roofline::new(&g, m, &Placement::tensor_parallel(8));
+        let b = StepBatch::decode(32, 2048);
+        let (t4, t8) = (tp4.breakdown(&b), tp8.breakdown(&b));
+        assert!(t4.allreduce > 0.0 && t8.allreduce > 0.0);
+        assert!(t8.total() < t4.total());
+        assert!(t8.gemm < 0.6 * t4.gemm);
+    }
+
+    #[test]
+    fn mixture_of_experts_reads_only_routed_experts_at_small_batches() {
+        let r = Roofline::new(
+            &h100(),
+            model("mixtral-8x7b"),
+            &Placement::tensor_parallel(2),
+        );
+        let one = r.step_time(&StepBatch::decode(1, 512));
+        let many = r.step_time(&StepBatch::decode(64, 512));
+        // Batch 1 touches 2 of 8 experts; batch 64 touches nearly all of them.
+        assert!(many > 2.0 * one, "{one} {many}");
+    }
+
+    #[test]
+    fn empty_batch_costs_nothing() {
+        let r = Roofline::new(&h100(), model("llama-3.2-1b"), &Placement::whole());
+        assert_eq!(r.step_time(&StepBatch::new()), 0.0);
+    }
+
+    proptest::proptest! {
+        /// Step time is finite, positive for work, and never falls when work is added.
+        #[test]
+        fn more_work_never_takes_less_time(
+            model_i in 0usize..6,
+            decodes in 0u64..512,
+            context in 1u64..32_768,
+            chunk in 0u64..8192,
+            cached in 0u64..8192,
+            tp in 1u32..9,
+        ) {
+            let model = &crate::catalog::builtin_models()[model_i];
+            let r = Roofline::new(&h100(), model, &Placement::tensor_parallel(tp));
+            let mut b = StepBatch::decode(decodes, context);
+            if chunk > 0 {
+                b.add_prefill_chunk(chunk, cached, true);
+            }
+            let t = r.step_time(&b);
+            proptest::prop_assert!(t.is_finite() && t >= 0.0);
+            proptest::prop_assert_eq!(t > 0.0, !b.is_empty());
+            let mut more = b;
+            more.add_decode(context);
+            proptest::prop_assert!(r.step_time(&more) >= t);
+            let mut longer = b;
+            longer.add_prefill_chunk(64, cached, false);
+            proptest::prop_assert!(r.step_time(&longer) >= t);
+        }
+    }
+}
