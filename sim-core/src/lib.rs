@@ -7,6 +7,7 @@
 pub mod catalog;
 pub mod cluster;
 pub mod engine;
+pub mod gpu;
 pub mod ids;
 pub mod metrics;
 pub mod results;

@@ -4,4 +4,5 @@ mod bad_input;
 mod cluster;
 mod common;
 mod determinism;
+mod pack;
 mod validation;
