@@ -7,8 +7,10 @@
 //! - [`frag`]: the target workload (the trace's popular pod shapes) and a node's fragmentation.
 //! - [`policy`]: the six placement policies, one file each.
 //! - [`pack`]: the artifact's protocol: inflate, shuffle, place one pod at a time, record.
+//! - [`mig`]: MIG profiles, placement rules, named layouts and device-plugin strategies.
 
 pub mod frag;
+pub mod mig;
 pub mod pack;
 pub mod policy;
 pub mod share;
