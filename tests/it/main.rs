@@ -4,5 +4,6 @@ mod bad_input;
 mod cluster;
 mod common;
 mod determinism;
+mod mig;
 mod pack;
 mod validation;
