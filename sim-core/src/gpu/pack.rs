@@ -3,7 +3,8 @@
 //! For each (policy, seed): the GPU nodes are put in an order permuted by the seed; the workload is
 //! every original pod plus copies drawn with replacement from the originals, appended while the
 //! next copy keeps the total GPU request within `inflate` × the cluster's GPU capacity (if the
-//! originals alone exceed it, random pods are dropped until they fit); the list is shuffled; pods
+//! originals alone exceed it, random pods are dropped until they fit; a workload that requests no
+//! GPU at all is not inflated); the list is shuffled; pods
 //! arrive one at a time and are placed by the policy or fail; nothing departs. Among equally scored
 //! nodes the first in the permuted order wins (the paper's simulator takes the smallest node name,
 //! names being prefixed with a seed-permuted number). After each arrival,
@@ -121,7 +122,8 @@ fn arrivals(trace: &PackTrace, work: &Workload, streams: &RngStreams, inflate: f
             total -= work.shapes[list[i] as usize].total_milli() as f64;
             list.remove(i);
         }
-    } else {
+    } else if total > 0.0 {
+        // (Without any GPU request there is nothing to inflate, and no copy could ever stop it.)
         loop {
             let i = rng.random_range(0..n);
             let req = work.shapes[i].total_milli() as f64;
@@ -361,6 +363,13 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_cpu_only_workload_is_not_inflated() {
+        let t = trace(&[(8, 0)], &[(1000, 0, 0, false), (2000, 0, 0, false)]);
+        let w = index_shapes(&t.pods);
+        assert_eq!(arrivals(&t, &w, &RngStreams::new(1), 1.3).len(), 2);
     }
 
     #[test]
