@@ -512,6 +512,27 @@ mod tests {
     }
 
     #[test]
+    fn mig_tables_match_the_gpu_catalog() {
+        let gpus = crate::catalog::Catalog::builtin().gpus;
+        let mig = MigCatalog::builtin();
+        for g in &gpus {
+            assert_eq!(
+                mig.for_gpu(&g.id).is_ok(),
+                g.mig,
+                "{}: MIG table vs `mig`",
+                g.id
+            );
+        }
+        for m in &mig.models {
+            for id in &m.gpus {
+                let g = gpus.iter().find(|g| &g.id == id).expect("a catalog GPU");
+                let full = m.profiles.iter().find(|p| p.compute_slices == 7).unwrap();
+                assert!(full.sms <= g.sms, "{id}: 7g SMs within the GPU's");
+            }
+        }
+    }
+
+    #[test]
     fn nvidia_rules_are_enforced() {
         let m = h100();
         let p = |n: &str| m.profile(n).unwrap();
