@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod cluster;
 pub mod costmodel;
 pub mod engine;
+pub mod gpu;
 pub mod hpa;
 pub mod ids;
 pub mod metrics;

@@ -6,5 +6,6 @@ pub mod error;
 pub mod hpa_eval;
 pub mod load;
 pub mod output;
+pub mod pack;
 pub mod run;
 pub mod validate;

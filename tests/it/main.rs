@@ -7,5 +7,7 @@ mod common;
 mod determinism;
 mod hpa_eval;
 mod llm;
+mod mig;
+mod pack;
 mod policy;
 mod validation;

@@ -230,6 +230,7 @@ impl Validator<'_> {
                 Quantity::from_units(it.gpu_count as u64),
             );
         }
+        let mig_labels = self.mig(key, p, it, &mut capacity)?;
         let mut allocatable = capacity.clone();
         for (r, q) in p.system_reserved.iter().flatten() {
             let rk = format!("{key}.system_reserved.\"{r}\"");
@@ -267,6 +268,7 @@ impl Validator<'_> {
             labels.insert("nvidia.com/gpu.product".into(), g.clone());
             labels.insert("nvidia.com/gpu.count".into(), it.gpu_count.to_string());
         }
+        labels.extend(mig_labels);
         let bw = |k: &str, q: Option<&RawQuantity>, d: u64| -> Result<f64, ScenarioError> {
             let v = self.bytes(&format!("{key}.{k}"), q, d)?;
             if v == 0 {
@@ -316,6 +318,65 @@ impl Validator<'_> {
             )?,
             scale,
         })
+    }
+
+    /// Applies `mig_layout` / `mig_strategy`: replaces the pool's `nvidia.com/gpu` capacity with
+    /// what the device plugin advertises for that layout, and returns the GPU operator's labels.
+    fn mig(
+        &self,
+        key: &str,
+        p: &RawNodePool,
+        it: &crate::catalog::InstanceType,
+        capacity: &mut BTreeMap<String, Quantity>,
+    ) -> Result<Vec<(String, String)>, ScenarioError> {
+        use crate::gpu::mig::{exposed_resources, MigCatalog, MigStrategy};
+        let lk = format!("{key}.mig_layout");
+        let sk = format!("{key}.mig_strategy");
+        let Some(layout_name) = &p.mig_layout else {
+            if p.mig_strategy.is_some() {
+                return Err(self.err(
+                    &sk,
+                    "a MIG strategy needs a `mig_layout` such as \"all-1g.10gb\"",
+                ));
+            }
+            return Ok(Vec::new());
+        };
+        let Some(gpu) = it.gpu.as_ref().filter(|_| it.gpu_count > 0) else {
+            return Err(self.err(
+                &lk,
+                format!(
+                    "instance type `{}` has no GPU; a MIG layout needs a MIG-capable GPU",
+                    it.id
+                ),
+            ));
+        };
+        let model = MigCatalog::builtin()
+            .for_gpu(gpu)
+            .map_err(|e| self.err(&lk, e.0))?;
+        let layout = model
+            .named_layout(layout_name)
+            .map_err(|e| self.err(&lk, e.0))?;
+        let strategy: MigStrategy = match &p.mig_strategy {
+            None => MigStrategy::Mixed,
+            Some(s) => s
+                .parse()
+                .map_err(|e: crate::gpu::mig::MigError| self.err(&sk, e.0))?,
+        };
+        let resources = exposed_resources(model, strategy, layout.as_deref(), it.gpu_count)
+            .map_err(|e| self.err(&lk, e.0))?;
+        capacity.remove(NVIDIA_GPU);
+        for (name, n) in resources {
+            capacity.insert(name, Quantity::from_units(n as u64));
+        }
+        let strategy_name = match strategy {
+            MigStrategy::None => "none",
+            MigStrategy::Single => "single",
+            MigStrategy::Mixed => "mixed",
+        };
+        Ok(vec![
+            ("nvidia.com/mig.config".into(), layout_name.clone()),
+            ("nvidia.com/mig.strategy".into(), strategy_name.into()),
+        ])
     }
 
     fn scheduler(&self, raw: Option<&RawScheduler>) -> Result<SchedulerConfig, ScenarioError> {

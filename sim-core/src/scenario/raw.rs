@@ -378,6 +378,10 @@ pub struct RawNodePool {
     pub model_load_bandwidth: Option<RawQuantity>,
     /// `[[node_pool.scale]]`: scheduled size changes.
     pub scale: Option<Vec<RawPoolScale>>,
+    /// A named MIG layout for every GPU of the pool's nodes (mig-parted names, `all-1g.10gb`).
+    pub mig_layout: Option<String>,
+    /// The device plugin's MIG strategy: `none`, `single` or `mixed` (default `mixed`).
+    pub mig_strategy: Option<String>,
 }
 
 /// A node taint.

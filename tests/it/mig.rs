@@ -1,0 +1,146 @@
+//! MIG in node pools: a pool's `mig_layout` and `mig_strategy` decide the extended resources its
+//! nodes advertise, and pods that request them are scheduled onto the instances.
+
+use sim_core::catalog::Catalog;
+use sim_core::traffic::TraceRecord;
+use sim_core::{parse_scenario_with, Inputs, World};
+
+const TEST_INSTANCES: &str = r#"
+[[instance]]
+id = "test.h100x8"
+provider = "aws"
+region = "test-region-1"
+vcpu = 64
+memory = "512Gi"
+gpu = "h100-sxm"
+gpu_count = 8
+on_demand_usd_per_hour = 80.0
+price_date = "2026-11-22"
+price_source = "test fixture"
+price_verified = false
+
+[[instance]]
+id = "test.t4"
+provider = "aws"
+region = "test-region-1"
+vcpu = 8
+memory = "32Gi"
+gpu = "t4"
+gpu_count = 1
+on_demand_usd_per_hour = 1.0
+price_date = "2026-11-22"
+price_source = "test fixture"
+price_verified = false
+"#;
+
+fn catalog() -> Catalog {
+    Catalog::builtin()
+        .with_instances(TEST_INSTANCES, "test-instances.toml")
+        .expect("test catalog")
+}
+
+fn scenario(replicas: u32, request: &str, pool: &str) -> String {
+    format!(
+        r#"
+[simulation]
+horizon = "2m"
+sample_interval = "10s"
+
+[service]
+replicas = {replicas}
+dispatch = "router"
+router = "round-robin"
+
+[service.service_time]
+distribution = "deterministic"
+base = "10ms"
+
+[service.resources]
+requests = {{ cpu = "1", memory = "4Gi", {request} }}
+
+[traffic]
+kind = "trace"
+path = "unused.csv"
+format = "csv"
+
+[[node_pool]]
+name = "gpu"
+instance_type = "test.h100x8"
+initial_size = 1
+{pool}
+"#
+    )
+}
+
+fn pending(text: &str) -> (u64, Option<String>) {
+    let s =
+        parse_scenario_with(text, "mig-test.toml", &catalog()).unwrap_or_else(|e| panic!("{e}"));
+    let trace = vec![TraceRecord {
+        time: sim_core::engine::SimTime::from_secs_f64(1.0),
+        prompt_tokens: 0,
+        output_tokens: 0,
+    }];
+    let r = World::new(&s, Inputs { trace: Some(trace) })
+        .unwrap()
+        .run(&mut Vec::new());
+    let c = r.summary.cluster.as_ref().unwrap();
+    (
+        c.pods_pending_at_horizon as u64,
+        c.last_unschedulable_reason.clone(),
+    )
+}
+
+#[test]
+fn mixed_strategy_exposes_one_resource_per_instance() {
+    // 8 GPUs x all-1g.10gb = 56 instances of nvidia.com/mig-1g.10gb.
+    let pool = "mig_layout = \"all-1g.10gb\"\nmig_strategy = \"mixed\"";
+    let (p, _) = pending(&scenario(56, "\"nvidia.com/mig-1g.10gb\" = 1", pool));
+    assert_eq!(p, 0);
+    let (p, why) = pending(&scenario(57, "\"nvidia.com/mig-1g.10gb\" = 1", pool));
+    assert_eq!(p, 1);
+    assert!(why.unwrap().contains("nvidia.com/mig-1g.10gb"));
+    // The node no longer advertises whole GPUs.
+    let (p, _) = pending(&scenario(1, "\"nvidia.com/gpu\" = 1", pool));
+    assert_eq!(p, 1);
+}
+
+#[test]
+fn single_strategy_advertises_instances_as_gpus() {
+    let pool = "mig_layout = \"all-3g.40gb\"\nmig_strategy = \"single\"";
+    let (p, _) = pending(&scenario(16, "\"nvidia.com/gpu\" = 1", pool));
+    assert_eq!(p, 0);
+    let (p, _) = pending(&scenario(17, "\"nvidia.com/gpu\" = 1", pool));
+    assert_eq!(p, 1);
+}
+
+fn parse_err(pool: &str) -> String {
+    parse_scenario_with(
+        &scenario(1, "\"nvidia.com/gpu\" = 1", pool),
+        "bad.toml",
+        &catalog(),
+    )
+    .expect_err("should be refused")
+    .to_string()
+}
+
+#[test]
+fn bad_mig_settings_are_refused_with_clear_errors() {
+    let e = parse_err("mig_layout = \"all-3g.20gb\"");
+    assert!(e.contains("bad.toml") && e.contains("mig_layout"), "{e}");
+    assert!(e.contains("no MIG layout `all-3g.20gb`"), "{e}");
+    let e = parse_err("mig_layout = \"all-balanced\"\nmig_strategy = \"single\"");
+    assert!(e.contains("single MIG strategy needs one profile"), "{e}");
+    let e = parse_err("mig_layout = \"all-1g.10gb\"\nmig_strategy = \"dual\"");
+    assert!(
+        e.contains("mig_strategy") && e.contains("expected none, single or mixed"),
+        "{e}"
+    );
+    let e = parse_err("mig_strategy = \"mixed\"");
+    assert!(e.contains("needs a `mig_layout`"), "{e}");
+    let t4 = scenario(1, "\"nvidia.com/gpu\" = 1", "mig_layout = \"all-1g.5gb\"")
+        .replace("test.h100x8", "test.t4");
+    let e = parse_scenario_with(&t4, "bad.toml", &catalog())
+        .expect_err("T4 has no MIG")
+        .to_string();
+    assert!(e.contains("does not support MIG"), "{e}");
+}
