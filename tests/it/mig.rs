@@ -80,9 +80,15 @@ fn pending(text: &str) -> (u64, Option<String>) {
         prompt_tokens: 0,
         output_tokens: 0,
     }];
-    let r = World::new(&s, Inputs { trace: Some(trace) })
-        .unwrap()
-        .run(&mut Vec::new());
+    let r = World::new(
+        &s,
+        Inputs {
+            trace: Some(trace),
+            ..Inputs::default()
+        },
+    )
+    .unwrap()
+    .run(&mut Vec::new());
     let c = r.summary.cluster.as_ref().unwrap();
     (
         c.pods_pending_at_horizon as u64,
