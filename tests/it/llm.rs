@@ -162,3 +162,118 @@ fn bad_llm_scenarios_name_the_key() {
         "a misspelt key suggests the right one: {e}"
     );
 }
+
+fn vllm_on(pool: &str, vllm: &str, requests: &str) -> String {
+    format!(
+        r#"
+[simulation]
+horizon = "1m"
+[[node_pool]]
+name = "gpus"
+{pool}
+min_size = 1
+max_size = 1
+initial_size = 1
+[service]
+engine = "vllm"
+replicas = 1
+dispatch = "router"
+[service.resources]
+requests = {{ {requests} }}
+[service.vllm]
+{vllm}
+[traffic]
+kind = "poisson"
+rate = 1.0
+[traffic.tokens]
+prompt = {{ distribution = "fixed", value = 500 }}
+output = {{ distribution = "fixed", value = 100 }}
+"#
+    )
+}
+
+fn vllm_spec(text: &str) -> sim_core::scenario::VllmSpec {
+    let s = parse_scenario(text, "roofline.toml").unwrap_or_else(|e| panic!("{e}"));
+    match s.service.engine {
+        sim_core::scenario::EngineSpec::Vllm(v) => v,
+        _ => unreachable!(),
+    }
+}
+
+#[test]
+fn the_roofline_sizes_the_kv_cache_from_the_gpu_and_the_model() {
+    let p5 = "instance_type = \"p5.48xlarge\"";
+    let v = vllm_spec(&vllm_on(
+        p5,
+        "model = \"llama-3.1-8b\"",
+        "\"nvidia.com/gpu\" = 1",
+    ));
+    // 90% of 80 GiB, less 15 GB of weights, 1 GiB and the activations of 8,192 tokens, in
+    // blocks of 16 tokens × 128 KiB: about 28,000 blocks.
+    assert!(
+        (27_000..29_000).contains(&v.num_gpu_blocks),
+        "{}",
+        v.num_gpu_blocks
+    );
+    // H100-class defaults.
+    assert_eq!((v.max_num_seqs, v.max_num_batched_tokens), (1024, 8192));
+    // Twice the tensor parallelism: half the weights and half the KV per GPU, so more blocks.
+    let tp2 = vllm_spec(&vllm_on(
+        p5,
+        "model = \"llama-3.1-8b\"\ntensor_parallel_size = 2",
+        "\"nvidia.com/gpu\" = 2",
+    ));
+    assert!(tp2.num_gpu_blocks > 2 * v.num_gpu_blocks);
+    // A 1g.10gb MIG slice: a small model fits, with far fewer blocks.
+    let mig = "instance_type = \"p5.48xlarge\"\nmig_layout = \"all-1g.10gb\"";
+    let slice = vllm_spec(&vllm_on(
+        mig,
+        "model = \"llama-3.2-1b\"",
+        "\"nvidia.com/mig-1g.10gb\" = 1",
+    ));
+    let whole = vllm_spec(&vllm_on(
+        p5,
+        "model = \"llama-3.2-1b\"",
+        "\"nvidia.com/gpu\" = 1",
+    ));
+    assert!(slice.num_gpu_blocks > 0 && slice.num_gpu_blocks * 8 < whole.num_gpu_blocks);
+    // The slice's steps are slower.
+    let mut b = sim_core::costmodel::StepBatch::new();
+    b.add_decode(1000);
+    assert!(slice.step.step_time(&b) > whole.step.step_time(&b));
+}
+
+#[test]
+fn roofline_errors_name_the_key() {
+    let p5 = "instance_type = \"p5.48xlarge\"";
+    let e = error(&vllm_on(
+        p5,
+        "model = \"llama-3.1-70b\"",
+        "\"nvidia.com/gpu\" = 1",
+    ));
+    assert!(
+        e.contains("service.vllm.model") && e.contains("does not fit"),
+        "{e}"
+    );
+    let e = error(&vllm_on(
+        p5,
+        "model = \"llama-3.1-8\"",
+        "\"nvidia.com/gpu\" = 1",
+    ));
+    assert!(
+        e.contains("unknown model") && e.contains("did you mean `llama-3.1-8b`?"),
+        "{e}"
+    );
+    let e = error(&vllm_on(
+        p5,
+        "model = \"llama-3.1-8b\"\n[service.vllm.step_time]\nbase = \"5ms\"",
+        "\"nvidia.com/gpu\" = 1",
+    ));
+    assert!(e.contains("not both"), "{e}");
+    let e = error(&vllm_on(
+        p5,
+        "model = \"llama-3.1-8b\"\ngpu_memory_utilization = 1.5",
+        "\"nvidia.com/gpu\" = 1",
+    ));
+    assert!(e.contains("gpu_memory_utilization"), "{e}");
+}

@@ -38,6 +38,11 @@ pub mod defaults {
     pub const VLLM_MAX_NUM_BATCHED_TOKENS: u32 = 2048;
     /// `service.vllm.block_size`.
     pub const VLLM_BLOCK_SIZE: u32 = 16;
+    /// Bytes vLLM keeps back per GPU besides weights, KV cache and activations (CUDA context,
+    /// graphs): 1 GiB.
+    pub const VLLM_RESERVED_BYTES: f64 = 1073741824.0;
+    /// `service.vllm.gpu_memory_utilization`.
+    pub const VLLM_GPU_MEMORY_UTILIZATION: f64 = 0.9;
     /// GPUs on which vLLM's server raises its defaults.
     pub const VLLM_LARGE_GPUS: [&str; 3] = ["h100-sxm", "h100-pcie", "h200"];
 }
@@ -427,10 +432,7 @@ impl Validator<'_> {
         let slo_tpot = slo("slo.tpot", raw.slo.as_ref().and_then(|s| s.tpot.as_ref()))?;
         let service_raw = self.required("service", raw.service.as_ref(), "a [service] table")?;
         let cluster = self.cluster(&raw, catalog)?;
-        let gpu = cluster
-            .as_ref()
-            .and_then(|c| c.pools.iter().find_map(|p| p.gpu.as_deref()));
-        let service = self.service(service_raw, gpu)?;
+        let service = self.service(service_raw, cluster.as_ref(), catalog)?;
         let traffic_raw = self.required("traffic", raw.traffic.as_ref(), "a [traffic] table")?;
         let traffic = self.traffic(traffic_raw)?;
         let tokens = traffic_raw
@@ -490,7 +492,12 @@ impl Validator<'_> {
         })
     }
 
-    fn service(&self, raw: &RawService, gpu: Option<&str>) -> Result<ServiceSpec, ScenarioError> {
+    fn service(
+        &self,
+        raw: &RawService,
+        cluster: Option<&ClusterSpec>,
+        catalog: &Catalog,
+    ) -> Result<ServiceSpec, ScenarioError> {
         let replicas = raw.replicas.unwrap_or(defaults::REPLICAS);
         if replicas == 0 {
             return Err(self.err("service.replicas", "expected at least 1 replica"));
@@ -514,6 +521,8 @@ impl Validator<'_> {
             }
         };
         let max_queue_size = raw.max_queue_size.filter(|&n| n > 0);
+        let resources = self.resources(raw.resources.as_ref())?;
+        let pod = self.pod_template(resources, raw.pod.as_ref())?;
         let engine = match raw.engine.unwrap_or(RawEngineKind::Triton) {
             RawEngineKind::Triton => {
                 if raw.vllm.is_some() {
@@ -550,11 +559,9 @@ impl Validator<'_> {
                 }
                 let v =
                     self.required("service.vllm", raw.vllm.as_ref(), "a [service.vllm] table")?;
-                EngineSpec::Vllm(self.vllm(v, gpu)?)
+                EngineSpec::Vllm(self.vllm(v, cluster, &pod, catalog)?)
             }
         };
-        let resources = self.resources(raw.resources.as_ref())?;
-        let pod = self.pod_template(resources, raw.pod.as_ref())?;
         let scale = self.service_scale(raw.scale.as_ref())?;
         Ok(ServiceSpec {
             name: raw.name.clone().unwrap_or_else(|| "service".to_string()),
@@ -567,12 +574,24 @@ impl Validator<'_> {
         })
     }
 
-    fn vllm(&self, raw: &RawVllm, gpu: Option<&str>) -> Result<VllmSpec, ScenarioError> {
-        let large = gpu.is_some_and(|g| defaults::VLLM_LARGE_GPUS.contains(&g));
-        let positive = |key: &str, v: Option<u32>, default: u32| -> Result<u32, ScenarioError> {
+    fn vllm(
+        &self,
+        raw: &RawVllm,
+        cluster: Option<&ClusterSpec>,
+        pod: &PodTemplate,
+        catalog: &Catalog,
+    ) -> Result<VllmSpec, ScenarioError> {
+        let key = |k: &str| format!("service.vllm.{k}");
+        let pool_gpu = cluster.and_then(|c| c.pools.iter().find(|p| p.gpu.is_some()));
+        let gpu_id: Option<&str> = raw
+            .gpu
+            .as_deref()
+            .or_else(|| pool_gpu.and_then(|p| p.gpu.as_deref()));
+        let large = gpu_id.is_some_and(|g| defaults::VLLM_LARGE_GPUS.contains(&g));
+        let positive = |k: &str, v: Option<u32>, default: u32| -> Result<u32, ScenarioError> {
             match v {
                 None => Ok(default),
-                Some(0) => Err(self.err(&format!("service.vllm.{key}"), "expected at least 1")),
+                Some(0) => Err(self.err(&key(k), "expected at least 1")),
                 Some(n) => Ok(n),
             }
         };
@@ -595,27 +614,66 @@ impl Validator<'_> {
             },
         )?;
         let block_size = positive("block_size", raw.block_size, defaults::VLLM_BLOCK_SIZE)?;
-        let num_gpu_blocks = positive(
-            "num_gpu_blocks",
-            Some(*self.required(
-                "service.vllm.num_gpu_blocks",
-                raw.num_gpu_blocks.as_ref(),
-                "`num_gpu_blocks`, the KV-cache blocks of one replica",
-            )?),
-            0,
-        )?;
-        let st = self.required(
-            "service.vllm.step_time",
-            raw.step_time.as_ref(),
-            "a [service.vllm.step_time] table (`base`, `per_token`, `per_seq`, `per_context_token`)",
-        )?;
-        let d = |key: &str, v: Option<&String>| -> Result<f64, ScenarioError> {
+        let blocks_given = match raw.num_gpu_blocks {
+            Some(0) => return Err(self.err(&key("num_gpu_blocks"), "expected at least 1")),
+            b => b,
+        };
+        let (step, num_gpu_blocks) = match (&raw.model, &raw.step_time) {
+            (Some(_), Some(_)) => {
+                return Err(self.err(
+                    &key("step_time"),
+                    "expected either `model` (the roofline cost model) or [service.vllm.step_time], not both",
+                ))
+            }
+            (None, None) => {
+                return Err(self.err(
+                    "service.vllm",
+                    "missing: expected `model`, a model catalog id such as \"llama-3.1-8b\", or a [service.vllm.step_time] table",
+                ))
+            }
+            (None, Some(st)) => {
+                for (k, present) in [
+                    ("gpu", raw.gpu.is_some()),
+                    ("tensor_parallel_size", raw.tensor_parallel_size.is_some()),
+                    ("gpu_memory_utilization", raw.gpu_memory_utilization.is_some()),
+                ] {
+                    if present {
+                        return Err(self.err(&key(k), format!("`{k}` is used with `model` (the roofline); a linear [service.vllm.step_time] does not use it")));
+                    }
+                }
+                let blocks = blocks_given.ok_or_else(|| {
+                    self.err(
+                        &key("num_gpu_blocks"),
+                        "missing: expected `num_gpu_blocks`, the KV-cache blocks of one replica (with a linear step_time capsim cannot derive it)",
+                    )
+                })?;
+                (StepModel::Linear(self.linear_step(st)?), blocks)
+            }
+            (Some(model_id), None) => self.roofline(
+                raw,
+                model_id,
+                gpu_id,
+                pod,
+                pool_gpu,
+                catalog,
+                block_size,
+                max_num_batched_tokens,
+                blocks_given,
+            )?,
+        };
+        Ok(VllmSpec {
+            max_num_seqs,
+            max_num_batched_tokens,
+            block_size,
+            num_gpu_blocks,
+            step,
+        })
+    }
+
+    fn linear_step(&self, st: &RawLinearStep) -> Result<LinearStep, ScenarioError> {
+        let d = |k: &str, v: Option<&String>| -> Result<f64, ScenarioError> {
             Ok(self
-                .duration(
-                    &format!("service.vllm.step_time.{key}"),
-                    v,
-                    SimDuration::ZERO,
-                )?
+                .duration(&format!("service.vllm.step_time.{k}"), v, SimDuration::ZERO)?
                 .as_secs_f64())
         };
         let linear = LinearStep {
@@ -630,13 +688,128 @@ impl Validator<'_> {
                 "expected `base`, `per_token` or `per_seq` above zero: a step takes time",
             ));
         }
-        Ok(VllmSpec {
-            max_num_seqs,
-            max_num_batched_tokens,
-            block_size,
-            num_gpu_blocks,
-            step: StepModel::Linear(linear),
-        })
+        Ok(linear)
+    }
+
+    /// The roofline step model and the KV blocks for `model_id` on the replica's GPU share.
+    #[allow(clippy::too_many_arguments)]
+    fn roofline(
+        &self,
+        raw: &RawVllm,
+        model_id: &str,
+        gpu_id: Option<&str>,
+        pod: &PodTemplate,
+        pool: Option<&crate::cluster::NodePoolSpec>,
+        catalog: &Catalog,
+        block_size: u32,
+        max_num_batched_tokens: u32,
+        blocks_given: Option<u32>,
+    ) -> Result<(StepModel, u32), ScenarioError> {
+        use crate::catalog::{builtin_model, builtin_models};
+        use crate::costmodel::{Placement, Roofline, StepCost};
+        use crate::gpu::mig::MigCatalog;
+        let key = |k: &str| format!("service.vllm.{k}");
+        let model = builtin_model(model_id).ok_or_else(|| {
+            let ids: Vec<&str> = builtin_models().iter().map(|m| m.id.as_str()).collect();
+            let hint = super::error::closest(model_id, &ids)
+                .map_or(String::new(), |c| format!("; did you mean `{c}`?"));
+            self.err(
+                &key("model"),
+                format!(
+                    "unknown model `{model_id}`: expected one of {}{hint}",
+                    ids.join(", ")
+                ),
+            )
+        })?;
+        let gpu_id = gpu_id.ok_or_else(|| {
+            self.err(
+                "service.vllm",
+                "missing: expected `gpu`, a GPU catalog id such as \"h100-sxm\" (or a [[node_pool]] whose instance type has GPUs)",
+            )
+        })?;
+        let gpu = catalog.gpu(gpu_id).ok_or_else(|| {
+            let ids = catalog.gpu_ids();
+            let hint = super::error::closest(gpu_id, &ids)
+                .map_or(String::new(), |c| format!("; did you mean `{c}`?"));
+            self.err(&key("gpu"), format!("unknown GPU `{gpu_id}`{hint}"))
+        })?;
+        let tp = match raw.tensor_parallel_size {
+            None => 1,
+            Some(0) => return Err(self.err(&key("tensor_parallel_size"), "expected at least 1")),
+            Some(n) => n,
+        };
+        let util = raw
+            .gpu_memory_utilization
+            .unwrap_or(defaults::VLLM_GPU_MEMORY_UTILIZATION);
+        if !(util > 0.0 && util <= 1.0) {
+            return Err(self.err(
+                &key("gpu_memory_utilization"),
+                format!("expected a fraction above 0 and at most 1, found {util}"),
+            ));
+        }
+        // A MIG slice: requested as `nvidia.com/mig-<profile>` (mixed strategy), or the pool's
+        // layout under the single strategy.
+        let requested = pod
+            .resources
+            .requests
+            .keys()
+            .find_map(|r| r.strip_prefix("nvidia.com/mig-").map(str::to_string));
+        let single = pool.and_then(|p| {
+            let strategy = p.labels.get("nvidia.com/mig.strategy")?;
+            let layout = p.labels.get("nvidia.com/mig.config")?;
+            (strategy == "single").then(|| layout.strip_prefix("all-").map(str::to_string))?
+        });
+        let (placement, memory_bytes) = match requested.or(single) {
+            Some(profile) => {
+                if tp > 1 {
+                    return Err(self.err(&key("tensor_parallel_size"), "a replica on a MIG slice uses one slice: tensor parallelism needs whole GPUs"));
+                }
+                let mig = MigCatalog::builtin()
+                    .for_gpu(&gpu.id)
+                    .map_err(|e| self.err(&key("gpu"), e.0))?;
+                let p = mig
+                    .profile(&profile)
+                    .map(|i| &mig.profiles[i])
+                    .map_err(|e| self.err("service.resources.requests", e.0))?;
+                (
+                    Placement::mig(p.sms, gpu.sms, u32::from(p.memory_slices)),
+                    p.memory_gib * (1u64 << 30) as f64,
+                )
+            }
+            None => (Placement::tensor_parallel(tp), gpu.memory_bytes as f64),
+        };
+        let roofline = Roofline::new(gpu, model, &placement);
+        let blocks = match blocks_given {
+            Some(b) => b,
+            None => {
+                let tpf = f64::from(tp);
+                // What vLLM keeps back besides weights and KV cache: CUDA context, graphs and the
+                // activations of a full token budget (an approximation of its profiling run).
+                let reserve = defaults::VLLM_RESERVED_BYTES
+                    + max_num_batched_tokens as f64 * model.hidden_size as f64 * 8.0 / tpf;
+                let free = memory_bytes * util - model.weight_bytes() / tpf - reserve;
+                let per_block = block_size as f64 * model.kv_bytes_per_token() / tpf;
+                let blocks = (free / per_block).floor();
+                if blocks < 1.0 {
+                    let gib = |b: f64| b / (1u64 << 30) as f64;
+                    return Err(self.err(
+                        &key("model"),
+                        format!(
+                            "`{model_id}` does not fit: {:.1} GiB of weights per GPU and {:.1} GiB reserved exceed {:.0}% of {:.1} GiB; use more GPUs (tensor_parallel_size), a larger GPU or slice, or a higher gpu_memory_utilization",
+                            gib(model.weight_bytes() / tpf),
+                            gib(reserve),
+                            util * 100.0,
+                            gib(memory_bytes)
+                        ),
+                    ));
+                }
+                blocks.min(u32::MAX as f64) as u32
+            }
+        };
+        Ok((
+            StepModel::Cost(Box::new(StepCost::Roofline(roofline))),
+            blocks,
+        ))
     }
 
     fn tokens(&self, raw: &RawTokens) -> Result<TokenSpec, ScenarioError> {

@@ -128,10 +128,18 @@ pub struct RawVllm {
     pub max_num_batched_tokens: Option<u32>,
     /// Tokens per KV-cache block.
     pub block_size: Option<u32>,
-    /// KV-cache blocks per replica.
+    /// KV-cache blocks per replica (derived from the model and the GPU when absent).
     pub num_gpu_blocks: Option<u32>,
-    /// `[service.vllm.step_time]`: a linear step-time model.
+    /// `[service.vllm.step_time]`: a linear step-time model (instead of `model`).
     pub step_time: Option<RawLinearStep>,
+    /// A model catalog id: step times from the roofline cost model (instead of `step_time`).
+    pub model: Option<String>,
+    /// A GPU catalog id; defaults to the GPU of the first node pool that has one.
+    pub gpu: Option<String>,
+    /// GPUs a replica spans with tensor parallelism.
+    pub tensor_parallel_size: Option<u32>,
+    /// Fraction of the GPU's (or MIG slice's) memory vLLM may use.
+    pub gpu_memory_utilization: Option<f64>,
 }
 
 /// `[service.vllm.step_time]`: each field a duration.

@@ -12,6 +12,6 @@ pub use engine::{Engine, ReplicaEngine};
 pub use request::{Completion, DropReason, Request, RequestId};
 pub use router::Router;
 pub use service_time::ServiceTime;
-pub use step::{BatchShape, LinearStep, StepModel};
+pub use step::{LinearStep, StepModel};
 pub use triton::TritonEngine;
 pub use vllm::{VllmConfig, VllmCounters, VllmEngine};

@@ -2,37 +2,11 @@
 //!
 //! A step runs every scheduled sequence through the model once: prefill chunks (many tokens of one
 //! prompt) and decode sequences (one token each) together. Its time depends on the batch only
-//! through a few sums, collected in [`BatchShape`], so engines can describe a batch without
+//! through a few sums, collected in a [`StepBatch`], so engines describe a batch without
 //! allocating and step-time models stay cheap, pure functions.
 
+use crate::costmodel::{StepBatch, StepCost};
 use crate::engine::SimDuration;
-
-/// The aggregate shape of one engine step.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct BatchShape {
-    /// Sequences with a prefill chunk in this step.
-    pub prefill_seqs: u32,
-    /// Tokens in all prefill chunks together.
-    pub prefill_tokens: u32,
-    /// Attention work of the prefill chunks: for each chunk, its length times the context it
-    /// attends to at its end (tokens already cached plus the chunk).
-    pub prefill_attention: u64,
-    /// Sequences decoding one token in this step.
-    pub decode_seqs: u32,
-    /// Context the decode sequences attend to, summed (each sequence's cached tokens plus one).
-    pub decode_context: u64,
-}
-
-impl BatchShape {
-    /// Tokens processed in the step (prefill chunks plus one per decode sequence).
-    pub fn tokens(&self) -> u32 {
-        self.prefill_tokens + self.decode_seqs
-    }
-    /// Sequences in the step.
-    pub fn seqs(&self) -> u32 {
-        self.prefill_seqs + self.decode_seqs
-    }
-}
 
 /// A step-time model with explicit per-unit costs: `base + per_token × tokens + per_seq × seqs +
 /// per_context_token × decode context`. The context term is the KV cache each decode sequence
@@ -51,24 +25,27 @@ pub struct LinearStep {
     pub per_context_token: f64,
 }
 
-/// The step-time models capsim has; an enum so the hot path needs no dynamic dispatch.
+/// The step-time models a replica can use; an enum so the hot path needs no dynamic dispatch.
 #[derive(Clone, Debug, PartialEq)]
 pub enum StepModel {
     /// Explicit linear costs.
     Linear(LinearStep),
+    /// The cost model: a roofline from the GPU's and the model's figures, or measured tables.
+    Cost(Box<StepCost>),
 }
 
 impl StepModel {
     /// The duration of a step of this shape (at least one nanosecond).
     #[inline]
-    pub fn step_time(&self, shape: &BatchShape) -> SimDuration {
+    pub fn step_time(&self, batch: &StepBatch) -> SimDuration {
         let secs = match self {
             StepModel::Linear(l) => {
                 l.base
-                    + l.per_token * shape.tokens() as f64
-                    + l.per_seq * shape.seqs() as f64
-                    + l.per_context_token * shape.decode_context as f64
+                    + l.per_token * batch.tokens() as f64
+                    + l.per_seq * (batch.prefill_seqs + batch.decode_seqs) as f64
+                    + l.per_context_token * batch.decode_context_tokens as f64
             }
+            StepModel::Cost(c) => c.step_time(batch),
         };
         SimDuration((secs * 1e9).round().max(1.0) as u64)
     }
@@ -86,19 +63,14 @@ mod tests {
             per_seq: 1e-4,
             per_context_token: 1e-7,
         });
-        let shape = BatchShape {
-            prefill_seqs: 1,
-            prefill_tokens: 100,
-            prefill_attention: 100 * 100,
-            decode_seqs: 2,
-            decode_context: 300,
-        };
+        let mut b = StepBatch::new();
+        b.add_prefill_chunk(100, 0, true);
+        b.add_decode(100);
+        b.add_decode(200);
         // 5 ms + 102 × 10 µs + 3 × 100 µs + 300 × 0.1 µs (prefill attention is not in it)
         assert_eq!(
-            m.step_time(&shape),
+            m.step_time(&b),
             SimDuration(5_000_000 + 1_020_000 + 300_000 + 30_000)
         );
-        assert_eq!(shape.tokens(), 102);
-        assert_eq!(shape.seqs(), 3);
     }
 }

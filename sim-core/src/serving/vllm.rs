@@ -20,7 +20,8 @@
 
 use super::engine::ReplicaEngine;
 use super::request::{Completion, DropReason, Request};
-use super::step::{BatchShape, StepModel};
+use super::step::StepModel;
+use crate::costmodel::StepBatch;
 use crate::engine::{SimDuration, SimTime};
 use std::collections::VecDeque;
 
@@ -170,7 +171,7 @@ impl VllmEngine {
         let bs = self.cfg.block_size;
         let mut budget = self.cfg.max_num_batched_tokens;
         let mut preempted = false;
-        let mut shape = BatchShape::default();
+        let mut shape = StepBatch::new();
         // Fewest tokens any running decode sequence still has to generate.
         let mut until_done = u32::MAX;
         let mut i = 0;
@@ -193,13 +194,11 @@ impl VllmEngine {
             s.scheduled = new;
             budget -= new;
             if s.decoding() {
-                shape.decode_seqs += 1;
-                shape.decode_context += s.len() as u64;
+                shape.add_decode(s.len() as u64);
                 until_done = until_done.min(s.output - s.generated);
             } else {
-                shape.prefill_seqs += 1;
-                shape.prefill_tokens += new;
-                shape.prefill_attention += new as u64 * (s.computed + new) as u64;
+                let samples = s.computed + new == s.len();
+                shape.add_prefill_chunk(new as u64, s.computed as u64, samples);
             }
             i += 1;
         }
@@ -222,33 +221,31 @@ impl VllmEngine {
                 budget -= new;
                 if s.decoding() {
                     // A preempted sequence whose recompute left one token.
-                    shape.decode_seqs += 1;
-                    shape.decode_context += s.len() as u64;
+                    shape.add_decode(s.len() as u64);
                     until_done = until_done.min(s.output - s.generated);
                 } else {
-                    shape.prefill_seqs += 1;
-                    shape.prefill_tokens += new;
-                    shape.prefill_attention += new as u64 * (s.computed + new) as u64;
+                    let samples = s.computed + new == s.len();
+                    shape.add_prefill_chunk(new as u64, s.computed as u64, samples);
                 }
                 self.running.push(s);
             }
         }
-        if shape.seqs() == 0 {
+        if shape.is_empty() {
             return false;
         }
         let mut steps = 1;
         if shape.prefill_seqs == 0 && all_running_scheduled && !preempted {
             // Identical decode steps until a sequence finishes or the blocks run out.
             steps = self.steps_within_blocks(until_done);
-            let n = shape.decode_seqs as u64;
-            shape.decode_context += n * (steps as u64 - 1) / 2;
+            let n = shape.decode_seqs;
+            shape.decode_context_tokens += n * (steps as u64 - 1) / 2;
         }
         let step = self.model.step_time(&shape);
         self.segment = Some(Segment {
             start: now,
             step,
             steps,
-            seqs: shape.seqs(),
+            seqs: (shape.prefill_seqs + shape.decode_seqs) as u32,
             end: now + SimDuration(step.0 * steps as u64),
         });
         true
