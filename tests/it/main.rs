@@ -6,6 +6,7 @@ mod cluster;
 mod common;
 mod determinism;
 mod hpa_eval;
+mod hpa_loop;
 mod llm;
 mod mig;
 mod pack;

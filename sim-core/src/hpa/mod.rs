@@ -21,5 +21,5 @@ pub mod state;
 
 pub use config::ControllerConfig;
 pub use reconcile::{reconcile, SyncOutcome};
-pub use spec::Hpa;
+pub use spec::{Hpa, HpaSpec};
 pub use state::{HpaHistory, Nanos, Observation, PodState};

@@ -1,11 +1,13 @@
 //! Scenario files: the raw TOML form, the validated model, and errors that point into the file.
 
+pub mod autoscaling;
 pub mod cluster;
 pub mod error;
 pub mod model;
 pub mod policy;
 pub mod raw;
 
+pub use autoscaling::{AutoscalingSpec, MetricsSpec};
 pub use cluster::ClusterSpec;
 pub use error::ScenarioError;
 pub use model::{

@@ -68,6 +68,8 @@ pub struct Scenario {
     pub slo_tpot: Option<SimDuration>,
     /// Token counts drawn per request (`[traffic.tokens]`), overriding a trace's.
     pub tokens: Option<TokenSpec>,
+    /// The HPA on the Deployment and the metrics it reads, if any.
+    pub autoscaling: Option<super::AutoscalingSpec>,
     /// The model server.
     pub service: ServiceSpec,
     /// Where requests come from.
@@ -476,7 +478,9 @@ impl Validator<'_> {
         if service.dispatch == Dispatch::Shared && !service.scale.is_empty() {
             return Err(self.err("service.scale", "scaling replicas needs `dispatch = \"router\"` (each replica a pod with its own queue)"));
         }
+        let autoscaling = self.autoscaling(&raw, &service)?;
         Ok(Scenario {
+            autoscaling,
             name: raw.name.clone().unwrap_or_default(),
             seed,
             horizon,

@@ -28,6 +28,25 @@ pub struct RawScenario {
     pub scheduler: Option<RawScheduler>,
     /// `[[policy]]`: variants of this scenario, each a `name` and keys that override the base.
     pub policy: Option<Vec<toml::Table>>,
+    /// `[hpa]`: a HorizontalPodAutoscaler (autoscaling/v2 spec, upstream field names) on the
+    /// Deployment.
+    pub hpa: Option<crate::hpa::HpaSpec>,
+    /// `[metrics]`: how the simulated cluster measures its pods for autoscalers.
+    pub metrics: Option<RawMetrics>,
+}
+
+/// `[metrics]`: the metrics pipeline and the pods' resource usage.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetrics {
+    /// How often pods are scraped (metrics-server's resolution, the adapter's scrape interval).
+    pub scrape_interval: Option<String>,
+    /// CPU a pod uses when idle.
+    pub cpu_idle: Option<RawQuantity>,
+    /// CPU a pod uses on top of `cpu_idle` when its engine is busy all the time.
+    pub cpu_busy: Option<RawQuantity>,
+    /// Memory a pod uses.
+    pub memory: Option<RawQuantity>,
 }
 
 /// `[simulation]`.

@@ -60,8 +60,24 @@ pub(super) struct Pod {
     phase: PodPhase,
     node: Option<NodeId>,
     created: SimTime,
+    bound: Option<SimTime>,
     ready_since: Option<SimTime>,
     generation: u32,
+}
+
+/// What controllers see of a pod.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct PodStatus {
+    /// The pod (its engine has the same index).
+    pub(super) id: PodId,
+    /// Its phase.
+    pub(super) phase: PodPhase,
+    /// When it was created.
+    pub(super) created: SimTime,
+    /// When it was bound to a node (its containers' start), if it was.
+    pub(super) bound: Option<SimTime>,
+    /// When it last became Ready, if it did.
+    pub(super) ready_since: Option<SimTime>,
 }
 
 #[derive(Clone, Debug)]
@@ -189,6 +205,26 @@ impl Kube {
     /// Engine indices of Ready replicas.
     pub(super) fn ready(&self) -> &[EngineId] {
         &self.ready
+    }
+
+    /// The Deployment's desired replicas.
+    pub(super) fn desired(&self) -> u32 {
+        self.desired
+    }
+
+    /// Every pod not yet gone, in creation order.
+    pub(super) fn pod_views(&self) -> impl Iterator<Item = PodStatus> + '_ {
+        self.pods
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.phase != PodPhase::Gone)
+            .map(|(i, p)| PodStatus {
+                id: PodId(i as u32),
+                phase: p.phase,
+                created: p.created,
+                bound: p.bound,
+                ready_since: p.ready_since,
+            })
     }
 
     pub(super) fn is_terminating(&self, pod: PodId) -> bool {
@@ -354,6 +390,7 @@ impl World {
             phase: PodPhase::Pending,
             node: None,
             created: self.now,
+            bound: None,
             ready_since: None,
             generation: 0,
         });
@@ -445,6 +482,7 @@ impl World {
         }
         let p = &mut self.kube.pods[pod.index()];
         p.node = Some(node);
+        p.bound = Some(now);
         p.phase = PodPhase::Starting;
         if warm {
             n.image_ready_at = Some(now);
@@ -486,6 +524,7 @@ impl World {
         let p = &mut self.kube.pods[pod.index()];
         p.phase = PodPhase::Ready;
         p.ready_since = Some(self.now);
+        self.gauges.pod_ready(pod.engine().index(), self.now);
         let pos = self.kube.ready.partition_point(|&x| x < pod.engine());
         self.kube.ready.insert(pos, pod.engine());
     }
@@ -511,7 +550,13 @@ impl World {
     }
 
     pub(super) fn on_scale_deployment<S: RequestSink>(&mut self, step: u32, sink: &mut S) {
-        self.kube.desired = self.kube.scale[step as usize].1;
+        let n = self.kube.scale[step as usize].1;
+        self.scale_deployment_to(n, sink);
+    }
+
+    /// Sets the Deployment's replicas (`kubectl scale`, or an autoscaler's decision).
+    pub(super) fn scale_deployment_to<S: RequestSink>(&mut self, replicas: u32, sink: &mut S) {
+        self.kube.desired = replicas;
         self.reconcile_replicas(sink);
         self.schedule_pending();
         self.publish_cluster();

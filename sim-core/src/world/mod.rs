@@ -1,6 +1,7 @@
 //! The world: builds the cluster, the service and the traffic from a scenario, then runs events to
 //! the horizon. Serving events live in `serving.rs`, node and pod lifecycles in `kube.rs`.
 
+mod autoscale;
 mod kube;
 mod serving;
 
@@ -67,6 +68,10 @@ enum Event {
     ScaleDeployment { step: u32 },
     /// A `[[node_pool.scale]]` step.
     ScalePool { pool: PoolId, step: u32 },
+    /// The metrics pipeline scrapes every pod.
+    Scrape,
+    /// The HPA reconciles.
+    HpaSync,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -102,6 +107,8 @@ pub struct World {
     busy: u32,
     events: u64,
     kube: Kube,
+    gauges: autoscale::Gauges,
+    autoscaler: Option<autoscale::Autoscaler>,
 }
 
 impl World {
@@ -195,8 +202,17 @@ impl World {
             busy: 0,
             events: 0,
             kube: Kube::new(s, &streams),
+            gauges: autoscale::Gauges::default(),
+            autoscaler: autoscale::Autoscaler::new(s),
         };
         world.start();
+        if let Some(a) = &world.autoscaler {
+            for (t, ev) in a.first_events() {
+                if t < world.horizon {
+                    world.queue.push(t, ev);
+                }
+            }
+        }
         Ok(world)
     }
 
@@ -261,6 +277,8 @@ impl World {
                 }
                 Event::ScaleDeployment { step } => self.on_scale_deployment(step, sink),
                 Event::ScalePool { pool, step } => self.on_scale_pool(pool, step, sink),
+                Event::Scrape => self.on_scrape(),
+                Event::HpaSync => self.on_hpa_sync(sink),
             }
         }
         let mut engines = EngineTotals::default();
@@ -282,7 +300,15 @@ impl World {
             "conservation: arrived = completed + dropped + in flight"
         );
         let horizon_s = self.horizon.as_secs_f64();
-        let cluster = self.kube.outcome(self.horizon);
+        let mut cluster = self.kube.outcome(self.horizon);
+        if let Some(a) = &self.autoscaler {
+            if let Some(f) = &a.first_failure {
+                cluster.warnings.push(format!(
+                    "{} of {} HPA syncs failed; the first: {f}",
+                    a.failures, a.syncs
+                ));
+            }
+        }
         let rec = self.recorder.finish();
         summarise(
             &self.name,

@@ -60,9 +60,13 @@ impl World {
         self.queued = self.queued + q1 - q0;
         self.in_service = self.in_service + s1 - s0;
         self.busy = self.busy + b1 - b0;
+        let (mut done, mut tokens) = (0u64, 0u64);
         for c in self.done.drain(..) {
+            done += 1;
+            tokens += c.request.output_tokens as u64;
             self.recorder.on_completion(&c, sink);
         }
+        self.gauges.update(e, self.now, (q1, s1, b1), done, tokens);
         self.recorder
             .set_state(self.queued, self.in_service, self.busy);
         let slot = &mut self.wake[e];
@@ -97,6 +101,7 @@ impl World {
         let engine = &mut self.engines[e];
         let (q0, s0, b0) = (engine.queued(), engine.in_service(), engine.busy_units());
         engine.abort(&mut self.failed);
+        self.gauges.update(e, self.now, (0, 0, 0), 0, 0);
         self.queued -= q0;
         self.in_service -= s0;
         self.busy -= b0;
