@@ -3,5 +3,6 @@
 pub mod error;
 pub mod load;
 pub mod output;
+pub mod report;
 pub mod run;
 pub mod validate;
