@@ -11,7 +11,9 @@ const CSS: &str = "\
 body{font-family:system-ui,-apple-system,'Segoe UI','DejaVu Sans',sans-serif;margin:0 auto;max-width:1000px;padding:0 12px 40px;color:#222;background:#fafafa;line-height:1.45}\
 h1{font-size:1.5rem;margin:20px 0 4px}h2{font-size:1.2rem;margin:28px 0 8px;border-bottom:1px solid #ddd}\
 p.meta{color:#555;margin:0 0 12px}\
-figure{margin:16px 0;background:#fff;border:1px solid #ddd;padding:8px}\
+.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(460px,1fr));gap:12px}\
+@media (max-width:520px){.charts{display:block}}\
+figure{margin:12px 0;background:#fff;border:1px solid #ddd;padding:8px}\
 figure svg{width:100%;height:auto;display:block}\
 figcaption{font-size:.9rem;color:#444;margin-top:4px}figcaption b{color:#222}\
 table{border-collapse:collapse;width:100%;background:#fff;font-size:.95rem}\
@@ -253,7 +255,7 @@ pub fn page(res: &Results) -> String {
         run_ver = esc(&s.capsim_version),
     );
     o.push_str("<h2 id=\"summary\">Summary</h2>\n");
-    table(&mut o, &["measure", "value"], &headline(run), 1);
+    table(&mut o, &["measure", "value"], &headline(run), 2);
     if let Some(c) = &s.cluster {
         o.push_str("<h2 id=\"pools\">Node pools</h2>\n");
         let rows: Vec<Vec<String>> = c
@@ -311,9 +313,11 @@ pub fn page(res: &Results) -> String {
             &comparison(res),
             1,
         );
+        o.push_str("<div class=\"charts\">\n");
         for c in charts.iter().filter(|c| c.id.starts_with("policy-")) {
             figure(&mut o, c);
         }
+        o.push_str("</div>\n");
         if let Some((header, rows)) = &res.comparison {
             o.push_str("<details><summary>comparison.csv as written by the run</summary>\n");
             let h: Vec<&str> = header.iter().map(String::as_str).collect();
@@ -330,9 +334,11 @@ pub fn page(res: &Results) -> String {
             format!(" ({})", esc(&run.name))
         }
     );
+    o.push_str("<div class=\"charts\">\n");
     for c in charts.iter().filter(|c| !c.id.starts_with("policy-")) {
         figure(&mut o, c);
     }
+    o.push_str("</div>\n");
     o.push_str("<h2 id=\"provenance\">Provenance</h2>\n");
     let mut p = Vec::new();
     kv(
@@ -347,7 +353,7 @@ pub fn page(res: &Results) -> String {
     );
     kv(&mut p, "scenario", s.scenario.clone());
     kv(&mut p, "seed", s.seed.to_string());
-    table(&mut o, &["what", "value"], &p, 1);
+    table(&mut o, &["what", "value"], &p, 2);
     o.push_str(
         "<p>Files, each with its size and 64-bit FNV-1a hash (16 hex digits) of its bytes:</p>\n",
     );

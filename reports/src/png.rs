@@ -129,12 +129,11 @@ fn draw(chart: &Chart, buf: &mut [u8]) -> Result<(), Box<dyn std::error::Error>>
             } else {
                 blue.stroke_width(2)
             };
-            ch.draw_series(std::iter::once(Circle::new((p.x, p.y), 7, style)))?;
-            ch.draw_series(std::iter::once(Text::new(
-                p.name.clone(),
-                (p.x, p.y),
-                (FAMILY, 18).into_font(),
-            )))?;
+            ch.draw_series(std::iter::once(
+                EmptyElement::at((p.x, p.y))
+                    + Circle::new((0, 0), 7, style)
+                    + Text::new(p.name.clone(), (10, -26), (FAMILY, 18).into_font()),
+            ))?;
         }
     }
     ch.configure_series_labels()

@@ -15,7 +15,7 @@ pub const TARGET: &str = "#c00000";
 
 const W: f64 = 720.0;
 const H: f64 = 380.0;
-const LEFT: f64 = 72.0;
+const LEFT: f64 = 80.0;
 const RIGHT: f64 = 16.0;
 const TOP: f64 = 16.0;
 const LEGEND: f64 = 20.0;
@@ -41,7 +41,7 @@ pub fn render(chart: &Chart) -> String {
     let _ = write!(
         s,
         "<svg id=\"chart-{id}\" class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {w} {h}\" \
-         role=\"img\" aria-labelledby=\"chart-{id}-title\" font-family=\"DejaVu Sans, Verdana, sans-serif\" font-size=\"12\">\
+         role=\"img\" aria-labelledby=\"chart-{id}-title\" font-family=\"DejaVu Sans, Verdana, sans-serif\" font-size=\"14\">\
          <title id=\"chart-{id}-title\">{title}</title>",
         id = esc(&chart.id),
         w = W,
