@@ -81,9 +81,12 @@ impl Chart {
         }
         if !self.points.is_empty() {
             // A scatter: the range of the points, with a margin, not from zero.
-            let ys_pts = self.points.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |a, p| {
-                (a.0.min(p.y), a.1.max(p.y))
-            });
+            let ys_pts = self
+                .points
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |a, p| {
+                    (a.0.min(p.y), a.1.max(p.y))
+                });
             let (dx, dy) = ((xs.1 - xs.0) * 0.1, (ys_pts.1 - ys_pts.0) * 0.1);
             xs = (xs.0 - dx.max(0.5), xs.1 + dx.max(0.5));
             ys = (ys_pts.0 - dy.max(0.5), ys_pts.1 + dy.max(0.5));

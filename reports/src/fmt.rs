@@ -43,6 +43,15 @@ pub fn qty(v: Option<f64>, decimals: usize, unit: &str) -> String {
     })
 }
 
+/// A whole count with its noun, singular for 1: `count(1, "node")` is `1 node`.
+pub fn count(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// Escapes text for HTML and XML.
 pub fn esc(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
@@ -71,6 +80,8 @@ mod tests {
         assert_eq!(duration(Some(12.0)), "12.00 s");
         assert_eq!(percent(Some(0.99)), "99.00 %");
         assert_eq!(usd(None), "–");
+        assert_eq!(count(1, "node"), "1 node");
+        assert_eq!(count(0, "node"), "0 nodes");
         assert_eq!(esc("<a&'\">"), "&lt;a&amp;&#39;&quot;&gt;");
     }
 }

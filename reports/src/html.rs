@@ -2,7 +2,7 @@
 //! network) whose tables stack into label–value pairs on narrow screens.
 
 use crate::chart::{all_charts, Chart};
-use crate::fmt::{duration, esc, percent, qty, usd, NONE};
+use crate::fmt::{count, duration, esc, percent, qty, usd, NONE};
 use crate::model::{Results, Run};
 use std::fmt::Write as _;
 
@@ -70,7 +70,7 @@ fn headline(run: &Run) -> Vec<Vec<String>> {
         &mut t,
         "requests",
         format!(
-            "{} arrived, {} completed, {} dropped, {} in flight (requests)",
+            "{} arrived, {} completed, {} dropped, {} in flight at the horizon (requests)",
             r.arrived, r.completed, r.dropped, r.in_flight
         ),
     );
@@ -138,10 +138,10 @@ fn headline(run: &Run) -> Vec<Vec<String>> {
             &mut t,
             "tokens",
             format!(
-                "{} prompt · {} output · {} preemptions",
+                "{} prompt · {} output · {}",
                 qty(Some(k.prompt_tokens_per_s), 0, "tokens/s"),
                 qty(Some(k.output_tokens_per_s), 0, "tokens/s"),
-                k.preemptions
+                count(k.preemptions, "preemption")
             ),
         );
         if k.attainment_ratio.is_some() {
@@ -173,8 +173,8 @@ fn headline(run: &Run) -> Vec<Vec<String>> {
             "nodes",
             format!(
                 "{} launched · {} at the horizon · {} · {} (of which idle {})",
-                qty(Some(c.nodes_launched as f64), 0, "nodes"),
-                qty(Some(c.nodes_at_horizon as f64), 0, "nodes"),
+                count(c.nodes_launched, "node"),
+                count(c.nodes_at_horizon, "node"),
                 qty(Some(c.node_hours), 2, "node-hours"),
                 qty(Some(c.gpu_hours), 2, "GPU-hours"),
                 qty(Some(c.idle_gpu_hours), 2, "GPU-hours")
@@ -268,7 +268,7 @@ pub fn page(res: &Results) -> String {
                     p.capacity_type.clone(),
                     p.gpu.clone().unwrap_or_else(|| NONE.to_string()),
                     format!("{}/h", usd(Some(p.price_usd_per_hour))),
-                    qty(Some(p.nodes_launched as f64), 0, "nodes"),
+                    count(p.nodes_launched, "node"),
                     usd(Some(p.cost_usd)),
                 ]
             })

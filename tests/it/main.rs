@@ -5,4 +5,5 @@ mod cluster;
 mod common;
 mod determinism;
 mod llm;
+mod report;
 mod validation;
