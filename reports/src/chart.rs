@@ -121,8 +121,9 @@ pub fn ticks(lo: f64, hi: f64, n: usize) -> (Vec<f64>, usize) {
     } else {
         (-step.log10().floor()) as usize
     };
-    let first = (lo / step).floor() as i64;
-    let last = (hi / step).ceil() as i64;
+    // A tolerance so that 0.3 / 0.1 = 3.0000000000000004 does not add a tick.
+    let first = (lo / step + 1e-9).floor() as i64;
+    let last = (hi / step - 1e-9).ceil() as i64;
     ((first..=last).map(|i| i as f64 * step).collect(), decimals)
 }
 
@@ -430,7 +431,10 @@ mod tests {
         assert_eq!(t, vec![0.0, 20.0, 40.0, 60.0, 80.0, 100.0]);
         assert_eq!(d, 0);
         let (t, d) = ticks(0.0, 0.3, 5);
-        assert_eq!(t.len(), 6);
+        assert_eq!(t.len(), 4);
+        assert_eq!(d, 1);
+        let (t, d) = ticks(0.0, 0.07, 5);
+        assert_eq!((t.len(), t[t.len() - 1]), (5, 0.08));
         assert_eq!(d, 2);
     }
 
