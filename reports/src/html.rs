@@ -33,7 +33,9 @@ table.stack td::before{content:attr(data-label);float:left;font-weight:600;color
 
 /// A table that stacks on a phone: each cell carries its column name.
 fn table(out: &mut String, header: &[&str], rows: &[Vec<String>], numeric_from: usize) {
-    out.push_str("<table class=\"stack\"><thead><tr>");
+    // Two columns read well on a phone as they are; wider tables stack.
+    let class = if header.len() > 2 { "stack" } else { "kv" };
+    let _ = write!(out, "<table class=\"{class}\"><thead><tr>");
     for h in header {
         let _ = write!(out, "<th scope=\"col\">{}</th>", esc(h));
     }
@@ -70,8 +72,11 @@ fn headline(run: &Run) -> Vec<Vec<String>> {
         &mut t,
         "requests",
         format!(
-            "{} arrived, {} completed, {} dropped, {} in flight at the horizon (requests)",
-            r.arrived, r.completed, r.dropped, r.in_flight
+            "{} arrived · {} completed · {} dropped · {} in flight at the horizon",
+            count(r.arrived, "request"),
+            r.completed,
+            r.dropped,
+            r.in_flight
         ),
     );
     kv(

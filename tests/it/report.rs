@@ -233,8 +233,8 @@ fn policy_variants_are_compared() {
             "{policy}"
         );
     }
-    assert!(page.contains("<td class=\"n\" data-label=\"cost per hour\">$ 72.10</td>"));
-    assert!(page.contains("<td class=\"n\" data-label=\"SLO attainment\">99.00 %</td>"));
+    assert!(page.contains("<td class=\"n\" data-label=\"cost per hour\">$\u{a0}72.10</td>"));
+    assert!(page.contains("<td class=\"n\" data-label=\"SLO attainment\">99.00\u{a0}%</td>"));
     // keda costs more than hpa and meets the SLO less often: off the front (a hollow mark).
     let pareto = svgs(&page)
         .into_iter()
