@@ -313,8 +313,14 @@ fn latency_chart(id: &str, runs: &[&Run], cols: &[(&str, &str)], by_run: bool) -
         } else {
             "Latency"
         },
-        "End-to-end latency (arrival to completion) of the requests completed in each interval; \
-         the dashed line is the SLO target.",
+        if target.is_some() {
+            "End-to-end latency (arrival to completion) of the requests completed in each \
+             interval; the dashed line is the SLO target."
+        } else {
+            "End-to-end latency (arrival to completion) of the requests completed in each \
+             interval; the scenario sets no end-to-end latency target (token-level targets, if \
+             any, are in the summary table)."
+        },
         &t,
         &format!("latency ({unit})"),
     );

@@ -89,6 +89,10 @@ fn draw(chart: &Chart, buf: &mut [u8]) -> Result<(), Box<dyn std::error::Error>>
         }
         let mut first = true;
         for seg in segments.into_iter().filter(|s| !s.is_empty()) {
+            if let [lone] = seg[..] {
+                // A point between gaps: a dot, as a one-point line would not show.
+                ch.draw_series(std::iter::once(Circle::new(lone, 3, colour.filled())))?;
+            }
             let a = ch.draw_series(LineSeries::new(seg, colour.stroke_width(3)))?;
             if std::mem::take(&mut first) {
                 a.label(l.name.as_str()).legend(move |(x, y)| {

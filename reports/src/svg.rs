@@ -24,6 +24,40 @@ fn c(v: f64) -> String {
     fixed(v, 1)
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chart::Line;
+
+    #[test]
+    fn gaps_break_lines_and_lone_points_are_dots() {
+        let chart = Chart {
+            id: "t".into(),
+            title: "T".into(),
+            caption: String::new(),
+            x_label: "x (s)".into(),
+            y_label: "y (ms)".into(),
+            lines: vec![Line {
+                name: "a".into(),
+                points: vec![
+                    (0.0, Some(1.0)),
+                    (1.0, None),
+                    (2.0, Some(2.0)),
+                    (3.0, Some(3.0)),
+                ],
+            }],
+            targets: Vec::new(),
+            points: Vec::new(),
+        };
+        let svg = render(&chart);
+        let d = svg.split("class=\"series\" d=\"").nth(1).unwrap();
+        let d = &d[..d.find('"').unwrap()];
+        assert_eq!(d.matches('M').count(), 2, "{d}");
+        assert!(d.contains(" h0 M"), "{d}");
+        assert_eq!(render(&chart), svg, "deterministic");
+    }
+}
+
 /// The chart as one `<svg>` element with id `chart-<id>`.
 pub fn render(chart: &Chart) -> String {
     let ((x0, x1), (y0, y1)) = chart.bounds();
@@ -101,25 +135,31 @@ pub fn render(chart: &Chart) -> String {
     );
     for (i, l) in chart.lines.iter().enumerate() {
         let mut d = String::new();
-        let mut pen = false;
+        // Points in the current segment; a lone point between gaps is drawn as a dot (`h0` with a
+        // round cap).
+        let mut run = 0usize;
         for &(x, y) in &l.points {
             match y {
                 Some(y) if x.is_finite() => {
-                    let _ = write!(
-                        d,
-                        "{}{},{}",
-                        if pen { " L" } else { " M" },
-                        c(sx(x)),
-                        c(sy(y))
-                    );
-                    pen = true;
+                    let pen = if run > 0 { " L" } else { " M" };
+                    let _ = write!(d, "{pen}{},{}", c(sx(x)), c(sy(y)));
+                    run += 1;
                 }
-                _ => pen = false,
+                _ => {
+                    if run == 1 {
+                        d.push_str(" h0");
+                    }
+                    run = 0;
+                }
             }
+        }
+        if run == 1 {
+            d.push_str(" h0");
         }
         let _ = write!(
             s,
-            "<path class=\"series\" d=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"1.8\"/>",
+            "<path class=\"series\" d=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"1.8\" \
+             stroke-linecap=\"round\" stroke-linejoin=\"round\"/>",
             d.trim_start(),
             PALETTE[i % PALETTE.len()]
         );
