@@ -24,40 +24,6 @@ fn c(v: f64) -> String {
     fixed(v, 1)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::chart::Line;
-
-    #[test]
-    fn gaps_break_lines_and_lone_points_are_dots() {
-        let chart = Chart {
-            id: "t".into(),
-            title: "T".into(),
-            caption: String::new(),
-            x_label: "x (s)".into(),
-            y_label: "y (ms)".into(),
-            lines: vec![Line {
-                name: "a".into(),
-                points: vec![
-                    (0.0, Some(1.0)),
-                    (1.0, None),
-                    (2.0, Some(2.0)),
-                    (3.0, Some(3.0)),
-                ],
-            }],
-            targets: Vec::new(),
-            points: Vec::new(),
-        };
-        let svg = render(&chart);
-        let d = svg.split("class=\"series\" d=\"").nth(1).unwrap();
-        let d = &d[..d.find('"').unwrap()];
-        assert_eq!(d.matches('M').count(), 2, "{d}");
-        assert!(d.contains(" h0 M"), "{d}");
-        assert_eq!(render(&chart), svg, "deterministic");
-    }
-}
-
 /// The chart as one `<svg>` element with id `chart-<id>`.
 pub fn render(chart: &Chart) -> String {
     let ((x0, x1), (y0, y1)) = chart.bounds();
@@ -236,4 +202,38 @@ pub fn render(chart: &Chart) -> String {
     }
     s.push_str("</g></svg>");
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chart::Line;
+
+    #[test]
+    fn gaps_break_lines_and_lone_points_are_dots() {
+        let chart = Chart {
+            id: "t".into(),
+            title: "T".into(),
+            caption: String::new(),
+            x_label: "x (s)".into(),
+            y_label: "y (ms)".into(),
+            lines: vec![Line {
+                name: "a".into(),
+                points: vec![
+                    (0.0, Some(1.0)),
+                    (1.0, None),
+                    (2.0, Some(2.0)),
+                    (3.0, Some(3.0)),
+                ],
+            }],
+            targets: Vec::new(),
+            points: Vec::new(),
+        };
+        let svg = render(&chart);
+        let d = svg.split("class=\"series\" d=\"").nth(1).unwrap();
+        let d = &d[..d.find('"').unwrap()];
+        assert_eq!(d.matches('M').count(), 2, "{d}");
+        assert!(d.contains(" h0 M"), "{d}");
+        assert_eq!(render(&chart), svg, "deterministic");
+    }
 }
