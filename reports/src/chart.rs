@@ -260,21 +260,40 @@ pub fn run_charts(run: &Run) -> Vec<Chart> {
         false,
     ));
 
-    let mut c = base(
-        "gpus",
-        "GPU allocation and activity",
-        "GPUs requested by pods over GPUs on ready nodes, and busy replicas over ready replicas.",
-        &t,
-        "share (%)",
-    );
-    for (name, col) in [
-        ("GPUs allocated / GPUs on ready nodes", "gpu_alloc_ratio"),
-        ("CPU allocated / CPU on ready nodes", "cpu_alloc_ratio"),
-        ("busy replicas / ready replicas", "replica_util_ratio"),
-    ] {
-        c.lines.extend(line(name, s, &t, col, 100.0));
+    if s.column("gpus_billed").is_some() && s.column("gpus_allocated").is_some() {
+        // Time series that count GPUs get them as counts.
+        let mut c = base(
+            "gpus",
+            "GPUs billed and allocated",
+            "GPUs on billed nodes and GPUs requested by pods, at the end of each interval.",
+            &t,
+            "GPUs (count)",
+        );
+        for (name, col) in [
+            ("GPUs billed", "gpus_billed"),
+            ("GPUs allocated", "gpus_allocated"),
+        ] {
+            c.lines.extend(line(name, s, &t, col, 1.0));
+        }
+        out.push(c);
+    } else {
+        let mut c = base(
+            "gpus",
+            "GPU allocation and activity",
+            "GPUs requested by pods over GPUs on ready nodes, and busy replicas over ready \
+             replicas.",
+            &t,
+            "share (%)",
+        );
+        for (name, col) in [
+            ("GPUs allocated / GPUs on ready nodes", "gpu_alloc_ratio"),
+            ("CPU allocated / CPU on ready nodes", "cpu_alloc_ratio"),
+            ("busy replicas / ready replicas", "replica_util_ratio"),
+        ] {
+            c.lines.extend(line(name, s, &t, col, 100.0));
+        }
+        out.push(c);
     }
-    out.push(c);
 
     let mut c = base(
         "cost-rate",
@@ -430,6 +449,28 @@ pub fn all_charts(res: &Results) -> Vec<Chart> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gpu_counts_are_charted_when_the_series_has_them() {
+        let text = "time_s,gpus_billed,gpus_allocated,gpu_alloc_ratio\n10,8,3,0.375\n";
+        let series = crate::model::parse_series(text, "t.csv").unwrap();
+        let summary = crate::model::parse_summary(
+            include_str!("../../tests/fixtures/policies/summary.json"),
+            "s.json",
+        )
+        .unwrap();
+        let run = Run {
+            name: "r".into(),
+            summary,
+            series,
+        };
+        let gpus = run_charts(&run)
+            .into_iter()
+            .find(|c| c.id == "gpus")
+            .unwrap();
+        assert_eq!(gpus.y_label, "GPUs (count)");
+        assert_eq!(gpus.lines[0].points, vec![(10.0, Some(8.0))]);
+    }
 
     #[test]
     fn ticks_are_round() {

@@ -4,6 +4,8 @@
 //! [`model`] reads the folder, [`chart`] decides what each chart shows, [`svg`] and [`png`] draw
 //! it, [`html`] writes the page.
 
+#![warn(missing_docs)]
+
 pub mod chart;
 pub mod fmt;
 pub mod html;
