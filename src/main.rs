@@ -11,7 +11,7 @@ use std::process::ExitCode;
 #[derive(Parser, Debug)]
 #[command(name = "capsim", version, about, long_about = None)]
 #[command(
-    after_help = "Examples:\n  capsim run scenarios/quickstart.toml\n  capsim validate scenarios/quickstart.toml"
+    after_help = "Examples:\n  capsim run scenarios/quickstart.toml\n  capsim validate scenarios/quickstart.toml\n  capsim report results/quickstart --out report.html"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -23,7 +23,9 @@ enum Command {
     /// Run a scenario and write summary.json and timeseries.csv.
     #[command(
         after_help = "Example:\n  capsim run scenarios/quickstart.toml --seed 7 --out results/quick-7 --requests\n\n\
-        Writes OUT/summary.json, OUT/timeseries.csv and, with --requests, OUT/requests.csv.\n\
+        Writes OUT/summary.json, OUT/timeseries.csv, OUT/scenario.toml (the scenario's text), OUT/inputs.csv\n\
+        (each input file with its 64-bit FNV-1a hash), with --requests OUT/requests.csv and, with --report,\n\
+        OUT/report.html and OUT/charts/*.png.\n\
         OUT defaults to results/<scenario name>."
     )]
     Run {
@@ -41,6 +43,26 @@ enum Command {
         /// Also stream one row per request to requests.csv.
         #[arg(long)]
         requests: bool,
+        /// Also write OUT/report.html and OUT/charts/*.png.
+        #[arg(long)]
+        report: bool,
+    },
+    /// Turn a results folder into one self-contained HTML report (and PNG charts).
+    #[command(
+        after_help = "Example:\n  capsim run scenarios/quickstart.toml --out results/quick\n  \
+        capsim report results/quick --out results/quick/report.html --png results/quick/charts\n\n\
+        Reads RESULTS/summary.json, timeseries.csv and, when present, scenario.toml, inputs.csv,\n\
+        comparison.csv and policies/<name>/. The page has no scripts and loads nothing from the network."
+    )]
+    Report {
+        /// Results folder written by `capsim run`.
+        results: PathBuf,
+        /// The HTML file to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// Also write one PNG per chart into this folder.
+        #[arg(long)]
+        png: Option<PathBuf>,
     },
     /// Compare the cost model's predicted step times with measured ones.
     #[command(
@@ -122,12 +144,14 @@ fn main() -> ExitCode {
             out,
             horizon,
             requests,
+            report,
         } => cli::run::run(&cli::run::RunArgs {
             scenario,
             seed,
             out,
             horizon,
             requests,
+            report,
         }),
         Command::Pack {
             nodes,
@@ -146,6 +170,9 @@ fn main() -> ExitCode {
             out,
             threads,
         }),
+        Command::Report { results, out, png } => {
+            cli::report::report(&results, &out, png.as_deref())
+        }
         Command::Validate { scenario } => cli::validate::validate(&scenario),
         Command::HpaEval { case } => cli::hpa_eval::hpa_eval(&case),
         Command::Calibrate {

@@ -123,7 +123,7 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<(), CliError> {
         .map_err(|e| CliError::Io(format!("{}: cannot create folder: {e}", out.display())))?;
     let path: &Path = &out.join("calibration.csv");
     let mut staged = Staged::new();
-    staged.write(path, &render_csv(&results))?;
+    staged.write(path, render_csv(&results))?;
     staged.commit()?;
     for f in &results {
         let s = &f.summary;

@@ -2,8 +2,9 @@
 //! and random numbers; one comparison table is printed and written as `comparison.csv`.
 
 use super::error::CliError;
+use super::load::Loaded;
 use super::output::Staged;
-use super::run::{apply_flags, folder_name, run_one, RunArgs};
+use super::run::{apply_flags, folder_name, provenance_and_report, run_one, RunArgs};
 use sim_core::results::Summary;
 use sim_core::{Inputs, Scenario};
 use std::fmt::Write as _;
@@ -16,15 +17,12 @@ ttft_p99_s,tpot_p99_s,slo_attainment_ratio,token_slo_attainment_ratio,replica_ho
 gpu_hours,cost_usd,cost_usd_per_hour,cost_usd_per_million_requests";
 
 /// Runs every variant into `OUT/policies/<name>/` and writes `OUT/comparison.csv`.
-pub fn run_variants(
-    args: &RunArgs,
-    scenario_name: &str,
-    variants: Vec<(String, Scenario, Inputs)>,
-) -> Result<(), CliError> {
+pub fn run_variants(args: &RunArgs, mut loaded: Loaded) -> Result<(), CliError> {
+    let variants: Vec<(String, Scenario, Inputs)> = std::mem::take(&mut loaded.variants);
     let out = args
         .out
         .clone()
-        .unwrap_or_else(|| Path::new("results").join(folder_name(scenario_name)));
+        .unwrap_or_else(|| Path::new("results").join(folder_name(&loaded.scenario.name)));
     let mut rows: Vec<(String, Summary)> = Vec::with_capacity(variants.len());
     for (name, mut s, inputs) in variants {
         apply_flags(&mut s, args)?;
@@ -33,9 +31,13 @@ pub fn run_variants(
         rows.push((name, result.summary));
     }
     let mut staged = Staged::new();
-    staged.write(&out.join("comparison.csv"), &comparison_csv(&rows))?;
+    staged.write(&out.join("comparison.csv"), comparison_csv(&rows))?;
     staged.commit()?;
+    provenance_and_report(args, &loaded, &out)?;
     print!("{}", render(&rows, &out));
+    if args.report {
+        println!("             {}/report.html, charts/*.png", out.display());
+    }
     Ok(())
 }
 
@@ -159,7 +161,7 @@ pub fn render(rows: &[(String, Summary)], out: &Path) -> String {
     }
     let _ = writeln!(
         t,
-        "wrote        {}/comparison.csv, policies/<name>/summary.json, timeseries.csv",
+        "wrote        {}/comparison.csv, scenario.toml, inputs.csv, policies/<name>/summary.json, timeseries.csv",
         out.display()
     );
     t

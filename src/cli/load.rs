@@ -18,6 +18,20 @@ pub struct Loaded {
     pub inputs: Inputs,
     /// Its `[[policy]]` variants, each with its inputs (empty without variants).
     pub variants: Vec<(String, Scenario, Inputs)>,
+    /// The scenario's text.
+    pub text: String,
+    /// Every input file: (role, path as the scenario names it, path to read it from).
+    pub files: Vec<InputFile>,
+}
+
+/// One file a run reads, for provenance.
+pub struct InputFile {
+    /// `scenario`, `gpu_catalog`, `instance_catalog`, `trace` or `token_sample`.
+    pub role: &'static str,
+    /// The path as written (the scenario's file name; others relative to its folder).
+    pub named: String,
+    /// Where it was read from.
+    pub full: std::path::PathBuf,
 }
 
 /// Reads and validates `path` and the trace it names (relative to the scenario's folder).
@@ -29,6 +43,28 @@ pub fn load(path: &Path) -> Result<Loaded, CliError> {
     let base = path.parent().unwrap_or(Path::new("."));
     let (instances, gpus) = catalog_paths(&text, &shown).map_err(input)?;
     let mut catalog = Catalog::builtin();
+    let mut files = vec![InputFile {
+        role: "scenario",
+        named: path
+            .file_name()
+            .map_or_else(|| shown.clone(), |n| n.to_string_lossy().into_owned()),
+        full: path.to_path_buf(),
+    }];
+    let mut note = |role, named: &str| {
+        if !files.iter().any(|f| f.role == role && f.named == named) {
+            files.push(InputFile {
+                role,
+                named: named.to_string(),
+                full: base.join(named),
+            })
+        }
+    };
+    if let Some(g) = &gpus {
+        note("gpu_catalog", g);
+    }
+    if let Some(i) = &instances {
+        note("instance_catalog", i);
+    }
     if let Some(g) = gpus {
         let (src, file) = read_named(base, &g, &shown, "cluster.gpu_catalog")?;
         catalog = catalog.with_gpus(&src, &file).map_err(input)?;
@@ -55,10 +91,20 @@ pub fn load(path: &Path) -> Result<Loaded, CliError> {
         let inputs = load_inputs(&s, base, &shown, &text)?;
         variants.push((v.name, s, inputs));
     }
+    for s in std::iter::once(&scenario).chain(variants.iter().map(|v| &v.1)) {
+        if let TrafficSpec::Trace { path: trace, .. } = &s.traffic {
+            note("trace", trace);
+        }
+        if let Some((sample, _)) = s.tokens.as_ref().and_then(|t| t.sample.as_ref()) {
+            note("token_sample", sample);
+        }
+    }
     Ok(Loaded {
         scenario,
         inputs,
         variants,
+        text,
+        files,
     })
 }
 

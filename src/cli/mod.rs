@@ -7,5 +7,6 @@ pub mod hpa_eval;
 pub mod load;
 pub mod output;
 pub mod pack;
+pub mod report;
 pub mod run;
 pub mod validate;

@@ -30,7 +30,7 @@ impl Staged {
     }
 
     /// Writes `contents` to the temporary name of `path`.
-    pub fn write(&mut self, path: &Path, contents: &str) -> Result<(), CliError> {
+    pub fn write(&mut self, path: &Path, contents: impl AsRef<[u8]>) -> Result<(), CliError> {
         let tmp = temp_name(path);
         self.pending.push(path.to_path_buf());
         std::fs::write(&tmp, contents)

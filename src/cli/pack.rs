@@ -125,7 +125,7 @@ pub fn pack(args: &PackArgs) -> Result<(), CliError> {
 
     let mut staged = Staged::new();
     let csv_path = out.join("pack.csv");
-    staged.write(&csv_path, &to_csv(&runs))?;
+    staged.write(&csv_path, to_csv(&runs))?;
     staged.commit()?;
 
     println!(

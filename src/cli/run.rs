@@ -8,6 +8,7 @@ use sim_core::metrics::NoSink;
 use sim_core::results::RunResult;
 use sim_core::results::Summary;
 use sim_core::{Inputs, Scenario, World};
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 /// Arguments of `capsim run`.
@@ -22,13 +23,67 @@ pub struct RunArgs {
     pub horizon: Option<String>,
     /// Stream requests.csv.
     pub requests: bool,
+    /// Write report.html and charts/*.png.
+    pub report: bool,
+}
+
+/// `inputs.csv`: each input file with its size and 64-bit FNV-1a hash (16 hex digits).
+pub fn inputs_csv(files: &[super::load::InputFile]) -> Result<String, CliError> {
+    let mut t = String::from("role,path,bytes,fnv1a64\n");
+    for f in files {
+        let bytes = std::fs::read(&f.full)
+            .map_err(|e| CliError::Io(format!("{}: cannot read: {e}", f.full.display())))?;
+        let _ = writeln!(
+            t,
+            "{},{},{},{:016x}",
+            f.role,
+            f.named.replace(',', "%2C"),
+            bytes.len(),
+            reports::fnv1a64(&bytes)
+        );
+    }
+    Ok(t)
+}
+
+/// Writes `scenario.toml` and `inputs.csv` into `out`, then the report (with `--report`) or
+/// removes a stale one.
+pub fn provenance_and_report(
+    args: &RunArgs,
+    loaded: &super::load::Loaded,
+    out: &Path,
+) -> Result<(), CliError> {
+    let mut staged = Staged::new();
+    staged.write(&out.join("scenario.toml"), &loaded.text)?;
+    staged.write(&out.join("inputs.csv"), inputs_csv(&loaded.files)?)?;
+    staged.commit()?;
+    if args.report {
+        super::report::write_report(out, &out.join("report.html"), Some(&out.join("charts")))?;
+    } else {
+        // A report from an earlier run would not match these outputs.
+        let mut stale = vec![out.join("report.html")];
+        for id in reports::chart::SINGLE_RUN_CHARTS
+            .iter()
+            .chain(&reports::chart::POLICY_CHARTS)
+        {
+            stale.push(out.join("charts").join(format!("{id}.png")));
+        }
+        for p in stale.iter().filter(|p| p.exists()) {
+            std::fs::remove_file(p).map_err(|e| {
+                CliError::Io(format!(
+                    "{}: cannot remove the stale file: {e}",
+                    p.display()
+                ))
+            })?;
+        }
+    }
+    Ok(())
 }
 
 /// Runs the scenario and writes `summary.json`, `timeseries.csv` (and `requests.csv`).
 pub fn run(args: &RunArgs) -> Result<(), CliError> {
     let mut loaded = load(&args.scenario)?;
     if !loaded.variants.is_empty() {
-        return super::compare::run_variants(args, &loaded.scenario.name, loaded.variants);
+        return super::compare::run_variants(args, loaded);
     }
     let s = &mut loaded.scenario;
     apply_flags(s, args)?;
@@ -38,7 +93,11 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
         .unwrap_or_else(|| Path::new("results").join(folder_name(&s.name)));
     let inputs = std::mem::take(&mut loaded.inputs);
     let result = run_one(args, &loaded.scenario, inputs, &out)?;
+    provenance_and_report(args, &loaded, &out)?;
     print!("{}", render(&result.summary, &out, args.requests));
+    if args.report {
+        println!("             {}/report.html, charts/*.png", out.display());
+    }
     Ok(())
 }
 
@@ -86,8 +145,8 @@ pub fn run_one(
     } else {
         world.run(&mut NoSink)
     };
-    staged.write(&out.join("summary.json"), &result.summary_json())?;
-    staged.write(&out.join("timeseries.csv"), &result.timeseries_csv())?;
+    staged.write(&out.join("summary.json"), result.summary_json())?;
+    staged.write(&out.join("timeseries.csv"), result.timeseries_csv())?;
     staged.commit()?;
     if !args.requests {
         // A requests.csv from an earlier run would not match these outputs.
@@ -274,7 +333,7 @@ pub fn render(s: &Summary, out: &Path, requests: bool) -> String {
     }
     let _ = writeln!(
         t,
-        "wrote        {}/summary.json, timeseries.csv{}",
+        "wrote        {}/summary.json, timeseries.csv, scenario.toml, inputs.csv{}",
         out.display(),
         if requests { ", requests.csv" } else { "" }
     );

@@ -138,7 +138,15 @@ fn the_valid_fixtures_run() {
         let (code, _, stderr) =
             capsim_text(&["run", &s, "--out", &path_str(&out), "--horizon", "2s"]);
         assert_eq!(code, 0, "{scenario}: {stderr}");
-        assert_eq!(entries(&out), ["summary.json", "timeseries.csv"]);
+        assert_eq!(
+            entries(&out),
+            [
+                "inputs.csv",
+                "scenario.toml",
+                "summary.json",
+                "timeseries.csv"
+            ]
+        );
     }
 }
 

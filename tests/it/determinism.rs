@@ -31,7 +31,13 @@ fn quickstart_is_byte_identical_across_runs_and_seed_matters() {
         assert!(stdout.contains("latency"), "{stdout}");
         assert_eq!(
             entries(&o),
-            ["requests.csv", "summary.json", "timeseries.csv"]
+            [
+                "inputs.csv",
+                "requests.csv",
+                "scenario.toml",
+                "summary.json",
+                "timeseries.csv"
+            ]
         );
     }
     for f in ["summary.json", "timeseries.csv", "requests.csv"] {

@@ -11,4 +11,5 @@ mod llm;
 mod mig;
 mod pack;
 mod policy;
+mod report;
 mod validation;

@@ -50,8 +50,13 @@ fn variants_share_traffic_and_a_plain_variant_equals_the_base() {
     let out = dir.path().join("out");
     let (code, _, err) = capsim_text(&["run", &base, "--out", out_base.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
-    let (code, stdout, err) = capsim_text(&["run", &with, "--out", out.to_str().unwrap()]);
+    let (code, stdout, err) =
+        capsim_text(&["run", &with, "--out", out.to_str().unwrap(), "--report"]);
     assert_eq!(code, 0, "{err}");
+    // The report compares the variants.
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("<svg id=\"chart-policy-pareto\""), "a Pareto chart");
+    assert!(out.join("charts/policy-replicas.png").exists());
     assert!(
         stdout.contains("3 policies, same traffic and random numbers"),
         "{stdout}"

@@ -1,0 +1,506 @@
+//! What a chart shows, independent of how it is drawn (SVG for the page, PNG with plotters), and
+//! the charts a results folder gets.
+
+use crate::model::{Results, Run, Series};
+
+/// One line of a line chart; `None` values leave a gap.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Line {
+    /// Legend text.
+    pub name: String,
+    /// (x, y) points in the chart's units.
+    pub points: Vec<(f64, Option<f64>)>,
+}
+
+/// A horizontal target line (an SLO).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Target {
+    /// Legend text.
+    pub name: String,
+    /// Height, in the y axis's unit.
+    pub y: f64,
+}
+
+/// A labelled point of a scatter chart.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Point {
+    /// Label.
+    pub name: String,
+    /// x, in the x axis's unit.
+    pub x: f64,
+    /// y, in the y axis's unit.
+    pub y: f64,
+    /// Whether no other point is at least as good on both axes and better on one.
+    pub on_front: bool,
+}
+
+/// A chart: axes with units, lines or points, optional target lines.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Chart {
+    /// Stable id, used for the SVG element id (`chart-<id>`) and the PNG file name.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// One sentence saying what to look for.
+    pub caption: String,
+    /// x axis label, with its unit.
+    pub x_label: String,
+    /// y axis label, with its unit.
+    pub y_label: String,
+    /// Lines (empty for a scatter).
+    pub lines: Vec<Line>,
+    /// Horizontal target lines.
+    pub targets: Vec<Target>,
+    /// Scatter points (empty for a line chart); the Pareto front is drawn through those marked.
+    pub points: Vec<Point>,
+}
+
+impl Chart {
+    /// The (x, y) ranges of everything drawn, y always including 0.
+    pub fn bounds(&self) -> ((f64, f64), (f64, f64)) {
+        let mut xs = (f64::INFINITY, f64::NEG_INFINITY);
+        let mut ys = (0.0f64, f64::NEG_INFINITY);
+        let mut see = |x: f64, y: Option<f64>| {
+            if x.is_finite() {
+                xs = (xs.0.min(x), xs.1.max(x));
+            }
+            if let Some(y) = y.filter(|y| y.is_finite()) {
+                ys = (ys.0.min(y), ys.1.max(y));
+            }
+        };
+        for l in &self.lines {
+            for &(x, y) in &l.points {
+                see(x, y);
+            }
+        }
+        for p in &self.points {
+            see(p.x, Some(p.y));
+        }
+        for t in &self.targets {
+            ys = (ys.0.min(t.y), ys.1.max(t.y));
+        }
+        if !self.points.is_empty() {
+            // A scatter: the range of the points, with a margin, not from zero.
+            let ys_pts = self
+                .points
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |a, p| {
+                    (a.0.min(p.y), a.1.max(p.y))
+                });
+            let (dx, dy) = ((xs.1 - xs.0) * 0.1, (ys_pts.1 - ys_pts.0) * 0.1);
+            xs = (xs.0 - dx.max(0.5), xs.1 + dx.max(0.5));
+            ys = (ys_pts.0 - dy.max(0.5), ys_pts.1 + dy.max(0.5));
+        }
+        if !xs.0.is_finite() {
+            xs = (0.0, 1.0);
+        }
+        if !ys.1.is_finite() {
+            ys.1 = 1.0;
+        }
+        if xs.1 <= xs.0 {
+            xs.1 = xs.0 + 1.0;
+        }
+        if ys.1 <= ys.0 {
+            ys.1 = ys.0 + 1.0;
+        }
+        (xs, ys)
+    }
+}
+
+/// Nice tick positions covering `[lo, hi]`: about `n` steps of 1, 2 or 5 × 10^k.
+pub fn ticks(lo: f64, hi: f64, n: usize) -> (Vec<f64>, usize) {
+    let raw = (hi - lo) / n.max(1) as f64;
+    let mag = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * mag)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * mag);
+    let decimals = if step >= 1.0 {
+        0
+    } else {
+        (-step.log10().floor()) as usize
+    };
+    // A tolerance so that 0.3 / 0.1 = 3.0000000000000004 does not add a tick.
+    let first = (lo / step + 1e-9).floor() as i64;
+    let last = (hi / step - 1e-9).ceil() as i64;
+    ((first..=last).map(|i| i as f64 * step).collect(), decimals)
+}
+
+/// The time unit for a horizon: seconds up to 10 min, minutes up to 5 h, else hours.
+fn time_unit(max_s: f64) -> (&'static str, f64) {
+    if max_s <= 600.0 {
+        ("s", 1.0)
+    } else if max_s <= 5.0 * 3600.0 {
+        ("min", 60.0)
+    } else {
+        ("h", 3600.0)
+    }
+}
+
+/// Seconds shown as ms when every value is under 1 s, else as s.
+fn latency_unit(max_s: f64) -> (&'static str, f64) {
+    if max_s < 1.0 {
+        ("ms", 1e-3)
+    } else {
+        ("s", 1.0)
+    }
+}
+
+struct Axis {
+    unit: &'static str,
+    div: f64,
+}
+
+impl Axis {
+    fn time(runs: &[&Run]) -> Axis {
+        let max = runs
+            .iter()
+            .flat_map(|r| r.series.times())
+            .fold(0.0f64, f64::max);
+        let (unit, div) = time_unit(max);
+        Axis { unit, div }
+    }
+}
+
+fn line(name: &str, s: &Series, t: &Axis, col: &str, scale: f64) -> Option<Line> {
+    let vals = s.column(col)?;
+    Some(Line {
+        name: name.to_string(),
+        points: s
+            .times()
+            .into_iter()
+            .zip(vals)
+            .map(|(x, y)| (x / t.div, y.map(|v| v * scale)))
+            .collect(),
+    })
+}
+
+fn base(id: &str, title: &str, caption: &str, t: &Axis, y_label: &str) -> Chart {
+    Chart {
+        id: id.to_string(),
+        title: title.to_string(),
+        caption: caption.to_string(),
+        x_label: format!("simulated time ({})", t.unit),
+        y_label: y_label.to_string(),
+        lines: Vec::new(),
+        targets: Vec::new(),
+        points: Vec::new(),
+    }
+}
+
+fn max_col(runs: &[&Run], cols: &[&str]) -> f64 {
+    runs.iter()
+        .flat_map(|r| cols.iter().filter_map(|c| r.series.column(c)))
+        .flatten()
+        .flatten()
+        .fold(0.0f64, f64::max)
+}
+
+/// Ids of the charts every report has, in page order.
+pub const SINGLE_RUN_CHARTS: [&str; 6] = [
+    "traffic",
+    "replicas",
+    "latency",
+    "gpus",
+    "cost-rate",
+    "cost-total",
+];
+
+/// Ids of the charts added when the folder holds policy variants.
+pub const POLICY_CHARTS: [&str; 4] = [
+    "policy-pareto",
+    "policy-replicas",
+    "policy-latency",
+    "policy-cost-rate",
+];
+
+/// The charts of one run.
+pub fn run_charts(run: &Run) -> Vec<Chart> {
+    let s = &run.series;
+    let t = Axis::time(&[run]);
+    let mut out = Vec::new();
+
+    let mut c = base(
+        "traffic",
+        "Traffic",
+        "Requests arriving, completing and dropped, averaged over each sample interval.",
+        &t,
+        "requests per second (req/s)",
+    );
+    for (name, col) in [
+        ("arrivals", "arrivals_per_s"),
+        ("completions", "completions_per_s"),
+        ("drops", "drops_per_s"),
+    ] {
+        c.lines.extend(line(name, s, &t, col, 1.0));
+    }
+    out.push(c);
+
+    let mut c = base(
+        "replicas",
+        "Replicas and nodes",
+        "Replicas the Deployment wants, replicas serving and nodes billed, at the end of each interval.",
+        &t,
+        "count (replicas, nodes)",
+    );
+    for (name, col) in [
+        ("desired replicas", "desired_replicas"),
+        ("ready replicas", "ready_replicas"),
+        ("nodes", "nodes"),
+    ] {
+        c.lines.extend(line(name, s, &t, col, 1.0));
+    }
+    out.push(c);
+
+    out.push(latency_chart(
+        "latency",
+        &[run],
+        &[("p50", "latency_p50_s"), ("p99", "latency_p99_s")],
+        false,
+    ));
+
+    if s.column("gpus_billed").is_some() && s.column("gpus_allocated").is_some() {
+        // Time series that count GPUs get them as counts.
+        let mut c = base(
+            "gpus",
+            "GPUs billed and allocated",
+            "GPUs on billed nodes and GPUs requested by pods, at the end of each interval.",
+            &t,
+            "GPUs (count)",
+        );
+        for (name, col) in [
+            ("GPUs billed", "gpus_billed"),
+            ("GPUs allocated", "gpus_allocated"),
+        ] {
+            c.lines.extend(line(name, s, &t, col, 1.0));
+        }
+        out.push(c);
+    } else {
+        let mut c = base(
+            "gpus",
+            "GPU allocation and activity",
+            "GPUs requested by pods over GPUs on ready nodes, and busy replicas over ready \
+             replicas.",
+            &t,
+            "share (%)",
+        );
+        for (name, col) in [
+            ("GPUs allocated / GPUs on ready nodes", "gpu_alloc_ratio"),
+            ("CPU allocated / CPU on ready nodes", "cpu_alloc_ratio"),
+            ("busy replicas / ready replicas", "replica_util_ratio"),
+        ] {
+            c.lines.extend(line(name, s, &t, col, 100.0));
+        }
+        out.push(c);
+    }
+
+    let mut c = base(
+        "cost-rate",
+        "Cost per hour",
+        "Price of the nodes billed, averaged over each interval.",
+        &t,
+        "cost (USD per hour)",
+    );
+    c.lines
+        .extend(line("cost per hour", s, &t, "cost_usd_per_hour", 1.0));
+    out.push(c);
+
+    let mut c = base(
+        "cost-total",
+        "Cumulative cost",
+        "Cost accrued from the start of the run.",
+        &t,
+        "cost (USD)",
+    );
+    c.lines
+        .extend(line("cumulative cost", s, &t, "cost_usd", 1.0));
+    out.push(c);
+    out
+}
+
+fn latency_chart(id: &str, runs: &[&Run], cols: &[(&str, &str)], by_run: bool) -> Chart {
+    let t = Axis::time(runs);
+    let target = runs[0].summary.slo.latency_target_s;
+    let max =
+        max_col(runs, &cols.iter().map(|c| c.1).collect::<Vec<_>>()).max(target.unwrap_or(0.0));
+    let (unit, div) = latency_unit(max);
+    let mut c = base(
+        id,
+        if by_run {
+            "p99 latency by policy"
+        } else {
+            "Latency"
+        },
+        if target.is_some() {
+            "End-to-end latency (arrival to completion) of the requests completed in each \
+             interval; the dashed line is the SLO target."
+        } else {
+            "End-to-end latency (arrival to completion) of the requests completed in each \
+             interval; the scenario sets no end-to-end latency target (token-level targets, if \
+             any, are in the summary table)."
+        },
+        &t,
+        &format!("latency ({unit})"),
+    );
+    for r in runs {
+        for (name, col) in cols {
+            let label = if by_run {
+                r.name.clone()
+            } else {
+                name.to_string()
+            };
+            c.lines.extend(line(&label, &r.series, &t, col, 1.0 / div));
+        }
+    }
+    if let Some(y) = target {
+        c.targets.push(Target {
+            name: format!(
+                "SLO target {} {unit}",
+                crate::fmt::fixed(y / div, if unit == "ms" { 1 } else { 2 })
+            ),
+            y: y / div,
+        });
+    }
+    c
+}
+
+/// Marks the points no other point dominates (cost lower is better, attainment higher is better).
+pub fn pareto(points: &mut [Point]) {
+    let all: Vec<(f64, f64)> = points.iter().map(|p| (p.x, p.y)).collect();
+    for p in points.iter_mut() {
+        p.on_front = !all
+            .iter()
+            .any(|&(x, y)| x <= p.x && y >= p.y && (x < p.x || y > p.y));
+    }
+}
+
+/// The charts comparing policy variants (empty without variants).
+pub fn policy_charts(res: &Results) -> Vec<Chart> {
+    if res.policies.is_empty() {
+        return Vec::new();
+    }
+    let runs: Vec<&Run> = res.policies.iter().collect();
+    let t = Axis::time(&runs);
+    let mut out = Vec::new();
+    let mut c = base(
+        "policy-pareto",
+        "Cost against SLO attainment",
+        "Each policy's cost per hour and SLO attainment; the line joins the Pareto front \
+         (no other policy is both cheaper and better), drawn with filled marks.",
+        &t,
+        "SLO attainment (%)",
+    );
+    c.x_label = "cost (USD per hour)".to_string();
+    c.points = runs
+        .iter()
+        .filter_map(|r| {
+            Some(Point {
+                name: r.name.clone(),
+                x: r.summary.cluster.as_ref()?.cost_usd_per_hour,
+                y: r.summary.attainment()? * 100.0,
+                on_front: false,
+            })
+        })
+        .collect();
+    pareto(&mut c.points);
+    out.push(c);
+
+    let mut c = base(
+        "policy-replicas",
+        "Ready replicas by policy",
+        "Replicas serving at the end of each interval, one line per policy.",
+        &t,
+        "ready replicas (count)",
+    );
+    for r in &runs {
+        c.lines
+            .extend(line(&r.name, &r.series, &t, "ready_replicas", 1.0));
+    }
+    out.push(c);
+    out.push(latency_chart(
+        "policy-latency",
+        &runs,
+        &[("p99", "latency_p99_s")],
+        true,
+    ));
+    let mut c = base(
+        "policy-cost-rate",
+        "Cost per hour by policy",
+        "Price of the nodes billed, one line per policy.",
+        &t,
+        "cost (USD per hour)",
+    );
+    for r in &runs {
+        c.lines
+            .extend(line(&r.name, &r.series, &t, "cost_usd_per_hour", 1.0));
+    }
+    out.push(c);
+    out
+}
+
+/// Every chart of a report, in page order.
+pub fn all_charts(res: &Results) -> Vec<Chart> {
+    let mut v = run_charts(&res.main);
+    v.extend(policy_charts(res));
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gpu_counts_are_charted_when_the_series_has_them() {
+        let text = "time_s,gpus_billed,gpus_allocated,gpu_alloc_ratio\n10,8,3,0.375\n";
+        let series = crate::model::parse_series(text, "t.csv").unwrap();
+        let summary = crate::model::parse_summary(
+            include_str!("../../tests/fixtures/policies/summary.json"),
+            "s.json",
+        )
+        .unwrap();
+        let run = Run {
+            name: "r".into(),
+            summary,
+            series,
+        };
+        let gpus = run_charts(&run)
+            .into_iter()
+            .find(|c| c.id == "gpus")
+            .unwrap();
+        assert_eq!(gpus.y_label, "GPUs (count)");
+        assert_eq!(gpus.lines[0].points, vec![(10.0, Some(8.0))]);
+    }
+
+    #[test]
+    fn ticks_are_round() {
+        let (t, d) = ticks(0.0, 97.0, 5);
+        assert_eq!(t, vec![0.0, 20.0, 40.0, 60.0, 80.0, 100.0]);
+        assert_eq!(d, 0);
+        let (t, d) = ticks(0.0, 0.3, 5);
+        assert_eq!(t.len(), 4);
+        assert_eq!(d, 1);
+        let (t, d) = ticks(0.0, 0.07, 5);
+        assert_eq!((t.len(), t[t.len() - 1]), (5, 0.08));
+        assert_eq!(d, 2);
+    }
+
+    #[test]
+    fn pareto_front_keeps_undominated_points() {
+        let mk = |n: &str, x, y| Point {
+            name: n.into(),
+            x,
+            y,
+            on_front: false,
+        };
+        let mut p = vec![
+            mk("a", 1.0, 90.0),
+            mk("b", 2.0, 95.0),
+            mk("c", 2.5, 94.0),
+            mk("d", 1.0, 80.0),
+        ];
+        pareto(&mut p);
+        let front: Vec<bool> = p.iter().map(|p| p.on_front).collect();
+        assert_eq!(front, vec![true, true, false, false]);
+    }
+}

@@ -1,0 +1,151 @@
+//! PNG charts drawn with plotters into an RGB buffer, with the bundled DejaVu Sans font (so no
+//! system font libraries are needed), then encoded with the `png` crate. Same chart, same bytes.
+
+use crate::chart::{ticks, Chart};
+use crate::fmt::fixed;
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+use std::sync::Once;
+
+/// Width of every PNG chart, pixels.
+pub const WIDTH: u32 = 1200;
+/// Height of every PNG chart, pixels.
+pub const HEIGHT: u32 = 675;
+
+/// DejaVu Sans (Bitstream Vera licence, see `fonts/DejaVuSans-LICENSE.txt`).
+static FONT: &[u8] = include_bytes!("../fonts/DejaVuSans.ttf");
+const FAMILY: &str = "capsim-sans";
+
+fn register() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // The bundled font is known to parse; a failure would show as missing text, not a panic.
+        let _ = plotters::style::register_font(FAMILY, FontStyle::Normal, FONT);
+    });
+}
+
+fn rgb(hex: &str) -> RGBColor {
+    let v = u32::from_str_radix(hex.trim_start_matches('#'), 16).unwrap_or(0);
+    RGBColor((v >> 16) as u8, (v >> 8) as u8, v as u8)
+}
+
+/// The chart drawn as PNG bytes of [`WIDTH`] × [`HEIGHT`] pixels.
+pub fn render(chart: &Chart) -> Result<Vec<u8>, String> {
+    register();
+    let mut buf = vec![255u8; (WIDTH * HEIGHT * 3) as usize];
+    draw(chart, &mut buf).map_err(|e| format!("chart `{}`: cannot draw: {e}", chart.id))?;
+    let mut out = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut out, WIDTH, HEIGHT);
+        enc.set_color(png::ColorType::Rgb);
+        enc.set_depth(png::BitDepth::Eight);
+        let mut w = enc
+            .write_header()
+            .map_err(|e| format!("chart `{}`: cannot encode PNG: {e}", chart.id))?;
+        w.write_image_data(&buf)
+            .map_err(|e| format!("chart `{}`: cannot encode PNG: {e}", chart.id))?;
+    }
+    Ok(out)
+}
+
+fn draw(chart: &Chart, buf: &mut [u8]) -> Result<(), Box<dyn std::error::Error>> {
+    let root = BitMapBackend::with_buffer(buf, (WIDTH, HEIGHT)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let ((x0, x1), (y0, y1)) = chart.bounds();
+    let (xt, xd) = ticks(x0, x1, 6);
+    // Headroom above the data for the legend, drawn in the upper left.
+    let (yt, yd) = ticks(y0, y1 + (y1 - y0) * 0.3, 5);
+    let (x0, x1) = (xt[0], *xt.last().unwrap_or(&x1));
+    let (y0, y1) = (yt[0], *yt.last().unwrap_or(&y1));
+    let mut ch = ChartBuilder::on(&root)
+        .caption(&chart.title, (FAMILY, 30))
+        .margin(20)
+        .x_label_area_size(60)
+        .y_label_area_size(90)
+        .build_cartesian_2d(x0..x1, y0..y1)?;
+    let xf = move |v: &f64| fixed(*v, xd);
+    let yf = move |v: &f64| fixed(*v, yd);
+    ch.configure_mesh()
+        .x_desc(chart.x_label.as_str())
+        .y_desc(chart.y_label.as_str())
+        .x_labels(xt.len())
+        .y_labels(yt.len())
+        .x_label_formatter(&xf)
+        .y_label_formatter(&yf)
+        .label_style((FAMILY, 18))
+        .axis_desc_style((FAMILY, 20))
+        .light_line_style(WHITE)
+        .bold_line_style(RGBColor(228, 228, 228))
+        .draw()?;
+    for (i, l) in chart.lines.iter().enumerate() {
+        let colour = rgb(crate::svg::PALETTE[i % crate::svg::PALETTE.len()]);
+        let mut segments: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
+        for &(x, y) in &l.points {
+            match y {
+                Some(y) if x.is_finite() => segments.last_mut().expect("one segment").push((x, y)),
+                _ if segments.last().is_some_and(|s| !s.is_empty()) => segments.push(Vec::new()),
+                _ => {}
+            }
+        }
+        let mut first = true;
+        for seg in segments.into_iter().filter(|s| !s.is_empty()) {
+            if let [lone] = seg[..] {
+                // A point between gaps: a dot, as a one-point line would not show.
+                ch.draw_series(std::iter::once(Circle::new(lone, 3, colour.filled())))?;
+            }
+            let a = ch.draw_series(LineSeries::new(seg, colour.stroke_width(3)))?;
+            if std::mem::take(&mut first) {
+                a.label(l.name.as_str()).legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 24, y)], colour.stroke_width(4))
+                });
+            }
+        }
+    }
+    let red = rgb(crate::svg::TARGET);
+    for t in &chart.targets {
+        let n = 60;
+        let dashes = (0..n).step_by(2).map(|k| {
+            let a = x0 + (x1 - x0) * k as f64 / n as f64;
+            let b = x0 + (x1 - x0) * (k + 1) as f64 / n as f64;
+            PathElement::new(vec![(a, t.y), (b, t.y)], red.stroke_width(2))
+        });
+        ch.draw_series(dashes)?
+            .label(t.name.as_str())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], red.stroke_width(3)));
+    }
+    if !chart.points.is_empty() {
+        let blue = rgb(crate::svg::PALETTE[0]);
+        let mut front: Vec<(f64, f64)> = chart
+            .points
+            .iter()
+            .filter(|p| p.on_front)
+            .map(|p| (p.x, p.y))
+            .collect();
+        front.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+        ch.draw_series(LineSeries::new(front, blue.stroke_width(2)))?
+            .label("Pareto front (filled marks)")
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 24, y)], blue.stroke_width(3))
+            });
+        for p in &chart.points {
+            let style = if p.on_front {
+                blue.filled()
+            } else {
+                blue.stroke_width(2)
+            };
+            ch.draw_series(std::iter::once(
+                EmptyElement::at((p.x, p.y))
+                    + Circle::new((0, 0), 7, style)
+                    + Text::new(p.name.clone(), (10, -26), (FAMILY, 18).into_font()),
+            ))?;
+        }
+    }
+    ch.configure_series_labels()
+        .label_font((FAMILY, 18))
+        .background_style(WHITE.mix(0.85))
+        .border_style(RGBColor(150, 150, 150))
+        .position(SeriesLabelPosition::UpperLeft)
+        .draw()?;
+    root.present()?;
+    Ok(())
+}

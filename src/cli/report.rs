@@ -1,0 +1,61 @@
+//! `capsim report`: a results folder turned into one self-contained HTML page and PNG charts.
+
+use super::error::CliError;
+use super::output::Staged;
+use reports::{chart, html, png};
+use std::path::Path;
+
+fn err(e: reports::ReportError) -> CliError {
+    if e.bad_input {
+        CliError::Input(e.message)
+    } else {
+        CliError::Io(e.message)
+    }
+}
+
+/// Creates `dir` (and its parents) for output.
+fn create_dir(dir: &Path) -> Result<(), CliError> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| CliError::Io(format!("{}: cannot create the folder: {e}", dir.display())))
+}
+
+/// Reads `results` and writes the page to `html_out` and, with `png_dir`, one PNG per chart
+/// named `<chart id>.png`. Nothing appears under its final name unless everything was written.
+pub fn write_report(
+    results: &Path,
+    html_out: &Path,
+    png_dir: Option<&Path>,
+) -> Result<Vec<String>, CliError> {
+    let res = reports::load(results).map_err(err)?;
+    let mut staged = Staged::new();
+    if let Some(parent) = html_out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        create_dir(parent)?;
+    }
+    staged.write(html_out, html::page(&res))?;
+    let mut written = vec![html_out.display().to_string()];
+    if let Some(dir) = png_dir {
+        create_dir(dir)?;
+        for c in chart::all_charts(&res) {
+            let bytes = png::render(&c).map_err(CliError::Io)?;
+            let path = dir.join(format!("{}.png", c.id));
+            staged.write(&path, bytes)?;
+            written.push(path.display().to_string());
+        }
+    }
+    staged.commit()?;
+    Ok(written)
+}
+
+/// `capsim report RESULTS --out FILE [--png DIR]`.
+pub fn report(results: &Path, out: &Path, png_dir: Option<&Path>) -> Result<(), CliError> {
+    let written = write_report(results, out, png_dir)?;
+    println!("wrote        {}", written[0]);
+    if written.len() > 1 {
+        println!(
+            "             {} PNG charts in {}",
+            written.len() - 1,
+            png_dir.map(|d| d.display().to_string()).unwrap_or_default()
+        );
+    }
+    Ok(())
+}
