@@ -3,6 +3,7 @@
 mod bad_input;
 mod calibrate;
 mod cluster;
+mod cluster_autoscaler;
 mod common;
 mod determinism;
 mod hpa_eval;

@@ -55,7 +55,10 @@ fn variants_share_traffic_and_a_plain_variant_equals_the_base() {
     assert_eq!(code, 0, "{err}");
     // The report compares the variants.
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
-    assert!(html.contains("<svg id=\"chart-policy-pareto\""), "a Pareto chart");
+    assert!(
+        html.contains("<svg id=\"chart-policy-pareto\""),
+        "a Pareto chart"
+    );
     assert!(out.join("charts/policy-replicas.png").exists());
     assert!(
         stdout.contains("3 policies, same traffic and random numbers"),

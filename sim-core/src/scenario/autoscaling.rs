@@ -73,12 +73,156 @@ pub struct MetricsSpec {
     pub memory_milli: i64,
 }
 
+/// Cluster Autoscaler expanders.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Expander {
+    /// Uniformly at random.
+    Random,
+    /// The option that schedules the most pending pods.
+    MostPods,
+    /// The option that wastes the least CPU and memory (upstream's default).
+    LeastWaste,
+    /// The cheapest option per pod placed (a simplification of upstream's price expander).
+    Price,
+    /// The highest-priority node pools, as listed.
+    Priority(Vec<(i64, Vec<String>)>),
+}
+
+/// The Cluster Autoscaler's settings, upstream defaults filled in.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClusterAutoscalerSpec {
+    /// `--scan-interval` (10 s).
+    pub scan_interval: SimDuration,
+    /// `--expander` (least-waste).
+    pub expander: Expander,
+    /// `--scale-down-utilization-threshold` (0.5).
+    pub utilization_threshold: f64,
+    /// `--scale-down-gpu-utilization-threshold` (0.5).
+    pub gpu_utilization_threshold: f64,
+    /// `--scale-down-unneeded-time` (10 min).
+    pub unneeded_time: SimDuration,
+    /// `--scale-down-delay-after-add` (10 min).
+    pub delay_after_add: SimDuration,
+    /// `--max-nodes-total` (0: none).
+    pub max_nodes_total: u32,
+    /// `--scale-down-enabled` (true).
+    pub scale_down: bool,
+}
+
 /// `[metrics] scrape_interval` default: metrics-server's `--metric-resolution`.
 pub const SCRAPE_INTERVAL: SimDuration = SimDuration::from_secs(15);
 /// `[metrics] cpu_idle` default, milli-cores.
 pub const CPU_IDLE_MILLI: i64 = 100;
 
 impl Validator<'_> {
+    pub(super) fn cluster_autoscaler(
+        &self,
+        raw: &RawScenario,
+        has_pools: bool,
+    ) -> Result<Option<ClusterAutoscalerSpec>, ScenarioError> {
+        let Some(c) = &raw.cluster_autoscaler else {
+            return Ok(None);
+        };
+        if !has_pools {
+            return Err(self.err(
+                "cluster_autoscaler",
+                "the Cluster Autoscaler resizes node pools: expected at least one [[node_pool]]",
+            ));
+        }
+        let key = |k: &str| format!("cluster_autoscaler.{k}");
+        let dur =
+            |k: &str, v: Option<&String>, d: SimDuration| -> Result<SimDuration, ScenarioError> {
+                match v {
+                    None => Ok(d),
+                    Some(s) => parse_duration(s).map_err(|e| self.err(&key(k), e.0)),
+                }
+            };
+        let scan_interval = dur(
+            "scan-interval",
+            c.scan_interval.as_ref(),
+            SimDuration::from_secs(10),
+        )?;
+        if scan_interval == SimDuration::ZERO {
+            return Err(self.err(
+                &key("scan-interval"),
+                "expected an interval longer than zero",
+            ));
+        }
+        let ratio = |k: &str, v: Option<f64>| -> Result<f64, ScenarioError> {
+            let x = v.unwrap_or(0.5);
+            if (0.0..=1.0).contains(&x) {
+                Ok(x)
+            } else {
+                Err(self.err(&key(k), format!("expected a ratio from 0 to 1, found {x}")))
+            }
+        };
+        let expander = match c.expander.as_deref().unwrap_or("least-waste") {
+            "random" => Expander::Random,
+            "most-pods" => Expander::MostPods,
+            "least-waste" => Expander::LeastWaste,
+            "price" => Expander::Price,
+            "priority" => {
+                let p = c.priorities.as_ref().ok_or_else(|| {
+                    self.err(&key("priorities"), "missing: the priority expander needs `priorities`, e.g. { \"10\" = [\"spot-pool\"], \"50\" = [\"h100\"] }")
+                })?;
+                let mut list = Vec::new();
+                for (k, pools) in p {
+                    let prio: i64 = k.parse().map_err(|_| {
+                        self.err(
+                            &format!("cluster_autoscaler.priorities.{k}"),
+                            "expected an integer priority as the key",
+                        )
+                    })?;
+                    list.push((prio, pools.clone()));
+                }
+                list.sort_by_key(|e| std::cmp::Reverse(e.0));
+                Expander::Priority(list)
+            }
+            other => {
+                let names = ["random", "most-pods", "least-waste", "price", "priority"];
+                let hint = super::error::closest(other, &names)
+                    .map_or(String::new(), |c| format!("; did you mean `{c}`?"));
+                return Err(self.err(
+                    &key("expander"),
+                    format!(
+                        "unknown expander `{other}`: expected one of {}{hint}",
+                        names.join(", ")
+                    ),
+                ));
+            }
+        };
+        if c.priorities.is_some() && !matches!(expander, Expander::Priority(_)) {
+            return Err(self.err(
+                &key("priorities"),
+                "`priorities` is for `expander = \"priority\"`",
+            ));
+        }
+        Ok(Some(ClusterAutoscalerSpec {
+            scan_interval,
+            expander,
+            utilization_threshold: ratio(
+                "scale-down-utilization-threshold",
+                c.scale_down_utilization_threshold,
+            )?,
+            gpu_utilization_threshold: ratio(
+                "scale-down-gpu-utilization-threshold",
+                c.scale_down_gpu_utilization_threshold,
+            )?,
+            unneeded_time: dur(
+                "scale-down-unneeded-time",
+                c.scale_down_unneeded_time.as_ref(),
+                SimDuration::from_secs(600),
+            )?,
+            delay_after_add: dur(
+                "scale-down-delay-after-add",
+                c.scale_down_delay_after_add.as_ref(),
+                SimDuration::from_secs(600),
+            )?,
+            max_nodes_total: c.max_nodes_total.unwrap_or(0),
+            scale_down: c.scale_down_enabled.unwrap_or(true),
+        }))
+    }
+
     pub(super) fn autoscaling(
         &self,
         raw: &RawScenario,

@@ -7,7 +7,7 @@ pub mod model;
 pub mod policy;
 pub mod raw;
 
-pub use autoscaling::{AutoscalingSpec, MetricsSpec};
+pub use autoscaling::{AutoscalingSpec, ClusterAutoscalerSpec, Expander, MetricsSpec};
 pub use cluster::ClusterSpec;
 pub use error::ScenarioError;
 pub use model::{

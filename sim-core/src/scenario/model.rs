@@ -70,6 +70,8 @@ pub struct Scenario {
     pub tokens: Option<TokenSpec>,
     /// The HPA on the Deployment and the metrics it reads, if any.
     pub autoscaling: Option<super::AutoscalingSpec>,
+    /// The Cluster Autoscaler over the node pools, if any.
+    pub cluster_autoscaler: Option<super::ClusterAutoscalerSpec>,
     /// The model server.
     pub service: ServiceSpec,
     /// Where requests come from.
@@ -479,8 +481,17 @@ impl Validator<'_> {
             return Err(self.err("service.scale", "scaling replicas needs `dispatch = \"router\"` (each replica a pod with its own queue)"));
         }
         let autoscaling = self.autoscaling(&raw, &service)?;
+        let cluster_autoscaler = self.cluster_autoscaler(&raw, cluster.is_some())?;
+        if let (Some(_), Some(c)) = (&cluster_autoscaler, &cluster) {
+            for (i, p) in c.pools.iter().enumerate() {
+                if !p.scale.is_empty() {
+                    return Err(self.err(&format!("node_pool[{i}].scale"), "scheduled pool sizes and the Cluster Autoscaler would fight over the node count: use one"));
+                }
+            }
+        }
         Ok(Scenario {
             autoscaling,
+            cluster_autoscaler,
             name: raw.name.clone().unwrap_or_default(),
             seed,
             horizon,

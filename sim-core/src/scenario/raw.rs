@@ -33,6 +33,32 @@ pub struct RawScenario {
     pub hpa: Option<crate::hpa::HpaSpec>,
     /// `[metrics]`: how the simulated cluster measures its pods for autoscalers.
     pub metrics: Option<RawMetrics>,
+    /// `[cluster_autoscaler]`: the Cluster Autoscaler over the node pools (flag names as upstream).
+    pub cluster_autoscaler: Option<RawClusterAutoscaler>,
+}
+
+/// `[cluster_autoscaler]`: cluster-autoscaler's flags, named as on its command line.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawClusterAutoscaler {
+    /// How often it runs.
+    pub scan_interval: Option<String>,
+    /// `random`, `most-pods`, `least-waste`, `price` or `priority`.
+    pub expander: Option<String>,
+    /// For the priority expander: `{ "10" = ["pool", ...], ... }` (exact node-pool names).
+    pub priorities: Option<BTreeMap<String, Vec<String>>>,
+    /// Utilisation (max of CPU and memory requests) below which a node may go.
+    pub scale_down_utilization_threshold: Option<f64>,
+    /// GPU-request utilisation below which a GPU node may go.
+    pub scale_down_gpu_utilization_threshold: Option<f64>,
+    /// How long a node must be unneeded before it goes.
+    pub scale_down_unneeded_time: Option<String>,
+    /// How long after a scale-up scale-down waits.
+    pub scale_down_delay_after_add: Option<String>,
+    /// Most nodes in the cluster (0: no limit).
+    pub max_nodes_total: Option<u32>,
+    /// Whether it removes nodes at all.
+    pub scale_down_enabled: Option<bool>,
 }
 
 /// `[metrics]`: the metrics pipeline and the pods' resource usage.

@@ -1,6 +1,8 @@
 //! Nodes and pods: pools, provisioning, scheduling, pod start-up, scaling and termination, and the
 //! cost they run up.
 
+mod cluster_autoscaler;
+
 use super::{Event, WakeSlot, World};
 use crate::cluster::{Labels, NodePoolSpec, PodTemplate, Quantity, ResVec, ResourceNames};
 use crate::engine::{Rng, RngStreams, SimDuration, SimTime, NANOS_PER_SEC};
@@ -112,6 +114,8 @@ pub(super) struct Kube {
     last_unschedulable: Option<String>,
     shared_instances: u32,
     overcommits: u64,
+    /// The Cluster Autoscaler, if the scenario has one.
+    pub(super) ca: Option<cluster_autoscaler::ClusterAutoscaler>,
 }
 
 impl Kube {
@@ -199,6 +203,10 @@ impl Kube {
             last_unschedulable: None,
             shared_instances: if shared { s.service.replicas } else { 0 },
             overcommits: 0,
+            ca: s
+                .cluster_autoscaler
+                .clone()
+                .map(|c| cluster_autoscaler::ClusterAutoscaler::new(c, streams)),
         }
     }
 

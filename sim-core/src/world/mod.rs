@@ -72,6 +72,8 @@ enum Event {
     Scrape,
     /// The HPA reconciles.
     HpaSync,
+    /// The Cluster Autoscaler scans.
+    CaScan,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -206,6 +208,12 @@ impl World {
             autoscaler: autoscale::Autoscaler::new(s),
         };
         world.start();
+        if let Some(ca) = &world.kube.ca {
+            let t = ca.first_scan();
+            if t < world.horizon {
+                world.queue.push(t, Event::CaScan);
+            }
+        }
         if let Some(a) = &world.autoscaler {
             for (t, ev) in a.first_events() {
                 if t < world.horizon {
@@ -279,6 +287,7 @@ impl World {
                 Event::ScalePool { pool, step } => self.on_scale_pool(pool, step, sink),
                 Event::Scrape => self.on_scrape(),
                 Event::HpaSync => self.on_hpa_sync(sink),
+                Event::CaScan => self.on_ca_scan(sink),
             }
         }
         let mut engines = EngineTotals::default();

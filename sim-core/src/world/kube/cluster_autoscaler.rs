@@ -1,0 +1,350 @@
+//! The Cluster Autoscaler: every scan it adds nodes for pods that fit nowhere (bin-packing them
+//! into each node pool's template node and letting the expander choose a pool), and removes nodes
+//! that have been unneeded (requests at or below the utilisation threshold; GPU nodes judged by
+//! their GPU requests) for the unneeded time, once the delay after the last scale-up has passed.
+
+use super::{NodePhase, World};
+use crate::cluster::{ResVec, ResourceNames};
+use crate::engine::{Rng, RngStreams, SimTime};
+use crate::ids::{NodeId, PoolId};
+use crate::metrics::RequestSink;
+use crate::scenario::{ClusterAutoscalerSpec, Expander};
+use crate::scheduler::filter::filter;
+use crate::scheduler::{NodeView, PodView};
+use crate::world::Event;
+use rand::RngExt;
+
+/// Most empty nodes removed in one scan (`--max-scale-down-parallelism`).
+const MAX_EMPTY_REMOVALS: usize = 10;
+
+/// What the Cluster Autoscaler remembers.
+#[derive(Debug)]
+pub(in crate::world) struct ClusterAutoscaler {
+    spec: ClusterAutoscalerSpec,
+    rng: Rng,
+    /// Since when each node has been unneeded (by node index).
+    unneeded_since: Vec<Option<SimTime>>,
+    last_scale_up: Option<SimTime>,
+    /// Scale-ups made, nodes added, nodes removed.
+    pub(in crate::world) scale_ups: u64,
+    pub(in crate::world) nodes_added: u64,
+    pub(in crate::world) nodes_removed: u64,
+}
+
+impl ClusterAutoscaler {
+    pub(in crate::world) fn new(spec: ClusterAutoscalerSpec, streams: &RngStreams) -> Self {
+        ClusterAutoscaler {
+            spec,
+            rng: streams.stream("cluster-autoscaler/expander"),
+            unneeded_since: Vec::new(),
+            last_scale_up: None,
+            scale_ups: 0,
+            nodes_added: 0,
+            nodes_removed: 0,
+        }
+    }
+
+    /// When the first scan happens.
+    pub(in crate::world) fn first_scan(&self) -> SimTime {
+        SimTime(self.spec.scan_interval.0)
+    }
+}
+
+/// A scale-up option: `nodes` new nodes of `pool` for `pods` pending pods.
+#[derive(Clone, Copy, Debug)]
+struct Option_ {
+    pool: PoolId,
+    nodes: u32,
+    pods: u32,
+}
+
+/// How many more pods of `req` fit on a node with `alloc` of which `used` is requested.
+fn fits(req: &ResVec, alloc: &ResVec, used: &ResVec) -> u32 {
+    let mut n = u64::MAX;
+    for (i, &r) in req.0.iter().enumerate() {
+        if let Some(k) = alloc.0[i].saturating_sub(used.0[i]).checked_div(r) {
+            n = n.min(k);
+        }
+    }
+    n.min(u32::MAX as u64) as u32
+}
+
+impl World {
+    /// Pods of the Deployment that fit on an empty node of `pool`, passing the scheduler's filters.
+    fn pods_per_template_node(&self, pool: PoolId) -> u32 {
+        let k = &self.kube;
+        let p = &k.pools[pool.index()];
+        let zeros = ResVec::zeros(k.names.len());
+        let node = NodeView {
+            allocatable: &p.allocatable,
+            requested: &zeros,
+            labels: &p.spec.labels,
+            taints: &p.spec.taints,
+            matching_pods: 0,
+            has_image: false,
+            unschedulable: false,
+        };
+        let pod = PodView {
+            template: &k.template,
+            requests: &k.pod_req,
+            nonzero_requests: &k.pod_req_nonzero,
+        };
+        if filter(&pod, &node).is_err() {
+            return 0;
+        }
+        fits(&k.pod_req, &p.allocatable, &zeros)
+    }
+
+    /// One scan: scale up for unschedulable pods, else consider scaling down.
+    pub(in crate::world) fn on_ca_scan<S: RequestSink>(&mut self, sink: &mut S) {
+        let Some(ca) = &self.kube.ca else { return };
+        let next = self.now + ca.spec.scan_interval;
+        if !self.ca_scale_up() {
+            self.ca_scale_down(sink);
+        }
+        if next < self.horizon {
+            self.queue.push(next, Event::CaScan);
+        }
+    }
+
+    /// Adds nodes for pending pods beyond what provisioning nodes will hold; true if it did.
+    fn ca_scale_up(&mut self) -> bool {
+        let pending = self.kube.pending.len() as u32;
+        if pending == 0 {
+            return false;
+        }
+        let pools = self.kube.pools.len();
+        let per_node: Vec<u32> = (0..pools)
+            .map(|p| self.pods_per_template_node(PoolId(p as u32)))
+            .collect();
+        // Capacity already on its way: nodes still provisioning.
+        let mut upcoming = 0u32;
+        let mut live = vec![0u32; pools];
+        let mut total = 0u32;
+        for n in &self.kube.nodes {
+            if matches!(
+                n.phase,
+                NodePhase::Provisioning | NodePhase::Ready | NodePhase::Draining
+            ) {
+                total += 1;
+            }
+            if matches!(n.phase, NodePhase::Provisioning | NodePhase::Ready) {
+                live[n.pool.index()] += 1;
+            }
+            if n.phase == NodePhase::Provisioning {
+                upcoming = upcoming.saturating_add(per_node[n.pool.index()]);
+            }
+        }
+        if pending <= upcoming {
+            return false;
+        }
+        let need = pending - upcoming;
+        let ca = self.kube.ca.as_ref().expect("checked by the caller");
+        let mut options = Vec::new();
+        for p in 0..pools {
+            let per = per_node[p];
+            let max = self.kube.pools[p].spec.max_size;
+            if per == 0 || live[p] >= max {
+                continue;
+            }
+            let mut nodes = need.div_ceil(per).min(max - live[p]);
+            if ca.spec.max_nodes_total > 0 {
+                nodes = nodes.min(ca.spec.max_nodes_total.saturating_sub(total));
+            }
+            if nodes > 0 {
+                options.push(Option_ {
+                    pool: PoolId(p as u32),
+                    nodes,
+                    pods: need.min(nodes * per),
+                });
+            }
+        }
+        let Some(choice) = self.expand(&options) else {
+            return false;
+        };
+        let delay = self.kube.pools[choice.pool.index()].spec.provisioning_delay;
+        for _ in 0..choice.nodes {
+            let id = self.new_node(choice.pool);
+            self.queue
+                .push(self.now + delay, Event::NodeReady { node: id });
+        }
+        let ca = self.kube.ca.as_mut().expect("checked by the caller");
+        ca.scale_ups += 1;
+        ca.nodes_added += choice.nodes as u64;
+        ca.last_scale_up = Some(self.now);
+        self.publish_cluster();
+        true
+    }
+
+    /// The expander's choice among `options` (ties broken at random, as upstream).
+    fn expand(&mut self, options: &[Option_]) -> Option<Option_> {
+        if options.is_empty() {
+            return None;
+        }
+        let k = &self.kube;
+        let cap = |o: &Option_, r: usize| -> f64 {
+            let name = k.names.name(r);
+            k.pools[o.pool.index()]
+                .spec
+                .capacity
+                .get(name)
+                .map_or(0.0, |q| q.as_f64())
+        };
+        let pod_req = |r: usize| k.pod_req.0[r] as f64 / 1000.0;
+        let score = |o: &Option_| -> f64 {
+            let ca = k.ca.as_ref().expect("a cluster autoscaler");
+            match &ca.spec.expander {
+                Expander::Random => 0.0,
+                Expander::MostPods => -(o.pods as f64),
+                Expander::LeastWaste => {
+                    let waste = |r: usize| {
+                        let total = cap(o, r) * o.nodes as f64;
+                        if total <= 0.0 {
+                            0.0
+                        } else {
+                            (total - pod_req(r) * o.pods as f64) / total
+                        }
+                    };
+                    waste(ResourceNames::CPU) + waste(ResourceNames::MEMORY)
+                }
+                Expander::Price => {
+                    k.pools[o.pool.index()].spec.price_usd_per_hour * o.nodes as f64
+                        / o.pods.max(1) as f64
+                }
+                Expander::Priority(list) => {
+                    let name = &k.pools[o.pool.index()].spec.name;
+                    list.iter()
+                        .find(|(_, pools)| pools.iter().any(|p| p == name))
+                        .map_or(f64::INFINITY, |(prio, _)| -(*prio as f64))
+                }
+            }
+        };
+        let scores: Vec<f64> = options.iter().map(score).collect();
+        let best = scores.iter().copied().fold(f64::INFINITY, f64::min);
+        let ties: Vec<usize> = (0..options.len())
+            .filter(|&i| scores[i] == best || (best.is_infinite() && scores[i].is_infinite()))
+            .collect();
+        let ca = self.kube.ca.as_mut().expect("a cluster autoscaler");
+        let pick = if ties.len() == 1 {
+            ties[0]
+        } else {
+            ties[ca.rng.random_range(0..ties.len())]
+        };
+        Some(options[pick])
+    }
+
+    /// Marks unneeded nodes and removes those unneeded long enough.
+    fn ca_scale_down<S: RequestSink>(&mut self, sink: &mut S) {
+        let now = self.now;
+        let ca = self.kube.ca.as_ref().expect("checked by the caller");
+        if !ca.spec.scale_down {
+            return;
+        }
+        let in_cooldown = ca
+            .last_scale_up
+            .is_some_and(|t| t + ca.spec.delay_after_add > now);
+        let (threshold, gpu_threshold, unneeded_time) = (
+            ca.spec.utilization_threshold,
+            ca.spec.gpu_utilization_threshold,
+            ca.spec.unneeded_time,
+        );
+        let names = &self.kube.names;
+        let gpu = names.index("nvidia.com/gpu");
+        let n_nodes = self.kube.nodes.len();
+        let mut unneeded = vec![false; n_nodes];
+        for (i, n) in self.kube.nodes.iter().enumerate() {
+            if n.phase != NodePhase::Ready {
+                continue;
+            }
+            let alloc = &self.kube.pools[n.pool.index()].allocatable;
+            let ratio = |r: usize| {
+                if alloc.0[r] == 0 {
+                    0.0
+                } else {
+                    n.requested.0[r] as f64 / alloc.0[r] as f64
+                }
+            };
+            let util_ok = match gpu.filter(|&g| alloc.0[g] > 0) {
+                Some(g) => ratio(g) <= gpu_threshold,
+                None => ratio(ResourceNames::CPU).max(ratio(ResourceNames::MEMORY)) <= threshold,
+            };
+            unneeded[i] = util_ok;
+        }
+        let ca = self.kube.ca.as_mut().expect("checked by the caller");
+        ca.unneeded_since.resize(n_nodes, None);
+        for (i, &u) in unneeded.iter().enumerate() {
+            if u {
+                ca.unneeded_since[i].get_or_insert(now);
+            } else {
+                ca.unneeded_since[i] = None;
+            }
+        }
+        if in_cooldown {
+            return;
+        }
+        let candidates: Vec<usize> = (0..n_nodes)
+            .filter(|&i| ca.unneeded_since[i].is_some_and(|t| t + unneeded_time <= now))
+            .collect();
+        if candidates.is_empty() {
+            return;
+        }
+        let mut live = vec![0u32; self.kube.pools.len()];
+        for n in &self.kube.nodes {
+            if matches!(n.phase, NodePhase::Provisioning | NodePhase::Ready) {
+                live[n.pool.index()] += 1;
+            }
+        }
+        let mut removed = Vec::new();
+        // Empty nodes first (several per scan), then one node whose pods fit elsewhere.
+        for &i in candidates.iter().filter(|&&i| self.kube.nodes[i].pods == 0) {
+            let p = self.kube.nodes[i].pool.index();
+            if removed.len() < MAX_EMPTY_REMOVALS && live[p] > self.kube.pools[p].spec.min_size {
+                live[p] -= 1;
+                removed.push(i);
+            }
+        }
+        if removed.is_empty() {
+            for &i in candidates.iter().filter(|&&i| self.kube.nodes[i].pods > 0) {
+                let p = self.kube.nodes[i].pool.index();
+                if live[p] <= self.kube.pools[p].spec.min_size {
+                    continue;
+                }
+                let moving = self.kube.nodes[i].pods;
+                let room: u32 = self
+                    .kube
+                    .nodes
+                    .iter()
+                    .enumerate()
+                    .filter(|(j, n)| {
+                        *j != i && n.phase == NodePhase::Ready && !candidates.contains(j)
+                    })
+                    .map(|(_, n)| {
+                        fits(
+                            &self.kube.pod_req,
+                            &self.kube.pools[n.pool.index()].allocatable,
+                            &n.requested,
+                        )
+                    })
+                    .sum();
+                if room >= moving {
+                    removed.push(i);
+                    break;
+                }
+            }
+        }
+        if removed.is_empty() {
+            return;
+        }
+        let ca = self.kube.ca.as_mut().expect("checked by the caller");
+        ca.nodes_removed += removed.len() as u64;
+        for &i in &removed {
+            ca.unneeded_since[i] = None;
+        }
+        for i in removed {
+            self.remove_node(NodeId(i as u32), sink);
+        }
+        self.reconcile_replicas(sink);
+        self.schedule_pending();
+        self.publish_cluster();
+    }
+}
