@@ -27,8 +27,10 @@ pub struct RunArgs {
 /// Runs the scenario and writes `summary.json`, `timeseries.csv` (and `requests.csv`).
 pub fn run(args: &RunArgs) -> Result<(), CliError> {
     let mut loaded = load(&args.scenario)?;
+    let checks = super::check::load_checks(&args.scenario)?;
     if !loaded.variants.is_empty() {
-        return super::compare::run_variants(args, &loaded.scenario.name, loaded.variants);
+        let rows = super::compare::run_variants(args, &loaded.scenario.name, loaded.variants)?;
+        return super::check::enforce(&checks, &rows);
     }
     let s = &mut loaded.scenario;
     apply_flags(s, args)?;
@@ -39,7 +41,7 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
     let inputs = std::mem::take(&mut loaded.inputs);
     let result = run_one(args, &loaded.scenario, inputs, &out)?;
     print!("{}", render(&result.summary, &out, args.requests));
-    Ok(())
+    super::check::enforce(&checks, &[("base".to_string(), result.summary)])
 }
 
 /// Applies `--seed` and `--horizon` to a scenario.

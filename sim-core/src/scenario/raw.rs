@@ -28,6 +28,8 @@ pub struct RawScenario {
     pub scheduler: Option<RawScheduler>,
     /// `[[policy]]`: variants of this scenario, each a `name` and keys that override the base.
     pub policy: Option<Vec<toml::Table>>,
+    /// `[[check]]`: assertions on the results (checked by the CLI, not the simulator).
+    pub check: Option<Vec<toml::Table>>,
 }
 
 /// `[simulation]`.
