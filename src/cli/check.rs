@@ -333,7 +333,7 @@ mod tests {
     #[test]
     fn bad_checks_name_the_key() {
         let e = parse_checks(
-            &SRC.replace("latency_p99_s", "latency_p98_s"),
+            &SRC.replace("latency_p99_s", "latncy_p99_s"),
             "s.toml",
             None,
         )

@@ -206,3 +206,17 @@ pub fn render(rows: &[(String, Summary)], out: &Path) -> String {
     );
     t
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_are_the_comparison_columns() {
+        assert_eq!(
+            format!("policy,{}", METRICS.join(",")),
+            COMPARISON_COLUMNS,
+            "sweep.csv and comparison.csv share their result columns"
+        );
+    }
+}

@@ -10,4 +10,5 @@ mod llm;
 mod mig;
 mod pack;
 mod policy;
+mod sweep;
 mod validation;

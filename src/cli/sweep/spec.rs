@@ -120,12 +120,14 @@ impl Sweep {
             Some("zip") => Design::Zip,
             Some("random") => Design::Random,
             Some("latin-hypercube") => Design::LatinHypercube,
-            Some(d) => return Err(err(
-                "design",
-                format!(
+            Some(d) => {
+                return Err(err(
+                    "design",
+                    format!(
                     "expected \"grid\", \"zip\", \"random\" or \"latin-hypercube\", found \"{d}\""
                 ),
-            )),
+                ))
+            }
         };
         let raw_axes = raw.axis.unwrap_or_default();
         if raw_axes.is_empty() {
