@@ -269,3 +269,25 @@ fn emits_a_kubernetes_indexed_job() {
     }
     assert!(root().join("tests/sweep/grid24.toml").exists());
 }
+
+#[test]
+fn policy_variants_get_one_row_each_per_point() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, o, err) = sweep("tests/sweep/policies.toml", &dir.path().join("p"), &[]);
+    assert_eq!(code, 0, "{o}{err}");
+    let csv = read(&dir.path().join("p/sweep.csv"));
+    let keys: Vec<String> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').take(3).collect::<Vec<_>>().join(","))
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "0,100,batch8",
+            "0,100,batch1",
+            "1,200,batch8",
+            "1,200,batch1"
+        ]
+    );
+}

@@ -287,7 +287,7 @@ pub fn k8s_job(
         "# capsim sweep {file}: {points} points in {shards} shards; pod I runs shard I/{shards}
 # (JOB_COMPLETION_INDEX) into /results/shard-I. When the Job completes, gather the folders and run
 #   capsim merge shard-* --out merged
-# The image must hold capsim, the sweep file and its scenario at the same relative paths.
+# The image's entrypoint must be capsim, and /work must hold the sweep file and its scenario.
 apiVersion: batch/v1
 kind: Job
 metadata:
