@@ -187,6 +187,18 @@ fn checks_gate_run_and_sweep_with_exit_code_3() {
     let (code, o, err) = sweep("tests/sweep/zip.toml", &dir.path().join("zip"), &[]);
     assert_eq!(code, 0, "{o}{err}");
     assert!(err.contains("checks: all 2 passed"), "{err}");
+    // A misspelt operator is bad input, reported by validate and before a run.
+    let bad = dir.path().join("bad-check.toml");
+    std::fs::write(
+        &bad,
+        read(&root().join("tests/sweep/checked.toml")).replacen("\"<=\"", "\"=<\"", 1),
+    )
+    .unwrap();
+    for cmd in ["validate", "run"] {
+        let (code, _, err) = capsim_text(&[cmd, bad.to_str().unwrap()]);
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains("key `check[0].op`"), "{err}");
+    }
     let (code, o, err) = sweep("scenarios/sweep-replicas.toml", &dir.path().join("ex"), &[]);
     assert_eq!(code, 0, "the shipped example passes its check: {o}{err}");
 }

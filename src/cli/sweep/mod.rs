@@ -418,6 +418,7 @@ pub fn sweep(args: &SweepArgs) -> Result<(), CliError> {
     let plan = Plan::load(&args.sweep)?;
     let n = plan.sweep.points.len();
     if let Some(shards) = args.emit_k8s_job {
+        plan.validate(&(0..n).collect::<Vec<_>>())?;
         print!(
             "{}",
             shard::k8s_job(&args.sweep, &plan, shards, args.image.as_deref())?
