@@ -164,7 +164,7 @@ impl Plan {
             Some(i) => input(ScenarioError::at_key(
                 &self.sweep.file,
                 &self.sweep.source,
-                &format!("axis[{i}].key"),
+                &self.blame_key(i, &e),
                 format!(
                     "point {p} sets `{}` = {}, which the scenario {} rejects: {inner}",
                     self.sweep.axes[i].key,
@@ -179,6 +179,20 @@ impl Plan {
                 self.base_shown
             )),
         }
+    }
+
+    /// Where in the sweep file an error of axis `i` points: at its values when the scenario
+    /// rejected a value, at its key otherwise (an unknown key).
+    fn blame_key(&self, i: usize, e: &ScenarioError) -> String {
+        if e.key == self.sweep.axes[i].key && !e.message.starts_with("unknown field") {
+            for k in ["values", "range", "min"] {
+                let key = format!("axis[{i}].{k}");
+                if sim_core::scenario::error::locate(&self.sweep.source, &key).is_some() {
+                    return key;
+                }
+            }
+        }
+        format!("axis[{i}].key")
     }
 
     /// `key=value` for each axis of point `p`.

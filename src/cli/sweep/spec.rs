@@ -447,6 +447,22 @@ mod tests {
         assert_eq!(bins, (0..10).collect::<Vec<_>>());
     }
 
+    proptest::proptest! {
+        /// A Latin hypercube puts exactly one draw in each of its `points` strata, on every
+        /// axis, for any size and seed.
+        #[test]
+        fn latin_hypercube_fills_every_stratum(n in 1usize..40, seed in 0u64..1000) {
+            let body = format!("design = \"latin-hypercube\"\npoints = {n}\nseed = {seed}\n[[axis]]\nkey = \"a\"\nmin = 0.0\nmax = 1.0\n[[axis]]\nkey = \"b\"\nmin = 1\nmax = {n}\n");
+            let s = sweep(&body).unwrap();
+            let mut bins: Vec<usize> = s.points.iter().map(|p| (p[0].as_float().unwrap() * n as f64) as usize).collect();
+            bins.sort();
+            proptest::prop_assert_eq!(bins, (0..n).collect::<Vec<_>>());
+            let mut ints: Vec<i64> = s.points.iter().map(|p| p[1].as_integer().unwrap()).collect();
+            ints.sort();
+            proptest::prop_assert_eq!(ints, (1..=n as i64).collect::<Vec<_>>());
+        }
+    }
+
     #[test]
     fn bad_axes_point_at_the_axis() {
         let e = sweep("[[axis]]\nkey = \"a\"\nvalues = []\n").unwrap_err();
