@@ -283,6 +283,16 @@ fn emits_a_kubernetes_indexed_job() {
 }
 
 #[test]
+fn validate_takes_sweep_files() {
+    let (code, o, err) = capsim_text(&["validate", "scenarios/sweep-replicas.toml"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(o.contains("sweep of 8 points"), "{o}");
+    let (code, _, err) = capsim_text(&["validate", "tests/sweep/bad-key.toml"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("key `axis[0].key`"), "{err}");
+}
+
+#[test]
 fn policy_variants_get_one_row_each_per_point() {
     let dir = tempfile::tempdir().unwrap();
     let (code, o, err) = sweep("tests/sweep/policies.toml", &dir.path().join("p"), &[]);

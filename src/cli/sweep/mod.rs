@@ -427,6 +427,33 @@ pub fn out_dir(out: &Option<PathBuf>, sweep: &Path) -> PathBuf {
     })
 }
 
+/// Whether `path` looks like a sweep file (a top-level `scenario` string and `[[axis]]`) rather
+/// than a scenario; unreadable or malformed files are left to the scenario reader's errors.
+pub fn is_sweep_file(path: &Path) -> bool {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| toml::from_str::<Table>(&t).ok())
+        .is_some_and(|t| t.get("scenario").is_some_and(Value::is_str) && t.contains_key("axis"))
+}
+
+/// `capsim validate` on a sweep file: reads it, its base scenario and checks, and validates
+/// every point's scenario without running any.
+pub fn validate(path: &Path) -> Result<(), CliError> {
+    let plan = Plan::load(path)?;
+    let n = plan.sweep.points.len();
+    plan.validate(&(0..n).collect::<Vec<_>>())?;
+    println!(
+        "ok: {}: sweep of {n} points ({} design, {} axes, {} replication(s)) over {}; {} checks",
+        path.display(),
+        plan.sweep.design.name(),
+        plan.sweep.axes.len(),
+        plan.sweep.replications,
+        plan.base_path.display(),
+        plan.checks.len()
+    );
+    Ok(())
+}
+
 /// `capsim sweep`.
 pub fn sweep(args: &SweepArgs) -> Result<(), CliError> {
     let plan = Plan::load(&args.sweep)?;

@@ -21,6 +21,18 @@ pub enum Design {
     LatinHypercube,
 }
 
+impl Design {
+    /// The design's name as a sweep file writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Design::Grid => "grid",
+            Design::Zip => "zip",
+            Design::Random => "random",
+            Design::LatinHypercube => "latin-hypercube",
+        }
+    }
+}
+
 /// What an axis ranges over.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Levels {
