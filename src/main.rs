@@ -133,6 +133,64 @@ enum Command {
         /// CASE file (TOML).
         case: PathBuf,
     },
+    /// Run a scenario at every point of a sweep file; write sweep.csv (one row per point and policy).
+    #[command(
+        after_help = "Examples:\n  capsim sweep scenarios/sweep-replicas.toml --threads 2 --out results/sweep\n  \
+        capsim sweep scenarios/sweep-replicas.toml --shard 0/3 --out results/shard-0\n  \
+        capsim sweep scenarios/sweep-replicas.toml --emit-k8s-job 3\n\n\
+        Writes OUT/sweep.csv, OUT/manifest.json and OUT/points/<index>.json; a rerun into the same\n\
+        folder reuses finished points. Exit code 3 when a [[check]] fails. See the book's Sweeps page."
+    )]
+    Sweep {
+        /// Sweep file (TOML).
+        sweep: PathBuf,
+        /// Worker threads (default: one per core); sweep.csv does not depend on it.
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Output folder (default results/<sweep file stem>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Run only shard I of N (points whose index mod N is I), I from 0 to N-1.
+        #[arg(long, value_name = "I/N")]
+        shard: Option<String>,
+        /// Print a Kubernetes Indexed Job running the sweep in N shards (default 4) instead.
+        #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "4")]
+        emit_k8s_job: Option<usize>,
+        /// Container image for --emit-k8s-job (default capsim:<version>).
+        #[arg(long)]
+        image: Option<String>,
+    },
+    /// Join the output folders of sweep shards into one sweep.csv.
+    #[command(
+        after_help = "Example:\n  capsim merge results/shard-0 results/shard-1 results/shard-2 --out results/sweep"
+    )]
+    Merge {
+        /// Shard output folders.
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Find the sweep point that minimises a metric while its [[check]]s hold.
+    #[command(
+        after_help = "Example:\n  capsim optimize tests/sweep/optimize.toml --minimize replica_hours\n\n\
+        Bisects the axis marked monotone = \"increasing\" for each combination of the others.\n\
+        Writes OUT/optimize.csv (the points explored); exit code 3 when no point passes."
+    )]
+    Optimize {
+        /// Sweep file (TOML, design = "grid").
+        sweep: PathBuf,
+        /// Metric to minimise, such as cost_usd_per_hour.
+        #[arg(long)]
+        minimize: String,
+        /// Worker threads (default: one per core).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Output folder (default results/<sweep file stem>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -175,6 +233,33 @@ fn main() -> ExitCode {
         }
         Command::Validate { scenario } => cli::validate::validate(&scenario),
         Command::HpaEval { case } => cli::hpa_eval::hpa_eval(&case),
+        Command::Sweep {
+            sweep,
+            threads,
+            out,
+            shard,
+            emit_k8s_job,
+            image,
+        } => cli::sweep::sweep(&cli::sweep::SweepArgs {
+            sweep,
+            threads,
+            out,
+            shard,
+            emit_k8s_job,
+            image,
+        }),
+        Command::Merge { shards, out } => cli::sweep::shard::merge(&shards, &out),
+        Command::Optimize {
+            sweep,
+            minimize,
+            threads,
+            out,
+        } => cli::sweep::optimize::optimize(&cli::sweep::optimize::OptimizeArgs {
+            sweep,
+            minimize,
+            threads,
+            out,
+        }),
         Command::Calibrate {
             gpu,
             measured,

@@ -17,7 +17,10 @@ ttft_p99_s,tpot_p99_s,slo_attainment_ratio,token_slo_attainment_ratio,replica_ho
 gpu_hours,cost_usd,cost_usd_per_hour,cost_usd_per_million_requests";
 
 /// Runs every variant into `OUT/policies/<name>/` and writes `OUT/comparison.csv`.
-pub fn run_variants(args: &RunArgs, mut loaded: Loaded) -> Result<(), CliError> {
+pub fn run_variants(
+    args: &RunArgs,
+    mut loaded: Loaded,
+) -> Result<Vec<(String, Summary)>, CliError> {
     let variants: Vec<(String, Scenario, Inputs)> = std::mem::take(&mut loaded.variants);
     let out = args
         .out
@@ -38,7 +41,49 @@ pub fn run_variants(args: &RunArgs, mut loaded: Loaded) -> Result<(), CliError> 
     if args.report {
         println!("             {}/report.html, charts/*.png", out.display());
     }
-    Ok(())
+    Ok(rows)
+}
+
+/// The result columns of `comparison.csv` (all but `policy`), the metrics checks and sweeps name.
+pub const METRICS: [&str; 15] = [
+    "completed",
+    "dropped",
+    "latency_p50_s",
+    "latency_p90_s",
+    "latency_p99_s",
+    "ttft_p99_s",
+    "tpot_p99_s",
+    "slo_attainment_ratio",
+    "token_slo_attainment_ratio",
+    "replica_hours",
+    "node_hours",
+    "gpu_hours",
+    "cost_usd",
+    "cost_usd_per_hour",
+    "cost_usd_per_million_requests",
+];
+
+/// The values of [`METRICS`] for one run (`None` where the run has no such number).
+pub fn metric_values(s: &Summary) -> [Option<f64>; 15] {
+    let c = s.cluster.as_ref();
+    let k = s.tokens.as_ref();
+    [
+        Some(s.measured.completed as f64),
+        Some(s.measured.dropped as f64),
+        s.latency_s.p50,
+        s.latency_s.p90,
+        s.latency_s.p99,
+        k.and_then(|k| k.ttft_s.p99),
+        k.and_then(|k| k.tpot_s.p99),
+        s.slo.attainment_ratio,
+        k.and_then(|k| k.attainment_ratio),
+        Some(replica_hours(s)),
+        c.map(|c| c.node_hours),
+        c.map(|c| c.gpu_hours),
+        c.map(|c| c.cost_usd),
+        c.map(|c| c.cost_usd_per_hour),
+        c.and_then(|c| c.cost_usd_per_million_requests),
+    ]
 }
 
 fn cell(v: Option<f64>) -> String {
@@ -165,4 +210,18 @@ pub fn render(rows: &[(String, Summary)], out: &Path) -> String {
         out.display()
     );
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_are_the_comparison_columns() {
+        assert_eq!(
+            format!("policy,{}", METRICS.join(",")),
+            COMPARISON_COLUMNS,
+            "sweep.csv and comparison.csv share their result columns"
+        );
+    }
 }

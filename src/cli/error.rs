@@ -9,6 +9,8 @@ pub enum CliError {
     Input(String),
     /// Something failed while running or writing: exit code 1.
     Io(String),
+    /// The run finished but some `[[check]]`s failed: exit code 3.
+    Checks(String),
 }
 
 impl CliError {
@@ -17,6 +19,7 @@ impl CliError {
         match self {
             CliError::Input(_) => 2,
             CliError::Io(_) => 1,
+            CliError::Checks(_) => 3,
         }
     }
 }
@@ -24,7 +27,7 @@ impl CliError {
 impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CliError::Input(m) | CliError::Io(m) => f.write_str(m),
+            CliError::Input(m) | CliError::Io(m) | CliError::Checks(m) => f.write_str(m),
         }
     }
 }

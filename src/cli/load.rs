@@ -42,7 +42,6 @@ pub fn load(path: &Path) -> Result<Loaded, CliError> {
     let input = |e: sim_core::ScenarioError| CliError::Input(e.to_string());
     let base = path.parent().unwrap_or(Path::new("."));
     let (instances, gpus) = catalog_paths(&text, &shown).map_err(input)?;
-    let mut catalog = Catalog::builtin();
     let mut files = vec![InputFile {
         role: "scenario",
         named: path
@@ -65,14 +64,7 @@ pub fn load(path: &Path) -> Result<Loaded, CliError> {
     if let Some(i) = &instances {
         note("instance_catalog", i);
     }
-    if let Some(g) = gpus {
-        let (src, file) = read_named(base, &g, &shown, "cluster.gpu_catalog")?;
-        catalog = catalog.with_gpus(&src, &file).map_err(input)?;
-    }
-    if let Some(i) = instances {
-        let (src, file) = read_named(base, &i, &shown, "cluster.instance_catalog")?;
-        catalog = catalog.with_instances(&src, &file).map_err(input)?;
-    }
+    let catalog = load_catalog(&text, &shown, base)?;
     let mut scenario = parse_scenario_with(&text, &shown, &catalog).map_err(input)?;
     let stem = path
         .file_stem()
@@ -108,8 +100,24 @@ pub fn load(path: &Path) -> Result<Loaded, CliError> {
     })
 }
 
+/// The built-in catalog with the catalog files a scenario's `[cluster]` names (relative to `base`).
+pub fn load_catalog(text: &str, shown: &str, base: &Path) -> Result<Catalog, CliError> {
+    let input = |e: sim_core::ScenarioError| CliError::Input(e.to_string());
+    let (instances, gpus) = catalog_paths(text, shown).map_err(input)?;
+    let mut catalog = Catalog::builtin();
+    if let Some(g) = gpus {
+        let (src, file) = read_named(base, &g, shown, "cluster.gpu_catalog")?;
+        catalog = catalog.with_gpus(&src, &file).map_err(input)?;
+    }
+    if let Some(i) = instances {
+        let (src, file) = read_named(base, &i, shown, "cluster.instance_catalog")?;
+        catalog = catalog.with_instances(&src, &file).map_err(input)?;
+    }
+    Ok(catalog)
+}
+
 /// Reads the files `scenario` names (its trace, its token sample), relative to `base`.
-fn load_inputs(
+pub fn load_inputs(
     scenario: &Scenario,
     base: &Path,
     shown: &str,

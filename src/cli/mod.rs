@@ -1,6 +1,7 @@
 //! The subcommands and the file handling they share.
 
 pub mod calibrate;
+pub mod check;
 pub mod compare;
 pub mod error;
 pub mod hpa_eval;
@@ -9,4 +10,5 @@ pub mod output;
 pub mod pack;
 pub mod report;
 pub mod run;
+pub mod sweep;
 pub mod validate;

@@ -82,8 +82,10 @@ pub fn provenance_and_report(
 /// Runs the scenario and writes `summary.json`, `timeseries.csv` (and `requests.csv`).
 pub fn run(args: &RunArgs) -> Result<(), CliError> {
     let mut loaded = load(&args.scenario)?;
+    let checks = super::check::load_checks(&args.scenario)?;
     if !loaded.variants.is_empty() {
-        return super::compare::run_variants(args, loaded);
+        let rows = super::compare::run_variants(args, loaded)?;
+        return super::check::enforce(&checks, &rows);
     }
     let s = &mut loaded.scenario;
     apply_flags(s, args)?;
@@ -98,7 +100,7 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
     if args.report {
         println!("             {}/report.html, charts/*.png", out.display());
     }
-    Ok(())
+    super::check::enforce(&checks, &[("base".to_string(), result.summary)])
 }
 
 /// Applies `--seed` and `--horizon` to a scenario.

@@ -7,7 +7,11 @@ use std::path::Path;
 
 /// Validates `path`; prints a one-line description when it is sound.
 pub fn validate(path: &Path) -> Result<(), CliError> {
+    if super::sweep::is_sweep_file(path) {
+        return super::sweep::validate(path);
+    }
     let loaded = load(path)?;
+    super::check::load_checks(path)?;
     let s = &loaded.scenario;
     let dispatch = match s.service.dispatch {
         Dispatch::Shared => "shared queue".to_string(),

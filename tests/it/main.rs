@@ -13,4 +13,5 @@ mod mig;
 mod pack;
 mod policy;
 mod report;
+mod sweep;
 mod validation;

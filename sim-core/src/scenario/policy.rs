@@ -104,7 +104,12 @@ pub fn parse_variants(
             } else {
                 path
             };
-            let message = super::error::suggest_in_message(e.to_string().trim_end_matches('.'));
+            // The TOML value deserialiser appends "in `table`" lines; the key path says as much.
+            let text = e.to_string();
+            let first = text.split("\nin ").next().unwrap_or(&text);
+            let message = super::error::suggest_in_message(
+                first.trim().trim_end_matches('.').replace('\n', " ").as_str(),
+            );
             ScenarioError::at_key(file, source, &shown, message)
         })?;
         let scenario = Validator {

@@ -1,0 +1,349 @@
+//! `[[check]]` assertions: a metric, a comparison and a threshold, optionally for one policy
+//! variant or one sweep point. `capsim run`, `sweep` and `optimize` exit with code 3 and list the
+//! checks that failed.
+
+use super::compare::{metric_values, METRICS};
+use super::error::CliError;
+use sim_core::results::Summary;
+use sim_core::scenario::error::closest;
+use sim_core::ScenarioError;
+use std::path::Path;
+use toml::Value;
+
+/// A comparison of a metric with a threshold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+}
+
+impl Op {
+    fn parse(s: &str) -> Option<Op> {
+        Some(match s {
+            "<" => Op::Lt,
+            "<=" => Op::Le,
+            ">" => Op::Gt,
+            ">=" => Op::Ge,
+            _ => return None,
+        })
+    }
+
+    /// The operator as written in a check.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Op::Lt => "<",
+            Op::Le => "<=",
+            Op::Gt => ">",
+            Op::Ge => ">=",
+        }
+    }
+
+    /// Whether `v op threshold` holds.
+    pub fn holds(self, v: f64, threshold: f64) -> bool {
+        match self {
+            Op::Lt => v < threshold,
+            Op::Le => v <= threshold,
+            Op::Gt => v > threshold,
+            Op::Ge => v >= threshold,
+        }
+    }
+}
+
+/// One `[[check]]` table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Check {
+    /// Where it came from, such as `sweep.toml [[check]] 2`, for failure messages.
+    pub origin: String,
+    /// The metric's index in [`METRICS`].
+    pub metric: usize,
+    /// The comparison.
+    pub op: Op,
+    /// The threshold.
+    pub threshold: f64,
+    /// Only rows of this policy variant.
+    pub policy: Option<String>,
+    /// Only this sweep point.
+    pub point: Option<usize>,
+}
+
+impl Check {
+    /// The check as people read it: `latency_p99_s <= 0.025 (policy fast)`.
+    pub fn describe(&self) -> String {
+        let mut t = format!(
+            "{} {} {}",
+            METRICS[self.metric],
+            self.op.symbol(),
+            self.threshold
+        );
+        if let Some(p) = &self.policy {
+            t.push_str(&format!(" for policy {p}"));
+        }
+        if let Some(p) = self.point {
+            t.push_str(&format!(" at point {p}"));
+        }
+        t
+    }
+
+    /// Whether the check concerns a row of `policy` at `point` (`None` outside sweeps).
+    pub fn applies(&self, point: Option<usize>, policy: &str) -> bool {
+        self.policy.as_deref().is_none_or(|p| p == policy)
+            && self.point.is_none_or(|p| point == Some(p))
+    }
+
+    /// `None` when the check holds for these metric values, else why not.
+    pub fn failure(&self, values: &[Option<f64>]) -> Option<String> {
+        match values[self.metric] {
+            None => Some(format!(
+                "{}: the run has no {} (a metric of token-level engines or clusters)",
+                self.describe(),
+                METRICS[self.metric]
+            )),
+            Some(v) if self.op.holds(v, self.threshold) => None,
+            Some(v) => Some(format!("{}: found {v}", self.describe())),
+        }
+    }
+}
+
+/// The `[[check]]` tables of a TOML file (a scenario or a sweep). `points` is the number of sweep
+/// points (`None` for a scenario, where `point` is not allowed).
+pub fn parse_checks(
+    source: &str,
+    file: &str,
+    points: Option<usize>,
+) -> Result<Vec<Check>, ScenarioError> {
+    let table: toml::Table = sim_core::scenario::model::parse_raw(source, file)?;
+    let Some(list) = table.get("check") else {
+        return Ok(Vec::new());
+    };
+    let err = |key: &str, m: String| ScenarioError::at_key(file, source, key, m);
+    let Value::Array(list) = list else {
+        return Err(err("check", "expected [[check]] tables".into()));
+    };
+    let mut out = Vec::with_capacity(list.len());
+    for (i, item) in list.iter().enumerate() {
+        let key = format!("check[{i}]");
+        let Value::Table(t) = item else {
+            return Err(err(&key, "expected a [[check]] table".into()));
+        };
+        for k in t.keys() {
+            let allowed: &[&str] = if points.is_some() {
+                &["metric", "op", "threshold", "policy", "point"]
+            } else {
+                &["metric", "op", "threshold", "policy"]
+            };
+            if !allowed.contains(&k.as_str()) {
+                let hint = closest(k, allowed)
+                    .map(|c| format!("; did you mean `{c}`?"))
+                    .unwrap_or_default();
+                return Err(err(
+                    &format!("{key}.{k}"),
+                    format!(
+                        "unknown key `{k}`, expected one of {}{hint}",
+                        allowed
+                            .iter()
+                            .map(|a| format!("`{a}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            }
+        }
+        let metric = match t.get("metric") {
+            Some(Value::String(m)) => match METRICS.iter().position(|x| x == m) {
+                Some(p) => p,
+                None => {
+                    let hint = closest(m, &METRICS)
+                        .map(|c| format!("; did you mean `{c}`?"))
+                        .unwrap_or_default();
+                    return Err(err(
+                        &format!("{key}.metric"),
+                        format!(
+                            "unknown metric \"{m}\", expected one of {}{hint}",
+                            METRICS.join(", ")
+                        ),
+                    ));
+                }
+            },
+            Some(_) => return Err(err(&format!("{key}.metric"), "expected a string".into())),
+            None => {
+                return Err(err(
+                    &key,
+                    "missing: expected `metric`, such as \"latency_p99_s\"".into(),
+                ))
+            }
+        };
+        let op = match t.get("op") {
+            Some(Value::String(o)) => Op::parse(o).ok_or_else(|| {
+                err(
+                    &format!("{key}.op"),
+                    format!("expected one of \"<\", \"<=\", \">\", \">=\", found \"{o}\""),
+                )
+            })?,
+            Some(_) => return Err(err(&format!("{key}.op"), "expected a string".into())),
+            None => {
+                return Err(err(
+                    &key,
+                    "missing: expected `op`, one of \"<\", \"<=\", \">\", \">=\"".into(),
+                ))
+            }
+        };
+        let threshold = match t.get("threshold") {
+            Some(Value::Integer(n)) => *n as f64,
+            Some(Value::Float(x)) if x.is_finite() => *x,
+            Some(_) => {
+                return Err(err(
+                    &format!("{key}.threshold"),
+                    "expected a finite number".into(),
+                ))
+            }
+            None => return Err(err(&key, "missing: expected `threshold`, a number".into())),
+        };
+        let policy = match t.get("policy") {
+            None => None,
+            Some(Value::String(p)) => Some(p.clone()),
+            Some(_) => return Err(err(&format!("{key}.policy"), "expected a string".into())),
+        };
+        let point = match (t.get("point"), points) {
+            (None, _) => None,
+            (Some(Value::Integer(p)), Some(n)) if *p >= 0 && (*p as usize) < n => Some(*p as usize),
+            (Some(_), Some(n)) => {
+                return Err(err(
+                    &format!("{key}.point"),
+                    format!("expected a point index from 0 to {}", n.saturating_sub(1)),
+                ))
+            }
+            (Some(_), None) => unreachable!("rejected above as an unknown key"),
+        };
+        out.push(Check {
+            origin: format!("{file} [[check]] {i}"),
+            metric,
+            op,
+            threshold,
+            policy,
+            point,
+        });
+    }
+    Ok(out)
+}
+
+/// The checks of the scenario file at `path` (read again; the run already validated it).
+pub fn load_checks(path: &Path) -> Result<Vec<Check>, CliError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CliError::Input(format!("{shown}: cannot read the scenario: {e}")))?;
+    parse_checks(&text, &shown, None).map_err(|e| CliError::Input(e.to_string()))
+}
+
+/// A row checks are evaluated on: its sweep point (if any), policy and metric values.
+pub struct Row<'a> {
+    /// Sweep point index; `None` for `capsim run`.
+    pub point: Option<usize>,
+    /// Policy variant name (`base` without variants).
+    pub policy: &'a str,
+    /// Values of [`METRICS`].
+    pub values: &'a [Option<f64>],
+}
+
+/// Every failure of `checks` over `rows`, one line each; a check no row concerns fails too.
+pub fn failures(checks: &[Check], rows: &[Row]) -> Vec<String> {
+    let mut out = Vec::new();
+    for c in checks {
+        let mut any = false;
+        for r in rows.iter().filter(|r| c.applies(r.point, r.policy)) {
+            any = true;
+            if let Some(f) = c.failure(r.values) {
+                let mut at = String::new();
+                if let Some(p) = r.point {
+                    at.push_str(&format!("point {p}, "));
+                }
+                at.push_str(&format!("policy {}", r.policy));
+                out.push(format!("{} ({at}): {f}", c.origin));
+            }
+        }
+        if !any {
+            out.push(format!(
+                "{}: {}: no run matches its policy/point filter",
+                c.origin,
+                c.describe()
+            ));
+        }
+    }
+    out
+}
+
+/// Turns failures into the error `capsim` exits with (code 3), or `Ok` when there are none.
+pub fn verdict(failed: Vec<String>, total: usize) -> Result<(), CliError> {
+    if failed.is_empty() {
+        if total > 0 {
+            eprintln!("checks: all {total} passed");
+        }
+        return Ok(());
+    }
+    Err(CliError::Checks(format!(
+        "{} check failure(s) (exit code 3):\n  {}",
+        failed.len(),
+        failed.join("\n  ")
+    )))
+}
+
+/// Evaluates a scenario's checks on the summaries `capsim run` produced.
+pub fn enforce(checks: &[Check], runs: &[(String, Summary)]) -> Result<(), CliError> {
+    let values: Vec<[Option<f64>; 15]> = runs.iter().map(|(_, s)| metric_values(s)).collect();
+    let rows: Vec<Row> = runs
+        .iter()
+        .zip(&values)
+        .map(|((name, _), v)| Row {
+            point: None,
+            policy: name,
+            values: v,
+        })
+        .collect();
+    verdict(failures(checks, &rows), checks.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SRC: &str = "name = \"x\"\n[[check]]\nmetric = \"latency_p99_s\"\nop = \"<=\"\nthreshold = 0.5\n\n[[check]]\nmetric = \"completed\"\nop = \">\"\nthreshold = 10\npolicy = \"fast\"\n";
+
+    #[test]
+    fn parses_and_evaluates() {
+        let c = parse_checks(SRC, "s.toml", None).unwrap();
+        assert_eq!(c.len(), 2);
+        let mut v = [None; 15];
+        v[0] = Some(20.0);
+        v[4] = Some(0.6);
+        let rows = [Row {
+            point: None,
+            policy: "fast",
+            values: &v,
+        }];
+        let f = failures(&c, &rows);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert!(f[0].contains("latency_p99_s <= 0.5"), "{f:?}");
+    }
+
+    #[test]
+    fn bad_checks_name_the_key() {
+        let e = parse_checks(
+            &SRC.replace("latency_p99_s", "latncy_p99_s"),
+            "s.toml",
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(e.key, "check[0].metric");
+        assert_eq!(e.line, Some(3));
+        assert!(e.message.contains("did you mean `latency_p99_s`"), "{e}");
+        let e = parse_checks(&SRC.replace("\"<=\"", "\"=<\""), "s.toml", None).unwrap_err();
+        assert_eq!(e.key, "check[0].op");
+        let e = parse_checks(&SRC.replace("policy", "point"), "s.toml", None).unwrap_err();
+        assert_eq!(e.key, "check[1].point");
+    }
+}
