@@ -189,6 +189,8 @@ pub struct ClusterSummary {
     pub idle_gpu_hours: f64,
     /// Pods waiting for a node at the horizon.
     pub pods_pending_at_horizon: u32,
+    /// Pods OOM-killed on time-sliced GPUs (each restart after a kill counts again).
+    pub gpu_oom_kills: u64,
     /// Most pods waiting at once.
     pub pods_pending_max: u32,
     /// The scheduler's last reason for leaving a pod Pending, upstream style.
@@ -239,6 +241,8 @@ pub struct ClusterOutcome {
     pub last_unschedulable: Option<String>,
     /// Binds that left a node over-committed.
     pub overcommits: u64,
+    /// Pods OOM-killed on time-sliced GPUs.
+    pub gpu_oom_kills: u64,
 }
 
 fn counts(t: &crate::metrics::recorder::Totals, in_flight: u64) -> Counts {
@@ -279,6 +283,7 @@ pub fn summarise(
             gpu_hours: rec.gpu_hours,
             idle_gpu_hours: rec.idle_gpu_hours,
             pods_pending_at_horizon: rec.pods_pending_at_horizon,
+            gpu_oom_kills: cluster.gpu_oom_kills,
             pods_pending_max: rec.pods_pending_max,
             last_unschedulable_reason: cluster.last_unschedulable.clone(),
             cost_usd: cost,

@@ -294,7 +294,7 @@ pub fn verdict(failed: Vec<String>, total: usize) -> Result<(), CliError> {
 
 /// Evaluates a scenario's checks on the summaries `capsim run` produced.
 pub fn enforce(checks: &[Check], runs: &[(String, Summary)]) -> Result<(), CliError> {
-    let values: Vec<[Option<f64>; 15]> = runs.iter().map(|(_, s)| metric_values(s)).collect();
+    let values: Vec<[Option<f64>; 16]> = runs.iter().map(|(_, s)| metric_values(s)).collect();
     let rows: Vec<Row> = runs
         .iter()
         .zip(&values)
@@ -317,7 +317,7 @@ mod tests {
     fn parses_and_evaluates() {
         let c = parse_checks(SRC, "s.toml", None).unwrap();
         assert_eq!(c.len(), 2);
-        let mut v = [None; 15];
+        let mut v = [None; 16];
         v[0] = Some(20.0);
         v[4] = Some(0.6);
         let rows = [Row {

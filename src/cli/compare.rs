@@ -14,7 +14,7 @@ use std::path::Path;
 pub const COMPARISON_COLUMNS: &str =
     "policy,completed,dropped,latency_p50_s,latency_p90_s,latency_p99_s,\
 ttft_p99_s,tpot_p99_s,slo_attainment_ratio,token_slo_attainment_ratio,replica_hours,node_hours,\
-gpu_hours,cost_usd,cost_usd_per_hour,cost_usd_per_million_requests";
+gpu_hours,cost_usd,cost_usd_per_hour,cost_usd_per_million_requests,gpu_oom_kills";
 
 /// Runs every variant into `OUT/policies/<name>/` and writes `OUT/comparison.csv`.
 pub fn run_variants(
@@ -45,7 +45,7 @@ pub fn run_variants(
 }
 
 /// The result columns of `comparison.csv` (all but `policy`), the metrics checks and sweeps name.
-pub const METRICS: [&str; 15] = [
+pub const METRICS: [&str; 16] = [
     "completed",
     "dropped",
     "latency_p50_s",
@@ -61,10 +61,11 @@ pub const METRICS: [&str; 15] = [
     "cost_usd",
     "cost_usd_per_hour",
     "cost_usd_per_million_requests",
+    "gpu_oom_kills",
 ];
 
 /// The values of [`METRICS`] for one run (`None` where the run has no such number).
-pub fn metric_values(s: &Summary) -> [Option<f64>; 15] {
+pub fn metric_values(s: &Summary) -> [Option<f64>; 16] {
     let c = s.cluster.as_ref();
     let k = s.tokens.as_ref();
     [
@@ -83,6 +84,7 @@ pub fn metric_values(s: &Summary) -> [Option<f64>; 15] {
         c.map(|c| c.cost_usd),
         c.map(|c| c.cost_usd_per_hour),
         c.and_then(|c| c.cost_usd_per_million_requests),
+        c.map(|c| c.gpu_oom_kills as f64),
     ]
 }
 
@@ -104,7 +106,7 @@ pub fn comparison_csv(rows: &[(String, Summary)]) -> String {
         let k = s.tokens.as_ref();
         let _ = writeln!(
             t,
-            "{name},{},{},{},{},{},{},{},{},{},{:.6},{},{},{},{},{}",
+            "{name},{},{},{},{},{},{},{},{},{},{:.6},{},{},{},{},{},{}",
             s.measured.completed,
             s.measured.dropped,
             cell(s.latency_s.p50),
@@ -120,6 +122,7 @@ pub fn comparison_csv(rows: &[(String, Summary)]) -> String {
             cell(c.map(|c| c.cost_usd)),
             cell(c.map(|c| c.cost_usd_per_hour)),
             cell(c.and_then(|c| c.cost_usd_per_million_requests)),
+            c.map_or(String::new(), |c| c.gpu_oom_kills.to_string()),
         );
     }
     t
@@ -149,6 +152,12 @@ pub fn render(rows: &[(String, Summary)], out: &Path) -> String {
         header.extend(["TTFT p99", "TPOT p99"]);
     }
     header.extend(["SLO met", "replica-h", "node-h", "$/hour", "$/M req"]);
+    let ooms = rows
+        .iter()
+        .any(|(_, s)| s.cluster.as_ref().is_some_and(|c| c.gpu_oom_kills > 0));
+    if ooms {
+        header.push("OOM kills");
+    }
     let mut table: Vec<Vec<String>> = vec![header.iter().map(|h| h.to_string()).collect()];
     for (name, s) in rows {
         let c = s.cluster.as_ref();
@@ -166,6 +175,9 @@ pub fn render(rows: &[(String, Summary)], out: &Path) -> String {
         r.push(c.map_or("-".into(), |c| format!("{:.1}", c.node_hours)));
         r.push(usd(c.map(|c| c.cost_usd_per_hour)));
         r.push(usd(c.and_then(|c| c.cost_usd_per_million_requests)));
+        if ooms {
+            r.push(c.map_or("-".into(), |c| c.gpu_oom_kills.to_string()));
+        }
         table.push(r);
     }
     let widths: Vec<usize> = (0..table[0].len())

@@ -301,9 +301,14 @@ pub fn render(s: &Summary, out: &Path, requests: bool) -> String {
         );
         let _ = writeln!(
             t,
-            "pods         pending at horizon {}  most pending {}{}",
+            "pods         pending at horizon {}  most pending {}{}{}",
             c.pods_pending_at_horizon,
             c.pods_pending_max,
+            if c.gpu_oom_kills > 0 {
+                format!("  GPU OOM kills {}", c.gpu_oom_kills)
+            } else {
+                String::new()
+            },
             c.last_unschedulable_reason
                 .as_ref()
                 .filter(|_| c.pods_pending_max > 0)

@@ -14,4 +14,5 @@ mod pack;
 mod policy;
 mod report;
 mod sweep;
+mod timeslice;
 mod validation;

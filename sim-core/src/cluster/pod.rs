@@ -28,6 +28,9 @@ pub struct PodTemplate {
     pub required_terms: Vec<Term>,
     /// Preferred node-affinity terms with weights.
     pub preferred_terms: Vec<(i64, Term)>,
+    /// GPU memory the pod allocates, bytes (checked against what is free on a time-sliced GPU;
+    /// 0: not accounted).
+    pub gpu_memory_bytes: u64,
 }
 
 /// Upstream default readiness probe period (10 s).

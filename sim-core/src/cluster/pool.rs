@@ -36,6 +36,8 @@ pub struct NodePoolSpec {
     pub gpu: Option<String>,
     /// GPUs per node.
     pub gpus_per_node: u32,
+    /// Memory of one GPU, bytes (0 without GPUs).
+    pub gpu_memory_bytes: u64,
     /// On-demand or spot.
     pub capacity_type: CapacityType,
     /// Price per node-hour at this capacity type, USD.
@@ -62,4 +64,6 @@ pub struct NodePoolSpec {
     pub model_load_bytes_per_s: f64,
     /// Scheduled size changes, in time order.
     pub scale: Vec<(SimTime, u32)>,
+    /// Time-slicing of the nodes' GPUs: (shares per GPU, the shared resource's name).
+    pub time_slicing: Option<(u32, String)>,
 }

@@ -230,7 +230,8 @@ impl Validator<'_> {
                 Quantity::from_units(it.gpu_count as u64),
             );
         }
-        let mig_labels = self.mig(key, p, it, &mut capacity)?;
+        let mut mig_labels = self.mig(key, p, it, &mut capacity)?;
+        let time_slicing = self.time_slicing(key, p, &mut capacity, &mut mig_labels)?;
         let mut allocatable = capacity.clone();
         for (r, q) in p.system_reserved.iter().flatten() {
             let rk = format!("{key}.system_reserved.\"{r}\"");
@@ -296,6 +297,11 @@ impl Validator<'_> {
             instance_type: it.id.clone(),
             gpu: it.gpu.clone(),
             gpus_per_node: it.gpu_count,
+            gpu_memory_bytes: it
+                .gpu
+                .as_deref()
+                .and_then(|g| catalog.gpu(g))
+                .map_or(0, |g| g.memory_bytes),
             capacity_type,
             price_usd_per_hour: price,
             min_size,
@@ -317,6 +323,7 @@ impl Validator<'_> {
                 defaults::MODEL_LOAD_BYTES_PER_S,
             )?,
             scale,
+            time_slicing,
         })
     }
 
@@ -377,6 +384,53 @@ impl Validator<'_> {
             ("nvidia.com/mig.config".into(), layout_name.clone()),
             ("nvidia.com/mig.strategy".into(), strategy_name.into()),
         ])
+    }
+
+    /// Applies `time_slicing`: each GPU advertised as `replicas` shares of `nvidia.com/gpu` (or
+    /// `nvidia.com/gpu.shared` with `renameByDefault`), and the device plugin's labels.
+    fn time_slicing(
+        &self,
+        key: &str,
+        p: &RawNodePool,
+        capacity: &mut BTreeMap<String, Quantity>,
+        labels: &mut Vec<(String, String)>,
+    ) -> Result<Option<(u32, String)>, ScenarioError> {
+        let Some(t) = &p.time_slicing else {
+            return Ok(None);
+        };
+        let tk = format!("{key}.time_slicing");
+        if p.mig_layout.is_some() {
+            return Err(self.err(&tk, "time-slicing MIG devices is not modelled: use `mig_layout` or `time_slicing`, not both"));
+        }
+        let Some(gpus) = capacity.get(NVIDIA_GPU).map(|q| q.units_ceil() as u64) else {
+            return Err(self.err(&tk, "time-slicing shares GPUs: the instance type has none"));
+        };
+        let replicas = match t.replicas {
+            None => return Err(self.err(
+                &format!("{tk}.replicas"),
+                "missing: expected `replicas`, the shares each GPU is advertised as (at least 2)",
+            )),
+            Some(r) if r < 2 => {
+                return Err(self.err(
+                    &format!("{tk}.replicas"),
+                    format!("expected at least 2 shares per GPU, found {r}"),
+                ))
+            }
+            Some(r) => r,
+        };
+        let name = if t.rename_by_default.unwrap_or(false) {
+            "nvidia.com/gpu.shared".to_string()
+        } else {
+            NVIDIA_GPU.to_string()
+        };
+        capacity.remove(NVIDIA_GPU);
+        capacity.insert(name.clone(), Quantity::from_units(gpus * replicas as u64));
+        labels.push(("nvidia.com/gpu.replicas".into(), replicas.to_string()));
+        labels.push((
+            "nvidia.com/gpu.sharing-strategy".into(),
+            "time-slicing".into(),
+        ));
+        Ok(Some((replicas, name)))
     }
 
     fn scheduler(&self, raw: Option<&RawScheduler>) -> Result<SchedulerConfig, ScenarioError> {
@@ -463,6 +517,7 @@ impl Validator<'_> {
         let key = "service.pod";
         t.image_bytes = self.bytes(&format!("{key}.image_size"), p.image_size.as_ref(), 0)?;
         t.model_bytes = self.bytes(&format!("{key}.model_size"), p.model_size.as_ref(), 0)?;
+        t.gpu_memory_bytes = self.bytes(&format!("{key}.gpu_memory"), p.gpu_memory.as_ref(), 0)?;
         if let Some(probe) = &p.readiness_probe {
             t.readiness_initial_delay =
                 SimDuration::from_secs(probe.initial_delay_seconds.unwrap_or(0));

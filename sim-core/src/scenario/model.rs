@@ -200,6 +200,9 @@ pub struct VllmSpec {
     pub num_gpu_blocks: u32,
     /// Step times.
     pub step: StepModel,
+    /// GPU memory the engine takes (`gpu_memory_utilization` × the GPU's or slice's memory),
+    /// bytes; 0 when unknown (a linear step model).
+    pub gpu_memory_bytes: u64,
 }
 
 /// A token-count distribution.
@@ -480,6 +483,23 @@ impl Validator<'_> {
         if service.dispatch == Dispatch::Shared && !service.scale.is_empty() {
             return Err(self.err("service.scale", "scaling replicas needs `dispatch = \"router\"` (each replica a pod with its own queue)"));
         }
+        for (i, p) in raw.node_pool.iter().flatten().enumerate() {
+            let Some(t) = &p.time_slicing else { continue };
+            let name = if t.rename_by_default.unwrap_or(false) {
+                "nvidia.com/gpu.shared"
+            } else {
+                "nvidia.com/gpu"
+            };
+            let asked = service
+                .pod
+                .resources
+                .requests
+                .get(name)
+                .map_or(0, |q| q.units_ceil());
+            if t.fail_requests_greater_than_one.unwrap_or(false) && asked > 1 {
+                return Err(self.err(&format!("node_pool[{i}].time_slicing.failRequestsGreaterThanOne"), format!("the pods request {asked} of `{name}`: with failRequestsGreaterThanOne the device plugin fails them (request 1)")));
+            }
+        }
         let autoscaling = self.autoscaling(&raw, &service)?;
         let cluster_autoscaler = self.cluster_autoscaler(&raw, cluster.is_some())?;
         if let (Some(_), Some(c)) = (&cluster_autoscaler, &cluster) {
@@ -537,7 +557,7 @@ impl Validator<'_> {
         };
         let max_queue_size = raw.max_queue_size.filter(|&n| n > 0);
         let resources = self.resources(raw.resources.as_ref())?;
-        let pod = self.pod_template(resources, raw.pod.as_ref())?;
+        let mut pod = self.pod_template(resources, raw.pod.as_ref())?;
         let engine = match raw.engine.unwrap_or(RawEngineKind::Triton) {
             RawEngineKind::Triton => {
                 if raw.vllm.is_some() {
@@ -574,7 +594,11 @@ impl Validator<'_> {
                 }
                 let v =
                     self.required("service.vllm", raw.vllm.as_ref(), "a [service.vllm] table")?;
-                EngineSpec::Vllm(self.vllm(v, cluster, &pod, catalog)?)
+                let spec = self.vllm(v, cluster, &pod, catalog)?;
+                if pod.gpu_memory_bytes == 0 {
+                    pod.gpu_memory_bytes = spec.gpu_memory_bytes;
+                }
+                EngineSpec::Vllm(spec)
             }
         };
         let scale = self.service_scale(raw.scale.as_ref())?;
@@ -633,7 +657,7 @@ impl Validator<'_> {
             Some(0) => return Err(self.err(&key("num_gpu_blocks"), "expected at least 1")),
             b => b,
         };
-        let (step, num_gpu_blocks) = match (&raw.model, &raw.step_time) {
+        let (step, num_gpu_blocks, gpu_memory_bytes) = match (&raw.model, &raw.step_time) {
             (Some(_), Some(_)) => {
                 return Err(self.err(
                     &key("step_time"),
@@ -662,7 +686,7 @@ impl Validator<'_> {
                         "missing: expected `num_gpu_blocks`, the KV-cache blocks of one replica (with a linear step_time capsim cannot derive it)",
                     )
                 })?;
-                (StepModel::Linear(self.linear_step(st)?), blocks)
+                (StepModel::Linear(self.linear_step(st)?), blocks, 0)
             }
             (Some(model_id), None) => self.roofline(
                 raw,
@@ -682,6 +706,7 @@ impl Validator<'_> {
             block_size,
             num_gpu_blocks,
             step,
+            gpu_memory_bytes,
         })
     }
 
@@ -719,7 +744,7 @@ impl Validator<'_> {
         block_size: u32,
         max_num_batched_tokens: u32,
         blocks_given: Option<u32>,
-    ) -> Result<(StepModel, u32), ScenarioError> {
+    ) -> Result<(StepModel, u32, u64), ScenarioError> {
         use crate::catalog::{builtin_model, builtin_models};
         use crate::costmodel::{Placement, Roofline, StepCost};
         use crate::gpu::mig::MigCatalog;
@@ -824,6 +849,7 @@ impl Validator<'_> {
         Ok((
             StepModel::Cost(Box::new(StepCost::Roofline(roofline))),
             blocks,
+            (memory_bytes * util) as u64,
         ))
     }
 

@@ -108,7 +108,11 @@ pub fn parse_variants(
             let text = e.to_string();
             let first = text.split("\nin ").next().unwrap_or(&text);
             let message = super::error::suggest_in_message(
-                first.trim().trim_end_matches('.').replace('\n', " ").as_str(),
+                first
+                    .trim()
+                    .trim_end_matches('.')
+                    .replace('\n', " ")
+                    .as_str(),
             );
             ScenarioError::at_key(file, source, &shown, message)
         })?;

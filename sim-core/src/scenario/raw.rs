@@ -437,6 +437,22 @@ pub struct RawNodePool {
     pub mig_layout: Option<String>,
     /// The device plugin's MIG strategy: `none`, `single` or `mixed` (default `mixed`).
     pub mig_strategy: Option<String>,
+    /// The device plugin's `sharing.timeSlicing` for the pool's GPUs.
+    pub time_slicing: Option<RawTimeSlicing>,
+}
+
+/// `sharing.timeSlicing` of NVIDIA's device plugin (for `nvidia.com/gpu`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTimeSlicing {
+    /// Shares each GPU is advertised as.
+    pub replicas: Option<u32>,
+    /// Advertise `nvidia.com/gpu.shared` instead of `nvidia.com/gpu`.
+    #[serde(rename = "renameByDefault")]
+    pub rename_by_default: Option<bool>,
+    /// Fail pods that request more than one share.
+    #[serde(rename = "failRequestsGreaterThanOne")]
+    pub fail_requests_greater_than_one: Option<bool>,
 }
 
 /// A node taint.
@@ -492,6 +508,8 @@ pub struct RawPodTemplate {
     pub tolerations: Option<Vec<RawToleration>>,
     /// Node affinity.
     pub affinity: Option<RawAffinity>,
+    /// GPU memory the pod allocates on a time-sliced GPU (derived for a vLLM engine with `model`).
+    pub gpu_memory: Option<RawQuantity>,
 }
 
 /// A readiness probe's timing.

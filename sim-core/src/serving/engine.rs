@@ -29,6 +29,9 @@ pub trait ReplicaEngine {
     fn batch_counts(&self) -> (u64, u64);
     /// Stops at once: every queued and executing request is moved to `out` (they fail).
     fn abort(&mut self, out: &mut Vec<Request>);
+    /// The share of its GPU's time the replica gets (1: alone; below 1: time-sliced with
+    /// others); work started from now on takes `1 / share` times as long.
+    fn set_time_share(&mut self, share: f64);
 }
 
 /// The engines capsim has; an enum so the hot path needs no dynamic dispatch.
@@ -81,5 +84,8 @@ impl ReplicaEngine for Engine {
     }
     fn abort(&mut self, out: &mut Vec<Request>) {
         forward!(self, e => e.abort(out))
+    }
+    fn set_time_share(&mut self, share: f64) {
+        forward!(self, e => e.set_time_share(share))
     }
 }

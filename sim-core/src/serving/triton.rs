@@ -8,7 +8,7 @@
 use super::engine::ReplicaEngine;
 use super::request::{Completion, DropReason, Request};
 use super::service_time::ServiceTime;
-use crate::engine::{Rng, SimTime};
+use crate::engine::{Rng, SimDuration, SimTime};
 use crate::scenario::BatchPolicy;
 use std::collections::VecDeque;
 
@@ -78,6 +78,8 @@ pub struct TritonEngine {
     first_replica: u32,
     batches: u64,
     items: u64,
+    /// Share of the GPU's time (1 alone).
+    share: f64,
 }
 
 impl TritonEngine {
@@ -109,6 +111,7 @@ impl TritonEngine {
             first_replica,
             batches: 0,
             items: 0,
+            share: 1.0,
         }
     }
 }
@@ -168,7 +171,11 @@ impl ReplicaEngine for TritonEngine {
                         .find(|s| s.busy_until.is_none())
                         .expect("a free instance exists while busy < instances");
                     inst.batch.extend(self.queue.drain(..n as usize));
-                    let end = now + self.service_time.sample(n, &mut self.rng);
+                    let mut took = self.service_time.sample(n, &mut self.rng);
+                    if self.share < 1.0 {
+                        took = SimDuration((took.0 as f64 / self.share).round() as u64);
+                    }
+                    let end = now + took;
                     inst.busy_until = Some(end);
                     inst.started = now;
                     self.busy += 1;
@@ -204,6 +211,10 @@ impl ReplicaEngine for TritonEngine {
     }
     fn batch_counts(&self) -> (u64, u64) {
         (self.batches, self.items)
+    }
+
+    fn set_time_share(&mut self, share: f64) {
+        self.share = share.clamp(1e-6, 1.0);
     }
 
     fn abort(&mut self, out: &mut Vec<Request>) {

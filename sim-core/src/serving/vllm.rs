@@ -112,6 +112,8 @@ pub struct VllmEngine {
     fresh: bool,
     replica: u32,
     counters: VllmCounters,
+    /// Share of the GPU's time (1 alone).
+    share: f64,
 }
 
 #[inline]
@@ -142,6 +144,7 @@ impl VllmEngine {
             fresh: false,
             replica,
             counters: VllmCounters::default(),
+            share: 1.0,
         }
     }
 
@@ -240,7 +243,10 @@ impl VllmEngine {
             let n = shape.decode_seqs;
             shape.decode_context_tokens += n * (steps as u64 - 1) / 2;
         }
-        let step = self.model.step_time(&shape);
+        let mut step = self.model.step_time(&shape);
+        if self.share < 1.0 {
+            step = SimDuration((step.0 as f64 / self.share).round().max(1.0) as u64);
+        }
         self.segment = Some(Segment {
             start: now,
             step,
@@ -401,6 +407,10 @@ impl ReplicaEngine for VllmEngine {
     }
     fn batch_counts(&self) -> (u64, u64) {
         (self.counters.steps, self.counters.seq_steps)
+    }
+
+    fn set_time_share(&mut self, share: f64) {
+        self.share = share.clamp(1e-6, 1.0);
     }
 
     fn abort(&mut self, out: &mut Vec<Request>) {

@@ -2,6 +2,7 @@
 //! cost they run up.
 
 mod cluster_autoscaler;
+mod timeslice;
 
 use super::{Event, WakeSlot, World};
 use crate::cluster::{Labels, NodePoolSpec, PodTemplate, Quantity, ResVec, ResourceNames};
@@ -40,6 +41,8 @@ pub(super) struct Node {
     pods: u32,
     /// Bumped on every change, for per-node caches.
     version: u64,
+    /// Shares of time-sliced GPUs, on such nodes.
+    shared: Option<timeslice::SharedGpus>,
 }
 
 /// A pod's phase.
@@ -65,6 +68,8 @@ pub(super) struct Pod {
     bound: Option<SimTime>,
     ready_since: Option<SimTime>,
     generation: u32,
+    /// Its share of a time-sliced GPU.
+    share: timeslice::GpuShare,
 }
 
 /// What controllers see of a pod.
@@ -116,6 +121,10 @@ pub(super) struct Kube {
     overcommits: u64,
     /// The Cluster Autoscaler, if the scenario has one.
     pub(super) ca: Option<cluster_autoscaler::ClusterAutoscaler>,
+    /// Shares of a time-sliced GPU each pod requests.
+    shared_request: u64,
+    /// Pods OOM-killed on time-sliced GPUs.
+    oom_kills: u64,
 }
 
 impl Kube {
@@ -203,6 +212,20 @@ impl Kube {
             last_unschedulable: None,
             shared_instances: if shared { s.service.replicas } else { 0 },
             overcommits: 0,
+            shared_request: s
+                .cluster
+                .iter()
+                .flat_map(|c| c.pools.iter())
+                .find_map(|p| p.time_slicing.as_ref())
+                .map_or(0, |(_, name)| {
+                    s.service
+                        .pod
+                        .resources
+                        .requests
+                        .get(name)
+                        .map_or(0, |q| q.units_ceil() as u64)
+                }),
+            oom_kills: 0,
             ca: s
                 .cluster_autoscaler
                 .clone()
@@ -322,6 +345,7 @@ impl Kube {
             warnings: self.warnings.clone(),
             last_unschedulable: self.last_unschedulable.clone(),
             overcommits: self.overcommits,
+            gpu_oom_kills: self.oom_kills,
         }
     }
 }
@@ -388,6 +412,9 @@ impl World {
             image_ready_at: None,
             pods: 0,
             version: 0,
+            shared: spec.time_slicing.as_ref().map(|(replicas, _)| {
+                timeslice::SharedGpus::new(spec.gpus_per_node, *replicas, spec.gpu_memory_bytes)
+            }),
         });
         id
     }
@@ -400,6 +427,7 @@ impl World {
             created: self.now,
             bound: None,
             ready_since: None,
+            share: timeslice::GpuShare::default(),
             generation: 0,
         });
         self.kube.pending.push(id);
@@ -479,6 +507,7 @@ impl World {
 
     fn bind(&mut self, pod: PodId, node: NodeId, warm: bool) {
         let now = self.now;
+        self.take_shares(pod, node);
         let t = &self.kube.template;
         let n = &mut self.kube.nodes[node.index()];
         let spec = &self.kube.pools[n.pool.index()].spec;
@@ -492,6 +521,7 @@ impl World {
         p.node = Some(node);
         p.bound = Some(now);
         p.phase = PodPhase::Starting;
+        let n = &mut self.kube.nodes[node.index()];
         if warm {
             n.image_ready_at = Some(now);
             self.make_ready(pod);
@@ -529,12 +559,19 @@ impl World {
     }
 
     fn make_ready(&mut self, pod: PodId) {
+        if !self.allocate_gpu_memory(pod) {
+            self.oom_kill(pod);
+            return;
+        }
         let p = &mut self.kube.pods[pod.index()];
         p.phase = PodPhase::Ready;
         p.ready_since = Some(self.now);
         self.gauges.pod_ready(pod.engine().index(), self.now);
         let pos = self.kube.ready.partition_point(|&x| x < pod.engine());
         self.kube.ready.insert(pos, pod.engine());
+        if let Some((node, g)) = self.kube.pods[pod.index()].share.gpu {
+            self.rebalance(node, g);
+        }
     }
 
     pub(super) fn on_pod_ready(&mut self, pod: PodId, generation: u32) {
@@ -660,7 +697,9 @@ impl World {
         if let Ok(i) = self.kube.ready.binary_search(&pod.engine()) {
             self.kube.ready.remove(i);
         }
-        if let Some(node) = p.node {
+        let bound_to = p.node;
+        self.release_shares(pod);
+        if let Some(node) = bound_to {
             let n = &mut self.kube.nodes[node.index()];
             n.requested.sub(&self.kube.pod_req);
             n.pods -= 1;
