@@ -12,5 +12,6 @@ mod llm;
 mod mig;
 mod pack;
 mod policy;
+mod replay;
 mod report;
 mod validation;
