@@ -177,3 +177,66 @@ impl<'a> Placer<'a> {
         Some((i, gpu))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::rng::RngStreams;
+    use crate::gpu::share::ModelSet;
+
+    fn pod(num: u8, milli: u16) -> PodShape {
+        PodShape {
+            cpu_milli: 1000,
+            memory_mib: 1024,
+            num_gpu: num,
+            gpu_milli: milli,
+            models: ModelSet::ANY,
+        }
+    }
+
+    #[test]
+    fn removing_every_pod_restores_the_empty_cluster_for_every_policy() {
+        let pods = [
+            pod(1, 300),
+            pod(2, 1000),
+            pod(1, 700),
+            pod(0, 0),
+            pod(1, 1000),
+        ];
+        let target = TargetWorkload::from_pods(&pods);
+        let nodes = vec![
+            GpuNode::new(16_000, 1 << 20, 2, 0),
+            GpuNode::new(16_000, 1 << 20, 4, 0),
+        ];
+        for policy in Policy::ALL {
+            let rng = RngStreams::new(7).stream("test");
+            let mut p = Placer::new(policy, &target, nodes.clone(), pods.len(), rng);
+            let empty_frag = p.frag().to_vec();
+            let mut placed = Vec::new();
+            for round in 0..3 {
+                for (k, s) in pods.iter().enumerate() {
+                    if let Some(at) = p.place(s, k) {
+                        placed.push((k, at));
+                    }
+                }
+                // Take off every other pod, then place again on the changed cluster.
+                if round < 2 {
+                    let mut keep = Vec::new();
+                    for (j, (k, at)) in placed.drain(..).enumerate() {
+                        if j % 2 == 0 {
+                            p.remove(&pods[k], at);
+                        } else {
+                            keep.push((k, at));
+                        }
+                    }
+                    placed = keep;
+                }
+            }
+            for (k, at) in placed.drain(..).rev() {
+                p.remove(&pods[k], at);
+            }
+            assert_eq!(p.nodes(), &nodes[..], "{policy}");
+            assert_eq!(p.frag(), &empty_frag[..], "{policy}");
+        }
+    }
+}
