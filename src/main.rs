@@ -90,7 +90,10 @@ enum Command {
     #[command(
         after_help = "Example:\n  capsim pack --nodes scenarios/traces/alibaba-openb/openb_node_list_gpu_node.csv \\\n    --pods scenarios/traces/alibaba-openb/openb_pod_list_default.csv --policy all --seeds 42-51\n\n\
         Writes OUT/pack.csv (OUT defaults to results/pack) and prints the mean unallocated GPU %\n\
-        at 100% arrived per policy."
+        at 100% arrived per policy.\n\n\
+        With --replay, the pods instead arrive at their creation_time and leave at their\n\
+        deletion_time (no inflation); OUT/replay.csv gets one row per policy, seed and --interval\n\
+        (default 1h), and the mean allocation, fragmentation and failed pods are printed per policy."
     )]
     Pack {
         /// Node list CSV (sn,cpu_milli,memory_mib,gpu,model); only GPU nodes are used.
@@ -105,9 +108,15 @@ enum Command {
         /// Seeds: A-B for A to B inclusive, or one seed.
         #[arg(long, default_value = "42-51")]
         seeds: String,
-        /// Total GPU request to reach, as a multiple of GPU capacity.
-        #[arg(long, default_value_t = 1.3)]
-        inflate: f64,
+        /// Total GPU request to reach, as a multiple of GPU capacity (default 1.3; not with --replay).
+        #[arg(long)]
+        inflate: Option<f64>,
+        /// Replay the pods at their creation and deletion times instead.
+        #[arg(long)]
+        replay: bool,
+        /// With --replay: time between samples, such as 1h or 30m (whole seconds).
+        #[arg(long)]
+        interval: Option<String>,
         /// Output folder.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -217,6 +226,8 @@ fn main() -> ExitCode {
             policy,
             seeds,
             inflate,
+            replay,
+            interval,
             out,
             threads,
         } => cli::pack::pack(&cli::pack::PackArgs {
@@ -225,6 +236,8 @@ fn main() -> ExitCode {
             policy,
             seeds,
             inflate,
+            replay,
+            interval,
             out,
             threads,
         }),

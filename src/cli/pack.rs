@@ -2,8 +2,12 @@
 
 use super::error::CliError;
 use super::output::Staged;
+use sim_core::engine::time::{parse_duration, NANOS_PER_SEC};
 use sim_core::gpu::pack::{mean_unallocated, to_csv};
-use sim_core::gpu::{parse_nodes, parse_pods, run_grid, PackConfig, Policy};
+use sim_core::gpu::replay;
+use sim_core::gpu::{
+    parse_nodes, parse_pods, run_grid, run_replay, PackConfig, PackTrace, Policy, ReplayConfig,
+};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -18,8 +22,12 @@ pub struct PackArgs {
     pub policy: String,
     /// `A-B` (inclusive) or `A`.
     pub seeds: String,
-    /// Target GPU request as a multiple of capacity.
-    pub inflate: f64,
+    /// Target GPU request as a multiple of capacity (`None`: 1.3; not with `replay`).
+    pub inflate: Option<f64>,
+    /// Replay the pods at their creation and deletion times instead of the packing protocol.
+    pub replay: bool,
+    /// With `replay`: the time between samples (a duration such as `1h`; `None`: 1 h).
+    pub interval: Option<String>,
     /// Output folder.
     pub out: Option<PathBuf>,
     /// Worker threads (default: one per core).
@@ -72,21 +80,7 @@ pub fn parse_seeds(s: &str) -> Result<Vec<u64>, CliError> {
     Ok((a..=b).collect())
 }
 
-fn read(path: &Path) -> Result<String, CliError> {
-    std::fs::read_to_string(path)
-        .map_err(|e| CliError::Input(format!("{}: cannot read: {e}", path.display())))
-}
-
-/// Runs the experiment, writes `OUT/pack.csv` and prints the mean unallocated GPU share at 100%.
-pub fn pack(args: &PackArgs) -> Result<(), CliError> {
-    let policies = parse_policies(&args.policy)?;
-    let seeds = parse_seeds(&args.seeds)?;
-    if !(args.inflate.is_finite() && args.inflate > 0.0 && args.inflate <= 100.0) {
-        return Err(CliError::Input(format!(
-            "--inflate {}: expected a number above 0 and at most 100 (the artifact uses 1.3)",
-            args.inflate
-        )));
-    }
+fn load(args: &PackArgs) -> Result<PackTrace, CliError> {
     if args.threads == Some(0) {
         return Err(CliError::Input("--threads 0: expected at least 1".into()));
     }
@@ -96,11 +90,10 @@ pub fn pack(args: &PackArgs) -> Result<(), CliError> {
         .map_err(|e| CliError::Input(e.to_string()))?;
     parse_pods(&pods_name, &read(&args.pods)?, &mut trace)
         .map_err(|e| CliError::Input(e.to_string()))?;
-    let cfg = PackConfig {
-        policies: policies.clone(),
-        seeds: seeds.clone(),
-        inflate: args.inflate,
-    };
+    Ok(trace)
+}
+
+fn out_dir(args: &PackArgs) -> Result<PathBuf, CliError> {
     let out = args
         .out
         .clone()
@@ -111,16 +104,74 @@ pub fn pack(args: &PackArgs) -> Result<(), CliError> {
             out.display()
         ))
     })?;
+    Ok(out)
+}
 
-    let started = Instant::now();
-    let runs = match args.threads {
-        Some(n) => rayon::ThreadPoolBuilder::new()
+fn on_threads<T: Send>(
+    threads: Option<usize>,
+    f: impl FnOnce() -> T + Send,
+) -> Result<T, CliError> {
+    match threads {
+        Some(n) => Ok(rayon::ThreadPoolBuilder::new()
             .num_threads(n)
             .build()
             .map_err(|e| CliError::Io(format!("cannot start {n} threads: {e}")))?
-            .install(|| run_grid(&trace, &cfg)),
-        None => run_grid(&trace, &cfg),
+            .install(f)),
+        None => Ok(f()),
+    }
+}
+
+fn read(path: &Path) -> Result<String, CliError> {
+    std::fs::read_to_string(path)
+        .map_err(|e| CliError::Input(format!("{}: cannot read: {e}", path.display())))
+}
+
+/// Parses `--interval`: a duration of whole seconds, at least one.
+pub fn parse_interval(s: &str) -> Result<u64, CliError> {
+    let d = parse_duration(s).map_err(|e| CliError::Input(format!("--interval: {e}")))?;
+    if d.0 == 0 || d.0 % NANOS_PER_SEC != 0 {
+        return Err(CliError::Input(format!(
+            "--interval {s}: expected a whole number of seconds, at least 1 s (the trace's times are whole seconds), e.g. 1h or 30m"
+        )));
+    }
+    Ok(d.0 / NANOS_PER_SEC)
+}
+
+/// Runs the experiment, writes `OUT/pack.csv` and prints the mean unallocated GPU share at 100%;
+/// with `replay`, runs the time-based replay instead and writes `OUT/replay.csv`.
+pub fn pack(args: &PackArgs) -> Result<(), CliError> {
+    let policies = parse_policies(&args.policy)?;
+    let seeds = parse_seeds(&args.seeds)?;
+    if args.replay {
+        if let Some(x) = args.inflate {
+            return Err(CliError::Input(format!(
+                "--inflate {x}: the replay uses the pods as they are, without inflation; leave --inflate out"
+            )));
+        }
+        let interval = parse_interval(args.interval.as_deref().unwrap_or("1h"))?;
+        return replay(args, policies, seeds, interval);
+    }
+    if let Some(i) = &args.interval {
+        return Err(CliError::Input(format!(
+            "--interval {i}: only the replay samples over time; add --replay"
+        )));
+    }
+    let inflate = args.inflate.unwrap_or(1.3);
+    if !(inflate.is_finite() && inflate > 0.0 && inflate <= 100.0) {
+        return Err(CliError::Input(format!(
+            "--inflate {inflate}: expected a number above 0 and at most 100 (the artifact uses 1.3)"
+        )));
+    }
+    let trace = load(args)?;
+    let cfg = PackConfig {
+        policies: policies.clone(),
+        seeds: seeds.clone(),
+        inflate,
     };
+    let out = out_dir(args)?;
+
+    let started = Instant::now();
+    let runs = on_threads(args.threads, || run_grid(&trace, &cfg))?;
     let secs = started.elapsed().as_secs_f64();
 
     let mut staged = Staged::new();
@@ -133,7 +184,7 @@ pub fn pack(args: &PackArgs) -> Result<(), CliError> {
         trace.nodes.len(),
         trace.capacity_milli() / 1000,
         trace.pods.len(),
-        args.inflate,
+        inflate,
         seeds[0],
         seeds[seeds.len() - 1],
         runs.len(),
@@ -150,6 +201,66 @@ pub fn pack(args: &PackArgs) -> Result<(), CliError> {
                 seeds.len()
             ),
             None => println!("{:<11}    n/a   (no run reached 100% arrived)", p.name()),
+        }
+    }
+    println!("wrote {}", csv_path.display());
+    Ok(())
+}
+
+/// `capsim pack --replay`: the pods at their own times; writes `OUT/replay.csv` and prints each
+/// policy's mean allocation, fragmentation and failed pods.
+fn replay(
+    args: &PackArgs,
+    policies: Vec<Policy>,
+    seeds: Vec<u64>,
+    interval_s: u64,
+) -> Result<(), CliError> {
+    let trace = load(args)?;
+    if trace.times.is_none() {
+        return Err(CliError::Input(format!(
+            "{}: column `creation_time`: missing column (--replay needs creation_time and deletion_time)",
+            args.pods.display()
+        )));
+    }
+    let cfg = ReplayConfig {
+        policies: policies.clone(),
+        seeds: seeds.clone(),
+        interval_s,
+    };
+    let out = out_dir(args)?;
+    let started = Instant::now();
+    let runs = on_threads(args.threads, || run_replay(&trace, &cfg))?.map_err(CliError::Input)?;
+    let secs = started.elapsed().as_secs_f64();
+
+    let mut staged = Staged::new();
+    let csv_path = out.join("replay.csv");
+    staged.write(&csv_path, replay::to_csv(&runs))?;
+    staged.commit()?;
+
+    let samples = runs.first().map_or(0, |r| r.rows.len());
+    println!(
+        "capsim pack --replay: {} GPU nodes, {} GPUs, {} pods; {} samples every {} s; seeds {}-{} ({} runs in {:.1} s)",
+        trace.nodes.len(),
+        trace.capacity_milli() / 1000,
+        trace.pods.len(),
+        samples,
+        interval_s,
+        seeds[0],
+        seeds[seeds.len() - 1],
+        runs.len(),
+        secs
+    );
+    println!("policy      mean alloc GPU %  mean frag GPU %  peak alloc GPU %  failed pods (mean over seeds)");
+    for p in &policies {
+        if let Some(s) = replay::summarise(&runs, *p) {
+            println!(
+                "{:<11} {:>16.2}  {:>15.2}  {:>16.2}  {:>11.1}",
+                p.name(),
+                s.mean_alloc_gpu_pct,
+                s.mean_frag_gpu_pct,
+                s.peak_alloc_gpu_pct,
+                s.mean_failed
+            );
         }
     }
     println!("wrote {}", csv_path.display());

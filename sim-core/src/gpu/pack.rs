@@ -17,7 +17,8 @@
 //! results are collected in (policy, seed) order, identical for any thread count.
 
 use super::frag::TargetWorkload;
-use super::policy::{self, Policy, Scored};
+use super::place::Placer;
+use super::policy::Policy;
 use super::share::{GpuNode, PodShape};
 use super::trace::PackTrace;
 use crate::engine::rng::RngStreams;
@@ -71,13 +72,13 @@ impl PackRun {
 }
 
 /// Pods with their shape index (shapes that score alike share an index).
-struct Workload {
-    shapes: Vec<PodShape>,
-    shape_of: Vec<u32>,
-    kinds: usize,
+pub(crate) struct Workload {
+    pub(crate) shapes: Vec<PodShape>,
+    pub(crate) shape_of: Vec<u32>,
+    pub(crate) kinds: usize,
 }
 
-fn index_shapes(pods: &[PodShape]) -> Workload {
+pub(crate) fn index_shapes(pods: &[PodShape]) -> Workload {
     let mut ids: BTreeMap<(u32, u16, u8, super::share::ModelSet), u32> = BTreeMap::new();
     let mut shape_of = Vec::with_capacity(pods.len());
     for p in pods {
@@ -138,8 +139,6 @@ fn arrivals(trace: &PackTrace, work: &Workload, streams: &RngStreams, inflate: f
     list
 }
 
-const NO_GPU: u8 = u8::MAX;
-
 fn run_one(
     trace: &PackTrace,
     work: &Workload,
@@ -149,22 +148,10 @@ fn run_one(
     inflate: f64,
 ) -> PackRun {
     let streams = RngStreams::new(seed);
-    let mut order: Vec<usize> = (0..trace.nodes.len()).collect();
-    order.shuffle(&mut streams.stream("pack/nodes"));
-    let mut nodes: Vec<GpuNode> = order.iter().map(|&i| trace.nodes[i].1.clone()).collect();
-    let mut frag: Vec<f64> = nodes.iter().map(|n| target.node_frag(n)).collect();
+    let nodes = permuted_nodes(trace, &streams);
     let list = arrivals(trace, work, &streams, inflate);
-    let mut rng = streams.stream(&format!("pack/{}", policy.name()));
-
-    // FGD's per-(node, shape) score cache, valid while the node's stamp is unchanged.
-    let kinds = work.kinds;
-    let fgd = policy == Policy::Fgd;
-    let mut stamp: Vec<u32> = vec![1; nodes.len()];
-    let mut cache: Vec<(u32, i64, u8)> = if fgd {
-        vec![(0, 0, NO_GPU); nodes.len() * kinds]
-    } else {
-        Vec::new()
-    };
+    let rng = streams.stream(&format!("pack/{}", policy.name()));
+    let mut placer = Placer::new(policy, target, nodes, work.kinds, rng);
 
     let cap = trace.capacity_milli();
     let mut rows = Vec::new();
@@ -172,90 +159,27 @@ fn run_one(
     let mut arrived: u64 = 0;
     let mut allocated: u64 = 0;
     let mut failed = 0usize;
-    let mut record = |arrived: u64, allocated: u64, frag: &[f64], rows: &mut Vec<PackRow>| {
+    let mut record = |arrived: u64, allocated: u64, placer: &Placer, rows: &mut Vec<PackRow>| {
         while arrived * 100 >= next_pct * cap {
             rows.push(PackRow {
                 arrived_pct: next_pct as u32,
                 alloc_gpu_pct: allocated as f64 * 100.0 / cap as f64,
-                frag_gpu_pct: frag.iter().sum::<f64>() * 100.0 / cap as f64,
+                frag_gpu_pct: placer.frag_total() * 100.0 / cap as f64,
             });
             next_pct += 1;
         }
     };
-    record(0, 0, &frag, &mut rows);
+    record(0, 0, &placer, &mut rows);
 
     for &pi in &list {
         let pod = &work.shapes[pi as usize];
         let kind = work.shape_of[pi as usize] as usize;
-        let mut best = i64::MIN;
-        let mut chosen: Option<(usize, Option<u8>)> = None;
-        for (i, node) in nodes.iter().enumerate() {
-            if !node.fits(pod) {
-                continue;
-            }
-            let s = match policy {
-                Policy::Random => {
-                    // Only feasibility matters; the node is drawn below.
-                    chosen = Some((i, None));
-                    break;
-                }
-                Policy::DotProd => policy::dotprod::score(node, pod),
-                Policy::Clustering => policy::clustering::score(node, pod),
-                Policy::Packing => policy::packing::score(node, pod),
-                Policy::BestFit => policy::bestfit::score(node, pod),
-                Policy::Fgd => {
-                    let slot = &mut cache[i * kinds + kind];
-                    if slot.0 == stamp[i] {
-                        Scored {
-                            score: slot.1,
-                            gpu: (slot.2 != NO_GPU).then_some(slot.2),
-                        }
-                    } else {
-                        let s = policy::fgd::score(node, pod, target, frag[i]);
-                        *slot = (stamp[i], s.score, s.gpu.unwrap_or(NO_GPU));
-                        s
-                    }
-                }
-            };
-            if s.score > best {
-                best = s.score;
-                chosen = Some((i, s.gpu));
-            }
-        }
-        match chosen {
-            None => {
-                failed += 1;
-            }
-            Some((i, mut gpu)) => {
-                let i = if policy == Policy::Random {
-                    // The Random policy draws one feasible node uniformly.
-                    let feasible = nodes.iter().filter(|n| n.fits(pod)).count();
-                    let k = rng.random_range(0..feasible);
-                    let i = nodes
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, n)| n.fits(pod))
-                        .nth(k)
-                        .map(|(j, _)| j)
-                        .unwrap_or(i);
-                    gpu = policy::random::pick_gpu(&nodes[i], pod, &mut rng);
-                    i
-                } else {
-                    i
-                };
-                let placed = nodes[i].place(pod, gpu);
-                debug_assert!(placed, "a node that passed the filter must take the pod");
-                if placed {
-                    allocated += pod.total_milli() as u64;
-                    frag[i] = target.node_frag(&nodes[i]);
-                    stamp[i] += 1;
-                } else {
-                    failed += 1;
-                }
-            }
+        match placer.place(pod, kind) {
+            Some(_) => allocated += pod.total_milli() as u64,
+            None => failed += 1,
         }
         arrived += pod.total_milli() as u64;
-        record(arrived, allocated, &frag, &mut rows);
+        record(arrived, allocated, &placer, &mut rows);
     }
     PackRun {
         policy,
@@ -264,6 +188,13 @@ fn run_one(
         failed,
         rows,
     }
+}
+
+/// The trace's GPU nodes in the order the seed permutes them to (stream `pack/nodes`).
+pub fn permuted_nodes(trace: &PackTrace, streams: &RngStreams) -> Vec<GpuNode> {
+    let mut order: Vec<usize> = (0..trace.nodes.len()).collect();
+    order.shuffle(&mut streams.stream("pack/nodes"));
+    order.iter().map(|&i| trace.nodes[i].1.clone()).collect()
 }
 
 /// `pack.csv`: a header and one row per (policy, seed, arrived percent), in run order.
@@ -339,6 +270,7 @@ mod tests {
                     },
                 })
                 .collect(),
+            times: None,
         }
     }
 

@@ -183,6 +183,40 @@ impl GpuNode {
         self.affinity |= pod.affinity_bit();
         true
     }
+
+    /// The GPUs [`GpuNode::place`] would give `pod` with GPU choice `gpu`, as bits (bit `i` is GPU
+    /// `i`): the chosen GPU for a shared pod, the lowest-numbered free GPUs for a whole-GPU pod, none
+    /// for a CPU-only pod. Call it before placing.
+    pub fn gpus_taken(&self, pod: &PodShape, gpu: Option<u8>) -> u8 {
+        if pod.is_shared() {
+            return gpu.map_or(0, |g| 1u8 << g);
+        }
+        let mut mask = 0u8;
+        let mut need = pod.num_gpu as usize;
+        for (i, &m) in self.left().iter().enumerate() {
+            if need == 0 {
+                break;
+            }
+            if m == MILLI {
+                mask |= 1 << i;
+                need -= 1;
+            }
+        }
+        mask
+    }
+
+    /// Gives back what a placed `pod` holds: its CPU, memory and `gpu_milli` on each GPU of `gpus`
+    /// (the bits [`GpuNode::gpus_taken`] returned when it was placed). Nothing goes above capacity.
+    /// Affinity bits are the caller's to clear, since other pods of the class may remain.
+    pub fn release(&mut self, pod: &PodShape, gpus: u8) {
+        for g in 0..self.gpus as usize {
+            if gpus & (1 << g) != 0 {
+                self.gpu_left[g] = (self.gpu_left[g] + pod.gpu_milli).min(MILLI);
+            }
+        }
+        self.cpu_left = (self.cpu_left + pod.cpu_milli).min(self.cpu_capacity);
+        self.memory_left = (self.memory_left + pod.memory_mib).min(self.memory_capacity);
+    }
 }
 
 #[cfg(test)]
@@ -211,6 +245,23 @@ mod tests {
         assert!(!n.place(&pod(1000, 2, 1000), None));
         assert!(!n.place(&pod(1000, 1, 800), Some(2)));
         assert_eq!(n.cpu_left, 62_000);
+    }
+
+    #[test]
+    fn release_undoes_place() {
+        let mut n = GpuNode::new(64_000, 1 << 20, 4, 0);
+        let empty = n.clone();
+        let shared = pod(1000, 1, 300);
+        let whole = pod(2000, 2, 1000);
+        let m1 = n.gpus_taken(&shared, Some(1));
+        assert!(n.place(&shared, Some(1)));
+        let m2 = n.gpus_taken(&whole, None);
+        assert_eq!(m2, 0b0101);
+        assert!(n.place(&whole, None));
+        n.release(&shared, m1);
+        n.release(&whole, m2);
+        n.affinity = 0;
+        assert_eq!(n, empty);
     }
 
     proptest! {

@@ -2,7 +2,9 @@
 //! `openb_pod_list_*.csv` (`name,cpu_milli,memory_mib,num_gpu,gpu_milli[,gpu_spec,...]`).
 //!
 //! Columns are found by name, extra columns are ignored, and `gpu_spec` is optional (the multigpu
-//! files lack it). Only GPU nodes (`gpu > 0`) are kept. Every malformed value is reported with the
+//! files lack it). So are `creation_time` and `deletion_time` (whole seconds), which only the replay
+//! needs: when the file has them, a creation time must be a whole number, a deletion time a whole
+//! number not before the creation time, or empty (or `nan`) for a pod still running at the end. Only GPU nodes (`gpu > 0`) are kept. Every malformed value is reported with the
 //! file, the data row (1 = first row after the header), the column and what was expected.
 
 use super::share::{GpuNode, ModelSet, PodShape, MAX_GPUS, MILLI};
@@ -45,6 +47,17 @@ pub struct PackTrace {
     pub nodes: Vec<(String, GpuNode)>,
     /// Pods in file order: the original workload.
     pub pods: Vec<PodShape>,
+    /// Each pod's creation and deletion time, in file order, when the pod list has them.
+    pub times: Option<Vec<PodTimes>>,
+}
+
+/// When a pod of the trace was created and deleted, in whole seconds from the trace's start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PodTimes {
+    /// Creation time.
+    pub creation_s: u64,
+    /// Deletion time, not before the creation; `None` for a pod still running when the trace ends.
+    pub deletion_s: Option<u64>,
 }
 
 impl PackTrace {
@@ -194,6 +207,7 @@ pub fn parse_nodes(file: &str, text: &str) -> Result<PackTrace, TraceError> {
         models,
         nodes,
         pods: Vec::new(),
+        times: None,
     })
 }
 
@@ -206,6 +220,29 @@ pub fn parse_pods(file: &str, text: &str, trace: &mut PackTrace) -> Result<(), T
     let c_num = t.column("num_gpu", true)?.unwrap_or(0);
     let c_milli = t.column("gpu_milli", true)?.unwrap_or(0);
     let c_spec = t.column("gpu_spec", false)?;
+    let c_created = t.column("creation_time", false)?;
+    let c_deleted = t.column("deletion_time", false)?;
+    let timed = match (c_created, c_deleted) {
+        (Some(c), Some(d)) => Some((c, d)),
+        (None, None) => None,
+        (Some(_), None) => {
+            return Err(err(
+                file,
+                0,
+                Some("deletion_time"),
+                "missing column (a pod list with creation_time needs deletion_time too)".into(),
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(err(
+                file,
+                0,
+                Some("creation_time"),
+                "missing column (a pod list with deletion_time needs creation_time too)".into(),
+            ))
+        }
+    };
+    let mut times = Vec::new();
     let mut pods = Vec::new();
     for (i, rec) in t.reader.records().enumerate() {
         let row = i + 1;
@@ -262,6 +299,32 @@ pub fn parse_pods(file: &str, text: &str, trace: &mut PackTrace) -> Result<(), T
                 }
             }
         }
+        if let Some((c, d)) = timed {
+            const MAX_S: u64 = 1 << 40;
+            let creation_s = int_field(file, row, &rec, c, "creation_time", MAX_S)?;
+            let raw = rec.get(d).unwrap_or("").trim();
+            let deletion_s = if raw.is_empty() || raw == "nan" {
+                None
+            } else {
+                let v = int_field(file, row, &rec, d, "deletion_time", MAX_S)?;
+                if v < creation_s {
+                    return Err(err(
+                        file,
+                        row,
+                        Some("deletion_time"),
+                        format!(
+                            "expected a time not before creation_time {creation_s}, found {v} \
+                             (leave it empty for a pod that runs to the end)"
+                        ),
+                    ));
+                }
+                Some(v)
+            };
+            times.push(PodTimes {
+                creation_s,
+                deletion_s,
+            });
+        }
         pods.push(PodShape {
             cpu_milli: cpu,
             memory_mib: mem,
@@ -274,6 +337,7 @@ pub fn parse_pods(file: &str, text: &str, trace: &mut PackTrace) -> Result<(), T
         return Err(err(file, 0, None, "no pods in the file".into()));
     }
     trace.pods = pods;
+    trace.times = timed.map(|_| times);
     Ok(())
 }
 
@@ -322,6 +386,40 @@ mod tests {
         assert_eq!(e.column.as_deref(), Some("gpu_milli"));
         let e = parse_pods("pods.csv", "name,cpu_milli,memory_mib,num_gpu\n", &mut t).unwrap_err();
         assert!(e.to_string().contains("gpu_milli"), "{e}");
+        let e = parse_pods(
+            "pods.csv",
+            "name,cpu_milli,memory_mib,num_gpu,gpu_milli,creation_time,deletion_time\np0,1,1,0,0,5,\np1,1,1,0,0,1h,9\n",
+            &mut t,
+        )
+        .unwrap_err();
+        assert_eq!((e.row, e.column.as_deref()), (2, Some("creation_time")));
+        let e = parse_pods(
+            "pods.csv",
+            "name,cpu_milli,memory_mib,num_gpu,gpu_milli,creation_time,deletion_time\np0,1,1,0,0,5,4\n",
+            &mut t,
+        )
+        .unwrap_err();
+        assert_eq!((e.row, e.column.as_deref()), (1, Some("deletion_time")));
+        assert!(e.to_string().contains("not before creation_time 5"), "{e}");
+        parse_pods(
+            "pods.csv",
+            "name,cpu_milli,memory_mib,num_gpu,gpu_milli,creation_time,deletion_time\np0,1,1,0,0,5,\np1,1,1,0,0,6,6\n",
+            &mut t,
+        )
+        .unwrap();
+        assert_eq!(
+            t.times,
+            Some(vec![
+                PodTimes {
+                    creation_s: 5,
+                    deletion_s: None
+                },
+                PodTimes {
+                    creation_s: 6,
+                    deletion_s: Some(6)
+                }
+            ])
+        );
         let e =
             parse_nodes("n.csv", "sn,cpu_milli,memory_mib,gpu,model\na,1,1,9,T4\n").unwrap_err();
         assert_eq!(e.column.as_deref(), Some("gpu"));
