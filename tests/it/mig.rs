@@ -150,3 +150,56 @@ fn bad_mig_settings_are_refused_with_clear_errors() {
         .to_string();
     assert!(e.contains("does not support MIG"), "{e}");
 }
+
+#[test]
+fn a_layout_change_drains_the_node_and_takes_time() {
+    // 56 replicas on one p5.48xlarge as 1g.10gb slices (single strategy: each slice is an
+    // nvidia.com/gpu). At 300 s the pool moves to all-3g.40gb: every pod is evicted, the node is
+    // out of service for the 2-minute reconfiguration, and then only 16 slices (2 per GPU) exist.
+    let text = r#"
+[simulation]
+horizon = "10m"
+sample_interval = "10s"
+[[node_pool]]
+name = "h100"
+instance_type = "p5.48xlarge"
+min_size = 1
+max_size = 1
+initial_size = 1
+mig_layout = "all-1g.10gb"
+mig_strategy = "single"
+mig_reconfigure = [{ at = "5m", layout = "all-3g.40gb" }]
+mig_reconfigure_time = "2m"
+[service]
+replicas = 56
+dispatch = "router"
+[service.resources]
+requests = { cpu = "1", memory = "4Gi", "nvidia.com/gpu" = 1 }
+[service.service_time]
+distribution = "deterministic"
+base = "10ms"
+[traffic]
+kind = "poisson"
+rate = 10.0
+"#;
+    let s = sim_core::parse_scenario(text, "mig-change.toml").unwrap();
+    let r = sim_core::run(&s, sim_core::Inputs::default()).unwrap();
+    let at = |t: f64| r.series.iter().find(|row| row.time_s == t).unwrap();
+    assert_eq!(at(300.0).ready_replicas, 56);
+    assert_eq!(at(310.0).ready_replicas, 0);
+    assert_eq!(at(410.0).ready_replicas, 0);
+    assert_eq!(
+        at(420.0).ready_replicas,
+        0,
+        "a row shows the state before events at its end"
+    );
+    assert_eq!(at(430.0).ready_replicas, 16);
+    assert_eq!(at(600.0).pods_pending, 40);
+    // Requests that arrive while nothing serves are refused.
+    assert!(r.summary.requests.dropped_by_reason["no_ready_replica"] > 0);
+    let bad = text.replace("layout = \"all-3g.40gb\"", "layout = \"all-5g.80gb\"");
+    let e = sim_core::parse_scenario(&bad, "mig-change.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("node_pool[0].mig_reconfigure[0].layout"), "{e}");
+}

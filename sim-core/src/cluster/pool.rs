@@ -66,4 +66,8 @@ pub struct NodePoolSpec {
     pub scale: Vec<(SimTime, u32)>,
     /// Time-slicing of the nodes' GPUs: (shares per GPU, the shared resource's name).
     pub time_slicing: Option<(u32, String)>,
+    /// Scheduled MIG layout changes: when, the layout's name, and the allocatable it gives.
+    pub mig_changes: Vec<(SimTime, String, BTreeMap<String, Quantity>)>,
+    /// How long a node is out of service while its GPUs are repartitioned.
+    pub mig_reconfigure_time: SimDuration,
 }

@@ -230,7 +230,8 @@ impl Validator<'_> {
                 Quantity::from_units(it.gpu_count as u64),
             );
         }
-        let mut mig_labels = self.mig(key, p, it, &mut capacity)?;
+        let base_capacity = capacity.clone();
+        let mut mig_labels = self.mig(key, p, p.mig_layout.as_ref(), it, &mut capacity)?;
         let time_slicing = self.time_slicing(key, p, &mut capacity, &mut mig_labels)?;
         let mut allocatable = capacity.clone();
         for (r, q) in p.system_reserved.iter().flatten() {
@@ -292,7 +293,47 @@ impl Validator<'_> {
                 return Err(self.err(&format!("{key}.scale[{j}].size"), format!("expected a size from min_size ({min_size}) to max_size ({max_size}), found {size}")));
             }
         }
+        let mut mig_changes = Vec::new();
+        if let Some(changes) = &p.mig_reconfigure {
+            if p.mig_layout.is_none() {
+                return Err(self.err(&format!("{key}.mig_reconfigure"), "a MIG reconfiguration needs a starting `mig_layout` (use \"all-disabled\" for whole GPUs)"));
+            }
+            let items: Vec<(Option<&String>, Option<u32>)> =
+                changes.iter().map(|c| (c.at.as_ref(), Some(0))).collect();
+            let times = self.schedule_times(&format!("{key}.mig_reconfigure"), &items, "layout")?;
+            for (j, c) in changes.iter().enumerate() {
+                let ck = format!("{key}.mig_reconfigure[{j}]");
+                let layout = self.required(
+                    &format!("{ck}.layout"),
+                    c.layout.as_ref(),
+                    "`layout`, a mig-parted layout name",
+                )?;
+                let mut cap = base_capacity.clone();
+                self.mig(&format!("{ck}.layout"), p, Some(layout), it, &mut cap)
+                    .map_err(|mut e| {
+                        e.key = format!("{ck}.layout");
+                        e
+                    })?;
+                // Allocatable: the new GPU resources, everything else as before.
+                let mut alloc: BTreeMap<String, Quantity> = allocatable
+                    .iter()
+                    .filter(|(k, _)| !k.starts_with("nvidia.com/"))
+                    .map(|(k, v)| (k.clone(), *v))
+                    .collect();
+                for (k, v) in cap.iter().filter(|(k, _)| k.starts_with("nvidia.com/")) {
+                    alloc.insert(k.clone(), *v);
+                }
+                mig_changes.push((times[j].0, layout.clone(), alloc));
+            }
+        }
+        let mig_reconfigure_time = self.duration(
+            &format!("{key}.mig_reconfigure_time"),
+            p.mig_reconfigure_time.as_ref(),
+            SimDuration::from_secs(120),
+        )?;
         Ok(NodePoolSpec {
+            mig_changes,
+            mig_reconfigure_time,
             name,
             instance_type: it.id.clone(),
             gpu: it.gpu.clone(),
@@ -333,13 +374,14 @@ impl Validator<'_> {
         &self,
         key: &str,
         p: &RawNodePool,
+        layout: Option<&String>,
         it: &crate::catalog::InstanceType,
         capacity: &mut BTreeMap<String, Quantity>,
     ) -> Result<Vec<(String, String)>, ScenarioError> {
         use crate::gpu::mig::{exposed_resources, MigCatalog, MigStrategy};
         let lk = format!("{key}.mig_layout");
         let sk = format!("{key}.mig_strategy");
-        let Some(layout_name) = &p.mig_layout else {
+        let Some(layout_name) = layout else {
             if p.mig_strategy.is_some() {
                 return Err(self.err(
                     &sk,

@@ -439,6 +439,20 @@ pub struct RawNodePool {
     pub mig_strategy: Option<String>,
     /// The device plugin's `sharing.timeSlicing` for the pool's GPUs.
     pub time_slicing: Option<RawTimeSlicing>,
+    /// Scheduled MIG layout changes (the mig-manager applying a new `nvidia.com/mig.config`).
+    pub mig_reconfigure: Option<Vec<RawMigChange>>,
+    /// How long a node is out of service while its GPUs are repartitioned (default 2m).
+    pub mig_reconfigure_time: Option<String>,
+}
+
+/// One `mig_reconfigure` step.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMigChange {
+    /// When the new layout is applied.
+    pub at: Option<String>,
+    /// The new layout's mig-parted name.
+    pub layout: Option<String>,
 }
 
 /// `sharing.timeSlicing` of NVIDIA's device plugin (for `nvidia.com/gpu`).

@@ -143,6 +143,11 @@ impl Kube {
             for k in p.allocatable.keys() {
                 names.intern(k);
             }
+            for (_, _, alloc) in &p.mig_changes {
+                for k in alloc.keys() {
+                    names.intern(k);
+                }
+            }
         }
         let mut pod_req = names.vector(&requests);
         pod_req.0[ResourceNames::PODS] = 1000;
@@ -362,6 +367,15 @@ impl World {
                 self.queue.push(
                     pool.spec.scale[step].0,
                     Event::ScalePool {
+                        pool: PoolId(p as u32),
+                        step: step as u32,
+                    },
+                );
+            }
+            for step in 0..pool.spec.mig_changes.len() {
+                self.queue.push(
+                    pool.spec.mig_changes[step].0,
+                    Event::MigReconfigure {
                         pool: PoolId(p as u32),
                         step: step as u32,
                     },
@@ -709,6 +723,55 @@ impl World {
                 n.ended = Some(self.now);
             }
         }
+        self.schedule_pending();
+        self.publish_cluster();
+    }
+
+    /// A new MIG layout for a pool: every node is cordoned, its pods evicted (the ReplicaSet
+    /// recreates them), and it serves again with the new partitions after the reconfiguration
+    /// time; nodes launched later come up with the new layout.
+    pub(super) fn on_mig_reconfigure<S: RequestSink>(
+        &mut self,
+        pool: PoolId,
+        step: u32,
+        sink: &mut S,
+    ) {
+        let (_, layout, alloc) =
+            self.kube.pools[pool.index()].spec.mig_changes[step as usize].clone();
+        let p = &mut self.kube.pools[pool.index()];
+        p.allocatable = self.kube.names.vector(&alloc);
+        p.spec.allocatable = alloc;
+        p.spec
+            .labels
+            .insert("nvidia.com/mig.config".into(), layout.clone());
+        let back = self.now + p.spec.mig_reconfigure_time;
+        let nodes: Vec<NodeId> = (0..self.kube.nodes.len() as u32)
+            .map(NodeId)
+            .filter(|&i| {
+                let n = &self.kube.nodes[i.index()];
+                n.pool == pool && n.phase == NodePhase::Ready
+            })
+            .collect();
+        for &node in &nodes {
+            let n = &mut self.kube.nodes[node.index()];
+            // Out of service (not schedulable, still billed) until repartitioned.
+            n.phase = NodePhase::Provisioning;
+            n.version += 1;
+            n.labels
+                .insert("nvidia.com/mig.config".into(), layout.clone());
+            let on_node: Vec<PodId> = (0..self.kube.pods.len() as u32)
+                .map(PodId)
+                .filter(|&i| {
+                    let p = &self.kube.pods[i.index()];
+                    p.node == Some(node) && matches!(p.phase, PodPhase::Starting | PodPhase::Ready)
+                })
+                .collect();
+            for pod in on_node {
+                self.terminate_pod(pod, sink);
+            }
+            self.queue.push(back, Event::NodeReady { node });
+        }
+        self.reconcile_replicas(sink);
         self.schedule_pending();
         self.publish_cluster();
     }

@@ -74,6 +74,8 @@ enum Event {
     HpaSync,
     /// The Cluster Autoscaler scans.
     CaScan,
+    /// A `mig_reconfigure` step of a node pool.
+    MigReconfigure { pool: PoolId, step: u32 },
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -288,6 +290,7 @@ impl World {
                 Event::Scrape => self.on_scrape(),
                 Event::HpaSync => self.on_hpa_sync(sink),
                 Event::CaScan => self.on_ca_scan(sink),
+                Event::MigReconfigure { pool, step } => self.on_mig_reconfigure(pool, step, sink),
             }
         }
         let mut engines = EngineTotals::default();
