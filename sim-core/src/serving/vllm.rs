@@ -79,6 +79,9 @@ impl Seq {
 #[derive(Clone, Copy, Debug)]
 struct Segment {
     start: SimTime,
+    /// The first step's duration (it may hold prefill chunks).
+    first: SimDuration,
+    /// Each later step's duration (decode only).
     step: SimDuration,
     steps: u32,
     /// Sequences in each step.
@@ -236,31 +239,75 @@ impl VllmEngine {
         if shape.is_empty() {
             return false;
         }
-        let mut steps = 1;
-        if shape.prefill_seqs == 0 && all_running_scheduled && !preempted {
+        let scale = |d: SimDuration| -> SimDuration {
+            if self.share < 1.0 {
+                SimDuration((d.0 as f64 / self.share).round().max(1.0) as u64)
+            } else {
+                d
+            }
+        };
+        let seqs = (shape.prefill_seqs + shape.decode_seqs) as u32;
+        let (first, step, steps) = if shape.prefill_seqs == 0 && all_running_scheduled && !preempted
+        {
             // Identical decode steps until a sequence finishes or the blocks run out.
-            steps = self.steps_within_blocks(until_done);
+            let steps = self.steps_within_blocks(until_done, false);
             let n = shape.decode_seqs;
             shape.decode_context_tokens += n * (steps as u64 - 1) / 2;
-        }
-        let mut step = self.model.step_time(&shape);
-        if self.share < 1.0 {
-            step = SimDuration((step.0 as f64 / self.share).round().max(1.0) as u64);
-        }
+            let d = scale(self.model.step_time(&shape));
+            (d, d, steps)
+        } else {
+            let first = scale(self.model.step_time(&shape));
+            // When every prefill chunk finishes its prompt, nothing waits and nothing was
+            // preempted, the steps after this one decode every running sequence until one
+            // finishes: plan them now, in the same segment.
+            let eligible = !preempted
+                && all_running_scheduled
+                && self.waiting.is_empty()
+                && self
+                    .running
+                    .iter()
+                    .all(|s| s.decoding() || s.computed + s.scheduled == s.len());
+            let rest = if eligible {
+                self.running
+                    .iter()
+                    .map(|s| s.output - s.generated - 1)
+                    .min()
+                    .unwrap_or(0)
+            } else {
+                0
+            };
+            let tail = if rest == 0 {
+                0
+            } else {
+                self.steps_within_blocks(rest, true)
+            };
+            if tail == 0 {
+                (first, first, 1)
+            } else {
+                let mut decode = StepBatch::new();
+                for s in &self.running {
+                    decode.add_decode((s.computed + s.scheduled + 1) as u64);
+                }
+                decode.decode_context_tokens += decode.decode_seqs * (tail as u64 - 1) / 2;
+                (first, scale(self.model.step_time(&decode)), 1 + tail)
+            }
+        };
         self.segment = Some(Segment {
             start: now,
+            first,
             step,
             steps,
-            seqs: (shape.prefill_seqs + shape.decode_seqs) as u32,
-            end: now + SimDuration(step.0 * steps as u64),
+            seqs,
+            end: now + first + SimDuration(step.0 * (steps as u64 - 1)),
         });
         true
     }
 
-    /// The most decode steps, at most `limit`, whose extra KV blocks (beyond those held for the
-    /// first) fit in the free blocks.
-    fn steps_within_blocks(&self, limit: u32) -> u32 {
+    /// The most decode steps, at most `limit`, whose extra KV blocks fit in the free blocks:
+    /// counted from the tokens cached now (`after_first`: after the planned first step too).
+    fn steps_within_blocks(&self, limit: u32, after_first: bool) -> u32 {
         let bs = self.cfg.block_size;
+        let base = |s: &Seq| s.computed + if after_first { s.scheduled } else { 0 };
         // Each sequence needs at most ceil(limit / bs) more blocks: often there is room for all.
         if self.free_blocks as u64 >= self.running.len() as u64 * limit.div_ceil(bs) as u64 {
             return limit;
@@ -268,11 +315,15 @@ impl VllmEngine {
         let extra = |k: u32| -> u64 {
             self.running
                 .iter()
-                .map(|s| (blocks_for(s.computed + k, bs) - s.blocks) as u64)
+                .map(|s| blocks_for(base(s) + k, bs).saturating_sub(s.blocks) as u64)
                 .sum()
         };
         if extra(limit) <= self.free_blocks as u64 {
             return limit;
+        }
+        if after_first && extra(1) > self.free_blocks as u64 {
+            // Not even one more step fits: the scheduler must decide (and preempt) first.
+            return 0;
         }
         let (mut lo, mut hi) = (1, limit); // extra(lo) fits, extra(hi) does not
         while hi - lo > 1 {
@@ -286,8 +337,16 @@ impl VllmEngine {
         lo
     }
 
-    /// Applies the first `steps` steps (of `batch` sequences each) of the segment ending at `end`.
-    fn finish(&mut self, steps: u32, batch: u32, end: SimTime, done: &mut Vec<Completion>) {
+    /// Applies the first `steps` steps (of `batch` sequences each) of the segment whose first step
+    /// ends at `first_end` and whose last applied step ends at `end`.
+    fn finish(
+        &mut self,
+        steps: u32,
+        batch: u32,
+        first_end: SimTime,
+        end: SimTime,
+        done: &mut Vec<Completion>,
+    ) {
         let bs = self.cfg.block_size;
         self.counters.steps += steps as u64;
         self.counters.seq_steps += steps as u64 * batch as u64;
@@ -299,17 +358,22 @@ impl VllmEngine {
                 continue;
             }
             if s.decoding() {
-                s.computed += steps;
-                s.generated += steps;
+                s.computed += 1;
+                s.generated += 1;
             } else {
-                debug_assert_eq!(steps, 1);
                 s.computed += s.scheduled;
                 if s.computed == s.len() {
                     s.generated += 1;
                     if s.generated == 1 {
-                        s.first_token = end;
+                        s.first_token = first_end;
                     }
                 }
+            }
+            if steps > 1 {
+                // The decode steps after the first.
+                debug_assert!(s.decoding());
+                s.computed += steps - 1;
+                s.generated += steps - 1;
             }
             s.scheduled = 0;
             let more = more_blocks(s.computed, s.blocks, bs);
@@ -368,10 +432,14 @@ impl ReplicaEngine for VllmEngine {
                 if self.fresh && seg.steps > 1 && seg.end > now {
                     // Cut the run at the end of the step in progress.
                     let elapsed = now.since(seg.start).0;
-                    let m = elapsed.div_ceil(seg.step.0).max(1) as u32;
+                    let m = if elapsed <= seg.first.0 {
+                        1
+                    } else {
+                        1 + (elapsed - seg.first.0).div_ceil(seg.step.0) as u32
+                    };
                     if m < seg.steps {
                         seg.steps = m;
-                        seg.end = seg.start + SimDuration(seg.step.0 * m as u64);
+                        seg.end = seg.start + seg.first + SimDuration(seg.step.0 * (m as u64 - 1));
                     }
                 }
                 self.fresh = false;
@@ -379,8 +447,9 @@ impl ReplicaEngine for VllmEngine {
                     return Some(seg.end);
                 }
                 let (steps, seqs, end) = (seg.steps, seg.seqs, seg.end);
+                let first_end = seg.start + seg.first;
                 self.segment = None;
-                self.finish(steps, seqs, end, done);
+                self.finish(steps, seqs, first_end, end, done);
             }
             self.fresh = false;
             if !self.plan(now) {
