@@ -124,6 +124,19 @@ fn blocks_for(tokens: u32, block_size: u32) -> u32 {
     tokens.div_ceil(block_size)
 }
 
+/// Adds sequence `s`, scheduled for `new` tokens, to the step's batch; a decoding sequence also
+/// lowers `until_done`, the fewest tokens any decoding sequence has left to generate.
+#[inline]
+fn add_to_step(shape: &mut StepBatch, until_done: &mut u32, s: &Seq, new: u32) {
+    if s.decoding() {
+        shape.add_decode(s.len() as u64);
+        *until_done = (*until_done).min(s.output - s.generated);
+    } else {
+        let samples = s.computed + new == s.len();
+        shape.add_prefill_chunk(new as u64, s.computed as u64, samples);
+    }
+}
+
 /// Blocks to add to `held` so that `tokens` fit; divides only when a block is needed.
 #[inline]
 fn more_blocks(tokens: u32, held: u32, block_size: u32) -> u32 {
@@ -199,13 +212,7 @@ impl VllmEngine {
             self.free_blocks -= need;
             s.scheduled = new;
             budget -= new;
-            if s.decoding() {
-                shape.add_decode(s.len() as u64);
-                until_done = until_done.min(s.output - s.generated);
-            } else {
-                let samples = s.computed + new == s.len();
-                shape.add_prefill_chunk(new as u64, s.computed as u64, samples);
-            }
+            add_to_step(&mut shape, &mut until_done, s, new);
             i += 1;
         }
         let all_running_scheduled = i == self.running.len();
@@ -225,14 +232,7 @@ impl VllmEngine {
                     s.start = now;
                 }
                 budget -= new;
-                if s.decoding() {
-                    // A preempted sequence whose recompute left one token.
-                    shape.add_decode(s.len() as u64);
-                    until_done = until_done.min(s.output - s.generated);
-                } else {
-                    let samples = s.computed + new == s.len();
-                    shape.add_prefill_chunk(new as u64, s.computed as u64, samples);
-                }
+                add_to_step(&mut shape, &mut until_done, &s, new);
                 self.running.push(s);
             }
         }

@@ -243,6 +243,17 @@ impl Kube {
         &self.ready
     }
 
+    /// Pods starting or serving on `node`.
+    fn running_on(&self, node: NodeId) -> Vec<PodId> {
+        (0..self.pods.len() as u32)
+            .map(PodId)
+            .filter(|&i| {
+                let p = &self.pods[i.index()];
+                p.node == Some(node) && matches!(p.phase, PodPhase::Starting | PodPhase::Ready)
+            })
+            .collect()
+    }
+
     /// The Deployment's desired replicas.
     pub(super) fn desired(&self) -> u32 {
         self.desired
@@ -759,14 +770,7 @@ impl World {
             n.version += 1;
             n.labels
                 .insert("nvidia.com/mig.config".into(), layout.clone());
-            let on_node: Vec<PodId> = (0..self.kube.pods.len() as u32)
-                .map(PodId)
-                .filter(|&i| {
-                    let p = &self.kube.pods[i.index()];
-                    p.node == Some(node) && matches!(p.phase, PodPhase::Starting | PodPhase::Ready)
-                })
-                .collect();
-            for pod in on_node {
+            for pod in self.kube.running_on(node) {
                 self.terminate_pod(pod, sink);
             }
             self.queue.push(back, Event::NodeReady { node });
@@ -829,14 +833,7 @@ impl World {
             return;
         }
         n.phase = NodePhase::Draining;
-        let on_node: Vec<PodId> = (0..self.kube.pods.len() as u32)
-            .map(PodId)
-            .filter(|&i| {
-                let p = &self.kube.pods[i.index()];
-                p.node == Some(node) && matches!(p.phase, PodPhase::Starting | PodPhase::Ready)
-            })
-            .collect();
-        for pod in on_node {
+        for pod in self.kube.running_on(node) {
             self.terminate_pod(pod, sink);
         }
     }
