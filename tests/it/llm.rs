@@ -276,4 +276,22 @@ fn roofline_errors_name_the_key() {
         "\"nvidia.com/gpu\" = 1",
     ));
     assert!(e.contains("gpu_memory_utilization"), "{e}");
+    let e = error(&vllm_on(
+        p5,
+        "model = \"llama-3.1-8b\"\ngpu = \"l4\"",
+        "\"nvidia.com/gpu\" = 1",
+    ));
+    assert!(
+        e.contains("service.vllm.gpu") && e.contains("h100-sxm"),
+        "{e}"
+    );
+    let e = error(&vllm_on(
+        p5,
+        "model = \"llama-3.1-8b\"\ntensor_parallel_size = 2",
+        "\"nvidia.com/gpu\" = 1",
+    ));
+    assert!(
+        e.contains("tensor_parallel_size") && e.contains("make them equal"),
+        "{e}"
+    );
 }

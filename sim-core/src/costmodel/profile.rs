@@ -4,7 +4,6 @@
 
 use super::batch::StepBatch;
 use super::roofline::Roofline;
-use std::fmt;
 
 /// Which measured table a CSV file holds, told apart by its fourth column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,33 +41,9 @@ pub struct ProfileRow {
     pub line: u64,
 }
 
-/// A problem with a measured-timings CSV file, naming the file, row and column.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ProfileError {
-    /// The file, as the user named it.
-    pub file: String,
-    /// 1-based line, when known.
-    pub row: Option<u64>,
-    /// The column, when one is at fault.
-    pub column: Option<String>,
-    /// What was wrong and what was expected.
-    pub message: String,
-}
-
-impl fmt::Display for ProfileError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file)?;
-        if let Some(r) = self.row {
-            write!(f, ":{r}")?;
-        }
-        if let Some(c) = &self.column {
-            write!(f, ": column `{c}`")?;
-        }
-        write!(f, ": {}", self.message)
-    }
-}
-
-impl std::error::Error for ProfileError {}
+/// A problem with a measured-timings CSV file, naming the file, row and column: the same error
+/// a trace file gets.
+pub type ProfileError = crate::traffic::TraceError;
 
 /// An error in `file` at `row`/`column`.
 pub(super) fn error(

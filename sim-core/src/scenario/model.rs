@@ -778,6 +778,26 @@ impl Validator<'_> {
             Some(0) => return Err(self.err(&key("tensor_parallel_size"), "expected at least 1")),
             Some(n) => n,
         };
+        // What the pods run on must be what the cost model assumes.
+        if let (Some(named), Some(p)) = (raw.gpu.as_deref(), pool) {
+            if let Some(actual) = p.gpu.as_deref().filter(|g| *g != named) {
+                return Err(self.err(
+                    &key("gpu"),
+                    format!("the pods run on node pool `{}`, whose GPUs are `{actual}`: expected `gpu = \"{actual}\"` or no `gpu`", p.name),
+                ));
+            }
+        }
+        let whole = pod
+            .resources
+            .requests
+            .get("nvidia.com/gpu")
+            .map_or(0, |q| q.units_ceil());
+        if pool.is_some_and(|p| p.time_slicing.is_none()) && whole > 0 && whole != u128::from(tp) {
+            return Err(self.err(
+                &key("tensor_parallel_size"),
+                format!("a replica with tensor_parallel_size {tp} uses {tp} GPU(s), but its pods request {whole} `nvidia.com/gpu`: make them equal"),
+            ));
+        }
         let util = raw
             .gpu_memory_utilization
             .unwrap_or(defaults::VLLM_GPU_MEMORY_UTILIZATION);
