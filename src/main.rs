@@ -123,6 +123,9 @@ enum Command {
         /// Worker threads (default: one per core); results do not depend on it.
         #[arg(long)]
         threads: Option<usize>,
+        /// Also write OUT/report.html (replay.html with --replay) and OUT/charts/*.png.
+        #[arg(long)]
+        report: bool,
     },
     /// Check a scenario (and the trace it names) without running it.
     #[command(after_help = "Example:\n  capsim validate scenarios/quickstart.toml")]
@@ -147,7 +150,8 @@ enum Command {
         after_help = "Examples:\n  capsim sweep scenarios/sweep-replicas.toml --threads 2 --out results/sweep\n  \
         capsim sweep scenarios/sweep-replicas.toml --shard 0/3 --out results/shard-0\n  \
         capsim sweep scenarios/sweep-replicas.toml --emit-k8s-job 3\n\n\
-        Writes OUT/sweep.csv, OUT/manifest.json and OUT/points/<index>.json; a rerun into the same\n\
+        Writes OUT/sweep.csv, OUT/manifest.json, copies of the sweep file and base scenario and\n\
+        OUT/points/<index>.json (with --report, also OUT/report.html and OUT/charts/*.png); a rerun into the same\n\
         folder reuses finished points. Exit code 3 when a [[check]] fails. See the book's Sweeps page."
     )]
     Sweep {
@@ -168,6 +172,9 @@ enum Command {
         /// Container image for --emit-k8s-job (default capsim:<version>).
         #[arg(long)]
         image: Option<String>,
+        /// Also write OUT/report.html and OUT/charts/*.png.
+        #[arg(long)]
+        report: bool,
     },
     /// Join the output folders of sweep shards into one sweep.csv.
     #[command(
@@ -230,6 +237,7 @@ fn main() -> ExitCode {
             interval,
             out,
             threads,
+            report,
         } => cli::pack::pack(&cli::pack::PackArgs {
             nodes,
             pods,
@@ -240,6 +248,7 @@ fn main() -> ExitCode {
             interval,
             out,
             threads,
+            report,
         }),
         Command::Report { results, out, png } => {
             cli::report::report(&results, &out, png.as_deref())
@@ -253,6 +262,7 @@ fn main() -> ExitCode {
             shard,
             emit_k8s_job,
             image,
+            report,
         } => cli::sweep::sweep(&cli::sweep::SweepArgs {
             sweep,
             threads,
@@ -260,6 +270,7 @@ fn main() -> ExitCode {
             shard,
             emit_k8s_job,
             image,
+            report,
         }),
         Command::Merge { shards, out } => cli::sweep::shard::merge(&shards, &out),
         Command::Optimize {

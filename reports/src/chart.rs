@@ -10,6 +10,9 @@ pub struct Line {
     pub name: String,
     /// (x, y) points in the chart's units.
     pub points: Vec<(f64, Option<f64>)>,
+    /// Half-widths of 95% confidence intervals, one per point. Non-empty (even all `None`) marks
+    /// a line of discrete measurements, drawn with a mark at each point; empty for time series.
+    pub ci: Vec<Option<f64>>,
 }
 
 /// A horizontal target line (an SLO).
@@ -69,8 +72,12 @@ impl Chart {
             }
         };
         for l in &self.lines {
-            for &(x, y) in &l.points {
+            for (i, &(x, y)) in l.points.iter().enumerate() {
                 see(x, y);
+                if let (Some(y), Some(Some(h))) = (y, l.ci.get(i)) {
+                    see(x, Some(y - h));
+                    see(x, Some(y + h));
+                }
             }
         }
         for p in &self.points {
@@ -173,6 +180,7 @@ fn line(name: &str, s: &Series, t: &Axis, col: &str, scale: f64) -> Option<Line>
             .zip(vals)
             .map(|(x, y)| (x / t.div, y.map(|v| v * scale)))
             .collect(),
+        ci: Vec::new(),
     })
 }
 

@@ -32,7 +32,7 @@ table.stack td::before{content:attr(data-label);float:left;font-weight:600;color
 }";
 
 /// A table that stacks on a phone: each cell carries its column name.
-fn table(out: &mut String, header: &[&str], rows: &[Vec<String>], numeric_from: usize) {
+pub(crate) fn table(out: &mut String, header: &[&str], rows: &[Vec<String>], numeric_from: usize) {
     // Two columns read well on a phone as they are; wider tables stack.
     let class = if header.len() > 2 { "stack" } else { "kv" };
     let _ = write!(out, "<table class=\"{class}\"><thead><tr>");
@@ -60,7 +60,7 @@ fn table(out: &mut String, header: &[&str], rows: &[Vec<String>], numeric_from: 
     out.push_str("</tbody></table>\n");
 }
 
-fn kv(rows: &mut Vec<Vec<String>>, k: &str, v: String) {
+pub(crate) fn kv(rows: &mut Vec<Vec<String>>, k: &str, v: String) {
     rows.push(vec![k.to_string(), v]);
 }
 
@@ -205,7 +205,7 @@ fn headline(run: &Run) -> Vec<Vec<String>> {
     t
 }
 
-fn figure(out: &mut String, c: &Chart) {
+pub(crate) fn figure(out: &mut String, c: &Chart) {
     let _ = write!(out, "<figure id=\"fig-{}\">", esc(&c.id));
     out.push_str(&crate::svg::render(c));
     let _ = writeln!(
@@ -237,6 +237,25 @@ fn comparison(res: &Results) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// Starts a page: the document head with the inline CSS and the `<h1>` title.
+pub(crate) fn open(o: &mut String, name: &str) {
+    let _ = write!(
+        o,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <meta name=\"generator\" content=\"capsim {ver}\">\n\
+         <title>capsim report: {name}</title>\n<style>{CSS}</style>\n</head>\n<body>\n\
+         <h1>capsim report: {name}</h1>\n",
+        ver = esc(crate::VERSION),
+        name = esc(name),
+    );
+}
+
+/// Ends a page.
+pub(crate) fn close(o: &mut String) {
+    o.push_str("</body>\n</html>\n");
+}
+
 /// The whole page for a results folder. The same folder always gives the same bytes: no clock,
 /// no absolute paths, fixed decimals.
 pub fn page(res: &Results) -> String {
@@ -244,16 +263,10 @@ pub fn page(res: &Results) -> String {
     let s = &run.summary;
     let charts = all_charts(res);
     let mut o = String::with_capacity(64 * 1024);
-    let _ = write!(
+    open(&mut o, &run.name);
+    let _ = writeln!(
         o,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <meta name=\"generator\" content=\"capsim {ver}\">\n\
-         <title>capsim report: {name}</title>\n<style>{CSS}</style>\n</head>\n<body>\n\
-         <h1>capsim report: {name}</h1>\n\
-         <p class=\"meta\">seed {seed} · horizon {h} (warm-up {w}) · capsim {run_ver} · statistics cover requests that arrived after the warm-up</p>\n",
-        ver = esc(crate::VERSION),
-        name = esc(&run.name),
+        "<p class=\"meta\">seed {seed} · horizon {h} (warm-up {w}) · capsim {run_ver} · statistics cover requests that arrived after the warm-up</p>",
         seed = s.seed,
         h = qty(Some(s.horizon_s), 0, "s"),
         w = qty(Some(s.warmup_s), 0, "s"),
@@ -402,6 +415,6 @@ pub fn page(res: &Results) -> String {
         }
         None => o.push_str("<p>The scenario text was not recorded (scenario.toml missing).</p>\n"),
     }
-    o.push_str("</body>\n</html>\n");
+    close(&mut o);
     o
 }

@@ -10,8 +10,11 @@ pub mod chart;
 pub mod fmt;
 pub mod html;
 pub mod model;
+pub mod pack;
 pub mod png;
 pub mod svg;
+pub mod sweep;
+pub mod sweep_page;
 
 pub use model::{fnv1a64, load, ReportError, Results};
 

@@ -87,6 +87,25 @@ fn draw(chart: &Chart, buf: &mut [u8]) -> Result<(), Box<dyn std::error::Error>>
                 _ => {}
             }
         }
+        let whiskers = l
+            .points
+            .iter()
+            .zip(&l.ci)
+            .filter_map(|(&(x, y), h)| match (y, h) {
+                (Some(y), Some(h)) if x.is_finite() => Some(PathElement::new(
+                    vec![(x, y - h), (x, y + h)],
+                    colour.stroke_width(2),
+                )),
+                _ => None,
+            });
+        ch.draw_series(whiskers)?;
+        if !l.ci.is_empty() {
+            let marks = l.points.iter().filter_map(|&(x, y)| {
+                y.filter(|_| x.is_finite())
+                    .map(|y| Circle::new((x, y), 5, colour.filled()))
+            });
+            ch.draw_series(marks)?;
+        }
         let mut first = true;
         for seg in segments.into_iter().filter(|s| !s.is_empty()) {
             if let [lone] = seg[..] {

@@ -129,6 +129,33 @@ pub fn render(chart: &Chart) -> String {
             d.trim_start(),
             PALETTE[i % PALETTE.len()]
         );
+        // Discrete measurements: a mark at each point, and the 95% confidence interval as a
+        // vertical whisker with short caps.
+        for (j, &(x, y)) in l.points.iter().enumerate() {
+            if let (Some(y), false) = (y, l.ci.is_empty()) {
+                let _ = write!(
+                    s,
+                    "<circle class=\"mark\" cx=\"{}\" cy=\"{}\" r=\"3.5\" fill=\"{}\"/>",
+                    c(sx(x)),
+                    c(sy(y)),
+                    PALETTE[i % PALETTE.len()]
+                );
+            }
+            if let (Some(y), Some(Some(h))) = (y, l.ci.get(j)) {
+                let (px, lo, hi) = (sx(x), sy(y - h), sy(y + h));
+                let _ = write!(
+                    s,
+                    "<path class=\"ci\" d=\"M{a},{lo} L{a},{hi} M{l},{lo} L{r},{lo} M{l},{hi} L{r},{hi}\" \
+                     stroke=\"{}\" stroke-width=\"1.2\" fill=\"none\"/>",
+                    PALETTE[i % PALETTE.len()],
+                    a = c(px),
+                    l = c(px - 4.0),
+                    r = c(px + 4.0),
+                    lo = c(lo),
+                    hi = c(hi),
+                );
+            }
+        }
     }
     for t in &chart.targets {
         let _ = write!(
@@ -225,6 +252,7 @@ mod tests {
                     (2.0, Some(2.0)),
                     (3.0, Some(3.0)),
                 ],
+                ci: Vec::new(),
             }],
             targets: Vec::new(),
             points: Vec::new(),

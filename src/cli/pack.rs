@@ -32,6 +32,8 @@ pub struct PackArgs {
     pub out: Option<PathBuf>,
     /// Worker threads (default: one per core).
     pub threads: Option<usize>,
+    /// Also write an HTML report and PNG charts into the output folder.
+    pub report: bool,
 }
 
 /// Parses `--policy`: one name, several separated by commas, or `all`.
@@ -204,6 +206,10 @@ pub fn pack(args: &PackArgs) -> Result<(), CliError> {
         }
     }
     println!("wrote {}", csv_path.display());
+    if args.report {
+        let written = super::report::write_pack_report(&out, reports::pack::PackKind::Pack)?;
+        println!("wrote {} and {} PNG charts", written[0], written.len() - 1);
+    }
     Ok(())
 }
 
@@ -264,5 +270,9 @@ fn replay(
         }
     }
     println!("wrote {}", csv_path.display());
+    if args.report {
+        let written = super::report::write_pack_report(&out, reports::pack::PackKind::Replay)?;
+        println!("wrote {} and {} PNG charts", written[0], written.len() - 1);
+    }
     Ok(())
 }

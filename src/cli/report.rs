@@ -1,4 +1,5 @@
-//! `capsim report`: a results folder turned into one self-contained HTML page and PNG charts.
+//! `capsim report`: a results folder (of `capsim run`, `sweep` or `pack`) turned into one
+//! self-contained HTML page and PNG charts.
 
 use super::error::CliError;
 use super::output::Staged;
@@ -26,21 +27,61 @@ pub fn write_report(
     html_out: &Path,
     png_dir: Option<&Path>,
 ) -> Result<Vec<String>, CliError> {
-    let res = reports::load(results).map_err(err)?;
+    let (page, charts) = if reports::pack::pack_kind(results).is_some() {
+        let res = reports::pack::load_pack(results).map_err(err)?;
+        (
+            reports::pack::pack_page(&res),
+            reports::pack::pack_charts(&res),
+        )
+    } else if reports::sweep::is_sweep_dir(results) {
+        let res = reports::sweep::load_sweep(results).map_err(err)?;
+        (
+            reports::sweep_page::sweep_page(&res),
+            reports::sweep::sweep_charts(&res),
+        )
+    } else {
+        let res = reports::load(results).map_err(err)?;
+        (html::page(&res), chart::all_charts(&res))
+    };
     let mut staged = Staged::new();
     if let Some(parent) = html_out.parent().filter(|p| !p.as_os_str().is_empty()) {
         create_dir(parent)?;
     }
-    staged.write(html_out, html::page(&res))?;
+    staged.write(html_out, page)?;
     let mut written = vec![html_out.display().to_string()];
     if let Some(dir) = png_dir {
         create_dir(dir)?;
-        for c in chart::all_charts(&res) {
+        for c in charts {
             let bytes = png::render(&c).map_err(CliError::Io)?;
             let path = dir.join(format!("{}.png", c.id));
             staged.write(&path, bytes)?;
             written.push(path.display().to_string());
         }
+    }
+    staged.commit()?;
+    Ok(written)
+}
+
+/// `capsim pack --report`: `OUT/report.html` (or `replay.html`) and `OUT/charts/*.png` for the
+/// experiment just run, even when the folder also holds the other experiment's file.
+pub fn write_pack_report(
+    dir: &Path,
+    kind: reports::pack::PackKind,
+) -> Result<Vec<String>, CliError> {
+    let res = reports::pack::load_pack_kind(dir, kind).map_err(err)?;
+    let html_out = dir.join(match kind {
+        reports::pack::PackKind::Pack => "report.html",
+        reports::pack::PackKind::Replay => "replay.html",
+    });
+    let mut staged = Staged::new();
+    staged.write(&html_out, reports::pack::pack_page(&res))?;
+    let mut written = vec![html_out.display().to_string()];
+    let charts = dir.join("charts");
+    create_dir(&charts)?;
+    for c in reports::pack::pack_charts(&res) {
+        let path = charts.join(format!("{}.png", c.id));
+        staged.write(&path, png::render(&c).map_err(CliError::Io)?)?;
+        written.push(path.display().to_string());
     }
     staged.commit()?;
     Ok(written)

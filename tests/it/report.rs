@@ -301,3 +301,74 @@ fn bad_results_folders_are_refused_clearly() {
         "{err}"
     );
 }
+
+/// `capsim sweep --report` writes a page with one chart per headline metric (each parsing as SVG,
+/// with a mark per point and a whisker per confidence interval), a PNG per chart, copies of the
+/// sweep file and base scenario for provenance; `capsim report` on the folder gives the same bytes.
+#[test]
+fn sweep_reports_chart_the_metrics_across_the_axis() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("sw");
+    let (code, _, stderr) = capsim_text(&[
+        "sweep",
+        "tests/sweep/replications.toml",
+        "--out",
+        &path_str(&out),
+        "--report",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let page = String::from_utf8(read(&out.join("report.html"))).unwrap();
+    let ids = chart_ids(&page);
+    for id in [
+        "chart-sweep-latency-p99-s",
+        "chart-sweep-slo-attainment-ratio",
+        "chart-sweep-replica-hours",
+    ] {
+        assert!(ids.contains(&id.to_string()), "{id} in {ids:?}");
+    }
+    let latency = svgs(&page)
+        .into_iter()
+        .find(|s| s.contains("chart-sweep-latency-p99-s"))
+        .unwrap();
+    assert_eq!(latency.matches("class=\"mark\"").count(), 2, "two points");
+    assert_eq!(latency.matches("class=\"ci\"").count(), 2, "two intervals");
+    assert!(page.contains(" ±\u{a0}"), "means carry their interval");
+    assert!(page.contains("the sweep file ("));
+    assert!(page.contains("the base scenario ("));
+    assert_eq!(entries(&out.join("charts")).len(), ids.len());
+    let again = dir.path().join("again.html");
+    let (code, _, stderr) = capsim_text(&["report", &path_str(&out), "--out", &path_str(&again)]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(read(&again), page.as_bytes(), "same folder, same bytes");
+}
+
+/// `capsim pack --report` draws allocation and fragmentation curves per policy (the FGD paper's
+/// figure) and tabulates each policy at 100% arrived.
+#[test]
+fn pack_reports_draw_allocation_curves_per_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("pack");
+    let (code, _, stderr) = capsim_text(&[
+        "pack",
+        "--nodes",
+        "scenarios/traces/alibaba-openb/openb_node_list_gpu_node.csv",
+        "--pods",
+        "scenarios/traces/alibaba-openb/openb_pod_list_default.csv",
+        "--policy",
+        "fgd,random",
+        "--seeds",
+        "42",
+        "--out",
+        &path_str(&out),
+        "--report",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let page = String::from_utf8(read(&out.join("report.html"))).unwrap();
+    assert_eq!(chart_ids(&page), ["chart-pack-alloc", "chart-pack-frag"]);
+    for policy in ["fgd", "random"] {
+        assert!(page.contains(&format!("data-label=\"policy\">{policy}</td>")));
+    }
+    for png in ["pack-alloc.png", "pack-frag.png"] {
+        assert_eq!(png_size(&read(&out.join("charts").join(png))), (1200, 675));
+    }
+}

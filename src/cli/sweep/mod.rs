@@ -37,6 +37,8 @@ pub struct SweepArgs {
     pub emit_k8s_job: Option<usize>,
     /// Container image for `--emit-k8s-job`.
     pub image: Option<String>,
+    /// Also write `OUT/report.html` and `OUT/charts/*.png`.
+    pub report: bool,
 }
 
 /// A sweep file with its base scenario read and its checks parsed, ready to run points.
@@ -56,7 +58,14 @@ pub struct Plan {
     pub sweep_hash: String,
     /// Hash of the base scenario file's bytes.
     pub scenario_hash: String,
+    /// The sweep file's text, copied into the output as `sweep.toml`.
+    pub sweep_text: String,
+    /// The base scenario's text, copied into the output as `scenario.toml`.
+    pub base_text: String,
 }
+
+/// Copies of the sweep file and its base scenario written beside `sweep.csv`, for provenance.
+pub const PROVENANCE_COPIES: [&str; 2] = ["sweep.toml", "scenario.toml"];
 
 /// FNV-1a (64-bit) of `bytes`, as 16 hex digits: a fixed algorithm, stable across releases.
 pub fn fnv1a(bytes: &[u8]) -> String {
@@ -106,6 +115,8 @@ impl Plan {
         Ok(Plan {
             sweep_hash: fnv1a(source.as_bytes()),
             scenario_hash: fnv1a(base_text.as_bytes()),
+            sweep_text: source.clone(),
+            base_text: base_text.clone(),
             sweep,
             base_path,
             base_shown,
@@ -494,6 +505,8 @@ pub fn sweep(args: &SweepArgs) -> Result<(), CliError> {
     let mut staged = Staged::new();
     staged.write(&out.join("sweep.csv"), &csv)?;
     staged.write(&out.join("manifest.json"), manifest.to_json())?;
+    staged.write(&out.join(PROVENANCE_COPIES[0]), &plan.sweep_text)?;
+    staged.write(&out.join(PROVENANCE_COPIES[1]), &plan.base_text)?;
     staged.commit()?;
     let rows: usize = results.values().map(|r| r.rows.len()).sum();
     println!(
@@ -512,9 +525,21 @@ pub fn sweep(args: &SweepArgs) -> Result<(), CliError> {
         indices.len() - progress.ran()
     );
     println!(
-        "wrote        {}/sweep.csv, manifest.json, points/<index>.json",
+        "wrote        {}/sweep.csv, manifest.json, sweep.toml, scenario.toml, points/<index>.json",
         out.display()
     );
+    if args.report {
+        let written = crate::cli::report::write_report(
+            &out,
+            &out.join("report.html"),
+            Some(&out.join("charts")),
+        )?;
+        println!(
+            "             {} and {} PNG charts",
+            written[0],
+            written.len() - 1
+        );
+    }
     verdict(failed, plan.checks.len())
 }
 

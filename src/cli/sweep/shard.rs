@@ -243,6 +243,14 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<(), CliError> {
     let mut staged = Staged::new();
     staged.write(&out.join("sweep.csv"), &csv)?;
     staged.write(&out.join("manifest.json"), manifest.to_json())?;
+    // The sweep file and base scenario are the same in every shard (the hashes matched).
+    if let Some((d, _)) = shards.values().next() {
+        for name in super::PROVENANCE_COPIES {
+            if let Ok(bytes) = std::fs::read(d.join(name)) {
+                staged.write(&out.join(name), bytes)?;
+            }
+        }
+    }
     staged.commit()?;
     println!(
         "capsim merge: {} shards, {} rows of {} points\nwrote        {}/sweep.csv, manifest.json",
