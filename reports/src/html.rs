@@ -306,6 +306,30 @@ pub fn page(res: &Results) -> String {
             4,
         );
     }
+    let shared = crate::mig::sharings(res);
+    if !shared.is_empty() {
+        o.push_str("<h2 id=\"gpu-layouts\">How the GPUs are shared</h2>\n<div class=\"charts\">\n");
+        for g in &shared {
+            let users: Vec<String> = g
+                .used_by
+                .iter()
+                .map(|(run, pool)| format!("{run} (pool {pool})"))
+                .collect();
+            let what = match &g.kind {
+                crate::mig::SharingKind::Mig(l) => format!("{}: MIG layout {}", g.gpu, l.layout),
+                crate::mig::SharingKind::TimeSliced(n) => format!("{}: time-sliced ×{n}", g.gpu),
+            };
+            let _ = writeln!(
+                o,
+                "<figure id=\"fig-{}\">{}<figcaption><b>{}.</b> Used by {}.</figcaption></figure>",
+                esc(&g.id),
+                crate::mig::render(g),
+                esc(&what),
+                esc(&users.join(", "))
+            );
+        }
+        o.push_str("</div>\n");
+    }
     if !s.warnings.is_empty() {
         o.push_str("<h2 id=\"warnings\">Warnings</h2>\n<ul class=\"warn\">");
         for w in &s.warnings {

@@ -9,6 +9,7 @@
 pub mod chart;
 pub mod fmt;
 pub mod html;
+pub mod mig;
 pub mod model;
 pub mod pack;
 pub mod png;

@@ -108,6 +108,38 @@ pub struct Pool {
     pub nodes_launched: u64,
     /// Cost, USD.
     pub cost_usd: f64,
+    /// The MIG layout each GPU starts with (absent for whole GPUs).
+    #[serde(default)]
+    pub mig_layout: Option<MigLayout>,
+    /// Shares each GPU is advertised as under time-slicing (absent otherwise).
+    #[serde(default)]
+    pub time_slicing_replicas: Option<u32>,
+}
+
+/// One GPU instance of a MIG layout.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+pub struct MigInstance {
+    /// Profile name, such as `3g.40gb`.
+    pub profile: String,
+    /// First memory slot (0 to 7).
+    pub start: u8,
+    /// Memory slots occupied, of 8.
+    pub memory_slices: u8,
+    /// Compute slices, of 7.
+    pub compute_slices: u8,
+    /// Memory, GiB.
+    pub memory_gib: f64,
+}
+
+/// A GPU's MIG layout.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+pub struct MigLayout {
+    /// The mig-parted layout name.
+    pub layout: String,
+    /// Product name.
+    pub gpu: String,
+    /// The instances.
+    pub instances: Vec<MigInstance>,
 }
 
 /// Nodes, pods and cost.

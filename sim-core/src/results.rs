@@ -226,6 +226,12 @@ pub struct PoolOutcome {
     pub billed_seconds: u64,
     /// Cost, USD.
     pub cost_usd: f64,
+    /// The MIG layout each GPU starts with (absent for whole GPUs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mig_layout: Option<crate::gpu::mig::LayoutView>,
+    /// Shares each GPU is advertised as under time-slicing (absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_slicing_replicas: Option<u32>,
 }
 
 /// What the cluster hands the summary at the end of a run.

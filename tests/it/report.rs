@@ -372,3 +372,34 @@ fn pack_reports_draw_allocation_curves_per_policy() {
         assert_eq!(png_size(&read(&out.join("charts").join(png))), (1200, 675));
     }
 }
+
+/// A report of MIG and time-sliced variants pictures each distinct GPU sharing once, naming the
+/// variants that use it: seven 1g.10gb instances on slots 0–6 of an H100, and four time shares.
+#[test]
+fn gpu_sharing_is_pictured_once_per_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("mig");
+    let (code, _, stderr) = capsim_text(&[
+        "run",
+        "scenarios/mig-vs-whole.toml",
+        "--out",
+        &path_str(&out),
+        "--report",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let page = String::from_utf8(read(&out.join("report.html"))).unwrap();
+    let layouts: Vec<&str> = svgs(&page)
+        .into_iter()
+        .filter(|s| s.contains("class=\"gpu-layout\""))
+        .collect();
+    assert_eq!(layouts.len(), 2, "one MIG layout and one time-slicing");
+    for svg in &layouts {
+        roxmltree::Document::parse(svg).expect("well-formed SVG");
+    }
+    assert_eq!(layouts[0].matches("class=\"instance\"").count(), 7);
+    assert!(layouts[0].contains("as MIG layout all-1g.10gb"));
+    assert_eq!(layouts[1].matches("class=\"share\"").count(), 4);
+    assert!(page.contains("Used by time-sliced-x4 (pool h100), time-sliced-x4-oom (pool h100)."));
+    let summary = String::from_utf8(read(&out.join("policies/mig-1g.10gb/summary.json"))).unwrap();
+    assert!(summary.contains("\"layout\": \"all-1g.10gb\""), "{summary}");
+}

@@ -70,4 +70,6 @@ pub struct NodePoolSpec {
     pub mig_changes: Vec<(SimTime, String, BTreeMap<String, Quantity>)>,
     /// How long a node is out of service while its GPUs are repartitioned.
     pub mig_reconfigure_time: SimDuration,
+    /// The starting MIG layout of every GPU of a node (`None`: whole GPUs, MIG off).
+    pub mig_view: Option<crate::gpu::mig::LayoutView>,
 }

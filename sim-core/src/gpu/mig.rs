@@ -258,6 +258,55 @@ impl MigModel {
     }
 }
 
+/// One GPU instance of a layout as results show it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct InstanceView {
+    /// Profile name, such as `3g.40gb`.
+    pub profile: String,
+    /// First memory slot (0 to 7).
+    pub start: u8,
+    /// Memory slots occupied, of 8.
+    pub memory_slices: u8,
+    /// Compute slices, of 7.
+    pub compute_slices: u8,
+    /// Memory of the instance, GiB.
+    pub memory_gib: f64,
+}
+
+/// A GPU's MIG layout as results show it (and reports draw it).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct LayoutView {
+    /// The mig-parted layout name.
+    pub layout: String,
+    /// The MIG table's product name, such as `H100 80GB`.
+    pub gpu: String,
+    /// The instances, in placement order.
+    pub instances: Vec<InstanceView>,
+}
+
+impl MigModel {
+    /// The named layout's instances with their profiles' sizes.
+    pub fn view(&self, layout: &str, instances: &[Instance]) -> LayoutView {
+        LayoutView {
+            layout: layout.to_string(),
+            gpu: self.name.clone(),
+            instances: instances
+                .iter()
+                .map(|i| {
+                    let p = &self.profiles[i.profile];
+                    InstanceView {
+                        profile: p.name.clone(),
+                        start: i.start,
+                        memory_slices: p.memory_slices,
+                        compute_slices: p.compute_slices,
+                        memory_gib: p.memory_gib,
+                    }
+                })
+                .collect(),
+        }
+    }
+}
+
 /// How the NVIDIA device plugin advertises MIG devices (`migStrategy`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]

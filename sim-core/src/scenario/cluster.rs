@@ -12,6 +12,10 @@ use crate::cluster::{
     Resources, SelectorOperator, Taint, Term, Toleration, TolerationOperator,
 };
 use crate::engine::{SimDuration, SimTime};
+use crate::gpu::mig::LayoutView;
+
+/// Node labels as (key, value) pairs.
+type LabelPairs = Vec<(String, String)>;
 use crate::scheduler::config::{SchedulerConfig, ScoringType};
 use std::collections::BTreeMap;
 
@@ -231,7 +235,8 @@ impl Validator<'_> {
             );
         }
         let base_capacity = capacity.clone();
-        let mut mig_labels = self.mig(key, p, p.mig_layout.as_ref(), it, &mut capacity)?;
+        let (mut mig_labels, mig_view) =
+            self.mig(key, p, p.mig_layout.as_ref(), it, &mut capacity)?;
         let time_slicing = self.time_slicing(key, p, &mut capacity, &mut mig_labels)?;
         let mut allocatable = capacity.clone();
         for (r, q) in p.system_reserved.iter().flatten() {
@@ -365,6 +370,7 @@ impl Validator<'_> {
             )?,
             scale,
             time_slicing,
+            mig_view,
         })
     }
 
@@ -377,7 +383,7 @@ impl Validator<'_> {
         layout: Option<&String>,
         it: &crate::catalog::InstanceType,
         capacity: &mut BTreeMap<String, Quantity>,
-    ) -> Result<Vec<(String, String)>, ScenarioError> {
+    ) -> Result<(LabelPairs, Option<LayoutView>), ScenarioError> {
         use crate::gpu::mig::{exposed_resources, MigCatalog, MigStrategy};
         let lk = format!("{key}.mig_layout");
         let sk = format!("{key}.mig_strategy");
@@ -388,7 +394,7 @@ impl Validator<'_> {
                     "a MIG strategy needs a `mig_layout` such as \"all-1g.10gb\"",
                 ));
             }
-            return Ok(Vec::new());
+            return Ok((Vec::new(), None));
         };
         let Some(gpu) = it.gpu.as_ref().filter(|_| it.gpu_count > 0) else {
             return Err(self.err(
@@ -422,10 +428,14 @@ impl Validator<'_> {
             MigStrategy::Single => "single",
             MigStrategy::Mixed => "mixed",
         };
-        Ok(vec![
-            ("nvidia.com/mig.config".into(), layout_name.clone()),
-            ("nvidia.com/mig.strategy".into(), strategy_name.into()),
-        ])
+        let view = layout.as_deref().map(|l| model.view(layout_name, l));
+        Ok((
+            vec![
+                ("nvidia.com/mig.config".into(), layout_name.clone()),
+                ("nvidia.com/mig.strategy".into(), strategy_name.into()),
+            ],
+            view,
+        ))
     }
 
     /// Applies `time_slicing`: each GPU advertised as `replicas` shares of `nvidia.com/gpu` (or

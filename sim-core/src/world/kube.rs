@@ -343,6 +343,8 @@ impl Kube {
                 nodes_at_horizon: 0,
                 billed_seconds: 0,
                 cost_usd: 0.0,
+                mig_layout: p.spec.mig_view.clone(),
+                time_slicing_replicas: p.spec.time_slicing.as_ref().map(|t| t.0),
             })
             .collect();
         for n in &self.nodes {
