@@ -209,7 +209,18 @@ enum Command {
     },
 }
 
+/// Restores the default SIGPIPE action (Rust ignores it), so output piped into a reader that
+/// closes early (`capsim pack ... | head`) ends the process quietly instead of panicking.
+fn default_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called once at start-up, before any thread is spawned; SIG_DFL is a valid action.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
+    default_sigpipe();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run {

@@ -245,7 +245,9 @@ impl World {
         let mut totals = [0i64; 3];
         let mut status_replicas = 0;
         for p in self.kube.pod_views() {
-            status_replicas += 1;
+            // A ReplicaSet's status.replicas counts active pods only (upstream
+            // `FilterActivePods`: no deletion timestamp); the HPA still sees terminating pods.
+            status_replicas += i32::from(p.phase != PodPhase::Terminating);
             let sample = self.gauges.samples.get(p.id.index()).copied().flatten();
             let mut usage = BTreeMap::new();
             let mut metrics = BTreeMap::new();

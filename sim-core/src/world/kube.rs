@@ -39,6 +39,8 @@ pub(super) struct Node {
     labels: Labels,
     image_ready_at: Option<SimTime>,
     pods: u32,
+    /// Of `pods`, those terminating (PodTopologySpread does not count them).
+    terminating: u32,
     /// Bumped on every change, for per-node caches.
     version: u64,
     /// Shares of time-sliced GPUs, on such nodes.
@@ -438,6 +440,7 @@ impl World {
             labels,
             image_ready_at: None,
             pods: 0,
+            terminating: 0,
             version: 0,
             shared: spec.time_slicing.as_ref().map(|(replicas, _)| {
                 timeslice::SharedGpus::new(spec.gpus_per_node, *replicas, spec.gpu_memory_bytes)
@@ -505,7 +508,8 @@ impl World {
                     requested: &n.requested,
                     labels: &n.labels,
                     taints: &pool.spec.taints,
-                    matching_pods: n.pods,
+                    // Upstream counts only pods without a deletion timestamp.
+                    matching_pods: n.pods - n.terminating,
                     has_image: n.image_ready_at.is_some(),
                     unschedulable: n.phase == NodePhase::Draining,
                 }
@@ -682,6 +686,11 @@ impl World {
             PodPhase::Starting => self.pod_gone(pod, sink),
             PodPhase::Ready => {
                 p.phase = PodPhase::Terminating;
+                if let Some(node) = p.node {
+                    let n = &mut self.kube.nodes[node.index()];
+                    n.terminating += 1;
+                    n.version += 1;
+                }
                 let generation = p.generation;
                 if let Ok(i) = self.kube.ready.binary_search(&pod.engine()) {
                     self.kube.ready.remove(i);
@@ -719,6 +728,7 @@ impl World {
         if p.phase == PodPhase::Gone {
             return;
         }
+        let was_terminating = p.phase == PodPhase::Terminating;
         p.phase = PodPhase::Gone;
         p.generation = p.generation.wrapping_add(1);
         if let Ok(i) = self.kube.ready.binary_search(&pod.engine()) {
@@ -730,6 +740,7 @@ impl World {
             let n = &mut self.kube.nodes[node.index()];
             n.requested.sub(&self.kube.pod_req);
             n.pods -= 1;
+            n.terminating -= u32::from(was_terminating);
             n.version += 1;
             if n.phase == NodePhase::Draining && n.pods == 0 {
                 n.phase = NodePhase::Terminated;
