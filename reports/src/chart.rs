@@ -268,6 +268,29 @@ pub fn run_charts(run: &Run) -> Vec<Chart> {
         false,
     ));
 
+    if let Some(k) = &run.summary.tokens {
+        for (id, title, what, col, target) in [
+            (
+                "ttft",
+                "Time to first token",
+                "arrival to first output token",
+                "ttft_p99_s",
+                k.ttft_target_s,
+            ),
+            (
+                "tpot",
+                "Time per output token",
+                "mean gap between output tokens after the first",
+                "tpot_p99_s",
+                k.tpot_target_s,
+            ),
+        ] {
+            if let Some(c) = token_chart(id, title, what, run, col, target) {
+                out.push(c);
+            }
+        }
+    }
+
     if s.column("gpus_billed").is_some() && s.column("gpus_allocated").is_some() {
         // Time series that count GPUs get them as counts.
         let mut c = base(
@@ -325,6 +348,50 @@ pub fn run_charts(run: &Run) -> Vec<Chart> {
         .extend(line("cumulative cost", s, &t, "cost_usd", 1.0));
     out.push(c);
     out
+}
+
+/// p99 of a token-level latency over time with its target, or `None` when the series has no
+/// such column (results of an older capsim) or no value in it.
+fn token_chart(
+    id: &str,
+    title: &str,
+    what: &str,
+    run: &Run,
+    col: &str,
+    target: Option<f64>,
+) -> Option<Chart> {
+    let vals = run.series.column(col)?;
+    if vals.iter().all(Option::is_none) {
+        return None;
+    }
+    let t = Axis::time(&[run]);
+    let max = max_col(&[run], &[col]).max(target.unwrap_or(0.0));
+    let (unit, div) = latency_unit(max);
+    let mut c = base(
+        id,
+        title,
+        &format!(
+            "p99 {title} ({what}) of the requests completed in each interval{}.",
+            if target.is_some() {
+                "; the dashed line is the SLO target"
+            } else {
+                ""
+            }
+        ),
+        &t,
+        &format!("{} p99 ({unit})", id.to_uppercase()),
+    );
+    c.lines.extend(line("p99", &run.series, &t, col, 1.0 / div));
+    if let Some(y) = target {
+        c.targets.push(Target {
+            name: format!(
+                "SLO target {} {unit}",
+                crate::fmt::fixed(y / div, if unit == "ms" { 1 } else { 2 })
+            ),
+            y: y / div,
+        });
+    }
+    Some(c)
 }
 
 fn latency_chart(id: &str, runs: &[&Run], cols: &[(&str, &str)], by_run: bool) -> Chart {

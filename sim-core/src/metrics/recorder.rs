@@ -122,6 +122,9 @@ struct Interval {
     slo_total: u64,
     areas: Areas,
     latency: LogHistogram,
+    /// Time to first token and per output token of completions in the interval (LLM engines).
+    ttft: LogHistogram,
+    tpot: LogHistogram,
 }
 
 /// Counts over the whole run.
@@ -223,6 +226,8 @@ impl Recorder {
                 slo_total: 0,
                 areas: Areas::default(),
                 latency: LogHistogram::new(),
+                ttft: LogHistogram::new(),
+                tpot: LogHistogram::new(),
             },
             rows: Vec::with_capacity((horizon.0 / interval_len.0.max(1)) as usize + 1),
         }
@@ -319,6 +324,8 @@ impl Recorder {
             gpu_alloc_ratio: ratio(iv.areas.gpu_req, iv.areas.gpu_alloc),
             cost_usd_per_hour: iv.areas.cost_usd / (len_s / 3600.0),
             cost_usd: self.cost_usd,
+            ttft_p99_s: iv.ttft.quantile(0.99).map(s),
+            tpot_p99_s: iv.tpot.quantile(0.99).map(s),
         });
         iv.start = iv.end;
         iv.end = SimTime(
@@ -334,6 +341,8 @@ impl Recorder {
         iv.slo_total = 0;
         iv.areas = Areas::default();
         iv.latency.clear();
+        iv.ttft.clear();
+        iv.tpot.clear();
     }
 
     /// Sets the serving state from now on (call after [`Recorder::advance_to`] for the same time).
@@ -392,6 +401,17 @@ impl Recorder {
         self.totals.completed += 1;
         self.interval.completions += 1;
         self.interval.latency.record(latency);
+        if self.tokens.is_some() {
+            self.interval
+                .ttft
+                .record(c.first_token.since(c.request.arrival).0);
+            let out = c.request.output_tokens.max(1) as u64;
+            if out > 1 {
+                self.interval
+                    .tpot
+                    .record(c.finish.since(c.first_token).0 / (out - 1));
+            }
+        }
         let met = self.slo_ns.is_some_and(|slo| latency <= slo);
         if self.slo_ns.is_some() {
             self.interval.slo_total += 1;

@@ -48,10 +48,14 @@ pub struct SeriesRow {
     pub cost_usd_per_hour: f64,
     /// Cost accrued from the start to the end of the interval, USD.
     pub cost_usd: f64,
+    /// 99th-percentile time to first token of completions in the interval (LLM engines).
+    pub ttft_p99_s: Option<f64>,
+    /// 99th-percentile time per output token of completions in the interval (LLM engines).
+    pub tpot_p99_s: Option<f64>,
 }
 
 /// Column names of `timeseries.csv`, in order.
-pub const COLUMNS: [&str; 21] = [
+pub const COLUMNS: [&str; 23] = [
     "time_s",
     "arrivals_per_s",
     "completions_per_s",
@@ -73,6 +77,8 @@ pub const COLUMNS: [&str; 21] = [
     "gpu_alloc_ratio",
     "cost_usd_per_hour",
     "cost_usd",
+    "ttft_p99_s",
+    "tpot_p99_s",
 ];
 
 /// Formats a float for CSV and JSON-like outputs: shortest round-trip form, rounded to 1e-9.
@@ -97,7 +103,7 @@ pub fn to_csv(rows: &[SeriesRow]) -> String {
     for r in rows {
         let _ = writeln!(
             out,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             num(r.time_s),
             num(r.arrivals_per_s),
             num(r.completions_per_s),
@@ -119,6 +125,8 @@ pub fn to_csv(rows: &[SeriesRow]) -> String {
             opt(r.gpu_alloc_ratio),
             num(r.cost_usd_per_hour),
             num(r.cost_usd),
+            opt(r.ttft_p99_s),
+            opt(r.tpot_p99_s),
         );
     }
     out
