@@ -31,6 +31,9 @@ enum Command {
     Run {
         /// Scenario file (TOML).
         scenario: PathBuf,
+        /// Kubernetes manifests (YAML files, or folders of them) applied over the scenario:
+        /// Deployment or Pod, HorizontalPodAutoscaler; unmodelled fields are listed.
+        manifests: Vec<PathBuf>,
         /// Seed for every random stream (overrides `simulation.seed`).
         #[arg(long)]
         seed: Option<u64>,
@@ -132,6 +135,8 @@ enum Command {
     Validate {
         /// Scenario file (TOML).
         scenario: PathBuf,
+        /// Kubernetes manifests (YAML files, or folders of them) applied over the scenario.
+        manifests: Vec<PathBuf>,
     },
     /// HPA dry-run calculator: run one CASE file through the upstream HPA algorithm.
     #[command(
@@ -225,6 +230,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run {
             scenario,
+            manifests,
             seed,
             out,
             horizon,
@@ -232,6 +238,7 @@ fn main() -> ExitCode {
             report,
         } => cli::run::run(&cli::run::RunArgs {
             scenario,
+            manifests,
             seed,
             out,
             horizon,
@@ -264,7 +271,10 @@ fn main() -> ExitCode {
         Command::Report { results, out, png } => {
             cli::report::report(&results, &out, png.as_deref())
         }
-        Command::Validate { scenario } => cli::validate::validate(&scenario),
+        Command::Validate {
+            scenario,
+            manifests,
+        } => cli::validate::validate(&scenario, &manifests),
         Command::HpaEval { case } => cli::hpa_eval::hpa_eval(&case),
         Command::Sweep {
             sweep,

@@ -22,11 +22,13 @@ pub struct Loaded {
     pub text: String,
     /// Every input file: (role, path as the scenario names it, path to read it from).
     pub files: Vec<InputFile>,
+    /// What the manifests hold that is not modelled.
+    pub warnings: Vec<String>,
 }
 
 /// One file a run reads, for provenance.
 pub struct InputFile {
-    /// `scenario`, `gpu_catalog`, `instance_catalog`, `trace` or `token_sample`.
+    /// `scenario`, `gpu_catalog`, `instance_catalog`, `trace`, `token_sample` or `manifest`.
     pub role: &'static str,
     /// The path as written (the scenario's file name; others relative to its folder).
     pub named: String,
@@ -34,12 +36,15 @@ pub struct InputFile {
     pub full: std::path::PathBuf,
 }
 
-/// Reads and validates `path` and the trace it names (relative to the scenario's folder).
-pub fn load(path: &Path) -> Result<Loaded, CliError> {
+/// Reads and validates `path` and the trace it names (relative to the scenario's folder), with
+/// Kubernetes manifests (files, or folders of `*.yaml`/`*.yml`) applied over the
+/// scenario; warnings list what the manifests hold that capsim does not model.
+pub fn load_with(path: &Path, manifests: &[std::path::PathBuf]) -> Result<Loaded, CliError> {
     let shown = path.display().to_string();
     let text = std::fs::read_to_string(path)
         .map_err(|e| CliError::Input(format!("{shown}: cannot read the scenario: {e}")))?;
-    let input = |e: sim_core::ScenarioError| CliError::Input(e.to_string());
+    let (text, overlay, manifest_files) = super::manifests::apply(&text, &shown, manifests)?;
+    let input = |e: sim_core::ScenarioError| CliError::Input(overlay.blame(e).to_string());
     let base = path.parent().unwrap_or(Path::new("."));
     let (instances, gpus) = catalog_paths(&text, &shown).map_err(input)?;
     let mut files = vec![InputFile {
@@ -91,12 +96,20 @@ pub fn load(path: &Path) -> Result<Loaded, CliError> {
             note("token_sample", sample);
         }
     }
+    for m in manifest_files {
+        files.push(InputFile {
+            role: "manifest",
+            named: m.display().to_string(),
+            full: m,
+        });
+    }
     Ok(Loaded {
         scenario,
         inputs,
         variants,
         text,
         files,
+        warnings: overlay.warnings,
     })
 }
 

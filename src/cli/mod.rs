@@ -6,6 +6,7 @@ pub mod compare;
 pub mod error;
 pub mod hpa_eval;
 pub mod load;
+pub mod manifests;
 pub mod output;
 pub mod pack;
 pub mod report;

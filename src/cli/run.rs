@@ -1,7 +1,6 @@
 //! `capsim run`: run one scenario, write its outputs, print a readable summary.
 
 use super::error::CliError;
-use super::load::load;
 use super::output::{CsvRequestSink, Staged};
 use sim_core::engine::{parse_duration, SimDuration};
 use sim_core::metrics::NoSink;
@@ -15,6 +14,8 @@ use std::path::{Path, PathBuf};
 pub struct RunArgs {
     /// Scenario file.
     pub scenario: PathBuf,
+    /// Kubernetes manifests (files or folders) applied over the scenario.
+    pub manifests: Vec<PathBuf>,
     /// Seed override.
     pub seed: Option<u64>,
     /// Output folder.
@@ -81,7 +82,8 @@ pub fn provenance_and_report(
 
 /// Runs the scenario and writes `summary.json`, `timeseries.csv` (and `requests.csv`).
 pub fn run(args: &RunArgs) -> Result<(), CliError> {
-    let mut loaded = load(&args.scenario)?;
+    let mut loaded = super::load::load_with(&args.scenario, &args.manifests)?;
+    super::manifests::warn(&loaded.warnings);
     let checks = super::check::load_checks(&args.scenario)?;
     if !loaded.variants.is_empty() {
         let rows = super::compare::run_variants(args, loaded)?;

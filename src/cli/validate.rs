@@ -1,16 +1,18 @@
 //! `capsim validate`: check a scenario and the files it names, run nothing.
 
 use super::error::CliError;
-use super::load::load;
+use super::load::load_with;
 use sim_core::scenario::{Dispatch, EngineSpec, TrafficSpec};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-/// Validates `path`; prints a one-line description when it is sound.
-pub fn validate(path: &Path) -> Result<(), CliError> {
+/// Validates `path` (with any Kubernetes manifests applied); prints a one-line description when
+/// it is sound, and what the manifests hold that is not modelled.
+pub fn validate(path: &Path, manifests: &[PathBuf]) -> Result<(), CliError> {
     if super::sweep::is_sweep_file(path) {
         return super::sweep::validate(path);
     }
-    let loaded = load(path)?;
+    let loaded = load_with(path, manifests)?;
+    super::manifests::warn(&loaded.warnings);
     super::check::load_checks(path)?;
     let s = &loaded.scenario;
     let dispatch = match s.service.dispatch {

@@ -10,6 +10,7 @@ mod determinism;
 mod hpa_eval;
 mod hpa_loop;
 mod llm;
+mod manifests;
 mod mig;
 mod pack;
 mod policy;

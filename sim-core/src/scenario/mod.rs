@@ -3,6 +3,7 @@
 pub mod autoscaling;
 pub mod cluster;
 pub mod error;
+pub mod manifest;
 pub mod model;
 pub mod policy;
 pub mod raw;

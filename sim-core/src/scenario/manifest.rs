@@ -1,0 +1,471 @@
+//! Kubernetes manifests read beside a scenario: a Deployment (or a bare Pod) and its
+//! HorizontalPodAutoscaler become the scenario's `[service]` and `[hpa]` keys, so the YAML a team
+//! already runs can be simulated. Every field capsim does not model is listed, never silently
+//! dropped; kinds it does not model yet are listed whole.
+//!
+//! The result is an [`Overlay`]: scenario keys (TOML values) to set over the scenario file, each
+//! with the manifest field it came from, so errors found later point back into the YAML.
+
+use super::ScenarioError;
+use toml::{Table, Value};
+use yaml_rust2::{Yaml, YamlLoader};
+
+/// Scenario keys set from manifests, where each came from, and what was not modelled.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Overlay {
+    /// Scenario keys to set, in manifest order: (dotted key, value).
+    pub keys: Vec<(String, Value)>,
+    /// For each key of `keys`, the manifest field it came from (`file: kind/name: path`).
+    pub origins: Vec<String>,
+    /// Warnings: fields (or whole objects) not modelled, one line per manifest object.
+    pub warnings: Vec<String>,
+}
+
+impl Overlay {
+    /// Applies the keys to a scenario table (a manifest's value replaces the scenario's).
+    pub fn apply(&self, t: &mut Table) {
+        for (k, v) in &self.keys {
+            let mut cur = &mut *t;
+            let segs: Vec<&str> = k.split('.').collect();
+            for seg in &segs[..segs.len() - 1] {
+                let e = cur
+                    .entry(seg.to_string())
+                    .or_insert_with(|| Value::Table(Table::new()));
+                if !e.is_table() {
+                    *e = Value::Table(Table::new());
+                }
+                cur = e.as_table_mut().expect("a table");
+            }
+            cur.insert(segs[segs.len() - 1].to_string(), v.clone());
+        }
+    }
+
+    /// Rewrites an error about a key a manifest set so that it names the manifest field.
+    pub fn blame(&self, e: ScenarioError) -> ScenarioError {
+        let best = self
+            .keys
+            .iter()
+            .zip(&self.origins)
+            .filter(|((k, _), _)| {
+                e.key == *k
+                    || e.key.starts_with(&format!("{k}."))
+                    || e.key.starts_with(&format!("{k}["))
+            })
+            .max_by_key(|((k, _), _)| k.len());
+        match best {
+            Some(((k, _), origin)) => ScenarioError {
+                file: origin.clone(),
+                line: None,
+                column: None,
+                message: format!(
+                    "{} (set from the manifest as scenario key `{k}`)",
+                    e.message
+                ),
+                key: e.key,
+            },
+            None => e,
+        }
+    }
+}
+
+/// A field path inside one YAML object, for warnings and origins.
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+/// YAML to TOML: mappings with string keys, sequences, scalars; `null` is `None`.
+fn to_toml(y: &Yaml, file: &str, path: &str) -> Result<Option<Value>, ScenarioError> {
+    Ok(Some(match y {
+        Yaml::Null | Yaml::BadValue => return Ok(None),
+        Yaml::Boolean(b) => Value::Boolean(*b),
+        Yaml::Integer(i) => Value::Integer(*i),
+        Yaml::Real(r) => Value::Float(r.parse().map_err(|_| bad(file, path, "a number"))?),
+        Yaml::String(s) => Value::String(s.clone()),
+        Yaml::Array(a) => {
+            let mut v = Vec::with_capacity(a.len());
+            for (i, x) in a.iter().enumerate() {
+                if let Some(x) = to_toml(x, file, &format!("{path}[{i}]"))? {
+                    v.push(x);
+                }
+            }
+            Value::Array(v)
+        }
+        Yaml::Hash(h) => {
+            let mut t = Table::new();
+            for (k, v) in h {
+                let Some(k) = k.as_str() else {
+                    return Err(bad(file, path, "string keys"));
+                };
+                if let Some(v) = to_toml(v, file, &join(path, k))? {
+                    t.insert(k.to_string(), v);
+                }
+            }
+            Value::Table(t)
+        }
+        _ => return Err(bad(file, path, "a plain YAML value (no aliases or tags)")),
+    }))
+}
+
+fn bad(file: &str, path: &str, expected: &str) -> ScenarioError {
+    ScenarioError {
+        file: file.to_string(),
+        line: None,
+        column: None,
+        key: path.to_string(),
+        message: format!("expected {expected}"),
+    }
+}
+
+/// One manifest object being mapped: records consumed fields and what they set.
+struct Mapper<'a> {
+    file: &'a str,
+    label: String,
+    consumed: Vec<String>,
+    out: &'a mut Overlay,
+}
+
+impl Mapper<'_> {
+    /// Marks `path` (and everything under it) as modelled.
+    fn consume(&mut self, path: &str) {
+        self.consumed.push(path.to_string());
+    }
+
+    /// Sets scenario `key` from the YAML value at `path`, if present.
+    fn set(&mut self, key: &str, doc: &Yaml, path: &str) -> Result<(), ScenarioError> {
+        let y = get(doc, path);
+        if let Some(v) = to_toml(y, self.file, path)? {
+            self.out.keys.push((key.to_string(), v));
+            self.out
+                .origins
+                .push(format!("{}: {}: {path}", self.file, self.label));
+            self.consume(path);
+        }
+        Ok(())
+    }
+
+    /// Lists every leaf of `doc` not under a consumed path as not modelled.
+    fn finish(self, doc: &Yaml) {
+        let mut left = Vec::new();
+        leaves(doc, "", &mut left);
+        let left: Vec<String> = left
+            .into_iter()
+            .filter(|p| {
+                !self.consumed.iter().any(|c| {
+                    p == c || p.starts_with(&format!("{c}.")) || p.starts_with(&format!("{c}["))
+                })
+            })
+            .collect();
+        if !left.is_empty() {
+            self.out.warnings.push(format!(
+                "{}: {}: fields not modelled (ignored): {}",
+                self.file,
+                self.label,
+                left.join(", ")
+            ));
+        }
+    }
+}
+
+/// Every leaf path of a YAML tree (`a.b[0].c`); an empty mapping or sequence counts as a leaf.
+fn leaves(y: &Yaml, path: &str, out: &mut Vec<String>) {
+    match y {
+        Yaml::Hash(h) if !h.is_empty() => {
+            for (k, v) in h {
+                let k = k.as_str().map_or_else(|| format!("{k:?}"), str::to_string);
+                leaves(v, &join(path, &k), out);
+            }
+        }
+        Yaml::Array(a) if !a.is_empty() => {
+            for (i, v) in a.iter().enumerate() {
+                leaves(v, &format!("{path}[{i}]"), out);
+            }
+        }
+        Yaml::Null => {}
+        _ => out.push(path.to_string()),
+    }
+}
+
+/// The value at a dotted path with `[i]` indices (`Yaml::BadValue` when absent).
+fn get<'y>(doc: &'y Yaml, path: &str) -> &'y Yaml {
+    let mut cur = doc;
+    for seg in path.split('.') {
+        let (name, index) = match seg.split_once('[') {
+            Some((n, rest)) => (n, rest.trim_end_matches(']').parse::<usize>().ok()),
+            None => (seg, None),
+        };
+        cur = &cur[name];
+        if let Some(i) = index {
+            cur = &cur[i];
+        }
+    }
+    cur
+}
+
+fn present(y: &Yaml) -> bool {
+    !matches!(y, Yaml::BadValue | Yaml::Null)
+}
+
+/// Maps a pod spec at `spec` (a Deployment's `spec.template.spec` or a Pod's `spec`).
+fn pod_spec(m: &mut Mapper, doc: &Yaml, spec: &str) -> Result<(), ScenarioError> {
+    let c0 = format!("{spec}.containers[0]");
+    if !present(get(doc, &c0)) {
+        return Err(bad(
+            m.file,
+            &format!("{spec}.containers"),
+            "at least one container (the model server)",
+        ));
+    }
+    m.consume(&format!("{c0}.name"));
+    m.set(
+        "service.resources.requests",
+        doc,
+        &format!("{c0}.resources.requests"),
+    )?;
+    m.set(
+        "service.resources.limits",
+        doc,
+        &format!("{c0}.resources.limits"),
+    )?;
+    for f in ["initialDelaySeconds", "periodSeconds"] {
+        m.set(
+            &format!("service.pod.readinessProbe.{f}"),
+            doc,
+            &format!("{c0}.readinessProbe.{f}"),
+        )?;
+    }
+    // How the probe checks (exec, httpGet, grpc) does not matter to the model: it passes once
+    // the server has started.
+    for how in ["exec", "httpGet", "grpc", "tcpSocket"] {
+        m.consume(&format!("{c0}.readinessProbe.{how}"));
+    }
+    for f in [
+        "nodeSelector",
+        "tolerations",
+        "affinity",
+        "terminationGracePeriodSeconds",
+    ] {
+        m.set(&format!("service.pod.{f}"), doc, &format!("{spec}.{f}"))?;
+    }
+    Ok(())
+}
+
+/// Whether a Deployment has been read (its name is set first).
+fn out_has_deployment(o: &Overlay) -> bool {
+    o.origins.iter().any(|x| x.contains(": Deployment/"))
+}
+
+fn object(file: &str, doc: &Yaml, n: usize, out: &mut Overlay) -> Result<(), ScenarioError> {
+    let kind = doc["kind"].as_str().unwrap_or("");
+    let api = doc["apiVersion"].as_str().unwrap_or("");
+    let name = doc["metadata"]["name"].as_str().unwrap_or("");
+    if kind.is_empty() {
+        return Err(bad(
+            file,
+            &format!("document {}: kind", n + 1),
+            "a Kubernetes object with `apiVersion` and `kind`",
+        ));
+    }
+    let mut m = Mapper {
+        file,
+        label: format!("{kind}/{name}"),
+        consumed: vec!["apiVersion".into(), "kind".into(), "metadata.name".into()],
+        out,
+    };
+    match kind {
+        "Deployment" => {
+            if !api.starts_with("apps/") {
+                return Err(bad(file, "apiVersion", "apps/v1 for a Deployment"));
+            }
+            if !name.is_empty() {
+                m.out
+                    .keys
+                    .push(("service.name".into(), Value::String(name.into())));
+                m.out
+                    .origins
+                    .push(format!("{file}: {}: metadata.name", m.label));
+            }
+            m.set("service.replicas", doc, "spec.replicas")?;
+            // One Deployment per scenario: its selector and pod labels match by construction.
+            m.consume("spec.selector");
+            m.consume("spec.template.metadata.labels");
+            pod_spec(&mut m, doc, "spec.template.spec")?;
+        }
+        "Pod" if out_has_deployment(m.out) => {
+            m.out.warnings.push(format!(
+                "{file}: Pod/{name}: a bare Pod beside a Deployment is not modelled (one workload per scenario); the whole object is ignored"
+            ));
+            return Ok(());
+        }
+        "Pod" => {
+            m.out
+                .keys
+                .push(("service.replicas".into(), Value::Integer(1)));
+            m.out
+                .origins
+                .push(format!("{file}: {}: (one Pod)", m.label));
+            pod_spec(&mut m, doc, "spec")?;
+        }
+        "HorizontalPodAutoscaler" => {
+            if api != "autoscaling/v2" {
+                return Err(bad(file, "apiVersion", "autoscaling/v2"));
+            }
+            let target = get(doc, "spec.scaleTargetRef.kind").as_str().unwrap_or("");
+            if target != "Deployment" {
+                return Err(bad(
+                    file,
+                    "spec.scaleTargetRef.kind",
+                    "Deployment (the scenario's one workload)",
+                ));
+            }
+            m.consume("spec.scaleTargetRef");
+            for f in ["minReplicas", "maxReplicas", "metrics", "behavior"] {
+                m.set(&format!("hpa.{f}"), doc, &format!("spec.{f}"))?;
+            }
+        }
+        _ => {
+            m.out.warnings.push(format!(
+                "{file}: {kind}/{name}: kind {kind} ({api}) is not modelled yet; the whole object is ignored"
+            ));
+            return Ok(());
+        }
+    }
+    m.finish(doc);
+    Ok(())
+}
+
+/// Reads manifests: each `(file, text)` may hold several YAML documents separated by `---`.
+pub fn read_manifests(files: &[(String, String)]) -> Result<Overlay, ScenarioError> {
+    let mut out = Overlay::default();
+    let mut objects = Vec::new();
+    for (file, text) in files {
+        let docs = YamlLoader::load_from_str(text).map_err(|e| {
+            let mk = e.marker();
+            ScenarioError {
+                file: file.clone(),
+                line: Some(mk.line()),
+                column: Some(mk.col() + 1),
+                key: String::new(),
+                message: format!("not valid YAML: {}", e.info()),
+            }
+        })?;
+        for (n, doc) in docs.into_iter().enumerate() {
+            if present(&doc) {
+                objects.push((file, n, doc));
+            }
+        }
+    }
+    // Deployments first, so a bare Pod given beside one is recognised as extra.
+    objects.sort_by_key(|(_, _, d)| d["kind"].as_str() != Some("Deployment"));
+    for (file, n, doc) in &objects {
+        object(file, doc, *n, &mut out)?;
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEPLOY: &str = "\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: inference-deployment
+spec:
+  replicas: 3
+  selector:
+    matchLabels: {app: inference}
+  strategy:
+    type: RollingUpdate
+  template:
+    metadata:
+      labels: {app: inference}
+    spec:
+      nodeSelector: {gpu: h100}
+      containers:
+        - name: model
+          image: myregistry/model:latest
+          resources:
+            requests: {cpu: \"1\", nvidia.com/gpu: \"1\"}
+          readinessProbe:
+            exec: {command: [grpc_health_probe]}
+            periodSeconds: 10
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: inference-hpa}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: inference-deployment}
+  minReplicas: 2
+  maxReplicas: 20
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: pdb}
+spec: {minAvailable: 1}
+";
+
+    #[test]
+    fn deployment_and_hpa_become_scenario_keys_and_the_rest_is_listed() {
+        let o = read_manifests(&[("m.yaml".into(), DEPLOY.into())]).unwrap();
+        let keys: Vec<&str> = o.keys.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "service.name",
+                "service.replicas",
+                "service.resources.requests",
+                "service.pod.readinessProbe.periodSeconds",
+                "service.pod.nodeSelector",
+                "hpa.minReplicas",
+                "hpa.maxReplicas"
+            ]
+        );
+        assert_eq!(o.warnings.len(), 2, "{:?}", o.warnings);
+        assert_eq!(
+            o.warnings[0],
+            "m.yaml: Deployment/inference-deployment: fields not modelled (ignored): \
+             spec.strategy.type, spec.template.spec.containers[0].image"
+        );
+        assert!(o.warnings[1].contains("kind PodDisruptionBudget (policy/v1) is not modelled yet"));
+        let mut t = Table::new();
+        o.apply(&mut t);
+        assert_eq!(t["service"]["replicas"].as_integer(), Some(3));
+        assert_eq!(
+            t["service"]["resources"]["requests"]["nvidia.com/gpu"].as_str(),
+            Some("1")
+        );
+    }
+
+    #[test]
+    fn errors_name_the_manifest_field() {
+        let o = read_manifests(&[("m.yaml".into(), DEPLOY.into())]).unwrap();
+        let e = o.blame(ScenarioError {
+            file: "s.toml".into(),
+            line: Some(3),
+            column: Some(1),
+            key: "hpa.maxReplicas".into(),
+            message: "expected at least minReplicas".into(),
+        });
+        assert_eq!(
+            e.file,
+            "m.yaml: HorizontalPodAutoscaler/inference-hpa: spec.maxReplicas"
+        );
+        let e = read_manifests(&[("b.yaml".into(), "kind: [".into())]).unwrap_err();
+        assert_eq!(e.file, "b.yaml");
+        assert!(e.line.is_some() && e.message.starts_with("not valid YAML"));
+        let e = read_manifests(&[(
+            "h.yaml".into(),
+            "apiVersion: autoscaling/v1\nkind: HorizontalPodAutoscaler\n".into(),
+        )])
+        .unwrap_err();
+        assert_eq!(
+            (e.key.as_str(), e.message.as_str()),
+            ("apiVersion", "expected autoscaling/v2")
+        );
+    }
+}
