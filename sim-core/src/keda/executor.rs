@@ -101,7 +101,11 @@ mod tests {
         let mut e = exec("minReplicaCount = 3\nidleReplicaCount = 0\ncooldownPeriod = 60");
         assert_eq!(e.request_scale(0, true, 0), Some(3));
         assert_eq!(e.request_scale(30 * S, false, 5), None);
-        assert_eq!(e.request_scale(61 * S, false, 5), Some(0), "to the idle count");
+        assert_eq!(
+            e.request_scale(61 * S, false, 5),
+            Some(0),
+            "to the idle count"
+        );
         assert_eq!(e.request_scale(90 * S, false, 0), None);
     }
 }

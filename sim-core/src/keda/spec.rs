@@ -178,7 +178,10 @@ fn boolean(v: &toml::Value, key: &str) -> Result<bool, SpecError> {
     match text(v).trim() {
         "true" => Ok(true),
         "false" => Ok(false),
-        other => Err(err(key, format!("expected true or false, found \"{other}\""))),
+        other => Err(err(
+            key,
+            format!("expected true or false, found \"{other}\""),
+        )),
     }
 }
 
@@ -227,7 +230,9 @@ impl ScaledObjectSpec {
         if polling_interval < 1 {
             return Err(err(
                 "pollingInterval",
-                format!("expected a whole number of seconds of at least 1, found {polling_interval}"),
+                format!(
+                    "expected a whole number of seconds of at least 1, found {polling_interval}"
+                ),
             ));
         }
         let secs = |k: &str, v: Option<i64>, d: i64| -> Result<i64, SpecError> {
@@ -444,7 +449,9 @@ mod tests {
 
     #[test]
     fn defaults_and_generated_hpa() {
-        let s = spec("[[triggers]]\ntype = \"queue\"\n").check(&METRICS).unwrap();
+        let s = spec("[[triggers]]\ntype = \"queue\"\n")
+            .check(&METRICS)
+            .unwrap();
         assert_eq!(
             (s.polling_interval, s.cooldown_period, s.min_replica_count),
             (30, 300, 0)
@@ -507,10 +514,16 @@ mod tests {
         let e = spec("[[triggers]]\ntype = \"queue\"\nmetadata = { queueLenght = 3 }\n")
             .check(&METRICS)
             .unwrap_err();
-        assert!(e.message.contains("did you mean `queueLength`?"), "{}", e.message);
-        let e = spec("[[triggers]]\ntype = \"prometheus\"\nmetadata = { query = \"sum(in_flight)\" }\n")
-            .check(&METRICS)
-            .unwrap_err();
+        assert!(
+            e.message.contains("did you mean `queueLength`?"),
+            "{}",
+            e.message
+        );
+        let e = spec(
+            "[[triggers]]\ntype = \"prometheus\"\nmetadata = { query = \"sum(in_flight)\" }\n",
+        )
+        .check(&METRICS)
+        .unwrap_err();
         assert_eq!(e.key, "triggers[0].metadata.threshold");
         let e = spec("minReplicaCount = 1\nidleReplicaCount = 1\n[[triggers]]\ntype = \"queue\"\n")
             .check(&METRICS)

@@ -212,7 +212,11 @@ mod tests {
         assert_eq!((r.desired, r.panicking), (80, true));
         // Still panicking a stable window after the first entry: it was extended at 30 s.
         let r = a.scale(60 * S + TICK, 50.0, 50.0, 80);
-        assert_eq!((r.desired, r.panicking), (80, true), "no scale-down in panic");
+        assert_eq!(
+            (r.desired, r.panicking),
+            (80, true),
+            "no scale-down in panic"
+        );
         let r = a.scale(90 * S + TICK, 50.0, 50.0, 80);
         assert_eq!((r.desired, r.panicking), (50, false));
     }

@@ -200,7 +200,11 @@ mod tests {
         assert_eq!(pa.reconcile(4 * S, Some(1), 2).apply, Some(2));
         assert_eq!(pa.reconcile(5 * S, Some(1), 2).apply, Some(1));
         assert_eq!(pa.reconcile(6 * S, Some(9), 1).apply, Some(3));
-        assert_eq!(pa.reconcile(600 * S, Some(0), 1).apply, Some(1), "min-scale 1");
+        assert_eq!(
+            pa.reconcile(600 * S, Some(0), 1).apply,
+            Some(1),
+            "min-scale 1"
+        );
         let off = KpaConfig {
             enable_scale_to_zero: false,
             ..KpaConfig::default()
