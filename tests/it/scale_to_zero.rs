@@ -214,3 +214,31 @@ fn one_autoscaler_per_variant_and_bad_settings_are_named() {
     let e = err(&KNATIVE.replace("[knative]", "[knative]\nstable-windw = \"60s\""));
     assert!(e.contains("stable-window"), "{e}");
 }
+
+#[test]
+fn the_shipped_scenario_compares_keeping_a_gpu_warm_with_scaling_to_zero() {
+    let text = std::fs::read_to_string("scenarios/scale-to-zero.toml").unwrap();
+    let variants = sim_core::scenario::parse_variants(
+        &text,
+        "scale-to-zero.toml",
+        &sim_core::catalog::Catalog::builtin(),
+    )
+    .unwrap();
+    let names: Vec<&str> = variants.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["static-1", "hpa-in-flight", "keda-queue", "knative"]
+    );
+    let result = |i: usize| sim_core::run(&variants[i].scenario, Inputs::default()).unwrap();
+    let node_hours = |r: &sim_core::RunResult| r.summary.cluster.as_ref().unwrap().node_hours;
+    let p99 = |r: &sim_core::RunResult| r.summary.latency_s.p99.unwrap();
+    let warm = result(0);
+    for i in [2, 3] {
+        let r = result(i);
+        // Scaling to zero lets the Cluster Autoscaler release the node in the quiet hours ...
+        assert!(node_hours(&r) < 0.6 * node_hours(&warm), "{}", names[i]);
+        // ... and the first requests of the second burst wait for a node and a model load.
+        assert!(p99(&r) > 60.0 && p99(&warm) < 60.0, "{}", names[i]);
+        assert_eq!(r.summary.requests.dropped, 0, "{}", names[i]);
+    }
+}
