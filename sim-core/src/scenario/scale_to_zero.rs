@@ -124,8 +124,8 @@ impl Validator<'_> {
         let so = spec
             .check(&names)
             .map_err(|e| self.err(&format!("keda.{}", e.key), e.message))?;
-        if so.min_replica_count == 0
-            && so.idle_replica_count.is_none()
+        let lowest = so.idle_replica_count.unwrap_or(so.min_replica_count);
+        if lowest == 0
             && so
                 .triggers
                 .iter()
@@ -133,7 +133,7 @@ impl Validator<'_> {
         {
             return Err(self.err(
                 "keda.triggers",
-                "with minReplicaCount = 0 and only prometheus triggers over pod metrics, nothing could wake the service from zero (no pod reports at zero replicas): add a `queue` trigger, which counts requests waiting at the gateway, or set minReplicaCount to 1 or more",
+                "with minReplicaCount (or idleReplicaCount) 0 and only prometheus triggers over pod metrics, nothing could wake the service from zero (no pod reports at zero replicas): add a `queue` trigger, which counts requests waiting at the gateway, or keep at least one replica",
             ));
         }
         let controller = ControllerConfig::default();
