@@ -242,3 +242,39 @@ fn the_shipped_scenario_compares_keeping_a_gpu_warm_with_scaling_to_zero() {
         assert_eq!(r.summary.requests.dropped, 0, "{}", names[i]);
     }
 }
+
+#[test]
+fn keda_prometheus_trigger_feeds_the_generated_hpa() {
+    // 20 × 0.2 = 4 replicas' worth of work, one request at a time per replica: at 5 replicas each
+    // holds about 2.4 requests (M/D/1 at 80 %), so a threshold of 2 per replica asks for about 6,
+    // and the 5-minute scale-down stabilization holds the peak.
+    let s = r#"
+[simulation]
+horizon = "10m"
+sample_interval = "30s"
+[service]
+replicas = 1
+dispatch = "router"
+[service.service_time]
+distribution = "deterministic"
+base = "200ms"
+[traffic]
+kind = "poisson"
+rate = 20.0
+[metrics]
+scrape_interval = "15s"
+[keda]
+minReplicaCount = 1
+maxReplicaCount = 10
+[[keda.triggers]]
+type = "prometheus"
+metadata = { query = "sum(in_flight)", threshold = "2" }
+"#;
+    let r = sim_core::run(&parse_scenario(s, "s.toml").unwrap(), Inputs::default()).unwrap();
+    let last = r.series.last().unwrap().desired_replicas;
+    assert!(
+        r.series.iter().all(|r| r.desired_replicas >= 1),
+        "minReplicaCount"
+    );
+    assert!((5..=7).contains(&last), "{last}");
+}

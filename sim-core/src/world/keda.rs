@@ -21,6 +21,7 @@ pub(super) struct KedaLoop {
 }
 
 impl KedaLoop {
+    /// The scale loop of `so`, created at time 0.
     pub(super) fn new(so: &ScaledObject) -> KedaLoop {
         KedaLoop {
             exec: ScaleExecutor::new(so, 0),

@@ -33,6 +33,7 @@ pub(super) struct KpaLoop {
 }
 
 impl KpaLoop {
+    /// The KPA of a revision created at time 0, activating.
     pub(super) fn new(cfg: &KpaConfig) -> KpaLoop {
         KpaLoop {
             decider: Decider::new(DeciderSpec::from_config(cfg)),
