@@ -11,6 +11,8 @@ pub mod engine;
 pub mod gpu;
 pub mod hpa;
 pub mod ids;
+pub mod keda;
+pub mod knative;
 pub mod metrics;
 pub mod results;
 pub mod scenario;

@@ -16,6 +16,7 @@ mod pack;
 mod policy;
 mod replay;
 mod report;
+mod scale_to_zero;
 mod sweep;
 mod timeslice;
 mod validation;

@@ -229,10 +229,10 @@ impl Validator<'_> {
         service: &ServiceSpec,
     ) -> Result<Option<AutoscalingSpec>, ScenarioError> {
         let Some(spec) = &raw.hpa else {
-            if raw.metrics.is_some() {
+            if raw.metrics.is_some() && raw.keda.is_none() {
                 return Err(self.err(
                     "metrics",
-                    "[metrics] configures what autoscalers read: expected an [hpa] to read it",
+                    "[metrics] configures what autoscalers read: expected an [hpa] or a [keda] to read it",
                 ));
             }
             return Ok(None);
@@ -298,6 +298,20 @@ impl Validator<'_> {
                 }
             }
         }
+        let metrics = self.metrics_spec(raw, service)?;
+        Ok(Some(AutoscalingSpec {
+            hpa,
+            controller,
+            metrics,
+        }))
+    }
+
+    /// `[metrics]`: the pipeline the HPA (and KEDA's prometheus triggers) read.
+    pub(super) fn metrics_spec(
+        &self,
+        raw: &RawScenario,
+        service: &ServiceSpec,
+    ) -> Result<MetricsSpec, ScenarioError> {
         let m = raw.metrics.as_ref();
         let scrape_interval = match m.and_then(|m| m.scrape_interval.as_ref()) {
             None => SCRAPE_INTERVAL,
@@ -339,15 +353,11 @@ impl Validator<'_> {
             m.and_then(|m| m.memory.as_ref()),
             req("memory"),
         )?;
-        Ok(Some(AutoscalingSpec {
-            hpa,
-            controller,
-            metrics: MetricsSpec {
-                scrape_interval,
-                cpu_idle_milli,
-                cpu_busy_milli,
-                memory_milli,
-            },
-        }))
+        Ok(MetricsSpec {
+            scrape_interval,
+            cpu_idle_milli,
+            cpu_busy_milli,
+            memory_milli,
+        })
     }
 }

@@ -7,6 +7,7 @@ pub mod manifest;
 pub mod model;
 pub mod policy;
 pub mod raw;
+pub mod scale_to_zero;
 
 pub use autoscaling::{AutoscalingSpec, ClusterAutoscalerSpec, Expander, MetricsSpec};
 pub use cluster::ClusterSpec;
@@ -17,3 +18,4 @@ pub use model::{
     TraceFormat, TrafficSpec, VllmSpec,
 };
 pub use policy::{parse_variants, Variant};
+pub use scale_to_zero::{KedaSpec, KnativeSpec};

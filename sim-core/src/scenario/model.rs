@@ -70,6 +70,10 @@ pub struct Scenario {
     pub tokens: Option<TokenSpec>,
     /// The HPA on the Deployment and the metrics it reads, if any.
     pub autoscaling: Option<super::AutoscalingSpec>,
+    /// A KEDA ScaledObject, if any (its generated HPA is `autoscaling`).
+    pub keda: Option<super::KedaSpec>,
+    /// Knative's KPA and activator, if any.
+    pub knative: Option<super::KnativeSpec>,
     /// The Cluster Autoscaler over the node pools, if any.
     pub cluster_autoscaler: Option<super::ClusterAutoscalerSpec>,
     /// The model server.
@@ -500,7 +504,22 @@ impl Validator<'_> {
                 return Err(self.err(&format!("node_pool[{i}].time_slicing.failRequestsGreaterThanOne"), format!("the pods request {asked} of `{name}`: with failRequestsGreaterThanOne the device plugin fails them (request 1)")));
             }
         }
-        let autoscaling = self.autoscaling(&raw, &service)?;
+        self.one_autoscaler(&raw)?;
+        let mut autoscaling = self.autoscaling(&raw, &service)?;
+        let keda = match self.keda(&raw, &service)? {
+            None => None,
+            Some((k, hpa)) => {
+                autoscaling = Some(hpa);
+                Some(k)
+            }
+        };
+        let knative = self.knative(&raw, &service)?;
+        let mut service = service;
+        if let Some(k) = &knative {
+            // A Knative revision has no replica count: the autoscaler starts it at its initial
+            // scale.
+            service.replicas = k.kpa.initial();
+        }
         let cluster_autoscaler = self.cluster_autoscaler(&raw, cluster.is_some())?;
         if let (Some(_), Some(c)) = (&cluster_autoscaler, &cluster) {
             for (i, p) in c.pools.iter().enumerate() {
@@ -511,6 +530,8 @@ impl Validator<'_> {
         }
         Ok(Scenario {
             autoscaling,
+            keda,
+            knative,
             cluster_autoscaler,
             name: raw.name.clone().unwrap_or_default(),
             seed,

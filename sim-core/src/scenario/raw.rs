@@ -35,6 +35,10 @@ pub struct RawScenario {
     pub metrics: Option<RawMetrics>,
     /// `[cluster_autoscaler]`: the Cluster Autoscaler over the node pools (flag names as upstream).
     pub cluster_autoscaler: Option<RawClusterAutoscaler>,
+    /// `[keda]`: a KEDA ScaledObject (upstream field names) on the Deployment.
+    pub keda: Option<crate::keda::ScaledObjectSpec>,
+    /// `[knative]`: Knative's KPA (config-autoscaler keys) and activator in front of the pods.
+    pub knative: Option<super::scale_to_zero::RawKnative>,
     /// `[[check]]`: assertions on the results (checked by the CLI, not the simulator).
     pub check: Option<Vec<toml::Table>>,
 }

@@ -63,6 +63,27 @@ struct Sample {
     kv: i64,
 }
 
+impl Sample {
+    /// The pod metrics this sample serves (`POD_METRICS`), milli-units; `mig`: DCGM's device
+    /// utilisation reads 0.
+    fn values(&self, mig: bool) -> [(&'static str, i64); 8] {
+        let busy_pct = (self.busy_ratio * 100_000.0).round() as i64;
+        [
+            ("queue_length", self.queue),
+            ("in_flight", self.in_flight),
+            ("requests_per_second", self.rps),
+            ("output_tokens_per_second", self.tps),
+            ("gpu_utilization", busy_pct),
+            ("DCGM_FI_DEV_GPU_UTIL", if mig { 0 } else { busy_pct }),
+            (
+                "DCGM_FI_PROF_GR_ENGINE_ACTIVE",
+                (self.busy_ratio * 1000.0).round() as i64,
+            ),
+            ("kv_cache_usage", self.kv),
+        ]
+    }
+}
+
 /// Per-engine integrals and the latest scrape of each.
 #[derive(Debug, Default)]
 pub(super) struct Gauges {
@@ -99,6 +120,15 @@ impl Gauges {
         g.busy = state.2;
         g.completions += done;
         g.output_tokens += tokens;
+    }
+
+    /// Pod `e`'s latest scraped value of the pod metric `name` (milli-units), if scraped.
+    pub(super) fn pod_metric(&self, e: usize, name: &str, mig: bool) -> Option<i64> {
+        let s = self.samples.get(e).copied().flatten()?;
+        s.values(mig)
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| *v)
     }
 
     /// A pod became Ready: its first sample averages from now.
@@ -155,7 +185,7 @@ pub(super) struct Autoscaler {
     spec: AutoscalingSpec,
     history: HpaHistory,
     /// Whether replicas sit on MIG slices (DCGM's device utilisation then reads 0).
-    mig: bool,
+    pub(super) mig: bool,
     cpu_request_milli: Option<i64>,
     memory_request_milli: Option<i64>,
     /// Syncs run, rescales made, syncs that failed.
@@ -259,21 +289,7 @@ impl World {
                     m.cpu_idle_milli + (s.busy_ratio * m.cpu_busy_milli as f64).round() as i64;
                 usage.insert("cpu".to_string(), cpu);
                 usage.insert("memory".to_string(), m.memory_milli);
-                let busy_pct = (s.busy_ratio * 100_000.0).round() as i64;
-                let values = [
-                    ("queue_length", s.queue),
-                    ("in_flight", s.in_flight),
-                    ("requests_per_second", s.rps),
-                    ("output_tokens_per_second", s.tps),
-                    ("gpu_utilization", busy_pct),
-                    ("DCGM_FI_DEV_GPU_UTIL", if a.mig { 0 } else { busy_pct }),
-                    (
-                        "DCGM_FI_PROF_GR_ENGINE_ACTIVE",
-                        (s.busy_ratio * 1000.0).round() as i64,
-                    ),
-                    ("kv_cache_usage", s.kv),
-                ];
-                for (name, v) in values {
+                for (name, v) in s.values(a.mig) {
                     metrics.insert(
                         name.to_string(),
                         MetricSample {
@@ -320,7 +336,7 @@ impl World {
                 usage_sample,
             });
         }
-        let external = ["queue_length", "in_flight", "requests_per_second"]
+        let mut external: Vec<NamedValue> = ["queue_length", "in_flight", "requests_per_second"]
             .iter()
             .zip(totals)
             .map(|(n, v)| NamedValue {
@@ -328,6 +344,7 @@ impl World {
                 value: v,
             })
             .collect();
+        external.extend(self.keda_metrics());
         let current = self.kube.desired() as i32;
         let obs = Observation {
             now: now_ns,

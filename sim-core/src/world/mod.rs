@@ -2,10 +2,13 @@
 //! the horizon. Serving events live in `serving.rs`, node and pod lifecycles in `kube.rs`.
 
 mod autoscale;
+mod gateway;
+mod keda;
+mod knative;
 mod kube;
 mod serving;
 
-use crate::engine::{EventQueue, RngStreams, SimTime};
+use crate::engine::{EventQueue, RngStreams, SimDuration, SimTime};
 use crate::ids::{EngineId, NodeId, PodId, PoolId};
 use crate::metrics::{Recorder, RequestSink};
 use crate::results::{summarise, EngineTotals, RunResult};
@@ -76,6 +79,14 @@ enum Event {
     CaScan,
     /// A `mig_reconfigure` step of a node pool.
     MigReconfigure { pool: PoolId, step: u32 },
+    /// KEDA's scale loop checks the triggers.
+    KedaPoll,
+    /// Knative's autoscaler collects the pods' and the activator's concurrency.
+    KpaScrape,
+    /// Knative's decider and PodAutoscaler run.
+    KpaTick,
+    /// The oldest request held at the gateway may have waited too long.
+    GatewayTimeout,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -113,6 +124,10 @@ pub struct World {
     kube: Kube,
     gauges: autoscale::Gauges,
     autoscaler: Option<autoscale::Autoscaler>,
+    /// Requests waiting for a Ready pod (KEDA, Knative).
+    gateway: gateway::Gateway,
+    keda: Option<keda::KedaLoop>,
+    kpa: Option<knative::KpaLoop>,
 }
 
 impl World {
@@ -208,6 +223,16 @@ impl World {
             kube: Kube::new(s, &streams),
             gauges: autoscale::Gauges::default(),
             autoscaler: autoscale::Autoscaler::new(s),
+            gateway: match (&s.keda, &s.knative) {
+                (_, Some(k)) => gateway::Gateway::holding(Some(SimDuration(k.kpa.timeout as u64))),
+                (Some(_), None) => gateway::Gateway::holding(None),
+                (None, None) => gateway::Gateway::default(),
+            },
+            keda: s
+                .keda
+                .as_ref()
+                .map(|k| keda::KedaLoop::new(&k.scaled_object)),
+            kpa: s.knative.as_ref().map(|k| knative::KpaLoop::new(&k.kpa)),
         };
         world.start();
         if let Some(ca) = &world.kube.ca {
@@ -218,6 +243,16 @@ impl World {
         }
         if let Some(a) = &world.autoscaler {
             for (t, ev) in a.first_events() {
+                if t < world.horizon {
+                    world.queue.push(t, ev);
+                }
+            }
+        }
+        if let Some(t) = world.keda_first_poll() {
+            world.queue.push(t, Event::KedaPoll);
+        }
+        if let Some(k) = &world.kpa {
+            for (t, ev) in k.first_events() {
                 if t < world.horizon {
                     world.queue.push(t, ev);
                 }
@@ -271,6 +306,9 @@ impl World {
             self.now = t;
             self.events += 1;
             self.recorder.advance_to(t);
+            if let Some(k) = &mut self.kpa {
+                k.integrate(t, self.queued + self.in_service);
+            }
             match ev {
                 Event::Arrival => self.on_arrival(sink),
                 Event::Wake { engine, generation } => {
@@ -291,6 +329,13 @@ impl World {
                 Event::HpaSync => self.on_hpa_sync(sink),
                 Event::CaScan => self.on_ca_scan(sink),
                 Event::MigReconfigure { pool, step } => self.on_mig_reconfigure(pool, step, sink),
+                Event::KedaPoll => self.on_keda_poll(sink),
+                Event::KpaScrape => self.on_kpa_scrape(),
+                Event::KpaTick => self.on_kpa_tick(sink),
+                Event::GatewayTimeout => self.on_gateway_timeout(sink),
+            }
+            if self.gateway_ready() {
+                self.release_gateway(sink);
             }
         }
         let mut engines = EngineTotals::default();
@@ -320,6 +365,18 @@ impl World {
                     a.failures, a.syncs
                 ));
             }
+        }
+        if self.gateway.timed_out > 0 {
+            cluster.warnings.push(format!(
+                "{} requests waited at the activator longer than its timeout and failed (no_ready_replica)",
+                self.gateway.timed_out
+            ));
+        }
+        if self.gateway.len() > 0 {
+            cluster.warnings.push(format!(
+                "{} requests were still waiting at the gateway for a ready pod at the horizon",
+                self.gateway.len()
+            ));
         }
         let rec = self.recorder.finish();
         summarise(

@@ -37,6 +37,7 @@ impl World {
             Some(r) => r.pick(self.kube.ready(), &self.engines),
         };
         match target {
+            None if self.gateway.enabled => self.hold(request, sink),
             None => self
                 .recorder
                 .on_drop(&request, self.now, DropReason::NoReadyReplica, sink),
