@@ -8,6 +8,7 @@ mod common;
 mod determinism;
 mod hpa_eval;
 mod hpa_loop;
+mod karpenter;
 mod llm;
 mod mig;
 mod pack;

@@ -3,6 +3,7 @@
 pub mod autoscaling;
 pub mod cluster;
 pub mod error;
+pub mod karpenter;
 pub mod model;
 pub mod policy;
 pub mod raw;
@@ -10,6 +11,7 @@ pub mod raw;
 pub use autoscaling::{AutoscalingSpec, ClusterAutoscalerSpec, Expander, MetricsSpec};
 pub use cluster::ClusterSpec;
 pub use error::ScenarioError;
+pub use karpenter::KarpenterSpec;
 pub use model::{
     catalog_paths, parse_scenario, parse_scenario_with, BatchPolicy, Dispatch, Distribution,
     EngineSpec, RouterPolicy, Scenario, ServiceSpec, ServiceTimeSpec, TokenDist, TokenSpec,

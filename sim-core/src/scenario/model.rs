@@ -72,6 +72,8 @@ pub struct Scenario {
     pub autoscaling: Option<super::AutoscalingSpec>,
     /// The Cluster Autoscaler over the node pools, if any.
     pub cluster_autoscaler: Option<super::ClusterAutoscalerSpec>,
+    /// Karpenter, if any (its candidate pools are in `cluster`).
+    pub karpenter: Option<super::KarpenterSpec>,
     /// The model server.
     pub service: ServiceSpec,
     /// Where requests come from.
@@ -439,6 +441,7 @@ impl Validator<'_> {
         let slo_tpot = slo("slo.tpot", raw.slo.as_ref().and_then(|s| s.tpot.as_ref()))?;
         let service_raw = self.required("service", raw.service.as_ref(), "a [service] table")?;
         let cluster = self.cluster(&raw, catalog)?;
+        let (cluster, karpenter) = self.karpenter(&raw, cluster, catalog)?;
         let service = self.service(service_raw, cluster.as_ref(), catalog)?;
         let traffic_raw = self.required("traffic", raw.traffic.as_ref(), "a [traffic] table")?;
         let traffic = self.traffic(traffic_raw)?;
@@ -512,6 +515,7 @@ impl Validator<'_> {
         Ok(Scenario {
             autoscaling,
             cluster_autoscaler,
+            karpenter,
             name: raw.name.clone().unwrap_or_default(),
             seed,
             horizon,

@@ -35,6 +35,8 @@ pub struct RawScenario {
     pub metrics: Option<RawMetrics>,
     /// `[cluster_autoscaler]`: the Cluster Autoscaler over the node pools (flag names as upstream).
     pub cluster_autoscaler: Option<RawClusterAutoscaler>,
+    /// `[karpenter]`: Karpenter's NodePools launching nodes for pending pods.
+    pub karpenter: Option<super::karpenter::RawKarpenter>,
     /// `[[check]]`: assertions on the results (checked by the CLI, not the simulator).
     pub check: Option<Vec<toml::Table>>,
 }

@@ -4,6 +4,7 @@
 mod autoscale;
 mod kube;
 mod serving;
+mod vpa;
 
 use crate::engine::{EventQueue, RngStreams, SimTime};
 use crate::ids::{EngineId, NodeId, PodId, PoolId};
@@ -76,6 +77,16 @@ enum Event {
     CaScan,
     /// A `mig_reconfigure` step of a node pool.
     MigReconfigure { pool: PoolId, step: u32 },
+    /// Karpenter's provisioning batch timer.
+    KarpenterBatch,
+    /// Karpenter's disruption controller polls.
+    KarpenterDisrupt,
+    /// A Karpenter disruption command's validation delay ends.
+    KarpenterExecute,
+    /// The VPA recommender runs.
+    VpaRecommend,
+    /// The VPA updater runs.
+    VpaUpdate,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -113,6 +124,7 @@ pub struct World {
     kube: Kube,
     gauges: autoscale::Gauges,
     autoscaler: Option<autoscale::Autoscaler>,
+    vpa: Option<vpa::Vpa>,
 }
 
 impl World {
@@ -208,12 +220,24 @@ impl World {
             kube: Kube::new(s, &streams),
             gauges: autoscale::Gauges::default(),
             autoscaler: autoscale::Autoscaler::new(s),
+            vpa: None,
         };
         world.start();
         if let Some(ca) = &world.kube.ca {
             let t = ca.first_scan();
             if t < world.horizon {
                 world.queue.push(t, Event::CaScan);
+            }
+        }
+        if world.kube.karpenter.is_some() {
+            let t = SimTime(crate::scenario::karpenter::defaults::DISRUPTION_POLL.0);
+            if t < world.horizon {
+                world.queue.push(t, Event::KarpenterDisrupt);
+            }
+        }
+        for (t, ev) in world.vpa.iter().flat_map(|v| v.first_events()) {
+            if t < world.horizon {
+                world.queue.push(t, ev);
             }
         }
         if let Some(a) = &world.autoscaler {
@@ -291,6 +315,11 @@ impl World {
                 Event::HpaSync => self.on_hpa_sync(sink),
                 Event::CaScan => self.on_ca_scan(sink),
                 Event::MigReconfigure { pool, step } => self.on_mig_reconfigure(pool, step, sink),
+                Event::KarpenterBatch => self.on_karpenter_batch(),
+                Event::KarpenterDisrupt => self.on_karpenter_disrupt(sink),
+                Event::KarpenterExecute => self.on_karpenter_execute(sink),
+                Event::VpaRecommend => self.on_vpa_recommend(),
+                Event::VpaUpdate => self.on_vpa_update(sink),
             }
         }
         let mut engines = EngineTotals::default();
@@ -313,6 +342,17 @@ impl World {
         );
         let horizon_s = self.horizon.as_secs_f64();
         let mut cluster = self.kube.outcome(self.horizon);
+        if let Some(k) = &self.kube.karpenter {
+            // Candidate pools Karpenter never launched are left out.
+            let mut i = 0;
+            cluster.pools.retain(|p| {
+                let keep = !k.manages(i) || p.nodes_launched > 0;
+                i += 1;
+                keep
+            });
+            cluster.karpenter = Some(k.outcome());
+        }
+        cluster.vpa = self.vpa.as_ref().map(|v| v.outcome(&self.kube));
         if let Some(a) = &self.autoscaler {
             if let Some(f) = &a.first_failure {
                 cluster.warnings.push(format!(
