@@ -18,3 +18,4 @@ mod report;
 mod sweep;
 mod timeslice;
 mod validation;
+mod vpa;

@@ -69,8 +69,10 @@ pub struct MetricsSpec {
     pub cpu_idle_milli: i64,
     /// CPU added when the engine is busy all the time, milli-cores.
     pub cpu_busy_milli: i64,
-    /// Memory in use, bytes × 1000 (milli-bytes, as the HPA counts).
+    /// Memory in use by an idle pod, bytes × 1000 (milli-bytes, as the HPA counts).
     pub memory_milli: i64,
+    /// Memory added per request waiting or executing in the pod, milli-bytes.
+    pub memory_per_request_milli: i64,
 }
 
 /// Cluster Autoscaler expanders.
@@ -229,10 +231,10 @@ impl Validator<'_> {
         service: &ServiceSpec,
     ) -> Result<Option<AutoscalingSpec>, ScenarioError> {
         let Some(spec) = &raw.hpa else {
-            if raw.metrics.is_some() {
+            if raw.metrics.is_some() && raw.vpa.is_none() {
                 return Err(self.err(
                     "metrics",
-                    "[metrics] configures what autoscalers read: expected an [hpa] to read it",
+                    "[metrics] configures what autoscalers read: expected an [hpa] or a [vpa] to read it",
                 ));
             }
             return Ok(None);
@@ -298,6 +300,20 @@ impl Validator<'_> {
                 }
             }
         }
+        let metrics = self.metrics_spec(raw, service)?;
+        Ok(Some(AutoscalingSpec {
+            hpa,
+            controller,
+            metrics,
+        }))
+    }
+
+    /// `[metrics]`, defaults filled in (the HPA's and the VPA's view of pod usage).
+    pub(super) fn metrics_spec(
+        &self,
+        raw: &RawScenario,
+        service: &ServiceSpec,
+    ) -> Result<MetricsSpec, ScenarioError> {
         let m = raw.metrics.as_ref();
         let scrape_interval = match m.and_then(|m| m.scrape_interval.as_ref()) {
             None => SCRAPE_INTERVAL,
@@ -339,15 +355,17 @@ impl Validator<'_> {
             m.and_then(|m| m.memory.as_ref()),
             req("memory"),
         )?;
-        Ok(Some(AutoscalingSpec {
-            hpa,
-            controller,
-            metrics: MetricsSpec {
-                scrape_interval,
-                cpu_idle_milli,
-                cpu_busy_milli,
-                memory_milli,
-            },
-        }))
+        let memory_per_request_milli = milli(
+            "metrics.memory_per_request",
+            m.and_then(|m| m.memory_per_request.as_ref()),
+            0,
+        )?;
+        Ok(MetricsSpec {
+            scrape_interval,
+            cpu_idle_milli,
+            cpu_busy_milli,
+            memory_milli,
+            memory_per_request_milli,
+        })
     }
 }

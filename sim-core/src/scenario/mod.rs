@@ -7,6 +7,7 @@ pub mod karpenter;
 pub mod model;
 pub mod policy;
 pub mod raw;
+pub mod vpa;
 
 pub use autoscaling::{AutoscalingSpec, ClusterAutoscalerSpec, Expander, MetricsSpec};
 pub use cluster::ClusterSpec;
@@ -18,3 +19,4 @@ pub use model::{
     TraceFormat, TrafficSpec, VllmSpec,
 };
 pub use policy::{parse_variants, Variant};
+pub use vpa::VpaSpec;

@@ -72,6 +72,8 @@ pub struct Scenario {
     pub autoscaling: Option<super::AutoscalingSpec>,
     /// The Cluster Autoscaler over the node pools, if any.
     pub cluster_autoscaler: Option<super::ClusterAutoscalerSpec>,
+    /// The VPA on the Deployment, if any.
+    pub vpa: Option<super::VpaSpec>,
     /// Karpenter, if any (its candidate pools are in `cluster`).
     pub karpenter: Option<super::KarpenterSpec>,
     /// The model server.
@@ -505,6 +507,7 @@ impl Validator<'_> {
         }
         let autoscaling = self.autoscaling(&raw, &service)?;
         let cluster_autoscaler = self.cluster_autoscaler(&raw, cluster.is_some())?;
+        let vpa = self.vpa(&raw, &service, cluster.is_some())?;
         if let (Some(_), Some(c)) = (&cluster_autoscaler, &cluster) {
             for (i, p) in c.pools.iter().enumerate() {
                 if !p.scale.is_empty() {
@@ -516,6 +519,7 @@ impl Validator<'_> {
             autoscaling,
             cluster_autoscaler,
             karpenter,
+            vpa,
             name: raw.name.clone().unwrap_or_default(),
             seed,
             horizon,

@@ -37,6 +37,8 @@ pub struct RawScenario {
     pub cluster_autoscaler: Option<RawClusterAutoscaler>,
     /// `[karpenter]`: Karpenter's NodePools launching nodes for pending pods.
     pub karpenter: Option<super::karpenter::RawKarpenter>,
+    /// `[vpa]`: a VerticalPodAutoscaler on the Deployment (upstream field names).
+    pub vpa: Option<super::vpa::RawVpa>,
     /// `[[check]]`: assertions on the results (checked by the CLI, not the simulator).
     pub check: Option<Vec<toml::Table>>,
 }
@@ -75,8 +77,10 @@ pub struct RawMetrics {
     pub cpu_idle: Option<RawQuantity>,
     /// CPU a pod uses on top of `cpu_idle` when its engine is busy all the time.
     pub cpu_busy: Option<RawQuantity>,
-    /// Memory a pod uses.
+    /// Memory a pod uses when idle.
     pub memory: Option<RawQuantity>,
+    /// Memory a pod uses per request waiting or executing in it (default 0).
+    pub memory_per_request: Option<RawQuantity>,
 }
 
 /// `[simulation]`.

@@ -101,6 +101,15 @@ impl Gauges {
         g.output_tokens += tokens;
     }
 
+    /// Engine `e`'s time-integrals of busy units and of requests waiting or executing, up to
+    /// `now` (count × nanoseconds).
+    pub(super) fn integrals(&mut self, e: usize, now: SimTime) -> (u128, u128) {
+        self.ensure(e);
+        let g = &mut self.gauges[e];
+        g.integrate(now);
+        (g.busy_area, g.outstanding_area)
+    }
+
     /// A pod became Ready: its first sample averages from now.
     pub(super) fn pod_ready(&mut self, e: usize, now: SimTime) {
         self.ensure(e);
@@ -256,7 +265,10 @@ impl World {
                 let cpu =
                     m.cpu_idle_milli + (s.busy_ratio * m.cpu_busy_milli as f64).round() as i64;
                 usage.insert("cpu".to_string(), cpu);
-                usage.insert("memory".to_string(), m.memory_milli);
+                let memory = m
+                    .memory_milli
+                    .saturating_add(m.memory_per_request_milli.saturating_mul(s.in_flight) / 1000);
+                usage.insert("memory".to_string(), memory);
                 let busy_pct = (s.busy_ratio * 100_000.0).round() as i64;
                 let values = [
                     ("queue_length", s.queue),

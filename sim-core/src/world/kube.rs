@@ -4,6 +4,7 @@
 mod cluster_autoscaler;
 pub(super) mod karpenter;
 mod timeslice;
+pub(super) mod vpa;
 
 use super::{Event, WakeSlot, World};
 use crate::cluster::{Labels, NodePoolSpec, PodTemplate, Quantity, ResVec, ResourceNames};
@@ -252,6 +253,31 @@ impl Kube {
             Some(r) => (&r.0, &r.1),
             None => (&self.pod_req, &self.pod_req_nonzero),
         }
+    }
+
+    /// Gives a pod its own requests (before it is bound).
+    pub(super) fn set_requests(&mut self, pod: PodId, r: (ResVec, ResVec)) {
+        self.pods[pod.index()].requests = Some(Box::new(r));
+    }
+
+    /// Resizes a bound pod's requests in place if its node has room; false if it has not.
+    pub(super) fn resize_in_place(&mut self, pod: PodId, new: &(ResVec, ResVec)) -> bool {
+        let Some(node) = self.pods[pod.index()].node else {
+            return false;
+        };
+        let old = self.requests_of(pod).0.clone();
+        let n = &self.nodes[node.index()];
+        let mut after = n.requested.clone();
+        after.sub(&old);
+        if !after.fits_within(&new.0, &self.pools[n.pool.index()].allocatable) {
+            return false;
+        }
+        after.add(&new.0);
+        let n = &mut self.nodes[node.index()];
+        n.requested = after;
+        n.version += 1;
+        self.pods[pod.index()].requests = Some(Box::new(new.clone()));
+        true
     }
 
     /// Engine indices of Ready replicas.

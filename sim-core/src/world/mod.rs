@@ -4,7 +4,6 @@
 mod autoscale;
 mod kube;
 mod serving;
-mod vpa;
 
 use crate::engine::{EventQueue, RngStreams, SimTime};
 use crate::ids::{EngineId, NodeId, PodId, PoolId};
@@ -124,7 +123,7 @@ pub struct World {
     kube: Kube,
     gauges: autoscale::Gauges,
     autoscaler: Option<autoscale::Autoscaler>,
-    vpa: Option<vpa::Vpa>,
+    vpa: Option<kube::vpa::Vpa>,
 }
 
 impl World {
@@ -220,7 +219,7 @@ impl World {
             kube: Kube::new(s, &streams),
             gauges: autoscale::Gauges::default(),
             autoscaler: autoscale::Autoscaler::new(s),
-            vpa: None,
+            vpa: kube::vpa::Vpa::new(s),
         };
         world.start();
         if let Some(ca) = &world.kube.ca {
@@ -352,7 +351,7 @@ impl World {
             });
             cluster.karpenter = Some(k.outcome());
         }
-        cluster.vpa = self.vpa.as_ref().map(|v| v.outcome(&self.kube));
+        cluster.vpa = self.vpa.as_ref().map(|v| v.outcome());
         if let Some(a) = &self.autoscaler {
             if let Some(f) = &a.first_failure {
                 cluster.warnings.push(format!(
