@@ -71,7 +71,7 @@ pub struct MetricsSpec {
     pub cpu_busy_milli: i64,
     /// Memory in use by an idle pod, bytes × 1000 (milli-bytes, as the HPA counts).
     pub memory_milli: i64,
-    /// Memory added per request waiting or executing in the pod, milli-bytes.
+    /// Memory added per request executing in the pod (in its running batch), milli-bytes.
     pub memory_per_request_milli: i64,
 }
 

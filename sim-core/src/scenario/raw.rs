@@ -79,7 +79,7 @@ pub struct RawMetrics {
     pub cpu_busy: Option<RawQuantity>,
     /// Memory a pod uses when idle.
     pub memory: Option<RawQuantity>,
-    /// Memory a pod uses per request waiting or executing in it (default 0).
+    /// Memory a pod uses per request executing in it (default 0).
     pub memory_per_request: Option<RawQuantity>,
 }
 

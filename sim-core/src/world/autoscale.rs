@@ -101,13 +101,13 @@ impl Gauges {
         g.output_tokens += tokens;
     }
 
-    /// Engine `e`'s time-integrals of busy units and of requests waiting or executing, up to
-    /// `now` (count × nanoseconds).
-    pub(super) fn integrals(&mut self, e: usize, now: SimTime) -> (u128, u128) {
+    /// Engine `e`'s time-integrals of busy units, of requests waiting or executing, and of
+    /// requests waiting, up to `now` (count × nanoseconds).
+    pub(super) fn integrals(&mut self, e: usize, now: SimTime) -> (u128, u128, u128) {
         self.ensure(e);
         let g = &mut self.gauges[e];
         g.integrate(now);
-        (g.busy_area, g.outstanding_area)
+        (g.busy_area, g.outstanding_area, g.queued_area)
     }
 
     /// A pod became Ready: its first sample averages from now.

@@ -20,7 +20,7 @@ pub(in crate::world) struct Vpa {
     agg: AggregateState,
     /// Per pod (by index): its container's memory window and last samples.
     containers: Vec<ContainerState>,
-    /// Per pod: busy and outstanding integrals at its last sample, and when.
+    /// Per pod: busy and executing integrals at its last sample, and when.
     last: Vec<Option<(u128, u128, SimTime)>>,
     rec: Option<Recommendation>,
     evictions: u64,
@@ -132,8 +132,9 @@ impl World {
                 v.last.resize(e + 1, None);
                 v.containers.resize(e + 1, ContainerState::default());
             }
-            let (busy, out) = self.gauges.integrals(e, now);
-            let Some((b0, o0, at)) = v.last[e].replace((busy, out, now)) else {
+            let (busy, out, queued) = self.gauges.integrals(e, now);
+            let executing = out - queued;
+            let Some((b0, x0, at)) = v.last[e].replace((busy, executing, now)) else {
                 continue;
             };
             let dt = now.0.saturating_sub(at.0);
@@ -141,10 +142,10 @@ impl World {
                 continue;
             }
             let busy_ratio = (busy - b0) as f64 / dt as f64;
-            let in_flight = (out - o0) as f64 / dt as f64;
+            let executing = executing.saturating_sub(x0) as f64 / dt as f64;
             let cores = (m.cpu_idle_milli as f64 + busy_ratio * m.cpu_busy_milli as f64) / 1e3;
             let bytes =
-                (m.memory_milli as f64 + in_flight * m.memory_per_request_milli as f64) / 1e3;
+                (m.memory_milli as f64 + executing * m.memory_per_request_milli as f64) / 1e3;
             let start = at.0 as i64;
             let c = &mut v.containers[e];
             c.add_cpu(&mut v.agg, cores, start);
