@@ -42,6 +42,9 @@ pub(in crate::world) struct Karpenter {
     /// Newest pending pod that has triggered a batch.
     last_seen: Option<PodId>,
     command: Option<Command>,
+    /// The cluster's state (node versions, nodes, candidates) when single-node consolidation
+    /// last found nothing.
+    unchanged_since_failure: Option<(u64, usize, usize)>,
     /// Replacement nodes launching, and the node each replaces.
     replacing: Vec<(NodeId, NodeId)>,
     outcome: KarpenterOutcome,
@@ -67,6 +70,7 @@ impl Karpenter {
             batch: None,
             last_seen: None,
             command: None,
+            unchanged_since_failure: None,
             replacing: Vec::new(),
             outcome: KarpenterOutcome::default(),
         }
@@ -490,7 +494,7 @@ impl World {
 
     /// One node (fewest pods first) whose pods fit on the other nodes, or on those plus one new
     /// node cheaper than it.
-    fn single_node_consolidation(&self) -> Option<Command> {
+    fn single_node_consolidation(&mut self) -> Option<Command> {
         let k = &self.kube;
         let karp = k.karpenter.as_ref()?;
         let mut cands: Vec<(u32, usize, usize)> = (0..k.nodes.len())
@@ -503,8 +507,29 @@ impl World {
                     .then_some((n.pods, i, np))
             })
             .collect();
+        if cands.is_empty() {
+            return None;
+        }
+        // Nothing changed since the last poll found no consolidation: skip the simulation.
+        let state = (
+            k.nodes.iter().map(|n| n.version).sum::<u64>(),
+            k.nodes.len(),
+            cands.len(),
+        );
+        if karp.unchanged_since_failure == Some(state) {
+            return None;
+        }
         cands.sort_unstable();
-        for (_, i, np) in cands {
+        let found = self.try_consolidate(&cands);
+        let karp = self.kube.karpenter.as_mut()?;
+        karp.unchanged_since_failure = if found.is_none() { Some(state) } else { None };
+        found
+    }
+
+    /// Tries each candidate `(pods, node, nodepool)` in order; the first command found.
+    fn try_consolidate(&self, cands: &[(u32, usize, usize)]) -> Option<Command> {
+        let k = &self.kube;
+        for &(_, i, np) in cands {
             if self.budget_left(np, DisruptionReason::Underutilized) == 0 {
                 continue;
             }
