@@ -147,3 +147,39 @@ fn bad_karpenter_settings_name_the_key() {
     assert!(m.contains("alternatives"), "{m}");
     assert!(m.contains(":"), "{m}");
 }
+
+#[test]
+fn shipped_comparison_is_reproducible_and_karpenter_uses_fewer_node_hours() {
+    let src = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/karpenter-vs-ca.toml"),
+    )
+    .unwrap();
+    let catalog = sim_core::catalog::Catalog::builtin();
+    let variants =
+        sim_core::scenario::parse_variants(&src, "karpenter-vs-ca.toml", &catalog).unwrap();
+    let run = |i: usize| {
+        let r = sim_core::run(&variants[i].scenario, Inputs::default()).unwrap();
+        serde_json::to_string(&r.summary).unwrap()
+    };
+    let hours = |i: usize| {
+        let r = sim_core::run(&variants[i].scenario, Inputs::default()).unwrap();
+        let c = r.summary.cluster.unwrap();
+        (c.node_hours, c.cost_usd)
+    };
+    for i in 0..variants.len() {
+        assert_eq!(run(i), run(i), "{}", variants[i].name);
+    }
+    let names: Vec<&str> = variants.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "cluster-autoscaler",
+            "karpenter",
+            "karpenter-spot",
+            "karpenter-vpa"
+        ]
+    );
+    let (ca, karp, spot) = (hours(0), hours(1), hours(2));
+    assert!(karp.0 < ca.0, "{karp:?} {ca:?}");
+    assert!(spot.1 < karp.1 * 0.5, "{spot:?} {karp:?}");
+}
