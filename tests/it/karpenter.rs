@@ -183,3 +183,21 @@ fn shipped_comparison_is_reproducible_and_karpenter_uses_fewer_node_hours() {
     assert!(karp.0 < ca.0, "{karp:?} {ca:?}");
     assert!(spot.1 < karp.1 * 0.5, "{spot:?} {karp:?}");
 }
+
+#[test]
+fn limits_cap_the_nodepool() {
+    // At most one GPU's worth of nodes: the second pod stays Pending.
+    let src = SCENARIO.replace(
+        "disruption = {",
+        "limits = { \"nvidia.com/gpu\" = 1 }\ndisruption = {",
+    );
+    let s = parse_scenario(&src, "karpenter.toml").unwrap();
+    let r = sim_core::run(&s, Inputs::default()).unwrap();
+    let rows = &r.series;
+    assert!(rows.iter().all(|r| r.nodes <= 1));
+    let at = |t: f64| rows.iter().find(|r| r.time_s == t).unwrap();
+    assert_eq!(at(600.0).pods_pending, 1);
+    // Once the Deployment shrinks the pending pod goes; nothing more is launched.
+    assert_eq!(at(1300.0).pods_pending, 0);
+    assert_eq!(r.summary.cluster.unwrap().nodes_launched, 1);
+}
