@@ -166,8 +166,8 @@ fn shipped_comparison_is_reproducible_and_karpenter_uses_fewer_node_hours() {
         let c = r.summary.cluster.unwrap();
         (c.node_hours, c.cost_usd)
     };
-    for i in 0..variants.len() {
-        assert_eq!(run(i), run(i), "{}", variants[i].name);
+    for (i, v) in variants.iter().enumerate() {
+        assert_eq!(run(i), run(i), "{}", v.name);
     }
     let names: Vec<&str> = variants.iter().map(|v| v.name.as_str()).collect();
     assert_eq!(
