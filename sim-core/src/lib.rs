@@ -19,6 +19,7 @@ pub mod scenario;
 pub mod scheduler;
 pub mod serving;
 pub mod traffic;
+pub mod vpa;
 pub mod world;
 
 pub use results::{RunResult, Summary};

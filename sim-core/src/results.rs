@@ -203,6 +203,12 @@ pub struct ClusterSummary {
     pub cost_usd_per_million_requests: Option<f64>,
     /// Per pool.
     pub pools: Vec<PoolOutcome>,
+    /// Karpenter's counters, when it ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub karpenter: Option<KarpenterOutcome>,
+    /// The VPA's evictions and last recommendation, when it ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vpa: Option<VpaOutcome>,
 }
 
 /// One pool's billing.
@@ -249,6 +255,53 @@ pub struct ClusterOutcome {
     pub overcommits: u64,
     /// Pods OOM-killed on time-sliced GPUs.
     pub gpu_oom_kills: u64,
+    /// Karpenter's counters, if it ran.
+    pub karpenter: Option<KarpenterOutcome>,
+    /// The VPA's counters and last recommendation, if it ran.
+    pub vpa: Option<VpaOutcome>,
+}
+
+/// What Karpenter did over a run.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct KarpenterOutcome {
+    /// Provisioning batches that launched nodes.
+    pub provisioning_batches: u64,
+    /// Nodes launched (replacements included).
+    pub nodes_launched: u64,
+    /// Empty nodes deleted by consolidation.
+    pub empty_deleted: u64,
+    /// Underutilised nodes deleted (their pods fit elsewhere).
+    pub underutilized_deleted: u64,
+    /// Nodes replaced by a cheaper one.
+    pub nodes_replaced: u64,
+    /// Nodes drained because they reached `expireAfter`.
+    pub nodes_expired: u64,
+}
+
+/// One VPA recommendation for the Deployment's container.
+#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq)]
+pub struct VpaResources {
+    /// CPU, millicores.
+    pub cpu_millicores: i64,
+    /// Memory, bytes.
+    pub memory_bytes: i64,
+}
+
+/// What the VPA did over a run.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct VpaOutcome {
+    /// `updatePolicy.updateMode`.
+    pub update_mode: &'static str,
+    /// Pods evicted by the updater.
+    pub evictions: u64,
+    /// Pods resized in place.
+    pub in_place_updates: u64,
+    /// The last recommendation's target (`None` before the first).
+    pub target: Option<VpaResources>,
+    /// Its lower bound.
+    pub lower_bound: Option<VpaResources>,
+    /// Its upper bound.
+    pub upper_bound: Option<VpaResources>,
 }
 
 fn counts(t: &crate::metrics::recorder::Totals, in_flight: u64) -> Counts {
@@ -297,6 +350,8 @@ pub fn summarise(
             cost_usd_per_million_requests: (t.completed > 0)
                 .then(|| cost / t.completed as f64 * 1e6),
             pools: cluster.pools.clone(),
+            karpenter: cluster.karpenter.clone(),
+            vpa: cluster.vpa.clone(),
         }
     });
     let summary = Summary {

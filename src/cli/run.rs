@@ -336,6 +336,39 @@ pub fn render(s: &Summary, out: &Path, requests: bool) -> String {
                 p.cost_usd
             );
         }
+        if let Some(k) = &c.karpenter {
+            let _ = writeln!(
+                t,
+                "karpenter    launched {} in {} batches  consolidated: {} empty, {} underutilised, {} replaced  expired {}",
+                k.nodes_launched,
+                k.provisioning_batches,
+                k.empty_deleted,
+                k.underutilized_deleted,
+                k.nodes_replaced,
+                k.nodes_expired
+            );
+        }
+        if let Some(v) = &c.vpa {
+            let r = |x: Option<sim_core::results::VpaResources>| {
+                x.map_or("-".to_string(), |x| {
+                    format!(
+                        "{}m/{:.0}Mi",
+                        x.cpu_millicores,
+                        x.memory_bytes as f64 / 1048576.0
+                    )
+                })
+            };
+            let _ = writeln!(
+                t,
+                "vpa          {}  evictions {}  in-place {}  target {}  bounds {} to {}",
+                v.update_mode,
+                v.evictions,
+                v.in_place_updates,
+                r(v.target),
+                r(v.lower_bound),
+                r(v.upper_bound)
+            );
+        }
     }
     for w in &s.warnings {
         let _ = writeln!(t, "warning      {w}");

@@ -69,8 +69,10 @@ pub struct MetricsSpec {
     pub cpu_idle_milli: i64,
     /// CPU added when the engine is busy all the time, milli-cores.
     pub cpu_busy_milli: i64,
-    /// Memory in use, bytes × 1000 (milli-bytes, as the HPA counts).
+    /// Memory in use by an idle pod, bytes × 1000 (milli-bytes, as the HPA counts).
     pub memory_milli: i64,
+    /// Memory added per request executing in the pod (in its running batch), milli-bytes.
+    pub memory_per_request_milli: i64,
 }
 
 /// Cluster Autoscaler expanders.
@@ -229,10 +231,10 @@ impl Validator<'_> {
         service: &ServiceSpec,
     ) -> Result<Option<AutoscalingSpec>, ScenarioError> {
         let Some(spec) = &raw.hpa else {
-            if raw.metrics.is_some() && raw.keda.is_none() {
+            if raw.metrics.is_some() && raw.keda.is_none() && raw.vpa.is_none() {
                 return Err(self.err(
                     "metrics",
-                    "[metrics] configures what autoscalers read: expected an [hpa] or a [keda] to read it",
+                    "[metrics] configures what autoscalers read: expected an [hpa], a [keda] or a [vpa] to read it",
                 ));
             }
             return Ok(None);
@@ -306,7 +308,8 @@ impl Validator<'_> {
         }))
     }
 
-    /// `[metrics]`: the pipeline the HPA (and KEDA's prometheus triggers) read.
+    /// `[metrics]`, defaults filled in: the pipeline the HPA (and KEDA's prometheus triggers)
+    /// read, and the VPA's view of pod usage.
     pub(super) fn metrics_spec(
         &self,
         raw: &RawScenario,
@@ -353,11 +356,17 @@ impl Validator<'_> {
             m.and_then(|m| m.memory.as_ref()),
             req("memory"),
         )?;
+        let memory_per_request_milli = milli(
+            "metrics.memory_per_request",
+            m.and_then(|m| m.memory_per_request.as_ref()),
+            0,
+        )?;
         Ok(MetricsSpec {
             scrape_interval,
             cpu_idle_milli,
             cpu_busy_milli,
             memory_milli,
+            memory_per_request_milli,
         })
     }
 }

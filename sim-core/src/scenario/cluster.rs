@@ -109,7 +109,7 @@ impl Validator<'_> {
     ) -> Result<Option<ClusterSpec>, ScenarioError> {
         let pools_raw = raw.node_pool.as_deref().unwrap_or_default();
         if pools_raw.is_empty() {
-            if raw.scheduler.is_some() {
+            if raw.scheduler.is_some() && raw.karpenter.is_none() {
                 return Err(self.err(
                     "scheduler",
                     "a [scheduler] needs at least one [[node_pool]] to place pods on",
@@ -140,7 +140,7 @@ impl Validator<'_> {
         }))
     }
 
-    fn pool(
+    pub(super) fn pool(
         &self,
         key: &str,
         p: &RawNodePool,
@@ -485,7 +485,10 @@ impl Validator<'_> {
         Ok(Some((replicas, name)))
     }
 
-    fn scheduler(&self, raw: Option<&RawScheduler>) -> Result<SchedulerConfig, ScenarioError> {
+    pub(super) fn scheduler(
+        &self,
+        raw: Option<&RawScheduler>,
+    ) -> Result<SchedulerConfig, ScenarioError> {
         let mut cfg = SchedulerConfig::default();
         let Some(s) = raw.and_then(|r| r.scoring_strategy.as_ref()) else {
             return Ok(cfg);

@@ -8,10 +8,13 @@ pub mod model;
 pub mod policy;
 pub mod raw;
 pub mod scale_to_zero;
+pub mod karpenter;
+pub mod vpa;
 
 pub use autoscaling::{AutoscalingSpec, ClusterAutoscalerSpec, Expander, MetricsSpec};
 pub use cluster::ClusterSpec;
 pub use error::ScenarioError;
+pub use karpenter::KarpenterSpec;
 pub use model::{
     catalog_paths, parse_scenario, parse_scenario_with, BatchPolicy, Dispatch, Distribution,
     EngineSpec, RouterPolicy, Scenario, ServiceSpec, ServiceTimeSpec, TokenDist, TokenSpec,
@@ -19,3 +22,4 @@ pub use model::{
 };
 pub use policy::{parse_variants, Variant};
 pub use scale_to_zero::{KedaSpec, KnativeSpec};
+pub use vpa::VpaSpec;

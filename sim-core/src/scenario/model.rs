@@ -76,6 +76,10 @@ pub struct Scenario {
     pub knative: Option<super::KnativeSpec>,
     /// The Cluster Autoscaler over the node pools, if any.
     pub cluster_autoscaler: Option<super::ClusterAutoscalerSpec>,
+    /// The VPA on the Deployment, if any.
+    pub vpa: Option<super::VpaSpec>,
+    /// Karpenter, if any (its candidate pools are in `cluster`).
+    pub karpenter: Option<super::KarpenterSpec>,
     /// The model server.
     pub service: ServiceSpec,
     /// Where requests come from.
@@ -443,6 +447,7 @@ impl Validator<'_> {
         let slo_tpot = slo("slo.tpot", raw.slo.as_ref().and_then(|s| s.tpot.as_ref()))?;
         let service_raw = self.required("service", raw.service.as_ref(), "a [service] table")?;
         let cluster = self.cluster(&raw, catalog)?;
+        let (cluster, karpenter) = self.karpenter(&raw, cluster, catalog)?;
         let service = self.service(service_raw, cluster.as_ref(), catalog)?;
         let traffic_raw = self.required("traffic", raw.traffic.as_ref(), "a [traffic] table")?;
         let traffic = self.traffic(traffic_raw)?;
@@ -521,6 +526,7 @@ impl Validator<'_> {
             service.replicas = k.kpa.initial();
         }
         let cluster_autoscaler = self.cluster_autoscaler(&raw, cluster.is_some())?;
+        let vpa = self.vpa(&raw, &service, cluster.is_some())?;
         if let (Some(_), Some(c)) = (&cluster_autoscaler, &cluster) {
             for (i, p) in c.pools.iter().enumerate() {
                 if !p.scale.is_empty() {
@@ -533,6 +539,8 @@ impl Validator<'_> {
             keda,
             knative,
             cluster_autoscaler,
+            karpenter,
+            vpa,
             name: raw.name.clone().unwrap_or_default(),
             seed,
             horizon,

@@ -39,6 +39,10 @@ pub struct RawScenario {
     pub keda: Option<crate::keda::ScaledObjectSpec>,
     /// `[knative]`: Knative's KPA (config-autoscaler keys) and activator in front of the pods.
     pub knative: Option<super::scale_to_zero::RawKnative>,
+    /// `[karpenter]`: Karpenter's NodePools launching nodes for pending pods.
+    pub karpenter: Option<super::karpenter::RawKarpenter>,
+    /// `[vpa]`: a VerticalPodAutoscaler on the Deployment (upstream field names).
+    pub vpa: Option<super::vpa::RawVpa>,
     /// `[[check]]`: assertions on the results (checked by the CLI, not the simulator).
     pub check: Option<Vec<toml::Table>>,
 }
@@ -77,8 +81,10 @@ pub struct RawMetrics {
     pub cpu_idle: Option<RawQuantity>,
     /// CPU a pod uses on top of `cpu_idle` when its engine is busy all the time.
     pub cpu_busy: Option<RawQuantity>,
-    /// Memory a pod uses.
+    /// Memory a pod uses when idle.
     pub memory: Option<RawQuantity>,
+    /// Memory a pod uses per request executing in it (default 0).
+    pub memory_per_request: Option<RawQuantity>,
 }
 
 /// `[simulation]`.

@@ -131,6 +131,15 @@ impl Gauges {
             .map(|(_, v)| *v)
     }
 
+    /// Engine `e`'s time-integrals of busy units, of requests waiting or executing, and of
+    /// requests waiting, up to `now` (count × nanoseconds).
+    pub(super) fn integrals(&mut self, e: usize, now: SimTime) -> (u128, u128, u128) {
+        self.ensure(e);
+        let g = &mut self.gauges[e];
+        g.integrate(now);
+        (g.busy_area, g.outstanding_area, g.queued_area)
+    }
+
     /// A pod became Ready: its first sample averages from now.
     pub(super) fn pod_ready(&mut self, e: usize, now: SimTime) {
         self.ensure(e);
@@ -288,7 +297,10 @@ impl World {
                 let cpu =
                     m.cpu_idle_milli + (s.busy_ratio * m.cpu_busy_milli as f64).round() as i64;
                 usage.insert("cpu".to_string(), cpu);
-                usage.insert("memory".to_string(), m.memory_milli);
+                let memory = m
+                    .memory_milli
+                    .saturating_add(m.memory_per_request_milli.saturating_mul(s.in_flight) / 1000);
+                usage.insert("memory".to_string(), memory);
                 for (name, v) in s.values(a.mig) {
                     metrics.insert(
                         name.to_string(),

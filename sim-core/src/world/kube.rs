@@ -2,7 +2,9 @@
 //! cost they run up.
 
 mod cluster_autoscaler;
+pub(super) mod karpenter;
 mod timeslice;
+pub(super) mod vpa;
 
 use super::{Event, WakeSlot, World};
 use crate::cluster::{Labels, NodePoolSpec, PodTemplate, Quantity, ResVec, ResourceNames};
@@ -45,6 +47,8 @@ pub(super) struct Node {
     version: u64,
     /// Shares of time-sliced GPUs, on such nodes.
     shared: Option<timeslice::SharedGpus>,
+    /// When a pod last bound to or left the node (or the node became Ready).
+    last_pod_event: SimTime,
 }
 
 /// A pod's phase.
@@ -72,6 +76,8 @@ pub(super) struct Pod {
     generation: u32,
     /// Its share of a time-sliced GPU.
     share: timeslice::GpuShare,
+    /// Its own requests (and their non-zero form) where they differ from the template's (VPA).
+    requests: Option<Box<(ResVec, ResVec)>>,
 }
 
 /// What controllers see of a pod.
@@ -123,6 +129,8 @@ pub(super) struct Kube {
     overcommits: u64,
     /// The Cluster Autoscaler, if the scenario has one.
     pub(super) ca: Option<cluster_autoscaler::ClusterAutoscaler>,
+    /// Karpenter, if the scenario has it.
+    pub(super) karpenter: Option<karpenter::Karpenter>,
     /// Shares of a time-sliced GPU each pod requests.
     shared_request: u64,
     /// Pods OOM-killed on time-sliced GPUs.
@@ -237,7 +245,41 @@ impl Kube {
                 .cluster_autoscaler
                 .clone()
                 .map(|c| cluster_autoscaler::ClusterAutoscaler::new(c, streams)),
+            karpenter: s.karpenter.clone().map(karpenter::Karpenter::new),
         }
+    }
+
+    /// A pod's requests and their non-zero form (the template's unless the VPA set its own).
+    pub(super) fn requests_of(&self, pod: PodId) -> (&ResVec, &ResVec) {
+        match &self.pods[pod.index()].requests {
+            Some(r) => (&r.0, &r.1),
+            None => (&self.pod_req, &self.pod_req_nonzero),
+        }
+    }
+
+    /// Gives a pod its own requests (before it is bound).
+    pub(super) fn set_requests(&mut self, pod: PodId, r: (ResVec, ResVec)) {
+        self.pods[pod.index()].requests = Some(Box::new(r));
+    }
+
+    /// Resizes a bound pod's requests in place if its node has room; false if it has not.
+    pub(super) fn resize_in_place(&mut self, pod: PodId, new: &(ResVec, ResVec)) -> bool {
+        let Some(node) = self.pods[pod.index()].node else {
+            return false;
+        };
+        let old = self.requests_of(pod).0.clone();
+        let n = &self.nodes[node.index()];
+        let mut after = n.requested.clone();
+        after.sub(&old);
+        if !after.fits_within(&new.0, &self.pools[n.pool.index()].allocatable) {
+            return false;
+        }
+        after.add(&new.0);
+        let n = &mut self.nodes[node.index()];
+        n.requested = after;
+        n.version += 1;
+        self.pods[pod.index()].requests = Some(Box::new(new.clone()));
+        true
     }
 
     /// Engine indices of Ready replicas.
@@ -366,6 +408,8 @@ impl Kube {
             last_unschedulable: self.last_unschedulable.clone(),
             overcommits: self.overcommits,
             gpu_oom_kills: self.oom_kills,
+            karpenter: None,
+            vpa: None,
         }
     }
 }
@@ -445,6 +489,7 @@ impl World {
             shared: spec.time_slicing.as_ref().map(|(replicas, _)| {
                 timeslice::SharedGpus::new(spec.gpus_per_node, *replicas, spec.gpu_memory_bytes)
             }),
+            last_pod_event: self.now,
         });
         id
     }
@@ -459,7 +504,9 @@ impl World {
             ready_since: None,
             share: timeslice::GpuShare::default(),
             generation: 0,
+            requests: None,
         });
+        self.vpa_admit(id);
         self.kube.pending.push(id);
         let engine = self.new_engine(id.0);
         self.engines.push(engine);
@@ -485,16 +532,21 @@ impl World {
                 self.make_ready(pod);
                 continue;
             }
-            match self.pick_node() {
+            match self.pick_node(pod) {
                 Some(node) => self.bind(pod, node, warm),
                 None => still.push(pod),
             }
         }
         self.kube.pending = still;
+        self.karpenter_notice_pending();
     }
 
-    fn pick_node(&mut self) -> Option<NodeId> {
+    fn pick_node(&mut self, pod: PodId) -> Option<NodeId> {
         let k = &mut self.kube;
+        let (requests, nonzero_requests) = match &k.pods[pod.index()].requests {
+            Some(r) => (&r.0, &r.1),
+            None => (&k.pod_req, &k.pod_req_nonzero),
+        };
         let candidates: Vec<usize> = (0..k.nodes.len())
             .filter(|&i| matches!(k.nodes[i].phase, NodePhase::Ready | NodePhase::Draining))
             .collect();
@@ -517,8 +569,8 @@ impl World {
             .collect();
         let pod = PodView {
             template: &k.template,
-            requests: &k.pod_req,
-            nonzero_requests: &k.pod_req_nonzero,
+            requests,
+            nonzero_requests,
         };
         match select(
             &k.scheduler,
@@ -540,11 +592,16 @@ impl World {
         let now = self.now;
         self.take_shares(pod, node);
         let t = &self.kube.template;
+        let req = match &self.kube.pods[pod.index()].requests {
+            Some(r) => &r.0,
+            None => &self.kube.pod_req,
+        };
         let n = &mut self.kube.nodes[node.index()];
         let spec = &self.kube.pools[n.pool.index()].spec;
-        n.requested.add(&self.kube.pod_req);
+        n.requested.add(req);
         n.pods += 1;
         n.version += 1;
+        n.last_pod_event = now;
         if !n.requested.le(&self.kube.pools[n.pool.index()].allocatable) {
             self.kube.overcommits += 1;
         }
@@ -614,13 +671,15 @@ impl World {
         self.publish_cluster();
     }
 
-    pub(super) fn on_node_ready<S: RequestSink>(&mut self, node: NodeId, _sink: &mut S) {
+    pub(super) fn on_node_ready<S: RequestSink>(&mut self, node: NodeId, sink: &mut S) {
         let n = &mut self.kube.nodes[node.index()];
         if n.phase != NodePhase::Provisioning {
             return;
         }
         n.phase = NodePhase::Ready;
         n.version += 1;
+        n.last_pod_event = self.now;
+        self.karpenter_node_ready(node, sink);
         self.schedule_pending();
         self.publish_cluster();
     }
@@ -737,11 +796,16 @@ impl World {
         let bound_to = p.node;
         self.release_shares(pod);
         if let Some(node) = bound_to {
+            let req = match &self.kube.pods[pod.index()].requests {
+                Some(r) => &r.0,
+                None => &self.kube.pod_req,
+            };
             let n = &mut self.kube.nodes[node.index()];
-            n.requested.sub(&self.kube.pod_req);
+            n.requested.sub(req);
             n.pods -= 1;
             n.terminating -= u32::from(was_terminating);
             n.version += 1;
+            n.last_pod_event = self.now;
             if n.phase == NodePhase::Draining && n.pods == 0 {
                 n.phase = NodePhase::Terminated;
                 n.ended = Some(self.now);

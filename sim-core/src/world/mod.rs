@@ -87,6 +87,16 @@ enum Event {
     KpaTick,
     /// The oldest request held at the gateway may have waited too long.
     GatewayTimeout,
+    /// Karpenter's provisioning batch timer.
+    KarpenterBatch,
+    /// Karpenter's disruption controller polls.
+    KarpenterDisrupt,
+    /// A Karpenter disruption command's validation delay ends.
+    KarpenterExecute,
+    /// The VPA recommender runs.
+    VpaRecommend,
+    /// The VPA updater runs.
+    VpaUpdate,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -128,6 +138,7 @@ pub struct World {
     gateway: gateway::Gateway,
     keda: Option<keda::KedaLoop>,
     kpa: Option<knative::KpaLoop>,
+    vpa: Option<kube::vpa::Vpa>,
 }
 
 impl World {
@@ -233,12 +244,24 @@ impl World {
                 .as_ref()
                 .map(|k| keda::KedaLoop::new(&k.scaled_object)),
             kpa: s.knative.as_ref().map(|k| knative::KpaLoop::new(&k.kpa)),
+            vpa: kube::vpa::Vpa::new(s),
         };
         world.start();
         if let Some(ca) = &world.kube.ca {
             let t = ca.first_scan();
             if t < world.horizon {
                 world.queue.push(t, Event::CaScan);
+            }
+        }
+        if world.kube.karpenter.is_some() {
+            let t = SimTime(crate::scenario::karpenter::defaults::DISRUPTION_POLL.0);
+            if t < world.horizon {
+                world.queue.push(t, Event::KarpenterDisrupt);
+            }
+        }
+        for (t, ev) in world.vpa.iter().flat_map(|v| v.first_events()) {
+            if t < world.horizon {
+                world.queue.push(t, ev);
             }
         }
         if let Some(a) = &world.autoscaler {
@@ -333,6 +356,11 @@ impl World {
                 Event::KpaScrape => self.on_kpa_scrape(),
                 Event::KpaTick => self.on_kpa_tick(sink),
                 Event::GatewayTimeout => self.on_gateway_timeout(sink),
+                Event::KarpenterBatch => self.on_karpenter_batch(),
+                Event::KarpenterDisrupt => self.on_karpenter_disrupt(sink),
+                Event::KarpenterExecute => self.on_karpenter_execute(sink),
+                Event::VpaRecommend => self.on_vpa_recommend(),
+                Event::VpaUpdate => self.on_vpa_update(sink),
             }
             if self.gateway_ready() {
                 self.release_gateway(sink);
@@ -358,6 +386,17 @@ impl World {
         );
         let horizon_s = self.horizon.as_secs_f64();
         let mut cluster = self.kube.outcome(self.horizon);
+        if let Some(k) = &self.kube.karpenter {
+            // Candidate pools Karpenter never launched are left out.
+            let mut i = 0;
+            cluster.pools.retain(|p| {
+                let keep = !k.manages(i) || p.nodes_launched > 0;
+                i += 1;
+                keep
+            });
+            cluster.karpenter = Some(k.outcome());
+        }
+        cluster.vpa = self.vpa.as_ref().map(|v| v.outcome());
         if let Some(a) = &self.autoscaler {
             if let Some(f) = &a.first_failure {
                 cluster.warnings.push(format!(

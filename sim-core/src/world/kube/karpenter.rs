@@ -1,0 +1,654 @@
+//! Karpenter: batches pending pods (the batch closes after `batchIdleDuration` without a new one,
+//! or `batchMaxDuration` after it opened), packs them onto new NodeClaims and launches each as
+//! the cheapest instance type (on-demand or spot) of its NodePool that fits its pods; every 10 s
+//! the disruption controller deletes empty nodes and (with `WhenEmptyOrUnderutilized`) deletes
+//! or replaces with a cheaper one a node whose pods fit elsewhere, within the disruption budgets,
+//! each command executed 15 s later if still valid. Expired nodes are drained.
+
+use super::{NodePhase, World};
+use crate::cluster::ResVec;
+use crate::engine::SimTime;
+use crate::ids::{NodeId, PodId};
+use crate::metrics::RequestSink;
+use crate::results::KarpenterOutcome;
+use crate::scenario::karpenter::{defaults, ConsolidationPolicy, DisruptionReason, KarpenterSpec};
+use crate::scheduler::filter::filter;
+use crate::scheduler::{NodeView, PodView};
+use crate::world::Event;
+
+/// The open provisioning batch.
+#[derive(Clone, Copy, Debug)]
+struct Batch {
+    start: SimTime,
+    last: SimTime,
+}
+
+/// A disruption command awaiting validation.
+#[derive(Clone, Debug)]
+enum Command {
+    /// Delete these nodes (their last pod event when chosen), for this reason.
+    Delete(Vec<(NodeId, SimTime)>, DisruptionReason),
+    /// Replace a node (its last pod event when chosen) with a new node of a cheaper pool.
+    Replace(NodeId, SimTime, usize),
+}
+
+/// What Karpenter remembers.
+#[derive(Debug)]
+pub(in crate::world) struct Karpenter {
+    spec: KarpenterSpec,
+    /// NodePool of each cluster pool (None: a `[[node_pool]]` Karpenter does not manage).
+    nodepool_of: Vec<Option<usize>>,
+    batch: Option<Batch>,
+    /// Newest pending pod that has triggered a batch.
+    last_seen: Option<PodId>,
+    command: Option<Command>,
+    /// The cluster's state (node versions, nodes, candidates) when single-node consolidation
+    /// last found nothing.
+    unchanged_since_failure: Option<(u64, usize, usize)>,
+    /// Replacement nodes launching, and the node each replaces.
+    replacing: Vec<(NodeId, NodeId)>,
+    outcome: KarpenterOutcome,
+}
+
+impl Karpenter {
+    pub(in crate::world) fn new(spec: KarpenterSpec) -> Self {
+        let pools = spec
+            .nodepools
+            .iter()
+            .flat_map(|n| n.candidates.iter().copied())
+            .max()
+            .map_or(0, |m| m + 1);
+        let mut nodepool_of = vec![None; pools];
+        for (i, np) in spec.nodepools.iter().enumerate() {
+            for &c in &np.candidates {
+                nodepool_of[c] = Some(i);
+            }
+        }
+        Karpenter {
+            spec,
+            nodepool_of,
+            batch: None,
+            last_seen: None,
+            command: None,
+            unchanged_since_failure: None,
+            replacing: Vec::new(),
+            outcome: KarpenterOutcome::default(),
+        }
+    }
+
+    /// Whether cluster pool `pool` is one of Karpenter's candidates.
+    pub(in crate::world) fn manages(&self, pool: usize) -> bool {
+        self.nodepool_of.get(pool).is_some_and(Option::is_some)
+    }
+
+    /// Counters for the summary.
+    pub(in crate::world) fn outcome(&self) -> KarpenterOutcome {
+        self.outcome.clone()
+    }
+}
+
+/// Whether a pod with `req` (and the template's selectors and tolerations) may go on a node of
+/// pool `pool` with `used` already requested.
+fn accepts(w: &World, pod: &PodView, pool: usize, used: &ResVec) -> bool {
+    let p = &w.kube.pools[pool];
+    let node = NodeView {
+        allocatable: &p.allocatable,
+        requested: used,
+        labels: &p.spec.labels,
+        taints: &p.spec.taints,
+        matching_pods: 0,
+        has_image: false,
+        unschedulable: false,
+    };
+    filter(pod, &node).is_ok() && used.fits_within(pod.requests, &p.allocatable)
+}
+
+/// A NodeClaim being packed: its pods' requests and the pools that still fit them.
+struct Claim {
+    nodepool: usize,
+    used: ResVec,
+    options: Vec<usize>,
+}
+
+impl World {
+    /// A scheduling pass left pods pending: a new one opens (or extends) the provisioning batch.
+    pub(super) fn karpenter_notice_pending(&mut self) {
+        let now = self.now;
+        let Some(k) = &mut self.kube.karpenter else {
+            return;
+        };
+        let Some(&newest) = self.kube.pending.last() else {
+            return;
+        };
+        if k.last_seen.is_some_and(|s| newest <= s) {
+            return;
+        }
+        k.last_seen = Some(newest);
+        match &mut k.batch {
+            Some(b) => b.last = now,
+            None => {
+                k.batch = Some(Batch {
+                    start: now,
+                    last: now,
+                });
+                self.queue
+                    .push(now + k.spec.batch_idle, Event::KarpenterBatch);
+            }
+        }
+    }
+
+    /// The batch timer fired: close the batch if idle or full long enough, then provision.
+    pub(in crate::world) fn on_karpenter_batch(&mut self) {
+        let Some(k) = &mut self.kube.karpenter else {
+            return;
+        };
+        let Some(b) = k.batch else { return };
+        let close = (b.last + k.spec.batch_idle).min(b.start + k.spec.batch_max);
+        if self.now < close {
+            self.queue.push(close, Event::KarpenterBatch);
+            return;
+        }
+        k.batch = None;
+        self.karpenter_provision();
+    }
+
+    /// Capacity of a pool's node by resource (for NodePool limits).
+    fn pool_capacity(&self, pool: usize) -> ResVec {
+        let k = &self.kube;
+        k.names.vector(&k.pools[pool].spec.capacity)
+    }
+
+    /// Packs `pods` onto new claims of the NodePools (highest weight first); returns the claims
+    /// and how many pods fit none.
+    fn karpenter_pack(&self, pods: &[PodId], nodepools: &[usize]) -> (Vec<Claim>, u32) {
+        let k = &self.kube;
+        let karp = k.karpenter.as_ref().expect("karpenter");
+        let mut claims: Vec<Claim> = Vec::new();
+        let mut unfit = 0;
+        for &pod in pods {
+            let (requests, nonzero_requests) = k.requests_of(pod);
+            let view = PodView {
+                template: &k.template,
+                requests,
+                nonzero_requests,
+            };
+            let mut placed = false;
+            for c in claims.iter_mut() {
+                let opts: Vec<usize> = c
+                    .options
+                    .iter()
+                    .copied()
+                    .filter(|&p| accepts(self, &view, p, &c.used))
+                    .collect();
+                if !opts.is_empty() {
+                    c.options = opts;
+                    c.used.add(requests);
+                    placed = true;
+                    break;
+                }
+            }
+            if placed {
+                continue;
+            }
+            let zeros = ResVec::zeros(k.names.len());
+            for &np in nodepools {
+                let opts: Vec<usize> = karp.spec.nodepools[np]
+                    .candidates
+                    .iter()
+                    .copied()
+                    .filter(|&p| accepts(self, &view, p, &zeros))
+                    .collect();
+                if !opts.is_empty() {
+                    let mut used = zeros.clone();
+                    used.add(requests);
+                    claims.push(Claim {
+                        nodepool: np,
+                        used,
+                        options: opts,
+                    });
+                    placed = true;
+                    break;
+                }
+            }
+            if !placed {
+                unfit += 1;
+            }
+        }
+        (claims, unfit)
+    }
+
+    /// Capacity of the NodePool's live nodes.
+    fn nodepool_usage(&self, np: usize) -> ResVec {
+        let k = &self.kube;
+        let karp = k.karpenter.as_ref().expect("karpenter");
+        let mut used = ResVec::zeros(k.names.len());
+        for n in &k.nodes {
+            if n.phase != NodePhase::Terminated
+                && karp.nodepool_of.get(n.pool.index()).copied().flatten() == Some(np)
+            {
+                used.add(&self.pool_capacity(n.pool.index()));
+            }
+        }
+        used
+    }
+
+    /// The cheapest option (price, then pool order) that keeps the NodePool within its limits.
+    fn cheapest_within_limits(&self, np: usize, options: &[usize], used: &ResVec) -> Option<usize> {
+        let k = &self.kube;
+        let karp = k.karpenter.as_ref().expect("karpenter");
+        let limits = &karp.spec.nodepools[np].limits;
+        let mut best: Option<usize> = None;
+        for &p in options {
+            let cap = self.pool_capacity(p);
+            let ok = limits.iter().all(|(name, q)| {
+                let Some(i) = k.names.index(name) else {
+                    return true;
+                };
+                (used.0[i] as u128 + cap.0[i] as u128) <= q.milli()
+            });
+            if !ok {
+                continue;
+            }
+            let price = k.pools[p].spec.price_usd_per_hour;
+            if best.is_none_or(|b| price < k.pools[b].spec.price_usd_per_hour) {
+                best = Some(p);
+            }
+        }
+        best
+    }
+
+    /// Launches a node of `pool`, Ready after the pool's provisioning delay.
+    fn karpenter_launch(&mut self, pool: usize) -> NodeId {
+        let id = self.new_node(crate::ids::PoolId(pool as u32));
+        let delay = self.kube.pools[pool].spec.provisioning_delay;
+        self.queue
+            .push(self.now + delay, Event::NodeReady { node: id });
+        let k = self.kube.karpenter.as_mut().expect("karpenter");
+        k.outcome.nodes_launched += 1;
+        id
+    }
+
+    /// Provisions for the pending pods that will not fit on nodes already launching.
+    fn karpenter_provision(&mut self) {
+        let k = &self.kube;
+        // Room on launching nodes: pods nominated there are not provisioned for again.
+        let mut room: Vec<(usize, ResVec)> = k
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| n.phase == NodePhase::Provisioning)
+            .map(|(i, n)| (i, n.requested.clone()))
+            .collect();
+        let mut pods: Vec<PodId> = Vec::new();
+        for &pod in &k.pending {
+            let (requests, nonzero_requests) = k.requests_of(pod);
+            let view = PodView {
+                template: &k.template,
+                requests,
+                nonzero_requests,
+            };
+            let slot = room
+                .iter_mut()
+                .find(|(i, used)| accepts(self, &view, k.nodes[*i].pool.index(), used));
+            match slot {
+                Some((_, used)) => used.add(requests),
+                None => pods.push(pod),
+            }
+        }
+        if pods.is_empty() {
+            return;
+        }
+        // Largest first, as upstream's queue orders pods (GPU, then CPU, then memory).
+        pods.sort_by_key(|&p| {
+            let r = k.requests_of(p).0;
+            let g = |i: usize| r.0.get(i).copied().unwrap_or(0);
+            (
+                std::cmp::Reverse(g(crate::cluster::ResourceNames::GPU)),
+                std::cmp::Reverse(g(crate::cluster::ResourceNames::CPU)),
+                std::cmp::Reverse(g(crate::cluster::ResourceNames::MEMORY)),
+                p,
+            )
+        });
+        let order: Vec<usize> = (0..k
+            .karpenter
+            .as_ref()
+            .expect("karpenter")
+            .spec
+            .nodepools
+            .len())
+            .collect();
+        let (claims, _unfit) = self.karpenter_pack(&pods, &order);
+        let mut usage: Vec<Option<ResVec>> = vec![None; order.len()];
+        let mut launched = 0;
+        for c in claims {
+            let used = usage[c.nodepool].get_or_insert_with(|| self.nodepool_usage(c.nodepool));
+            let used_now = used.clone();
+            let Some(pool) = self.cheapest_within_limits(c.nodepool, &c.options, &used_now) else {
+                continue;
+            };
+            let cap = self.pool_capacity(pool);
+            usage[c.nodepool].as_mut().expect("set above").add(&cap);
+            self.karpenter_launch(pool);
+            launched += 1;
+        }
+        if launched > 0 {
+            let k = self.kube.karpenter.as_mut().expect("karpenter");
+            k.outcome.provisioning_batches += 1;
+            self.publish_cluster();
+        }
+    }
+
+    /// Disruption budget left for `reason` in NodePool `np`.
+    fn budget_left(&self, np: usize, reason: DisruptionReason) -> u32 {
+        let k = &self.kube;
+        let karp = k.karpenter.as_ref().expect("karpenter");
+        let (mut nodes, mut disrupting) = (0u32, 0u32);
+        for n in &k.nodes {
+            if karp.nodepool_of.get(n.pool.index()).copied().flatten() != Some(np) {
+                continue;
+            }
+            match n.phase {
+                NodePhase::Ready => nodes += 1,
+                NodePhase::Draining => {
+                    nodes += 1;
+                    disrupting += 1;
+                }
+                _ => {}
+            }
+        }
+        // A replacement in flight counts its old node as disrupting.
+        disrupting += karp
+            .replacing
+            .iter()
+            .filter(|(_, old)| {
+                k.nodes[old.index()].phase == NodePhase::Ready
+                    && karp
+                        .nodepool_of
+                        .get(k.nodes[old.index()].pool.index())
+                        .copied()
+                        .flatten()
+                        == Some(np)
+            })
+            .count() as u32;
+        let allowed = karp.spec.nodepools[np]
+            .budgets
+            .iter()
+            .filter(|b| b.reasons.is_empty() || b.reasons.contains(&reason))
+            .map(|b| b.nodes.allowed(nodes))
+            .min()
+            .unwrap_or(u32::MAX);
+        allowed.saturating_sub(disrupting)
+    }
+
+    /// Whether a managed node may be consolidated now (Ready, quiet for `consolidateAfter`).
+    fn consolidatable(&self, i: usize) -> Option<usize> {
+        let k = &self.kube;
+        let karp = k.karpenter.as_ref()?;
+        let n = &k.nodes[i];
+        let np = karp.nodepool_of.get(n.pool.index()).copied().flatten()?;
+        let after = karp.spec.nodepools[np].consolidate_after?;
+        let busy = karp
+            .replacing
+            .iter()
+            .any(|&(new, old)| new.index() == i || old.index() == i);
+        (n.phase == NodePhase::Ready && !busy && self.now >= n.last_pod_event + after).then_some(np)
+    }
+
+    /// The disruption controller's poll.
+    pub(in crate::world) fn on_karpenter_disrupt<S: RequestSink>(&mut self, sink: &mut S) {
+        let Some(k) = &self.kube.karpenter else {
+            return;
+        };
+        let n_np = k.spec.nodepools.len();
+        let now = self.now;
+        // Expiration: forceful, not subject to budgets.
+        let expired: Vec<usize> = (0..self.kube.nodes.len())
+            .filter(|&i| {
+                let n = &self.kube.nodes[i];
+                let np = k.nodepool_of.get(n.pool.index()).copied().flatten();
+                np.and_then(|np| k.spec.nodepools[np].expire_after)
+                    .is_some_and(|e| n.phase == NodePhase::Ready && n.launched + e <= now)
+            })
+            .collect();
+        if !expired.is_empty() {
+            for &i in &expired {
+                self.remove_node(NodeId(i as u32), sink);
+            }
+            let k = self.kube.karpenter.as_mut().expect("karpenter");
+            k.outcome.nodes_expired += expired.len() as u64;
+            self.reconcile_replicas(sink);
+            self.schedule_pending();
+            self.publish_cluster();
+        }
+        let mut command = None;
+        // Emptiness, for every policy.
+        for np in 0..n_np {
+            let left = self.budget_left(np, DisruptionReason::Empty) as usize;
+            let empty: Vec<(NodeId, SimTime)> = (0..self.kube.nodes.len())
+                .filter(|&i| self.consolidatable(i) == Some(np) && self.kube.nodes[i].pods == 0)
+                .map(|i| (NodeId(i as u32), self.kube.nodes[i].last_pod_event))
+                .take(left)
+                .collect();
+            if !empty.is_empty() {
+                command = Some(Command::Delete(empty, DisruptionReason::Empty));
+                break;
+            }
+        }
+        if command.is_none() {
+            command = self.single_node_consolidation();
+        }
+        let next = match command {
+            Some(c) => {
+                let k = self.kube.karpenter.as_mut().expect("karpenter");
+                k.command = Some(c);
+                let at = now + defaults::COMMAND_VALIDATION_DELAY;
+                self.queue.push(at, Event::KarpenterExecute);
+                return;
+            }
+            None => now + defaults::DISRUPTION_POLL,
+        };
+        if next < self.horizon {
+            self.queue.push(next, Event::KarpenterDisrupt);
+        }
+    }
+
+    /// Where the pods of node `cand` would go without it: (pods left over for a new node).
+    fn reschedule_without(&self, cand: usize) -> Vec<PodId> {
+        let k = &self.kube;
+        let mut used: Vec<(usize, ResVec)> = k
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(i, n)| *i != cand && n.phase == NodePhase::Ready)
+            .map(|(i, n)| (i, n.requested.clone()))
+            .collect();
+        let mut left = Vec::new();
+        for pod in k.running_on(NodeId(cand as u32)) {
+            let (requests, nonzero_requests) = k.requests_of(pod);
+            let view = PodView {
+                template: &k.template,
+                requests,
+                nonzero_requests,
+            };
+            let slot = used.iter_mut().find(|(i, u)| {
+                let n = &k.nodes[*i];
+                let p = &k.pools[n.pool.index()];
+                let nv = NodeView {
+                    allocatable: &p.allocatable,
+                    requested: u,
+                    labels: &n.labels,
+                    taints: &p.spec.taints,
+                    matching_pods: n.pods,
+                    has_image: false,
+                    unschedulable: false,
+                };
+                filter(&view, &nv).is_ok() && u.fits_within(requests, &p.allocatable)
+            });
+            match slot {
+                Some((_, u)) => u.add(requests),
+                None => left.push(pod),
+            }
+        }
+        left
+    }
+
+    /// One node (fewest pods first) whose pods fit on the other nodes, or on those plus one new
+    /// node cheaper than it.
+    fn single_node_consolidation(&mut self) -> Option<Command> {
+        let k = &self.kube;
+        let karp = k.karpenter.as_ref()?;
+        let mut cands: Vec<(u32, usize, usize)> = (0..k.nodes.len())
+            .filter_map(|i| {
+                let np = self.consolidatable(i)?;
+                let n = &k.nodes[i];
+                (n.pods > 0
+                    && karp.spec.nodepools[np].policy
+                        == ConsolidationPolicy::WhenEmptyOrUnderutilized)
+                    .then_some((n.pods, i, np))
+            })
+            .collect();
+        if cands.is_empty() {
+            return None;
+        }
+        // Nothing changed since the last poll found no consolidation: skip the simulation.
+        let state = (
+            k.nodes.iter().map(|n| n.version).sum::<u64>(),
+            k.nodes.len(),
+            cands.len(),
+        );
+        if karp.unchanged_since_failure == Some(state) {
+            return None;
+        }
+        cands.sort_unstable();
+        let found = self.try_consolidate(&cands);
+        let karp = self.kube.karpenter.as_mut()?;
+        karp.unchanged_since_failure = if found.is_none() { Some(state) } else { None };
+        found
+    }
+
+    /// Tries each candidate `(pods, node, nodepool)` in order; the first command found.
+    fn try_consolidate(&self, cands: &[(u32, usize, usize)]) -> Option<Command> {
+        let k = &self.kube;
+        for &(_, i, np) in cands {
+            if self.budget_left(np, DisruptionReason::Underutilized) == 0 {
+                continue;
+            }
+            let stamp = k.nodes[i].last_pod_event;
+            let left = self.reschedule_without(i);
+            if left.is_empty() {
+                return Some(Command::Delete(
+                    vec![(NodeId(i as u32), stamp)],
+                    DisruptionReason::Underutilized,
+                ));
+            }
+            let (claims, unfit) = self.karpenter_pack(&left, &[np]);
+            if unfit > 0 || claims.len() != 1 {
+                continue;
+            }
+            let pool = k.nodes[i].pool.index();
+            let price = k.pools[pool].spec.price_usd_per_hour;
+            let cheaper: Vec<usize> = claims[0]
+                .options
+                .iter()
+                .copied()
+                .filter(|&p| k.pools[p].spec.price_usd_per_hour < price)
+                .collect();
+            let spot =
+                |p: usize| k.pools[p].spec.capacity_type == crate::cluster::CapacityType::Spot;
+            // Spot-to-spot replacement needs enough cheaper spot types to choose from.
+            let cheaper: Vec<usize> = if spot(pool) {
+                let s: Vec<usize> = cheaper.iter().copied().filter(|&p| spot(p)).collect();
+                if s.len() < 15 {
+                    cheaper.into_iter().filter(|&p| !spot(p)).collect()
+                } else {
+                    cheaper
+                }
+            } else {
+                cheaper
+            };
+            let mut usage = self.nodepool_usage(np);
+            usage.sub(&self.pool_capacity(pool));
+            if let Some(best) = self.cheapest_within_limits(np, &cheaper, &usage) {
+                return Some(Command::Replace(NodeId(i as u32), stamp, best));
+            }
+        }
+        None
+    }
+
+    /// The command's validation delay is over: execute it if its nodes are unchanged.
+    pub(in crate::world) fn on_karpenter_execute<S: RequestSink>(&mut self, sink: &mut S) {
+        let Some(k) = &mut self.kube.karpenter else {
+            return;
+        };
+        let Some(cmd) = k.command.take() else { return };
+        let still = |w: &World, node: NodeId, stamp: SimTime| {
+            let n = &w.kube.nodes[node.index()];
+            n.phase == NodePhase::Ready && n.last_pod_event == stamp
+        };
+        match cmd {
+            Command::Delete(nodes, reason) => {
+                let nodes: Vec<NodeId> = nodes
+                    .into_iter()
+                    .filter(|&(n, s)| still(self, n, s))
+                    .map(|(n, _)| n)
+                    .collect();
+                if !nodes.is_empty() {
+                    for &n in &nodes {
+                        self.remove_node(n, sink);
+                    }
+                    let k = self.kube.karpenter.as_mut().expect("karpenter");
+                    match reason {
+                        DisruptionReason::Empty => k.outcome.empty_deleted += nodes.len() as u64,
+                        _ => k.outcome.underutilized_deleted += nodes.len() as u64,
+                    }
+                    self.reconcile_replicas(sink);
+                    self.schedule_pending();
+                    self.publish_cluster();
+                }
+            }
+            Command::Replace(old, stamp, pool) => {
+                if still(self, old, stamp) {
+                    let new = self.karpenter_launch(pool);
+                    let k = self.kube.karpenter.as_mut().expect("karpenter");
+                    k.replacing.push((new, old));
+                    self.publish_cluster();
+                }
+            }
+        }
+        let next = self.now + defaults::DISRUPTION_POLL;
+        if next < self.horizon {
+            self.queue.push(next, Event::KarpenterDisrupt);
+        }
+    }
+
+    /// A node became Ready: if it replaces another, that one is drained now.
+    pub(super) fn karpenter_node_ready<S: RequestSink>(&mut self, node: NodeId, sink: &mut S) {
+        let Some(k) = &mut self.kube.karpenter else {
+            return;
+        };
+        let Some(pos) = k.replacing.iter().position(|&(new, _)| new == node) else {
+            return;
+        };
+        let (_, old) = k.replacing.remove(pos);
+        k.outcome.nodes_replaced += 1;
+        if self.kube.nodes[old.index()].phase == NodePhase::Ready {
+            self.remove_node(old, sink);
+            self.reconcile_replicas(sink);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::scenario::karpenter::BudgetNodes;
+
+    #[test]
+    fn budgets_round_percentages_up() {
+        // nodepool_budgets_test.go: "10" of 100 nodes -> 10; "100%" of 100 -> 100.
+        assert_eq!(BudgetNodes::Count(10).allowed(100), 10);
+        assert_eq!(BudgetNodes::Percent(100).allowed(100), 100);
+        assert_eq!(BudgetNodes::Percent(10).allowed(1), 1);
+        assert_eq!(BudgetNodes::Percent(10).allowed(0), 0);
+        assert_eq!(BudgetNodes::Percent(10).allowed(11), 2);
+    }
+}

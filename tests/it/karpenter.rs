@@ -1,0 +1,203 @@
+//! Karpenter on a hand-checked timeline: a pending pod opens a batch that closes 1 s later with
+//! the cheapest fitting instance type launched, the node serves after its provisioning delay, an
+//! empty node goes once quiet for `consolidateAfter` (at the next 10 s poll, plus the 15 s
+//! validation), and a half-empty big node is replaced by a cheaper one.
+
+use sim_core::{parse_scenario, Inputs};
+
+const SCENARIO: &str = r#"
+[simulation]
+horizon = "40m"
+sample_interval = "10s"
+[karpenter]
+[[karpenter.nodepool]]
+name = "gpu"
+provisioning_delay = "3m"
+requirements = [
+  { key = "node.kubernetes.io/instance-type", operator = "In", values = ["g5.xlarge", "g5.12xlarge", "g6e.xlarge"] },
+]
+disruption = { consolidationPolicy = "WhenEmpty", consolidateAfter = "25s" }
+[service]
+replicas = 1
+dispatch = "router"
+scale = [{ at = "5m", replicas = 2 }, { at = "20m", replicas = 1 }]
+[service.resources]
+requests = { cpu = "2", memory = "8Gi", "nvidia.com/gpu" = 1 }
+[service.service_time]
+distribution = "deterministic"
+base = "10ms"
+[traffic]
+kind = "poisson"
+rate = 0.5
+"#;
+
+fn first(
+    rows: &[sim_core::metrics::SeriesRow],
+    f: impl Fn(&sim_core::metrics::SeriesRow) -> bool,
+) -> f64 {
+    rows.iter()
+        .find(|r| f(r))
+        .map(|r| r.time_s)
+        .expect("it happens")
+}
+
+#[test]
+fn cheapest_type_after_the_batch_window_and_empty_node_consolidated() {
+    let s = parse_scenario(SCENARIO, "karpenter.toml").unwrap();
+    let r = sim_core::run(&s, Inputs::default()).unwrap();
+    let rows = &r.series;
+    // The pod pending at 0 s opens a batch; it closes idle at 1 s and a g5.xlarge ($1.006/h,
+    // cheaper than g6e.xlarge and g5.12xlarge) is launched, Ready at 181 s.
+    assert_eq!(first(rows, |r| r.nodes == 1), 10.0);
+    assert_eq!(first(rows, |r| r.nodes_ready == 1), 190.0);
+    assert_eq!(first(rows, |r| r.pods_pending == 0), 190.0);
+    // The second pod (300 s) gets its own node at 301 s, Ready at 481 s.
+    assert_eq!(first(rows, |r| r.nodes == 2), 310.0);
+    assert_eq!(first(rows, |r| r.nodes_ready == 2), 490.0);
+    // (WhenEmpty: the older node's pod would fit on the emptied node, but only empty nodes go.)
+    // At 1200 s the newest pod goes; its node is empty and quiet from then, consolidatable at
+    // 1225 s, found by the poll at 1230 s and deleted after the 15 s validation, at 1245 s.
+    assert_eq!(first(rows, |r| r.time_s > 1200.0 && r.nodes == 1), 1250.0);
+    let c = r.summary.cluster.as_ref().unwrap();
+    assert_eq!(c.nodes_launched, 2);
+    assert_eq!(c.pools.len(), 1, "{:?}", c.pools);
+    assert_eq!(c.pools[0].name, "gpu/g5.xlarge/on-demand");
+    let expected_hours = ((2400.0 - 1.0) + (1245.0 - 301.0)) / 3600.0;
+    assert!(
+        (c.node_hours - expected_hours).abs() < 1e-9,
+        "{}",
+        c.node_hours
+    );
+    let k = c.karpenter.as_ref().unwrap();
+    assert_eq!((k.nodes_launched, k.empty_deleted), (2, 1));
+}
+
+#[test]
+fn spot_is_chosen_when_allowed() {
+    let src = SCENARIO.replace(
+        "values = [\"g5.xlarge\", \"g5.12xlarge\", \"g6e.xlarge\"] },",
+        "values = [\"g5.xlarge\", \"g5.12xlarge\", \"g6e.xlarge\"] },\n  { key = \"karpenter.sh/capacity-type\", operator = \"In\", values = [\"spot\", \"on-demand\"] },",
+    );
+    let s = parse_scenario(&src, "karpenter.toml").unwrap();
+    let r = sim_core::run(&s, Inputs::default()).unwrap();
+    let c = r.summary.cluster.as_ref().unwrap();
+    assert_eq!(c.pools[0].name, "gpu/g5.xlarge/spot");
+    assert_eq!(c.pools[0].price_usd_per_hour, 0.43);
+}
+
+#[test]
+fn a_batch_packs_onto_one_node_and_a_cheaper_node_replaces_it() {
+    // Three pods at once fit one g5.12xlarge (4 GPUs): one NodeClaim, its cheapest option.
+    // When two go at 20 m, the node holds one pod: a g5.xlarge fits it for less, so it is
+    // launched and the big node drained once the replacement is Ready.
+    let src = SCENARIO
+        .replace("replicas = 1\ndispatch", "replicas = 3\ndispatch")
+        .replace("\"WhenEmpty\"", "\"WhenEmptyOrUnderutilized\"")
+        .replace(
+            "scale = [{ at = \"5m\", replicas = 2 }, { at = \"20m\", replicas = 1 }]",
+            "scale = [{ at = \"20m\", replicas = 1 }]",
+        );
+    let s = parse_scenario(&src, "karpenter.toml").unwrap();
+    let r = sim_core::run(&s, Inputs::default()).unwrap();
+    let rows = &r.series;
+    assert!(rows
+        .iter()
+        .filter(|r| r.time_s < 1200.0)
+        .all(|r| r.nodes <= 1));
+    let c = r.summary.cluster.as_ref().unwrap();
+    let names: Vec<&str> = c.pools.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["gpu/g5.12xlarge/on-demand", "gpu/g5.xlarge/on-demand"]
+    );
+    let k = c.karpenter.as_ref().unwrap();
+    assert_eq!(k.nodes_replaced, 1);
+    // Replacement launched at 1245 s (poll 1230 s + 15 s), Ready at 1425 s; the old node drains.
+    assert_eq!(first(rows, |r| r.time_s > 1200.0 && r.nodes == 2), 1250.0);
+    assert_eq!(first(rows, |r| r.time_s > 1250.0 && r.nodes == 1), 1430.0);
+    assert_eq!(c.nodes_at_horizon, 1);
+}
+
+#[test]
+fn bad_karpenter_settings_name_the_key() {
+    let e = |from: &str, to: &str| {
+        parse_scenario(&SCENARIO.replace(from, to), "karpenter.toml")
+            .unwrap_err()
+            .to_string()
+    };
+    let m = e("\"g5.12xlarge\", \"g6e", "\"g5.12xlarg\", \"g6e");
+    assert!(
+        m.contains("karpenter.nodepool[0].requirements[0].values[1]")
+            && m.contains("unknown value `g5.12xlarg`")
+            && m.contains("did you mean `g5.12xlarge`?"),
+        "{m}"
+    );
+    let m = e(
+        "consolidateAfter = \"25s\" }",
+        "consolidateAfter = \"25s\", budgets = [{ nodes = \"150%\" }] }",
+    );
+    assert!(
+        m.contains("karpenter.nodepool[0].disruption.budgets[0].nodes")
+            && m.contains("from 0% to 100%"),
+        "{m}"
+    );
+    let m = e("\"WhenEmpty\"", "\"WhenEmpti\"");
+    assert!(m.contains("did you mean `WhenEmpty`?"), "{m}");
+    let m = e("[karpenter]\n", "[cluster_autoscaler]\n[karpenter]\n");
+    assert!(m.contains("alternatives"), "{m}");
+    assert!(m.contains(":"), "{m}");
+}
+
+#[test]
+fn shipped_comparison_is_reproducible_and_karpenter_uses_fewer_node_hours() {
+    let src = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/karpenter-vs-ca.toml"),
+    )
+    .unwrap();
+    let catalog = sim_core::catalog::Catalog::builtin();
+    let variants =
+        sim_core::scenario::parse_variants(&src, "karpenter-vs-ca.toml", &catalog).unwrap();
+    let run = |i: usize| {
+        let r = sim_core::run(&variants[i].scenario, Inputs::default()).unwrap();
+        serde_json::to_string(&r.summary).unwrap()
+    };
+    let hours = |i: usize| {
+        let r = sim_core::run(&variants[i].scenario, Inputs::default()).unwrap();
+        let c = r.summary.cluster.unwrap();
+        (c.node_hours, c.cost_usd)
+    };
+    for (i, v) in variants.iter().enumerate() {
+        assert_eq!(run(i), run(i), "{}", v.name);
+    }
+    let names: Vec<&str> = variants.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "cluster-autoscaler",
+            "karpenter",
+            "karpenter-spot",
+            "karpenter-vpa"
+        ]
+    );
+    let (ca, karp, spot) = (hours(0), hours(1), hours(2));
+    assert!(karp.0 < ca.0, "{karp:?} {ca:?}");
+    assert!(spot.1 < karp.1 * 0.5, "{spot:?} {karp:?}");
+}
+
+#[test]
+fn limits_cap_the_nodepool() {
+    // At most one GPU's worth of nodes: the second pod stays Pending.
+    let src = SCENARIO.replace(
+        "disruption = {",
+        "limits = { \"nvidia.com/gpu\" = 1 }\ndisruption = {",
+    );
+    let s = parse_scenario(&src, "karpenter.toml").unwrap();
+    let r = sim_core::run(&s, Inputs::default()).unwrap();
+    let rows = &r.series;
+    assert!(rows.iter().all(|r| r.nodes <= 1));
+    let at = |t: f64| rows.iter().find(|r| r.time_s == t).unwrap();
+    assert_eq!(at(600.0).pods_pending, 1);
+    // Once the Deployment shrinks the pending pod goes; nothing more is launched.
+    assert_eq!(at(1300.0).pods_pending, 0);
+    assert_eq!(r.summary.cluster.unwrap().nodes_launched, 1);
+}
