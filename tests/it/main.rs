@@ -16,4 +16,5 @@ mod replay;
 mod report;
 mod sweep;
 mod timeslice;
+mod traffic;
 mod validation;

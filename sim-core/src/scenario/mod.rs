@@ -6,6 +6,7 @@ pub mod error;
 pub mod model;
 pub mod policy;
 pub mod raw;
+pub mod traffic;
 
 pub use autoscaling::{AutoscalingSpec, ClusterAutoscalerSpec, Expander, MetricsSpec};
 pub use cluster::ClusterSpec;
@@ -16,3 +17,7 @@ pub use model::{
     TraceFormat, TrafficSpec, VllmSpec,
 };
 pub use policy::{parse_variants, Variant};
+pub use traffic::{
+    traffic_has_tokens, ColumnMap, DiurnalSpec, MmppState, Spike, StreamSpec, TimeUnit,
+    TraceOptions,
+};
