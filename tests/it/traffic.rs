@@ -263,6 +263,26 @@ multiplier = 50.0
 }
 
 #[test]
+fn a_mix_can_hold_traces() {
+    let burst = root().join("scenarios/traces/burstgpt/sample.csv");
+    let moon = root().join("scenarios/traces/mooncake/conversation-sample.jsonl");
+    let traffic = format!(
+        "[traffic]\nkind = \"mix\"\n\
+         [[traffic.stream]]\nname = \"burst\"\nkind = \"trace\"\npath = \"{}\"\nformat = \"burstgpt\"\n\
+         [[traffic.stream]]\nname = \"steady\"\nkind = \"poisson\"\nrate = 2.0\n\
+         [[traffic.stream]]\nname = \"moon\"\nkind = \"trace\"\npath = \"{}\"\nformat = \"mooncake\"\n",
+        burst.display(),
+        moon.display()
+    );
+    let (t, s) = run(&scenario("100s", &traffic));
+    let tn = tenants(&s);
+    assert_eq!(tn[0], ("burst".to_string(), 80));
+    assert_eq!(tn[2], ("moon".to_string(), 100));
+    assert_eq!(t.len() as u64, 180 + tn[1].1);
+    assert!((tn[1].1 as f64 - 200.0).abs() < 75.0, "{tn:?}");
+}
+
+#[test]
 fn example_scenarios_with_generators_validate() {
     for s in ["scenarios/diurnal.toml", "scenarios/tenant-mix.toml"] {
         let (code, out, err) = capsim_text(&["validate", s]);

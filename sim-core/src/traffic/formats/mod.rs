@@ -239,3 +239,56 @@ pub fn scan(stream: &mut dyn RecordStream) -> Result<TraceStats, TraceError> {
     st.labels = stream.labels().to_vec();
     Ok(st)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mooncake_rows_expose_hash_ids() {
+        let text = "{\"timestamp\": 0, \"input_length\": 700, \"output_length\": 5, \"hash_ids\": [0, 1]}\n\
+                    \n\
+                    {\"timestamp\": 1500, \"input_length\": 20, \"output_length\": 2}\n";
+        let mut r = TraceReader::new(
+            text.as_bytes(),
+            "m.jsonl",
+            TraceFormat::Mooncake,
+            &ColumnMap::default(),
+        )
+        .unwrap();
+        let a = r.next_record().unwrap().unwrap();
+        assert_eq!((a.time.0, a.prompt_tokens, a.output_tokens), (0, 700, 5));
+        assert_eq!(r.hash_ids(), &[0, 1]);
+        let b = r.next_record().unwrap().unwrap();
+        assert_eq!(b.time.0, 1_500_000_000);
+        assert!(r.hash_ids().is_empty());
+        assert!(r.next_record().unwrap().is_none());
+    }
+
+    #[test]
+    fn labels_are_numbered_in_order_of_first_appearance() {
+        let text = "timestamp,tenant,model\n0,a,x\n1,b,x\n2,a,x\n3,a,y\n";
+        let mut r = TraceReader::new(
+            text.as_bytes(),
+            "t.csv",
+            TraceFormat::Csv,
+            &ColumnMap::default(),
+        )
+        .unwrap();
+        let tags: Vec<u16> = std::iter::from_fn(|| r.next_record().unwrap())
+            .map(|x| x.tenant)
+            .collect();
+        assert_eq!(tags, vec![0, 1, 0, 2]);
+        assert_eq!(RecordStream::labels(&r), ["a/x", "b/x", "a/y"]);
+    }
+
+    #[test]
+    fn azure_2024_times_with_offsets_are_relative_to_the_first_row() {
+        let text = "TIMESTAMP,ContextTokens,GeneratedTokens\n\
+                    2024-05-10 00:00:00.009930+00:00,10,1\n\
+                    2024-05-10 02:00:01.009930+02:00,10,1\n";
+        let rows = crate::traffic::read_trace(text.as_bytes(), "a.csv", TraceFormat::AzureLlm2024)
+            .unwrap();
+        assert_eq!(rows[1].time.0, 1_000_000_000);
+    }
+}
