@@ -365,3 +365,21 @@ pub fn render(s: &Summary, out: &Path, requests: bool) -> String {
     );
     t
 }
+
+#[cfg(test)]
+mod tests {
+    use super::hash_file;
+
+    /// Hashing in chunks gives the same length and FNV-1a as hashing the whole file at once.
+    #[test]
+    fn chunked_hash_matches_whole_file_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.bin");
+        let bytes: Vec<u8> = (0..200_000u32).map(|i| (i * 31 % 251) as u8).collect();
+        std::fs::write(&path, &bytes).unwrap();
+        assert_eq!(
+            hash_file(&path).unwrap(),
+            (bytes.len() as u64, reports::fnv1a64(&bytes))
+        );
+    }
+}
