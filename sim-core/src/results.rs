@@ -137,6 +137,19 @@ pub struct Summary {
     pub cluster: Option<ClusterSummary>,
     /// Things the user should know (pods that can never fit, …).
     pub warnings: Vec<String>,
+    /// Arrivals per tenant (a mix's streams, a trace's tenant or model labels); absent when the
+    /// traffic has no labels.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tenants: Vec<TenantCount>,
+}
+
+/// Arrivals of one tenant (or model) over the whole run.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct TenantCount {
+    /// The label.
+    pub name: String,
+    /// Requests that arrived.
+    pub arrived: u64,
 }
 
 /// Token-level results of an LLM engine, over measured completions.
@@ -396,6 +409,7 @@ pub fn summarise(
         }),
         cluster: cluster_summary,
         warnings: cluster.warnings,
+        tenants: Vec::new(),
     };
     RunResult {
         summary,

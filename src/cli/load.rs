@@ -2,13 +2,17 @@
 
 use super::error::CliError;
 use sim_core::catalog::Catalog;
+use sim_core::scenario::TraceFormat;
 use sim_core::scenario::{catalog_paths, parse_variants};
 use sim_core::scenario::{EngineSpec, ScenarioError, TokenSpec, TrafficSpec};
-use sim_core::traffic::read_trace;
+use sim_core::traffic::formats::rates::{read_genai_qps, read_servegen};
+use sim_core::traffic::formats::{scan, RecordStream};
+use sim_core::traffic::{read_trace, OpenTrace, TraceError, TraceFeed, TraceReader};
 use sim_core::{parse_scenario_with, Inputs, Scenario};
 use std::fs::File;
 use std::io::BufReader;
 use std::path::Path;
+use std::sync::Arc;
 
 /// A scenario with its inputs, ready to run.
 pub struct Loaded {
@@ -89,7 +93,7 @@ pub fn load_with(path: &Path, manifests: &[std::path::PathBuf]) -> Result<Loaded
         variants.push((v.name, s, inputs));
     }
     for s in std::iter::once(&scenario).chain(variants.iter().map(|v| &v.1)) {
-        if let TrafficSpec::Trace { path: trace, .. } = &s.traffic {
+        for (trace, _, _) in s.traffic.traces() {
             note("trace", trace);
         }
         if let Some((sample, _)) = s.tokens.as_ref().and_then(|t| t.sample.as_ref()) {
@@ -136,33 +140,119 @@ pub fn load_inputs(
     shown: &str,
     text: &str,
 ) -> Result<Inputs, CliError> {
+    load_inputs_with_stats(scenario, base, shown, text).map(|(i, _)| i)
+}
+
+/// A trace the scenario replays, as checked before a run.
+pub struct TraceCheck {
+    /// The path as the scenario names it.
+    pub named: String,
+    /// Requests (per-request formats) or expected requests (rate formats, rounded).
+    pub requests: u64,
+}
+
+/// Like [`load_inputs`], also saying what each trace holds. Per-request traces are read through
+/// once here (row by row, in constant memory) so a bad row fails before the run; each run then
+/// streams the file again. Rate traces are small and read whole.
+pub fn load_inputs_with_stats(
+    scenario: &Scenario,
+    base: &Path,
+    shown: &str,
+    text: &str,
+) -> Result<(Inputs, Vec<TraceCheck>), CliError> {
     let mut inputs = Inputs::default();
-    if let TrafficSpec::Trace {
-        path: trace,
-        format,
-    } = &scenario.traffic
-    {
+    let mut checks = Vec::new();
+    let vllm = matches!(scenario.service.engine, EngineSpec::Vllm(_));
+    let global = scenario.tokens.as_ref();
+    // For each trace, in order: whether its rows must supply the token counts.
+    let mut needs_tokens = Vec::new();
+    match &scenario.traffic {
+        TrafficSpec::Trace { .. } => needs_tokens.push(!global.is_some_and(TokenSpec::complete)),
+        TrafficSpec::Mix { streams } => {
+            for st in streams {
+                if matches!(st.traffic, TrafficSpec::Trace { .. }) {
+                    needs_tokens.push(match &st.tokens {
+                        Some(t) => !t.complete(),
+                        None => !global.is_some_and(TokenSpec::complete),
+                    });
+                }
+            }
+        }
+        _ => {}
+    }
+    for (i, (trace, format, options)) in scenario.traffic.traces().into_iter().enumerate() {
+        let key = if matches!(scenario.traffic, TrafficSpec::Mix { .. }) {
+            "traffic.stream"
+        } else {
+            "traffic.path"
+        };
         let full = base.join(trace);
         let trace_shown = full.display().to_string();
-        let file = File::open(&full).map_err(|e| {
+        let open_err = |e: std::io::Error| {
             let message = format!("cannot open the trace `{trace_shown}`: {e}");
-            CliError::Input(ScenarioError::at_key(shown, text, "traffic.path", message).to_string())
-        })?;
-        let records = read_trace(BufReader::new(file), &trace_shown, *format)
-            .map_err(|e| CliError::Input(e.to_string()))?;
-        let vllm = matches!(scenario.service.engine, EngineSpec::Vllm(_));
-        let drawn = scenario.tokens.as_ref().is_some_and(TokenSpec::complete);
-        if vllm && !drawn && !records.iter().any(|r| r.output_tokens > 0) {
+            CliError::Input(ScenarioError::at_key(shown, text, key, message).to_string())
+        };
+        let bad = |e: TraceError| CliError::Input(e.to_string());
+        if format.is_rates() {
+            let file = File::open(&full).map_err(open_err)?;
+            let table = match format {
+                TraceFormat::ServeGen => read_servegen(BufReader::new(file), &trace_shown),
+                _ => read_genai_qps(
+                    BufReader::new(file),
+                    &trace_shown,
+                    options.bucket,
+                    options.request_type.as_deref(),
+                ),
+            }
+            .map_err(bad)?;
+            checks.push(TraceCheck {
+                named: trace.to_string(),
+                requests: table
+                    .select(
+                        options.start.as_secs_f64(),
+                        options.end.map(|e| e.as_secs_f64()),
+                        options.speed_up,
+                        options.scale,
+                    )
+                    .expected_requests()
+                    .round() as u64,
+            });
+            inputs.feeds.push(TraceFeed::Rates(Arc::new(table)));
+            continue;
+        }
+        let open: OpenTrace = {
+            let (full, trace_shown, columns) =
+                (full.clone(), trace_shown.clone(), options.columns.clone());
+            Arc::new(move || {
+                let file = File::open(&full).map_err(|e| {
+                    TraceError::new(
+                        &trace_shown,
+                        None,
+                        None,
+                        format!("cannot open the trace: {e}"),
+                    )
+                })?;
+                let r = TraceReader::new(BufReader::new(file), &trace_shown, format, &columns)?;
+                Ok(Box::new(r) as Box<dyn RecordStream>)
+            })
+        };
+        File::open(&full).map_err(open_err)?;
+        let stats = scan(open().map_err(bad)?.as_mut()).map_err(bad)?;
+        if vllm && needs_tokens.get(i).copied().unwrap_or(false) && !stats.has_tokens {
             let message = format!(
                 "the vllm engine needs token counts, but the trace `{trace_shown}` has none \
                  (expected `prompt_tokens` and `output_tokens` columns): add them, or draw counts \
                  with [traffic.tokens]"
             );
             return Err(CliError::Input(
-                ScenarioError::at_key(shown, text, "traffic.path", message).to_string(),
+                ScenarioError::at_key(shown, text, key, message).to_string(),
             ));
         }
-        inputs.trace = Some(records);
+        checks.push(TraceCheck {
+            named: trace.to_string(),
+            requests: stats.requests,
+        });
+        inputs.feeds.push(TraceFeed::Stream(open));
     }
     if let Some((sample, format)) = scenario.tokens.as_ref().and_then(|t| t.sample.as_ref()) {
         let full = base.join(sample);
@@ -189,7 +279,7 @@ pub fn load_inputs(
                 .collect(),
         );
     }
-    Ok(inputs)
+    Ok((inputs, checks))
 }
 
 /// Reads a file the scenario names at `key`, relative to the scenario's folder.

@@ -32,18 +32,37 @@ pub struct RunArgs {
 pub fn inputs_csv(files: &[super::load::InputFile]) -> Result<String, CliError> {
     let mut t = String::from("role,path,bytes,fnv1a64\n");
     for f in files {
-        let bytes = std::fs::read(&f.full)
+        let (len, hash) = hash_file(&f.full)
             .map_err(|e| CliError::Io(format!("{}: cannot read: {e}", f.full.display())))?;
         let _ = writeln!(
             t,
             "{},{},{},{:016x}",
             f.role,
             f.named.replace(',', "%2C"),
-            bytes.len(),
-            reports::fnv1a64(&bytes)
+            len,
+            hash
         );
     }
     Ok(t)
+}
+
+/// A file's length and FNV-1a hash, read in chunks (a trace may be larger than memory allows).
+fn hash_file(path: &Path) -> std::io::Result<(u64, u64)> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut buf = vec![0u8; 1 << 16];
+    let (mut len, mut h) = (0u64, 0xcbf2_9ce4_8422_2325u64);
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            return Ok((len, h));
+        }
+        len += n as u64;
+        for &b in &buf[..n] {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
 }
 
 /// Writes `scenario.toml` and `inputs.csv` into `out`, then the report (with `--report`) or
@@ -380,4 +399,22 @@ pub fn render(s: &Summary, out: &Path, requests: bool) -> String {
         if requests { ", requests.csv" } else { "" }
     );
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hash_file;
+
+    /// Hashing in chunks gives the same length and FNV-1a as hashing the whole file at once.
+    #[test]
+    fn chunked_hash_matches_whole_file_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.bin");
+        let bytes: Vec<u8> = (0..200_000u32).map(|i| (i * 31 % 251) as u8).collect();
+        std::fs::write(&path, &bytes).unwrap();
+        assert_eq!(
+            hash_file(&path).unwrap(),
+            (bytes.len() as u64, reports::fnv1a64(&bytes))
+        );
+    }
 }

@@ -1,8 +1,8 @@
 //! `capsim validate`: check a scenario and the files it names, run nothing.
 
 use super::error::CliError;
-use super::load::load_with;
-use sim_core::scenario::{Dispatch, EngineSpec, TrafficSpec};
+use super::load::{load_inputs_with_stats, load_with};
+use sim_core::scenario::{Dispatch, EngineSpec};
 use std::path::{Path, PathBuf};
 
 /// Validates `path` (with any Kubernetes manifests applied); prints a one-line description when
@@ -19,14 +19,20 @@ pub fn validate(path: &Path, manifests: &[PathBuf]) -> Result<(), CliError> {
         Dispatch::Shared => "shared queue".to_string(),
         Dispatch::Router(p) => format!("{} router", p.name()),
     };
-    let traffic = match &s.traffic {
-        TrafficSpec::Poisson { rate } => format!("Poisson {rate} req/s"),
-        TrafficSpec::Schedule { steps } => format!("Poisson schedule of {} steps", steps.len()),
-        TrafficSpec::Trace { path, .. } => format!(
-            "trace {path} ({} requests)",
-            loaded.inputs.trace.as_ref().map_or(0, Vec::len)
-        ),
-    };
+    let base = path.parent().unwrap_or(Path::new("."));
+    let shown = path.display().to_string();
+    let (_, checks) = load_inputs_with_stats(s, base, &shown, &loaded.text)?;
+    let mut traffic = s.traffic.describe();
+    match checks.as_slice() {
+        [one] if matches!(s.traffic, sim_core::scenario::TrafficSpec::Trace { .. }) => {
+            traffic.push_str(&format!(", {} requests", one.requests))
+        }
+        many => {
+            for c in many {
+                traffic.push_str(&format!("; {}: {} requests", c.named, c.requests));
+            }
+        }
+    }
     let cluster = match &s.cluster {
         None => "no node pools".to_string(),
         Some(c) => c

@@ -59,6 +59,7 @@ fn at(secs: f64) -> TraceRecord {
         time: SimTime::from_secs_f64(secs),
         prompt_tokens: 0,
         output_tokens: 0,
+        tenant: 0,
     }
 }
 

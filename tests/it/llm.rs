@@ -48,6 +48,7 @@ fn record(secs: f64, prompt: u32, output: u32) -> TraceRecord {
         time: SimTime::from_secs_f64(secs),
         prompt_tokens: prompt,
         output_tokens: output,
+        tenant: 0,
     }
 }
 

@@ -20,5 +20,6 @@ mod report;
 mod scale_to_zero;
 mod sweep;
 mod timeslice;
+mod traffic;
 mod validation;
 mod vpa;

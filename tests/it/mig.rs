@@ -79,6 +79,7 @@ fn pending(text: &str) -> (u64, Option<String>) {
         time: sim_core::engine::SimTime::from_secs_f64(1.0),
         prompt_tokens: 0,
         output_tokens: 0,
+        tenant: 0,
     }];
     let r = World::new(
         &s,

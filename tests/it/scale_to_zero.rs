@@ -16,10 +16,11 @@ fn trace(times: &[f64]) -> Inputs {
                     time: SimTime::from_secs_f64(t),
                     prompt_tokens: 0,
                     output_tokens: 0,
+                    tenant: 0,
                 })
                 .collect(),
         ),
-        token_sample: None,
+        ..Inputs::default()
     }
 }
 

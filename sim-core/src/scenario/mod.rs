@@ -10,6 +10,7 @@ pub mod raw;
 pub mod scale_to_zero;
 pub mod karpenter;
 pub mod vpa;
+pub mod traffic;
 
 pub use autoscaling::{AutoscalingSpec, ClusterAutoscalerSpec, Expander, MetricsSpec};
 pub use cluster::ClusterSpec;
@@ -23,3 +24,7 @@ pub use model::{
 pub use policy::{parse_variants, Variant};
 pub use scale_to_zero::{KedaSpec, KnativeSpec};
 pub use vpa::VpaSpec;
+pub use traffic::{
+    traffic_has_tokens, ColumnMap, DiurnalSpec, MmppState, Spike, StreamSpec, TimeUnit,
+    TraceOptions,
+};

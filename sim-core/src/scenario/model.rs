@@ -3,6 +3,7 @@
 use super::cluster::ClusterSpec;
 use super::error::{suggest_in_message, ScenarioError};
 use super::raw::*;
+pub use super::traffic::{TraceFormat, TrafficSpec};
 use crate::catalog::Catalog;
 use crate::cluster::{PodTemplate, Quantity, Resources};
 use crate::engine::{parse_duration, SimDuration, SimTime};
@@ -257,37 +258,6 @@ impl TokenSpec {
     }
 }
 
-/// A trace file format.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TraceFormat {
-    /// Azure LLM inference trace 2023.
-    AzureLlm2023,
-    /// Generic CSV with `timestamp` in seconds.
-    Csv,
-}
-
-/// Where requests come from.
-#[derive(Clone, Debug, PartialEq)]
-pub enum TrafficSpec {
-    /// Poisson arrivals at `rate` per second.
-    Poisson {
-        /// Requests per second.
-        rate: f64,
-    },
-    /// Poisson arrivals with a piecewise-constant rate: `(start, rate)` steps, starts increasing.
-    Schedule {
-        /// Steps; the last rate holds to the horizon; zero before the first step.
-        steps: Vec<(SimTime, f64)>,
-    },
-    /// Arrivals replayed from a file.
-    Trace {
-        /// Path as written in the scenario (relative to the scenario file).
-        path: String,
-        /// File format.
-        format: TraceFormat,
-    },
-}
-
 /// Parses and validates a scenario against the built-in catalogs. `file` names the source in
 /// error messages.
 pub fn parse_scenario(source: &str, file: &str) -> Result<Scenario, ScenarioError> {
@@ -385,7 +355,7 @@ impl Validator<'_> {
         v.ok_or_else(|| self.err(key, format!("missing: expected {what}")))
     }
 
-    fn rate(&self, key: &str, r: f64) -> Result<f64, ScenarioError> {
+    pub(super) fn rate(&self, key: &str, r: f64) -> Result<f64, ScenarioError> {
         if r.is_finite() && r >= 0.0 {
             // Above one arrival per nanosecond (the clock's tick) arrivals would pile up on one
             // instant and the run would never reach its horizon.
@@ -450,15 +420,14 @@ impl Validator<'_> {
         let (cluster, karpenter) = self.karpenter(&raw, cluster, catalog)?;
         let service = self.service(service_raw, cluster.as_ref(), catalog)?;
         let traffic_raw = self.required("traffic", raw.traffic.as_ref(), "a [traffic] table")?;
-        let traffic = self.traffic(traffic_raw)?;
+        let traffic = self.traffic(traffic_raw, "traffic")?;
         let tokens = traffic_raw
             .tokens
             .as_ref()
-            .map(|t| self.tokens(t))
+            .map(|t| self.tokens_at(t, "traffic.tokens"))
             .transpose()?;
         if matches!(service.engine, EngineSpec::Vllm(_))
-            && !matches!(traffic, TrafficSpec::Trace { .. })
-            && !tokens.as_ref().is_some_and(TokenSpec::complete)
+            && !super::traffic::traffic_has_tokens(&traffic, tokens.as_ref())
         {
             return Err(self.err(
                 "traffic.tokens",
@@ -902,12 +871,13 @@ impl Validator<'_> {
         ))
     }
 
-    fn tokens(&self, raw: &RawTokens) -> Result<TokenSpec, ScenarioError> {
+    /// `[traffic.tokens]` (or a stream's `tokens`), at key prefix `at`.
+    pub(super) fn tokens_at(&self, raw: &RawTokens, at: &str) -> Result<TokenSpec, ScenarioError> {
         let one = |side: &str,
                    d: Option<&RawTokenDist>|
          -> Result<Option<TokenDist>, ScenarioError> {
             let Some(d) = d else { return Ok(None) };
-            let key = format!("traffic.tokens.{side}");
+            let key = format!("{at}.{side}");
             let family = *self.required(
                 &format!("{key}.distribution"),
                 d.distribution.as_ref(),
@@ -1006,10 +976,16 @@ impl Validator<'_> {
                         ));
                     }
                 }
-                let format = match format.unwrap_or(RawTraceFormat::AzureLlm2023) {
-                    RawTraceFormat::AzureLlm2023 => TraceFormat::AzureLlm2023,
-                    RawTraceFormat::Csv => TraceFormat::Csv,
-                };
+                let format = TraceFormat::from_raw(format.unwrap_or(RawTraceFormat::AzureLlm2023));
+                if format.is_rates() {
+                    return Err(self.err(
+                        "traffic.tokens.sample_format",
+                        format!(
+                            "expected a format with token counts per request, found `{}` (rates only)",
+                            format.name()
+                        ),
+                    ));
+                }
                 Some((path.clone(), format))
             }
         };
@@ -1149,110 +1125,5 @@ impl Validator<'_> {
             }
         }
         Ok(out)
-    }
-
-    fn traffic(&self, raw: &RawTraffic) -> Result<TrafficSpec, ScenarioError> {
-        let kind = *self.required(
-            "traffic.kind",
-            raw.kind.as_ref(),
-            "a traffic kind: poisson, schedule or trace",
-        )?;
-        let unused = |present: bool, key: &str| -> Result<(), ScenarioError> {
-            if present {
-                Err(self.err(
-                    &format!("traffic.{key}"),
-                    format!("`{key}` is not used with kind = \"{}\"", kind_name(kind)),
-                ))
-            } else {
-                Ok(())
-            }
-        };
-        match kind {
-            RawTrafficKind::Poisson => {
-                unused(raw.schedule.is_some(), "schedule")?;
-                unused(raw.path.is_some(), "path")?;
-                unused(raw.format.is_some(), "format")?;
-                let rate = *self.required(
-                    "traffic.rate",
-                    raw.rate.as_ref(),
-                    "`rate`, requests per second",
-                )?;
-                Ok(TrafficSpec::Poisson {
-                    rate: self.rate("traffic.rate", rate)?,
-                })
-            }
-            RawTrafficKind::Schedule => {
-                unused(raw.rate.is_some(), "rate")?;
-                unused(raw.path.is_some(), "path")?;
-                unused(raw.format.is_some(), "format")?;
-                let steps_raw = self.required(
-                    "traffic.schedule",
-                    raw.schedule.as_ref(),
-                    "[[traffic.schedule]] steps with `start` and `rate`",
-                )?;
-                if steps_raw.is_empty() {
-                    return Err(self.err("traffic.schedule", "expected at least one step"));
-                }
-                let mut steps = Vec::with_capacity(steps_raw.len());
-                for (i, s) in steps_raw.iter().enumerate() {
-                    let k = format!("traffic.schedule[{i}]");
-                    let start = self.duration(
-                        &format!("{k}.start"),
-                        Some(self.required(
-                            &format!("{k}.start"),
-                            s.start.as_ref(),
-                            "`start`, a duration",
-                        )?),
-                        SimDuration::ZERO,
-                    )?;
-                    let rate = *self.required(
-                        &format!("{k}.rate"),
-                        s.rate.as_ref(),
-                        "`rate`, requests per second",
-                    )?;
-                    let rate = self.rate(&format!("{k}.rate"), rate)?;
-                    let start = SimTime(start.0);
-                    if let Some(&(prev, _)) = steps.last() {
-                        if start <= prev {
-                            return Err(self.err(
-                                &format!("{k}.start"),
-                                "expected steps in increasing order of `start`",
-                            ));
-                        }
-                    }
-                    steps.push((start, rate));
-                }
-                Ok(TrafficSpec::Schedule { steps })
-            }
-            RawTrafficKind::Trace => {
-                unused(raw.rate.is_some(), "rate")?;
-                unused(raw.schedule.is_some(), "schedule")?;
-                let path = self.required(
-                    "traffic.path",
-                    raw.path.as_ref(),
-                    "`path`, the trace file relative to the scenario",
-                )?;
-                let format = match self.required(
-                    "traffic.format",
-                    raw.format.as_ref(),
-                    "`format`: azure-llm-2023 or csv",
-                )? {
-                    RawTraceFormat::AzureLlm2023 => TraceFormat::AzureLlm2023,
-                    RawTraceFormat::Csv => TraceFormat::Csv,
-                };
-                Ok(TrafficSpec::Trace {
-                    path: path.clone(),
-                    format,
-                })
-            }
-        }
-    }
-}
-
-fn kind_name(k: RawTrafficKind) -> &'static str {
-    match k {
-        RawTrafficKind::Poisson => "poisson",
-        RawTrafficKind::Schedule => "schedule",
-        RawTrafficKind::Trace => "trace",
     }
 }

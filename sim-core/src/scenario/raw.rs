@@ -337,6 +337,16 @@ pub enum RawTrafficKind {
     Schedule,
     /// Arrival times replayed from a file.
     Trace,
+    /// Poisson with a daily (and optionally weekly) rate profile.
+    Diurnal,
+    /// Markov-modulated Poisson: states with rates and mean sojourn times.
+    Mmpp,
+    /// A base Poisson rate with spikes that multiply it for a while.
+    Spikes,
+    /// A renewal process with Gamma inter-arrival times of a chosen coefficient of variation.
+    Gamma,
+    /// Several streams (tenants or models) merged by time.
+    Mix,
 }
 
 /// Trace file formats.
@@ -346,18 +356,63 @@ pub enum RawTraceFormat {
     /// Azure LLM inference trace 2023: `TIMESTAMP,ContextTokens,GeneratedTokens`.
     #[serde(rename = "azure-llm-2023")]
     AzureLlm2023,
+    /// Azure LLM inference trace 2024: `TIMESTAMP,ContextTokens,GeneratedTokens`, times with a
+    /// UTC offset.
+    #[serde(rename = "azure-llm-2024")]
+    AzureLlm2024,
+    /// BurstGPT: `Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type`.
+    #[serde(rename = "burstgpt")]
+    BurstGpt,
+    /// Mooncake JSONL: `timestamp` (ms), `input_length`, `output_length`, `hash_ids`.
+    Mooncake,
     /// A CSV with a `timestamp` column in seconds and optional `prompt_tokens`, `output_tokens`.
     Csv,
+    /// Alibaba ServeGen per-client rate windows (`chunk-N-trace.csv`).
+    #[serde(rename = "servegen")]
+    ServeGen,
+    /// Alibaba GenAI 2026 `qps.csv`: sampled QPS per container.
+    #[serde(rename = "alibaba-genai-qps")]
+    AlibabaGenaiQps,
 }
 
-/// `[traffic]`.
+/// `[traffic]` (and each `[[traffic.stream]]` of a mix).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawTraffic {
-    /// `poisson`, `schedule` or `trace`.
+    /// `poisson`, `schedule`, `trace`, `diurnal`, `mmpp`, `spikes`, `gamma` or `mix`.
     pub kind: Option<RawTrafficKind>,
-    /// Requests per second (`poisson`).
+    /// A stream's name (tenant or model) in a mix.
+    pub name: Option<String>,
+    /// Requests per second (`poisson`, `gamma`, `spikes`' base, `diurnal`'s scale).
     pub rate: Option<f64>,
+    /// Coefficient of variation of inter-arrival times (`gamma`).
+    pub cv: Option<f64>,
+    /// 24 multipliers of `rate`, one per hour of the day (`diurnal`).
+    pub hourly: Option<Vec<f64>>,
+    /// 7 multipliers of `rate`, one per day of the week (`diurnal`).
+    pub weekly: Option<Vec<f64>>,
+    /// Where in the profile's week the run starts (`diurnal`).
+    pub phase: Option<String>,
+    /// `[[traffic.state]]`: the modulating chain's states (`mmpp`).
+    pub state: Option<Vec<RawMmppState>>,
+    /// `[[traffic.spike]]`: spikes over the base rate (`spikes`).
+    pub spike: Option<Vec<RawSpike>>,
+    /// `[[traffic.stream]]`: the merged streams (`mix`).
+    pub stream: Option<Vec<RawTraffic>>,
+    /// `[traffic.columns]`: which CSV columns hold what (`trace` with `format = "csv"`).
+    pub columns: Option<RawColumns>,
+    /// Replay only from this far into the trace (`trace`).
+    pub start: Option<String>,
+    /// Replay only up to this far into the trace (`trace`).
+    pub end: Option<String>,
+    /// Divide the trace's times by this (`trace`).
+    pub speed_up: Option<f64>,
+    /// Multiply the trace's rate by this, thinning or duplicating requests (`trace`).
+    pub scale: Option<f64>,
+    /// Width of the windows QPS samples are summed over (`alibaba-genai-qps`).
+    pub bucket: Option<String>,
+    /// Keep only rows of this `request_type` (`alibaba-genai-qps`).
+    pub request_type: Option<String>,
     /// Steps of the rate (`schedule`).
     pub schedule: Option<Vec<RawRateStep>>,
     /// Trace file, relative to the scenario file (`trace`).
@@ -366,6 +421,46 @@ pub struct RawTraffic {
     pub format: Option<RawTraceFormat>,
     /// `[traffic.tokens]`: token counts per request (override a trace's).
     pub tokens: Option<RawTokens>,
+}
+
+/// One `[[traffic.state]]` of an MMPP.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMmppState {
+    /// Requests per second while in this state.
+    pub rate: Option<f64>,
+    /// Mean time spent in the state per visit (exponentially distributed).
+    pub mean_sojourn: Option<String>,
+}
+
+/// One `[[traffic.spike]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSpike {
+    /// When the spike begins.
+    pub at: Option<String>,
+    /// How long it lasts.
+    pub duration: Option<String>,
+    /// Factor on the base rate while it lasts.
+    pub multiplier: Option<f64>,
+}
+
+/// `[traffic.columns]`: a generic CSV trace's column names.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawColumns {
+    /// The arrival time column (default `timestamp`).
+    pub timestamp: Option<String>,
+    /// Unit of the arrival times: `s`, `ms`, `us`, `ns` or `datetime`.
+    pub time_unit: Option<String>,
+    /// Prompt tokens.
+    pub prompt_tokens: Option<String>,
+    /// Output tokens.
+    pub output_tokens: Option<String>,
+    /// Tenant label.
+    pub tenant: Option<String>,
+    /// Model label.
+    pub model: Option<String>,
 }
 
 /// One `[[traffic.schedule]]` step.

@@ -1,8 +1,5 @@
-//! Trace files: arrival times (and token counts, when present) read from CSV.
-//!
-//! Formats: the Azure LLM inference trace 2023 (`TIMESTAMP,ContextTokens,GeneratedTokens`, times
-//! like `2023-11-16 18:17:03.9799600`, replayed relative to the first row) and a generic CSV with a
-//! `timestamp` column in seconds from the start and optional `prompt_tokens`, `output_tokens`.
+//! Trace records and errors, the time parsers the trace formats share, and [`read_trace`], which
+//! collects a whole (small) trace. The formats themselves are in [`super::formats`].
 
 use crate::engine::SimTime;
 use crate::scenario::TraceFormat;
@@ -18,6 +15,9 @@ pub struct TraceRecord {
     pub prompt_tokens: u32,
     /// Output tokens (0 when the trace has none).
     pub output_tokens: u32,
+    /// Tenant (or model) index: a label's order of first appearance in the trace, or the
+    /// stream's index in a mix; 0 when the trace has no labels.
+    pub tenant: u16,
 }
 
 /// A problem in a trace file, naming the file, the row (the line number in the file) and the column.
@@ -32,6 +32,23 @@ pub struct TraceError {
     pub column: Option<String>,
     /// What was wrong and what was expected.
     pub message: String,
+}
+
+impl TraceError {
+    /// An error in `file`, at `row` and `column` when known.
+    pub fn new(
+        file: &str,
+        row: Option<u64>,
+        column: Option<&str>,
+        message: impl Into<String>,
+    ) -> Self {
+        TraceError {
+            file: file.to_string(),
+            row,
+            column: column.map(str::to_string),
+            message: message.into(),
+        }
+    }
 }
 
 impl fmt::Display for TraceError {
@@ -49,143 +66,45 @@ impl fmt::Display for TraceError {
 
 impl std::error::Error for TraceError {}
 
-struct Columns {
-    time: usize,
-    time_name: &'static str,
-    prompt: Option<(usize, &'static str)>,
-    output: Option<(usize, &'static str)>,
-}
-
-/// Reads a whole trace. Timestamps must not decrease; token counts must be whole numbers.
+/// Reads a whole trace into memory (for token samples and tests; replay streams instead, see
+/// [`super::formats::TraceReader`]). Timestamps must not decrease; token counts must be whole
+/// numbers.
 pub fn read_trace<R: Read>(
     reader: R,
     file: &str,
     format: TraceFormat,
 ) -> Result<Vec<TraceRecord>, TraceError> {
-    let err = |row: Option<u64>, column: Option<&str>, message: String| TraceError {
-        file: file.to_string(),
-        row,
-        column: column.map(str::to_string),
-        message,
-    };
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(false)
-        .trim(csv::Trim::All)
-        .from_reader(reader);
-    let headers = rdr
-        .headers()
-        .map_err(|e| err(Some(1), None, format!("cannot read the header: {e}")))?
-        .clone();
-    let find = |name: &str| headers.iter().position(|h| h == name);
-    let cols = match format {
-        TraceFormat::AzureLlm2023 => {
-            let need = |name: &'static str| {
-                find(name).map(|i| (i, name)).ok_or_else(|| {
-                    err(
-                        Some(1),
-                        Some(name),
-                        format!(
-                            "missing column: expected the Azure LLM 2023 header \
-                             `TIMESTAMP,ContextTokens,GeneratedTokens`, found `{}`",
-                            headers.iter().collect::<Vec<_>>().join(",")
-                        ),
-                    )
-                })
-            };
-            Columns {
-                time: need("TIMESTAMP")?.0,
-                time_name: "TIMESTAMP",
-                prompt: Some(need("ContextTokens")?),
-                output: Some(need("GeneratedTokens")?),
-            }
-        }
-        TraceFormat::Csv => Columns {
-            time: find("timestamp").ok_or_else(|| {
-                err(
-                    Some(1),
-                    Some("timestamp"),
-                    format!(
-                        "missing column: expected a `timestamp` column (seconds), found `{}`",
-                        headers.iter().collect::<Vec<_>>().join(",")
-                    ),
-                )
-            })?,
-            time_name: "timestamp",
-            prompt: find("prompt_tokens").map(|i| (i, "prompt_tokens")),
-            output: find("output_tokens").map(|i| (i, "output_tokens")),
-        },
-    };
+    let mut rdr = super::formats::TraceReader::new(
+        std::io::BufReader::new(reader),
+        file,
+        format,
+        &crate::scenario::ColumnMap::default(),
+    )?;
     let mut out = Vec::new();
-    let mut record = csv::StringRecord::new();
-    let mut origin: Option<u64> = None;
-    let mut last: Option<u64> = None;
-    loop {
-        match rdr.read_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                let row = e.position().map(|p| p.line());
-                return Err(err(row, None, format!("malformed CSV row: {e}")));
-            }
-        }
-        let row = record.position().map(|p| p.line());
-        let field = &record[cols.time];
-        let ns = match format {
-            TraceFormat::AzureLlm2023 => parse_datetime_ns(field),
-            TraceFormat::Csv => parse_seconds_ns(field),
-        }
-        .ok_or_else(|| {
-            let expected = match format {
-                TraceFormat::AzureLlm2023 => "a timestamp like `2023-11-16 18:17:03.9799600`",
-                TraceFormat::Csv => "seconds from the start, a number that is not negative",
-            };
-            err(
-                row,
-                Some(cols.time_name),
-                format!("expected {expected}, found `{field}`"),
-            )
-        })?;
-        if let Some(prev) = last {
-            if ns < prev {
-                return Err(err(
-                    row,
-                    Some(cols.time_name),
-                    format!(
-                        "timestamps must not decrease: `{field}` is earlier than the row before"
-                    ),
-                ));
-            }
-        }
-        last = Some(ns);
-        let base = match format {
-            TraceFormat::AzureLlm2023 => *origin.get_or_insert(ns),
-            TraceFormat::Csv => 0,
-        };
-        let tokens = |c: Option<(usize, &'static str)>| -> Result<u32, TraceError> {
-            match c {
-                None => Ok(0),
-                Some((i, name)) => record[i].parse::<u32>().map_err(|_| {
-                    err(
-                        row,
-                        Some(name),
-                        format!("expected a whole number of tokens, found `{}`", &record[i]),
-                    )
-                }),
-            }
-        };
-        out.push(TraceRecord {
-            time: SimTime(ns - base),
-            prompt_tokens: tokens(cols.prompt)?,
-            output_tokens: tokens(cols.output)?,
-        });
+    while let Some(r) = rdr.next_record()? {
+        out.push(r);
     }
     Ok(out)
 }
 
-/// `YYYY-MM-DD HH:MM:SS[.fraction]` (or with `T`) to nanoseconds since 1970, UTC.
+/// `YYYY-MM-DD HH:MM:SS[.fraction]` (or with `T`), optionally followed by `Z` or a UTC offset
+/// `±HH:MM` (as in the Azure 2024 trace), to nanoseconds since 1970, UTC.
 pub fn parse_datetime_ns(s: &str) -> Option<u64> {
     let (date, time) = s.split_once([' ', 'T'])?;
+    let (time, offset_s): (&str, i64) = if let Some(t) = time.strip_suffix('Z') {
+        (t, 0)
+    } else if let Some(i) = time.rfind(['+', '-']) {
+        let (t, off) = time.split_at(i);
+        let sign = if off.starts_with('-') { -1 } else { 1 };
+        let (oh, om) = off[1..].split_once(':').unwrap_or((&off[1..], "0"));
+        let (oh, om): (i64, i64) = (oh.parse().ok()?, om.parse().ok()?);
+        if oh > 23 || om > 59 {
+            return None;
+        }
+        (t, sign * (oh * 3_600 + om * 60))
+    } else {
+        (time, 0)
+    };
     let mut d = date.splitn(3, '-');
     let y: i64 = d.next()?.parse().ok()?;
     let m: u32 = d.next()?.parse().ok()?;
@@ -210,7 +129,11 @@ pub fn parse_datetime_ns(s: &str) -> Option<u64> {
     if days < 0 {
         return None;
     }
-    Some(((days as u64 * 86_400) + hh * 3_600 + mm * 60 + ss) * 1_000_000_000 + frac_ns)
+    let secs = (days as u64 * 86_400 + hh * 3_600 + mm * 60 + ss) as i64 - offset_s;
+    if secs < 0 {
+        return None;
+    }
+    Some(secs as u64 * 1_000_000_000 + frac_ns)
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
@@ -271,6 +194,14 @@ mod tests {
             Some(951_868_800_000_000_000)
         );
         assert_eq!(parse_datetime_ns("2023-13-01 00:00:00"), None);
+        assert_eq!(
+            parse_datetime_ns("2000-03-01 02:00:00.5+02:00"),
+            Some(951_868_800_500_000_000)
+        );
+        assert_eq!(
+            parse_datetime_ns("2000-03-01 00:00:00Z"),
+            parse_datetime_ns("2000-03-01 00:00:00")
+        );
     }
 
     #[test]

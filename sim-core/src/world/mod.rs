@@ -7,6 +7,7 @@ mod keda;
 mod knative;
 mod kube;
 mod serving;
+mod traffic;
 
 use crate::engine::{EventQueue, RngStreams, SimDuration, SimTime};
 use crate::ids::{EngineId, NodeId, PodId, PoolId};
@@ -16,15 +17,19 @@ use crate::scenario::{Dispatch, EngineSpec, Scenario, ServiceSpec, TrafficSpec};
 use crate::serving::{
     Completion, Engine, Request, Router, ServiceTime, TritonEngine, VllmConfig, VllmEngine,
 };
-use crate::traffic::{Arrival, PoissonArrivals, TokenSampler, TraceRecord, TrafficSource};
+use crate::traffic::TraceFeed;
+use crate::traffic::{Arrival, TokenSampler, TraceError, TraceRecord, TrafficSource};
 use kube::Kube;
 use std::fmt;
 
 /// Data the scenario refers to that the caller has read (the core never opens files).
 #[derive(Clone, Debug, Default)]
 pub struct Inputs {
-    /// The trace's records, for `kind = "trace"`.
+    /// The trace's records held in memory, for `kind = "trace"` (used when `feeds` is empty).
     pub trace: Option<Vec<TraceRecord>>,
+    /// Every trace the traffic names, in order (see [`TrafficSpec::traces`]): streamed,
+    /// in memory, or rate tables.
+    pub feeds: Vec<TraceFeed>,
     /// (prompt, output) token pairs of `[traffic.tokens] sample`.
     pub token_sample: Option<Vec<(u32, u32)>>,
 }
@@ -37,6 +42,8 @@ pub enum BuildError {
     MissingTrace,
     /// The scenario draws token counts from a sample but no pairs were given.
     MissingTokenSample,
+    /// A trace could not be opened or its header read.
+    Trace(TraceError),
 }
 
 impl fmt::Display for BuildError {
@@ -48,6 +55,7 @@ impl fmt::Display for BuildError {
             BuildError::MissingTokenSample => f.write_str(
                 "the scenario draws token counts from a sample trace, but no pairs were loaded",
             ),
+            BuildError::Trace(e) => write!(f, "{e}"),
         }
     }
 }
@@ -122,6 +130,8 @@ pub struct World {
     router: Option<Router>,
     source: TrafficSource,
     tokens: Option<TokenSampler>,
+    /// Arrivals per tenant index.
+    tenant_arrivals: Vec<u64>,
     pending: Option<Arrival>,
     next_id: u64,
     recorder: Recorder,
@@ -143,7 +153,7 @@ pub struct World {
 
 impl World {
     /// Builds a world. `Inputs` must hold the trace for trace-driven scenarios.
-    pub fn new(s: &Scenario, inputs: Inputs) -> Result<World, BuildError> {
+    pub fn new(s: &Scenario, mut inputs: Inputs) -> Result<World, BuildError> {
         let streams = RngStreams::new(s.seed);
         let svc = &s.service;
         let (engines, router) = match (svc.dispatch, &svc.engine) {
@@ -172,18 +182,24 @@ impl World {
                 Some(Router::new(policy, streams.stream("service/router"))),
             ),
         };
-        let source = match &s.traffic {
-            TrafficSpec::Poisson { rate } => TrafficSource::Poisson(Box::new(
-                PoissonArrivals::constant(*rate, streams.stream("traffic/arrivals")),
-            )),
-            TrafficSpec::Schedule { steps } => TrafficSource::Poisson(Box::new(
-                PoissonArrivals::schedule(steps.clone(), streams.stream("traffic/arrivals")),
-            )),
-            TrafficSpec::Trace { .. } => TrafficSource::Replay {
-                records: inputs.trace.ok_or(BuildError::MissingTrace)?,
-                next: 0,
-            },
+        let pairs: Vec<(u32, u32)> = match &s.tokens {
+            Some(t) if t.sample.is_some() => inputs
+                .token_sample
+                .take()
+                .filter(|p| !p.is_empty())
+                .ok_or(BuildError::MissingTokenSample)?,
+            _ => Vec::new(),
         };
+        let mut feeds = traffic::Feeds::new(&mut inputs);
+        let source = traffic::build(
+            &s.traffic,
+            &streams,
+            "traffic",
+            &mut feeds,
+            s.tokens.as_ref(),
+            &pairs,
+        )?;
+        let mix = matches!(s.traffic, TrafficSpec::Mix { .. });
         let n = engines.len();
         let mut world = World {
             name: s.name.clone(),
@@ -198,24 +214,16 @@ impl World {
             wake: vec![WakeSlot::default(); n],
             router,
             source,
+            // A mix's streams draw their own token counts.
             tokens: match &s.tokens {
-                None => None,
-                Some(t) => {
-                    let pairs = if t.sample.is_some() {
-                        inputs
-                            .token_sample
-                            .filter(|p| !p.is_empty())
-                            .ok_or(BuildError::MissingTokenSample)?
-                    } else {
-                        Vec::new()
-                    };
-                    Some(TokenSampler::new(
-                        t,
-                        pairs,
-                        streams.stream("traffic/tokens"),
-                    ))
-                }
+                Some(t) if !mix => Some(TokenSampler::new(
+                    t,
+                    pairs,
+                    streams.stream("traffic/tokens"),
+                )),
+                _ => None,
             },
+            tenant_arrivals: Vec::new(),
             pending: None,
             next_id: 0,
             recorder: {
@@ -417,8 +425,14 @@ impl World {
                 self.gateway.len()
             ));
         }
+        for e in self.source.errors() {
+            cluster
+                .warnings
+                .push(format!("the trace ended early at an error: {e}"));
+        }
+        let labels = self.source.labels();
         let rec = self.recorder.finish();
-        summarise(
+        let mut result = summarise(
             &self.name,
             self.seed,
             horizon_s,
@@ -426,7 +440,18 @@ impl World {
             rec,
             engines,
             cluster,
-        )
+        );
+        if !labels.is_empty() {
+            result.summary.tenants = labels
+                .into_iter()
+                .enumerate()
+                .map(|(i, name)| crate::results::TenantCount {
+                    arrived: self.tenant_arrivals.get(i).copied().unwrap_or(0),
+                    name,
+                })
+                .collect();
+        }
+        result
     }
 }
 

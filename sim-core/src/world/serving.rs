@@ -31,6 +31,11 @@ impl World {
             t.apply(&mut request.prompt_tokens, &mut request.output_tokens);
         }
         self.next_id += 1;
+        let tenant = a.tenant as usize;
+        if tenant >= self.tenant_arrivals.len() {
+            self.tenant_arrivals.resize(tenant + 1, 0);
+        }
+        self.tenant_arrivals[tenant] += 1;
         self.recorder.on_arrival(&request);
         let target = match &mut self.router {
             None => Some(EngineId(0)),

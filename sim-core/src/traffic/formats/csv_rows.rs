@@ -1,0 +1,299 @@
+//! CSV trace formats: Azure LLM 2023 and 2024, BurstGPT, and a generic CSV with mapped columns.
+
+use super::{Labels, Row};
+use crate::scenario::{ColumnMap, TimeUnit, TraceFormat};
+use crate::traffic::trace::{parse_datetime_ns, TraceError};
+use std::io::BufRead;
+
+/// How a time column is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TimeKind {
+    DateTime,
+    /// A decimal number of units of `10^exp` nanoseconds (9: seconds, 6: milliseconds).
+    Decimal {
+        exp: u32,
+    },
+}
+
+/// A column in use: its index and its name (for errors).
+#[derive(Clone, Debug)]
+struct Col {
+    index: usize,
+    name: String,
+}
+
+/// Rows of a CSV trace.
+pub(super) struct CsvRows<R: BufRead> {
+    rdr: csv::Reader<R>,
+    record: csv::StringRecord,
+    file: String,
+    time: Col,
+    time_kind: TimeKind,
+    prompt: Option<Col>,
+    output: Option<Col>,
+    /// Label columns (tenant, then model); joined with `/` when both are present.
+    labels: Vec<Col>,
+    label_buf: String,
+}
+
+impl<R: BufRead> CsvRows<R> {
+    pub(super) fn new(
+        reader: R,
+        file: &str,
+        format: TraceFormat,
+        map: &ColumnMap,
+    ) -> Result<Self, TraceError> {
+        let err = |column: Option<&str>, message: String| TraceError {
+            file: file.to_string(),
+            row: Some(1),
+            column: column.map(str::to_string),
+            message,
+        };
+        let mut rdr = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(false)
+            .trim(csv::Trim::All)
+            .from_reader(reader);
+        let headers = rdr
+            .headers()
+            .map_err(|e| err(None, format!("cannot read the header: {e}")))?
+            .clone();
+        let found = || headers.iter().collect::<Vec<_>>().join(",");
+        let find = |name: &str| headers.iter().position(|h| h == name);
+        let need = |name: &str, why: &str| -> Result<Col, TraceError> {
+            find(name)
+                .map(|index| Col {
+                    index,
+                    name: name.to_string(),
+                })
+                .ok_or_else(|| {
+                    err(
+                        Some(name),
+                        format!(
+                            "missing column `{name}` ({why}); the header is `{}`",
+                            found()
+                        ),
+                    )
+                })
+        };
+        let maybe = |name: &str| {
+            find(name).map(|index| Col {
+                index,
+                name: name.to_string(),
+            })
+        };
+        let azure = "the Azure LLM header is `TIMESTAMP,ContextTokens,GeneratedTokens`";
+        let burst = "the BurstGPT header is \
+                     `Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type`";
+        let (time, time_kind, prompt, output, labels) = match format {
+            TraceFormat::AzureLlm2023 | TraceFormat::AzureLlm2024 => (
+                need("TIMESTAMP", azure)?,
+                TimeKind::DateTime,
+                Some(need("ContextTokens", azure)?),
+                Some(need("GeneratedTokens", azure)?),
+                Vec::new(),
+            ),
+            TraceFormat::BurstGpt => (
+                need("Timestamp", burst)?,
+                TimeKind::Decimal { exp: 9 },
+                Some(need("Request tokens", burst)?),
+                Some(need("Response tokens", burst)?),
+                vec![need("Model", burst)?],
+            ),
+            TraceFormat::Csv => {
+                let mapped = |c: &Option<String>, key: &str, default: &str| match c {
+                    Some(name) => {
+                        need(name, &format!("mapped by `traffic.columns.{key}`")).map(Some)
+                    }
+                    None => Ok(maybe(default)),
+                };
+                let time = if map.timestamp == "timestamp" {
+                    need(
+                        "timestamp",
+                        "the arrival time, mapped by `traffic.columns.timestamp`",
+                    )?
+                } else {
+                    need(&map.timestamp, "mapped by `traffic.columns.timestamp`")?
+                };
+                let kind = match map.time_unit {
+                    TimeUnit::DateTime => TimeKind::DateTime,
+                    TimeUnit::Seconds => TimeKind::Decimal { exp: 9 },
+                    TimeUnit::Millis => TimeKind::Decimal { exp: 6 },
+                    TimeUnit::Micros => TimeKind::Decimal { exp: 3 },
+                    TimeUnit::Nanos => TimeKind::Decimal { exp: 0 },
+                };
+                let mut labels = Vec::new();
+                if let Some(c) = mapped(&map.tenant, "tenant", "tenant")? {
+                    labels.push(c);
+                }
+                if let Some(c) = mapped(&map.model, "model", "model")? {
+                    labels.push(c);
+                }
+                (
+                    time,
+                    kind,
+                    mapped(&map.prompt_tokens, "prompt_tokens", "prompt_tokens")?,
+                    mapped(&map.output_tokens, "output_tokens", "output_tokens")?,
+                    labels,
+                )
+            }
+            TraceFormat::Mooncake | TraceFormat::ServeGen | TraceFormat::AlibabaGenaiQps => {
+                unreachable!("not a per-request CSV format")
+            }
+        };
+        Ok(CsvRows {
+            rdr,
+            record: csv::StringRecord::new(),
+            file: file.to_string(),
+            time,
+            time_kind,
+            prompt,
+            output,
+            labels,
+            label_buf: String::new(),
+        })
+    }
+
+    /// Whether times are date-times (replayed relative to the first row).
+    pub(super) fn is_datetime(&self) -> bool {
+        self.time_kind == TimeKind::DateTime
+    }
+
+    /// The last row's time field, as written.
+    pub(super) fn time_text(&self) -> String {
+        self.record.get(self.time.index).unwrap_or("").to_string()
+    }
+
+    /// The time column's name.
+    pub(super) fn time_column(&self) -> &str {
+        &self.time.name
+    }
+
+    pub(super) fn next_row(&mut self, labels: &mut Labels) -> Result<Option<Row>, TraceError> {
+        match self.rdr.read_record(&mut self.record) {
+            Ok(false) => return Ok(None),
+            Ok(true) => {}
+            Err(e) => {
+                return Err(TraceError {
+                    file: self.file.clone(),
+                    row: e.position().map(|p| p.line()),
+                    column: None,
+                    message: format!("malformed CSV row: {e}"),
+                })
+            }
+        }
+        let line = self.record.position().map_or(0, |p| p.line());
+        let err = |col: &Col, message: String| TraceError {
+            file: self.file.clone(),
+            row: Some(line),
+            column: Some(col.name.clone()),
+            message,
+        };
+        let field = &self.record[self.time.index];
+        let ns = match self.time_kind {
+            TimeKind::DateTime => parse_datetime_ns(field),
+            TimeKind::Decimal { exp } => parse_scaled(field, exp),
+        }
+        .ok_or_else(|| {
+            let expected = match self.time_kind {
+                TimeKind::DateTime => {
+                    "a date-time like `2023-11-16 18:17:03.9799600` (optionally with `+00:00`)"
+                        .to_string()
+                }
+                TimeKind::Decimal { exp } => format!(
+                    "{} from the start, a number that is not negative",
+                    match exp {
+                        9 => "seconds",
+                        6 => "milliseconds",
+                        3 => "microseconds",
+                        _ => "nanoseconds",
+                    }
+                ),
+            };
+            err(&self.time, format!("expected {expected}, found `{field}`"))
+        })?;
+        let tokens = |c: &Option<Col>| -> Result<u32, TraceError> {
+            match c {
+                None => Ok(0),
+                Some(col) => {
+                    let f = &self.record[col.index];
+                    f.parse::<u32>().map_err(|_| {
+                        err(
+                            col,
+                            format!("expected a whole number of tokens, found `{f}`"),
+                        )
+                    })
+                }
+            }
+        };
+        let prompt = tokens(&self.prompt)?;
+        let output = tokens(&self.output)?;
+        let tenant = match self.labels.as_slice() {
+            [] => 0,
+            [one] => {
+                let v = &self.record[one.index];
+                labels.intern(v).map_err(|m| err(one, m))?
+            }
+            many => {
+                self.label_buf.clear();
+                for (i, c) in many.iter().enumerate() {
+                    if i > 0 {
+                        self.label_buf.push('/');
+                    }
+                    self.label_buf.push_str(&self.record[c.index]);
+                }
+                labels
+                    .intern(&self.label_buf)
+                    .map_err(|m| err(&many[0], m))?
+            }
+        };
+        Ok(Some(Row {
+            line,
+            ns,
+            prompt,
+            output,
+            tenant,
+        }))
+    }
+}
+
+/// A decimal number of units of `10^exp` nanoseconds (`exp` 9: seconds) to nanoseconds, exactly
+/// (digits past the nanosecond are dropped); `None` for anything but digits with one optional
+/// point, or on overflow.
+pub(crate) fn parse_scaled(s: &str, exp: u32) -> Option<u64> {
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    if int.is_empty() && frac.is_empty() {
+        return None;
+    }
+    if !int.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let mut ns: u64 = 0;
+    for b in int.bytes() {
+        ns = ns.checked_mul(10)?.checked_add((b - b'0') as u64)?;
+    }
+    ns = ns.checked_mul(10u64.pow(exp))?;
+    let digits = frac.len().min(exp as usize);
+    let mut f: u64 = 0;
+    for b in frac.bytes().take(digits) {
+        f = f * 10 + (b - b'0') as u64;
+    }
+    ns.checked_add(f * 10u64.pow(exp - digits as u32))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scaled_decimals() {
+        assert_eq!(parse_scaled("1.5", 9), Some(1_500_000_000));
+        assert_eq!(parse_scaled("1500", 6), Some(1_500_000_000));
+        assert_eq!(parse_scaled("0.0000000019", 9), Some(1));
+        assert_eq!(parse_scaled(".25", 9), Some(250_000_000));
+        assert_eq!(parse_scaled("1e3", 9), None);
+        assert_eq!(parse_scaled("-1", 9), None);
+        assert_eq!(parse_scaled("", 9), None);
+        assert_eq!(parse_scaled("99999999999999999999", 9), None);
+    }
+}

@@ -1,0 +1,294 @@
+//! Streaming trace readers: one request at a time, memory constant in the trace's length.
+//!
+//! | format | rows | time |
+//! |---|---|---|
+//! | `azure-llm-2023`, `azure-llm-2024` | CSV `TIMESTAMP,ContextTokens,GeneratedTokens` | date-time, relative to the first row |
+//! | `burstgpt` | CSV `Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type` | seconds |
+//! | `mooncake` | JSONL `{"timestamp", "input_length", "output_length", "hash_ids"}` | milliseconds |
+//! | `csv` | CSV, columns named by [`ColumnMap`] | seconds (or another unit, or date-time) |
+//!
+//! Rate formats (`servegen`, `alibaba-genai-qps`) hold rates, not requests: see [`rates`].
+
+mod csv_rows;
+mod jsonl;
+pub mod rates;
+
+use super::trace::{TraceError, TraceRecord};
+use crate::scenario::{ColumnMap, TraceFormat};
+use std::collections::BTreeMap;
+use std::io::BufRead;
+
+/// Most distinct tenant or model labels one trace may hold.
+pub const MAX_LABELS: usize = 4096;
+
+/// Tenant or model labels, numbered in order of first appearance.
+#[derive(Clone, Debug, Default)]
+pub struct Labels {
+    names: Vec<String>,
+    index: BTreeMap<String, u16>,
+}
+
+impl Labels {
+    /// The index of `name`, adding it if new; `Err` past [`MAX_LABELS`].
+    pub fn intern(&mut self, name: &str) -> Result<u16, String> {
+        if let Some(&i) = self.index.get(name) {
+            return Ok(i);
+        }
+        if self.names.len() >= MAX_LABELS {
+            return Err(format!(
+                "expected at most {MAX_LABELS} distinct tenant or model labels, found more \
+                 (`{name}` is one too many)"
+            ));
+        }
+        let i = self.names.len() as u16;
+        self.names.push(name.to_string());
+        self.index.insert(name.to_string(), i);
+        Ok(i)
+    }
+
+    /// The labels, by index.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+}
+
+/// A source of trace records, read one at a time.
+pub trait RecordStream: Send {
+    /// The next record, `Ok(None)` at the end.
+    fn next_record(&mut self) -> Result<Option<TraceRecord>, TraceError>;
+    /// Tenant or model labels seen so far, by index.
+    fn labels(&self) -> &[String];
+}
+
+/// One parsed row before the reader's checks: its line, time (ns, as written), tokens, label.
+struct Row {
+    line: u64,
+    ns: u64,
+    prompt: u32,
+    output: u32,
+    tenant: u16,
+}
+
+enum Inner<R: BufRead> {
+    Csv(Box<csv_rows::CsvRows<R>>),
+    Jsonl(jsonl::JsonlRows<R>),
+}
+
+/// Reads a per-request trace row by row. Times must not decrease; date-time formats are made
+/// relative to the first row, numeric ones are taken as time from the start.
+pub struct TraceReader<R: BufRead> {
+    inner: Inner<R>,
+    file: String,
+    /// Subtract the first row's time.
+    relative: bool,
+    origin: Option<u64>,
+    last: Option<u64>,
+    labels: Labels,
+    time_column: String,
+}
+
+impl<R: BufRead> TraceReader<R> {
+    /// A reader of `reader` (named `file` in errors) in `format`; `columns` maps a generic CSV's
+    /// columns. Reads the header (CSV) at once, so a missing column fails here.
+    pub fn new(
+        reader: R,
+        file: &str,
+        format: TraceFormat,
+        columns: &ColumnMap,
+    ) -> Result<Self, TraceError> {
+        let (inner, relative, time_column) = match format {
+            TraceFormat::Mooncake => (
+                Inner::Jsonl(jsonl::JsonlRows::new(reader, file)),
+                false,
+                "timestamp".to_string(),
+            ),
+            TraceFormat::ServeGen | TraceFormat::AlibabaGenaiQps => {
+                return Err(TraceError {
+                    file: file.to_string(),
+                    row: None,
+                    column: None,
+                    message: format!(
+                        "`{}` holds rates, not requests: read it with the rate reader",
+                        format.name()
+                    ),
+                })
+            }
+            _ => {
+                let rows = csv_rows::CsvRows::new(reader, file, format, columns)?;
+                let relative = rows.is_datetime();
+                let col = rows.time_column().to_string();
+                (Inner::Csv(Box::new(rows)), relative, col)
+            }
+        };
+        Ok(TraceReader {
+            inner,
+            file: file.to_string(),
+            relative,
+            origin: None,
+            last: None,
+            labels: Labels::default(),
+            time_column,
+        })
+    }
+
+    /// The `hash_ids` of the last record read (Mooncake's prefix-block hashes; empty for other
+    /// formats and for rows without them). The buffer is reused from row to row.
+    pub fn hash_ids(&self) -> &[u64] {
+        match &self.inner {
+            Inner::Jsonl(j) => j.hash_ids(),
+            Inner::Csv(_) => &[],
+        }
+    }
+
+    /// The next record, `Ok(None)` at the end of the file.
+    pub fn next_record(&mut self) -> Result<Option<TraceRecord>, TraceError> {
+        let row = match &mut self.inner {
+            Inner::Csv(c) => c.next_row(&mut self.labels)?,
+            Inner::Jsonl(j) => j.next_row()?,
+        };
+        let Some(row) = row else { return Ok(None) };
+        if let Some(prev) = self.last {
+            if row.ns < prev {
+                return Err(TraceError {
+                    file: self.file.clone(),
+                    row: Some(row.line),
+                    column: Some(self.time_column.clone()),
+                    message: format!(
+                        "timestamps must not decrease: `{}` is earlier than the row before",
+                        match &self.inner {
+                            Inner::Csv(c) => c.time_text(),
+                            Inner::Jsonl(j) => j.time_text(),
+                        }
+                    ),
+                });
+            }
+        }
+        self.last = Some(row.ns);
+        let base = if self.relative {
+            *self.origin.get_or_insert(row.ns)
+        } else {
+            0
+        };
+        Ok(Some(TraceRecord {
+            time: crate::engine::SimTime(row.ns - base),
+            prompt_tokens: row.prompt,
+            output_tokens: row.output,
+            tenant: row.tenant,
+        }))
+    }
+}
+
+impl<R: BufRead + Send> RecordStream for TraceReader<R> {
+    fn next_record(&mut self) -> Result<Option<TraceRecord>, TraceError> {
+        TraceReader::next_record(self)
+    }
+    fn labels(&self) -> &[String] {
+        self.labels.names()
+    }
+}
+
+/// Records held in memory, as a stream (tests, and traces built by a program).
+#[derive(Clone, Debug)]
+pub struct RecordsStream {
+    records: std::sync::Arc<Vec<TraceRecord>>,
+    next: usize,
+}
+
+impl RecordsStream {
+    /// A stream over `records` (in time order).
+    pub fn new(records: std::sync::Arc<Vec<TraceRecord>>) -> Self {
+        RecordsStream { records, next: 0 }
+    }
+}
+
+impl RecordStream for RecordsStream {
+    fn next_record(&mut self) -> Result<Option<TraceRecord>, TraceError> {
+        let r = self.records.get(self.next).copied();
+        self.next += 1;
+        Ok(r)
+    }
+    fn labels(&self) -> &[String] {
+        &[]
+    }
+}
+
+/// What a pass over a whole trace found: checked once before a run, in constant memory.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TraceStats {
+    /// Records.
+    pub requests: u64,
+    /// First arrival (after the format's origin).
+    pub first: Option<crate::engine::SimTime>,
+    /// Last arrival.
+    pub last: Option<crate::engine::SimTime>,
+    /// Whether any record has an output token count above zero.
+    pub has_tokens: bool,
+    /// Tenant or model labels.
+    pub labels: Vec<String>,
+}
+
+/// Reads every record of `stream`, keeping only counts: the check a run makes before it starts.
+pub fn scan(stream: &mut dyn RecordStream) -> Result<TraceStats, TraceError> {
+    let mut st = TraceStats::default();
+    while let Some(r) = stream.next_record()? {
+        st.requests += 1;
+        st.first.get_or_insert(r.time);
+        st.last = Some(r.time);
+        st.has_tokens |= r.output_tokens > 0;
+    }
+    st.labels = stream.labels().to_vec();
+    Ok(st)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mooncake_rows_expose_hash_ids() {
+        let text = "{\"timestamp\": 0, \"input_length\": 700, \"output_length\": 5, \"hash_ids\": [0, 1]}\n\
+                    \n\
+                    {\"timestamp\": 1500, \"input_length\": 20, \"output_length\": 2}\n";
+        let mut r = TraceReader::new(
+            text.as_bytes(),
+            "m.jsonl",
+            TraceFormat::Mooncake,
+            &ColumnMap::default(),
+        )
+        .unwrap();
+        let a = r.next_record().unwrap().unwrap();
+        assert_eq!((a.time.0, a.prompt_tokens, a.output_tokens), (0, 700, 5));
+        assert_eq!(r.hash_ids(), &[0, 1]);
+        let b = r.next_record().unwrap().unwrap();
+        assert_eq!(b.time.0, 1_500_000_000);
+        assert!(r.hash_ids().is_empty());
+        assert!(r.next_record().unwrap().is_none());
+    }
+
+    #[test]
+    fn labels_are_numbered_in_order_of_first_appearance() {
+        let text = "timestamp,tenant,model\n0,a,x\n1,b,x\n2,a,x\n3,a,y\n";
+        let mut r = TraceReader::new(
+            text.as_bytes(),
+            "t.csv",
+            TraceFormat::Csv,
+            &ColumnMap::default(),
+        )
+        .unwrap();
+        let tags: Vec<u16> = std::iter::from_fn(|| r.next_record().unwrap())
+            .map(|x| x.tenant)
+            .collect();
+        assert_eq!(tags, vec![0, 1, 0, 2]);
+        assert_eq!(RecordStream::labels(&r), ["a/x", "b/x", "a/y"]);
+    }
+
+    #[test]
+    fn azure_2024_times_with_offsets_are_relative_to_the_first_row() {
+        let text = "TIMESTAMP,ContextTokens,GeneratedTokens\n\
+                    2024-05-10 00:00:00.009930+00:00,10,1\n\
+                    2024-05-10 02:00:01.009930+02:00,10,1\n";
+        let rows = crate::traffic::read_trace(text.as_bytes(), "a.csv", TraceFormat::AzureLlm2024)
+            .unwrap();
+        assert_eq!(rows[1].time.0, 1_000_000_000);
+    }
+}
