@@ -2,9 +2,10 @@
 
 use super::error::CliError;
 use sim_core::catalog::Catalog;
+use sim_core::scenario::TraceFormat;
 use sim_core::scenario::{catalog_paths, parse_variants};
 use sim_core::scenario::{EngineSpec, ScenarioError, TokenSpec, TrafficSpec};
-use sim_core::traffic::read_trace;
+use sim_core::traffic::{read_mooncake, read_trace};
 use sim_core::{parse_scenario_with, Inputs, Scenario};
 use std::fs::File;
 use std::io::BufReader;
@@ -135,8 +136,15 @@ pub fn load_inputs(
             let message = format!("cannot open the trace `{trace_shown}`: {e}");
             CliError::Input(ScenarioError::at_key(shown, text, "traffic.path", message).to_string())
         })?;
-        let records = read_trace(BufReader::new(file), &trace_shown, *format)
-            .map_err(|e| CliError::Input(e.to_string()))?;
+        let records = if *format == TraceFormat::Mooncake {
+            let t = read_mooncake(BufReader::new(file), &trace_shown)
+                .map_err(|e| CliError::Input(e.to_string()))?;
+            inputs.trace_prefixes = Some((t.table, t.prefixes));
+            t.records
+        } else {
+            read_trace(BufReader::new(file), &trace_shown, *format)
+                .map_err(|e| CliError::Input(e.to_string()))?
+        };
         let vllm = matches!(scenario.service.engine, EngineSpec::Vllm(_));
         let drawn = scenario.tokens.as_ref().is_some_and(TokenSpec::complete);
         if vllm && !drawn && !records.iter().any(|r| r.output_tokens > 0) {

@@ -12,6 +12,7 @@ mod llm;
 mod mig;
 mod pack;
 mod policy;
+mod prefix;
 mod replay;
 mod report;
 mod sweep;

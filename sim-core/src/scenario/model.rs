@@ -98,6 +98,9 @@ pub enum RouterPolicy {
     LeastOutstanding,
     /// Uniformly at random.
     Random,
+    /// The replica with the longest cached prefix of the request; ties and misses go to the
+    /// fewest queued plus in-service requests.
+    Prefix,
 }
 
 impl RouterPolicy {
@@ -107,6 +110,7 @@ impl RouterPolicy {
             RouterPolicy::RoundRobin => "round-robin",
             RouterPolicy::LeastOutstanding => "least-outstanding",
             RouterPolicy::Random => "random",
+            RouterPolicy::Prefix => "prefix",
         }
     }
 }
@@ -200,6 +204,8 @@ pub struct VllmSpec {
     pub num_gpu_blocks: u32,
     /// Step times.
     pub step: StepModel,
+    /// Automatic prefix caching.
+    pub prefix_caching: bool,
     /// GPU memory the engine takes (`gpu_memory_utilization` × the GPU's or slice's memory),
     /// bytes; 0 when unknown (a linear step model).
     pub gpu_memory_bytes: u64,
@@ -240,6 +246,20 @@ pub struct TokenSpec {
     /// A trace (path relative to the scenario, format) whose (prompt, output) pairs are drawn
     /// with replacement; excludes `prompt` and `output`.
     pub sample: Option<(String, TraceFormat)>,
+    /// Shared prompt prefixes (`[traffic.tokens.prefix]`).
+    pub prefix: Option<PrefixSpec>,
+}
+
+/// Shared prompt prefixes: a request (with probability `share`) starts with one of `groups`
+/// prefixes of `tokens` tokens, chosen uniformly; the prefix is prepended to its drawn prompt.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PrefixSpec {
+    /// Tokens of each prefix.
+    pub tokens: u32,
+    /// Distinct prefixes.
+    pub groups: u32,
+    /// Fraction of requests with a prefix.
+    pub share: f64,
 }
 
 impl TokenSpec {
@@ -256,6 +276,18 @@ pub enum TraceFormat {
     AzureLlm2023,
     /// Generic CSV with `timestamp` in seconds.
     Csv,
+    /// Mooncake's JSONL with prefix hash ids of 512-token blocks.
+    Mooncake,
+}
+
+impl TraceFormat {
+    /// Tokens each prefix hash id of the format covers (`None`: the format has no hashes).
+    pub fn prefix_unit_tokens(self) -> Option<u32> {
+        match self {
+            TraceFormat::Mooncake => Some(crate::traffic::mooncake::BLOCK_TOKENS),
+            _ => None,
+        }
+    }
 }
 
 /// Where requests come from.
@@ -458,6 +490,7 @@ impl Validator<'_> {
                  (or replay a trace with token counts)",
             ));
         }
+        self.prefix_caching(&service, &traffic, tokens.as_ref())?;
         if (slo_ttft.is_some() || slo_tpot.is_some())
             && !matches!(service.engine, EngineSpec::Vllm(_))
         {
@@ -552,6 +585,7 @@ impl Validator<'_> {
                     RawRouter::RoundRobin => RouterPolicy::RoundRobin,
                     RawRouter::LeastOutstanding => RouterPolicy::LeastOutstanding,
                     RawRouter::Random => RouterPolicy::Random,
+                    RawRouter::Prefix => RouterPolicy::Prefix,
                 })
             }
         };
@@ -706,8 +740,49 @@ impl Validator<'_> {
             block_size,
             num_gpu_blocks,
             step,
+            prefix_caching: raw.enable_prefix_caching.unwrap_or(true),
             gpu_memory_bytes,
         })
+    }
+
+    /// Checks that prefix sources, the prefix router and the engine fit together.
+    fn prefix_caching(
+        &self,
+        service: &ServiceSpec,
+        traffic: &TrafficSpec,
+        tokens: Option<&TokenSpec>,
+    ) -> Result<(), ScenarioError> {
+        let vllm = match &service.engine {
+            EngineSpec::Vllm(v) => Some(v),
+            EngineSpec::Triton { .. } => None,
+        };
+        let caching = vllm.is_some_and(|v| v.prefix_caching);
+        let trace_unit = match traffic {
+            TrafficSpec::Trace { format, .. } => format.prefix_unit_tokens(),
+            _ => None,
+        };
+        if tokens.is_some_and(|t| t.prefix.is_some()) {
+            if vllm.is_none() {
+                return Err(self.err("traffic.tokens.prefix", "shared prefixes matter only to a prefix cache: expected `engine = \"vllm\"` in [service]"));
+            }
+            if trace_unit.is_some() {
+                return Err(self.err("traffic.tokens.prefix", "the trace carries its own prefix hashes (`hash_ids`): expected either the trace's prefixes or [traffic.tokens.prefix], not both"));
+            }
+        }
+        if let (Some(unit), Some(v)) = (trace_unit, vllm) {
+            if caching && unit % v.block_size != 0 {
+                return Err(self.err("service.vllm.block_size", format!("the trace's prefix hashes cover {unit} tokens each: expected a block size that divides {unit}, found {}", v.block_size)));
+            }
+        }
+        if service.dispatch == Dispatch::Router(RouterPolicy::Prefix) && !caching {
+            let why = if vllm.is_some() {
+                "`enable_prefix_caching = false` in [service.vllm]"
+            } else {
+                "a triton engine has no prefix cache"
+            };
+            return Err(self.err("service.router", format!("`router = \"prefix\"` routes by the replicas' prefix caches, but {why}: expected `engine = \"vllm\"` with prefix caching on")));
+        }
+        Ok(())
     }
 
     fn linear_step(&self, st: &RawLinearStep) -> Result<LinearStep, ScenarioError> {
@@ -980,14 +1055,50 @@ impl Validator<'_> {
                 let format = match format.unwrap_or(RawTraceFormat::AzureLlm2023) {
                     RawTraceFormat::AzureLlm2023 => TraceFormat::AzureLlm2023,
                     RawTraceFormat::Csv => TraceFormat::Csv,
+                    RawTraceFormat::Mooncake => TraceFormat::Mooncake,
                 };
                 Some((path.clone(), format))
+            }
+        };
+        let prefix = match &raw.prefix {
+            None => None,
+            Some(p) => {
+                let key = |k: &str| format!("traffic.tokens.prefix.{k}");
+                let tokens = *self.required(
+                    &key("tokens"),
+                    p.tokens.as_ref(),
+                    "`tokens`, the length of each shared prefix",
+                )?;
+                if tokens == 0 {
+                    return Err(self.err(&key("tokens"), "expected at least 1 token"));
+                }
+                let groups = *self.required(
+                    &key("groups"),
+                    p.groups.as_ref(),
+                    "`groups`, the number of distinct prefixes",
+                )?;
+                if groups == 0 {
+                    return Err(self.err(&key("groups"), "expected at least 1 group"));
+                }
+                let share = p.share.unwrap_or(1.0);
+                if !(share.is_finite() && (0.0..=1.0).contains(&share)) {
+                    return Err(self.err(
+                        &key("share"),
+                        format!("expected a fraction of requests from 0 to 1, found {share}"),
+                    ));
+                }
+                Some(PrefixSpec {
+                    tokens,
+                    groups,
+                    share,
+                })
             }
         };
         Ok(TokenSpec {
             prompt: one("prompt", raw.prompt.as_ref())?,
             output: one("output", raw.output.as_ref())?,
             sample,
+            prefix,
         })
     }
 
@@ -1206,10 +1317,11 @@ impl Validator<'_> {
                 let format = match self.required(
                     "traffic.format",
                     raw.format.as_ref(),
-                    "`format`: azure-llm-2023 or csv",
+                    "`format`: azure-llm-2023, csv or mooncake",
                 )? {
                     RawTraceFormat::AzureLlm2023 => TraceFormat::AzureLlm2023,
                     RawTraceFormat::Csv => TraceFormat::Csv,
+                    RawTraceFormat::Mooncake => TraceFormat::Mooncake,
                 };
                 Ok(TrafficSpec::Trace {
                     path: path.clone(),

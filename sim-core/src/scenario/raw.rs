@@ -123,6 +123,8 @@ pub enum RawRouter {
     LeastOutstanding,
     /// A uniformly random replica.
     Random,
+    /// The replica holding the longest cached prefix of the request (vLLM prefix caching).
+    Prefix,
 }
 
 /// `[service]`.
@@ -187,6 +189,8 @@ pub struct RawVllm {
     pub tensor_parallel_size: Option<u32>,
     /// Fraction of the GPU's (or MIG slice's) memory vLLM may use.
     pub gpu_memory_utilization: Option<f64>,
+    /// Automatic prefix caching (vLLM's default: on).
+    pub enable_prefix_caching: Option<bool>,
 }
 
 /// `[service.vllm.step_time]`: each field a duration.
@@ -215,6 +219,21 @@ pub struct RawTokens {
     pub sample: Option<String>,
     /// The sample trace's format.
     pub sample_format: Option<RawTraceFormat>,
+    /// `[traffic.tokens.prefix]`: a shared prompt prefix among groups of requests.
+    pub prefix: Option<RawPrefix>,
+}
+
+/// `[traffic.tokens.prefix]`: each request (or a share of them) starts with one of `groups`
+/// shared prefixes of `tokens` tokens (a system prompt), chosen at random.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPrefix {
+    /// Tokens of each shared prefix.
+    pub tokens: Option<u32>,
+    /// Distinct prefixes.
+    pub groups: Option<u32>,
+    /// Fraction of requests that carry a shared prefix (default 1).
+    pub share: Option<f64>,
 }
 
 /// Token-count distribution families.
@@ -338,6 +357,8 @@ pub enum RawTraceFormat {
     AzureLlm2023,
     /// A CSV with a `timestamp` column in seconds and optional `prompt_tokens`, `output_tokens`.
     Csv,
+    /// Mooncake's JSONL: `timestamp` (ms), `input_length`, `output_length`, `hash_ids`.
+    Mooncake,
 }
 
 /// `[traffic]`.

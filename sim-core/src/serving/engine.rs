@@ -45,6 +45,17 @@ pub enum Engine {
     Vllm(VllmEngine),
 }
 
+impl Engine {
+    /// Leading prefix hash units of `prefix` the replica has cached (0 without a prefix cache).
+    #[inline]
+    pub fn cached_prefix_units(&self, prefix: super::Prefix) -> u32 {
+        match self {
+            Engine::Triton(_) => 0,
+            Engine::Vllm(v) => v.cached_prefix_units(prefix),
+        }
+    }
+}
+
 macro_rules! forward {
     ($self:ident, $e:ident => $body:expr) => {
         match $self {

@@ -1,6 +1,7 @@
 //! Serving: requests, replica engines (Triton-style batching), service times and routers.
 
 pub mod engine;
+pub mod prefix;
 pub mod request;
 pub mod router;
 pub mod service_time;
@@ -9,6 +10,7 @@ pub mod triton;
 pub mod vllm;
 
 pub use engine::{Engine, ReplicaEngine};
+pub use prefix::{Prefix, PrefixTable};
 pub use request::{Completion, DropReason, Request, RequestId};
 pub use router::Router;
 pub use service_time::ServiceTime;

@@ -297,6 +297,7 @@ mod tests {
             arrival: t,
             prompt_tokens: 0,
             output_tokens: 0,
+            prefix: crate::serving::Prefix::NONE,
         }
     }
 

@@ -1,10 +1,13 @@
 //! Traffic: where requests come from (Poisson generators and trace replay).
 
+pub mod mooncake;
 pub mod poisson;
 pub mod tokens;
 pub mod trace;
 
 use crate::engine::SimTime;
+use crate::serving::Prefix;
+pub use mooncake::{read_mooncake, MooncakeTrace};
 pub use poisson::PoissonArrivals;
 pub use tokens::TokenSampler;
 pub use trace::{read_trace, TraceError, TraceRecord};
@@ -18,6 +21,8 @@ pub struct Arrival {
     pub prompt_tokens: u32,
     /// Output tokens (0 when unknown).
     pub output_tokens: u32,
+    /// Prefix hash ids, when the source has them.
+    pub prefix: Prefix,
 }
 
 /// A traffic source, asked for one arrival at a time so only one arrival per source is pending.
@@ -31,6 +36,8 @@ pub enum TrafficSource {
         records: Vec<TraceRecord>,
         /// Index of the next record to emit.
         next: usize,
+        /// Each record's prefix (empty: the trace has none).
+        prefixes: Vec<Prefix>,
     },
 }
 
@@ -42,14 +49,21 @@ impl TrafficSource {
                 time,
                 prompt_tokens: 0,
                 output_tokens: 0,
+                prefix: Prefix::NONE,
             }),
-            TrafficSource::Replay { records, next } => {
+            TrafficSource::Replay {
+                records,
+                next,
+                prefixes,
+            } => {
                 let r = records.get(*next)?;
+                let prefix = prefixes.get(*next).copied().unwrap_or_default();
                 *next += 1;
                 Some(Arrival {
                     time: r.time,
                     prompt_tokens: r.prompt_tokens,
                     output_tokens: r.output_tokens,
+                    prefix,
                 })
             }
         }

@@ -68,6 +68,10 @@ pub fn read_trace<R: Read>(
         column: column.map(str::to_string),
         message,
     };
+    if format == TraceFormat::Mooncake {
+        let t = super::mooncake::read_mooncake(std::io::BufReader::new(reader), file)?;
+        return Ok(t.records);
+    }
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(false)
@@ -100,7 +104,7 @@ pub fn read_trace<R: Read>(
                 output: Some(need("GeneratedTokens")?),
             }
         }
-        TraceFormat::Csv => Columns {
+        TraceFormat::Csv | TraceFormat::Mooncake => Columns {
             time: find("timestamp").ok_or_else(|| {
                 err(
                     Some(1),
@@ -133,12 +137,14 @@ pub fn read_trace<R: Read>(
         let field = &record[cols.time];
         let ns = match format {
             TraceFormat::AzureLlm2023 => parse_datetime_ns(field),
-            TraceFormat::Csv => parse_seconds_ns(field),
+            TraceFormat::Csv | TraceFormat::Mooncake => parse_seconds_ns(field),
         }
         .ok_or_else(|| {
             let expected = match format {
                 TraceFormat::AzureLlm2023 => "a timestamp like `2023-11-16 18:17:03.9799600`",
-                TraceFormat::Csv => "seconds from the start, a number that is not negative",
+                TraceFormat::Csv | TraceFormat::Mooncake => {
+                    "seconds from the start, a number that is not negative"
+                }
             };
             err(
                 row,
@@ -160,7 +166,7 @@ pub fn read_trace<R: Read>(
         last = Some(ns);
         let base = match format {
             TraceFormat::AzureLlm2023 => *origin.get_or_insert(ns),
-            TraceFormat::Csv => 0,
+            TraceFormat::Csv | TraceFormat::Mooncake => 0,
         };
         let tokens = |c: Option<(usize, &'static str)>| -> Result<u32, TraceError> {
             match c {

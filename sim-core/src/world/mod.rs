@@ -11,11 +11,13 @@ use crate::metrics::{Recorder, RequestSink};
 use crate::results::{summarise, EngineTotals, RunResult};
 use crate::scenario::{Dispatch, EngineSpec, Scenario, ServiceSpec, TrafficSpec};
 use crate::serving::{
-    Completion, Engine, Request, Router, ServiceTime, TritonEngine, VllmConfig, VllmEngine,
+    Completion, Engine, Prefix, PrefixTable, Request, Router, ServiceTime, TritonEngine,
+    VllmConfig, VllmEngine,
 };
 use crate::traffic::{Arrival, PoissonArrivals, TokenSampler, TraceRecord, TrafficSource};
 use kube::Kube;
 use std::fmt;
+use std::sync::Arc;
 
 /// Data the scenario refers to that the caller has read (the core never opens files).
 #[derive(Clone, Debug, Default)]
@@ -24,6 +26,18 @@ pub struct Inputs {
     pub trace: Option<Vec<TraceRecord>>,
     /// (prompt, output) token pairs of `[traffic.tokens] sample`.
     pub token_sample: Option<Vec<(u32, u32)>>,
+    /// The trace's prefix hash ids (a Mooncake trace): the table and each record's span.
+    pub trace_prefixes: Option<(PrefixTable, Vec<Prefix>)>,
+}
+
+/// Shared prompt prefixes drawn per request (`[traffic.tokens.prefix]`).
+#[derive(Debug)]
+struct SharedPrefixes {
+    /// Each group's span in the prefix table.
+    groups: Vec<Prefix>,
+    tokens: u32,
+    share: f64,
+    rng: crate::engine::Rng,
 }
 
 /// A world could not be built from a scenario and its inputs.
@@ -101,6 +115,9 @@ pub struct World {
     router: Option<Router>,
     source: TrafficSource,
     tokens: Option<TokenSampler>,
+    /// Every request's prefix hash ids (trace or synthetic), when there are any.
+    prefix_table: Option<Arc<PrefixTable>>,
+    shared_prefixes: Option<SharedPrefixes>,
     pending: Option<Arrival>,
     next_id: u64,
     recorder: Recorder,
@@ -146,6 +163,31 @@ impl World {
                 Some(Router::new(policy, streams.stream("service/router"))),
             ),
         };
+        let mut inputs = inputs;
+        let mut prefix_table = None;
+        let mut trace_prefixes = Vec::new();
+        if let Some((table, spans)) = inputs.trace_prefixes.take() {
+            prefix_table = Some(Arc::new(table));
+            trace_prefixes = spans;
+        }
+        let mut shared_prefixes = None;
+        if let (Some(p), EngineSpec::Vllm(v)) =
+            (s.tokens.as_ref().and_then(|t| t.prefix), &svc.engine)
+        {
+            // Each group's prefix is a chain of block hashes; ids are distinct across groups.
+            let mut table = PrefixTable::new(v.block_size);
+            let units = p.tokens / v.block_size;
+            let groups = (0..p.groups as u64)
+                .map(|g| table.push((0..units as u64).map(|j| (g << 32) | j)))
+                .collect();
+            prefix_table = Some(Arc::new(table));
+            shared_prefixes = Some(SharedPrefixes {
+                groups,
+                tokens: p.tokens,
+                share: p.share,
+                rng: streams.stream("traffic/prefix"),
+            });
+        }
         let source = match &s.traffic {
             TrafficSpec::Poisson { rate } => TrafficSource::Poisson(Box::new(
                 PoissonArrivals::constant(*rate, streams.stream("traffic/arrivals")),
@@ -154,8 +196,9 @@ impl World {
                 PoissonArrivals::schedule(steps.clone(), streams.stream("traffic/arrivals")),
             )),
             TrafficSpec::Trace { .. } => TrafficSource::Replay {
-                records: inputs.trace.ok_or(BuildError::MissingTrace)?,
+                records: inputs.trace.take().ok_or(BuildError::MissingTrace)?,
                 next: 0,
+                prefixes: trace_prefixes,
             },
         };
         let n = engines.len();
@@ -190,6 +233,8 @@ impl World {
                     ))
                 }
             },
+            prefix_table,
+            shared_prefixes,
             pending: None,
             next_id: 0,
             recorder: {
@@ -242,17 +287,23 @@ impl World {
                     .stream(&format!("service/pod/{id}/service-time")),
                 id,
             )),
-            EngineSpec::Vllm(v) => Engine::Vllm(VllmEngine::new(
-                VllmConfig {
-                    max_num_seqs: v.max_num_seqs,
-                    max_num_batched_tokens: v.max_num_batched_tokens,
-                    block_size: v.block_size,
-                    kv_blocks: v.num_gpu_blocks,
-                    max_queue_size: svc.max_queue_size,
-                },
-                v.step.clone(),
-                id,
-            )),
+            EngineSpec::Vllm(v) => {
+                let e = VllmEngine::new(
+                    VllmConfig {
+                        max_num_seqs: v.max_num_seqs,
+                        max_num_batched_tokens: v.max_num_batched_tokens,
+                        block_size: v.block_size,
+                        kv_blocks: v.num_gpu_blocks,
+                        max_queue_size: svc.max_queue_size,
+                    },
+                    v.step.clone(),
+                    id,
+                );
+                Engine::Vllm(match &self.prefix_table {
+                    Some(t) if v.prefix_caching => e.with_prefixes(t.clone()),
+                    _ => e,
+                })
+            }
         }
     }
 
@@ -302,6 +353,13 @@ impl World {
                 let c = v.counters();
                 engines.preemptions += c.preemptions;
                 engines.recomputed_tokens += c.recomputed_tokens;
+                engines.prefix_tokens.0 += c.prefix_query_tokens;
+                engines.prefix_tokens.1 += c.prefix_hit_tokens;
+                let total = v.kv_blocks().1 as f64;
+                engines.kv_block_seconds.0 += c.kv_block_seconds;
+                engines.kv_block_seconds.1 += total * c.kv_seconds;
+                let peak = c.kv_blocks_peak as f64 / total;
+                engines.kv_peak_ratio = Some(engines.kv_peak_ratio.map_or(peak, |p| p.max(peak)));
             }
         }
         let in_flight = (self.queued + self.in_service) as u64;
