@@ -13,6 +13,7 @@ mod mig;
 mod pack;
 mod policy;
 mod prefix;
+mod profile;
 mod replay;
 mod report;
 mod sweep;

@@ -12,7 +12,7 @@ pub use cluster::ClusterSpec;
 pub use error::ScenarioError;
 pub use model::{
     catalog_paths, parse_scenario, parse_scenario_with, BatchPolicy, Dispatch, Distribution,
-    EngineSpec, RouterPolicy, Scenario, ServiceSpec, ServiceTimeSpec, TokenDist, TokenSpec,
-    TraceFormat, TrafficSpec, VllmSpec,
+    EngineSpec, ProfileSpec, RouterPolicy, Scenario, ServiceSpec, ServiceTimeSpec, TokenDist,
+    TokenSpec, TraceFormat, TrafficSpec, VllmSpec,
 };
 pub use policy::{parse_variants, Variant};

@@ -206,9 +206,37 @@ pub struct VllmSpec {
     pub step: StepModel,
     /// Automatic prefix caching.
     pub prefix_caching: bool,
+    /// Measured step times that replace the roofline (read by the caller, see
+    /// [`crate::Inputs::step_cost`]).
+    pub profile: Option<ProfileSpec>,
     /// GPU memory the engine takes (`gpu_memory_utilization` × the GPU's or slice's memory),
     /// bytes; 0 when unknown (a linear step model).
     pub gpu_memory_bytes: u64,
+}
+
+/// Measured step-time tables named by `[service.vllm.profile]` (paths relative to the scenario).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProfileSpec {
+    /// Calibration-format tables, the roofline for a phase without one.
+    Tables {
+        /// The catalog model whose rows are taken.
+        model: String,
+        /// Decode table path.
+        decode: Option<String>,
+        /// Prefill table path.
+        prefill: Option<String>,
+    },
+    /// SplitwiseSim's `perf_model.csv`, for one model, hardware and tensor-parallel degree.
+    Splitwise {
+        /// File path.
+        path: String,
+        /// `model` column value.
+        model: String,
+        /// `hardware` column value.
+        hardware: String,
+        /// `tensor_parallel` column value (the replica's `tensor_parallel_size`).
+        tensor_parallel: u32,
+    },
 }
 
 /// A token-count distribution.
@@ -741,8 +769,68 @@ impl Validator<'_> {
             num_gpu_blocks,
             step,
             prefix_caching: raw.enable_prefix_caching.unwrap_or(true),
+            profile: self.profile(raw)?,
             gpu_memory_bytes,
         })
+    }
+
+    /// `[service.vllm.profile]`: which tables, checked for completeness (the files are read
+    /// by the caller).
+    fn profile(&self, raw: &RawVllm) -> Result<Option<ProfileSpec>, ScenarioError> {
+        let Some(p) = &raw.profile else {
+            return Ok(None);
+        };
+        let key = |k: &str| format!("service.vllm.profile.{k}");
+        let Some(model) = &raw.model else {
+            return Err(self.err("service.vllm.profile", "a measured profile replaces the roofline of a catalog model: expected `model` in [service.vllm] (it also sizes the KV cache and times any phase without a table)"));
+        };
+        if let Some(path) = &p.splitwise {
+            for (k, present) in [
+                ("decode", p.decode.is_some()),
+                ("prefill", p.prefill.is_some()),
+            ] {
+                if present {
+                    return Err(self.err(&key(k), "expected either calibration tables (`decode`, `prefill`) or `splitwise`, not both"));
+                }
+            }
+            let need = |k: &str, v: &Option<String>, what: &str| {
+                v.clone()
+                    .ok_or_else(|| self.err(&key(k), format!("missing: expected {what}")))
+            };
+            return Ok(Some(ProfileSpec::Splitwise {
+                path: path.clone(),
+                model: need(
+                    "splitwise_model",
+                    &p.splitwise_model,
+                    "`splitwise_model`, the file's `model` value such as \"llama2-70b\"",
+                )?,
+                hardware: need(
+                    "splitwise_hardware",
+                    &p.splitwise_hardware,
+                    "`splitwise_hardware`, the file's `hardware` value such as \"h100-80gb\"",
+                )?,
+                tensor_parallel: raw.tensor_parallel_size.unwrap_or(1),
+            }));
+        }
+        for (k, present) in [
+            ("splitwise_model", p.splitwise_model.is_some()),
+            ("splitwise_hardware", p.splitwise_hardware.is_some()),
+        ] {
+            if present {
+                return Err(self.err(&key(k), format!("`{k}` goes with `splitwise`")));
+            }
+        }
+        if p.decode.is_none() && p.prefill.is_none() {
+            return Err(self.err(
+                "service.vllm.profile",
+                "missing: expected `decode` or `prefill` (calibration-format tables) or `splitwise` (a perf_model.csv)",
+            ));
+        }
+        Ok(Some(ProfileSpec::Tables {
+            model: model.clone(),
+            decode: p.decode.clone(),
+            prefill: p.prefill.clone(),
+        }))
     }
 
     /// Checks that prefix sources, the prefix router and the engine fit together.

@@ -191,6 +191,24 @@ pub struct RawVllm {
     pub gpu_memory_utilization: Option<f64>,
     /// Automatic prefix caching (vLLM's default: on).
     pub enable_prefix_caching: Option<bool>,
+    /// `[service.vllm.profile]`: measured step times that override the roofline.
+    pub profile: Option<RawProfile>,
+}
+
+/// `[service.vllm.profile]`: measured step-time tables, paths relative to the scenario.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProfile {
+    /// Decode table in the calibration format (`model,params_gb,batch,context,ms`).
+    pub decode: Option<String>,
+    /// Prefill table in the calibration format (`model,params_gb,batch,prompt,ms`).
+    pub prefill: Option<String>,
+    /// SplitwiseSim's `perf_model.csv`.
+    pub splitwise: Option<String>,
+    /// The `model` column's value to take from the SplitwiseSim file.
+    pub splitwise_model: Option<String>,
+    /// The `hardware` column's value to take from the SplitwiseSim file.
+    pub splitwise_hardware: Option<String>,
 }
 
 /// `[service.vllm.step_time]`: each field a duration.

@@ -28,6 +28,8 @@ pub struct Inputs {
     pub token_sample: Option<Vec<(u32, u32)>>,
     /// The trace's prefix hash ids (a Mooncake trace): the table and each record's span.
     pub trace_prefixes: Option<(PrefixTable, Vec<Prefix>)>,
+    /// The measured step-time model `[service.vllm.profile]` names, built from its files.
+    pub step_cost: Option<crate::costmodel::StepCost>,
 }
 
 /// Shared prompt prefixes drawn per request (`[traffic.tokens.prefix]`).
@@ -48,6 +50,8 @@ pub enum BuildError {
     MissingTrace,
     /// The scenario draws token counts from a sample but no pairs were given.
     MissingTokenSample,
+    /// The scenario names a measured profile but no step-time model was given.
+    MissingProfile,
 }
 
 impl fmt::Display for BuildError {
@@ -58,6 +62,9 @@ impl fmt::Display for BuildError {
             }
             BuildError::MissingTokenSample => f.write_str(
                 "the scenario draws token counts from a sample trace, but no pairs were loaded",
+            ),
+            BuildError::MissingProfile => f.write_str(
+                "the scenario names a measured profile, but no step-time tables were loaded",
             ),
         }
     }
@@ -164,6 +171,13 @@ impl World {
             ),
         };
         let mut inputs = inputs;
+        let mut service = svc.clone();
+        if let EngineSpec::Vllm(v) = &mut service.engine {
+            if v.profile.is_some() {
+                let cost = inputs.step_cost.take().ok_or(BuildError::MissingProfile)?;
+                v.step = crate::serving::StepModel::Cost(Box::new(cost));
+            }
+        }
         let mut prefix_table = None;
         let mut trace_prefixes = Vec::new();
         if let Some((table, spans)) = inputs.trace_prefixes.take() {
@@ -210,7 +224,7 @@ impl World {
             now: SimTime::ZERO,
             queue: EventQueue::with_capacity(64),
             streams,
-            service: svc.clone(),
+            service,
             engines,
             wake: vec![WakeSlot::default(); n],
             router,
