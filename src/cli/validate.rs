@@ -36,6 +36,7 @@ pub fn validate(path: &Path) -> Result<(), CliError> {
     };
     let engine = match &s.service.engine {
         EngineSpec::Triton { .. } => "",
+        EngineSpec::Vllm(v) if v.static_batching.is_some() => "static-batching ",
         EngineSpec::Vllm(_) => "vllm ",
     };
     println!(

@@ -16,6 +16,7 @@ mod prefix;
 mod profile;
 mod replay;
 mod report;
+mod static_batching;
 mod sweep;
 mod timeslice;
 mod validation;

@@ -209,6 +209,8 @@ pub struct VllmSpec {
     /// Measured step times that replace the roofline (read by the caller, see
     /// [`crate::Inputs::step_cost`]).
     pub profile: Option<ProfileSpec>,
+    /// Static batching instead of continuous: (batch size, timeout).
+    pub static_batching: Option<(u32, SimDuration)>,
     /// GPU memory the engine takes (`gpu_memory_utilization` × the GPU's or slice's memory),
     /// bytes; 0 when unknown (a linear step model).
     pub gpu_memory_bytes: u64,
@@ -715,6 +717,47 @@ impl Validator<'_> {
             },
         )?;
         let block_size = positive("block_size", raw.block_size, defaults::VLLM_BLOCK_SIZE)?;
+        let static_batching = match raw.scheduler.unwrap_or(RawLlmScheduler::Continuous) {
+            RawLlmScheduler::Continuous => {
+                for (k, present) in [
+                    ("batch_size", raw.batch_size.is_some()),
+                    ("batch_timeout", raw.batch_timeout.is_some()),
+                ] {
+                    if present {
+                        return Err(self.err(&key(k), format!("`{k}` is for `scheduler = \"static\"`; the continuous scheduler is bounded by `max_num_seqs` and `max_num_batched_tokens`")));
+                    }
+                }
+                None
+            }
+            RawLlmScheduler::Static => {
+                for (k, present) in [
+                    ("max_num_seqs", raw.max_num_seqs.is_some()),
+                    (
+                        "max_num_batched_tokens",
+                        raw.max_num_batched_tokens.is_some(),
+                    ),
+                    (
+                        "enable_prefix_caching",
+                        raw.enable_prefix_caching == Some(true),
+                    ),
+                ] {
+                    if present {
+                        return Err(self.err(&key(k), format!("`{k}` is a knob of the continuous scheduler, not used with `scheduler = \"static\"` (use `batch_size`)")));
+                    }
+                }
+                let size = match raw.batch_size {
+                    None => return Err(self.err(&key("batch_size"), "missing: `scheduler = \"static\"` needs `batch_size`, the most requests in a batch")),
+                    Some(0) => return Err(self.err(&key("batch_size"), "expected at least 1")),
+                    Some(n) => n,
+                };
+                let timeout = self.duration(
+                    &key("batch_timeout"),
+                    raw.batch_timeout.as_ref(),
+                    SimDuration::ZERO,
+                )?;
+                Some((size, timeout))
+            }
+        };
         let blocks_given = match raw.num_gpu_blocks {
             Some(0) => return Err(self.err(&key("num_gpu_blocks"), "expected at least 1")),
             b => b,
@@ -768,8 +811,9 @@ impl Validator<'_> {
             block_size,
             num_gpu_blocks,
             step,
-            prefix_caching: raw.enable_prefix_caching.unwrap_or(true),
+            prefix_caching: raw.enable_prefix_caching.unwrap_or(true) && static_batching.is_none(),
             profile: self.profile(raw)?,
+            static_batching,
             gpu_memory_bytes,
         })
     }

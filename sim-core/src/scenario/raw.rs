@@ -193,6 +193,22 @@ pub struct RawVllm {
     pub enable_prefix_caching: Option<bool>,
     /// `[service.vllm.profile]`: measured step times that override the roofline.
     pub profile: Option<RawProfile>,
+    /// `continuous` (vLLM's scheduler, default) or `static` (static batching).
+    pub scheduler: Option<RawLlmScheduler>,
+    /// Static batching: most requests per batch.
+    pub batch_size: Option<u32>,
+    /// Static batching: longest the oldest request waits for a full batch.
+    pub batch_timeout: Option<String>,
+}
+
+/// The scheduler of an LLM replica.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawLlmScheduler {
+    /// vLLM's iteration-level scheduler.
+    Continuous,
+    /// Static batching: whole batches run to the end.
+    Static,
 }
 
 /// `[service.vllm.profile]`: measured step-time tables, paths relative to the scenario.

@@ -11,8 +11,8 @@ use crate::metrics::{Recorder, RequestSink};
 use crate::results::{summarise, EngineTotals, RunResult};
 use crate::scenario::{Dispatch, EngineSpec, Scenario, ServiceSpec, TrafficSpec};
 use crate::serving::{
-    Completion, Engine, Prefix, PrefixTable, Request, Router, ServiceTime, TritonEngine,
-    VllmConfig, VllmEngine,
+    Completion, Engine, Prefix, PrefixTable, Request, Router, ServiceTime, StaticConfig,
+    StaticEngine, TritonEngine, VllmConfig, VllmEngine,
 };
 use crate::traffic::{Arrival, PoissonArrivals, TokenSampler, TraceRecord, TrafficSource};
 use kube::Kube;
@@ -301,6 +301,20 @@ impl World {
                     .stream(&format!("service/pod/{id}/service-time")),
                 id,
             )),
+            EngineSpec::Vllm(v) if v.static_batching.is_some() => {
+                let (batch_size, timeout) = v.static_batching.unwrap_or_default();
+                Engine::Static(StaticEngine::new(
+                    StaticConfig {
+                        batch_size,
+                        timeout,
+                        block_size: v.block_size,
+                        kv_blocks: v.num_gpu_blocks,
+                        max_queue_size: svc.max_queue_size,
+                    },
+                    v.step.clone(),
+                    id,
+                ))
+            }
             EngineSpec::Vllm(v) => {
                 let e = VllmEngine::new(
                     VllmConfig {
