@@ -19,4 +19,5 @@ mod report;
 mod static_batching;
 mod sweep;
 mod timeslice;
+mod triton_profile;
 mod validation;

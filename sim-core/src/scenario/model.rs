@@ -147,8 +147,9 @@ pub enum Distribution {
     },
 }
 
-/// How long a batch of `n` takes: mean `base + per_item × n`, drawn from `distribution`.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// How long a batch of `n` takes: mean `base + per_item × n`, or `curve[n − 1]` from a profile,
+/// drawn from `distribution`.
+#[derive(Clone, Debug, PartialEq)]
 pub struct ServiceTimeSpec {
     /// Family.
     pub distribution: Distribution,
@@ -156,6 +157,9 @@ pub struct ServiceTimeSpec {
     pub base: SimDuration,
     /// Per-request part of the mean.
     pub per_item: SimDuration,
+    /// Mean time of a batch of 1, 2, … `max_batch_size` requests from the roofline (replaces
+    /// `base` and `per_item` when not empty).
+    pub curve: Vec<SimDuration>,
 }
 
 /// The model server.
@@ -636,9 +640,10 @@ impl Validator<'_> {
                     raw.service_time.as_ref(),
                     "a [service.service_time] table",
                 )?;
+                let service_time = self.service_time(st, batching.max_batch_size, catalog)?;
                 EngineSpec::Triton {
                     batching,
-                    service_time: self.service_time(st)?,
+                    service_time,
                 }
             }
             RawEngineKind::Vllm => {
@@ -1275,23 +1280,29 @@ impl Validator<'_> {
         })
     }
 
-    fn service_time(&self, raw: &RawServiceTime) -> Result<ServiceTimeSpec, ScenarioError> {
+    fn service_time(
+        &self,
+        raw: &RawServiceTime,
+        max_batch_size: u32,
+        catalog: &Catalog,
+    ) -> Result<ServiceTimeSpec, ScenarioError> {
         let key = "service.service_time";
         let family = *self.required(
             &format!("{key}.distribution"),
             raw.distribution.as_ref(),
             "a distribution: deterministic, exponential, lognormal or gamma",
         )?;
+        let curve = self.batch_curve(raw, max_batch_size, catalog)?;
         let base = self.duration(&format!("{key}.base"), raw.base.as_ref(), SimDuration::ZERO)?;
         let per_item = self.duration(
             &format!("{key}.per_item"),
             raw.per_item.as_ref(),
             SimDuration::ZERO,
         )?;
-        if base.0 == 0 && per_item.0 == 0 {
+        if base.0 == 0 && per_item.0 == 0 && curve.is_empty() {
             return Err(self.err(
                 key,
-                "expected `base` or `per_item` (or both) to give a mean service time above zero",
+                "expected `base` or `per_item` (or both) to give a mean service time above zero, or `model` (the roofline)",
             ));
         }
         let cv = |name: &str| -> Result<f64, ScenarioError> {
@@ -1329,7 +1340,72 @@ impl Validator<'_> {
             distribution,
             base,
             per_item,
+            curve,
         })
+    }
+
+    /// `t(batch)` for batch sizes 1 … `max_batch_size` from the roofline of `model` on `gpu`:
+    /// one forward pass over every request's `tokens` (empty without `model`).
+    fn batch_curve(
+        &self,
+        raw: &RawServiceTime,
+        max_batch_size: u32,
+        catalog: &Catalog,
+    ) -> Result<Vec<SimDuration>, ScenarioError> {
+        use crate::catalog::{builtin_model, builtin_models};
+        use crate::costmodel::{Placement, Roofline, StepBatch};
+        let key = |k: &str| format!("service.service_time.{k}");
+        let Some(model_id) = &raw.model else {
+            for (k, present) in [("gpu", raw.gpu.is_some()), ("tokens", raw.tokens.is_some())] {
+                if present {
+                    return Err(
+                        self.err(&key(k), format!("`{k}` goes with `model` (the roofline)"))
+                    );
+                }
+            }
+            return Ok(Vec::new());
+        };
+        for (k, present) in [
+            ("base", raw.base.is_some()),
+            ("per_item", raw.per_item.is_some()),
+        ] {
+            if present {
+                return Err(self.err(&key(k), format!("expected either `model` (batch times from the roofline) or `{k}`, not both")));
+            }
+        }
+        let model = builtin_model(model_id).ok_or_else(|| {
+            let ids: Vec<&str> = builtin_models().iter().map(|m| m.id.as_str()).collect();
+            self.err(
+                &key("model"),
+                format!(
+                    "unknown model `{model_id}`: expected one of {}",
+                    ids.join(", ")
+                ),
+            )
+        })?;
+        let gpu_id = self.required(
+            &key("gpu"),
+            raw.gpu.as_ref(),
+            "`gpu`, a GPU catalog id such as \"h100-sxm\"",
+        )?;
+        let gpu = catalog.gpu(gpu_id).ok_or_else(|| {
+            let ids = catalog.gpu_ids();
+            let hint = super::error::closest(gpu_id, &ids)
+                .map_or(String::new(), |c| format!("; did you mean `{c}`?"));
+            self.err(&key("gpu"), format!("unknown GPU `{gpu_id}`{hint}"))
+        })?;
+        let tokens = match raw.tokens {
+            None => return Err(self.err(&key("tokens"), "missing: expected `tokens`, the tokens of each request (one forward pass over the batch)")),
+            Some(0) => return Err(self.err(&key("tokens"), "expected at least 1 token")),
+            Some(t) => t,
+        };
+        let roofline = Roofline::new(gpu, model, &Placement::whole());
+        Ok((1..=max_batch_size.max(1) as u64)
+            .map(|n| {
+                let secs = roofline.step_time(&StepBatch::prefill(n, tokens as u64));
+                SimDuration((secs * 1e9).round().max(1.0) as u64)
+            })
+            .collect())
     }
 
     fn resources(&self, raw: Option<&RawResources>) -> Result<Resources, ScenarioError> {

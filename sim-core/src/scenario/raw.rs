@@ -346,6 +346,12 @@ pub struct RawServiceTime {
     pub per_item: Option<String>,
     /// Coefficient of variation for `lognormal` and `gamma`.
     pub cv: Option<f64>,
+    /// A model catalog id: each batch's mean time from the roofline (instead of `base`, `per_item`).
+    pub model: Option<String>,
+    /// The GPU catalog id the roofline uses.
+    pub gpu: Option<String>,
+    /// Tokens of each request in a batch (one forward pass over all of them).
+    pub tokens: Option<u32>,
 }
 
 /// `[service.resources]`.
