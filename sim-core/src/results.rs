@@ -174,10 +174,18 @@ pub struct TokenSummary {
     pub preemptions: u64,
     /// Tokens prefilled again after preemptions.
     pub recomputed_tokens: u64,
+    /// Prompt tokens found in the prefix cache over tokens of sequences taken from the queue
+    /// (a preempted sequence counts again); `null` when none was taken.
+    pub prefix_cache_hit_ratio: Option<f64>,
+    /// KV-cache blocks held by running sequences over all blocks, time-weighted mean over
+    /// replicas from each replica's first request (cached blocks no sequence uses are free).
+    pub kv_cache_use_mean_ratio: Option<f64>,
+    /// Most KV-cache blocks one replica's running sequences held at once, over its blocks.
+    pub kv_cache_use_peak_ratio: Option<f64>,
 }
 
 /// What the engines hand the summary at the end of a run.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct EngineTotals {
     /// Batches (or steps) started and the requests in them.
     pub batches: (u64, u64),
@@ -185,6 +193,12 @@ pub struct EngineTotals {
     pub preemptions: u64,
     /// Tokens recomputed after preemptions.
     pub recomputed_tokens: u64,
+    /// Tokens of sequences taken from the queue, and of those found in the prefix cache.
+    pub prefix_tokens: (u64, u64),
+    /// KV block-seconds held, and block-seconds available, over replicas.
+    pub kv_block_seconds: (f64, f64),
+    /// Highest share of one replica's KV blocks held at once.
+    pub kv_peak_ratio: Option<f64>,
 }
 
 /// Node pools, pods and cost.
@@ -405,6 +419,11 @@ pub fn summarise(
                     .then(|| tr.met as f64 / finished as f64),
                 preemptions: engines.preemptions,
                 recomputed_tokens: engines.recomputed_tokens,
+                prefix_cache_hit_ratio: (engines.prefix_tokens.0 > 0)
+                    .then(|| engines.prefix_tokens.1 as f64 / engines.prefix_tokens.0 as f64),
+                kv_cache_use_mean_ratio: (engines.kv_block_seconds.1 > 0.0)
+                    .then(|| engines.kv_block_seconds.0 / engines.kv_block_seconds.1),
+                kv_cache_use_peak_ratio: engines.kv_peak_ratio,
             }
         }),
         cluster: cluster_summary,

@@ -2,11 +2,15 @@
 
 use super::error::CliError;
 use sim_core::catalog::Catalog;
+use sim_core::costmodel::{table_for_model, ProfileKind, ProfiledCost, SplitwiseProfile, StepCost};
+use sim_core::scenario::ProfileSpec;
 use sim_core::scenario::TraceFormat;
 use sim_core::scenario::{catalog_paths, parse_variants};
 use sim_core::scenario::{EngineSpec, ScenarioError, TokenSpec, TrafficSpec};
+use sim_core::serving::StepModel;
 use sim_core::traffic::formats::rates::{read_genai_qps, read_servegen};
 use sim_core::traffic::formats::{scan, RecordStream};
+use sim_core::traffic::read_mooncake;
 use sim_core::traffic::{read_trace, OpenTrace, TraceError, TraceFeed, TraceReader};
 use sim_core::{parse_scenario_with, Inputs, Scenario};
 use std::fs::File;
@@ -32,7 +36,8 @@ pub struct Loaded {
 
 /// One file a run reads, for provenance.
 pub struct InputFile {
-    /// `scenario`, `gpu_catalog`, `instance_catalog`, `trace`, `token_sample` or `manifest`.
+    /// `scenario`, `gpu_catalog`, `instance_catalog`, `trace`, `token_sample`, `profile` or
+    /// `manifest`.
     pub role: &'static str,
     /// The path as written (the scenario's file name; others relative to its folder).
     pub named: String,
@@ -98,6 +103,19 @@ pub fn load_with(path: &Path, manifests: &[std::path::PathBuf]) -> Result<Loaded
         }
         if let Some((sample, _)) = s.tokens.as_ref().and_then(|t| t.sample.as_ref()) {
             note("token_sample", sample);
+        }
+        if let EngineSpec::Vllm(v) = &s.service.engine {
+            match &v.profile {
+                Some(ProfileSpec::Tables {
+                    decode, prefill, ..
+                }) => {
+                    for f in decode.iter().chain(prefill) {
+                        note("profile", f);
+                    }
+                }
+                Some(ProfileSpec::Splitwise { path, .. }) => note("profile", path),
+                None => {}
+            }
         }
     }
     for m in manifest_files {
@@ -220,6 +238,29 @@ pub fn load_inputs_with_stats(
             inputs.feeds.push(TraceFeed::Rates(Arc::new(table)));
             continue;
         }
+        if format == TraceFormat::Mooncake && vllm {
+            // Read whole, for the prefix hash ids prefix caching uses (small traces).
+            if inputs.trace_prefixes.is_some() {
+                return Err(CliError::Input(
+                    ScenarioError::at_key(
+                        shown,
+                        text,
+                        key,
+                        "only one Mooncake trace per scenario can carry prefix hash ids",
+                    )
+                    .to_string(),
+                ));
+            }
+            let file = File::open(&full).map_err(open_err)?;
+            let t = read_mooncake(BufReader::new(file), &trace_shown).map_err(bad)?;
+            checks.push(TraceCheck {
+                named: trace.to_string(),
+                requests: t.records.len() as u64,
+            });
+            inputs.trace_prefixes = Some(t.table);
+            inputs.feeds.push(TraceFeed::Records(Arc::new(t.records)));
+            continue;
+        }
         let open: OpenTrace = {
             let (full, trace_shown, columns) =
                 (full.clone(), trace_shown.clone(), options.columns.clone());
@@ -279,7 +320,67 @@ pub fn load_inputs_with_stats(
                 .collect(),
         );
     }
+    if let EngineSpec::Vllm(v) = &scenario.service.engine {
+        if let Some(p) = &v.profile {
+            inputs.step_cost = Some(load_profile(p, &v.step, base, shown)?);
+        }
+    }
     Ok((inputs, checks))
+}
+
+/// Builds the measured step-time model `[service.vllm.profile]` names, over the roofline in
+/// `step` (for phases without a table).
+fn load_profile(
+    p: &ProfileSpec,
+    step: &StepModel,
+    base: &Path,
+    shown: &str,
+) -> Result<StepCost, CliError> {
+    let input = |e: sim_core::traffic::TraceError| CliError::Input(e.to_string());
+    let read =
+        |rel: &str, key: &str| read_named(base, rel, shown, &format!("service.vllm.profile.{key}"));
+    match p {
+        ProfileSpec::Tables {
+            model,
+            decode,
+            prefill,
+        } => {
+            let StepModel::Cost(c) = step else {
+                return Err(CliError::Input(format!(
+                    "{shown}: key `service.vllm.profile`: a measured profile needs `model` (the roofline)"
+                )));
+            };
+            let StepCost::Roofline(roofline) = c.as_ref() else {
+                return Err(CliError::Input(format!(
+                    "{shown}: key `service.vllm.profile`: a measured profile needs `model` (the roofline)"
+                )));
+            };
+            let table = |path: &Option<String>, key: &str, kind| -> Result<_, CliError> {
+                path.as_ref()
+                    .map(|rel| {
+                        let (text, file) = read(rel, key)?;
+                        table_for_model(&text, &file, kind, model).map_err(input)
+                    })
+                    .transpose()
+            };
+            Ok(StepCost::Profiled(Box::new(ProfiledCost {
+                roofline: roofline.clone(),
+                decode: table(decode, "decode", ProfileKind::Decode)?,
+                prefill: table(prefill, "prefill", ProfileKind::Prefill)?,
+            })))
+        }
+        ProfileSpec::Splitwise {
+            path,
+            model,
+            hardware,
+            tensor_parallel,
+        } => {
+            let (text, file) = read(path, "splitwise")?;
+            SplitwiseProfile::parse(&text, &file, model, hardware, *tensor_parallel)
+                .map(StepCost::Splitwise)
+                .map_err(input)
+        }
+    }
 }
 
 /// Reads a file the scenario names at `key`, relative to the scenario's folder.

@@ -287,6 +287,14 @@ pub fn render(s: &Summary, out: &Path, requests: bool) -> String {
             "tokens       {:.0} prompt/s  {:.0} output/s  preemptions {} ({} tokens recomputed)",
             k.prompt_tokens_per_s, k.output_tokens_per_s, k.preemptions, k.recomputed_tokens
         );
+        let pct = |v: Option<f64>| v.map_or("-".to_string(), |x| format!("{:.1}%", x * 100.0));
+        let _ = writeln!(
+            t,
+            "KV cache     mean use {}  peak {}  prefix-cache hits {} of prompt tokens",
+            pct(k.kv_cache_use_mean_ratio),
+            pct(k.kv_cache_use_peak_ratio),
+            pct(k.prefix_cache_hit_ratio)
+        );
         if let Some(a) = k.attainment_ratio {
             let target =
                 |name: &str, v: Option<f64>| v.map(|x| format!("{name} ≤ {}", ms(Some(x))));

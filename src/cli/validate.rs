@@ -44,6 +44,7 @@ pub fn validate(path: &Path, manifests: &[PathBuf]) -> Result<(), CliError> {
     };
     let engine = match &s.service.engine {
         EngineSpec::Triton { .. } => "",
+        EngineSpec::Vllm(v) if v.static_batching.is_some() => "static-batching ",
         EngineSpec::Vllm(_) => "vllm ",
     };
     println!(

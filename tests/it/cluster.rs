@@ -60,6 +60,7 @@ fn at(secs: f64) -> TraceRecord {
         prompt_tokens: 0,
         output_tokens: 0,
         tenant: 0,
+        prefix: sim_core::serving::Prefix::NONE,
     }
 }
 

@@ -49,6 +49,7 @@ fn record(secs: f64, prompt: u32, output: u32) -> TraceRecord {
         prompt_tokens: prompt,
         output_tokens: output,
         tenant: 0,
+        prefix: sim_core::serving::Prefix::NONE,
     }
 }
 

@@ -80,6 +80,7 @@ fn pending(text: &str) -> (u64, Option<String>) {
         prompt_tokens: 0,
         output_tokens: 0,
         tenant: 0,
+        prefix: sim_core::serving::Prefix::NONE,
     }];
     let r = World::new(
         &s,

@@ -17,6 +17,7 @@ fn trace(times: &[f64]) -> Inputs {
                     prompt_tokens: 0,
                     output_tokens: 0,
                     tenant: 0,
+                    prefix: sim_core::serving::Prefix::NONE,
                 })
                 .collect(),
         ),

@@ -17,7 +17,8 @@ pub use batch::{Placement, StepBatch};
 pub use roofline::{Roofline, StepBreakdown};
 
 pub use profile::{
-    read_profile_csv, ProfileError, ProfileKind, ProfileRow, ProfileTable, ProfiledCost,
+    read_profile_csv, table_for_model, ProfileError, ProfileKind, ProfileRow, ProfileTable,
+    ProfiledCost,
 };
 pub use splitwise::SplitwiseProfile;
 

@@ -342,9 +342,64 @@ impl ProfiledCost {
     }
 }
 
+/// One measured table for `model` from a calibration-format CSV (`text`, named `file`), which
+/// must be of `kind`; rows of other models are left out (an error when none is left).
+pub fn table_for_model(
+    text: &str,
+    file: &str,
+    kind: ProfileKind,
+    model: &str,
+) -> Result<ProfileTable, ProfileError> {
+    let (found, rows) = read_profile_csv(text, file)?;
+    if found != kind {
+        let want = match kind {
+            ProfileKind::Decode => "a decode table (`model,params_gb,batch,context,ms`)",
+            ProfileKind::Prefill => "a prefill table (`model,params_gb,batch,prompt,ms`)",
+        };
+        return Err(error(
+            file,
+            Some(1),
+            None,
+            format!("expected {want}, found a {} table", found.column()),
+        ));
+    }
+    let rows: Vec<ProfileRow> = rows.into_iter().filter(|r| r.model == model).collect();
+    if rows.is_empty() {
+        let (_, all) = read_profile_csv(text, file)?;
+        let mut models: Vec<&str> = all.iter().map(|r| r.model.as_str()).collect();
+        models.sort_unstable();
+        models.dedup();
+        return Err(error(
+            file,
+            None,
+            Some("model"),
+            format!(
+                "no rows for the service's model `{model}`: the file has {}",
+                if models.is_empty() {
+                    "no rows".to_string()
+                } else {
+                    models.join(", ")
+                }
+            ),
+        ));
+    }
+    ProfileTable::from_rows(kind, &rows, file)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_table_is_taken_for_one_model_and_kind() {
+        let text = format!("{DECODE}other,1.0,1,128,9.0\n");
+        let t = table_for_model(&text, "d.csv", ProfileKind::Decode, "m").unwrap();
+        assert_eq!(t.ms(1.0, 128.0), 1.0);
+        let e = table_for_model(&text, "d.csv", ProfileKind::Prefill, "m").unwrap_err();
+        assert!(e.message.contains("expected a prefill table"), "{e}");
+        let e = table_for_model(&text, "d.csv", ProfileKind::Decode, "x").unwrap_err();
+        assert!(e.message.contains("the file has m, other"), "{e}");
+    }
 
     const DECODE: &str = "model,params_gb,batch,context,ms\n\
         m,3.0,1,128,1.0\nm,3.0,4,128,2.0\nm,3.0,1,512,1.5\nm,3.0,4,512,3.0\n";

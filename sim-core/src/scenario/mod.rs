@@ -3,14 +3,14 @@
 pub mod autoscaling;
 pub mod cluster;
 pub mod error;
+pub mod karpenter;
 pub mod manifest;
 pub mod model;
 pub mod policy;
 pub mod raw;
 pub mod scale_to_zero;
-pub mod karpenter;
-pub mod vpa;
 pub mod traffic;
+pub mod vpa;
 
 pub use autoscaling::{AutoscalingSpec, ClusterAutoscalerSpec, Expander, MetricsSpec};
 pub use cluster::ClusterSpec;
@@ -18,13 +18,13 @@ pub use error::ScenarioError;
 pub use karpenter::KarpenterSpec;
 pub use model::{
     catalog_paths, parse_scenario, parse_scenario_with, BatchPolicy, Dispatch, Distribution,
-    EngineSpec, RouterPolicy, Scenario, ServiceSpec, ServiceTimeSpec, TokenDist, TokenSpec,
-    TraceFormat, TrafficSpec, VllmSpec,
+    EngineSpec, ProfileSpec, RouterPolicy, Scenario, ServiceSpec, ServiceTimeSpec, TokenDist,
+    TokenSpec, TraceFormat, TrafficSpec, VllmSpec,
 };
 pub use policy::{parse_variants, Variant};
 pub use scale_to_zero::{KedaSpec, KnativeSpec};
-pub use vpa::VpaSpec;
 pub use traffic::{
     traffic_has_tokens, ColumnMap, DiurnalSpec, MmppState, Spike, StreamSpec, TimeUnit,
     TraceOptions,
 };
+pub use vpa::VpaSpec;

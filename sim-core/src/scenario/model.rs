@@ -107,6 +107,9 @@ pub enum RouterPolicy {
     LeastOutstanding,
     /// Uniformly at random.
     Random,
+    /// The replica with the longest cached prefix of the request; ties and misses go to the
+    /// fewest queued plus in-service requests.
+    Prefix,
 }
 
 impl RouterPolicy {
@@ -116,6 +119,7 @@ impl RouterPolicy {
             RouterPolicy::RoundRobin => "round-robin",
             RouterPolicy::LeastOutstanding => "least-outstanding",
             RouterPolicy::Random => "random",
+            RouterPolicy::Prefix => "prefix",
         }
     }
 }
@@ -152,8 +156,9 @@ pub enum Distribution {
     },
 }
 
-/// How long a batch of `n` takes: mean `base + per_item × n`, drawn from `distribution`.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// How long a batch of `n` takes: mean `base + per_item × n`, or `curve[n − 1]` from a profile,
+/// drawn from `distribution`.
+#[derive(Clone, Debug, PartialEq)]
 pub struct ServiceTimeSpec {
     /// Family.
     pub distribution: Distribution,
@@ -161,6 +166,9 @@ pub struct ServiceTimeSpec {
     pub base: SimDuration,
     /// Per-request part of the mean.
     pub per_item: SimDuration,
+    /// Mean time of a batch of 1, 2, … `max_batch_size` requests from the roofline (replaces
+    /// `base` and `per_item` when not empty).
+    pub curve: Vec<SimDuration>,
 }
 
 /// The model server.
@@ -209,9 +217,41 @@ pub struct VllmSpec {
     pub num_gpu_blocks: u32,
     /// Step times.
     pub step: StepModel,
+    /// Automatic prefix caching.
+    pub prefix_caching: bool,
+    /// Measured step times that replace the roofline (read by the caller, see
+    /// [`crate::Inputs::step_cost`]).
+    pub profile: Option<ProfileSpec>,
+    /// Static batching instead of continuous: (batch size, timeout).
+    pub static_batching: Option<(u32, SimDuration)>,
     /// GPU memory the engine takes (`gpu_memory_utilization` × the GPU's or slice's memory),
     /// bytes; 0 when unknown (a linear step model).
     pub gpu_memory_bytes: u64,
+}
+
+/// Measured step-time tables named by `[service.vllm.profile]` (paths relative to the scenario).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProfileSpec {
+    /// Calibration-format tables, the roofline for a phase without one.
+    Tables {
+        /// The catalog model whose rows are taken.
+        model: String,
+        /// Decode table path.
+        decode: Option<String>,
+        /// Prefill table path.
+        prefill: Option<String>,
+    },
+    /// SplitwiseSim's `perf_model.csv`, for one model, hardware and tensor-parallel degree.
+    Splitwise {
+        /// File path.
+        path: String,
+        /// `model` column value.
+        model: String,
+        /// `hardware` column value.
+        hardware: String,
+        /// `tensor_parallel` column value (the replica's `tensor_parallel_size`).
+        tensor_parallel: u32,
+    },
 }
 
 /// A token-count distribution.
@@ -249,6 +289,20 @@ pub struct TokenSpec {
     /// A trace (path relative to the scenario, format) whose (prompt, output) pairs are drawn
     /// with replacement; excludes `prompt` and `output`.
     pub sample: Option<(String, TraceFormat)>,
+    /// Shared prompt prefixes (`[traffic.tokens.prefix]`).
+    pub prefix: Option<PrefixSpec>,
+}
+
+/// Shared prompt prefixes: a request (with probability `share`) starts with one of `groups`
+/// prefixes of `tokens` tokens, chosen uniformly; the prefix is prepended to its drawn prompt.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PrefixSpec {
+    /// Tokens of each prefix.
+    pub tokens: u32,
+    /// Distinct prefixes.
+    pub groups: u32,
+    /// Fraction of requests with a prefix.
+    pub share: f64,
 }
 
 impl TokenSpec {
@@ -436,6 +490,7 @@ impl Validator<'_> {
                  (or replay a trace with token counts)",
             ));
         }
+        self.prefix_caching(&service, &traffic, tokens.as_ref())?;
         if (slo_ttft.is_some() || slo_tpot.is_some())
             && !matches!(service.engine, EngineSpec::Vllm(_))
         {
@@ -550,6 +605,7 @@ impl Validator<'_> {
                     RawRouter::RoundRobin => RouterPolicy::RoundRobin,
                     RawRouter::LeastOutstanding => RouterPolicy::LeastOutstanding,
                     RawRouter::Random => RouterPolicy::Random,
+                    RawRouter::Prefix => RouterPolicy::Prefix,
                 })
             }
         };
@@ -570,9 +626,10 @@ impl Validator<'_> {
                     raw.service_time.as_ref(),
                     "a [service.service_time] table",
                 )?;
+                let service_time = self.service_time(st, batching.max_batch_size, catalog)?;
                 EngineSpec::Triton {
                     batching,
-                    service_time: self.service_time(st)?,
+                    service_time,
                 }
             }
             RawEngineKind::Vllm => {
@@ -651,6 +708,47 @@ impl Validator<'_> {
             },
         )?;
         let block_size = positive("block_size", raw.block_size, defaults::VLLM_BLOCK_SIZE)?;
+        let static_batching = match raw.scheduler.unwrap_or(RawLlmScheduler::Continuous) {
+            RawLlmScheduler::Continuous => {
+                for (k, present) in [
+                    ("batch_size", raw.batch_size.is_some()),
+                    ("batch_timeout", raw.batch_timeout.is_some()),
+                ] {
+                    if present {
+                        return Err(self.err(&key(k), format!("`{k}` is for `scheduler = \"static\"`; the continuous scheduler is bounded by `max_num_seqs` and `max_num_batched_tokens`")));
+                    }
+                }
+                None
+            }
+            RawLlmScheduler::Static => {
+                for (k, present) in [
+                    ("max_num_seqs", raw.max_num_seqs.is_some()),
+                    (
+                        "max_num_batched_tokens",
+                        raw.max_num_batched_tokens.is_some(),
+                    ),
+                    (
+                        "enable_prefix_caching",
+                        raw.enable_prefix_caching == Some(true),
+                    ),
+                ] {
+                    if present {
+                        return Err(self.err(&key(k), format!("`{k}` is a knob of the continuous scheduler, not used with `scheduler = \"static\"` (use `batch_size`)")));
+                    }
+                }
+                let size = match raw.batch_size {
+                    None => return Err(self.err(&key("batch_size"), "missing: `scheduler = \"static\"` needs `batch_size`, the most requests in a batch")),
+                    Some(0) => return Err(self.err(&key("batch_size"), "expected at least 1")),
+                    Some(n) => n,
+                };
+                let timeout = self.duration(
+                    &key("batch_timeout"),
+                    raw.batch_timeout.as_ref(),
+                    SimDuration::ZERO,
+                )?;
+                Some((size, timeout))
+            }
+        };
         let blocks_given = match raw.num_gpu_blocks {
             Some(0) => return Err(self.err(&key("num_gpu_blocks"), "expected at least 1")),
             b => b,
@@ -704,8 +802,110 @@ impl Validator<'_> {
             block_size,
             num_gpu_blocks,
             step,
+            prefix_caching: raw.enable_prefix_caching.unwrap_or(true) && static_batching.is_none(),
+            profile: self.profile(raw)?,
+            static_batching,
             gpu_memory_bytes,
         })
+    }
+
+    /// `[service.vllm.profile]`: which tables, checked for completeness (the files are read
+    /// by the caller).
+    fn profile(&self, raw: &RawVllm) -> Result<Option<ProfileSpec>, ScenarioError> {
+        let Some(p) = &raw.profile else {
+            return Ok(None);
+        };
+        let key = |k: &str| format!("service.vllm.profile.{k}");
+        let Some(model) = &raw.model else {
+            return Err(self.err("service.vllm.profile", "a measured profile replaces the roofline of a catalog model: expected `model` in [service.vllm] (it also sizes the KV cache and times any phase without a table)"));
+        };
+        if let Some(path) = &p.splitwise {
+            for (k, present) in [
+                ("decode", p.decode.is_some()),
+                ("prefill", p.prefill.is_some()),
+            ] {
+                if present {
+                    return Err(self.err(&key(k), "expected either calibration tables (`decode`, `prefill`) or `splitwise`, not both"));
+                }
+            }
+            let need = |k: &str, v: &Option<String>, what: &str| {
+                v.clone()
+                    .ok_or_else(|| self.err(&key(k), format!("missing: expected {what}")))
+            };
+            return Ok(Some(ProfileSpec::Splitwise {
+                path: path.clone(),
+                model: need(
+                    "splitwise_model",
+                    &p.splitwise_model,
+                    "`splitwise_model`, the file's `model` value such as \"llama2-70b\"",
+                )?,
+                hardware: need(
+                    "splitwise_hardware",
+                    &p.splitwise_hardware,
+                    "`splitwise_hardware`, the file's `hardware` value such as \"h100-80gb\"",
+                )?,
+                tensor_parallel: raw.tensor_parallel_size.unwrap_or(1),
+            }));
+        }
+        for (k, present) in [
+            ("splitwise_model", p.splitwise_model.is_some()),
+            ("splitwise_hardware", p.splitwise_hardware.is_some()),
+        ] {
+            if present {
+                return Err(self.err(&key(k), format!("`{k}` goes with `splitwise`")));
+            }
+        }
+        if p.decode.is_none() && p.prefill.is_none() {
+            return Err(self.err(
+                "service.vllm.profile",
+                "missing: expected `decode` or `prefill` (calibration-format tables) or `splitwise` (a perf_model.csv)",
+            ));
+        }
+        Ok(Some(ProfileSpec::Tables {
+            model: model.clone(),
+            decode: p.decode.clone(),
+            prefill: p.prefill.clone(),
+        }))
+    }
+
+    /// Checks that prefix sources, the prefix router and the engine fit together.
+    fn prefix_caching(
+        &self,
+        service: &ServiceSpec,
+        traffic: &TrafficSpec,
+        tokens: Option<&TokenSpec>,
+    ) -> Result<(), ScenarioError> {
+        let vllm = match &service.engine {
+            EngineSpec::Vllm(v) => Some(v),
+            EngineSpec::Triton { .. } => None,
+        };
+        let caching = vllm.is_some_and(|v| v.prefix_caching);
+        let trace_unit = match traffic {
+            TrafficSpec::Trace { format, .. } => format.prefix_unit_tokens(),
+            _ => None,
+        };
+        if tokens.is_some_and(|t| t.prefix.is_some()) {
+            if vllm.is_none() {
+                return Err(self.err("traffic.tokens.prefix", "shared prefixes matter only to a prefix cache: expected `engine = \"vllm\"` in [service]"));
+            }
+            if trace_unit.is_some() {
+                return Err(self.err("traffic.tokens.prefix", "the trace carries its own prefix hashes (`hash_ids`): expected either the trace's prefixes or [traffic.tokens.prefix], not both"));
+            }
+        }
+        if let (Some(unit), Some(v)) = (trace_unit, vllm) {
+            if caching && unit % v.block_size != 0 {
+                return Err(self.err("service.vllm.block_size", format!("the trace's prefix hashes cover {unit} tokens each: expected a block size that divides {unit}, found {}", v.block_size)));
+            }
+        }
+        if service.dispatch == Dispatch::Router(RouterPolicy::Prefix) && !caching {
+            let why = if vllm.is_some() {
+                "`enable_prefix_caching = false` in [service.vllm]"
+            } else {
+                "a triton engine has no prefix cache"
+            };
+            return Err(self.err("service.router", format!("`router = \"prefix\"` routes by the replicas' prefix caches, but {why}: expected `engine = \"vllm\"` with prefix caching on")));
+        }
+        Ok(())
     }
 
     fn linear_step(&self, st: &RawLinearStep) -> Result<LinearStep, ScenarioError> {
@@ -989,10 +1189,45 @@ impl Validator<'_> {
                 Some((path.clone(), format))
             }
         };
+        let prefix = match &raw.prefix {
+            None => None,
+            Some(p) => {
+                let key = |k: &str| format!("traffic.tokens.prefix.{k}");
+                let tokens = *self.required(
+                    &key("tokens"),
+                    p.tokens.as_ref(),
+                    "`tokens`, the length of each shared prefix",
+                )?;
+                if tokens == 0 {
+                    return Err(self.err(&key("tokens"), "expected at least 1 token"));
+                }
+                let groups = *self.required(
+                    &key("groups"),
+                    p.groups.as_ref(),
+                    "`groups`, the number of distinct prefixes",
+                )?;
+                if groups == 0 {
+                    return Err(self.err(&key("groups"), "expected at least 1 group"));
+                }
+                let share = p.share.unwrap_or(1.0);
+                if !(share.is_finite() && (0.0..=1.0).contains(&share)) {
+                    return Err(self.err(
+                        &key("share"),
+                        format!("expected a fraction of requests from 0 to 1, found {share}"),
+                    ));
+                }
+                Some(PrefixSpec {
+                    tokens,
+                    groups,
+                    share,
+                })
+            }
+        };
         Ok(TokenSpec {
             prompt: one("prompt", raw.prompt.as_ref())?,
             output: one("output", raw.output.as_ref())?,
             sample,
+            prefix,
         })
     }
 
@@ -1037,23 +1272,29 @@ impl Validator<'_> {
         })
     }
 
-    fn service_time(&self, raw: &RawServiceTime) -> Result<ServiceTimeSpec, ScenarioError> {
+    fn service_time(
+        &self,
+        raw: &RawServiceTime,
+        max_batch_size: u32,
+        catalog: &Catalog,
+    ) -> Result<ServiceTimeSpec, ScenarioError> {
         let key = "service.service_time";
         let family = *self.required(
             &format!("{key}.distribution"),
             raw.distribution.as_ref(),
             "a distribution: deterministic, exponential, lognormal or gamma",
         )?;
+        let curve = self.batch_curve(raw, max_batch_size, catalog)?;
         let base = self.duration(&format!("{key}.base"), raw.base.as_ref(), SimDuration::ZERO)?;
         let per_item = self.duration(
             &format!("{key}.per_item"),
             raw.per_item.as_ref(),
             SimDuration::ZERO,
         )?;
-        if base.0 == 0 && per_item.0 == 0 {
+        if base.0 == 0 && per_item.0 == 0 && curve.is_empty() {
             return Err(self.err(
                 key,
-                "expected `base` or `per_item` (or both) to give a mean service time above zero",
+                "expected `base` or `per_item` (or both) to give a mean service time above zero, or `model` (the roofline)",
             ));
         }
         let cv = |name: &str| -> Result<f64, ScenarioError> {
@@ -1091,7 +1332,72 @@ impl Validator<'_> {
             distribution,
             base,
             per_item,
+            curve,
         })
+    }
+
+    /// `t(batch)` for batch sizes 1 … `max_batch_size` from the roofline of `model` on `gpu`:
+    /// one forward pass over every request's `tokens` (empty without `model`).
+    fn batch_curve(
+        &self,
+        raw: &RawServiceTime,
+        max_batch_size: u32,
+        catalog: &Catalog,
+    ) -> Result<Vec<SimDuration>, ScenarioError> {
+        use crate::catalog::{builtin_model, builtin_models};
+        use crate::costmodel::{Placement, Roofline, StepBatch};
+        let key = |k: &str| format!("service.service_time.{k}");
+        let Some(model_id) = &raw.model else {
+            for (k, present) in [("gpu", raw.gpu.is_some()), ("tokens", raw.tokens.is_some())] {
+                if present {
+                    return Err(
+                        self.err(&key(k), format!("`{k}` goes with `model` (the roofline)"))
+                    );
+                }
+            }
+            return Ok(Vec::new());
+        };
+        for (k, present) in [
+            ("base", raw.base.is_some()),
+            ("per_item", raw.per_item.is_some()),
+        ] {
+            if present {
+                return Err(self.err(&key(k), format!("expected either `model` (batch times from the roofline) or `{k}`, not both")));
+            }
+        }
+        let model = builtin_model(model_id).ok_or_else(|| {
+            let ids: Vec<&str> = builtin_models().iter().map(|m| m.id.as_str()).collect();
+            self.err(
+                &key("model"),
+                format!(
+                    "unknown model `{model_id}`: expected one of {}",
+                    ids.join(", ")
+                ),
+            )
+        })?;
+        let gpu_id = self.required(
+            &key("gpu"),
+            raw.gpu.as_ref(),
+            "`gpu`, a GPU catalog id such as \"h100-sxm\"",
+        )?;
+        let gpu = catalog.gpu(gpu_id).ok_or_else(|| {
+            let ids = catalog.gpu_ids();
+            let hint = super::error::closest(gpu_id, &ids)
+                .map_or(String::new(), |c| format!("; did you mean `{c}`?"));
+            self.err(&key("gpu"), format!("unknown GPU `{gpu_id}`{hint}"))
+        })?;
+        let tokens = match raw.tokens {
+            None => return Err(self.err(&key("tokens"), "missing: expected `tokens`, the tokens of each request (one forward pass over the batch)")),
+            Some(0) => return Err(self.err(&key("tokens"), "expected at least 1 token")),
+            Some(t) => t,
+        };
+        let roofline = Roofline::new(gpu, model, &Placement::whole());
+        Ok((1..=max_batch_size.max(1) as u64)
+            .map(|n| {
+                let secs = roofline.step_time(&StepBatch::prefill(n, tokens as u64));
+                SimDuration((secs * 1e9).round().max(1.0) as u64)
+            })
+            .collect())
     }
 
     fn resources(&self, raw: Option<&RawResources>) -> Result<Resources, ScenarioError> {

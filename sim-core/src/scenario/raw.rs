@@ -133,6 +133,8 @@ pub enum RawRouter {
     LeastOutstanding,
     /// A uniformly random replica.
     Random,
+    /// The replica holding the longest cached prefix of the request (vLLM prefix caching).
+    Prefix,
 }
 
 /// `[service]`.
@@ -197,6 +199,42 @@ pub struct RawVllm {
     pub tensor_parallel_size: Option<u32>,
     /// Fraction of the GPU's (or MIG slice's) memory vLLM may use.
     pub gpu_memory_utilization: Option<f64>,
+    /// Automatic prefix caching (vLLM's default: on).
+    pub enable_prefix_caching: Option<bool>,
+    /// `[service.vllm.profile]`: measured step times that override the roofline.
+    pub profile: Option<RawProfile>,
+    /// `continuous` (vLLM's scheduler, default) or `static` (static batching).
+    pub scheduler: Option<RawLlmScheduler>,
+    /// Static batching: most requests per batch.
+    pub batch_size: Option<u32>,
+    /// Static batching: longest the oldest request waits for a full batch.
+    pub batch_timeout: Option<String>,
+}
+
+/// The scheduler of an LLM replica.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawLlmScheduler {
+    /// vLLM's iteration-level scheduler.
+    Continuous,
+    /// Static batching: whole batches run to the end.
+    Static,
+}
+
+/// `[service.vllm.profile]`: measured step-time tables, paths relative to the scenario.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProfile {
+    /// Decode table in the calibration format (`model,params_gb,batch,context,ms`).
+    pub decode: Option<String>,
+    /// Prefill table in the calibration format (`model,params_gb,batch,prompt,ms`).
+    pub prefill: Option<String>,
+    /// SplitwiseSim's `perf_model.csv`.
+    pub splitwise: Option<String>,
+    /// The `model` column's value to take from the SplitwiseSim file.
+    pub splitwise_model: Option<String>,
+    /// The `hardware` column's value to take from the SplitwiseSim file.
+    pub splitwise_hardware: Option<String>,
 }
 
 /// `[service.vllm.step_time]`: each field a duration.
@@ -225,6 +263,21 @@ pub struct RawTokens {
     pub sample: Option<String>,
     /// The sample trace's format.
     pub sample_format: Option<RawTraceFormat>,
+    /// `[traffic.tokens.prefix]`: a shared prompt prefix among groups of requests.
+    pub prefix: Option<RawPrefix>,
+}
+
+/// `[traffic.tokens.prefix]`: each request (or a share of them) starts with one of `groups`
+/// shared prefixes of `tokens` tokens (a system prompt), chosen at random.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPrefix {
+    /// Tokens of each shared prefix.
+    pub tokens: Option<u32>,
+    /// Distinct prefixes.
+    pub groups: Option<u32>,
+    /// Fraction of requests that carry a shared prefix (default 1).
+    pub share: Option<f64>,
 }
 
 /// Token-count distribution families.
@@ -303,6 +356,12 @@ pub struct RawServiceTime {
     pub per_item: Option<String>,
     /// Coefficient of variation for `lognormal` and `gamma`.
     pub cv: Option<f64>,
+    /// A model catalog id: each batch's mean time from the roofline (instead of `base`, `per_item`).
+    pub model: Option<String>,
+    /// The GPU catalog id the roofline uses.
+    pub gpu: Option<String>,
+    /// Tokens of each request in a batch (one forward pass over all of them).
+    pub tokens: Option<u32>,
 }
 
 /// `[service.resources]`.

@@ -44,6 +44,14 @@ impl TraceFormat {
         matches!(self, TraceFormat::ServeGen | TraceFormat::AlibabaGenaiQps)
     }
 
+    /// Tokens each prefix hash id of the format covers (`None`: the format has no hashes).
+    pub fn prefix_unit_tokens(self) -> Option<u32> {
+        match self {
+            TraceFormat::Mooncake => Some(crate::traffic::mooncake::BLOCK_TOKENS),
+            _ => None,
+        }
+    }
+
     /// Whether rows carry prompt and output token counts.
     pub fn has_tokens(self) -> bool {
         !self.is_rates()

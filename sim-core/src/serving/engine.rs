@@ -6,6 +6,7 @@
 //! issue (continuous batching) plug in as further variants of [`Engine`].
 
 use super::request::{Completion, DropReason, Request};
+use super::static_batch::StaticEngine;
 use super::triton::TritonEngine;
 use super::vllm::VllmEngine;
 use crate::engine::SimTime;
@@ -43,6 +44,19 @@ pub enum Engine {
     Triton(TritonEngine),
     /// vLLM-style continuous batching on one replica.
     Vllm(VllmEngine),
+    /// Static batching of an LLM on one replica.
+    Static(StaticEngine),
+}
+
+impl Engine {
+    /// Leading prefix hash units of `prefix` the replica has cached (0 without a prefix cache).
+    #[inline]
+    pub fn cached_prefix_units(&self, prefix: super::Prefix) -> u32 {
+        match self {
+            Engine::Triton(_) | Engine::Static(_) => 0,
+            Engine::Vllm(v) => v.cached_prefix_units(prefix),
+        }
+    }
 }
 
 macro_rules! forward {
@@ -50,6 +64,7 @@ macro_rules! forward {
         match $self {
             Engine::Triton($e) => $body,
             Engine::Vllm($e) => $body,
+            Engine::Static($e) => $body,
         }
     };
 }

@@ -1,5 +1,6 @@
 //! Requests and what happens to them.
 
+use super::prefix::Prefix;
 use crate::engine::SimTime;
 
 /// A request's identity: its arrival order, from 0.
@@ -17,6 +18,8 @@ pub struct Request {
     pub prompt_tokens: u32,
     /// Output tokens (0 when unknown).
     pub output_tokens: u32,
+    /// Hash ids of its prompt's leading blocks, for prefix caching (empty when unknown).
+    pub prefix: Prefix,
 }
 
 /// A request that finished service.

@@ -1,6 +1,7 @@
 //! Routers: which replica's queue a request joins.
 
 use super::engine::{Engine, ReplicaEngine};
+use super::prefix::Prefix;
 use crate::engine::Rng;
 use crate::ids::EngineId;
 use crate::scenario::RouterPolicy;
@@ -24,10 +25,15 @@ impl Router {
         }
     }
 
-    /// Picks one of `candidates` (engine indices of Ready replicas, in a stable order); `None` when
-    /// there is none.
+    /// Picks one of `candidates` (engine indices of Ready replicas, in a stable order) for a
+    /// request with prefix `prefix`; `None` when there is none.
     #[inline]
-    pub fn pick(&mut self, candidates: &[EngineId], engines: &[Engine]) -> Option<EngineId> {
+    pub fn pick(
+        &mut self,
+        candidates: &[EngineId],
+        engines: &[Engine],
+        prefix: Prefix,
+    ) -> Option<EngineId> {
         let n = candidates.len();
         if n == 0 {
             return None;
@@ -52,6 +58,29 @@ impl Router {
                     if load < best_load {
                         best = i;
                         best_load = load;
+                    }
+                }
+                self.next = (best + 1) % n;
+                candidates[best]
+            }
+            RouterPolicy::Prefix => {
+                // Longest cached prefix first, then fewest outstanding, ties in turn.
+                let start = self.next % n;
+                let mut best = start;
+                let mut best_key = (0u32, u32::MAX);
+                for k in 0..n {
+                    let i = (start + k) % n;
+                    let e = &engines[candidates[i].index()];
+                    let hits = if prefix.is_empty() {
+                        0
+                    } else {
+                        e.cached_prefix_units(prefix)
+                    };
+                    let load = e.queued() + e.in_service();
+                    let key = (hits, load);
+                    if k == 0 || key.0 > best_key.0 || (key.0 == best_key.0 && key.1 < best_key.1) {
+                        best = i;
+                        best_key = key;
                     }
                 }
                 self.next = (best + 1) % n;

@@ -14,10 +14,12 @@ enum UnitShape {
 }
 
 /// Samples batch service times.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct ServiceTime {
     base_ns: f64,
     per_item_ns: f64,
+    /// Mean of a batch of `i + 1`, ns, when from a profile.
+    curve: Vec<f64>,
     shape: UnitShape,
 }
 
@@ -41,19 +43,28 @@ impl ServiceTime {
         ServiceTime {
             base_ns: spec.base.0 as f64,
             per_item_ns: spec.per_item.0 as f64,
+            curve: spec.curve.iter().map(|d| d.0 as f64).collect(),
             shape,
+        }
+    }
+
+    #[inline]
+    fn mean_ns(&self, n: u32) -> f64 {
+        match self.curve.len() {
+            0 => self.base_ns + self.per_item_ns * n as f64,
+            len => self.curve[(n.max(1) as usize).min(len) - 1],
         }
     }
 
     /// Mean service time of a batch of `n`.
     pub fn mean(&self, n: u32) -> SimDuration {
-        SimDuration((self.base_ns + self.per_item_ns * n as f64).round() as u64)
+        SimDuration(self.mean_ns(n).round() as u64)
     }
 
     /// One draw for a batch of `n` (at least one nanosecond).
     #[inline]
     pub fn sample(&self, n: u32, rng: &mut Rng) -> SimDuration {
-        let mean = self.base_ns + self.per_item_ns * n as f64;
+        let mean = self.mean_ns(n);
         let factor = match &self.shape {
             UnitShape::One => 1.0,
             UnitShape::Exp => Exp1.sample(rng),
@@ -74,6 +85,7 @@ mod tests {
             distribution: d,
             base: SimDuration::from_millis(4),
             per_item: SimDuration::from_millis(1),
+            curve: Vec::new(),
         });
         let mut rng = RngStreams::new(11).stream("st");
         let n = 200_000;

@@ -297,6 +297,7 @@ mod tests {
             arrival: t,
             prompt_tokens: 0,
             output_tokens: 0,
+            prefix: crate::serving::Prefix::NONE,
         }
     }
 
@@ -307,6 +308,7 @@ mod tests {
             distribution: Distribution::Deterministic,
             base: SimDuration::from_millis(10),
             per_item: SimDuration::from_millis(1),
+            curve: Vec::new(),
         });
         let mut e = TritonEngine::new(
             policy(4, &[], 2_000),
@@ -351,6 +353,7 @@ mod tests {
             distribution: Distribution::Deterministic,
             base: SimDuration::from_millis(10),
             per_item: SimDuration::ZERO,
+            curve: Vec::new(),
         });
         let mut e = TritonEngine::new(
             policy(1, &[], 0),

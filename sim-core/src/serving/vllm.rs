@@ -12,6 +12,13 @@
 //! A sequence's first output token is sampled by the step that completes its prefill; each later
 //! step that schedules it adds one token. Step times come from a [`StepModel`].
 //!
+//! Prefix caching (vLLM's automatic prefix caching, on by default): when a table of request
+//! prefixes is attached ([`VllmEngine::with_prefixes`]), a sequence taken from the queue first
+//! looks up its prompt's leading hash units in the replica's cache; the hits are not prefilled
+//! (at least the prompt's last token always is, as in vLLM). Each full unit a sequence computes
+//! joins the cache; units no running sequence uses stay cached and are evicted, least recently
+//! freed first, only when blocks run out. See [`prefix_cache`].
+//!
 //! Speed: while the batch is unchanged (every running sequence decoding, nothing admissible), the
 //! engine plans the whole run of identical steps up to the next completion or block shortage as
 //! one segment with one wake-up, each step timed at the segment's mean context. An arrival cuts
@@ -19,11 +26,16 @@
 //! would in vLLM. Events therefore grow with requests, not with tokens.
 
 use super::engine::ReplicaEngine;
+use super::prefix::{Prefix, PrefixTable};
 use super::request::{Completion, DropReason, Request};
 use super::step::StepModel;
 use crate::costmodel::StepBatch;
 use crate::engine::{SimDuration, SimTime};
+use prefix_cache::PrefixCache;
 use std::collections::VecDeque;
+use std::sync::Arc;
+
+mod prefix_cache;
 
 /// The knobs of a vLLM engine that the scheduler uses.
 #[derive(Clone, Debug, PartialEq)]
@@ -52,8 +64,12 @@ struct Seq {
     generated: u32,
     /// Tokens whose KV entries are cached.
     computed: u32,
-    /// KV blocks held.
+    /// KV blocks held (its cached prefix units' blocks included).
     blocks: u32,
+    /// Its prompt's hash units.
+    prefix: Prefix,
+    /// Leading prefix units it uses from the cache.
+    cached_units: u32,
     /// Tokens scheduled in the current step (0: not scheduled).
     scheduled: u32,
     /// When it was first scheduled.
@@ -90,7 +106,7 @@ struct Segment {
 }
 
 /// Counters an engine keeps for the summary.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct VllmCounters {
     /// Steps run.
     pub steps: u64,
@@ -100,6 +116,40 @@ pub struct VllmCounters {
     pub preemptions: u64,
     /// Cached tokens (prompt and generated) discarded by preemptions, to be prefilled again.
     pub recomputed_tokens: u64,
+    /// Tokens of sequences taken from the queue (each time, so a preempted one counts again).
+    pub prefix_query_tokens: u64,
+    /// Of those, tokens found in the prefix cache (not prefilled).
+    pub prefix_hit_tokens: u64,
+    /// Most KV blocks held by running sequences at once.
+    pub kv_blocks_peak: u32,
+    /// KV blocks held by running sequences, integrated over time (block-seconds), from the
+    /// first request on.
+    pub kv_block_seconds: f64,
+    /// Seconds from the first request to the last step finished.
+    pub kv_seconds: f64,
+}
+
+/// The prefix cache of an engine and the table its requests' prefixes index.
+#[derive(Clone, Debug)]
+struct PrefixState {
+    table: Arc<PrefixTable>,
+    cache: PrefixCache,
+    /// Tokens per hash unit.
+    unit: u32,
+    /// KV blocks per hash unit.
+    blocks_per_unit: u32,
+}
+
+/// Takes `n` blocks, evicting cached units no sequence uses when too few are free; the caller
+/// has checked that `n` fit in the free and evictable blocks.
+#[inline]
+fn take_blocks(free: &mut u32, prefix: &mut Option<PrefixState>, n: u32) {
+    if let Some(p) = prefix {
+        while *free < n && p.cache.evict() {
+            *free += p.blocks_per_unit;
+        }
+    }
+    *free -= n;
 }
 
 /// One replica running a vLLM-style engine.
@@ -117,6 +167,9 @@ pub struct VllmEngine {
     counters: VllmCounters,
     /// Share of the GPU's time (1 alone).
     share: f64,
+    prefix: Option<PrefixState>,
+    /// When the last KV-use sample was taken (`None` before the first request).
+    kv_since: Option<SimTime>,
 }
 
 #[inline]
@@ -161,7 +214,95 @@ impl VllmEngine {
             replica,
             counters: VllmCounters::default(),
             share: 1.0,
+            prefix: None,
+            kv_since: None,
         }
+    }
+
+    /// Turns on prefix caching for requests whose prefixes index `table`. Its hash units must
+    /// be whole KV blocks; otherwise the engine keeps caching off.
+    pub fn with_prefixes(mut self, table: Arc<PrefixTable>) -> Self {
+        let unit = table.unit_tokens();
+        if unit % self.cfg.block_size == 0 {
+            self.prefix = Some(PrefixState {
+                table,
+                cache: PrefixCache::new(),
+                unit,
+                blocks_per_unit: unit / self.cfg.block_size,
+            });
+        }
+        self
+    }
+
+    /// How many leading hash units of `ids` this replica has cached (0 without prefix caching).
+    #[inline]
+    pub fn cached_prefix_units(&self, prefix: Prefix) -> u32 {
+        match &self.prefix {
+            Some(p) if !prefix.is_empty() => p.cache.lookup(p.table.ids(prefix)).0,
+            _ => 0,
+        }
+    }
+
+    /// Blocks free or held only by the prefix cache (evictable).
+    #[inline]
+    fn available(&self) -> u32 {
+        self.free_blocks
+            + self
+                .prefix
+                .as_ref()
+                .map_or(0, |p| p.cache.evictable() * p.blocks_per_unit)
+    }
+
+    /// Blocks held by running sequences.
+    #[inline]
+    fn used_blocks(&self) -> u32 {
+        self.cfg.kv_blocks - self.available()
+    }
+
+    /// Releases a leaving sequence's blocks: its own are freed, its cached units become
+    /// evictable (last unit first, so a chain's tail is evicted before its head, as in vLLM).
+    fn release(&mut self, s: &Seq) {
+        match &mut self.prefix {
+            Some(p) if s.cached_units > 0 => {
+                let ids = p.table.ids(s.prefix);
+                for &id in ids[..s.cached_units as usize].iter().rev() {
+                    p.cache.release(id);
+                }
+                self.free_blocks += s.blocks - s.cached_units * p.blocks_per_unit;
+            }
+            _ => self.free_blocks += s.blocks,
+        }
+    }
+
+    /// Prefix units `s` (taken from the queue) finds cached, and how many of those are
+    /// evictable now (taking them uses their blocks). At least the last token is computed.
+    #[inline]
+    fn prefix_hits(&self, s: &Seq) -> (u32, u32) {
+        match &self.prefix {
+            Some(p) if !s.prefix.is_empty() => {
+                let most = s
+                    .prefix
+                    .len
+                    .min(s.prompt / p.unit)
+                    .min((s.len() - 1) / p.unit);
+                let ids = p.table.ids(s.prefix);
+                p.cache.lookup(&ids[..most as usize])
+            }
+            _ => (0, 0),
+        }
+    }
+
+    /// Integrates the KV blocks in use up to `now`.
+    #[inline]
+    fn sample_kv(&mut self, now: SimTime) {
+        let used = self.used_blocks();
+        self.counters.kv_blocks_peak = self.counters.kv_blocks_peak.max(used);
+        if let Some(t) = self.kv_since {
+            let dt = now.since(t).as_secs_f64();
+            self.counters.kv_block_seconds += used as f64 * dt;
+            self.counters.kv_seconds += dt;
+        }
+        self.kv_since = Some(now);
     }
 
     /// The engine's counters so far.
@@ -169,17 +310,18 @@ impl VllmEngine {
         self.counters
     }
 
-    /// KV-cache blocks in use and in all.
+    /// KV-cache blocks held by sequences and in all (cached blocks no sequence uses are free).
     pub fn kv_blocks(&self) -> (u32, u32) {
-        (self.cfg.kv_blocks - self.free_blocks, self.cfg.kv_blocks)
+        (self.used_blocks(), self.cfg.kv_blocks)
     }
 
     /// Frees a running sequence's blocks and returns it to the head of the queue.
     fn preempt(&mut self, mut victim: Seq) {
-        self.free_blocks += victim.blocks;
+        self.release(&victim);
         self.counters.preemptions += 1;
         self.counters.recomputed_tokens += victim.computed as u64;
         victim.blocks = 0;
+        victim.cached_units = 0;
         victim.computed = 0;
         victim.scheduled = 0;
         self.waiting.push_front(victim);
@@ -187,6 +329,7 @@ impl VllmEngine {
 
     /// Plans the next step (or run of identical decode steps) at `now`; false when idle.
     fn plan(&mut self, now: SimTime) -> bool {
+        self.sample_kv(now);
         let bs = self.cfg.block_size;
         let mut budget = self.cfg.max_num_batched_tokens;
         let mut preempted = false;
@@ -198,7 +341,7 @@ impl VllmEngine {
             let s = self.running[i];
             let new = (s.len() - s.computed).min(budget);
             let need = more_blocks(s.computed + new, s.blocks, bs);
-            while need > self.free_blocks {
+            while need > self.available() {
                 let victim = self.running.pop().expect("running is not empty");
                 let itself = self.running.len() == i;
                 self.preempt(victim);
@@ -207,9 +350,9 @@ impl VllmEngine {
                     break 'running;
                 }
             }
+            take_blocks(&mut self.free_blocks, &mut self.prefix, need);
             let s = &mut self.running[i];
             s.blocks += need;
-            self.free_blocks -= need;
             s.scheduled = new;
             budget -= new;
             add_to_step(&mut shape, &mut until_done, s, new);
@@ -219,14 +362,35 @@ impl VllmEngine {
         if !preempted {
             while budget > 0 && (self.running.len() as u32) < self.cfg.max_num_seqs {
                 let Some(s) = self.waiting.front() else { break };
-                let new = (s.len() - s.computed).min(budget);
-                let need = more_blocks(s.computed + new, s.blocks, bs);
-                if need > self.free_blocks {
+                // A queued sequence holds nothing; its prefix hits are cached already.
+                let (hits, idle) = self.prefix_hits(s);
+                let (hit_tokens, hit_blocks) = match &self.prefix {
+                    Some(p) => (hits * p.unit, hits * p.blocks_per_unit),
+                    None => (0, 0),
+                };
+                let new = (s.len() - hit_tokens).min(budget);
+                let need = more_blocks(hit_tokens + new, hit_blocks, bs);
+                let pinned = match &self.prefix {
+                    Some(p) => idle * p.blocks_per_unit,
+                    None => 0,
+                };
+                if need + pinned > self.available() {
                     break;
                 }
                 let mut s = self.waiting.pop_front().expect("front exists");
+                self.counters.prefix_query_tokens += s.len() as u64;
+                if hits > 0 {
+                    let p = self.prefix.as_mut().expect("hits need a cache");
+                    for &id in &p.table.ids(s.prefix)[..hits as usize] {
+                        p.cache.acquire(id);
+                    }
+                    s.computed = hit_tokens;
+                    s.blocks = hit_blocks;
+                    s.cached_units = hits;
+                    self.counters.prefix_hit_tokens += hit_tokens as u64;
+                }
+                take_blocks(&mut self.free_blocks, &mut self.prefix, need);
                 s.blocks += need;
-                self.free_blocks -= need;
                 s.scheduled = new;
                 if s.start == SimTime::MAX {
                     s.start = now;
@@ -309,7 +473,8 @@ impl VllmEngine {
         let bs = self.cfg.block_size;
         let base = |s: &Seq| s.computed + if after_first { s.scheduled } else { 0 };
         // Each sequence needs at most ceil(limit / bs) more blocks: often there is room for all.
-        if self.free_blocks as u64 >= self.running.len() as u64 * limit.div_ceil(bs) as u64 {
+        let available = self.available() as u64;
+        if available >= self.running.len() as u64 * limit.div_ceil(bs) as u64 {
             return limit;
         }
         let extra = |k: u32| -> u64 {
@@ -318,17 +483,17 @@ impl VllmEngine {
                 .map(|s| blocks_for(base(s) + k, bs).saturating_sub(s.blocks) as u64)
                 .sum()
         };
-        if extra(limit) <= self.free_blocks as u64 {
+        if extra(limit) <= available {
             return limit;
         }
-        if after_first && extra(1) > self.free_blocks as u64 {
+        if after_first && extra(1) > available {
             // Not even one more step fits: the scheduler must decide (and preempt) first.
             return 0;
         }
         let (mut lo, mut hi) = (1, limit); // extra(lo) fits, extra(hi) does not
         while hi - lo > 1 {
             let mid = lo + (hi - lo) / 2;
-            if extra(mid) <= self.free_blocks as u64 {
+            if extra(mid) <= available {
                 lo = mid;
             } else {
                 hi = mid;
@@ -348,6 +513,7 @@ impl VllmEngine {
         done: &mut Vec<Completion>,
     ) {
         let bs = self.cfg.block_size;
+        self.sample_kv(end);
         self.counters.steps += steps as u64;
         self.counters.seq_steps += steps as u64 * batch as u64;
         let mut i = 0;
@@ -368,6 +534,19 @@ impl VllmEngine {
                         s.first_token = first_end;
                     }
                 }
+                if let Some(p) = &mut self.prefix {
+                    // Full prompt units computed join the cache (or share a cached copy).
+                    let units = s.prefix.len.min(s.prompt / p.unit).min(s.computed / p.unit);
+                    if units > s.cached_units {
+                        let ids = p.table.ids(s.prefix);
+                        for &id in &ids[s.cached_units as usize..units as usize] {
+                            if !p.cache.insert(id) {
+                                self.free_blocks += p.blocks_per_unit;
+                            }
+                        }
+                        s.cached_units = units;
+                    }
+                }
             }
             if steps > 1 {
                 // The decode steps after the first.
@@ -377,11 +556,11 @@ impl VllmEngine {
             }
             s.scheduled = 0;
             let more = more_blocks(s.computed, s.blocks, bs);
-            self.free_blocks -= more;
             s.blocks += more;
-            if s.generated >= s.output {
+            take_blocks(&mut self.free_blocks, &mut self.prefix, more);
+            if self.running[i].generated >= self.running[i].output {
                 let s = self.running.remove(i);
-                self.free_blocks += s.blocks;
+                self.release(&s);
                 done.push(Completion {
                     request: s.request,
                     start: s.start,
@@ -398,7 +577,7 @@ impl VllmEngine {
 }
 
 impl ReplicaEngine for VllmEngine {
-    fn admit(&mut self, _now: SimTime, request: Request) -> Result<(), DropReason> {
+    fn admit(&mut self, now: SimTime, request: Request) -> Result<(), DropReason> {
         let output = request.output_tokens.max(1);
         let tokens = request.prompt_tokens.max(1) + output;
         if blocks_for(tokens, self.cfg.block_size) > self.cfg.kv_blocks {
@@ -418,11 +597,16 @@ impl ReplicaEngine for VllmEngine {
             generated: 0,
             computed: 0,
             blocks: 0,
+            prefix: request.prefix,
+            cached_units: 0,
             scheduled: 0,
             start: SimTime::MAX,
             first_token: SimTime::MAX,
         });
         self.fresh = true;
+        if self.kv_since.is_none() {
+            self.kv_since = Some(now);
+        }
         Ok(())
     }
 
@@ -486,6 +670,9 @@ impl ReplicaEngine for VllmEngine {
         out.extend(self.running.drain(..).map(|s| s.request));
         out.extend(self.waiting.drain(..).map(|s| s.request));
         self.free_blocks = self.cfg.kv_blocks;
+        if let Some(p) = &mut self.prefix {
+            p.cache.clear();
+        }
         self.segment = None;
         self.fresh = false;
     }

@@ -5,6 +5,7 @@ pub mod diurnal;
 pub mod formats;
 pub mod mix;
 pub mod mmpp;
+pub mod mooncake;
 pub mod poisson;
 pub mod renewal;
 pub mod replay;
@@ -13,10 +14,12 @@ pub mod tokens;
 pub mod trace;
 
 use crate::engine::SimTime;
+use crate::serving::Prefix;
 pub use diurnal::DiurnalArrivals;
 pub use formats::{RecordStream, TraceReader};
 pub use mix::{Mix, MixStream};
 pub use mmpp::MmppArrivals;
+pub use mooncake::{read_mooncake, MooncakeTrace};
 pub use poisson::PoissonArrivals;
 pub use renewal::{GammaRenewal, RateTable, RateWindow, WindowedRenewal};
 pub use replay::Replay;
@@ -37,6 +40,8 @@ pub struct Arrival {
     pub output_tokens: u32,
     /// Tenant (or model) index: a mix's stream, or a trace's label.
     pub tenant: u16,
+    /// Prefix hash ids, when the source has them.
+    pub prefix: Prefix,
 }
 
 /// Opens a trace afresh for one run (the caller's I/O; the core never opens files).
@@ -90,6 +95,7 @@ impl TrafficSource {
             prompt_tokens: 0,
             output_tokens: 0,
             tenant: 0,
+            prefix: Prefix::NONE,
         };
         match self {
             TrafficSource::Poisson(p) => p.next_after(last).map(at),
@@ -102,6 +108,7 @@ impl TrafficSource {
                 prompt_tokens: r.prompt_tokens,
                 output_tokens: r.output_tokens,
                 tenant: r.tenant,
+                prefix: r.prefix,
             }),
             TrafficSource::Mix(m) => m.next_arrival(),
         }

@@ -124,6 +124,7 @@ mod tests {
                 prompt_tokens: i as u32,
                 output_tokens: 1,
                 tenant: 0,
+                prefix: crate::serving::Prefix::NONE,
             })
             .collect();
         Box::new(RecordsStream::new(Arc::new(v)))

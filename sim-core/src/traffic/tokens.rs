@@ -93,6 +93,7 @@ mod tests {
                 min: 1,
                 max: 100_000,
             }),
+            prefix: None,
         };
         let mut s = TokenSampler::new(&spec, Vec::new(), RngStreams::new(3).stream("t"));
         let (mut psum, mut osum) = (0u64, 0u64);
@@ -111,6 +112,7 @@ mod tests {
             prompt: None,
             output: Some(TokenDist::Fixed(7)),
             sample: None,
+            prefix: None,
         };
         let mut s = TokenSampler::new(&fixed, Vec::new(), RngStreams::new(3).stream("t"));
         let (mut p, mut o) = (42, 0);

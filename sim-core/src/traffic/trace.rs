@@ -18,6 +18,8 @@ pub struct TraceRecord {
     /// Tenant (or model) index: a label's order of first appearance in the trace, or the
     /// stream's index in a mix; 0 when the trace has no labels.
     pub tenant: u16,
+    /// Prefix hash ids (a Mooncake trace read for prefix caching); empty otherwise.
+    pub prefix: crate::serving::Prefix,
 }
 
 /// A problem in a trace file, naming the file, the row (the line number in the file) and the column.

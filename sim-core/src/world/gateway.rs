@@ -95,7 +95,7 @@ impl World {
             let Some(router) = &mut self.router else {
                 return;
             };
-            let Some(e) = router.pick(self.kube.ready(), &self.engines) else {
+            let Some(e) = router.pick(self.kube.ready(), &self.engines, r.prefix) else {
                 return;
             };
             self.gateway.held.pop_front();

@@ -15,12 +15,14 @@ use crate::metrics::{Recorder, RequestSink};
 use crate::results::{summarise, EngineTotals, RunResult};
 use crate::scenario::{Dispatch, EngineSpec, Scenario, ServiceSpec, TrafficSpec};
 use crate::serving::{
-    Completion, Engine, Request, Router, ServiceTime, TritonEngine, VllmConfig, VllmEngine,
+    Completion, Engine, Prefix, PrefixTable, Request, Router, ServiceTime, StaticConfig,
+    StaticEngine, TritonEngine, VllmConfig, VllmEngine,
 };
 use crate::traffic::TraceFeed;
 use crate::traffic::{Arrival, TokenSampler, TraceError, TraceRecord, TrafficSource};
 use kube::Kube;
 use std::fmt;
+use std::sync::Arc;
 
 /// Data the scenario refers to that the caller has read (the core never opens files).
 #[derive(Clone, Debug, Default)]
@@ -32,6 +34,21 @@ pub struct Inputs {
     pub feeds: Vec<TraceFeed>,
     /// (prompt, output) token pairs of `[traffic.tokens] sample`.
     pub token_sample: Option<Vec<(u32, u32)>>,
+    /// The table of the trace's prefix hash ids (a Mooncake trace read for prefix caching);
+    /// each record's span into it is in the record.
+    pub trace_prefixes: Option<PrefixTable>,
+    /// The measured step-time model `[service.vllm.profile]` names, built from its files.
+    pub step_cost: Option<crate::costmodel::StepCost>,
+}
+
+/// Shared prompt prefixes drawn per request (`[traffic.tokens.prefix]`).
+#[derive(Debug)]
+struct SharedPrefixes {
+    /// Each group's span in the prefix table.
+    groups: Vec<Prefix>,
+    tokens: u32,
+    share: f64,
+    rng: crate::engine::Rng,
 }
 
 /// A world could not be built from a scenario and its inputs.
@@ -44,6 +61,8 @@ pub enum BuildError {
     MissingTokenSample,
     /// A trace could not be opened or its header read.
     Trace(TraceError),
+    /// The scenario names a measured profile but no step-time model was given.
+    MissingProfile,
 }
 
 impl fmt::Display for BuildError {
@@ -56,6 +75,9 @@ impl fmt::Display for BuildError {
                 "the scenario draws token counts from a sample trace, but no pairs were loaded",
             ),
             BuildError::Trace(e) => write!(f, "{e}"),
+            BuildError::MissingProfile => f.write_str(
+                "the scenario names a measured profile, but no step-time tables were loaded",
+            ),
         }
     }
 }
@@ -132,6 +154,9 @@ pub struct World {
     tokens: Option<TokenSampler>,
     /// Arrivals per tenant index.
     tenant_arrivals: Vec<u64>,
+    /// Every request's prefix hash ids (trace or synthetic), when there are any.
+    prefix_table: Option<Arc<PrefixTable>>,
+    shared_prefixes: Option<SharedPrefixes>,
     pending: Option<Arrival>,
     next_id: u64,
     recorder: Recorder,
@@ -182,6 +207,35 @@ impl World {
                 Some(Router::new(policy, streams.stream("service/router"))),
             ),
         };
+        let mut service = svc.clone();
+        if let EngineSpec::Vllm(v) = &mut service.engine {
+            if v.profile.is_some() {
+                let cost = inputs.step_cost.take().ok_or(BuildError::MissingProfile)?;
+                v.step = crate::serving::StepModel::Cost(Box::new(cost));
+            }
+        }
+        let mut prefix_table = None;
+        if let Some(table) = inputs.trace_prefixes.take() {
+            prefix_table = Some(Arc::new(table));
+        }
+        let mut shared_prefixes = None;
+        if let (Some(p), EngineSpec::Vllm(v)) =
+            (s.tokens.as_ref().and_then(|t| t.prefix), &svc.engine)
+        {
+            // Each group's prefix is a chain of block hashes; ids are distinct across groups.
+            let mut table = PrefixTable::new(v.block_size);
+            let units = p.tokens / v.block_size;
+            let groups = (0..p.groups as u64)
+                .map(|g| table.push((0..units as u64).map(|j| (g << 32) | j)))
+                .collect();
+            prefix_table = Some(Arc::new(table));
+            shared_prefixes = Some(SharedPrefixes {
+                groups,
+                tokens: p.tokens,
+                share: p.share,
+                rng: streams.stream("traffic/prefix"),
+            });
+        }
         let pairs: Vec<(u32, u32)> = match &s.tokens {
             Some(t) if t.sample.is_some() => inputs
                 .token_sample
@@ -209,7 +263,7 @@ impl World {
             now: SimTime::ZERO,
             queue: EventQueue::with_capacity(64),
             streams,
-            service: svc.clone(),
+            service,
             engines,
             wake: vec![WakeSlot::default(); n],
             router,
@@ -224,6 +278,8 @@ impl World {
                 _ => None,
             },
             tenant_arrivals: Vec::new(),
+            prefix_table,
+            shared_prefixes,
             pending: None,
             next_id: 0,
             recorder: {
@@ -308,17 +364,37 @@ impl World {
                     .stream(&format!("service/pod/{id}/service-time")),
                 id,
             )),
-            EngineSpec::Vllm(v) => Engine::Vllm(VllmEngine::new(
-                VllmConfig {
-                    max_num_seqs: v.max_num_seqs,
-                    max_num_batched_tokens: v.max_num_batched_tokens,
-                    block_size: v.block_size,
-                    kv_blocks: v.num_gpu_blocks,
-                    max_queue_size: svc.max_queue_size,
-                },
-                v.step.clone(),
-                id,
-            )),
+            EngineSpec::Vllm(v) if v.static_batching.is_some() => {
+                let (batch_size, timeout) = v.static_batching.unwrap_or_default();
+                Engine::Static(StaticEngine::new(
+                    StaticConfig {
+                        batch_size,
+                        timeout,
+                        block_size: v.block_size,
+                        kv_blocks: v.num_gpu_blocks,
+                        max_queue_size: svc.max_queue_size,
+                    },
+                    v.step.clone(),
+                    id,
+                ))
+            }
+            EngineSpec::Vllm(v) => {
+                let e = VllmEngine::new(
+                    VllmConfig {
+                        max_num_seqs: v.max_num_seqs,
+                        max_num_batched_tokens: v.max_num_batched_tokens,
+                        block_size: v.block_size,
+                        kv_blocks: v.num_gpu_blocks,
+                        max_queue_size: svc.max_queue_size,
+                    },
+                    v.step.clone(),
+                    id,
+                );
+                Engine::Vllm(match &self.prefix_table {
+                    Some(t) if v.prefix_caching => e.with_prefixes(t.clone()),
+                    _ => e,
+                })
+            }
         }
     }
 
@@ -383,6 +459,13 @@ impl World {
                 let c = v.counters();
                 engines.preemptions += c.preemptions;
                 engines.recomputed_tokens += c.recomputed_tokens;
+                engines.prefix_tokens.0 += c.prefix_query_tokens;
+                engines.prefix_tokens.1 += c.prefix_hit_tokens;
+                let total = v.kv_blocks().1 as f64;
+                engines.kv_block_seconds.0 += c.kv_block_seconds;
+                engines.kv_block_seconds.1 += total * c.kv_seconds;
+                let peak = c.kv_blocks_peak as f64 / total;
+                engines.kv_peak_ratio = Some(engines.kv_peak_ratio.map_or(peak, |p| p.max(peak)));
             }
         }
         let in_flight = (self.queued + self.in_service) as u64;

@@ -5,6 +5,7 @@ use crate::engine::SimTime;
 use crate::ids::{EngineId, PodId};
 use crate::metrics::RequestSink;
 use crate::serving::{DropReason, ReplicaEngine, Request, RequestId};
+use rand::RngExt;
 
 impl World {
     pub(super) fn schedule_next_arrival(&mut self, after: SimTime) {
@@ -26,9 +27,17 @@ impl World {
             arrival: self.now,
             prompt_tokens: a.prompt_tokens,
             output_tokens: a.output_tokens,
+            prefix: a.prefix,
         };
         if let Some(t) = &mut self.tokens {
             t.apply(&mut request.prompt_tokens, &mut request.output_tokens);
+        }
+        if let Some(p) = &mut self.shared_prefixes {
+            if p.share >= 1.0 || p.rng.random::<f64>() < p.share {
+                let g = p.rng.random_range(0..p.groups.len());
+                request.prefix = p.groups[g];
+                request.prompt_tokens += p.tokens;
+            }
         }
         self.next_id += 1;
         let tenant = a.tenant as usize;
@@ -39,7 +48,7 @@ impl World {
         self.recorder.on_arrival(&request);
         let target = match &mut self.router {
             None => Some(EngineId(0)),
-            Some(r) => r.pick(self.kube.ready(), &self.engines),
+            Some(r) => r.pick(self.kube.ready(), &self.engines, request.prefix),
         };
         match target {
             None if self.gateway.enabled => self.hold(request, sink),

@@ -1,6 +1,7 @@
 //! Hand-computed timelines for the continuous-batching engine.
 
 use super::*;
+use crate::serving::prefix::{Prefix, PrefixTable};
 use crate::serving::request::RequestId;
 use crate::serving::step::LinearStep;
 
@@ -32,6 +33,7 @@ fn request(id: u64, at_ms: u64, prompt: u32, output: u32) -> Request {
         arrival: SimTime(at_ms * MS),
         prompt_tokens: prompt,
         output_tokens: output,
+        prefix: Prefix::NONE,
     }
 }
 
@@ -187,4 +189,116 @@ fn abort_returns_everything() {
     assert_eq!(out.len(), 2);
     assert_eq!(e.kv_blocks(), (0, 100));
     assert_eq!(e.advance(SimTime(MS), &mut done), None);
+}
+
+/// An engine whose steps take 10 ms plus 1 ms per token, with prefix caching over `table`.
+fn caching_engine(kv_blocks: u32, table: &std::sync::Arc<PrefixTable>) -> VllmEngine {
+    VllmEngine::new(
+        VllmConfig {
+            max_num_seqs: 8,
+            max_num_batched_tokens: 100,
+            block_size: 4,
+            kv_blocks,
+            max_queue_size: None,
+        },
+        StepModel::Linear(LinearStep {
+            base: 0.010,
+            per_token: 0.001,
+            per_seq: 0.0,
+            per_context_token: 0.0,
+        }),
+        0,
+    )
+    .with_prefixes(table.clone())
+}
+
+fn with_prefix(mut r: Request, p: Prefix) -> Request {
+    r.prefix = p;
+    r
+}
+
+#[test]
+fn a_cached_prefix_skips_its_prefill() {
+    // Hash units of one 4-token block. A (prompt 12, output 2, units 1 2 3) runs alone:
+    //  0-22 ms: prefill 12 tokens (10 + 12 ms), first token at 22; 22-33: one decode (10 + 1).
+    // Its three units stay cached after it finishes. B (the same prompt) at 50 ms may reuse at
+    // most 2 units (the prompt's last token is always computed): it prefills 4 tokens, 50-64,
+    // and decodes 64-75. C (units 1 9 …) at 100 ms shares only unit 1: it prefills 8, 100-118.
+    let mut t = PrefixTable::new(4);
+    let pa = t.push([1, 2, 3]);
+    let pc = t.push([1, 9, 10]);
+    let t = std::sync::Arc::new(t);
+    let mut e = caching_engine(100, &t);
+    let (done, _) = drive(
+        &mut e,
+        vec![
+            with_prefix(request(0, 0, 12, 2), pa),
+            with_prefix(request(1, 50, 12, 2), pa),
+            with_prefix(request(2, 100, 12, 2), pc),
+        ],
+    );
+    let by_id = |id| done.iter().find(|c| c.request.id == RequestId(id)).unwrap();
+    assert_eq!(times(by_id(0)), (0, 22, 33));
+    assert_eq!(times(by_id(1)), (50, 64, 75));
+    assert_eq!(times(by_id(2)), (100, 118, 129));
+    let c = e.counters();
+    assert_eq!(c.prefix_query_tokens, 36);
+    assert_eq!(c.prefix_hit_tokens, 8 + 4);
+    // Nothing is held by a sequence; cached units are evictable.
+    assert_eq!(e.kv_blocks(), (0, 100));
+    assert_eq!(e.cached_prefix_units(pa), 3);
+    assert_eq!(e.cached_prefix_units(pc), 3);
+}
+
+#[test]
+fn cached_units_are_evicted_when_blocks_run_out() {
+    // Six blocks of 4 tokens. A (prompt 8, output 1, units 1 2) leaves two cached blocks. B (no
+    // prefix, prompt 16 + 4 output → 5 blocks) needs one of them: the tail unit 2 goes first
+    // (a chain's tail before its head), so unit 1 survives.
+    let mut t = PrefixTable::new(4);
+    let pa = t.push([1, 2]);
+    let t = std::sync::Arc::new(t);
+    let mut e = caching_engine(6, &t);
+    let (done, _) = drive(
+        &mut e,
+        vec![with_prefix(request(0, 0, 8, 1), pa), request(1, 100, 16, 4)],
+    );
+    assert_eq!(done.len(), 2);
+    assert_eq!(e.cached_prefix_units(pa), 1);
+    assert_eq!(e.kv_blocks(), (0, 6));
+}
+
+#[test]
+fn sequences_running_together_share_cached_units() {
+    // A and B carry the same prefix (units 1 2) and are admitted before the first step: both
+    // prefill it in that step (neither finds it cached); the second to offer a unit shares the
+    // first's copy and frees its own block. C arrives while they decode and reuses both units,
+    // which are in use.
+    let mut t = PrefixTable::new(4);
+    let p = t.push([1, 2]);
+    let t = std::sync::Arc::new(t);
+    let mut e = caching_engine(100, &t);
+    let mut done = Vec::new();
+    e.admit(SimTime::ZERO, with_prefix(request(0, 0, 9, 20), p))
+        .unwrap();
+    e.admit(SimTime::ZERO, with_prefix(request(1, 0, 9, 20), p))
+        .unwrap();
+    // One step of 18 prompt tokens (28 ms), then 19 decode steps of 12 ms as one segment.
+    assert_eq!(
+        e.advance(SimTime::ZERO, &mut done),
+        Some(SimTime((28 + 19 * 12) * MS))
+    );
+    assert_eq!(e.kv_blocks(), (6, 100));
+    e.admit(SimTime(30 * MS), with_prefix(request(2, 30, 9, 2), p))
+        .unwrap();
+    let mut now = SimTime(30 * MS);
+    while let Some(t) = e.advance(now, &mut done) {
+        now = t;
+    }
+    assert_eq!(done.len(), 3);
+    assert_eq!(e.counters().prefix_hit_tokens, 8);
+    assert_eq!(e.kv_blocks(), (0, 100));
+    // A, B and C finish at the same times as without sharing: sharing saves blocks, not steps.
+    let a = done.iter().find(|c| c.request.id == RequestId(0)).unwrap();
+    assert_eq!(a.first_token, SimTime(28 * MS));
 }

@@ -174,6 +174,7 @@ impl<R: BufRead> TraceReader<R> {
             prompt_tokens: row.prompt,
             output_tokens: row.output,
             tenant: row.tenant,
+            prefix: crate::serving::Prefix::NONE,
         }))
     }
 }
