@@ -100,3 +100,51 @@ fn bad_cluster_autoscaler_settings_name_the_key() {
     );
     assert!(m.contains("scan-interval"), "{m}");
 }
+
+/// A pool whose nodes take longer than `max-node-provision-time` to start: the scan at 300 s
+/// launches a node for the pending pod; at 300 + 120 = 420 s it is still provisioning, so the
+/// scan at 420 s removes it and backs the pool off for 5 minutes; the next try is the first scan
+/// after 720 s (nothing else has room), whose node is removed at 840 s with a 10-minute backoff.
+#[test]
+fn nodes_not_ready_within_max_provision_time_are_removed_and_the_pool_backed_off() {
+    let slow = SCENARIO
+        .replace(
+            "provisioning_delay = \"3m\"",
+            "provisioning_delay = \"10m\"",
+        )
+        .replace(
+            "[cluster_autoscaler]",
+            "[cluster_autoscaler]\nmax-node-provision-time = \"2m\"",
+        );
+    let s = parse_scenario(&slow, "ca.toml").unwrap();
+    let r = sim_core::run(&s, Inputs::default()).unwrap();
+    let rows = &r.series;
+    let nodes_at = |t: f64| rows.iter().find(|r| r.time_s == t).unwrap().nodes;
+    assert_eq!(nodes_at(300.0), 1);
+    assert_eq!(nodes_at(310.0), 2, "launched by the scan at 300 s");
+    assert_eq!(nodes_at(420.0), 2);
+    assert_eq!(nodes_at(430.0), 1, "removed by the scan at 420 s");
+    assert_eq!(nodes_at(720.0), 1, "backed off until 720 s");
+    assert_eq!(nodes_at(730.0), 2, "the scan at 720 s tries again");
+    assert_eq!(nodes_at(850.0), 1, "removed at 840 s");
+    assert_eq!(
+        nodes_at(1430.0),
+        1,
+        "backed off for 10 minutes, until 1440 s"
+    );
+    // The pod never runs: the second replica stays pending until the Deployment shrinks.
+    assert!(rows
+        .iter()
+        .filter(|r| r.time_s > 300.0 && r.time_s < 1200.0)
+        .all(|r| r.nodes_ready == 1 && r.pods_pending == 1));
+    let c = r.summary.cluster.as_ref().unwrap();
+    assert_eq!(c.nodes_launched, 3);
+    assert!(
+        r.summary
+            .warnings
+            .iter()
+            .any(|w| w.contains("max-node-provision-time")),
+        "{:?}",
+        r.summary.warnings
+    );
+}

@@ -109,6 +109,9 @@ pub struct ClusterAutoscalerSpec {
     pub max_nodes_total: u32,
     /// `--scale-down-enabled` (true).
     pub scale_down: bool,
+    /// `--max-node-provision-time` (15 min): a node not ready by then is removed and its pool
+    /// backed off (5 min, doubling to 30 min).
+    pub max_node_provision_time: SimDuration,
 }
 
 /// `[metrics] scrape_interval` default: metrics-server's `--metric-resolution`.
@@ -222,6 +225,20 @@ impl Validator<'_> {
             )?,
             max_nodes_total: c.max_nodes_total.unwrap_or(0),
             scale_down: c.scale_down_enabled.unwrap_or(true),
+            max_node_provision_time: {
+                let d = dur(
+                    "max-node-provision-time",
+                    c.max_node_provision_time.as_ref(),
+                    SimDuration::from_secs(900),
+                )?;
+                if d == SimDuration::ZERO {
+                    return Err(self.err(
+                        &key("max-node-provision-time"),
+                        "expected a duration longer than zero",
+                    ));
+                }
+                d
+            },
         }))
     }
 

@@ -69,6 +69,8 @@ pub struct RawClusterAutoscaler {
     pub max_nodes_total: Option<u32>,
     /// Whether it removes nodes at all.
     pub scale_down_enabled: Option<bool>,
+    /// How long a new node may take to become ready before the scale-up counts as failed.
+    pub max_node_provision_time: Option<String>,
 }
 
 /// `[metrics]`: the metrics pipeline and the pods' resource usage.

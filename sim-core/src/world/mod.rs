@@ -496,6 +496,12 @@ impl World {
                 ));
             }
         }
+        if let Some(ca) = self.kube.ca.as_ref().filter(|c| c.provision_timeouts > 0) {
+            cluster.warnings.push(format!(
+                "{} nodes were not ready within the Cluster Autoscaler's max-node-provision-time and were removed; their pools were backed off",
+                ca.provision_timeouts
+            ));
+        }
         if self.gateway.timed_out > 0 {
             cluster.warnings.push(format!(
                 "{} requests waited at the activator longer than its timeout and failed (no_ready_replica)",

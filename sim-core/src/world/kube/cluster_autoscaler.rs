@@ -5,7 +5,7 @@
 
 use super::{NodePhase, World};
 use crate::cluster::{ResVec, ResourceNames};
-use crate::engine::{Rng, RngStreams, SimTime};
+use crate::engine::{Rng, RngStreams, SimDuration, SimTime};
 use crate::ids::{NodeId, PoolId};
 use crate::metrics::RequestSink;
 use crate::scenario::{ClusterAutoscalerSpec, Expander};
@@ -16,6 +16,10 @@ use rand::RngExt;
 
 /// Most empty nodes removed in one scan (`--max-scale-down-parallelism`).
 const MAX_EMPTY_REMOVALS: usize = 10;
+/// A node group's first backoff after a failed scale-up (`InitialNodeGroupBackoffDuration`).
+const INITIAL_BACKOFF: SimDuration = SimDuration::from_secs(300);
+/// The longest backoff (`MaxNodeGroupBackoffDuration`).
+const MAX_BACKOFF: SimDuration = SimDuration::from_secs(1800);
 
 /// What the Cluster Autoscaler remembers.
 #[derive(Debug)]
@@ -29,6 +33,10 @@ pub(in crate::world) struct ClusterAutoscaler {
     pub(in crate::world) scale_ups: u64,
     pub(in crate::world) nodes_added: u64,
     pub(in crate::world) nodes_removed: u64,
+    /// Per pool: backed off until, and the backoff to use after the next failure.
+    backoff: Vec<(SimTime, SimDuration)>,
+    /// Nodes removed because they were not ready within `max-node-provision-time`.
+    pub(in crate::world) provision_timeouts: u64,
 }
 
 impl ClusterAutoscaler {
@@ -41,7 +49,14 @@ impl ClusterAutoscaler {
             scale_ups: 0,
             nodes_added: 0,
             nodes_removed: 0,
+            backoff: Vec::new(),
+            provision_timeouts: 0,
         }
+    }
+
+    /// Whether `pool` is backed off at `now` after a failed scale-up.
+    fn backed_off(&self, pool: usize, now: SimTime) -> bool {
+        self.backoff.get(pool).is_some_and(|b| b.0 > now)
     }
 
     /// When the first scan happens.
@@ -99,11 +114,43 @@ impl World {
     pub(in crate::world) fn on_ca_scan<S: RequestSink>(&mut self, sink: &mut S) {
         let Some(ca) = &self.kube.ca else { return };
         let next = self.now + ca.spec.scan_interval;
+        self.ca_provision_timeouts();
         if !self.ca_scale_up() {
             self.ca_scale_down(sink);
         }
         if next < self.horizon {
             self.queue.push(next, Event::CaScan);
+        }
+    }
+
+    /// Removes nodes still provisioning `max-node-provision-time` after launch (upstream counts
+    /// the scale-up as failed and deletes them) and backs their pool off: 5 minutes, doubling on
+    /// each further failure up to 30 minutes.
+    fn ca_provision_timeouts(&mut self) {
+        let now = self.now;
+        let ca = self.kube.ca.as_mut().expect("checked by the caller");
+        let limit = ca.spec.max_node_provision_time;
+        let pools = self.kube.pools.len();
+        if ca.backoff.len() < pools {
+            ca.backoff.resize(pools, (SimTime::ZERO, INITIAL_BACKOFF));
+        }
+        let mut changed = false;
+        for n in &mut self.kube.nodes {
+            if n.phase != NodePhase::Provisioning || n.launched + limit > now {
+                continue;
+            }
+            n.phase = NodePhase::Terminated;
+            n.ended = Some(now);
+            n.version += 1;
+            ca.provision_timeouts += 1;
+            let b = &mut ca.backoff[n.pool.index()];
+            if b.0 <= now {
+                *b = (now + b.1, SimDuration((b.1 .0 * 2).min(MAX_BACKOFF.0)));
+            }
+            changed = true;
+        }
+        if changed {
+            self.publish_cluster();
         }
     }
 
@@ -144,7 +191,7 @@ impl World {
         for p in 0..pools {
             let per = per_node[p];
             let max = self.kube.pools[p].spec.max_size;
-            if per == 0 || live[p] >= max {
+            if per == 0 || live[p] >= max || ca.backed_off(p, self.now) {
                 continue;
             }
             let mut nodes = need.div_ceil(per).min(max - live[p]);
