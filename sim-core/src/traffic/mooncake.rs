@@ -1,12 +1,12 @@
 //! Mooncake traces (FAST'25 release, `kvcache-ai/Mooncake`): JSON lines with `timestamp`
 //! (milliseconds from the start), `input_length`, `output_length` and `hash_ids`, the remapped
-//! hash chain of the prompt's 512-token blocks. Read line by line; each request's hash ids go
-//! to one shared [`PrefixTable`].
+//! hash chain of the prompt's 512-token blocks. Read whole here, each request's hash ids going to
+//! one shared [`PrefixTable`], for prefix caching; the row parsing is `formats::jsonl`'s.
 
+use super::formats::TraceReader;
 use super::trace::{TraceError, TraceRecord};
-use crate::engine::SimTime;
+use crate::scenario::{ColumnMap, TraceFormat};
 use crate::serving::{Prefix, PrefixTable};
-use serde::Deserialize;
 use std::io::BufRead;
 
 /// Tokens each Mooncake hash id covers.
@@ -23,81 +23,19 @@ pub struct MooncakeTrace {
     pub table: PrefixTable,
 }
 
-#[derive(Deserialize)]
-struct Row {
-    timestamp: Option<f64>,
-    input_length: Option<u32>,
-    output_length: Option<u32>,
-    hash_ids: Option<Vec<u64>>,
-}
-
-/// Reads a Mooncake trace. Timestamps must not decrease; blank lines are skipped.
+/// Reads a whole Mooncake trace with the streaming reader of [`super::formats`] (same rows, same
+/// errors), storing each row's hash ids in one table. Used when prefix caching needs the ids.
 pub fn read_mooncake<R: BufRead>(reader: R, file: &str) -> Result<MooncakeTrace, TraceError> {
-    let err = |row: u64, column: Option<&str>, message: String| TraceError {
-        file: file.to_string(),
-        row: Some(row),
-        column: column.map(str::to_string),
-        message,
-    };
+    let mut rdr = TraceReader::new(reader, file, TraceFormat::Mooncake, &ColumnMap::default())?;
     let mut out = MooncakeTrace {
         records: Vec::new(),
         prefixes: Vec::new(),
         table: PrefixTable::new(BLOCK_TOKENS),
     };
-    let mut last = 0u64;
-    for (i, line) in reader.lines().enumerate() {
-        let n = i as u64 + 1;
-        let line = line.map_err(|e| err(n, None, format!("cannot read the line: {e}")))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let row: Row = serde_json::from_str(&line).map_err(|e| {
-            err(
-                n,
-                None,
-                format!(
-                    "expected a JSON object with `timestamp`, `input_length`, `output_length` \
-                     and `hash_ids`: {e}"
-                ),
-            )
-        })?;
-        let missing = |c: &str, what: &str| err(n, Some(c), format!("missing: expected {what}"));
-        let ts = row
-            .timestamp
-            .ok_or_else(|| missing("timestamp", "milliseconds from the start"))?;
-        if !(ts.is_finite() && ts >= 0.0) {
-            return Err(err(
-                n,
-                Some("timestamp"),
-                format!("expected milliseconds from the start, not negative, found {ts}"),
-            ));
-        }
-        let ns = (ts * 1e6).round() as u64;
-        if ns < last {
-            return Err(err(
-                n,
-                Some("timestamp"),
-                format!("timestamps must not decrease: {ts} is earlier than the line before"),
-            ));
-        }
-        last = ns;
-        let prompt = row
-            .input_length
-            .ok_or_else(|| missing("input_length", "prompt tokens"))?;
-        let output = row
-            .output_length
-            .ok_or_else(|| missing("output_length", "output tokens"))?;
-        let ids = row
-            .hash_ids
-            .ok_or_else(|| missing("hash_ids", "a list of block hash ids"))?;
-        let prefix = out.table.push(ids);
-        out.records.push(TraceRecord {
-            time: SimTime(ns),
-            prompt_tokens: prompt,
-            output_tokens: output,
-            tenant: 0,
-            prefix,
-        });
+    while let Some(mut r) = rdr.next_record()? {
+        let prefix = out.table.push(rdr.hash_ids().iter().copied());
+        r.prefix = prefix;
+        out.records.push(r);
         out.prefixes.push(prefix);
     }
     Ok(out)
@@ -106,6 +44,7 @@ pub fn read_mooncake<R: BufRead>(reader: R, file: &str) -> Result<MooncakeTrace,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::SimTime;
 
     #[test]
     fn rows_and_shared_hashes() {
@@ -130,9 +69,10 @@ mod tests {
         assert!(e
             .to_string()
             .starts_with("m.jsonl:2: column `timestamp`: timestamps must not decrease"));
+        // A row without hash ids carries no prefix.
         let text = "{\"timestamp\": 5, \"input_length\": 1, \"output_length\": 1}\n";
-        let e = read_mooncake(text.as_bytes(), "m.jsonl").unwrap_err();
-        assert_eq!(e.column.as_deref(), Some("hash_ids"));
+        let t = read_mooncake(text.as_bytes(), "m.jsonl").unwrap();
+        assert!(t.prefixes[0].is_empty());
         let e = read_mooncake("{\"timestamp\": 5,".as_bytes(), "m.jsonl").unwrap_err();
         assert_eq!(e.row, Some(1));
         assert!(e.message.contains("expected a JSON object"));
