@@ -108,3 +108,62 @@ fn roofline_keys_are_checked() {
         "{e}"
     );
 }
+
+/// `batch_times`: measured mean batch times (as from Triton's perf_analyzer), interpolated
+/// linearly between the measured sizes; a full batch of 8 sent at once takes t(8).
+#[test]
+fn measured_batch_times_are_interpolated() {
+    let measured = SCENARIO.replace(
+        "model = \"llama-3.2-1b\"\ngpu = \"h100-sxm\"\ntokens = 128",
+        "batch_times = { 1 = \"10ms\", 4 = \"16ms\", 8 = \"24ms\" }",
+    );
+    let s = parse_scenario(&measured, "t.toml").unwrap_or_else(|e| panic!("{e}"));
+    let EngineSpec::Triton { service_time, .. } = &s.service.engine else {
+        panic!("a triton engine")
+    };
+    let ms: Vec<u64> = service_time.curve.iter().map(|d| d.0 / 1_000_000).collect();
+    assert_eq!(ms, [10, 12, 14, 16, 18, 20, 22, 24]);
+    let trace: Vec<TraceRecord> = (0..8)
+        .map(|_| TraceRecord {
+            time: SimTime::ZERO,
+            prompt_tokens: 0,
+            output_tokens: 0,
+            tenant: 0,
+            prefix: sim_core::serving::Prefix::NONE,
+        })
+        .collect();
+    let r = World::new(
+        &s,
+        Inputs {
+            trace: Some(trace),
+            ..Inputs::default()
+        },
+    )
+    .unwrap()
+    .run(&mut sim_core::metrics::NoSink);
+    assert_eq!(r.summary.requests.completed, 8);
+    assert!((r.summary.latency_s.max.unwrap() - 0.024).abs() < 1e-6);
+    // Bad tables are refused at their key.
+    for (table, why) in [
+        ("{ 2 = \"10ms\", 8 = \"24ms\" }", "a batch of 1"),
+        (
+            "{ 1 = \"10ms\", 4 = \"16ms\" }",
+            "measured up to batch size 4",
+        ),
+        (
+            "{ 1 = \"10ms\", x = \"16ms\", 8 = \"1ms\" }",
+            "expected a batch size",
+        ),
+        ("{ 1 = \"0ms\", 8 = \"24ms\" }", "above zero"),
+    ] {
+        let bad = SCENARIO.replace(
+            "model = \"llama-3.2-1b\"\ngpu = \"h100-sxm\"\ntokens = 128",
+            &format!("batch_times = {table}"),
+        );
+        let e = parse_scenario(&bad, "t.toml").unwrap_err().to_string();
+        assert!(
+            e.contains("service.service_time.batch_times") && e.contains(why),
+            "{e}"
+        );
+    }
+}

@@ -1294,7 +1294,7 @@ impl Validator<'_> {
         if base.0 == 0 && per_item.0 == 0 && curve.is_empty() {
             return Err(self.err(
                 key,
-                "expected `base` or `per_item` (or both) to give a mean service time above zero, or `model` (the roofline)",
+                "expected `base` or `per_item` (or both) to give a mean service time above zero, `model` (the roofline) or `batch_times` (measured)",
             ));
         }
         let cv = |name: &str| -> Result<f64, ScenarioError> {
@@ -1347,6 +1347,9 @@ impl Validator<'_> {
         use crate::catalog::{builtin_model, builtin_models};
         use crate::costmodel::{Placement, Roofline, StepBatch};
         let key = |k: &str| format!("service.service_time.{k}");
+        if let Some(table) = &raw.batch_times {
+            return self.measured_batch_curve(raw, table, max_batch_size);
+        }
         let Some(model_id) = &raw.model else {
             for (k, present) in [("gpu", raw.gpu.is_some()), ("tokens", raw.tokens.is_some())] {
                 if present {
@@ -1396,6 +1399,69 @@ impl Validator<'_> {
             .map(|n| {
                 let secs = roofline.step_time(&StepBatch::prefill(n, tokens as u64));
                 SimDuration((secs * 1e9).round().max(1.0) as u64)
+            })
+            .collect())
+    }
+
+    /// `batch_times`: measured mean times of some batch sizes (1 among them, and one at least
+    /// `max_batch_size`), interpolated linearly in between.
+    fn measured_batch_curve(
+        &self,
+        raw: &RawServiceTime,
+        table: &BTreeMap<String, String>,
+        max_batch_size: u32,
+    ) -> Result<Vec<SimDuration>, ScenarioError> {
+        let key = "service.service_time.batch_times";
+        for (k, present) in [
+            ("base", raw.base.is_some()),
+            ("per_item", raw.per_item.is_some()),
+            ("model", raw.model.is_some()),
+        ] {
+            if present {
+                return Err(self.err(
+                    &format!("service.service_time.{k}"),
+                    format!("expected either `batch_times` (measured) or `{k}`, not both"),
+                ));
+            }
+        }
+        let mut points: Vec<(u32, SimDuration)> = Vec::with_capacity(table.len());
+        for (size, t) in table {
+            let k = format!("{key}.\"{size}\"");
+            let n: u32 = size.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                self.err(
+                    &k,
+                    format!(
+                        "expected a batch size (a whole number from 1) as the key, found `{size}`"
+                    ),
+                )
+            })?;
+            let d = self.duration(&k, Some(t), SimDuration::ZERO)?;
+            if d.0 == 0 {
+                return Err(self.err(&k, "expected a batch time above zero"));
+            }
+            points.push((n, d));
+        }
+        points.sort_by_key(|p| p.0);
+        if points.first().map(|p| p.0) != Some(1) {
+            return Err(self.err(key, "expected the time of a batch of 1 (key \"1\")"));
+        }
+        let largest = points.last().map_or(0, |p| p.0);
+        if largest < max_batch_size {
+            return Err(self.err(
+                key,
+                format!("measured up to batch size {largest}, but max_batch_size is {max_batch_size}: measure the larger sizes (no extrapolation)"),
+            ));
+        }
+        Ok((1..=max_batch_size.max(1))
+            .map(|n| {
+                let i = points.partition_point(|p| p.0 < n);
+                let (b, tb) = points[i];
+                if b == n || i == 0 {
+                    return tb;
+                }
+                let (a, ta) = points[i - 1];
+                let f = (n - a) as f64 / (b - a) as f64;
+                SimDuration((ta.0 as f64 + f * (tb.0 as f64 - ta.0 as f64)).round() as u64)
             })
             .collect())
     }

@@ -364,6 +364,8 @@ pub struct RawServiceTime {
     pub gpu: Option<String>,
     /// Tokens of each request in a batch (one forward pass over all of them).
     pub tokens: Option<u32>,
+    /// Measured mean batch times by batch size, such as `{ 1 = "8ms", 8 = "15ms" }`.
+    pub batch_times: Option<BTreeMap<String, String>>,
 }
 
 /// `[service.resources]`.
