@@ -26,6 +26,30 @@ format = "csv"
 path = "unused.csv"
 "#;
 
+/// A request of the trace arriving at `secs`.
+fn at(secs: f64) -> TraceRecord {
+    TraceRecord {
+        time: SimTime::from_secs_f64(secs),
+        prompt_tokens: 0,
+        output_tokens: 0,
+        tenant: 0,
+        prefix: sim_core::serving::Prefix::NONE,
+    }
+}
+
+/// Runs `s` over `trace`.
+fn run(s: &sim_core::Scenario, trace: Vec<TraceRecord>) -> sim_core::RunResult {
+    World::new(
+        s,
+        Inputs {
+            trace: Some(trace),
+            ..Inputs::default()
+        },
+    )
+    .unwrap()
+    .run(&mut sim_core::metrics::NoSink)
+}
+
 fn roofline_ns(n: u64) -> u64 {
     let gpu = Catalog::builtin().gpu("h100-sxm").unwrap().clone();
     let model = builtin_model("llama-3.2-1b").unwrap();
@@ -46,31 +70,9 @@ fn batch_times_come_from_the_roofline() {
     assert!(service_time.curve.windows(2).all(|w| w[0] <= w[1]));
     // Eight requests at once: one full batch, sent at once, taking t(8); a ninth waits for the
     // queue delay (100 ms) and runs alone, taking t(1).
-    let mut trace: Vec<TraceRecord> = (0..8)
-        .map(|_| TraceRecord {
-            time: SimTime::ZERO,
-            prompt_tokens: 0,
-            output_tokens: 0,
-            tenant: 0,
-            prefix: sim_core::serving::Prefix::NONE,
-        })
-        .collect();
-    trace.push(TraceRecord {
-        time: SimTime::from_secs_f64(1.0),
-        prompt_tokens: 0,
-        output_tokens: 0,
-        tenant: 0,
-        prefix: sim_core::serving::Prefix::NONE,
-    });
-    let r = World::new(
-        &s,
-        Inputs {
-            trace: Some(trace),
-            ..Inputs::default()
-        },
-    )
-    .unwrap()
-    .run(&mut sim_core::metrics::NoSink);
+    let mut trace: Vec<TraceRecord> = (0..8).map(|_| at(0.0)).collect();
+    trace.push(at(1.0));
+    let r = run(&s, trace);
     assert_eq!(r.summary.requests.completed, 9);
     let max = r.summary.latency_s.max.unwrap();
     assert!(
@@ -123,24 +125,7 @@ fn measured_batch_times_are_interpolated() {
     };
     let ms: Vec<u64> = service_time.curve.iter().map(|d| d.0 / 1_000_000).collect();
     assert_eq!(ms, [10, 12, 14, 16, 18, 20, 22, 24]);
-    let trace: Vec<TraceRecord> = (0..8)
-        .map(|_| TraceRecord {
-            time: SimTime::ZERO,
-            prompt_tokens: 0,
-            output_tokens: 0,
-            tenant: 0,
-            prefix: sim_core::serving::Prefix::NONE,
-        })
-        .collect();
-    let r = World::new(
-        &s,
-        Inputs {
-            trace: Some(trace),
-            ..Inputs::default()
-        },
-    )
-    .unwrap()
-    .run(&mut sim_core::metrics::NoSink);
+    let r = run(&s, (0..8).map(|_| at(0.0)).collect());
     assert_eq!(r.summary.requests.completed, 8);
     assert!((r.summary.latency_s.max.unwrap() - 0.024).abs() < 1e-6);
     // Bad tables are refused at their key.
