@@ -350,6 +350,17 @@ pub fn run_charts(run: &Run) -> Vec<Chart> {
     out
 }
 
+/// The dashed SLO line at `y` seconds, on an axis in `unit` (seconds divided by `div`).
+fn slo_target(y: f64, unit: &str, div: f64) -> Target {
+    Target {
+        name: format!(
+            "SLO target {} {unit}",
+            crate::fmt::fixed(y / div, if unit == "ms" { 1 } else { 2 })
+        ),
+        y: y / div,
+    }
+}
+
 /// p99 of a token-level latency over time with its target, or `None` when the series has no
 /// such column (results of an older capsim) or no value in it.
 fn token_chart(
@@ -382,15 +393,7 @@ fn token_chart(
         &format!("{} p99 ({unit})", id.to_uppercase()),
     );
     c.lines.extend(line("p99", &run.series, &t, col, 1.0 / div));
-    if let Some(y) = target {
-        c.targets.push(Target {
-            name: format!(
-                "SLO target {} {unit}",
-                crate::fmt::fixed(y / div, if unit == "ms" { 1 } else { 2 })
-            ),
-            y: y / div,
-        });
-    }
+    c.targets.extend(target.map(|y| slo_target(y, unit, div)));
     Some(c)
 }
 
@@ -428,15 +431,7 @@ fn latency_chart(id: &str, runs: &[&Run], cols: &[(&str, &str)], by_run: bool) -
             c.lines.extend(line(&label, &r.series, &t, col, 1.0 / div));
         }
     }
-    if let Some(y) = target {
-        c.targets.push(Target {
-            name: format!(
-                "SLO target {} {unit}",
-                crate::fmt::fixed(y / div, if unit == "ms" { 1 } else { 2 })
-            ),
-            y: y / div,
-        });
-    }
+    c.targets.extend(target.map(|y| slo_target(y, unit, div)));
     c
 }
 

@@ -402,14 +402,10 @@ impl Recorder {
         self.interval.completions += 1;
         self.interval.latency.record(latency);
         if self.tokens.is_some() {
-            self.interval
-                .ttft
-                .record(c.first_token.since(c.request.arrival).0);
-            let out = c.request.output_tokens.max(1) as u64;
-            if out > 1 {
-                self.interval
-                    .tpot
-                    .record(c.finish.since(c.first_token).0 / (out - 1));
+            let (ttft, tpot) = c.token_times();
+            self.interval.ttft.record(ttft);
+            if let Some(t) = tpot {
+                self.interval.tpot.record(t);
             }
         }
         let met = self.slo_ns.is_some_and(|slo| latency <= slo);

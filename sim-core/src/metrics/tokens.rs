@@ -40,14 +40,13 @@ impl TokenRecorder {
     /// Records one measured completion.
     #[inline]
     pub fn record(&mut self, c: &Completion) {
-        let ttft = c.first_token.since(c.request.arrival).0;
+        let (ttft, tpot) = c.token_times();
         self.ttft.record(ttft);
         let out = c.request.output_tokens.max(1);
         self.prompt_tokens += c.request.prompt_tokens as u64;
         self.output_tokens += out as u64;
         let mut ok = self.slo_ttft.is_none_or(|t| ttft <= t.0);
-        if out > 1 {
-            let tpot = c.finish.since(c.first_token).0 / (out as u64 - 1);
+        if let Some(tpot) = tpot {
             self.tpot.record(tpot);
             ok &= self.slo_tpot.is_none_or(|t| tpot <= t.0);
         }

@@ -253,12 +253,15 @@ fn pod_spec(m: &mut Mapper, doc: &Yaml, spec: &str) -> Result<(), ScenarioError>
     Ok(())
 }
 
-/// Whether a Deployment has been read (its name is set first).
-fn out_has_deployment(o: &Overlay) -> bool {
-    o.origins.iter().any(|x| x.contains(": Deployment/"))
-}
-
-fn object(file: &str, doc: &Yaml, n: usize, out: &mut Overlay) -> Result<(), ScenarioError> {
+/// Maps one object; `deployment` says whether the manifests hold a Deployment (a bare Pod
+/// beside one is ignored).
+fn object(
+    file: &str,
+    doc: &Yaml,
+    n: usize,
+    deployment: bool,
+    out: &mut Overlay,
+) -> Result<(), ScenarioError> {
     let kind = doc["kind"].as_str().unwrap_or("");
     let api = doc["apiVersion"].as_str().unwrap_or("");
     let name = doc["metadata"]["name"].as_str().unwrap_or("");
@@ -294,7 +297,7 @@ fn object(file: &str, doc: &Yaml, n: usize, out: &mut Overlay) -> Result<(), Sce
             m.consume("spec.template.metadata.labels");
             pod_spec(&mut m, doc, "spec.template.spec")?;
         }
-        "Pod" if out_has_deployment(m.out) => {
+        "Pod" if deployment => {
             m.out.warnings.push(format!(
                 "{file}: Pod/{name}: a bare Pod beside a Deployment is not modelled (one workload per scenario); the whole object is ignored"
             ));
@@ -358,10 +361,12 @@ pub fn read_manifests(files: &[(String, String)]) -> Result<Overlay, ScenarioErr
             }
         }
     }
-    // Deployments first, so a bare Pod given beside one is recognised as extra.
-    objects.sort_by_key(|(_, _, d)| d["kind"].as_str() != Some("Deployment"));
+    let is_deployment = |d: &Yaml| d["kind"].as_str() == Some("Deployment");
+    let deployment = objects.iter().any(|(_, _, d)| is_deployment(d));
+    // Deployments first: their keys come before any other object's in the overlay.
+    objects.sort_by_key(|(_, _, d)| !is_deployment(d));
     for (file, n, doc) in &objects {
-        object(file, doc, *n, &mut out)?;
+        object(file, doc, *n, deployment, &mut out)?;
     }
     Ok(out)
 }

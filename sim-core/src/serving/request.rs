@@ -39,6 +39,18 @@ pub struct Completion {
     pub replica: u32,
 }
 
+impl Completion {
+    /// Time to first token and, with at least two output tokens, time per output token after
+    /// the first, in nanoseconds.
+    #[inline]
+    pub fn token_times(&self) -> (u64, Option<u64>) {
+        let ttft = self.first_token.since(self.request.arrival).0;
+        let out = self.request.output_tokens.max(1) as u64;
+        let tpot = (out > 1).then(|| self.finish.since(self.first_token).0 / (out - 1));
+        (ttft, tpot)
+    }
+}
+
 /// Why a request was dropped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum DropReason {
