@@ -401,8 +401,8 @@ impl Recorder {
         self.totals.completed += 1;
         self.interval.completions += 1;
         self.interval.latency.record(latency);
-        if self.tokens.is_some() {
-            let (ttft, tpot) = c.token_times();
+        let times = self.tokens.is_some().then(|| c.token_times());
+        if let Some((ttft, tpot)) = times {
             self.interval.ttft.record(ttft);
             if let Some(t) = tpot {
                 self.interval.tpot.record(t);
@@ -419,8 +419,8 @@ impl Recorder {
             self.latency.record(latency);
             self.wait.record(wait);
             self.service.record(c.finish.since(c.start).0);
-            if let Some(t) = &mut self.tokens {
-                t.record(c);
+            if let (Some(t), Some(times)) = (&mut self.tokens, times) {
+                t.record(c, times);
             }
             let span = self.horizon.0 - self.warmup.0;
             let b = ((c.request.arrival.0 - self.warmup.0) as u128 * BATCHES as u128 / span as u128)

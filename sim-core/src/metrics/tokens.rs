@@ -37,10 +37,9 @@ impl TokenRecorder {
         }
     }
 
-    /// Records one measured completion.
+    /// Records one measured completion, with its [`Completion::token_times`].
     #[inline]
-    pub fn record(&mut self, c: &Completion) {
-        let (ttft, tpot) = c.token_times();
+    pub fn record(&mut self, c: &Completion, (ttft, tpot): (u64, Option<u64>)) {
         self.ttft.record(ttft);
         let out = c.request.output_tokens.max(1);
         self.prompt_tokens += c.request.prompt_tokens as u64;
