@@ -25,10 +25,11 @@ fn the_seed_manifests_run_and_list_what_is_not_modelled() {
          spec.strategy.rollingUpdate.maxUnavailable, spec.strategy.rollingUpdate.maxSurge, \
          spec.template.spec.containers[0].image",
         "Pod/inference-pod: a bare Pod beside a Deployment is not modelled",
-        "VerticalPodAutoscaler/inference-vpa: kind VerticalPodAutoscaler",
     ] {
         assert!(stderr.contains(w), "warning `{w}` in\n{stderr}");
     }
+    // The VPA is modelled whole: no warning names it, and it ran.
+    assert!(!stderr.contains("VerticalPodAutoscaler"), "{stderr}");
     let summary = std::fs::read_to_string(out.join("summary.json")).unwrap();
     let v: serde_json::Value = serde_json::from_str(&summary).unwrap();
     // The HPA of the manifest (CPU 70%, 2 to 20) scaled the Deployment up from its 2 replicas.
@@ -50,6 +51,16 @@ fn the_seed_manifests_run_and_list_what_is_not_modelled() {
         "scaled within the HPA's bounds: {max}"
     );
     assert!(v["requests"]["completed"].as_u64().unwrap() > 0);
+    assert_eq!(
+        v["cluster"]["vpa"]["update_mode"], "Auto",
+        "{}",
+        v["cluster"]["vpa"]
+    );
+    assert!(
+        v["cluster"]["vpa"]["evictions"].as_u64().unwrap() > 0,
+        "{}",
+        v["cluster"]["vpa"]
+    );
     let inputs = std::fs::read_to_string(out.join("inputs.csv")).unwrap();
     assert_eq!(inputs.matches("\nmanifest,").count(), 4, "{inputs}");
 }
@@ -110,4 +121,48 @@ fn bad_manifests_are_refused_with_the_file_and_field() {
         assert!(stderr.contains(where_), "`{where_}` in {stderr}");
         assert!(stderr.contains(what), "`{what}` in {stderr}");
     }
+}
+
+#[test]
+fn a_kserve_inference_service_scales_to_zero_under_the_kpa() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("k");
+    let (code, stdout, stderr) = capsim_text(&[
+        "run",
+        "scenarios/kserve-cluster.toml",
+        "scenarios/kserve/chat.yaml",
+        "--out",
+        &path_str(&out),
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stderr.contains(
+            "InferenceService/chat: fields not modelled (ignored): \
+             spec.predictor.model.modelFormat.name"
+        ),
+        "{stderr}"
+    );
+    let series = std::fs::read_to_string(out.join("timeseries.csv")).unwrap();
+    let header: Vec<&str> = series.lines().next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (t, desired) = (col("time_s"), col("desired_replicas"));
+    let rows: Vec<(f64, u32)> = series
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[t].parse().unwrap(), f[desired].parse().unwrap())
+        })
+        .collect();
+    // minReplicas 0: the quiet half hour (20 to 50 minutes) ends at zero replicas, and the
+    // second busy period scales up again.
+    let quiet_end = rows.iter().rfind(|(s, _)| *s <= 49.0 * 60.0).unwrap();
+    assert_eq!(quiet_end.1, 0, "{rows:?}");
+    assert!(
+        rows.iter().any(|(s, d)| *s > 50.0 * 60.0 && *d > 0),
+        "{rows:?}"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(v["requests"]["arrived"], v["requests"]["completed"]);
 }

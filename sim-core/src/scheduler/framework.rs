@@ -40,7 +40,11 @@ pub struct Unschedulable {
 
 impl Unschedulable {
     /// Upstream-style message: `0/3 nodes are available: 3 Insufficient nvidia.com/gpu.`
+    /// With no nodes at all, upstream's `no nodes available to schedule pods`.
     pub fn message(&self, names: &ResourceNames) -> String {
+        if self.nodes == 0 {
+            return "no nodes available to schedule pods".to_string();
+        }
         let parts: Vec<String> = self
             .reasons
             .iter()

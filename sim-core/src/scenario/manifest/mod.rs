@@ -1,10 +1,14 @@
-//! Kubernetes manifests read beside a scenario: a Deployment (or a bare Pod) and its
-//! HorizontalPodAutoscaler become the scenario's `[service]` and `[hpa]` keys, so the YAML a team
+//! Kubernetes manifests read beside a scenario: a Deployment (or a bare Pod, or a KServe
+//! InferenceService) and its HorizontalPodAutoscaler and VerticalPodAutoscaler become the
+//! scenario's `[service]`, `[hpa]`, `[vpa]` and `[knative]` keys, so the YAML a team
 //! already runs can be simulated. Every field capsim does not model is listed, never silently
 //! dropped; kinds it does not model yet are listed whole.
 //!
 //! The result is an [`Overlay`]: scenario keys (TOML values) to set over the scenario file, each
 //! with the manifest field it came from, so errors found later point back into the YAML.
+
+mod kserve;
+mod vpa;
 
 use super::ScenarioError;
 use toml::{Table, Value};
@@ -145,6 +149,14 @@ impl Mapper<'_> {
             self.consume(path);
         }
         Ok(())
+    }
+
+    /// Sets scenario `key` to a value built here, blamed on the manifest field at `path`.
+    fn push(&mut self, key: &str, value: Value, path: &str) {
+        self.out.keys.push((key.to_string(), value));
+        self.out
+            .origins
+            .push(format!("{}: {}: {path}", self.file, self.label));
     }
 
     /// Lists every leaf of `doc` not under a consumed path as not modelled.
@@ -329,6 +341,8 @@ fn object(
                 m.set(&format!("hpa.{f}"), doc, &format!("spec.{f}"))?;
             }
         }
+        "VerticalPodAutoscaler" => vpa::map(&mut m, doc, api)?,
+        "InferenceService" => kserve::map(&mut m, doc, api, name)?,
         _ => {
             m.out.warnings.push(format!(
                 "{file}: {kind}/{name}: kind {kind} ({api}) is not modelled yet; the whole object is ignored"
@@ -361,8 +375,27 @@ pub fn read_manifests(files: &[(String, String)]) -> Result<Overlay, ScenarioErr
             }
         }
     }
-    let is_deployment = |d: &Yaml| d["kind"].as_str() == Some("Deployment");
-    let deployment = objects.iter().any(|(_, _, d)| is_deployment(d));
+    let is_deployment = |d: &Yaml| {
+        matches!(
+            d["kind"].as_str(),
+            Some("Deployment") | Some("InferenceService")
+        )
+    };
+    let workloads: Vec<_> = objects
+        .iter()
+        .filter(|(_, _, d)| is_deployment(d))
+        .collect();
+    if let Some((file, n, d)) = workloads.get(1) {
+        return Err(bad(
+            file,
+            &format!("document {}: kind", n + 1),
+            &format!(
+                "one workload (Deployment or InferenceService) per scenario; this {} is a second",
+                d["kind"].as_str().unwrap_or("")
+            ),
+        ));
+    }
+    let deployment = !workloads.is_empty();
     // Deployments first: their keys come before any other object's in the overlay.
     objects.sort_by_key(|(_, _, d)| !is_deployment(d));
     for (file, n, doc) in &objects {
@@ -472,5 +505,168 @@ spec: {minAvailable: 1}
             (e.key.as_str(), e.message.as_str()),
             ("apiVersion", "expected autoscaling/v2")
         );
+    }
+
+    const VPA: &str = "\
+apiVersion: autoscaling.k8s.io/v1
+kind: VerticalPodAutoscaler
+metadata: {name: inference-vpa}
+spec:
+  targetRef: {apiVersion: apps/v1, kind: Deployment, name: inference-deployment}
+  updatePolicy: {updateMode: Auto}
+  resourcePolicy:
+    containerPolicies:
+      - containerName: \"*\"
+        minAllowed: {cpu: 500m, memory: 1Gi}
+        maxAllowed: {cpu: 4, memory: 8Gi}
+        controlledValues: RequestsAndLimits
+";
+
+    #[test]
+    fn a_vpa_becomes_the_vpa_table_with_upstream_names() {
+        let o = read_manifests(&[("v.yaml".into(), VPA.into())]).unwrap();
+        let mut t = Table::new();
+        o.apply(&mut t);
+        assert_eq!(
+            t["vpa"]["updatePolicy"]["updateMode"].as_str(),
+            Some("Auto")
+        );
+        let p = &t["vpa"]["resourcePolicy"]["containerPolicies"][0];
+        assert_eq!(p["containerName"].as_str(), Some("*"));
+        assert_eq!(p["minAllowed"]["cpu"].as_str(), Some("500m"));
+        assert_eq!(p["maxAllowed"]["cpu"].as_integer(), Some(4));
+        assert_eq!(
+            o.warnings,
+            [
+                "v.yaml: VerticalPodAutoscaler/inference-vpa: fields not modelled (ignored): \
+              spec.resourcePolicy.containerPolicies[0].controlledValues"
+            ]
+        );
+        let e = read_manifests(&[(
+            "v.yaml".into(),
+            VPA.replace("kind: Deployment", "kind: StatefulSet"),
+        )])
+        .unwrap_err();
+        assert_eq!(e.key, "spec.targetRef.kind");
+    }
+
+    const ISVC: &str = "\
+apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata:
+  name: chat
+  annotations:
+    autoscaling.knative.dev/window: 120s
+    autoscaling.knative.dev/target-utilization-percentage: \"80\"
+spec:
+  predictor:
+    minReplicas: 0
+    maxReplicas: 6
+    scaleMetric: concurrency
+    scaleTarget: 16
+    containerConcurrency: 64
+    model:
+      modelFormat: {name: huggingface}
+      storageUri: hf://meta-llama/Llama-3.1-8B-Instruct
+      resources:
+        requests: {cpu: \"4\", memory: 32Gi, nvidia.com/gpu: \"1\"}
+        limits: {nvidia.com/gpu: \"1\"}
+";
+
+    fn applied(text: &str) -> (Table, Overlay) {
+        let o = read_manifests(&[("i.yaml".into(), text.into())]).unwrap();
+        let mut t = Table::new();
+        o.apply(&mut t);
+        (t, o)
+    }
+
+    #[test]
+    fn a_serverless_inference_service_becomes_the_service_and_the_kpa() {
+        let (t, o) = applied(ISVC);
+        assert_eq!(t["service"]["name"].as_str(), Some("chat"));
+        assert_eq!(
+            t["service"]["resources"]["requests"]["nvidia.com/gpu"].as_str(),
+            Some("1")
+        );
+        let k = &t["knative"];
+        assert_eq!(k["min-scale"].as_integer(), Some(0));
+        assert_eq!(k["max-scale"].as_integer(), Some(6));
+        assert_eq!(k["target"].as_float(), Some(16.0));
+        assert_eq!(k["container-concurrency"].as_integer(), Some(64));
+        assert_eq!(k["stable-window"].as_str(), Some("120s"));
+        assert_eq!(k["target-utilization-percentage"].as_float(), Some(80.0));
+        assert!(t.get("hpa").is_none());
+        assert_eq!(
+            o.warnings,
+            [
+                "i.yaml: InferenceService/chat: fields not modelled (ignored): \
+              spec.predictor.model.modelFormat.name, spec.predictor.model.storageUri"
+            ]
+        );
+        // KServe's default: at least one replica.
+        let (t, _) = applied(&ISVC.replace("    minReplicas: 0\n", ""));
+        assert_eq!(t["knative"]["min-scale"].as_integer(), Some(1));
+        // rps is not the KPA's metric here: listed, not mapped.
+        let (t, o) = applied(&ISVC.replace("scaleMetric: concurrency", "scaleMetric: rps"));
+        assert!(t["knative"].get("target").is_none());
+        assert!(o.warnings[0].contains("spec.predictor.scaleMetric, spec.predictor.scaleTarget"));
+    }
+
+    #[test]
+    fn a_raw_deployment_inference_service_gets_kserves_hpa() {
+        let raw = ISVC.replace(
+            "  annotations:\n",
+            "  annotations:\n    serving.kserve.io/deploymentMode: RawDeployment\n",
+        );
+        let raw = raw.replace("scaleMetric: concurrency", "scaleMetric: cpu");
+        let raw = raw.replace("scaleTarget: 16", "scaleTarget: 60");
+        let raw = raw.replace("minReplicas: 0", "minReplicas: 2");
+        let (t, o) = applied(&raw);
+        assert_eq!(t["service"]["replicas"].as_integer(), Some(2));
+        assert_eq!(t["hpa"]["minReplicas"].as_integer(), Some(2));
+        assert_eq!(t["hpa"]["maxReplicas"].as_integer(), Some(6));
+        let m = &t["hpa"]["metrics"][0];
+        assert_eq!(m["resource"]["name"].as_str(), Some("cpu"));
+        assert_eq!(
+            m["resource"]["target"]["averageUtilization"].as_integer(),
+            Some(60)
+        );
+        assert!(t.get("knative").is_none());
+        // The Knative annotations and the concurrency limit mean nothing without Knative.
+        assert!(
+            o.warnings[0].contains("autoscaling.knative.dev/window"),
+            "{:?}",
+            o.warnings
+        );
+        assert!(o.warnings[0].contains("spec.predictor.containerConcurrency"));
+        // No metric given: CPU at KServe's default 80%.
+        let (t, _) = applied(&raw.replace("    scaleMetric: cpu\n    scaleTarget: 60\n", ""));
+        assert_eq!(
+            t["hpa"]["metrics"][0]["resource"]["target"]["averageUtilization"].as_integer(),
+            Some(80)
+        );
+        let e = read_manifests(&[(
+            "i.yaml".into(),
+            ISVC.replace(
+                "  annotations:\n",
+                "  annotations:\n    serving.kserve.io/deploymentMode: Sideways\n",
+            ),
+        )])
+        .unwrap_err();
+        assert_eq!(
+            e.key,
+            "metadata.annotations.serving.kserve.io/deploymentMode"
+        );
+    }
+
+    #[test]
+    fn two_workloads_are_refused() {
+        let e = read_manifests(&[
+            ("m.yaml".into(), DEPLOY.into()),
+            ("i.yaml".into(), ISVC.into()),
+        ])
+        .unwrap_err();
+        assert_eq!(e.file, "i.yaml");
+        assert!(e.message.contains("one workload"), "{}", e.message);
     }
 }
