@@ -48,13 +48,8 @@ pub fn read_servegen<R: Read>(reader: R, file: &str) -> Result<RateTable, TraceE
     let mut rows: Vec<(f64, f64, f64)> = Vec::new();
     let mut record = csv::StringRecord::new();
     loop {
-        match rdr.read_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                let row = e.position().map(|p| p.line());
-                return Err(at(file, row, None, format!("malformed CSV row: {e}")));
-            }
+        if !next_row(&mut rdr, &mut record, file)? {
+            break;
         }
         let line = record.position().map_or(0, |p| p.line());
         if record.len() < 3 {
@@ -167,13 +162,8 @@ pub fn read_genai_qps<R: Read>(
     let mut acc: BTreeMap<(u64, String), (f64, u32)> = BTreeMap::new();
     let mut record = csv::StringRecord::new();
     loop {
-        match rdr.read_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                let row = e.position().map(|p| p.line());
-                return Err(at(file, row, None, format!("malformed CSV row: {e}")));
-            }
+        if !next_row(&mut rdr, &mut record, file)? {
+            break;
         }
         let line = record.position().map_or(0, |p| p.line());
         if request_type.is_some_and(|t| t != &record[ri]) {
@@ -214,6 +204,19 @@ pub fn read_genai_qps<R: Read>(
                 cv: 1.0,
             })
             .collect(),
+    })
+}
+
+/// Reads the next CSV row into `record`: `false` at the end, an error naming the row when the
+/// CSV is malformed.
+fn next_row<R: Read>(
+    rdr: &mut csv::Reader<R>,
+    record: &mut csv::StringRecord,
+    file: &str,
+) -> Result<bool, TraceError> {
+    rdr.read_record(record).map_err(|e| {
+        let row = e.position().map(|p| p.line());
+        at(file, row, None, format!("malformed CSV row: {e}"))
     })
 }
 
