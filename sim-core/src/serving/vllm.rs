@@ -80,6 +80,8 @@ struct Seq {
     ticket: u64,
     /// Decode-clock reading its counts are as of, while the clock holds it.
     sync: u64,
+    /// It finished while the clock held it and awaits removal from `running`.
+    gone: bool,
     /// Its prompt's hash units.
     prefix: Prefix,
     /// Leading prefix units it uses from the cache.
@@ -184,8 +186,10 @@ pub struct VllmEngine {
     prefix: Option<PrefixState>,
     /// When the last KV-use sample was taken (`None` before the first request).
     kv_since: Option<SimTime>,
-    /// The first `lazy` running sequences decode and are held by `clock`.
+    /// The first `lazy` entries of `running` are decode sequences held by `clock`, or `dead`
+    /// ones that finished there (removed in batches, not one `Vec::remove` each).
     lazy: usize,
+    dead: usize,
     clock: DecodeClock,
     /// The planned segment schedules the clock's sequences (one token each per step).
     lazy_scheduled: bool,
@@ -233,6 +237,7 @@ impl VllmEngine {
             running: Vec::with_capacity(capacity),
             clock: DecodeClock::new(cfg.block_size, capacity),
             lazy: 0,
+            dead: 0,
             lazy_scheduled: false,
             next_ticket: 0,
             finished: Vec::with_capacity(capacity),
@@ -355,6 +360,7 @@ impl VllmEngine {
     /// empties the clock. When the planned step scheduled them, each is left scheduled for its
     /// next token with the block that token needs, as the per-sequence path would have it.
     fn materialize(&mut self) {
+        self.compact();
         let now = self.clock.now();
         let bs = self.cfg.block_size;
         let scheduled = self.lazy_scheduled as u32;
@@ -368,6 +374,21 @@ impl VllmEngine {
         self.lazy = 0;
         self.lazy_scheduled = false;
         self.clock.clear();
+    }
+
+    /// Removes the finished entries from the clock's part of `running`.
+    fn compact(&mut self) {
+        if self.dead > 0 {
+            self.running.retain(|s| !s.gone);
+            self.lazy -= self.dead;
+            self.dead = 0;
+        }
+    }
+
+    /// Sequences running.
+    #[inline]
+    fn running_seqs(&self) -> usize {
+        self.running.len() - self.dead
     }
 
     /// Hands the decode sequences right after those the clock holds to the clock.
@@ -423,20 +444,23 @@ impl VllmEngine {
         // Fewest tokens any running decode sequence still has to generate.
         let mut until_done = u32::MAX;
         let mut i = 0;
-        if self.lazy > 0 {
+        let held = self.clock.held();
+        if held > 0 {
             // The clock's sequences each take one token, in one go when the budget and the
             // blocks allow it for all of them (then none is preempted).
             let first = self.clock.blocks_over(1);
-            if self.lazy as u32 <= budget && first <= self.available() as u64 {
+            if held as u32 <= budget && first <= self.available() as u64 {
                 take_blocks(&mut self.free_blocks, &mut self.prefix, first as u32);
-                budget -= self.lazy as u32;
-                shape.add_decodes(self.lazy as u64, self.clock.context_tokens());
+                budget -= held as u32;
+                shape.add_decodes(held as u64, self.clock.context_tokens());
                 until_done = self.clock.min_left();
                 self.lazy_scheduled = true;
                 i = self.lazy;
             } else {
                 self.materialize();
             }
+        } else {
+            self.compact();
         }
         'running: while i < self.running.len() && budget > 0 {
             let s = self.running[i];
@@ -461,7 +485,7 @@ impl VllmEngine {
         }
         let all_running_scheduled = i == self.running.len();
         if !preempted {
-            while budget > 0 && (self.running.len() as u32) < self.cfg.max_num_seqs {
+            while budget > 0 && (self.running_seqs() as u32) < self.cfg.max_num_seqs {
                 let Some(s) = self.waiting.front() else { break };
                 // A queued sequence holds nothing; its prefix hits are cached already.
                 let (hits, idle) = self.prefix_hits(s);
@@ -535,7 +559,7 @@ impl VllmEngine {
                     .all(|s| s.decoding() || s.computed + s.scheduled == s.len());
             let rest = if eligible {
                 // The clock's sequences decode; `running` is not empty.
-                let lazy_rest = if self.lazy > 0 {
+                let lazy_rest = if self.clock.held() > 0 {
                     self.clock.min_left() - 1
                 } else {
                     u32::MAX
@@ -558,7 +582,7 @@ impl VllmEngine {
                 (first, first, 1)
             } else {
                 let mut decode = StepBatch::new();
-                let lazy = self.lazy as u64;
+                let lazy = self.clock.held() as u64;
                 decode.add_decodes(lazy, self.clock.context_tokens() + lazy);
                 for s in &self.running[self.lazy..] {
                     decode.add_decode((s.computed + s.scheduled + 1) as u64);
@@ -585,17 +609,17 @@ impl VllmEngine {
         let base = |s: &Seq| s.computed + if after_first { s.scheduled } else { 0 };
         // Each sequence needs at most ceil(limit / bs) more blocks: often there is room for all.
         let available = self.available() as u64;
-        if available >= self.running.len() as u64 * limit.div_ceil(bs) as u64 {
+        if available >= self.running_seqs() as u64 * limit.div_ceil(bs) as u64 {
             return limit;
         }
         // The clock's sequences hold the blocks for their next token already.
-        let lazy_first = if self.lazy > 0 {
+        let lazy_first = if self.clock.held() > 0 {
             self.clock.blocks_over(1)
         } else {
             0
         };
         let extra = |k: u32| -> u64 {
-            let lazy = if self.lazy > 0 {
+            let lazy = if self.clock.held() > 0 {
                 self.clock.blocks_over(k + after_first as u32) - lazy_first
             } else {
                 0
@@ -655,8 +679,9 @@ impl VllmEngine {
                     let at = self.running[..self.lazy]
                         .binary_search_by_key(&ticket, |s| s.ticket)
                         .expect("the clock holds it");
-                    let mut s = self.running.remove(at);
-                    self.lazy -= 1;
+                    self.running[at].gone = true;
+                    self.dead += 1;
+                    let mut s = self.running[at];
                     self.clock.leave(s.computed, s.sync);
                     let d = (now - s.sync) as u32;
                     s.computed += d;
@@ -667,6 +692,9 @@ impl VllmEngine {
                     done.push(self.completion(&s, end, batch));
                 }
                 self.finished = finished;
+                if self.dead * 2 > self.lazy {
+                    self.compact();
+                }
                 i = self.lazy;
             } else {
                 self.materialize();
@@ -751,6 +779,7 @@ impl ReplicaEngine for VllmEngine {
             scheduled: 0,
             ticket: 0,
             sync: 0,
+            gone: false,
             start: SimTime::MAX,
             first_token: SimTime::MAX,
         });
@@ -799,7 +828,7 @@ impl ReplicaEngine for VllmEngine {
     }
     #[inline]
     fn in_service(&self) -> u32 {
-        self.running.len() as u32
+        self.running_seqs() as u32
     }
     #[inline]
     fn busy_units(&self) -> u32 {
@@ -818,6 +847,7 @@ impl ReplicaEngine for VllmEngine {
     }
 
     fn abort(&mut self, out: &mut Vec<Request>) {
+        self.compact();
         out.extend(self.running.drain(..).map(|s| s.request));
         out.extend(self.waiting.drain(..).map(|s| s.request));
         self.free_blocks = self.cfg.kv_blocks;
@@ -827,6 +857,7 @@ impl ReplicaEngine for VllmEngine {
         self.segment = None;
         self.fresh = false;
         self.lazy = 0;
+        self.dead = 0;
         self.lazy_scheduled = false;
         self.clock.clear();
     }

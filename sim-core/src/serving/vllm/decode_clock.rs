@@ -64,6 +64,12 @@ impl DecodeClock {
         self.residues = Vec::new();
     }
 
+    /// Sequences held.
+    #[inline]
+    pub(super) fn held(&self) -> usize {
+        self.count as usize
+    }
+
     /// The clock reading: decode steps taken by the held sequences.
     #[inline]
     pub(super) fn now(&self) -> u64 {
