@@ -51,6 +51,14 @@ impl StepBatch {
         self.logits_rows += 1;
     }
 
+    /// Adds `seqs` decode sequences whose KV caches hold `context` tokens together.
+    #[inline]
+    pub fn add_decodes(&mut self, seqs: u64, context: u64) {
+        self.decode_seqs += seqs;
+        self.decode_context_tokens += context;
+        self.logits_rows += seqs;
+    }
+
     /// `batch` decode sequences of `context` tokens each (the measured decode tables' rows).
     pub fn decode(batch: u64, context: u64) -> Self {
         StepBatch {

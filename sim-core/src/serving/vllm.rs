@@ -24,6 +24,13 @@
 //! one segment with one wake-up, each step timed at the segment's mean context. An arrival cuts
 //! the segment at the end of the step in progress, so a new request joins at a step boundary as it
 //! would in vLLM. Events therefore grow with requests, not with tokens.
+//!
+//! The leading running sequences that decode are held by a [`DecodeClock`]: while they all
+//! decode in every step, a step advances one replica-wide counter instead of each of them, and
+//! their share of a step's shape, KV blocks and fewest tokens left comes from sums the clock
+//! keeps. Planning or finishing a step then costs O(1) for them plus O(1) per sequence that
+//! joins, finishes or prefills; when they cannot all simply take their next token (the token
+//! budget or the KV blocks run short), they are written back and scheduled one by one as below.
 
 use super::engine::ReplicaEngine;
 use super::prefix::{Prefix, PrefixTable};
@@ -31,10 +38,12 @@ use super::request::{Completion, DropReason, Request};
 use super::step::StepModel;
 use crate::costmodel::StepBatch;
 use crate::engine::{SimDuration, SimTime};
+use decode_clock::DecodeClock;
 use prefix_cache::PrefixCache;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+mod decode_clock;
 mod prefix_cache;
 
 /// The knobs of a vLLM engine that the scheduler uses.
@@ -52,7 +61,8 @@ pub struct VllmConfig {
     pub max_queue_size: Option<u32>,
 }
 
-/// A sequence in the engine.
+/// A sequence in the engine. For one held by the decode clock, `generated`, `computed` and
+/// `blocks` are as of clock reading `sync`: each grows with the decode steps since.
 #[derive(Clone, Copy, Debug)]
 struct Seq {
     request: Request,
@@ -66,6 +76,12 @@ struct Seq {
     computed: u32,
     /// KV blocks held (its cached prefix units' blocks included).
     blocks: u32,
+    /// Order of admission to the running batch (increasing along `running`).
+    ticket: u64,
+    /// Decode-clock reading its counts are as of, while the clock holds it.
+    sync: u64,
+    /// It finished while the clock held it and awaits removal from `running`.
+    gone: bool,
     /// Its prompt's hash units.
     prefix: Prefix,
     /// Leading prefix units it uses from the cache.
@@ -170,6 +186,17 @@ pub struct VllmEngine {
     prefix: Option<PrefixState>,
     /// When the last KV-use sample was taken (`None` before the first request).
     kv_since: Option<SimTime>,
+    /// The first `lazy` entries of `running` are decode sequences held by `clock`, or `dead`
+    /// ones that finished there (removed in batches, not one `Vec::remove` each).
+    lazy: usize,
+    dead: usize,
+    clock: DecodeClock,
+    /// The planned segment schedules the clock's sequences (one token each per step).
+    lazy_scheduled: bool,
+    /// Ticket of the next sequence admitted to the running batch.
+    next_ticket: u64,
+    /// Tickets of the clock's sequences finishing in a step (kept to reuse its allocation).
+    finished: Vec<u64>,
 }
 
 #[inline]
@@ -203,10 +230,17 @@ fn more_blocks(tokens: u32, held: u32, block_size: u32) -> u32 {
 impl VllmEngine {
     /// An idle engine; completions name replica `replica`.
     pub fn new(cfg: VllmConfig, model: StepModel, replica: u32) -> Self {
+        let capacity = cfg.max_num_seqs.min(1024) as usize;
         VllmEngine {
             free_blocks: cfg.kv_blocks,
             waiting: VecDeque::with_capacity(64),
-            running: Vec::with_capacity(cfg.max_num_seqs.min(1024) as usize),
+            running: Vec::with_capacity(capacity),
+            clock: DecodeClock::new(cfg.block_size, capacity),
+            lazy: 0,
+            dead: 0,
+            lazy_scheduled: false,
+            next_ticket: 0,
+            finished: Vec::with_capacity(capacity),
             cfg,
             model,
             segment: None,
@@ -231,6 +265,13 @@ impl VllmEngine {
                 blocks_per_unit: unit / self.cfg.block_size,
             });
         }
+        self
+    }
+
+    /// The same engine scheduling every sequence one by one (no decode clock), for tests.
+    #[cfg(test)]
+    fn without_clock(mut self) -> Self {
+        self.clock.disable();
         self
     }
 
@@ -315,6 +356,72 @@ impl VllmEngine {
         (self.used_blocks(), self.cfg.kv_blocks)
     }
 
+    /// Writes the counts of the decode clock's sequences back, as of the clock's reading, and
+    /// empties the clock. When the planned step scheduled them, each is left scheduled for its
+    /// next token with the block that token needs, as the per-sequence path would have it.
+    fn materialize(&mut self) {
+        self.compact();
+        let now = self.clock.now();
+        let bs = self.cfg.block_size;
+        let scheduled = self.lazy_scheduled as u32;
+        for s in &mut self.running[..self.lazy] {
+            let d = (now - s.sync) as u32;
+            s.computed += d;
+            s.generated += d;
+            s.blocks = blocks_for(s.computed + scheduled, bs);
+            s.scheduled = scheduled;
+        }
+        self.lazy = 0;
+        self.lazy_scheduled = false;
+        self.clock.clear();
+    }
+
+    /// Removes the finished entries from the clock's part of `running`.
+    fn compact(&mut self) {
+        if self.dead > 0 {
+            self.running.retain(|s| !s.gone);
+            self.lazy -= self.dead;
+            self.dead = 0;
+        }
+    }
+
+    /// Sequences running.
+    #[inline]
+    fn running_seqs(&self) -> usize {
+        self.running.len() - self.dead
+    }
+
+    /// Hands the decode sequences right after those the clock holds to the clock.
+    fn absorb(&mut self) {
+        if !self.clock.enabled() {
+            return;
+        }
+        let now = self.clock.now();
+        while let Some(s) = self.running.get_mut(self.lazy) {
+            if !s.decoding() {
+                break;
+            }
+            debug_assert_eq!(s.blocks, blocks_for(s.computed, self.cfg.block_size));
+            s.sync = now;
+            self.clock
+                .join(s.computed, s.output - s.generated, s.ticket);
+            self.lazy += 1;
+        }
+    }
+
+    /// The completion of a finished sequence whose last step ended at `end`.
+    #[inline]
+    fn completion(&self, s: &Seq, end: SimTime, batch: u32) -> Completion {
+        Completion {
+            request: s.request,
+            start: s.start,
+            first_token: s.first_token,
+            finish: end,
+            batch_size: batch,
+            replica: self.replica,
+        }
+    }
+
     /// Frees a running sequence's blocks and returns it to the head of the queue.
     fn preempt(&mut self, mut victim: Seq) {
         self.release(&victim);
@@ -337,6 +444,24 @@ impl VllmEngine {
         // Fewest tokens any running decode sequence still has to generate.
         let mut until_done = u32::MAX;
         let mut i = 0;
+        let held = self.clock.held();
+        if held > 0 {
+            // The clock's sequences each take one token, in one go when the budget and the
+            // blocks allow it for all of them (then none is preempted).
+            let first = self.clock.blocks_over(1);
+            if held as u32 <= budget && first <= self.available() as u64 {
+                take_blocks(&mut self.free_blocks, &mut self.prefix, first as u32);
+                budget -= held as u32;
+                shape.add_decodes(held as u64, self.clock.context_tokens());
+                until_done = self.clock.min_left();
+                self.lazy_scheduled = true;
+                i = self.lazy;
+            } else {
+                self.materialize();
+            }
+        } else {
+            self.compact();
+        }
         'running: while i < self.running.len() && budget > 0 {
             let s = self.running[i];
             let new = (s.len() - s.computed).min(budget);
@@ -360,7 +485,7 @@ impl VllmEngine {
         }
         let all_running_scheduled = i == self.running.len();
         if !preempted {
-            while budget > 0 && (self.running.len() as u32) < self.cfg.max_num_seqs {
+            while budget > 0 && (self.running_seqs() as u32) < self.cfg.max_num_seqs {
                 let Some(s) = self.waiting.front() else { break };
                 // A queued sequence holds nothing; its prefix hits are cached already.
                 let (hits, idle) = self.prefix_hits(s);
@@ -395,6 +520,8 @@ impl VllmEngine {
                 if s.start == SimTime::MAX {
                     s.start = now;
                 }
+                s.ticket = self.next_ticket;
+                self.next_ticket += 1;
                 budget -= new;
                 add_to_step(&mut shape, &mut until_done, &s, new);
                 self.running.push(s);
@@ -427,16 +554,22 @@ impl VllmEngine {
             let eligible = !preempted
                 && all_running_scheduled
                 && self.waiting.is_empty()
-                && self
-                    .running
+                && self.running[self.lazy..]
                     .iter()
                     .all(|s| s.decoding() || s.computed + s.scheduled == s.len());
             let rest = if eligible {
-                self.running
+                // The clock's sequences decode; `running` is not empty.
+                let lazy_rest = if self.clock.held() > 0 {
+                    self.clock.min_left() - 1
+                } else {
+                    u32::MAX
+                };
+                self.running[self.lazy..]
                     .iter()
                     .map(|s| s.output - s.generated - 1)
                     .min()
-                    .unwrap_or(0)
+                    .unwrap_or(u32::MAX)
+                    .min(lazy_rest)
             } else {
                 0
             };
@@ -449,7 +582,9 @@ impl VllmEngine {
                 (first, first, 1)
             } else {
                 let mut decode = StepBatch::new();
-                for s in &self.running {
+                let lazy = self.clock.held() as u64;
+                decode.add_decodes(lazy, self.clock.context_tokens() + lazy);
+                for s in &self.running[self.lazy..] {
                     decode.add_decode((s.computed + s.scheduled + 1) as u64);
                 }
                 decode.decode_context_tokens += decode.decode_seqs * (tail as u64 - 1) / 2;
@@ -474,14 +609,25 @@ impl VllmEngine {
         let base = |s: &Seq| s.computed + if after_first { s.scheduled } else { 0 };
         // Each sequence needs at most ceil(limit / bs) more blocks: often there is room for all.
         let available = self.available() as u64;
-        if available >= self.running.len() as u64 * limit.div_ceil(bs) as u64 {
+        if available >= self.running_seqs() as u64 * limit.div_ceil(bs) as u64 {
             return limit;
         }
+        // The clock's sequences hold the blocks for their next token already.
+        let lazy_first = if self.clock.held() > 0 {
+            self.clock.blocks_over(1)
+        } else {
+            0
+        };
         let extra = |k: u32| -> u64 {
-            self.running
+            let lazy = if self.clock.held() > 0 {
+                self.clock.blocks_over(k + after_first as u32) - lazy_first
+            } else {
+                0
+            };
+            lazy + self.running[self.lazy..]
                 .iter()
                 .map(|s| blocks_for(base(s) + k, bs).saturating_sub(s.blocks) as u64)
-                .sum()
+                .sum::<u64>()
         };
         if extra(limit) <= available {
             return limit;
@@ -517,6 +663,43 @@ impl VllmEngine {
         self.counters.steps += steps as u64;
         self.counters.seq_steps += steps as u64 * batch as u64;
         let mut i = 0;
+        if self.lazy_scheduled {
+            // The clock's sequences decoded `steps` tokens each. When the free blocks cover
+            // theirs, none is evicted from the prefix cache, so taking them at once and
+            // releasing the finished ones after is what one by one would do.
+            let more = self.clock.blocks_over(steps) - self.clock.blocks_over(1);
+            if more <= self.free_blocks as u64 {
+                self.lazy_scheduled = false;
+                self.free_blocks -= more as u32;
+                self.clock.tick(steps);
+                let now = self.clock.now();
+                let mut finished = std::mem::take(&mut self.finished);
+                self.clock.pop_finished(&mut finished);
+                for &ticket in &finished {
+                    let at = self.running[..self.lazy]
+                        .binary_search_by_key(&ticket, |s| s.ticket)
+                        .expect("the clock holds it");
+                    self.running[at].gone = true;
+                    self.dead += 1;
+                    let mut s = self.running[at];
+                    self.clock.leave(s.computed, s.sync);
+                    let d = (now - s.sync) as u32;
+                    s.computed += d;
+                    s.generated += d;
+                    s.blocks = blocks_for(s.computed, bs);
+                    debug_assert_eq!(s.generated, s.output);
+                    self.release(&s);
+                    done.push(self.completion(&s, end, batch));
+                }
+                self.finished = finished;
+                if self.dead * 2 > self.lazy {
+                    self.compact();
+                }
+                i = self.lazy;
+            } else {
+                self.materialize();
+            }
+        }
         while i < self.running.len() {
             let s = &mut self.running[i];
             if s.scheduled == 0 {
@@ -561,18 +744,12 @@ impl VllmEngine {
             if self.running[i].generated >= self.running[i].output {
                 let s = self.running.remove(i);
                 self.release(&s);
-                done.push(Completion {
-                    request: s.request,
-                    start: s.start,
-                    first_token: s.first_token,
-                    finish: end,
-                    batch_size: batch,
-                    replica: self.replica,
-                });
+                done.push(self.completion(&s, end, batch));
             } else {
                 i += 1;
             }
         }
+        self.absorb();
     }
 }
 
@@ -600,6 +777,9 @@ impl ReplicaEngine for VllmEngine {
             prefix: request.prefix,
             cached_units: 0,
             scheduled: 0,
+            ticket: 0,
+            sync: 0,
+            gone: false,
             start: SimTime::MAX,
             first_token: SimTime::MAX,
         });
@@ -648,7 +828,7 @@ impl ReplicaEngine for VllmEngine {
     }
     #[inline]
     fn in_service(&self) -> u32 {
-        self.running.len() as u32
+        self.running_seqs() as u32
     }
     #[inline]
     fn busy_units(&self) -> u32 {
@@ -667,6 +847,7 @@ impl ReplicaEngine for VllmEngine {
     }
 
     fn abort(&mut self, out: &mut Vec<Request>) {
+        self.compact();
         out.extend(self.running.drain(..).map(|s| s.request));
         out.extend(self.waiting.drain(..).map(|s| s.request));
         self.free_blocks = self.cfg.kv_blocks;
@@ -675,6 +856,10 @@ impl ReplicaEngine for VllmEngine {
         }
         self.segment = None;
         self.fresh = false;
+        self.lazy = 0;
+        self.dead = 0;
+        self.lazy_scheduled = false;
+        self.clock.clear();
     }
 }
 

@@ -302,3 +302,78 @@ fn sequences_running_together_share_cached_units() {
     let a = done.iter().find(|c| c.request.id == RequestId(0)).unwrap();
     assert_eq!(a.first_token, SimTime(28 * MS));
 }
+
+mod clock_equivalence {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// (arrival ms, prompt, output, prefix choice) of each request.
+    type Arrivals = Vec<(u64, u32, u32, u8)>;
+
+    fn run(e: VllmEngine, reqs: &[Request]) -> (Vec<Completion>, u32, VllmCounters) {
+        let mut e = e;
+        let (done, wakes) = drive(&mut e, reqs.to_vec());
+        (done, wakes, e.counters())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        /// The decode clock is only a faster way to the same schedule: completions (in order),
+        /// wake-ups and counters match the engine that schedules sequences one by one, with KV
+        /// pressure (preemption), small token budgets and prefix caching.
+        #[test]
+        fn the_decode_clock_changes_nothing(
+            max_num_seqs in 1u32..10,
+            budget in 4u32..120,
+            block_size in 1u32..6,
+            spare_blocks in 0u32..40,
+            caching in any::<bool>(),
+            mut arrivals in proptest::collection::vec((0u64..400, 1u32..40, 1u32..50, 0u8..4), 1..40),
+        ) {
+            arrivals.sort_by_key(|a| a.0);
+            let arrivals: Arrivals = arrivals;
+            let mut t = PrefixTable::new(block_size);
+            let prefixes = [
+                Prefix::NONE,
+                t.push([1, 2, 3]),
+                t.push([1, 2, 9, 10]),
+                t.push([7]),
+            ];
+            let t = std::sync::Arc::new(t);
+            let biggest = arrivals.iter().map(|a| a.1 + a.2).max().unwrap_or(1);
+            let cfg = VllmConfig {
+                max_num_seqs,
+                max_num_batched_tokens: budget,
+                block_size,
+                kv_blocks: biggest.div_ceil(block_size) + spare_blocks,
+                max_queue_size: None,
+            };
+            let model = StepModel::Linear(LinearStep {
+                base: 0.010,
+                per_token: 0.0001,
+                per_seq: 0.00001,
+                per_context_token: 0.000001,
+            });
+            let reqs: Vec<Request> = arrivals
+                .iter()
+                .enumerate()
+                .map(|(i, &(at, prompt, output, p))| {
+                    let mut r = request(i as u64, at, prompt, output);
+                    if caching {
+                        r.prefix = prefixes[p as usize];
+                    }
+                    r
+                })
+                .collect();
+            let make = || {
+                let e = VllmEngine::new(cfg.clone(), model.clone(), 0);
+                if caching { e.with_prefixes(t.clone()) } else { e }
+            };
+            let fast = run(make(), &reqs);
+            let slow = run(make().without_clock(), &reqs);
+            prop_assert_eq!(fast.0, slow.0);
+            prop_assert_eq!(fast.1, slow.1);
+            prop_assert_eq!(fast.2, slow.2);
+        }
+    }
+}

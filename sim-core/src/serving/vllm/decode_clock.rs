@@ -1,0 +1,212 @@
+//! The decode step clock: aggregates over a replica's leading decode sequences, so that a step
+//! (or a run of steps) of all of them costs O(1) rather than O(batch).
+//!
+//! While a sequence decodes in every step, its cached tokens grow by one per step. The clock
+//! counts those steps for the whole replica; a sequence that joins at clock `sync` with `c`
+//! cached tokens has `c + clock - sync` later. What a step needs from the decode sequences —
+//! their number, their summed context, the fewest tokens any has left, and how many KV blocks
+//! they take in the next `k` steps — then follows from sums kept as sequences join and leave:
+//! the context from one running total, the blocks from a count of sequences by their cached
+//! tokens modulo the block size, the fewest tokens left from a min-heap of the clock readings at
+//! which each will finish.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+/// Largest block size the clock keeps a residue table for; larger blocks leave every sequence to
+/// the per-sequence path (vLLM uses 8 to 32).
+pub(super) const MAX_BLOCK_SIZE: u32 = 1024;
+
+/// Step-clock aggregates over the decode sequences it holds.
+#[derive(Clone, Debug)]
+pub(super) struct DecodeClock {
+    /// Decode steps taken by every held sequence together.
+    clock: u64,
+    /// Sequences held.
+    count: u64,
+    /// Sum over held sequences of `cached + 1 - sync` (their tokens, less the clock).
+    context: i64,
+    /// Held sequences by `(cached - sync) mod block_size`: a sequence's cached tokens are
+    /// `clock + r` modulo the block size. Empty when the block size is over [`MAX_BLOCK_SIZE`].
+    residues: Vec<u32>,
+    /// `(clock reading at which it has all its tokens, ticket)` of each held sequence.
+    finishes: BinaryHeap<Reverse<(u64, u64)>>,
+    block_size: u32,
+}
+
+impl DecodeClock {
+    /// An empty clock for KV blocks of `block_size` tokens with room for `capacity` sequences.
+    pub(super) fn new(block_size: u32, capacity: usize) -> Self {
+        let table = if block_size <= MAX_BLOCK_SIZE {
+            block_size as usize
+        } else {
+            0
+        };
+        DecodeClock {
+            clock: 0,
+            count: 0,
+            context: 0,
+            residues: vec![0; table],
+            finishes: BinaryHeap::with_capacity(capacity),
+            block_size,
+        }
+    }
+
+    /// Whether sequences may join (the block size is small enough for the residue table).
+    #[inline]
+    pub(super) fn enabled(&self) -> bool {
+        !self.residues.is_empty()
+    }
+
+    /// Turns the clock off (tests compare an engine with and without it).
+    #[cfg(test)]
+    pub(super) fn disable(&mut self) {
+        self.residues = Vec::new();
+    }
+
+    /// Sequences held.
+    #[inline]
+    pub(super) fn held(&self) -> usize {
+        self.count as usize
+    }
+
+    /// The clock reading: decode steps taken by the held sequences.
+    #[inline]
+    pub(super) fn now(&self) -> u64 {
+        self.clock
+    }
+
+    /// Advances the clock by `steps` decode steps of every held sequence.
+    #[inline]
+    pub(super) fn tick(&mut self, steps: u32) {
+        self.clock += steps as u64;
+    }
+
+    /// Residue-table slot of a sequence with `cached` tokens at clock `sync`.
+    #[inline]
+    fn slot(&self, cached: u32, sync: u64) -> usize {
+        let bs = self.block_size as u64;
+        ((cached as u64 % bs + bs - sync % bs) % bs) as usize
+    }
+
+    /// Holds a decode sequence with `cached` tokens and `left` tokens still to generate, from
+    /// the clock's current reading (which the caller stores as its `sync`).
+    pub(super) fn join(&mut self, cached: u32, left: u32, ticket: u64) {
+        debug_assert!(left > 0);
+        let slot = self.slot(cached, self.clock);
+        self.residues[slot] += 1;
+        self.count += 1;
+        self.context += cached as i64 + 1 - self.clock as i64;
+        self.finishes
+            .push(Reverse((self.clock + left as u64, ticket)));
+    }
+
+    /// Stops holding a sequence that joined with `cached` tokens at `sync`; its entry in the
+    /// finish heap must have been popped already (see [`Self::pop_finished`]).
+    pub(super) fn leave(&mut self, cached: u32, sync: u64) {
+        let slot = self.slot(cached, sync);
+        self.residues[slot] -= 1;
+        self.count -= 1;
+        self.context -= cached as i64 + 1 - sync as i64;
+    }
+
+    /// Forgets every held sequence (the clock reading stays).
+    pub(super) fn clear(&mut self) {
+        self.residues.fill(0);
+        self.count = 0;
+        self.context = 0;
+        self.finishes.clear();
+    }
+
+    /// Tokens (prompt and generated) of the held sequences, summed: each one's decode context.
+    #[inline]
+    pub(super) fn context_tokens(&self) -> u64 {
+        (self.context + self.count as i64 * self.clock as i64) as u64
+    }
+
+    /// The fewest tokens any held sequence has left to generate (`u32::MAX` when none).
+    #[inline]
+    pub(super) fn min_left(&self) -> u32 {
+        self.finishes
+            .peek()
+            .map_or(u32::MAX, |Reverse((f, _))| (f - self.clock) as u32)
+    }
+
+    /// Pops the tickets of held sequences that have all their tokens at the current reading
+    /// into `out`, in ticket order; the caller then calls [`Self::leave`] for each.
+    pub(super) fn pop_finished(&mut self, out: &mut Vec<u64>) {
+        out.clear();
+        while let Some(&Reverse((f, ticket))) = self.finishes.peek() {
+            if f > self.clock {
+                break;
+            }
+            out.push(ticket);
+            self.finishes.pop();
+        }
+        out.sort_unstable();
+    }
+
+    /// KV blocks the held sequences add over `k` more tokens each: the sum over them of
+    /// `ceil((cached + k) / bs) - ceil(cached / bs)`.
+    pub(super) fn blocks_over(&self, k: u32) -> u64 {
+        let bs = self.block_size;
+        let (q, r) = (k / bs, k % bs);
+        // A sequence with `c` cached tokens crosses `q` block boundaries, plus one when
+        // `(-c) mod bs < r`, i.e. when `c mod bs` is one of 0, -1, …, -(r - 1): its residue
+        // slot is `-clock - j` for some j < r.
+        let bs64 = bs as u64;
+        let base = (bs64 - self.clock % bs64) % bs64;
+        let mut crossing = 0u64;
+        for j in 0..r as u64 {
+            let slot = (base + bs64 - j) % bs64;
+            crossing += self.residues[slot as usize] as u64;
+        }
+        self.count * q as u64 + crossing
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn blocks_for(t: u32, bs: u32) -> u64 {
+        t.div_ceil(bs) as u64
+    }
+
+    #[test]
+    fn aggregates_match_a_direct_count() {
+        let bs = 4;
+        let mut c = DecodeClock::new(bs, 8);
+        c.tick(3);
+        // (cached, left, sync) of three sequences joining at different readings.
+        let mut seqs = vec![];
+        for (cached, left) in [(5u32, 9u32), (8, 6), (13, 20)] {
+            seqs.push((cached, left, c.now()));
+            c.join(cached, left, seqs.len() as u64);
+            c.tick(2);
+        }
+        let now = c.now();
+        let cached_now = |&(cached, _, sync): &(u32, u32, u64)| cached + (now - sync) as u32;
+        let context: u64 = seqs.iter().map(|s| cached_now(s) as u64 + 1).sum();
+        assert_eq!(c.context_tokens(), context);
+        for k in 0..12 {
+            let direct: u64 = seqs
+                .iter()
+                .map(|s| blocks_for(cached_now(s) + k, bs) - blocks_for(cached_now(s), bs))
+                .sum();
+            assert_eq!(c.blocks_over(k), direct, "k = {k}");
+        }
+        let left = seqs
+            .iter()
+            .map(|&(_, left, sync)| (sync + left as u64 - now) as u32)
+            .min()
+            .unwrap();
+        assert_eq!(c.min_left(), left);
+        c.tick(left);
+        let mut out = Vec::new();
+        c.pop_finished(&mut out);
+        assert_eq!(out, vec![2]);
+        c.leave(8, seqs[1].2);
+        assert_eq!(c.blocks_over(0), 0);
+    }
+}
