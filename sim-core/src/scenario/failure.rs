@@ -464,3 +464,30 @@ impl Validator<'_> {
         Ok(spec)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pdb_bounds_round_percentages_up_as_upstream() {
+        assert_eq!(PdbBound::MinAvailable(3).min_healthy(4), 3);
+        assert_eq!(PdbBound::MinAvailablePercent(50).min_healthy(5), 3);
+        assert_eq!(PdbBound::MaxUnavailable(1).min_healthy(4), 3);
+        // maxUnavailable 30% of 5 = 1.5, rounded up to 2: at least 3 healthy.
+        assert_eq!(PdbBound::MaxUnavailablePercent(30).min_healthy(5), 3);
+        assert_eq!(PdbBound::MaxUnavailable(9).min_healthy(4), 0);
+    }
+
+    #[test]
+    fn client_backoff_doubles_up_to_its_cap() {
+        let c = ClientSpec {
+            timeout: None,
+            retries: 5,
+            backoff: SimDuration::from_secs(1),
+            max_backoff: SimDuration::from_secs(5),
+        };
+        let waits: Vec<u64> = (1..=5).map(|n| c.backoff_before(n).0 / 1_000_000_000).collect();
+        assert_eq!(waits, [1, 2, 4, 5, 5]);
+    }
+}

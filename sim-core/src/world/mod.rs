@@ -485,9 +485,10 @@ impl World {
             None => (self.queued + self.in_service) as u64,
         };
         let totals = self.recorder.totals;
+        let unaccounted = totals.arrived as i128
+            - (totals.completed + totals.dropped_total() + in_flight) as i128;
         debug_assert_eq!(
-            totals.arrived,
-            totals.completed + totals.dropped_total() + in_flight,
+            unaccounted, 0,
             "conservation: arrived = completed + dropped + in flight"
         );
         let horizon_s = self.horizon.as_secs_f64();
@@ -533,6 +534,11 @@ impl World {
             cluster
                 .warnings
                 .push(format!("the trace ended early at an error: {e}"));
+        }
+        if unaccounted != 0 {
+            cluster.warnings.push(format!(
+                "internal error: {unaccounted} requests unaccounted for (arrived minus completed, dropped and in flight)"
+            ));
         }
         let f = &self.kube.fail;
         if f.hung_for_good > 0 {
