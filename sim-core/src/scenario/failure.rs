@@ -12,7 +12,7 @@ use serde::Deserialize;
 /// Upstream defaults this module applies.
 pub mod defaults {
     use crate::engine::SimDuration;
-    /// kube-controller-manager `--node-monitor-grace-period` (40 s).
+    /// kube-controller-manager `--node-monitor-grace-period` (40 s; 50 s from Kubernetes 1.32).
     pub const NODE_MONITOR_GRACE: SimDuration = SimDuration::from_secs(40);
     /// `--default-unreachable-toleration-seconds` / `--default-not-ready-toleration-seconds`
     /// of the DefaultTolerationSeconds admission plugin (300 s).
@@ -317,7 +317,10 @@ impl Validator<'_> {
             toml::Value::String(s) if s.ends_with('%') => {
                 match s[..s.len() - 1].trim().parse::<u32>() {
                     Ok(p) if p <= 100 => Ok((p, true)),
-                    _ => Err(self.err(key, format!("expected a percentage from 0% to 100%, found \"{s}\""))),
+                    _ => Err(self.err(
+                        key,
+                        format!("expected a percentage from 0% to 100%, found \"{s}\""),
+                    )),
                 }
             }
             _ => Err(self.err(
@@ -336,8 +339,16 @@ impl Validator<'_> {
         let mut spec = FailureSpec::default();
         for (i, f) in raw.failure.iter().flatten().enumerate() {
             let k = format!("failure[{i}]");
-            let at = self.required(&format!("{k}.at"), f.at.as_ref(), "`at`, a duration from the start")?;
-            let at = SimTime(parse_duration(at).map_err(|e| self.err(&format!("{k}.at"), e.0))?.0);
+            let at = self.required(
+                &format!("{k}.at"),
+                f.at.as_ref(),
+                "`at`, a duration from the start",
+            )?;
+            let at = SimTime(
+                parse_duration(at)
+                    .map_err(|e| self.err(&format!("{k}.at"), e.0))?
+                    .0,
+            );
             let kind = kind_of(self, &format!("{k}.kind"), f.kind.as_ref())?;
             if cluster.is_none() {
                 return Err(self.err(&k, "failures need [[node_pool]]s (pods on nodes) to fail"));
@@ -346,24 +357,47 @@ impl Validator<'_> {
                 if f.pool.is_some() || f.node.is_some() {
                     return Err(self.err(&k, "a zone failure takes every node of the zone: give `zone`, not `pool` or `node`"));
                 }
-                let z = self.required(&format!("{k}.zone"), f.zone.as_ref(), "`zone`, a topology.kubernetes.io/zone label value")?;
+                let z = self.required(
+                    &format!("{k}.zone"),
+                    f.zone.as_ref(),
+                    "`zone`, a topology.kubernetes.io/zone label value",
+                )?;
                 (None, Some(z.clone()))
             } else {
                 if f.zone.is_some() {
-                    return Err(self.err(&format!("{k}.zone"), "`zone` applies only with kind = \"zone\""));
+                    return Err(self.err(
+                        &format!("{k}.zone"),
+                        "`zone` applies only with kind = \"zone\"",
+                    ));
                 }
-                (Some(self.pool_index(&format!("{k}.pool"), f.pool.as_ref(), cluster)?), None)
+                (
+                    Some(self.pool_index(&format!("{k}.pool"), f.pool.as_ref(), cluster)?),
+                    None,
+                )
             };
             if f.gpu.is_some() && kind != FailureKind::Gpu {
-                return Err(self.err(&format!("{k}.gpu"), "`gpu` applies only with kind = \"gpu\""));
+                return Err(self.err(
+                    &format!("{k}.gpu"),
+                    "`gpu` applies only with kind = \"gpu\"",
+                ));
             }
             if f.notice.is_some() && kind != FailureKind::Spot {
-                return Err(self.err(&format!("{k}.notice"), "`notice` applies only with kind = \"spot\""));
+                return Err(self.err(
+                    &format!("{k}.notice"),
+                    "`notice` applies only with kind = \"spot\"",
+                ));
             }
             if f.repair.is_some() && !matches!(kind, FailureKind::Node | FailureKind::Zone) {
-                return Err(self.err(&format!("{k}.repair"), "`repair` applies only to kind = \"node\" or \"zone\""));
+                return Err(self.err(
+                    &format!("{k}.repair"),
+                    "`repair` applies only to kind = \"node\" or \"zone\"",
+                ));
             }
-            if spec.scheduled.last().is_some_and(|p: &ScheduledFailure| p.at > at) {
+            if spec
+                .scheduled
+                .last()
+                .is_some_and(|p: &ScheduledFailure| p.at > at)
+            {
                 return Err(self.err(&format!("{k}.at"), "expected failures in order of `at`"));
             }
             spec.scheduled.push(ScheduledFailure {
@@ -392,13 +426,23 @@ impl Validator<'_> {
             if kind == FailureKind::Zone {
                 return Err(self.err(&format!("{k}.kind"), "random failures take \"node\", \"gpu\" or \"spot\" (schedule a zone outage with [[failure]])"));
             }
-            let mtbf = self.required(&format!("{k}.mtbf"), f.mtbf.as_ref(), "`mtbf`, the mean time between failures of one node")?;
+            let mtbf = self.required(
+                &format!("{k}.mtbf"),
+                f.mtbf.as_ref(),
+                "`mtbf`, the mean time between failures of one node",
+            )?;
             let mtbf = parse_duration(mtbf).map_err(|e| self.err(&format!("{k}.mtbf"), e.0))?;
             if mtbf == SimDuration::ZERO {
-                return Err(self.err(&format!("{k}.mtbf"), "expected a mean time between failures longer than zero"));
+                return Err(self.err(
+                    &format!("{k}.mtbf"),
+                    "expected a mean time between failures longer than zero",
+                ));
             }
             if f.repair.is_some() && kind != FailureKind::Node {
-                return Err(self.err(&format!("{k}.repair"), "`repair` applies only to kind = \"node\""));
+                return Err(self.err(
+                    &format!("{k}.repair"),
+                    "`repair` applies only to kind = \"node\"",
+                ));
             }
             spec.random.push(RandomFailure {
                 pool,
@@ -438,21 +482,43 @@ impl Validator<'_> {
                 }
             });
         }
-        for (i, st) in raw.traffic.iter().flat_map(|t| t.stream.iter().flatten()).enumerate() {
+        for (i, st) in raw
+            .traffic
+            .iter()
+            .flat_map(|t| t.stream.iter().flatten())
+            .enumerate()
+        {
             if st.client.is_some() {
-                return Err(self.err(&format!("traffic.stream[{i}].client"), "client timeouts and retries apply to the whole traffic: set [traffic.client]"));
+                return Err(self.err(
+                    &format!("traffic.stream[{i}].client"),
+                    "client timeouts and retries apply to the whole traffic: set [traffic.client]",
+                ));
             }
         }
         if let Some(c) = raw.traffic.as_ref().and_then(|t| t.client.as_ref()) {
             let k = "traffic.client";
             let timeout = self.opt_duration(&format!("{k}.timeout"), c.timeout.as_ref())?;
             if timeout == Some(SimDuration::ZERO) {
-                return Err(self.err(&format!("{k}.timeout"), "expected a timeout longer than zero"));
+                return Err(self.err(
+                    &format!("{k}.timeout"),
+                    "expected a timeout longer than zero",
+                ));
             }
-            let backoff = self.duration(&format!("{k}.backoff"), c.backoff.as_ref(), defaults::BACKOFF)?;
-            let max_backoff = self.duration(&format!("{k}.max_backoff"), c.max_backoff.as_ref(), defaults::MAX_BACKOFF.max(backoff))?;
+            let backoff = self.duration(
+                &format!("{k}.backoff"),
+                c.backoff.as_ref(),
+                defaults::BACKOFF,
+            )?;
+            let max_backoff = self.duration(
+                &format!("{k}.max_backoff"),
+                c.max_backoff.as_ref(),
+                defaults::MAX_BACKOFF.max(backoff),
+            )?;
             if max_backoff < backoff {
-                return Err(self.err(&format!("{k}.max_backoff"), "expected a longest backoff no shorter than `backoff`"));
+                return Err(self.err(
+                    &format!("{k}.max_backoff"),
+                    "expected a longest backoff no shorter than `backoff`",
+                ));
             }
             spec.client = Some(ClientSpec {
                 timeout,
@@ -487,7 +553,9 @@ mod tests {
             backoff: SimDuration::from_secs(1),
             max_backoff: SimDuration::from_secs(5),
         };
-        let waits: Vec<u64> = (1..=5).map(|n| c.backoff_before(n).0 / 1_000_000_000).collect();
+        let waits: Vec<u64> = (1..=5)
+            .map(|n| c.backoff_before(n).0 / 1_000_000_000)
+            .collect();
         assert_eq!(waits, [1, 2, 4, 5, 5]);
     }
 }

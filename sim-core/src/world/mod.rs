@@ -16,9 +16,8 @@ use crate::metrics::{Recorder, RequestSink};
 use crate::results::{summarise, EngineTotals, RunResult};
 use crate::scenario::{Dispatch, EngineSpec, Scenario, ServiceSpec, TrafficSpec};
 use crate::serving::{
-    DropReason,
-    Completion, Engine, Prefix, PrefixTable, Request, Router, ServiceTime, StaticConfig,
-    StaticEngine, TritonEngine, VllmConfig, VllmEngine,
+    Completion, DropReason, Engine, Prefix, PrefixTable, Request, Router, ServiceTime,
+    StaticConfig, StaticEngine, TritonEngine, VllmConfig, VllmEngine,
 };
 use crate::traffic::TraceFeed;
 use crate::traffic::{Arrival, TokenSampler, TraceError, TraceRecord, TrafficSource};

@@ -400,10 +400,7 @@ impl World {
         }
         let grace = self.kube.fail.spec.node_monitor_grace;
         let toleration = self.kube.fail.spec.toleration;
-        self.push_failure(
-            self.now + grace,
-            FailureEvent::NodeNotReady { node, epoch },
-        );
+        self.push_failure(self.now + grace, FailureEvent::NodeNotReady { node, epoch });
         self.push_failure(
             self.now + grace + toleration,
             FailureEvent::Evict { node, epoch },
@@ -508,7 +505,10 @@ impl World {
         let restart = t
             .liveness
             .map(|(_, period, threshold)| SimDuration(period.0 * threshold as u64));
-        self.push_failure(self.now + not_ready, FailureEvent::PodNotReady { pod, epoch });
+        self.push_failure(
+            self.now + not_ready,
+            FailureEvent::PodNotReady { pod, epoch },
+        );
         match restart {
             Some(d) => self.push_failure(self.now + d, FailureEvent::Restart { pod, epoch }),
             None => self.kube.fail.hung_for_good += 1,

@@ -22,8 +22,10 @@ impl World {
         match self.pdb_min_healthy() {
             None => true,
             // Upstream's IfHealthyBudget: with the budget met, unready pods may go too.
-            Some(min) => (self.kube.ready.len() as u32).saturating_sub(ready_pods) >= min
-                && self.kube.ready.len() as u32 >= min,
+            Some(min) => {
+                (self.kube.ready.len() as u32).saturating_sub(ready_pods) >= min
+                    && self.kube.ready.len() as u32 >= min
+            }
         }
     }
 
