@@ -247,7 +247,11 @@ node = 0
     // which is Ready 10 s later.
     assert_eq!(
         timeline,
-        [(60.0, "gpu"), (75.0, "pod_not_ready"), (90.0, "pod_restarted")]
+        [
+            (60.0, "gpu"),
+            (75.0, "pod_not_ready"),
+            (90.0, "pod_restarted")
+        ]
     );
     assert_eq!(f.container_restarts, 1);
     assert_eq!(f.replicas_recovered_s, Some(40.0));
@@ -258,7 +262,11 @@ node = 0
     let f = r.summary.failures.unwrap();
     assert_eq!(f.pods_hung, 1);
     assert_eq!(f.replicas_recovered_s, None);
-    assert!(r.summary.warnings.iter().any(|w| w.contains("livenessProbe")));
+    assert!(r
+        .summary
+        .warnings
+        .iter()
+        .any(|w| w.contains("livenessProbe")));
 }
 
 #[test]
@@ -277,7 +285,10 @@ zone = "test-region-1a"
     // replacements stay Pending (no node left).
     assert_eq!(f.pods_evicted, 2);
     assert_eq!(f.replicas_recovered_s, None);
-    assert_eq!(r.summary.cluster.as_ref().unwrap().pods_pending_at_horizon, 2);
+    assert_eq!(
+        r.summary.cluster.as_ref().unwrap().pods_pending_at_horizon,
+        2
+    );
 }
 
 fn spot_text(pdb: &str) -> String {
@@ -460,7 +471,11 @@ kind = "{kind}"
 mtbf = "15m"
 {repair}
 "#,
-        repair = if kind == "node" { "repair = \"5m\"" } else { "" }
+        repair = if kind == "node" {
+            "repair = \"5m\""
+        } else {
+            ""
+        }
     )
 }
 
@@ -501,7 +516,11 @@ fn the_node_failure_scenario_loses_no_request_and_reports_its_recovery() {
     conserved(&r);
     let c = &r.summary.requests;
     assert_eq!(rows.len() as u64, c.completed + c.dropped);
-    let f = r.summary.failures.as_ref().expect("the failure is reported");
+    let f = r
+        .summary
+        .failures
+        .as_ref()
+        .expect("the failure is reported");
     assert_eq!(f.first_failure_s, 900.0);
     assert_eq!(f.pods_evicted, 1);
     // NotReady 40 s after the failure, evicted 300 s later, a new node (3 min) and the model.
@@ -510,4 +529,23 @@ fn the_node_failure_scenario_loses_no_request_and_reports_its_recovery() {
     assert!(f.time_to_recover_s.is_some());
     assert!(c.dropped_by_reason["pod_failed"] > 0);
     assert!(r.summary.client.unwrap().retries > 0);
+}
+
+#[test]
+fn the_report_marks_the_failure_on_its_time_series_charts() {
+    let out = std::env::temp_dir().join(format!("capsim-node-failure-{}", std::process::id()));
+    let out_s = out.to_string_lossy().into_owned();
+    let (code, _, err) = super::common::capsim_text(&[
+        "run",
+        "scenarios/node-failure.toml",
+        "--out",
+        &out_s,
+        "--report",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("class=\"failure\""));
+    let summary = std::fs::read_to_string(out.join("summary.json")).unwrap();
+    assert!(summary.contains("\"time_to_recover_s\""));
+    let _ = std::fs::remove_dir_all(&out);
 }
