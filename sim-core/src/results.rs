@@ -31,6 +31,21 @@ impl RunResult {
     pub fn timeseries_csv(&self) -> String {
         series::to_csv(&self.series)
     }
+
+    /// `incidents.csv` text (`time_s,kind,detail`), when anything failed.
+    pub fn incidents_csv(&self) -> Option<String> {
+        let f = self.summary.failures.as_ref()?;
+        let mut s = String::from("time_s,kind,detail\n");
+        for i in &f.incidents {
+            let d = if i.detail.contains([',', '"', '\n']) {
+                format!("\"{}\"", i.detail.replace('"', "\"\""))
+            } else {
+                i.detail.clone()
+            };
+            s.push_str(&format!("{},{},{d}\n", i.time_s, i.kind));
+        }
+        Some(s)
+    }
 }
 
 /// Request counts.

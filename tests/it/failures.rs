@@ -547,5 +547,10 @@ fn the_report_marks_the_failure_on_its_time_series_charts() {
     assert!(html.contains("class=\"failure\""));
     let summary = std::fs::read_to_string(out.join("summary.json")).unwrap();
     assert!(summary.contains("\"time_to_recover_s\""));
+    let incidents = std::fs::read_to_string(out.join("incidents.csv")).unwrap();
+    assert_eq!(
+        incidents,
+        "time_s,kind,detail\n900,node,gpu-1\n940,node_not_ready,gpu-1\n1240,pods_evicted,gpu-1: 1 pods\n"
+    );
     let _ = std::fs::remove_dir_all(&out);
 }
