@@ -554,3 +554,42 @@ fn the_report_marks_the_failure_on_its_time_series_charts() {
     );
     let _ = std::fs::remove_dir_all(&out);
 }
+
+#[test]
+fn the_vpa_updater_evicts_only_what_the_pod_disruption_budget_allows() {
+    // Two Ready pods the VPA wants to evict (see tests/it/vpa.rs): with maxUnavailable 0 the
+    // eviction API refuses every eviction; with minAvailable 1, one at a time as before.
+    let base = r#"
+[simulation]
+horizon = "10m"
+[[node_pool]]
+name = "cpu"
+instance_type = "m6i.2xlarge"
+initial_size = 2
+[vpa]
+updatePolicy = { updateMode = "Recreate" }
+[metrics]
+cpu_idle = "500m"
+cpu_busy = "0"
+memory = "2Gi"
+[service]
+replicas = 2
+dispatch = "router"
+[service.resources]
+requests = { cpu = "100m", memory = "2560Mi" }
+[service.service_time]
+distribution = "deterministic"
+base = "10ms"
+[traffic]
+kind = "poisson"
+rate = 1.0
+"#;
+    let evictions = |pdb: &str| {
+        let s = sim_core::parse_scenario(&format!("{base}{pdb}"), "vpa-pdb.toml").unwrap();
+        let r = sim_core::run(&s, Inputs::default()).unwrap();
+        r.summary.cluster.unwrap().vpa.unwrap().evictions
+    };
+    assert_eq!(evictions(""), 2);
+    assert_eq!(evictions("[pdb]\nmaxUnavailable = 0\n"), 0);
+    assert_eq!(evictions("[pdb]\nminAvailable = 1\n"), 2);
+}
