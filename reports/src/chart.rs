@@ -54,6 +54,8 @@ pub struct Chart {
     pub lines: Vec<Line>,
     /// Horizontal target lines.
     pub targets: Vec<Target>,
+    /// Vertical markers at these x values (failures, on time-series charts).
+    pub markers: Vec<f64>,
     /// Scatter points (empty for a line chart); the Pareto front is drawn through those marked.
     pub points: Vec<Point>,
 }
@@ -193,6 +195,7 @@ fn base(id: &str, title: &str, caption: &str, t: &Axis, y_label: &str) -> Chart 
         y_label: y_label.to_string(),
         lines: Vec::new(),
         targets: Vec::new(),
+        markers: Vec::new(),
         points: Vec::new(),
     }
 }
@@ -225,6 +228,26 @@ pub const POLICY_CHARTS: [&str; 4] = [
 
 /// The charts of one run.
 pub fn run_charts(run: &Run) -> Vec<Chart> {
+    let mut charts = run_charts_unmarked(run);
+    // Failures, as vertical lines on every time-series chart, so the dip and recovery show.
+    let t = Axis::time(&[run]);
+    let marks: Vec<f64> = run
+        .summary
+        .failures
+        .iter()
+        .flat_map(|f| f.incidents.iter())
+        .filter(|i| matches!(i.kind.as_str(), "node" | "gpu" | "zone" | "spot"))
+        .map(|i| i.time_s / t.div)
+        .collect();
+    for c in &mut charts {
+        if c.points.is_empty() {
+            c.markers.clone_from(&marks);
+        }
+    }
+    charts
+}
+
+fn run_charts_unmarked(run: &Run) -> Vec<Chart> {
     let s = &run.series;
     let t = Axis::time(&[run]);
     let mut out = Vec::new();

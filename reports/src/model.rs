@@ -205,6 +205,9 @@ pub struct Summary {
     /// Warnings.
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// `failures`: what failed and when (absent when nothing did).
+    #[serde(default)]
+    pub failures: Option<Failures>,
 }
 
 impl Summary {
@@ -576,4 +579,21 @@ mod tests {
         assert_eq!(s.column("a").unwrap(), vec![None, Some(0.5)]);
         assert!(s.column("b").is_none());
     }
+}
+
+/// `summary.json`'s `failures` (the parts the report draws).
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+pub struct Failures {
+    /// Failures and the cluster's responses, in time order.
+    #[serde(default)]
+    pub incidents: Vec<Incident>,
+}
+
+/// One incident.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+pub struct Incident {
+    /// Seconds from the start.
+    pub time_s: f64,
+    /// `node`, `gpu`, `zone`, `spot` (failures) or a response.
+    pub kind: String,
 }

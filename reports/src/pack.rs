@@ -225,6 +225,7 @@ pub fn pack_charts(res: &PackResults) -> Vec<Chart> {
         y_label: y.to_string(),
         lines,
         targets: Vec::new(),
+        markers: Vec::new(),
         points: Vec::new(),
     };
     vec![

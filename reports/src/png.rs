@@ -132,6 +132,16 @@ fn draw(chart: &Chart, buf: &mut [u8]) -> Result<(), Box<dyn std::error::Error>>
             .label(t.name.as_str())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], red.stroke_width(3)));
     }
+    for &m in chart.markers.iter().filter(|&&m| m >= x0 && m <= x1) {
+        let (ya, yb) = (y0, y1);
+        let n = 30;
+        let dashes = (0..n).step_by(2).map(move |k| {
+            let a = ya + (yb - ya) * k as f64 / n as f64;
+            let b = ya + (yb - ya) * (k + 1) as f64 / n as f64;
+            PathElement::new(vec![(m, a), (m, b)], red.stroke_width(2))
+        });
+        ch.draw_series(dashes)?;
+    }
     if !chart.points.is_empty() {
         let blue = rgb(crate::svg::PALETTE[0]);
         let mut front: Vec<(f64, f64)> = chart

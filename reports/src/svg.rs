@@ -166,6 +166,15 @@ pub fn render(chart: &Chart) -> String {
             v = c(sy(t.y))
         );
     }
+    for &m in chart.markers.iter().filter(|&&m| m >= x0 && m <= x1) {
+        let _ = write!(
+            s,
+            "<line class=\"failure\" x1=\"{v}\" x2=\"{v}\" y1=\"{}\" y2=\"{}\" stroke=\"{TARGET}\" stroke-width=\"1.5\" stroke-dasharray=\"2 3\"><title>failure at {m}</title></line>",
+            c(sy(y0)),
+            c(sy(y1)),
+            v = c(sx(m))
+        );
+    }
     if !chart.points.is_empty() {
         let mut front: Vec<(f64, f64)> = chart
             .points
@@ -255,6 +264,7 @@ mod tests {
                 ci: Vec::new(),
             }],
             targets: Vec::new(),
+            markers: Vec::new(),
             points: Vec::new(),
         };
         let svg = render(&chart);

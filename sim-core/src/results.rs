@@ -31,6 +31,21 @@ impl RunResult {
     pub fn timeseries_csv(&self) -> String {
         series::to_csv(&self.series)
     }
+
+    /// `incidents.csv` text (`time_s,kind,detail`), when anything failed.
+    pub fn incidents_csv(&self) -> Option<String> {
+        let f = self.summary.failures.as_ref()?;
+        let mut s = String::from("time_s,kind,detail\n");
+        for i in &f.incidents {
+            let d = if i.detail.contains([',', '"', '\n']) {
+                format!("\"{}\"", i.detail.replace('"', "\"\""))
+            } else {
+                i.detail.clone()
+            };
+            s.push_str(&format!("{},{},{d}\n", i.time_s, i.kind));
+        }
+        Some(s)
+    }
 }
 
 /// Request counts.
@@ -141,6 +156,25 @@ pub struct Summary {
     /// traffic has no labels.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tenants: Vec<TenantCount>,
+    /// Failures and recovery; absent when nothing failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failures: Option<crate::metrics::incident::FailureSummary>,
+    /// Client timeouts and retries; absent without `[traffic.client]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client: Option<ClientSummary>,
+}
+
+/// What clients with timeouts and retries did over the run.
+#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct ClientSummary {
+    /// Attempts beyond each request's first (each one extra load on the service).
+    pub retries: u64,
+    /// Attempts the client gave up on at its timeout.
+    pub timeouts: u64,
+    /// Abandoned attempts the service still finished (wasted work).
+    pub abandoned_completions: u64,
+    /// Requests that completed only after one or more retries.
+    pub completed_after_retry: u64,
 }
 
 /// Arrivals of one tenant (or model) over the whole run.
@@ -429,6 +463,8 @@ pub fn summarise(
         cluster: cluster_summary,
         warnings: cluster.warnings,
         tenants: Vec::new(),
+        failures: None,
+        client: None,
     };
     RunResult {
         summary,

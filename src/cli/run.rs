@@ -170,7 +170,23 @@ pub fn run_one(
     };
     staged.write(&out.join("summary.json"), result.summary_json())?;
     staged.write(&out.join("timeseries.csv"), result.timeseries_csv())?;
+    let incidents = result.incidents_csv();
+    if let Some(text) = &incidents {
+        staged.write(&out.join("incidents.csv"), text.clone())?;
+    }
     staged.commit()?;
+    if incidents.is_none() {
+        // An incidents.csv from an earlier run would not match these outputs.
+        let stale = out.join("incidents.csv");
+        if stale.exists() {
+            std::fs::remove_file(&stale).map_err(|e| {
+                CliError::Io(format!(
+                    "{}: cannot remove the stale file: {e}",
+                    stale.display()
+                ))
+            })?;
+        }
+    }
     if !args.requests {
         // A requests.csv from an earlier run would not match these outputs.
         let stale = out.join("requests.csv");

@@ -7,6 +7,7 @@ mod cluster;
 mod cluster_autoscaler;
 mod common;
 mod determinism;
+mod failures;
 mod hpa_eval;
 mod hpa_loop;
 mod karpenter;

@@ -18,6 +18,10 @@ pub struct PodTemplate {
     pub readiness_initial_delay: SimDuration,
     /// Readiness probe period.
     pub readiness_period: SimDuration,
+    /// Readiness probe: consecutive failures before the pod is NotReady.
+    pub readiness_failure_threshold: u32,
+    /// Liveness probe: (initial delay, period, failure threshold), if the pod has one.
+    pub liveness: Option<(SimDuration, SimDuration, u32)>,
     /// Grace period for termination.
     pub termination_grace: SimDuration,
     /// Required node labels.

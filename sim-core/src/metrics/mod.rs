@@ -1,6 +1,7 @@
 //! Metrics: latency histograms, the recorder and the time series.
 
 pub mod histogram;
+pub mod incident;
 pub mod recorder;
 pub mod series;
 pub mod tokens;

@@ -565,6 +565,7 @@ impl Validator<'_> {
         let mut t = PodTemplate {
             resources,
             readiness_period: DEFAULT_PROBE_PERIOD,
+            readiness_failure_threshold: super::failure::defaults::FAILURE_THRESHOLD,
             termination_grace: DEFAULT_GRACE,
             ..PodTemplate::default()
         };
@@ -584,6 +585,22 @@ impl Validator<'_> {
                 ));
             }
             t.readiness_period = SimDuration::from_secs(period);
+            t.readiness_failure_threshold =
+                self.failure_threshold(&format!("{key}.readinessProbe"), probe)?;
+        }
+        if let Some(probe) = &p.liveness_probe {
+            let period = probe.period_seconds.unwrap_or(10);
+            if period == 0 {
+                return Err(self.err(
+                    &format!("{key}.livenessProbe.periodSeconds"),
+                    "expected a period of at least 1 second",
+                ));
+            }
+            t.liveness = Some((
+                SimDuration::from_secs(probe.initial_delay_seconds.unwrap_or(0)),
+                SimDuration::from_secs(period),
+                self.failure_threshold(&format!("{key}.livenessProbe"), probe)?,
+            ));
         }
         if let Some(g) = p.termination_grace_period_seconds {
             t.termination_grace = SimDuration::from_secs(g);

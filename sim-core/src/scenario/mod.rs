@@ -3,6 +3,7 @@
 pub mod autoscaling;
 pub mod cluster;
 pub mod error;
+pub mod failure;
 pub mod karpenter;
 pub mod manifest;
 pub mod model;
@@ -15,6 +16,7 @@ pub mod vpa;
 pub use autoscaling::{AutoscalingSpec, ClusterAutoscalerSpec, Expander, MetricsSpec};
 pub use cluster::ClusterSpec;
 pub use error::ScenarioError;
+pub use failure::FailureSpec;
 pub use karpenter::KarpenterSpec;
 pub use model::{
     catalog_paths, parse_scenario, parse_scenario_with, BatchPolicy, Dispatch, Distribution,

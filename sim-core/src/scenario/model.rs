@@ -87,6 +87,8 @@ pub struct Scenario {
     pub traffic: TrafficSpec,
     /// Nodes and scheduling; `None` for abstract replicas that need no nodes.
     pub cluster: Option<ClusterSpec>,
+    /// Failures, the node lifecycle, the PodDisruptionBudget and client retries.
+    pub failures: super::FailureSpec,
 }
 
 /// How requests reach replicas.
@@ -558,7 +560,9 @@ impl Validator<'_> {
                 }
             }
         }
+        let failures = self.failures(&raw, cluster.as_ref())?;
         Ok(Scenario {
+            failures,
             autoscaling,
             keda,
             knative,

@@ -45,6 +45,14 @@ pub struct RawScenario {
     pub vpa: Option<super::vpa::RawVpa>,
     /// `[[check]]`: assertions on the results (checked by the CLI, not the simulator).
     pub check: Option<Vec<toml::Table>>,
+    /// `[[failure]]`: scheduled node, GPU, zone and spot failures.
+    pub failure: Option<Vec<super::failure::RawFailure>>,
+    /// `[[random_failure]]`: seeded node failures per pool.
+    pub random_failure: Option<Vec<super::failure::RawRandomFailure>>,
+    /// `[node_lifecycle]`: the node lifecycle controller's timings.
+    pub node_lifecycle: Option<super::failure::RawNodeLifecycle>,
+    /// `[pdb]`: a PodDisruptionBudget over the Deployment's pods.
+    pub pdb: Option<super::failure::RawPdb>,
 }
 
 /// `[cluster_autoscaler]`: cluster-autoscaler's flags, named as on its command line.
@@ -442,6 +450,8 @@ pub enum RawTraceFormat {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawTraffic {
+    /// `[traffic.client]`: client timeouts and retries.
+    pub client: Option<super::failure::RawClient>,
     /// `poisson`, `schedule`, `trace`, `diurnal`, `mmpp`, `spikes`, `gamma` or `mix`.
     pub kind: Option<RawTrafficKind>,
     /// A stream's name (tenant or model) in a mix.
@@ -680,6 +690,9 @@ pub struct RawPodTemplate {
     /// The readiness probe.
     #[serde(rename = "readinessProbe")]
     pub readiness_probe: Option<RawProbe>,
+    /// The liveness probe.
+    #[serde(rename = "livenessProbe")]
+    pub liveness_probe: Option<RawProbe>,
     /// Grace period for a terminating pod, seconds (default 30).
     #[serde(rename = "terminationGracePeriodSeconds")]
     pub termination_grace_period_seconds: Option<u64>,
@@ -704,6 +717,10 @@ pub struct RawProbe {
     /// Seconds between probes (default 10).
     #[serde(rename = "periodSeconds")]
     pub period_seconds: Option<u64>,
+    /// Consecutive failed probes before the pod is NotReady (readiness) or restarted
+    /// (liveness); default 3.
+    #[serde(rename = "failureThreshold")]
+    pub failure_threshold: Option<u32>,
 }
 
 /// Toleration operators.

@@ -62,15 +62,22 @@ pub enum DropReason {
     PodTerminated,
     /// Its prompt and output need more KV cache than the replica has (vLLM refuses such requests).
     ExceedsKvCache,
+    /// Its pod failed under it (node down, GPU fault, spot termination) or was sent to a pod
+    /// that had failed but was still in the Service's endpoints.
+    PodFailed,
+    /// The client's timeout ran out (and no retry was left).
+    ClientTimeout,
 }
 
 impl DropReason {
     /// Every reason, in output order.
-    pub const ALL: [DropReason; 4] = [
+    pub const ALL: [DropReason; 6] = [
         DropReason::QueueFull,
         DropReason::NoReadyReplica,
         DropReason::PodTerminated,
         DropReason::ExceedsKvCache,
+        DropReason::PodFailed,
+        DropReason::ClientTimeout,
     ];
 
     /// The name used in outputs.
@@ -80,6 +87,8 @@ impl DropReason {
             DropReason::NoReadyReplica => "no_ready_replica",
             DropReason::PodTerminated => "pod_terminated",
             DropReason::ExceedsKvCache => "exceeds_kv_cache",
+            DropReason::PodFailed => "pod_failed",
+            DropReason::ClientTimeout => "client_timeout",
         }
     }
 }

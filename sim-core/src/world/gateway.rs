@@ -81,8 +81,7 @@ impl World {
             self.gateway.held.pop_front();
             self.gateway.timed_out += 1;
             self.queued -= 1;
-            self.recorder
-                .on_drop(&head, self.now, DropReason::NoReadyReplica, sink);
+            self.fail_request(&head, DropReason::NoReadyReplica, sink);
         }
         self.recorder
             .set_state(self.queued, self.in_service, self.busy);
@@ -99,12 +98,17 @@ impl World {
                 return;
             };
             self.gateway.held.pop_front();
+            if self.kube.fail.is_hung(crate::ids::PodId(e.0)) {
+                self.queued -= 1;
+                self.fail_request(&r, DropReason::PodFailed, sink);
+                continue;
+            }
             match self.engines[e.index()].admit(self.now, r) {
                 // Already counted as queued while it waited.
                 Ok(()) => self.advance_engine(e, sink),
                 Err(reason) => {
                     self.queued -= 1;
-                    self.recorder.on_drop(&r, self.now, reason, sink);
+                    self.fail_request(&r, reason, sink);
                     self.recorder
                         .set_state(self.queued, self.in_service, self.busy);
                 }

@@ -2,7 +2,9 @@
 //! cost they run up.
 
 mod cluster_autoscaler;
+pub(super) mod failure;
 pub(super) mod karpenter;
+mod pdb;
 mod timeslice;
 pub(super) mod vpa;
 
@@ -27,6 +29,8 @@ pub(super) enum NodePhase {
     Ready,
     /// Cordoned; its pods are terminating; removed when empty.
     Draining,
+    /// Failed (silent or out of service): not schedulable, still billed.
+    NotReady,
     /// Gone (billing stopped).
     Terminated,
 }
@@ -135,6 +139,8 @@ pub(super) struct Kube {
     shared_request: u64,
     /// Pods OOM-killed on time-sliced GPUs.
     oom_kills: u64,
+    /// Failures, their timeline and recovery.
+    pub(super) fail: failure::FailState,
 }
 
 impl Kube {
@@ -241,6 +247,7 @@ impl Kube {
                         .map_or(0, |q| q.units_ceil() as u64)
                 }),
             oom_kills: 0,
+            fail: failure::FailState::new(&s.failures, streams),
             ca: s
                 .cluster_autoscaler
                 .clone()
@@ -454,6 +461,7 @@ impl World {
             let warm = self.kube.warm_start;
             self.schedule_pending_inner(warm);
         }
+        self.arm_failures();
         self.publish_cluster();
     }
 
@@ -491,6 +499,7 @@ impl World {
             }),
             last_pod_event: self.now,
         });
+        self.arm_random_failures(id);
         id
     }
 
@@ -516,6 +525,7 @@ impl World {
     /// Recomputes the cluster gauge for the recorder.
     fn publish_cluster(&mut self) {
         let g = self.kube.gauge();
+        self.kube.fail.observe(self.now, g.ready, g.desired);
         self.recorder.set_cluster(g);
     }
 

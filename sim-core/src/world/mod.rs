@@ -2,6 +2,7 @@
 //! the horizon. Serving events live in `serving.rs`, node and pod lifecycles in `kube.rs`.
 
 mod autoscale;
+mod client;
 mod gateway;
 mod keda;
 mod knative;
@@ -15,8 +16,8 @@ use crate::metrics::{Recorder, RequestSink};
 use crate::results::{summarise, EngineTotals, RunResult};
 use crate::scenario::{Dispatch, EngineSpec, Scenario, ServiceSpec, TrafficSpec};
 use crate::serving::{
-    Completion, Engine, Prefix, PrefixTable, Request, Router, ServiceTime, StaticConfig,
-    StaticEngine, TritonEngine, VllmConfig, VllmEngine,
+    Completion, DropReason, Engine, Prefix, PrefixTable, Request, Router, ServiceTime,
+    StaticConfig, StaticEngine, TritonEngine, VllmConfig, VllmEngine,
 };
 use crate::traffic::TraceFeed;
 use crate::traffic::{Arrival, TokenSampler, TraceError, TraceRecord, TrafficSource};
@@ -127,6 +128,10 @@ enum Event {
     VpaRecommend,
     /// The VPA updater runs.
     VpaUpdate,
+    /// A failure's step (`kube/failure.rs`).
+    Failure(kube::failure::FailureEvent),
+    /// A client's timeout or retry (`client.rs`).
+    Client(client::ClientEvent),
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -174,6 +179,8 @@ pub struct World {
     keda: Option<keda::KedaLoop>,
     kpa: Option<knative::KpaLoop>,
     vpa: Option<kube::vpa::Vpa>,
+    /// Clients with timeouts and retries, if the traffic has them.
+    client: Option<client::Client>,
 }
 
 impl World {
@@ -309,6 +316,7 @@ impl World {
                 .map(|k| keda::KedaLoop::new(&k.scaled_object)),
             kpa: s.knative.as_ref().map(|k| knative::KpaLoop::new(&k.kpa)),
             vpa: kube::vpa::Vpa::new(s),
+            client: s.failures.client.map(client::Client::new),
         };
         world.start();
         if let Some(ca) = &world.kube.ca {
@@ -445,6 +453,8 @@ impl World {
                 Event::KarpenterExecute => self.on_karpenter_execute(sink),
                 Event::VpaRecommend => self.on_vpa_recommend(),
                 Event::VpaUpdate => self.on_vpa_update(sink),
+                Event::Failure(ev) => self.on_failure(ev, sink),
+                Event::Client(ev) => self.on_client(ev, sink),
             }
             if self.gateway_ready() {
                 self.release_gateway(sink);
@@ -468,11 +478,16 @@ impl World {
                 engines.kv_peak_ratio = Some(engines.kv_peak_ratio.map_or(peak, |p| p.max(peak)));
             }
         }
-        let in_flight = (self.queued + self.in_service) as u64;
+        // With a client, a request is in flight while the client waits for it.
+        let in_flight = match &self.client {
+            Some(c) => c.outstanding(),
+            None => (self.queued + self.in_service) as u64,
+        };
         let totals = self.recorder.totals;
+        let unaccounted = totals.arrived as i128
+            - (totals.completed + totals.dropped_total() + in_flight) as i128;
         debug_assert_eq!(
-            totals.arrived,
-            totals.completed + totals.dropped_total() + in_flight,
+            unaccounted, 0,
             "conservation: arrived = completed + dropped + in flight"
         );
         let horizon_s = self.horizon.as_secs_f64();
@@ -519,8 +534,43 @@ impl World {
                 .warnings
                 .push(format!("the trace ended early at an error: {e}"));
         }
+        if unaccounted != 0 {
+            cluster.warnings.push(format!(
+                "internal error: {unaccounted} requests unaccounted for (arrived minus completed, dropped and in flight)"
+            ));
+        }
+        let f = &self.kube.fail;
+        if f.hung_for_good > 0 {
+            cluster.warnings.push(format!(
+                "{} pods hung after a GPU fault and stayed NotReady: without a livenessProbe nothing restarts them",
+                f.hung_for_good
+            ));
+        }
+        let failure_counts = crate::metrics::incident::FailureCounts {
+            pods_evicted: f.pods_evicted,
+            restarts: f.restarts,
+            hung: f.hung_for_good,
+            requests_failed: [
+                DropReason::PodFailed,
+                DropReason::PodTerminated,
+                DropReason::ClientTimeout,
+            ]
+            .iter()
+            .map(|&r| totals.dropped[r as usize])
+            .sum(),
+            recovered_at_s: f.recovered_at.map(|t| t.as_secs_f64()),
+            degraded_at_horizon: f.degraded(),
+        };
+        let incidents = std::mem::take(&mut self.kube.fail.incidents);
         let labels = self.source.labels();
         let rec = self.recorder.finish();
+        let failures = crate::metrics::incident::summarise(
+            incidents,
+            failure_counts,
+            &rec.series,
+            rec.slo_target.map(|d| d.as_secs_f64()),
+            horizon_s,
+        );
         let mut result = summarise(
             &self.name,
             self.seed,
@@ -530,6 +580,8 @@ impl World {
             engines,
             cluster,
         );
+        result.summary.failures = failures;
+        result.summary.client = self.client.as_ref().map(|c| c.counts);
         if !labels.is_empty() {
             result.summary.tenants = labels
                 .into_iter()

@@ -46,24 +46,32 @@ impl World {
         }
         self.tenant_arrivals[tenant] += 1;
         self.recorder.on_arrival(&request);
+        self.client_sent(&request);
+        self.dispatch(request, sink);
+        self.schedule_next_arrival(a.time);
+    }
+
+    /// Sends a request (or a client's retry) to a replica.
+    pub(super) fn dispatch<S: RequestSink>(&mut self, request: Request, sink: &mut S) {
         let target = match &mut self.router {
             None => Some(EngineId(0)),
             Some(r) => r.pick(self.kube.ready(), &self.engines, request.prefix),
         };
         match target {
             None if self.gateway.enabled => self.hold(request, sink),
-            None => self
-                .recorder
-                .on_drop(&request, self.now, DropReason::NoReadyReplica, sink),
+            None => self.fail_request(&request, DropReason::NoReadyReplica, sink),
+            // A failed pod still in the endpoints: the connection fails.
+            Some(e) if self.kube.fail.is_hung(PodId(e.0)) => {
+                self.fail_request(&request, DropReason::PodFailed, sink)
+            }
             Some(e) => match self.engines[e.index()].admit(self.now, request) {
                 Ok(()) => {
                     self.queued += 1;
                     self.advance_engine(e, sink);
                 }
-                Err(reason) => self.recorder.on_drop(&request, self.now, reason, sink),
+                Err(reason) => self.fail_request(&request, reason, sink),
             },
         }
-        self.schedule_next_arrival(a.time);
     }
 
     pub(super) fn advance_engine<S: RequestSink>(&mut self, id: EngineId, sink: &mut S) {
@@ -76,11 +84,15 @@ impl World {
         self.in_service = self.in_service + s1 - s0;
         self.busy = self.busy + b1 - b0;
         let (mut done, mut tokens) = (0u64, 0u64);
-        for c in self.done.drain(..) {
+        let mut finished = std::mem::take(&mut self.done);
+        for c in finished.drain(..) {
             done += 1;
             tokens += c.request.output_tokens as u64;
-            self.recorder.on_completion(&c, sink);
+            if self.client_completed(&c.request) {
+                self.recorder.on_completion(&c, sink);
+            }
         }
+        self.done = finished;
         self.gauges.update(e, self.now, (q1, s1, b1), done, tokens);
         self.recorder
             .set_state(self.queued, self.in_service, self.busy);
@@ -123,9 +135,11 @@ impl World {
         let slot = &mut self.wake[e];
         slot.generation = slot.generation.wrapping_add(1);
         slot.at = None;
-        for r in self.failed.drain(..) {
-            self.recorder.on_drop(&r, self.now, reason, sink);
+        let mut failed = std::mem::take(&mut self.failed);
+        for r in failed.drain(..) {
+            self.fail_request(&r, reason, sink);
         }
+        self.failed = failed;
         self.recorder
             .set_state(self.queued, self.in_service, self.busy);
     }

@@ -373,7 +373,8 @@ impl World {
                         )
                     })
                     .sum();
-                if room >= moving {
+                // A drain the PodDisruptionBudget would refuse makes the node not removable.
+                if room >= moving && self.pdb_allows_drain(NodeId(i as u32)) {
                     removed.push(i);
                     break;
                 }

@@ -592,10 +592,16 @@ impl World {
                     .filter(|&(n, s)| still(self, n, s))
                     .map(|(n, _)| n)
                     .collect();
-                if !nodes.is_empty() {
-                    for &n in &nodes {
+                // Each drain goes through the PodDisruptionBudget.
+                let mut drained = Vec::with_capacity(nodes.len());
+                for n in nodes {
+                    if self.pdb_allows_drain(n) {
                         self.remove_node(n, sink);
+                        drained.push(n);
                     }
+                }
+                let nodes = drained;
+                if !nodes.is_empty() {
                     let k = self.kube.karpenter.as_mut().expect("karpenter");
                     match reason {
                         DisruptionReason::Empty => k.outcome.empty_deleted += nodes.len() as u64,
@@ -607,7 +613,7 @@ impl World {
                 }
             }
             Command::Replace(old, stamp, pool) => {
-                if still(self, old, stamp) {
+                if still(self, old, stamp) && self.pdb_allows_drain(old) {
                     let new = self.karpenter_launch(pool);
                     let k = self.kube.karpenter.as_mut().expect("karpenter");
                     k.replacing.push((new, old));

@@ -226,6 +226,10 @@ impl World {
                 self.vpa.as_mut().expect("checked").in_place += 1;
                 continue;
             }
+            // The eviction API refuses what the PodDisruptionBudget does not allow.
+            if !self.pdb_allows_pod(pod) {
+                break;
+            }
             self.terminate_pod(pod, sink);
             evicted += 1;
         }

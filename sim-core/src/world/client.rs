@@ -1,0 +1,182 @@
+//! Clients with timeouts and retries (`[traffic.client]`).
+//!
+//! A client waits `timeout` for each attempt; when it runs out, or the attempt fails (dropped
+//! for any reason but a prompt too large for the KV cache), the client waits `backoff * 2^(n-1)`
+//! (capped at `max_backoff`) and sends attempt `n + 1`, up to `retries` retries. The service
+//! does not learn of an abandoned attempt: it still queues and serves it (wasted work that adds
+//! load exactly when the service is slow). A request counts once: it arrives once and ends once,
+//! as the outcome of its last attempt, with its latency measured from its first arrival.
+
+use super::{Event, World};
+use crate::engine::SimTime;
+use crate::metrics::RequestSink;
+use crate::results::ClientSummary;
+use crate::scenario::failure::ClientSpec;
+use crate::serving::{DropReason, Request, RequestId};
+use std::collections::HashMap;
+
+/// A client's step, carried by [`Event::Client`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum ClientEvent {
+    /// Attempt `id`'s timeout runs out.
+    Timeout { id: u64 },
+    /// Attempt `id` (a retry) is sent.
+    Retry { id: u64 },
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Attempt {
+    request: Request,
+    /// 0 for the first attempt.
+    tries: u32,
+    /// Sent (false while it waits out its backoff).
+    sent: bool,
+}
+
+/// Outstanding attempts and the client's counters.
+#[derive(Debug)]
+pub(super) struct Client {
+    spec: ClientSpec,
+    /// Attempts the client waits for (looked up by id, never iterated).
+    live: HashMap<u64, Attempt>,
+    /// Attempts the client gave up on that the service still holds.
+    abandoned: HashMap<u64, ()>,
+    pub(super) counts: ClientSummary,
+}
+
+impl Client {
+    pub(super) fn new(spec: ClientSpec) -> Client {
+        Client {
+            spec,
+            live: HashMap::new(),
+            abandoned: HashMap::new(),
+            counts: ClientSummary::default(),
+        }
+    }
+
+    /// Requests the client still waits for (sent or waiting to be retried).
+    pub(super) fn outstanding(&self) -> u64 {
+        self.live.len() as u64
+    }
+}
+
+impl World {
+    fn push_client(&mut self, at: SimTime, ev: ClientEvent) {
+        if at < self.horizon {
+            self.queue.push(at, Event::Client(ev));
+        }
+    }
+
+    /// A request's first attempt is sent.
+    pub(super) fn client_sent(&mut self, r: &Request) {
+        let Some(c) = &mut self.client else { return };
+        c.live.insert(
+            r.id.0,
+            Attempt {
+                request: *r,
+                tries: 0,
+                sent: true,
+            },
+        );
+        if let Some(t) = c.spec.timeout {
+            self.push_client(self.now + t, ClientEvent::Timeout { id: r.id.0 });
+        }
+    }
+
+    /// An attempt completed; true if its request completes now (false: the client had given
+    /// up on this attempt).
+    pub(super) fn client_completed(&mut self, r: &Request) -> bool {
+        let Some(c) = &mut self.client else {
+            return true;
+        };
+        if c.abandoned.remove(&r.id.0).is_some() {
+            c.counts.abandoned_completions += 1;
+            return false;
+        }
+        if let Some(a) = c.live.remove(&r.id.0) {
+            if a.tries > 0 {
+                c.counts.completed_after_retry += 1;
+            }
+        }
+        true
+    }
+
+    /// An attempt failed with `reason`: the client retries it or the request ends dropped.
+    pub(super) fn fail_request<S: RequestSink>(
+        &mut self,
+        r: &Request,
+        reason: DropReason,
+        sink: &mut S,
+    ) {
+        let Some(c) = &mut self.client else {
+            self.recorder.on_drop(r, self.now, reason, sink);
+            return;
+        };
+        if c.abandoned.remove(&r.id.0).is_some() {
+            return;
+        }
+        let Some(a) = c.live.remove(&r.id.0) else {
+            self.recorder.on_drop(r, self.now, reason, sink);
+            return;
+        };
+        if reason == DropReason::ExceedsKvCache || a.tries >= c.spec.retries {
+            self.recorder.on_drop(&a.request, self.now, reason, sink);
+            return;
+        }
+        self.retry(a);
+    }
+
+    fn retry(&mut self, a: Attempt) {
+        let id = self.next_id;
+        self.next_id += 1;
+        let c = self.client.as_mut().expect("a client");
+        let tries = a.tries + 1;
+        c.counts.retries += 1;
+        let wait = c.spec.backoff_before(tries);
+        c.live.insert(
+            id,
+            Attempt {
+                request: Request {
+                    id: RequestId(id),
+                    ..a.request
+                },
+                tries,
+                sent: false,
+            },
+        );
+        self.push_client(self.now + wait, ClientEvent::Retry { id });
+    }
+
+    /// A client's timeout or retry.
+    pub(super) fn on_client<S: RequestSink>(&mut self, ev: ClientEvent, sink: &mut S) {
+        let Some(c) = &mut self.client else { return };
+        match ev {
+            ClientEvent::Timeout { id } => {
+                let Some(a) = c.live.get(&id).copied() else {
+                    return;
+                };
+                if !a.sent {
+                    return;
+                }
+                c.live.remove(&id);
+                c.abandoned.insert(id, ());
+                c.counts.timeouts += 1;
+                if a.tries >= c.spec.retries {
+                    self.recorder
+                        .on_drop(&a.request, self.now, DropReason::ClientTimeout, sink);
+                } else {
+                    self.retry(a);
+                }
+            }
+            ClientEvent::Retry { id } => {
+                let Some(a) = c.live.get_mut(&id) else { return };
+                a.sent = true;
+                let request = a.request;
+                if let Some(t) = c.spec.timeout {
+                    self.push_client(self.now + t, ClientEvent::Timeout { id });
+                }
+                self.dispatch(request, sink);
+            }
+        }
+    }
+}
