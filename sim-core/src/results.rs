@@ -70,7 +70,8 @@ pub struct Percentiles {
 }
 
 impl Percentiles {
-    fn of(h: &LogHistogram, stderr: Option<f64>) -> Self {
+    /// The mean and percentiles of `h` (nanoseconds) in seconds.
+    pub fn of(h: &LogHistogram, stderr: Option<f64>) -> Self {
         let s = |v: Option<u64>| v.map(|ns| ns as f64 / 1e9);
         Percentiles {
             mean: h.mean().map(|m| m / 1e9),
@@ -141,6 +142,9 @@ pub struct Summary {
     /// traffic has no labels.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tenants: Vec<TenantCount>,
+    /// Rollouts of model versions; absent without `[[rollout]]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<crate::metrics::rollout::RolloutSummary>,
 }
 
 /// Arrivals of one tenant (or model) over the whole run.
@@ -429,6 +433,7 @@ pub fn summarise(
         cluster: cluster_summary,
         warnings: cluster.warnings,
         tenants: Vec::new(),
+        rollout: None,
     };
     RunResult {
         summary,

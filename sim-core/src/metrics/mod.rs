@@ -2,6 +2,7 @@
 
 pub mod histogram;
 pub mod recorder;
+pub mod rollout;
 pub mod series;
 pub mod tokens;
 

@@ -87,6 +87,8 @@ pub struct Scenario {
     pub traffic: TrafficSpec,
     /// Nodes and scheduling; `None` for abstract replicas that need no nodes.
     pub cluster: Option<ClusterSpec>,
+    /// Changes of the model version (`[[rollout]]`), in time order.
+    pub rollouts: Vec<super::RolloutSpec>,
 }
 
 /// How requests reach replicas.
@@ -558,7 +560,16 @@ impl Validator<'_> {
                 }
             }
         }
+        let rollouts = self.rollouts(raw.rollout.as_ref(), &service, cluster.as_ref(), catalog)?;
+        if !rollouts.is_empty() {
+            for (k, present) in [("vpa", vpa.is_some()), ("knative", knative.is_some())] {
+                if present {
+                    return Err(self.err(k, format!("[{k}] with a [[rollout]] is not modelled: a rollout's pods take their requests from their version's template (and Knative rolls out revisions, not ReplicaSets)")));
+                }
+            }
+        }
         Ok(Scenario {
+            rollouts,
             autoscaling,
             keda,
             knative,
@@ -580,7 +591,7 @@ impl Validator<'_> {
         })
     }
 
-    fn service(
+    pub(super) fn service(
         &self,
         raw: &RawService,
         cluster: Option<&ClusterSpec>,

@@ -45,6 +45,8 @@ pub struct RawScenario {
     pub vpa: Option<super::vpa::RawVpa>,
     /// `[[check]]`: assertions on the results (checked by the CLI, not the simulator).
     pub check: Option<Vec<toml::Table>>,
+    /// `[[rollout]]`: changes of the model version, rolled out or as a canary.
+    pub rollout: Option<Vec<super::rollout::RawRollout>>,
 }
 
 /// `[cluster_autoscaler]`: cluster-autoscaler's flags, named as on its command line.

@@ -127,6 +127,10 @@ enum Event {
     VpaRecommend,
     /// The VPA updater runs.
     VpaUpdate,
+    /// A `[[rollout]]` starts (`step` 0) or its canary weight changes (`step` ≥ 1).
+    Rollout { rollout: u32, step: u32 },
+    /// The Deployment controller syncs (a pod's `minReadySeconds` ran out).
+    DeploymentSync,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -174,6 +178,8 @@ pub struct World {
     keda: Option<keda::KedaLoop>,
     kpa: Option<knative::KpaLoop>,
     vpa: Option<kube::vpa::Vpa>,
+    /// Model versions and their rollouts, if the scenario has `[[rollout]]`s.
+    rollout: Option<kube::rollout::Rollouts>,
 }
 
 impl World {
@@ -309,8 +315,18 @@ impl World {
                 .map(|k| keda::KedaLoop::new(&k.scaled_object)),
             kpa: s.knative.as_ref().map(|k| knative::KpaLoop::new(&k.kpa)),
             vpa: kube::vpa::Vpa::new(s),
+            rollout: None,
         };
+        world.rollout = kube::rollout::Rollouts::new(s, &world.service, &world.streams);
+        for (t, ev) in world.rollout.iter().flat_map(|r| r.first_events()) {
+            if t < world.horizon {
+                world.queue.push(t, ev);
+            }
+        }
         world.start();
+        if world.rollout.is_some() {
+            world.observe_rollout();
+        }
         if let Some(ca) = &world.kube.ca {
             let t = ca.first_scan();
             if t < world.horizon {
@@ -349,8 +365,12 @@ impl World {
     }
 
     /// A new engine for the replica with index `id` (a pod's engine has the pod's index).
-    fn new_engine(&self, id: u32) -> Engine {
-        let svc = &self.service;
+    fn new_engine(&self, id: u32, version: u32) -> Engine {
+        let svc = self
+            .rollout
+            .as_ref()
+            .and_then(|r| r.service(version))
+            .unwrap_or(&self.service);
         match &svc.engine {
             EngineSpec::Triton {
                 batching,
@@ -445,6 +465,11 @@ impl World {
                 Event::KarpenterExecute => self.on_karpenter_execute(sink),
                 Event::VpaRecommend => self.on_vpa_recommend(),
                 Event::VpaUpdate => self.on_vpa_update(sink),
+                Event::Rollout { rollout, step } => self.on_rollout(rollout, step, sink),
+                Event::DeploymentSync => self.on_deployment_sync(sink),
+            }
+            if self.rollout.is_some() {
+                self.after_rollout_event(sink);
             }
             if self.gateway_ready() {
                 self.release_gateway(sink);
@@ -519,6 +544,7 @@ impl World {
                 .warnings
                 .push(format!("the trace ended early at an error: {e}"));
         }
+        let rollout = self.rollout_summary();
         let labels = self.source.labels();
         let rec = self.recorder.finish();
         let mut result = summarise(
@@ -530,6 +556,7 @@ impl World {
             engines,
             cluster,
         );
+        result.summary.rollout = rollout;
         if !labels.is_empty() {
             result.summary.tenants = labels
                 .into_iter()

@@ -48,7 +48,11 @@ impl World {
         self.recorder.on_arrival(&request);
         let target = match &mut self.router {
             None => Some(EngineId(0)),
-            Some(r) => r.pick(self.kube.ready(), &self.engines, request.prefix),
+            Some(r) => r.pick(
+                super::kube::rollout::candidates(&mut self.rollout, &self.kube),
+                &self.engines,
+                request.prefix,
+            ),
         };
         match target {
             None if self.gateway.enabled => self.hold(request, sink),
@@ -77,6 +81,9 @@ impl World {
         self.busy = self.busy + b1 - b0;
         let (mut done, mut tokens) = (0u64, 0u64);
         for c in self.done.drain(..) {
+            if let Some(r) = &mut self.rollout {
+                r.on_completion(&self.kube, &c);
+            }
             done += 1;
             tokens += c.request.output_tokens as u64;
             self.recorder.on_completion(&c, sink);
