@@ -226,6 +226,7 @@ pub fn pack_charts(res: &PackResults) -> Vec<Chart> {
         lines,
         targets: Vec::new(),
         points: Vec::new(),
+        bands: Vec::new(),
     };
     vec![
         chart(

@@ -365,6 +365,7 @@ pub fn sweep_charts(res: &SweepResults) -> Vec<Chart> {
             y_label: y_label.to_string(),
             lines,
             targets: Vec::new(),
+            bands: Vec::new(),
             points: Vec::new(),
         });
     }

@@ -84,6 +84,7 @@ pub fn provenance_and_report(
         for id in reports::chart::SINGLE_RUN_CHARTS
             .iter()
             .chain(&reports::chart::POLICY_CHARTS)
+            .chain(&["rollout"])
         {
             stale.push(out.join("charts").join(format!("{id}.png")));
         }
