@@ -257,12 +257,14 @@ impl Validator<'_> {
                     }
                     Strategy::Canary { steps }
                 }
-                other => return Err(self.err(
-                    &key("strategy"),
-                    format!(
+                other => {
+                    return Err(self.err(
+                        &key("strategy"),
+                        format!(
                         "expected \"RollingUpdate\", \"Recreate\" or \"Canary\", found \"{other}\""
                     ),
-                )),
+                    ))
+                }
             };
             let min_ready = SimDuration::from_secs(r.min_ready_seconds.unwrap_or(0) as u64);
             let speed = r.speed.unwrap_or(1.0);

@@ -510,10 +510,9 @@ impl World {
                     0
                 };
                 r.rs[new] = canary;
-                // The weight rises once the canary has every replica it needs available.
-                if avail[new] >= canary {
-                    r.weight = w;
-                } else if w < r.weight {
+                // A weight rises once the canary has every pod it needs available (it may
+                // fall at once).
+                if avail[new] >= canary || w < r.weight {
                     r.weight = w;
                 }
                 let stable = new - 1;
