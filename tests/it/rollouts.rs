@@ -274,3 +274,51 @@ fn a_new_version_may_request_more() {
     assert_eq!(ro.versions[1].completed, 0);
     assert_eq!(summary.requests.dropped, 0);
 }
+
+#[test]
+fn a_rollout_run_is_byte_identical_twice() {
+    let text = scenario(
+        3,
+        true,
+        20.0,
+        "strategy = \"Canary\"\nweight = 30\n[[rollout.step]]\nat = \"20m\"\nweight = 100",
+    );
+    let s = parse_scenario(&text, "rollout.toml").unwrap();
+    let a = sim_core::run(&s, Inputs::default()).unwrap();
+    let b = sim_core::run(&s, Inputs::default()).unwrap();
+    assert_eq!(a.summary_json(), b.summary_json());
+    assert_eq!(a.timeseries_csv(), b.timeseries_csv());
+}
+
+use proptest::prelude::*;
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, .. ProptestConfig::default() })]
+
+    /// With maxUnavailable 0 and room for the surge, a rolling update never has fewer Ready
+    /// pods than desired (after any event), finishes, and ends with only new pods.
+    #[test]
+    fn unavailable_zero_never_dips_below_desired(
+        replicas in 1u32..6,
+        surge in 1u32..4,
+        spare in 0u32..3,
+        rate in prop_oneof![Just(0.0), Just(10.0)],
+    ) {
+        let text = scenario(
+            replicas + spare,
+            spare == 0,
+            rate,
+            &format!("max_surge = {surge}\nmax_unavailable = 0"),
+        )
+        .replace("replicas = 3\n", &format!("replicas = {replicas}\n"))
+        .replace("max_size = 6", "max_size = 12");
+        let (summary, ro) = run(&text);
+        let r = only(&ro);
+        prop_assert!(r.min_ready_replicas >= replicas, "{:?}", r);
+        prop_assert!(r.finish_s.is_some(), "{:?}", r);
+        let last = ro.ready.last().unwrap();
+        prop_assert_eq!(last.ready[0], 0);
+        prop_assert_eq!(last.ready[1], replicas);
+        prop_assert_eq!(summary.requests.dropped, 0);
+    }
+}
