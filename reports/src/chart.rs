@@ -58,6 +58,8 @@ pub struct Chart {
     pub markers: Vec<f64>,
     /// Scatter points (empty for a line chart); the Pareto front is drawn through those marked.
     pub points: Vec<Point>,
+    /// Shaded spans of x (a rollout's window): (from, to, label).
+    pub bands: Vec<(f64, f64, String)>,
 }
 
 impl Chart {
@@ -197,6 +199,7 @@ fn base(id: &str, title: &str, caption: &str, t: &Axis, y_label: &str) -> Chart 
         targets: Vec::new(),
         markers: Vec::new(),
         points: Vec::new(),
+        bands: Vec::new(),
     }
 }
 
@@ -370,7 +373,64 @@ fn run_charts_unmarked(run: &Run) -> Vec<Chart> {
     c.lines
         .extend(line("cumulative cost", s, &t, "cost_usd", 1.0));
     out.push(c);
+    if let Some(r) = &run.summary.rollout {
+        out.push(rollout_chart(r, &t, run.summary.horizon_s));
+        // Every time-series chart shades each rollout's window.
+        let bands: Vec<(f64, f64, String)> = r
+            .rollouts
+            .iter()
+            .map(|x| {
+                (
+                    x.start_s / t.div,
+                    x.finish_s.unwrap_or(run.summary.horizon_s) / t.div,
+                    format!("rollout to v{} ({})", x.version, x.strategy),
+                )
+            })
+            .collect();
+        for c in &mut out {
+            c.bands = bands.clone();
+        }
+    }
     out
+}
+
+/// Ready pods per model version (steps at every change) and the desired replicas.
+fn rollout_chart(r: &crate::model::Rollout, t: &Axis, horizon_s: f64) -> Chart {
+    let mut c = base(
+        "rollout",
+        "Ready pods per model version",
+        "Pods Ready per version and the Deployment's desired replicas at every change; the \
+         shaded spans are the rollouts, from the template change to the last old pod gone.",
+        t,
+        "pods (count)",
+    );
+    let versions = r.ready.iter().map(|p| p.ready.len()).max().unwrap_or(0);
+    let step = |f: &dyn Fn(&crate::model::ReadyPoint) -> f64| {
+        let mut pts = Vec::with_capacity(2 * r.ready.len());
+        for (i, p) in r.ready.iter().enumerate() {
+            if i > 0 {
+                pts.push((p.t_s / t.div, Some(f(&r.ready[i - 1]))));
+            }
+            pts.push((p.t_s / t.div, Some(f(p))));
+        }
+        if let Some(last) = r.ready.last().filter(|l| l.t_s < horizon_s) {
+            pts.push((horizon_s / t.div, Some(f(last))));
+        }
+        pts
+    };
+    c.lines.push(Line {
+        name: "desired replicas".into(),
+        points: step(&|p| p.desired as f64),
+        ci: Vec::new(),
+    });
+    for v in 0..versions {
+        c.lines.push(Line {
+            name: format!("ready, version {v}"),
+            points: step(&|p| p.ready.get(v).copied().unwrap_or(0) as f64),
+            ci: Vec::new(),
+        });
+    }
+    c
 }
 
 /// The dashed SLO line at `y` seconds, on an axis in `unit` (seconds divided by `div`).

@@ -208,6 +208,48 @@ pub struct Summary {
     /// `failures`: what failed and when (absent when nothing did).
     #[serde(default)]
     pub failures: Option<Failures>,
+    /// Rollouts of model versions, if the scenario had any.
+    #[serde(default)]
+    pub rollout: Option<Rollout>,
+}
+
+/// `summary.json`'s `rollout`: the parts a report shows.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+pub struct Rollout {
+    /// Each rollout's window and cost.
+    pub rollouts: Vec<RolloutWindow>,
+    /// Ready pods per version at every change.
+    pub ready: Vec<ReadyPoint>,
+}
+
+/// One rollout as a report shows it.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+pub struct RolloutWindow {
+    /// The version rolled out.
+    pub version: u32,
+    /// Its strategy.
+    pub strategy: String,
+    /// Start, seconds.
+    pub start_s: f64,
+    /// Finish, seconds (`None`: not by the horizon).
+    pub finish_s: Option<f64>,
+    /// Fewest Ready pods during it.
+    pub min_ready_replicas: u32,
+    /// Extra node-hours.
+    pub extra_node_hours: f64,
+    /// Extra cost, USD.
+    pub extra_cost_usd: f64,
+}
+
+/// Ready pods per version at a moment.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+pub struct ReadyPoint {
+    /// Seconds.
+    pub t_s: f64,
+    /// Desired replicas.
+    pub desired: u32,
+    /// Ready pods per version.
+    pub ready: Vec<u32>,
 }
 
 impl Summary {

@@ -227,6 +227,7 @@ pub fn pack_charts(res: &PackResults) -> Vec<Chart> {
         targets: Vec::new(),
         markers: Vec::new(),
         points: Vec::new(),
+        bands: Vec::new(),
     };
     vec![
         chart(

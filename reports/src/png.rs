@@ -77,6 +77,16 @@ fn draw(chart: &Chart, buf: &mut [u8]) -> Result<(), Box<dyn std::error::Error>>
         .light_line_style(WHITE)
         .bold_line_style(RGBColor(228, 228, 228))
         .draw()?;
+    // Rollout windows, shaded behind the lines.
+    ch.draw_series(chart.bands.iter().filter_map(|(from, to, _)| {
+        let (a, b) = (from.max(x0), to.min(x1));
+        (b > a).then(|| {
+            Rectangle::new(
+                [(a, y0), (b, y1)],
+                RGBColor(243, 227, 181).mix(0.6).filled(),
+            )
+        })
+    }))?;
     for (i, l) in chart.lines.iter().enumerate() {
         let colour = rgb(crate::svg::PALETTE[i % crate::svg::PALETTE.len()]);
         let mut segments: Vec<Vec<(f64, f64)>> = vec![Vec::new()];

@@ -56,6 +56,20 @@ pub fn render(chart: &Chart) -> String {
         c(pw),
         c(ph)
     );
+    for (from, to, label) in &chart.bands {
+        let (a, b) = (sx(from.max(x0)), sx(to.min(x1)));
+        if b > a {
+            let _ = write!(
+                s,
+                "<rect class=\"band\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"#f3e3b5\" fill-opacity=\"0.6\"><title>{}</title></rect>",
+                c(a),
+                c(TOP),
+                c(b - a),
+                c(ph),
+                esc(label)
+            );
+        }
+    }
     s.push_str("<g class=\"grid\" stroke=\"#e4e4e4\">");
     for &y in &yt[1..yt.len().saturating_sub(1)] {
         let _ = write!(
@@ -266,6 +280,7 @@ mod tests {
             targets: Vec::new(),
             markers: Vec::new(),
             points: Vec::new(),
+            bands: Vec::new(),
         };
         let svg = render(&chart);
         let d = svg.split("class=\"series\" d=\"").nth(1).unwrap();

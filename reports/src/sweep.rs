@@ -366,6 +366,7 @@ pub fn sweep_charts(res: &SweepResults) -> Vec<Chart> {
             lines,
             targets: Vec::new(),
             markers: Vec::new(),
+            bands: Vec::new(),
             points: Vec::new(),
         });
     }

@@ -85,7 +85,8 @@ pub struct Percentiles {
 }
 
 impl Percentiles {
-    fn of(h: &LogHistogram, stderr: Option<f64>) -> Self {
+    /// The mean and percentiles of `h` (nanoseconds) in seconds.
+    pub fn of(h: &LogHistogram, stderr: Option<f64>) -> Self {
         let s = |v: Option<u64>| v.map(|ns| ns as f64 / 1e9);
         Percentiles {
             mean: h.mean().map(|m| m / 1e9),
@@ -162,6 +163,9 @@ pub struct Summary {
     /// Client timeouts and retries; absent without `[traffic.client]`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client: Option<ClientSummary>,
+    /// Rollouts of model versions; absent without `[[rollout]]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<crate::metrics::rollout::RolloutSummary>,
 }
 
 /// What clients with timeouts and retries did over the run.
@@ -465,6 +469,7 @@ pub fn summarise(
         tenants: Vec::new(),
         failures: None,
         client: None,
+        rollout: None,
     };
     RunResult {
         summary,

@@ -84,6 +84,7 @@ pub fn provenance_and_report(
         for id in reports::chart::SINGLE_RUN_CHARTS
             .iter()
             .chain(&reports::chart::POLICY_CHARTS)
+            .chain(&["rollout"])
         {
             stale.push(out.join("charts").join(format!("{id}.png")));
         }
@@ -174,30 +175,19 @@ pub fn run_one(
     if let Some(text) = &incidents {
         staged.write(&out.join("incidents.csv"), text.clone())?;
     }
+    if let Some(r) = &result.summary.rollout {
+        staged.write(&out.join("rollout.csv"), r.ready_csv())?;
+    }
     staged.commit()?;
+    // Optional files from an earlier run would not match these outputs.
     if incidents.is_none() {
-        // An incidents.csv from an earlier run would not match these outputs.
-        let stale = out.join("incidents.csv");
-        if stale.exists() {
-            std::fs::remove_file(&stale).map_err(|e| {
-                CliError::Io(format!(
-                    "{}: cannot remove the stale file: {e}",
-                    stale.display()
-                ))
-            })?;
-        }
+        remove_stale(&out.join("incidents.csv"))?;
+    }
+    if result.summary.rollout.is_none() {
+        remove_stale(&out.join("rollout.csv"))?;
     }
     if !args.requests {
-        // A requests.csv from an earlier run would not match these outputs.
-        let stale = out.join("requests.csv");
-        if stale.exists() {
-            std::fs::remove_file(&stale).map_err(|e| {
-                CliError::Io(format!(
-                    "{}: cannot remove the stale file: {e}",
-                    stale.display()
-                ))
-            })?;
-        }
+        remove_stale(&out.join("requests.csv"))?;
     }
     Ok(result)
 }
@@ -413,13 +403,47 @@ pub fn render(s: &Summary, out: &Path, requests: bool) -> String {
             );
         }
     }
+    if let Some(r) = &s.rollout {
+        for x in &r.rollouts {
+            let _ = writeln!(
+                t,
+                "rollout      v{} {} at {:.0}s: {}  fewest ready {} ({:+} vs desired)  extra {:.2} pod-h, {:.2} node-h, ${:.2}",
+                x.version,
+                x.strategy,
+                x.start_s,
+                x.duration_s
+                    .map_or("not finished".to_string(), |d| format!("done in {d:.0}s")),
+                x.min_ready_replicas,
+                x.min_ready_minus_desired,
+                x.extra_pod_hours,
+                x.extra_node_hours,
+                x.extra_cost_usd
+            );
+        }
+        for v in &r.versions {
+            let ms = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{:.1}", x * 1e3));
+            let _ = writeln!(
+                t,
+                "  version {}  {} requests  p50 {} ms  p99 {} ms",
+                v.version,
+                v.completed,
+                ms(v.latency_s.p50),
+                ms(v.latency_s.p99)
+            );
+        }
+    }
     for w in &s.warnings {
         let _ = writeln!(t, "warning      {w}");
     }
     let _ = writeln!(
         t,
-        "wrote        {}/summary.json, timeseries.csv, scenario.toml, inputs.csv{}",
+        "wrote        {}/summary.json, timeseries.csv, {}scenario.toml, inputs.csv{}",
         out.display(),
+        if s.rollout.is_some() {
+            "rollout.csv, "
+        } else {
+            ""
+        },
         if requests { ", requests.csv" } else { "" }
     );
     t
@@ -441,4 +465,17 @@ mod tests {
             (bytes.len() as u64, reports::fnv1a64(&bytes))
         );
     }
+}
+
+/// Removes a file an earlier run wrote that this run does not (absent: nothing to do).
+fn remove_stale(stale: &std::path::Path) -> Result<(), CliError> {
+    if stale.exists() {
+        std::fs::remove_file(stale).map_err(|e| {
+            CliError::Io(format!(
+                "{}: cannot remove the stale file: {e}",
+                stale.display()
+            ))
+        })?;
+    }
+    Ok(())
 }

@@ -20,6 +20,7 @@ mod prefix;
 mod profile;
 mod replay;
 mod report;
+mod rollouts;
 mod scale_to_zero;
 mod static_batching;
 mod sweep;

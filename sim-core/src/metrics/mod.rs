@@ -3,6 +3,7 @@
 pub mod histogram;
 pub mod incident;
 pub mod recorder;
+pub mod rollout;
 pub mod series;
 pub mod tokens;
 

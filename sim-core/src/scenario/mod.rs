@@ -9,6 +9,7 @@ pub mod manifest;
 pub mod model;
 pub mod policy;
 pub mod raw;
+pub mod rollout;
 pub mod scale_to_zero;
 pub mod traffic;
 pub mod vpa;
@@ -24,6 +25,7 @@ pub use model::{
     TokenSpec, TraceFormat, TrafficSpec, VllmSpec,
 };
 pub use policy::{parse_variants, Variant};
+pub use rollout::{IntOrPercent, RolloutSpec, Strategy};
 pub use scale_to_zero::{KedaSpec, KnativeSpec};
 pub use traffic::{
     traffic_has_tokens, ColumnMap, DiurnalSpec, MmppState, Spike, StreamSpec, TimeUnit,

@@ -89,6 +89,8 @@ pub struct Scenario {
     pub cluster: Option<ClusterSpec>,
     /// Failures, the node lifecycle, the PodDisruptionBudget and client retries.
     pub failures: super::FailureSpec,
+    /// Changes of the model version (`[[rollout]]`), in time order.
+    pub rollouts: Vec<super::RolloutSpec>,
 }
 
 /// How requests reach replicas.
@@ -561,8 +563,17 @@ impl Validator<'_> {
             }
         }
         let failures = self.failures(&raw, cluster.as_ref())?;
+        let rollouts = self.rollouts(raw.rollout.as_ref(), &service, cluster.as_ref(), catalog)?;
+        if !rollouts.is_empty() {
+            for (k, present) in [("vpa", vpa.is_some()), ("knative", knative.is_some())] {
+                if present {
+                    return Err(self.err(k, format!("[{k}] with a [[rollout]] is not modelled: a rollout's pods take their requests from their version's template (and Knative rolls out revisions, not ReplicaSets)")));
+                }
+            }
+        }
         Ok(Scenario {
             failures,
+            rollouts,
             autoscaling,
             keda,
             knative,
@@ -584,7 +595,7 @@ impl Validator<'_> {
         })
     }
 
-    fn service(
+    pub(super) fn service(
         &self,
         raw: &RawService,
         cluster: Option<&ClusterSpec>,

@@ -128,7 +128,7 @@ pub fn parse_variants(
 }
 
 /// Merges `over` into `base`: tables key by key, anything else replaced whole.
-fn merge(base: &mut Table, over: &Table) {
+pub(super) fn merge(base: &mut Table, over: &Table) {
     for (k, v) in over {
         match (base.get_mut(k), v) {
             (Some(Value::Table(b)), Value::Table(o)) => merge(b, o),

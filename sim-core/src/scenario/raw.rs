@@ -53,6 +53,8 @@ pub struct RawScenario {
     pub node_lifecycle: Option<super::failure::RawNodeLifecycle>,
     /// `[pdb]`: a PodDisruptionBudget over the Deployment's pods.
     pub pdb: Option<super::failure::RawPdb>,
+    /// `[[rollout]]`: changes of the model version, rolled out or as a canary.
+    pub rollout: Option<Vec<super::rollout::RawRollout>>,
 }
 
 /// `[cluster_autoscaler]`: cluster-autoscaler's flags, named as on its command line.

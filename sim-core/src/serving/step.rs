@@ -32,6 +32,8 @@ pub enum StepModel {
     Linear(LinearStep),
     /// The cost model: a roofline from the GPU's and the model's figures, or measured tables.
     Cost(Box<StepCost>),
+    /// Another model's times multiplied by a factor (a rollout's new version with a `speed`).
+    Scaled(Box<StepModel>, f64),
 }
 
 impl StepModel {
@@ -46,6 +48,9 @@ impl StepModel {
                     + l.per_context_token * batch.decode_context_tokens as f64
             }
             StepModel::Cost(c) => c.step_time(batch),
+            StepModel::Scaled(m, f) => {
+                return SimDuration(((m.step_time(batch).0 as f64) * f).round().max(1.0) as u64)
+            }
         };
         SimDuration((secs * 1e9).round().max(1.0) as u64)
     }

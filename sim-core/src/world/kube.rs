@@ -5,6 +5,7 @@ mod cluster_autoscaler;
 pub(super) mod failure;
 pub(super) mod karpenter;
 mod pdb;
+pub(super) mod rollout;
 mod timeslice;
 pub(super) mod vpa;
 
@@ -82,6 +83,8 @@ pub(super) struct Pod {
     share: timeslice::GpuShare,
     /// Its own requests (and their non-zero form) where they differ from the template's (VPA).
     requests: Option<Box<(ResVec, ResVec)>>,
+    /// The model version it runs (0: `[service]`; n: the n-th `[[rollout]]`'s).
+    version: u32,
 }
 
 /// What controllers see of a pod.
@@ -141,6 +144,8 @@ pub(super) struct Kube {
     oom_kills: u64,
     /// Failures, their timeline and recovery.
     pub(super) fail: failure::FailState,
+    /// The pod templates of versions 1, 2, … (`[[rollout]]`), and their requests.
+    versions: Vec<(PodTemplate, (ResVec, ResVec))>,
 }
 
 impl Kube {
@@ -149,6 +154,11 @@ impl Kube {
         let requests = s.service.pod.resources.effective_requests();
         for k in requests.keys() {
             names.intern(k);
+        }
+        for r in &s.rollouts {
+            for k in r.service.pod.resources.effective_requests().keys() {
+                names.intern(k);
+            }
         }
         let pools: Vec<NodePoolSpec> = s
             .cluster
@@ -165,16 +175,7 @@ impl Kube {
                 }
             }
         }
-        let mut pod_req = names.vector(&requests);
-        pod_req.0[ResourceNames::PODS] = 1000;
-        let mut pod_req_nonzero = pod_req.clone();
-        if pod_req_nonzero.0[ResourceNames::CPU] == 0 {
-            pod_req_nonzero.0[ResourceNames::CPU] = 100; // upstream DefaultMilliCPURequest
-        }
-        if pod_req_nonzero.0[ResourceNames::MEMORY] == 0 {
-            pod_req_nonzero.0[ResourceNames::MEMORY] = 200 * 1024 * 1024 * 1000;
-            // 200Mi
-        }
+        let (pod_req, pod_req_nonzero) = request_vectors(&names, &requests);
         let mut warnings = Vec::new();
         if !pools.is_empty() {
             for (i, r) in pod_req.0.iter().enumerate() {
@@ -208,6 +209,15 @@ impl Kube {
             })
             .collect();
         let shared = s.service.dispatch == Dispatch::Shared;
+        let versions = s
+            .rollouts
+            .iter()
+            .map(|r| {
+                let t = r.service.pod.clone();
+                let req = request_vectors(&names, &t.resources.effective_requests());
+                (t, req)
+            })
+            .collect();
         Kube {
             has_nodes: s.cluster.is_some(),
             warm_start: s.cluster.as_ref().is_none_or(|c| c.warm_start),
@@ -253,6 +263,15 @@ impl Kube {
                 .clone()
                 .map(|c| cluster_autoscaler::ClusterAutoscaler::new(c, streams)),
             karpenter: s.karpenter.clone().map(karpenter::Karpenter::new),
+            versions,
+        }
+    }
+
+    /// The template a pod was created from (its version's).
+    pub(super) fn template_of(&self, pod: PodId) -> &PodTemplate {
+        match self.pods[pod.index()].version {
+            0 => &self.template,
+            v => &self.versions[v as usize - 1].0,
         }
     }
 
@@ -504,6 +523,11 @@ impl World {
     }
 
     fn create_pod(&mut self) {
+        self.create_pod_of(0);
+    }
+
+    /// Creates a pod of model version `version` (its template, requests and engine).
+    fn create_pod_of(&mut self, version: u32) {
         let id = PodId(self.kube.pods.len() as u32);
         self.kube.pods.push(Pod {
             phase: PodPhase::Pending,
@@ -514,16 +538,24 @@ impl World {
             share: timeslice::GpuShare::default(),
             generation: 0,
             requests: None,
+            version,
         });
+        if version > 0 {
+            let r = self.kube.versions[version as usize - 1].1.clone();
+            self.kube.set_requests(id, r);
+        }
         self.vpa_admit(id);
         self.kube.pending.push(id);
-        let engine = self.new_engine(id.0);
+        let engine = self.new_engine(id.0, version);
         self.engines.push(engine);
         self.wake.push(WakeSlot::default());
     }
 
     /// Recomputes the cluster gauge for the recorder.
     fn publish_cluster(&mut self) {
+        if let Some(r) = &mut self.rollout {
+            r.dirty = true;
+        }
         let g = self.kube.gauge();
         self.kube.fail.observe(self.now, g.ready, g.desired);
         self.recorder.set_cluster(g);
@@ -577,8 +609,12 @@ impl World {
                 }
             })
             .collect();
+        let template = match k.pods[pod.index()].version {
+            0 => &k.template,
+            v => &k.versions[v as usize - 1].0,
+        };
         let pod = PodView {
-            template: &k.template,
+            template,
             requests,
             nonzero_requests,
         };
@@ -601,7 +637,10 @@ impl World {
     fn bind(&mut self, pod: PodId, node: NodeId, warm: bool) {
         let now = self.now;
         self.take_shares(pod, node);
-        let t = &self.kube.template;
+        let t = match self.kube.pods[pod.index()].version {
+            0 => &self.kube.template,
+            v => &self.kube.versions[v as usize - 1].0,
+        };
         let req = match &self.kube.pods[pod.index()].requests {
             Some(r) => &r.0,
             None => &self.kube.pod_req,
@@ -710,6 +749,11 @@ impl World {
     /// The ReplicaSet controller: creates pods up to the desired count, or deletes the excess in
     /// upstream order (unscheduled, then not ready, then ready for the shortest time, then newest).
     fn reconcile_replicas<S: RequestSink>(&mut self, sink: &mut S) {
+        if self.rollout.is_some() {
+            // The Deployment controller sizes each version's ReplicaSet.
+            self.sync_deployment(sink);
+            return;
+        }
         let active = self.kube.active_pods() as u32;
         let desired = self.kube.desired;
         if active < desired {
@@ -768,7 +812,7 @@ impl World {
                 if e.queued() + e.in_service() == 0 {
                     self.pod_gone(pod, sink);
                 } else {
-                    let at = self.now + self.kube.template.termination_grace;
+                    let at = self.now + self.kube.template_of(pod).termination_grace;
                     self.queue
                         .push(at, Event::PodGraceExpired { pod, generation });
                 }
@@ -924,4 +968,22 @@ impl World {
             self.terminate_pod(pod, sink);
         }
     }
+}
+
+/// A pod's request vector (with one `pods`) and its non-zero form for scoring.
+fn request_vectors(
+    names: &ResourceNames,
+    requests: &std::collections::BTreeMap<String, Quantity>,
+) -> (ResVec, ResVec) {
+    let mut pod_req = names.vector(requests);
+    pod_req.0[ResourceNames::PODS] = 1000;
+    let mut pod_req_nonzero = pod_req.clone();
+    if pod_req_nonzero.0[ResourceNames::CPU] == 0 {
+        pod_req_nonzero.0[ResourceNames::CPU] = 100; // upstream DefaultMilliCPURequest
+    }
+    if pod_req_nonzero.0[ResourceNames::MEMORY] == 0 {
+        pod_req_nonzero.0[ResourceNames::MEMORY] = 200 * 1024 * 1024 * 1000;
+        // 200Mi
+    }
+    (pod_req, pod_req_nonzero)
 }

@@ -132,6 +132,10 @@ enum Event {
     Failure(kube::failure::FailureEvent),
     /// A client's timeout or retry (`client.rs`).
     Client(client::ClientEvent),
+    /// A `[[rollout]]` starts (`step` 0) or its canary weight changes (`step` ≥ 1).
+    Rollout { rollout: u32, step: u32 },
+    /// The Deployment controller syncs (a pod's `minReadySeconds` ran out).
+    DeploymentSync,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -181,6 +185,8 @@ pub struct World {
     vpa: Option<kube::vpa::Vpa>,
     /// Clients with timeouts and retries, if the traffic has them.
     client: Option<client::Client>,
+    /// Model versions and their rollouts, if the scenario has `[[rollout]]`s.
+    rollout: Option<kube::rollout::Rollouts>,
 }
 
 impl World {
@@ -317,8 +323,18 @@ impl World {
             kpa: s.knative.as_ref().map(|k| knative::KpaLoop::new(&k.kpa)),
             vpa: kube::vpa::Vpa::new(s),
             client: s.failures.client.map(client::Client::new),
+            rollout: None,
         };
+        world.rollout = kube::rollout::Rollouts::new(s, &world.service, &world.streams);
+        for (t, ev) in world.rollout.iter().flat_map(|r| r.first_events()) {
+            if t < world.horizon {
+                world.queue.push(t, ev);
+            }
+        }
         world.start();
+        if world.rollout.is_some() {
+            world.observe_rollout();
+        }
         if let Some(ca) = &world.kube.ca {
             let t = ca.first_scan();
             if t < world.horizon {
@@ -357,8 +373,12 @@ impl World {
     }
 
     /// A new engine for the replica with index `id` (a pod's engine has the pod's index).
-    fn new_engine(&self, id: u32) -> Engine {
-        let svc = &self.service;
+    fn new_engine(&self, id: u32, version: u32) -> Engine {
+        let svc = self
+            .rollout
+            .as_ref()
+            .and_then(|r| r.service(version))
+            .unwrap_or(&self.service);
         match &svc.engine {
             EngineSpec::Triton {
                 batching,
@@ -455,6 +475,11 @@ impl World {
                 Event::VpaUpdate => self.on_vpa_update(sink),
                 Event::Failure(ev) => self.on_failure(ev, sink),
                 Event::Client(ev) => self.on_client(ev, sink),
+                Event::Rollout { rollout, step } => self.on_rollout(rollout, step, sink),
+                Event::DeploymentSync => self.on_deployment_sync(sink),
+            }
+            if self.rollout.is_some() {
+                self.after_rollout_event(sink);
             }
             if self.gateway_ready() {
                 self.release_gateway(sink);
@@ -562,6 +587,7 @@ impl World {
             degraded_at_horizon: f.degraded(),
         };
         let incidents = std::mem::take(&mut self.kube.fail.incidents);
+        let rollout = self.rollout_summary();
         let labels = self.source.labels();
         let rec = self.recorder.finish();
         let failures = crate::metrics::incident::summarise(
@@ -582,6 +608,7 @@ impl World {
         );
         result.summary.failures = failures;
         result.summary.client = self.client.as_ref().map(|c| c.counts);
+        result.summary.rollout = rollout;
         if !labels.is_empty() {
             result.summary.tenants = labels
                 .into_iter()

@@ -55,7 +55,11 @@ impl World {
     pub(super) fn dispatch<S: RequestSink>(&mut self, request: Request, sink: &mut S) {
         let target = match &mut self.router {
             None => Some(EngineId(0)),
-            Some(r) => r.pick(self.kube.ready(), &self.engines, request.prefix),
+            Some(r) => r.pick(
+                super::kube::rollout::candidates(&mut self.rollout, &self.kube),
+                &self.engines,
+                request.prefix,
+            ),
         };
         match target {
             None if self.gateway.enabled => self.hold(request, sink),
@@ -86,6 +90,9 @@ impl World {
         let (mut done, mut tokens) = (0u64, 0u64);
         let mut finished = std::mem::take(&mut self.done);
         for c in finished.drain(..) {
+            if let Some(r) = &mut self.rollout {
+                r.on_completion(&self.kube, &c);
+            }
             done += 1;
             tokens += c.request.output_tokens as u64;
             if self.client_completed(&c.request) {

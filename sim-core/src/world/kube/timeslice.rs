@@ -81,7 +81,7 @@ impl World {
 
     /// Allocates the pod's GPU memory as it loads; false if it does not fit (an OOM kill).
     pub(in crate::world) fn allocate_gpu_memory(&mut self, pod: PodId) -> bool {
-        let need = self.kube.template.gpu_memory_bytes;
+        let need = self.kube.template_of(pod).gpu_memory_bytes;
         let share = self.kube.pods[pod.index()].share;
         let (Some((node, g)), false) = (share.gpu, share.holds_memory) else {
             return true;
@@ -112,9 +112,10 @@ impl World {
         let node = p.node.expect("a killed pod is bound");
         let spec = &self.kube.pools[self.kube.nodes[node.index()].pool.index()].spec;
         let load = SimDuration::from_secs_f64(
-            self.kube.template.model_bytes as f64 / spec.model_load_bytes_per_s,
+            self.kube.template_of(pod).model_bytes as f64 / spec.model_load_bytes_per_s,
         );
-        let at: SimTime = self.now + backoff + load + self.kube.template.readiness_initial_delay;
+        let at: SimTime =
+            self.now + backoff + load + self.kube.template_of(pod).readiness_initial_delay;
         self.queue.push(at, Event::PodReady { pod, generation });
     }
 
@@ -122,7 +123,7 @@ impl World {
     pub(in crate::world) fn release_shares(&mut self, pod: PodId) {
         let share = std::mem::take(&mut self.kube.pods[pod.index()].share);
         let Some((node, g)) = share.gpu else { return };
-        let need = self.kube.template.gpu_memory_bytes;
+        let need = self.kube.template_of(pod).gpu_memory_bytes;
         if let Some(s) = self.kube.nodes[node.index()].shared.as_mut() {
             for slot in s.slots.iter_mut().filter(|x| **x == Some(pod)) {
                 *slot = None;
