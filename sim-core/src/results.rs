@@ -5,6 +5,10 @@ use crate::serving::DropReason;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
+pub mod tenants;
+
+pub use tenants::{Fairness, TenantInfo, TenantSummary};
+
 /// capsim's version, recorded in every output.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -30,6 +34,11 @@ impl RunResult {
     /// `timeseries.csv` text.
     pub fn timeseries_csv(&self) -> String {
         series::to_csv(&self.series)
+    }
+
+    /// `tenants.csv` text (`None` when the traffic has no tenant labels).
+    pub fn tenants_csv(&self) -> Option<String> {
+        (!self.summary.tenants.is_empty()).then(|| tenants::to_csv(&self.summary.tenants))
     }
 }
 
@@ -70,7 +79,7 @@ pub struct Percentiles {
 }
 
 impl Percentiles {
-    fn of(h: &LogHistogram, stderr: Option<f64>) -> Self {
+    pub(crate) fn of(h: &LogHistogram, stderr: Option<f64>) -> Self {
         let s = |v: Option<u64>| v.map(|ns| ns as f64 / 1e9);
         Percentiles {
             mean: h.mean().map(|m| m / 1e9),
@@ -137,19 +146,13 @@ pub struct Summary {
     pub cluster: Option<ClusterSummary>,
     /// Things the user should know (pods that can never fit, …).
     pub warnings: Vec<String>,
-    /// Arrivals per tenant (a mix's streams, a trace's tenant or model labels); absent when the
-    /// traffic has no labels.
+    /// Per tenant (a mix's streams, a trace's tenant or model labels): counts, rejections at the
+    /// gateway, latency, SLO and throughput; absent when the traffic has no labels.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub tenants: Vec<TenantCount>,
-}
-
-/// Arrivals of one tenant (or model) over the whole run.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
-pub struct TenantCount {
-    /// The label.
-    pub name: String,
-    /// Requests that arrived.
-    pub arrived: u64,
+    pub tenants: Vec<TenantSummary>,
+    /// Fairness across the tenants; absent when the traffic has no labels.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fairness: Option<Fairness>,
 }
 
 /// Token-level results of an LLM engine, over measured completions.
@@ -429,6 +432,7 @@ pub fn summarise(
         cluster: cluster_summary,
         warnings: cluster.warnings,
         tenants: Vec::new(),
+        fairness: None,
     };
     RunResult {
         summary,

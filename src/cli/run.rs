@@ -170,6 +170,9 @@ pub fn run_one(
     };
     staged.write(&out.join("summary.json"), result.summary_json())?;
     staged.write(&out.join("timeseries.csv"), result.timeseries_csv())?;
+    if let Some(csv) = result.tenants_csv() {
+        staged.write(&out.join("tenants.csv"), csv)?;
+    }
     staged.commit()?;
     if !args.requests {
         // A requests.csv from an earlier run would not match these outputs.
@@ -397,13 +400,19 @@ pub fn render(s: &Summary, out: &Path, requests: bool) -> String {
             );
         }
     }
+    t.push_str(&super::tenants::render(s));
     for w in &s.warnings {
         let _ = writeln!(t, "warning      {w}");
     }
     let _ = writeln!(
         t,
-        "wrote        {}/summary.json, timeseries.csv, scenario.toml, inputs.csv{}",
+        "wrote        {}/summary.json, timeseries.csv, scenario.toml, inputs.csv{}{}",
         out.display(),
+        if s.tenants.is_empty() {
+            ""
+        } else {
+            ", tenants.csv"
+        },
         if requests { ", requests.csv" } else { "" }
     );
     t

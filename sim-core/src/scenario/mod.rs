@@ -9,6 +9,7 @@ pub mod model;
 pub mod policy;
 pub mod raw;
 pub mod scale_to_zero;
+pub mod tenant;
 pub mod traffic;
 pub mod vpa;
 
@@ -23,6 +24,7 @@ pub use model::{
 };
 pub use policy::{parse_variants, Variant};
 pub use scale_to_zero::{KedaSpec, KnativeSpec};
+pub use tenant::TenantSpec;
 pub use traffic::{
     traffic_has_tokens, ColumnMap, DiurnalSpec, MmppState, Spike, StreamSpec, TimeUnit,
     TraceOptions,

@@ -87,6 +87,8 @@ pub struct Scenario {
     pub traffic: TrafficSpec,
     /// Nodes and scheduling; `None` for abstract replicas that need no nodes.
     pub cluster: Option<ClusterSpec>,
+    /// `[[tenant]]`s: per-tenant limits, SLOs and weights at the gateway (empty without any).
+    pub tenants: Vec<super::TenantSpec>,
 }
 
 /// How requests reach replicas.
@@ -491,6 +493,12 @@ impl Validator<'_> {
             ));
         }
         self.prefix_caching(&service, &traffic, tokens.as_ref())?;
+        let tenants = self.tenants(
+            &raw,
+            &traffic,
+            &service.engine,
+            (slo_latency, slo_ttft, slo_tpot),
+        )?;
         if (slo_ttft.is_some() || slo_tpot.is_some())
             && !matches!(service.engine, EngineSpec::Vllm(_))
         {
@@ -577,6 +585,7 @@ impl Validator<'_> {
             service,
             traffic,
             cluster,
+            tenants,
         })
     }
 

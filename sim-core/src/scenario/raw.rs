@@ -45,6 +45,8 @@ pub struct RawScenario {
     pub vpa: Option<super::vpa::RawVpa>,
     /// `[[check]]`: assertions on the results (checked by the CLI, not the simulator).
     pub check: Option<Vec<toml::Table>>,
+    /// `[[tenant]]`: per-tenant rate limits, SLOs and weights at the gateway.
+    pub tenant: Option<Vec<super::tenant::RawTenant>>,
 }
 
 /// `[cluster_autoscaler]`: cluster-autoscaler's flags, named as on its command line.

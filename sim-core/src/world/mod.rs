@@ -7,6 +7,7 @@ mod keda;
 mod knative;
 mod kube;
 mod serving;
+mod tenants;
 mod traffic;
 
 use crate::engine::{EventQueue, RngStreams, SimDuration, SimTime};
@@ -152,8 +153,8 @@ pub struct World {
     router: Option<Router>,
     source: TrafficSource,
     tokens: Option<TokenSampler>,
-    /// Arrivals per tenant index.
-    tenant_arrivals: Vec<u64>,
+    /// Per-tenant limits at the gateway (traffic that can carry tenant labels).
+    tenant_gate: Option<tenants::TenantGate>,
     /// Every request's prefix hash ids (trace or synthetic), when there are any.
     prefix_table: Option<Arc<PrefixTable>>,
     shared_prefixes: Option<SharedPrefixes>,
@@ -277,13 +278,16 @@ impl World {
                 )),
                 _ => None,
             },
-            tenant_arrivals: Vec::new(),
+            tenant_gate: tenants::TenantGate::new(s),
             prefix_table,
             shared_prefixes,
             pending: None,
             next_id: 0,
             recorder: {
-                let r = Recorder::new(s.warmup, s.horizon, s.sample_interval, s.slo_latency);
+                let mut r = Recorder::new(s.warmup, s.horizon, s.sample_interval, s.slo_latency);
+                if tenants::TenantGate::new(s).is_some() {
+                    r = r.with_tenants();
+                }
                 match svc.engine {
                     EngineSpec::Vllm(_) => r.with_tokens(s.slo_ttft, s.slo_tpot),
                     EngineSpec::Triton { .. } => r,
@@ -311,6 +315,7 @@ impl World {
             vpa: kube::vpa::Vpa::new(s),
         };
         world.start();
+        world.learn_mix_labels();
         if let Some(ca) = &world.kube.ca {
             let t = ca.first_scan();
             if t < world.horizon {
@@ -519,8 +524,9 @@ impl World {
                 .warnings
                 .push(format!("the trace ended early at an error: {e}"));
         }
-        let labels = self.source.labels();
-        let rec = self.recorder.finish();
+        let mut rec = self.recorder.finish();
+        let tenant_stats = rec.tenants.take();
+        let window_s = rec.window_s;
         let mut result = summarise(
             &self.name,
             self.seed,
@@ -530,15 +536,8 @@ impl World {
             engines,
             cluster,
         );
-        if !labels.is_empty() {
-            result.summary.tenants = labels
-                .into_iter()
-                .enumerate()
-                .map(|(i, name)| crate::results::TenantCount {
-                    arrived: self.tenant_arrivals.get(i).copied().unwrap_or(0),
-                    name,
-                })
-                .collect();
+        if let Some(g) = &self.tenant_gate {
+            g.results(&self.source, tenant_stats.as_ref(), window_s, &mut result);
         }
         result
     }
