@@ -22,6 +22,7 @@ mod report;
 mod scale_to_zero;
 mod static_batching;
 mod sweep;
+mod tenants;
 mod timeslice;
 mod traffic;
 mod triton_profile;
