@@ -205,6 +205,12 @@ pub struct Summary {
     /// Warnings.
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// Per-tenant results.
+    #[serde(default)]
+    pub tenants: Vec<crate::tenants::Tenant>,
+    /// Fairness across tenants.
+    #[serde(default)]
+    pub fairness: Option<crate::tenants::Fairness>,
 }
 
 impl Summary {

@@ -272,7 +272,8 @@ fn bad_tenant_tables_name_the_key() {
     assert!(e.message.contains("kind = \"mix\""), "{e}");
 }
 
-/// `capsim run` writes `tenants.csv` beside the summary and prints one line per tenant.
+/// `capsim run` writes `tenants.csv` beside the summary, prints one line per tenant, and the
+/// report has a per-tenant table.
 #[test]
 fn capsim_run_writes_tenants_csv_and_prints_the_table() {
     let dir = tempfile::tempdir().unwrap();
@@ -284,8 +285,12 @@ fn capsim_run_writes_tenants_csv_and_prints_the_table() {
         scenario.to_str().unwrap(),
         "--out",
         out.to_str().unwrap(),
+        "--report",
     ]);
     assert_eq!(code, 0, "{stderr}");
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("<h2 id=\"tenants\">Tenants</h2>"));
+    assert!(html.contains("data-label=\"rejected (429)\""));
     assert!(stdout.contains("fairness     Jain's index"), "{stdout}");
     assert!(stdout.contains(", tenants.csv"), "{stdout}");
     let csv = std::fs::read_to_string(out.join("tenants.csv")).unwrap();
