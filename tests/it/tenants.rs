@@ -297,3 +297,68 @@ fn capsim_run_writes_tenants_csv_and_prints_the_table() {
     assert_eq!(csv.lines().count(), 4);
     assert!(csv.starts_with("tenant,weight,arrived,admitted,rejected_rate_limited"));
 }
+
+/// A trace's tenant labels are matched as they appear: `acme` (19 requests in the first minute of
+/// the generic CSV sample) may send 5 and is then refused; a `[[tenant]]` no request carries is
+/// reported in the warnings.
+#[test]
+fn trace_labels_are_rate_limited_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = root().join("scenarios/traces/generic-csv/sample.csv");
+    let text = format!(
+        r#"name = "trace-tenants"
+[simulation]
+horizon = "1m"
+[service]
+replicas = 64
+dispatch = "shared"
+[service.service_time]
+distribution = "deterministic"
+base = "10ms"
+[traffic]
+kind = "trace"
+path = "{}"
+format = "csv"
+[traffic.columns]
+timestamp = "arrival_ms"
+time_unit = "ms"
+prompt_tokens = "in_tokens"
+output_tokens = "out_tokens"
+tenant = "customer"
+[[tenant]]
+name = "acme"
+[tenant.rate_limit]
+max_tokens = 5
+fill_interval = "1h"
+[[tenant]]
+name = "nobody"
+"#,
+        trace.display()
+    );
+    let file = dir.path().join("t.toml");
+    std::fs::write(&file, text).unwrap();
+    let out = dir.path().join("out");
+    let (code, _, stderr) = capsim_text(&[
+        "run",
+        file.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let t = &s["tenants"];
+    let acme = t
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "acme")
+        .unwrap();
+    assert_eq!(acme["arrived"], 19);
+    assert_eq!(acme["admitted"], 5);
+    assert_eq!(acme["rejected_by_reason"]["rate_limited"], 14);
+    assert_eq!(s["requests"]["dropped_by_reason"]["rate_limited"], 14);
+    let warnings = s["warnings"].to_string();
+    assert!(warnings.contains("nobody"), "{warnings}");
+    assert!(out.join("tenants.csv").exists());
+}

@@ -277,14 +277,29 @@ mod tests {
                 Err(RateLimited)
             ]
         );
-        let b: Vec<_> = [(0.0, 600), (0.5, 600), (0.9, 400), (1.0, 600), (1.0, 1)]
-            .into_iter()
-            .map(|(s, c)| g.admit(1, t(s), c))
-            .collect();
-        // 1000 - 600 = 400; 600 refused; 400 taken → 0; +500 at 1 s → 600 taken → 0; 1 refused.
+        let b: Vec<_> = [
+            (0.0, 600),
+            (0.5, 600),
+            (0.9, 400),
+            (1.0, 600),
+            (1.0, 500),
+            (1.0, 1),
+        ]
+        .into_iter()
+        .map(|(s, c)| g.admit(1, t(s), c))
+        .collect();
+        // 1000 - 600 = 400; 600 refused; 400 taken → 0; +500 at 1 s: 600 refused, 500 taken → 0;
+        // then 1 refused.
         assert_eq!(
             b,
-            [Ok(()), Err(TokenLimited), Ok(()), Ok(()), Err(TokenLimited)]
+            [
+                Ok(()),
+                Err(TokenLimited),
+                Ok(()),
+                Err(TokenLimited),
+                Ok(()),
+                Err(TokenLimited)
+            ]
         );
         assert!((0..100).all(|i| g.admit(2, t(0.0), i).is_ok()));
     }
