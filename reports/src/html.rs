@@ -306,6 +306,7 @@ pub fn page(res: &Results) -> String {
             4,
         );
     }
+    crate::tenants::section(&mut o, run, &res.policies);
     let shared = crate::mig::sharings(res);
     if !shared.is_empty() {
         o.push_str("<h2 id=\"gpu-layouts\">How the GPUs are shared</h2>\n<div class=\"charts\">\n");

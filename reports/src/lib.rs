@@ -16,6 +16,7 @@ pub mod png;
 pub mod svg;
 pub mod sweep;
 pub mod sweep_page;
+pub mod tenants;
 
 pub use model::{fnv1a64, load, ReportError, Results};
 

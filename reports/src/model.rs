@@ -211,6 +211,12 @@ pub struct Summary {
     /// Rollouts of model versions, if the scenario had any.
     #[serde(default)]
     pub rollout: Option<Rollout>,
+    /// Per-tenant results.
+    #[serde(default)]
+    pub tenants: Vec<crate::tenants::Tenant>,
+    /// Fairness across tenants.
+    #[serde(default)]
+    pub fairness: Option<crate::tenants::Fairness>,
 }
 
 /// `summary.json`'s `rollout`: the parts a report shows.

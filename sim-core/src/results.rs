@@ -5,6 +5,10 @@ use crate::serving::DropReason;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
+pub mod tenants;
+
+pub use tenants::{Fairness, TenantInfo, TenantSummary};
+
 /// capsim's version, recorded in every output.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -45,6 +49,11 @@ impl RunResult {
             s.push_str(&format!("{},{},{d}\n", i.time_s, i.kind));
         }
         Some(s)
+    }
+
+    /// `tenants.csv` text (`None` when the traffic has no tenant labels).
+    pub fn tenants_csv(&self) -> Option<String> {
+        (!self.summary.tenants.is_empty()).then(|| tenants::to_csv(&self.summary.tenants))
     }
 }
 
@@ -153,10 +162,13 @@ pub struct Summary {
     pub cluster: Option<ClusterSummary>,
     /// Things the user should know (pods that can never fit, …).
     pub warnings: Vec<String>,
-    /// Arrivals per tenant (a mix's streams, a trace's tenant or model labels); absent when the
-    /// traffic has no labels.
+    /// Per tenant (a mix's streams, a trace's tenant or model labels): counts, rejections at the
+    /// gateway, latency, SLO and throughput; absent when the traffic has no labels.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub tenants: Vec<TenantCount>,
+    pub tenants: Vec<TenantSummary>,
+    /// Fairness across the tenants; absent when the traffic has no labels.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fairness: Option<Fairness>,
     /// Failures and recovery; absent when nothing failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failures: Option<crate::metrics::incident::FailureSummary>,
@@ -179,15 +191,6 @@ pub struct ClientSummary {
     pub abandoned_completions: u64,
     /// Requests that completed only after one or more retries.
     pub completed_after_retry: u64,
-}
-
-/// Arrivals of one tenant (or model) over the whole run.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
-pub struct TenantCount {
-    /// The label.
-    pub name: String,
-    /// Requests that arrived.
-    pub arrived: u64,
 }
 
 /// Token-level results of an LLM engine, over measured completions.
@@ -470,6 +473,7 @@ pub fn summarise(
         failures: None,
         client: None,
         rollout: None,
+        fairness: None,
     };
     RunResult {
         summary,

@@ -12,4 +12,5 @@ pub mod pack;
 pub mod report;
 pub mod run;
 pub mod sweep;
+pub mod tenants;
 pub mod validate;

@@ -178,6 +178,9 @@ pub fn run_one(
     if let Some(r) = &result.summary.rollout {
         staged.write(&out.join("rollout.csv"), r.ready_csv())?;
     }
+    if let Some(csv) = result.tenants_csv() {
+        staged.write(&out.join("tenants.csv"), csv)?;
+    }
     staged.commit()?;
     // Optional files from an earlier run would not match these outputs.
     if incidents.is_none() {
@@ -185,6 +188,9 @@ pub fn run_one(
     }
     if result.summary.rollout.is_none() {
         remove_stale(&out.join("rollout.csv"))?;
+    }
+    if result.summary.tenants.is_empty() {
+        remove_stale(&out.join("tenants.csv"))?;
     }
     if !args.requests {
         remove_stale(&out.join("requests.csv"))?;
@@ -432,18 +438,24 @@ pub fn render(s: &Summary, out: &Path, requests: bool) -> String {
             );
         }
     }
+    t.push_str(&super::tenants::render(s));
     for w in &s.warnings {
         let _ = writeln!(t, "warning      {w}");
     }
+    let mut files = String::from("summary.json, timeseries.csv, ");
+    for (written, name) in [
+        (s.rollout.is_some(), "rollout.csv, "),
+        (!s.tenants.is_empty(), "tenants.csv, "),
+        (s.failures.is_some(), "incidents.csv, "),
+    ] {
+        if written {
+            files.push_str(name);
+        }
+    }
     let _ = writeln!(
         t,
-        "wrote        {}/summary.json, timeseries.csv, {}scenario.toml, inputs.csv{}",
+        "wrote        {}/{files}scenario.toml, inputs.csv{}",
         out.display(),
-        if s.rollout.is_some() {
-            "rollout.csv, "
-        } else {
-            ""
-        },
         if requests { ", requests.csv" } else { "" }
     );
     t

@@ -24,6 +24,7 @@ mod rollouts;
 mod scale_to_zero;
 mod static_batching;
 mod sweep;
+mod tenants;
 mod timeslice;
 mod traffic;
 mod triton_profile;

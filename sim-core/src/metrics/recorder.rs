@@ -6,6 +6,7 @@
 
 use super::histogram::LogHistogram;
 use super::series::SeriesRow;
+use super::tenants::TenantRecorder;
 use super::tokens::TokenRecorder;
 use crate::engine::{SimDuration, SimTime};
 use crate::serving::{Completion, DropReason, Request};
@@ -161,6 +162,7 @@ pub struct Recorder {
     wait: LogHistogram,
     service: LogHistogram,
     tokens: Option<TokenRecorder>,
+    tenants: Option<TenantRecorder>,
     batches: [BatchAcc; BATCHES],
     // State, integrated over time.
     last_t: SimTime,
@@ -202,6 +204,7 @@ impl Recorder {
             wait: LogHistogram::new(),
             service: LogHistogram::new(),
             tokens: None,
+            tenants: None,
             batches: [BatchAcc::default(); BATCHES],
             last_t: SimTime::ZERO,
             queued: 0,
@@ -241,6 +244,17 @@ impl Recorder {
     ) -> Self {
         self.tokens = Some(TokenRecorder::new(slo_ttft, slo_tpot));
         self
+    }
+
+    /// Also records per-tenant statistics (slots are made with [`Recorder::tenants_mut`]).
+    pub fn with_tenants(mut self) -> Self {
+        self.tenants = Some(TenantRecorder::default());
+        self
+    }
+
+    /// The per-tenant statistics, when recorded.
+    pub fn tenants_mut(&mut self) -> Option<&mut TenantRecorder> {
+        self.tenants.as_mut()
     }
 
     #[inline]
@@ -364,8 +378,12 @@ impl Recorder {
     pub fn on_arrival(&mut self, r: &Request) {
         self.totals.arrived += 1;
         self.interval.arrivals += 1;
-        if self.measured_arrival(r) {
+        let measured = self.measured_arrival(r);
+        if measured {
             self.measured.arrived += 1;
+        }
+        if let Some(t) = &mut self.tenants {
+            t.on_arrival(r, measured);
         }
     }
 
@@ -384,8 +402,12 @@ impl Recorder {
         if self.slo_ns.is_some() {
             self.interval.slo_total += 1;
         }
-        if self.measured_arrival(r) {
+        let measured = self.measured_arrival(r);
+        if measured {
             self.measured.dropped[i] += 1;
+        }
+        if let Some(t) = &mut self.tenants {
+            t.on_drop(r, reason, measured);
         }
         sink.record(&RequestRow {
             request: *r,
@@ -407,6 +429,9 @@ impl Recorder {
             if let Some(t) = tpot {
                 self.interval.tpot.record(t);
             }
+        }
+        if let Some(t) = &mut self.tenants {
+            t.on_completion(c, times, c.request.arrival >= self.warmup);
         }
         let met = self.slo_ns.is_some_and(|slo| latency <= slo);
         if self.slo_ns.is_some() {
@@ -486,6 +511,7 @@ impl Recorder {
             wait: self.wait,
             service: self.service,
             tokens: self.tokens,
+            tenants: self.tenants,
             series: self.rows,
         }
     }
@@ -532,6 +558,8 @@ pub struct Recorded {
     pub service: LogHistogram,
     /// Token-level statistics, for token-level engines.
     pub tokens: Option<TokenRecorder>,
+    /// Per-tenant statistics, when recorded.
+    pub tenants: Option<TenantRecorder>,
     /// The time series.
     pub series: Vec<SeriesRow>,
 }

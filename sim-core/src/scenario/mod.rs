@@ -11,6 +11,7 @@ pub mod policy;
 pub mod raw;
 pub mod rollout;
 pub mod scale_to_zero;
+pub mod tenant;
 pub mod traffic;
 pub mod vpa;
 
@@ -27,6 +28,7 @@ pub use model::{
 pub use policy::{parse_variants, Variant};
 pub use rollout::{IntOrPercent, RolloutSpec, Strategy};
 pub use scale_to_zero::{KedaSpec, KnativeSpec};
+pub use tenant::TenantSpec;
 pub use traffic::{
     traffic_has_tokens, ColumnMap, DiurnalSpec, MmppState, Spike, StreamSpec, TimeUnit,
     TraceOptions,

@@ -91,6 +91,8 @@ pub struct Scenario {
     pub failures: super::FailureSpec,
     /// Changes of the model version (`[[rollout]]`), in time order.
     pub rollouts: Vec<super::RolloutSpec>,
+    /// `[[tenant]]`s: per-tenant limits, SLOs and weights at the gateway (empty without any).
+    pub tenants: Vec<super::TenantSpec>,
 }
 
 /// How requests reach replicas.
@@ -495,6 +497,12 @@ impl Validator<'_> {
             ));
         }
         self.prefix_caching(&service, &traffic, tokens.as_ref())?;
+        let tenants = self.tenants(
+            &raw,
+            &traffic,
+            &service.engine,
+            (slo_latency, slo_ttft, slo_tpot),
+        )?;
         if (slo_ttft.is_some() || slo_tpot.is_some())
             && !matches!(service.engine, EngineSpec::Vllm(_))
         {
@@ -592,6 +600,7 @@ impl Validator<'_> {
             service,
             traffic,
             cluster,
+            tenants,
         })
     }
 

@@ -55,6 +55,8 @@ pub struct RawScenario {
     pub pdb: Option<super::failure::RawPdb>,
     /// `[[rollout]]`: changes of the model version, rolled out or as a canary.
     pub rollout: Option<Vec<super::rollout::RawRollout>>,
+    /// `[[tenant]]`: per-tenant rate limits, SLOs and weights at the gateway.
+    pub tenant: Option<Vec<super::tenant::RawTenant>>,
 }
 
 /// `[cluster_autoscaler]`: cluster-autoscaler's flags, named as on its command line.

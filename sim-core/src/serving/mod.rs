@@ -2,6 +2,7 @@
 
 pub mod engine;
 pub mod prefix;
+pub mod ratelimit;
 pub mod request;
 pub mod router;
 pub mod service_time;

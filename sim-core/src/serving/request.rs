@@ -20,6 +20,8 @@ pub struct Request {
     pub output_tokens: u32,
     /// Hash ids of its prompt's leading blocks, for prefix caching (empty when unknown).
     pub prefix: Prefix,
+    /// Its tenant's label index (a mix's stream, a trace's label; 0 without labels).
+    pub tenant: u16,
 }
 
 /// A request that finished service.
@@ -67,18 +69,29 @@ pub enum DropReason {
     PodFailed,
     /// The client's timeout ran out (and no retry was left).
     ClientTimeout,
+    /// Its tenant's request rate limit at the gateway had no token left (HTTP 429).
+    RateLimited,
+    /// Its tenant's tokens-per-minute limit at the gateway had too few tokens left (HTTP 429).
+    TokenLimited,
 }
 
 impl DropReason {
     /// Every reason, in output order.
-    pub const ALL: [DropReason; 6] = [
+    pub const ALL: [DropReason; 8] = [
         DropReason::QueueFull,
         DropReason::NoReadyReplica,
         DropReason::PodTerminated,
         DropReason::ExceedsKvCache,
         DropReason::PodFailed,
         DropReason::ClientTimeout,
+        DropReason::RateLimited,
+        DropReason::TokenLimited,
     ];
+
+    /// Whether the gateway refused it for its tenant's rate limits (it never reached a replica).
+    pub fn is_rate_limit(self) -> bool {
+        matches!(self, DropReason::RateLimited | DropReason::TokenLimited)
+    }
 
     /// The name used in outputs.
     pub fn name(self) -> &'static str {
@@ -89,6 +102,8 @@ impl DropReason {
             DropReason::ExceedsKvCache => "exceeds_kv_cache",
             DropReason::PodFailed => "pod_failed",
             DropReason::ClientTimeout => "client_timeout",
+            DropReason::RateLimited => "rate_limited",
+            DropReason::TokenLimited => "token_limited",
         }
     }
 }

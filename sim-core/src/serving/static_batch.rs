@@ -230,6 +230,7 @@ mod tests {
             prompt_tokens: prompt,
             output_tokens: output,
             prefix: Prefix::NONE,
+            tenant: 0,
         }
     }
 

@@ -298,6 +298,7 @@ mod tests {
             prompt_tokens: 0,
             output_tokens: 0,
             prefix: crate::serving::Prefix::NONE,
+            tenant: 0,
         }
     }
 

@@ -8,6 +8,7 @@ mod keda;
 mod knative;
 mod kube;
 mod serving;
+mod tenants;
 mod traffic;
 
 use crate::engine::{EventQueue, RngStreams, SimDuration, SimTime};
@@ -161,8 +162,8 @@ pub struct World {
     router: Option<Router>,
     source: TrafficSource,
     tokens: Option<TokenSampler>,
-    /// Arrivals per tenant index.
-    tenant_arrivals: Vec<u64>,
+    /// Per-tenant limits at the gateway (traffic that can carry tenant labels).
+    tenant_gate: Option<tenants::TenantGate>,
     /// Every request's prefix hash ids (trace or synthetic), when there are any.
     prefix_table: Option<Arc<PrefixTable>>,
     shared_prefixes: Option<SharedPrefixes>,
@@ -290,13 +291,16 @@ impl World {
                 )),
                 _ => None,
             },
-            tenant_arrivals: Vec::new(),
+            tenant_gate: tenants::TenantGate::new(s),
             prefix_table,
             shared_prefixes,
             pending: None,
             next_id: 0,
             recorder: {
-                let r = Recorder::new(s.warmup, s.horizon, s.sample_interval, s.slo_latency);
+                let mut r = Recorder::new(s.warmup, s.horizon, s.sample_interval, s.slo_latency);
+                if tenants::TenantGate::new(s).is_some() {
+                    r = r.with_tenants();
+                }
                 match svc.engine {
                     EngineSpec::Vllm(_) => r.with_tokens(s.slo_ttft, s.slo_tpot),
                     EngineSpec::Triton { .. } => r,
@@ -335,6 +339,7 @@ impl World {
         if world.rollout.is_some() {
             world.observe_rollout();
         }
+        world.learn_mix_labels();
         if let Some(ca) = &world.kube.ca {
             let t = ca.first_scan();
             if t < world.horizon {
@@ -588,8 +593,9 @@ impl World {
         };
         let incidents = std::mem::take(&mut self.kube.fail.incidents);
         let rollout = self.rollout_summary();
-        let labels = self.source.labels();
-        let rec = self.recorder.finish();
+        let mut rec = self.recorder.finish();
+        let tenant_stats = rec.tenants.take();
+        let window_s = rec.window_s;
         let failures = crate::metrics::incident::summarise(
             incidents,
             failure_counts,
@@ -609,15 +615,8 @@ impl World {
         result.summary.failures = failures;
         result.summary.client = self.client.as_ref().map(|c| c.counts);
         result.summary.rollout = rollout;
-        if !labels.is_empty() {
-            result.summary.tenants = labels
-                .into_iter()
-                .enumerate()
-                .map(|(i, name)| crate::results::TenantCount {
-                    arrived: self.tenant_arrivals.get(i).copied().unwrap_or(0),
-                    name,
-                })
-                .collect();
+        if let Some(g) = &self.tenant_gate {
+            g.results(&self.source, tenant_stats.as_ref(), window_s, &mut result);
         }
         result
     }

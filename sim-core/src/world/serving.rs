@@ -28,6 +28,7 @@ impl World {
             prompt_tokens: a.prompt_tokens,
             output_tokens: a.output_tokens,
             prefix: a.prefix,
+            tenant: a.tenant,
         };
         if let Some(t) = &mut self.tokens {
             t.apply(&mut request.prompt_tokens, &mut request.output_tokens);
@@ -40,12 +41,10 @@ impl World {
             }
         }
         self.next_id += 1;
-        let tenant = a.tenant as usize;
-        if tenant >= self.tenant_arrivals.len() {
-            self.tenant_arrivals.resize(tenant + 1, 0);
+        if !self.tenant_admission(&request, sink) {
+            self.schedule_next_arrival(a.time);
+            return;
         }
-        self.tenant_arrivals[tenant] += 1;
-        self.recorder.on_arrival(&request);
         self.client_sent(&request);
         self.dispatch(request, sink);
         self.schedule_next_arrival(a.time);

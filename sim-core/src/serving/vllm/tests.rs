@@ -34,6 +34,7 @@ fn request(id: u64, at_ms: u64, prompt: u32, output: u32) -> Request {
         prompt_tokens: prompt,
         output_tokens: output,
         prefix: Prefix::NONE,
+        tenant: 0,
     }
 }
 

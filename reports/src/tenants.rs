@@ -1,0 +1,128 @@
+//! The report's per-tenant tables: each tenant's arrivals, gateway rejections, latency, SLO
+//! attainment and throughput against its fair share, and the fairness index; with policies, one
+//! row per policy and tenant.
+
+use crate::fmt::{count, duration, percent, qty};
+use crate::html::table;
+use crate::model::{Percentiles, Run};
+use serde::Deserialize;
+use std::fmt::Write as _;
+
+/// One tenant's row of `summary.json`'s `tenants` (the parts a report shows).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+pub struct Tenant {
+    /// Its label.
+    pub name: String,
+    /// Requests that arrived.
+    pub arrived: u64,
+    /// Requests the gateway refused (rate limits).
+    pub rejected: u64,
+    /// Admitted requests served.
+    pub completed: u64,
+    /// Admitted requests dropped.
+    pub dropped: u64,
+    /// Measured arrivals per second.
+    pub demand_rps: f64,
+    /// Measured completions per second.
+    pub throughput_rps: f64,
+    /// Weighted max-min fair share of the throughput, per second.
+    pub fair_share_rps: f64,
+    /// End-to-end latency.
+    pub latency_s: Percentiles,
+    /// Time to first token (LLM engines).
+    #[serde(default)]
+    pub ttft_s: Option<Percentiles>,
+    /// Its SLO results.
+    pub slo: TenantSlo,
+}
+
+/// A tenant's SLO attainment.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+pub struct TenantSlo {
+    /// Measured requests meeting every target, over those finished.
+    pub attainment_ratio: Option<f64>,
+}
+
+/// `summary.json`'s `fairness`.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+pub struct Fairness {
+    /// Jain's index over throughput ÷ weighted max-min fair share.
+    pub jain_index: Option<f64>,
+    /// Jain's index over throughput ÷ demand.
+    pub jain_index_over_demand: Option<f64>,
+}
+
+fn row(policy: Option<&str>, t: &Tenant) -> Vec<String> {
+    let mut r: Vec<String> = policy.map(str::to_string).into_iter().collect();
+    r.extend([
+        t.name.clone(),
+        count(t.arrived, "request"),
+        t.rejected.to_string(),
+        t.completed.to_string(),
+        t.dropped.to_string(),
+        qty(Some(t.demand_rps), 2, "req/s"),
+        qty(Some(t.throughput_rps), 2, "req/s"),
+        qty(Some(t.fair_share_rps), 2, "req/s"),
+        duration(t.latency_s.p50),
+        duration(t.latency_s.p99),
+        duration(t.ttft_s.as_ref().and_then(|p| p.p99)),
+        percent(t.slo.attainment_ratio),
+    ]);
+    r
+}
+
+const HEADER: [&str; 12] = [
+    "tenant",
+    "arrived",
+    "rejected (429)",
+    "completed",
+    "dropped",
+    "demand",
+    "throughput",
+    "fair share",
+    "latency p50",
+    "latency p99",
+    "TTFT p99",
+    "SLO attainment",
+];
+
+fn fairness_line(o: &mut String, f: Option<&Fairness>) {
+    if let Some(f) = f {
+        let j = |v: Option<f64>| v.map_or("–".to_string(), |x| format!("{x:.3}"));
+        let _ = writeln!(
+            o,
+            "<p>Jain's fairness index: {} over each tenant's throughput ÷ its weighted max-min fair share, {} over throughput ÷ demand (1 is perfectly fair).</p>",
+            j(f.jain_index),
+            j(f.jain_index_over_demand)
+        );
+    }
+}
+
+/// The "Tenants" section: the main run's table, and one over policies when there are any.
+pub fn section(o: &mut String, main: &Run, policies: &[Run]) {
+    if main.summary.tenants.is_empty() && policies.iter().all(|p| p.summary.tenants.is_empty()) {
+        return;
+    }
+    o.push_str("<h2 id=\"tenants\">Tenants</h2>\n");
+    if policies.is_empty() {
+        let rows: Vec<Vec<String>> = main.summary.tenants.iter().map(|t| row(None, t)).collect();
+        table(o, &HEADER, &rows, 1);
+        fairness_line(o, main.summary.fairness.as_ref());
+        return;
+    }
+    let mut header = vec!["policy"];
+    header.extend(HEADER);
+    let rows: Vec<Vec<String>> = policies
+        .iter()
+        .flat_map(|p| p.summary.tenants.iter().map(|t| row(Some(&p.name), t)))
+        .collect();
+    table(o, &header, &rows, 2);
+    for p in policies {
+        if let Some(f) = &p.summary.fairness {
+            let _ = write!(o, "<p><b>{}</b>: ", crate::fmt::esc(&p.name));
+            let mut line = String::new();
+            fairness_line(&mut line, Some(f));
+            o.push_str(line.trim_start_matches("<p>"));
+        }
+    }
+}
