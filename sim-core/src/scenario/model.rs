@@ -87,6 +87,10 @@ pub struct Scenario {
     pub traffic: TrafficSpec,
     /// Nodes and scheduling; `None` for abstract replicas that need no nodes.
     pub cluster: Option<ClusterSpec>,
+    /// Namespaces with quotas and the serving pods' priority.
+    pub admission: super::batch::AdmissionSpec,
+    /// Kueue-style batch jobs beside the service, if any.
+    pub batch: Option<super::batch::BatchSpec>,
 }
 
 /// How requests reach replicas.
@@ -558,7 +562,17 @@ impl Validator<'_> {
                 }
             }
         }
+        let (admission, classes, default_priority) = self.admission(&raw)?;
+        let batch = self.batch(
+            &raw,
+            &admission,
+            &classes,
+            default_priority,
+            cluster.as_ref(),
+        )?;
         Ok(Scenario {
+            admission,
+            batch,
             autoscaling,
             keda,
             knative,

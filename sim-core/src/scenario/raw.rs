@@ -45,6 +45,12 @@ pub struct RawScenario {
     pub vpa: Option<super::vpa::RawVpa>,
     /// `[[check]]`: assertions on the results (checked by the CLI, not the simulator).
     pub check: Option<Vec<toml::Table>>,
+    /// `[[namespace]]`: namespaces and their ResourceQuotas.
+    pub namespace: Option<Vec<super::batch::RawNamespace>>,
+    /// `[[priority_class]]`: PriorityClasses.
+    pub priority_class: Option<Vec<super::batch::RawPriorityClass>>,
+    /// `[batch]`: Kueue-style queues and batch jobs beside the service.
+    pub batch: Option<super::batch::RawBatch>,
 }
 
 /// `[cluster_autoscaler]`: cluster-autoscaler's flags, named as on its command line.
@@ -167,6 +173,10 @@ pub struct RawService {
     pub pod: Option<RawPodTemplate>,
     /// `[[service.scale]]`: scheduled changes of the Deployment's replicas.
     pub scale: Option<Vec<RawServiceScale>>,
+    /// The Deployment's namespace (default `default`).
+    pub namespace: Option<String>,
+    /// Its pods' `priorityClassName`.
+    pub priority_class: Option<String>,
 }
 
 /// Replica engines.
