@@ -3,6 +3,9 @@
 
 mod cluster_autoscaler;
 pub(super) mod karpenter;
+pub(super) mod kueue;
+mod preempt;
+mod quota;
 mod timeslice;
 pub(super) mod vpa;
 
@@ -43,6 +46,8 @@ pub(super) struct Node {
     pods: u32,
     /// Of `pods`, those terminating (PodTopologySpread does not count them).
     terminating: u32,
+    /// Of `pods`, batch pods (not the Deployment's).
+    batch_pods: u32,
     /// Bumped on every change, for per-node caches.
     version: u64,
     /// Shares of time-sliced GPUs, on such nodes.
@@ -135,6 +140,12 @@ pub(super) struct Kube {
     shared_request: u64,
     /// Pods OOM-killed on time-sliced GPUs.
     oom_kills: u64,
+    /// Namespaces' ResourceQuotas.
+    quotas: quota::Quotas,
+    /// The serving Deployment's namespace.
+    service_ns: Option<usize>,
+    /// Kueue and its batch pods, if the scenario has batch work.
+    pub(super) kueue: Option<kueue::Kueue>,
 }
 
 impl Kube {
@@ -149,6 +160,9 @@ impl Kube {
             .as_ref()
             .map(|c| c.pools.clone())
             .unwrap_or_default();
+        for k in s.admission.resource_names(s.batch.as_ref()) {
+            names.intern(k);
+        }
         for p in &pools {
             for k in p.allocatable.keys() {
                 names.intern(k);
@@ -205,7 +219,6 @@ impl Kube {
         Kube {
             has_nodes: s.cluster.is_some(),
             warm_start: s.cluster.as_ref().is_none_or(|c| c.warm_start),
-            names,
             pools,
             nodes: Vec::new(),
             pods: Vec::new(),
@@ -246,6 +259,12 @@ impl Kube {
                 .clone()
                 .map(|c| cluster_autoscaler::ClusterAutoscaler::new(c, streams)),
             karpenter: s.karpenter.clone().map(karpenter::Karpenter::new),
+            quotas: quota::Quotas::new(&s.admission, &names),
+            service_ns: s.admission.service_namespace,
+            kueue: s.batch.as_ref().map(|b| {
+                kueue::Kueue::new(b, s.admission.service_priority, &names, streams)
+            }),
+            names,
         }
     }
 
@@ -410,6 +429,9 @@ impl Kube {
             gpu_oom_kills: self.oom_kills,
             karpenter: None,
             vpa: None,
+            quotas: self.quotas.outcome(&self.names),
+            preemption: None,
+            batch: None,
         }
     }
 }
@@ -449,11 +471,14 @@ impl World {
         }
         if self.router.is_some() {
             for _ in 0..self.kube.desired {
-                self.create_pod();
+                if !self.create_pod() {
+                    break;
+                }
             }
             let warm = self.kube.warm_start;
             self.schedule_pending_inner(warm);
         }
+        self.kueue_start();
         self.publish_cluster();
     }
 
@@ -485,6 +510,7 @@ impl World {
             image_ready_at: None,
             pods: 0,
             terminating: 0,
+            batch_pods: 0,
             version: 0,
             shared: spec.time_slicing.as_ref().map(|(replicas, _)| {
                 timeslice::SharedGpus::new(spec.gpus_per_node, *replicas, spec.gpu_memory_bytes)
@@ -494,7 +520,12 @@ impl World {
         id
     }
 
-    fn create_pod(&mut self) {
+    /// Creates a pod of the Deployment; false if its namespace's quota refuses it.
+    fn create_pod(&mut self) -> bool {
+        let k = &mut self.kube;
+        if !k.quotas.admit(k.service_ns, &k.pod_req, &k.names) {
+            return false;
+        }
         let id = PodId(self.kube.pods.len() as u32);
         self.kube.pods.push(Pod {
             phase: PodPhase::Pending,
@@ -511,6 +542,7 @@ impl World {
         let engine = self.new_engine(id.0);
         self.engines.push(engine);
         self.wake.push(WakeSlot::default());
+        true
     }
 
     /// Recomputes the cluster gauge for the recorder.
@@ -534,10 +566,14 @@ impl World {
             }
             match self.pick_node(pod) {
                 Some(node) => self.bind(pod, node, warm),
-                None => still.push(pod),
+                None => {
+                    self.try_preempt(pod);
+                    still.push(pod);
+                }
             }
         }
         self.kube.pending = still;
+        self.kueue_place();
         self.karpenter_notice_pending();
     }
 
@@ -561,7 +597,7 @@ impl World {
                     labels: &n.labels,
                     taints: &pool.spec.taints,
                     // Upstream counts only pods without a deletion timestamp.
-                    matching_pods: n.pods - n.terminating,
+                    matching_pods: n.pods - n.terminating - n.batch_pods,
                     has_image: n.image_ready_at.is_some(),
                     unschedulable: n.phase == NodePhase::Draining,
                 }
@@ -704,7 +740,9 @@ impl World {
         let desired = self.kube.desired;
         if active < desired {
             for _ in active..desired {
-                self.create_pod();
+                if !self.create_pod() {
+                    break;
+                }
             }
             return;
         }
@@ -741,6 +779,7 @@ impl World {
             PodPhase::Pending => {
                 p.phase = PodPhase::Gone;
                 self.kube.pending.retain(|&x| x != pod);
+                self.kube.quotas.release(self.kube.service_ns, &self.kube.pod_req);
             }
             PodPhase::Starting => self.pod_gone(pod, sink),
             PodPhase::Ready => {
@@ -794,6 +833,9 @@ impl World {
             self.kube.ready.remove(i);
         }
         let bound_to = p.node;
+        self.kube
+            .quotas
+            .release(self.kube.service_ns, &self.kube.pod_req);
         self.release_shares(pod);
         if let Some(node) = bound_to {
             let req = match &self.kube.pods[pod.index()].requests {
@@ -810,6 +852,11 @@ impl World {
                 n.phase = NodePhase::Terminated;
                 n.ended = Some(self.now);
             }
+        }
+        if self.kube.quotas.retry {
+            // The ReplicaSet retries the pods the quota refused.
+            self.kube.quotas.retry = false;
+            self.reconcile_replicas(_sink);
         }
         self.schedule_pending();
         self.publish_cluster();
@@ -850,6 +897,7 @@ impl World {
             for pod in self.kube.running_on(node) {
                 self.terminate_pod(pod, sink);
             }
+            self.evict_batch_on(node);
             self.queue.push(back, Event::NodeReady { node });
         }
         self.reconcile_replicas(sink);
@@ -913,5 +961,6 @@ impl World {
         for pod in self.kube.running_on(node) {
             self.terminate_pod(pod, sink);
         }
+        self.evict_batch_on(node);
     }
 }

@@ -127,6 +127,8 @@ enum Event {
     VpaRecommend,
     /// The VPA updater runs.
     VpaUpdate,
+    /// Kueue-style batch work.
+    Batch(kube::kueue::BatchEvent),
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -445,6 +447,7 @@ impl World {
                 Event::KarpenterExecute => self.on_karpenter_execute(sink),
                 Event::VpaRecommend => self.on_vpa_recommend(),
                 Event::VpaUpdate => self.on_vpa_update(sink),
+                Event::Batch(e) => self.on_batch_event(e, sink),
             }
             if self.gateway_ready() {
                 self.release_gateway(sink);
@@ -488,6 +491,11 @@ impl World {
             cluster.karpenter = Some(k.outcome());
         }
         cluster.vpa = self.vpa.as_ref().map(|v| v.outcome());
+        if let Some(k) = &self.kube.kueue {
+            let (p, b) = k.outcome(self.horizon);
+            cluster.preemption = Some(p);
+            cluster.batch = Some(b);
+        }
         if let Some(a) = &self.autoscaler {
             if let Some(f) = &a.first_failure {
                 cluster.warnings.push(format!(
