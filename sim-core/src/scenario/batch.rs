@@ -566,19 +566,23 @@ impl Validator<'_> {
             )?;
             // The whole gang must fit some flavor's quota, and one pod some node of that pool.
             let q = &queues[queue];
-            let fits_quota = q.flavors.iter().any(|f| {
-                let cohort_extra = q.cohort.is_some();
-                requests.iter().all(|(r, per)| {
+            // Kueue admits a workload only if every resource it requests is covered by the
+            // flavor's quota (pods only where the quota names them).
+            let short = |f: &FlavorQuota| {
+                requests.iter().find_map(|(r, per)| {
                     let need = per.milli() * parallelism as u128;
-                    need == 0
-                        || cohort_extra
-                        || f.nominal.get(r).is_some_and(|n| n.milli() >= need)
+                    let ok = need == 0
+                        || match f.nominal.get(r) {
+                            Some(n) => q.cohort.is_some() || n.milli() >= need,
+                            None => false,
+                        };
+                    (!ok).then(|| (r.clone(), Quantity::from_milli(need)))
                 })
-            });
-            if !fits_quota {
+            };
+            if let Some((r, need)) = q.flavors.iter().map(short).reduce(|a, b| a.and(b)).flatten() {
                 return Err(self.err(
                     &format!("{key}.requests"),
-                    format!("the job's {parallelism} pods need more than any flavor of queue `{}` offers (nominal_quota): Kueue would never admit it", q.name),
+                    format!("the job's {parallelism} pods need {need} of `{r}`, which no flavor of queue `{}` covers (nominal_quota): Kueue would never admit it", q.name),
                 ));
             }
             let fits_node = q.flavors.iter().any(|f| {

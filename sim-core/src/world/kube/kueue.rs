@@ -334,6 +334,18 @@ impl Kueue {
             })
     }
 
+    /// Requests of batch pods of priority below `priority` terminating on `node`.
+    pub(super) fn terminating_on(&self, node: NodeId, priority: i32) -> impl Iterator<Item = &ResVec> + '_ {
+        self.pods
+            .iter()
+            .filter(move |p| {
+                p.node == Some(node)
+                    && p.phase == BatchPhase::Terminating
+                    && self.jobs[p.job as usize].priority.value < priority
+            })
+            .map(|p| &self.jobs[p.job as usize].req)
+    }
+
     /// Whether a batch pod of priority below `priority` is terminating on `node`.
     pub(super) fn lower_terminating_on(&self, node: NodeId, priority: i32) -> bool {
         self.pods.iter().any(|p| {

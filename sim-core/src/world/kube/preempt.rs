@@ -1,7 +1,9 @@
 //! kube-scheduler's PostFilter for serving pods: a pending pod that fits no node may preempt
 //! lower-priority (batch) pods on one node, chosen by [`crate::scheduler::preemption`]. The
 //! victims' jobs are evicted (their pods get their grace period) and the pod is nominated to the
-//! node: batch pods are not placed into the room it waits for.
+//! node: batch pods are not placed into the room it waits for. Lower-priority pods already
+//! terminating on a node count as leaving, and pods nominated to it as coming, so a node where
+//! earlier victims make room enough takes the nomination without new victims.
 
 use super::NodePhase;
 use crate::cluster::ResVec;
@@ -55,11 +57,24 @@ impl World {
             if !matches!(filter(&view, &empty), Ok(()) | Err(Rejection::Insufficient(_))) {
                 continue;
             }
+            // Room already promised: lower-priority pods terminating here will leave (upstream
+            // would pick them as victims again, a no-op); pods nominated here will come.
             let mut requested = n.requested.clone();
+            for r in k.terminating_on(node, prio.value) {
+                requested.sub(r);
+            }
             for (p, nn) in &k.nominated {
                 if *nn == node && *p != pod {
                     requested.add(kube.requests_of(*p).0);
                 }
+            }
+            if requested.fits_within(req, &pool.allocatable) {
+                let none = Victims {
+                    pods: Vec::new(),
+                    pdb_violations: 0,
+                };
+                found.push((node, Vec::new(), (none, Vec::new())));
+                continue;
             }
             let running: Vec<(u32, RunningPod, &ResVec)> = k
                 .running_on(node)
@@ -88,7 +103,7 @@ impl World {
         };
         let (node, ids, (victims, rp)) = found.swap_remove(best);
         let k = self.kube.kueue.as_mut().expect("batch");
-        k.preemptions += 1;
+        k.preemptions += u64::from(!victims.pods.is_empty());
         let mut jobs = Vec::new();
         for &v in &victims.pods {
             *k.victims_by_priority.entry(rp[v].priority).or_default() += 1;
