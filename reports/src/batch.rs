@@ -106,7 +106,12 @@ pub fn section(o: &mut String, c: &Cluster) {
             .collect();
         table(
             o,
-            &["namespace", "peak use / hard limit", "first refusal", "refused pods"],
+            &[
+                "namespace",
+                "peak use / hard limit",
+                "first refusal",
+                "refused pods",
+            ],
             &rows,
             3,
         );

@@ -81,7 +81,10 @@ fn accounted(b: &BatchOutcome) {
             + b.jobs_admitted_waiting_at_horizon
             + b.jobs_queued_at_horizon
     );
-    assert_eq!(b.admissions, b.jobs_submitted + b.requeues - b.jobs_queued_at_horizon);
+    assert_eq!(
+        b.admissions,
+        b.jobs_submitted + b.requeues - b.jobs_queued_at_horizon
+    );
 }
 
 #[test]
@@ -98,7 +101,11 @@ fn serving_scale_up_preempts_batch_and_every_job_finishes() {
     assert_eq!(b.jobs_completed, 3);
     assert_eq!(b.jobs_preempted, 2);
     assert_eq!(b.requeues, 2);
-    assert!((b.gpu_hours_lost - 480.0 / 3600.0).abs() < 1e-9, "{}", b.gpu_hours_lost);
+    assert!(
+        (b.gpu_hours_lost - 480.0 / 3600.0).abs() < 1e-9,
+        "{}",
+        b.gpu_hours_lost
+    );
     assert!((b.gpu_hours_useful - 3.0 * 2.0 * 0.5).abs() < 1e-9);
     assert_eq!(r.overcommits, 0);
     // Serving's six pods are all Ready 30 s (the victims' grace) after the scale-up, plus
@@ -135,7 +142,11 @@ fn a_namespace_quota_refuses_pods_and_the_deployment_stays_short() {
     let q = c.quotas.iter().find(|q| q.namespace == "serving").unwrap();
     assert!(q.refusals > 0);
     assert_eq!(q.peak_used.get("nvidia.com/gpu"), Some(&4.0));
-    assert!(q.first_refusal.as_deref().unwrap().starts_with("exceeded quota: serving"));
+    assert!(q
+        .first_refusal
+        .as_deref()
+        .unwrap()
+        .starts_with("exceeded quota: serving"));
     assert!(r.series.iter().all(|row| row.ready_replicas <= 4));
     accounted(&batch(&r));
 }

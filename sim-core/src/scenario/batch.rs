@@ -291,7 +291,9 @@ impl Validator<'_> {
                     closest(n, &names).map_or(String::new(), |c| format!("; did you mean `{c}`?"));
                 Err(self.err(
                     key,
-                    format!("unknown namespace `{n}`: expected `default` or a [[namespace]] name{hint}"),
+                    format!(
+                        "unknown namespace `{n}`: expected `default` or a [[namespace]] name{hint}"
+                    ),
                 ))
             }
         }
@@ -451,7 +453,11 @@ impl Validator<'_> {
                         .map_or(String::new(), |c| format!("; did you mean `{c}`?"));
                     return Err(self.err(
                         &format!("{fk}.pool"),
-                        format!("unknown node pool `{}`: expected one of {}{hint}", f.pool, pool_names.join(", ")),
+                        format!(
+                            "unknown node pool `{}`: expected one of {}{hint}",
+                            f.pool,
+                            pool_names.join(", ")
+                        ),
                     ));
                 };
                 if f.borrowing_limit.is_some() && q.cohort.is_none() {
@@ -492,18 +498,28 @@ impl Validator<'_> {
                     .map_or(String::new(), |c| format!("; did you mean `{c}`?"));
                 return Err(self.err(
                     &format!("{key}.queue"),
-                    format!("unknown queue `{}`: expected a [[batch.queue]] name{hint}", j.queue),
+                    format!(
+                        "unknown queue `{}`: expected a [[batch.queue]] name{hint}",
+                        j.queue
+                    ),
                 ));
             };
-            let namespace =
-                self.namespace_ref(&format!("{key}.namespace"), j.namespace.as_ref(), &admission.namespaces)?;
+            let namespace = self.namespace_ref(
+                &format!("{key}.namespace"),
+                j.namespace.as_ref(),
+                &admission.namespaces,
+            )?;
             let priority = self.priority(
                 &format!("{key}.priority_class"),
                 j.priority_class.as_ref(),
                 classes,
                 default_priority,
             )?;
-            let arrival = self.duration(&format!("{key}.arrival"), j.arrival.as_ref(), SimDuration::ZERO)?;
+            let arrival = self.duration(
+                &format!("{key}.arrival"),
+                j.arrival.as_ref(),
+                SimDuration::ZERO,
+            )?;
             let count = j.count.unwrap_or(1);
             if count == 0 || count > MAX_JOB_COPIES {
                 return Err(self.err(
@@ -511,8 +527,11 @@ impl Validator<'_> {
                     format!("expected 1 to {MAX_JOB_COPIES} copies, found {count}"),
                 ));
             }
-            let interval =
-                self.duration(&format!("{key}.interval"), j.interval.as_ref(), SimDuration::ZERO)?;
+            let interval = self.duration(
+                &format!("{key}.interval"),
+                j.interval.as_ref(),
+                SimDuration::ZERO,
+            )?;
             let parallelism = j.parallelism.unwrap_or(1);
             if parallelism == 0 {
                 return Err(self.err(&format!("{key}.parallelism"), "expected at least 1 pod"));
@@ -547,14 +566,24 @@ impl Validator<'_> {
                 }
             };
             if duration == SimDuration::ZERO {
-                return Err(self.err(&format!("{key}.duration"), "expected a duration longer than zero"));
+                return Err(self.err(
+                    &format!("{key}.duration"),
+                    "expected a duration longer than zero",
+                ));
             }
             let checkpoint_interval = match &j.checkpoint_interval {
                 None => None,
                 Some(s) => {
-                    let d = self.duration(&format!("{key}.checkpoint_interval"), Some(s), SimDuration::ZERO)?;
+                    let d = self.duration(
+                        &format!("{key}.checkpoint_interval"),
+                        Some(s),
+                        SimDuration::ZERO,
+                    )?;
                     if d == SimDuration::ZERO {
-                        return Err(self.err(&format!("{key}.checkpoint_interval"), "expected an interval longer than zero"));
+                        return Err(self.err(
+                            &format!("{key}.checkpoint_interval"),
+                            "expected an interval longer than zero",
+                        ));
                     }
                     Some(d)
                 }
@@ -579,7 +608,13 @@ impl Validator<'_> {
                     (!ok).then(|| (r.clone(), Quantity::from_milli(need)))
                 })
             };
-            if let Some((r, need)) = q.flavors.iter().map(short).reduce(|a, b| a.and(b)).flatten() {
+            if let Some((r, need)) = q
+                .flavors
+                .iter()
+                .map(short)
+                .reduce(|a, b| a.and(b))
+                .flatten()
+            {
                 return Err(self.err(
                     &format!("{key}.requests"),
                     format!("the job's {parallelism} pods need {need} of `{r}`, which no flavor of queue `{}` covers (nominal_quota): Kueue would never admit it", q.name),
@@ -600,11 +635,19 @@ impl Validator<'_> {
             let base = j.name.clone().unwrap_or_else(|| format!("job-{i}"));
             for c in 0..count {
                 jobs.push(BatchJobSpec {
-                    name: if count == 1 { base.clone() } else { format!("{base}-{c}") },
+                    name: if count == 1 {
+                        base.clone()
+                    } else {
+                        format!("{base}-{c}")
+                    },
                     queue,
                     namespace,
                     priority,
-                    arrival: SimDuration(arrival.0.saturating_add(interval.0.saturating_mul(c as u64))),
+                    arrival: SimDuration(
+                        arrival
+                            .0
+                            .saturating_add(interval.0.saturating_mul(c as u64)),
+                    ),
                     parallelism,
                     requests: requests.clone(),
                     duration,
@@ -627,7 +670,10 @@ mod tests {
 
     #[test]
     fn quota_keys_map_to_resources() {
-        assert_eq!(quota_resource("requests.nvidia.com/gpu"), Some("nvidia.com/gpu"));
+        assert_eq!(
+            quota_resource("requests.nvidia.com/gpu"),
+            Some("nvidia.com/gpu")
+        );
         assert_eq!(quota_resource("cpu"), Some("cpu"));
         assert_eq!(quota_resource("requests.memory"), Some("memory"));
         assert_eq!(quota_resource("pods"), Some("pods"));

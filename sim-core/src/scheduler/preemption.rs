@@ -109,7 +109,11 @@ pub fn pick_node(candidates: &[(Victims, Vec<RunningPod>)]) -> Option<usize> {
             std::cmp::Reverse(earliest),
         )
     };
-    (0..candidates.len()).min_by(|&a, &b| key(&candidates[a]).cmp(&key(&candidates[b])).then(a.cmp(&b)))
+    (0..candidates.len()).min_by(|&a, &b| {
+        key(&candidates[a])
+            .cmp(&key(&candidates[b]))
+            .then(a.cmp(&b))
+    })
 }
 
 #[cfg(test)]
@@ -218,7 +222,10 @@ mod tests {
     fn then_the_fewest_victims() {
         // Equal highest priority (3) and equal offset sums: a victim at i32::MIN adds nothing
         // to the sum, so (MIN, 3) and (3) tie until the count, where one victim wins.
-        let c = [cand(&[pod(3, 0), pod(i32::MIN, 0)], 0), cand(&[pod(3, 0)], 0)];
+        let c = [
+            cand(&[pod(3, 0), pod(i32::MIN, 0)], 0),
+            cand(&[pod(3, 0)], 0),
+        ];
         assert_eq!(pick_node(&c), Some(1));
     }
 

@@ -261,9 +261,10 @@ impl Kube {
             karpenter: s.karpenter.clone().map(karpenter::Karpenter::new),
             quotas: quota::Quotas::new(&s.admission, &names),
             service_ns: s.admission.service_namespace,
-            kueue: s.batch.as_ref().map(|b| {
-                kueue::Kueue::new(b, s.admission.service_priority, &names, streams)
-            }),
+            kueue: s
+                .batch
+                .as_ref()
+                .map(|b| kueue::Kueue::new(b, s.admission.service_priority, &names, streams)),
             names,
         }
     }
@@ -779,7 +780,9 @@ impl World {
             PodPhase::Pending => {
                 p.phase = PodPhase::Gone;
                 self.kube.pending.retain(|&x| x != pod);
-                self.kube.quotas.release(self.kube.service_ns, &self.kube.pod_req);
+                self.kube
+                    .quotas
+                    .release(self.kube.service_ns, &self.kube.pod_req);
             }
             PodPhase::Starting => self.pod_gone(pod, sink),
             PodPhase::Ready => {

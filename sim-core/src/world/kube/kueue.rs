@@ -269,7 +269,11 @@ impl Kueue {
             }
             // The cohort's pooled quota of this flavor (same node pool) must cover it.
             let (mut nominal, mut used) = (0u64, 0u64);
-            for other in self.queues.iter().filter(|o| o.cohort.as_ref() == Some(cohort)) {
+            for other in self
+                .queues
+                .iter()
+                .filter(|o| o.cohort.as_ref() == Some(cohort))
+            {
                 for of in other.flavors.iter().filter(|of| of.pool == fl.pool) {
                     nominal = nominal.saturating_add(of.nominal.0[r]);
                     used = used.saturating_add(of.used.0[r]);
@@ -323,7 +327,10 @@ impl Kueue {
     }
 
     /// Batch pods bound to `node` and running, with their priorities and start times.
-    pub(super) fn running_on(&self, node: NodeId) -> impl Iterator<Item = (u32, i32, SimTime, &ResVec)> + '_ {
+    pub(super) fn running_on(
+        &self,
+        node: NodeId,
+    ) -> impl Iterator<Item = (u32, i32, SimTime, &ResVec)> + '_ {
         self.pods
             .iter()
             .enumerate()
@@ -335,7 +342,11 @@ impl Kueue {
     }
 
     /// Requests of batch pods of priority below `priority` terminating on `node`.
-    pub(super) fn terminating_on(&self, node: NodeId, priority: i32) -> impl Iterator<Item = &ResVec> + '_ {
+    pub(super) fn terminating_on(
+        &self,
+        node: NodeId,
+        priority: i32,
+    ) -> impl Iterator<Item = &ResVec> + '_ {
         self.pods
             .iter()
             .filter(move |p| {
@@ -452,7 +463,9 @@ impl World {
     /// Handles a batch event.
     pub(in crate::world) fn on_batch_event<S: RequestSink>(&mut self, e: BatchEvent, sink: &mut S) {
         let now = self.now;
-        let Some(k) = &mut self.kube.kueue else { return };
+        let Some(k) = &mut self.kube.kueue else {
+            return;
+        };
         match e {
             BatchEvent::Submit { job } => {
                 k.jobs[job as usize].queued_at = now;
@@ -589,7 +602,9 @@ impl World {
     /// The Job controller creates admitted jobs' pods (each checked against its namespace's
     /// quota), then the scheduler places each job's pods all or none on its flavor's nodes.
     pub(super) fn kueue_place(&mut self) {
-        let Some(k) = &mut self.kube.kueue else { return };
+        let Some(k) = &mut self.kube.kueue else {
+            return;
+        };
         let pods = &self.kube.pods;
         k.nominated
             .retain(|(p, _)| pods[p.index()].phase == PodPhase::Pending);

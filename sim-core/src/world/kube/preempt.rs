@@ -13,6 +13,9 @@ use crate::scheduler::preemption::{pick_node, victims_on_node, RunningPod, Victi
 use crate::scheduler::{NodeView, PodView};
 use crate::world::World;
 
+/// One candidate node's victims and the running pods they index.
+type Candidate = (Victims, Vec<RunningPod>);
+
 impl World {
     /// Tries to make room for a pending serving pod by preempting; true if it did (or is
     /// already waiting for earlier victims to leave its nominated node).
@@ -37,7 +40,7 @@ impl World {
             nonzero_requests: nonzero,
         };
         let zeros = ResVec::zeros(kube.names.len());
-        let mut found: Vec<(NodeId, Vec<u32>, (Victims, Vec<RunningPod>))> = Vec::new();
+        let mut found: Vec<(NodeId, Vec<u32>, Candidate)> = Vec::new();
         for (i, n) in kube.nodes.iter().enumerate() {
             if n.phase != NodePhase::Ready {
                 continue;
@@ -54,7 +57,10 @@ impl World {
                 has_image: true,
                 unschedulable: false,
             };
-            if !matches!(filter(&view, &empty), Ok(()) | Err(Rejection::Insufficient(_))) {
+            if !matches!(
+                filter(&view, &empty),
+                Ok(()) | Err(Rejection::Insufficient(_))
+            ) {
                 continue;
             }
             // Room already promised: lower-priority pods terminating here will leave (upstream
@@ -90,14 +96,16 @@ impl World {
                     )
                 })
                 .collect();
-            let pods: Vec<(RunningPod, &ResVec)> = running.iter().map(|(_, p, r)| (*p, *r)).collect();
-            if let Some(v) = victims_on_node(prio.value, req, &pool.allocatable, &requested, &pods) {
+            let pods: Vec<(RunningPod, &ResVec)> =
+                running.iter().map(|(_, p, r)| (*p, *r)).collect();
+            if let Some(v) = victims_on_node(prio.value, req, &pool.allocatable, &requested, &pods)
+            {
                 let ids = running.iter().map(|(id, _, _)| *id).collect();
                 let rp = running.iter().map(|(_, p, _)| *p).collect();
                 found.push((node, ids, (v, rp)));
             }
         }
-        let cands: Vec<(Victims, Vec<RunningPod>)> = found.iter().map(|(_, _, c)| c.clone()).collect();
+        let cands: Vec<Candidate> = found.iter().map(|(_, _, c)| c.clone()).collect();
         let Some(best) = pick_node(&cands) else {
             return false;
         };
