@@ -460,6 +460,12 @@ impl Validator<'_> {
                         ),
                     ));
                 };
+                if cluster.pools[pool].time_slicing.is_some() {
+                    return Err(self.err(
+                        &format!("{fk}.pool"),
+                        format!("node pool `{}` time-slices its GPUs: batch pods are placed on whole GPUs or MIG slices only", f.pool),
+                    ));
+                }
                 if f.borrowing_limit.is_some() && q.cohort.is_none() {
                     return Err(self.err(
                         &format!("{fk}.borrowing_limit"),
