@@ -307,6 +307,9 @@ pub fn page(res: &Results) -> String {
         );
     }
     crate::tenants::section(&mut o, run, &res.policies);
+    if let Some(c) = &s.cluster {
+        crate::batch::section(&mut o, c);
+    }
     let shared = crate::mig::sharings(res);
     if !shared.is_empty() {
         o.push_str("<h2 id=\"gpu-layouts\">How the GPUs are shared</h2>\n<div class=\"charts\">\n");

@@ -6,6 +6,7 @@
 
 #![warn(missing_docs)]
 
+pub mod batch;
 pub mod chart;
 pub mod fmt;
 pub mod html;

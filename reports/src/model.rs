@@ -165,6 +165,15 @@ pub struct Cluster {
     pub cost_usd_per_million_requests: Option<f64>,
     /// Per pool.
     pub pools: Vec<Pool>,
+    /// Namespaces with ResourceQuotas.
+    #[serde(default)]
+    pub quotas: Vec<crate::batch::Quota>,
+    /// Scheduler preemptions.
+    #[serde(default)]
+    pub preemption: Option<crate::batch::Preemption>,
+    /// Batch jobs.
+    #[serde(default)]
+    pub batch: Option<crate::batch::Batch>,
 }
 
 /// The parts of `summary.json` a report shows (other keys are ignored).

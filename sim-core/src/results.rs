@@ -1,5 +1,9 @@
 //! Results of a run: the summary (`summary.json`) and the time series (`timeseries.csv`).
 
+mod batch;
+
+pub use batch::{BatchOutcome, PreemptionOutcome, QueueOutcome, QuotaOutcome, WaitTimes};
+
 use crate::metrics::{series, LogHistogram, Recorded, SeriesRow};
 use crate::serving::DropReason;
 use serde::Serialize;
@@ -277,6 +281,15 @@ pub struct ClusterSummary {
     /// The VPA's evictions and last recommendation, when it ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vpa: Option<VpaOutcome>,
+    /// Namespaces with ResourceQuotas: limits, peak usage and refusals.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub quotas: Vec<QuotaOutcome>,
+    /// Scheduler preemptions, when there was batch work to preempt.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preemption: Option<PreemptionOutcome>,
+    /// Kueue-style batch jobs, when the scenario had any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch: Option<BatchOutcome>,
 }
 
 /// One pool's billing.
@@ -327,6 +340,12 @@ pub struct ClusterOutcome {
     pub karpenter: Option<KarpenterOutcome>,
     /// The VPA's counters and last recommendation, if it ran.
     pub vpa: Option<VpaOutcome>,
+    /// Namespaces with quotas.
+    pub quotas: Vec<QuotaOutcome>,
+    /// Scheduler preemptions, with batch work.
+    pub preemption: Option<PreemptionOutcome>,
+    /// Batch jobs, if any.
+    pub batch: Option<BatchOutcome>,
 }
 
 /// What Karpenter did over a run.
@@ -420,6 +439,9 @@ pub fn summarise(
             pools: cluster.pools.clone(),
             karpenter: cluster.karpenter.clone(),
             vpa: cluster.vpa.clone(),
+            quotas: cluster.quotas.clone(),
+            preemption: cluster.preemption.clone(),
+            batch: cluster.batch.clone(),
         }
     });
     let summary = Summary {

@@ -1,5 +1,6 @@
 //! The subcommands and the file handling they share.
 
+pub mod batch;
 pub mod calibrate;
 pub mod check;
 pub mod compare;

@@ -387,6 +387,7 @@ pub fn render(s: &Summary, out: &Path, requests: bool) -> String {
                 k.nodes_expired
             );
         }
+        super::batch::render(&mut t, c);
         if let Some(v) = &c.vpa {
             let r = |x: Option<sim_core::results::VpaResources>| {
                 x.map_or("-".to_string(), |x| {

@@ -1,6 +1,7 @@
 //! capsim's integration and validation tests, in one test binary.
 
 mod bad_input;
+mod batch;
 mod book;
 mod calibrate;
 mod cluster;

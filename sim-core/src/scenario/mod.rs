@@ -1,6 +1,7 @@
 //! Scenario files: the raw TOML form, the validated model, and errors that point into the file.
 
 pub mod autoscaling;
+pub mod batch;
 pub mod cluster;
 pub mod error;
 pub mod failure;

@@ -93,6 +93,10 @@ pub struct Scenario {
     pub rollouts: Vec<super::RolloutSpec>,
     /// `[[tenant]]`s: per-tenant limits, SLOs and weights at the gateway (empty without any).
     pub tenants: Vec<super::TenantSpec>,
+    /// Namespaces with quotas and the serving pods' priority.
+    pub admission: super::batch::AdmissionSpec,
+    /// Kueue-style batch jobs beside the service, if any.
+    pub batch: Option<super::batch::BatchSpec>,
 }
 
 /// How requests reach replicas.
@@ -579,9 +583,19 @@ impl Validator<'_> {
                 }
             }
         }
+        let (admission, classes, default_priority) = self.admission(&raw)?;
+        let batch = self.batch(
+            &raw,
+            &admission,
+            &classes,
+            default_priority,
+            cluster.as_ref(),
+        )?;
         Ok(Scenario {
             failures,
             rollouts,
+            admission,
+            batch,
             autoscaling,
             keda,
             knative,

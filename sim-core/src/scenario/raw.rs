@@ -57,6 +57,12 @@ pub struct RawScenario {
     pub rollout: Option<Vec<super::rollout::RawRollout>>,
     /// `[[tenant]]`: per-tenant rate limits, SLOs and weights at the gateway.
     pub tenant: Option<Vec<super::tenant::RawTenant>>,
+    /// `[[namespace]]`: namespaces and their ResourceQuotas.
+    pub namespace: Option<Vec<super::batch::RawNamespace>>,
+    /// `[[priority_class]]`: PriorityClasses.
+    pub priority_class: Option<Vec<super::batch::RawPriorityClass>>,
+    /// `[batch]`: Kueue-style queues and batch jobs beside the service.
+    pub batch: Option<super::batch::RawBatch>,
 }
 
 /// `[cluster_autoscaler]`: cluster-autoscaler's flags, named as on its command line.
@@ -179,6 +185,10 @@ pub struct RawService {
     pub pod: Option<RawPodTemplate>,
     /// `[[service.scale]]`: scheduled changes of the Deployment's replicas.
     pub scale: Option<Vec<RawServiceScale>>,
+    /// The Deployment's namespace (default `default`).
+    pub namespace: Option<String>,
+    /// Its pods' `priorityClassName`.
+    pub priority_class: Option<String>,
 }
 
 /// Replica engines.

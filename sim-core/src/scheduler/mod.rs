@@ -13,6 +13,7 @@ pub mod least_allocated;
 pub mod most_allocated;
 pub mod node_affinity;
 pub mod pod_topology_spread;
+pub mod preemption;
 pub mod requested_to_capacity_ratio;
 pub mod taint_toleration;
 

@@ -4,7 +4,10 @@
 mod cluster_autoscaler;
 pub(super) mod failure;
 pub(super) mod karpenter;
+pub(super) mod kueue;
 mod pdb;
+mod preempt;
+mod quota;
 pub(super) mod rollout;
 mod timeslice;
 pub(super) mod vpa;
@@ -48,6 +51,8 @@ pub(super) struct Node {
     pods: u32,
     /// Of `pods`, those terminating (PodTopologySpread does not count them).
     terminating: u32,
+    /// Of `pods`, batch pods (not the Deployment's).
+    batch_pods: u32,
     /// Bumped on every change, for per-node caches.
     version: u64,
     /// Shares of time-sliced GPUs, on such nodes.
@@ -146,6 +151,12 @@ pub(super) struct Kube {
     pub(super) fail: failure::FailState,
     /// The pod templates of versions 1, 2, … (`[[rollout]]`), and their requests.
     versions: Vec<(PodTemplate, (ResVec, ResVec))>,
+    /// Namespaces' ResourceQuotas.
+    quotas: quota::Quotas,
+    /// The serving Deployment's namespace.
+    service_ns: Option<usize>,
+    /// Kueue and its batch pods, if the scenario has batch work.
+    pub(super) kueue: Option<kueue::Kueue>,
 }
 
 impl Kube {
@@ -165,6 +176,9 @@ impl Kube {
             .as_ref()
             .map(|c| c.pools.clone())
             .unwrap_or_default();
+        for k in s.admission.resource_names(s.batch.as_ref()) {
+            names.intern(k);
+        }
         for p in &pools {
             for k in p.allocatable.keys() {
                 names.intern(k);
@@ -221,7 +235,6 @@ impl Kube {
         Kube {
             has_nodes: s.cluster.is_some(),
             warm_start: s.cluster.as_ref().is_none_or(|c| c.warm_start),
-            names,
             pools,
             nodes: Vec::new(),
             pods: Vec::new(),
@@ -264,6 +277,13 @@ impl Kube {
                 .map(|c| cluster_autoscaler::ClusterAutoscaler::new(c, streams)),
             karpenter: s.karpenter.clone().map(karpenter::Karpenter::new),
             versions,
+            quotas: quota::Quotas::new(&s.admission, &names),
+            service_ns: s.admission.service_namespace,
+            kueue: s
+                .batch
+                .as_ref()
+                .map(|b| kueue::Kueue::new(b, s.admission.service_priority, &names, streams)),
+            names,
         }
     }
 
@@ -436,6 +456,9 @@ impl Kube {
             gpu_oom_kills: self.oom_kills,
             karpenter: None,
             vpa: None,
+            quotas: self.quotas.outcome(&self.names),
+            preemption: None,
+            batch: None,
         }
     }
 }
@@ -475,12 +498,15 @@ impl World {
         }
         if self.router.is_some() {
             for _ in 0..self.kube.desired {
-                self.create_pod();
+                if !self.create_pod() {
+                    break;
+                }
             }
             let warm = self.kube.warm_start;
             self.schedule_pending_inner(warm);
         }
         self.arm_failures();
+        self.kueue_start();
         self.publish_cluster();
     }
 
@@ -512,6 +538,7 @@ impl World {
             image_ready_at: None,
             pods: 0,
             terminating: 0,
+            batch_pods: 0,
             version: 0,
             shared: spec.time_slicing.as_ref().map(|(replicas, _)| {
                 timeslice::SharedGpus::new(spec.gpus_per_node, *replicas, spec.gpu_memory_bytes)
@@ -522,12 +549,19 @@ impl World {
         id
     }
 
-    fn create_pod(&mut self) {
-        self.create_pod_of(0);
+    /// Creates a pod of the Deployment; false if its namespace's quota refuses it.
+    fn create_pod(&mut self) -> bool {
+        self.create_pod_of(0)
     }
 
-    /// Creates a pod of model version `version` (its template, requests and engine).
-    fn create_pod_of(&mut self, version: u32) {
+    /// Creates a pod of model version `version` (its template, requests and engine); false if
+    /// its namespace's quota refuses it.
+    fn create_pod_of(&mut self, version: u32) -> bool {
+        let k = &mut self.kube;
+        let req = creation_requests(&k.pod_req, &k.versions, version);
+        if !k.quotas.admit(k.service_ns, req, &k.names) {
+            return false;
+        }
         let id = PodId(self.kube.pods.len() as u32);
         self.kube.pods.push(Pod {
             phase: PodPhase::Pending,
@@ -549,6 +583,7 @@ impl World {
         let engine = self.new_engine(id.0, version);
         self.engines.push(engine);
         self.wake.push(WakeSlot::default());
+        true
     }
 
     /// Recomputes the cluster gauge for the recorder.
@@ -576,10 +611,14 @@ impl World {
             }
             match self.pick_node(pod) {
                 Some(node) => self.bind(pod, node, warm),
-                None => still.push(pod),
+                None => {
+                    self.try_preempt(pod);
+                    still.push(pod);
+                }
             }
         }
         self.kube.pending = still;
+        self.kueue_place();
         self.karpenter_notice_pending();
     }
 
@@ -603,7 +642,7 @@ impl World {
                     labels: &n.labels,
                     taints: &pool.spec.taints,
                     // Upstream counts only pods without a deletion timestamp.
-                    matching_pods: n.pods - n.terminating,
+                    matching_pods: n.pods - n.terminating - n.batch_pods,
                     has_image: n.image_ready_at.is_some(),
                     unschedulable: n.phase == NodePhase::Draining,
                 }
@@ -758,7 +797,9 @@ impl World {
         let desired = self.kube.desired;
         if active < desired {
             for _ in active..desired {
-                self.create_pod();
+                if !self.create_pod() {
+                    break;
+                }
             }
             return;
         }
@@ -795,6 +836,9 @@ impl World {
             PodPhase::Pending => {
                 p.phase = PodPhase::Gone;
                 self.kube.pending.retain(|&x| x != pod);
+                let k = &mut self.kube;
+                let req = creation_requests(&k.pod_req, &k.versions, k.pods[pod.index()].version);
+                k.quotas.release(k.service_ns, req);
             }
             PodPhase::Starting => self.pod_gone(pod, sink),
             PodPhase::Ready => {
@@ -848,6 +892,9 @@ impl World {
             self.kube.ready.remove(i);
         }
         let bound_to = p.node;
+        let k = &mut self.kube;
+        let req = creation_requests(&k.pod_req, &k.versions, k.pods[pod.index()].version);
+        k.quotas.release(k.service_ns, req);
         self.release_shares(pod);
         if let Some(node) = bound_to {
             let req = match &self.kube.pods[pod.index()].requests {
@@ -864,6 +911,11 @@ impl World {
                 n.phase = NodePhase::Terminated;
                 n.ended = Some(self.now);
             }
+        }
+        if self.kube.quotas.retry {
+            // The ReplicaSet retries the pods the quota refused.
+            self.kube.quotas.retry = false;
+            self.reconcile_replicas(_sink);
         }
         self.schedule_pending();
         self.publish_cluster();
@@ -904,6 +956,7 @@ impl World {
             for pod in self.kube.running_on(node) {
                 self.terminate_pod(pod, sink);
             }
+            self.evict_batch_on(node);
             self.queue.push(back, Event::NodeReady { node });
         }
         self.reconcile_replicas(sink);
@@ -967,6 +1020,7 @@ impl World {
         for pod in self.kube.running_on(node) {
             self.terminate_pod(pod, sink);
         }
+        self.evict_batch_on(node);
     }
 }
 
@@ -986,4 +1040,17 @@ fn request_vectors(
         // 200Mi
     }
     (pod_req, pod_req_nonzero)
+}
+
+/// The requests a pod of `version` is created with (what its namespace's quota counts): the
+/// Deployment's for version 0, else its version's.
+fn creation_requests<'a>(
+    base: &'a ResVec,
+    versions: &'a [(PodTemplate, (ResVec, ResVec))],
+    version: u32,
+) -> &'a ResVec {
+    match version {
+        0 => base,
+        v => &versions[v as usize - 1].1 .0,
+    }
 }

@@ -137,6 +137,8 @@ enum Event {
     Rollout { rollout: u32, step: u32 },
     /// The Deployment controller syncs (a pod's `minReadySeconds` ran out).
     DeploymentSync,
+    /// Kueue-style batch work.
+    Batch(kube::kueue::BatchEvent),
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -482,6 +484,7 @@ impl World {
                 Event::Client(ev) => self.on_client(ev, sink),
                 Event::Rollout { rollout, step } => self.on_rollout(rollout, step, sink),
                 Event::DeploymentSync => self.on_deployment_sync(sink),
+                Event::Batch(e) => self.on_batch_event(e, sink),
             }
             if self.rollout.is_some() {
                 self.after_rollout_event(sink);
@@ -533,6 +536,11 @@ impl World {
             cluster.karpenter = Some(k.outcome());
         }
         cluster.vpa = self.vpa.as_ref().map(|v| v.outcome());
+        if let Some(k) = &self.kube.kueue {
+            let (p, b) = k.outcome(self.horizon);
+            cluster.preemption = Some(p);
+            cluster.batch = Some(b);
+        }
         if let Some(a) = &self.autoscaler {
             if let Some(f) = &a.first_failure {
                 cluster.warnings.push(format!(
