@@ -462,6 +462,19 @@ pub fn render(s: &Summary, out: &Path, requests: bool) -> String {
     t
 }
 
+/// Removes a file an earlier run wrote that this run does not (absent: nothing to do).
+fn remove_stale(stale: &std::path::Path) -> Result<(), CliError> {
+    if stale.exists() {
+        std::fs::remove_file(stale).map_err(|e| {
+            CliError::Io(format!(
+                "{}: cannot remove the stale file: {e}",
+                stale.display()
+            ))
+        })?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::hash_file;
@@ -478,17 +491,4 @@ mod tests {
             (bytes.len() as u64, reports::fnv1a64(&bytes))
         );
     }
-}
-
-/// Removes a file an earlier run wrote that this run does not (absent: nothing to do).
-fn remove_stale(stale: &std::path::Path) -> Result<(), CliError> {
-    if stale.exists() {
-        std::fs::remove_file(stale).map_err(|e| {
-            CliError::Io(format!(
-                "{}: cannot remove the stale file: {e}",
-                stale.display()
-            ))
-        })?;
-    }
-    Ok(())
 }
