@@ -410,6 +410,38 @@ pub fn render(s: &Summary, out: &Path, requests: bool) -> String {
             );
         }
     }
+    if let Some(f) = &s.failures {
+        let secs =
+            |x: Option<f64>| x.map_or("not by the horizon".to_string(), |x| format!("{x:.0} s"));
+        let _ = writeln!(
+            t,
+            "failures     {} from {:.0}s  pods evicted {}  restarts {}  requests failed {}  replicas back in {}  recovered in {}",
+            f.failures,
+            f.first_failure_s,
+            f.pods_evicted,
+            f.container_restarts,
+            f.requests_failed,
+            secs(f.replicas_recovered_s),
+            secs(f.time_to_recover_s),
+        );
+        if let Some(a) = f.slo_attainment_in_window {
+            let _ = writeln!(
+                t,
+                "  incident   {:.0}s to {:.0}s: SLO {:.2}% met, {} requests lost",
+                f.window_s.0,
+                f.window_s.1,
+                a * 100.0,
+                f.requests_lost_in_window
+            );
+        }
+    }
+    if let Some(c) = &s.client {
+        let _ = writeln!(
+            t,
+            "clients      retries {}  timeouts {}  completed after a retry {}  abandoned but served {}",
+            c.retries, c.timeouts, c.completed_after_retry, c.abandoned_completions
+        );
+    }
     if let Some(r) = &s.rollout {
         for x in &r.rollouts {
             let _ = writeln!(

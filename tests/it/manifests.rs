@@ -21,9 +21,10 @@ fn the_seed_manifests_run_and_list_what_is_not_modelled() {
     ]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     for w in [
-        "Deployment/inference-deployment: fields not modelled (ignored): spec.strategy.type, \
-         spec.strategy.rollingUpdate.maxUnavailable, spec.strategy.rollingUpdate.maxSurge, \
-         spec.template.spec.containers[0].image",
+        // The rolling-update strategy is mapped (onto `[service.strategy]`, the default of
+        // any `[[rollout]]`); only the container image is not modelled.
+        "Deployment/inference-deployment: fields not modelled (ignored): \
+         spec.template.spec.containers[0].image\n",
         "Pod/inference-pod: a bare Pod beside a Deployment is not modelled",
     ] {
         assert!(stderr.contains(w), "warning `{w}` in\n{stderr}");
@@ -165,4 +166,74 @@ fn a_kserve_inference_service_scales_to_zero_under_the_kpa() {
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(v["requests"]["arrived"], v["requests"]["completed"]);
+}
+
+/// The policy objects around a Deployment (PriorityClass, PodDisruptionBudget, ResourceQuota, the
+/// rolling-update strategy and the namespace) map onto the scenario: the node failure and the
+/// model upgrade in `scenarios/manifests-ops.toml` run under them.
+#[test]
+fn the_ops_manifests_map_strategy_pdb_quota_and_priority() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("ops");
+    let (code, stdout, stderr) = capsim_text(&[
+        "run",
+        "scenarios/manifests-ops.toml",
+        "scenarios/manifests-ops/",
+        "--out",
+        &path_str(&out),
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    // Only the image, the args and the quota's memory limit are not modelled.
+    assert!(
+        stderr.contains(
+            "Deployment/chat: fields not modelled (ignored): spec.template.spec.containers[0].image, \
+             spec.template.spec.containers[0].args[0], spec.template.spec.containers[0].args[1]\n"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "ResourceQuota/llm-gpus: fields not modelled (ignored): spec.hard.limits.memory\n"
+        ),
+        "{stderr}"
+    );
+    for kind in ["PriorityClass", "PodDisruptionBudget"] {
+        assert!(!stderr.contains(kind), "{kind} is modelled whole: {stderr}");
+    }
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    // The Deployment's strategy (maxSurge 1, maxUnavailable 0) drives the scenario's rollout.
+    let r = &v["rollout"]["rollouts"][0];
+    assert_eq!(r["strategy"], "RollingUpdate", "{r}");
+    assert_eq!(r["max_surge"], 1, "{r}");
+    assert_eq!(r["max_unavailable"], 0, "{r}");
+    assert!(r["min_ready_minus_desired"].as_i64().unwrap() >= 0, "{r}");
+    assert!(r["extra_node_hours"].as_f64().unwrap() > 0.0, "{r}");
+    // The quota of namespace `llm` bounds the pods: 6 GPUs, 10 pods.
+    let q = &v["cluster"]["quotas"][0];
+    assert_eq!(q["namespace"], "llm", "{q}");
+    assert_eq!(q["hard"]["nvidia.com/gpu"], 6.0, "{q}");
+    assert!(
+        q["peak_used"]["nvidia.com/gpu"].as_f64().unwrap() <= 6.0,
+        "{q}"
+    );
+    // The node failure was healed: replicas came back.
+    assert!(
+        v["failures"]["replicas_recovered_s"].as_f64().is_some(),
+        "{}",
+        v["failures"]
+    );
+    // The effective scenario records what the manifests set.
+    let eff = std::fs::read_to_string(out.join("scenario.toml")).unwrap();
+    for key in [
+        "[pdb]",
+        "priority_class",
+        "namespace = \"llm\"",
+        "[service.strategy]",
+    ] {
+        assert!(
+            eff.contains(key),
+            "`{key}` in the effective scenario:\n{eff}"
+        );
+    }
 }

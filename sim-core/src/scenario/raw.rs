@@ -189,6 +189,12 @@ pub struct RawService {
     pub namespace: Option<String>,
     /// Its pods' `priorityClassName`.
     pub priority_class: Option<String>,
+    /// `[service.strategy]`: the Deployment's `spec.strategy`, the default of every
+    /// `[[rollout]]` that does not choose its own.
+    pub strategy: Option<super::rollout::RawDeploymentStrategy>,
+    /// The Deployment's `spec.minReadySeconds`, the default of every `[[rollout]]`.
+    #[serde(rename = "minReadySeconds")]
+    pub min_ready_seconds: Option<u32>,
 }
 
 /// Replica engines.

@@ -23,6 +23,30 @@ pub mod defaults {
     pub const MAX_UNAVAILABLE_PERCENT: u32 = 25;
 }
 
+/// `[service.strategy]`: a Deployment's `spec.strategy`, with upstream field names.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDeploymentStrategy {
+    /// `RollingUpdate` (upstream's default) or `Recreate`.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    /// `maxSurge` and `maxUnavailable`.
+    #[serde(rename = "rollingUpdate")]
+    pub rolling_update: Option<RawRollingUpdate>,
+}
+
+/// `spec.strategy.rollingUpdate`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRollingUpdate {
+    /// A count or a percentage.
+    #[serde(rename = "maxSurge")]
+    pub max_surge: Option<Value>,
+    /// A count or a percentage.
+    #[serde(rename = "maxUnavailable")]
+    pub max_unavailable: Option<Value>,
+}
+
 /// `[[rollout]]` as written.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -163,8 +187,32 @@ impl Validator<'_> {
             Some(Value::Table(t)) => t.clone(),
             _ => Table::new(),
         };
+        // The Deployment's own strategy and minReadySeconds: defaults for every rollout.
+        let deployment: RawDeploymentStrategy = match service_table.get("strategy") {
+            Some(v) => RawDeploymentStrategy::deserialize(v.clone())
+                .map_err(|e| self.err("service.strategy", e.to_string()))?,
+            None => RawDeploymentStrategy::default(),
+        };
+        let deployment_min_ready = service_table
+            .get("minReadySeconds")
+            .and_then(Value::as_integer)
+            .map(|v| v as u32);
         let mut out: Vec<RolloutSpec> = Vec::with_capacity(list.len());
         for (i, r) in list.iter().enumerate() {
+            // A rollout that names no strategy takes the Deployment's (its rollingUpdate only
+            // with it: upstream refuses rollingUpdate beside Recreate).
+            let strategy_owned = r.strategy.clone().or_else(|| deployment.kind.clone());
+            let rolling_names = ["RollingUpdate", "rolling-update", "rolling"];
+            let is_rolling = |k: Option<&str>| k.is_none_or(|k| rolling_names.contains(&k));
+            let inherit =
+                is_rolling(strategy_owned.as_deref()) && is_rolling(deployment.kind.as_deref());
+            let rolling = deployment.rolling_update.clone().unwrap_or_default();
+            let pick = |own: &Option<Value>, dep: Option<Value>| {
+                own.clone().or(if inherit { dep } else { None })
+            };
+            let max_surge_v = pick(&r.max_surge, rolling.max_surge);
+            let max_unavailable_v = pick(&r.max_unavailable, rolling.max_unavailable);
+            let min_ready_seconds = r.min_ready_seconds.or(deployment_min_ready);
             let key = |k: &str| format!("rollout[{i}].{k}");
             let at_s = self.required(&key("at"), r.at.as_ref(), "a time such as \"10m\"")?;
             let at = SimTime(
@@ -183,11 +231,11 @@ impl Validator<'_> {
                     ));
                 }
             }
-            let strategy_name = r.strategy.as_deref().unwrap_or("RollingUpdate");
+            let strategy_name = strategy_owned.as_deref().unwrap_or("RollingUpdate");
             let canary_only = [("weight", r.weight.is_some()), ("step", r.step.is_some())];
             let rolling_only = [
-                ("max_surge", r.max_surge.is_some()),
-                ("max_unavailable", r.max_unavailable.is_some()),
+                ("max_surge", max_surge_v.is_some()),
+                ("max_unavailable", max_unavailable_v.is_some()),
             ];
             let strategy = match strategy_name {
                 "RollingUpdate" | "rolling-update" | "rolling" => {
@@ -198,12 +246,12 @@ impl Validator<'_> {
                     }
                     let max_surge = self.int_or_percent(
                         &key("max_surge"),
-                        r.max_surge.as_ref(),
+                        max_surge_v.as_ref(),
                         defaults::MAX_SURGE_PERCENT,
                     )?;
                     let max_unavailable = self.int_or_percent(
                         &key("max_unavailable"),
-                        r.max_unavailable.as_ref(),
+                        max_unavailable_v.as_ref(),
                         defaults::MAX_UNAVAILABLE_PERCENT,
                     )?;
                     if max_surge.is_zero() && max_unavailable.is_zero() {
@@ -266,7 +314,7 @@ impl Validator<'_> {
                     ))
                 }
             };
-            let min_ready = SimDuration::from_secs(r.min_ready_seconds.unwrap_or(0) as u64);
+            let min_ready = SimDuration::from_secs(min_ready_seconds.unwrap_or(0) as u64);
             let speed = r.speed.unwrap_or(1.0);
             if !(speed.is_finite() && speed > 0.0) {
                 return Err(self.err(

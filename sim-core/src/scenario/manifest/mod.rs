@@ -8,6 +8,7 @@
 //! with the manifest field it came from, so errors found later point back into the YAML.
 
 mod kserve;
+mod policy;
 mod vpa;
 
 use super::ScenarioError;
@@ -26,9 +27,32 @@ pub struct Overlay {
 }
 
 impl Overlay {
-    /// Applies the keys to a scenario table (a manifest's value replaces the scenario's).
+    /// Applies the keys to a scenario table (a manifest's value replaces the scenario's). A key
+    /// ending in `[]` (`namespace[]`) adds its table to that array of tables, replacing the
+    /// entry of the same `name` if there is one; a key ending in `[]?` adds it only when no entry
+    /// has its name.
     pub fn apply(&self, t: &mut Table) {
         for (k, v) in &self.keys {
+            let keep = k.ends_with("[]?");
+            if let Some(array) = k.strip_suffix("[]").or_else(|| k.strip_suffix("[]?")) {
+                let e = t
+                    .entry(array.to_string())
+                    .or_insert_with(|| Value::Array(Vec::new()));
+                if !e.is_array() {
+                    *e = Value::Array(Vec::new());
+                }
+                let list = e.as_array_mut().expect("an array");
+                let name = v.get("name");
+                match list
+                    .iter_mut()
+                    .find(|x| name.is_some() && x.get("name") == name)
+                {
+                    Some(_) if keep => {}
+                    Some(old) => *old = v.clone(),
+                    None => list.push(v.clone()),
+                }
+                continue;
+            }
             let mut cur = &mut *t;
             let segs: Vec<&str> = k.split('.').collect();
             for seg in &segs[..segs.len() - 1] {
@@ -51,7 +75,8 @@ impl Overlay {
             .iter()
             .zip(&self.origins)
             .filter(|((k, _), _)| {
-                e.key == *k
+                let k = k.trim_end_matches('?').trim_end_matches("[]");
+                e.key == k
                     || e.key.starts_with(&format!("{k}."))
                     || e.key.starts_with(&format!("{k}["))
             })
@@ -242,18 +267,25 @@ fn pod_spec(m: &mut Mapper, doc: &Yaml, spec: &str) -> Result<(), ScenarioError>
         doc,
         &format!("{c0}.resources.limits"),
     )?;
-    for f in ["initialDelaySeconds", "periodSeconds"] {
-        m.set(
-            &format!("service.pod.readinessProbe.{f}"),
-            doc,
-            &format!("{c0}.readinessProbe.{f}"),
-        )?;
+    for probe in ["readinessProbe", "livenessProbe"] {
+        for f in ["initialDelaySeconds", "periodSeconds", "failureThreshold"] {
+            m.set(
+                &format!("service.pod.{probe}.{f}"),
+                doc,
+                &format!("{c0}.{probe}.{f}"),
+            )?;
+        }
+        // How the probe checks (exec, httpGet, grpc) does not matter to the model: it passes
+        // once the server has started, and fails while the server hangs.
+        for how in ["exec", "httpGet", "grpc", "tcpSocket"] {
+            m.consume(&format!("{c0}.{probe}.{how}"));
+        }
     }
-    // How the probe checks (exec, httpGet, grpc) does not matter to the model: it passes once
-    // the server has started.
-    for how in ["exec", "httpGet", "grpc", "tcpSocket"] {
-        m.consume(&format!("{c0}.readinessProbe.{how}"));
-    }
+    m.set(
+        "service.priority_class",
+        doc,
+        &format!("{spec}.priorityClassName"),
+    )?;
     for f in [
         "nodeSelector",
         "tolerations",
@@ -304,6 +336,22 @@ fn object(
                     .push(format!("{file}: {}: metadata.name", m.label));
             }
             m.set("service.replicas", doc, "spec.replicas")?;
+            if let Some(ns) = get(doc, "metadata.namespace").as_str() {
+                m.push(
+                    "service.namespace",
+                    Value::String(ns.into()),
+                    "metadata.namespace",
+                );
+                if ns != "default" {
+                    // The namespace exists (a ResourceQuota or the scenario may give it a quota).
+                    let mut t = Table::new();
+                    t.insert("name".into(), Value::String(ns.into()));
+                    m.push("namespace[]?", Value::Table(t), "metadata.namespace");
+                }
+                m.consume("metadata.namespace");
+            }
+            m.set("service.strategy", doc, "spec.strategy")?;
+            m.set("service.minReadySeconds", doc, "spec.minReadySeconds")?;
             // One Deployment per scenario: its selector and pod labels match by construction.
             m.consume("spec.selector");
             m.consume("spec.template.metadata.labels");
@@ -342,6 +390,9 @@ fn object(
             }
         }
         "VerticalPodAutoscaler" => vpa::map(&mut m, doc, api)?,
+        "PodDisruptionBudget" => policy::pdb(&mut m, doc, api)?,
+        "ResourceQuota" => policy::resource_quota(&mut m, doc, api)?,
+        "PriorityClass" => policy::priority_class(&mut m, doc, api, name)?,
         "InferenceService" => kserve::map(&mut m, doc, api, name)?,
         _ => {
             m.out.warnings.push(format!(
@@ -456,20 +507,22 @@ spec: {minAvailable: 1}
             [
                 "service.name",
                 "service.replicas",
+                "service.strategy",
                 "service.resources.requests",
                 "service.pod.readinessProbe.periodSeconds",
                 "service.pod.nodeSelector",
                 "hpa.minReplicas",
-                "hpa.maxReplicas"
+                "hpa.maxReplicas",
+                "pdb.minAvailable"
             ]
         );
-        assert_eq!(o.warnings.len(), 2, "{:?}", o.warnings);
         assert_eq!(
-            o.warnings[0],
-            "m.yaml: Deployment/inference-deployment: fields not modelled (ignored): \
-             spec.strategy.type, spec.template.spec.containers[0].image"
+            o.warnings,
+            [
+                "m.yaml: Deployment/inference-deployment: fields not modelled (ignored): \
+              spec.template.spec.containers[0].image"
+            ]
         );
-        assert!(o.warnings[1].contains("kind PodDisruptionBudget (policy/v1) is not modelled yet"));
         let mut t = Table::new();
         o.apply(&mut t);
         assert_eq!(t["service"]["replicas"].as_integer(), Some(3));
@@ -668,5 +721,86 @@ spec:
         .unwrap_err();
         assert_eq!(e.file, "i.yaml");
         assert!(e.message.contains("one workload"), "{}", e.message);
+    }
+
+    const OPS: &str = "\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: chat, namespace: llm}
+spec:
+  replicas: 4
+  minReadySeconds: 10
+  strategy: {type: RollingUpdate, rollingUpdate: {maxSurge: 1, maxUnavailable: 0}}
+  template:
+    spec:
+      priorityClassName: serving-critical
+      containers:
+        - name: vllm
+          livenessProbe: {httpGet: {path: /health}, periodSeconds: 10, failureThreshold: 3}
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: chat, namespace: llm}
+spec: {minAvailable: 3, selector: {matchLabels: {app: chat}}}
+---
+apiVersion: v1
+kind: ResourceQuota
+metadata: {name: q, namespace: llm}
+spec:
+  hard: {requests.nvidia.com/gpu: \"6\", pods: \"10\", limits.memory: 200Gi}
+---
+apiVersion: scheduling.k8s.io/v1
+kind: PriorityClass
+metadata: {name: serving-critical}
+value: 100000
+description: online
+";
+
+    #[test]
+    fn pdb_quota_priority_class_and_strategy_map_onto_their_tables() {
+        let o = read_manifests(&[("o.yaml".into(), OPS.into())]).unwrap();
+        let mut t: Table = toml::from_str(
+            "[[namespace]]\nname = \"batch\"\n[[namespace]]\nname = \"llm\"\nquota = { pods = \"99\" }\n",
+        )
+        .unwrap();
+        o.apply(&mut t);
+        let s = &t["service"];
+        assert_eq!(s["namespace"].as_str(), Some("llm"));
+        assert_eq!(s["priority_class"].as_str(), Some("serving-critical"));
+        assert_eq!(s["minReadySeconds"].as_integer(), Some(10));
+        assert_eq!(
+            s["strategy"]["rollingUpdate"]["maxUnavailable"].as_integer(),
+            Some(0)
+        );
+        assert_eq!(
+            s["pod"]["livenessProbe"]["failureThreshold"].as_integer(),
+            Some(3)
+        );
+        assert_eq!(t["pdb"]["minAvailable"].as_integer(), Some(3));
+        // The quota replaces the scenario's entry of the same namespace; others stay.
+        let ns = t["namespace"].as_array().unwrap();
+        assert_eq!(ns.len(), 2);
+        assert_eq!(ns[0]["name"].as_str(), Some("batch"));
+        assert_eq!(
+            ns[1]["quota"]["requests.nvidia.com/gpu"].as_str(),
+            Some("6")
+        );
+        assert!(ns[1]["quota"].get("limits.memory").is_none());
+        let pc = &t["priority_class"][0];
+        assert_eq!(
+            (pc["name"].as_str(), pc["value"].as_integer()),
+            (Some("serving-critical"), Some(100000))
+        );
+        assert_eq!(
+            o.warnings,
+            ["o.yaml: ResourceQuota/q: fields not modelled (ignored): spec.hard.limits.memory"]
+        );
+        // Without a quota, the Deployment's namespace is declared, bare, once.
+        let first = OPS.split("---").next().unwrap();
+        let o = read_manifests(&[("o.yaml".into(), first.into())]).unwrap();
+        let mut t = Table::new();
+        o.apply(&mut t);
+        assert_eq!(t["namespace"].as_array().unwrap().len(), 1);
+        assert!(t["namespace"][0].get("quota").is_none());
     }
 }

@@ -1,0 +1,107 @@
+//! Policy objects around the workload: a PodDisruptionBudget onto `[pdb]`, a ResourceQuota onto
+//! its namespace's `[[namespace]]` quota, a PriorityClass onto a `[[priority_class]]`.
+
+use super::{bad, get, present, to_toml, Mapper};
+use crate::scenario::ScenarioError;
+use toml::{Table, Value};
+use yaml_rust2::Yaml;
+
+/// Maps a PodDisruptionBudget (`policy/v1`); its selector is taken to match the one workload.
+pub(super) fn pdb(m: &mut Mapper, doc: &Yaml, api: &str) -> Result<(), ScenarioError> {
+    if !api.starts_with("policy/") {
+        return Err(bad(
+            m.file,
+            "apiVersion",
+            "policy/v1 for a PodDisruptionBudget",
+        ));
+    }
+    // One workload per scenario: the budget's selector and namespace are its.
+    m.consume("spec.selector");
+    m.consume("metadata.namespace");
+    for f in ["minAvailable", "maxUnavailable"] {
+        m.set(&format!("pdb.{f}"), doc, &format!("spec.{f}"))?;
+    }
+    Ok(())
+}
+
+/// Whether a ResourceQuota `spec.hard` key is one capsim enforces: requests (`requests.<r>`,
+/// or the bare `cpu` and `memory` that mean the same) and `pods`.
+fn quota_key_modelled(k: &str) -> bool {
+    k.starts_with("requests.") || matches!(k, "cpu" | "memory" | "pods")
+}
+
+/// Maps a ResourceQuota (`v1`) onto the `[[namespace]]` of its namespace (`default` when the
+/// object names none).
+pub(super) fn resource_quota(m: &mut Mapper, doc: &Yaml, api: &str) -> Result<(), ScenarioError> {
+    if api != "v1" {
+        return Err(bad(m.file, "apiVersion", "v1 for a ResourceQuota"));
+    }
+    let ns = get(doc, "metadata.namespace").as_str().unwrap_or("default");
+    m.consume("metadata.namespace");
+    let hard = get(doc, "spec.hard");
+    let Some(h) = hard.as_hash() else {
+        return Err(bad(
+            m.file,
+            "spec.hard",
+            "a map of resource names to quantities",
+        ));
+    };
+    let mut quota = Table::new();
+    for (k, _) in h {
+        let Some(k) = k.as_str() else {
+            return Err(bad(m.file, "spec.hard", "string keys"));
+        };
+        if !quota_key_modelled(k) {
+            continue;
+        }
+        let path = format!("spec.hard.{k}");
+        if let Some(v) = to_toml(&h[&Yaml::String(k.to_string())], m.file, &path)? {
+            quota.insert(k.to_string(), v);
+            m.consume(&path);
+        }
+    }
+    let mut t = Table::new();
+    t.insert("name".into(), Value::String(ns.into()));
+    t.insert("quota".into(), Value::Table(quota));
+    m.push("namespace[]", Value::Table(t), "spec.hard");
+    Ok(())
+}
+
+/// Maps a PriorityClass (`scheduling.k8s.io/v1`).
+pub(super) fn priority_class(
+    m: &mut Mapper,
+    doc: &Yaml,
+    api: &str,
+    name: &str,
+) -> Result<(), ScenarioError> {
+    if !api.starts_with("scheduling.k8s.io/") {
+        return Err(bad(
+            m.file,
+            "apiVersion",
+            "scheduling.k8s.io/v1 for a PriorityClass",
+        ));
+    }
+    let Some(value) = get(doc, "value").as_i64() else {
+        return Err(bad(m.file, "value", "the class's integer priority"));
+    };
+    let mut t = Table::new();
+    t.insert("name".into(), Value::String(name.into()));
+    t.insert("value".into(), Value::Integer(value));
+    m.consume("value");
+    for (field, key) in [
+        ("preemptionPolicy", "preemption_policy"),
+        ("globalDefault", "global_default"),
+    ] {
+        let y = get(doc, field);
+        if present(y) {
+            if let Some(v) = to_toml(y, m.file, field)? {
+                t.insert(key.into(), v);
+                m.consume(field);
+            }
+        }
+    }
+    // Words for people; nothing to simulate.
+    m.consume("description");
+    m.push("priority_class[]", Value::Table(t), "value");
+    Ok(())
+}
