@@ -257,6 +257,72 @@ fn bad_rollouts_name_the_key() {
     assert!(m.contains("rollout[0].step[0].at"), "{m}");
 }
 
+/// The scenario with the Deployment's own `[service.strategy]` and `minReadySeconds`.
+fn with_deployment_strategy(strategy: &str, rollout: &str) -> String {
+    scenario(3, false, 1.0, rollout).replacen(
+        "[service.pod]",
+        &format!("[service.strategy]\n{strategy}\n[service.pod]"),
+        1,
+    )
+}
+
+#[test]
+fn the_deployment_strategy_is_every_rollouts_default() {
+    let text = with_deployment_strategy(
+        "type = \"RollingUpdate\"\nrollingUpdate = { maxSurge = 1, maxUnavailable = 0 }",
+        "",
+    )
+    .replacen(
+        "dispatch = \"router\"",
+        "dispatch = \"router\"\nminReadySeconds = 7",
+        1,
+    );
+    let (_, ro) = run(&text);
+    let r = only(&ro);
+    assert_eq!(
+        (r.max_surge, r.max_unavailable),
+        (Some(1), Some(0)),
+        "{r:?}"
+    );
+    assert!(r.min_ready_replicas >= 3, "{r:?}");
+    // A rollout's own keys win over the Deployment's.
+    let text = with_deployment_strategy(
+        "rollingUpdate = { maxSurge = 1, maxUnavailable = 0 }",
+        "max_surge = 0\nmax_unavailable = 1",
+    );
+    let (_, ro) = run(&text);
+    assert_eq!(
+        (only(&ro).max_surge, only(&ro).max_unavailable),
+        (Some(0), Some(1))
+    );
+    // A Deployment that recreates makes a rollout without a strategy recreate.
+    let (_, ro) = run(&with_deployment_strategy("type = \"Recreate\"", ""));
+    assert_eq!(only(&ro).strategy, "Recreate");
+    // A bad strategy is refused with its key, rollout or not.
+    for (strategy, key) in [
+        ("type = \"Rolling\"", "service.strategy.type"),
+        (
+            "type = \"Recreate\"\nrollingUpdate = { maxSurge = 1 }",
+            "service.strategy.rollingUpdate",
+        ),
+        (
+            "rollingUpdate = { maxSurge = 0, maxUnavailable = \"0%\" }",
+            "service.strategy.rollingUpdate.maxUnavailable",
+        ),
+        (
+            "rollingUpdate = { maxSurge = \"1.5\" }",
+            "service.strategy.rollingUpdate.maxSurge",
+        ),
+    ] {
+        let text =
+            with_deployment_strategy(strategy, "").replacen("[[rollout]]\nat = \"10m\"", "", 1);
+        let m = parse_scenario(&text, "rollout.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(m.contains(&format!("key `{key}`")), "{strategy}: {m}");
+    }
+}
+
 #[test]
 fn a_new_version_may_request_more() {
     // Version 2 needs two GPUs per pod: on one-GPU nodes its pods stay Pending, the rollout

@@ -575,6 +575,7 @@ impl Validator<'_> {
             }
         }
         let failures = self.failures(&raw, cluster.as_ref())?;
+        self.deployment_strategy(raw.service.as_ref().and_then(|s| s.strategy.as_ref()))?;
         let rollouts = self.rollouts(raw.rollout.as_ref(), &service, cluster.as_ref(), catalog)?;
         if !rollouts.is_empty() {
             for (k, present) in [("vpa", vpa.is_some()), ("knative", knative.is_some())] {

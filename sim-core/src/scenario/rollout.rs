@@ -161,6 +161,51 @@ pub struct RolloutSpec {
 }
 
 impl Validator<'_> {
+    /// Checks `[service.strategy]` as upstream validates a Deployment's `spec.strategy`, whether or
+    /// not a rollout uses it.
+    pub(super) fn deployment_strategy(
+        &self,
+        raw: Option<&RawDeploymentStrategy>,
+    ) -> Result<(), ScenarioError> {
+        let Some(s) = raw else { return Ok(()) };
+        let recreate = match s.kind.as_deref() {
+            None | Some("RollingUpdate") => false,
+            Some("Recreate") => true,
+            Some(other) => {
+                return Err(self.err(
+                    "service.strategy.type",
+                    format!("expected \"RollingUpdate\" or \"Recreate\", found \"{other}\""),
+                ))
+            }
+        };
+        let Some(r) = &s.rolling_update else {
+            return Ok(());
+        };
+        if recreate {
+            return Err(self.err(
+                "service.strategy.rollingUpdate",
+                "only with `type = \"RollingUpdate\"` (upstream refuses it beside Recreate)",
+            ));
+        }
+        let surge = self.int_or_percent(
+            "service.strategy.rollingUpdate.maxSurge",
+            r.max_surge.as_ref(),
+            defaults::MAX_SURGE_PERCENT,
+        )?;
+        let unavailable = self.int_or_percent(
+            "service.strategy.rollingUpdate.maxUnavailable",
+            r.max_unavailable.as_ref(),
+            defaults::MAX_UNAVAILABLE_PERCENT,
+        )?;
+        if surge.is_zero() && unavailable.is_zero() {
+            return Err(self.err(
+                "service.strategy.rollingUpdate.maxUnavailable",
+                "`maxSurge` and `maxUnavailable` cannot both be 0 (the rollout could never make progress; upstream rejects it too)",
+            ));
+        }
+        Ok(())
+    }
+
     /// The scenario's `[[rollout]]`s, each version built on the one before.
     pub(super) fn rollouts(
         &self,
