@@ -216,9 +216,23 @@ pub fn render(rows: &[(String, Summary)], out: &Path) -> String {
             .collect();
         let _ = writeln!(t, "{}", line.join("  ").trim_end());
     }
+    // The optional files any variant wrote, in the order a run names them.
+    let mut optional: Vec<&str> = Vec::new();
+    for (_, s) in rows {
+        for f in super::run::optional_files(s) {
+            if !optional.contains(&f) {
+                optional.push(f);
+            }
+        }
+    }
+    let mut per_policy = String::from("summary.json, timeseries.csv");
+    for f in optional {
+        per_policy.push_str(", ");
+        per_policy.push_str(f);
+    }
     let _ = writeln!(
         t,
-        "wrote        {}/comparison.csv, scenario.toml, inputs.csv, policies/<name>/summary.json, timeseries.csv",
+        "wrote        {}/comparison.csv, scenario.toml, inputs.csv, policies/<name>/{per_policy}",
         out.display()
     );
     t

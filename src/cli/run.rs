@@ -476,14 +476,9 @@ pub fn render(s: &Summary, out: &Path, requests: bool) -> String {
         let _ = writeln!(t, "warning      {w}");
     }
     let mut files = String::from("summary.json, timeseries.csv, ");
-    for (written, name) in [
-        (s.rollout.is_some(), "rollout.csv, "),
-        (!s.tenants.is_empty(), "tenants.csv, "),
-        (s.failures.is_some(), "incidents.csv, "),
-    ] {
-        if written {
-            files.push_str(name);
-        }
+    for name in optional_files(s) {
+        files.push_str(name);
+        files.push_str(", ");
     }
     let _ = writeln!(
         t,
@@ -492,6 +487,17 @@ pub fn render(s: &Summary, out: &Path, requests: bool) -> String {
         if requests { ", requests.csv" } else { "" }
     );
     t
+}
+
+/// The optional files a run with summary `s` writes beside `summary.json` and `timeseries.csv`.
+pub(super) fn optional_files(s: &Summary) -> impl Iterator<Item = &'static str> {
+    [
+        (s.rollout.is_some(), "rollout.csv"),
+        (!s.tenants.is_empty(), "tenants.csv"),
+        (s.failures.is_some(), "incidents.csv"),
+    ]
+    .into_iter()
+    .filter_map(|(written, name)| written.then_some(name))
 }
 
 /// Removes a file an earlier run wrote that this run does not (absent: nothing to do).
