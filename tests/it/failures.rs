@@ -291,6 +291,127 @@ zone = "test-region-1a"
     );
 }
 
+/// Two one-GPU nodes under the Cluster Autoscaler; node 0 fails at 60 s and is never repaired.
+fn autoscaled_failure(ca: &str) -> String {
+    format!(
+        r#"
+[simulation]
+horizon = "40m"
+sample_interval = "10s"
+
+[[node_pool]]
+name = "gpu"
+instance_type = "test.gpu1"
+min_size = 1
+max_size = 3
+initial_size = 2
+provisioning_delay = "2m"
+
+[cluster_autoscaler]
+{ca}
+
+[service]
+replicas = 2
+dispatch = "router"
+
+[service.pod]
+readinessProbe = {{ initialDelaySeconds = 10, periodSeconds = 5 }}
+
+[service.service_time]
+distribution = "deterministic"
+base = "1s"
+
+[service.resources]
+requests = {{ cpu = "2", memory = "8Gi", "nvidia.com/gpu" = 1 }}
+
+[traffic]
+kind = "trace"
+path = "unused.csv"
+format = "csv"
+
+[[failure]]
+at = "60s"
+kind = "node"
+pool = "gpu"
+node = 0
+"#
+    )
+}
+
+#[test]
+fn the_cluster_autoscaler_replaces_a_failed_node_and_removes_it_after_the_unready_time() {
+    // Hand-checked: NotReady at 100 s, the pod evicted at 400 s; the scan at 400 s (after the
+    // eviction, queued earlier) adds a node for the Pending replacement (the node Ready at
+    // 520 s, the pod at 530 s). The failed node is empty from 400 s: the next scan, which looks
+    // at scale-down (410 s), marks it unneeded, and it goes 20 minutes
+    // (`scale-down-unready-time`) later, at 1610 s. Billing stops there.
+    let (r, _) = run_rows(&autoscaled_failure(""), Some(vec![at(1.0)]));
+    let f = r.summary.failures.as_ref().unwrap();
+    let timeline: Vec<(f64, &str)> = f.incidents.iter().map(|i| (i.time_s, i.kind)).collect();
+    assert_eq!(
+        timeline,
+        [
+            (60.0, "node"),
+            (100.0, "node_not_ready"),
+            (400.0, "pods_evicted"),
+            (1610.0, "unready_node_removed")
+        ]
+    );
+    let c = r.summary.cluster.as_ref().unwrap();
+    assert_eq!(c.nodes_launched, 3);
+    assert_eq!(c.nodes_at_horizon, 2);
+    // Node 1 for the whole 40 minutes, node 0 until 1610 s, node 2 from 400 s.
+    let hours = (2400.0 + 1610.0 + (2400.0 - 400.0)) / 3600.0;
+    assert!(
+        (c.node_hours - hours).abs() < 1e-9,
+        "{} vs {hours}",
+        c.node_hours
+    );
+    assert_eq!(f.replicas_recovered_s, Some(530.0 - 60.0));
+
+    // A shorter unready time removes it sooner; disabled, it stays billed to the horizon.
+    let (r, _) = run_rows(
+        &autoscaled_failure("scale-down-unready-time = \"5m\""),
+        Some(vec![at(1.0)]),
+    );
+    let f = r.summary.failures.as_ref().unwrap();
+    // Unneeded long enough at 710 s, but no node goes within `scale-down-delay-after-add`
+    // (10 minutes) of the scale-up at 400 s.
+    assert_eq!(f.incidents.last().unwrap().time_s, 1000.0);
+    let (r, _) = run_rows(
+        &autoscaled_failure("scale-down-unready-enabled = false"),
+        Some(vec![at(1.0)]),
+    );
+    assert_eq!(r.summary.cluster.as_ref().unwrap().nodes_at_horizon, 3);
+}
+
+#[test]
+fn too_many_unready_nodes_stop_the_cluster_autoscaler() {
+    // One NotReady node of two is 50%: over 45% once `ok-total-unready-count` is 0. The cluster
+    // is unhealthy from 100 s, so nothing replaces the evicted pod's node.
+    let (r, _) = run_rows(
+        &autoscaled_failure("ok-total-unready-count = 0"),
+        Some(vec![at(1.0)]),
+    );
+    let c = r.summary.cluster.as_ref().unwrap();
+    assert_eq!(c.nodes_launched, 2);
+    assert_eq!(c.pods_pending_at_horizon, 1);
+    assert!(
+        r.summary
+            .warnings
+            .iter()
+            .any(|w| w.contains("Cluster Autoscaler skipped") && w.contains("NotReady")),
+        "{:?}",
+        r.summary.warnings
+    );
+    // At the default (3 tolerated) it scales up as usual.
+    let (r, _) = run_rows(&autoscaled_failure(""), Some(vec![at(1.0)]));
+    assert_eq!(
+        r.summary.cluster.as_ref().unwrap().pods_pending_at_horizon,
+        0
+    );
+}
+
 fn spot_text(pdb: &str) -> String {
     two_nodes_and_a_spare(&format!(
         r#"
@@ -550,7 +671,8 @@ fn the_report_marks_the_failure_on_its_time_series_charts() {
     let incidents = std::fs::read_to_string(out.join("incidents.csv")).unwrap();
     assert_eq!(
         incidents,
-        "time_s,kind,detail\n900,node,gpu-1\n940,node_not_ready,gpu-1\n1240,pods_evicted,gpu-1: 1 pods\n"
+        "time_s,kind,detail\n900,node,gpu-1\n940,node_not_ready,gpu-1\n1240,pods_evicted,gpu-1: 1 pods\n\
+         2450,unready_node_removed,gpu-1\n"
     );
     let _ = std::fs::remove_dir_all(&out);
 }

@@ -112,6 +112,16 @@ pub struct ClusterAutoscalerSpec {
     /// `--max-node-provision-time` (15 min): a node not ready by then is removed and its pool
     /// backed off (5 min, doubling to 30 min).
     pub max_node_provision_time: SimDuration,
+    /// `--scale-down-unready-time` (20 min): how long a NotReady node must be unneeded before it
+    /// is removed.
+    pub unready_time: SimDuration,
+    /// `--scale-down-unready-enabled` (true).
+    pub unready_scale_down: bool,
+    /// `--max-total-unready-percentage` (45) and `--ok-total-unready-count` (3): with more
+    /// NotReady nodes than both allow, the cluster is unhealthy and the autoscaler does nothing.
+    pub max_unready_percentage: f64,
+    /// See `max_unready_percentage`.
+    pub ok_unready_count: u32,
 }
 
 /// `[metrics] scrape_interval` default: metrics-server's `--metric-resolution`.
@@ -239,6 +249,23 @@ impl Validator<'_> {
                 }
                 d
             },
+            unready_time: dur(
+                "scale-down-unready-time",
+                c.scale_down_unready_time.as_ref(),
+                SimDuration::from_secs(1200),
+            )?,
+            unready_scale_down: c.scale_down_unready_enabled.unwrap_or(true),
+            max_unready_percentage: {
+                let x = c.max_total_unready_percentage.unwrap_or(45.0);
+                if !(0.0..=100.0).contains(&x) {
+                    return Err(self.err(
+                        &key("max-total-unready-percentage"),
+                        format!("expected a percentage from 0 to 100, found {x}"),
+                    ));
+                }
+                x
+            },
+            ok_unready_count: c.ok_total_unready_count.unwrap_or(3),
         }))
     }
 

@@ -89,6 +89,14 @@ pub struct RawClusterAutoscaler {
     pub scale_down_enabled: Option<bool>,
     /// How long a new node may take to become ready before the scale-up counts as failed.
     pub max_node_provision_time: Option<String>,
+    /// How long an unready node must be unneeded before it goes.
+    pub scale_down_unready_time: Option<String>,
+    /// Whether unready nodes are removed at all.
+    pub scale_down_unready_enabled: Option<bool>,
+    /// Unready nodes, percent of registered ones, above which the autoscaler stops.
+    pub max_total_unready_percentage: Option<f64>,
+    /// Unready nodes always tolerated, whatever their share.
+    pub ok_total_unready_count: Option<u32>,
 }
 
 /// `[metrics]`: the metrics pipeline and the pods' resource usage.

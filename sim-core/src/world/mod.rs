@@ -555,6 +555,12 @@ impl World {
                 ca.provision_timeouts
             ));
         }
+        if let Some(ca) = self.kube.ca.as_ref().filter(|c| c.unhealthy_scans > 0) {
+            cluster.warnings.push(format!(
+                "the Cluster Autoscaler skipped {} scans: more nodes were NotReady than max-total-unready-percentage and ok-total-unready-count allow",
+                ca.unhealthy_scans
+            ));
+        }
         if self.gateway.timed_out > 0 {
             cluster.warnings.push(format!(
                 "{} requests waited at the activator longer than its timeout and failed (no_ready_replica)",

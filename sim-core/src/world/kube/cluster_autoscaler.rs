@@ -2,6 +2,9 @@
 //! into each node pool's template node and letting the expander choose a pool), and removes nodes
 //! that have been unneeded (requests at or below the utilisation threshold; GPU nodes judged by
 //! their GPU requests) for the unneeded time, once the delay after the last scale-up has passed.
+//! A NotReady node (a failed one) is judged the same way (empty once its pods are evicted) over
+//! the longer unready time. With too many NotReady nodes the cluster is unhealthy and a scan does
+//! nothing, as upstream's cluster state registry decides.
 
 use super::{NodePhase, World};
 use crate::cluster::{ResVec, ResourceNames};
@@ -37,6 +40,10 @@ pub(in crate::world) struct ClusterAutoscaler {
     backoff: Vec<(SimTime, SimDuration)>,
     /// Nodes removed because they were not ready within `max-node-provision-time`.
     pub(in crate::world) provision_timeouts: u64,
+    /// NotReady nodes removed after the unready time.
+    pub(in crate::world) unready_removed: u64,
+    /// Scans skipped because the cluster was unhealthy (too many NotReady nodes).
+    pub(in crate::world) unhealthy_scans: u64,
 }
 
 impl ClusterAutoscaler {
@@ -51,6 +58,8 @@ impl ClusterAutoscaler {
             nodes_removed: 0,
             backoff: Vec::new(),
             provision_timeouts: 0,
+            unready_removed: 0,
+            unhealthy_scans: 0,
         }
     }
 
@@ -71,6 +80,15 @@ struct Option_ {
     pool: PoolId,
     nodes: u32,
     pods: u32,
+}
+
+/// Whether a node in `phase` counts in its node group's size: a failed (NotReady) node is still
+/// an instance of the group until it is deleted.
+fn in_group(phase: NodePhase) -> bool {
+    matches!(
+        phase,
+        NodePhase::Provisioning | NodePhase::Ready | NodePhase::NotReady
+    )
 }
 
 /// How many more pods of `req` fit on a node with `alloc` of which `used` is requested.
@@ -115,12 +133,38 @@ impl World {
         let Some(ca) = &self.kube.ca else { return };
         let next = self.now + ca.spec.scan_interval;
         self.ca_provision_timeouts();
-        if !self.ca_scale_up() {
+        if !self.ca_cluster_healthy() {
+            // Upstream logs "cluster is not ready for autoscaling", forgets its unneeded nodes
+            // and waits for the next scan.
+            let ca = self.kube.ca.as_mut().expect("checked above");
+            ca.unhealthy_scans += 1;
+            ca.unneeded_since.iter_mut().for_each(|u| *u = None);
+        } else if !self.ca_scale_up() {
             self.ca_scale_down(sink);
         }
         if next < self.horizon {
             self.queue.push(next, Event::CaScan);
         }
+    }
+
+    /// Upstream's `IsClusterHealthy`: unhealthy when the NotReady nodes number more than
+    /// `ok-total-unready-count` and more than `max-total-unready-percentage` of the registered
+    /// nodes (launched nodes still provisioning are not registered).
+    fn ca_cluster_healthy(&self) -> bool {
+        let ca = self.kube.ca.as_ref().expect("checked by the caller");
+        let (mut registered, mut unready) = (0u32, 0u32);
+        for n in &self.kube.nodes {
+            match n.phase {
+                NodePhase::Ready | NodePhase::Draining => registered += 1,
+                NodePhase::NotReady => {
+                    registered += 1;
+                    unready += 1;
+                }
+                NodePhase::Provisioning | NodePhase::Terminated => {}
+            }
+        }
+        !(unready > ca.spec.ok_unready_count
+            && unready as f64 > ca.spec.max_unready_percentage / 100.0 * registered as f64)
     }
 
     /// Removes nodes still provisioning `max-node-provision-time` after launch (upstream counts
@@ -169,13 +213,10 @@ impl World {
         let mut live = vec![0u32; pools];
         let mut total = 0u32;
         for n in &self.kube.nodes {
-            if matches!(
-                n.phase,
-                NodePhase::Provisioning | NodePhase::Ready | NodePhase::Draining
-            ) {
+            if n.phase != NodePhase::Terminated {
                 total += 1;
             }
-            if matches!(n.phase, NodePhase::Provisioning | NodePhase::Ready) {
+            if in_group(n.phase) {
                 live[n.pool.index()] += 1;
             }
             if n.phase == NodePhase::Provisioning {
@@ -290,17 +331,24 @@ impl World {
         let in_cooldown = ca
             .last_scale_up
             .is_some_and(|t| t + ca.spec.delay_after_add > now);
-        let (threshold, gpu_threshold, unneeded_time) = (
+        let (threshold, gpu_threshold, unneeded_time, unready_time) = (
             ca.spec.utilization_threshold,
             ca.spec.gpu_utilization_threshold,
             ca.spec.unneeded_time,
+            ca.spec.unready_time,
         );
+        let unready_scale_down = ca.spec.unready_scale_down;
         let names = &self.kube.names;
         let gpu = names.index("nvidia.com/gpu");
         let n_nodes = self.kube.nodes.len();
         let mut unneeded = vec![false; n_nodes];
         for (i, n) in self.kube.nodes.iter().enumerate() {
-            if n.phase != NodePhase::Ready {
+            let judged = match n.phase {
+                NodePhase::Ready => true,
+                NodePhase::NotReady => unready_scale_down,
+                _ => false,
+            };
+            if !judged {
                 continue;
             }
             let alloc = &self.kube.pools[n.pool.index()].allocatable;
@@ -329,15 +377,23 @@ impl World {
         if in_cooldown {
             return;
         }
+        let nodes = &self.kube.nodes;
         let candidates: Vec<usize> = (0..n_nodes)
-            .filter(|&i| ca.unneeded_since[i].is_some_and(|t| t + unneeded_time <= now))
+            .filter(|&i| {
+                let wait = if nodes[i].phase == NodePhase::NotReady {
+                    unready_time
+                } else {
+                    unneeded_time
+                };
+                ca.unneeded_since[i].is_some_and(|t| t + wait <= now)
+            })
             .collect();
         if candidates.is_empty() {
             return;
         }
         let mut live = vec![0u32; self.kube.pools.len()];
         for n in &self.kube.nodes {
-            if matches!(n.phase, NodePhase::Provisioning | NodePhase::Ready) {
+            if in_group(n.phase) {
                 live[n.pool.index()] += 1;
             }
         }
@@ -351,7 +407,11 @@ impl World {
             }
         }
         if removed.is_empty() {
-            for &i in candidates.iter().filter(|&&i| self.kube.nodes[i].pods > 0) {
+            // A NotReady node's pods are evicted by the node lifecycle controller, not drained.
+            let drainable = |&&i: &&usize| {
+                self.kube.nodes[i].pods > 0 && self.kube.nodes[i].phase == NodePhase::Ready
+            };
+            for &i in candidates.iter().filter(drainable) {
                 let p = self.kube.nodes[i].pool.index();
                 if live[p] <= self.kube.pools[p].spec.min_size {
                     continue;
@@ -387,6 +447,15 @@ impl World {
         ca.nodes_removed += removed.len() as u64;
         for &i in &removed {
             ca.unneeded_since[i] = None;
+            if self.kube.nodes[i].phase == NodePhase::NotReady {
+                ca.unready_removed += 1;
+            }
+        }
+        for &i in &removed {
+            if self.kube.nodes[i].phase == NodePhase::NotReady {
+                let name = self.node_name(NodeId(i as u32));
+                self.incident("unready_node_removed", name);
+            }
         }
         for i in removed {
             self.remove_node(NodeId(i as u32), sink);

@@ -147,7 +147,7 @@ impl FailState {
 }
 
 impl World {
-    fn incident(&mut self, kind: &'static str, detail: String) {
+    pub(in crate::world) fn incident(&mut self, kind: &'static str, detail: String) {
         let f = &mut self.kube.fail;
         f.incidents.push(Incident {
             time_s: self.now.as_secs_f64(),
@@ -156,7 +156,7 @@ impl World {
         });
     }
 
-    fn node_name(&self, node: NodeId) -> String {
+    pub(in crate::world) fn node_name(&self, node: NodeId) -> String {
         let n = &self.kube.nodes[node.index()];
         format!("{}-{node}", self.kube.pools[n.pool.index()].spec.name)
     }
