@@ -617,6 +617,15 @@ fn retried_429s_are_deterministic() {
         noisy["rejected_attempts"].as_u64().unwrap(),
         noisy["rejected"].as_u64().unwrap() + retried
     );
+    // The retries are refused at the gateway, not queued: the quiet tenant keeps its SLO.
+    let quiet = s["tenants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "quiet")
+        .unwrap();
+    assert_eq!(quiet["rejected_attempts"], 0);
+    assert_eq!(quiet["slo"]["attainment_ratio"], 1.0);
 }
 
 /// `retry_rate_limited` must be a boolean, named in the error.
