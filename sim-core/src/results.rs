@@ -195,6 +195,9 @@ pub struct ClientSummary {
     pub abandoned_completions: u64,
     /// Requests that completed only after one or more retries.
     pub completed_after_retry: u64,
+    /// Of `retries`, those after the tenant gateway refused an attempt (HTTP 429:
+    /// `rate_limited`, `token_limited`).
+    pub rate_limited_retries: u64,
 }
 
 /// Token-level results of an LLM engine, over measured completions.

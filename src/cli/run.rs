@@ -438,8 +438,12 @@ pub fn render(s: &Summary, out: &Path, requests: bool) -> String {
     if let Some(c) = &s.client {
         let _ = writeln!(
             t,
-            "clients      retries {}  timeouts {}  completed after a retry {}  abandoned but served {}",
-            c.retries, c.timeouts, c.completed_after_retry, c.abandoned_completions
+            "clients      retries {} ({} after a 429)  timeouts {}  completed after a retry {}  abandoned but served {}",
+            c.retries,
+            c.rate_limited_retries,
+            c.timeouts,
+            c.completed_after_retry,
+            c.abandoned_completions
         );
     }
     if let Some(r) = &s.rollout {

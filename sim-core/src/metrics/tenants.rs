@@ -50,6 +50,8 @@ pub struct TenantStats {
     pub measured: Totals,
     /// Measured completions that met every target.
     pub slo_met: u64,
+    /// Attempts the gateway refused over the whole run (HTTP 429), a client's retries included.
+    pub refused_attempts: u64,
     /// End-to-end latency of measured completions, ns.
     pub latency: LogHistogram,
     /// Time to first token of measured completions, ns (LLM engines).
@@ -70,6 +72,7 @@ impl TenantStats {
             totals: Totals::default(),
             measured: Totals::default(),
             slo_met: 0,
+            refused_attempts: 0,
             latency: LogHistogram::new(),
             ttft: LogHistogram::new(),
             tpot: LogHistogram::new(),
@@ -103,6 +106,15 @@ impl TenantRecorder {
         if let Some(t) = self.tenants.get_mut(r.tenant as usize) {
             t.totals.arrived += 1;
             t.measured.arrived += measured as u64;
+        }
+    }
+
+    /// The gateway refused an attempt of a request of tenant `tenant` (a first attempt or a
+    /// client's retry).
+    #[inline]
+    pub fn on_refused_attempt(&mut self, tenant: u16) {
+        if let Some(t) = self.tenants.get_mut(tenant as usize) {
+            t.refused_attempts += 1;
         }
     }
 

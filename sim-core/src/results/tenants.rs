@@ -49,12 +49,17 @@ pub struct TenantSummary {
     pub name: String,
     /// Requests that arrived; `arrived = admitted + rejected`.
     pub arrived: u64,
-    /// Requests the gateway let through.
+    /// Requests the gateway let through (with a client that retries 429s, those whose last
+    /// attempt so far was let through, or that wait to retry).
     pub admitted: u64,
-    /// Requests the gateway refused (HTTP 429), all reasons.
+    /// Requests the gateway refused (HTTP 429), all reasons: requests whose last attempt was
+    /// refused.
     pub rejected: u64,
     /// Refused, by reason (`rate_limited`, `token_limited`).
     pub rejected_by_reason: BTreeMap<&'static str, u64>,
+    /// Attempts the gateway refused, a client's retries included; equals `rejected` unless a
+    /// `[traffic.client]` retries 429s.
+    pub rejected_attempts: u64,
     /// Admitted requests served.
     pub completed: u64,
     /// Admitted requests dropped (queue full, no ready replica, …).
@@ -170,6 +175,7 @@ pub fn summarise_tenants(
             admitted,
             rejected,
             rejected_by_reason,
+            rejected_attempts: s.refused_attempts,
             completed: t.completed,
             dropped,
             in_flight: admitted - t.completed - dropped,
@@ -217,8 +223,8 @@ pub fn summarise_tenants(
 pub fn to_csv(rows: &[TenantSummary]) -> String {
     use std::fmt::Write as _;
     let mut out = String::from(
-        "tenant,weight,arrived,admitted,rejected_rate_limited,rejected_token_limited,completed,\
-         dropped,in_flight,demand_rps,throughput_rps,fair_share_rps,latency_p50_s,latency_p95_s,\
+        "tenant,weight,arrived,admitted,rejected_rate_limited,rejected_token_limited,\
+         rejected_attempts,completed,dropped,in_flight,demand_rps,throughput_rps,fair_share_rps,latency_p50_s,latency_p95_s,\
          latency_p99_s,ttft_p99_s,tpot_p99_s,slo_attainment_ratio\n",
     );
     let opt = |v: Option<f64>| v.map_or(String::new(), |x| format!("{x}"));
@@ -230,7 +236,7 @@ pub fn to_csv(rows: &[TenantSummary]) -> String {
         };
         let _ = writeln!(
             out,
-            "{name},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{name},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             r.weight,
             r.arrived,
             r.admitted,
@@ -242,6 +248,7 @@ pub fn to_csv(rows: &[TenantSummary]) -> String {
                 .get("token_limited")
                 .copied()
                 .unwrap_or(0),
+            r.rejected_attempts,
             r.completed,
             r.dropped,
             r.in_flight,

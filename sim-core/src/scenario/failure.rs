@@ -95,6 +95,9 @@ pub struct RawClient {
     pub timeout: Option<String>,
     /// Retries after a timeout or a failed attempt (default 0).
     pub retries: Option<u32>,
+    /// Whether a gateway refusal (HTTP 429: `rate_limited`, `token_limited`) is retried like
+    /// any other failed attempt (default true).
+    pub retry_rate_limited: Option<bool>,
     /// Wait before the first retry (default 100 ms); doubles on each further retry.
     pub backoff: Option<String>,
     /// Longest wait between retries (default 10 s).
@@ -199,6 +202,8 @@ pub struct ClientSpec {
     pub backoff: SimDuration,
     /// Longest wait.
     pub max_backoff: SimDuration,
+    /// Whether a gateway refusal (HTTP 429) is retried (false: the request ends refused).
+    pub retry_rate_limited: bool,
 }
 
 impl ClientSpec {
@@ -525,6 +530,7 @@ impl Validator<'_> {
                 retries: c.retries.unwrap_or(0),
                 backoff,
                 max_backoff,
+                retry_rate_limited: c.retry_rate_limited.unwrap_or(true),
             });
         }
         Ok(spec)
@@ -552,6 +558,7 @@ mod tests {
             retries: 5,
             backoff: SimDuration::from_secs(1),
             max_backoff: SimDuration::from_secs(5),
+            retry_rate_limited: true,
         };
         let waits: Vec<u64> = (1..=5)
             .map(|n| c.backoff_before(n).0 / 1_000_000_000)

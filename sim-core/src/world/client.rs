@@ -1,11 +1,14 @@
 //! Clients with timeouts and retries (`[traffic.client]`).
 //!
 //! A client waits `timeout` for each attempt; when it runs out, or the attempt fails (dropped
-//! for any reason but a prompt too large for the KV cache), the client waits `backoff * 2^(n-1)`
-//! (capped at `max_backoff`) and sends attempt `n + 1`, up to `retries` retries. The service
-//! does not learn of an abandoned attempt: it still queues and serves it (wasted work that adds
-//! load exactly when the service is slow). A request counts once: it arrives once and ends once,
-//! as the outcome of its last attempt, with its latency measured from its first arrival.
+//! for any reason but a prompt too large for the KV cache, or refused by the tenant gateway with
+//! HTTP 429 unless `retry_rate_limited = false`), the client waits `backoff * 2^(n-1)` (capped
+//! at `max_backoff`) and sends attempt `n + 1`, up to `retries` retries. Every attempt passes
+//! the tenant gateway, taking from its tenant's buckets only when admitted; a refusal is
+//! immediate, so a refused attempt has no timeout. The service does not learn of an abandoned
+//! attempt: it still queues and serves it (wasted work that adds load exactly when the service
+//! is slow). A request counts once: it arrives once and ends once, as the outcome of its last
+//! attempt, with its latency measured from its first arrival.
 
 use super::{Event, World};
 use crate::engine::SimTime;
@@ -126,6 +129,33 @@ impl World {
         self.retry(a);
     }
 
+    /// The tenant gateway refused a request's first attempt with `reason` (HTTP 429): the client
+    /// retries it or the request ends refused.
+    pub(super) fn client_refused<S: RequestSink>(
+        &mut self,
+        r: &Request,
+        reason: DropReason,
+        sink: &mut S,
+    ) {
+        let a = Attempt {
+            request: *r,
+            tries: 0,
+            sent: true,
+        };
+        self.refused(a, reason, sink);
+    }
+
+    /// Attempt `a` (no longer live) was refused at the gateway with `reason`.
+    fn refused<S: RequestSink>(&mut self, a: Attempt, reason: DropReason, sink: &mut S) {
+        match &mut self.client {
+            Some(c) if c.spec.retry_rate_limited && a.tries < c.spec.retries => {
+                c.counts.rate_limited_retries += 1;
+                self.retry(a);
+            }
+            _ => self.recorder.on_drop(&a.request, self.now, reason, sink),
+        }
+    }
+
     fn retry(&mut self, a: Attempt) {
         let id = self.next_id;
         self.next_id += 1;
@@ -171,11 +201,20 @@ impl World {
             ClientEvent::Retry { id } => {
                 let Some(a) = c.live.get_mut(&id) else { return };
                 a.sent = true;
-                let request = a.request;
-                if let Some(t) = c.spec.timeout {
+                let a = *a;
+                let timeout = c.spec.timeout;
+                // The retry passes the tenant gateway again (it is no new arrival).
+                if let Err(reason) = self.pass_gate(&a.request) {
+                    if let Some(c) = &mut self.client {
+                        c.live.remove(&id);
+                    }
+                    self.refused(a, reason, sink);
+                    return;
+                }
+                if let Some(t) = timeout {
                     self.push_client(self.now + t, ClientEvent::Timeout { id });
                 }
-                self.dispatch(request, sink);
+                self.dispatch(a.request, sink);
             }
         }
     }

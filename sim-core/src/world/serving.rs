@@ -41,12 +41,15 @@ impl World {
             }
         }
         self.next_id += 1;
-        if !self.tenant_admission(&request, sink) {
-            self.schedule_next_arrival(a.time);
-            return;
+        self.learn_labels(request.tenant);
+        self.recorder.on_arrival(&request);
+        match self.pass_gate(&request) {
+            Ok(()) => {
+                self.client_sent(&request);
+                self.dispatch(request, sink);
+            }
+            Err(reason) => self.client_refused(&request, reason, sink),
         }
-        self.client_sent(&request);
-        self.dispatch(request, sink);
         self.schedule_next_arrival(a.time);
     }
 

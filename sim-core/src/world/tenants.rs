@@ -1,13 +1,15 @@
 //! The gateway's per-tenant admission: each tenant's request rate limit and tokens-per-minute
 //! limit (token buckets, as Envoy's local rate limit filter keeps them) are checked before a
 //! request is routed; a request over a limit is refused with `rate_limited` or `token_limited`
-//! (HTTP 429) and never reaches a replica. Tenants are label indices (a mix's streams, a trace's
-//! labels in order of first appearance); a label no `[[tenant]]` names has no limits and the
-//! scenario's SLO.
+//! (HTTP 429) and never reaches a replica. Every attempt passes the gate, a client's retries
+//! too; a `[traffic.client]` with retries retries a refusal like any failed attempt unless
+//! `retry_rate_limited = false`. Tenants are label indices (a mix's streams, a trace's labels in
+//! order of first appearance); a label no `[[tenant]]` names has no limits and the scenario's
+//! SLO.
 
 use super::World;
 use crate::engine::SimTime;
-use crate::metrics::{RequestSink, TenantTargets};
+use crate::metrics::TenantTargets;
 use crate::results::TenantInfo;
 use crate::scenario::{Scenario, TenantSpec};
 use crate::serving::ratelimit::TokenBucket;
@@ -150,26 +152,23 @@ impl World {
         }
     }
 
-    /// Records `request`'s arrival and applies its tenant's limits: `false` (and the request
-    /// dropped with the reason) when the gateway refuses it.
-    pub(super) fn tenant_admission<S: RequestSink>(
-        &mut self,
-        request: &Request,
-        sink: &mut S,
-    ) -> bool {
-        self.learn_labels(request.tenant);
-        self.recorder.on_arrival(request);
+    /// Whether the gateway lets an attempt of `request` (its first or a client's retry) through
+    /// now: its tenant's buckets are taken from when it does; the refusal (HTTP 429) is counted
+    /// against the tenant when it does not. The request's label must be known
+    /// ([`World::learn_labels`]).
+    #[inline]
+    pub(super) fn pass_gate(&mut self, request: &Request) -> Result<(), DropReason> {
         let Some(g) = &mut self.tenant_gate else {
-            return true;
+            return Ok(());
         };
         let cost = request.prompt_tokens as u64 + request.output_tokens as u64;
-        match g.admit(request.tenant, self.now, cost) {
-            Ok(()) => true,
-            Err(reason) => {
-                self.recorder.on_drop(request, self.now, reason, sink);
-                false
+        let verdict = g.admit(request.tenant, self.now, cost);
+        if verdict.is_err() {
+            if let Some(t) = self.recorder.tenants_mut() {
+                t.on_refused_attempt(request.tenant);
             }
         }
+        verdict
     }
 
     /// Makes every label's slots now when the traffic names them all up front (a mix).
