@@ -26,6 +26,19 @@ spot_usd_per_hour = 1.8
 price_date = "2026-11-22"
 price_source = "test fixture"
 price_verified = false
+
+[[instance]]
+id = "test.gpu4"
+provider = "aws"
+region = "test-region-1"
+vcpu = 32
+memory = "256Gi"
+gpu = "h100-sxm"
+gpu_count = 4
+on_demand_usd_per_hour = 14.4
+price_date = "2026-11-22"
+price_source = "test fixture"
+price_verified = false
 "#;
 
 fn catalog() -> Catalog {
@@ -410,6 +423,63 @@ fn too_many_unready_nodes_stop_the_cluster_autoscaler() {
         r.summary.cluster.as_ref().unwrap().pods_pending_at_horizon,
         0
     );
+}
+
+/// Three four-GPU nodes holding five one-GPU replicas, spread 2/2/1 by LeastAllocated; only the
+/// node with one pod (25% of its GPUs) is under the 30% threshold.
+fn underused_node(pdb: &str) -> String {
+    format!(
+        r#"
+[simulation]
+horizon = "30m"
+
+[[node_pool]]
+name = "gpu"
+instance_type = "test.gpu4"
+min_size = 1
+max_size = 3
+initial_size = 3
+
+[cluster_autoscaler]
+scale-down-gpu-utilization-threshold = 0.3
+
+[service]
+replicas = 5
+dispatch = "router"
+
+[service.pod]
+readinessProbe = {{ initialDelaySeconds = 10, periodSeconds = 5 }}
+
+[service.service_time]
+distribution = "deterministic"
+base = "1s"
+
+[service.resources]
+requests = {{ cpu = "2", memory = "8Gi", "nvidia.com/gpu" = 1 }}
+
+[traffic]
+kind = "trace"
+path = "unused.csv"
+format = "csv"
+{pdb}
+"#
+    )
+}
+
+#[test]
+fn the_cluster_autoscaler_drains_a_node_only_when_the_pod_disruption_budget_allows() {
+    let nodes_left = |pdb: &str| {
+        let (r, _) = run_rows(&underused_node(pdb), Some(vec![at(1.0)]));
+        let c = r.summary.cluster.unwrap();
+        (c.nodes_at_horizon, c.pods_pending_at_horizon)
+    };
+    // No budget: the underused node is drained after 10 minutes unneeded, its pod moves.
+    assert_eq!(nodes_left(""), (2, 0));
+    // One pod may be unavailable: the drain (one Ready pod) is allowed.
+    assert_eq!(nodes_left("[pdb]\nmaxUnavailable = 1"), (2, 0));
+    // Every pod must stay available: the drain is refused for the whole run.
+    assert_eq!(nodes_left("[pdb]\nminAvailable = 5"), (3, 0));
+    assert_eq!(nodes_left("[pdb]\nminAvailable = \"100%\""), (3, 0));
 }
 
 fn spot_text(pdb: &str) -> String {
