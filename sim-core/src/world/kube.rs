@@ -803,13 +803,26 @@ impl World {
             }
             return;
         }
+        self.terminate_surplus(|_| true, (active - desired) as usize, sink);
+    }
+
+    /// Deletes `count` of the active pods `selected` picks, in the ReplicaSet controller's order:
+    /// unscheduled first, then not ready, then ready for the shortest time, then the newest.
+    fn terminate_surplus<S: RequestSink>(
+        &mut self,
+        selected: impl Fn(&Pod) -> bool,
+        count: usize,
+        sink: &mut S,
+    ) {
         let mut victims: Vec<PodId> = (0..self.kube.pods.len() as u32)
             .map(PodId)
             .filter(|&i| {
-                matches!(
-                    self.kube.pods[i.index()].phase,
-                    PodPhase::Pending | PodPhase::Starting | PodPhase::Ready
-                )
+                let p = &self.kube.pods[i.index()];
+                selected(p)
+                    && matches!(
+                        p.phase,
+                        PodPhase::Pending | PodPhase::Starting | PodPhase::Ready
+                    )
             })
             .collect();
         victims.sort_by_key(|&i| {
@@ -822,7 +835,7 @@ impl World {
                 std::cmp::Reverse(i),
             )
         });
-        for &v in victims.iter().take((active - desired) as usize) {
+        for &v in victims.iter().take(count) {
             self.terminate_pod(v, sink);
         }
     }

@@ -6,7 +6,7 @@
 use super::super::{Event, World};
 use super::{Kube, PodPhase};
 use crate::engine::{Rng, RngStreams, SimDuration, SimTime};
-use crate::ids::{EngineId, PodId};
+use crate::ids::EngineId;
 use crate::metrics::rollout::{ReadyPoint, RolloutRecord, RolloutSummary, VersionSummary};
 use crate::metrics::{LogHistogram, RequestSink};
 use crate::results::Percentiles;
@@ -541,30 +541,7 @@ impl World {
         if active == target {
             return false;
         }
-        let mut victims: Vec<PodId> = (0..self.kube.pods.len() as u32)
-            .map(PodId)
-            .filter(|&i| {
-                let p = &self.kube.pods[i.index()];
-                p.version == version
-                    && matches!(
-                        p.phase,
-                        PodPhase::Pending | PodPhase::Starting | PodPhase::Ready
-                    )
-            })
-            .collect();
-        victims.sort_by_key(|&i| {
-            let p = &self.kube.pods[i.index()];
-            (
-                p.node.is_some(),
-                p.phase == PodPhase::Ready,
-                std::cmp::Reverse(p.ready_since),
-                std::cmp::Reverse(p.created),
-                std::cmp::Reverse(i),
-            )
-        });
-        for &v in victims.iter().take((active - target) as usize) {
-            self.terminate_pod(v, sink);
-        }
+        self.terminate_surplus(|p| p.version == version, (active - target) as usize, sink);
         true
     }
 
