@@ -15,8 +15,11 @@ pub struct Tenant {
     pub name: String,
     /// Requests that arrived.
     pub arrived: u64,
-    /// Requests the gateway refused (rate limits).
+    /// Requests the gateway refused (rate limits), counted once each.
     pub rejected: u64,
+    /// Attempts the gateway refused, client retries included (absent in older summaries).
+    #[serde(default)]
+    pub rejected_attempts: Option<u64>,
     /// Admitted requests served.
     pub completed: u64,
     /// Admitted requests dropped.
@@ -58,6 +61,8 @@ fn row(policy: Option<&str>, t: &Tenant) -> Vec<String> {
         t.name.clone(),
         count(t.arrived, "request"),
         t.rejected.to_string(),
+        t.rejected_attempts
+            .map_or_else(|| "–".to_string(), |n| n.to_string()),
         t.completed.to_string(),
         t.dropped.to_string(),
         qty(Some(t.demand_rps), 2, "req/s"),
@@ -71,10 +76,11 @@ fn row(policy: Option<&str>, t: &Tenant) -> Vec<String> {
     r
 }
 
-const HEADER: [&str; 12] = [
+const HEADER: [&str; 13] = [
     "tenant",
     "arrived",
     "rejected (429)",
+    "429 attempts",
     "completed",
     "dropped",
     "demand",
