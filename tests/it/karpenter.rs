@@ -201,3 +201,29 @@ fn limits_cap_the_nodepool() {
     assert_eq!(at(1300.0).pods_pending, 0);
     assert_eq!(r.summary.cluster.unwrap().nodes_launched, 1);
 }
+
+#[test]
+fn consolidation_drains_only_what_the_pod_disruption_budget_allows() {
+    // As above, the big node holds one pod after 20 m and a cheaper node could replace it; the
+    // replacement drains the pod, which a budget of `minAvailable: 1` forbids.
+    let src = |pdb: &str| {
+        SCENARIO
+            .replace("replicas = 1\ndispatch", "replicas = 3\ndispatch")
+            .replace("\"WhenEmpty\"", "\"WhenEmptyOrUnderutilized\"")
+            .replace(
+                "scale = [{ at = \"5m\", replicas = 2 }, { at = \"20m\", replicas = 1 }]",
+                "scale = [{ at = \"20m\", replicas = 1 }]",
+            )
+            + pdb
+    };
+    let replaced = |pdb: &str| {
+        let s = parse_scenario(&src(pdb), "karpenter.toml").unwrap_or_else(|e| panic!("{e}"));
+        let r = sim_core::run(&s, Inputs::default()).unwrap();
+        let c = r.summary.cluster.unwrap();
+        (c.karpenter.unwrap().nodes_replaced, c.pools.len())
+    };
+    assert_eq!(replaced(""), (1, 2));
+    assert_eq!(replaced("[pdb]\nmaxUnavailable = 1\n"), (1, 2));
+    // The one Ready pod may not go: the underused node stays, and no replacement is launched.
+    assert_eq!(replaced("[pdb]\nminAvailable = 1\n"), (0, 1));
+}
