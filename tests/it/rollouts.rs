@@ -388,3 +388,68 @@ proptest! {
         prop_assert_eq!(summary.requests.dropped, 0);
     }
 }
+
+/// A Cluster Autoscaler sizes nodes for the pods that are pending, of whichever version.
+#[test]
+fn the_cluster_autoscaler_sizes_nodes_for_the_new_versions_pods() {
+    let text = |big_pool: bool| {
+        let big = if big_pool {
+            "[[node_pool]]\nname = \"a10g-x4\"\ninstance_type = \"g5.12xlarge\"\nmin_size = 0\nmax_size = 2\ninitial_size = 0\nprovisioning_delay = \"3m\"\n"
+        } else {
+            ""
+        };
+        format!(
+            r#"
+[simulation]
+horizon = "60m"
+[[node_pool]]
+name = "a10g"
+instance_type = "g5.xlarge"
+min_size = 1
+max_size = 6
+initial_size = 4
+provisioning_delay = "3m"
+{big}
+[cluster_autoscaler]
+[service]
+replicas = 3
+dispatch = "router"
+[service.resources]
+requests = {{ cpu = "2", memory = "8Gi", "nvidia.com/gpu" = 1 }}
+[service.service_time]
+distribution = "deterministic"
+base = "50ms"
+[traffic]
+kind = "poisson"
+rate = 5.0
+[[rollout]]
+at = "10m"
+max_surge = 1
+max_unavailable = 0
+[rollout.service.resources]
+requests = {{ cpu = "2", memory = "8Gi", "nvidia.com/gpu" = 2 }}
+"#
+        )
+    };
+    // Only one-GPU nodes: no node could hold a two-GPU pod, so none is added (upstream: the pod
+    // "didn't trigger scale-up"); the rollout waits with the old pods serving.
+    let (summary, ro) = run(&text(false));
+    let c = summary.cluster.as_ref().unwrap();
+    assert_eq!(
+        c.nodes_launched, 4,
+        "no node launched for a pod it cannot hold"
+    );
+    assert!(only(&ro).finish_s.is_none());
+    // With a four-GPU pool the new version's pods go there: two per node, so two nodes for the
+    // three new pods (one at a time under maxSurge 1), and the rollout finishes.
+    let (summary, ro) = run(&text(true));
+    let c = summary.cluster.as_ref().unwrap();
+    let big = c
+        .pools
+        .iter()
+        .find(|p| p.name.starts_with("a10g-x4"))
+        .expect("the big pool launched");
+    assert_eq!(big.nodes_launched, 2, "{:?}", c.pools);
+    assert!(only(&ro).finish_s.is_some(), "{:?}", only(&ro));
+    assert_eq!(only(&ro).min_ready_minus_desired, 0);
+}

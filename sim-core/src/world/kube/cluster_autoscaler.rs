@@ -9,7 +9,7 @@
 use super::{NodePhase, World};
 use crate::cluster::{ResVec, ResourceNames};
 use crate::engine::{Rng, RngStreams, SimDuration, SimTime};
-use crate::ids::{NodeId, PoolId};
+use crate::ids::{NodeId, PodId, PoolId};
 use crate::metrics::RequestSink;
 use crate::scenario::{ClusterAutoscalerSpec, Expander};
 use crate::scheduler::filter::filter;
@@ -74,12 +74,23 @@ impl ClusterAutoscaler {
     }
 }
 
-/// A scale-up option: `nodes` new nodes of `pool` for `pods` pending pods.
+/// A scale-up option: `nodes` new nodes of `pool` for `pods` pending pods, which request
+/// `cpu` and `memory` (in whole units) in all.
 #[derive(Clone, Copy, Debug)]
 struct Option_ {
     pool: PoolId,
     nodes: u32,
     pods: u32,
+    cpu: f64,
+    memory: f64,
+}
+
+/// Pending pods that schedule alike (upstream's equivalence groups): the same template (model
+/// version) and requests. `pod` is one of them.
+#[derive(Clone, Copy, Debug)]
+struct Group {
+    pod: PodId,
+    count: u32,
 }
 
 /// Whether a node in `phase` counts in its node group's size: a failed (NotReady) node is still
@@ -103,8 +114,9 @@ fn fits(req: &ResVec, alloc: &ResVec, used: &ResVec) -> u32 {
 }
 
 impl World {
-    /// Pods of the Deployment that fit on an empty node of `pool`, passing the scheduler's filters.
-    fn pods_per_template_node(&self, pool: PoolId) -> u32 {
+    /// Pods like `pod` (its template and requests) that fit on an empty node of `pool`, passing
+    /// the scheduler's filters.
+    fn pods_per_template_node(&self, pool: PoolId, pod: PodId) -> u32 {
         let k = &self.kube;
         let p = &k.pools[pool.index()];
         let zeros = ResVec::zeros(k.names.len());
@@ -117,15 +129,43 @@ impl World {
             has_image: false,
             unschedulable: false,
         };
-        let pod = PodView {
-            template: &k.template,
-            requests: &k.pod_req,
-            nonzero_requests: &k.pod_req_nonzero,
+        let (requests, nonzero_requests) = k.requests_of(pod);
+        let view = PodView {
+            template: k.template_of(pod),
+            requests,
+            nonzero_requests,
         };
-        if filter(&pod, &node).is_err() {
+        if filter(&view, &node).is_err() {
             return 0;
         }
-        fits(&k.pod_req, &p.allocatable, &zeros)
+        fits(requests, &p.allocatable, &zeros)
+    }
+
+    /// Packs the pods left in `left` (by group) first-fit onto one node of `pool` with `used`
+    /// already requested, skipping groups the pool cannot hold; returns how many it placed.
+    fn pack_node(
+        &self,
+        pool: usize,
+        groups: &[Group],
+        holds: &[bool],
+        left: &mut [u32],
+        used: &mut ResVec,
+    ) -> u32 {
+        let alloc = &self.kube.pools[pool].allocatable;
+        let mut placed = 0;
+        for (g, group) in groups.iter().enumerate() {
+            if left[g] == 0 || !holds[g] {
+                continue;
+            }
+            let req = self.kube.requests_of(group.pod).0;
+            let n = fits(req, alloc, used).min(left[g]);
+            for _ in 0..n {
+                used.add(req);
+            }
+            left[g] -= n;
+            placed += n;
+        }
+        placed
     }
 
     /// One scan: scale up for unschedulable pods, else consider scaling down.
@@ -200,16 +240,35 @@ impl World {
 
     /// Adds nodes for pending pods beyond what provisioning nodes will hold; true if it did.
     fn ca_scale_up(&mut self) -> bool {
-        let pending = self.kube.pending.len() as u32;
-        if pending == 0 {
+        if self.kube.pending.is_empty() {
             return false;
         }
-        let pools = self.kube.pools.len();
-        let per_node: Vec<u32> = (0..pools)
-            .map(|p| self.pods_per_template_node(PoolId(p as u32)))
+        // Pending pods in groups that schedule alike: during a rollout the new version's pods
+        // may request more than the old ones, and a VPA may have resized some.
+        let k = &self.kube;
+        let mut groups: Vec<Group> = Vec::new();
+        for &pod in &k.pending {
+            let alike = |g: &&mut Group| {
+                k.pods[g.pod.index()].version == k.pods[pod.index()].version
+                    && k.requests_of(g.pod).0 == k.requests_of(pod).0
+            };
+            match groups.iter_mut().find(alike) {
+                Some(g) => g.count += 1,
+                None => groups.push(Group { pod, count: 1 }),
+            }
+        }
+        let pools = k.pools.len();
+        // Whether an empty node of each pool could hold a pod of each group.
+        let holds: Vec<Vec<bool>> = (0..pools)
+            .map(|p| {
+                groups
+                    .iter()
+                    .map(|g| self.pods_per_template_node(PoolId(p as u32), g.pod) > 0)
+                    .collect()
+            })
             .collect();
-        // Capacity already on its way: nodes still provisioning.
-        let mut upcoming = 0u32;
+        // Capacity already on its way: nodes still provisioning take pending pods first.
+        let mut left: Vec<u32> = groups.iter().map(|g| g.count).collect();
         let mut live = vec![0u32; pools];
         let mut total = 0u32;
         for n in &self.kube.nodes {
@@ -220,30 +279,47 @@ impl World {
                 live[n.pool.index()] += 1;
             }
             if n.phase == NodePhase::Provisioning {
-                upcoming = upcoming.saturating_add(per_node[n.pool.index()]);
+                let p = n.pool.index();
+                let mut used = ResVec::zeros(k.names.len());
+                self.pack_node(p, &groups, &holds[p], &mut left, &mut used);
             }
         }
-        if pending <= upcoming {
+        if left.iter().all(|&n| n == 0) {
             return false;
         }
-        let need = pending - upcoming;
         let ca = self.kube.ca.as_ref().expect("checked by the caller");
         let mut options = Vec::new();
-        for p in 0..pools {
-            let per = per_node[p];
+        for (p, holds) in holds.iter().enumerate() {
             let max = self.kube.pools[p].spec.max_size;
-            if per == 0 || live[p] >= max || ca.backed_off(p, self.now) {
+            if live[p] >= max || ca.backed_off(p, self.now) {
                 continue;
             }
-            let mut nodes = need.div_ceil(per).min(max - live[p]);
+            let mut room = max - live[p];
             if ca.spec.max_nodes_total > 0 {
-                nodes = nodes.min(ca.spec.max_nodes_total.saturating_sub(total));
+                room = room.min(ca.spec.max_nodes_total.saturating_sub(total));
+            }
+            // Upstream's binpacking estimator: new template nodes, each filled first-fit.
+            let mut rest = left.clone();
+            let (mut nodes, mut pods) = (0u32, 0u32);
+            let mut requested = ResVec::zeros(k.names.len());
+            while nodes < room {
+                let mut used = ResVec::zeros(k.names.len());
+                let placed = self.pack_node(p, &groups, holds, &mut rest, &mut used);
+                if placed == 0 {
+                    break;
+                }
+                nodes += 1;
+                pods += placed;
+                requested.add(&used);
             }
             if nodes > 0 {
+                let unit = |r: usize| requested.0[r] as f64 / 1000.0;
                 options.push(Option_ {
                     pool: PoolId(p as u32),
                     nodes,
-                    pods: need.min(nodes * per),
+                    pods,
+                    cpu: unit(ResourceNames::CPU),
+                    memory: unit(ResourceNames::MEMORY),
                 });
             }
         }
@@ -278,7 +354,6 @@ impl World {
                 .get(name)
                 .map_or(0.0, |q| q.as_f64())
         };
-        let pod_req = |r: usize| k.pod_req.0[r] as f64 / 1000.0;
         let score = |o: &Option_| -> f64 {
             let ca = k.ca.as_ref().expect("a cluster autoscaler");
             match &ca.spec.expander {
@@ -290,7 +365,12 @@ impl World {
                         if total <= 0.0 {
                             0.0
                         } else {
-                            (total - pod_req(r) * o.pods as f64) / total
+                            let requested = if r == ResourceNames::CPU {
+                                o.cpu
+                            } else {
+                                o.memory
+                            };
+                            (total - requested) / total
                         }
                     };
                     waste(ResourceNames::CPU) + waste(ResourceNames::MEMORY)
@@ -416,8 +496,9 @@ impl World {
                 if live[p] <= self.kube.pools[p].spec.min_size {
                     continue;
                 }
-                let moving = self.kube.nodes[i].pods;
-                let room: u32 = self
+                // Each of its pods, with its own requests, must fit first-fit on the other
+                // Ready nodes that are not candidates themselves.
+                let mut free: Vec<(ResVec, &ResVec)> = self
                     .kube
                     .nodes
                     .iter()
@@ -426,15 +507,28 @@ impl World {
                         *j != i && n.phase == NodePhase::Ready && !candidates.contains(j)
                     })
                     .map(|(_, n)| {
-                        fits(
-                            &self.kube.pod_req,
+                        (
+                            n.requested.clone(),
                             &self.kube.pools[n.pool.index()].allocatable,
-                            &n.requested,
                         )
                     })
-                    .sum();
+                    .collect();
+                let k = &self.kube;
+                let all_fit = k.running_on(NodeId(i as u32)).iter().all(|&pod| {
+                    let req = k.requests_of(pod).0;
+                    match free
+                        .iter_mut()
+                        .find(|(used, alloc)| used.fits_within(req, alloc))
+                    {
+                        Some((used, _)) => {
+                            used.add(req);
+                            true
+                        }
+                        None => false,
+                    }
+                });
                 // A drain the PodDisruptionBudget would refuse makes the node not removable.
-                if room >= moving && self.pdb_allows_drain(NodeId(i as u32)) {
+                if all_fit && self.pdb_allows_drain(NodeId(i as u32)) {
                     removed.push(i);
                     break;
                 }

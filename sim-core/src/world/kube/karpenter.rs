@@ -168,7 +168,7 @@ impl World {
         for &pod in pods {
             let (requests, nonzero_requests) = k.requests_of(pod);
             let view = PodView {
-                template: &k.template,
+                template: k.template_of(pod),
                 requests,
                 nonzero_requests,
             };
@@ -283,7 +283,7 @@ impl World {
         for &pod in &k.pending {
             let (requests, nonzero_requests) = k.requests_of(pod);
             let view = PodView {
-                template: &k.template,
+                template: k.template_of(pod),
                 requests,
                 nonzero_requests,
             };
@@ -466,7 +466,7 @@ impl World {
         for pod in k.running_on(NodeId(cand as u32)) {
             let (requests, nonzero_requests) = k.requests_of(pod);
             let view = PodView {
-                template: &k.template,
+                template: k.template_of(pod),
                 requests,
                 nonzero_requests,
             };
