@@ -13,7 +13,7 @@ use crate::ids::{NodeId, PoolId};
 use crate::metrics::RequestSink;
 use crate::scenario::{ClusterAutoscalerSpec, Expander};
 use crate::scheduler::filter::filter;
-use crate::scheduler::{NodeView, PodView};
+use crate::scheduler::{new_node_limit, NodeView, PodView};
 use crate::world::Event;
 use rand::RngExt;
 
@@ -103,7 +103,9 @@ fn fits(req: &ResVec, alloc: &ResVec, used: &ResVec) -> u32 {
 }
 
 impl World {
-    /// Pods of the Deployment that fit on an empty node of `pool`, passing the scheduler's filters.
+    /// Pods of the Deployment that fit on an empty node of `pool`, passing the scheduler's
+    /// filters: at most one per new node under a required pod anti-affinity, at most `maxSkew`
+    /// under a DoNotSchedule hostname spread constraint.
     fn pods_per_template_node(&self, pool: PoolId) -> u32 {
         let k = &self.kube;
         let p = &k.pools[pool.index()];
@@ -116,6 +118,8 @@ impl World {
             matching_pods: 0,
             has_image: false,
             unschedulable: false,
+            terminating_pods: 0,
+            not_ready: false,
         };
         let pod = PodView {
             template: &k.template,
@@ -125,7 +129,7 @@ impl World {
         if filter(&pod, &node).is_err() {
             return 0;
         }
-        fits(&k.pod_req, &p.allocatable, &zeros)
+        fits(&k.pod_req, &p.allocatable, &zeros).min(new_node_limit(&k.template))
     }
 
     /// One scan: scale up for unschedulable pods, else consider scaling down.
