@@ -673,16 +673,16 @@ impl Validator<'_> {
                 Some(_) => {
                     return Err(self.err(&format!("{k}.maxSkew"), "expected maxSkew of at least 1"))
                 }
-                None => return Err(self.err(&format!("{k}.maxSkew"), "expected maxSkew (required)")),
+                None => {
+                    return Err(self.err(&format!("{k}.maxSkew"), "expected maxSkew (required)"))
+                }
             };
             let topology_key = match c.topology_key.as_deref() {
                 Some(tk) if !tk.is_empty() => tk.to_string(),
-                _ => {
-                    return Err(self.err(
-                        &format!("{k}.topologyKey"),
-                        "expected a node label key such as \"topology.kubernetes.io/zone\" (required)",
-                    ))
-                }
+                _ => return Err(self.err(
+                    &format!("{k}.topologyKey"),
+                    "expected a node label key such as \"topology.kubernetes.io/zone\" (required)",
+                )),
             };
             let when = match c.when_unsatisfiable.as_deref() {
                 Some("DoNotSchedule") => WhenUnsatisfiable::DoNotSchedule,
@@ -704,14 +704,19 @@ impl Validator<'_> {
                 }
                 Some(m) if m >= 1 && m <= i64::from(u32::MAX) => m as u32,
                 Some(_) => {
-                    return Err(self.err(&format!("{k}.minDomains"), "expected minDomains of at least 1"))
+                    return Err(self.err(
+                        &format!("{k}.minDomains"),
+                        "expected minDomains of at least 1",
+                    ))
                 }
             };
             let policy = |name: &str, v: Option<&str>, default| match v {
                 None => Ok(default),
                 Some("Honor") => Ok(InclusionPolicy::Honor),
                 Some("Ignore") => Ok(InclusionPolicy::Ignore),
-                Some(_) => Err(self.err(&format!("{k}.{name}"), "expected \"Honor\" or \"Ignore\"")),
+                Some(_) => {
+                    Err(self.err(&format!("{k}.{name}"), "expected \"Honor\" or \"Ignore\""))
+                }
             };
             let node_affinity_policy = policy(
                 "nodeAffinityPolicy",
@@ -723,8 +728,7 @@ impl Validator<'_> {
                 c.node_taints_policy.as_deref(),
                 InclusionPolicy::Ignore,
             )?;
-            if t
-                .spread
+            if t.spread
                 .iter()
                 .any(|o| o.topology_key == topology_key && o.when == when)
             {
@@ -783,10 +787,15 @@ impl Validator<'_> {
             let wk = format!("{k}.preferredDuringSchedulingIgnoredDuringExecution[{i}]");
             let weight = match w.weight {
                 Some(v) if (1..=100).contains(&v) => v,
-                _ => return Err(self.err(&format!("{wk}.weight"), "expected a weight from 1 to 100")),
+                _ => {
+                    return Err(self.err(&format!("{wk}.weight"), "expected a weight from 1 to 100"))
+                }
             };
             let Some(raw) = &w.pod_affinity_term else {
-                return Err(self.err(&format!("{wk}.podAffinityTerm"), "expected a podAffinityTerm (required)"));
+                return Err(self.err(
+                    &format!("{wk}.podAffinityTerm"),
+                    "expected a podAffinityTerm (required)",
+                ));
             };
             let pt = term(&format!("{wk}.podAffinityTerm"), raw)?;
             t.anti_affinity_preferred.push((weight, pt));

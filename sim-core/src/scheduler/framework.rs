@@ -216,16 +216,16 @@ fn default_spread(
     domains[1] = zone_counts.len();
     spread.clear();
     spread.extend((0..k).map(|i| {
-            if ignored[i] {
-                return 0;
-            }
-            let n = view(i);
-            let zone = n
-                .labels
-                .get(pod_topology_spread::SYSTEM_DEFAULTS[1].0)
-                .map(String::as_str);
-            let zc = zone.and_then(|z| zone_counts.get(z)).copied().unwrap_or(0);
-            pod_topology_spread::raw_score(&[n.matching_pods, zc], &domains)
+        if ignored[i] {
+            return 0;
+        }
+        let n = view(i);
+        let zone = n
+            .labels
+            .get(pod_topology_spread::SYSTEM_DEFAULTS[1].0)
+            .map(String::as_str);
+        let zc = zone.and_then(|z| zone_counts.get(z)).copied().unwrap_or(0);
+        pod_topology_spread::raw_score(&[n.matching_pods, zc], &domains)
     }));
     pod_topology_spread::normalize(spread, ignored);
 }
@@ -330,5 +330,84 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.message(&names), "0/2 nodes are available: 1 Insufficient nvidia.com/gpu, 1 node(s) had untolerated taint.");
+    }
+
+    #[test]
+    fn spread_and_anti_affinity_reasons_read_as_upstream() {
+        use crate::cluster::{
+            InclusionPolicy, PodAffinityTerm, SpreadConstraint, WhenUnsatisfiable,
+        };
+        let names = names();
+        let alloc = ResVec(vec![8_000, 32_000_000_000_000, 110_000, 0]);
+        let used = ResVec(vec![0, 0, 0, 0]);
+        let lab = |h: &str, z: &str| {
+            let mut l = Labels::new();
+            l.insert("kubernetes.io/hostname".into(), h.into());
+            l.insert("topology.kubernetes.io/zone".into(), z.into());
+            l
+        };
+        let (la, lb, lc, ld) = (
+            lab("a", "z1"),
+            lab("b", "z1"),
+            lab("c", "z2"),
+            lab("d", "z3"),
+        );
+        let mut nodes = [
+            node(&alloc, &used, &la, &[]),
+            node(&alloc, &used, &lb, &[]),
+            node(&alloc, &used, &lc, &[]),
+            node(&alloc, &used, &ld, &[]),
+        ];
+        nodes[0].matching_pods = 1;
+        nodes[2].matching_pods = 1;
+        // A NotReady node in z3: its empty zone is the global minimum (nodeTaintsPolicy
+        // Ignore), and it is not counted among the nodes considered.
+        nodes[3].not_ready = true;
+        let req = ResVec(vec![1_000, 1_000_000_000, 1_000, 0]);
+        let t = PodTemplate {
+            spread: vec![SpreadConstraint {
+                max_skew: 1,
+                topology_key: "topology.kubernetes.io/zone".into(),
+                when: WhenUnsatisfiable::DoNotSchedule,
+                min_domains: 1,
+                node_affinity_policy: InclusionPolicy::Honor,
+                node_taints_policy: InclusionPolicy::Ignore,
+            }],
+            ..PodTemplate::default()
+        };
+        let pod = PodView {
+            template: &t,
+            requests: &req,
+            nonzero_requests: &req,
+        };
+        let mut rng = RngStreams::new(1).stream("s");
+        let cfg = SchedulerConfig::default();
+        let err = select(&cfg, &names, &pod, &nodes, &mut rng, &mut Vec::new()).unwrap_err();
+        assert_eq!(
+            err.message(&names),
+            "0/3 nodes are available: 3 node(s) didn't match pod topology spread constraints."
+        );
+        let anti = PodTemplate {
+            anti_affinity_required: vec![PodAffinityTerm {
+                topology_key: "kubernetes.io/hostname".into(),
+            }],
+            ..PodTemplate::default()
+        };
+        let pa = PodView {
+            template: &anti,
+            requests: &req,
+            nonzero_requests: &req,
+        };
+        // Nodes a and c hold a pod: b is the only choice.
+        assert_eq!(
+            select(&cfg, &names, &pa, &nodes, &mut rng, &mut Vec::new()),
+            Ok(1)
+        );
+        nodes[1].matching_pods = 1;
+        let err = select(&cfg, &names, &pa, &nodes, &mut rng, &mut Vec::new()).unwrap_err();
+        assert_eq!(
+            err.message(&names),
+            "0/3 nodes are available: 3 node(s) didn't match pod anti-affinity rules."
+        );
     }
 }

@@ -85,7 +85,11 @@ pub fn scores(pod: &PodView, nodes: &[NodeView], feasible: &[usize], out: &mut V
         }
         any |= !per_domain.is_empty();
         for (k, &i) in feasible.iter().enumerate() {
-            if let Some(pods) = nodes[i].labels.get(key).and_then(|v| per_domain.get(v.as_str())) {
+            if let Some(pods) = nodes[i]
+                .labels
+                .get(key)
+                .and_then(|v| per_domain.get(v.as_str()))
+            {
                 out[k] -= w * pods;
             }
         }
@@ -115,5 +119,120 @@ pub fn new_node_limit(t: &PodTemplate) -> u32 {
         u32::MAX
     } else {
         1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::{Labels, PodAffinityTerm, ResVec};
+
+    fn labels(host: &str, zone: &str) -> Labels {
+        let mut l = Labels::new();
+        l.insert("kubernetes.io/hostname".into(), host.into());
+        l.insert("topology.kubernetes.io/zone".into(), zone.into());
+        l
+    }
+
+    fn node<'a>(r: &'a ResVec, labels: &'a Labels, pods: u32, terminating: u32) -> NodeView<'a> {
+        NodeView {
+            allocatable: r,
+            requested: r,
+            labels,
+            taints: &[],
+            matching_pods: pods,
+            terminating_pods: terminating,
+            has_image: false,
+            unschedulable: false,
+            not_ready: false,
+        }
+    }
+
+    fn term(key: &str) -> PodAffinityTerm {
+        PodAffinityTerm {
+            topology_key: key.into(),
+        }
+    }
+
+    #[test]
+    fn required_terms_block_domains_holding_a_pod_terminating_ones_too() {
+        let r = ResVec(vec![0; 4]);
+        let (la, lb, lc) = (labels("a", "z1"), labels("b", "z1"), labels("c", "z2"));
+        let nodes = [
+            node(&r, &la, 1, 0),
+            node(&r, &lb, 0, 1),
+            node(&r, &lc, 0, 0),
+        ];
+        let host = PodTemplate {
+            anti_affinity_required: vec![term("kubernetes.io/hostname")],
+            ..PodTemplate::default()
+        };
+        let p = PodView {
+            template: &host,
+            requests: &r,
+            nonzero_requests: &r,
+        };
+        let f = AntiAffinityFilter::new(&p, &nodes);
+        let got: Vec<_> = nodes.iter().map(|n| f.check(n)).collect();
+        assert_eq!(
+            got,
+            [
+                Err(Rejection::AntiAffinity),
+                Err(Rejection::AntiAffinity),
+                Ok(())
+            ]
+        );
+        // By zone: z1 holds pods, z2 none. A node without the key passes.
+        let zone = PodTemplate {
+            anti_affinity_required: vec![term("topology.kubernetes.io/zone")],
+            ..PodTemplate::default()
+        };
+        let pz = PodView {
+            template: &zone,
+            requests: &r,
+            nonzero_requests: &r,
+        };
+        let fz = AntiAffinityFilter::new(&pz, &nodes[..1]);
+        assert_eq!(fz.check(&nodes[1]), Err(Rejection::AntiAffinity));
+        assert_eq!(fz.check(&nodes[2]), Ok(()));
+        let bare = Labels::new();
+        assert_eq!(fz.check(&node(&r, &bare, 0, 0)), Ok(()));
+        assert_eq!(new_node_limit(&zone), 1);
+    }
+
+    #[test]
+    fn preferred_terms_score_against_crowded_domains() {
+        let r = ResVec(vec![0; 4]);
+        let (la, lb, lc) = (labels("a", "z1"), labels("b", "z2"), labels("c", "z3"));
+        let nodes = [
+            node(&r, &la, 2, 0),
+            node(&r, &lb, 1, 0),
+            node(&r, &lc, 0, 0),
+        ];
+        let t = PodTemplate {
+            anti_affinity_preferred: vec![(10, term("topology.kubernetes.io/zone"))],
+            ..PodTemplate::default()
+        };
+        let p = PodView {
+            template: &t,
+            requests: &r,
+            nonzero_requests: &r,
+        };
+        let mut out = Vec::new();
+        assert!(scores(&p, &nodes, &[0, 1, 2], &mut out));
+        // Raw −20, −10, 0; 100 × (s − min) / (max − min): 0, 50, 100.
+        assert_eq!(out, [0, 50, 100]);
+        // No pod anywhere: every node 0.
+        let empty = [node(&r, &la, 0, 0), node(&r, &lb, 0, 0)];
+        assert!(scores(&p, &empty, &[0, 1], &mut out));
+        assert_eq!(out, [0, 0]);
+        // No preferred terms: skipped.
+        let none = PodTemplate::default();
+        let pn = PodView {
+            template: &none,
+            requests: &r,
+            nonzero_requests: &r,
+        };
+        assert!(!scores(&pn, &nodes, &[0, 1, 2], &mut out));
     }
 }

@@ -16,6 +16,8 @@ pub fn score(pod: &PodView, node: &NodeView) -> i64 {
 /// Upstream `GetRequiredNodeAffinity(pod).Match(node)`: the nodeSelector and the required
 /// node-affinity terms (ORed; none means no requirement).
 pub fn required_matches(t: &PodTemplate, labels: &Labels) -> bool {
-    t.node_selector.iter().all(|(k, v)| labels.get(k) == Some(v))
+    t.node_selector
+        .iter()
+        .all(|(k, v)| labels.get(k) == Some(v))
         && (t.required_terms.is_empty() || t.required_terms.iter().any(|term| term.matches(labels)))
 }

@@ -7,7 +7,9 @@
 use super::filter::Rejection;
 use super::{node_affinity, NodeView, PodView, MAX_NODE_SCORE};
 use crate::cluster::taint::{tolerated, Effect};
-use crate::cluster::{InclusionPolicy, PodTemplate, SpreadConstraint, Toleration, WhenUnsatisfiable};
+use crate::cluster::{
+    InclusionPolicy, PodTemplate, SpreadConstraint, Toleration, WhenUnsatisfiable,
+};
 use std::collections::BTreeMap;
 
 /// One default constraint: topology key and maxSkew.
@@ -254,4 +256,249 @@ pub fn new_node_limit(t: &PodTemplate) -> u32 {
         .map(|c| c.max_skew)
         .min()
         .unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::{Labels, ResVec};
+
+    fn labels(host: &str, zone: Option<&str>) -> Labels {
+        let mut l = Labels::new();
+        l.insert(HOSTNAME.into(), host.into());
+        if let Some(z) = zone {
+            l.insert("topology.kubernetes.io/zone".into(), z.into());
+        }
+        l
+    }
+
+    fn node<'a>(r: &'a ResVec, labels: &'a Labels, pods: u32) -> NodeView<'a> {
+        NodeView {
+            allocatable: r,
+            requested: r,
+            labels,
+            taints: &[],
+            matching_pods: pods,
+            terminating_pods: 0,
+            has_image: false,
+            unschedulable: false,
+            not_ready: false,
+        }
+    }
+
+    fn constraint(key: &str, skew: u32, when: WhenUnsatisfiable) -> SpreadConstraint {
+        SpreadConstraint {
+            max_skew: skew,
+            topology_key: key.into(),
+            when,
+            min_domains: 1,
+            node_affinity_policy: InclusionPolicy::Honor,
+            node_taints_policy: InclusionPolicy::Ignore,
+        }
+    }
+
+    fn pod<'a>(t: &'a PodTemplate, r: &'a ResVec) -> PodView<'a> {
+        PodView {
+            template: t,
+            requests: r,
+            nonzero_requests: r,
+        }
+    }
+
+    const ZONE: &str = "topology.kubernetes.io/zone";
+
+    #[test]
+    fn do_not_schedule_filters_by_skew_and_missing_label() {
+        let r = ResVec(vec![0; 4]);
+        let (la, lb, lc, ld) = (
+            labels("a", Some("a")),
+            labels("b", Some("b")),
+            labels("c", Some("c")),
+            labels("d", None),
+        );
+        // Zone counts a 2, b 0, c 1; the node without a zone is no domain. Global min 0.
+        let nodes = [
+            node(&r, &la, 2),
+            node(&r, &lb, 0),
+            node(&r, &lc, 1),
+            node(&r, &ld, 0),
+        ];
+        let t = PodTemplate {
+            spread: vec![constraint(ZONE, 1, WhenUnsatisfiable::DoNotSchedule)],
+            ..PodTemplate::default()
+        };
+        let p = pod(&t, &r);
+        let f = SpreadFilter::new(&p, &nodes);
+        // 2 + 1 − 0 = 3 > 1; 0 + 1 − 0 = 1; 1 + 1 − 0 = 2 > 1; no key.
+        let got: Vec<_> = nodes.iter().map(|n| f.check(n)).collect();
+        assert_eq!(
+            got,
+            [
+                Err(Rejection::Spread),
+                Ok(()),
+                Err(Rejection::Spread),
+                Err(Rejection::SpreadLabelMissing)
+            ]
+        );
+        // With maxSkew 2 zone c (1 + 1 − 0 = 2) passes too.
+        let t2 = PodTemplate {
+            spread: vec![constraint(ZONE, 2, WhenUnsatisfiable::DoNotSchedule)],
+            ..PodTemplate::default()
+        };
+        let p2 = pod(&t2, &r);
+        let f2 = SpreadFilter::new(&p2, &nodes);
+        assert_eq!(f2.check(&nodes[2]), Ok(()));
+        assert_eq!(f2.check(&nodes[0]), Err(Rejection::Spread));
+    }
+
+    #[test]
+    fn min_domains_and_taint_policy_change_the_global_minimum() {
+        let r = ResVec(vec![0; 4]);
+        let (la, lb, lc, ld) = (
+            labels("a", Some("a")),
+            labels("b", Some("b")),
+            labels("c", Some("c")),
+            labels("d", Some("d")),
+        );
+        // a 2, b 1, c 1: global minimum 1, so b: 1 + 1 − 1 = 1 ≤ 1 passes.
+        let nodes = [node(&r, &la, 2), node(&r, &lb, 1), node(&r, &lc, 1)];
+        let mut c = constraint(ZONE, 1, WhenUnsatisfiable::DoNotSchedule);
+        let t = PodTemplate {
+            spread: vec![c.clone()],
+            ..PodTemplate::default()
+        };
+        let p = pod(&t, &r);
+        let f = SpreadFilter::new(&p, &nodes);
+        assert_eq!(f.check(&nodes[1]), Ok(()));
+        assert_eq!(f.check(&nodes[0]), Err(Rejection::Spread));
+        // minDomains 4 > 3 eligible domains: the global minimum is 0 and b (1 + 1 − 0) fails.
+        c.min_domains = 4;
+        let t4 = PodTemplate {
+            spread: vec![c.clone()],
+            ..PodTemplate::default()
+        };
+        let p4 = pod(&t4, &r);
+        let f4 = SpreadFilter::new(&p4, &nodes);
+        assert_eq!(f4.check(&nodes[1]), Err(Rejection::Spread));
+        // A NotReady node of an empty zone d: a domain under nodeTaintsPolicy Ignore (minimum
+        // 0, b fails), none under Honor (minimum 1, b passes).
+        let mut dead = node(&r, &ld, 0);
+        dead.not_ready = true;
+        let with_dead = [nodes[0], nodes[1], nodes[2], dead];
+        c.min_domains = 1;
+        let ignore = PodTemplate {
+            spread: vec![c.clone()],
+            ..PodTemplate::default()
+        };
+        let pi = pod(&ignore, &r);
+        assert_eq!(
+            SpreadFilter::new(&pi, &with_dead).check(&nodes[1]),
+            Err(Rejection::Spread)
+        );
+        c.node_taints_policy = InclusionPolicy::Honor;
+        let honor = PodTemplate {
+            spread: vec![c],
+            ..PodTemplate::default()
+        };
+        let ph = pod(&honor, &r);
+        assert_eq!(SpreadFilter::new(&ph, &with_dead).check(&nodes[1]), Ok(()));
+    }
+
+    #[test]
+    fn node_affinity_policy_honor_drops_domains_the_pod_cannot_use() {
+        let r = ResVec(vec![0; 4]);
+        let mut la = labels("a", Some("a"));
+        la.insert("pool".into(), "gpu".into());
+        let lb = labels("b", Some("b"));
+        // Zone b's node fails the pod's nodeSelector: under Honor zone b is no domain and the
+        // minimum is a's 1; under Ignore it is b's 0.
+        let nodes = [node(&r, &la, 1), node(&r, &lb, 0)];
+        let mut c = constraint(ZONE, 1, WhenUnsatisfiable::DoNotSchedule);
+        let mut sel = Labels::new();
+        sel.insert("pool".into(), "gpu".into());
+        let t = PodTemplate {
+            spread: vec![c.clone()],
+            node_selector: sel.clone(),
+            ..PodTemplate::default()
+        };
+        let p = pod(&t, &r);
+        assert_eq!(SpreadFilter::new(&p, &nodes).check(&nodes[0]), Ok(()));
+        c.node_affinity_policy = InclusionPolicy::Ignore;
+        let ti = PodTemplate {
+            spread: vec![c],
+            node_selector: sel,
+            ..PodTemplate::default()
+        };
+        let pi = pod(&ti, &r);
+        assert_eq!(
+            SpreadFilter::new(&pi, &nodes).check(&nodes[0]),
+            Err(Rejection::Spread)
+        );
+    }
+
+    #[test]
+    fn schedule_anyway_scores_by_domain_counts() {
+        let r = ResVec(vec![0; 4]);
+        let (la, lb, lc, le) = (
+            labels("a", Some("a")),
+            labels("b", Some("b")),
+            labels("c", Some("c")),
+            labels("e", None),
+        );
+        let nodes = [
+            node(&r, &la, 2),
+            node(&r, &lb, 1),
+            node(&r, &lc, 0),
+            node(&r, &le, 0),
+        ];
+        let t = PodTemplate {
+            spread: vec![constraint(ZONE, 1, WhenUnsatisfiable::ScheduleAnyway)],
+            ..PodTemplate::default()
+        };
+        let p = pod(&t, &r);
+        let (mut out, mut ignored) = (Vec::new(), Vec::new());
+        explicit_scores(&p, &nodes, &[0, 1, 2, 3], &mut out, &mut ignored);
+        // 3 domains: weight ln 5 = 1.609; raw a round(3.22) = 3, b round(1.61) = 2, c 0; the
+        // node without a zone is ignored. 100 × (3 + 0 − s) / 3: 0, 33, 100; ignored 0.
+        assert_eq!(out, [0, 33, 100, 0]);
+        assert_eq!(ignored, [false, false, false, true]);
+        // Only DoNotSchedule constraints: the score is skipped (all 0).
+        let hard = PodTemplate {
+            spread: vec![constraint(ZONE, 1, WhenUnsatisfiable::DoNotSchedule)],
+            ..PodTemplate::default()
+        };
+        let ph = pod(&hard, &r);
+        explicit_scores(&ph, &nodes, &[0, 1, 2], &mut out, &mut ignored);
+        assert_eq!(out, [0, 0, 0]);
+    }
+
+    #[test]
+    fn hostname_scores_use_the_nodes_own_pods_and_skew() {
+        let r = ResVec(vec![0; 4]);
+        let (la, lb) = (labels("a", Some("z")), labels("b", Some("z")));
+        let nodes = [node(&r, &la, 3), node(&r, &lb, 1)];
+        let t = PodTemplate {
+            spread: vec![constraint(HOSTNAME, 2, WhenUnsatisfiable::ScheduleAnyway)],
+            ..PodTemplate::default()
+        };
+        let p = pod(&t, &r);
+        let (mut out, mut ignored) = (Vec::new(), Vec::new());
+        explicit_scores(&p, &nodes, &[0, 1], &mut out, &mut ignored);
+        // 2 hostnames: ln 4 = 1.386; raw round(3 × 1.386 + 1) = 5, round(1.386 + 1) = 2;
+        // 100 × (5 + 2 − s) / 5: 40, 100.
+        assert_eq!(out, [40, 100]);
+    }
+
+    #[test]
+    fn new_nodes_take_max_skew_pods_under_a_hostname_constraint() {
+        let t = PodTemplate {
+            spread: vec![
+                constraint(HOSTNAME, 2, WhenUnsatisfiable::DoNotSchedule),
+                constraint(ZONE, 1, WhenUnsatisfiable::DoNotSchedule),
+            ],
+            ..PodTemplate::default()
+        };
+        assert_eq!(new_node_limit(&t), 2);
+        assert_eq!(new_node_limit(&PodTemplate::default()), u32::MAX);
+    }
 }

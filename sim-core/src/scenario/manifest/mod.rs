@@ -836,7 +836,10 @@ spec:
 ";
         let o = read_manifests(&[("d.yaml".into(), yaml.into())]).unwrap();
         let keys: Vec<&str> = o.keys.iter().map(|(k, _)| k.as_str()).collect();
-        assert!(keys.contains(&"service.pod.topologySpreadConstraints"), "{keys:?}");
+        assert!(
+            keys.contains(&"service.pod.topologySpreadConstraints"),
+            "{keys:?}"
+        );
         assert!(keys.contains(&"service.pod.affinity"), "{keys:?}");
         assert!(o.warnings.is_empty(), "{:?}", o.warnings);
         let mut t = Table::new();
