@@ -328,3 +328,53 @@ spec:
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(!stderr.contains("not modelled"), "{stderr}");
 }
+
+#[test]
+fn karpenter_packs_one_anti_affine_replica_per_node_claim() {
+    let text = r#"
+[simulation]
+horizon = "10m"
+sample_interval = "10s"
+[karpenter]
+[[karpenter.nodepool]]
+name = "gpu"
+provisioning_delay = "3m"
+requirements = [
+  { key = "node.kubernetes.io/instance-type", operator = "In", values = ["g5.12xlarge"] },
+]
+[service]
+replicas = 3
+dispatch = "router"
+[service.resources]
+requests = { cpu = "2", memory = "8Gi", "nvidia.com/gpu" = 1 }
+[service.pod]
+affinity = { podAntiAffinity = { requiredDuringSchedulingIgnoredDuringExecution = [
+  { topologyKey = "kubernetes.io/hostname" },
+] } }
+[service.service_time]
+distribution = "deterministic"
+base = "10ms"
+[traffic]
+kind = "poisson"
+rate = 0.5
+"#;
+    let r = run(text);
+    // One batch: three four-GPU NodeClaims at once (by resources one would hold all three).
+    let first = r.series.iter().find(|s| s.nodes > 0).unwrap();
+    assert_eq!((first.time_s, first.nodes), (10.0, 3), "{first:?}");
+    // Consolidation does not take a node whose pod the others cannot hold: no churn.
+    assert!(r.series.iter().all(|s| s.nodes == 3 || s.time_s < 10.0));
+    assert_eq!(r.series.last().unwrap().ready_replicas, 3);
+    let c = r.summary.cluster.as_ref().unwrap();
+    assert_eq!(c.pods_pending_at_horizon, 0);
+    assert_eq!(c.nodes_launched, 3);
+}
+
+#[test]
+fn the_cluster_autoscaler_does_not_drain_a_node_the_anti_affinity_needs() {
+    // Three nodes a quarter used (one of four GPUs), each under the scale-down threshold: by
+    // resources the others could hold a drained node's replica, but not by anti-affinity.
+    let r = run(&anti_affinity(3, 6, 3, "\n[cluster_autoscaler]\n"));
+    assert!(r.series.iter().all(|s| s.nodes == 3 && s.pods_pending == 0));
+    assert_eq!(r.series.last().unwrap().ready_replicas, 3);
+}

@@ -421,6 +421,8 @@ impl World {
                     continue;
                 }
                 let moving = self.kube.nodes[i].pods;
+                // Anti-affinity and hostname spread cap the Deployment's pods per node.
+                let limit = new_node_limit(&self.kube.template);
                 let room: u32 = self
                     .kube
                     .nodes
@@ -435,6 +437,7 @@ impl World {
                             &self.kube.pools[n.pool.index()].allocatable,
                             &n.requested,
                         )
+                        .min(limit.saturating_sub(n.pods - n.batch_pods))
                     })
                     .sum();
                 // A drain the PodDisruptionBudget would refuse makes the node not removable.

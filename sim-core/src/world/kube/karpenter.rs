@@ -466,12 +466,15 @@ impl World {
     /// Where the pods of node `cand` would go without it: (pods left over for a new node).
     fn reschedule_without(&self, cand: usize) -> Vec<PodId> {
         let k = &self.kube;
-        let mut used: Vec<(usize, ResVec)> = k
+        // The Deployment's pods per node, capped as on a new node (anti-affinity, hostname
+        // spread): a node already at the cap takes no more.
+        let limit = new_node_limit(&k.template);
+        let mut used: Vec<(usize, ResVec, u32)> = k
             .nodes
             .iter()
             .enumerate()
             .filter(|(i, n)| *i != cand && n.phase == NodePhase::Ready)
-            .map(|(i, n)| (i, n.requested.clone()))
+            .map(|(i, n)| (i, n.requested.clone(), n.pods - n.batch_pods))
             .collect();
         let mut left = Vec::new();
         for pod in k.running_on(NodeId(cand as u32)) {
@@ -481,7 +484,10 @@ impl World {
                 requests,
                 nonzero_requests,
             };
-            let slot = used.iter_mut().find(|(i, u)| {
+            let slot = used.iter_mut().find(|(i, u, pods)| {
+                if *pods >= limit {
+                    return false;
+                }
                 let n = &k.nodes[*i];
                 let p = &k.pools[n.pool.index()];
                 let nv = NodeView {
@@ -498,7 +504,10 @@ impl World {
                 filter(&view, &nv).is_ok() && u.fits_within(requests, &p.allocatable)
             });
             match slot {
-                Some((_, u)) => u.add(requests),
+                Some((_, u, pods)) => {
+                    u.add(requests);
+                    *pods += 1;
+                }
                 None => left.push(pod),
             }
         }
