@@ -23,6 +23,7 @@ mod replay;
 mod report;
 mod rollouts;
 mod scale_to_zero;
+mod spread;
 mod static_batching;
 mod sweep;
 mod tenants;

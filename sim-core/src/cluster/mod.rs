@@ -8,7 +8,7 @@ pub mod resources;
 pub mod selector;
 pub mod taint;
 
-pub use pod::PodTemplate;
+pub use pod::{InclusionPolicy, PodAffinityTerm, PodTemplate, SpreadConstraint, WhenUnsatisfiable};
 pub use pool::{CapacityType, NodePoolSpec};
 pub use quantity::{parse_quantity, Quantity};
 pub use resources::{ResVec, ResourceNames, Resources};

@@ -35,6 +35,65 @@ pub struct PodTemplate {
     /// GPU memory the pod allocates, bytes (checked against what is free on a time-sliced GPU;
     /// 0: not accounted).
     pub gpu_memory_bytes: u64,
+    /// Explicit topology spread constraints (empty: the scheduler's system defaults apply).
+    pub spread: Vec<SpreadConstraint>,
+    /// Required pod anti-affinity terms (against the Deployment's own pods).
+    pub anti_affinity_required: Vec<PodAffinityTerm>,
+    /// Preferred pod anti-affinity terms with weights (1 to 100).
+    pub anti_affinity_preferred: Vec<(i64, PodAffinityTerm)>,
+}
+
+/// What the scheduler does when a spread constraint cannot be met (`whenUnsatisfiable`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum WhenUnsatisfiable {
+    /// A filter: nodes that would break the skew are infeasible.
+    DoNotSchedule,
+    /// A score: nodes that keep the skew low are preferred.
+    ScheduleAnyway,
+}
+
+impl WhenUnsatisfiable {
+    /// The Kubernetes name.
+    pub fn name(self) -> &'static str {
+        match self {
+            WhenUnsatisfiable::DoNotSchedule => "DoNotSchedule",
+            WhenUnsatisfiable::ScheduleAnyway => "ScheduleAnyway",
+        }
+    }
+}
+
+/// Whether a spread constraint's domains honour a node property (`nodeAffinityPolicy`,
+/// `nodeTaintsPolicy`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InclusionPolicy {
+    /// Only nodes passing the pod's node affinity (or tolerating the node's taints) count.
+    Honor,
+    /// Every node counts.
+    Ignore,
+}
+
+/// One `topologySpreadConstraints` entry; its selector is the Deployment's own pods.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SpreadConstraint {
+    /// Largest allowed difference between a domain's matching pods and the global minimum.
+    pub max_skew: u32,
+    /// The node label whose values are the domains.
+    pub topology_key: String,
+    /// Filter or score.
+    pub when: WhenUnsatisfiable,
+    /// With fewer eligible domains than this, the global minimum is taken as 0 (default 1).
+    pub min_domains: u32,
+    /// Default Honor: nodes failing the pod's nodeSelector/required node affinity are no domain.
+    pub node_affinity_policy: InclusionPolicy,
+    /// Default Ignore: tainted nodes still count as domains.
+    pub node_taints_policy: InclusionPolicy,
+}
+
+/// One pod (anti-)affinity term; its selector is the Deployment's own pods.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PodAffinityTerm {
+    /// The node label whose values are the domains.
+    pub topology_key: String,
 }
 
 /// Upstream default readiness probe period (10 s).

@@ -8,8 +8,9 @@ use crate::catalog::Catalog;
 use crate::cluster::pod::{DEFAULT_GRACE, DEFAULT_PROBE_PERIOD};
 use crate::cluster::resources::{CPU, MEMORY, NVIDIA_GPU, PODS};
 use crate::cluster::{
-    parse_quantity, CapacityType, Effect, Labels, NodePoolSpec, PodTemplate, Quantity, Requirement,
-    Resources, SelectorOperator, Taint, Term, Toleration, TolerationOperator,
+    parse_quantity, CapacityType, Effect, InclusionPolicy, Labels, NodePoolSpec, PodAffinityTerm,
+    PodTemplate, Quantity, Requirement, Resources, SelectorOperator, SpreadConstraint, Taint, Term,
+    Toleration, TolerationOperator, WhenUnsatisfiable,
 };
 use crate::engine::{SimDuration, SimTime};
 use crate::gpu::mig::LayoutView;
@@ -633,6 +634,8 @@ impl Validator<'_> {
                 effect: tol.effect.map(effect),
             });
         }
+        self.spread_constraints(key, p, &mut t)?;
+        self.pod_anti_affinity(key, p, &mut t)?;
         if let Some(na) = p.affinity.as_ref().and_then(|a| a.node_affinity.as_ref()) {
             let k = format!("{key}.affinity.nodeAffinity");
             if let Some(req) = &na.required {
@@ -654,6 +657,150 @@ impl Validator<'_> {
             }
         }
         Ok(t)
+    }
+
+    /// `topologySpreadConstraints`, validated as the API server does.
+    fn spread_constraints(
+        &self,
+        key: &str,
+        p: &RawPodTemplate,
+        t: &mut PodTemplate,
+    ) -> Result<(), ScenarioError> {
+        for (i, c) in p.topology_spread_constraints.iter().flatten().enumerate() {
+            let k = format!("{key}.topologySpreadConstraints[{i}]");
+            let max_skew = match c.max_skew {
+                Some(m) if m >= 1 && m <= i64::from(u32::MAX) => m as u32,
+                Some(_) => {
+                    return Err(self.err(&format!("{k}.maxSkew"), "expected maxSkew of at least 1"))
+                }
+                None => {
+                    return Err(self.err(&format!("{k}.maxSkew"), "expected maxSkew (required)"))
+                }
+            };
+            let topology_key = match c.topology_key.as_deref() {
+                Some(tk) if !tk.is_empty() => tk.to_string(),
+                _ => return Err(self.err(
+                    &format!("{k}.topologyKey"),
+                    "expected a node label key such as \"topology.kubernetes.io/zone\" (required)",
+                )),
+            };
+            let when = match c.when_unsatisfiable.as_deref() {
+                Some("DoNotSchedule") => WhenUnsatisfiable::DoNotSchedule,
+                Some("ScheduleAnyway") => WhenUnsatisfiable::ScheduleAnyway,
+                _ => {
+                    return Err(self.err(
+                        &format!("{k}.whenUnsatisfiable"),
+                        "expected \"DoNotSchedule\" or \"ScheduleAnyway\" (required)",
+                    ))
+                }
+            };
+            let min_domains = match c.min_domains {
+                None => 1,
+                Some(_) if when != WhenUnsatisfiable::DoNotSchedule => {
+                    return Err(self.err(
+                        &format!("{k}.minDomains"),
+                        "minDomains applies only with whenUnsatisfiable = \"DoNotSchedule\"",
+                    ))
+                }
+                Some(m) if m >= 1 && m <= i64::from(u32::MAX) => m as u32,
+                Some(_) => {
+                    return Err(self.err(
+                        &format!("{k}.minDomains"),
+                        "expected minDomains of at least 1",
+                    ))
+                }
+            };
+            let policy = |name: &str, v: Option<&str>, default| match v {
+                None => Ok(default),
+                Some("Honor") => Ok(InclusionPolicy::Honor),
+                Some("Ignore") => Ok(InclusionPolicy::Ignore),
+                Some(_) => {
+                    Err(self.err(&format!("{k}.{name}"), "expected \"Honor\" or \"Ignore\""))
+                }
+            };
+            let node_affinity_policy = policy(
+                "nodeAffinityPolicy",
+                c.node_affinity_policy.as_deref(),
+                InclusionPolicy::Honor,
+            )?;
+            let node_taints_policy = policy(
+                "nodeTaintsPolicy",
+                c.node_taints_policy.as_deref(),
+                InclusionPolicy::Ignore,
+            )?;
+            if t.spread
+                .iter()
+                .any(|o| o.topology_key == topology_key && o.when == when)
+            {
+                return Err(self.err(
+                    &k,
+                    format!(
+                        "duplicate constraint: another one already has topologyKey \"{topology_key}\" and whenUnsatisfiable \"{}\"",
+                        when.name()
+                    ),
+                ));
+            }
+            t.spread.push(SpreadConstraint {
+                max_skew,
+                topology_key,
+                when,
+                min_domains,
+                node_affinity_policy,
+                node_taints_policy,
+            });
+        }
+        Ok(())
+    }
+
+    /// `affinity.podAntiAffinity` (and a clear refusal of `affinity.podAffinity`).
+    fn pod_anti_affinity(
+        &self,
+        key: &str,
+        p: &RawPodTemplate,
+        t: &mut PodTemplate,
+    ) -> Result<(), ScenarioError> {
+        let Some(a) = &p.affinity else { return Ok(()) };
+        if a.pod_affinity.is_some() {
+            return Err(self.err(
+                &format!("{key}.affinity.podAffinity"),
+                "podAffinity is not modelled (podAntiAffinity is); remove it",
+            ));
+        }
+        let Some(anti) = &a.pod_anti_affinity else {
+            return Ok(());
+        };
+        let k = format!("{key}.affinity.podAntiAffinity");
+        let term = |tk: &str, raw: &RawPodAffinityTerm| match raw.topology_key.as_deref() {
+            Some(v) if !v.is_empty() => Ok(PodAffinityTerm {
+                topology_key: v.to_string(),
+            }),
+            _ => Err(self.err(
+                &format!("{tk}.topologyKey"),
+                "expected a node label key such as \"kubernetes.io/hostname\" (required)",
+            )),
+        };
+        for (i, r) in anti.required.iter().flatten().enumerate() {
+            let tk = format!("{k}.requiredDuringSchedulingIgnoredDuringExecution[{i}]");
+            t.anti_affinity_required.push(term(&tk, r)?);
+        }
+        for (i, w) in anti.preferred.iter().flatten().enumerate() {
+            let wk = format!("{k}.preferredDuringSchedulingIgnoredDuringExecution[{i}]");
+            let weight = match w.weight {
+                Some(v) if (1..=100).contains(&v) => v,
+                _ => {
+                    return Err(self.err(&format!("{wk}.weight"), "expected a weight from 1 to 100"))
+                }
+            };
+            let Some(raw) = &w.pod_affinity_term else {
+                return Err(self.err(
+                    &format!("{wk}.podAffinityTerm"),
+                    "expected a podAffinityTerm (required)",
+                ));
+            };
+            let pt = term(&format!("{wk}.podAffinityTerm"), raw)?;
+            t.anti_affinity_preferred.push((weight, pt));
+        }
+        Ok(())
     }
 
     fn term(&self, key: &str, raw: &RawTerm) -> Result<Term, ScenarioError> {

@@ -729,10 +729,83 @@ pub struct RawPodTemplate {
     pub node_selector: Option<BTreeMap<String, String>>,
     /// Tolerations.
     pub tolerations: Option<Vec<RawToleration>>,
-    /// Node affinity.
+    /// Node affinity and pod anti-affinity.
     pub affinity: Option<RawAffinity>,
+    /// Topology spread constraints over the Deployment's own pods.
+    #[serde(rename = "topologySpreadConstraints")]
+    pub topology_spread_constraints: Option<Vec<RawSpreadConstraint>>,
     /// GPU memory the pod allocates on a time-sliced GPU (derived for a vLLM engine with `model`).
     pub gpu_memory: Option<RawQuantity>,
+}
+
+/// One `topologySpreadConstraints` entry (Kubernetes names).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSpreadConstraint {
+    /// Largest allowed skew (at least 1).
+    #[serde(rename = "maxSkew")]
+    pub max_skew: Option<i64>,
+    /// Node label whose values are the domains.
+    #[serde(rename = "topologyKey")]
+    pub topology_key: Option<String>,
+    /// `DoNotSchedule` or `ScheduleAnyway`.
+    #[serde(rename = "whenUnsatisfiable")]
+    pub when_unsatisfiable: Option<String>,
+    /// Fewest eligible domains before the global minimum counts (DoNotSchedule only).
+    #[serde(rename = "minDomains")]
+    pub min_domains: Option<i64>,
+    /// `Honor` (default) or `Ignore`.
+    #[serde(rename = "nodeAffinityPolicy")]
+    pub node_affinity_policy: Option<String>,
+    /// `Honor` or `Ignore` (default).
+    #[serde(rename = "nodeTaintsPolicy")]
+    pub node_taints_policy: Option<String>,
+    /// Accepted; taken to select the Deployment's own pods.
+    #[serde(rename = "labelSelector")]
+    pub label_selector: Option<toml::Value>,
+    /// Accepted; taken to select the Deployment's own pods.
+    #[serde(rename = "matchLabelKeys")]
+    pub match_label_keys: Option<Vec<String>>,
+}
+
+/// `podAntiAffinity` (or `podAffinity`, which is rejected).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPodAffinity {
+    /// Hard terms.
+    #[serde(rename = "requiredDuringSchedulingIgnoredDuringExecution")]
+    pub required: Option<Vec<RawPodAffinityTerm>>,
+    /// Weighted soft terms.
+    #[serde(rename = "preferredDuringSchedulingIgnoredDuringExecution")]
+    pub preferred: Option<Vec<RawWeightedPodAffinityTerm>>,
+}
+
+/// A pod (anti-)affinity term (Kubernetes names; the selector is the Deployment's own pods).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPodAffinityTerm {
+    /// Node label whose values are the domains.
+    #[serde(rename = "topologyKey")]
+    pub topology_key: Option<String>,
+    /// Accepted; taken to select the Deployment's own pods.
+    #[serde(rename = "labelSelector")]
+    pub label_selector: Option<toml::Value>,
+    /// Accepted; taken to select the Deployment's own pods.
+    #[serde(rename = "matchLabelKeys")]
+    pub match_label_keys: Option<Vec<String>>,
+    /// Accepted; the Deployment's own namespace is the only one modelled.
+    pub namespaces: Option<Vec<String>>,
+}
+
+/// A weighted pod (anti-)affinity term.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWeightedPodAffinityTerm {
+    /// 1 to 100.
+    pub weight: Option<i64>,
+    /// The term.
+    #[serde(rename = "podAffinityTerm")]
+    pub pod_affinity_term: Option<RawPodAffinityTerm>,
 }
 
 /// A readiness probe's timing.
@@ -781,6 +854,12 @@ pub struct RawAffinity {
     /// Node affinity.
     #[serde(rename = "nodeAffinity")]
     pub node_affinity: Option<RawNodeAffinity>,
+    /// Pod anti-affinity.
+    #[serde(rename = "podAntiAffinity")]
+    pub pod_anti_affinity: Option<RawPodAffinity>,
+    /// Pod affinity: read only to be rejected with a clear error (not modelled).
+    #[serde(rename = "podAffinity")]
+    pub pod_affinity: Option<toml::Value>,
 }
 
 /// `nodeAffinity`.

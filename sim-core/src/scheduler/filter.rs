@@ -1,4 +1,6 @@
-//! Filters, in upstream order: NodeUnschedulable, TaintToleration, NodeAffinity (with nodeSelector), NodeResourcesFit.
+//! Node-local filters, in upstream order: NodeUnschedulable, TaintToleration, NodeAffinity (with
+//! nodeSelector), NodeResourcesFit. PodTopologySpread and InterPodAffinity, which look at other
+//! nodes' pods, follow in [`super::framework::select`].
 
 use super::{NodeView, PodView};
 use crate::cluster::taint::{tolerated, Effect};
@@ -15,6 +17,13 @@ pub enum Rejection {
     Affinity,
     /// A NoSchedule/NoExecute taint is not tolerated.
     Taint,
+    /// PodTopologySpread: the node lacks a DoNotSchedule constraint's topology key.
+    SpreadLabelMissing,
+    /// PodTopologySpread: placing the pod there would exceed a DoNotSchedule maxSkew.
+    Spread,
+    /// InterPodAffinity: the node's domain already holds a pod the required anti-affinity
+    /// selects.
+    AntiAffinity,
 }
 
 impl Rejection {
@@ -25,6 +34,12 @@ impl Rejection {
             Rejection::Insufficient(i) => format!("Insufficient {}", names.name(*i)),
             Rejection::Affinity => "node(s) didn't match Pod's node affinity/selector".into(),
             Rejection::Taint => "node(s) had untolerated taint".into(),
+            Rejection::SpreadLabelMissing => {
+                "node(s) didn't match pod topology spread constraints (missing required label)"
+                    .into()
+            }
+            Rejection::Spread => "node(s) didn't match pod topology spread constraints".into(),
+            Rejection::AntiAffinity => "node(s) didn't match pod anti-affinity rules".into(),
         }
     }
 }
@@ -42,15 +57,7 @@ pub fn filter(pod: &PodView, node: &NodeView) -> Result<(), Rejection> {
             return Err(Rejection::Taint);
         }
     }
-    let selector_ok = t
-        .node_selector
-        .iter()
-        .all(|(k, v)| node.labels.get(k) == Some(v));
-    let affinity_ok = t.required_terms.is_empty()
-        || t.required_terms
-            .iter()
-            .any(|term| term.matches(node.labels));
-    if !selector_ok || !affinity_ok {
+    if !super::node_affinity::required_matches(t, node.labels) {
         return Err(Rejection::Affinity);
     }
     for (i, ((req, used), cap)) in pod

@@ -4,9 +4,9 @@
 use super::config::{SchedulerConfig, ScoringType};
 use super::filter::{filter, Rejection};
 use super::{
-    balanced_allocation, default_normalize, image_locality, least_allocated, most_allocated,
-    node_affinity, pod_topology_spread, requested_to_capacity_ratio, taint_toleration, NodeView,
-    PodView,
+    balanced_allocation, default_normalize, image_locality, inter_pod_affinity, least_allocated,
+    most_allocated, node_affinity, pod_topology_spread, requested_to_capacity_ratio,
+    taint_toleration, NodeView, PodView,
 };
 use crate::cluster::ResourceNames;
 use crate::engine::Rng;
@@ -27,6 +27,8 @@ pub mod weights {
     pub const BALANCED_ALLOCATION: i64 = 1;
     /// ImageLocality.
     pub const IMAGE_LOCALITY: i64 = 1;
+    /// InterPodAffinity.
+    pub const INTER_POD_AFFINITY: i64 = 2;
 }
 
 /// Why no node was chosen: how many nodes each filter turned away.
@@ -107,16 +109,24 @@ pub fn select(
     scratch: &mut Vec<(usize, i64)>,
 ) -> Result<usize, Unschedulable> {
     scratch.clear();
-    let mut why = Unschedulable {
-        nodes: nodes.len(),
-        ..Unschedulable::default()
-    };
+    let mut why = Unschedulable::default();
+    // PreFilter: domain counts once per cycle, over every registered node.
+    let spread_filter = pod_topology_spread::SpreadFilter::new(pod, nodes);
+    let anti_filter = inter_pod_affinity::AntiAffinityFilter::new(pod, nodes);
     for (i, n) in nodes.iter().enumerate() {
-        match filter(pod, n) {
+        if n.not_ready {
+            continue;
+        }
+        why.nodes += 1;
+        let verdict = filter(pod, n)
+            .and_then(|()| spread_filter.check(n))
+            .and_then(|()| anti_filter.check(n));
+        match verdict {
             Ok(()) => scratch.push((i, 0)),
             Err(r) => *why.reasons.entry(r).or_default() += 1,
         }
     }
+    let registered = why.nodes;
     if scratch.is_empty() {
         return Err(why);
     }
@@ -133,8 +143,60 @@ pub fn select(
     default_normalize(&mut taint, true);
     let mut affinity: Vec<i64> = (0..k).map(|i| node_affinity::score(pod, view(i))).collect();
     default_normalize(&mut affinity, false);
-    // Topology spread over the feasible nodes' domains.
-    let mut ignored = vec![false; k];
+    let mut spread = Vec::new();
+    let mut ignored = Vec::new();
+    if pod.template.spread.is_empty() {
+        default_spread(nodes, &feasible, &mut spread, &mut ignored);
+    } else {
+        pod_topology_spread::explicit_scores(pod, nodes, &feasible, &mut spread, &mut ignored);
+    }
+    let mut anti = Vec::new();
+    let anti_scored = inter_pod_affinity::scores(pod, nodes, &feasible, &mut anti);
+    let with_image = nodes.iter().filter(|n| n.has_image && !n.not_ready).count();
+    let image_bytes = pod.template.image_bytes;
+    let mut best_score = i64::MIN;
+    let mut best = 0usize;
+    let mut ties = 0u32;
+    for i in 0..k {
+        let n = view(i);
+        let mut total = weights::TAINT_TOLERATION * taint[i]
+            + weights::NODE_AFFINITY * affinity[i]
+            + weights::NODE_RESOURCES_FIT * fit_score(cfg, names, pod, n)
+            + weights::POD_TOPOLOGY_SPREAD * spread[i]
+            + weights::BALANCED_ALLOCATION * balanced_allocation::score(pod, n)
+            + weights::IMAGE_LOCALITY
+                * image_locality::score(n, image_bytes, with_image, registered);
+        if anti_scored {
+            total += weights::INTER_POD_AFFINITY * anti[i];
+        }
+        if total > best_score {
+            best_score = total;
+            best = feasible[i];
+            ties = 1;
+        } else if total == best_score {
+            // Reservoir sampling over equal scores, as upstream's selectHost.
+            ties += 1;
+            if rng.random_range(0..ties) == 0 {
+                best = feasible[i];
+            }
+        }
+    }
+    Ok(best)
+}
+
+/// PodTopologySpread's score with the system default constraints, over the feasible nodes'
+/// domains and pods (a simplification: upstream also counts pods on infeasible nodes of those
+/// zones). Writes one score per feasible node.
+fn default_spread(
+    nodes: &[NodeView],
+    feasible: &[usize],
+    spread: &mut Vec<i64>,
+    ignored: &mut Vec<bool>,
+) {
+    let view = |i: usize| &nodes[feasible[i]];
+    let k = feasible.len();
+    ignored.clear();
+    ignored.resize(k, false);
     let mut domains = [0usize; 2];
     let mut zone_counts: BTreeMap<&str, u32> = BTreeMap::new();
     for (i, ig) in ignored.iter_mut().enumerate() {
@@ -152,48 +214,20 @@ pub fn select(
     }
     domains[0] = ignored.iter().filter(|&&ig| !ig).count();
     domains[1] = zone_counts.len();
-    let mut spread: Vec<i64> = (0..k)
-        .map(|i| {
-            if ignored[i] {
-                return 0;
-            }
-            let n = view(i);
-            let zone = n
-                .labels
-                .get(pod_topology_spread::SYSTEM_DEFAULTS[1].0)
-                .map(String::as_str);
-            let zc = zone.and_then(|z| zone_counts.get(z)).copied().unwrap_or(0);
-            pod_topology_spread::raw_score(&[n.matching_pods, zc], &domains)
-        })
-        .collect();
-    pod_topology_spread::normalize(&mut spread, &ignored);
-    let with_image = nodes.iter().filter(|n| n.has_image).count();
-    let image_bytes = pod.template.image_bytes;
-    let mut best_score = i64::MIN;
-    let mut best = 0usize;
-    let mut ties = 0u32;
-    for i in 0..k {
-        let n = view(i);
-        let total = weights::TAINT_TOLERATION * taint[i]
-            + weights::NODE_AFFINITY * affinity[i]
-            + weights::NODE_RESOURCES_FIT * fit_score(cfg, names, pod, n)
-            + weights::POD_TOPOLOGY_SPREAD * spread[i]
-            + weights::BALANCED_ALLOCATION * balanced_allocation::score(pod, n)
-            + weights::IMAGE_LOCALITY
-                * image_locality::score(n, image_bytes, with_image, nodes.len());
-        if total > best_score {
-            best_score = total;
-            best = feasible[i];
-            ties = 1;
-        } else if total == best_score {
-            // Reservoir sampling over equal scores, as upstream's selectHost.
-            ties += 1;
-            if rng.random_range(0..ties) == 0 {
-                best = feasible[i];
-            }
+    spread.clear();
+    spread.extend((0..k).map(|i| {
+        if ignored[i] {
+            return 0;
         }
-    }
-    Ok(best)
+        let n = view(i);
+        let zone = n
+            .labels
+            .get(pod_topology_spread::SYSTEM_DEFAULTS[1].0)
+            .map(String::as_str);
+        let zc = zone.and_then(|z| zone_counts.get(z)).copied().unwrap_or(0);
+        pod_topology_spread::raw_score(&[n.matching_pods, zc], &domains)
+    }));
+    pod_topology_spread::normalize(spread, ignored);
 }
 
 #[cfg(test)]
@@ -220,6 +254,8 @@ mod tests {
             matching_pods: 0,
             has_image: false,
             unschedulable: false,
+            terminating_pods: 0,
+            not_ready: false,
         }
     }
 
@@ -294,5 +330,84 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.message(&names), "0/2 nodes are available: 1 Insufficient nvidia.com/gpu, 1 node(s) had untolerated taint.");
+    }
+
+    #[test]
+    fn spread_and_anti_affinity_reasons_read_as_upstream() {
+        use crate::cluster::{
+            InclusionPolicy, PodAffinityTerm, SpreadConstraint, WhenUnsatisfiable,
+        };
+        let names = names();
+        let alloc = ResVec(vec![8_000, 32_000_000_000_000, 110_000, 0]);
+        let used = ResVec(vec![0, 0, 0, 0]);
+        let lab = |h: &str, z: &str| {
+            let mut l = Labels::new();
+            l.insert("kubernetes.io/hostname".into(), h.into());
+            l.insert("topology.kubernetes.io/zone".into(), z.into());
+            l
+        };
+        let (la, lb, lc, ld) = (
+            lab("a", "z1"),
+            lab("b", "z1"),
+            lab("c", "z2"),
+            lab("d", "z3"),
+        );
+        let mut nodes = [
+            node(&alloc, &used, &la, &[]),
+            node(&alloc, &used, &lb, &[]),
+            node(&alloc, &used, &lc, &[]),
+            node(&alloc, &used, &ld, &[]),
+        ];
+        nodes[0].matching_pods = 1;
+        nodes[2].matching_pods = 1;
+        // A NotReady node in z3: its empty zone is the global minimum (nodeTaintsPolicy
+        // Ignore), and it is not counted among the nodes considered.
+        nodes[3].not_ready = true;
+        let req = ResVec(vec![1_000, 1_000_000_000, 1_000, 0]);
+        let t = PodTemplate {
+            spread: vec![SpreadConstraint {
+                max_skew: 1,
+                topology_key: "topology.kubernetes.io/zone".into(),
+                when: WhenUnsatisfiable::DoNotSchedule,
+                min_domains: 1,
+                node_affinity_policy: InclusionPolicy::Honor,
+                node_taints_policy: InclusionPolicy::Ignore,
+            }],
+            ..PodTemplate::default()
+        };
+        let pod = PodView {
+            template: &t,
+            requests: &req,
+            nonzero_requests: &req,
+        };
+        let mut rng = RngStreams::new(1).stream("s");
+        let cfg = SchedulerConfig::default();
+        let err = select(&cfg, &names, &pod, &nodes, &mut rng, &mut Vec::new()).unwrap_err();
+        assert_eq!(
+            err.message(&names),
+            "0/3 nodes are available: 3 node(s) didn't match pod topology spread constraints."
+        );
+        let anti = PodTemplate {
+            anti_affinity_required: vec![PodAffinityTerm {
+                topology_key: "kubernetes.io/hostname".into(),
+            }],
+            ..PodTemplate::default()
+        };
+        let pa = PodView {
+            template: &anti,
+            requests: &req,
+            nonzero_requests: &req,
+        };
+        // Nodes a and c hold a pod: b is the only choice.
+        assert_eq!(
+            select(&cfg, &names, &pa, &nodes, &mut rng, &mut Vec::new()),
+            Ok(1)
+        );
+        nodes[1].matching_pods = 1;
+        let err = select(&cfg, &names, &pa, &nodes, &mut rng, &mut Vec::new()).unwrap_err();
+        assert_eq!(
+            err.message(&names),
+            "0/3 nodes are available: 3 node(s) didn't match pod anti-affinity rules."
+        );
     }
 }

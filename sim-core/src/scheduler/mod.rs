@@ -9,6 +9,7 @@ pub mod config;
 pub mod filter;
 pub mod framework;
 pub mod image_locality;
+pub mod inter_pod_affinity;
 pub mod least_allocated;
 pub mod most_allocated;
 pub mod node_affinity;
@@ -30,12 +31,17 @@ pub struct NodeView<'a> {
     pub labels: &'a Labels,
     /// Node taints.
     pub taints: &'a [Taint],
-    /// Pods of the pod's own Deployment already on the node.
+    /// Pods of the pod's own Deployment already on the node (terminating ones excluded).
     pub matching_pods: u32,
+    /// Pods of the pod's own Deployment terminating on the node (InterPodAffinity counts them).
+    pub terminating_pods: u32,
     /// Whether the node has the pod's image.
     pub has_image: bool,
     /// Whether the node is cordoned (draining).
     pub unschedulable: bool,
+    /// Registered but NotReady (failed): never a candidate nor counted in the unschedulable
+    /// message, but its domain and pods count for topology spread and pod anti-affinity.
+    pub not_ready: bool,
 }
 
 /// The pod being placed.
@@ -47,6 +53,13 @@ pub struct PodView<'a> {
     pub requests: &'a ResVec,
     /// Its requests with upstream's non-zero defaults for scoring (100m CPU, 200Mi memory).
     pub nonzero_requests: &'a ResVec,
+}
+
+/// The most pods of the Deployment one fresh node can take under the template's spread
+/// constraints and required pod anti-affinity, as an autoscaler's simulated node sees it
+/// (`u32::MAX`: no limit).
+pub fn new_node_limit(t: &PodTemplate) -> u32 {
+    pod_topology_spread::new_node_limit(t).min(inter_pod_affinity::new_node_limit(t))
 }
 
 /// Highest score a plugin gives (upstream `MaxNodeScore`).

@@ -628,8 +628,20 @@ impl World {
             Some(r) => (&r.0, &r.1),
             None => (&k.pod_req, &k.pod_req_nonzero),
         };
+        let template = match k.pods[pod.index()].version {
+            0 => &k.template,
+            v => &k.versions[v as usize - 1].0,
+        };
+        // Constraints that look at other nodes' pods also see NotReady nodes (still registered).
+        let topology = !template.spread.is_empty()
+            || !template.anti_affinity_required.is_empty()
+            || !template.anti_affinity_preferred.is_empty();
         let candidates: Vec<usize> = (0..k.nodes.len())
-            .filter(|&i| matches!(k.nodes[i].phase, NodePhase::Ready | NodePhase::Draining))
+            .filter(|&i| match k.nodes[i].phase {
+                NodePhase::Ready | NodePhase::Draining => true,
+                NodePhase::NotReady => topology,
+                NodePhase::Provisioning | NodePhase::Terminated => false,
+            })
             .collect();
         let views: Vec<NodeView> = candidates
             .iter()
@@ -643,15 +655,13 @@ impl World {
                     taints: &pool.spec.taints,
                     // Upstream counts only pods without a deletion timestamp.
                     matching_pods: n.pods - n.terminating - n.batch_pods,
+                    terminating_pods: n.terminating,
                     has_image: n.image_ready_at.is_some(),
                     unschedulable: n.phase == NodePhase::Draining,
+                    not_ready: n.phase == NodePhase::NotReady,
                 }
             })
             .collect();
-        let template = match k.pods[pod.index()].version {
-            0 => &k.template,
-            v => &k.versions[v as usize - 1].0,
-        };
         let pod = PodView {
             template,
             requests,

@@ -290,6 +290,7 @@ fn pod_spec(m: &mut Mapper, doc: &Yaml, spec: &str) -> Result<(), ScenarioError>
         "nodeSelector",
         "tolerations",
         "affinity",
+        "topologySpreadConstraints",
         "terminationGracePeriodSeconds",
     ] {
         m.set(&format!("service.pod.{f}"), doc, &format!("{spec}.{f}"))?;
@@ -802,5 +803,55 @@ description: online
         o.apply(&mut t);
         assert_eq!(t["namespace"].as_array().unwrap().len(), 1);
         assert!(t["namespace"][0].get("quota").is_none());
+    }
+
+    #[test]
+    fn spread_constraints_and_pod_anti_affinity_are_mapped() {
+        let yaml = "\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: llm}
+spec:
+  replicas: 3
+  template:
+    metadata:
+      labels: {app: llm}
+    spec:
+      topologySpreadConstraints:
+        - maxSkew: 1
+          topologyKey: topology.kubernetes.io/zone
+          whenUnsatisfiable: DoNotSchedule
+          labelSelector:
+            matchLabels: {app: llm}
+      affinity:
+        podAntiAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+            - topologyKey: kubernetes.io/hostname
+              labelSelector:
+                matchLabels: {app: llm}
+      containers:
+        - name: model
+          resources:
+            requests: {nvidia.com/gpu: \"1\"}
+";
+        let o = read_manifests(&[("d.yaml".into(), yaml.into())]).unwrap();
+        let keys: Vec<&str> = o.keys.iter().map(|(k, _)| k.as_str()).collect();
+        assert!(
+            keys.contains(&"service.pod.topologySpreadConstraints"),
+            "{keys:?}"
+        );
+        assert!(keys.contains(&"service.pod.affinity"), "{keys:?}");
+        assert!(o.warnings.is_empty(), "{:?}", o.warnings);
+        let mut t = Table::new();
+        o.apply(&mut t);
+        let c = &t["service"]["pod"]["topologySpreadConstraints"][0];
+        assert_eq!(c["maxSkew"].as_integer(), Some(1));
+        assert_eq!(c["whenUnsatisfiable"].as_str(), Some("DoNotSchedule"));
+        assert_eq!(
+            t["service"]["pod"]["affinity"]["podAntiAffinity"]
+                ["requiredDuringSchedulingIgnoredDuringExecution"][0]["topologyKey"]
+                .as_str(),
+            Some("kubernetes.io/hostname")
+        );
     }
 }

@@ -13,7 +13,7 @@ use crate::ids::{NodeId, PodId, PoolId};
 use crate::metrics::RequestSink;
 use crate::scenario::{ClusterAutoscalerSpec, Expander};
 use crate::scheduler::filter::filter;
-use crate::scheduler::{NodeView, PodView};
+use crate::scheduler::{new_node_limit, NodeView, PodView};
 use crate::world::Event;
 use rand::RngExt;
 
@@ -115,7 +115,8 @@ fn fits(req: &ResVec, alloc: &ResVec, used: &ResVec) -> u32 {
 
 impl World {
     /// Pods like `pod` (its template and requests) that fit on an empty node of `pool`, passing
-    /// the scheduler's filters.
+    /// the scheduler's filters: at most one per new node under a required pod anti-affinity, at
+    /// most `maxSkew` under a DoNotSchedule hostname spread constraint.
     fn pods_per_template_node(&self, pool: PoolId, pod: PodId) -> u32 {
         let k = &self.kube;
         let p = &k.pools[pool.index()];
@@ -128,6 +129,8 @@ impl World {
             matching_pods: 0,
             has_image: false,
             unschedulable: false,
+            terminating_pods: 0,
+            not_ready: false,
         };
         let (requests, nonzero_requests) = k.requests_of(pod);
         let view = PodView {
@@ -138,7 +141,7 @@ impl World {
         if filter(&view, &node).is_err() {
             return 0;
         }
-        fits(requests, &p.allocatable, &zeros)
+        fits(requests, &p.allocatable, &zeros).min(new_node_limit(view.template))
     }
 
     /// Packs the pods left in `left` (by group) first-fit onto one node of `pool` with `used`
@@ -158,7 +161,9 @@ impl World {
                 continue;
             }
             let req = self.kube.requests_of(group.pod).0;
-            let n = fits(req, alloc, used).min(left[g]);
+            // Anti-affinity and hostname spread cap the Deployment's pods per node.
+            let cap = new_node_limit(self.kube.template_of(group.pod)).saturating_sub(placed);
+            let n = fits(req, alloc, used).min(left[g]).min(cap);
             for _ in 0..n {
                 used.add(req);
             }
@@ -497,8 +502,9 @@ impl World {
                     continue;
                 }
                 // Each of its pods, with its own requests, must fit first-fit on the other
-                // Ready nodes that are not candidates themselves.
-                let mut free: Vec<(ResVec, &ResVec)> = self
+                // Ready nodes that are not candidates themselves, where anti-affinity and
+                // hostname spread also cap the Deployment's pods per node.
+                let mut free: Vec<(ResVec, &ResVec, u32)> = self
                     .kube
                     .nodes
                     .iter()
@@ -510,18 +516,21 @@ impl World {
                         (
                             n.requested.clone(),
                             &self.kube.pools[n.pool.index()].allocatable,
+                            n.pods - n.batch_pods,
                         )
                     })
                     .collect();
                 let k = &self.kube;
                 let all_fit = k.running_on(NodeId(i as u32)).iter().all(|&pod| {
                     let req = k.requests_of(pod).0;
+                    let limit = new_node_limit(k.template_of(pod));
                     match free
                         .iter_mut()
-                        .find(|(used, alloc)| used.fits_within(req, alloc))
+                        .find(|(used, alloc, pods)| *pods < limit && used.fits_within(req, alloc))
                     {
-                        Some((used, _)) => {
+                        Some((used, _, pods)) => {
                             used.add(req);
+                            *pods += 1;
                             true
                         }
                         None => false,

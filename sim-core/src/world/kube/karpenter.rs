@@ -13,7 +13,7 @@ use crate::metrics::RequestSink;
 use crate::results::KarpenterOutcome;
 use crate::scenario::karpenter::{defaults, ConsolidationPolicy, DisruptionReason, KarpenterSpec};
 use crate::scheduler::filter::filter;
-use crate::scheduler::{NodeView, PodView};
+use crate::scheduler::{new_node_limit, NodeView, PodView};
 use crate::world::Event;
 
 /// The open provisioning batch.
@@ -99,6 +99,8 @@ fn accepts(w: &World, pod: &PodView, pool: usize, used: &ResVec) -> bool {
         matching_pods: 0,
         has_image: false,
         unschedulable: false,
+        terminating_pods: 0,
+        not_ready: false,
     };
     filter(pod, &node).is_ok() && used.fits_within(pod.requests, &p.allocatable)
 }
@@ -108,6 +110,8 @@ struct Claim {
     nodepool: usize,
     used: ResVec,
     options: Vec<usize>,
+    /// Pods packed onto it (capped by [`new_node_limit`]).
+    pods: u32,
 }
 
 impl World {
@@ -165,6 +169,7 @@ impl World {
         let karp = k.karpenter.as_ref().expect("karpenter");
         let mut claims: Vec<Claim> = Vec::new();
         let mut unfit = 0;
+        let limit = new_node_limit(&k.template);
         for &pod in pods {
             let (requests, nonzero_requests) = k.requests_of(pod);
             let view = PodView {
@@ -173,7 +178,7 @@ impl World {
                 nonzero_requests,
             };
             let mut placed = false;
-            for c in claims.iter_mut() {
+            for c in claims.iter_mut().filter(|c| c.pods < limit) {
                 let opts: Vec<usize> = c
                     .options
                     .iter()
@@ -183,6 +188,7 @@ impl World {
                 if !opts.is_empty() {
                     c.options = opts;
                     c.used.add(requests);
+                    c.pods += 1;
                     placed = true;
                     break;
                 }
@@ -205,6 +211,7 @@ impl World {
                         nodepool: np,
                         used,
                         options: opts,
+                        pods: 1,
                     });
                     placed = true;
                     break;
@@ -272,12 +279,13 @@ impl World {
     fn karpenter_provision(&mut self) {
         let k = &self.kube;
         // Room on launching nodes: pods nominated there are not provisioned for again.
-        let mut room: Vec<(usize, ResVec)> = k
+        let limit = new_node_limit(&k.template);
+        let mut room: Vec<(usize, ResVec, u32)> = k
             .nodes
             .iter()
             .enumerate()
             .filter(|(_, n)| n.phase == NodePhase::Provisioning)
-            .map(|(i, n)| (i, n.requested.clone()))
+            .map(|(i, n)| (i, n.requested.clone(), 0))
             .collect();
         let mut pods: Vec<PodId> = Vec::new();
         for &pod in &k.pending {
@@ -287,11 +295,14 @@ impl World {
                 requests,
                 nonzero_requests,
             };
-            let slot = room
-                .iter_mut()
-                .find(|(i, used)| accepts(self, &view, k.nodes[*i].pool.index(), used));
+            let slot = room.iter_mut().find(|(i, used, n)| {
+                *n < limit && accepts(self, &view, k.nodes[*i].pool.index(), used)
+            });
             match slot {
-                Some((_, used)) => used.add(requests),
+                Some((_, used, n)) => {
+                    used.add(requests);
+                    *n += 1;
+                }
                 None => pods.push(pod),
             }
         }
@@ -455,12 +466,15 @@ impl World {
     /// Where the pods of node `cand` would go without it: (pods left over for a new node).
     fn reschedule_without(&self, cand: usize) -> Vec<PodId> {
         let k = &self.kube;
-        let mut used: Vec<(usize, ResVec)> = k
+        // The Deployment's pods per node, capped as on a new node (anti-affinity, hostname
+        // spread): a node already at the cap takes no more.
+        let limit = new_node_limit(&k.template);
+        let mut used: Vec<(usize, ResVec, u32)> = k
             .nodes
             .iter()
             .enumerate()
             .filter(|(i, n)| *i != cand && n.phase == NodePhase::Ready)
-            .map(|(i, n)| (i, n.requested.clone()))
+            .map(|(i, n)| (i, n.requested.clone(), n.pods - n.batch_pods))
             .collect();
         let mut left = Vec::new();
         for pod in k.running_on(NodeId(cand as u32)) {
@@ -470,7 +484,10 @@ impl World {
                 requests,
                 nonzero_requests,
             };
-            let slot = used.iter_mut().find(|(i, u)| {
+            let slot = used.iter_mut().find(|(i, u, pods)| {
+                if *pods >= limit {
+                    return false;
+                }
                 let n = &k.nodes[*i];
                 let p = &k.pools[n.pool.index()];
                 let nv = NodeView {
@@ -481,11 +498,16 @@ impl World {
                     matching_pods: n.pods,
                     has_image: false,
                     unschedulable: false,
+                    terminating_pods: 0,
+                    not_ready: false,
                 };
                 filter(&view, &nv).is_ok() && u.fits_within(requests, &p.allocatable)
             });
             match slot {
-                Some((_, u)) => u.add(requests),
+                Some((_, u, pods)) => {
+                    u.add(requests);
+                    *pods += 1;
+                }
                 None => left.push(pod),
             }
         }

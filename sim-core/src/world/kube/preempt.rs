@@ -56,6 +56,8 @@ impl World {
                 matching_pods: 0,
                 has_image: true,
                 unschedulable: false,
+                terminating_pods: 0,
+                not_ready: false,
             };
             if !matches!(
                 filter(&view, &empty),
