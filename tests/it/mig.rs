@@ -205,3 +205,62 @@ rate = 10.0
         .to_string();
     assert!(e.contains("node_pool[0].mig_reconfigure[0].layout"), "{e}");
 }
+
+/// Two pools, only one under the single MIG strategy: DCGM's device utilisation reads 0 for the
+/// pods on slices but not for those on whole GPUs, so an HPA on `DCGM_FI_DEV_GPU_UTIL` still sees
+/// the whole-GPU pods' load. `on` names the pool the pods are pinned to.
+fn dcgm_hpa(on: &str) -> sim_core::RunResult {
+    let text = format!(
+        r#"
+[simulation]
+horizon = "8m"
+sample_interval = "15s"
+[[node_pool]]
+name = "whole"
+instance_type = "g6e.12xlarge"
+min_size = 1
+max_size = 1
+initial_size = 1
+labels = {{ pool = "whole" }}
+[[node_pool]]
+name = "sliced"
+instance_type = "p5.48xlarge"
+min_size = 1
+max_size = 1
+initial_size = 1
+mig_layout = "all-1g.10gb"
+mig_strategy = "single"
+labels = {{ pool = "sliced" }}
+[service]
+replicas = 2
+dispatch = "router"
+[service.pod]
+nodeSelector = {{ pool = "{on}" }}
+[service.resources]
+requests = {{ cpu = "1", memory = "4Gi", "nvidia.com/gpu" = 1 }}
+[service.service_time]
+distribution = "deterministic"
+base = "100ms"
+[traffic]
+kind = "poisson"
+rate = 18.0
+[hpa]
+minReplicas = 1
+maxReplicas = 4
+metrics = [{{ type = "Pods", pods = {{ metric = {{ name = "DCGM_FI_DEV_GPU_UTIL" }}, target = {{ type = "AverageValue", averageValue = "50" }} }} }}]
+"#
+    );
+    let s = sim_core::parse_scenario(&text, "dcgm-hpa.toml").unwrap();
+    sim_core::run(&s, sim_core::Inputs::default()).unwrap()
+}
+
+#[test]
+fn dcgm_device_utilisation_reads_zero_only_on_the_mig_pool() {
+    // 18 req/s at 100 ms on 2 replicas: 90% busy each, so the HPA on whole GPUs wants 4.
+    let whole = dcgm_hpa("whole");
+    assert_eq!(whole.series.last().unwrap().desired_replicas, 4);
+    // On 1g.10gb slices the metric reads 0 and the HPA shrinks to its minimum once the
+    // 5-minute scale-down stabilisation window has passed.
+    let sliced = dcgm_hpa("sliced");
+    assert_eq!(sliced.series.last().unwrap().desired_replicas, 1);
+}

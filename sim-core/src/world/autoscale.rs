@@ -193,8 +193,9 @@ impl Gauges {
 pub(super) struct Autoscaler {
     spec: AutoscalingSpec,
     history: HpaHistory,
-    /// Whether replicas sit on MIG slices (DCGM's device utilisation then reads 0).
-    pub(super) mig: bool,
+    /// Whether the pods request MIG slices (`nvidia.com/mig-*`, the mixed strategy); under the
+    /// single strategy it is the node's pool that says (see `Kube::on_single_mig`).
+    pub(super) mig_requests: bool,
     cpu_request_milli: Option<i64>,
     memory_request_milli: Option<i64>,
     /// Syncs run, rescales made, syncs that failed.
@@ -209,15 +210,10 @@ impl Autoscaler {
         let spec = s.autoscaling.clone()?;
         let req = &s.service.pod.resources.requests;
         let milli = |n: &str| req.get(n).map(|q| q.milli().min(i64::MAX as u128) as i64);
-        let pool_single = s.cluster.as_ref().is_some_and(|c| {
-            c.pools.iter().any(|p| {
-                p.labels.get("nvidia.com/mig.strategy").map(String::as_str) == Some("single")
-            })
-        });
         Some(Autoscaler {
             spec,
             history: HpaHistory::default(),
-            mig: pool_single || req.keys().any(|k| k.starts_with("nvidia.com/mig-")),
+            mig_requests: req.keys().any(|k| k.starts_with("nvidia.com/mig-")),
             cpu_request_milli: milli("cpu"),
             memory_request_milli: milli("memory"),
             syncs: 0,
@@ -301,7 +297,9 @@ impl World {
                     .memory_milli
                     .saturating_add(m.memory_per_request_milli.saturating_mul(s.in_flight) / 1000);
                 usage.insert("memory".to_string(), memory);
-                for (name, v) in s.values(a.mig) {
+                // DCGM's device utilisation reads 0 for a pod on a MIG slice.
+                let mig = a.mig_requests || self.kube.on_single_mig(p.id);
+                for (name, v) in s.values(mig) {
                     metrics.insert(
                         name.to_string(),
                         MetricSample {

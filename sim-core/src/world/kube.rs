@@ -295,6 +295,19 @@ impl Kube {
         }
     }
 
+    /// Whether a pod runs on a node of a pool under the single MIG strategy (every GPU sliced
+    /// alike and advertised as `nvidia.com/gpu`): its "GPU" is then a slice.
+    pub(super) fn on_single_mig(&self, pod: PodId) -> bool {
+        self.pods[pod.index()].node.is_some_and(|n| {
+            let pool = &self.pools[self.nodes[n.index()].pool.index()];
+            pool.spec
+                .labels
+                .get("nvidia.com/mig.strategy")
+                .map(String::as_str)
+                == Some("single")
+        })
+    }
+
     /// A pod's requests and their non-zero form (the template's unless the VPA set its own).
     pub(super) fn requests_of(&self, pod: PodId) -> (&ResVec, &ResVec) {
         match &self.pods[pod.index()].requests {
