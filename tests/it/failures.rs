@@ -573,6 +573,78 @@ backoff = "100ms"
 }
 
 #[test]
+fn jitter_spreads_retries_that_would_otherwise_come_back_together() {
+    // 200 requests at 0 s on one replica with a 5 s service time time out together at 2 s; the
+    // one retry waits 4 s (backoff), then times out 2 s later. Without jitter every request ends
+    // at 8 s; with full jitter the wait is uniform in [0, 4) s, with equal jitter in [2, 4) s.
+    let ends = |jitter: &str| -> Vec<f64> {
+        let text = format!(
+            r#"
+[simulation]
+horizon = "1m"
+[service]
+replicas = 1
+dispatch = "router"
+[service.service_time]
+distribution = "deterministic"
+base = "5s"
+[traffic]
+kind = "trace"
+path = "unused.csv"
+format = "csv"
+[traffic.client]
+timeout = "2s"
+retries = 1
+backoff = "4s"
+jitter = "{jitter}"
+"#
+        );
+        let (_, rows) = run_rows(&text, Some(vec![at(0.0); 200]));
+        rows.iter()
+            .map(|r| match r.outcome {
+                Outcome::Dropped {
+                    at,
+                    reason: DropReason::ClientTimeout,
+                } => at.as_secs_f64(),
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    };
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let distinct = |v: &[f64]| {
+        let mut v: Vec<u64> = v.iter().map(|x| (x * 1e9) as u64).collect();
+        v.sort_unstable();
+        v.dedup();
+        v.len()
+    };
+    let none = ends("none");
+    assert_eq!(none.len(), 200);
+    assert!(none.iter().all(|&t| t == 8.0), "{none:?}");
+    let full = ends("full");
+    assert_eq!(full.len(), 200);
+    assert!(full.iter().all(|&t| (4.0..8.0).contains(&t)));
+    assert!(distinct(&full) > 190);
+    // The mean of 200 uniform draws on [0, 4): 2 ± 0.25 (more than 3 standard errors).
+    assert!((mean(&full) - 6.0).abs() < 0.25, "{}", mean(&full));
+    let equal = ends("equal");
+    assert!(equal.iter().all(|&t| (6.0..8.0).contains(&t)));
+    assert!((mean(&equal) - 7.0).abs() < 0.13, "{}", mean(&equal));
+    // Same seed, same draws.
+    assert_eq!(full, ends("full"));
+}
+
+#[test]
+fn an_unknown_jitter_is_refused_naming_the_key() {
+    let text = "[simulation]\nhorizon = \"1m\"\n[service]\nreplicas = 1\n[service.service_time]\ndistribution = \"deterministic\"\nbase = \"1s\"\n[traffic]\nkind = \"poisson\"\nrate = 1.0\n[traffic.client]\nretries = 1\njitter = \"ful\"\n";
+    let e = parse_scenario_with(text, "jitter.toml", &catalog())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("jitter.toml:13:10"), "{e}");
+    assert!(e.contains("traffic.client.jitter"), "{e}");
+    assert!(e.contains("did you mean \"full\""), "{e}");
+}
+
+#[test]
 fn a_retried_request_completes_with_its_latency_from_the_first_attempt() {
     // Queue of one: the second request is refused (queue_full), retried after 1 s and 2 s, and
     // served when the first is done.

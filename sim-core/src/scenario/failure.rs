@@ -102,6 +102,8 @@ pub struct RawClient {
     pub backoff: Option<String>,
     /// Longest wait between retries (default 10 s).
     pub max_backoff: Option<String>,
+    /// Randomisation of each wait: `none` (default), `full` or `equal`.
+    pub jitter: Option<String>,
 }
 
 /// What fails.
@@ -204,10 +206,39 @@ pub struct ClientSpec {
     pub max_backoff: SimDuration,
     /// Whether a gateway refusal (HTTP 429) is retried (false: the request ends refused).
     pub retry_rate_limited: bool,
+    /// How each wait is randomised.
+    pub jitter: Jitter,
+}
+
+/// How a client randomises its backoff (the schemes of AWS's "Exponential Backoff and Jitter").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Jitter {
+    /// The capped exponential wait itself: clients that failed together retry together.
+    None,
+    /// Uniform between 0 and the capped exponential wait.
+    Full,
+    /// Half the capped exponential wait plus a uniform draw up to the other half.
+    Equal,
+}
+
+impl Jitter {
+    /// The names a scenario uses, in order.
+    pub const NAMES: [&'static str; 3] = ["none", "full", "equal"];
+
+    /// The wait for a capped exponential wait `cap`, with `u` a uniform draw in [0, 1).
+    pub fn apply(self, cap: SimDuration, u: f64) -> SimDuration {
+        let c = cap.0 as f64;
+        SimDuration(match self {
+            Jitter::None => cap.0,
+            Jitter::Full => (c * u) as u64,
+            Jitter::Equal => cap.0 / 2 + (c / 2.0 * u) as u64,
+        })
+    }
 }
 
 impl ClientSpec {
-    /// The wait before retry number `n` (1 for the first): `backoff * 2^(n-1)`, capped.
+    /// The wait before retry number `n` (1 for the first): `backoff * 2^(n-1)`, capped, before
+    /// any jitter.
     pub fn backoff_before(&self, n: u32) -> SimDuration {
         let f = 1u64 << (n.saturating_sub(1)).min(40);
         SimDuration(self.backoff.0.saturating_mul(f).min(self.max_backoff.0))
@@ -525,12 +556,27 @@ impl Validator<'_> {
                     "expected a longest backoff no shorter than `backoff`",
                 ));
             }
+            let jitter = match c.jitter.as_deref() {
+                None | Some("none") => Jitter::None,
+                Some("full") => Jitter::Full,
+                Some("equal") => Jitter::Equal,
+                Some(other) => {
+                    let hint = super::error::closest(other, &Jitter::NAMES)
+                        .map(|c| format!(" (did you mean \"{c}\"?)"))
+                        .unwrap_or_default();
+                    return Err(self.err(
+                        &format!("{k}.jitter"),
+                        format!("unknown jitter \"{other}\"{hint}: expected \"none\", \"full\" or \"equal\""),
+                    ));
+                }
+            };
             spec.client = Some(ClientSpec {
                 timeout,
                 retries: c.retries.unwrap_or(0),
                 backoff,
                 max_backoff,
                 retry_rate_limited: c.retry_rate_limited.unwrap_or(true),
+                jitter,
             });
         }
         Ok(spec)
@@ -552,6 +598,16 @@ mod tests {
     }
 
     #[test]
+    fn jitter_schemes_stay_within_their_bounds() {
+        let cap = SimDuration::from_secs(8);
+        for (u, full, equal) in [(0.0, 0, 4), (0.5, 4, 6), (0.999_999_999_9, 7, 7)] {
+            assert_eq!(Jitter::None.apply(cap, u), cap);
+            assert_eq!(Jitter::Full.apply(cap, u).0 / 1_000_000_000, full);
+            assert_eq!(Jitter::Equal.apply(cap, u).0 / 1_000_000_000, equal);
+        }
+    }
+
+    #[test]
     fn client_backoff_doubles_up_to_its_cap() {
         let c = ClientSpec {
             timeout: None,
@@ -559,6 +615,7 @@ mod tests {
             backoff: SimDuration::from_secs(1),
             max_backoff: SimDuration::from_secs(5),
             retry_rate_limited: true,
+            jitter: Jitter::None,
         };
         let waits: Vec<u64> = (1..=5)
             .map(|n| c.backoff_before(n).0 / 1_000_000_000)

@@ -3,7 +3,8 @@
 //! A client waits `timeout` for each attempt; when it runs out, or the attempt fails (dropped
 //! for any reason but a prompt too large for the KV cache, or refused by the tenant gateway with
 //! HTTP 429 unless `retry_rate_limited = false`), the client waits `backoff * 2^(n-1)` (capped
-//! at `max_backoff`) and sends attempt `n + 1`, up to `retries` retries. Every attempt passes
+//! at `max_backoff`, then randomised by `jitter`, from the `traffic/client/jitter` stream) and
+//! sends attempt `n + 1`, up to `retries` retries. Every attempt passes
 //! the tenant gateway, taking from its tenant's buckets only when admitted; a refusal is
 //! immediate, so a refused attempt has no timeout. The service does not learn of an abandoned
 //! attempt: it still queues and serves it (wasted work that adds load exactly when the service
@@ -11,11 +12,12 @@
 //! attempt, with its latency measured from its first arrival.
 
 use super::{Event, World};
-use crate::engine::SimTime;
+use crate::engine::{Rng, SimTime};
 use crate::metrics::RequestSink;
 use crate::results::ClientSummary;
-use crate::scenario::failure::ClientSpec;
+use crate::scenario::failure::{ClientSpec, Jitter};
 use crate::serving::{DropReason, Request, RequestId};
+use rand::RngExt;
 use std::collections::HashMap;
 
 /// A client's step, carried by [`Event::Client`].
@@ -45,11 +47,14 @@ pub(super) struct Client {
     /// Attempts the client gave up on that the service still holds.
     abandoned: HashMap<u64, ()>,
     pub(super) counts: ClientSummary,
+    /// Draws for the backoff's jitter.
+    rng: Rng,
 }
 
 impl Client {
-    pub(super) fn new(spec: ClientSpec) -> Client {
+    pub(super) fn new(spec: ClientSpec, rng: Rng) -> Client {
         Client {
+            rng,
             spec,
             live: HashMap::new(),
             abandoned: HashMap::new(),
@@ -162,7 +167,11 @@ impl World {
         let c = self.client.as_mut().expect("a client");
         let tries = a.tries + 1;
         c.counts.retries += 1;
-        let wait = c.spec.backoff_before(tries);
+        let cap = c.spec.backoff_before(tries);
+        let wait = match c.spec.jitter {
+            Jitter::None => cap,
+            j => j.apply(cap, c.rng.random::<f64>()),
+        };
         c.live.insert(
             id,
             Attempt {

@@ -328,7 +328,10 @@ impl World {
                 .map(|k| keda::KedaLoop::new(&k.scaled_object)),
             kpa: s.knative.as_ref().map(|k| knative::KpaLoop::new(&k.kpa)),
             vpa: kube::vpa::Vpa::new(s),
-            client: s.failures.client.map(client::Client::new),
+            client: s
+                .failures
+                .client
+                .map(|c| client::Client::new(c, streams.stream("traffic/client/jitter"))),
             rollout: None,
         };
         world.rollout = kube::rollout::Rollouts::new(s, &world.service, &world.streams);
