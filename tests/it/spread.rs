@@ -378,3 +378,89 @@ fn the_cluster_autoscaler_does_not_drain_a_node_the_anti_affinity_needs() {
     assert!(r.series.iter().all(|s| s.nodes == 3 && s.pods_pending == 0));
     assert_eq!(r.series.last().unwrap().ready_replicas, 3);
 }
+
+#[test]
+fn the_cluster_autoscaler_adds_no_node_the_zone_skew_would_refuse() {
+    // The zone-spread case with room to grow in zones b and c: after zone a fails, the evicted
+    // replica's replacement is Pending on the skew (zone a is still a domain, with no pods). A
+    // node in b or c could not take it either, so upstream's simulation offers no node group to
+    // the expander, and capsim adds none.
+    let text = three_zones(&spread(""))
+        .replace(
+            "max_size = 1\ninitial_size = 1\nlabels = { \"topology.kubernetes.io/zone\" = \"us-east-1b\" }",
+            "max_size = 3\ninitial_size = 1\nlabels = { \"topology.kubernetes.io/zone\" = \"us-east-1b\" }",
+        )
+        .replace("[service]\n", "[cluster_autoscaler]\n\n[service]\n");
+    assert!(text.contains("max_size = 3"));
+    let r = run(&text);
+    let c = r.summary.cluster.as_ref().unwrap();
+    assert_eq!(c.nodes_launched, 3, "no useless scale-up");
+    assert_eq!(c.pods_pending_at_horizon, 1);
+}
+
+#[test]
+fn hostname_spread_lets_a_new_node_take_as_many_as_the_skew_allows() {
+    // maxSkew 1 over hostnames, one four-GPU node full with four replicas, eight wanted: a new
+    // node starts a domain at 0 and may take four (each step keeps the skew within 1), so one
+    // node is enough, as upstream's estimator finds with the existing node's pods counted.
+    let text = r#"
+[simulation]
+horizon = "20m"
+sample_interval = "30s"
+[[node_pool]]
+name = "gpu"
+instance_type = "g6e.12xlarge"
+min_size = 1
+max_size = 8
+initial_size = 1
+provisioning_delay = "2m"
+[cluster_autoscaler]
+[service]
+replicas = 8
+dispatch = "router"
+[service.resources]
+requests = { cpu = "4", memory = "32Gi", "nvidia.com/gpu" = 1 }
+[service.pod]
+topologySpreadConstraints = [
+  { maxSkew = 1, topologyKey = "kubernetes.io/hostname", whenUnsatisfiable = "DoNotSchedule" },
+]
+[service.service_time]
+distribution = "exponential"
+base = "100ms"
+[traffic]
+kind = "poisson"
+rate = 5.0
+"#;
+    let r = run(text);
+    let c = r.summary.cluster.as_ref().unwrap();
+    assert_eq!(c.nodes_launched, 2);
+    assert_eq!(c.pods_pending_at_horizon, 0);
+    assert_eq!(r.series.last().unwrap().ready_replicas, 8);
+}
+
+#[test]
+fn preemption_spares_batch_work_on_nodes_the_anti_affinity_rules_out() {
+    // Two nodes, each with a replica; a third replica under a required hostname anti-affinity
+    // can go nowhere, so evicting batch jobs to make room would be for nothing: upstream's
+    // preemption re-runs every filter on each candidate node and finds no victims.
+    let base = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("scenarios/batch-beside-serving.toml"),
+    )
+    .unwrap();
+    let text = base.replace(
+        "[service.pod]\n",
+        "[service.pod]\naffinity = { podAntiAffinity = { requiredDuringSchedulingIgnoredDuringExecution = [ { topologyKey = \"kubernetes.io/hostname\" } ] } }\n",
+    );
+    assert_ne!(text, base);
+    let r = run(&text);
+    let p = r
+        .summary
+        .cluster
+        .as_ref()
+        .unwrap()
+        .preemption
+        .as_ref()
+        .unwrap();
+    assert_eq!(p.preemptions, 0, "{p:?}");
+}

@@ -9,6 +9,7 @@ mod pdb;
 mod preempt;
 mod quota;
 pub(super) mod rollout;
+mod snapshot;
 mod timeslice;
 pub(super) mod vpa;
 
@@ -287,6 +288,25 @@ impl Kube {
         }
     }
 
+    /// The labels of a node of `pool` named `name`: the pool's, its hostname, and a zone (the
+    /// region's first, when the pool names none).
+    fn node_labels(&self, pool: usize, name: &str) -> Labels {
+        let spec = &self.pools[pool].spec;
+        let mut labels = spec.labels.clone();
+        labels.insert("kubernetes.io/hostname".into(), name.to_string());
+        labels
+            .entry("topology.kubernetes.io/zone".into())
+            .or_insert_with(|| {
+                format!(
+                    "{}a",
+                    spec.labels
+                        .get("topology.kubernetes.io/region")
+                        .map_or("zone-", String::as_str)
+                )
+            });
+        labels
+    }
+
     /// The template a pod was created from (its version's).
     pub(super) fn template_of(&self, pod: PodId) -> &PodTemplate {
         match self.pods[pod.index()].version {
@@ -525,22 +545,9 @@ impl World {
 
     fn new_node(&mut self, pool: PoolId) -> NodeId {
         let id = NodeId(self.kube.nodes.len() as u32);
+        let name = format!("{}-{id}", self.kube.pools[pool.index()].spec.name);
+        let labels = self.kube.node_labels(pool.index(), &name);
         let spec = &self.kube.pools[pool.index()].spec;
-        let mut labels = spec.labels.clone();
-        labels.insert(
-            "kubernetes.io/hostname".into(),
-            format!("{}-{id}", spec.name),
-        );
-        labels
-            .entry("topology.kubernetes.io/zone".into())
-            .or_insert_with(|| {
-                format!(
-                    "{}a",
-                    spec.labels
-                        .get("topology.kubernetes.io/region")
-                        .map_or("zone-", String::as_str)
-                )
-            });
         self.kube.nodes.push(Node {
             pool,
             phase: NodePhase::Provisioning,

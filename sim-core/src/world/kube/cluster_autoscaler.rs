@@ -6,6 +6,7 @@
 //! the longer unready time. With too many NotReady nodes the cluster is unhealthy and a scan does
 //! nothing, as upstream's cluster state registry decides.
 
+use super::snapshot::{topology_bound, Snapshot};
 use super::{NodePhase, World};
 use crate::cluster::{ResVec, ResourceNames};
 use crate::engine::{Rng, RngStreams, SimDuration, SimTime};
@@ -13,7 +14,7 @@ use crate::ids::{NodeId, PodId, PoolId};
 use crate::metrics::RequestSink;
 use crate::scenario::{ClusterAutoscalerSpec, Expander};
 use crate::scheduler::filter::filter;
-use crate::scheduler::{new_node_limit, NodeView, PodView};
+use crate::scheduler::{NodeView, PodView};
 use crate::world::Event;
 use rand::RngExt;
 
@@ -115,8 +116,8 @@ fn fits(req: &ResVec, alloc: &ResVec, used: &ResVec) -> u32 {
 
 impl World {
     /// Pods like `pod` (its template and requests) that fit on an empty node of `pool`, passing
-    /// the scheduler's filters: at most one per new node under a required pod anti-affinity, at
-    /// most `maxSkew` under a DoNotSchedule hostname spread constraint.
+    /// the scheduler's filters (those that look at other pods aside: pods under them are
+    /// estimated on a snapshot, see `estimate_on_snapshot`).
     fn pods_per_template_node(&self, pool: PoolId, pod: PodId) -> u32 {
         let k = &self.kube;
         let p = &k.pools[pool.index()];
@@ -141,7 +142,7 @@ impl World {
         if filter(&view, &node).is_err() {
             return 0;
         }
-        fits(requests, &p.allocatable, &zeros).min(new_node_limit(view.template))
+        fits(requests, &p.allocatable, &zeros)
     }
 
     /// Packs the pods left in `left` (by group) first-fit onto one node of `pool` with `used`
@@ -161,9 +162,7 @@ impl World {
                 continue;
             }
             let req = self.kube.requests_of(group.pod).0;
-            // Anti-affinity and hostname spread cap the Deployment's pods per node.
-            let cap = new_node_limit(self.kube.template_of(group.pod)).saturating_sub(placed);
-            let n = fits(req, alloc, used).min(left[g]).min(cap);
+            let n = fits(req, alloc, used).min(left[g]);
             for _ in 0..n {
                 used.add(req);
             }
@@ -171,6 +170,100 @@ impl World {
             placed += n;
         }
         placed
+    }
+
+    /// The binpacking estimator on a snapshot, for pods whose placement depends on the others':
+    /// pods left in `left` (by group) go first-fit onto new template nodes of `pool`, each
+    /// passing the scheduler's filters (spread and anti-affinity with the whole snapshot's
+    /// counts); a group that does not fit a fresh node is skipped. Returns (nodes, pods placed,
+    /// what the new nodes request).
+    fn estimate_on_snapshot(
+        &self,
+        base: &Snapshot,
+        pool: usize,
+        groups: &[Group],
+        left: &[u32],
+        room: u32,
+    ) -> (u32, u32, ResVec) {
+        let k = &self.kube;
+        let mut snap = base.clone();
+        let first = snap.len();
+        let (mut nodes, mut pods) = (0u32, 0u32);
+        'groups: for (g, group) in groups.iter().enumerate() {
+            for _ in 0..left[g] {
+                let s = match snap.fit(k, group.pod, first..snap.len()) {
+                    Some(s) => s,
+                    None if nodes < room => {
+                        let name = format!("template-node-for-{}-{nodes}", k.pools[pool].spec.name);
+                        let s = snap.add(k, pool, &name);
+                        if snap.fit(k, group.pod, [s]).is_none() {
+                            snap.pop();
+                            continue 'groups;
+                        }
+                        nodes += 1;
+                        s
+                    }
+                    None => continue 'groups,
+                };
+                snap.place(k, group.pod, s);
+                pods += 1;
+            }
+        }
+        let mut requested = ResVec::zeros(k.names.len());
+        for s in first..snap.len() {
+            requested.add(snap.requested(s));
+        }
+        (nodes, pods, requested)
+    }
+
+    /// Whether every pod on node `i` fits first-fit, with its own requests, on the other Ready
+    /// nodes that are not scale-down candidates themselves; where a pod's placement depends on
+    /// the others' (spread, anti-affinity), on a snapshot without node `i`, through the
+    /// scheduler's filters.
+    fn drain_fits(&self, i: usize, candidates: &[usize]) -> bool {
+        let k = &self.kube;
+        let pods = k.running_on(NodeId(i as u32));
+        if pods.iter().any(|&p| topology_bound(k.template_of(p))) {
+            let (mut snap, index) = k.snapshot(false);
+            let targets: Vec<usize> = (0..snap.len())
+                .filter(|&s| {
+                    let j = index[s];
+                    j != i && k.nodes[j].phase == NodePhase::Ready && !candidates.contains(&j)
+                })
+                .collect();
+            if let Some(s) = index.iter().position(|&j| j == i) {
+                snap.remove(s);
+            }
+            return pods
+                .iter()
+                .all(|&pod| match snap.fit(k, pod, targets.iter().copied()) {
+                    Some(s) => {
+                        snap.place(k, pod, s);
+                        true
+                    }
+                    None => false,
+                });
+        }
+        let mut free: Vec<(ResVec, &ResVec)> = k
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(j, n)| *j != i && n.phase == NodePhase::Ready && !candidates.contains(j))
+            .map(|(_, n)| (n.requested.clone(), &k.pools[n.pool.index()].allocatable))
+            .collect();
+        pods.iter().all(|&pod| {
+            let req = k.requests_of(pod).0;
+            match free
+                .iter_mut()
+                .find(|(used, alloc)| used.fits_within(req, alloc))
+            {
+                Some((used, _)) => {
+                    used.add(req);
+                    true
+                }
+                None => false,
+            }
+        })
     }
 
     /// One scan: scale up for unschedulable pods, else consider scaling down.
@@ -263,6 +356,9 @@ impl World {
             }
         }
         let pools = k.pools.len();
+        // Where a pod may go depends on where the others are: simulate the scheduler's filters
+        // on a snapshot of the cluster instead of packing by resources.
+        let topo = groups.iter().any(|g| topology_bound(k.template_of(g.pod)));
         // Whether an empty node of each pool could hold a pod of each group.
         let holds: Vec<Vec<bool>> = (0..pools)
             .map(|p| {
@@ -283,12 +379,28 @@ impl World {
             if in_group(n.phase) {
                 live[n.pool.index()] += 1;
             }
-            if n.phase == NodePhase::Provisioning {
+            if n.phase == NodePhase::Provisioning && !topo {
                 let p = n.pool.index();
                 let mut used = ResVec::zeros(k.names.len());
                 self.pack_node(p, &groups, &holds[p], &mut left, &mut used);
             }
         }
+        let base = topo.then(|| {
+            let (mut snap, index) = k.snapshot(true);
+            let upcoming: Vec<usize> = (0..snap.len())
+                .filter(|&s| k.nodes[index[s]].phase == NodePhase::Provisioning)
+                .collect();
+            for (g, group) in groups.iter().enumerate() {
+                while left[g] > 0 {
+                    let Some(s) = snap.fit(k, group.pod, upcoming.iter().copied()) else {
+                        break;
+                    };
+                    snap.place(k, group.pod, s);
+                    left[g] -= 1;
+                }
+            }
+            snap
+        });
         if left.iter().all(|&n| n == 0) {
             return false;
         }
@@ -304,19 +416,25 @@ impl World {
                 room = room.min(ca.spec.max_nodes_total.saturating_sub(total));
             }
             // Upstream's binpacking estimator: new template nodes, each filled first-fit.
-            let mut rest = left.clone();
-            let (mut nodes, mut pods) = (0u32, 0u32);
-            let mut requested = ResVec::zeros(k.names.len());
-            while nodes < room {
-                let mut used = ResVec::zeros(k.names.len());
-                let placed = self.pack_node(p, &groups, holds, &mut rest, &mut used);
-                if placed == 0 {
-                    break;
+            let (nodes, pods, requested) = match &base {
+                Some(snap) => self.estimate_on_snapshot(snap, p, &groups, &left, room),
+                None => {
+                    let mut rest = left.clone();
+                    let (mut nodes, mut pods) = (0u32, 0u32);
+                    let mut requested = ResVec::zeros(k.names.len());
+                    while nodes < room {
+                        let mut used = ResVec::zeros(k.names.len());
+                        let placed = self.pack_node(p, &groups, holds, &mut rest, &mut used);
+                        if placed == 0 {
+                            break;
+                        }
+                        nodes += 1;
+                        pods += placed;
+                        requested.add(&used);
+                    }
+                    (nodes, pods, requested)
                 }
-                nodes += 1;
-                pods += placed;
-                requested.add(&used);
-            }
+            };
             if nodes > 0 {
                 let unit = |r: usize| requested.0[r] as f64 / 1000.0;
                 options.push(Option_ {
@@ -501,41 +619,7 @@ impl World {
                 if live[p] <= self.kube.pools[p].spec.min_size {
                     continue;
                 }
-                // Each of its pods, with its own requests, must fit first-fit on the other
-                // Ready nodes that are not candidates themselves, where anti-affinity and
-                // hostname spread also cap the Deployment's pods per node.
-                let mut free: Vec<(ResVec, &ResVec, u32)> = self
-                    .kube
-                    .nodes
-                    .iter()
-                    .enumerate()
-                    .filter(|(j, n)| {
-                        *j != i && n.phase == NodePhase::Ready && !candidates.contains(j)
-                    })
-                    .map(|(_, n)| {
-                        (
-                            n.requested.clone(),
-                            &self.kube.pools[n.pool.index()].allocatable,
-                            n.pods - n.batch_pods,
-                        )
-                    })
-                    .collect();
-                let k = &self.kube;
-                let all_fit = k.running_on(NodeId(i as u32)).iter().all(|&pod| {
-                    let req = k.requests_of(pod).0;
-                    let limit = new_node_limit(k.template_of(pod));
-                    match free
-                        .iter_mut()
-                        .find(|(used, alloc, pods)| *pods < limit && used.fits_within(req, alloc))
-                    {
-                        Some((used, _, pods)) => {
-                            used.add(req);
-                            *pods += 1;
-                            true
-                        }
-                        None => false,
-                    }
-                });
+                let all_fit = self.drain_fits(i, &candidates);
                 // A drain the PodDisruptionBudget would refuse makes the node not removable.
                 if all_fit && self.pdb_allows_drain(NodeId(i as u32)) {
                     removed.push(i);

@@ -5,6 +5,7 @@
 //! or replaces with a cheaper one a node whose pods fit elsewhere, within the disruption budgets,
 //! each command executed 15 s later if still valid. Expired nodes are drained.
 
+use super::snapshot::topology_bound;
 use super::{NodePhase, World};
 use crate::cluster::ResVec;
 use crate::engine::SimTime;
@@ -169,7 +170,6 @@ impl World {
         let karp = k.karpenter.as_ref().expect("karpenter");
         let mut claims: Vec<Claim> = Vec::new();
         let mut unfit = 0;
-        let limit = new_node_limit(&k.template);
         for &pod in pods {
             let (requests, nonzero_requests) = k.requests_of(pod);
             let view = PodView {
@@ -177,6 +177,7 @@ impl World {
                 requests,
                 nonzero_requests,
             };
+            let limit = new_node_limit(view.template);
             let mut placed = false;
             for c in claims.iter_mut().filter(|c| c.pods < limit) {
                 let opts: Vec<usize> = c
@@ -279,7 +280,6 @@ impl World {
     fn karpenter_provision(&mut self) {
         let k = &self.kube;
         // Room on launching nodes: pods nominated there are not provisioned for again.
-        let limit = new_node_limit(&k.template);
         let mut room: Vec<(usize, ResVec, u32)> = k
             .nodes
             .iter()
@@ -295,6 +295,7 @@ impl World {
                 requests,
                 nonzero_requests,
             };
+            let limit = new_node_limit(view.template);
             let slot = room.iter_mut().find(|(i, used, n)| {
                 *n < limit && accepts(self, &view, k.nodes[*i].pool.index(), used)
             });
@@ -466,28 +467,42 @@ impl World {
     /// Where the pods of node `cand` would go without it: (pods left over for a new node).
     fn reschedule_without(&self, cand: usize) -> Vec<PodId> {
         let k = &self.kube;
-        // The Deployment's pods per node, capped as on a new node (anti-affinity, hostname
-        // spread): a node already at the cap takes no more.
-        let limit = new_node_limit(&k.template);
-        let mut used: Vec<(usize, ResVec, u32)> = k
+        let moving = k.running_on(NodeId(cand as u32));
+        // Pods whose placement depends on the others' (spread, anti-affinity): the scheduler's
+        // filters on a snapshot without the candidate.
+        if moving.iter().any(|&p| topology_bound(k.template_of(p))) {
+            let (mut snap, index) = k.snapshot(false);
+            let targets: Vec<usize> = (0..snap.len())
+                .filter(|&s| index[s] != cand && k.nodes[index[s]].phase == NodePhase::Ready)
+                .collect();
+            if let Some(s) = index.iter().position(|&j| j == cand) {
+                snap.remove(s);
+            }
+            let mut left = Vec::new();
+            for pod in moving {
+                match snap.fit(k, pod, targets.iter().copied()) {
+                    Some(s) => snap.place(k, pod, s),
+                    None => left.push(pod),
+                }
+            }
+            return left;
+        }
+        let mut used: Vec<(usize, ResVec)> = k
             .nodes
             .iter()
             .enumerate()
             .filter(|(i, n)| *i != cand && n.phase == NodePhase::Ready)
-            .map(|(i, n)| (i, n.requested.clone(), n.pods - n.batch_pods))
+            .map(|(i, n)| (i, n.requested.clone()))
             .collect();
         let mut left = Vec::new();
-        for pod in k.running_on(NodeId(cand as u32)) {
+        for pod in moving {
             let (requests, nonzero_requests) = k.requests_of(pod);
             let view = PodView {
                 template: k.template_of(pod),
                 requests,
                 nonzero_requests,
             };
-            let slot = used.iter_mut().find(|(i, u, pods)| {
-                if *pods >= limit {
-                    return false;
-                }
+            let slot = used.iter_mut().find(|(i, u)| {
                 let n = &k.nodes[*i];
                 let p = &k.pools[n.pool.index()];
                 let nv = NodeView {
@@ -504,10 +519,7 @@ impl World {
                 filter(&view, &nv).is_ok() && u.fits_within(requests, &p.allocatable)
             });
             match slot {
-                Some((_, u, pods)) => {
-                    u.add(requests);
-                    *pods += 1;
-                }
+                Some((_, u)) => u.add(requests),
                 None => left.push(pod),
             }
         }

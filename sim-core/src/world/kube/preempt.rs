@@ -5,6 +5,7 @@
 //! terminating on a node count as leaving, and pods nominated to it as coming, so a node where
 //! earlier victims make room enough takes the nomination without new victims.
 
+use super::snapshot::topology_bound;
 use super::NodePhase;
 use crate::cluster::ResVec;
 use crate::ids::{NodeId, PodId};
@@ -35,10 +36,21 @@ impl World {
         }
         let (req, nonzero) = kube.requests_of(pod);
         let view = PodView {
-            template: &kube.template,
+            template: kube.template_of(pod),
             requests: req,
             nonzero_requests: nonzero,
         };
+        // Upstream re-runs every filter with the victims gone: a node that spread constraints or
+        // anti-affinity keep the pod off gets no victims (batch pods do not count for either).
+        let topology: Option<Vec<bool>> = topology_bound(view.template).then(|| {
+            let (snap, index) = kube.snapshot(false);
+            let allows = snap.topology_allows(kube, pod);
+            let mut by_node = vec![false; kube.nodes.len()];
+            for (s, &i) in index.iter().enumerate() {
+                by_node[i] = allows[s];
+            }
+            by_node
+        });
         let zeros = ResVec::zeros(kube.names.len());
         let mut found: Vec<(NodeId, Vec<u32>, Candidate)> = Vec::new();
         for (i, n) in kube.nodes.iter().enumerate() {
@@ -62,7 +74,8 @@ impl World {
             if !matches!(
                 filter(&view, &empty),
                 Ok(()) | Err(Rejection::Insufficient(_))
-            ) {
+            ) || topology.as_ref().is_some_and(|t| !t[i])
+            {
                 continue;
             }
             // Room already promised: lower-priority pods terminating here will leave (upstream
