@@ -9,9 +9,11 @@
 
 mod kserve;
 mod policy;
+mod selector;
 mod vpa;
 
 use super::ScenarioError;
+use std::collections::BTreeMap;
 use toml::{Table, Value};
 use yaml_rust2::{Yaml, YamlLoader};
 
@@ -298,6 +300,76 @@ fn pod_spec(m: &mut Mapper, doc: &Yaml, spec: &str) -> Result<(), ScenarioError>
     Ok(())
 }
 
+/// The pod template's labels (`spec.template.metadata.labels`).
+fn template_labels(doc: &Yaml) -> BTreeMap<String, String> {
+    let mut labels = BTreeMap::new();
+    if let Some(h) = get(doc, "spec.template.metadata.labels").as_hash() {
+        for (k, v) in h {
+            let value = match v {
+                Yaml::String(s) => s.clone(),
+                Yaml::Integer(i) => i.to_string(),
+                Yaml::Boolean(b) => b.to_string(),
+                Yaml::Real(r) => r.clone(),
+                _ => continue,
+            };
+            if let Some(k) = k.as_str() {
+                labels.insert(k.to_string(), value);
+            }
+        }
+    }
+    labels
+}
+
+/// Leaves out, with a warning, the spread constraints and anti-affinity terms mapped since
+/// `start` whose `labelSelector` does not select the Deployment's own pods (upstream they
+/// select nothing, so they never refuse a node).
+fn select_own_pods(m: &mut Mapper, start: usize, labels: &BTreeMap<String, String>) {
+    let base = "spec.template.spec";
+    let mut left_out: Vec<String> = Vec::new();
+    for (key, value) in m.out.keys[start..].iter_mut() {
+        match key.as_str() {
+            "service.pod.topologySpreadConstraints" => {
+                if let Some(list) = value.as_array_mut() {
+                    for i in selector::retain_selecting(list, labels, |c| c.get("labelSelector")) {
+                        left_out.push(format!("{base}.topologySpreadConstraints[{i}]"));
+                    }
+                }
+            }
+            "service.pod.affinity" => {
+                let Some(anti) = value
+                    .get_mut("podAntiAffinity")
+                    .and_then(Value::as_table_mut)
+                else {
+                    continue;
+                };
+                let path = format!("{base}.affinity.podAntiAffinity");
+                let req = "requiredDuringSchedulingIgnoredDuringExecution";
+                if let Some(list) = anti.get_mut(req).and_then(Value::as_array_mut) {
+                    for i in selector::retain_selecting(list, labels, |t| t.get("labelSelector")) {
+                        left_out.push(format!("{path}.{req}[{i}]"));
+                    }
+                }
+                let pref = "preferredDuringSchedulingIgnoredDuringExecution";
+                if let Some(list) = anti.get_mut(pref).and_then(Value::as_array_mut) {
+                    let sel = selector::term_selector;
+                    for i in selector::retain_selecting(list, labels, sel) {
+                        left_out.push(format!("{path}.{pref}[{i}]"));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    if !left_out.is_empty() {
+        m.out.warnings.push(format!(
+            "{}: {}: spread constraints and anti-affinity terms whose labelSelector is missing or does not match spec.template.metadata.labels select no pods and never refuse a node upstream; left out: {}",
+            m.file,
+            m.label,
+            left_out.join(", ")
+        ));
+    }
+}
+
 /// Maps one object; `deployment` says whether the manifests hold a Deployment (a bare Pod
 /// beside one is ignored).
 fn object(
@@ -356,7 +428,9 @@ fn object(
             // One Deployment per scenario: its selector and pod labels match by construction.
             m.consume("spec.selector");
             m.consume("spec.template.metadata.labels");
+            let start = m.out.keys.len();
             pod_spec(&mut m, doc, "spec.template.spec")?;
+            select_own_pods(&mut m, start, &template_labels(doc));
         }
         "Pod" if deployment => {
             m.out.warnings.push(format!(
@@ -803,6 +877,61 @@ description: online
         o.apply(&mut t);
         assert_eq!(t["namespace"].as_array().unwrap().len(), 1);
         assert!(t["namespace"][0].get("quota").is_none());
+    }
+
+    #[test]
+    fn constraints_that_select_none_of_the_deployments_pods_are_left_out() {
+        // Upstream a constraint without a labelSelector, or a term selecting another app,
+        // selects no pods and never refuses a node.
+        let yaml = "\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: llm}
+spec:
+  template:
+    metadata:
+      labels: {app: llm}
+    spec:
+      topologySpreadConstraints:
+        - {maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule}
+        - maxSkew: 1
+          topologyKey: topology.kubernetes.io/zone
+          whenUnsatisfiable: DoNotSchedule
+          labelSelector: {matchExpressions: [{key: app, operator: In, values: [llm]}]}
+      affinity:
+        podAntiAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+            - topologyKey: topology.kubernetes.io/zone
+              labelSelector: {matchLabels: {app: other}}
+      containers:
+        - name: model
+";
+        let o = read_manifests(&[("d.yaml".into(), yaml.into())]).unwrap();
+        assert_eq!(o.warnings.len(), 1, "{:?}", o.warnings);
+        let w = &o.warnings[0];
+        assert!(w.contains("topologySpreadConstraints[0]"), "{w}");
+        assert!(!w.contains("topologySpreadConstraints[1]"), "{w}");
+        assert!(
+            w.contains("podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0]"),
+            "{w}"
+        );
+        let mut t = Table::new();
+        o.apply(&mut t);
+        let c = t["service"]["pod"]["topologySpreadConstraints"]
+            .as_array()
+            .unwrap();
+        assert_eq!(c.len(), 1);
+        assert_eq!(
+            c[0]["topologyKey"].as_str(),
+            Some("topology.kubernetes.io/zone")
+        );
+        let anti = &t["service"]["pod"]["affinity"]["podAntiAffinity"];
+        assert_eq!(
+            anti["requiredDuringSchedulingIgnoredDuringExecution"]
+                .as_array()
+                .map(Vec::len),
+            Some(0)
+        );
     }
 
     #[test]

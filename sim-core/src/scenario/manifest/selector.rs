@@ -1,0 +1,107 @@
+//! Which of a Deployment's topology spread constraints and pod anti-affinity terms select its
+//! own pods. capsim models one Deployment, so a constraint or term selects either its pods or
+//! nothing: upstream, a missing `labelSelector` selects nothing, and so does one that does not
+//! match the pod template's labels. Such a constraint never refuses a node; the mapper leaves
+//! it out, with a warning.
+
+use std::collections::BTreeMap;
+use toml::Value;
+
+/// Whether a Kubernetes `LabelSelector` (as TOML, `None` when absent) matches `labels`.
+pub(super) fn selects(selector: Option<&Value>, labels: &BTreeMap<String, String>) -> bool {
+    let Some(sel) = selector.and_then(Value::as_table) else {
+        return false;
+    };
+    let match_labels = sel.get("matchLabels").and_then(Value::as_table);
+    let labels_ok = match_labels.is_none_or(|m| {
+        m.iter().all(|(k, v)| {
+            v.as_str()
+                .is_some_and(|v| labels.get(k).map(String::as_str) == Some(v))
+        })
+    });
+    let expressions = sel.get("matchExpressions").and_then(Value::as_array);
+    let expressions_ok = expressions.is_none_or(|es| {
+        es.iter().all(|e| {
+            let key = e.get("key").and_then(Value::as_str).unwrap_or("");
+            let values: Vec<&str> = e
+                .get("values")
+                .and_then(Value::as_array)
+                .map(|vs| vs.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            let have = labels.get(key).map(String::as_str);
+            match e.get("operator").and_then(Value::as_str) {
+                Some("In") => have.is_some_and(|h| values.contains(&h)),
+                Some("NotIn") => have.is_none_or(|h| !values.contains(&h)),
+                Some("Exists") => have.is_some(),
+                Some("DoesNotExist") => have.is_none(),
+                _ => false,
+            }
+        })
+    });
+    labels_ok && expressions_ok
+}
+
+/// A weighted term's selector (`podAffinityTerm.labelSelector`).
+pub(super) fn term_selector(w: &Value) -> Option<&Value> {
+    w.get("podAffinityTerm")?.get("labelSelector")
+}
+
+/// Keeps the items of `list` whose selector (found by `selector_of`) selects `labels`; returns
+/// the indices of those left out.
+pub(super) fn retain_selecting(
+    list: &mut Vec<Value>,
+    labels: &BTreeMap<String, String>,
+    selector_of: impl Fn(&Value) -> Option<&Value>,
+) -> Vec<usize> {
+    let mut dropped = Vec::new();
+    let mut i = 0;
+    list.retain(|item| {
+        let keep = selects(selector_of(item), labels);
+        if !keep {
+            dropped.push(i);
+        }
+        i += 1;
+        keep
+    });
+    dropped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels() -> BTreeMap<String, String> {
+        BTreeMap::from([("app".to_string(), "llm".to_string())])
+    }
+
+    fn sel(s: &str) -> Value {
+        toml::from_str::<toml::Table>(&format!("s = {s}")).unwrap()["s"].clone()
+    }
+
+    #[test]
+    fn selectors_match_as_upstream() {
+        let l = labels();
+        assert!(!selects(None, &l), "no selector selects nothing");
+        assert!(
+            selects(Some(&sel("{}")), &l),
+            "an empty selector selects everything"
+        );
+        assert!(selects(
+            Some(&sel("{ matchLabels = { app = \"llm\" } }")),
+            &l
+        ));
+        assert!(!selects(
+            Some(&sel("{ matchLabels = { app = \"other\" } }")),
+            &l
+        ));
+        let e = |op: &str, vals: &str| {
+            sel(&format!(
+                "{{ matchExpressions = [{{ key = \"app\", operator = \"{op}\"{vals} }}] }}"
+            ))
+        };
+        assert!(selects(Some(&e("In", ", values = [\"llm\", \"x\"]")), &l));
+        assert!(!selects(Some(&e("NotIn", ", values = [\"llm\"]")), &l));
+        assert!(selects(Some(&e("Exists", "")), &l));
+        assert!(!selects(Some(&e("DoesNotExist", "")), &l));
+    }
+}
