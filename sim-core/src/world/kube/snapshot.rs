@@ -44,7 +44,7 @@ pub(super) struct Snapshot {
 
 impl Kube {
     /// The registered nodes (Ready, cordoned or NotReady) as the scheduler sees them, then, if
-    /// `provisioning`, the nodes still launching (empty, as the autoscaler's upcoming nodes).
+    /// `provisioning`, the nodes still launching (with any pods already bound to them).
     /// Returns the snapshot and, per snapshot node, its index in `self.nodes`.
     pub(super) fn snapshot(&self, provisioning: bool) -> (Snapshot, Vec<usize>) {
         let mut nodes = Vec::new();
@@ -75,10 +75,10 @@ impl Kube {
                 if n.phase == NodePhase::Provisioning {
                     nodes.push(SimNode {
                         pool: n.pool.index(),
-                        requested: ResVec::zeros(self.names.len()),
+                        requested: n.requested.clone(),
                         labels: n.labels.clone(),
-                        matching: 0,
-                        terminating: 0,
+                        matching: n.pods - n.terminating - n.batch_pods,
+                        terminating: n.terminating,
                         not_ready: false,
                         unschedulable: false,
                         removed: false,
