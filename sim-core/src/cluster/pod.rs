@@ -87,6 +87,9 @@ pub struct SpreadConstraint {
     pub node_affinity_policy: InclusionPolicy,
     /// Default Ignore: tainted nodes still count as domains.
     pub node_taints_policy: InclusionPolicy,
+    /// `matchLabelKeys` names `pod-template-hash`: only the pod's own ReplicaSet (model
+    /// version) counts.
+    pub own_replica_set: bool,
 }
 
 /// One pod (anti-)affinity term; its selector is the Deployment's own pods.

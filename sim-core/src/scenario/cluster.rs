@@ -747,6 +747,11 @@ impl Validator<'_> {
                 min_domains,
                 node_affinity_policy,
                 node_taints_policy,
+                own_replica_set: c
+                    .match_label_keys
+                    .iter()
+                    .flatten()
+                    .any(|k| k == "pod-template-hash"),
             });
         }
         Ok(())

@@ -202,7 +202,7 @@ fn default_spread(
     for (i, ig) in ignored.iter_mut().enumerate() {
         let n = view(i);
         match n.labels.get(pod_topology_spread::SYSTEM_DEFAULTS[1].0) {
-            Some(z) => *zone_counts.entry(z.as_str()).or_default() += n.matching_pods,
+            Some(z) => *zone_counts.entry(z.as_str()).or_default() += n.version_pods,
             None => *ig = true,
         }
         if !n
@@ -225,7 +225,7 @@ fn default_spread(
             .get(pod_topology_spread::SYSTEM_DEFAULTS[1].0)
             .map(String::as_str);
         let zc = zone.and_then(|z| zone_counts.get(z)).copied().unwrap_or(0);
-        pod_topology_spread::raw_score(&[n.matching_pods, zc], &domains)
+        pod_topology_spread::raw_score(&[n.version_pods, zc], &domains)
     }));
     pod_topology_spread::normalize(spread, ignored);
 }
@@ -252,6 +252,7 @@ mod tests {
             labels,
             taints,
             matching_pods: 0,
+            version_pods: 0,
             has_image: false,
             unschedulable: false,
             terminating_pods: 0,
@@ -359,7 +360,9 @@ mod tests {
             node(&alloc, &used, &ld, &[]),
         ];
         nodes[0].matching_pods = 1;
+        nodes[0].version_pods = 1;
         nodes[2].matching_pods = 1;
+        nodes[2].version_pods = 1;
         // A NotReady node in z3: its empty zone is the global minimum (nodeTaintsPolicy
         // Ignore), and it is not counted among the nodes considered.
         nodes[3].not_ready = true;
@@ -372,6 +375,7 @@ mod tests {
                 min_domains: 1,
                 node_affinity_policy: InclusionPolicy::Honor,
                 node_taints_policy: InclusionPolicy::Ignore,
+                own_replica_set: false,
             }],
             ..PodTemplate::default()
         };
@@ -404,6 +408,7 @@ mod tests {
             Ok(1)
         );
         nodes[1].matching_pods = 1;
+        nodes[1].version_pods = 1;
         let err = select(&cfg, &names, &pa, &nodes, &mut rng, &mut Vec::new()).unwrap_err();
         assert_eq!(
             err.message(&names),

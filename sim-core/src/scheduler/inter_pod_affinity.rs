@@ -141,6 +141,7 @@ mod tests {
             labels,
             taints: &[],
             matching_pods: pods,
+            version_pods: pods,
             terminating_pods: terminating,
             has_image: false,
             unschedulable: false,

@@ -33,6 +33,9 @@ pub struct NodeView<'a> {
     pub taints: &'a [Taint],
     /// Pods of the pod's own Deployment already on the node (terminating ones excluded).
     pub matching_pods: u32,
+    /// Of those, the pods of the placed pod's own ReplicaSet (model version): what the system
+    /// default spreading and a constraint with `matchLabelKeys: [pod-template-hash]` count.
+    pub version_pods: u32,
     /// Pods of the pod's own Deployment terminating on the node (InterPodAffinity counts them).
     pub terminating_pods: u32,
     /// Whether the node has the pod's image.

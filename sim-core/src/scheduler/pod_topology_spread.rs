@@ -62,6 +62,18 @@ pub fn normalize(scores: &mut [i64], ignored: &[bool]) {
     }
 }
 
+impl SpreadConstraint {
+    /// The pods on `node` this constraint counts: the Deployment's, or only the placed pod's
+    /// own ReplicaSet's under `matchLabelKeys: [pod-template-hash]`.
+    fn counted(&self, node: &NodeView) -> u32 {
+        if self.own_replica_set {
+            node.version_pods
+        } else {
+            node.matching_pods
+        }
+    }
+}
+
 /// Whether a toleration list tolerates a `key:NoSchedule` taint with an empty value.
 fn tolerates_no_schedule(tolerations: &[Toleration], key: &str) -> bool {
     tolerations.iter().any(|t| {
@@ -143,7 +155,7 @@ impl<'a> SpreadFilter<'a> {
                     continue;
                 }
                 let v = n.labels[&h.constraint.topology_key].as_str();
-                *h.counts.entry(v).or_default() += n.matching_pods;
+                *h.counts.entry(v).or_default() += h.constraint.counted(n);
             }
         }
         for h in hard.iter_mut() {
@@ -222,7 +234,7 @@ pub fn explicit_scores(
                 continue;
             }
             if let Some(count) = d.get_mut(n.labels[&c.topology_key].as_str()) {
-                *count += n.matching_pods;
+                *count += c.counted(n);
             }
         }
     }
@@ -234,7 +246,7 @@ pub fn explicit_scores(
         let mut s = 0.0;
         for (c, d) in soft.iter().zip(&domains) {
             let (count, size) = if c.topology_key == HOSTNAME {
-                (n.matching_pods, scored)
+                (c.counted(n), scored)
             } else {
                 let v = n.labels[&c.topology_key].as_str();
                 (d.get(v).copied().unwrap_or(0), d.len())
@@ -279,6 +291,7 @@ mod tests {
             labels,
             taints: &[],
             matching_pods: pods,
+            version_pods: pods,
             terminating_pods: 0,
             has_image: false,
             unschedulable: false,
@@ -294,6 +307,7 @@ mod tests {
             min_domains: 1,
             node_affinity_policy: InclusionPolicy::Honor,
             node_taints_policy: InclusionPolicy::Ignore,
+            own_replica_set: false,
         }
     }
 
@@ -349,6 +363,36 @@ mod tests {
         let f2 = SpreadFilter::new(&p2, &nodes);
         assert_eq!(f2.check(&nodes[2]), Ok(()));
         assert_eq!(f2.check(&nodes[0]), Err(Rejection::Spread));
+    }
+
+    #[test]
+    fn pod_template_hash_in_match_label_keys_counts_only_the_pods_own_version() {
+        // Mid-rollout: zone a holds 2 old-version pods, zone b 1 new-version pod. Counting every
+        // version, a is at 2 and refused (2 + 1 − 1 > 1); counting the new version only (as
+        // `matchLabelKeys: [pod-template-hash]` does), a is at 0 and b at 1, so a passes and b
+        // does not (1 + 1 − 0 > 1).
+        let r = ResVec(vec![0; 4]);
+        let (la, lb) = (labels("a", Some("a")), labels("b", Some("b")));
+        let mut a = node(&r, &la, 2);
+        a.version_pods = 0;
+        let b = node(&r, &lb, 1);
+        let nodes = [a, b];
+        let mut c = constraint(ZONE, 1, WhenUnsatisfiable::DoNotSchedule);
+        let all = PodTemplate {
+            spread: vec![c.clone()],
+            ..PodTemplate::default()
+        };
+        let f = SpreadFilter::new(&pod(&all, &r), &nodes);
+        assert_eq!(f.check(&nodes[0]), Err(Rejection::Spread));
+        assert_eq!(f.check(&nodes[1]), Ok(()));
+        c.own_replica_set = true;
+        let own = PodTemplate {
+            spread: vec![c],
+            ..PodTemplate::default()
+        };
+        let f = SpreadFilter::new(&pod(&own, &r), &nodes);
+        assert_eq!(f.check(&nodes[0]), Ok(()));
+        assert_eq!(f.check(&nodes[1]), Err(Rejection::Spread));
     }
 
     #[test]

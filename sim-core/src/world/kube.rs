@@ -663,6 +663,19 @@ impl World {
                 NodePhase::Provisioning | NodePhase::Terminated => false,
             })
             .collect();
+        // During a rollout, the pods of this pod's own version per node (its ReplicaSet's).
+        let version = k.pods[pod.index()].version;
+        let by_version: Option<Vec<u32>> = (!k.versions.is_empty()).then(|| {
+            let mut counts = vec![0u32; k.nodes.len()];
+            for p in &k.pods {
+                if p.version == version && matches!(p.phase, PodPhase::Starting | PodPhase::Ready) {
+                    if let Some(n) = p.node {
+                        counts[n.index()] += 1;
+                    }
+                }
+            }
+            counts
+        });
         let views: Vec<NodeView> = candidates
             .iter()
             .map(|&i| {
@@ -675,6 +688,9 @@ impl World {
                     taints: &pool.spec.taints,
                     // Upstream counts only pods without a deletion timestamp.
                     matching_pods: n.pods - n.terminating - n.batch_pods,
+                    version_pods: by_version
+                        .as_ref()
+                        .map_or(n.pods - n.terminating - n.batch_pods, |c| c[i]),
                     terminating_pods: n.terminating,
                     has_image: n.image_ready_at.is_some(),
                     unschedulable: n.phase == NodePhase::Draining,

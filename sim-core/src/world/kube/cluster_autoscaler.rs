@@ -128,6 +128,7 @@ impl World {
             labels: &p.spec.labels,
             taints: &p.spec.taints,
             matching_pods: 0,
+            version_pods: 0,
             has_image: false,
             unschedulable: false,
             terminating_pods: 0,

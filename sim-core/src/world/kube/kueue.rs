@@ -688,6 +688,7 @@ impl World {
                         labels: &n.labels,
                         taints: &p.spec.taints,
                         matching_pods: 0,
+                        version_pods: 0,
                         has_image: true,
                         unschedulable: false,
                         terminating_pods: 0,

@@ -66,6 +66,7 @@ impl World {
                 labels: &n.labels,
                 taints: &pool.spec.taints,
                 matching_pods: 0,
+                version_pods: 0,
                 has_image: true,
                 unschedulable: false,
                 terminating_pods: 0,

@@ -193,6 +193,7 @@ impl Snapshot {
             labels: &n.labels,
             taints: &pool.spec.taints,
             matching_pods: n.matching,
+            version_pods: n.matching,
             terminating_pods: n.terminating,
             has_image: false,
             unschedulable: n.unschedulable,
