@@ -47,17 +47,22 @@ impl Kube {
     /// `provisioning`, the nodes still launching (with any pods already bound to them).
     /// Returns the snapshot and, per snapshot node, its index in `self.nodes`.
     pub(super) fn snapshot(&self, provisioning: bool) -> (Snapshot, Vec<usize>) {
-        let mut nodes = Vec::new();
-        let mut index = Vec::new();
         let registered = |p: NodePhase| {
             matches!(
                 p,
                 NodePhase::Ready | NodePhase::Draining | NodePhase::NotReady
             )
         };
-        for (i, n) in self.nodes.iter().enumerate() {
-            if registered(n.phase) {
-                nodes.push(SimNode {
+        let launching = |p: NodePhase| provisioning && p == NodePhase::Provisioning;
+        let mut index: Vec<usize> = (0..self.nodes.len())
+            .filter(|&i| registered(self.nodes[i].phase))
+            .collect();
+        index.extend((0..self.nodes.len()).filter(|&i| launching(self.nodes[i].phase)));
+        let nodes = index
+            .iter()
+            .map(|&i| {
+                let n = &self.nodes[i];
+                SimNode {
                     pool: n.pool.index(),
                     requested: n.requested.clone(),
                     labels: n.labels.clone(),
@@ -66,27 +71,9 @@ impl Kube {
                     not_ready: n.phase == NodePhase::NotReady,
                     unschedulable: n.phase == NodePhase::Draining,
                     removed: false,
-                });
-                index.push(i);
-            }
-        }
-        if provisioning {
-            for (i, n) in self.nodes.iter().enumerate() {
-                if n.phase == NodePhase::Provisioning {
-                    nodes.push(SimNode {
-                        pool: n.pool.index(),
-                        requested: n.requested.clone(),
-                        labels: n.labels.clone(),
-                        matching: n.pods - n.terminating - n.batch_pods,
-                        terminating: n.terminating,
-                        not_ready: false,
-                        unschedulable: false,
-                        removed: false,
-                    });
-                    index.push(i);
                 }
-            }
-        }
+            })
+            .collect();
         (Snapshot { nodes }, index)
     }
 }
