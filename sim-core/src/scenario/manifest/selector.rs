@@ -14,24 +14,22 @@ pub(super) fn selects(selector: Option<&Value>, labels: &BTreeMap<String, String
     };
     let match_labels = sel.get("matchLabels").and_then(Value::as_table);
     let labels_ok = match_labels.is_none_or(|m| {
-        m.iter().all(|(k, v)| {
-            v.as_str()
-                .is_some_and(|v| labels.get(k).map(String::as_str) == Some(v))
-        })
+        m.iter()
+            .all(|(k, v)| text(v).is_some_and(|v| labels.get(k) == Some(&v)))
     });
     let expressions = sel.get("matchExpressions").and_then(Value::as_array);
     let expressions_ok = expressions.is_none_or(|es| {
         es.iter().all(|e| {
             let key = e.get("key").and_then(Value::as_str).unwrap_or("");
-            let values: Vec<&str> = e
+            let values: Vec<String> = e
                 .get("values")
                 .and_then(Value::as_array)
-                .map(|vs| vs.iter().filter_map(Value::as_str).collect())
+                .map(|vs| vs.iter().filter_map(text).collect())
                 .unwrap_or_default();
-            let have = labels.get(key).map(String::as_str);
+            let have = labels.get(key);
             match e.get("operator").and_then(Value::as_str) {
-                Some("In") => have.is_some_and(|h| values.contains(&h)),
-                Some("NotIn") => have.is_none_or(|h| !values.contains(&h)),
+                Some("In") => have.is_some_and(|h| values.contains(h)),
+                Some("NotIn") => have.is_none_or(|h| !values.contains(h)),
                 Some("Exists") => have.is_some(),
                 Some("DoesNotExist") => have.is_none(),
                 _ => false,
@@ -39,6 +37,17 @@ pub(super) fn selects(selector: Option<&Value>, labels: &BTreeMap<String, String
         })
     });
     labels_ok && expressions_ok
+}
+
+/// A label value as text (YAML's unquoted numbers and booleans become TOML ones).
+fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Integer(i) => Some(i.to_string()),
+        Value::Boolean(b) => Some(b.to_string()),
+        Value::Float(f) => Some(f.to_string()),
+        _ => None,
+    }
 }
 
 /// A weighted term's selector (`podAffinityTerm.labelSelector`).
@@ -94,6 +103,9 @@ mod tests {
             Some(&sel("{ matchLabels = { app = \"other\" } }")),
             &l
         ));
+        let mut v = l.clone();
+        v.insert("tier".into(), "1".into());
+        assert!(selects(Some(&sel("{ matchLabels = { tier = 1 } }")), &v));
         let e = |op: &str, vals: &str| {
             sel(&format!(
                 "{{ matchExpressions = [{{ key = \"app\", operator = \"{op}\"{vals} }}] }}"

@@ -142,7 +142,7 @@ impl Snapshot {
     }
 
     /// Per node: whether PodTopologySpread and InterPodAffinity let `pod` onto it (resources
-    /// aside, as preemption asks).
+    /// aside, as preemption asks); false for a removed node, whose pods count for neither.
     pub(super) fn topology_allows(&self, k: &Kube, pod: PodId) -> Vec<bool> {
         let (requests, nonzero_requests) = k.requests_of(pod);
         let view = PodView {
@@ -150,12 +150,17 @@ impl Snapshot {
             requests,
             nonzero_requests,
         };
-        let views: Vec<NodeView> = (0..self.nodes.len()).map(|i| self.view(k, i)).collect();
+        let views: Vec<NodeView> = (0..self.nodes.len())
+            .filter(|&i| !self.nodes[i].removed)
+            .map(|i| self.view(k, i))
+            .collect();
         let spread = SpreadFilter::new(&view, &views);
         let anti = AntiAffinityFilter::new(&view, &views);
-        views
-            .iter()
-            .map(|v| spread.check(v).and_then(|()| anti.check(v)).is_ok())
+        (0..self.nodes.len())
+            .map(|i| {
+                let v = self.view(k, i);
+                !self.nodes[i].removed && spread.check(&v).and_then(|()| anti.check(&v)).is_ok()
+            })
             .collect()
     }
 
