@@ -193,9 +193,6 @@ impl Gauges {
 pub(super) struct Autoscaler {
     spec: AutoscalingSpec,
     history: HpaHistory,
-    /// Whether the pods request MIG slices (`nvidia.com/mig-*`, the mixed strategy); under the
-    /// single strategy it is the node's pool that says (see `Kube::on_single_mig`).
-    pub(super) mig_requests: bool,
     cpu_request_milli: Option<i64>,
     memory_request_milli: Option<i64>,
     /// Syncs run, rescales made, syncs that failed.
@@ -213,7 +210,6 @@ impl Autoscaler {
         Some(Autoscaler {
             spec,
             history: HpaHistory::default(),
-            mig_requests: req.keys().any(|k| k.starts_with("nvidia.com/mig-")),
             cpu_request_milli: milli("cpu"),
             memory_request_milli: milli("memory"),
             syncs: 0,
@@ -298,8 +294,7 @@ impl World {
                     .saturating_add(m.memory_per_request_milli.saturating_mul(s.in_flight) / 1000);
                 usage.insert("memory".to_string(), memory);
                 // DCGM's device utilisation reads 0 for a pod on a MIG slice.
-                let mig = a.mig_requests || self.kube.on_single_mig(p.id);
-                for (name, v) in s.values(mig) {
+                for (name, v) in s.values(self.kube.on_mig(p.id)) {
                     metrics.insert(
                         name.to_string(),
                         MetricSample {

@@ -15,7 +15,7 @@ use super::{Event, World};
 use crate::engine::{Rng, SimTime};
 use crate::metrics::RequestSink;
 use crate::results::ClientSummary;
-use crate::scenario::failure::{ClientSpec, Jitter};
+use crate::scenario::failure::ClientSpec;
 use crate::serving::{DropReason, Request, RequestId};
 use rand::RngExt;
 use std::collections::HashMap;
@@ -168,10 +168,7 @@ impl World {
         let tries = a.tries + 1;
         c.counts.retries += 1;
         let cap = c.spec.backoff_before(tries);
-        let wait = match c.spec.jitter {
-            Jitter::None => cap,
-            j => j.apply(cap, c.rng.random::<f64>()),
-        };
+        let wait = c.spec.jitter.apply(cap, c.rng.random::<f64>());
         c.live.insert(
             id,
             Attempt {

@@ -49,14 +49,13 @@ impl World {
                 n as i64 * 1000
             }
             TriggerKind::Prometheus { query } => {
-                let mig_requests = self.autoscaler.as_ref().is_some_and(|a| a.mig_requests);
                 let mut n = 0i64;
                 let mut acc: Option<i64> = None;
                 for p in self.kube.pod_views() {
                     if !matches!(p.phase, PodPhase::Ready | PodPhase::Terminating) {
                         continue;
                     }
-                    let mig = mig_requests || self.kube.on_single_mig(p.id);
+                    let mig = self.kube.on_mig(p.id);
                     let Some(v) = self.gauges.pod_metric(p.id.index(), &query.metric, mig) else {
                         continue;
                     };

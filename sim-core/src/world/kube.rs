@@ -315,17 +315,25 @@ impl Kube {
         }
     }
 
-    /// Whether a pod runs on a node of a pool under the single MIG strategy (every GPU sliced
-    /// alike and advertised as `nvidia.com/gpu`): its "GPU" is then a slice.
-    pub(super) fn on_single_mig(&self, pod: PodId) -> bool {
-        self.pods[pod.index()].node.is_some_and(|n| {
-            let pool = &self.pools[self.nodes[n.index()].pool.index()];
-            pool.spec
-                .labels
-                .get("nvidia.com/mig.strategy")
-                .map(String::as_str)
-                == Some("single")
-        })
+    /// Whether a pod's GPU is a MIG slice: it requests an `nvidia.com/mig-<profile>` (the mixed
+    /// strategy), or runs on a node of a pool under the single strategy (every GPU sliced alike
+    /// and advertised as `nvidia.com/gpu`).
+    pub(super) fn on_mig(&self, pod: PodId) -> bool {
+        let requests = self.requests_of(pod).0;
+        let slice = requests
+            .0
+            .iter()
+            .enumerate()
+            .any(|(i, &q)| q > 0 && self.names.name(i).starts_with("nvidia.com/mig-"));
+        slice
+            || self.pods[pod.index()].node.is_some_and(|n| {
+                let pool = &self.pools[self.nodes[n.index()].pool.index()];
+                pool.spec
+                    .labels
+                    .get("nvidia.com/mig.strategy")
+                    .map(String::as_str)
+                    == Some("single")
+            })
     }
 
     /// A pod's requests and their non-zero form (the template's unless the VPA set its own).

@@ -225,25 +225,9 @@ impl World {
         let k = &self.kube;
         let pods = k.running_on(NodeId(i as u32));
         if pods.iter().any(|&p| topology_bound(k.template_of(p))) {
-            let (mut snap, index) = k.snapshot(false);
-            let targets: Vec<usize> = (0..snap.len())
-                .filter(|&s| {
-                    let j = index[s];
-                    j != i && k.nodes[j].phase == NodePhase::Ready && !candidates.contains(&j)
-                })
-                .collect();
-            if let Some(s) = index.iter().position(|&j| j == i) {
-                snap.remove(s);
-            }
-            return pods
-                .iter()
-                .all(|&pod| match snap.fit(k, pod, targets.iter().copied()) {
-                    Some(s) => {
-                        snap.place(k, pod, s);
-                        true
-                    }
-                    None => false,
-                });
+            return k
+                .reschedule_elsewhere(i, &pods, |j| !candidates.contains(&j))
+                .is_empty();
         }
         let mut free: Vec<(ResVec, &ResVec)> = k
             .nodes
@@ -360,15 +344,20 @@ impl World {
         // Where a pod may go depends on where the others are: simulate the scheduler's filters
         // on a snapshot of the cluster instead of packing by resources.
         let topo = groups.iter().any(|g| topology_bound(k.template_of(g.pod)));
-        // Whether an empty node of each pool could hold a pod of each group.
-        let holds: Vec<Vec<bool>> = (0..pools)
-            .map(|p| {
-                groups
-                    .iter()
-                    .map(|g| self.pods_per_template_node(PoolId(p as u32), g.pod) > 0)
-                    .collect()
-            })
-            .collect();
+        // Whether an empty node of each pool could hold a pod of each group (for packing by
+        // resources; the snapshot's filters decide that themselves).
+        let holds: Vec<Vec<bool>> = if topo {
+            Vec::new()
+        } else {
+            (0..pools)
+                .map(|p| {
+                    groups
+                        .iter()
+                        .map(|g| self.pods_per_template_node(PoolId(p as u32), g.pod) > 0)
+                        .collect()
+                })
+                .collect()
+        };
         // Capacity already on its way: nodes still provisioning take pending pods first.
         let mut left: Vec<u32> = groups.iter().map(|g| g.count).collect();
         let mut live = vec![0u32; pools];
@@ -407,7 +396,7 @@ impl World {
         }
         let ca = self.kube.ca.as_ref().expect("checked by the caller");
         let mut options = Vec::new();
-        for (p, holds) in holds.iter().enumerate() {
+        for p in 0..pools {
             let max = self.kube.pools[p].spec.max_size;
             if live[p] >= max || ca.backed_off(p, self.now) {
                 continue;
@@ -425,7 +414,7 @@ impl World {
                     let mut requested = ResVec::zeros(k.names.len());
                     while nodes < room {
                         let mut used = ResVec::zeros(k.names.len());
-                        let placed = self.pack_node(p, &groups, holds, &mut rest, &mut used);
+                        let placed = self.pack_node(p, &groups, &holds[p], &mut rest, &mut used);
                         if placed == 0 {
                             break;
                         }

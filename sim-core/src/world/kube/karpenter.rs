@@ -472,21 +472,7 @@ impl World {
         // Pods whose placement depends on the others' (spread, anti-affinity): the scheduler's
         // filters on a snapshot without the candidate.
         if moving.iter().any(|&p| topology_bound(k.template_of(p))) {
-            let (mut snap, index) = k.snapshot(false);
-            let targets: Vec<usize> = (0..snap.len())
-                .filter(|&s| index[s] != cand && k.nodes[index[s]].phase == NodePhase::Ready)
-                .collect();
-            if let Some(s) = index.iter().position(|&j| j == cand) {
-                snap.remove(s);
-            }
-            let mut left = Vec::new();
-            for pod in moving {
-                match snap.fit(k, pod, targets.iter().copied()) {
-                    Some(s) => snap.place(k, pod, s),
-                    None => left.push(pod),
-                }
-            }
-            return left;
+            return k.reschedule_elsewhere(cand, &moving, |_| true);
         }
         let mut used: Vec<(usize, ResVec)> = k
             .nodes

@@ -76,6 +76,35 @@ impl Kube {
             .collect();
         (Snapshot { nodes }, index)
     }
+
+    /// Where `pods`, now on node `node`, would go without it: each, first-fit and in order,
+    /// onto the other Ready nodes `target` accepts, through the scheduler's filters on a
+    /// snapshot that leaves `node` out. Returns the pods that fit nowhere.
+    pub(super) fn reschedule_elsewhere(
+        &self,
+        node: usize,
+        pods: &[PodId],
+        target: impl Fn(usize) -> bool,
+    ) -> Vec<PodId> {
+        let (mut snap, index) = self.snapshot(false);
+        let targets: Vec<usize> = (0..snap.len())
+            .filter(|&s| {
+                let j = index[s];
+                j != node && self.nodes[j].phase == NodePhase::Ready && target(j)
+            })
+            .collect();
+        if let Some(s) = index.iter().position(|&j| j == node) {
+            snap.remove(s);
+        }
+        let mut left = Vec::new();
+        for &pod in pods {
+            match snap.fit(self, pod, targets.iter().copied()) {
+                Some(s) => snap.place(self, pod, s),
+                None => left.push(pod),
+            }
+        }
+        left
+    }
 }
 
 impl Snapshot {
