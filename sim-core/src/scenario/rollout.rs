@@ -23,6 +23,9 @@ pub mod defaults {
     pub const MAX_UNAVAILABLE_PERCENT: u32 = 25;
 }
 
+/// The names `strategy` accepts for a rolling update.
+const ROLLING_NAMES: [&str; 3] = ["RollingUpdate", "rolling-update", "rolling"];
+
 /// `[service.strategy]`: a Deployment's `spec.strategy`, with upstream field names.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -247,8 +250,7 @@ impl Validator<'_> {
             // A rollout that names no strategy takes the Deployment's (its rollingUpdate only
             // with it: upstream refuses rollingUpdate beside Recreate).
             let strategy_owned = r.strategy.clone().or_else(|| deployment.kind.clone());
-            let rolling_names = ["RollingUpdate", "rolling-update", "rolling"];
-            let is_rolling = |k: Option<&str>| k.is_none_or(|k| rolling_names.contains(&k));
+            let is_rolling = |k: Option<&str>| k.is_none_or(|k| ROLLING_NAMES.contains(&k));
             let inherit =
                 is_rolling(strategy_owned.as_deref()) && is_rolling(deployment.kind.as_deref());
             let rolling = deployment.rolling_update.clone().unwrap_or_default();
@@ -283,7 +285,7 @@ impl Validator<'_> {
                 ("max_unavailable", max_unavailable_v.is_some()),
             ];
             let strategy = match strategy_name {
-                "RollingUpdate" | "rolling-update" | "rolling" => {
+                name if ROLLING_NAMES.contains(&name) => {
                     for (k, present) in canary_only {
                         if present {
                             return Err(self.err(&key(k), format!("`{k}` is for `strategy = \"Canary\"`; a rolling update sends requests to every Ready pod")));
