@@ -73,15 +73,21 @@ enum Command {
         Each file has the columns `model,params_gb,batch,context,ms` (decode steps) or\n\
         `model,params_gb,batch,prompt,ms` (prefills); `model` is a catalog id. Writes\n\
         OUT/calibration.csv (the rows with predicted_ms and error_pct) and prints the median and\n\
-        maximum absolute error per file. The GPU catalog's constants are evaluated, never fitted."
+        maximum absolute error per file. The GPU catalog's constants are evaluated, never fitted.\n\n\
+        --gemm FILE evaluates the GEMM model on micro-benchmarks (columns m,k,n,ms), each timed\n\
+        alone outside a CUDA graph, so a launch gap (fitted) is added to every kernel."
     )]
     Calibrate {
         /// GPU catalog id, such as h100-sxm.
         #[arg(long)]
         gpu: String,
         /// A CSV file of measured step times (repeat for several).
-        #[arg(long, required = true)]
+        #[arg(long, required_unless_present = "gemm")]
         measured: Vec<PathBuf>,
+        /// A CSV file of GEMM micro-benchmarks (`m,k,n,ms`): evaluate the GEMM model on it, and
+        /// with --fit print the GEMM constants it gives.
+        #[arg(long)]
+        gemm: Option<PathBuf>,
         /// Output folder (default results/calibration).
         #[arg(long)]
         out: Option<PathBuf>,
@@ -308,11 +314,13 @@ fn main() -> ExitCode {
         Command::Calibrate {
             gpu,
             measured,
+            gemm,
             out,
             fit,
         } => cli::calibrate::calibrate(&cli::calibrate::CalibrateArgs {
             gpu,
             measured,
+            gemm,
             out,
             fit,
         }),

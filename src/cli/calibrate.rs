@@ -7,6 +7,7 @@ use sim_core::catalog::{builtin_model, builtin_models, Catalog};
 use sim_core::costmodel::calibration::{
     evaluate, fit, summarize, ErrorSummary, Evaluated, MeasuredFile,
 };
+use sim_core::costmodel::gemm_bench::{efficiency_grid, fit_gemm, read_gemm_csv, EXPONENTS};
 use sim_core::costmodel::{read_profile_csv, ProfileKind, ProfileRow};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -18,6 +19,8 @@ pub struct CalibrateArgs {
     pub gpu: String,
     /// Measured decode or prefill CSV files.
     pub measured: Vec<PathBuf>,
+    /// GEMM micro-benchmarks to evaluate the GEMM model on.
+    pub gemm: Option<PathBuf>,
     /// Output folder (default `results/calibration`).
     pub out: Option<PathBuf>,
     /// Also suggest constants that would fit these measurements (printed, never applied).
@@ -112,8 +115,48 @@ fn csv_field(s: &str) -> String {
     }
 }
 
+/// Evaluates the GEMM model on the micro-benchmarks in `path` and prints the errors (and, with
+/// `fit`, the constants the file gives).
+fn calibrate_gemm(gpu_id: &str, path: &Path, fit: bool) -> Result<(), CliError> {
+    let catalog = Catalog::builtin();
+    let gpu = catalog.gpu(gpu_id).ok_or_else(|| {
+        CliError::Input(format!(
+            "--gpu: unknown GPU `{gpu_id}`: expected one of {}",
+            catalog.gpu_ids().join(", ")
+        ))
+    })?;
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CliError::Input(format!("{name}: cannot read: {e}")))?;
+    let rows = read_gemm_csv(&text, &name).map_err(|e| CliError::Input(e.to_string()))?;
+    let p = &gpu.perf;
+    let own = fit_gemm(gpu, &rows, &[p.gemm_efficiency], &[p.overlap_exponent]);
+    println!(
+        "{name}: {} GEMMs on {gpu_id} (gemm_efficiency = {}, overlap_exponent = {}, launch gap {:.1} us fitted): max |error| {:.1}%",
+        rows.len(),
+        p.gemm_efficiency,
+        p.overlap_exponent,
+        own.launch_us,
+        own.max_abs_pct
+    );
+    if fit {
+        let f = fit_gemm(gpu, &rows, &efficiency_grid(), &EXPONENTS);
+        println!(
+            "  fitted to them: gemm_efficiency = {:.4}, overlap_exponent = {}, launch gap {:.1} us: max |error| {:.1}%",
+            f.gemm_efficiency, f.overlap_exponent, f.launch_us, f.max_abs_pct
+        );
+    }
+    Ok(())
+}
+
 /// Runs `capsim calibrate`.
 pub fn calibrate(args: &CalibrateArgs) -> Result<(), CliError> {
+    if let Some(gemm) = &args.gemm {
+        calibrate_gemm(&args.gpu, gemm, args.fit)?;
+        if args.measured.is_empty() {
+            return Ok(());
+        }
+    }
     let results = evaluate_files(&args.gpu, &args.measured)?;
     let out = args
         .out

@@ -18,6 +18,8 @@ pub struct GpuModel {
     pub memory_bandwidth_gb_per_s: f64,
     /// Peak dense (not 2:4-sparse) BF16 tensor throughput in TFLOPS; FP16 where the GPU has no BF16.
     pub bf16_dense_tflops: f64,
+    /// Peak dense FP8 tensor throughput in TFLOPS, where the GPU has FP8 tensor cores.
+    pub fp8_dense_tflops: Option<f64>,
     /// Streaming multiprocessors.
     pub sms: u32,
     /// Whether the GPU supports Multi-Instance GPU partitioning.
@@ -36,11 +38,13 @@ pub struct GpuModel {
 pub struct GpuPerf {
     /// Fraction of the datasheet memory bandwidth a streaming kernel reaches (0 to 1].
     pub bandwidth_efficiency: f64,
-    /// Fraction of the dense BF16 peak a large GEMM reaches (0 to 1].
+    /// Fraction of the dense tensor peak a GEMM's whole waves of tiles reach (0 to 1]; tile and
+    /// wave quantisation over the SMs come on top (see `costmodel::gemm`).
     pub gemm_efficiency: f64,
-    /// Tokens (GEMM rows) at which a GEMM reaches half of `gemm_efficiency`: efficiency at m rows
-    /// is `gemm_efficiency * m / (m + gemm_half_tokens)`.
-    pub gemm_half_tokens: f64,
+    /// Exponent p of the smooth maximum (compute^p + memory^p)^(1/p) that times one kernel: how
+    /// imperfectly compute and memory traffic overlap (1: not at all, large: perfectly). A power
+    /// of two from 1 to 32.
+    pub overlap_exponent: u32,
     /// Fraction of the dense BF16 peak that prefill attention (FlashAttention) reaches (0 to 1].
     pub attention_efficiency: f64,
     /// Fixed time per decoder layer per step, in microseconds: kernel launches and tails.
@@ -58,7 +62,7 @@ impl Default for GpuPerf {
         GpuPerf {
             bandwidth_efficiency: 0.85,
             gemm_efficiency: 0.75,
-            gemm_half_tokens: 64.0,
+            overlap_exponent: 8,
             attention_efficiency: 0.33,
             layer_overhead_us: 35.0,
             interconnect_gb_per_s: 25.0,
@@ -83,6 +87,7 @@ struct RawGpu {
     memory: Option<String>,
     memory_bandwidth_gb_per_s: Option<f64>,
     bf16_dense_tflops: Option<f64>,
+    fp8_dense_tflops: Option<f64>,
     sms: Option<u32>,
     mig: Option<bool>,
     source: Option<String>,
@@ -90,7 +95,7 @@ struct RawGpu {
     // Cost-model constants (GpuPerf); each optional with a default.
     bandwidth_efficiency: Option<f64>,
     gemm_efficiency: Option<f64>,
-    gemm_half_tokens: Option<f64>,
+    overlap_exponent: Option<u32>,
     attention_efficiency: Option<f64>,
     layer_overhead_us: Option<f64>,
     interconnect_gb_per_s: Option<f64>,
@@ -124,6 +129,11 @@ pub(super) fn parse_gpus(src: &str, file: &str) -> Result<Vec<GpuModel>, Scenari
         let tf_key = k("bf16_dense_tflops");
         let tf = c.required(&tf_key, g.bf16_dense_tflops, "the dense BF16 TFLOPS")?;
         let bf16_dense_tflops = c.positive(&tf_key, tf, "a throughput in TFLOPS")?;
+        let fp8_key = k("fp8_dense_tflops");
+        let fp8_dense_tflops = match g.fp8_dense_tflops {
+            None => None,
+            Some(x) => Some(c.positive(&fp8_key, x, "a throughput in TFLOPS")?),
+        };
         let sms = c.required(&k("sms"), g.sms, "the number of streaming multiprocessors")?;
         if sms == 0 {
             return Err(c.err(&k("sms"), "expected at least 1 streaming multiprocessor"));
@@ -136,6 +146,7 @@ pub(super) fn parse_gpus(src: &str, file: &str) -> Result<Vec<GpuModel>, Scenari
             memory_bytes,
             memory_bandwidth_gb_per_s,
             bf16_dense_tflops,
+            fp8_dense_tflops,
             sms,
             mig,
             source,
@@ -180,12 +191,16 @@ fn parse_perf(
         g.attention_efficiency,
         d.attention_efficiency,
     )?;
-    let gemm_half_tokens = non_negative(
-        "gemm_half_tokens",
-        g.gemm_half_tokens,
-        d.gemm_half_tokens,
-        "a token count",
-    )?;
+    let overlap_exponent = match g.overlap_exponent {
+        None => d.overlap_exponent,
+        Some(x) if x.is_power_of_two() && x <= 32 => x,
+        Some(x) => {
+            return Err(c.err(
+                &k("overlap_exponent"),
+                format!("expected 1, 2, 4, 8, 16 or 32, found {x}"),
+            ))
+        }
+    };
     let layer_overhead_us = non_negative(
         "layer_overhead_us",
         g.layer_overhead_us,
@@ -205,7 +220,7 @@ fn parse_perf(
     Ok(GpuPerf {
         bandwidth_efficiency,
         gemm_efficiency,
-        gemm_half_tokens,
+        overlap_exponent,
         attention_efficiency,
         layer_overhead_us,
         interconnect_gb_per_s,

@@ -8,9 +8,12 @@
 
 mod batch;
 pub mod calibration;
+pub mod gemm;
+pub mod gemm_bench;
 mod profile;
 mod roofline;
 mod splitwise;
+pub mod tables;
 
 pub use batch::{Placement, StepBatch};
 

@@ -1,23 +1,27 @@
-//! The roofline step-time model: each kernel of a decoder step takes the longer of its FLOPs at
-//! the GPU's achievable throughput and its bytes at the achievable bandwidth, plus fixed costs.
+//! The roofline step-time model: each kernel of a decoder step takes a smooth maximum of its
+//! FLOPs at the GPU's achievable throughput and its bytes at the achievable bandwidth (GEMMs with
+//! tile and wave quantisation, `super::gemm`), plus fixed costs.
 //!
 //! The formulas, their assumptions and the calibration against measured H100 timings are on the
 //! book's "Cost model" page.
 
 use super::batch::{Placement, StepBatch};
+use super::gemm::{smooth_max, GemmDevice, GemmShape, ACT_BYTES};
 use crate::catalog::{GpuModel, LlmModel};
-
-/// Bytes per activation element (bf16).
-const ACT_BYTES: f64 = 2.0;
 
 /// A step-time model for one (GPU, model, placement), with everything that does not depend on
 /// the batch worked out once.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Roofline {
-    /// Achievable dense FLOP/s of large GEMMs on the replica's share of one GPU.
-    gemm_flops: f64,
-    /// GEMM rows at which GEMM efficiency is half its large-GEMM value.
-    gemm_half_tokens: f64,
+    /// The replica's share of one GPU as the GEMM model sees it.
+    dev: GemmDevice,
+    /// The four projections of a layer (per GPU): fused QKV, attention output, gate+up (per
+    /// expert), down (per expert); and the LM head's vocabulary slice.
+    qkv: GemmShape,
+    o: GemmShape,
+    gate_up: GemmShape,
+    down: GemmShape,
+    lm_head: GemmShape,
     /// Achievable FLOP/s of prefill attention.
     attention_flops: f64,
     /// Achievable bytes/s of the replica's share of one GPU.
@@ -26,15 +30,6 @@ pub struct Roofline {
     layers: f64,
     /// Hidden size.
     hidden: f64,
-    /// Per-GPU widths of the four projections: fused QKV output, attention output input,
-    /// gate+up output (per expert), down input (per expert).
-    qkv_out: f64,
-    o_in: f64,
-    ffn: f64,
-    /// Per-GPU vocabulary slice of the LM head.
-    vocab: f64,
-    /// Bytes per weight.
-    weight_bytes: f64,
     /// Bytes of one token's keys and values in one layer, per GPU.
     kv_bytes_per_token_layer: f64,
     /// FLOPs of one query-key pair in one layer (scores and weighted sum), per GPU.
@@ -100,28 +95,42 @@ impl Roofline {
             }
         };
         let tp = f64::from(placement.tensor_parallel.max(1));
-        let compute = gpu.bf16_dense_tflops * 1e12 * frac(placement.compute_fraction);
+        let share = frac(placement.compute_fraction);
+        let compute = gpu.bf16_dense_tflops * 1e12 * share;
+        // GEMMs of 1-byte weights run on the FP8 tensor cores where the GPU has them.
+        let tensor = match gpu.fp8_dense_tflops {
+            Some(fp8) if model.bytes_per_weight == 1.0 => fp8 * 1e12 * share,
+            _ => compute,
+        };
+        let bandwidth = gpu.memory_bandwidth_gb_per_s
+            * 1e9
+            * p.bandwidth_efficiency
+            * frac(placement.bandwidth_fraction);
+        let dev = GemmDevice {
+            flops: tensor * p.gemm_efficiency,
+            bandwidth,
+            // A MIG slice has its share of the SMs.
+            sms: (f64::from(gpu.sms) * share).round().max(1.0),
+            squarings: p.overlap_exponent.max(1).trailing_zeros(),
+        };
         let h = model.hidden_size as f64;
         let q = model.q_dim() as f64;
         // KV heads are split across GPUs, and replicated once there are more GPUs than heads.
         let kv = (model.kv_heads as f64 / tp).max(1.0) * model.head_dim as f64 * tp;
         let f = model.ffn_size as f64;
         let kpt = model.experts_per_token as f64;
+        let w = model.bytes_per_weight;
         Roofline {
-            gemm_flops: compute * p.gemm_efficiency,
-            gemm_half_tokens: p.gemm_half_tokens,
+            dev,
+            qkv: GemmShape::new(&dev, h, (q + 2.0 * kv) / tp, w),
+            o: GemmShape::new(&dev, q / tp, h, w),
+            gate_up: GemmShape::new(&dev, h, 2.0 * f / tp, w),
+            down: GemmShape::new(&dev, f / tp, h, w),
+            lm_head: GemmShape::new(&dev, h, model.vocab_size as f64 / tp, w),
             attention_flops: compute * p.attention_efficiency,
-            bandwidth: gpu.memory_bandwidth_gb_per_s
-                * 1e9
-                * p.bandwidth_efficiency
-                * frac(placement.bandwidth_fraction),
+            bandwidth,
             layers: model.layers as f64,
             hidden: h,
-            qkv_out: (q + 2.0 * kv) / tp,
-            o_in: q / tp,
-            ffn: f / tp,
-            vocab: model.vocab_size as f64 / tp,
-            weight_bytes: model.bytes_per_weight,
             kv_bytes_per_token_layer: 2.0 * kv * model.bytes_per_kv / tp,
             attention_flops_per_pair: 4.0 * q / tp,
             // Unfused elementwise passes per token: two RMSNorms (read + write h), two residual
@@ -138,29 +147,17 @@ impl Roofline {
         }
     }
 
-    /// Seconds for one GEMM of `m` rows, `k` inputs and `n` outputs with a stored weight matrix:
-    /// the longer of its FLOPs at the row-count-dependent efficiency and its bytes.
-    fn gemm(&self, m: f64, k: f64, n: f64) -> f64 {
-        if m <= 0.0 {
-            return 0.0;
-        }
-        let efficiency = m / (m + self.gemm_half_tokens);
-        let compute = 2.0 * m * k * n / (self.gemm_flops * efficiency);
-        let bytes = k * n * self.weight_bytes + (m * k + m * n) * ACT_BYTES;
-        compute.max(bytes / self.bandwidth)
-    }
-
     /// Seconds for one layer's MLP over `m` tokens: one dense gated MLP, or the experts the
     /// tokens are routed to (expected distinct experts under uniform routing), each with its
     /// share of the tokens.
     fn mlp(&self, m: f64) -> f64 {
-        let (h, f) = (self.hidden, self.ffn);
+        let d = &self.dev;
         if self.experts <= 1.0 {
-            return self.gemm(m, h, 2.0 * f) + self.gemm(m, f, h);
+            return self.gate_up.time(m, d) + self.down.time(m, d);
         }
         let touched = self.experts * (1.0 - (1.0 - self.experts_per_token / self.experts).powf(m));
         let rows = m * self.experts_per_token / touched;
-        touched * (self.gemm(rows, h, 2.0 * f) + self.gemm(rows, f, h))
+        touched * (self.gate_up.time(rows, d) + self.down.time(rows, d))
     }
 
     /// Where the time of `batch` goes.
@@ -175,20 +172,25 @@ impl Roofline {
         }
         let h = self.hidden;
         let l = self.layers;
-        out.gemm = l * (self.gemm(m, h, self.qkv_out) + self.gemm(m, self.o_in, h) + self.mlp(m));
+        let d = &self.dev;
+        out.gemm = l * (self.qkv.time(m, d) + self.o.time(m, d) + self.mlp(m));
         // Attention: new keys and values are written; decode reads every cached token once
         // (bandwidth-bound); prefill chunks read their cached prefix and do causal score FLOPs.
         let kv = self.kv_bytes_per_token_layer;
-        let decode = (batch.decode_context_tokens as f64 * kv / self.bandwidth).max(
-            batch.decode_context_tokens as f64 * self.attention_flops_per_pair
-                / self.attention_flops,
+        let context = batch.decode_context_tokens as f64;
+        let decode = smooth_max(
+            context * kv / self.bandwidth,
+            context * self.attention_flops_per_pair / self.attention_flops,
+            d.squarings,
         );
-        let prefill = (batch.prefill_attention_pairs * self.attention_flops_per_pair
-            / self.attention_flops)
-            .max(batch.prefill_cached_tokens as f64 * kv / self.bandwidth);
+        let prefill = smooth_max(
+            batch.prefill_attention_pairs * self.attention_flops_per_pair / self.attention_flops,
+            batch.prefill_cached_tokens as f64 * kv / self.bandwidth,
+            d.squarings,
+        );
         out.attention = l * (decode + prefill + m * kv / self.bandwidth);
         out.activations = l * m * self.act_bytes_per_token_layer / self.bandwidth;
-        out.lm_head = self.gemm(batch.logits_rows as f64, h, self.vocab);
+        out.lm_head = self.lm_head.time(batch.logits_rows as f64, d);
         if self.tp > 1.0 {
             // Two ring all-reduces of the hidden states per layer.
             let bytes = m * h * ACT_BYTES;
@@ -314,6 +316,32 @@ mod tests {
     }
 
     #[test]
+    fn fp8_weights_use_fp8_tensor_cores_where_the_gpu_has_them() {
+        let mut fp8 = model("llama-3.1-8b").clone();
+        fp8.bytes_per_weight = 1.0;
+        let bf16 = model("llama-3.1-8b");
+        let prefill = StepBatch::prefill(4, 2048);
+        let h100 = h100();
+        let gemm = |g: &GpuModel, m: &LlmModel| {
+            Roofline::new(g, m, &Placement::whole())
+                .breakdown(&prefill)
+                .gemm
+        };
+        // Compute-bound GEMMs: twice the tensor throughput, about half the time.
+        let ratio = gemm(&h100, &fp8) / gemm(&h100, bf16);
+        assert!(ratio > 0.45 && ratio < 0.6, "{ratio}");
+        // An A100 has no FP8 tensor cores: the same FLOPs at the BF16 rate.
+        let a100 = Catalog::builtin().gpu("a100-80gb").unwrap().clone();
+        let ratio = gemm(&a100, &fp8) / gemm(&a100, bf16);
+        assert!(ratio > 0.95 && ratio <= 1.0, "{ratio}");
+        // Decode is bound by weight reads: 1-byte weights halve them on either GPU.
+        let decode = StepBatch::decode(1, 128);
+        let r = |m: &LlmModel| Roofline::new(&a100, m, &Placement::whole()).breakdown(&decode);
+        let ratio = r(&fp8).gemm / r(bf16).gemm;
+        assert!(ratio > 0.45 && ratio < 0.55, "{ratio}");
+    }
+
+    #[test]
     fn empty_batch_costs_nothing() {
         let r = Roofline::new(&h100(), model("llama-3.2-1b"), &Placement::whole());
         assert_eq!(r.step_time(&StepBatch::new()), 0.0);
@@ -323,7 +351,7 @@ mod tests {
         /// Step time is finite, positive for work, and never falls when work is added.
         #[test]
         fn more_work_never_takes_less_time(
-            model_i in 0usize..6,
+            model_i in 0usize..7,
             decodes in 0u64..512,
             context in 1u64..32_768,
             chunk in 0u64..8192,
