@@ -27,6 +27,9 @@ pub use splitwise::SplitwiseProfile;
 
 /// The step-time model a replica uses: the roofline, measured tables over it, or SplitwiseSim's
 /// curves. One call per engine step.
+// The roofline (a few hundred bytes of precomputed GEMM shapes) is the hot variant and stays
+// inline; holders box the whole `StepCost`.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum StepCost {
     /// Predicted from the GPU's and the model's figures.
