@@ -11,10 +11,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 /// Columns of `comparison.csv`.
-pub const COMPARISON_COLUMNS: &str =
-    "policy,completed,dropped,latency_p50_s,latency_p90_s,latency_p99_s,\
-ttft_p99_s,tpot_p99_s,slo_attainment_ratio,token_slo_attainment_ratio,replica_hours,node_hours,\
-gpu_hours,cost_usd,cost_usd_per_hour,cost_usd_per_million_requests,gpu_oom_kills";
+pub use capsim_results::columns::COMPARISON as COMPARISON_COLUMNS;
 
 /// Runs every variant into `OUT/policies/<name>/` and writes `OUT/comparison.csv`.
 pub fn run_variants(

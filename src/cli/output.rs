@@ -72,8 +72,7 @@ pub struct CsvRequestSink {
 }
 
 /// Column names of `requests.csv`.
-pub const REQUEST_COLUMNS: &str =
-    "id,arrival_s,outcome,start_s,finish_s,latency_s,queue_wait_s,batch_size,replica,drop_reason,prompt_tokens,output_tokens";
+pub use capsim_results::columns::REQUESTS as REQUEST_COLUMNS;
 
 impl CsvRequestSink {
     /// Creates the temporary file for `path` and writes the header.

@@ -30,7 +30,7 @@ pub struct RunArgs {
 
 /// `inputs.csv`: each input file with its size and 64-bit FNV-1a hash (16 hex digits).
 pub fn inputs_csv(files: &[super::load::InputFile]) -> Result<String, CliError> {
-    let mut t = String::from("role,path,bytes,fnv1a64\n");
+    let mut t = format!("{}\n", capsim_results::columns::INPUTS);
     for f in files {
         let (len, hash) = hash_file(&f.full)
             .map_err(|e| CliError::Io(format!("{}: cannot read: {e}", f.full.display())))?;

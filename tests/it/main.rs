@@ -21,6 +21,7 @@ mod prefix;
 mod profile;
 mod replay;
 mod report;
+mod results_schema;
 mod rollouts;
 mod scale_to_zero;
 mod spread;

@@ -55,31 +55,7 @@ pub struct SeriesRow {
 }
 
 /// Column names of `timeseries.csv`, in order.
-pub const COLUMNS: [&str; 23] = [
-    "time_s",
-    "arrivals_per_s",
-    "completions_per_s",
-    "drops_per_s",
-    "queue_length",
-    "in_flight",
-    "desired_replicas",
-    "ready_replicas",
-    "busy_replicas_mean",
-    "replica_util_ratio",
-    "latency_mean_s",
-    "latency_p50_s",
-    "latency_p99_s",
-    "slo_attainment_ratio",
-    "nodes",
-    "nodes_ready",
-    "pods_pending",
-    "cpu_alloc_ratio",
-    "gpu_alloc_ratio",
-    "cost_usd_per_hour",
-    "cost_usd",
-    "ttft_p99_s",
-    "tpot_p99_s",
-];
+pub use capsim_results::columns::TIMESERIES as COLUMNS;
 
 /// Formats a float for CSV and JSON-like outputs: shortest round-trip form, rounded to 1e-9.
 pub fn num(v: f64) -> String {

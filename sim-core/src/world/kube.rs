@@ -467,7 +467,7 @@ impl Kube {
             .map(|p| PoolOutcome {
                 name: p.spec.name.clone(),
                 instance_type: p.spec.instance_type.clone(),
-                capacity_type: p.spec.capacity_type.name(),
+                capacity_type: p.spec.capacity_type.name().to_string(),
                 gpu: p.spec.gpu.clone(),
                 price_usd_per_hour: p.spec.price_usd_per_hour,
                 nodes_launched: 0,

@@ -151,7 +151,7 @@ impl World {
         let f = &mut self.kube.fail;
         f.incidents.push(Incident {
             time_s: self.now.as_secs_f64(),
-            kind,
+            kind: kind.to_string(),
             detail,
         });
     }

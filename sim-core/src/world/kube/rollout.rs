@@ -9,7 +9,7 @@ use crate::engine::{Rng, RngStreams, SimDuration, SimTime};
 use crate::ids::EngineId;
 use crate::metrics::rollout::{ReadyPoint, RolloutRecord, RolloutSummary, VersionSummary};
 use crate::metrics::{LogHistogram, RequestSink};
-use crate::results::Percentiles;
+use crate::results::percentiles;
 use crate::scenario::{EngineSpec, RolloutSpec, Scenario, ServiceSpec, Strategy};
 use crate::serving::{Completion, StepModel};
 use rand::RngExt;
@@ -178,7 +178,7 @@ impl Rollouts {
                 let (node_s, cost, until) = extra_nodes(kube, p.start, p.finish, horizon);
                 RolloutRecord {
                     version: i as u32 + 1,
-                    strategy: self.specs[i].strategy.name(),
+                    strategy: self.specs[i].strategy.name().to_string(),
                     max_surge: p.surge,
                     max_unavailable: p.unavailable,
                     start_s: p.start.as_secs_f64(),
@@ -200,7 +200,7 @@ impl Rollouts {
             .map(|(v, h)| VersionSummary {
                 version: v as u32,
                 completed: h.count(),
-                latency_s: Percentiles::of(h, None),
+                latency_s: percentiles(h, None),
             })
             .collect();
         RolloutSummary {

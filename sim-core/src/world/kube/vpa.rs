@@ -62,7 +62,7 @@ impl Vpa {
             memory_bytes: a.memory,
         };
         VpaOutcome {
-            update_mode: self.spec.mode.name(),
+            update_mode: self.spec.mode.name().to_string(),
             evictions: self.evictions,
             in_place_updates: self.in_place,
             target: self.rec.map(|x| r(x.target)),
