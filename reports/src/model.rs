@@ -202,7 +202,7 @@ pub fn parse_series(text: &str, shown: &str) -> Result<Series, ReportError> {
 /// Parses `inputs.csv` (`role,path,bytes,fnv1a64`).
 pub fn parse_inputs(text: &str, shown: &str) -> Result<Vec<InputFile>, ReportError> {
     let (columns, rows) = split_csv(text, shown)?;
-    let want = ["role", "path", "bytes", "fnv1a64"];
+    let want: Vec<&str> = capsim_results::columns::INPUTS.split(',').collect();
     if columns != want {
         return Err(ReportError::input(format!(
             "{shown}: line 1: expected the header {}, found {}",
@@ -380,6 +380,17 @@ mod tests {
             e.message.contains("line 2: expected 2 fields"),
             "{}",
             e.message
+        );
+    }
+
+    #[test]
+    fn inputs_csv_needs_the_schema_header() {
+        let ok = parse_inputs("role,path,bytes,fnv1a64\nscenario,s.toml,3,00\n", "i.csv").unwrap();
+        assert_eq!((ok[0].role.as_str(), ok[0].bytes), ("scenario", 3));
+        let e = parse_inputs("role,path,size,hash\n", "i.csv").unwrap_err();
+        assert_eq!(
+            e.message,
+            "i.csv: line 1: expected the header role,path,bytes,fnv1a64, found role,path,size,hash"
         );
     }
 
