@@ -7,6 +7,7 @@ mod calibrate;
 mod cluster;
 mod cluster_autoscaler;
 mod common;
+mod compat;
 mod determinism;
 mod failures;
 mod hpa_eval;
