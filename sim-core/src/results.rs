@@ -25,6 +25,8 @@ pub struct RunResult {
     pub series: Vec<SeriesRow>,
     /// Binds that left a node over-committed (an invariant: always zero).
     pub overcommits: u64,
+    /// Each service's own rows, by name, with several services (empty with one).
+    pub service_series: Vec<(String, Vec<SeriesRow>)>,
 }
 
 impl RunResult {
@@ -38,6 +40,11 @@ impl RunResult {
     /// `timeseries.csv` text.
     pub fn timeseries_csv(&self) -> String {
         series::to_csv(&self.series)
+    }
+
+    /// `services.csv` text (each service's own series), with several services.
+    pub fn services_csv(&self) -> Option<String> {
+        (!self.service_series.is_empty()).then(|| series::to_service_csv(&self.service_series))
     }
 
     /// `incidents.csv` text (`time_s,kind,detail`), when anything failed.
@@ -182,6 +189,54 @@ pub struct Summary {
     /// Rollouts of model versions; absent without `[[rollout]]`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rollout: Option<crate::metrics::rollout::RolloutSummary>,
+    /// Per service, in scenario order (one entry, the run's own figures, with one service).
+    pub services: Vec<ServiceSummary>,
+}
+
+/// One service's results: its requests, latency, tokens, SLO and replicas.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ServiceSummary {
+    /// The service's name.
+    pub name: String,
+    /// Its Deployment's namespace.
+    pub namespace: String,
+    /// Whole-run request counts; `arrived = completed + dropped + in_flight`.
+    pub requests: Counts,
+    /// Counts for requests that arrived after the warm-up.
+    pub measured: Counts,
+    /// Measured completions per second of the measured window.
+    pub throughput_rps: f64,
+    /// End-to-end latency, seconds.
+    pub latency_s: Percentiles,
+    /// Time in queue before the batch started, seconds.
+    pub queue_wait_s: Percentiles,
+    /// SLO attainment.
+    pub slo: SloResult,
+    /// Token-level results of LLM engines; `null` for Triton-style replicas.
+    pub tokens: Option<TokenSummary>,
+    /// Time-averaged Ready replicas over the measured window.
+    pub replicas_mean: f64,
+    /// Pod-hours of the service's pods from binding to termination (whole run).
+    pub replica_hours: f64,
+}
+
+impl ServiceSummary {
+    /// A service's entry from the summary of its own statistics.
+    pub fn from_summary(name: &str, namespace: &str, s: Summary, replica_hours: f64) -> Self {
+        ServiceSummary {
+            name: name.to_string(),
+            namespace: namespace.to_string(),
+            requests: s.requests,
+            measured: s.measured,
+            throughput_rps: s.throughput_rps,
+            latency_s: s.latency_s,
+            queue_wait_s: s.queue_wait_s,
+            slo: s.slo,
+            tokens: s.tokens,
+            replicas_mean: s.replicas_mean,
+            replica_hours,
+        }
+    }
 }
 
 /// What clients with timeouts and retries did over the run.
@@ -247,6 +302,24 @@ pub struct EngineTotals {
     pub kv_block_seconds: (f64, f64),
     /// Highest share of one replica's KV blocks held at once.
     pub kv_peak_ratio: Option<f64>,
+}
+
+impl EngineTotals {
+    /// Adds another set of engines' totals.
+    pub fn merge(&mut self, o: EngineTotals) {
+        self.batches.0 += o.batches.0;
+        self.batches.1 += o.batches.1;
+        self.preemptions += o.preemptions;
+        self.recomputed_tokens += o.recomputed_tokens;
+        self.prefix_tokens.0 += o.prefix_tokens.0;
+        self.prefix_tokens.1 += o.prefix_tokens.1;
+        self.kv_block_seconds.0 += o.kv_block_seconds.0;
+        self.kv_block_seconds.1 += o.kv_block_seconds.1;
+        self.kv_peak_ratio = match (self.kv_peak_ratio, o.kv_peak_ratio) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+    }
 }
 
 /// Node pools, pods and cost.
@@ -349,6 +422,25 @@ pub struct ClusterOutcome {
     pub preemption: Option<PreemptionOutcome>,
     /// Batch jobs, if any.
     pub batch: Option<BatchOutcome>,
+}
+
+impl ClusterOutcome {
+    /// An outcome without nodes (a service's own results carry no cluster).
+    pub fn none() -> Self {
+        ClusterOutcome {
+            has_nodes: false,
+            pools: Vec::new(),
+            warnings: Vec::new(),
+            last_unschedulable: None,
+            overcommits: 0,
+            gpu_oom_kills: 0,
+            karpenter: None,
+            vpa: None,
+            quotas: Vec::new(),
+            preemption: None,
+            batch: None,
+        }
+    }
 }
 
 /// What Karpenter did over a run.
@@ -499,10 +591,12 @@ pub fn summarise(
         client: None,
         rollout: None,
         fairness: None,
+        services: Vec::new(),
     };
     RunResult {
         summary,
         series: rec.series,
         overcommits: cluster.overcommits,
+        service_series: Vec::new(),
     }
 }

@@ -108,10 +108,7 @@ fn columns(text: &str, out: &mut BTreeMap<String, String>) {
         }
     }
     for (i, n) in names.iter().enumerate() {
-        out.insert(
-            n.to_string(),
-            format!("rows={rows} fnv={:016x}", hashes[i]),
-        );
+        out.insert(n.to_string(), format!("rows={rows} fnv={:016x}", hashes[i]));
     }
 }
 

@@ -24,6 +24,7 @@ mod replay;
 mod report;
 mod rollouts;
 mod scale_to_zero;
+mod services;
 mod spread;
 mod static_batching;
 mod sweep;
