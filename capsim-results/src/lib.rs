@@ -24,7 +24,9 @@ pub use cluster::{ClusterSummary, KarpenterOutcome, PoolOutcome, VpaOutcome, Vpa
 pub use failures::{FailureSummary, Incident};
 pub use mig::{InstanceView, LayoutView};
 pub use rollout::{ReadyPoint, RolloutRecord, RolloutSummary, VersionSummary};
-pub use summary::{ClientSummary, Counts, Percentiles, SloResult, Summary, TokenSummary};
+pub use summary::{
+    ClientSummary, Counts, Percentiles, ServiceSummary, SloResult, Summary, TokenSummary,
+};
 pub use tenants::{Fairness, TenantSlo, TenantSummary};
 
 /// `summary.json` text of `summary`: pretty-printed with two-space indents, ending in a newline.

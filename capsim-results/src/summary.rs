@@ -115,6 +115,55 @@ pub struct Summary {
     /// Rollouts of model versions; absent without `[[rollout]]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollout: Option<RolloutSummary>,
+    /// Per service, in scenario order (one entry, the run's own figures, with one service).
+    #[serde(default)]
+    pub services: Vec<ServiceSummary>,
+}
+
+/// One service's results: its requests, latency, tokens, SLO and replicas.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ServiceSummary {
+    /// The service's name.
+    pub name: String,
+    /// Its Deployment's namespace.
+    pub namespace: String,
+    /// Whole-run request counts; `arrived = completed + dropped + in_flight`.
+    pub requests: Counts,
+    /// Counts for requests that arrived after the warm-up.
+    pub measured: Counts,
+    /// Measured completions per second of the measured window.
+    pub throughput_rps: f64,
+    /// End-to-end latency, seconds.
+    pub latency_s: Percentiles,
+    /// Time in queue before the batch started, seconds.
+    pub queue_wait_s: Percentiles,
+    /// SLO attainment.
+    pub slo: SloResult,
+    /// Token-level results of LLM engines; `null` for Triton-style replicas.
+    pub tokens: Option<TokenSummary>,
+    /// Time-averaged Ready replicas over the measured window.
+    pub replicas_mean: f64,
+    /// Pod-hours of the service's pods from binding to termination (whole run).
+    pub replica_hours: f64,
+}
+
+impl ServiceSummary {
+    /// A service's entry from the summary of its own statistics.
+    pub fn from_summary(name: &str, namespace: &str, s: Summary, replica_hours: f64) -> Self {
+        ServiceSummary {
+            name: name.to_string(),
+            namespace: namespace.to_string(),
+            requests: s.requests,
+            measured: s.measured,
+            throughput_rps: s.throughput_rps,
+            latency_s: s.latency_s,
+            queue_wait_s: s.queue_wait_s,
+            slo: s.slo,
+            tokens: s.tokens,
+            replicas_mean: s.replicas_mean,
+            replica_hours,
+        }
+    }
 }
 
 impl Summary {

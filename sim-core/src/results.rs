@@ -6,8 +6,8 @@
 
 pub use capsim_results::{
     BatchOutcome, ClientSummary, ClusterSummary, Counts, KarpenterOutcome, Percentiles,
-    PoolOutcome, PreemptionOutcome, QueueOutcome, QuotaOutcome, SloResult, Summary, TokenSummary,
-    VpaOutcome, VpaResources, WaitTimes,
+    PoolOutcome, PreemptionOutcome, QueueOutcome, QuotaOutcome, ServiceSummary, SloResult, Summary,
+    TokenSummary, VpaOutcome, VpaResources, WaitTimes,
 };
 
 use crate::metrics::{series, LogHistogram, Recorded, SeriesRow};
@@ -29,6 +29,8 @@ pub struct RunResult {
     pub series: Vec<SeriesRow>,
     /// Binds that left a node over-committed (an invariant: always zero).
     pub overcommits: u64,
+    /// Each service's own rows, by name, with several services (empty with one).
+    pub service_series: Vec<(String, Vec<SeriesRow>)>,
 }
 
 impl RunResult {
@@ -40,6 +42,11 @@ impl RunResult {
     /// `timeseries.csv` text.
     pub fn timeseries_csv(&self) -> String {
         series::to_csv(&self.series)
+    }
+
+    /// `services.csv` text (each service's own series), with several services.
+    pub fn services_csv(&self) -> Option<String> {
+        (!self.service_series.is_empty()).then(|| series::to_service_csv(&self.service_series))
     }
 
     /// `incidents.csv` text (`time_s,kind,detail`), when anything failed.
@@ -86,6 +93,23 @@ pub struct EngineTotals {
     pub kv_peak_ratio: Option<f64>,
 }
 
+impl EngineTotals {
+    /// Adds another set of engines' totals.
+    pub fn merge(&mut self, o: EngineTotals) {
+        self.batches.0 += o.batches.0;
+        self.batches.1 += o.batches.1;
+        self.preemptions += o.preemptions;
+        self.recomputed_tokens += o.recomputed_tokens;
+        self.prefix_tokens.0 += o.prefix_tokens.0;
+        self.prefix_tokens.1 += o.prefix_tokens.1;
+        self.kv_block_seconds.0 += o.kv_block_seconds.0;
+        self.kv_block_seconds.1 += o.kv_block_seconds.1;
+        self.kv_peak_ratio = match (self.kv_peak_ratio, o.kv_peak_ratio) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+    }
+}
 /// What the cluster hands the summary at the end of a run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ClusterOutcome {
@@ -113,6 +137,24 @@ pub struct ClusterOutcome {
     pub batch: Option<BatchOutcome>,
 }
 
+impl ClusterOutcome {
+    /// An outcome without nodes (a service's own results carry no cluster).
+    pub fn none() -> Self {
+        ClusterOutcome {
+            has_nodes: false,
+            pools: Vec::new(),
+            warnings: Vec::new(),
+            last_unschedulable: None,
+            overcommits: 0,
+            gpu_oom_kills: 0,
+            karpenter: None,
+            vpa: None,
+            quotas: Vec::new(),
+            preemption: None,
+            batch: None,
+        }
+    }
+}
 fn counts(t: &crate::metrics::recorder::Totals, in_flight: u64) -> Counts {
     Counts {
         arrived: t.arrived,
@@ -218,10 +260,12 @@ pub fn summarise(
         client: None,
         rollout: None,
         fairness: None,
+        services: Vec::new(),
     };
     RunResult {
         summary,
         series: rec.series,
         overcommits: cluster.overcommits,
+        service_series: Vec::new(),
     }
 }

@@ -97,7 +97,11 @@ pub fn load_with(path: &Path, manifests: &[std::path::PathBuf]) -> Result<Loaded
         let inputs = load_inputs(&s, base, &shown, &text)?;
         variants.push((v.name, s, inputs));
     }
-    for s in std::iter::once(&scenario).chain(variants.iter().map(|v| &v.1)) {
+    let views: Vec<&Scenario> = std::iter::once(&scenario)
+        .chain(variants.iter().map(|v| &v.1))
+        .flat_map(|s| s.services())
+        .collect();
+    for s in views {
         for (trace, _, _) in s.traffic.traces() {
             note("trace", trace);
         }
@@ -173,6 +177,34 @@ pub struct TraceCheck {
 /// once here (row by row, in constant memory) so a bad row fails before the run; each run then
 /// streams the file again. Rate traces are small and read whole.
 pub fn load_inputs_with_stats(
+    scenario: &Scenario,
+    base: &Path,
+    shown: &str,
+    text: &str,
+) -> Result<(Inputs, Vec<TraceCheck>), CliError> {
+    if scenario.others.is_empty() {
+        return load_service_inputs(scenario, base, shown, text);
+    }
+    // Several services: each one's traces in service order (the world hands them out so); the
+    // one-per-run inputs (a token sample, prefix ids, a measured profile) are the first
+    // service's (validation refuses them elsewhere).
+    let mut inputs = Inputs::default();
+    let mut checks = Vec::new();
+    for (i, v) in scenario.services().enumerate() {
+        let (mut one, c) = load_service_inputs(v, base, shown, text)?;
+        inputs.feeds.append(&mut one.feeds);
+        checks.extend(c);
+        if i == 0 {
+            inputs.token_sample = one.token_sample;
+            inputs.trace_prefixes = one.trace_prefixes;
+            inputs.step_cost = one.step_cost;
+        }
+    }
+    Ok((inputs, checks))
+}
+
+/// The inputs of one service's view of a scenario.
+fn load_service_inputs(
     scenario: &Scenario,
     base: &Path,
     shown: &str,

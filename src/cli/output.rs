@@ -69,14 +69,17 @@ pub struct CsvRequestSink {
     out: BufWriter<File>,
     error: Option<std::io::Error>,
     line: String,
+    /// Service names by index (`Request::service`).
+    services: Vec<String>,
 }
 
 /// Column names of `requests.csv`.
 pub use capsim_results::columns::REQUESTS as REQUEST_COLUMNS;
 
 impl CsvRequestSink {
-    /// Creates the temporary file for `path` and writes the header.
-    pub fn create(path: &Path) -> Result<Self, CliError> {
+    /// Creates the temporary file for `path` and writes the header; `services` names the
+    /// scenario's services in order (the `service` column).
+    pub fn create(path: &Path, services: Vec<String>) -> Result<Self, CliError> {
         let tmp = temp_name(path);
         let file = File::create(&tmp)
             .map_err(|e| CliError::Io(format!("{}: cannot create: {e}", tmp.display())))?;
@@ -84,6 +87,7 @@ impl CsvRequestSink {
             out: BufWriter::with_capacity(1 << 16, file),
             error: None,
             line: String::with_capacity(128),
+            services,
         };
         if let Err(e) = writeln!(sink.out, "{REQUEST_COLUMNS}") {
             sink.error = Some(e);
@@ -121,6 +125,10 @@ impl RequestSink for CsvRequestSink {
         let r = &row.request;
         self.line.clear();
         let arrival = r.arrival.0;
+        let service = self
+            .services
+            .get(usize::from(r.service))
+            .map_or("", String::as_str);
         let _ = match row.outcome {
             Outcome::Completed {
                 start,
@@ -129,7 +137,7 @@ impl RequestSink for CsvRequestSink {
                 replica,
             } => writeln!(
                 self.line,
-                "{},{},completed,{},{},{},{},{},{},,{},{}",
+                "{},{},completed,{},{},{},{},{},{},,{},{},{}",
                 r.id.0,
                 secs(arrival),
                 secs(start.0),
@@ -139,17 +147,19 @@ impl RequestSink for CsvRequestSink {
                 batch_size,
                 replica,
                 r.prompt_tokens,
-                r.output_tokens
+                r.output_tokens,
+                service
             ),
             Outcome::Dropped { at, reason } => writeln!(
                 self.line,
-                "{},{},dropped,,{},,,,,{},{},{}",
+                "{},{},dropped,,{},,,,,{},{},{},{}",
                 r.id.0,
                 secs(arrival),
                 secs(at.0),
                 reason.name(),
                 r.prompt_tokens,
-                r.output_tokens
+                r.output_tokens,
+                service
             ),
         };
         if let Err(e) = self.out.write_all(self.line.as_bytes()) {

@@ -162,7 +162,8 @@ pub fn run_one(
     let result = if args.requests {
         let path = out.join("requests.csv");
         staged.add(&path);
-        let mut sink = CsvRequestSink::create(&path)?;
+        let names = s.services().map(|v| v.service.name.clone()).collect();
+        let mut sink = CsvRequestSink::create(&path, names)?;
         let result = world.run(&mut sink);
         sink.finish(&path)?;
         result
@@ -181,6 +182,10 @@ pub fn run_one(
     if let Some(csv) = result.tenants_csv() {
         staged.write(&out.join("tenants.csv"), csv)?;
     }
+    let services = result.services_csv();
+    if let Some(csv) = &services {
+        staged.write(&out.join("services.csv"), csv.clone())?;
+    }
     staged.commit()?;
     // Optional files from an earlier run would not match these outputs.
     if incidents.is_none() {
@@ -191,6 +196,9 @@ pub fn run_one(
     }
     if result.summary.tenants.is_empty() {
         remove_stale(&out.join("tenants.csv"))?;
+    }
+    if services.is_none() {
+        remove_stale(&out.join("services.csv"))?;
     }
     if !args.requests {
         remove_stale(&out.join("requests.csv"))?;
@@ -476,6 +484,41 @@ pub fn render(s: &Summary, out: &Path, requests: bool) -> String {
         }
     }
     t.push_str(&super::tenants::render(s));
+    if s.services.len() > 1 {
+        let _ = writeln!(
+            t,
+            "services     {:<16} {:>9} {:>9} {:>7}  {:>10}  {:>10}  {:>10}  {:>8}  {:>9}",
+            "name",
+            "arrived",
+            "completed",
+            "dropped",
+            "p99",
+            "TTFT p99",
+            "TPOT p99",
+            "SLO met",
+            "replica-h"
+        );
+        for v in &s.services {
+            let tok = v.tokens.as_ref();
+            let met = tok
+                .and_then(|k| k.attainment_ratio)
+                .or(v.slo.attainment_ratio)
+                .map_or("-".to_string(), |a| format!("{:.2}%", a * 100.0));
+            let _ = writeln!(
+                t,
+                "  {:<26} {:>9} {:>9} {:>7}  {:>10}  {:>10}  {:>10}  {:>8}  {:>9.1}",
+                v.name,
+                v.requests.arrived,
+                v.requests.completed,
+                v.requests.dropped,
+                ms(v.latency_s.p99),
+                ms(tok.and_then(|k| k.ttft_s.p99)),
+                ms(tok.and_then(|k| k.tpot_s.p99)),
+                met,
+                v.replica_hours
+            );
+        }
+    }
     for w in &s.warnings {
         let _ = writeln!(t, "warning      {w}");
     }
@@ -499,6 +542,7 @@ pub(super) fn optional_files(s: &Summary) -> impl Iterator<Item = &'static str> 
         (s.rollout.is_some(), "rollout.csv"),
         (!s.tenants.is_empty(), "tenants.csv"),
         (s.failures.is_some(), "incidents.csv"),
+        (s.services.len() > 1, "services.csv"),
     ]
     .into_iter()
     .filter_map(|(written, name)| written.then_some(name))

@@ -57,6 +57,24 @@ pub fn validate(path: &Path, manifests: &[PathBuf]) -> Result<(), CliError> {
         cluster,
         s.horizon
     );
+    if !s.others.is_empty() {
+        println!("    {} services:", 1 + s.others.len());
+        for v in s.services() {
+            let engine = match &v.service.engine {
+                EngineSpec::Triton { .. } => "",
+                EngineSpec::Vllm(x) if x.static_batching.is_some() => "static-batching ",
+                EngineSpec::Vllm(_) => "vllm ",
+            };
+            println!(
+                "      {} (namespace {}): {} {engine}replica{}, {}",
+                v.service.name,
+                v.service.namespace,
+                v.service.replicas,
+                if v.service.replicas == 1 { "" } else { "s" },
+                v.traffic.describe()
+            );
+        }
+    }
     if !loaded.variants.is_empty() {
         let names: Vec<&str> = loaded.variants.iter().map(|v| v.0.as_str()).collect();
         println!("    {} policies: {}", names.len(), names.join(", "));

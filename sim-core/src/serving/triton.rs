@@ -299,6 +299,7 @@ mod tests {
             output_tokens: 0,
             prefix: crate::serving::Prefix::NONE,
             tenant: 0,
+            service: 0,
         }
     }
 
