@@ -3,7 +3,9 @@
 mod bad_input;
 mod batch;
 mod book;
+mod book_output;
 mod calibrate;
+mod catalog;
 mod cluster;
 mod cluster_autoscaler;
 mod common;
