@@ -133,12 +133,19 @@ enum Command {
         report: bool,
     },
     /// Check a scenario (and the trace it names) without running it.
-    #[command(after_help = "Example:\n  capsim validate scenarios/quickstart.toml")]
+    #[command(
+        after_help = "Example:\n  capsim validate scenarios/quickstart.toml --strict\n\n\
+        Warns when the service's pods fit no node pool (for each [[policy]] variant, or the scenario\n\
+        itself without variants); --strict turns warnings into exit code 2."
+    )]
     Validate {
         /// Scenario file (TOML).
         scenario: PathBuf,
         /// Kubernetes manifests (YAML files, or folders of them) applied over the scenario.
         manifests: Vec<PathBuf>,
+        /// Exit with code 2 when there is a warning (for CI).
+        #[arg(long)]
+        strict: bool,
     },
     /// HPA dry-run calculator: run one CASE file through the upstream HPA algorithm.
     #[command(
@@ -293,7 +300,8 @@ fn main() -> ExitCode {
         Command::Validate {
             scenario,
             manifests,
-        } => cli::validate::validate(&scenario, &manifests),
+            strict,
+        } => cli::validate::validate(&scenario, &manifests, strict),
         Command::HpaEval { case } => cli::hpa_eval::hpa_eval(&case),
         Command::Sweep {
             sweep,

@@ -25,6 +25,7 @@ mod replay;
 mod report;
 mod rollouts;
 mod scale_to_zero;
+mod schedulable;
 mod spread;
 mod static_batching;
 mod sweep;
