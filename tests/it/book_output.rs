@@ -160,8 +160,16 @@ fn run(args: &[String], files: &BTreeMap<String, String>) -> std::sync::Arc<Ran>
     if let Some(r) = cache.lock().unwrap().get(&key) {
         return r.clone();
     }
-    // Kept for the life of the test process: `file` filters read from it.
-    let dir = tempfile::tempdir().unwrap().keep();
+    // Kept for the life of the test process (`file` filters read from it), under the target
+    // folder's scratch space, which the first run of each test process empties.
+    static SCRATCH: OnceLock<PathBuf> = OnceLock::new();
+    let scratch = SCRATCH.get_or_init(|| {
+        let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join("book-output");
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    });
+    let dir = tempfile::tempdir_in(scratch).unwrap().keep();
     for link in ["scenarios", "tests", "sim-core"] {
         std::os::unix::fs::symlink(root().join(link), dir.join(link)).unwrap();
     }

@@ -77,7 +77,7 @@ mod tests {
 
     fn scenario(pool: &str, requests: &str) -> Scenario {
         let src = format!(
-            "[[node_pool]]\n{pool}\n[service]\nreplicas = 1\n\
+            "[[node_pool]]\n{pool}\n[service]\nreplicas = 1\ndispatch = \"router\"\n\
              [service.resources]\nrequests = {requests}\n\
              [service.service_time]\ndistribution = \"exponential\"\nbase = \"10ms\"\n\
              [traffic]\nkind = \"poisson\"\nrate = 1.0\n"
