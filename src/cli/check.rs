@@ -301,7 +301,7 @@ pub fn verdict(failed: Vec<String>, total: usize) -> Result<(), CliError> {
         return Ok(());
     }
     Err(CliError::Checks(format!(
-        "{} check failure(s) (exit code 3):\n  {}",
+        "checks: {} failed (exit code 3):\n  {}",
         failed.len(),
         failed.join("\n  ")
     )))
