@@ -27,7 +27,7 @@
 //!   broken scenario kept under `tests/book/quoted/`, say.
 //!
 //! A marker followed by no fence opens a region of plain Markdown (a table printed with
-//! `--format markdown`) that ends at a line `<!-- /output -->`.
+//! `--format markdown`, then a blank line) that ends at a line `<!-- /output -->`.
 //!
 //! The block must equal the result. After an intended change, regenerate every quoted block with
 //! `UPDATE_BOOK=1 cargo test --release --test it book_output`.
@@ -47,6 +47,8 @@ struct Quote {
     filters: Vec<Vec<String>>,
     /// The 0-based range of the block's lines in the page.
     body: std::ops::Range<usize>,
+    /// A fenced block, not a Markdown region (which ends with a blank line before its end mark).
+    fenced: bool,
 }
 
 /// The files a page defines, by name, and its quoted blocks.
@@ -127,6 +129,7 @@ fn parse(name: &str, text: &str) -> Result<Page, String> {
                 args,
                 filters: parts.filter(|p| !p.is_empty()).collect(),
                 body,
+                fenced,
             });
             i = next;
         } else if lines[i].trim_start().starts_with("```") {
@@ -321,6 +324,8 @@ fn check_page(path: &Path, name: &str, update: bool) -> Vec<String> {
     // Back to front, so a rewritten block does not move the ones before it.
     for q in page.quotes.iter().rev() {
         let want = match expected(q, &page.files) {
+            // A blank line ends a Markdown table before the region's end mark.
+            Ok(w) if !q.fenced => w + "\n",
             Ok(w) => w,
             Err(e) => {
                 problems.push(format!("book/src/{name}:{}: {e}", q.fence));
