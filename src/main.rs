@@ -11,7 +11,7 @@ use std::process::ExitCode;
 #[derive(Parser, Debug)]
 #[command(name = "capsim", version, about, long_about = None)]
 #[command(
-    after_help = "Examples:\n  capsim run scenarios/quickstart.toml\n  capsim validate scenarios/quickstart.toml\n  capsim report results/quickstart --out report.html"
+    after_help = "Examples:\n  capsim run scenarios/quickstart.toml\n  capsim validate scenarios/quickstart.toml\n  capsim catalog instances\n  capsim report results/quickstart --out report.html"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -32,13 +32,15 @@ enum Command {
         /// Scenario file (TOML).
         scenario: PathBuf,
         /// Kubernetes manifests (YAML files, or folders of them) applied over the scenario:
-        /// Deployment or Pod, HorizontalPodAutoscaler; unmodelled fields are listed.
+        /// Deployment or Pod, HorizontalPodAutoscaler, VerticalPodAutoscaler,
+        /// PodDisruptionBudget, ResourceQuota, PriorityClass, KServe InferenceService;
+        /// unmodelled fields are listed.
         manifests: Vec<PathBuf>,
         /// Seed for every random stream (overrides `simulation.seed`).
         #[arg(long)]
         seed: Option<u64>,
         /// Output folder.
-        #[arg(long)]
+        #[arg(short, long)]
         out: Option<PathBuf>,
         /// Simulated time to run, e.g. "30m" (overrides `simulation.horizon`).
         #[arg(long)]
@@ -61,7 +63,7 @@ enum Command {
         /// Results folder written by `capsim run`.
         results: PathBuf,
         /// The HTML file to write.
-        #[arg(long)]
+        #[arg(short, long)]
         out: PathBuf,
         /// Also write one PNG per chart into this folder.
         #[arg(long)]
@@ -83,7 +85,7 @@ enum Command {
         #[arg(long, required = true)]
         measured: Vec<PathBuf>,
         /// Output folder (default results/calibration).
-        #[arg(long)]
+        #[arg(short, long)]
         out: Option<PathBuf>,
         /// Also print constants fitted to these files, for a new GPU's catalog entry.
         #[arg(long)]
@@ -121,22 +123,29 @@ enum Command {
         #[arg(long)]
         interval: Option<String>,
         /// Output folder.
-        #[arg(long)]
+        #[arg(short, long)]
         out: Option<PathBuf>,
         /// Worker threads (default: one per core); results do not depend on it.
-        #[arg(long)]
+        #[arg(short = 'j', long)]
         threads: Option<usize>,
         /// Also write OUT/report.html (replay.html with --replay) and OUT/charts/*.png.
         #[arg(long)]
         report: bool,
     },
     /// Check a scenario (and the trace it names) without running it.
-    #[command(after_help = "Example:\n  capsim validate scenarios/quickstart.toml")]
+    #[command(
+        after_help = "Example:\n  capsim validate scenarios/quickstart.toml --strict\n\n\
+        Warns when the service's pods fit no node pool (for each [[policy]] variant, or the scenario\n\
+        itself without variants); --strict turns warnings into exit code 2."
+    )]
     Validate {
         /// Scenario file (TOML).
         scenario: PathBuf,
         /// Kubernetes manifests (YAML files, or folders of them) applied over the scenario.
         manifests: Vec<PathBuf>,
+        /// Exit with code 2 when there is a warning (for CI).
+        #[arg(long)]
+        strict: bool,
     },
     /// HPA dry-run calculator: run one CASE file through the upstream HPA algorithm.
     #[command(
@@ -163,10 +172,10 @@ enum Command {
         /// Sweep file (TOML).
         sweep: PathBuf,
         /// Worker threads (default: one per core); sweep.csv does not depend on it.
-        #[arg(long)]
+        #[arg(short = 'j', long)]
         threads: Option<usize>,
         /// Output folder (default results/<sweep file stem>).
-        #[arg(long)]
+        #[arg(short, long)]
         out: Option<PathBuf>,
         /// Run only shard I of N (points whose index mod N is I), I from 0 to N-1.
         #[arg(long, value_name = "I/N")]
@@ -190,8 +199,25 @@ enum Command {
         #[arg(required = true)]
         shards: Vec<PathBuf>,
         /// Output folder.
-        #[arg(long)]
+        #[arg(short, long)]
         out: PathBuf,
+    },
+    /// Print a built-in catalog: GPUs, instance types (with prices' dates and sources), models, MIG.
+    #[command(
+        after_help = "Examples:\n  capsim catalog instances --gpu h100-sxm\n  capsim catalog mig --gpu h100-sxm --format csv\n\n\
+        Prints the catalogs compiled into capsim (sim-core/catalog/*.toml). Memory is in GiB, prices\n\
+        in US dollars per node-hour; `-` is an empty cell (no spot price, no GPU)."
+    )]
+    Catalog {
+        /// Which catalog.
+        #[arg(value_enum)]
+        which: cli::catalog::Which,
+        /// Only this GPU's entries (a GPU catalog id such as h100-sxm; not for `models`).
+        #[arg(long)]
+        gpu: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: cli::catalog::Format,
     },
     /// Find the sweep point that minimises a metric while its [[check]]s hold.
     #[command(
@@ -206,10 +232,10 @@ enum Command {
         #[arg(long)]
         minimize: String,
         /// Worker threads (default: one per core).
-        #[arg(long)]
+        #[arg(short = 'j', long)]
         threads: Option<usize>,
         /// Output folder (default results/<sweep file stem>).
-        #[arg(long)]
+        #[arg(short, long)]
         out: Option<PathBuf>,
     },
 }
@@ -274,7 +300,8 @@ fn main() -> ExitCode {
         Command::Validate {
             scenario,
             manifests,
-        } => cli::validate::validate(&scenario, &manifests),
+            strict,
+        } => cli::validate::validate(&scenario, &manifests, strict),
         Command::HpaEval { case } => cli::hpa_eval::hpa_eval(&case),
         Command::Sweep {
             sweep,
@@ -305,6 +332,9 @@ fn main() -> ExitCode {
             threads,
             out,
         }),
+        Command::Catalog { which, gpu, format } => {
+            cli::catalog::catalog(which, gpu.as_deref(), format)
+        }
         Command::Calibrate {
             gpu,
             measured,
@@ -319,6 +349,11 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // Failed checks are a result, not an error of capsim's: reported as such.
+        Err(e @ cli::error::CliError::Checks(_)) => {
+            eprintln!("{e}");
+            ExitCode::from(e.exit_code())
+        }
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(e.exit_code())

@@ -104,17 +104,33 @@ impl Check {
 
     /// `None` when the check holds for these metric values, else why not.
     pub fn failure(&self, values: &[Option<f64>]) -> Option<String> {
-        let at = self
+        // A service's metrics follow the run's, service by service.
+        let base = self
             .service
             .as_ref()
-            .map_or(0, |(i, _)| (i + 1) * METRICS.len())
-            + self.metric;
+            .map_or(0, |(i, _)| (i + 1) * METRICS.len());
+        let get = |name: &str| {
+            METRICS
+                .iter()
+                .position(|m| *m == name)
+                .and_then(|i| values.get(base + i).copied().flatten())
+        };
+        let at = base + self.metric;
         match values.get(at).copied().flatten() {
-            None => Some(format!(
-                "{}: the run has no {} (a metric of token-level engines or clusters)",
-                self.describe(),
-                METRICS[self.metric]
-            )),
+            // The real cause first: a run in which nothing completed has no latency at all.
+            None => Some(match (get("completed"), get("dropped")) {
+                (Some(0.0), d) => format!(
+                    "{}: no measured request completed ({} dropped), so the run has no {}",
+                    self.describe(),
+                    d.map_or("-".to_string(), |d| d.to_string()),
+                    METRICS[self.metric]
+                ),
+                _ => format!(
+                    "{}: the run has no {} (a metric of token-level engines or clusters)",
+                    self.describe(),
+                    METRICS[self.metric]
+                ),
+            }),
             Some(v) if self.op.holds(v, self.threshold) => None,
             Some(v) => Some(format!("{}: found {v}", self.describe())),
         }
@@ -376,7 +392,7 @@ pub fn verdict(failed: Vec<String>, total: usize) -> Result<(), CliError> {
         return Ok(());
     }
     Err(CliError::Checks(format!(
-        "{} check failure(s) (exit code 3):\n  {}",
+        "checks: {} failed (exit code 3):\n  {}",
         failed.len(),
         failed.join("\n  ")
     )))
@@ -418,6 +434,23 @@ mod tests {
         let f = failures(&c, &rows);
         assert_eq!(f.len(), 1, "{f:?}");
         assert!(f[0].contains("latency_p99_s <= 0.5"), "{f:?}");
+    }
+
+    #[test]
+    fn a_missing_metric_names_the_real_cause() {
+        let c = parse_checks(SRC, "s.toml", None).unwrap();
+        let mut v = [None; 16];
+        v[0] = Some(0.0);
+        v[1] = Some(1234.0);
+        assert_eq!(
+            c[0].failure(&v).unwrap(),
+            "latency_p99_s <= 0.5: no measured request completed (1234 dropped), so the run has no latency_p99_s"
+        );
+        v[0] = Some(5.0);
+        assert!(c[0]
+            .failure(&v)
+            .unwrap()
+            .contains("the run has no latency_p99_s (a metric of"));
     }
 
     #[test]

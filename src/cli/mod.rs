@@ -2,6 +2,7 @@
 
 pub mod batch;
 pub mod calibrate;
+pub mod catalog;
 pub mod check;
 pub mod compare;
 pub mod error;

@@ -3,7 +3,9 @@
 mod bad_input;
 mod batch;
 mod book;
+mod book_output;
 mod calibrate;
+mod catalog;
 mod cluster;
 mod cluster_autoscaler;
 mod common;
@@ -25,6 +27,7 @@ mod report;
 mod results_schema;
 mod rollouts;
 mod scale_to_zero;
+mod schedulable;
 mod services;
 mod spread;
 mod static_batching;

@@ -12,6 +12,7 @@ pub mod policy;
 pub mod raw;
 pub mod rollout;
 pub mod scale_to_zero;
+pub mod schedulable;
 pub mod services;
 pub mod tenant;
 pub mod traffic;
