@@ -3,12 +3,14 @@
 mod bad_input;
 mod batch;
 mod book;
+mod bounds;
 mod calibrate;
 mod cluster;
 mod cluster_autoscaler;
 mod common;
 mod determinism;
 mod failures;
+mod fuzz;
 mod hpa_eval;
 mod hpa_loop;
 mod karpenter;
