@@ -57,12 +57,14 @@ impl Validator<'_> {
         let q = match q {
             RawQuantity::Text(s) => parse_quantity(s).map_err(|e| self.err(key, e.0))?,
             RawQuantity::Int(i) if *i >= 0 => Quantity::from_units(*i as u64),
-            RawQuantity::Float(f) if !f.is_finite() => return Err(self.err(
-                key,
-                format!(
+            RawQuantity::Float(f) if !f.is_finite() => {
+                return Err(self.err(
+                    key,
+                    format!(
                     "expected a finite quantity, found {f} (NaN and infinity are not quantities)"
                 ),
-            )),
+                ))
+            }
             RawQuantity::Float(f) if *f >= 0.0 => {
                 if *f > super::limits::QUANTITY.max as f64 {
                     return Err(self.err(key, super::limits::QUANTITY.message(u64::MAX)));

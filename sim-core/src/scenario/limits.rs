@@ -134,7 +134,7 @@ pub const SOJOURNS: Limit = Limit {
 
 /// Expected node failures over the horizon (`horizon / mtbf × nodes`).
 pub const FAILURES: Limit = Limit {
-    keys: "failures.random[].mtbf (failures = horizon / mtbf × the pool's max_size)",
+    keys: "failures.random[].mtbf (failures = horizon / mtbf × the pool's nodes at most)",
     max: 10_000_000,
     unit: Unit::Count("expected failures"),
     why: "each failure reschedules the node's pods",
@@ -271,10 +271,13 @@ impl Estimate {
             .or(trace_requests.map(|n| n as f64));
         let rows = rounds(s.horizon, s.sample_interval);
         let max_replicas = max_replicas(s) as f64;
-        let nodes: f64 = s
-            .cluster
-            .as_ref()
-            .map_or(0.0, |c| c.pools.iter().map(|p| p.max_size as f64).sum());
+        // A pool grows past its initial size only for pods (Karpenter's pools are unbounded).
+        let nodes: f64 = s.cluster.as_ref().map_or(0.0, |c| {
+            c.pools
+                .iter()
+                .map(|p| (p.max_size as f64).min(p.initial_size as f64 + max_replicas))
+                .sum()
+        });
         let (bounded, unbounded) = match s.service.max_queue_size {
             Some(per) => (per as f64 * max_replicas, 0.0),
             None => (0.0, requests.unwrap_or(0.0)),
@@ -381,10 +384,12 @@ pub fn check(s: &Scenario) -> Result<(), (String, String)> {
     }
     if let Some(c) = &s.cluster {
         for (i, f) in s.failures.random.iter().enumerate() {
-            let nodes = c
-                .pools
-                .get(f.pool as usize)
-                .map_or(1, |p| p.max_size.max(1)) as u64;
+            // A pool grows past its initial size only for pods.
+            let nodes = c.pools.get(f.pool as usize).map_or(1, |p| {
+                p.max_size
+                    .min(p.initial_size.saturating_add(max_replicas(s)))
+                    .max(1)
+            }) as u64;
             at(
                 &format!("failures.random[{i}].mtbf"),
                 FAILURES.check(rounds(s.horizon, f.mtbf).saturating_mul(nodes)),
