@@ -250,8 +250,39 @@ fn default_sigpipe() {
     }
 }
 
+/// On Ctrl-C, SIGTERM or SIGHUP, removes the temporary output files being written and exits
+/// with 128 + the signal: the signals are blocked in every thread and one thread waits for them.
+fn clean_up_on_interrupt() {
+    #[cfg(unix)]
+    {
+        // SAFETY: sigset_t is plain data that sigemptyset initialises before any other use.
+        let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+        // SAFETY: called once at start-up, before any other thread is spawned; `set` is a
+        // valid, initialised signal set.
+        let blocked = unsafe {
+            libc::sigemptyset(&mut set);
+            for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+                libc::sigaddset(&mut set, sig);
+            }
+            libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) == 0
+        };
+        if !blocked {
+            return;
+        }
+        std::thread::spawn(move || {
+            let mut sig: libc::c_int = 0;
+            // SAFETY: `set` is a valid signal set owned by this closure; `sig` is writable.
+            if unsafe { libc::sigwait(&set, &mut sig) } == 0 {
+                cli::output::remove_in_progress();
+                std::process::exit(128 + sig);
+            }
+        });
+    }
+}
+
 fn main() -> ExitCode {
     default_sigpipe();
+    clean_up_on_interrupt();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run {

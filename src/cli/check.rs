@@ -341,7 +341,7 @@ pub fn parse_checks(
 /// The checks of the scenario file at `path` (read again; the run already validated it).
 pub fn load_checks(path: &Path) -> Result<Vec<Check>, CliError> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path)
+    let text = crate::cli::read_text(path)
         .map_err(|e| CliError::Input(format!("{shown}: cannot read the scenario: {e}")))?;
     parse_checks(&text, &shown, None).map_err(|e| CliError::Input(e.to_string()))
 }

@@ -115,6 +115,7 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
         .out
         .clone()
         .unwrap_or_else(|| Path::new("results").join(folder_name(&s.name)));
+    super::output::refuse_inputs_in(&out, &loaded.files)?;
     let inputs = std::mem::take(&mut loaded.inputs);
     let result = run_one(args, &loaded.scenario, inputs, &out)?;
     provenance_and_report(args, &loaded, &out)?;
@@ -139,6 +140,8 @@ pub fn apply_flags(s: &mut Scenario, args: &RunArgs) -> Result<(), CliError> {
             )));
         }
         s.horizon = d;
+        sim_core::scenario::limits::check(s)
+            .map_err(|(key, m)| CliError::Input(format!("--horizon: for `{key}`: {m}")))?;
     }
     Ok(())
 }
@@ -151,13 +154,18 @@ pub fn run_one(
     out: &Path,
 ) -> Result<RunResult, CliError> {
     let out = out.to_path_buf();
+    let estimate = sim_core::scenario::limits::Estimate::of(s, None);
+    if estimate.is_large() {
+        eprintln!("note: {}", estimate.line());
+    }
+    // The world is built first: a run that fails before simulating leaves no folder behind.
+    let world = World::new(s, inputs).map_err(|e| CliError::Input(e.to_string()))?;
     std::fs::create_dir_all(&out).map_err(|e| {
         CliError::Io(format!(
             "{}: cannot create the output folder: {e}",
             out.display()
         ))
     })?;
-    let world = World::new(s, inputs).map_err(|e| CliError::Input(e.to_string()))?;
     let mut staged = Staged::new();
     let result = if args.requests {
         let path = out.join("requests.csv");

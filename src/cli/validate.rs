@@ -88,6 +88,12 @@ pub fn validate(path: &Path, manifests: &[PathBuf], strict: bool) -> Result<(), 
             );
         }
     }
+    let trace_requests = checks.iter().map(|c| c.requests).sum::<u64>();
+    let estimate =
+        sim_core::scenario::limits::Estimate::of(s, (!checks.is_empty()).then_some(trace_requests));
+    if estimate.is_large() {
+        println!("    {}", estimate.line());
+    }
     if !loaded.variants.is_empty() {
         let names: Vec<&str> = loaded.variants.iter().map(|v| v.0.as_str()).collect();
         println!("    {} policies: {}", names.len(), names.join(", "));

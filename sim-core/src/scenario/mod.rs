@@ -6,6 +6,7 @@ pub mod cluster;
 pub mod error;
 pub mod failure;
 pub mod karpenter;
+pub mod limits;
 pub mod manifest;
 pub mod model;
 pub mod policy;

@@ -628,7 +628,7 @@ impl Validator<'_> {
             default_priority,
             cluster.as_ref(),
         )?;
-        Ok(Scenario {
+        let scenario = Scenario {
             others: Vec::new(),
             failures,
             rollouts,
@@ -653,7 +653,9 @@ impl Validator<'_> {
             traffic,
             cluster,
             tenants,
-        })
+        };
+        super::limits::check(&scenario).map_err(|(key, m)| self.err(&key, m))?;
+        Ok(scenario)
     }
 
     pub(super) fn service(
@@ -666,6 +668,9 @@ impl Validator<'_> {
         if replicas == 0 {
             return Err(self.err("service.replicas", "expected at least 1 replica"));
         }
+        super::limits::REPLICAS
+            .check(replicas.into())
+            .map_err(|m| self.err("service.replicas", m))?;
         let dispatch = match raw.dispatch.unwrap_or(RawDispatch::Shared) {
             RawDispatch::Shared => {
                 if raw.router.is_some() {
@@ -1315,6 +1320,9 @@ impl Validator<'_> {
         let max = raw
             .and_then(|t| t.max_batch_size)
             .unwrap_or(defaults::MAX_BATCH_SIZE);
+        super::limits::MAX_BATCH_SIZE
+            .check(max.into())
+            .map_err(|m| self.err("service.triton.max_batch_size", m))?;
         let dynb = raw.and_then(|t| t.dynamic_batching.as_ref());
         let Some(db) = dynb else {
             return Ok(BatchPolicy {
@@ -1515,6 +1523,9 @@ impl Validator<'_> {
                     ),
                 )
             })?;
+            super::limits::MAX_BATCH_SIZE
+                .check(n.into())
+                .map_err(|m| self.err(&k, m))?;
             let d = self.duration(&k, Some(t), SimDuration::ZERO)?;
             if d.0 == 0 {
                 return Err(self.err(&k, "expected a batch time above zero"));

@@ -85,13 +85,13 @@ impl Plan {
     /// Reads the sweep file, draws its points, reads and validates the base scenario.
     pub fn load(path: &Path) -> Result<Plan, CliError> {
         let shown = path.display().to_string();
-        let source = std::fs::read_to_string(path)
+        let source = crate::cli::read_text(path)
             .map_err(|e| CliError::Input(format!("{shown}: cannot read the sweep file: {e}")))?;
         let sweep = Sweep::parse(&source, &shown).map_err(input)?;
         let dir = path.parent().unwrap_or(Path::new("."));
         let base_path = dir.join(&sweep.scenario);
         let base_shown = base_path.display().to_string();
-        let base_text = std::fs::read_to_string(&base_path).map_err(|e| {
+        let base_text = crate::cli::read_text(&base_path).map_err(|e| {
             input(ScenarioError::at_key(
                 &shown,
                 &source,
@@ -468,7 +468,7 @@ pub fn out_dir(out: &Option<PathBuf>, sweep: &Path) -> PathBuf {
 /// Whether `path` looks like a sweep file (a top-level `scenario` string and `[[axis]]`) rather
 /// than a scenario; unreadable or malformed files are left to the scenario reader's errors.
 pub fn is_sweep_file(path: &Path) -> bool {
-    std::fs::read_to_string(path)
+    crate::cli::read_text(path)
         .ok()
         .and_then(|t| toml::from_str::<Table>(&t).ok())
         .is_some_and(|t| t.get("scenario").is_some_and(Value::is_str) && t.contains_key("axis"))
