@@ -19,7 +19,7 @@
 //! - `starting P Q ...`: the lines that start with one of the words, each with the indented
 //!   lines right after it;
 //! - `grep TEXT`: the lines that contain TEXT (the rest of the filter, spaces included);
-//! - `json KEY ...`: the `"KEY": ...` members of pretty-printed JSON, each to its closing line;
+//! - `json KEY ...`: the top-level `"KEY": ...` members of pretty-printed JSON, each to its closing line;
 //! - `exit N`: the command must exit with N (otherwise with 0);
 //! - `prompt`: the block starts with the command, as `$ capsim ...`;
 //! - `with PATH` (or `with PATH as NAME`): before the command runs, the repository's file at
@@ -287,9 +287,12 @@ fn filter(f: &[String], text: &str) -> Result<String, String> {
                         true
                     }
                     None => {
-                        let member = f[1..]
-                            .iter()
-                            .any(|k| l.trim_start().starts_with(&format!("\"{k}\":")));
+                        // Top-level members only (two spaces in): a service's entry in
+                        // `services` has members of the same names.
+                        let member = lead == 2
+                            && f[1..]
+                                .iter()
+                                .any(|k| l.trim_start().starts_with(&format!("\"{k}\":")));
                         if member && l.trim_end().ends_with(['{', '[']) {
                             inside = Some(lead);
                         }
@@ -434,7 +437,10 @@ fn every_block_that_looks_like_output_is_marked() {
         while i < lines.len() {
             if lines[i].trim_start().starts_with("```") {
                 let first = lines.get(i + 1).copied().unwrap_or("");
-                let marked = i > 0 && comment(lines[i - 1], "output").is_some();
+                // `<!-- quoted: … -->`: a quote another test checks (it names the test).
+                let marked = i > 0
+                    && (comment(lines[i - 1], "output").is_some()
+                        || comment(lines[i - 1], "quoted").is_some());
                 if looks(first) && !marked {
                     unmarked.push(format!("book/src/{name}:{}", i + 1));
                 }
