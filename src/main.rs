@@ -11,7 +11,7 @@ use std::process::ExitCode;
 #[derive(Parser, Debug)]
 #[command(name = "capsim", version, about, long_about = None)]
 #[command(
-    after_help = "Examples:\n  capsim run scenarios/quickstart.toml\n  capsim validate scenarios/quickstart.toml\n  capsim report results/quickstart --out report.html"
+    after_help = "Examples:\n  capsim run scenarios/quickstart.toml\n  capsim validate scenarios/quickstart.toml\n  capsim catalog instances\n  capsim report results/quickstart --out report.html"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -32,13 +32,15 @@ enum Command {
         /// Scenario file (TOML).
         scenario: PathBuf,
         /// Kubernetes manifests (YAML files, or folders of them) applied over the scenario:
-        /// Deployment or Pod, HorizontalPodAutoscaler; unmodelled fields are listed.
+        /// Deployment or Pod, HorizontalPodAutoscaler, VerticalPodAutoscaler,
+        /// PodDisruptionBudget, ResourceQuota, PriorityClass, KServe InferenceService;
+        /// unmodelled fields are listed.
         manifests: Vec<PathBuf>,
         /// Seed for every random stream (overrides `simulation.seed`).
         #[arg(long)]
         seed: Option<u64>,
         /// Output folder.
-        #[arg(long)]
+        #[arg(short, long)]
         out: Option<PathBuf>,
         /// Simulated time to run, e.g. "30m" (overrides `simulation.horizon`).
         #[arg(long)]
@@ -61,7 +63,7 @@ enum Command {
         /// Results folder written by `capsim run`.
         results: PathBuf,
         /// The HTML file to write.
-        #[arg(long)]
+        #[arg(short, long)]
         out: PathBuf,
         /// Also write one PNG per chart into this folder.
         #[arg(long)]
@@ -89,7 +91,7 @@ enum Command {
         #[arg(long)]
         gemm: Option<PathBuf>,
         /// Output folder (default results/calibration).
-        #[arg(long)]
+        #[arg(short, long)]
         out: Option<PathBuf>,
         /// Also print constants fitted to these files, for a new GPU's catalog entry.
         #[arg(long)]
@@ -127,22 +129,29 @@ enum Command {
         #[arg(long)]
         interval: Option<String>,
         /// Output folder.
-        #[arg(long)]
+        #[arg(short, long)]
         out: Option<PathBuf>,
         /// Worker threads (default: one per core); results do not depend on it.
-        #[arg(long)]
+        #[arg(short = 'j', long)]
         threads: Option<usize>,
         /// Also write OUT/report.html (replay.html with --replay) and OUT/charts/*.png.
         #[arg(long)]
         report: bool,
     },
     /// Check a scenario (and the trace it names) without running it.
-    #[command(after_help = "Example:\n  capsim validate scenarios/quickstart.toml")]
+    #[command(
+        after_help = "Example:\n  capsim validate scenarios/quickstart.toml --strict\n\n\
+        Warns when the service's pods fit no node pool (for each [[policy]] variant, or the scenario\n\
+        itself without variants); --strict turns warnings into exit code 2."
+    )]
     Validate {
         /// Scenario file (TOML).
         scenario: PathBuf,
         /// Kubernetes manifests (YAML files, or folders of them) applied over the scenario.
         manifests: Vec<PathBuf>,
+        /// Exit with code 2 when there is a warning (for CI).
+        #[arg(long)]
+        strict: bool,
     },
     /// HPA dry-run calculator: run one CASE file through the upstream HPA algorithm.
     #[command(
@@ -169,10 +178,10 @@ enum Command {
         /// Sweep file (TOML).
         sweep: PathBuf,
         /// Worker threads (default: one per core); sweep.csv does not depend on it.
-        #[arg(long)]
+        #[arg(short = 'j', long)]
         threads: Option<usize>,
         /// Output folder (default results/<sweep file stem>).
-        #[arg(long)]
+        #[arg(short, long)]
         out: Option<PathBuf>,
         /// Run only shard I of N (points whose index mod N is I), I from 0 to N-1.
         #[arg(long, value_name = "I/N")]
@@ -196,8 +205,25 @@ enum Command {
         #[arg(required = true)]
         shards: Vec<PathBuf>,
         /// Output folder.
-        #[arg(long)]
+        #[arg(short, long)]
         out: PathBuf,
+    },
+    /// Print a built-in catalog: GPUs, instance types (with prices' dates and sources), models, MIG.
+    #[command(
+        after_help = "Examples:\n  capsim catalog instances --gpu h100-sxm\n  capsim catalog mig --gpu h100-sxm --format csv\n\n\
+        Prints the catalogs compiled into capsim (sim-core/catalog/*.toml). Memory is in GiB, prices\n\
+        in US dollars per node-hour; `-` is an empty cell (no spot price, no GPU)."
+    )]
+    Catalog {
+        /// Which catalog.
+        #[arg(value_enum)]
+        which: cli::catalog::Which,
+        /// Only this GPU's entries (a GPU catalog id such as h100-sxm; not for `models`).
+        #[arg(long)]
+        gpu: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: cli::catalog::Format,
     },
     /// Find the sweep point that minimises a metric while its [[check]]s hold.
     #[command(
@@ -212,10 +238,10 @@ enum Command {
         #[arg(long)]
         minimize: String,
         /// Worker threads (default: one per core).
-        #[arg(long)]
+        #[arg(short = 'j', long)]
         threads: Option<usize>,
         /// Output folder (default results/<sweep file stem>).
-        #[arg(long)]
+        #[arg(short, long)]
         out: Option<PathBuf>,
     },
 }
@@ -230,8 +256,39 @@ fn default_sigpipe() {
     }
 }
 
+/// On Ctrl-C, SIGTERM or SIGHUP, removes the temporary output files being written and exits
+/// with 128 + the signal: the signals are blocked in every thread and one thread waits for them.
+fn clean_up_on_interrupt() {
+    #[cfg(unix)]
+    {
+        // SAFETY: sigset_t is plain data that sigemptyset initialises before any other use.
+        let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+        // SAFETY: called once at start-up, before any other thread is spawned; `set` is a
+        // valid, initialised signal set.
+        let blocked = unsafe {
+            libc::sigemptyset(&mut set);
+            for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+                libc::sigaddset(&mut set, sig);
+            }
+            libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) == 0
+        };
+        if !blocked {
+            return;
+        }
+        std::thread::spawn(move || {
+            let mut sig: libc::c_int = 0;
+            // SAFETY: `set` is a valid signal set owned by this closure; `sig` is writable.
+            if unsafe { libc::sigwait(&set, &mut sig) } == 0 {
+                cli::output::remove_in_progress();
+                std::process::exit(128 + sig);
+            }
+        });
+    }
+}
+
 fn main() -> ExitCode {
     default_sigpipe();
+    clean_up_on_interrupt();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run {
@@ -280,7 +337,8 @@ fn main() -> ExitCode {
         Command::Validate {
             scenario,
             manifests,
-        } => cli::validate::validate(&scenario, &manifests),
+            strict,
+        } => cli::validate::validate(&scenario, &manifests, strict),
         Command::HpaEval { case } => cli::hpa_eval::hpa_eval(&case),
         Command::Sweep {
             sweep,
@@ -311,6 +369,9 @@ fn main() -> ExitCode {
             threads,
             out,
         }),
+        Command::Catalog { which, gpu, format } => {
+            cli::catalog::catalog(which, gpu.as_deref(), format)
+        }
         Command::Calibrate {
             gpu,
             measured,
@@ -327,6 +388,11 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // Failed checks are a result, not an error of capsim's: reported as such.
+        Err(e @ cli::error::CliError::Checks(_)) => {
+            eprintln!("{e}");
+            ExitCode::from(e.exit_code())
+        }
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(e.exit_code())

@@ -3,82 +3,10 @@
 
 use crate::fmt::{duration, fixed, NONE};
 use crate::html::{kv, table};
-use crate::model::Cluster;
-use serde::Deserialize;
-use std::collections::BTreeMap;
-
-/// One namespace's quota.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-pub struct Quota {
-    /// Namespace.
-    pub namespace: String,
-    /// Hard limits by resource.
-    pub hard: BTreeMap<String, f64>,
-    /// Peak usage by resource.
-    pub peak_used: BTreeMap<String, f64>,
-    /// Pod creations refused.
-    pub refusals: u64,
-    /// The first refusal's message.
-    pub first_refusal: Option<String>,
-}
-
-/// Scheduler preemptions.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-pub struct Preemption {
-    /// Preemptions.
-    pub preemptions: u64,
-    /// Victim pods.
-    pub victims: u64,
-    /// Victims by priority.
-    pub victims_by_priority: BTreeMap<String, u64>,
-}
-
-/// Job wait times, seconds.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
-pub struct Waits {
-    /// Mean.
-    pub mean: Option<f64>,
-    /// Median.
-    pub p50: Option<f64>,
-    /// 90th percentile.
-    pub p90: Option<f64>,
-    /// Largest.
-    pub max: Option<f64>,
-}
-
-/// Batch jobs.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-pub struct Batch {
-    /// Submitted.
-    pub jobs_submitted: u64,
-    /// Admissions.
-    pub admissions: u64,
-    /// Completed.
-    pub jobs_completed: u64,
-    /// Evicted at least once.
-    pub jobs_preempted: u64,
-    /// Evictions.
-    pub requeues: u64,
-    /// Running at the horizon.
-    pub jobs_running_at_horizon: u64,
-    /// Admitted, not placed, at the horizon.
-    pub jobs_admitted_waiting_at_horizon: u64,
-    /// Queued at the horizon.
-    pub jobs_queued_at_horizon: u64,
-    /// GPU-hours held.
-    pub gpu_hours_held: f64,
-    /// GPU-hours of completed work.
-    pub gpu_hours_useful: f64,
-    /// GPU-hours lost to evictions.
-    pub gpu_hours_lost: f64,
-    /// GPU-hours of unfinished work kept.
-    pub gpu_hours_unfinished: f64,
-    /// Wait times.
-    pub wait_s: Waits,
-}
+use crate::model::ClusterSummary;
 
 /// Appends the section when the run had quotas or batch work.
-pub fn section(o: &mut String, c: &Cluster) {
+pub fn section(o: &mut String, c: &ClusterSummary) {
     if c.quotas.is_empty() && c.batch.is_none() {
         return;
     }

@@ -395,7 +395,7 @@ fn run_charts_unmarked(run: &Run) -> Vec<Chart> {
 }
 
 /// Ready pods per model version (steps at every change) and the desired replicas.
-fn rollout_chart(r: &crate::model::Rollout, t: &Axis, horizon_s: f64) -> Chart {
+fn rollout_chart(r: &crate::model::RolloutSummary, t: &Axis, horizon_s: f64) -> Chart {
     let mut c = base(
         "rollout",
         "Ready pods per model version",

@@ -178,8 +178,8 @@ fn headline(run: &Run) -> Vec<Vec<String>> {
             "nodes",
             format!(
                 "{} launched · {} at the horizon · {} · {} (of which idle {})",
-                count(c.nodes_launched, "node"),
-                count(c.nodes_at_horizon, "node"),
+                count(c.nodes_launched.into(), "node"),
+                count(c.nodes_at_horizon.into(), "node"),
                 qty(Some(c.node_hours), 2, "node-hours"),
                 qty(Some(c.gpu_hours), 2, "GPU-hours"),
                 qty(Some(c.idle_gpu_hours), 2, "GPU-hours")
@@ -286,7 +286,7 @@ pub fn page(res: &Results) -> String {
                     p.capacity_type.clone(),
                     p.gpu.clone().unwrap_or_else(|| NONE.to_string()),
                     format!("{}/h", usd(Some(p.price_usd_per_hour))),
-                    count(p.nodes_launched, "node"),
+                    count(p.nodes_launched.into(), "node"),
                     usd(Some(p.cost_usd)),
                 ]
             })

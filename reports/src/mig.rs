@@ -3,7 +3,7 @@
 //! shares. Whole GPUs get no picture.
 
 use crate::fmt::{esc, fixed, NBSP};
-use crate::model::{MigLayout, Results};
+use crate::model::{LayoutView, Results};
 use crate::svg::PALETTE;
 use std::fmt::Write as _;
 
@@ -24,7 +24,7 @@ pub struct Sharing {
 #[derive(Clone, Debug, PartialEq)]
 pub enum SharingKind {
     /// MIG instances.
-    Mig(MigLayout),
+    Mig(LayoutView),
     /// Time-slicing into this many shares.
     TimeSliced(u32),
 }
@@ -149,11 +149,11 @@ pub fn render(s: &Sharing) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::MigInstance;
+    use crate::model::InstanceView;
 
     #[test]
     fn instances_sit_on_their_memory_slots() {
-        let inst = |profile: &str, start, mem, sm| MigInstance {
+        let inst = |profile: &str, start, mem, sm| InstanceView {
             profile: profile.into(),
             start,
             memory_slices: mem,
@@ -163,7 +163,7 @@ mod tests {
         let s = Sharing {
             id: "gpu-layout-1".into(),
             gpu: "h100-sxm".into(),
-            kind: SharingKind::Mig(MigLayout {
+            kind: SharingKind::Mig(LayoutView {
                 layout: "all-balanced".into(),
                 gpu: "H100 80GB".into(),
                 instances: vec![inst("3g.40gb", 4, 4, 3), inst("1g.10gb", 0, 1, 1)],

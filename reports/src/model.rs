@@ -1,7 +1,11 @@
 //! A results folder read into typed data: the summary, the time series, the provenance files and
-//! any policy variants. Every malformed input is reported with its file, row and column.
+//! any policy variants. Every malformed input is reported with its file, row and column. The
+//! summary's types are `capsim_results`'s, the same ones `sim-core` writes.
 
-use serde::Deserialize;
+pub use capsim_results::{
+    ClusterSummary, FailureSummary, Fairness, Incident, InstanceView, LayoutView, Percentiles,
+    PoolOutcome, ReadyPoint, RolloutRecord, RolloutSummary, Summary, TenantSummary, TokenSummary,
+};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -30,257 +34,6 @@ impl fmt::Display for ReportError {
 }
 
 impl std::error::Error for ReportError {}
-
-/// Request counts over the whole run.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-pub struct Counts {
-    /// Arrived.
-    pub arrived: u64,
-    /// Completed.
-    pub completed: u64,
-    /// Dropped.
-    pub dropped: u64,
-    /// Still in flight at the horizon.
-    pub in_flight: u64,
-}
-
-/// A distribution's mean and percentiles, seconds.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
-pub struct Percentiles {
-    /// Mean.
-    pub mean: Option<f64>,
-    /// Median.
-    pub p50: Option<f64>,
-    /// 90th percentile.
-    pub p90: Option<f64>,
-    /// 99th percentile.
-    pub p99: Option<f64>,
-    /// 99.9th percentile.
-    pub p999: Option<f64>,
-    /// Largest.
-    pub max: Option<f64>,
-}
-
-/// The latency objective and how often it was met.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-pub struct Slo {
-    /// Target, seconds.
-    pub latency_target_s: Option<f64>,
-    /// Fraction of measured requests that met it.
-    pub attainment_ratio: Option<f64>,
-}
-
-/// Token-level results of an LLM engine.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-pub struct Tokens {
-    /// Time to first token, seconds.
-    pub ttft_s: Percentiles,
-    /// Time per output token, seconds.
-    pub tpot_s: Percentiles,
-    /// Prompt tokens per second.
-    pub prompt_tokens_per_s: f64,
-    /// Output tokens per second.
-    pub output_tokens_per_s: f64,
-    /// TTFT target, seconds.
-    pub ttft_target_s: Option<f64>,
-    /// TPOT target, seconds.
-    pub tpot_target_s: Option<f64>,
-    /// Fraction of measured requests that met every token target.
-    pub attainment_ratio: Option<f64>,
-    /// Preemptions over the run.
-    pub preemptions: u64,
-}
-
-/// One node pool's billing.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-pub struct Pool {
-    /// Pool name.
-    pub name: String,
-    /// Instance type.
-    pub instance_type: String,
-    /// `on-demand` or `spot`.
-    pub capacity_type: String,
-    /// GPU model id.
-    pub gpu: Option<String>,
-    /// Price per node-hour, USD.
-    pub price_usd_per_hour: f64,
-    /// Nodes launched.
-    pub nodes_launched: u64,
-    /// Cost, USD.
-    pub cost_usd: f64,
-    /// The MIG layout each GPU starts with (absent for whole GPUs).
-    #[serde(default)]
-    pub mig_layout: Option<MigLayout>,
-    /// Shares each GPU is advertised as under time-slicing (absent otherwise).
-    #[serde(default)]
-    pub time_slicing_replicas: Option<u32>,
-}
-
-/// One GPU instance of a MIG layout.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-pub struct MigInstance {
-    /// Profile name, such as `3g.40gb`.
-    pub profile: String,
-    /// First memory slot (0 to 7).
-    pub start: u8,
-    /// Memory slots occupied, of 8.
-    pub memory_slices: u8,
-    /// Compute slices, of 7.
-    pub compute_slices: u8,
-    /// Memory, GiB.
-    pub memory_gib: f64,
-}
-
-/// A GPU's MIG layout.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-pub struct MigLayout {
-    /// The mig-parted layout name.
-    pub layout: String,
-    /// Product name.
-    pub gpu: String,
-    /// The instances.
-    pub instances: Vec<MigInstance>,
-}
-
-/// Nodes, pods and cost.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-pub struct Cluster {
-    /// Nodes launched.
-    pub nodes_launched: u64,
-    /// Nodes billed at the horizon.
-    pub nodes_at_horizon: u64,
-    /// Node-hours billed.
-    pub node_hours: f64,
-    /// GPU-hours billed.
-    pub gpu_hours: f64,
-    /// GPU-hours no pod requested.
-    pub idle_gpu_hours: f64,
-    /// Most pods pending at once.
-    pub pods_pending_max: u64,
-    /// Total cost, USD.
-    pub cost_usd: f64,
-    /// Cost per hour of horizon, USD.
-    pub cost_usd_per_hour: f64,
-    /// Cost per million completed requests, USD.
-    pub cost_usd_per_million_requests: Option<f64>,
-    /// Per pool.
-    pub pools: Vec<Pool>,
-    /// Namespaces with ResourceQuotas.
-    #[serde(default)]
-    pub quotas: Vec<crate::batch::Quota>,
-    /// Scheduler preemptions.
-    #[serde(default)]
-    pub preemption: Option<crate::batch::Preemption>,
-    /// Batch jobs.
-    #[serde(default)]
-    pub batch: Option<crate::batch::Batch>,
-}
-
-/// The parts of `summary.json` a report shows (other keys are ignored).
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-pub struct Summary {
-    /// capsim's version.
-    pub capsim_version: String,
-    /// Scenario name.
-    pub scenario: String,
-    /// Seed.
-    pub seed: u64,
-    /// Simulated time, seconds.
-    pub horizon_s: f64,
-    /// Warm-up, seconds.
-    pub warmup_s: f64,
-    /// Whole-run counts.
-    pub requests: Counts,
-    /// Measured completions per second.
-    pub throughput_rps: f64,
-    /// End-to-end latency.
-    pub latency_s: Percentiles,
-    /// Queue wait.
-    pub queue_wait_s: Percentiles,
-    /// SLO results.
-    pub slo: Slo,
-    /// Time-averaged replicas.
-    pub replicas_mean: f64,
-    /// Busy replicas over replicas.
-    pub replica_util_ratio: f64,
-    /// Requests per batch.
-    pub batch_size_mean: Option<f64>,
-    /// Token-level results.
-    #[serde(default)]
-    pub tokens: Option<Tokens>,
-    /// Cluster results.
-    #[serde(default)]
-    pub cluster: Option<Cluster>,
-    /// Warnings.
-    #[serde(default)]
-    pub warnings: Vec<String>,
-    /// `failures`: what failed and when (absent when nothing did).
-    #[serde(default)]
-    pub failures: Option<Failures>,
-    /// Rollouts of model versions, if the scenario had any.
-    #[serde(default)]
-    pub rollout: Option<Rollout>,
-    /// Per-tenant results.
-    #[serde(default)]
-    pub tenants: Vec<crate::tenants::Tenant>,
-    /// Fairness across tenants.
-    #[serde(default)]
-    pub fairness: Option<crate::tenants::Fairness>,
-}
-
-/// `summary.json`'s `rollout`: the parts a report shows.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-pub struct Rollout {
-    /// Each rollout's window and cost.
-    pub rollouts: Vec<RolloutWindow>,
-    /// Ready pods per version at every change.
-    pub ready: Vec<ReadyPoint>,
-}
-
-/// One rollout as a report shows it.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-pub struct RolloutWindow {
-    /// The version rolled out.
-    pub version: u32,
-    /// Its strategy.
-    pub strategy: String,
-    /// Start, seconds.
-    pub start_s: f64,
-    /// Finish, seconds (`None`: not by the horizon).
-    pub finish_s: Option<f64>,
-    /// Fewest Ready pods during it.
-    pub min_ready_replicas: u32,
-    /// Extra node-hours.
-    pub extra_node_hours: f64,
-    /// Extra cost, USD.
-    pub extra_cost_usd: f64,
-}
-
-/// Ready pods per version at a moment.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-pub struct ReadyPoint {
-    /// Seconds.
-    pub t_s: f64,
-    /// Desired replicas.
-    pub desired: u32,
-    /// Ready pods per version.
-    pub ready: Vec<u32>,
-}
-
-impl Summary {
-    /// The SLO attainment that applies: token-level for LLM engines with targets, else latency.
-    pub fn attainment(&self) -> Option<f64> {
-        self.tokens
-            .as_ref()
-            .and_then(|t| t.attainment_ratio)
-            .or(self.slo.attainment_ratio)
-    }
-
-    /// Replica-hours: time-averaged replicas times the horizon.
-    pub fn replica_hours(&self) -> f64 {
-        self.replicas_mean * self.horizon_s / 3600.0
-    }
-}
 
 /// `timeseries.csv`: named numeric columns; an empty cell is `None`.
 #[derive(Clone, Debug, PartialEq)]
@@ -449,7 +202,7 @@ pub fn parse_series(text: &str, shown: &str) -> Result<Series, ReportError> {
 /// Parses `inputs.csv` (`role,path,bytes,fnv1a64`).
 pub fn parse_inputs(text: &str, shown: &str) -> Result<Vec<InputFile>, ReportError> {
     let (columns, rows) = split_csv(text, shown)?;
-    let want = ["role", "path", "bytes", "fnv1a64"];
+    let want: Vec<&str> = capsim_results::columns::INPUTS.split(',').collect();
     if columns != want {
         return Err(ReportError::input(format!(
             "{shown}: line 1: expected the header {}, found {}",
@@ -631,26 +384,20 @@ mod tests {
     }
 
     #[test]
+    fn inputs_csv_needs_the_schema_header() {
+        let ok = parse_inputs("role,path,bytes,fnv1a64\nscenario,s.toml,3,00\n", "i.csv").unwrap();
+        assert_eq!((ok[0].role.as_str(), ok[0].bytes), ("scenario", 3));
+        let e = parse_inputs("role,path,size,hash\n", "i.csv").unwrap_err();
+        assert_eq!(
+            e.message,
+            "i.csv: line 1: expected the header role,path,bytes,fnv1a64, found role,path,size,hash"
+        );
+    }
+
+    #[test]
     fn empty_cells_are_missing_values() {
         let s = parse_series("time_s,a\n1,\n2,0.5\n", "t").unwrap();
         assert_eq!(s.column("a").unwrap(), vec![None, Some(0.5)]);
         assert!(s.column("b").is_none());
     }
-}
-
-/// `summary.json`'s `failures` (the parts the report draws).
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
-pub struct Failures {
-    /// Failures and the cluster's responses, in time order.
-    #[serde(default)]
-    pub incidents: Vec<Incident>,
-}
-
-/// One incident.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
-pub struct Incident {
-    /// Seconds from the start.
-    pub time_s: f64,
-    /// `node`, `gpu`, `zone`, `spot` (failures) or a response.
-    pub kind: String,
 }

@@ -4,58 +4,10 @@
 
 use crate::fmt::{count, duration, percent, qty};
 use crate::html::table;
-use crate::model::{Percentiles, Run};
-use serde::Deserialize;
+use crate::model::{Fairness, Run, TenantSummary};
 use std::fmt::Write as _;
 
-/// One tenant's row of `summary.json`'s `tenants` (the parts a report shows).
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-pub struct Tenant {
-    /// Its label.
-    pub name: String,
-    /// Requests that arrived.
-    pub arrived: u64,
-    /// Requests the gateway refused (rate limits), counted once each.
-    pub rejected: u64,
-    /// Attempts the gateway refused, client retries included (absent in older summaries).
-    #[serde(default)]
-    pub rejected_attempts: Option<u64>,
-    /// Admitted requests served.
-    pub completed: u64,
-    /// Admitted requests dropped.
-    pub dropped: u64,
-    /// Measured arrivals per second.
-    pub demand_rps: f64,
-    /// Measured completions per second.
-    pub throughput_rps: f64,
-    /// Weighted max-min fair share of the throughput, per second.
-    pub fair_share_rps: f64,
-    /// End-to-end latency.
-    pub latency_s: Percentiles,
-    /// Time to first token (LLM engines).
-    #[serde(default)]
-    pub ttft_s: Option<Percentiles>,
-    /// Its SLO results.
-    pub slo: TenantSlo,
-}
-
-/// A tenant's SLO attainment.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-pub struct TenantSlo {
-    /// Measured requests meeting every target, over those finished.
-    pub attainment_ratio: Option<f64>,
-}
-
-/// `summary.json`'s `fairness`.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-pub struct Fairness {
-    /// Jain's index over throughput ÷ weighted max-min fair share.
-    pub jain_index: Option<f64>,
-    /// Jain's index over throughput ÷ demand.
-    pub jain_index_over_demand: Option<f64>,
-}
-
-fn row(policy: Option<&str>, t: &Tenant) -> Vec<String> {
+fn row(policy: Option<&str>, t: &TenantSummary) -> Vec<String> {
     let mut r: Vec<String> = policy.map(str::to_string).into_iter().collect();
     r.extend([
         t.name.clone(),

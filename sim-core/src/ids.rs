@@ -28,7 +28,7 @@ typed_id!(
     NodeId
 );
 typed_id!(
-    /// A pod, by creation order. A pod's engine has the same index.
+    /// A pod, by creation order across every service.
     PodId
 );
 typed_id!(
@@ -36,14 +36,11 @@ typed_id!(
     PoolId
 );
 typed_id!(
-    /// A replica engine (a pod's model server, or the shared queue).
+    /// A replica engine (a pod's model server, or the shared queue), by its slot within its
+    /// service (with one service, the pod's index).
     EngineId
 );
-
-impl PodId {
-    /// The engine serving this pod (engines are created with their pods, index for index).
-    #[inline]
-    pub fn engine(self) -> EngineId {
-        EngineId(self.0)
-    }
-}
+typed_id!(
+    /// A service (a Deployment and its traffic), by its order in the scenario.
+    ServiceId
+);

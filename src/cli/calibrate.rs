@@ -59,7 +59,7 @@ pub fn evaluate_files(gpu_id: &str, files: &[PathBuf]) -> Result<Vec<FileResult>
     let mut out = Vec::new();
     for path in files {
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(path)
+        let text = crate::cli::read_text(path)
             .map_err(|e| CliError::Input(format!("{name}: cannot read: {e}")))?;
         let (kind, rows) =
             read_profile_csv(&text, &name).map_err(|e| CliError::Input(e.to_string()))?;

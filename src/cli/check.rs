@@ -62,6 +62,9 @@ pub struct Check {
     pub origin: String,
     /// The metric's index in [`METRICS`].
     pub metric: usize,
+    /// The service it is about (`services.<name>.<metric>`): its index and name; `None` for the
+    /// whole run.
+    pub service: Option<(usize, String)>,
     /// The comparison.
     pub op: Op,
     /// The threshold.
@@ -76,7 +79,10 @@ impl Check {
     /// The check as people read it: `latency_p99_s <= 0.025 (policy fast)`.
     pub fn describe(&self) -> String {
         let mut t = format!(
-            "{} {} {}",
+            "{}{} {} {}",
+            self.service
+                .as_ref()
+                .map_or(String::new(), |(_, n)| format!("services.{n}.")),
             METRICS[self.metric],
             self.op.symbol(),
             self.threshold
@@ -98,16 +104,81 @@ impl Check {
 
     /// `None` when the check holds for these metric values, else why not.
     pub fn failure(&self, values: &[Option<f64>]) -> Option<String> {
-        match values[self.metric] {
-            None => Some(format!(
-                "{}: the run has no {} (a metric of token-level engines or clusters)",
-                self.describe(),
-                METRICS[self.metric]
-            )),
+        // A service's metrics follow the run's, service by service.
+        let base = self
+            .service
+            .as_ref()
+            .map_or(0, |(i, _)| (i + 1) * METRICS.len());
+        let get = |name: &str| {
+            METRICS
+                .iter()
+                .position(|m| *m == name)
+                .and_then(|i| values.get(base + i).copied().flatten())
+        };
+        let at = base + self.metric;
+        match values.get(at).copied().flatten() {
+            // The real cause first: a run in which nothing completed has no latency at all.
+            None => Some(match (get("completed"), get("dropped")) {
+                (Some(0.0), d) => format!(
+                    "{}: no measured request completed ({} dropped), so the run has no {}",
+                    self.describe(),
+                    d.map_or("-".to_string(), |d| d.to_string()),
+                    METRICS[self.metric]
+                ),
+                _ => format!(
+                    "{}: the run has no {} (a metric of token-level engines or clusters)",
+                    self.describe(),
+                    METRICS[self.metric]
+                ),
+            }),
             Some(v) if self.op.holds(v, self.threshold) => None,
             Some(v) => Some(format!("{}: found {v}", self.describe())),
         }
     }
+}
+
+/// The metrics a check may ask of one service (`services.<name>.<metric>`).
+pub const SERVICE_METRICS: [&str; 10] = [
+    "completed",
+    "dropped",
+    "latency_p50_s",
+    "latency_p90_s",
+    "latency_p99_s",
+    "ttft_p99_s",
+    "tpot_p99_s",
+    "slo_attainment_ratio",
+    "token_slo_attainment_ratio",
+    "replica_hours",
+];
+
+/// The run's [`METRICS`], then each service's (in scenario order; cluster-only metrics empty).
+pub fn all_metric_values(s: &Summary) -> Vec<Option<f64>> {
+    let mut v = metric_values(s).to_vec();
+    let window_h = (s.horizon_s - s.warmup_s) / 3600.0;
+    for x in &s.services {
+        let k = x.tokens.as_ref();
+        let own = [
+            Some(x.measured.completed as f64),
+            Some(x.measured.dropped as f64),
+            x.latency_s.p50,
+            x.latency_s.p90,
+            x.latency_s.p99,
+            k.and_then(|k| k.ttft_s.p99),
+            k.and_then(|k| k.tpot_s.p99),
+            x.slo.attainment_ratio,
+            k.and_then(|k| k.attainment_ratio),
+            Some(x.replicas_mean * window_h),
+        ];
+        for m in METRICS {
+            v.push(
+                SERVICE_METRICS
+                    .iter()
+                    .position(|n| *n == m)
+                    .and_then(|i| own[i]),
+            );
+        }
+    }
+    v
 }
 
 /// The `[[check]]` tables of a TOML file (a scenario or a sweep). `points` is the number of sweep
@@ -118,6 +189,7 @@ pub fn parse_checks(
     points: Option<usize>,
 ) -> Result<Vec<Check>, ScenarioError> {
     let table: toml::Table = sim_core::scenario::model::parse_raw(source, file)?;
+    let names = sim_core::scenario::services::service_names(&table);
     let Some(list) = table.get("check") else {
         return Ok(Vec::new());
     };
@@ -154,22 +226,55 @@ pub fn parse_checks(
                 ));
             }
         }
+        let mut service = None;
         let metric = match t.get("metric") {
-            Some(Value::String(m)) => match METRICS.iter().position(|x| x == m) {
-                Some(p) => p,
-                None => {
-                    let hint = closest(m, &METRICS)
-                        .map(|c| format!("; did you mean `{c}`?"))
-                        .unwrap_or_default();
-                    return Err(err(
-                        &format!("{key}.metric"),
-                        format!(
-                            "unknown metric \"{m}\", expected one of {}{hint}",
-                            METRICS.join(", ")
-                        ),
-                    ));
+            Some(Value::String(full)) => {
+                let m = match full.strip_prefix("services.") {
+                    None => full.as_str(),
+                    Some(rest) => {
+                        let (name, m) = rest.rsplit_once('.').unwrap_or((rest, ""));
+                        let Some(i) = names.iter().position(|n| n == name) else {
+                            return Err(err(
+                                &format!("{key}.metric"),
+                                if names.is_empty() {
+                                    format!("\"{full}\" names a service, but this file has no [[service]] tables (a per-service metric is `services.<name>.<metric>` in a scenario with several services)")
+                                } else {
+                                    format!(
+                                        "no [[service]] is named \"{name}\"; the services are: {}",
+                                        names.join(", ")
+                                    )
+                                },
+                            ));
+                        };
+                        if !SERVICE_METRICS.contains(&m) {
+                            return Err(err(
+                                &format!("{key}.metric"),
+                                format!(
+                                    "\"{m}\" is not a per-service metric; expected one of {}",
+                                    SERVICE_METRICS.join(", ")
+                                ),
+                            ));
+                        }
+                        service = Some((i, name.to_string()));
+                        m
+                    }
+                };
+                match METRICS.iter().position(|x| *x == m) {
+                    Some(p) => p,
+                    None => {
+                        let hint = closest(m, &METRICS)
+                            .map(|c| format!("; did you mean `{c}`?"))
+                            .unwrap_or_default();
+                        return Err(err(
+                            &format!("{key}.metric"),
+                            format!(
+                                "unknown metric \"{m}\", expected one of {}{hint}",
+                                METRICS.join(", ")
+                            ),
+                        ));
+                    }
                 }
-            },
+            }
             Some(_) => return Err(err(&format!("{key}.metric"), "expected a string".into())),
             None => {
                 return Err(err(
@@ -223,6 +328,7 @@ pub fn parse_checks(
         out.push(Check {
             origin: format!("{file} [[check]] {i}"),
             metric,
+            service,
             op,
             threshold,
             policy,
@@ -235,7 +341,7 @@ pub fn parse_checks(
 /// The checks of the scenario file at `path` (read again; the run already validated it).
 pub fn load_checks(path: &Path) -> Result<Vec<Check>, CliError> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path)
+    let text = crate::cli::read_text(path)
         .map_err(|e| CliError::Input(format!("{shown}: cannot read the scenario: {e}")))?;
     parse_checks(&text, &shown, None).map_err(|e| CliError::Input(e.to_string()))
 }
@@ -286,7 +392,7 @@ pub fn verdict(failed: Vec<String>, total: usize) -> Result<(), CliError> {
         return Ok(());
     }
     Err(CliError::Checks(format!(
-        "{} check failure(s) (exit code 3):\n  {}",
+        "checks: {} failed (exit code 3):\n  {}",
         failed.len(),
         failed.join("\n  ")
     )))
@@ -294,7 +400,7 @@ pub fn verdict(failed: Vec<String>, total: usize) -> Result<(), CliError> {
 
 /// Evaluates a scenario's checks on the summaries `capsim run` produced.
 pub fn enforce(checks: &[Check], runs: &[(String, Summary)]) -> Result<(), CliError> {
-    let values: Vec<[Option<f64>; 16]> = runs.iter().map(|(_, s)| metric_values(s)).collect();
+    let values: Vec<Vec<Option<f64>>> = runs.iter().map(|(_, s)| all_metric_values(s)).collect();
     let rows: Vec<Row> = runs
         .iter()
         .zip(&values)
@@ -328,6 +434,23 @@ mod tests {
         let f = failures(&c, &rows);
         assert_eq!(f.len(), 1, "{f:?}");
         assert!(f[0].contains("latency_p99_s <= 0.5"), "{f:?}");
+    }
+
+    #[test]
+    fn a_missing_metric_names_the_real_cause() {
+        let c = parse_checks(SRC, "s.toml", None).unwrap();
+        let mut v = [None; 16];
+        v[0] = Some(0.0);
+        v[1] = Some(1234.0);
+        assert_eq!(
+            c[0].failure(&v).unwrap(),
+            "latency_p99_s <= 0.5: no measured request completed (1234 dropped), so the run has no latency_p99_s"
+        );
+        v[0] = Some(5.0);
+        assert!(c[0]
+            .failure(&v)
+            .unwrap()
+            .contains("the run has no latency_p99_s (a metric of"));
     }
 
     #[test]

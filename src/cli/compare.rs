@@ -11,10 +11,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 /// Columns of `comparison.csv`.
-pub const COMPARISON_COLUMNS: &str =
-    "policy,completed,dropped,latency_p50_s,latency_p90_s,latency_p99_s,\
-ttft_p99_s,tpot_p99_s,slo_attainment_ratio,token_slo_attainment_ratio,replica_hours,node_hours,\
-gpu_hours,cost_usd,cost_usd_per_hour,cost_usd_per_million_requests,gpu_oom_kills";
+pub use capsim_results::columns::COMPARISON as COMPARISON_COLUMNS;
 
 /// Runs every variant into `OUT/policies/<name>/` and writes `OUT/comparison.csv`.
 pub fn run_variants(
@@ -97,6 +94,40 @@ fn replica_hours(s: &Summary) -> f64 {
     s.replicas_mean * (s.horizon_s - s.warmup_s) / 3600.0
 }
 
+/// What makes a variant's figures meaningless, if anything: no replica Ready after the warm-up
+/// (with the scheduler's last reason), or no measured request completed (with where they went).
+pub fn trouble(s: &Summary) -> Option<String> {
+    let mut why = Vec::new();
+    if s.replicas_mean == 0.0 {
+        let reason = s
+            .cluster
+            .as_ref()
+            .and_then(|c| c.last_unschedulable_reason.as_deref())
+            .map_or(String::new(), |r| format!(" (pods stayed Pending: {r})"));
+        why.push(format!("no replica was Ready after the warm-up{reason}"));
+    }
+    let m = &s.measured;
+    if m.completed == 0 {
+        let mut drops: Vec<(&String, &u64)> = m
+            .dropped_by_reason
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .collect();
+        drops.sort_by(|a, b| b.1.cmp(a.1));
+        let drops: Vec<String> = drops.iter().map(|(r, n)| format!("{n} {r}")).collect();
+        let dropped = if drops.is_empty() {
+            "0 dropped".to_string()
+        } else {
+            format!("{} dropped ({})", m.dropped, drops.join(", "))
+        };
+        why.push(format!(
+            "no measured request completed: {} arrived, {dropped}, {} in flight at the horizon",
+            m.arrived, m.in_flight
+        ));
+    }
+    (!why.is_empty()).then(|| why.join("; "))
+}
+
 /// `comparison.csv`: one row per variant, in file order.
 pub fn comparison_csv(rows: &[(String, Summary)]) -> String {
     let mut t = String::from(COMPARISON_COLUMNS);
@@ -162,7 +193,12 @@ pub fn render(rows: &[(String, Summary)], out: &Path) -> String {
     for (name, s) in rows {
         let c = s.cluster.as_ref();
         let k = s.tokens.as_ref();
-        let mut r = vec![name.clone(), ms(s.latency_s.p50), ms(s.latency_s.p99)];
+        // A variant whose figures mean nothing is marked, and explained under the table.
+        let name = match trouble(s) {
+            Some(_) => format!("{name} !"),
+            None => name.clone(),
+        };
+        let mut r = vec![name, ms(s.latency_s.p50), ms(s.latency_s.p99)];
         if tokens {
             r.push(ms(k.and_then(|k| k.ttft_s.p99)));
             r.push(ms(k.and_then(|k| k.tpot_s.p99)));
@@ -215,6 +251,11 @@ pub fn render(rows: &[(String, Summary)], out: &Path) -> String {
             })
             .collect();
         let _ = writeln!(t, "{}", line.join("  ").trim_end());
+    }
+    for (name, s) in rows {
+        if let Some(why) = trouble(s) {
+            let _ = writeln!(t, "warning      ! policy `{name}`: {why}");
+        }
     }
     // The optional files any variant wrote, in the order a run names them.
     let mut optional: Vec<&str> = Vec::new();

@@ -8,7 +8,7 @@ use std::path::Path;
 /// Runs the CASE at `path` and prints its report to standard output.
 pub fn hpa_eval(path: &Path) -> Result<(), CliError> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path)
+    let text = crate::cli::read_text(path)
         .map_err(|e| CliError::Input(format!("{shown}: cannot read the CASE file: {e}")))?;
     match run_case(&text, &shown) {
         Ok(report) => {

@@ -9,12 +9,22 @@ use sim_core::scenario::{catalog_paths, parse_variants};
 use sim_core::scenario::{EngineSpec, ScenarioError, TokenSpec, TrafficSpec};
 use sim_core::serving::StepModel;
 use sim_core::traffic::formats::rates::{read_genai_qps, read_servegen};
+use sim_core::traffic::formats::LineLimit;
 use sim_core::traffic::formats::{scan, RecordStream};
 use sim_core::traffic::read_mooncake;
 use sim_core::traffic::{read_trace, OpenTrace, TraceError, TraceFeed, TraceReader};
 use sim_core::{parse_scenario_with, Inputs, Scenario};
 use std::fs::File;
 use std::io::BufReader;
+
+/// Opens an input file; a folder is an error (opening one succeeds on Unix, reading fails).
+fn open_file(path: &Path) -> std::io::Result<File> {
+    let file = File::open(path)?;
+    if file.metadata()?.is_dir() {
+        return Err(std::io::Error::other("it is a folder, not a file"));
+    }
+    Ok(file)
+}
 use std::path::Path;
 use std::sync::Arc;
 
@@ -50,7 +60,7 @@ pub struct InputFile {
 /// scenario; warnings list what the manifests hold that capsim does not model.
 pub fn load_with(path: &Path, manifests: &[std::path::PathBuf]) -> Result<Loaded, CliError> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path)
+    let text = crate::cli::read_text(path)
         .map_err(|e| CliError::Input(format!("{shown}: cannot read the scenario: {e}")))?;
     let (text, overlay, manifest_files) = super::manifests::apply(&text, &shown, manifests)?;
     let input = |e: sim_core::ScenarioError| CliError::Input(overlay.blame(e).to_string());
@@ -97,7 +107,11 @@ pub fn load_with(path: &Path, manifests: &[std::path::PathBuf]) -> Result<Loaded
         let inputs = load_inputs(&s, base, &shown, &text)?;
         variants.push((v.name, s, inputs));
     }
-    for s in std::iter::once(&scenario).chain(variants.iter().map(|v| &v.1)) {
+    let views: Vec<&Scenario> = std::iter::once(&scenario)
+        .chain(variants.iter().map(|v| &v.1))
+        .flat_map(|s| s.services())
+        .collect();
+    for s in views {
         for (trace, _, _) in s.traffic.traces() {
             note("trace", trace);
         }
@@ -178,6 +192,34 @@ pub fn load_inputs_with_stats(
     shown: &str,
     text: &str,
 ) -> Result<(Inputs, Vec<TraceCheck>), CliError> {
+    if scenario.others.is_empty() {
+        return load_service_inputs(scenario, base, shown, text);
+    }
+    // Several services: each one's traces in service order (the world hands them out so); the
+    // one-per-run inputs (a token sample, prefix ids, a measured profile) are the first
+    // service's (validation refuses them elsewhere).
+    let mut inputs = Inputs::default();
+    let mut checks = Vec::new();
+    for (i, v) in scenario.services().enumerate() {
+        let (mut one, c) = load_service_inputs(v, base, shown, text)?;
+        inputs.feeds.append(&mut one.feeds);
+        checks.extend(c);
+        if i == 0 {
+            inputs.token_sample = one.token_sample;
+            inputs.trace_prefixes = one.trace_prefixes;
+            inputs.step_cost = one.step_cost;
+        }
+    }
+    Ok((inputs, checks))
+}
+
+/// The inputs of one service's view of a scenario.
+fn load_service_inputs(
+    scenario: &Scenario,
+    base: &Path,
+    shown: &str,
+    text: &str,
+) -> Result<(Inputs, Vec<TraceCheck>), CliError> {
     let mut inputs = Inputs::default();
     let mut checks = Vec::new();
     let vllm = matches!(scenario.service.engine, EngineSpec::Vllm(_));
@@ -212,11 +254,13 @@ pub fn load_inputs_with_stats(
         };
         let bad = |e: TraceError| CliError::Input(e.to_string());
         if format.is_rates() {
-            let file = File::open(&full).map_err(open_err)?;
+            let file = open_file(&full).map_err(open_err)?;
             let table = match format {
-                TraceFormat::ServeGen => read_servegen(BufReader::new(file), &trace_shown),
+                TraceFormat::ServeGen => {
+                    read_servegen(BufReader::new(LineLimit::new(file)), &trace_shown)
+                }
                 _ => read_genai_qps(
-                    BufReader::new(file),
+                    BufReader::new(LineLimit::new(file)),
                     &trace_shown,
                     options.bucket,
                     options.request_type.as_deref(),
@@ -251,8 +295,9 @@ pub fn load_inputs_with_stats(
                     .to_string(),
                 ));
             }
-            let file = File::open(&full).map_err(open_err)?;
-            let t = read_mooncake(BufReader::new(file), &trace_shown).map_err(bad)?;
+            let file = open_file(&full).map_err(open_err)?;
+            let t =
+                read_mooncake(BufReader::new(LineLimit::new(file)), &trace_shown).map_err(bad)?;
             checks.push(TraceCheck {
                 named: trace.to_string(),
                 requests: t.records.len() as u64,
@@ -265,7 +310,7 @@ pub fn load_inputs_with_stats(
             let (full, trace_shown, columns) =
                 (full.clone(), trace_shown.clone(), options.columns.clone());
             Arc::new(move || {
-                let file = File::open(&full).map_err(|e| {
+                let file = open_file(&full).map_err(|e| {
                     TraceError::new(
                         &trace_shown,
                         None,
@@ -273,11 +318,16 @@ pub fn load_inputs_with_stats(
                         format!("cannot open the trace: {e}"),
                     )
                 })?;
-                let r = TraceReader::new(BufReader::new(file), &trace_shown, format, &columns)?;
+                let r = TraceReader::new(
+                    BufReader::new(LineLimit::new(file)),
+                    &trace_shown,
+                    format,
+                    &columns,
+                )?;
                 Ok(Box::new(r) as Box<dyn RecordStream>)
             })
         };
-        File::open(&full).map_err(open_err)?;
+        open_file(&full).map_err(open_err)?;
         let stats = scan(open().map_err(bad)?.as_mut()).map_err(bad)?;
         if vllm && needs_tokens.get(i).copied().unwrap_or(false) && !stats.has_tokens {
             let message = format!(
@@ -298,13 +348,13 @@ pub fn load_inputs_with_stats(
     if let Some((sample, format)) = scenario.tokens.as_ref().and_then(|t| t.sample.as_ref()) {
         let full = base.join(sample);
         let sample_shown = full.display().to_string();
-        let file = File::open(&full).map_err(|e| {
+        let file = open_file(&full).map_err(|e| {
             let message = format!("cannot open the token sample `{sample_shown}`: {e}");
             CliError::Input(
                 ScenarioError::at_key(shown, text, "traffic.tokens.sample", message).to_string(),
             )
         })?;
-        let records = read_trace(BufReader::new(file), &sample_shown, *format)
+        let records = read_trace(BufReader::new(LineLimit::new(file)), &sample_shown, *format)
             .map_err(|e| CliError::Input(e.to_string()))?;
         if !records.iter().any(|r| r.output_tokens > 0) {
             return Err(CliError::Input(format!(
@@ -392,7 +442,7 @@ fn read_named(
 ) -> Result<(String, String), CliError> {
     let full = base.join(rel);
     let shown = full.display().to_string();
-    let text = std::fs::read_to_string(&full).map_err(|e| {
+    let text = crate::cli::read_text(&full).map_err(|e| {
         CliError::Input(format!(
             "{scenario}: key `{key}`: cannot read `{shown}`: {e}"
         ))

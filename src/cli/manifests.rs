@@ -44,7 +44,7 @@ pub fn apply(
     let files = expand(manifests)?;
     let mut docs = Vec::with_capacity(files.len());
     for f in &files {
-        let t = std::fs::read_to_string(f).map_err(|e| {
+        let t = crate::cli::read_text(f).map_err(|e| {
             CliError::Input(format!("{}: cannot read the manifest: {e}", f.display()))
         })?;
         docs.push((f.display().to_string(), t));

@@ -13,6 +13,81 @@ pub fn temp_name(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
+/// Temporary files being written now: an interrupted process removes them
+/// ([`remove_in_progress`]).
+static IN_PROGRESS: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+fn track(tmp: PathBuf) {
+    if let Ok(mut v) = IN_PROGRESS.lock() {
+        v.push(tmp);
+    }
+}
+
+fn untrack(tmp: &Path) {
+    if let Ok(mut v) = IN_PROGRESS.lock() {
+        v.retain(|p| p != tmp);
+    }
+}
+
+/// Removes every temporary file still being written (on Ctrl-C or SIGTERM).
+pub fn remove_in_progress() {
+    if let Ok(mut v) = IN_PROGRESS.lock() {
+        for p in v.drain(..) {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// Names of the files capsim writes into an output folder (charts go under `charts/`).
+pub const OUTPUT_NAMES: [&str; 16] = [
+    "calibration.csv",
+    "comparison.csv",
+    "incidents.csv",
+    "inputs.csv",
+    "manifest.json",
+    "optimize.csv",
+    "pack.csv",
+    "replay.csv",
+    "replay.html",
+    "report.html",
+    "requests.csv",
+    "rollout.csv",
+    "summary.json",
+    "sweep.csv",
+    "tenants.csv",
+    "timeseries.csv",
+];
+
+/// Refuses an output folder `out` where writing would replace one of the run's input `files`
+/// (a trace replayed from an earlier run's `requests.csv`, a scenario named `summary.json`).
+pub fn refuse_inputs_in(out: &Path, files: &[super::load::InputFile]) -> Result<(), CliError> {
+    let Ok(out_full) = out.canonicalize() else {
+        // A folder that does not exist yet holds no inputs.
+        return Ok(());
+    };
+    for f in files {
+        let Ok(full) = f.full.canonicalize() else {
+            continue;
+        };
+        let Some(parent) = full.parent() else {
+            continue;
+        };
+        let name = full.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let written = (parent == out_full && OUTPUT_NAMES.contains(&name))
+            || (parent == out_full.join("charts") && name.ends_with(".png"))
+            || full == out_full;
+        if written {
+            return Err(CliError::Input(format!(
+                "--out {}: the run would overwrite its input {} (the {}): choose another folder",
+                out.display(),
+                f.named,
+                f.role
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Files being written into one output folder; nothing appears under its final name until
 /// [`Staged::commit`], and dropping it uncommitted removes the temporary files.
 pub struct Staged {
@@ -33,6 +108,7 @@ impl Staged {
     pub fn write(&mut self, path: &Path, contents: impl AsRef<[u8]>) -> Result<(), CliError> {
         let tmp = temp_name(path);
         self.pending.push(path.to_path_buf());
+        track(tmp.clone());
         std::fs::write(&tmp, contents)
             .map_err(|e| CliError::Io(format!("{}: cannot write: {e}", tmp.display())))
     }
@@ -40,6 +116,7 @@ impl Staged {
     /// Registers a file whose temporary version the caller writes itself.
     pub fn add(&mut self, path: &Path) {
         self.pending.push(path.to_path_buf());
+        track(temp_name(path));
     }
 
     /// Renames every temporary file to its final name.
@@ -48,6 +125,7 @@ impl Staged {
             std::fs::rename(temp_name(path), path).map_err(|e| {
                 CliError::Io(format!("{}: cannot rename into place: {e}", path.display()))
             })?;
+            untrack(&temp_name(path));
         }
         self.committed = true;
         Ok(())
@@ -59,6 +137,7 @@ impl Drop for Staged {
         if !self.committed {
             for path in &self.pending {
                 let _ = std::fs::remove_file(temp_name(path));
+                untrack(&temp_name(path));
             }
         }
     }
@@ -69,15 +148,17 @@ pub struct CsvRequestSink {
     out: BufWriter<File>,
     error: Option<std::io::Error>,
     line: String,
+    /// Service names by index (`Request::service`).
+    services: Vec<String>,
 }
 
 /// Column names of `requests.csv`.
-pub const REQUEST_COLUMNS: &str =
-    "id,arrival_s,outcome,start_s,finish_s,latency_s,queue_wait_s,batch_size,replica,drop_reason,prompt_tokens,output_tokens";
+pub use capsim_results::columns::REQUESTS as REQUEST_COLUMNS;
 
 impl CsvRequestSink {
-    /// Creates the temporary file for `path` and writes the header.
-    pub fn create(path: &Path) -> Result<Self, CliError> {
+    /// Creates the temporary file for `path` and writes the header; `services` names the
+    /// scenario's services in order (the `service` column).
+    pub fn create(path: &Path, services: Vec<String>) -> Result<Self, CliError> {
         let tmp = temp_name(path);
         let file = File::create(&tmp)
             .map_err(|e| CliError::Io(format!("{}: cannot create: {e}", tmp.display())))?;
@@ -85,6 +166,7 @@ impl CsvRequestSink {
             out: BufWriter::with_capacity(1 << 16, file),
             error: None,
             line: String::with_capacity(128),
+            services,
         };
         if let Err(e) = writeln!(sink.out, "{REQUEST_COLUMNS}") {
             sink.error = Some(e);
@@ -122,6 +204,10 @@ impl RequestSink for CsvRequestSink {
         let r = &row.request;
         self.line.clear();
         let arrival = r.arrival.0;
+        let service = self
+            .services
+            .get(usize::from(r.service))
+            .map_or("", String::as_str);
         let _ = match row.outcome {
             Outcome::Completed {
                 start,
@@ -130,7 +216,7 @@ impl RequestSink for CsvRequestSink {
                 replica,
             } => writeln!(
                 self.line,
-                "{},{},completed,{},{},{},{},{},{},,{},{}",
+                "{},{},completed,{},{},{},{},{},{},,{},{},{}",
                 r.id.0,
                 secs(arrival),
                 secs(start.0),
@@ -140,17 +226,19 @@ impl RequestSink for CsvRequestSink {
                 batch_size,
                 replica,
                 r.prompt_tokens,
-                r.output_tokens
+                r.output_tokens,
+                service
             ),
             Outcome::Dropped { at, reason } => writeln!(
                 self.line,
-                "{},{},dropped,,{},,,,,{},{},{}",
+                "{},{},dropped,,{},,,,,{},{},{},{}",
                 r.id.0,
                 secs(arrival),
                 secs(at.0),
                 reason.name(),
                 r.prompt_tokens,
-                r.output_tokens
+                r.output_tokens,
+                service
             ),
         };
         if let Err(e) = self.out.write_all(self.line.as_bytes()) {

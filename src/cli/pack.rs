@@ -124,7 +124,7 @@ fn on_threads<T: Send>(
 }
 
 fn read(path: &Path) -> Result<String, CliError> {
-    std::fs::read_to_string(path)
+    crate::cli::read_text(path)
         .map_err(|e| CliError::Input(format!("{}: cannot read: {e}", path.display())))
 }
 

@@ -30,7 +30,7 @@ pub struct RunArgs {
 
 /// `inputs.csv`: each input file with its size and 64-bit FNV-1a hash (16 hex digits).
 pub fn inputs_csv(files: &[super::load::InputFile]) -> Result<String, CliError> {
-    let mut t = String::from("role,path,bytes,fnv1a64\n");
+    let mut t = format!("{}\n", capsim_results::columns::INPUTS);
     for f in files {
         let (len, hash) = hash_file(&f.full)
             .map_err(|e| CliError::Io(format!("{}: cannot read: {e}", f.full.display())))?;
@@ -115,6 +115,7 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
         .out
         .clone()
         .unwrap_or_else(|| Path::new("results").join(folder_name(&s.name)));
+    super::output::refuse_inputs_in(&out, &loaded.files)?;
     let inputs = std::mem::take(&mut loaded.inputs);
     let result = run_one(args, &loaded.scenario, inputs, &out)?;
     provenance_and_report(args, &loaded, &out)?;
@@ -139,6 +140,8 @@ pub fn apply_flags(s: &mut Scenario, args: &RunArgs) -> Result<(), CliError> {
             )));
         }
         s.horizon = d;
+        sim_core::scenario::limits::check(s)
+            .map_err(|(key, m)| CliError::Input(format!("--horizon: for `{key}`: {m}")))?;
     }
     Ok(())
 }
@@ -151,18 +154,24 @@ pub fn run_one(
     out: &Path,
 ) -> Result<RunResult, CliError> {
     let out = out.to_path_buf();
+    let estimate = sim_core::scenario::limits::Estimate::of(s, None);
+    if estimate.is_large() {
+        eprintln!("note: {}", estimate.line());
+    }
+    // The world is built first: a run that fails before simulating leaves no folder behind.
+    let world = World::new(s, inputs).map_err(|e| CliError::Input(e.to_string()))?;
     std::fs::create_dir_all(&out).map_err(|e| {
         CliError::Io(format!(
             "{}: cannot create the output folder: {e}",
             out.display()
         ))
     })?;
-    let world = World::new(s, inputs).map_err(|e| CliError::Input(e.to_string()))?;
     let mut staged = Staged::new();
     let result = if args.requests {
         let path = out.join("requests.csv");
         staged.add(&path);
-        let mut sink = CsvRequestSink::create(&path)?;
+        let names = s.services().map(|v| v.service.name.clone()).collect();
+        let mut sink = CsvRequestSink::create(&path, names)?;
         let result = world.run(&mut sink);
         sink.finish(&path)?;
         result
@@ -181,6 +190,10 @@ pub fn run_one(
     if let Some(csv) = result.tenants_csv() {
         staged.write(&out.join("tenants.csv"), csv)?;
     }
+    let services = result.services_csv();
+    if let Some(csv) = &services {
+        staged.write(&out.join("services.csv"), csv.clone())?;
+    }
     staged.commit()?;
     // Optional files from an earlier run would not match these outputs.
     if incidents.is_none() {
@@ -191,6 +204,9 @@ pub fn run_one(
     }
     if result.summary.tenants.is_empty() {
         remove_stale(&out.join("tenants.csv"))?;
+    }
+    if services.is_none() {
+        remove_stale(&out.join("services.csv"))?;
     }
     if !args.requests {
         remove_stale(&out.join("requests.csv"))?;
@@ -476,6 +492,41 @@ pub fn render(s: &Summary, out: &Path, requests: bool) -> String {
         }
     }
     t.push_str(&super::tenants::render(s));
+    if s.services.len() > 1 {
+        let _ = writeln!(
+            t,
+            "services     {:<16} {:>9} {:>9} {:>7}  {:>10}  {:>10}  {:>10}  {:>8}  {:>9}",
+            "name",
+            "arrived",
+            "completed",
+            "dropped",
+            "p99",
+            "TTFT p99",
+            "TPOT p99",
+            "SLO met",
+            "replica-h"
+        );
+        for v in &s.services {
+            let tok = v.tokens.as_ref();
+            let met = tok
+                .and_then(|k| k.attainment_ratio)
+                .or(v.slo.attainment_ratio)
+                .map_or("-".to_string(), |a| format!("{:.2}%", a * 100.0));
+            let _ = writeln!(
+                t,
+                "  {:<26} {:>9} {:>9} {:>7}  {:>10}  {:>10}  {:>10}  {:>8}  {:>9.1}",
+                v.name,
+                v.requests.arrived,
+                v.requests.completed,
+                v.requests.dropped,
+                ms(v.latency_s.p99),
+                ms(tok.and_then(|k| k.ttft_s.p99)),
+                ms(tok.and_then(|k| k.tpot_s.p99)),
+                met,
+                v.replica_hours
+            );
+        }
+    }
     for w in &s.warnings {
         let _ = writeln!(t, "warning      {w}");
     }
@@ -499,6 +550,7 @@ pub(super) fn optional_files(s: &Summary) -> impl Iterator<Item = &'static str> 
         (s.rollout.is_some(), "rollout.csv"),
         (!s.tenants.is_empty(), "tenants.csv"),
         (s.failures.is_some(), "incidents.csv"),
+        (s.services.len() > 1, "services.csv"),
     ]
     .into_iter()
     .filter_map(|(written, name)| written.then_some(name))

@@ -6,8 +6,10 @@ use sim_core::scenario::{Dispatch, EngineSpec};
 use std::path::{Path, PathBuf};
 
 /// Validates `path` (with any Kubernetes manifests applied); prints a one-line description when
-/// it is sound, and what the manifests hold that is not modelled.
-pub fn validate(path: &Path, manifests: &[PathBuf]) -> Result<(), CliError> {
+/// it is sound, what the manifests hold that is not modelled, and a warning for each variant (or
+/// the scenario, without variants) whose pods fit no node pool; with `strict` a warning is an
+/// error (exit code 2).
+pub fn validate(path: &Path, manifests: &[PathBuf], strict: bool) -> Result<(), CliError> {
     if super::sweep::is_sweep_file(path) {
         return super::sweep::validate(path);
     }
@@ -15,6 +17,17 @@ pub fn validate(path: &Path, manifests: &[PathBuf]) -> Result<(), CliError> {
     super::manifests::warn(&loaded.warnings);
     super::check::load_checks(path)?;
     let s = &loaded.scenario;
+    let warnings = schedulability(path, &loaded);
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
+    if strict && !warnings.is_empty() {
+        return Err(CliError::Input(format!(
+            "{}: {} warning(s), and --strict makes them errors",
+            path.display(),
+            warnings.len()
+        )));
+    }
     let dispatch = match s.service.dispatch {
         Dispatch::Shared => "shared queue".to_string(),
         Dispatch::Router(p) => format!("{} router", p.name()),
@@ -57,9 +70,56 @@ pub fn validate(path: &Path, manifests: &[PathBuf]) -> Result<(), CliError> {
         cluster,
         s.horizon
     );
+    if !s.others.is_empty() {
+        println!("    {} services:", 1 + s.others.len());
+        for v in s.services() {
+            let engine = match &v.service.engine {
+                EngineSpec::Triton { .. } => "",
+                EngineSpec::Vllm(x) if x.static_batching.is_some() => "static-batching ",
+                EngineSpec::Vllm(_) => "vllm ",
+            };
+            println!(
+                "      {} (namespace {}): {} {engine}replica{}, {}",
+                v.service.name,
+                v.service.namespace,
+                v.service.replicas,
+                if v.service.replicas == 1 { "" } else { "s" },
+                v.traffic.describe()
+            );
+        }
+    }
+    let trace_requests = checks.iter().map(|c| c.requests).sum::<u64>();
+    let estimate =
+        sim_core::scenario::limits::Estimate::of(s, (!checks.is_empty()).then_some(trace_requests));
+    if estimate.is_large() {
+        println!("    {}", estimate.line());
+    }
     if !loaded.variants.is_empty() {
         let names: Vec<&str> = loaded.variants.iter().map(|v| v.0.as_str()).collect();
         println!("    {} policies: {}", names.len(), names.join(", "));
     }
     Ok(())
+}
+
+/// One warning per scenario that runs (each `[[policy]]` variant, or the scenario itself without
+/// variants) whose pods fit no node pool.
+fn schedulability(path: &Path, loaded: &super::load::Loaded) -> Vec<String> {
+    let runs: Vec<(Option<&str>, &sim_core::Scenario)> = if loaded.variants.is_empty() {
+        vec![(None, &loaded.scenario)]
+    } else {
+        loaded
+            .variants
+            .iter()
+            .map(|(name, s, _)| (Some(name.as_str()), s))
+            .collect()
+    };
+    runs.into_iter()
+        .filter_map(|(name, s)| {
+            let why = sim_core::scenario::schedulable::unschedulable(s)?;
+            Some(match name {
+                Some(n) => format!("{}: policy `{n}`: {why}", path.display()),
+                None => format!("{}: {why}", path.display()),
+            })
+        })
+        .collect()
 }

@@ -4,7 +4,8 @@
 //! A TOML block that is not an `{{#include}}` carries an HTML comment on the line before its
 //! fence saying what it is:
 //! - `<!-- example: scenario -->`: a whole scenario, run as it is (in a folder holding the page's
-//!   `file` blocks);
+//!   `file` blocks); `scenario NAME` also names it for the page's quoted outputs
+//!   (`tests/it/book_output.rs`);
 //! - `<!-- example: file NAME -->`: a file (a catalog, say) the page's later blocks refer to;
 //! - `<!-- example: fragment of PATH -->`: keys merged into the scenario at PATH (tables merge,
 //!   arrays of tables are appended), then run;
@@ -12,7 +13,8 @@
 //! - `<!-- example: hpa-case -->`: a `capsim hpa-eval` CASE file;
 //! - `<!-- example: excerpt of PATH -->` (or `excerpt of next`, the page's next `scenario` block):
 //!   every line (comments aside) appears in that file, so the excerpt stays true;
-//! - `<!-- example: bad-input -->`: a broken scenario `capsim validate` refuses with exit code 2.
+//! - `<!-- example: bad-input -->` (or `bad-input NAME`): a broken scenario `capsim validate`
+//!   refuses with exit code 2.
 //!
 //! A block without such a comment fails the test, so a new example cannot go untested.
 
@@ -150,6 +152,11 @@ fn bare(line: &str) -> &str {
     line.split(" #").next().unwrap_or("").trim()
 }
 
+/// A `scenario` note, with or without the file name the page's output blocks know it by.
+fn is_scenario(note: &str) -> bool {
+    note == "scenario" || note.starts_with("scenario ")
+}
+
 fn check_block(b: &Block, later: &[Block], dir: &Path, n: usize) {
     let what = format!("book/src/{}:{}", b.page, b.line);
     let out = dir.join(format!("out-{n}"));
@@ -179,7 +186,7 @@ fn check_block(b: &Block, later: &[Block], dir: &Path, n: usize) {
         b.page.trim_end_matches(".md").replace('/', "-"),
         b.line
     );
-    if note == "scenario" {
+    if is_scenario(note) {
         let file = dir.join(format!("{tag}.toml"));
         std::fs::write(&file, &b.text).unwrap();
         run_file(&file, &out, &what);
@@ -203,7 +210,7 @@ fn check_block(b: &Block, later: &[Block], dir: &Path, n: usize) {
         let whole = match target.trim() {
             "next" => later
                 .iter()
-                .find(|x| x.note.as_deref() == Some("scenario"))
+                .find(|x| x.note.as_deref().is_some_and(is_scenario))
                 .unwrap_or_else(|| panic!("{what}: no `scenario` block after this excerpt"))
                 .text
                 .clone(),
@@ -222,7 +229,7 @@ fn check_block(b: &Block, later: &[Block], dir: &Path, n: usize) {
                 "{what}: the excerpt's line `{l}` is not in {target}"
             );
         }
-    } else if note == "bad-input" {
+    } else if note == "bad-input" || note.starts_with("bad-input ") {
         let file = dir.join(format!("{tag}.toml"));
         std::fs::write(&file, &b.text).unwrap();
         let (code, o, e) = capsim_text(&["validate", &path_str(&file)]);

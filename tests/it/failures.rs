@@ -190,7 +190,11 @@ node = 0
         .collect();
     assert!(replicas.contains(&2), "{replicas:?}");
     let f = r.summary.failures.as_ref().expect("a failure summary");
-    let timeline: Vec<(f64, &str)> = f.incidents.iter().map(|i| (i.time_s, i.kind)).collect();
+    let timeline: Vec<(f64, &str)> = f
+        .incidents
+        .iter()
+        .map(|i| (i.time_s, i.kind.as_str()))
+        .collect();
     assert_eq!(
         timeline,
         [
@@ -232,7 +236,7 @@ repair = "2m"
     );
     let (r, _) = run_rows(&text, Some(vec![at(1.0)]));
     let f = r.summary.failures.unwrap();
-    let kinds: Vec<&str> = f.incidents.iter().map(|i| i.kind).collect();
+    let kinds: Vec<&str> = f.incidents.iter().map(|i| i.kind.as_str()).collect();
     assert_eq!(kinds, ["node", "node_not_ready", "node_repaired"]);
     assert_eq!(f.pods_evicted, 0);
     assert_eq!(f.container_restarts, 1);
@@ -255,7 +259,11 @@ node = 0
     );
     let (r, _) = run_rows(&with_liveness, Some(vec![at(1.0)]));
     let f = r.summary.failures.unwrap();
-    let timeline: Vec<(f64, &str)> = f.incidents.iter().map(|i| (i.time_s, i.kind)).collect();
+    let timeline: Vec<(f64, &str)> = f
+        .incidents
+        .iter()
+        .map(|i| (i.time_s, i.kind.as_str()))
+        .collect();
     // Readiness fails 3 × 5 s after the fault; liveness 3 × 10 s after it restarts the container,
     // which is Ready 10 s later.
     assert_eq!(
@@ -360,7 +368,11 @@ fn the_cluster_autoscaler_replaces_a_failed_node_and_removes_it_after_the_unread
     // (`scale-down-unready-time`) later, at 1610 s. Billing stops there.
     let (r, _) = run_rows(&autoscaled_failure(""), Some(vec![at(1.0)]));
     let f = r.summary.failures.as_ref().unwrap();
-    let timeline: Vec<(f64, &str)> = f.incidents.iter().map(|i| (i.time_s, i.kind)).collect();
+    let timeline: Vec<(f64, &str)> = f
+        .incidents
+        .iter()
+        .map(|i| (i.time_s, i.kind.as_str()))
+        .collect();
     assert_eq!(
         timeline,
         [
@@ -506,7 +518,7 @@ fn a_spot_notice_drains_the_node_through_the_pod_disruption_budget() {
         .iter()
         .all(|r| matches!(r.outcome, Outcome::Completed { .. })));
     let f = r.summary.failures.as_ref().unwrap();
-    let kinds: Vec<&str> = f.incidents.iter().map(|i| i.kind).collect();
+    let kinds: Vec<&str> = f.incidents.iter().map(|i| i.kind.as_str()).collect();
     assert_eq!(kinds, ["spot", "spot_terminated"]);
     // The replacement is bound to the spare node at 60 s and Ready at 70 s.
     assert_eq!(f.replicas_recovered_s, Some(10.0));

@@ -7,6 +7,8 @@
 //! allows, the instances' slots do not overlap, their compute slices total at most 7, and no
 //! profile appears more than its maximum.
 
+pub use capsim_results::mig::{InstanceView, LayoutView};
+
 use crate::scenario::model::parse_raw;
 use crate::scenario::ScenarioError;
 use serde::Deserialize;
@@ -256,32 +258,6 @@ impl MigModel {
             self.layout_names().join(", ")
         )))
     }
-}
-
-/// One GPU instance of a layout as results show it.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-pub struct InstanceView {
-    /// Profile name, such as `3g.40gb`.
-    pub profile: String,
-    /// First memory slot (0 to 7).
-    pub start: u8,
-    /// Memory slots occupied, of 8.
-    pub memory_slices: u8,
-    /// Compute slices, of 7.
-    pub compute_slices: u8,
-    /// Memory of the instance, GiB.
-    pub memory_gib: f64,
-}
-
-/// A GPU's MIG layout as results show it (and reports draw it).
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-pub struct LayoutView {
-    /// The mig-parted layout name.
-    pub layout: String,
-    /// The MIG table's product name, such as `H100 80GB`.
-    pub gpu: String,
-    /// The instances, in placement order.
-    pub instances: Vec<InstanceView>,
 }
 
 impl MigModel {

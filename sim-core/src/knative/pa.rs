@@ -48,10 +48,17 @@ pub struct PodAutoscaler {
     pub initialized: bool,
 }
 
+/// Clamps `x` to `[min, max]` (`max` 0: no bound set, so capsim's replica limit,
+/// [`crate::scenario::limits::REPLICAS`], where upstream has none).
 fn apply_bounds(min: i32, max: i32, x: i32) -> i32 {
+    let max = if max == 0 {
+        crate::scenario::limits::REPLICAS.max as i32
+    } else {
+        max
+    };
     if x < min {
         min
-    } else if max != 0 && x > max {
+    } else if x > max {
         max
     } else {
         x

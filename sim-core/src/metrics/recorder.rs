@@ -232,7 +232,8 @@ impl Recorder {
                 ttft: LogHistogram::new(),
                 tpot: LogHistogram::new(),
             },
-            rows: Vec::with_capacity((horizon.0 / interval_len.0.max(1)) as usize + 1),
+            // Reserved for a typical run only: the row count comes from the input.
+            rows: Vec::with_capacity(((horizon.0 / interval_len.0.max(1)) as usize + 1).min(4096)),
         }
     }
 

@@ -55,31 +55,7 @@ pub struct SeriesRow {
 }
 
 /// Column names of `timeseries.csv`, in order.
-pub const COLUMNS: [&str; 23] = [
-    "time_s",
-    "arrivals_per_s",
-    "completions_per_s",
-    "drops_per_s",
-    "queue_length",
-    "in_flight",
-    "desired_replicas",
-    "ready_replicas",
-    "busy_replicas_mean",
-    "replica_util_ratio",
-    "latency_mean_s",
-    "latency_p50_s",
-    "latency_p99_s",
-    "slo_attainment_ratio",
-    "nodes",
-    "nodes_ready",
-    "pods_pending",
-    "cpu_alloc_ratio",
-    "gpu_alloc_ratio",
-    "cost_usd_per_hour",
-    "cost_usd",
-    "ttft_p99_s",
-    "tpot_p99_s",
-];
+pub use capsim_results::columns::TIMESERIES as COLUMNS;
 
 /// Formats a float for CSV and JSON-like outputs: shortest round-trip form, rounded to 1e-9.
 pub fn num(v: f64) -> String {
@@ -128,6 +104,62 @@ pub fn to_csv(rows: &[SeriesRow]) -> String {
             opt(r.ttft_p99_s),
             opt(r.tpot_p99_s),
         );
+    }
+    out
+}
+
+/// The columns of `services.csv`: each service's own series, one row per service per interval.
+pub const SERVICE_COLUMNS: [&str; 17] = [
+    "time_s",
+    "service",
+    "arrivals_per_s",
+    "completions_per_s",
+    "drops_per_s",
+    "queue_length",
+    "in_flight",
+    "desired_replicas",
+    "ready_replicas",
+    "busy_replicas_mean",
+    "replica_util_ratio",
+    "latency_mean_s",
+    "latency_p50_s",
+    "latency_p99_s",
+    "slo_attainment_ratio",
+    "ttft_p99_s",
+    "tpot_p99_s",
+];
+
+/// The whole `services.csv` text (long format: by interval, then by service in scenario order).
+pub fn to_service_csv(series: &[(String, Vec<SeriesRow>)]) -> String {
+    let rows = series.iter().map(|(_, r)| r.len()).max().unwrap_or(0);
+    let mut out = String::with_capacity(64 * (rows * series.len() + 1));
+    out.push_str(&SERVICE_COLUMNS.join(","));
+    out.push('\n');
+    for i in 0..rows {
+        for (name, s) in series {
+            let Some(r) = s.get(i) else { continue };
+            let _ = writeln!(
+                out,
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                num(r.time_s),
+                name,
+                num(r.arrivals_per_s),
+                num(r.completions_per_s),
+                num(r.drops_per_s),
+                r.queue_length,
+                r.in_flight,
+                r.desired_replicas,
+                r.ready_replicas,
+                num(r.busy_replicas_mean),
+                num(r.replica_util_ratio),
+                opt(r.latency_mean_s),
+                opt(r.latency_p50_s),
+                opt(r.latency_p99_s),
+                opt(r.slo_attainment_ratio),
+                opt(r.ttft_p99_s),
+                opt(r.tpot_p99_s),
+            );
+        }
     }
     out
 }

@@ -1,4 +1,5 @@
-//! Per-tenant results (`summary.json`'s `tenants`, `tenants.csv`) and fairness figures.
+//! Per-tenant results (`summary.json`'s `tenants`, `tenants.csv`) and fairness figures; the
+//! serialised types and the CSV writer are `capsim_results::tenants`'s.
 //!
 //! Fairness is Jain's index `(Σx)² / (n·Σx²)` over the tenants' normalised throughputs `x`. The
 //! headline normalises each tenant's throughput by its weighted max-min fair share of what the
@@ -8,10 +9,10 @@
 //! share; `1/n` that one tenant got everything. A second index normalises by demand alone
 //! (throughput ÷ arrivals per second). Tenants with no measured arrivals are left out of both.
 
-use super::Percentiles;
+use super::percentiles;
 use crate::metrics::TenantRecorder;
 use crate::serving::DropReason;
-use serde::Serialize;
+pub use capsim_results::tenants::{to_csv, Fairness, TenantSlo, TenantSummary};
 use std::collections::BTreeMap;
 
 /// What a tenant's row is built from besides its statistics.
@@ -25,79 +26,6 @@ pub struct TenantInfo {
     pub rate_limit_rps: Option<f64>,
     /// Its tokens-per-minute limit.
     pub tokens_per_minute: Option<u64>,
-}
-
-/// A tenant's SLO results.
-#[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct TenantSlo {
-    /// End-to-end latency target, seconds.
-    pub latency_target_s: Option<f64>,
-    /// TTFT target, seconds.
-    pub ttft_target_s: Option<f64>,
-    /// TPOT target, seconds.
-    pub tpot_target_s: Option<f64>,
-    /// Measured requests that completed meeting every target, over measured requests completed,
-    /// dropped or rejected (drops and rejections are misses); `null` without targets.
-    pub attainment_ratio: Option<f64>,
-}
-
-/// One tenant's results. Counts cover the whole run; rates, percentiles and the SLO cover
-/// requests that arrived after the warm-up.
-#[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct TenantSummary {
-    /// The label (a mix stream's name, a trace's tenant label).
-    pub name: String,
-    /// Requests that arrived; `arrived = admitted + rejected`.
-    pub arrived: u64,
-    /// Requests the gateway let through (with a client that retries 429s, those whose last
-    /// attempt so far was let through, or that wait to retry).
-    pub admitted: u64,
-    /// Requests the gateway refused (HTTP 429), all reasons: requests whose last attempt was
-    /// refused.
-    pub rejected: u64,
-    /// Refused, by reason (`rate_limited`, `token_limited`).
-    pub rejected_by_reason: BTreeMap<&'static str, u64>,
-    /// Attempts the gateway refused, a client's retries included; equals `rejected` unless a
-    /// `[traffic.client]` retries 429s.
-    pub rejected_attempts: u64,
-    /// Admitted requests served.
-    pub completed: u64,
-    /// Admitted requests dropped (queue full, no ready replica, …).
-    pub dropped: u64,
-    /// Admitted requests still queued or executing at the horizon;
-    /// `admitted = completed + dropped + in_flight`.
-    pub in_flight: u64,
-    /// Fair-share weight.
-    pub weight: f64,
-    /// Its request rate limit's sustained rate, requests per second (`null`: none).
-    pub rate_limit_rps: Option<f64>,
-    /// Its tokens-per-minute limit (`null`: none).
-    pub tokens_per_minute: Option<u64>,
-    /// Measured arrivals per second of the measured window.
-    pub demand_rps: f64,
-    /// Measured completions per second of the measured window.
-    pub throughput_rps: f64,
-    /// Its weighted max-min fair share of all tenants' throughput, per second.
-    pub fair_share_rps: f64,
-    /// End-to-end latency of measured completions, seconds.
-    pub latency_s: Percentiles,
-    /// Time to first token, seconds (LLM engines).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ttft_s: Option<Percentiles>,
-    /// Time per output token, seconds (LLM engines).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tpot_s: Option<Percentiles>,
-    /// SLO attainment against the tenant's own targets.
-    pub slo: TenantSlo,
-}
-
-/// Fairness across tenants.
-#[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct Fairness {
-    /// Jain's index over throughput ÷ weighted max-min fair share (`null`: no tenant had demand).
-    pub jain_index: Option<f64>,
-    /// Jain's index over throughput ÷ demand.
-    pub jain_index_over_demand: Option<f64>,
 }
 
 /// Jain's fairness index of `xs`; `None` when empty or all zero.
@@ -156,10 +84,10 @@ pub fn summarise_tenants(
     for (i, info) in infos.iter().enumerate().take(n) {
         let s = stats(i);
         let t = &s.totals;
-        let rejected_by_reason: BTreeMap<&'static str, u64> = DropReason::ALL
+        let rejected_by_reason: BTreeMap<String, u64> = DropReason::ALL
             .iter()
             .filter(|r| r.is_rate_limit())
-            .map(|r| (r.name(), t.dropped[*r as usize]))
+            .map(|r| (r.name().to_string(), t.dropped[*r as usize]))
             .collect();
         let rejected: u64 = rejected_by_reason.values().sum();
         let dropped = t.dropped_total() - rejected;
@@ -175,7 +103,7 @@ pub fn summarise_tenants(
             admitted,
             rejected,
             rejected_by_reason,
-            rejected_attempts: s.refused_attempts,
+            rejected_attempts: Some(s.refused_attempts),
             completed: t.completed,
             dropped,
             in_flight: admitted - t.completed - dropped,
@@ -185,9 +113,9 @@ pub fn summarise_tenants(
             demand_rps: demand[i],
             throughput_rps: through[i],
             fair_share_rps: fair[i],
-            latency_s: Percentiles::of(&s.latency, None),
-            ttft_s: llm.then(|| Percentiles::of(&s.ttft, None)),
-            tpot_s: llm.then(|| Percentiles::of(&s.tpot, None)),
+            latency_s: percentiles(&s.latency, None),
+            ttft_s: llm.then(|| percentiles(&s.ttft, None)),
+            tpot_s: llm.then(|| percentiles(&s.tpot, None)),
             slo: TenantSlo {
                 latency_target_s: secs(g.latency),
                 ttft_target_s: secs(g.ttft),
@@ -217,53 +145,6 @@ pub fn summarise_tenants(
         jain_index_over_demand: jain(&over_demand),
     };
     (rows, fairness)
-}
-
-/// `tenants.csv`: one row per tenant.
-pub fn to_csv(rows: &[TenantSummary]) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::from(
-        "tenant,weight,arrived,admitted,rejected_rate_limited,rejected_token_limited,\
-         rejected_attempts,completed,dropped,in_flight,demand_rps,throughput_rps,fair_share_rps,latency_p50_s,latency_p95_s,\
-         latency_p99_s,ttft_p99_s,tpot_p99_s,slo_attainment_ratio\n",
-    );
-    let opt = |v: Option<f64>| v.map_or(String::new(), |x| format!("{x}"));
-    for r in rows {
-        let name = if r.name.contains([',', '"', '\n', '\r']) {
-            format!("\"{}\"", r.name.replace('"', "\"\""))
-        } else {
-            r.name.clone()
-        };
-        let _ = writeln!(
-            out,
-            "{name},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
-            r.weight,
-            r.arrived,
-            r.admitted,
-            r.rejected_by_reason
-                .get("rate_limited")
-                .copied()
-                .unwrap_or(0),
-            r.rejected_by_reason
-                .get("token_limited")
-                .copied()
-                .unwrap_or(0),
-            r.rejected_attempts,
-            r.completed,
-            r.dropped,
-            r.in_flight,
-            r.demand_rps,
-            r.throughput_rps,
-            r.fair_share_rps,
-            opt(r.latency_s.p50),
-            opt(r.latency_s.p95),
-            opt(r.latency_s.p99),
-            opt(r.ttft_s.as_ref().and_then(|p| p.p99)),
-            opt(r.tpot_s.as_ref().and_then(|p| p.p99)),
-            opt(r.slo.attainment_ratio),
-        );
-    }
-    out
 }
 
 #[cfg(test)]

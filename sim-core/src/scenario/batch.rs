@@ -542,6 +542,9 @@ impl Validator<'_> {
             if parallelism == 0 {
                 return Err(self.err(&format!("{key}.parallelism"), "expected at least 1 pod"));
             }
+            super::limits::PODS_PER_JOB
+                .check(parallelism.into())
+                .map_err(|m| self.err(&format!("{key}.parallelism"), m))?;
             let requests = self.quantities(&format!("{key}.requests"), &j.requests)?;
             if requests.values().all(|q| q.milli() == 0) {
                 return Err(self.err(
@@ -591,6 +594,9 @@ impl Validator<'_> {
                             "expected an interval longer than zero",
                         ));
                     }
+                    super::limits::ROUNDS
+                        .check(super::limits::rounds(duration, d))
+                        .map_err(|m| self.err(&format!("{key}.checkpoint_interval"), m))?;
                     Some(d)
                 }
             };

@@ -54,14 +54,40 @@ fn effect(e: RawEffect) -> Effect {
 
 impl Validator<'_> {
     pub(super) fn quantity(&self, key: &str, q: &RawQuantity) -> Result<Quantity, ScenarioError> {
-        match q {
-            RawQuantity::Text(s) => parse_quantity(s).map_err(|e| self.err(key, e.0)),
-            RawQuantity::Int(i) if *i >= 0 => Ok(Quantity::from_units(*i as u64)),
-            RawQuantity::Float(f) if f.is_finite() && *f >= 0.0 => {
-                Ok(Quantity::from_milli((f * 1000.0).ceil() as u128))
+        let q = match q {
+            RawQuantity::Text(s) => parse_quantity(s).map_err(|e| self.err(key, e.0))?,
+            RawQuantity::Int(i) if *i >= 0 => Quantity::from_units(*i as u64),
+            RawQuantity::Float(f) if !f.is_finite() => {
+                return Err(self.err(
+                    key,
+                    format!(
+                    "expected a finite quantity, found {f} (NaN and infinity are not quantities)"
+                ),
+                ))
             }
-            _ => Err(self.err(key, "expected a quantity that is not negative")),
+            RawQuantity::Float(f) if *f >= 0.0 => {
+                if *f > super::limits::QUANTITY.max as f64 {
+                    return Err(self.err(key, super::limits::QUANTITY.message(u64::MAX)));
+                }
+                Quantity::from_milli((f * 1000.0).ceil() as u128)
+            }
+            _ => return Err(self.err(key, "expected a quantity that is not negative")),
+        };
+        let units = q.units_ceil();
+        if units > u128::from(super::limits::QUANTITY.max) {
+            return Err(self.err(
+                key,
+                super::limits::QUANTITY.message(units.min(u128::from(u64::MAX)) as u64),
+            ));
         }
+        let whole_gpus = key.ends_with("\"nvidia.com/gpu\"");
+        if whole_gpus && q.milli() % 1000 != 0 {
+            return Err(self.err(
+                key,
+                format!("expected a whole number of GPUs, found {q}: `nvidia.com/gpu` counts whole devices (for less, use a MIG profile or time-slicing)"),
+            ));
+        }
+        Ok(q)
     }
 
     fn bytes(
@@ -189,6 +215,18 @@ impl Validator<'_> {
         let min_size = p.min_size.unwrap_or(0);
         let initial_size = p.initial_size.unwrap_or(min_size);
         let max_size = p.max_size.unwrap_or(min_size.max(initial_size));
+        // Nodes the pool starts with are built at once; the autoscalers add nodes only for pods
+        // (themselves limited), so `max_size` may stay unbounded.
+        super::limits::NODES_PER_POOL
+            .check(initial_size.into())
+            .map_err(|m| {
+                let set = if p.initial_size.is_some() {
+                    "initial_size"
+                } else {
+                    "min_size"
+                };
+                self.err(&format!("{key}.{set}"), m)
+            })?;
         if min_size > max_size {
             return Err(self.err(
                 &format!("{key}.min_size"),
@@ -295,6 +333,9 @@ impl Validator<'_> {
             .collect();
         let scale = self.schedule_times(&format!("{key}.scale"), &scale_items, "size")?;
         for (j, (_, size)) in scale.iter().enumerate() {
+            super::limits::NODES_PER_POOL
+                .check((*size).into())
+                .map_err(|m| self.err(&format!("{key}.scale[{j}].size"), m))?;
             if *size < min_size || *size > max_size {
                 return Err(self.err(&format!("{key}.scale[{j}].size"), format!("expected a size from min_size ({min_size}) to max_size ({max_size}), found {size}")));
             }
@@ -849,6 +890,12 @@ impl Validator<'_> {
             .flat_map(|v| v.iter())
             .map(|s| (s.at.as_ref(), s.replicas))
             .collect();
-        self.schedule_times("service.scale", &items, "replicas")
+        let steps = self.schedule_times("service.scale", &items, "replicas")?;
+        for (i, &(_, r)) in steps.iter().enumerate() {
+            super::limits::REPLICAS
+                .check(r.into())
+                .map_err(|m| self.err(&format!("service.scale[{i}].replicas"), m))?;
+        }
+        Ok(steps)
     }
 }

@@ -97,6 +97,17 @@ pub struct Scenario {
     pub admission: super::batch::AdmissionSpec,
     /// Kueue-style batch jobs beside the service, if any.
     pub batch: Option<super::batch::BatchSpec>,
+    /// The other services of a `[[service]]` scenario, in file order (empty in the `[service]`
+    /// form). The first service is this scenario's own `service` and per-service sections; each
+    /// other is the scenario that service would be alone, its cluster-wide fields equal to these.
+    pub others: Vec<Scenario>,
+}
+
+impl Scenario {
+    /// Every service's view, in file order: this scenario, then [`Scenario::others`].
+    pub fn services(&self) -> impl Iterator<Item = &Scenario> {
+        std::iter::once(self).chain(self.others.iter())
+    }
 }
 
 /// How requests reach replicas.
@@ -186,6 +197,8 @@ pub struct ServiceTimeSpec {
 pub struct ServiceSpec {
     /// Display name.
     pub name: String,
+    /// The Deployment's namespace (`service.namespace`, default `default`).
+    pub namespace: String,
     /// Replicas (model instances).
     pub replicas: u32,
     /// Shared queue or router.
@@ -335,11 +348,16 @@ pub fn parse_scenario_with(
     file: &str,
     catalog: &Catalog,
 ) -> Result<Scenario, ScenarioError> {
+    let table: toml::Table = parse_raw(source, file)?;
+    if super::services::is_multi(&table) {
+        return super::services::validate_multi(&table, file, source, None, catalog);
+    }
     let raw = parse_raw(source, file)?;
     Validator {
         file,
         source,
         variant: None,
+        service: None,
     }
     .scenario(raw, catalog)
 }
@@ -350,7 +368,12 @@ pub fn catalog_paths(
     source: &str,
     file: &str,
 ) -> Result<(Option<String>, Option<String>), ScenarioError> {
-    let raw: RawScenario = parse_raw(source, file)?;
+    /// Only `[cluster]`, so both service forms read alike.
+    #[derive(serde::Deserialize)]
+    struct ClusterOnly {
+        cluster: Option<super::raw::RawCluster>,
+    }
+    let raw: ClusterOnly = parse_raw(source, file)?;
     Ok(raw
         .cluster
         .map(|c| (c.instance_catalog, c.gpu_catalog))
@@ -385,10 +408,23 @@ pub(super) struct Validator<'a> {
     /// When validating a `[[policy]]` variant: its index and its overrides. Errors at keys the
     /// variant overrides point into its `[[policy]]` table.
     pub(super) variant: Option<(usize, &'a toml::Table)>,
+    /// When validating one service of a `[[service]]` scenario: its index and every service's
+    /// name. Its keys are then located under `service[i]`.
+    pub(super) service: Option<(usize, &'a [String])>,
 }
 
 impl Validator<'_> {
     pub(super) fn err(&self, key: &str, message: impl Into<String>) -> ScenarioError {
+        if let Some((s, names)) = self.service {
+            let key = super::services::file_key(s, key);
+            return match self.variant {
+                Some((i, o)) if super::services::overrides_service_key(o, names, &key) => {
+                    let key = format!("policy[{i}].{key}");
+                    ScenarioError::at_key(self.file, self.source, &key, message)
+                }
+                _ => ScenarioError::at_key(self.file, self.source, &key, message),
+            };
+        }
         match self.variant {
             Some((i, overrides)) if super::policy::overrides_key(overrides, key) => {
                 let key = format!("policy[{i}].{key}");
@@ -592,7 +628,8 @@ impl Validator<'_> {
             default_priority,
             cluster.as_ref(),
         )?;
-        Ok(Scenario {
+        let scenario = Scenario {
+            others: Vec::new(),
             failures,
             rollouts,
             admission,
@@ -616,7 +653,9 @@ impl Validator<'_> {
             traffic,
             cluster,
             tenants,
-        })
+        };
+        super::limits::check(&scenario).map_err(|(key, m)| self.err(&key, m))?;
+        Ok(scenario)
     }
 
     pub(super) fn service(
@@ -629,6 +668,9 @@ impl Validator<'_> {
         if replicas == 0 {
             return Err(self.err("service.replicas", "expected at least 1 replica"));
         }
+        super::limits::REPLICAS
+            .check(replicas.into())
+            .map_err(|m| self.err("service.replicas", m))?;
         let dispatch = match raw.dispatch.unwrap_or(RawDispatch::Shared) {
             RawDispatch::Shared => {
                 if raw.router.is_some() {
@@ -698,6 +740,10 @@ impl Validator<'_> {
         let scale = self.service_scale(raw.scale.as_ref())?;
         Ok(ServiceSpec {
             name: raw.name.clone().unwrap_or_else(|| "service".to_string()),
+            namespace: raw
+                .namespace
+                .clone()
+                .unwrap_or_else(|| "default".to_string()),
             replicas,
             dispatch,
             max_queue_size,
@@ -1274,6 +1320,9 @@ impl Validator<'_> {
         let max = raw
             .and_then(|t| t.max_batch_size)
             .unwrap_or(defaults::MAX_BATCH_SIZE);
+        super::limits::MAX_BATCH_SIZE
+            .check(max.into())
+            .map_err(|m| self.err("service.triton.max_batch_size", m))?;
         let dynb = raw.and_then(|t| t.dynamic_batching.as_ref());
         let Some(db) = dynb else {
             return Ok(BatchPolicy {
@@ -1474,6 +1523,9 @@ impl Validator<'_> {
                     ),
                 )
             })?;
+            super::limits::MAX_BATCH_SIZE
+                .check(n.into())
+                .map_err(|m| self.err(&k, m))?;
             let d = self.duration(&k, Some(t), SimDuration::ZERO)?;
             if d.0 == 0 {
                 return Err(self.err(&k, "expected a batch time above zero"));

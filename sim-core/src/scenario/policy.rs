@@ -27,8 +27,18 @@ pub fn parse_variants(
     file: &str,
     catalog: &Catalog,
 ) -> Result<Vec<Variant>, ScenarioError> {
-    let raw: RawScenario = parse_raw(source, file)?;
-    let Some(policies) = raw.policy else {
+    let table: Table = parse_raw(source, file)?;
+    let policies = if super::services::is_multi(&table) {
+        match table.get("policy") {
+            None => None,
+            Some(p) => Some(Vec::<Table>::deserialize(p.clone()).map_err(|e| {
+                ScenarioError::at_key(file, source, "policy", e.to_string().trim().to_string())
+            })?),
+        }
+    } else {
+        parse_raw::<RawScenario>(source, file)?.policy
+    };
+    let Some(policies) = policies else {
         return Ok(Vec::new());
     };
     let base_err = |key: &str, m: String| ScenarioError::at_key(file, source, key, m);
@@ -38,7 +48,7 @@ pub fn parse_variants(
             "expected at least one [[policy]] table".into(),
         ));
     }
-    let mut base: Table = parse_raw(source, file)?;
+    let mut base = table;
     base.remove("policy");
     let mut names: Vec<String> = Vec::with_capacity(policies.len());
     let mut out = Vec::with_capacity(policies.len());
@@ -93,6 +103,18 @@ pub fn parse_variants(
             }
         }
         let mut merged = base.clone();
+        if super::services::is_multi(&base) {
+            super::services::merge_variant(&mut merged, &overrides, &key, file, source)?;
+            let scenario = super::services::validate_multi(
+                &merged,
+                file,
+                source,
+                Some((i, &overrides)),
+                catalog,
+            )?;
+            out.push(Variant { name, scenario });
+            continue;
+        }
         merge(&mut merged, &overrides);
         let mut track = serde_path_to_error::Track::new();
         let de = serde_path_to_error::Deserializer::new(Value::Table(merged), &mut track);
@@ -120,6 +142,7 @@ pub fn parse_variants(
             file,
             source,
             variant: Some((i, &overrides)),
+            service: None,
         }
         .scenario(raw_variant, catalog)?;
         out.push(Variant { name, scenario });

@@ -233,6 +233,15 @@ impl Validator<'_> {
         }
         let min_scale = k.min_scale.unwrap_or(0);
         let max_scale = k.max_scale.unwrap_or(0);
+        for (name, v) in [
+            ("initial-scale", initial_scale),
+            ("min-scale", min_scale),
+            ("max-scale", max_scale),
+        ] {
+            super::limits::REPLICAS
+                .check(v.into())
+                .map_err(|m| self.err(&key(name), m))?;
+        }
         if max_scale != 0 && min_scale > max_scale {
             return Err(self.err(
                 &key("min-scale"),

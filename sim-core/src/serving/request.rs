@@ -22,6 +22,8 @@ pub struct Request {
     pub prefix: Prefix,
     /// Its tenant's label index (a mix's stream, a trace's label; 0 without labels).
     pub tenant: u16,
+    /// The service it was sent to (its index in the scenario; 0 with one service).
+    pub service: u16,
 }
 
 /// A request that finished service.

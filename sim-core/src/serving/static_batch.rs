@@ -231,6 +231,7 @@ mod tests {
             output_tokens: output,
             prefix: Prefix::NONE,
             tenant: 0,
+            service: 0,
         }
     }
 

@@ -92,7 +92,8 @@ impl TritonEngine {
         rng: Rng,
         first_replica: u32,
     ) -> Self {
-        let cap = policy.max_batch_size as usize;
+        // Reserved for a typical batch only: the size comes from the input.
+        let cap = policy.max_batch_size.min(1024) as usize;
         TritonEngine {
             policy,
             max_queue_size,
@@ -299,6 +300,7 @@ mod tests {
             output_tokens: 0,
             prefix: crate::serving::Prefix::NONE,
             tenant: 0,
+            service: 0,
         }
     }
 

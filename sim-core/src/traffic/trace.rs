@@ -116,7 +116,18 @@ pub fn parse_datetime_ns(s: &str) -> Option<u64> {
     let hh: u64 = t.next()?.parse().ok()?;
     let mm: u64 = t.next()?.parse().ok()?;
     let ss: u64 = t.next()?.parse().ok()?;
-    if !(1..=12).contains(&m) || !(1..=31).contains(&day) || hh > 23 || mm > 59 || ss > 60 {
+    // Years from 1970 to 2500: nanoseconds since 1970 fit in 64 bits (to 2554).
+    if !(1970..=2500).contains(&y) || !(1..=12).contains(&m) || hh > 23 || mm > 59 || ss > 60 {
+        return None;
+    }
+    let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    let month_days = match m {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
+    if !(1..=month_days).contains(&day) {
         return None;
     }
     if frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
@@ -135,7 +146,9 @@ pub fn parse_datetime_ns(s: &str) -> Option<u64> {
     if secs < 0 {
         return None;
     }
-    Some(secs as u64 * 1_000_000_000 + frac_ns)
+    (secs as u64)
+        .checked_mul(1_000_000_000)?
+        .checked_add(frac_ns)
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
@@ -196,6 +209,11 @@ mod tests {
             Some(951_868_800_000_000_000)
         );
         assert_eq!(parse_datetime_ns("2023-13-01 00:00:00"), None);
+        // Impossible calendar dates and years past 64-bit nanoseconds are refused.
+        assert_eq!(parse_datetime_ns("2023-02-29 00:00:00"), None);
+        assert_eq!(parse_datetime_ns("2023-04-31 00:00:00"), None);
+        assert!(parse_datetime_ns("2024-02-29 00:00:00").is_some());
+        assert_eq!(parse_datetime_ns("99999999999-01-01 00:00:00"), None);
         assert_eq!(
             parse_datetime_ns("2000-03-01 02:00:00.5+02:00"),
             Some(951_868_800_500_000_000)

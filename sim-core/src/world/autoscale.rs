@@ -9,6 +9,7 @@ use crate::hpa::state::{
     ConditionStatus, ContainerKind, ContainerState, MetricSample, NamedValue, PodPhase as HpaPhase,
 };
 use crate::hpa::{reconcile, HpaHistory, Observation, PodState};
+use crate::ids::ServiceId;
 use crate::metrics::RequestSink;
 use crate::scenario::{AutoscalingSpec, Scenario};
 use crate::serving::Engine;
@@ -220,12 +221,15 @@ impl Autoscaler {
     }
 
     /// When the first scrape and the first sync happen.
-    pub(super) fn first_events(&self) -> [(SimTime, Event); 2] {
+    pub(super) fn first_events(&self, svc: ServiceId) -> [(SimTime, Event); 2] {
         [
-            (SimTime(self.spec.metrics.scrape_interval.0), Event::Scrape),
+            (
+                SimTime(self.spec.metrics.scrape_interval.0),
+                Event::Scrape { svc },
+            ),
             (
                 SimTime(self.spec.controller.sync_period as u64),
-                Event::HpaSync,
+                Event::HpaSync { svc },
             ),
         ]
     }
@@ -233,35 +237,33 @@ impl Autoscaler {
 
 impl World {
     /// Scrapes every Ready or terminating pod.
-    pub(super) fn on_scrape(&mut self) {
-        let Some(a) = &self.autoscaler else { return };
+    pub(super) fn on_scrape(&mut self, svc: ServiceId) {
+        let sv = &mut self.svcs[svc.index()];
+        let Some(a) = &sv.autoscaler else { return };
         let next = self.now + a.spec.metrics.scrape_interval;
         let now = self.now;
-        let pods: Vec<(usize, PodPhase)> = self
-            .kube
-            .pod_views()
-            .map(|p| (p.id.index(), p.phase))
-            .collect();
-        for (e, phase) in pods {
+        for p in self.kube.pod_views(svc) {
+            let (e, phase) = (p.slot.index(), p.phase);
             if matches!(phase, PodPhase::Ready | PodPhase::Terminating) {
-                let kv = match self.engines.get(e) {
+                let kv = match sv.engines.get(e) {
                     Some(Engine::Vllm(v)) => {
                         let (used, total) = v.kv_blocks();
                         used as f64 / total.max(1) as f64
                     }
                     _ => 0.0,
                 };
-                self.gauges.scrape(e, now, kv);
+                sv.gauges.scrape(e, now, kv);
             }
         }
         if next < self.horizon {
-            self.queue.push(next, Event::Scrape);
+            self.queue.push(next, Event::Scrape { svc });
         }
     }
 
     /// One HPA sync: observe, reconcile, scale.
-    pub(super) fn on_hpa_sync<S: RequestSink>(&mut self, sink: &mut S) {
-        let Some(a) = &self.autoscaler else { return };
+    pub(super) fn on_hpa_sync<S: RequestSink>(&mut self, svc: ServiceId, sink: &mut S) {
+        let sv = &self.svcs[svc.index()];
+        let Some(a) = &sv.autoscaler else { return };
         let now_ns = self.now.0 as i64;
         let ns = |t: SimTime| t.0 as i64;
         let m = a.spec.metrics;
@@ -275,11 +277,11 @@ impl World {
         let mut pods = Vec::new();
         let mut totals = [0i64; 3];
         let mut status_replicas = 0;
-        for p in self.kube.pod_views() {
+        for p in self.kube.pod_views(svc) {
             // A ReplicaSet's status.replicas counts active pods only (upstream
             // `FilterActivePods`: no deletion timestamp); the HPA still sees terminating pods.
             status_replicas += i32::from(p.phase != PodPhase::Terminating);
-            let sample = self.gauges.samples.get(p.id.index()).copied().flatten();
+            let sample = sv.gauges.samples.get(p.slot.index()).copied().flatten();
             let mut usage = BTreeMap::new();
             let mut metrics = BTreeMap::new();
             let mut usage_sample = (0, 0);
@@ -349,8 +351,8 @@ impl World {
                 value: v,
             })
             .collect();
-        external.extend(self.keda_metrics());
-        let current = self.kube.desired() as i32;
+        external.extend(self.keda_metrics(svc));
+        let current = self.kube.desired(svc) as i32;
         let obs = Observation {
             now: now_ns,
             spec_replicas: current,
@@ -359,7 +361,10 @@ impl World {
             object_metrics: Vec::new(),
             external_metrics: external,
         };
-        let a = self.autoscaler.as_mut().expect("checked above");
+        let a = self.svcs[svc.index()]
+            .autoscaler
+            .as_mut()
+            .expect("checked above");
         let next = self.now + SimDuration(a.spec.controller.sync_period as u64);
         let outcome = reconcile(&a.spec.hpa, &a.spec.controller, &obs, &mut a.history);
         a.syncs += 1;
@@ -367,7 +372,7 @@ impl World {
             Ok(out) => {
                 if out.rescale && out.desired != current && out.desired >= 0 {
                     a.rescales += 1;
-                    self.scale_deployment_to(out.desired as u32, sink);
+                    self.scale_deployment_to(svc, out.desired as u32, sink);
                 }
             }
             Err(e) => {
@@ -383,7 +388,7 @@ impl World {
             }
         }
         if next < self.horizon {
-            self.queue.push(next, Event::HpaSync);
+            self.queue.push(next, Event::HpaSync { svc });
         }
     }
 }

@@ -13,6 +13,7 @@
 
 use super::{Event, World};
 use crate::engine::{Rng, SimTime};
+use crate::ids::ServiceId;
 use crate::metrics::RequestSink;
 use crate::results::ClientSummary;
 use crate::scenario::failure::ClientSpec;
@@ -69,15 +70,30 @@ impl Client {
 }
 
 impl World {
-    fn push_client(&mut self, at: SimTime, ev: ClientEvent) {
+    fn push_client(&mut self, svc: ServiceId, at: SimTime, ev: ClientEvent) {
         if at < self.horizon {
-            self.queue.push(at, Event::Client(ev));
+            self.queue.push(at, Event::Client(svc, ev));
+        }
+    }
+
+    /// Records a request dropped with `reason`, in the run's and its service's statistics.
+    pub(super) fn record_drop<S: RequestSink>(
+        &mut self,
+        r: &Request,
+        reason: DropReason,
+        sink: &mut S,
+    ) {
+        self.recorder.on_drop(r, self.now, reason, sink);
+        if let Some(rec) = &mut self.svcs[usize::from(r.service)].recorder {
+            rec.on_drop(r, self.now, reason, &mut crate::metrics::NoSink);
         }
     }
 
     /// A request's first attempt is sent.
-    pub(super) fn client_sent(&mut self, r: &Request) {
-        let Some(c) = &mut self.client else { return };
+    pub(super) fn client_sent(&mut self, svc: ServiceId, r: &Request) {
+        let Some(c) = &mut self.svcs[svc.index()].client else {
+            return;
+        };
         c.live.insert(
             r.id.0,
             Attempt {
@@ -87,14 +103,14 @@ impl World {
             },
         );
         if let Some(t) = c.spec.timeout {
-            self.push_client(self.now + t, ClientEvent::Timeout { id: r.id.0 });
+            self.push_client(svc, self.now + t, ClientEvent::Timeout { id: r.id.0 });
         }
     }
 
     /// An attempt completed; true if its request completes now (false: the client had given
     /// up on this attempt).
-    pub(super) fn client_completed(&mut self, r: &Request) -> bool {
-        let Some(c) = &mut self.client else {
+    pub(super) fn client_completed(&mut self, svc: ServiceId, r: &Request) -> bool {
+        let Some(c) = &mut self.svcs[svc.index()].client else {
             return true;
         };
         if c.abandoned.remove(&r.id.0).is_some() {
@@ -116,19 +132,19 @@ impl World {
         reason: DropReason,
         sink: &mut S,
     ) {
-        let Some(c) = &mut self.client else {
-            self.recorder.on_drop(r, self.now, reason, sink);
+        let Some(c) = &mut self.svcs[usize::from(r.service)].client else {
+            self.record_drop(r, reason, sink);
             return;
         };
         if c.abandoned.remove(&r.id.0).is_some() {
             return;
         }
         let Some(a) = c.live.remove(&r.id.0) else {
-            self.recorder.on_drop(r, self.now, reason, sink);
+            self.record_drop(r, reason, sink);
             return;
         };
         if reason == DropReason::ExceedsKvCache || a.tries >= c.spec.retries {
-            self.recorder.on_drop(&a.request, self.now, reason, sink);
+            self.record_drop(&a.request, reason, sink);
             return;
         }
         self.retry(a);
@@ -152,19 +168,20 @@ impl World {
 
     /// Attempt `a` (no longer live) was refused at the gateway with `reason`.
     fn refused<S: RequestSink>(&mut self, a: Attempt, reason: DropReason, sink: &mut S) {
-        match &mut self.client {
+        match &mut self.svcs[usize::from(a.request.service)].client {
             Some(c) if c.spec.retry_rate_limited && a.tries < c.spec.retries => {
                 c.counts.rate_limited_retries += 1;
                 self.retry(a);
             }
-            _ => self.recorder.on_drop(&a.request, self.now, reason, sink),
+            _ => self.record_drop(&a.request, reason, sink),
         }
     }
 
     fn retry(&mut self, a: Attempt) {
         let id = self.next_id;
         self.next_id += 1;
-        let c = self.client.as_mut().expect("a client");
+        let svc = ServiceId(u32::from(a.request.service));
+        let c = self.svcs[svc.index()].client.as_mut().expect("a client");
         let tries = a.tries + 1;
         c.counts.retries += 1;
         let cap = c.spec.backoff_before(tries);
@@ -180,12 +197,19 @@ impl World {
                 sent: false,
             },
         );
-        self.push_client(self.now + wait, ClientEvent::Retry { id });
+        self.push_client(svc, self.now + wait, ClientEvent::Retry { id });
     }
 
     /// A client's timeout or retry.
-    pub(super) fn on_client<S: RequestSink>(&mut self, ev: ClientEvent, sink: &mut S) {
-        let Some(c) = &mut self.client else { return };
+    pub(super) fn on_client<S: RequestSink>(
+        &mut self,
+        svc: ServiceId,
+        ev: ClientEvent,
+        sink: &mut S,
+    ) {
+        let Some(c) = &mut self.svcs[svc.index()].client else {
+            return;
+        };
         match ev {
             ClientEvent::Timeout { id } => {
                 let Some(a) = c.live.get(&id).copied() else {
@@ -198,8 +222,7 @@ impl World {
                 c.abandoned.insert(id, ());
                 c.counts.timeouts += 1;
                 if a.tries >= c.spec.retries {
-                    self.recorder
-                        .on_drop(&a.request, self.now, DropReason::ClientTimeout, sink);
+                    self.record_drop(&a.request, DropReason::ClientTimeout, sink);
                 } else {
                     self.retry(a);
                 }
@@ -210,15 +233,15 @@ impl World {
                 let a = *a;
                 let timeout = c.spec.timeout;
                 // The retry passes the tenant gateway again (it is no new arrival).
-                if let Err(reason) = self.pass_gate(&a.request) {
-                    if let Some(c) = &mut self.client {
+                if let Err(reason) = self.pass_gate(svc, &a.request) {
+                    if let Some(c) = &mut self.svcs[svc.index()].client {
                         c.live.remove(&id);
                     }
                     self.refused(a, reason, sink);
                     return;
                 }
                 if let Some(t) = timeout {
-                    self.push_client(self.now + t, ClientEvent::Timeout { id });
+                    self.push_client(svc, self.now + t, ClientEvent::Timeout { id });
                 }
                 self.dispatch(a.request, sink);
             }

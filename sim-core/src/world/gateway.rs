@@ -5,6 +5,7 @@
 
 use super::{Event, World};
 use crate::engine::SimDuration;
+use crate::ids::ServiceId;
 use crate::metrics::RequestSink;
 use crate::serving::{DropReason, ReplicaEngine, Request};
 use std::collections::VecDeque;
@@ -42,20 +43,21 @@ impl Gateway {
 }
 
 impl World {
-    /// Holds `request` at the gateway.
-    pub(super) fn hold<S: RequestSink>(&mut self, request: Request, sink: &mut S) {
-        let g = &mut self.gateway;
+    /// Holds `request` at its service's gateway.
+    pub(super) fn hold<S: RequestSink>(&mut self, svc: ServiceId, request: Request, sink: &mut S) {
+        let sv = &mut self.svcs[svc.index()];
+        let g = &mut sv.gateway;
         g.held.push_back(request);
         g.waited += 1;
+        sv.queued += 1;
         self.queued += 1;
-        self.recorder
-            .set_state(self.queued, self.in_service, self.busy);
-        self.arm_gateway_timeout();
-        self.kpa_poke(sink);
+        self.publish_state(svc);
+        self.arm_gateway_timeout(svc);
+        self.kpa_poke(svc, sink);
     }
 
-    fn arm_gateway_timeout(&mut self) {
-        let g = &mut self.gateway;
+    fn arm_gateway_timeout(&mut self, svc: ServiceId) {
+        let g = &mut self.svcs[svc.index()].gateway;
         if g.armed {
             return;
         }
@@ -63,62 +65,70 @@ impl World {
             let at = head.arrival + t;
             if at < self.horizon {
                 g.armed = true;
-                self.queue.push(at.max(self.now), Event::GatewayTimeout);
+                self.queue
+                    .push(at.max(self.now), Event::GatewayTimeout { svc });
             }
         }
     }
 
     /// Fails the requests that have waited longer than the timeout.
-    pub(super) fn on_gateway_timeout<S: RequestSink>(&mut self, sink: &mut S) {
-        self.gateway.armed = false;
-        let Some(t) = self.gateway.timeout else {
+    pub(super) fn on_gateway_timeout<S: RequestSink>(&mut self, svc: ServiceId, sink: &mut S) {
+        let g = &mut self.svcs[svc.index()].gateway;
+        g.armed = false;
+        let Some(t) = g.timeout else {
             return;
         };
-        while let Some(head) = self.gateway.held.front().copied() {
+        while let Some(head) = self.svcs[svc.index()].gateway.held.front().copied() {
             if head.arrival + t > self.now {
                 break;
             }
-            self.gateway.held.pop_front();
-            self.gateway.timed_out += 1;
+            let sv = &mut self.svcs[svc.index()];
+            sv.gateway.held.pop_front();
+            sv.gateway.timed_out += 1;
+            sv.queued -= 1;
             self.queued -= 1;
             self.fail_request(&head, DropReason::NoReadyReplica, sink);
         }
-        self.recorder
-            .set_state(self.queued, self.in_service, self.busy);
-        self.arm_gateway_timeout();
+        self.publish_state(svc);
+        self.arm_gateway_timeout(svc);
     }
 
     /// Sends every held request to the router while a pod is Ready.
-    pub(super) fn release_gateway<S: RequestSink>(&mut self, sink: &mut S) {
-        while let Some(r) = self.gateway.held.front().copied() {
-            let Some(router) = &mut self.router else {
+    pub(super) fn release_gateway<S: RequestSink>(&mut self, svc: ServiceId, sink: &mut S) {
+        loop {
+            let sv = &mut self.svcs[svc.index()];
+            let Some(r) = sv.gateway.held.front().copied() else {
                 return;
             };
-            let Some(e) = router.pick(self.kube.ready(), &self.engines, r.prefix) else {
+            let Some(router) = &mut sv.router else {
                 return;
             };
-            self.gateway.held.pop_front();
-            if self.kube.fail.is_hung(crate::ids::PodId(e.0)) {
+            let Some(e) = router.pick(self.kube.ready(svc), &sv.engines, r.prefix) else {
+                return;
+            };
+            sv.gateway.held.pop_front();
+            if self.kube.fail.is_hung(self.kube.pod_at(svc, e)) {
+                sv.queued -= 1;
                 self.queued -= 1;
                 self.fail_request(&r, DropReason::PodFailed, sink);
                 continue;
             }
-            match self.engines[e.index()].admit(self.now, r) {
+            match sv.engines[e.index()].admit(self.now, r) {
                 // Already counted as queued while it waited.
-                Ok(()) => self.advance_engine(e, sink),
+                Ok(()) => self.advance_engine(svc, e, sink),
                 Err(reason) => {
+                    sv.queued -= 1;
                     self.queued -= 1;
                     self.fail_request(&r, reason, sink);
-                    self.recorder
-                        .set_state(self.queued, self.in_service, self.busy);
+                    self.publish_state(svc);
                 }
             }
         }
     }
 
-    /// Whether held requests can go now.
+    /// Whether a service's held requests can go now.
     #[inline]
-    pub(super) fn gateway_ready(&self) -> bool {
-        !self.gateway.held.is_empty() && !self.kube.ready().is_empty()
+    pub(super) fn gateway_ready(&self, svc: ServiceId) -> bool {
+        !self.svcs[svc.index()].gateway.held.is_empty() && !self.kube.ready(svc).is_empty()
     }
 }

@@ -6,6 +6,7 @@ use super::kube::PodPhase;
 use super::{Event, World};
 use crate::engine::{SimDuration, SimTime};
 use crate::hpa::state::NamedValue;
+use crate::ids::ServiceId;
 use crate::keda::{QueryAgg, ScaleExecutor, ScaledObject, TriggerKind};
 use crate::metrics::RequestSink;
 
@@ -35,14 +36,15 @@ impl KedaLoop {
 
 impl World {
     /// The current value of trigger `i` (milli-units), as its scaler reports it.
-    fn trigger_value(&self, i: usize) -> i64 {
-        let Some(k) = &self.keda else { return 0 };
+    fn trigger_value(&self, svc: ServiceId, i: usize) -> i64 {
+        let sv = &self.svcs[svc.index()];
+        let Some(k) = &sv.keda else { return 0 };
         match &k.so.triggers[i].kind {
             TriggerKind::Queue { scale_on_in_flight } => {
                 // Requests held at the gateway are counted in `queued`.
-                let n = self.queued
+                let n = sv.queued
                     + if *scale_on_in_flight {
-                        self.in_service
+                        sv.in_service
                     } else {
                         0
                     };
@@ -51,12 +53,12 @@ impl World {
             TriggerKind::Prometheus { query } => {
                 let mut n = 0i64;
                 let mut acc: Option<i64> = None;
-                for p in self.kube.pod_views() {
+                for p in self.kube.pod_views(svc) {
                     if !matches!(p.phase, PodPhase::Ready | PodPhase::Terminating) {
                         continue;
                     }
                     let mig = self.kube.on_mig(p.id);
-                    let Some(v) = self.gauges.pod_metric(p.id.index(), &query.metric, mig) else {
+                    let Some(v) = sv.gauges.pod_metric(p.slot.index(), &query.metric, mig) else {
                         continue;
                     };
                     n += 1;
@@ -79,26 +81,28 @@ impl World {
     }
 
     /// The triggers' values as the External metrics of KEDA's HPA (empty without KEDA).
-    pub(super) fn keda_metrics(&self) -> Vec<NamedValue> {
-        let Some(k) = &self.keda else {
+    pub(super) fn keda_metrics(&self, svc: ServiceId) -> Vec<NamedValue> {
+        let Some(k) = &self.svcs[svc.index()].keda else {
             return Vec::new();
         };
         (0..k.so.triggers.len())
             .map(|i| NamedValue {
                 name: k.so.triggers[i].metric_name.clone(),
-                value: self.trigger_value(i),
+                value: self.trigger_value(svc, i),
             })
             .collect()
     }
 
     /// One check of the scale loop: is any trigger active; KEDA's own 0↔1 scaling.
-    pub(super) fn on_keda_poll<S: RequestSink>(&mut self, sink: &mut S) {
-        let Some(k) = &self.keda else { return };
-        let active =
-            (0..k.so.triggers.len()).any(|i| self.trigger_value(i) > k.so.triggers[i].activation);
+    pub(super) fn on_keda_poll<S: RequestSink>(&mut self, svc: ServiceId, sink: &mut S) {
+        let Some(k) = &self.svcs[svc.index()].keda else {
+            return;
+        };
+        let active = (0..k.so.triggers.len())
+            .any(|i| self.trigger_value(svc, i) > k.so.triggers[i].activation);
         let next = self.now + SimDuration::from_secs(k.so.polling_interval as u64);
-        let current = self.kube.desired() as i32;
-        let k = self.keda.as_mut().expect("checked above");
+        let current = self.kube.desired(svc) as i32;
+        let k = self.svcs[svc.index()].keda.as_mut().expect("checked above");
         k.polls += 1;
         let to = k.exec.request_scale(self.now.0 as i64, active, current);
         if let Some(to) = to {
@@ -108,15 +112,15 @@ impl World {
             if to < current && to <= k.so.idle_replica_count.unwrap_or(0) {
                 k.deactivations += 1;
             }
-            self.scale_deployment_to(to.max(0) as u32, sink);
+            self.scale_deployment_to(svc, to.max(0) as u32, sink);
         }
         if next < self.horizon {
-            self.queue.push(next, Event::KedaPoll);
+            self.queue.push(next, Event::KedaPoll { svc });
         }
     }
 
-    /// When KEDA first checks its triggers.
-    pub(super) fn keda_first_poll(&self) -> Option<SimTime> {
-        self.keda.as_ref().map(|_| SimTime::ZERO)
+    /// When a service's KEDA first checks its triggers.
+    pub(super) fn keda_first_poll(&self, svc: ServiceId) -> Option<SimTime> {
+        self.svcs[svc.index()].keda.as_ref().map(|_| SimTime::ZERO)
     }
 }

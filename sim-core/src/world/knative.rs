@@ -5,6 +5,7 @@
 
 use super::{Event, World};
 use crate::engine::{SimDuration, SimTime};
+use crate::ids::ServiceId;
 use crate::knative::buckets::WindowBuckets;
 use crate::knative::decider::DeciderSpec;
 use crate::knative::{Decider, KpaConfig, PodAutoscaler};
@@ -62,24 +63,33 @@ impl KpaLoop {
     }
 
     /// The first scrape and the first decision.
-    pub(super) fn first_events(&self) -> [(SimTime, Event); 2] {
+    pub(super) fn first_events(&self, svc: ServiceId) -> [(SimTime, Event); 2] {
         [
-            (SimTime(self.cfg.scrape_interval as u64), Event::KpaScrape),
-            (SimTime(self.cfg.tick_interval as u64), Event::KpaTick),
+            (
+                SimTime(self.cfg.scrape_interval as u64),
+                Event::KpaScrape { svc },
+            ),
+            (
+                SimTime(self.cfg.tick_interval as u64),
+                Event::KpaTick { svc },
+            ),
         ]
     }
 }
 
 impl World {
-    fn kpa_level(&self) -> u32 {
-        self.queued + self.in_service
+    fn kpa_level(&self, svc: ServiceId) -> u32 {
+        let sv = &self.svcs[svc.index()];
+        sv.queued + sv.in_service
     }
 
     /// Records the average concurrency of the last scrape interval.
-    pub(super) fn on_kpa_scrape(&mut self) {
-        let level = self.kpa_level();
-        let ready = self.kube.ready().len();
-        let Some(k) = &mut self.kpa else { return };
+    pub(super) fn on_kpa_scrape(&mut self, svc: ServiceId) {
+        let level = self.kpa_level(svc);
+        let ready = self.kube.ready(svc).len();
+        let Some(k) = &mut self.svcs[svc.index()].kpa else {
+            return;
+        };
         k.integrate(self.now, level);
         let dt = self.now.0.saturating_sub(k.scraped_at.0);
         let delta = k.area - k.scraped_area;
@@ -93,26 +103,30 @@ impl World {
         }
         let next = self.now + SimDuration(k.cfg.scrape_interval as u64);
         if next < self.horizon {
-            self.queue.push(next, Event::KpaScrape);
+            self.queue.push(next, Event::KpaScrape { svc });
         }
     }
 
     /// A decision on the tick.
-    pub(super) fn on_kpa_tick<S: RequestSink>(&mut self, sink: &mut S) {
-        let Some(k) = &self.kpa else { return };
+    pub(super) fn on_kpa_tick<S: RequestSink>(&mut self, svc: ServiceId, sink: &mut S) {
+        let Some(k) = &self.svcs[svc.index()].kpa else {
+            return;
+        };
         let next = self.now + SimDuration(k.cfg.tick_interval as u64);
-        self.kpa_decide(sink);
+        self.kpa_decide(svc, sink);
         if next < self.horizon {
-            self.queue.push(next, Event::KpaTick);
+            self.queue.push(next, Event::KpaTick { svc });
         }
     }
 
     /// The decider, then the PodAutoscaler; scales the Deployment when the PA applies a scale.
-    fn kpa_decide<S: RequestSink>(&mut self, sink: &mut S) {
-        let ready = self.kube.ready().len() as u32;
-        let current = self.kube.desired();
+    fn kpa_decide<S: RequestSink>(&mut self, svc: ServiceId, sink: &mut S) {
+        let ready = self.kube.ready(svc).len() as u32;
+        let current = self.kube.desired(svc);
         let now = self.now.0 as i64;
-        let Some(k) = &mut self.kpa else { return };
+        let Some(k) = &mut self.svcs[svc.index()].kpa else {
+            return;
+        };
         k.ticks += 1;
         let desired = if k.stable.is_empty() {
             None
@@ -129,21 +143,23 @@ impl World {
                 if n == 0 {
                     k.to_zero += 1;
                 }
-                self.scale_deployment_to(n, sink);
+                self.scale_deployment_to(svc, n, sink);
             }
         }
     }
 
     /// The activator holds a request: at scale zero it reports at once and the autoscaler decides
     /// without waiting for the tick (`MultiScaler.Poke`).
-    pub(super) fn kpa_poke<S: RequestSink>(&mut self, sink: &mut S) {
-        let Some(k) = &mut self.kpa else { return };
+    pub(super) fn kpa_poke<S: RequestSink>(&mut self, svc: ServiceId, sink: &mut S) {
+        let Some(k) = &mut self.svcs[svc.index()].kpa else {
+            return;
+        };
         if k.latest != 0 {
             return;
         }
         k.pokes += 1;
         k.stable.record(self.now.0 as i64, 1.0);
         k.panic.record(self.now.0 as i64, 1.0);
-        self.kpa_decide(sink);
+        self.kpa_decide(svc, sink);
     }
 }

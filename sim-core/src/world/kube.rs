@@ -16,6 +16,7 @@ pub(super) mod vpa;
 use super::{Event, WakeSlot, World};
 use crate::cluster::{Labels, NodePoolSpec, PodTemplate, Quantity, ResVec, ResourceNames};
 use crate::engine::{Rng, RngStreams, SimDuration, SimTime, NANOS_PER_SEC};
+use crate::ids::ServiceId;
 use crate::ids::{EngineId, NodeId, PodId, PoolId};
 use crate::metrics::{ClusterGauge, RequestSink};
 use crate::results::{ClusterOutcome, PoolOutcome};
@@ -91,13 +92,21 @@ pub(super) struct Pod {
     requests: Option<Box<(ResVec, ResVec)>>,
     /// The model version it runs (0: `[service]`; n: the n-th `[[rollout]]`'s).
     version: u32,
+    /// The service whose Deployment owns it.
+    svc: ServiceId,
+    /// Its engine's slot within its service.
+    slot: EngineId,
+    /// When it was gone (its containers exited), if it is.
+    gone_at: Option<SimTime>,
 }
 
 /// What controllers see of a pod.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct PodStatus {
-    /// The pod (its engine has the same index).
+    /// The pod.
     pub(super) id: PodId,
+    /// Its engine's slot within its service.
+    pub(super) slot: EngineId,
     /// Its phase.
     pub(super) phase: PodPhase,
     /// When it was created.
@@ -124,52 +133,70 @@ pub(super) struct Kube {
     pools: Vec<Pool>,
     nodes: Vec<Node>,
     pods: Vec<Pod>,
-    template: PodTemplate,
-    pod_req: ResVec,
-    pod_req_nonzero: ResVec,
-    desired: u32,
-    scale: Vec<(SimTime, u32)>,
+    /// Every service's Deployment, by service id.
+    deps: Vec<Deployment>,
     scheduler: SchedulerConfig,
     sched_rng: Rng,
     scratch: Vec<(usize, i64)>,
-    /// Engine indices of Ready pods, ascending (pod index = engine index).
-    ready: Vec<EngineId>,
     /// Pending pods, ascending.
     pending: Vec<PodId>,
     warnings: Vec<String>,
     last_unschedulable: Option<String>,
-    shared_instances: u32,
     overcommits: u64,
     /// The Cluster Autoscaler, if the scenario has one.
     pub(super) ca: Option<cluster_autoscaler::ClusterAutoscaler>,
     /// Karpenter, if the scenario has it.
     pub(super) karpenter: Option<karpenter::Karpenter>,
-    /// Shares of a time-sliced GPU each pod requests.
-    shared_request: u64,
     /// Pods OOM-killed on time-sliced GPUs.
     oom_kills: u64,
     /// Failures, their timeline and recovery.
     pub(super) fail: failure::FailState,
-    /// The pod templates of versions 1, 2, … (`[[rollout]]`), and their requests.
-    versions: Vec<(PodTemplate, (ResVec, ResVec))>,
     /// Namespaces' ResourceQuotas.
     quotas: quota::Quotas,
-    /// The serving Deployment's namespace.
-    service_ns: Option<usize>,
+    /// Preemptions and nominated pods.
+    pub(super) preemption: preempt::Preemption,
     /// Kueue and its batch pods, if the scenario has batch work.
     pub(super) kueue: Option<kueue::Kueue>,
+}
+
+/// A service's Deployment as the cluster sees it: its pod template and requests, its desired
+/// and Ready replicas, its versions, namespace and priority.
+#[derive(Debug)]
+pub(super) struct Deployment {
+    template: PodTemplate,
+    pod_req: ResVec,
+    pod_req_nonzero: ResVec,
+    desired: u32,
+    scale: Vec<(SimTime, u32)>,
+    /// Engine slots of Ready pods, ascending.
+    ready: Vec<EngineId>,
+    /// The pod of each engine slot.
+    slots: Vec<PodId>,
+    /// Replicas of a shared queue (no pods); 0 behind a router.
+    shared_instances: u32,
+    /// Shares of a time-sliced GPU each pod requests.
+    shared_request: u64,
+    /// The pod templates of versions 1, 2, … (`[[rollout]]`), and their requests.
+    versions: Vec<(PodTemplate, (ResVec, ResVec))>,
+    /// The Deployment's namespace (index into the quotas' namespaces).
+    service_ns: Option<usize>,
+    /// Its pods' priority.
+    priority: crate::scenario::batch::Priority,
+    /// Its PodDisruptionBudget, if any.
+    pdb: Option<crate::scenario::failure::PdbBound>,
 }
 
 impl Kube {
     pub(super) fn new(s: &Scenario, streams: &RngStreams) -> Kube {
         let mut names = ResourceNames::default();
-        let requests = s.service.pod.resources.effective_requests();
-        for k in requests.keys() {
-            names.intern(k);
-        }
-        for r in &s.rollouts {
-            for k in r.service.pod.resources.effective_requests().keys() {
+        for v in s.services() {
+            for k in v.service.pod.resources.effective_requests().keys() {
                 names.intern(k);
+            }
+            for r in &v.rollouts {
+                for k in r.service.pod.resources.effective_requests().keys() {
+                    names.intern(k);
+                }
             }
         }
         let pools: Vec<NodePoolSpec> = s
@@ -190,9 +217,16 @@ impl Kube {
                 }
             }
         }
-        let (pod_req, pod_req_nonzero) = request_vectors(&names, &requests);
         let mut warnings = Vec::new();
-        if !pools.is_empty() {
+        let multi = !s.others.is_empty();
+        for v in s.services().filter(|_| !pools.is_empty()) {
+            let requests = v.service.pod.resources.effective_requests();
+            let (pod_req, _) = request_vectors(&names, &requests);
+            let whose = if multi {
+                format!("service `{}`: ", v.service.name)
+            } else {
+                String::new()
+            };
             for (i, r) in pod_req.0.iter().enumerate() {
                 if *r == 0 || i == ResourceNames::PODS {
                     continue;
@@ -206,10 +240,10 @@ impl Kube {
                 if (*r as u128) > best {
                     let q = Quantity::from_milli(*r as u128);
                     warnings.push(if best == 0 {
-                        format!("pods request {q} of `{name}`, which no node pool offers: they will stay Pending")
+                        format!("{whose}pods request {q} of `{name}`, which no node pool offers: they will stay Pending")
                     } else {
                         format!(
-                            "pods request {q} of `{name}`, more than any node pool's allocatable ({}): they will stay Pending",
+                            "{whose}pods request {q} of `{name}`, more than any node pool's allocatable ({}): they will stay Pending",
                             Quantity::from_milli(best)
                         )
                     });
@@ -223,14 +257,47 @@ impl Kube {
                 spec,
             })
             .collect();
-        let shared = s.service.dispatch == Dispatch::Shared;
-        let versions = s
-            .rollouts
+        let time_sliced = s
+            .cluster
             .iter()
-            .map(|r| {
-                let t = r.service.pod.clone();
-                let req = request_vectors(&names, &t.resources.effective_requests());
-                (t, req)
+            .flat_map(|c| c.pools.iter())
+            .find_map(|p| p.time_slicing.as_ref());
+        let deps = s
+            .services()
+            .map(|v| {
+                let svc = &v.service;
+                let (pod_req, pod_req_nonzero) =
+                    request_vectors(&names, &svc.pod.resources.effective_requests());
+                let shared = svc.dispatch == Dispatch::Shared;
+                Deployment {
+                    template: svc.pod.clone(),
+                    pod_req,
+                    pod_req_nonzero,
+                    desired: svc.replicas,
+                    scale: svc.scale.clone(),
+                    ready: Vec::new(),
+                    slots: Vec::new(),
+                    shared_instances: if shared { svc.replicas } else { 0 },
+                    shared_request: time_sliced.map_or(0, |(_, name)| {
+                        svc.pod
+                            .resources
+                            .requests
+                            .get(name)
+                            .map_or(0, |q| q.units_ceil() as u64)
+                    }),
+                    versions: v
+                        .rollouts
+                        .iter()
+                        .map(|r| {
+                            let t = r.service.pod.clone();
+                            let req = request_vectors(&names, &t.resources.effective_requests());
+                            (t, req)
+                        })
+                        .collect(),
+                    service_ns: v.admission.service_namespace,
+                    priority: v.admission.service_priority,
+                    pdb: v.failures.pdb,
+                }
             })
             .collect();
         Kube {
@@ -239,11 +306,7 @@ impl Kube {
             pools,
             nodes: Vec::new(),
             pods: Vec::new(),
-            template: s.service.pod.clone(),
-            pod_req,
-            pod_req_nonzero,
-            desired: s.service.replicas,
-            scale: s.service.scale.clone(),
+            deps,
             scheduler: s
                 .cluster
                 .as_ref()
@@ -251,25 +314,10 @@ impl Kube {
                 .unwrap_or_default(),
             sched_rng: streams.stream("scheduler/tie-break"),
             scratch: Vec::new(),
-            ready: Vec::new(),
             pending: Vec::new(),
             warnings,
             last_unschedulable: None,
-            shared_instances: if shared { s.service.replicas } else { 0 },
             overcommits: 0,
-            shared_request: s
-                .cluster
-                .iter()
-                .flat_map(|c| c.pools.iter())
-                .find_map(|p| p.time_slicing.as_ref())
-                .map_or(0, |(_, name)| {
-                    s.service
-                        .pod
-                        .resources
-                        .requests
-                        .get(name)
-                        .map_or(0, |q| q.units_ceil() as u64)
-                }),
             oom_kills: 0,
             fail: failure::FailState::new(&s.failures, streams),
             ca: s
@@ -277,13 +325,12 @@ impl Kube {
                 .clone()
                 .map(|c| cluster_autoscaler::ClusterAutoscaler::new(c, streams)),
             karpenter: s.karpenter.clone().map(karpenter::Karpenter::new),
-            versions,
             quotas: quota::Quotas::new(&s.admission, &names),
-            service_ns: s.admission.service_namespace,
+            preemption: preempt::Preemption::default(),
             kueue: s
                 .batch
                 .as_ref()
-                .map(|b| kueue::Kueue::new(b, s.admission.service_priority, &names, streams)),
+                .map(|b| kueue::Kueue::new(b, &names, streams)),
             names,
         }
     }
@@ -309,10 +356,54 @@ impl Kube {
 
     /// The template a pod was created from (its version's).
     pub(super) fn template_of(&self, pod: PodId) -> &PodTemplate {
-        match self.pods[pod.index()].version {
-            0 => &self.template,
-            v => &self.versions[v as usize - 1].0,
+        let p = &self.pods[pod.index()];
+        let d = &self.deps[p.svc.index()];
+        match p.version {
+            0 => &d.template,
+            v => &d.versions[v as usize - 1].0,
         }
+    }
+
+    /// The service that owns a pod.
+    pub(super) fn svc_of(&self, pod: PodId) -> ServiceId {
+        self.pods[pod.index()].svc
+    }
+
+    /// A pod's engine slot within its service.
+    pub(super) fn slot_of(&self, pod: PodId) -> EngineId {
+        self.pods[pod.index()].slot
+    }
+
+    /// The pod of service `svc`'s engine slot.
+    pub(super) fn pod_at(&self, svc: ServiceId, slot: EngineId) -> PodId {
+        self.deps[svc.index()].slots[slot.index()]
+    }
+
+    /// A service's pod template (version 0).
+    pub(super) fn template(&self, svc: ServiceId) -> &PodTemplate {
+        &self.deps[svc.index()].template
+    }
+
+    /// A service's pod requests (version 0, without the VPA).
+    pub(super) fn pod_req(&self, svc: ServiceId) -> &ResVec {
+        &self.deps[svc.index()].pod_req
+    }
+
+    /// A service's pods' priority.
+    pub(super) fn priority(&self, svc: ServiceId) -> crate::scenario::batch::Priority {
+        self.deps[svc.index()].priority
+    }
+
+    /// Seconds each service's pods were bound (from binding to gone, or to `horizon`).
+    pub(super) fn replica_seconds(&self, horizon: SimTime) -> Vec<f64> {
+        let mut out = vec![0.0; self.deps.len()];
+        for p in &self.pods {
+            if let Some(b) = p.bound {
+                let end = p.gone_at.unwrap_or(horizon).min(horizon);
+                out[p.svc.index()] += end.since(b).as_secs_f64();
+            }
+        }
+        out
     }
 
     /// Whether a pod's GPU is a MIG slice: it requests an `nvidia.com/mig-<profile>` (the mixed
@@ -338,9 +429,13 @@ impl Kube {
 
     /// A pod's requests and their non-zero form (the template's unless the VPA set its own).
     pub(super) fn requests_of(&self, pod: PodId) -> (&ResVec, &ResVec) {
-        match &self.pods[pod.index()].requests {
+        let p = &self.pods[pod.index()];
+        match &p.requests {
             Some(r) => (&r.0, &r.1),
-            None => (&self.pod_req, &self.pod_req_nonzero),
+            None => {
+                let d = &self.deps[p.svc.index()];
+                (&d.pod_req, &d.pod_req_nonzero)
+            }
         }
     }
 
@@ -369,9 +464,9 @@ impl Kube {
         true
     }
 
-    /// Engine indices of Ready replicas.
-    pub(super) fn ready(&self) -> &[EngineId] {
-        &self.ready
+    /// Engine slots of a service's Ready replicas, ascending.
+    pub(super) fn ready(&self, svc: ServiceId) -> &[EngineId] {
+        &self.deps[svc.index()].ready
     }
 
     /// Pods starting or serving on `node`.
@@ -385,19 +480,20 @@ impl Kube {
             .collect()
     }
 
-    /// The Deployment's desired replicas.
-    pub(super) fn desired(&self) -> u32 {
-        self.desired
+    /// A service's Deployment's desired replicas.
+    pub(super) fn desired(&self, svc: ServiceId) -> u32 {
+        self.deps[svc.index()].desired
     }
 
-    /// Every pod not yet gone, in creation order.
-    pub(super) fn pod_views(&self) -> impl Iterator<Item = PodStatus> + '_ {
+    /// Every pod of service `svc` not yet gone, in creation order.
+    pub(super) fn pod_views(&self, svc: ServiceId) -> impl Iterator<Item = PodStatus> + '_ {
         self.pods
             .iter()
             .enumerate()
-            .filter(|(_, p)| p.phase != PodPhase::Gone)
+            .filter(move |(_, p)| p.phase != PodPhase::Gone && p.svc == svc)
             .map(|(i, p)| PodStatus {
                 id: PodId(i as u32),
+                slot: p.slot,
                 phase: p.phase,
                 created: p.created,
                 bound: p.bound,
@@ -411,30 +507,33 @@ impl Kube {
             .is_some_and(|p| p.phase == PodPhase::Terminating)
     }
 
-    fn active_pods(&self) -> usize {
+    fn active_pods(&self, svc: ServiceId) -> usize {
         self.pods
             .iter()
             .filter(|p| {
-                matches!(
-                    p.phase,
-                    PodPhase::Pending | PodPhase::Starting | PodPhase::Ready
-                )
+                p.svc == svc
+                    && matches!(
+                        p.phase,
+                        PodPhase::Pending | PodPhase::Starting | PodPhase::Ready
+                    )
             })
             .count()
     }
 
     fn gauge(&self) -> ClusterGauge {
+        let (mut desired, mut ready) = (0, 0);
+        for d in &self.deps {
+            let (de, re) = if d.shared_instances > 0 {
+                (d.shared_instances, d.shared_instances)
+            } else {
+                (d.desired, d.ready.len() as u32)
+            };
+            desired += de;
+            ready += re;
+        }
         let mut g = ClusterGauge {
-            desired: if self.shared_instances > 0 {
-                self.shared_instances
-            } else {
-                self.desired
-            },
-            ready: if self.shared_instances > 0 {
-                self.shared_instances
-            } else {
-                self.ready.len() as u32
-            },
+            desired,
+            ready,
             pods_pending: self.pending.len() as u32,
             ..ClusterGauge::default()
         };
@@ -467,7 +566,7 @@ impl Kube {
             .map(|p| PoolOutcome {
                 name: p.spec.name.clone(),
                 instance_type: p.spec.instance_type.clone(),
-                capacity_type: p.spec.capacity_type.name(),
+                capacity_type: p.spec.capacity_type.name().to_string(),
                 gpu: p.spec.gpu.clone(),
                 price_usd_per_hour: p.spec.price_usd_per_hour,
                 nodes_launched: 0,
@@ -531,18 +630,30 @@ impl World {
                 );
             }
         }
-        for step in 0..self.kube.scale.len() {
-            self.queue.push(
-                self.kube.scale[step].0,
-                Event::ScaleDeployment { step: step as u32 },
-            );
+        for (i, d) in self.kube.deps.iter().enumerate() {
+            for step in 0..d.scale.len() {
+                self.queue.push(
+                    d.scale[step].0,
+                    Event::ScaleDeployment {
+                        svc: ServiceId(i as u32),
+                        step: step as u32,
+                    },
+                );
+            }
         }
-        if self.router.is_some() {
-            for _ in 0..self.kube.desired {
-                if !self.create_pod() {
-                    break;
+        let mut any = false;
+        for i in 0..self.svcs.len() {
+            let svc = ServiceId(i as u32);
+            if self.svcs[i].router.is_some() {
+                any = true;
+                for _ in 0..self.kube.deps[i].desired {
+                    if !self.create_pod(svc) {
+                        break;
+                    }
                 }
             }
+        }
+        if any {
             let warm = self.kube.warm_start;
             self.schedule_pending_inner(warm);
         }
@@ -577,20 +688,22 @@ impl World {
         id
     }
 
-    /// Creates a pod of the Deployment; false if its namespace's quota refuses it.
-    fn create_pod(&mut self) -> bool {
-        self.create_pod_of(0)
+    /// Creates a pod of service `svc`'s Deployment; false if its namespace's quota refuses it.
+    fn create_pod(&mut self, svc: ServiceId) -> bool {
+        self.create_pod_of(svc, 0)
     }
 
-    /// Creates a pod of model version `version` (its template, requests and engine); false if
-    /// its namespace's quota refuses it.
-    fn create_pod_of(&mut self, version: u32) -> bool {
+    /// Creates a pod of service `svc`'s model version `version` (its template, requests and
+    /// engine); false if its namespace's quota refuses it.
+    fn create_pod_of(&mut self, svc: ServiceId, version: u32) -> bool {
         let k = &mut self.kube;
-        let req = creation_requests(&k.pod_req, &k.versions, version);
-        if !k.quotas.admit(k.service_ns, req, &k.names) {
+        let d = &k.deps[svc.index()];
+        let req = creation_requests(&d.pod_req, &d.versions, version);
+        if !k.quotas.admit(d.service_ns, req, &k.names) {
             return false;
         }
         let id = PodId(self.kube.pods.len() as u32);
+        let slot = self.svcs[svc.index()].next_slot();
         self.kube.pods.push(Pod {
             phase: PodPhase::Pending,
             node: None,
@@ -601,27 +714,51 @@ impl World {
             generation: 0,
             requests: None,
             version,
+            svc,
+            slot,
+            gone_at: None,
         });
         if version > 0 {
-            let r = self.kube.versions[version as usize - 1].1.clone();
+            let r = self.kube.deps[svc.index()].versions[version as usize - 1]
+                .1
+                .clone();
             self.kube.set_requests(id, r);
         }
         self.vpa_admit(id);
         self.kube.pending.push(id);
-        let engine = self.new_engine(id.0, version);
-        self.engines.push(engine);
-        self.wake.push(WakeSlot::default());
+        let engine = self.new_engine(svc, slot, version);
+        let sv = &mut self.svcs[svc.index()];
+        sv.engines.push(engine);
+        sv.wake.push(WakeSlot::default());
+        self.kube.deps[svc.index()].slots.push(id);
         true
     }
 
-    /// Recomputes the cluster gauge for the recorder.
+    /// Recomputes the cluster gauge for the recorder (and each service's, with several).
     fn publish_cluster(&mut self) {
-        if let Some(r) = &mut self.rollout {
-            r.dirty = true;
+        for sv in &mut self.svcs {
+            if let Some(r) = &mut sv.rollout {
+                r.dirty = true;
+            }
         }
         let g = self.kube.gauge();
         self.kube.fail.observe(self.now, g.ready, g.desired);
         self.recorder.set_cluster(g);
+        for (i, sv) in self.svcs.iter_mut().enumerate() {
+            if let Some(r) = &mut sv.recorder {
+                let d = &self.kube.deps[i];
+                let (desired, ready) = if d.shared_instances > 0 {
+                    (d.shared_instances, d.shared_instances)
+                } else {
+                    (d.desired, d.ready.len() as u32)
+                };
+                r.set_cluster(ClusterGauge {
+                    desired,
+                    ready,
+                    ..ClusterGauge::default()
+                });
+            }
+        }
     }
 
     fn schedule_pending(&mut self) {
@@ -646,19 +783,28 @@ impl World {
             }
         }
         self.kube.pending = still;
+        if std::mem::take(&mut self.kube.preemption.serving_victims) {
+            // Preempted serving pods' ReplicaSets replace them, and the scheduler runs again: a
+            // victim with nothing in flight is gone already, and its room is the preemptor's.
+            self.reconcile_all(&mut crate::metrics::NoSink);
+            self.schedule_pending_inner(warm);
+            return;
+        }
         self.kueue_place();
         self.karpenter_notice_pending();
     }
 
     fn pick_node(&mut self, pod: PodId) -> Option<NodeId> {
         let k = &mut self.kube;
+        let svc = k.pods[pod.index()].svc;
+        let d = &k.deps[svc.index()];
         let (requests, nonzero_requests) = match &k.pods[pod.index()].requests {
             Some(r) => (&r.0, &r.1),
-            None => (&k.pod_req, &k.pod_req_nonzero),
+            None => (&d.pod_req, &d.pod_req_nonzero),
         };
         let template = match k.pods[pod.index()].version {
-            0 => &k.template,
-            v => &k.versions[v as usize - 1].0,
+            0 => &d.template,
+            v => &d.versions[v as usize - 1].0,
         };
         // Constraints that look at other nodes' pods also see NotReady nodes (still registered).
         let topology = !template.spread.is_empty()
@@ -673,10 +819,27 @@ impl World {
             .collect();
         // During a rollout, the pods of this pod's own version per node (its ReplicaSet's).
         let version = k.pods[pod.index()].version;
-        let by_version: Option<Vec<u32>> = (!k.versions.is_empty()).then(|| {
+        // With several services, a Deployment's spreading counts its own pods only (its
+        // selector matches its pods' labels).
+        let own_only = k.deps.len() > 1;
+        let by_version: Option<Vec<u32>> = (!d.versions.is_empty() || own_only).then(|| {
             let mut counts = vec![0u32; k.nodes.len()];
             for p in &k.pods {
-                if p.version == version && matches!(p.phase, PodPhase::Starting | PodPhase::Ready) {
+                if p.svc == svc
+                    && p.version == version
+                    && matches!(p.phase, PodPhase::Starting | PodPhase::Ready)
+                {
+                    if let Some(n) = p.node {
+                        counts[n.index()] += 1;
+                    }
+                }
+            }
+            counts
+        });
+        let own: Option<Vec<u32>> = own_only.then(|| {
+            let mut counts = vec![0u32; k.nodes.len()];
+            for p in &k.pods {
+                if p.svc == svc && matches!(p.phase, PodPhase::Starting | PodPhase::Ready) {
                     if let Some(n) = p.node {
                         counts[n.index()] += 1;
                     }
@@ -695,7 +858,9 @@ impl World {
                     labels: &n.labels,
                     taints: &pool.spec.taints,
                     // Upstream counts only pods without a deletion timestamp.
-                    matching_pods: n.pods - n.terminating - n.batch_pods,
+                    matching_pods: own
+                        .as_ref()
+                        .map_or(n.pods - n.terminating - n.batch_pods, |c| c[i]),
                     version_pods: by_version
                         .as_ref()
                         .map_or(n.pods - n.terminating - n.batch_pods, |c| c[i]),
@@ -730,14 +895,10 @@ impl World {
     fn bind(&mut self, pod: PodId, node: NodeId, warm: bool) {
         let now = self.now;
         self.take_shares(pod, node);
-        let t = match self.kube.pods[pod.index()].version {
-            0 => &self.kube.template,
-            v => &self.kube.versions[v as usize - 1].0,
-        };
-        let req = match &self.kube.pods[pod.index()].requests {
-            Some(r) => &r.0,
-            None => &self.kube.pod_req,
-        };
+        let t = self.kube.template_of(pod).clone();
+        let t = &t;
+        let req = self.kube.requests_of(pod).0.clone();
+        let req = &req;
         let n = &mut self.kube.nodes[node.index()];
         let spec = &self.kube.pools[n.pool.index()].spec;
         n.requested.add(req);
@@ -796,9 +957,13 @@ impl World {
         let p = &mut self.kube.pods[pod.index()];
         p.phase = PodPhase::Ready;
         p.ready_since = Some(self.now);
-        self.gauges.pod_ready(pod.engine().index(), self.now);
-        let pos = self.kube.ready.partition_point(|&x| x < pod.engine());
-        self.kube.ready.insert(pos, pod.engine());
+        let (svc, slot) = (p.svc, p.slot);
+        self.svcs[svc.index()]
+            .gauges
+            .pod_ready(slot.index(), self.now);
+        let ready = &mut self.kube.deps[svc.index()].ready;
+        let pos = ready.partition_point(|&x| x < slot);
+        ready.insert(pos, slot);
         if let Some((node, g)) = self.kube.pods[pod.index()].share.gpu {
             self.rebalance(node, g);
         }
@@ -826,44 +991,64 @@ impl World {
         self.publish_cluster();
     }
 
-    pub(super) fn on_scale_deployment<S: RequestSink>(&mut self, step: u32, sink: &mut S) {
-        let n = self.kube.scale[step as usize].1;
-        self.scale_deployment_to(n, sink);
+    pub(super) fn on_scale_deployment<S: RequestSink>(
+        &mut self,
+        svc: ServiceId,
+        step: u32,
+        sink: &mut S,
+    ) {
+        let n = self.kube.deps[svc.index()].scale[step as usize].1;
+        self.scale_deployment_to(svc, n, sink);
     }
 
-    /// Sets the Deployment's replicas (`kubectl scale`, or an autoscaler's decision).
-    pub(super) fn scale_deployment_to<S: RequestSink>(&mut self, replicas: u32, sink: &mut S) {
-        self.kube.desired = replicas;
-        self.reconcile_replicas(sink);
+    /// Sets a service's Deployment's replicas (`kubectl scale`, or an autoscaler's decision).
+    pub(super) fn scale_deployment_to<S: RequestSink>(
+        &mut self,
+        svc: ServiceId,
+        replicas: u32,
+        sink: &mut S,
+    ) {
+        self.kube.deps[svc.index()].desired = replicas;
+        self.reconcile_replicas(svc, sink);
         self.schedule_pending();
         self.publish_cluster();
     }
 
+    /// The ReplicaSet controller of every service with pods (after evictions, node removals).
+    fn reconcile_all<S: RequestSink>(&mut self, sink: &mut S) {
+        for i in 0..self.svcs.len() {
+            if self.svcs[i].router.is_some() {
+                self.reconcile_replicas(ServiceId(i as u32), sink);
+            }
+        }
+    }
+
     /// The ReplicaSet controller: creates pods up to the desired count, or deletes the excess in
     /// upstream order (unscheduled, then not ready, then ready for the shortest time, then newest).
-    fn reconcile_replicas<S: RequestSink>(&mut self, sink: &mut S) {
-        if self.rollout.is_some() {
+    fn reconcile_replicas<S: RequestSink>(&mut self, svc: ServiceId, sink: &mut S) {
+        if self.svcs[svc.index()].rollout.is_some() {
             // The Deployment controller sizes each version's ReplicaSet.
-            self.sync_deployment(sink);
+            self.sync_deployment(svc, sink);
             return;
         }
-        let active = self.kube.active_pods() as u32;
-        let desired = self.kube.desired;
+        let active = self.kube.active_pods(svc) as u32;
+        let desired = self.kube.deps[svc.index()].desired;
         if active < desired {
             for _ in active..desired {
-                if !self.create_pod() {
+                if !self.create_pod(svc) {
                     break;
                 }
             }
             return;
         }
-        self.terminate_surplus(|_| true, (active - desired) as usize, sink);
+        self.terminate_surplus(svc, |_| true, (active - desired) as usize, sink);
     }
 
     /// Deletes `count` of the active pods `selected` picks, in the ReplicaSet controller's order:
     /// unscheduled first, then not ready, then ready for the shortest time, then the newest.
     fn terminate_surplus<S: RequestSink>(
         &mut self,
+        svc: ServiceId,
         selected: impl Fn(&Pod) -> bool,
         count: usize,
         sink: &mut S,
@@ -872,7 +1057,8 @@ impl World {
             .map(PodId)
             .filter(|&i| {
                 let p = &self.kube.pods[i.index()];
-                selected(p)
+                p.svc == svc
+                    && selected(p)
                     && matches!(
                         p.phase,
                         PodPhase::Pending | PodPhase::Starting | PodPhase::Ready
@@ -902,10 +1088,13 @@ impl World {
         match p.phase {
             PodPhase::Pending => {
                 p.phase = PodPhase::Gone;
+                p.gone_at = Some(self.now);
                 self.kube.pending.retain(|&x| x != pod);
                 let k = &mut self.kube;
-                let req = creation_requests(&k.pod_req, &k.versions, k.pods[pod.index()].version);
-                k.quotas.release(k.service_ns, req);
+                let p = &k.pods[pod.index()];
+                let d = &k.deps[p.svc.index()];
+                let req = creation_requests(&d.pod_req, &d.versions, p.version);
+                k.quotas.release(d.service_ns, req);
             }
             PodPhase::Starting => self.pod_gone(pod, sink),
             PodPhase::Ready => {
@@ -916,10 +1105,12 @@ impl World {
                     n.version += 1;
                 }
                 let generation = p.generation;
-                if let Ok(i) = self.kube.ready.binary_search(&pod.engine()) {
-                    self.kube.ready.remove(i);
+                let (svc, slot) = (p.svc, p.slot);
+                let ready = &mut self.kube.deps[svc.index()].ready;
+                if let Ok(i) = ready.binary_search(&slot) {
+                    ready.remove(i);
                 }
-                let e = &self.engines[pod.index()];
+                let e = &self.svcs[svc.index()].engines[slot.index()];
                 if e.queued() + e.in_service() == 0 {
                     self.pod_gone(pod, sink);
                 } else {
@@ -942,7 +1133,8 @@ impl World {
         if p.generation != generation || p.phase != PodPhase::Terminating {
             return;
         }
-        self.abort_engine(pod.engine(), DropReason::PodTerminated, sink);
+        let (svc, slot) = (self.kube.svc_of(pod), self.kube.slot_of(pod));
+        self.abort_engine(svc, slot, DropReason::PodTerminated, sink);
         self.pod_gone(pod, sink);
     }
 
@@ -954,20 +1146,21 @@ impl World {
         }
         let was_terminating = p.phase == PodPhase::Terminating;
         p.phase = PodPhase::Gone;
+        p.gone_at = Some(self.now);
         p.generation = p.generation.wrapping_add(1);
-        if let Ok(i) = self.kube.ready.binary_search(&pod.engine()) {
-            self.kube.ready.remove(i);
-        }
+        let (svc, slot, version) = (p.svc, p.slot, p.version);
         let bound_to = p.node;
         let k = &mut self.kube;
-        let req = creation_requests(&k.pod_req, &k.versions, k.pods[pod.index()].version);
-        k.quotas.release(k.service_ns, req);
+        let d = &mut k.deps[svc.index()];
+        if let Ok(i) = d.ready.binary_search(&slot) {
+            d.ready.remove(i);
+        }
+        let req = creation_requests(&d.pod_req, &d.versions, version);
+        k.quotas.release(d.service_ns, req);
         self.release_shares(pod);
         if let Some(node) = bound_to {
-            let req = match &self.kube.pods[pod.index()].requests {
-                Some(r) => &r.0,
-                None => &self.kube.pod_req,
-            };
+            let req = self.kube.requests_of(pod).0.clone();
+            let req = &req;
             let n = &mut self.kube.nodes[node.index()];
             n.requested.sub(req);
             n.pods -= 1;
@@ -980,9 +1173,9 @@ impl World {
             }
         }
         if self.kube.quotas.retry {
-            // The ReplicaSet retries the pods the quota refused.
+            // The ReplicaSets retry the pods the quota refused.
             self.kube.quotas.retry = false;
-            self.reconcile_replicas(_sink);
+            self.reconcile_all(_sink);
         }
         self.schedule_pending();
         self.publish_cluster();
@@ -1026,7 +1219,7 @@ impl World {
             self.evict_batch_on(node);
             self.queue.push(back, Event::NodeReady { node });
         }
-        self.reconcile_replicas(sink);
+        self.reconcile_all(sink);
         self.schedule_pending();
         self.publish_cluster();
     }
@@ -1067,7 +1260,7 @@ impl World {
             for &node in order.iter().take((live_n - size) as usize) {
                 self.remove_node(node, sink);
             }
-            self.reconcile_replicas(sink);
+            self.reconcile_all(sink);
             self.schedule_pending();
         }
         self.publish_cluster();

@@ -7,22 +7,24 @@ mod gateway;
 mod keda;
 mod knative;
 mod kube;
+mod service;
 mod serving;
 mod tenants;
 mod traffic;
 
 use crate::engine::{EventQueue, RngStreams, SimDuration, SimTime};
-use crate::ids::{EngineId, NodeId, PodId, PoolId};
+use crate::ids::{EngineId, NodeId, PodId, PoolId, ServiceId};
 use crate::metrics::{Recorder, RequestSink};
-use crate::results::{summarise, EngineTotals, RunResult};
-use crate::scenario::{Dispatch, EngineSpec, Scenario, ServiceSpec, TrafficSpec};
+use crate::results::{summarise, ClusterOutcome, EngineTotals, RunResult};
+use crate::scenario::{Dispatch, EngineSpec, Scenario, TrafficSpec};
 use crate::serving::{
     Completion, DropReason, Engine, Prefix, PrefixTable, Request, Router, ServiceTime,
     StaticConfig, StaticEngine, TritonEngine, VllmConfig, VllmEngine,
 };
 use crate::traffic::TraceFeed;
-use crate::traffic::{Arrival, TokenSampler, TraceError, TraceRecord, TrafficSource};
+use crate::traffic::{TokenSampler, TraceError, TraceRecord};
 use kube::Kube;
+use service::Svc;
 use std::fmt;
 use std::sync::Arc;
 
@@ -89,10 +91,14 @@ impl std::error::Error for BuildError {}
 /// Events: a plain, small enum; components are addressed by index.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Event {
-    /// The pending arrival of the traffic source.
-    Arrival,
+    /// The pending arrival of a service's traffic source.
+    Arrival { svc: ServiceId },
     /// An engine asked to be woken; stale if `generation` no longer matches.
-    Wake { engine: EngineId, generation: u32 },
+    Wake {
+        svc: ServiceId,
+        engine: EngineId,
+        generation: u32,
+    },
     /// A node finished provisioning.
     NodeReady { node: NodeId },
     /// A pod's readiness probe first succeeds; stale if `generation` no longer matches.
@@ -100,25 +106,25 @@ enum Event {
     /// A terminating pod's grace period ends.
     PodGraceExpired { pod: PodId, generation: u32 },
     /// A `[[service.scale]]` step.
-    ScaleDeployment { step: u32 },
+    ScaleDeployment { svc: ServiceId, step: u32 },
     /// A `[[node_pool.scale]]` step.
     ScalePool { pool: PoolId, step: u32 },
-    /// The metrics pipeline scrapes every pod.
-    Scrape,
-    /// The HPA reconciles.
-    HpaSync,
+    /// The metrics pipeline scrapes every pod of a service.
+    Scrape { svc: ServiceId },
+    /// A service's HPA reconciles.
+    HpaSync { svc: ServiceId },
     /// The Cluster Autoscaler scans.
     CaScan,
     /// A `mig_reconfigure` step of a node pool.
     MigReconfigure { pool: PoolId, step: u32 },
     /// KEDA's scale loop checks the triggers.
-    KedaPoll,
+    KedaPoll { svc: ServiceId },
     /// Knative's autoscaler collects the pods' and the activator's concurrency.
-    KpaScrape,
+    KpaScrape { svc: ServiceId },
     /// Knative's decider and PodAutoscaler run.
-    KpaTick,
+    KpaTick { svc: ServiceId },
     /// The oldest request held at the gateway may have waited too long.
-    GatewayTimeout,
+    GatewayTimeout { svc: ServiceId },
     /// Karpenter's provisioning batch timer.
     KarpenterBatch,
     /// Karpenter's disruption controller polls.
@@ -126,17 +132,21 @@ enum Event {
     /// A Karpenter disruption command's validation delay ends.
     KarpenterExecute,
     /// The VPA recommender runs.
-    VpaRecommend,
+    VpaRecommend { svc: ServiceId },
     /// The VPA updater runs.
-    VpaUpdate,
+    VpaUpdate { svc: ServiceId },
     /// A failure's step (`kube/failure.rs`).
     Failure(kube::failure::FailureEvent),
     /// A client's timeout or retry (`client.rs`).
-    Client(client::ClientEvent),
+    Client(ServiceId, client::ClientEvent),
     /// A `[[rollout]]` starts (`step` 0) or its canary weight changes (`step` ≥ 1).
-    Rollout { rollout: u32, step: u32 },
+    Rollout {
+        svc: ServiceId,
+        rollout: u32,
+        step: u32,
+    },
     /// The Deployment controller syncs (a pod's `minReadySeconds` ran out).
-    DeploymentSync,
+    DeploymentSync { svc: ServiceId },
     /// Kueue-style batch work.
     Batch(kube::kueue::BatchEvent),
 }
@@ -157,120 +167,35 @@ pub struct World {
     now: SimTime,
     queue: EventQueue<Event>,
     streams: RngStreams,
-    service: ServiceSpec,
-    engines: Vec<Engine>,
-    wake: Vec<WakeSlot>,
-    /// `None`: a shared queue (one engine, no pods).
-    router: Option<Router>,
-    source: TrafficSource,
-    tokens: Option<TokenSampler>,
-    /// Per-tenant limits at the gateway (traffic that can carry tenant labels).
-    tenant_gate: Option<tenants::TenantGate>,
-    /// Every request's prefix hash ids (trace or synthetic), when there are any.
-    prefix_table: Option<Arc<PrefixTable>>,
-    shared_prefixes: Option<SharedPrefixes>,
-    pending: Option<Arrival>,
+    /// Every service, by id.
+    svcs: Vec<Svc>,
     next_id: u64,
+    /// The whole run's statistics (every service).
     recorder: Recorder,
     done: Vec<Completion>,
     failed: Vec<Request>,
+    /// Requests queued, in service and busy units over every service.
     queued: u32,
     in_service: u32,
     busy: u32,
     events: u64,
     kube: Kube,
-    gauges: autoscale::Gauges,
-    autoscaler: Option<autoscale::Autoscaler>,
-    /// Requests waiting for a Ready pod (KEDA, Knative).
-    gateway: gateway::Gateway,
-    keda: Option<keda::KedaLoop>,
-    kpa: Option<knative::KpaLoop>,
-    vpa: Option<kube::vpa::Vpa>,
-    /// Clients with timeouts and retries, if the traffic has them.
-    client: Option<client::Client>,
-    /// Model versions and their rollouts, if the scenario has `[[rollout]]`s.
-    rollout: Option<kube::rollout::Rollouts>,
 }
 
 impl World {
     /// Builds a world. `Inputs` must hold the trace for trace-driven scenarios.
     pub fn new(s: &Scenario, mut inputs: Inputs) -> Result<World, BuildError> {
         let streams = RngStreams::new(s.seed);
-        let svc = &s.service;
-        let (engines, router) = match (svc.dispatch, &svc.engine) {
-            (
-                Dispatch::Shared,
-                EngineSpec::Triton {
-                    batching,
-                    service_time,
-                },
-            ) => (
-                vec![Engine::Triton(TritonEngine::new(
-                    batching.clone(),
-                    svc.max_queue_size,
-                    svc.replicas,
-                    ServiceTime::new(service_time),
-                    streams.stream("service/shared/service-time"),
-                    0,
-                ))],
-                None,
-            ),
-            (Dispatch::Shared, EngineSpec::Vllm(_)) => {
-                unreachable!("validation puts a vllm engine behind a router")
-            }
-            (Dispatch::Router(policy), _) => (
-                Vec::new(),
-                Some(Router::new(policy, streams.stream("service/router"))),
-            ),
-        };
-        let mut service = svc.clone();
-        if let EngineSpec::Vllm(v) = &mut service.engine {
-            if v.profile.is_some() {
-                let cost = inputs.step_cost.take().ok_or(BuildError::MissingProfile)?;
-                v.step = crate::serving::StepModel::Cost(Box::new(cost));
-            }
-        }
-        let mut prefix_table = None;
-        if let Some(table) = inputs.trace_prefixes.take() {
-            prefix_table = Some(Arc::new(table));
-        }
-        let mut shared_prefixes = None;
-        if let (Some(p), EngineSpec::Vllm(v)) =
-            (s.tokens.as_ref().and_then(|t| t.prefix), &svc.engine)
-        {
-            // Each group's prefix is a chain of block hashes; ids are distinct across groups.
-            let mut table = PrefixTable::new(v.block_size);
-            let units = p.tokens / v.block_size;
-            let groups = (0..p.groups as u64)
-                .map(|g| table.push((0..units as u64).map(|j| (g << 32) | j)))
-                .collect();
-            prefix_table = Some(Arc::new(table));
-            shared_prefixes = Some(SharedPrefixes {
-                groups,
-                tokens: p.tokens,
-                share: p.share,
-                rng: streams.stream("traffic/prefix"),
+        let multi = !s.others.is_empty();
+        let mut feeds = traffic::Feeds::new(&mut inputs);
+        let mut svcs = Vec::with_capacity(1 + s.others.len());
+        for (i, v) in s.services().enumerate() {
+            let svc = build_service(ServiceId(i as u32), v, &streams, &mut inputs, &mut feeds)?;
+            svcs.push(Svc {
+                recorder: multi.then(|| Svc::own_recorder(v)),
+                ..svc
             });
         }
-        let pairs: Vec<(u32, u32)> = match &s.tokens {
-            Some(t) if t.sample.is_some() => inputs
-                .token_sample
-                .take()
-                .filter(|p| !p.is_empty())
-                .ok_or(BuildError::MissingTokenSample)?,
-            _ => Vec::new(),
-        };
-        let mut feeds = traffic::Feeds::new(&mut inputs);
-        let source = traffic::build(
-            &s.traffic,
-            &streams,
-            "traffic",
-            &mut feeds,
-            s.tokens.as_ref(),
-            &pairs,
-        )?;
-        let mix = matches!(s.traffic, TrafficSpec::Mix { .. });
-        let n = engines.len();
         let mut world = World {
             name: s.name.clone(),
             seed: s.seed,
@@ -279,33 +204,26 @@ impl World {
             now: SimTime::ZERO,
             queue: EventQueue::with_capacity(64),
             streams,
-            service,
-            engines,
-            wake: vec![WakeSlot::default(); n],
-            router,
-            source,
-            // A mix's streams draw their own token counts.
-            tokens: match &s.tokens {
-                Some(t) if !mix => Some(TokenSampler::new(
-                    t,
-                    pairs,
-                    streams.stream("traffic/tokens"),
-                )),
-                _ => None,
-            },
-            tenant_gate: tenants::TenantGate::new(s),
-            prefix_table,
-            shared_prefixes,
-            pending: None,
+            svcs,
             next_id: 0,
             recorder: {
-                let mut r = Recorder::new(s.warmup, s.horizon, s.sample_interval, s.slo_latency);
+                // With several services, targets are each service's own: the run's totals have
+                // none (each service's attainment is in its entry).
+                let (latency, ttft, tpot) = if multi {
+                    (None, None, None)
+                } else {
+                    (s.slo_latency, s.slo_ttft, s.slo_tpot)
+                };
+                let mut r = Recorder::new(s.warmup, s.horizon, s.sample_interval, latency);
                 if tenants::TenantGate::new(s).is_some() {
                     r = r.with_tenants();
                 }
-                match svc.engine {
-                    EngineSpec::Vllm(_) => r.with_tokens(s.slo_ttft, s.slo_tpot),
-                    EngineSpec::Triton { .. } => r,
+                if s.services()
+                    .any(|v| matches!(v.service.engine, EngineSpec::Vllm(_)))
+                {
+                    r.with_tokens(ttft, tpot)
+                } else {
+                    r
                 }
             },
             done: Vec::with_capacity(64),
@@ -315,36 +233,29 @@ impl World {
             busy: 0,
             events: 0,
             kube: Kube::new(s, &streams),
-            gauges: autoscale::Gauges::default(),
-            autoscaler: autoscale::Autoscaler::new(s),
-            gateway: match (&s.keda, &s.knative) {
-                (_, Some(k)) => gateway::Gateway::holding(Some(SimDuration(k.kpa.timeout as u64))),
-                (Some(_), None) => gateway::Gateway::holding(None),
-                (None, None) => gateway::Gateway::default(),
-            },
-            keda: s
-                .keda
-                .as_ref()
-                .map(|k| keda::KedaLoop::new(&k.scaled_object)),
-            kpa: s.knative.as_ref().map(|k| knative::KpaLoop::new(&k.kpa)),
-            vpa: kube::vpa::Vpa::new(s),
-            client: s
-                .failures
-                .client
-                .map(|c| client::Client::new(c, streams.stream("traffic/client/jitter"))),
-            rollout: None,
         };
-        world.rollout = kube::rollout::Rollouts::new(s, &world.service, &world.streams);
-        for (t, ev) in world.rollout.iter().flat_map(|r| r.first_events()) {
-            if t < world.horizon {
-                world.queue.push(t, ev);
+        for (i, v) in s.services().enumerate() {
+            let svc = ServiceId(i as u32);
+            let r = kube::rollout::Rollouts::new(v, &world.svcs[i].spec, &world.streams);
+            world.svcs[i].rollout = r;
+            for (t, ev) in world.svcs[i]
+                .rollout
+                .iter()
+                .flat_map(|r| r.first_events(svc))
+            {
+                if t < world.horizon {
+                    world.queue.push(t, ev);
+                }
             }
         }
         world.start();
-        if world.rollout.is_some() {
-            world.observe_rollout();
+        for i in 0..world.svcs.len() {
+            let svc = ServiceId(i as u32);
+            if world.svcs[i].rollout.is_some() {
+                world.observe_rollout(svc);
+            }
+            world.learn_mix_labels(svc);
         }
-        world.learn_mix_labels();
         if let Some(ca) = &world.kube.ca {
             let t = ca.first_scan();
             if t < world.horizon {
@@ -357,23 +268,26 @@ impl World {
                 world.queue.push(t, Event::KarpenterDisrupt);
             }
         }
-        for (t, ev) in world.vpa.iter().flat_map(|v| v.first_events()) {
-            if t < world.horizon {
-                world.queue.push(t, ev);
-            }
-        }
-        if let Some(a) = &world.autoscaler {
-            for (t, ev) in a.first_events() {
+        for i in 0..world.svcs.len() {
+            let svc = ServiceId(i as u32);
+            let sv = &world.svcs[i];
+            let mut first: Vec<(SimTime, Event)> = Vec::new();
+            first.extend(sv.vpa.iter().flat_map(|v| v.first_events(svc)));
+            first.extend(sv.autoscaler.iter().flat_map(|a| a.first_events(svc)));
+            for (t, ev) in first {
                 if t < world.horizon {
                     world.queue.push(t, ev);
                 }
             }
-        }
-        if let Some(t) = world.keda_first_poll() {
-            world.queue.push(t, Event::KedaPoll);
-        }
-        if let Some(k) = &world.kpa {
-            for (t, ev) in k.first_events() {
+            if let Some(t) = world.keda_first_poll(svc) {
+                world.queue.push(t, Event::KedaPoll { svc });
+            }
+            let first: Vec<(SimTime, Event)> = world.svcs[i]
+                .kpa
+                .iter()
+                .flat_map(|k| k.first_events(svc))
+                .collect();
+            for (t, ev) in first {
                 if t < world.horizon {
                     world.queue.push(t, ev);
                 }
@@ -382,24 +296,25 @@ impl World {
         Ok(world)
     }
 
-    /// A new engine for the replica with index `id` (a pod's engine has the pod's index).
-    fn new_engine(&self, id: u32, version: u32) -> Engine {
-        let svc = self
+    /// A new engine for service `svc`'s replica in `slot`, of model version `version`.
+    fn new_engine(&self, svc: ServiceId, slot: EngineId, version: u32) -> Engine {
+        let sv = &self.svcs[svc.index()];
+        let id = slot.0;
+        let spec = sv
             .rollout
             .as_ref()
             .and_then(|r| r.service(version))
-            .unwrap_or(&self.service);
-        match &svc.engine {
+            .unwrap_or(&sv.spec);
+        match &spec.engine {
             EngineSpec::Triton {
                 batching,
                 service_time,
             } => Engine::Triton(TritonEngine::new(
                 batching.clone(),
-                svc.max_queue_size,
+                spec.max_queue_size,
                 1,
                 ServiceTime::new(service_time),
-                self.streams
-                    .stream(&format!("service/pod/{id}/service-time")),
+                sv.stream(&self.streams, &format!("service/pod/{id}/service-time")),
                 id,
             )),
             EngineSpec::Vllm(v) if v.static_batching.is_some() => {
@@ -410,7 +325,7 @@ impl World {
                         timeout,
                         block_size: v.block_size,
                         kv_blocks: v.num_gpu_blocks,
-                        max_queue_size: svc.max_queue_size,
+                        max_queue_size: spec.max_queue_size,
                     },
                     v.step.clone(),
                     id,
@@ -423,12 +338,12 @@ impl World {
                         max_num_batched_tokens: v.max_num_batched_tokens,
                         block_size: v.block_size,
                         kv_blocks: v.num_gpu_blocks,
-                        max_queue_size: svc.max_queue_size,
+                        max_queue_size: spec.max_queue_size,
                     },
                     v.step.clone(),
                     id,
                 );
-                Engine::Vllm(match &self.prefix_table {
+                Engine::Vllm(match &sv.prefix_table {
                     Some(t) if v.prefix_caching => e.with_prefixes(t.clone()),
                     _ => e,
                 })
@@ -443,7 +358,9 @@ impl World {
 
     /// Runs to the horizon, streaming per-request rows to `sink`.
     pub fn run<S: RequestSink>(mut self, sink: &mut S) -> RunResult {
-        self.schedule_next_arrival(SimTime::ZERO);
+        for i in 0..self.svcs.len() {
+            self.schedule_next_arrival(ServiceId(i as u32), SimTime::ZERO);
+        }
         while let Some((t, ev)) = self.queue.pop() {
             if t >= self.horizon {
                 break;
@@ -451,16 +368,25 @@ impl World {
             self.now = t;
             self.events += 1;
             self.recorder.advance_to(t);
-            if let Some(k) = &mut self.kpa {
-                k.integrate(t, self.queued + self.in_service);
+            for sv in &mut self.svcs {
+                if let Some(r) = &mut sv.recorder {
+                    r.advance_to(t);
+                }
+                if let Some(k) = &mut sv.kpa {
+                    k.integrate(t, sv.queued + sv.in_service);
+                }
             }
             match ev {
-                Event::Arrival => self.on_arrival(sink),
-                Event::Wake { engine, generation } => {
-                    let slot = &mut self.wake[engine.index()];
+                Event::Arrival { svc } => self.on_arrival(svc, sink),
+                Event::Wake {
+                    svc,
+                    engine,
+                    generation,
+                } => {
+                    let slot = &mut self.svcs[svc.index()].wake[engine.index()];
                     if slot.generation == generation {
                         slot.at = None;
-                        self.advance_engine(engine, sink);
+                        self.advance_engine(svc, engine, sink);
                     }
                 }
                 Event::NodeReady { node } => self.on_node_ready(node, sink),
@@ -468,57 +394,68 @@ impl World {
                 Event::PodGraceExpired { pod, generation } => {
                     self.on_grace_expired(pod, generation, sink)
                 }
-                Event::ScaleDeployment { step } => self.on_scale_deployment(step, sink),
+                Event::ScaleDeployment { svc, step } => self.on_scale_deployment(svc, step, sink),
                 Event::ScalePool { pool, step } => self.on_scale_pool(pool, step, sink),
-                Event::Scrape => self.on_scrape(),
-                Event::HpaSync => self.on_hpa_sync(sink),
+                Event::Scrape { svc } => self.on_scrape(svc),
+                Event::HpaSync { svc } => self.on_hpa_sync(svc, sink),
                 Event::CaScan => self.on_ca_scan(sink),
                 Event::MigReconfigure { pool, step } => self.on_mig_reconfigure(pool, step, sink),
-                Event::KedaPoll => self.on_keda_poll(sink),
-                Event::KpaScrape => self.on_kpa_scrape(),
-                Event::KpaTick => self.on_kpa_tick(sink),
-                Event::GatewayTimeout => self.on_gateway_timeout(sink),
+                Event::KedaPoll { svc } => self.on_keda_poll(svc, sink),
+                Event::KpaScrape { svc } => self.on_kpa_scrape(svc),
+                Event::KpaTick { svc } => self.on_kpa_tick(svc, sink),
+                Event::GatewayTimeout { svc } => self.on_gateway_timeout(svc, sink),
                 Event::KarpenterBatch => self.on_karpenter_batch(),
                 Event::KarpenterDisrupt => self.on_karpenter_disrupt(sink),
                 Event::KarpenterExecute => self.on_karpenter_execute(sink),
-                Event::VpaRecommend => self.on_vpa_recommend(),
-                Event::VpaUpdate => self.on_vpa_update(sink),
+                Event::VpaRecommend { svc } => self.on_vpa_recommend(svc),
+                Event::VpaUpdate { svc } => self.on_vpa_update(svc, sink),
                 Event::Failure(ev) => self.on_failure(ev, sink),
-                Event::Client(ev) => self.on_client(ev, sink),
-                Event::Rollout { rollout, step } => self.on_rollout(rollout, step, sink),
-                Event::DeploymentSync => self.on_deployment_sync(sink),
+                Event::Client(svc, ev) => self.on_client(svc, ev, sink),
+                Event::Rollout { svc, rollout, step } => self.on_rollout(svc, rollout, step, sink),
+                Event::DeploymentSync { svc } => self.on_deployment_sync(svc, sink),
                 Event::Batch(e) => self.on_batch_event(e, sink),
             }
-            if self.rollout.is_some() {
-                self.after_rollout_event(sink);
-            }
-            if self.gateway_ready() {
-                self.release_gateway(sink);
+            for i in 0..self.svcs.len() {
+                let svc = ServiceId(i as u32);
+                if self.svcs[i].rollout.is_some() {
+                    self.after_rollout_event(svc, sink);
+                }
+                if self.gateway_ready(svc) {
+                    self.release_gateway(svc, sink);
+                }
             }
         }
-        let mut engines = EngineTotals::default();
-        for e in &self.engines {
-            let (b, n) = crate::serving::ReplicaEngine::batch_counts(e);
-            engines.batches.0 += b;
-            engines.batches.1 += n;
-            if let Engine::Vllm(v) = e {
-                let c = v.counters();
-                engines.preemptions += c.preemptions;
-                engines.recomputed_tokens += c.recomputed_tokens;
-                engines.prefix_tokens.0 += c.prefix_query_tokens;
-                engines.prefix_tokens.1 += c.prefix_hit_tokens;
-                let total = v.kv_blocks().1 as f64;
-                engines.kv_block_seconds.0 += c.kv_block_seconds;
-                engines.kv_block_seconds.1 += total * c.kv_seconds;
-                let peak = c.kv_blocks_peak as f64 / total;
-                engines.kv_peak_ratio = Some(engines.kv_peak_ratio.map_or(peak, |p| p.max(peak)));
+        let totals_of = |engines: &[Engine]| {
+            let mut totals = EngineTotals::default();
+            for e in engines {
+                let (b, n) = crate::serving::ReplicaEngine::batch_counts(e);
+                totals.batches.0 += b;
+                totals.batches.1 += n;
+                if let Engine::Vllm(v) = e {
+                    let c = v.counters();
+                    totals.preemptions += c.preemptions;
+                    totals.recomputed_tokens += c.recomputed_tokens;
+                    totals.prefix_tokens.0 += c.prefix_query_tokens;
+                    totals.prefix_tokens.1 += c.prefix_hit_tokens;
+                    let total = v.kv_blocks().1 as f64;
+                    totals.kv_block_seconds.0 += c.kv_block_seconds;
+                    totals.kv_block_seconds.1 += total * c.kv_seconds;
+                    let peak = c.kv_blocks_peak as f64 / total;
+                    totals.kv_peak_ratio = Some(totals.kv_peak_ratio.map_or(peak, |p| p.max(peak)));
+                }
             }
+            totals
+        };
+        let mut engines = EngineTotals::default();
+        for sv in &self.svcs {
+            engines.merge(totals_of(&sv.engines));
         }
         // With a client, a request is in flight while the client waits for it.
-        let in_flight = match &self.client {
+        let in_flight_of = |sv: &Svc| match &sv.client {
             Some(c) => c.outstanding(),
-            None => (self.queued + self.in_service) as u64,
+            None => (sv.queued + sv.in_service) as u64,
         };
+        let in_flight: u64 = self.svcs.iter().map(in_flight_of).sum();
         let totals = self.recorder.totals;
         let unaccounted = totals.arrived as i128
             - (totals.completed + totals.dropped_total() + in_flight) as i128;
@@ -538,18 +475,27 @@ impl World {
             });
             cluster.karpenter = Some(k.outcome());
         }
-        cluster.vpa = self.vpa.as_ref().map(|v| v.outcome());
+        cluster.vpa = self.svcs[0].vpa.as_ref().map(|v| v.outcome());
         if let Some(k) = &self.kube.kueue {
-            let (p, b) = k.outcome(self.horizon);
-            cluster.preemption = Some(p);
-            cluster.batch = Some(b);
+            cluster.batch = Some(k.outcome(self.horizon));
         }
-        if let Some(a) = &self.autoscaler {
-            if let Some(f) = &a.first_failure {
-                cluster.warnings.push(format!(
-                    "{} of {} HPA syncs failed; the first: {f}",
-                    a.failures, a.syncs
-                ));
+        if self.kube.kueue.is_some() || self.kube.preemption.preemptions > 0 {
+            cluster.preemption = Some(self.kube.preemption.outcome());
+        }
+        let multi = self.svcs.len() > 1;
+        for sv in &self.svcs {
+            let who = if multi {
+                format!("service `{}`: ", sv.name)
+            } else {
+                String::new()
+            };
+            if let Some(a) = &sv.autoscaler {
+                if let Some(f) = &a.first_failure {
+                    cluster.warnings.push(format!(
+                        "{who}{} of {} HPA syncs failed; the first: {f}",
+                        a.failures, a.syncs
+                    ));
+                }
             }
         }
         if let Some(ca) = self.kube.ca.as_ref().filter(|c| c.provision_timeouts > 0) {
@@ -564,22 +510,29 @@ impl World {
                 ca.unhealthy_scans
             ));
         }
-        if self.gateway.timed_out > 0 {
-            cluster.warnings.push(format!(
-                "{} requests waited at the activator longer than its timeout and failed (no_ready_replica)",
-                self.gateway.timed_out
-            ));
-        }
-        if self.gateway.len() > 0 {
-            cluster.warnings.push(format!(
-                "{} requests were still waiting at the gateway for a ready pod at the horizon",
-                self.gateway.len()
-            ));
-        }
-        for e in self.source.errors() {
-            cluster
-                .warnings
-                .push(format!("the trace ended early at an error: {e}"));
+        for sv in &self.svcs {
+            let who = if multi {
+                format!("service `{}`: ", sv.name)
+            } else {
+                String::new()
+            };
+            if sv.gateway.timed_out > 0 {
+                cluster.warnings.push(format!(
+                    "{who}{} requests waited at the activator longer than its timeout and failed (no_ready_replica)",
+                    sv.gateway.timed_out
+                ));
+            }
+            if sv.gateway.len() > 0 {
+                cluster.warnings.push(format!(
+                    "{who}{} requests were still waiting at the gateway for a ready pod at the horizon",
+                    sv.gateway.len()
+                ));
+            }
+            for e in sv.source.errors() {
+                cluster
+                    .warnings
+                    .push(format!("{who}the trace ended early at an error: {e}"));
+            }
         }
         if unaccounted != 0 {
             cluster.warnings.push(format!(
@@ -609,7 +562,33 @@ impl World {
             degraded_at_horizon: f.degraded(),
         };
         let incidents = std::mem::take(&mut self.kube.fail.incidents);
-        let rollout = self.rollout_summary();
+        let rollout = self.rollout_summary(ServiceId(0));
+        // Per-service results, with several services (from each service's own recorder).
+        let mut services = Vec::new();
+        let mut service_series = Vec::new();
+        let replica_hours = self.kube.replica_seconds(self.horizon);
+        for (i, sv) in self.svcs.iter_mut().enumerate() {
+            let Some(rec) = sv.recorder.take() else {
+                continue;
+            };
+            let rec = rec.finish();
+            service_series.push(std::mem::take(&mut rec_series(&rec)));
+            let r = summarise(
+                &sv.name,
+                self.seed,
+                horizon_s,
+                self.warmup_s,
+                rec,
+                totals_of(&sv.engines),
+                ClusterOutcome::none(),
+            );
+            services.push(crate::results::ServiceSummary::from_summary(
+                &sv.name,
+                &sv.namespace,
+                r.summary,
+                replica_hours[i] / 3600.0,
+            ));
+        }
         let mut rec = self.recorder.finish();
         let tenant_stats = rec.tenants.take();
         let window_s = rec.window_s;
@@ -630,13 +609,169 @@ impl World {
             cluster,
         );
         result.summary.failures = failures;
-        result.summary.client = self.client.as_ref().map(|c| c.counts);
+        let sv0 = &self.svcs[0];
+        result.summary.client = sv0.client.as_ref().map(|c| c.counts);
         result.summary.rollout = rollout;
-        if let Some(g) = &self.tenant_gate {
-            g.results(&self.source, tenant_stats.as_ref(), window_s, &mut result);
+        if let Some(g) = &sv0.tenant_gate {
+            g.results(&sv0.source, tenant_stats.as_ref(), window_s, &mut result);
         }
+        if !multi {
+            // One service: its results are the run's.
+            services.push(crate::results::ServiceSummary::from_summary(
+                &sv0.name,
+                &sv0.namespace,
+                result.summary.clone(),
+                replica_hours[0] / 3600.0,
+            ));
+        }
+        result.summary.services = services;
+        result.service_series = self
+            .svcs
+            .iter()
+            .map(|sv| sv.name.clone())
+            .zip(service_series)
+            .collect();
         result
     }
+}
+
+/// The series a recorder closed (taken by the per-service results).
+fn rec_series(rec: &crate::metrics::Recorded) -> Vec<crate::metrics::SeriesRow> {
+    rec.series.clone()
+}
+
+/// Builds one service's state from its view of the scenario.
+fn build_service(
+    id: ServiceId,
+    s: &Scenario,
+    streams: &RngStreams,
+    inputs: &mut Inputs,
+    feeds: &mut traffic::Feeds,
+) -> Result<Svc, BuildError> {
+    let svc = &s.service;
+    let name = svc.name.clone();
+    let sname = |what: &str| service::stream_name(id, &name, what);
+    let (engines, router) = match (svc.dispatch, &svc.engine) {
+        (
+            Dispatch::Shared,
+            EngineSpec::Triton {
+                batching,
+                service_time,
+            },
+        ) => (
+            vec![Engine::Triton(TritonEngine::new(
+                batching.clone(),
+                svc.max_queue_size,
+                svc.replicas,
+                ServiceTime::new(service_time),
+                streams.stream(&sname("service/shared/service-time")),
+                0,
+            ))],
+            None,
+        ),
+        (Dispatch::Shared, EngineSpec::Vllm(_)) => {
+            unreachable!("validation puts a vllm engine behind a router")
+        }
+        (Dispatch::Router(policy), _) => (
+            Vec::new(),
+            Some(Router::new(
+                policy,
+                streams.stream(&sname("service/router")),
+            )),
+        ),
+    };
+    let mut service = svc.clone();
+    if let EngineSpec::Vllm(v) = &mut service.engine {
+        if v.profile.is_some() {
+            let cost = inputs.step_cost.take().ok_or(BuildError::MissingProfile)?;
+            v.step = crate::serving::StepModel::Cost(Box::new(cost));
+        }
+    }
+    let mut prefix_table = None;
+    if let Some(table) = inputs.trace_prefixes.take() {
+        prefix_table = Some(Arc::new(table));
+    }
+    let mut shared_prefixes = None;
+    if let (Some(p), EngineSpec::Vllm(v)) = (s.tokens.as_ref().and_then(|t| t.prefix), &svc.engine)
+    {
+        // Each group's prefix is a chain of block hashes; ids are distinct across groups.
+        let mut table = PrefixTable::new(v.block_size);
+        let units = p.tokens / v.block_size;
+        let groups = (0..p.groups as u64)
+            .map(|g| table.push((0..units as u64).map(|j| (g << 32) | j)))
+            .collect();
+        prefix_table = Some(Arc::new(table));
+        shared_prefixes = Some(SharedPrefixes {
+            groups,
+            tokens: p.tokens,
+            share: p.share,
+            rng: streams.stream(&sname("traffic/prefix")),
+        });
+    }
+    let pairs: Vec<(u32, u32)> = match &s.tokens {
+        Some(t) if t.sample.is_some() => inputs
+            .token_sample
+            .take()
+            .filter(|p| !p.is_empty())
+            .ok_or(BuildError::MissingTokenSample)?,
+        _ => Vec::new(),
+    };
+    let traffic_prefix = sname("traffic");
+    let source = traffic::build(
+        &s.traffic,
+        streams,
+        &traffic_prefix,
+        feeds,
+        s.tokens.as_ref(),
+        &pairs,
+    )?;
+    let mix = matches!(s.traffic, TrafficSpec::Mix { .. });
+    let n = engines.len();
+    Ok(Svc {
+        id,
+        namespace: svc.namespace.clone(),
+        name: name.clone(),
+        spec: service,
+        engines,
+        wake: vec![WakeSlot::default(); n],
+        router,
+        source,
+        // A mix's streams draw their own token counts.
+        tokens: match &s.tokens {
+            Some(t) if !mix => Some(TokenSampler::new(
+                t,
+                pairs,
+                streams.stream(&sname("traffic/tokens")),
+            )),
+            _ => None,
+        },
+        tenant_gate: tenants::TenantGate::new(s),
+        prefix_table,
+        shared_prefixes,
+        pending: None,
+        recorder: None,
+        queued: 0,
+        in_service: 0,
+        busy: 0,
+        gauges: autoscale::Gauges::default(),
+        autoscaler: autoscale::Autoscaler::new(s),
+        gateway: match (&s.keda, &s.knative) {
+            (_, Some(k)) => gateway::Gateway::holding(Some(SimDuration(k.kpa.timeout as u64))),
+            (Some(_), None) => gateway::Gateway::holding(None),
+            (None, None) => gateway::Gateway::default(),
+        },
+        keda: s
+            .keda
+            .as_ref()
+            .map(|k| keda::KedaLoop::new(&k.scaled_object)),
+        kpa: s.knative.as_ref().map(|k| knative::KpaLoop::new(&k.kpa)),
+        vpa: kube::vpa::Vpa::new(s),
+        client: s
+            .failures
+            .client
+            .map(|c| client::Client::new(c, streams.stream(&sname("traffic/client/jitter")))),
+        rollout: None,
+    })
 }
 
 /// Builds and runs a scenario without a request sink.

@@ -2,23 +2,25 @@
 
 use super::{Event, World};
 use crate::engine::SimTime;
-use crate::ids::{EngineId, PodId};
+use crate::ids::{EngineId, ServiceId};
 use crate::metrics::RequestSink;
 use crate::serving::{DropReason, ReplicaEngine, Request, RequestId};
 use rand::RngExt;
 
 impl World {
-    pub(super) fn schedule_next_arrival(&mut self, after: SimTime) {
-        self.pending = self.source.next_arrival(after);
-        if let Some(a) = self.pending {
+    pub(super) fn schedule_next_arrival(&mut self, svc: ServiceId, after: SimTime) {
+        let sv = &mut self.svcs[svc.index()];
+        sv.pending = sv.source.next_arrival(after);
+        if let Some(a) = sv.pending {
             if a.time < self.horizon {
-                self.queue.push(a.time, Event::Arrival);
+                self.queue.push(a.time, Event::Arrival { svc });
             }
         }
     }
 
-    pub(super) fn on_arrival<S: RequestSink>(&mut self, sink: &mut S) {
-        let a = self
+    pub(super) fn on_arrival<S: RequestSink>(&mut self, svc: ServiceId, sink: &mut S) {
+        let sv = &mut self.svcs[svc.index()];
+        let a = sv
             .pending
             .take()
             .expect("an arrival event has a pending arrival");
@@ -29,11 +31,12 @@ impl World {
             output_tokens: a.output_tokens,
             prefix: a.prefix,
             tenant: a.tenant,
+            service: svc.0 as u16,
         };
-        if let Some(t) = &mut self.tokens {
+        if let Some(t) = &mut sv.tokens {
             t.apply(&mut request.prompt_tokens, &mut request.output_tokens);
         }
-        if let Some(p) = &mut self.shared_prefixes {
+        if let Some(p) = &mut sv.shared_prefixes {
             if p.share >= 1.0 || p.rng.random::<f64>() < p.share {
                 let g = p.rng.random_range(0..p.groups.len());
                 request.prefix = p.groups[g];
@@ -41,71 +44,101 @@ impl World {
             }
         }
         self.next_id += 1;
-        self.learn_labels(request.tenant);
+        self.learn_labels(svc, request.tenant);
         self.recorder.on_arrival(&request);
-        match self.pass_gate(&request) {
+        if let Some(r) = &mut self.svcs[svc.index()].recorder {
+            r.on_arrival(&request);
+        }
+        match self.pass_gate(svc, &request) {
             Ok(()) => {
-                self.client_sent(&request);
+                self.client_sent(svc, &request);
                 self.dispatch(request, sink);
             }
             Err(reason) => self.client_refused(&request, reason, sink),
         }
-        self.schedule_next_arrival(a.time);
+        self.schedule_next_arrival(svc, a.time);
     }
 
-    /// Sends a request (or a client's retry) to a replica.
+    /// Sends a request (or a client's retry) to a replica of its service.
     pub(super) fn dispatch<S: RequestSink>(&mut self, request: Request, sink: &mut S) {
-        let target = match &mut self.router {
+        let svc = ServiceId(u32::from(request.service));
+        let sv = &mut self.svcs[svc.index()];
+        let target = match &mut sv.router {
             None => Some(EngineId(0)),
             Some(r) => r.pick(
-                super::kube::rollout::candidates(&mut self.rollout, &self.kube),
-                &self.engines,
+                super::kube::rollout::candidates(&mut sv.rollout, &self.kube, svc),
+                &sv.engines,
                 request.prefix,
             ),
         };
         match target {
-            None if self.gateway.enabled => self.hold(request, sink),
+            None if sv.gateway.enabled => self.hold(svc, request, sink),
             None => self.fail_request(&request, DropReason::NoReadyReplica, sink),
             // A failed pod still in the endpoints: the connection fails.
-            Some(e) if self.kube.fail.is_hung(PodId(e.0)) => {
+            Some(e) if sv.router.is_some() && self.kube.fail.is_hung(self.kube.pod_at(svc, e)) => {
                 self.fail_request(&request, DropReason::PodFailed, sink)
             }
-            Some(e) => match self.engines[e.index()].admit(self.now, request) {
+            Some(e) => match sv.engines[e.index()].admit(self.now, request) {
                 Ok(()) => {
+                    sv.queued += 1;
                     self.queued += 1;
-                    self.advance_engine(e, sink);
+                    self.advance_engine(svc, e, sink);
                 }
                 Err(reason) => self.fail_request(&request, reason, sink),
             },
         }
     }
 
-    pub(super) fn advance_engine<S: RequestSink>(&mut self, id: EngineId, sink: &mut S) {
+    /// Sets the serving state of the run's recorder and of the service's own.
+    pub(super) fn publish_state(&mut self, svc: ServiceId) {
+        self.recorder
+            .set_state(self.queued, self.in_service, self.busy);
+        let sv = &mut self.svcs[svc.index()];
+        if let Some(r) = &mut sv.recorder {
+            r.set_state(sv.queued, sv.in_service, sv.busy);
+        }
+    }
+
+    pub(super) fn advance_engine<S: RequestSink>(
+        &mut self,
+        svc: ServiceId,
+        id: EngineId,
+        sink: &mut S,
+    ) {
         let e = id.index();
-        let engine = &mut self.engines[e];
+        let sv = &mut self.svcs[svc.index()];
+        let engine = &mut sv.engines[e];
         let (q0, s0, b0) = (engine.queued(), engine.in_service(), engine.busy_units());
         let next = engine.advance(self.now, &mut self.done);
         let (q1, s1, b1) = (engine.queued(), engine.in_service(), engine.busy_units());
         self.queued = self.queued + q1 - q0;
         self.in_service = self.in_service + s1 - s0;
         self.busy = self.busy + b1 - b0;
+        sv.queued = sv.queued + q1 - q0;
+        sv.in_service = sv.in_service + s1 - s0;
+        sv.busy = sv.busy + b1 - b0;
         let (mut done, mut tokens) = (0u64, 0u64);
         let mut finished = std::mem::take(&mut self.done);
         for c in finished.drain(..) {
-            if let Some(r) = &mut self.rollout {
+            if let Some(r) = &mut self.svcs[svc.index()].rollout {
                 r.on_completion(&self.kube, &c);
             }
             done += 1;
             tokens += c.request.output_tokens as u64;
-            if self.client_completed(&c.request) {
+            if self.client_completed(svc, &c.request) {
                 self.recorder.on_completion(&c, sink);
+                if let Some(r) = &mut self.svcs[svc.index()].recorder {
+                    r.on_completion(&c, &mut crate::metrics::NoSink);
+                }
             }
         }
         self.done = finished;
-        self.gauges.update(e, self.now, (q1, s1, b1), done, tokens);
-        self.recorder
-            .set_state(self.queued, self.in_service, self.busy);
-        let slot = &mut self.wake[e];
+        self.svcs[svc.index()]
+            .gauges
+            .update(e, self.now, (q1, s1, b1), done, tokens);
+        self.publish_state(svc);
+        let sv = &mut self.svcs[svc.index()];
+        let slot = &mut sv.wake[e];
         if next != slot.at {
             slot.generation = slot.generation.wrapping_add(1);
             slot.at = next;
@@ -113,35 +146,42 @@ impl World {
                 self.queue.push(
                     t,
                     Event::Wake {
+                        svc,
                         engine: id,
                         generation: slot.generation,
                     },
                 );
             }
         }
-        // A pod's engine has the pod's index.
-        let pod = PodId(id.0); // a pod's engine has the pod's index
-        if self.router.is_some() && q1 + s1 == 0 && self.kube.is_terminating(pod) {
-            self.pod_gone(pod, sink);
+        if sv.router.is_some() && q1 + s1 == 0 {
+            let pod = self.kube.pod_at(svc, id);
+            if self.kube.is_terminating(pod) {
+                self.pod_gone(pod, sink);
+            }
         }
     }
 
-    /// Stops engine `e` at once; its requests fail with `reason`.
+    /// Stops engine `id` of service `svc` at once; its requests fail with `reason`.
     pub(super) fn abort_engine<S: RequestSink>(
         &mut self,
+        svc: ServiceId,
         id: EngineId,
         reason: DropReason,
         sink: &mut S,
     ) {
         let e = id.index();
-        let engine = &mut self.engines[e];
+        let sv = &mut self.svcs[svc.index()];
+        let engine = &mut sv.engines[e];
         let (q0, s0, b0) = (engine.queued(), engine.in_service(), engine.busy_units());
         engine.abort(&mut self.failed);
-        self.gauges.update(e, self.now, (0, 0, 0), 0, 0);
+        sv.gauges.update(e, self.now, (0, 0, 0), 0, 0);
         self.queued -= q0;
         self.in_service -= s0;
         self.busy -= b0;
-        let slot = &mut self.wake[e];
+        sv.queued -= q0;
+        sv.in_service -= s0;
+        sv.busy -= b0;
+        let slot = &mut sv.wake[e];
         slot.generation = slot.generation.wrapping_add(1);
         slot.at = None;
         let mut failed = std::mem::take(&mut self.failed);
@@ -149,7 +189,6 @@ impl World {
             self.fail_request(&r, reason, sink);
         }
         self.failed = failed;
-        self.recorder
-            .set_state(self.queued, self.in_service, self.busy);
+        self.publish_state(svc);
     }
 }

@@ -132,17 +132,20 @@ impl TenantGate {
     }
 }
 
+use crate::ids::ServiceId;
+
 impl World {
     /// Makes the gateway's and the recorder's slots for labels up to `label` (a trace shows its
     /// labels as it goes; this allocates only when a new one appears).
-    pub(super) fn learn_labels(&mut self, label: u16) {
-        let Some(g) = &mut self.tenant_gate else {
+    pub(super) fn learn_labels(&mut self, svc: ServiceId, label: u16) {
+        let sv = &mut self.svcs[svc.index()];
+        let Some(g) = &mut sv.tenant_gate else {
             return;
         };
         if (label as usize) < g.known() {
             return;
         }
-        let names = self.source.labels();
+        let names = sv.source.labels();
         while g.known() <= label as usize {
             let i = g.known();
             let targets = g.push_label(names.get(i).map(String::as_str));
@@ -157,8 +160,12 @@ impl World {
     /// against the tenant when it does not. The request's label must be known
     /// ([`World::learn_labels`]).
     #[inline]
-    pub(super) fn pass_gate(&mut self, request: &Request) -> Result<(), DropReason> {
-        let Some(g) = &mut self.tenant_gate else {
+    pub(super) fn pass_gate(
+        &mut self,
+        svc: ServiceId,
+        request: &Request,
+    ) -> Result<(), DropReason> {
+        let Some(g) = &mut self.svcs[svc.index()].tenant_gate else {
             return Ok(());
         };
         let cost = request.prompt_tokens as u64 + request.output_tokens as u64;
@@ -172,10 +179,11 @@ impl World {
     }
 
     /// Makes every label's slots now when the traffic names them all up front (a mix).
-    pub(super) fn learn_mix_labels(&mut self) {
-        let n = self.source.labels().len();
-        if matches!(self.source, crate::traffic::TrafficSource::Mix(_)) && n > 0 {
-            self.learn_labels((n - 1) as u16);
+    pub(super) fn learn_mix_labels(&mut self, svc: ServiceId) {
+        let source = &self.svcs[svc.index()].source;
+        let n = source.labels().len();
+        if matches!(source, crate::traffic::TrafficSource::Mix(_)) && n > 0 {
+            self.learn_labels(svc, (n - 1) as u16);
         }
     }
 }

@@ -85,13 +85,13 @@ impl Plan {
     /// Reads the sweep file, draws its points, reads and validates the base scenario.
     pub fn load(path: &Path) -> Result<Plan, CliError> {
         let shown = path.display().to_string();
-        let source = std::fs::read_to_string(path)
+        let source = crate::cli::read_text(path)
             .map_err(|e| CliError::Input(format!("{shown}: cannot read the sweep file: {e}")))?;
         let sweep = Sweep::parse(&source, &shown).map_err(input)?;
         let dir = path.parent().unwrap_or(Path::new("."));
         let base_path = dir.join(&sweep.scenario);
         let base_shown = base_path.display().to_string();
-        let base_text = std::fs::read_to_string(&base_path).map_err(|e| {
+        let base_text = crate::cli::read_text(&base_path).map_err(|e| {
             input(ScenarioError::at_key(
                 &shown,
                 &source,
@@ -108,6 +108,13 @@ impl Plan {
             sim_core::scenario::model::parse_raw(&base_text, &base_shown).map_err(input)?;
         let mut checks = parse_checks(&base_text, &base_shown, None).map_err(input)?;
         checks.extend(parse_checks(&source, &shown, Some(sweep.points.len())).map_err(input)?);
+        if let Some(c) = checks.iter().find(|c| c.service.is_some()) {
+            return Err(CliError::Input(format!(
+                "{}: {}: per-service metrics are checked by `capsim run`, not yet in sweeps",
+                c.origin,
+                c.describe()
+            )));
+        }
         let stem = base_path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
@@ -138,17 +145,19 @@ impl Plan {
             .zip(&self.sweep.points[p])
             .enumerate()
         {
-            set_path(&mut t, &axis.key, v.clone()).map_err(|m| {
-                input(ScenarioError::at_key(
-                    &self.sweep.file,
-                    &self.sweep.source,
-                    &format!("axis[{i}].key"),
-                    format!(
-                        "`{}` cannot be set in the scenario {}: {m}",
-                        axis.key, self.base_shown
-                    ),
-                ))
-            })?;
+            let key = service_key(&t, &axis.key);
+            key.and_then(|k| set_path(&mut t, &k, v.clone()))
+                .map_err(|m| {
+                    input(ScenarioError::at_key(
+                        &self.sweep.file,
+                        &self.sweep.source,
+                        &format!("axis[{i}].key"),
+                        format!(
+                            "`{}` cannot be set in the scenario {}: {m}",
+                            axis.key, self.base_shown
+                        ),
+                    ))
+                })?;
         }
         toml::to_string(&t)
             .map_err(|e| CliError::Io(format!("point {p}: cannot write its scenario: {e}")))
@@ -358,6 +367,24 @@ impl Plan {
     }
 }
 
+/// With `[[service]]` tables, `service.<name>.<key>` addresses the service of that name
+/// (`service[i].<key>`); other keys are as written.
+pub fn service_key(t: &Table, key: &str) -> Result<String, String> {
+    let names = sim_core::scenario::services::service_names(t);
+    let Some(rest) = key.strip_prefix("service.").filter(|_| !names.is_empty()) else {
+        return Ok(key.to_string());
+    };
+    let (name, tail) = rest.split_once('.').unwrap_or((rest, ""));
+    match names.iter().position(|n| n == name) {
+        Some(i) if !tail.is_empty() => Ok(format!("service[{i}].{tail}")),
+        Some(_) => Err(format!("expected a key of the service, as `service.{name}.replicas`")),
+        None => Err(format!(
+            "no [[service]] is named \"{name}\"; the services are: {} (a service's key is `service.<name>.<key>`)",
+            names.join(", ")
+        )),
+    }
+}
+
 /// Sets `key` (dotted, with `name[i]` for an array element) in `t` to `v`, creating tables.
 pub fn set_path(t: &mut Table, key: &str, v: Value) -> Result<(), String> {
     let segs: Vec<&str> = key.split('.').collect();
@@ -441,7 +468,7 @@ pub fn out_dir(out: &Option<PathBuf>, sweep: &Path) -> PathBuf {
 /// Whether `path` looks like a sweep file (a top-level `scenario` string and `[[axis]]`) rather
 /// than a scenario; unreadable or malformed files are left to the scenario reader's errors.
 pub fn is_sweep_file(path: &Path) -> bool {
-    std::fs::read_to_string(path)
+    crate::cli::read_text(path)
         .ok()
         .and_then(|t| toml::from_str::<Table>(&t).ok())
         .is_some_and(|t| t.get("scenario").is_some_and(Value::is_str) && t.contains_key("axis"))

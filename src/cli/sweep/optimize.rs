@@ -111,6 +111,9 @@ pub fn optimize(args: &OptimizeArgs) -> Result<(), CliError> {
     // Lower-bound bisection on each line in lock step, so each round's points run in parallel.
     let mut bounds: Vec<(usize, usize)> = vec![(0, m_len); lines.len()];
     let mut explored: BTreeMap<usize, PointResult> = BTreeMap::new();
+    // A lower-bound bisection over n values runs at most ⌈log2(n + 1)⌉ points per line.
+    let rounds = (usize::BITS - m_len.leading_zeros()) as usize;
+    let progress = Progress::at_most(lines.len() * rounds, "optimize");
     loop {
         let mids: Vec<usize> = lines
             .iter()
@@ -121,7 +124,6 @@ pub fn optimize(args: &OptimizeArgs) -> Result<(), CliError> {
         if mids.is_empty() {
             break;
         }
-        let progress = Progress::new(mids.len(), "optimize");
         explored.extend(evaluate(&plan, &mids, &out, args.threads, &progress)?);
         for (&s, b) in lines.iter().zip(bounds.iter_mut()) {
             if b.0 < b.1 {
@@ -134,6 +136,7 @@ pub fn optimize(args: &OptimizeArgs) -> Result<(), CliError> {
             }
         }
     }
+    progress.finish();
     // Candidates: the smallest passing point of each line.
     let mut best: Option<(f64, usize)> = None;
     let mut frontier = Vec::new();

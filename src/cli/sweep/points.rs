@@ -46,6 +46,8 @@ pub struct Progress {
     ran: AtomicUsize,
     tty: bool,
     what: &'static str,
+    /// `total` is an upper bound (optimize's bisection may stop early), not an exact count.
+    at_most: bool,
     lock: Mutex<()>,
 }
 
@@ -58,7 +60,25 @@ impl Progress {
             ran: AtomicUsize::new(0),
             tty: std::io::stderr().is_terminal(),
             what,
+            at_most: false,
             lock: Mutex::new(()),
+        }
+    }
+
+    /// Progress over at most `bound` points, counted over every round that shares it.
+    pub fn at_most(bound: usize, what: &'static str) -> Self {
+        Progress {
+            at_most: true,
+            ..Progress::new(bound, what)
+        }
+    }
+
+    /// Ends a terminal's progress line that stopped short of its bound.
+    pub fn finish(&self) {
+        let done = self.done.load(Ordering::Relaxed);
+        if self.tty && done != self.total {
+            let _guard = self.lock.lock();
+            let _ = writeln!(std::io::stderr().lock());
         }
     }
 
@@ -72,6 +92,11 @@ impl Progress {
             self.ran.fetch_add(1, Ordering::Relaxed);
         }
         let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        let total = if self.at_most {
+            format!("at most {}", self.total)
+        } else {
+            self.total.to_string()
+        };
         let _guard = self.lock.lock();
         let mut e = std::io::stderr().lock();
         if self.tty {
@@ -79,11 +104,10 @@ impl Progress {
             let filled = done * width / self.total.max(1);
             let _ = write!(
                 e,
-                "\r{} [{}{}] {done}/{} points",
+                "\r{} [{}{}] {done} of {total} points",
                 self.what,
                 "#".repeat(filled),
-                " ".repeat(width - filled),
-                self.total
+                " ".repeat(width - filled.min(width)),
             );
             if done == self.total {
                 let _ = writeln!(e);
@@ -91,10 +115,9 @@ impl Progress {
         } else {
             let _ = writeln!(
                 e,
-                "{}: point {point} {} ({done}/{})",
+                "{}: point {point} {} ({done} of {total})",
                 self.what,
                 if reused { "reused" } else { "done" },
-                self.total
             );
         }
     }

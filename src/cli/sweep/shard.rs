@@ -80,7 +80,7 @@ impl Manifest {
     pub fn read(dir: &Path) -> Result<Manifest, CliError> {
         let path = dir.join("manifest.json");
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(&path).map_err(|e| {
+        let text = crate::cli::read_text(&path).map_err(|e| {
             CliError::Input(format!(
                 "{shown}: cannot read the shard's manifest ({e}); expected a folder `capsim sweep --shard I/N --out` wrote"
             ))
@@ -193,7 +193,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<(), CliError> {
     for (d, m) in shards.values() {
         let path = d.join("sweep.csv");
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(&path)
+        let text = crate::cli::read_text(&path)
             .map_err(|e| CliError::Input(format!("{shown}: cannot read: {e}")))?;
         let mut lines = text.lines();
         let h = lines.next().unwrap_or_default().to_string();

@@ -81,7 +81,7 @@ fn int(m: &Mapper, doc: &Yaml, path: &str) -> Result<Option<i64>, ScenarioError>
 
 /// Maps the InferenceService at `doc`.
 pub(super) fn map(m: &mut Mapper, doc: &Yaml, api: &str, name: &str) -> Result<(), ScenarioError> {
-    if !api.starts_with("serving.kserve.io/") {
+    if api != "serving.kserve.io/v1beta1" {
         return Err(bad(
             m.file,
             "apiVersion",

@@ -7,6 +7,7 @@
 //! The result is an [`Overlay`]: scenario keys (TOML values) to set over the scenario file, each
 //! with the manifest field it came from, so errors found later point back into the YAML.
 
+pub mod guard;
 mod kserve;
 mod policy;
 mod selector;
@@ -397,7 +398,7 @@ fn object(
     };
     match kind {
         "Deployment" => {
-            if !api.starts_with("apps/") {
+            if api != "apps/v1" {
                 return Err(bad(file, "apiVersion", "apps/v1 for a Deployment"));
             }
             if !name.is_empty() {
@@ -439,6 +440,9 @@ fn object(
             return Ok(());
         }
         "Pod" => {
+            if api != "v1" {
+                return Err(bad(file, "apiVersion", "v1 for a Pod"));
+            }
             m.out
                 .keys
                 .push(("service.replicas".into(), Value::Integer(1)));
@@ -485,6 +489,7 @@ pub fn read_manifests(files: &[(String, String)]) -> Result<Overlay, ScenarioErr
     let mut out = Overlay::default();
     let mut objects = Vec::new();
     for (file, text) in files {
+        guard::check(file, text)?;
         let docs = YamlLoader::load_from_str(text).map_err(|e| {
             let mk = e.marker();
             ScenarioError {

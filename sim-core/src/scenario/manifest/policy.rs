@@ -8,7 +8,7 @@ use yaml_rust2::Yaml;
 
 /// Maps a PodDisruptionBudget (`policy/v1`); its selector is taken to match the one workload.
 pub(super) fn pdb(m: &mut Mapper, doc: &Yaml, api: &str) -> Result<(), ScenarioError> {
-    if !api.starts_with("policy/") {
+    if api != "policy/v1" {
         return Err(bad(
             m.file,
             "apiVersion",
@@ -74,7 +74,7 @@ pub(super) fn priority_class(
     api: &str,
     name: &str,
 ) -> Result<(), ScenarioError> {
-    if !api.starts_with("scheduling.k8s.io/") {
+    if api != "scheduling.k8s.io/v1" {
         return Err(bad(
             m.file,
             "apiVersion",

@@ -17,7 +17,7 @@ const CONTAINER_FIELDS: [&str; 5] = [
 
 /// Maps the VPA at `doc`.
 pub(super) fn map(m: &mut Mapper, doc: &Yaml, api: &str) -> Result<(), ScenarioError> {
-    if !api.starts_with("autoscaling.k8s.io/") {
+    if api != "autoscaling.k8s.io/v1" {
         return Err(bad(
             m.file,
             "apiVersion",

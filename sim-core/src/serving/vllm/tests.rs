@@ -35,6 +35,7 @@ fn request(id: u64, at_ms: u64, prompt: u32, output: u32) -> Request {
         output_tokens: output,
         prefix: Prefix::NONE,
         tenant: 0,
+        service: 0,
     }
 }
 

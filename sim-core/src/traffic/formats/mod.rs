@@ -18,6 +18,51 @@ use crate::scenario::{ColumnMap, TraceFormat};
 use std::collections::BTreeMap;
 use std::io::BufRead;
 
+/// Longest line a trace may hold, bytes: a file without newlines is refused, never buffered whole.
+pub const MAX_LINE_BYTES: usize = 1 << 20;
+
+/// A reader that fails (with the line number) once a line passes [`MAX_LINE_BYTES`].
+pub struct LineLimit<R> {
+    inner: R,
+    since_newline: usize,
+    line: u64,
+}
+
+impl<R> LineLimit<R> {
+    /// Wraps `inner`.
+    pub fn new(inner: R) -> Self {
+        LineLimit {
+            inner,
+            since_newline: 0,
+            line: 1,
+        }
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for LineLimit<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for &b in &buf[..n] {
+            if b == b'\n' {
+                self.line += 1;
+                self.since_newline = 0;
+            } else {
+                self.since_newline += 1;
+                if self.since_newline > MAX_LINE_BYTES {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!(
+                            "line {} is longer than {} bytes (is this a trace file?)",
+                            self.line, MAX_LINE_BYTES
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(n)
+    }
+}
+
 /// Most distinct tenant or model labels one trace may hold.
 pub const MAX_LABELS: usize = 4096;
 

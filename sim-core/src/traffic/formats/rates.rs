@@ -38,6 +38,21 @@ fn number(file: &str, row: u64, column: &str, field: &str, what: &str) -> Result
     }
 }
 
+/// A rate column: a number that is not negative and at most one request per nanosecond (the
+/// clock's tick; above it arrivals would pile up on one instant).
+fn rate_number(file: &str, row: u64, column: &str, field: &str) -> Result<f64, TraceError> {
+    let v = number(file, row, column, field, "requests per second")?;
+    if v > crate::scenario::model::defaults::MAX_RATE {
+        return Err(at(
+            file,
+            Some(row),
+            Some(column),
+            format!("expected a rate of at most 1e9 requests per second (one per nanosecond, the clock's resolution), found {v:e}"),
+        ));
+    }
+    Ok(v)
+}
+
 /// Reads a ServeGen per-client trace into a rate table (times relative to the first window).
 pub fn read_servegen<R: Read>(reader: R, file: &str) -> Result<RateTable, TraceError> {
     let mut rdr = csv::ReaderBuilder::new()
@@ -64,7 +79,7 @@ pub fn read_servegen<R: Read>(reader: R, file: &str) -> Result<RateTable, TraceE
             ));
         }
         let start = number(file, line, "1 (window start)", &record[0], "seconds")?;
-        let rate = number(file, line, "2 (rate)", &record[1], "requests per second")?;
+        let rate = rate_number(file, line, "2 (rate)", &record[1])?;
         let cv = if record[2].is_empty() {
             1.0
         } else {
@@ -170,7 +185,7 @@ pub fn read_genai_qps<R: Read>(
             continue;
         }
         let ts = number(file, line, "timestamp_anon", &record[ti], "seconds")?;
-        let v = number(file, line, "value", &record[vi], "queries per second")?;
+        let v = rate_number(file, line, "value", &record[vi])?;
         let e = acc
             .entry(((ts / width).floor() as u64, record[ci].to_string()))
             .or_insert((0.0, 0));
@@ -189,6 +204,17 @@ pub fn read_genai_qps<R: Read>(
         ));
     };
     let last = acc.keys().next_back().map_or(first, |k| k.0);
+    let span = last.saturating_sub(first).saturating_add(1);
+    if let Err(m) = crate::scenario::limits::RATE_WINDOWS.check(span) {
+        return Err(at(
+            file,
+            None,
+            Some("timestamp_anon"),
+            format!(
+                "the timestamps span {span} buckets of {bucket}: {m}; use a wider `traffic.bucket`"
+            ),
+        ));
+    }
     let mut rates = vec![0.0; (last - first + 1) as usize];
     for ((b, _), (sum, n)) in &acc {
         rates[(b - first) as usize] += sum / *n as f64;

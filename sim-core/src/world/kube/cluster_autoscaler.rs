@@ -637,7 +637,7 @@ impl World {
         for i in removed {
             self.remove_node(NodeId(i as u32), sink);
         }
-        self.reconcile_replicas(sink);
+        self.reconcile_all(sink);
         self.schedule_pending();
         self.publish_cluster();
     }

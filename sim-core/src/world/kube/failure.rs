@@ -151,7 +151,7 @@ impl World {
         let f = &mut self.kube.fail;
         f.incidents.push(Incident {
             time_s: self.now.as_secs_f64(),
-            kind,
+            kind: kind.to_string(),
             detail,
         });
     }
@@ -350,14 +350,15 @@ impl World {
     }
 
     fn finish_failure<S: RequestSink>(&mut self, sink: &mut S) {
-        self.reconcile_replicas(sink);
+        self.reconcile_all(sink);
         self.schedule_pending();
         self.publish_cluster();
     }
 
     /// Kills a pod's process: its requests fail and later ones sent to it fail too.
     fn kill_process<S: RequestSink>(&mut self, pod: PodId, sink: &mut S) -> u32 {
-        self.abort_engine(pod.engine(), DropReason::PodFailed, sink);
+        let (svc, slot) = (self.kube.svc_of(pod), self.kube.slot_of(pod));
+        self.abort_engine(svc, slot, DropReason::PodFailed, sink);
         self.kube.fail.set_hung(pod, true)
     }
 
@@ -418,8 +419,10 @@ impl World {
         }
         p.phase = PodPhase::Starting;
         p.generation = p.generation.wrapping_add(1);
-        if let Ok(i) = self.kube.ready.binary_search(&pod.engine()) {
-            self.kube.ready.remove(i);
+        let (svc, slot) = (p.svc, p.slot);
+        let ready = &mut self.kube.deps[svc.index()].ready;
+        if let Ok(i) = ready.binary_search(&slot) {
+            ready.remove(i);
         }
     }
 
@@ -475,7 +478,7 @@ impl World {
         self.kube.fail.set_hung(pod, false);
         self.kube.fail.restarts += 1;
         self.pod_not_ready(pod);
-        let t = &self.kube.template;
+        let t = self.kube.template(self.kube.svc_of(pod));
         let node = self.kube.pods[pod.index()].node.expect("a bound pod");
         let spec = &self.kube.pools[self.kube.nodes[node.index()].pool.index()].spec;
         let loaded = self.now
@@ -500,7 +503,7 @@ impl World {
     /// An XID-style fault: the pod on that GPU or MIG slice hangs.
     fn gpu_fault<S: RequestSink>(&mut self, pod: PodId, sink: &mut S) {
         let epoch = self.kill_process(pod, sink);
-        let t = &self.kube.template;
+        let t = self.kube.template(self.kube.svc_of(pod));
         let not_ready = SimDuration(t.readiness_period.0 * t.readiness_failure_threshold as u64);
         let restart = t
             .liveness
@@ -524,7 +527,7 @@ impl World {
         n.phase = NodePhase::Draining;
         n.version += 1;
         for pod in self.kube.running_on(node) {
-            if self.pdb_allows_eviction(1) {
+            if self.pdb_allows_eviction(self.kube.svc_of(pod), 1) {
                 self.terminate_pod(pod, sink);
             }
         }

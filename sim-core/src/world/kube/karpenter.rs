@@ -429,7 +429,7 @@ impl World {
             }
             let k = self.kube.karpenter.as_mut().expect("karpenter");
             k.outcome.nodes_expired += expired.len() as u64;
-            self.reconcile_replicas(sink);
+            self.reconcile_all(sink);
             self.schedule_pending();
             self.publish_cluster();
         }
@@ -629,7 +629,7 @@ impl World {
                         DisruptionReason::Empty => k.outcome.empty_deleted += nodes.len() as u64,
                         _ => k.outcome.underutilized_deleted += nodes.len() as u64,
                     }
-                    self.reconcile_replicas(sink);
+                    self.reconcile_all(sink);
                     self.schedule_pending();
                     self.publish_cluster();
                 }
@@ -661,7 +661,7 @@ impl World {
         k.outcome.nodes_replaced += 1;
         if self.kube.nodes[old.index()].phase == NodePhase::Ready {
             self.remove_node(old, sink);
-            self.reconcile_replicas(sink);
+            self.reconcile_all(sink);
         }
     }
 }

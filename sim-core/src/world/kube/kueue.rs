@@ -13,14 +13,13 @@
 use super::{NodePhase, PodPhase};
 use crate::cluster::{PodTemplate, ResVec, ResourceNames, Toleration, TolerationOperator};
 use crate::engine::{Rng, RngStreams, SimDuration, SimTime};
-use crate::ids::{NodeId, PodId, PoolId};
+use crate::ids::{NodeId, PoolId};
 use crate::metrics::RequestSink;
-use crate::results::{BatchOutcome, PreemptionOutcome, QueueOutcome, WaitTimes};
+use crate::results::{BatchOutcome, QueueOutcome, WaitTimes};
 use crate::scenario::batch::{BatchSpec, Priority};
 use crate::scheduler::framework::select;
 use crate::scheduler::{NodeView, PodView};
 use crate::world::{Event, World};
-use std::collections::BTreeMap;
 
 /// Batch events.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -120,14 +119,8 @@ pub(in crate::world) struct Kueue {
     admitted: Vec<u32>,
     template: PodTemplate,
     rng: Rng,
-    /// The serving pods' priority.
-    pub(super) service_priority: Priority,
-    /// Serving pods that preempted, and the node each was nominated to.
-    pub(super) nominated: Vec<(PodId, NodeId)>,
     admissions: u64,
     requeues: u64,
-    pub(super) preemptions: u64,
-    pub(super) victims_by_priority: BTreeMap<i32, u64>,
     /// GPU-seconds.
     held: f64,
     useful: f64,
@@ -137,12 +130,7 @@ pub(in crate::world) struct Kueue {
 
 impl Kueue {
     /// Kueue for `spec`, with resource names already interned in `names`.
-    pub(super) fn new(
-        spec: &BatchSpec,
-        service_priority: Priority,
-        names: &ResourceNames,
-        streams: &RngStreams,
-    ) -> Kueue {
+    pub(super) fn new(spec: &BatchSpec, names: &ResourceNames, streams: &RngStreams) -> Kueue {
         let queues = spec
             .queues
             .iter()
@@ -228,12 +216,8 @@ impl Kueue {
                 ..PodTemplate::default()
             },
             rng: streams.stream("scheduler/batch-tie-break"),
-            service_priority,
-            nominated: Vec::new(),
             admissions: 0,
             requeues: 0,
-            preemptions: 0,
-            victims_by_priority: BTreeMap::new(),
             held: 0.0,
             useful: 0.0,
             lost: 0.0,
@@ -372,7 +356,7 @@ impl Kueue {
     }
 
     /// What batch work did, up to `horizon`.
-    pub(in crate::world) fn outcome(&self, horizon: SimTime) -> (PreemptionOutcome, BatchOutcome) {
+    pub(in crate::world) fn outcome(&self, horizon: SimTime) -> BatchOutcome {
         let mut held = self.held;
         for p in &self.pods {
             if matches!(p.phase, BatchPhase::Running | BatchPhase::Terminating) {
@@ -431,16 +415,7 @@ impl Kueue {
         }
         b.gpu_hours_unfinished = unfinished / 3600.0;
         b.queues = queues;
-        let p = PreemptionOutcome {
-            preemptions: self.preemptions,
-            victims: self.victims_by_priority.values().sum(),
-            victims_by_priority: self
-                .victims_by_priority
-                .iter()
-                .map(|(k, v)| (k.to_string(), *v))
-                .collect(),
-        };
-        (p, b)
+        b
     }
 }
 
@@ -501,7 +476,7 @@ impl World {
         }
         if self.kube.quotas.retry {
             self.kube.quotas.retry = false;
-            self.reconcile_replicas(sink);
+            self.reconcile_all(sink);
         }
         self.schedule_pending();
         self.publish_cluster();
@@ -606,7 +581,9 @@ impl World {
             return;
         };
         let pods = &self.kube.pods;
-        k.nominated
+        self.kube
+            .preemption
+            .nominated
             .retain(|(p, _)| pods[p.index()].phase == PodPhase::Pending);
         let admitted = k.admitted.clone();
         for job in admitted {
@@ -664,13 +641,11 @@ impl World {
                 .iter()
                 .map(|&i| {
                     let mut r = kube.nodes[i].requested.clone();
-                    for (p, node) in &k.nominated {
-                        if node.index() == i && k.service_priority.value >= priority {
-                            let (pr, _) = match &kube.pods[p.index()].requests {
-                                Some(b) => (&b.0, &b.1),
-                                None => (&kube.pod_req, &kube.pod_req_nonzero),
-                            };
-                            r.add(pr);
+                    for (p, node) in &kube.preemption.nominated {
+                        let pod = &kube.pods[p.index()];
+                        let d = &kube.deps[pod.svc.index()];
+                        if node.index() == i && d.priority.value >= priority {
+                            r.add(pod.requests.as_ref().map_or(&d.pod_req, |b| &b.0));
                         }
                     }
                     r

@@ -1,39 +1,122 @@
 //! kube-scheduler's PostFilter for serving pods: a pending pod that fits no node may preempt
-//! lower-priority (batch) pods on one node, chosen by [`crate::scheduler::preemption`]. The
-//! victims' jobs are evicted (their pods get their grace period) and the pod is nominated to the
-//! node: batch pods are not placed into the room it waits for. Lower-priority pods already
+//! lower-priority pods on one node (batch pods, or pods of services of lower priority), chosen
+//! by [`crate::scheduler::preemption`]. The victims' jobs are evicted, victim serving pods
+//! terminate (both get their grace period; a victim's ReplicaSet replaces it), and the pod is
+//! nominated to the node: batch pods are not placed into the room it waits for. Lower-priority pods already
 //! terminating on a node count as leaving, and pods nominated to it as coming, so a node where
 //! earlier victims make room enough takes the nomination without new victims.
 
 use super::snapshot::topology_bound;
-use super::NodePhase;
+use super::{NodePhase, PodPhase};
 use crate::cluster::ResVec;
 use crate::ids::{NodeId, PodId};
+use crate::results::PreemptionOutcome;
 use crate::scheduler::filter::{filter, Rejection};
 use crate::scheduler::preemption::{pick_node, victims_on_node, RunningPod, Victims};
 use crate::scheduler::{NodeView, PodView};
 use crate::world::World;
+use std::collections::BTreeMap;
 
 /// One candidate node's victims and the running pods they index.
 type Candidate = (Victims, Vec<RunningPod>);
 
+/// A victim: a batch pod (by its index in Kueue) or another service's serving pod.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Victim {
+    Batch(u32),
+    Serving(PodId),
+}
+
+/// Preemptions and the pods that wait for the room their victims leave.
+#[derive(Debug, Default)]
+pub(in crate::world) struct Preemption {
+    /// Pending pods that preempted, and the node each was nominated to.
+    pub(in crate::world) nominated: Vec<(PodId, NodeId)>,
+    /// Times a pending pod preempted others.
+    pub(in crate::world) preemptions: u64,
+    /// Victims by their priority.
+    pub(in crate::world) victims_by_priority: BTreeMap<i32, u64>,
+    /// A serving pod was preempted: its ReplicaSet replaces it after this scheduling pass.
+    pub(in crate::world) serving_victims: bool,
+}
+
+impl Preemption {
+    /// What preemption did over the run.
+    pub(in crate::world) fn outcome(&self) -> PreemptionOutcome {
+        PreemptionOutcome {
+            preemptions: self.preemptions,
+            victims: self.victims_by_priority.values().sum(),
+            victims_by_priority: self
+                .victims_by_priority
+                .iter()
+                .map(|(k, v)| (k.to_string(), *v))
+                .collect(),
+        }
+    }
+}
+
 impl World {
-    /// Tries to make room for a pending serving pod by preempting; true if it did (or is
-    /// already waiting for earlier victims to leave its nominated node).
+    /// Serving pods of services below `priority` on `node` in `phases`, with their priorities.
+    fn lower_serving_on(
+        &self,
+        node: NodeId,
+        priority: i32,
+        terminating: bool,
+    ) -> impl Iterator<Item = (PodId, i32)> + '_ {
+        let k = &self.kube;
+        k.pods.iter().enumerate().filter_map(move |(i, p)| {
+            let prio = k.deps[p.svc.index()].priority.value;
+            let phase_ok = if terminating {
+                p.phase == PodPhase::Terminating
+            } else {
+                matches!(p.phase, PodPhase::Starting | PodPhase::Ready)
+            };
+            (p.node == Some(node) && phase_ok && prio < priority).then_some((PodId(i as u32), prio))
+        })
+    }
+
+    /// Tries to make room for a pending serving pod by preempting lower-priority pods (batch
+    /// pods, or other services' pods); true if it did (or is already waiting for earlier
+    /// victims to leave its nominated node).
     pub(super) fn try_preempt(&mut self, pod: PodId) -> bool {
-        let kube = &self.kube;
-        let Some(k) = &kube.kueue else { return false };
-        let prio = k.service_priority;
+        let svc = self.kube.svc_of(pod);
+        let prio = self.kube.priority(svc);
         if !prio.preempts {
             return false;
         }
+        let lower_services = self.kube.deps.iter().any(|d| d.priority.value < prio.value);
+        if self.kube.kueue.is_none() && !lower_services {
+            return false;
+        }
+        let pods = &self.kube.pods;
+        self.kube
+            .preemption
+            .nominated
+            .retain(|(p, _)| pods[p.index()].phase == PodPhase::Pending);
         // Upstream's PodEligibleToPreemptOthers: not again while victims still terminate on the
         // node it was nominated to.
-        if let Some(&(_, node)) = k.nominated.iter().find(|(p, _)| *p == pod) {
-            if k.lower_terminating_on(node, prio.value) {
+        let nominated = self
+            .kube
+            .preemption
+            .nominated
+            .iter()
+            .find(|(p, _)| *p == pod);
+        if let Some(&(_, node)) = nominated {
+            let batch = self
+                .kube
+                .kueue
+                .as_ref()
+                .is_some_and(|k| k.lower_terminating_on(node, prio.value));
+            if batch
+                || self
+                    .lower_serving_on(node, prio.value, true)
+                    .next()
+                    .is_some()
+            {
                 return true;
             }
         }
+        let kube = &self.kube;
         let (req, nonzero) = kube.requests_of(pod);
         let view = PodView {
             template: kube.template_of(pod),
@@ -41,7 +124,7 @@ impl World {
             nonzero_requests: nonzero,
         };
         // Upstream re-runs every filter with the victims gone: a node that spread constraints or
-        // anti-affinity keep the pod off gets no victims (batch pods do not count for either).
+        // anti-affinity keep the pod off gets no victims.
         let topology: Option<Vec<bool>> = topology_bound(view.template).then(|| {
             let (snap, index) = kube.snapshot(false);
             let allows = snap.topology_allows(kube, pod);
@@ -52,7 +135,7 @@ impl World {
             by_node
         });
         let zeros = ResVec::zeros(kube.names.len());
-        let mut found: Vec<(NodeId, Vec<u32>, Candidate)> = Vec::new();
+        let mut found: Vec<(NodeId, Vec<Victim>, Candidate)> = Vec::new();
         for (i, n) in kube.nodes.iter().enumerate() {
             if n.phase != NodePhase::Ready {
                 continue;
@@ -82,10 +165,15 @@ impl World {
             // Room already promised: lower-priority pods terminating here will leave (upstream
             // would pick them as victims again, a no-op); pods nominated here will come.
             let mut requested = n.requested.clone();
-            for r in k.terminating_on(node, prio.value) {
-                requested.sub(r);
+            if let Some(k) = &kube.kueue {
+                for r in k.terminating_on(node, prio.value) {
+                    requested.sub(r);
+                }
             }
-            for (p, nn) in &k.nominated {
+            for (p, _) in self.lower_serving_on(node, prio.value, true) {
+                requested.sub(kube.requests_of(p).0);
+            }
+            for (p, nn) in &kube.preemption.nominated {
                 if *nn == node && *p != pod {
                     requested.add(kube.requests_of(*p).0);
                 }
@@ -98,11 +186,11 @@ impl World {
                 found.push((node, Vec::new(), (none, Vec::new())));
                 continue;
             }
-            let running: Vec<(u32, RunningPod, &ResVec)> = k
-                .running_on(node)
-                .map(|(id, priority, bound, r)| {
+            let mut running: Vec<(Victim, RunningPod, &ResVec)> = Vec::new();
+            if let Some(k) = &kube.kueue {
+                running.extend(k.running_on(node).map(|(id, priority, bound, r)| {
                     (
-                        id,
+                        Victim::Batch(id),
                         RunningPod {
                             priority,
                             start: bound.0,
@@ -110,8 +198,20 @@ impl World {
                         },
                         r,
                     )
-                })
-                .collect();
+                }));
+            }
+            for (p, priority) in self.lower_serving_on(node, prio.value, false) {
+                let bound = kube.pods[p.index()].bound.unwrap_or(self.now);
+                running.push((
+                    Victim::Serving(p),
+                    RunningPod {
+                        priority,
+                        start: bound.0,
+                        violates_pdb: !self.pdb_allows_pod(p),
+                    },
+                    kube.requests_of(p).0,
+                ));
+            }
             let pods: Vec<(RunningPod, &ResVec)> =
                 running.iter().map(|(_, p, r)| (*p, *r)).collect();
             if let Some(v) = victims_on_node(prio.value, req, &pool.allocatable, &requested, &pods)
@@ -126,20 +226,36 @@ impl World {
             return false;
         };
         let (node, ids, (victims, rp)) = found.swap_remove(best);
-        let k = self.kube.kueue.as_mut().expect("batch");
-        k.preemptions += u64::from(!victims.pods.is_empty());
+        let pre = &mut self.kube.preemption;
+        pre.preemptions += u64::from(!victims.pods.is_empty());
         let mut jobs = Vec::new();
+        let mut serving = Vec::new();
         for &v in &victims.pods {
-            *k.victims_by_priority.entry(rp[v].priority).or_default() += 1;
-            jobs.push(k.job_of(ids[v]));
+            *pre.victims_by_priority.entry(rp[v].priority).or_default() += 1;
+            match ids[v] {
+                Victim::Batch(b) => {
+                    jobs.push(self.kube.kueue.as_ref().expect("batch").job_of(b));
+                }
+                Victim::Serving(p) => serving.push(p),
+            }
         }
-        k.nominated.retain(|(p, _)| *p != pod);
-        k.nominated.push((pod, node));
+        let pre = &mut self.kube.preemption;
+        pre.nominated.retain(|(p, _)| *p != pod);
+        pre.nominated.push((pod, node));
         jobs.sort_unstable();
         jobs.dedup();
         for j in jobs {
             self.evict_job(j);
         }
+        // A serving victim terminates gracefully (its in-flight requests finish within its
+        // grace period); its ReplicaSet replaces it after this scheduling pass.
+        // The flag is set after the terminations: a victim gone at once runs the scheduler
+        // (on an empty queue, the pending pods being this pass's), which must not replace it yet.
+        let any = !serving.is_empty();
+        for p in serving {
+            self.terminate_pod(p, &mut crate::metrics::NoSink);
+        }
+        self.kube.preemption.serving_victims |= any;
         true
     }
 }

@@ -6,10 +6,10 @@
 use super::super::{Event, World};
 use super::{Kube, PodPhase};
 use crate::engine::{Rng, RngStreams, SimDuration, SimTime};
-use crate::ids::EngineId;
+use crate::ids::{EngineId, ServiceId};
 use crate::metrics::rollout::{ReadyPoint, RolloutRecord, RolloutSummary, VersionSummary};
 use crate::metrics::{LogHistogram, RequestSink};
-use crate::results::Percentiles;
+use crate::results::percentiles;
 use crate::scenario::{EngineSpec, RolloutSpec, Scenario, ServiceSpec, Strategy};
 use crate::serving::{Completion, StepModel};
 use rand::RngExt;
@@ -115,12 +115,13 @@ impl Rollouts {
     }
 
     /// The first events: each rollout's start and its canary steps.
-    pub(in crate::world) fn first_events(&self) -> Vec<(SimTime, Event)> {
+    pub(in crate::world) fn first_events(&self, svc: ServiceId) -> Vec<(SimTime, Event)> {
         let mut out = Vec::new();
         for (i, r) in self.specs.iter().enumerate() {
             out.push((
                 r.at,
                 Event::Rollout {
+                    svc,
                     rollout: i as u32,
                     step: 0,
                 },
@@ -130,6 +131,7 @@ impl Rollouts {
                     out.push((
                         *t,
                         Event::Rollout {
+                            svc,
                             rollout: i as u32,
                             step: j as u32,
                         },
@@ -178,7 +180,7 @@ impl Rollouts {
                 let (node_s, cost, until) = extra_nodes(kube, p.start, p.finish, horizon);
                 RolloutRecord {
                     version: i as u32 + 1,
-                    strategy: self.specs[i].strategy.name(),
+                    strategy: self.specs[i].strategy.name().to_string(),
                     max_surge: p.surge,
                     max_unavailable: p.unavailable,
                     start_s: p.start.as_secs_f64(),
@@ -200,7 +202,7 @@ impl Rollouts {
             .map(|(v, h)| VersionSummary {
                 version: v as u32,
                 completed: h.count(),
-                latency_s: Percentiles::of(h, None),
+                latency_s: percentiles(h, None),
             })
             .collect();
         RolloutSummary {
@@ -278,20 +280,20 @@ fn extra_nodes(
 pub(in crate::world) fn candidates<'a>(
     rollout: &'a mut Option<Rollouts>,
     kube: &'a Kube,
+    svc: ServiceId,
 ) -> &'a [EngineId] {
     let Some(r) = rollout.as_mut().filter(|r| r.splitting()) else {
-        return kube.ready();
+        return kube.ready(svc);
     };
     let to_new = r.weight >= 1.0 || (r.weight > 0.0 && r.split_rng.random::<f64>() < r.weight);
     let current = r.current;
-    let pick = |want_new: bool, out: &mut Vec<EngineId>| {
-        out.clear();
-        out.extend(
-            kube.ready()
-                .iter()
-                .filter(|e| (kube.pods[e.index()].version == current) == want_new),
-        );
-    };
+    let pick =
+        |want_new: bool, out: &mut Vec<EngineId>| {
+            out.clear();
+            out.extend(kube.ready(svc).iter().filter(|&&e| {
+                (kube.pods[kube.pod_at(svc, e).index()].version == current) == want_new
+            }));
+        };
     pick(to_new, &mut r.scratch);
     if r.scratch.is_empty() {
         pick(!to_new, &mut r.scratch);
@@ -303,14 +305,15 @@ impl World {
     /// A `[[rollout]]` starts (`step` 0) or a canary's weight changes (`step` ≥ 1).
     pub(in crate::world) fn on_rollout<S: RequestSink>(
         &mut self,
+        _svc: ServiceId,
         rollout: u32,
         step: u32,
         sink: &mut S,
     ) {
         let now = self.now;
-        let desired = self.kube.desired;
-        let ready = self.kube.ready.len() as u32;
-        let Some(r) = self.rollout.as_mut() else {
+        let desired = self.kube.deps[0].desired;
+        let ready = self.kube.deps[0].ready.len() as u32;
+        let Some(r) = self.svcs[0].rollout.as_mut() else {
             return;
         };
         let spec = &r.specs[rollout as usize];
@@ -348,26 +351,35 @@ impl World {
             }
         }
         r.dirty = true;
-        self.sync_deployment(sink);
+        self.sync_deployment(ServiceId(0), sink);
     }
 
     /// A pod's `minReadySeconds` ran out.
-    pub(in crate::world) fn on_deployment_sync<S: RequestSink>(&mut self, sink: &mut S) {
-        if let Some(r) = &mut self.rollout {
+    pub(in crate::world) fn on_deployment_sync<S: RequestSink>(
+        &mut self,
+        _svc: ServiceId,
+        sink: &mut S,
+    ) {
+        if let Some(r) = &mut self.svcs[0].rollout {
             r.armed = None;
         }
-        self.sync_deployment(sink);
+        self.sync_deployment(ServiceId(0), sink);
     }
 
     /// After every event: when a pod changed, the controllers sync and the rollout is measured.
-    pub(in crate::world) fn after_rollout_event<S: RequestSink>(&mut self, sink: &mut S) {
-        if self.rollout.as_ref().is_some_and(|r| r.dirty) {
-            self.sync_deployment(sink);
+    pub(in crate::world) fn after_rollout_event<S: RequestSink>(
+        &mut self,
+        _svc: ServiceId,
+        sink: &mut S,
+    ) {
+        if self.svcs[0].rollout.as_ref().is_some_and(|r| r.dirty) {
+            self.sync_deployment(ServiceId(0), sink);
         }
     }
 
     fn min_ready_of(&self) -> SimDuration {
-        self.rollout
+        self.svcs[0]
+            .rollout
             .as_ref()
             .and_then(|r| r.strategy())
             .map_or(SimDuration::ZERO, |s| s.min_ready)
@@ -404,12 +416,16 @@ impl World {
 
     /// The Deployment controller, then each ReplicaSet's, until nothing changes; then the
     /// rollout's measurements.
-    pub(in crate::world) fn sync_deployment<S: RequestSink>(&mut self, sink: &mut S) {
-        if self.rollout.is_none() {
+    pub(in crate::world) fn sync_deployment<S: RequestSink>(
+        &mut self,
+        _svc: ServiceId,
+        sink: &mut S,
+    ) {
+        if self.svcs[0].rollout.is_none() {
             return;
         }
         for _ in 0..MAX_PASSES {
-            let before = self
+            let before = self.svcs[0]
                 .rollout
                 .as_ref()
                 .map(|r| r.rs.clone())
@@ -419,7 +435,7 @@ impl World {
             for v in 0..before.len().max(self.rs_len()) as u32 {
                 changed |= self.reconcile_version(v, sink);
             }
-            let after = self
+            let after = self.svcs[0]
                 .rollout
                 .as_ref()
                 .map(|r| r.rs.clone())
@@ -431,21 +447,21 @@ impl World {
         self.schedule_pending();
         self.arm_min_ready();
         self.check_finished();
-        self.observe_rollout();
+        self.observe_rollout(ServiceId(0));
         self.publish_cluster();
-        if let Some(r) = &mut self.rollout {
+        if let Some(r) = &mut self.svcs[0].rollout {
             r.dirty = false;
         }
     }
 
     fn rs_len(&self) -> usize {
-        self.rollout.as_ref().map_or(0, |r| r.rs.len())
+        self.svcs[0].rollout.as_ref().map_or(0, |r| r.rs.len())
     }
 
     /// One pass of the Deployment controller: sets each version's ReplicaSet size.
     fn deployment_pass(&mut self) {
-        let d = self.kube.desired;
-        let r = self.rollout.as_ref().expect("a rollout");
+        let d = self.kube.deps[0].desired;
+        let r = self.svcs[0].rollout.as_ref().expect("a rollout");
         let new = r.current as usize;
         let n = r.rs.len();
         let avail: Vec<u32> = (0..n as u32).map(|v| self.available(v)).collect();
@@ -455,7 +471,7 @@ impl World {
                 .iter()
                 .any(|p| p.version == v && p.phase != PodPhase::Gone)
         });
-        let r = self.rollout.as_mut().expect("a rollout");
+        let r = self.svcs[0].rollout.as_mut().expect("a rollout");
         let strategy = r.strategy().map(|s| s.strategy.clone());
         let rolling = match strategy {
             Some(Strategy::RollingUpdate {
@@ -526,7 +542,7 @@ impl World {
     /// The ReplicaSet controller of `version`: creates or deletes pods to its size (deleting
     /// in upstream order); true if it did anything.
     fn reconcile_version<S: RequestSink>(&mut self, version: u32, sink: &mut S) -> bool {
-        let target = self
+        let target = self.svcs[0]
             .rollout
             .as_ref()
             .and_then(|r| r.rs.get(version as usize).copied())
@@ -534,14 +550,19 @@ impl World {
         let active = self.active_of(version);
         if active < target {
             for _ in active..target {
-                self.create_pod_of(version);
+                self.create_pod_of(ServiceId(0), version);
             }
             return true;
         }
         if active == target {
             return false;
         }
-        self.terminate_surplus(|p| p.version == version, (active - target) as usize, sink);
+        self.terminate_surplus(
+            ServiceId(0),
+            |p| p.version == version,
+            (active - target) as usize,
+            sink,
+        );
         true
     }
 
@@ -562,32 +583,33 @@ impl World {
         let Some(t) = next.filter(|&t| t < self.horizon) else {
             return;
         };
-        let r = self.rollout.as_mut().expect("a rollout");
+        let r = self.svcs[0].rollout.as_mut().expect("a rollout");
         if r.armed.is_none_or(|a| t < a) {
             r.armed = Some(t);
-            self.queue.push(t, Event::DeploymentSync);
+            self.queue
+                .push(t, Event::DeploymentSync { svc: ServiceId(0) });
         }
     }
 
     /// Marks the open rollout finished once the new version has every desired replica
     /// available and no old pod is active.
     fn check_finished(&mut self) {
-        let Some(r) = self.rollout.as_ref() else {
+        let Some(r) = self.svcs[0].rollout.as_ref() else {
             return;
         };
         if !r.progress.last().is_some_and(|p| p.open) {
             return;
         }
         let new = r.current;
-        let d = self.kube.desired;
+        let d = self.kube.deps[0].desired;
         let n = r.rs.len() as u32;
         let done = r.rs[new as usize] == d
             && self.available(new) >= d
             && (0..n).filter(|&v| v != new).all(|v| self.active_of(v) == 0);
         if done {
-            self.observe_rollout();
+            self.observe_rollout(ServiceId(0));
             let now = self.now;
-            let r = self.rollout.as_mut().expect("a rollout");
+            let r = self.svcs[0].rollout.as_mut().expect("a rollout");
             let p = r.progress.last_mut().expect("a rollout in progress");
             p.finish = Some(now);
             p.open = false;
@@ -596,24 +618,24 @@ impl World {
 
     /// Integrates the extra pods, tracks the fewest Ready pods and records Ready pods per
     /// version when they change.
-    pub(in crate::world) fn observe_rollout(&mut self) {
+    pub(in crate::world) fn observe_rollout(&mut self, _svc: ServiceId) {
         let now = self.now;
-        let desired = self.kube.desired;
+        let desired = self.kube.deps[0].desired;
         let live = self
             .kube
             .pods
             .iter()
             .filter(|p| p.phase != PodPhase::Gone)
             .count() as u32;
-        let ready_total = self.kube.ready.len() as u32;
-        let Some(r) = self.rollout.as_mut() else {
+        let ready_total = self.kube.deps[0].ready.len() as u32;
+        let Some(r) = self.svcs[0].rollout.as_mut() else {
             return;
         };
         let n = r.rs.len();
         r.counts.clear();
         r.counts.resize(n, 0);
-        for e in &self.kube.ready {
-            let v = self.kube.pods[e.index()].version as usize;
+        for &e in &self.kube.deps[0].ready {
+            let v = self.kube.pods[self.kube.pod_at(ServiceId(0), e).index()].version as usize;
             r.counts[v] += 1;
         }
         let (t0, live0, desired0) = r.last;
@@ -645,9 +667,9 @@ impl World {
     }
 
     /// The rollout summary at the horizon.
-    pub(in crate::world) fn rollout_summary(&mut self) -> Option<RolloutSummary> {
+    pub(in crate::world) fn rollout_summary(&mut self, _svc: ServiceId) -> Option<RolloutSummary> {
         let horizon = self.horizon;
-        if let Some(r) = self.rollout.as_mut() {
+        if let Some(r) = self.svcs[0].rollout.as_mut() {
             // Close the open integral at the horizon.
             let (t0, live0, desired0) = r.last;
             if let Some(p) = r.progress.last_mut().filter(|p| p.open) {
@@ -658,7 +680,8 @@ impl World {
                 }
             }
         }
-        self.rollout
+        self.svcs[0]
+            .rollout
             .as_ref()
             .map(|r| r.summary(&self.kube, horizon))
     }

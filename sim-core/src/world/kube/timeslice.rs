@@ -3,9 +3,9 @@
 //! an H100) but not its memory: a pod whose allocation does not fit in what is free on its GPU
 //! when it loads is OOM-killed and restarted with Kubernetes' CrashLoopBackOff.
 
-use super::{NodePhase, World};
+use super::{NodePhase, PodPhase, World};
 use crate::engine::{SimDuration, SimTime};
-use crate::ids::{NodeId, PodId};
+use crate::ids::{EngineId, NodeId, PodId, ServiceId};
 use crate::serving::ReplicaEngine;
 use crate::world::Event;
 
@@ -55,7 +55,7 @@ pub(in crate::world) struct GpuShare {
 impl World {
     /// On binding to a time-sliced node: takes the pod's shares, lowest first.
     pub(in crate::world) fn take_shares(&mut self, pod: PodId, node: NodeId) {
-        let want = self.kube.shared_request as usize;
+        let want = self.kube.deps[self.kube.svc_of(pod).index()].shared_request as usize;
         if want == 0 {
             return;
         }
@@ -140,12 +140,12 @@ impl World {
         if self.kube.nodes[node.index()].phase == NodePhase::Terminated {
             return;
         }
-        let on_gpu: Vec<PodId> = self
+        let on_gpu: Vec<(ServiceId, EngineId)> = self
             .kube
-            .ready
+            .pods
             .iter()
-            .map(|e| PodId(e.0))
-            .filter(|p| self.kube.pods[p.index()].share.gpu == Some((node, g)))
+            .filter(|p| p.phase == PodPhase::Ready && p.share.gpu == Some((node, g)))
+            .map(|p| (p.svc, p.slot))
             .collect();
         let n = on_gpu.len();
         let share = if n <= 1 {
@@ -153,8 +153,8 @@ impl World {
         } else {
             TIME_SLICE_EFFICIENCY / n as f64
         };
-        for p in on_gpu {
-            self.engines[p.index()].set_time_share(share);
+        for (svc, slot) in on_gpu {
+            self.svcs[svc.index()].engines[slot.index()].set_time_share(share);
         }
     }
 }

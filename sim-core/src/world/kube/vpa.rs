@@ -5,7 +5,7 @@
 use super::PodPhase;
 use crate::cluster::{ResVec, ResourceNames};
 use crate::engine::{SimDuration, SimTime};
-use crate::ids::PodId;
+use crate::ids::{PodId, ServiceId};
 use crate::metrics::RequestSink;
 use crate::results::{VpaOutcome, VpaResources};
 use crate::scenario::{Scenario, VpaSpec};
@@ -42,15 +42,15 @@ impl Vpa {
     }
 
     /// The first recommender and updater runs.
-    pub(in crate::world) fn first_events(&self) -> [(SimTime, Event); 2] {
+    pub(in crate::world) fn first_events(&self, svc: ServiceId) -> [(SimTime, Event); 2] {
         [
             (
                 SimTime(self.spec.recommender.interval_ns as u64),
-                Event::VpaRecommend,
+                Event::VpaRecommend { svc },
             ),
             (
                 SimTime(self.spec.updater.interval_ns as u64),
-                Event::VpaUpdate,
+                Event::VpaUpdate { svc },
             ),
         ]
     }
@@ -62,7 +62,7 @@ impl Vpa {
             memory_bytes: a.memory,
         };
         VpaOutcome {
-            update_mode: self.spec.mode.name(),
+            update_mode: self.spec.mode.name().to_string(),
             evictions: self.evictions,
             in_place_updates: self.in_place,
             target: self.rec.map(|x| r(x.target)),
@@ -107,32 +107,36 @@ impl Vpa {
 impl World {
     /// The admission controller: a new pod gets the current target (modes other than Off).
     pub(super) fn vpa_admit(&mut self, pod: PodId) {
-        let Some(v) = &self.vpa else { return };
+        let svc = self.kube.svc_of(pod);
+        let Some(v) = &self.svcs[svc.index()].vpa else {
+            return;
+        };
         let Some(rec) = v.rec else { return };
         if v.spec.mode == UpdateMode::Off {
             return;
         }
-        let r = v.apply(&self.kube.pod_req, rec.target);
+        let r = v.apply(self.kube.pod_req(svc), rec.target);
         self.kube.set_requests(pod, r);
     }
 
     /// The recommender's loop: one CPU and one memory sample per running pod, then a new
     /// recommendation.
-    pub(in crate::world) fn on_vpa_recommend(&mut self) {
-        let Some(v) = &mut self.vpa else { return };
+    pub(in crate::world) fn on_vpa_recommend(&mut self, svc: ServiceId) {
+        let sv = &mut self.svcs[svc.index()];
+        let Some(v) = &mut sv.vpa else { return };
         let now = self.now;
         let next = now + SimDuration(v.spec.recommender.interval_ns as u64);
         let m = v.spec.metrics;
-        for p in self.kube.pod_views() {
+        for p in self.kube.pod_views(svc) {
             if !matches!(p.phase, PodPhase::Ready | PodPhase::Terminating) {
                 continue;
             }
-            let e = p.id.index();
+            let e = p.slot.index();
             if v.last.len() <= e {
                 v.last.resize(e + 1, None);
                 v.containers.resize(e + 1, ContainerState::default());
             }
-            let (busy, out, queued) = self.gauges.integrals(e, now);
+            let (busy, out, queued) = sv.gauges.integrals(e, now);
             let executing = out - queued;
             let Some((b0, x0, at)) = v.last[e].replace((busy, executing, now)) else {
                 continue;
@@ -160,18 +164,20 @@ impl World {
             });
         }
         if next < self.horizon {
-            self.queue.push(next, Event::VpaRecommend);
+            self.queue.push(next, Event::VpaRecommend { svc });
         }
     }
 
     /// The updater's loop: evicts (or resizes in place) pods whose requests are off, within the
     /// eviction tolerance.
-    pub(in crate::world) fn on_vpa_update<S: RequestSink>(&mut self, sink: &mut S) {
-        let Some(v) = &self.vpa else { return };
+    pub(in crate::world) fn on_vpa_update<S: RequestSink>(&mut self, svc: ServiceId, sink: &mut S) {
+        let Some(v) = &self.svcs[svc.index()].vpa else {
+            return;
+        };
         let now = self.now;
         let next = now + SimDuration(v.spec.updater.interval_ns as u64);
         if next < self.horizon {
-            self.queue.push(next, Event::VpaUpdate);
+            self.queue.push(next, Event::VpaUpdate { svc });
         }
         let Some(rec) = v.rec else { return };
         if !v.spec.mode.updates_running_pods() {
@@ -180,7 +186,7 @@ impl World {
         let cfg = v.spec.updater;
         let (mut live, mut pending) = (0u32, 0u32);
         let mut cands = Vec::new();
-        for p in self.kube.pod_views() {
+        for p in self.kube.pod_views(svc) {
             match p.phase {
                 PodPhase::Pending => {
                     live += 1;
@@ -213,9 +219,9 @@ impl World {
                 .then(b.0.resource_diff.total_cmp(&a.0.resource_diff))
                 .then(a.1.cmp(&b.1))
         });
-        let configured = self.kube.desired();
+        let configured = self.kube.desired(svc);
         let running = live - pending;
-        let new = v.apply(&self.kube.pod_req, rec.target);
+        let new = v.apply(self.kube.pod_req(svc), rec.target);
         let in_place = v.spec.mode == UpdateMode::InPlaceOrRecreate;
         let mut evicted = 0;
         for (done, (_, pod)) in cands.into_iter().enumerate() {
@@ -223,7 +229,11 @@ impl World {
                 break;
             }
             if in_place && self.kube.resize_in_place(pod, &new) {
-                self.vpa.as_mut().expect("checked").in_place += 1;
+                self.svcs[svc.index()]
+                    .vpa
+                    .as_mut()
+                    .expect("checked")
+                    .in_place += 1;
                 continue;
             }
             // The eviction API refuses what the PodDisruptionBudget does not allow.
@@ -233,9 +243,13 @@ impl World {
             self.terminate_pod(pod, sink);
             evicted += 1;
         }
-        self.vpa.as_mut().expect("checked").evictions += evicted;
+        self.svcs[svc.index()]
+            .vpa
+            .as_mut()
+            .expect("checked")
+            .evictions += evicted;
         if evicted > 0 {
-            self.reconcile_replicas(sink);
+            self.reconcile_replicas(svc, sink);
             self.schedule_pending();
         }
         self.publish_cluster();

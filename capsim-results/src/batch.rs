@@ -1,10 +1,11 @@
-//! What quotas, preemption and Kueue-style batch work did over a run.
+//! What quotas, preemption and Kueue-style batch work did over a run (`summary.json`'s
+//! `cluster.quotas`, `cluster.preemption` and `cluster.batch`).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// One namespace's ResourceQuota over a run.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct QuotaOutcome {
     /// The namespace.
     pub namespace: String,
@@ -19,7 +20,7 @@ pub struct QuotaOutcome {
 }
 
 /// Scheduler preemptions over a run.
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct PreemptionOutcome {
     /// Times a pending pod preempted others.
     pub preemptions: u64,
@@ -30,7 +31,7 @@ pub struct PreemptionOutcome {
 }
 
 /// A job wait-time distribution (submission to first start), seconds.
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct WaitTimes {
     /// Mean.
     pub mean: Option<f64>,
@@ -63,7 +64,7 @@ impl WaitTimes {
 }
 
 /// Kueue-style batch jobs over a run.
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct BatchOutcome {
     /// Jobs submitted before the horizon.
     pub jobs_submitted: u64,
@@ -92,11 +93,12 @@ pub struct BatchOutcome {
     /// Submission to first start of every job that started, seconds.
     pub wait_s: WaitTimes,
     /// Per queue.
+    #[serde(default)]
     pub queues: Vec<QueueOutcome>,
 }
 
 /// One ClusterQueue over a run.
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct QueueOutcome {
     /// Name.
     pub name: String,

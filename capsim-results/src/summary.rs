@@ -1,0 +1,232 @@
+//! `summary.json`: one run's headline numbers.
+
+use crate::{ClusterSummary, FailureSummary, Fairness, RolloutSummary, TenantSummary};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Request counts.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Counts {
+    /// Arrived.
+    pub arrived: u64,
+    /// Served.
+    pub completed: u64,
+    /// Dropped, all reasons.
+    pub dropped: u64,
+    /// Dropped, by reason (every reason sim-core knows, zeros included).
+    #[serde(default)]
+    pub dropped_by_reason: BTreeMap<String, u64>,
+    /// Still queued or executing at the horizon.
+    pub in_flight: u64,
+}
+
+/// A distribution's mean and percentiles, in seconds (`null` when nothing was measured).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Percentiles {
+    /// Exact mean.
+    pub mean: Option<f64>,
+    /// Batch-means standard error of the mean.
+    pub mean_stderr: Option<f64>,
+    /// Median.
+    pub p50: Option<f64>,
+    /// 90th percentile.
+    pub p90: Option<f64>,
+    /// 95th percentile.
+    pub p95: Option<f64>,
+    /// 99th percentile.
+    pub p99: Option<f64>,
+    /// 99.9th percentile.
+    pub p999: Option<f64>,
+    /// Largest.
+    pub max: Option<f64>,
+}
+
+/// Service-level objective results.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct SloResult {
+    /// The latency target, seconds.
+    pub latency_target_s: Option<f64>,
+    /// Measured requests that completed within the target over measured requests completed or
+    /// dropped (drops are misses).
+    pub attainment_ratio: Option<f64>,
+}
+
+/// `summary.json`: one run's headline numbers. Statistics cover requests that arrived after the
+/// warm-up; `requests` counts the whole run.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Summary {
+    /// capsim's version.
+    pub capsim_version: String,
+    /// Scenario name.
+    pub scenario: String,
+    /// Scenario seed.
+    pub seed: u64,
+    /// Simulated time, seconds.
+    pub horizon_s: f64,
+    /// Warm-up excluded from statistics, seconds.
+    pub warmup_s: f64,
+    /// Whole-run request counts; `arrived = completed + dropped + in_flight`.
+    pub requests: Counts,
+    /// Counts for requests that arrived after the warm-up.
+    #[serde(default)]
+    pub measured: Counts,
+    /// Measured completions per second of the measured window.
+    pub throughput_rps: f64,
+    /// End-to-end latency (arrival to completion), seconds.
+    pub latency_s: Percentiles,
+    /// Time in queue before the batch started, seconds.
+    pub queue_wait_s: Percentiles,
+    /// Time executing, seconds.
+    #[serde(default)]
+    pub service_s: Percentiles,
+    /// SLO attainment.
+    pub slo: SloResult,
+    /// Time-averaged replicas.
+    pub replicas_mean: f64,
+    /// Time-averaged busy replicas over replicas.
+    pub replica_util_ratio: f64,
+    /// Time-averaged queue length.
+    #[serde(default)]
+    pub queue_length_mean: f64,
+    /// Requests per batch, over all batches started.
+    pub batch_size_mean: Option<f64>,
+    /// Token-level results of LLM engines; `null` for Triton-style replicas.
+    #[serde(default)]
+    pub tokens: Option<TokenSummary>,
+    /// Nodes, pods and cost; `null` for replicas without nodes.
+    #[serde(default)]
+    pub cluster: Option<ClusterSummary>,
+    /// Things the user should know (pods that can never fit, …).
+    #[serde(default)]
+    pub warnings: Vec<String>,
+    /// Per tenant (a mix's streams, a trace's tenant or model labels): counts, rejections at the
+    /// gateway, latency, SLO and throughput; absent when the traffic has no labels.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tenants: Vec<TenantSummary>,
+    /// Fairness across the tenants; absent when the traffic has no labels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fairness: Option<Fairness>,
+    /// Failures and recovery; absent when nothing failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failures: Option<FailureSummary>,
+    /// Client timeouts and retries; absent without `[traffic.client]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<ClientSummary>,
+    /// Rollouts of model versions; absent without `[[rollout]]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<RolloutSummary>,
+    /// Per service, in scenario order (one entry, the run's own figures, with one service).
+    #[serde(default)]
+    pub services: Vec<ServiceSummary>,
+}
+
+/// One service's results: its requests, latency, tokens, SLO and replicas.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ServiceSummary {
+    /// The service's name.
+    pub name: String,
+    /// Its Deployment's namespace.
+    pub namespace: String,
+    /// Whole-run request counts; `arrived = completed + dropped + in_flight`.
+    pub requests: Counts,
+    /// Counts for requests that arrived after the warm-up.
+    pub measured: Counts,
+    /// Measured completions per second of the measured window.
+    pub throughput_rps: f64,
+    /// End-to-end latency, seconds.
+    pub latency_s: Percentiles,
+    /// Time in queue before the batch started, seconds.
+    pub queue_wait_s: Percentiles,
+    /// SLO attainment.
+    pub slo: SloResult,
+    /// Token-level results of LLM engines; `null` for Triton-style replicas.
+    pub tokens: Option<TokenSummary>,
+    /// Time-averaged Ready replicas over the measured window.
+    pub replicas_mean: f64,
+    /// Pod-hours of the service's pods from binding to termination (whole run).
+    pub replica_hours: f64,
+}
+
+impl ServiceSummary {
+    /// A service's entry from the summary of its own statistics.
+    pub fn from_summary(name: &str, namespace: &str, s: Summary, replica_hours: f64) -> Self {
+        ServiceSummary {
+            name: name.to_string(),
+            namespace: namespace.to_string(),
+            requests: s.requests,
+            measured: s.measured,
+            throughput_rps: s.throughput_rps,
+            latency_s: s.latency_s,
+            queue_wait_s: s.queue_wait_s,
+            slo: s.slo,
+            tokens: s.tokens,
+            replicas_mean: s.replicas_mean,
+            replica_hours,
+        }
+    }
+}
+
+impl Summary {
+    /// The SLO attainment that applies: token-level for LLM engines with targets, else latency.
+    pub fn attainment(&self) -> Option<f64> {
+        self.tokens
+            .as_ref()
+            .and_then(|t| t.attainment_ratio)
+            .or(self.slo.attainment_ratio)
+    }
+
+    /// Replica-hours: time-averaged replicas times the horizon.
+    pub fn replica_hours(&self) -> f64 {
+        self.replicas_mean * self.horizon_s / 3600.0
+    }
+}
+
+/// What clients with timeouts and retries did over the run (a missing counter reads as 0).
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct ClientSummary {
+    /// Attempts beyond each request's first (each one extra load on the service).
+    pub retries: u64,
+    /// Attempts the client gave up on at its timeout.
+    pub timeouts: u64,
+    /// Abandoned attempts the service still finished (wasted work).
+    pub abandoned_completions: u64,
+    /// Requests that completed only after one or more retries.
+    pub completed_after_retry: u64,
+    /// Of `retries`, those after the tenant gateway refused an attempt (HTTP 429:
+    /// `rate_limited`, `token_limited`).
+    pub rate_limited_retries: u64,
+}
+
+/// Token-level results of an LLM engine, over measured completions.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct TokenSummary {
+    /// Time to first token (arrival to first output token), seconds.
+    pub ttft_s: Percentiles,
+    /// Time per output token after the first, seconds.
+    pub tpot_s: Percentiles,
+    /// Prompt tokens of measured completions per second of the measured window.
+    pub prompt_tokens_per_s: f64,
+    /// Output tokens of measured completions per second of the measured window.
+    pub output_tokens_per_s: f64,
+    /// The TTFT target, seconds.
+    pub ttft_target_s: Option<f64>,
+    /// The TPOT target, seconds.
+    pub tpot_target_s: Option<f64>,
+    /// Measured requests that met every token-level target, over measured requests completed or
+    /// dropped (`null` without targets).
+    pub attainment_ratio: Option<f64>,
+    /// Sequences preempted (by recompute) over the run.
+    pub preemptions: u64,
+    /// Tokens prefilled again after preemptions.
+    #[serde(default)]
+    pub recomputed_tokens: u64,
+    /// Prompt tokens found in the prefix cache over tokens of sequences taken from the queue
+    /// (a preempted sequence counts again); `null` when none was taken.
+    pub prefix_cache_hit_ratio: Option<f64>,
+    /// KV-cache blocks held by running sequences over all blocks, time-weighted mean over
+    /// replicas from each replica's first request (cached blocks no sequence uses are free).
+    pub kv_cache_use_mean_ratio: Option<f64>,
+    /// Most KV-cache blocks one replica's running sequences held at once, over its blocks.
+    pub kv_cache_use_peak_ratio: Option<f64>,
+}

@@ -1,0 +1,457 @@
+//! Hard limits on the numbers a scenario may set, and the estimate of a run's work.
+//!
+//! A number that sizes memory or work (replicas, batch sizes, the horizon, rows of the time
+//! series, rounds of a periodic controller, state changes of a generator) has a hard limit here:
+//! `validate` refuses a value above it (exit 2) naming the key, the limit and why. The limits sit
+//! far above real plans (10,000 replicas in one service, 100 services, a simulated week, a billion
+//! requests all pass); work that is large but legitimate is only estimated ([`Estimate`]).
+//! Limits are per service, so a scenario with many services applies each to each.
+
+use super::model::{EngineSpec, Scenario};
+use super::traffic::TrafficSpec;
+use crate::engine::time::format_duration;
+use crate::engine::{SimDuration, NANOS_PER_SEC};
+
+/// What a limit counts, for its message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unit {
+    /// A count of things (the word names them).
+    Count(&'static str),
+    /// A length of simulated time, in nanoseconds.
+    Duration,
+}
+
+/// One hard limit: the keys it bounds, the largest value allowed and why.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limit {
+    /// The scenario keys (or derived quantity) it bounds, as the book lists them.
+    pub keys: &'static str,
+    /// The largest value allowed.
+    pub max: u64,
+    /// What the value counts.
+    pub unit: Unit,
+    /// Why the limit is there.
+    pub why: &'static str,
+}
+
+impl Limit {
+    /// The limit as text: `100,000 replicas`, `366d`.
+    pub fn shown(&self) -> String {
+        self.show(self.max)
+    }
+
+    fn show(&self, v: u64) -> String {
+        match self.unit {
+            Unit::Count(what) => format!("{} {what}", grouped(v)),
+            Unit::Duration => format_duration(SimDuration(v)),
+        }
+    }
+
+    /// `Ok` when `found` is within the limit, else the message an error at the key carries.
+    pub fn check(&self, found: u64) -> Result<(), String> {
+        if found <= self.max {
+            Ok(())
+        } else {
+            Err(self.message(found))
+        }
+    }
+
+    /// The message for a value above the limit.
+    pub fn message(&self, found: u64) -> String {
+        format!(
+            "expected at most {} ({}), found {}",
+            self.shown(),
+            self.why,
+            self.show(found)
+        )
+    }
+}
+
+/// Replicas of one service: `service.replicas`, every scaling step and autoscaler maximum.
+pub const REPLICAS: Limit = Limit {
+    keys: "service.replicas, service.scale[].replicas, hpa.maxReplicas, keda.maxReplicaCount, knative initial-scale, min-scale and max-scale",
+    max: 100_000,
+    unit: Unit::Count("replicas"),
+    why: "each replica holds an engine and queue in memory; ten times the largest Deployments in use",
+};
+
+/// Nodes of one node pool.
+pub const NODES_PER_POOL: Limit = Limit {
+    keys: "node_pool[].initial_size (or min_size), node_pool[].scale[].size (max_size is free: autoscalers add nodes only for pods)",
+    max: 100_000,
+    unit: Unit::Count("nodes"),
+    why: "each node is kept in memory; above the largest Kubernetes clusters (65,000 nodes)",
+};
+
+/// Pods of one batch Job (`parallelism`).
+pub const PODS_PER_JOB: Limit = Limit {
+    keys: "batch.job[].parallelism",
+    max: 100_000,
+    unit: Unit::Count("pods"),
+    why: "each pod is kept in memory; as many as the replicas of a service",
+};
+
+/// Largest Triton batch.
+pub const MAX_BATCH_SIZE: Limit = Limit {
+    keys: "service.triton.max_batch_size, service.service_time.batch_times keys",
+    max: 65_536,
+    unit: Unit::Count("requests per batch"),
+    why: "a batch time is tabulated for every size up to it",
+};
+
+/// Simulated time.
+pub const HORIZON: Limit = Limit {
+    keys: "simulation.horizon",
+    max: 366 * 86_400 * NANOS_PER_SEC,
+    unit: Unit::Duration,
+    why: "a year of simulated time; plan longer periods as several runs",
+};
+
+/// Rows of the time series (`horizon / sample_interval`).
+pub const SERIES_ROWS: Limit = Limit {
+    keys: "simulation.sample_interval (rows = horizon / sample_interval)",
+    max: 1_000_000,
+    unit: Unit::Count("time-series rows"),
+    why:
+        "rows are kept in memory and timeseries.csv would pass 200 MB; a week at 1s is 604,800 rows",
+};
+
+/// Rounds of one periodic controller or probe over the horizon (`horizon / interval`).
+pub const ROUNDS: Limit = Limit {
+    keys: "metrics.scrape_interval, cluster_autoscaler.scan_interval, batch.job[].checkpoint_interval (rounds = horizon, or the job's duration, / interval)",
+    max: 100_000_000,
+    unit: Unit::Count("rounds"),
+    why: "each round is an event with work over every pod; a week at 10ms is 60,480,000 rounds",
+};
+
+/// State changes of an MMPP over the horizon (`horizon / shortest mean_sojourn`).
+pub const SOJOURNS: Limit = Limit {
+    keys: "traffic.state[].mean_sojourn (changes = horizon / shortest mean sojourn)",
+    max: 100_000_000,
+    unit: Unit::Count("state changes"),
+    why: "each change is an event; a week at 10ms sojourns is 60,480,000",
+};
+
+/// Expected node failures over the horizon (`horizon / mtbf × nodes`).
+pub const FAILURES: Limit = Limit {
+    keys: "failures.random[].mtbf (failures = horizon / mtbf × the pool's nodes at most)",
+    max: 10_000_000,
+    unit: Unit::Count("expected failures"),
+    why: "each failure reschedules the node's pods",
+};
+
+/// Expected requests of one run (mean rate × horizon, at the peak rate of the traffic).
+pub const REQUESTS: Limit = Limit {
+    keys: "traffic.rate and the other rates (requests = peak rate × horizon)",
+    max: 100_000_000_000,
+    unit: Unit::Count("requests"),
+    why:
+        "at about ten million events a second, a day of computing; a billion requests take minutes",
+};
+
+/// Windows of a rate table built from a trace of samples (Alibaba GenAI `qps.csv`).
+pub const RATE_WINDOWS: Limit = Limit {
+    keys: "traffic.bucket over a qps trace's time span (windows = span / bucket)",
+    max: 10_000_000,
+    unit: Unit::Count("rate windows"),
+    why: "each window is kept in memory; a year of 5s buckets is 6,307,200",
+};
+
+/// KV blocks of the shared prompt prefixes (`groups × tokens / block_size`).
+pub const PREFIX_BLOCKS: Limit = Limit {
+    keys: "traffic.tokens.prefix.groups × traffic.tokens.prefix.tokens / service.vllm.block_size",
+    max: 10_000_000,
+    unit: Unit::Count("prefix blocks"),
+    why: "each block of each prefix gets a hash in memory",
+};
+
+/// Kubernetes quantities (requests, limits, capacities): its `int64`.
+pub const QUANTITY: Limit = Limit {
+    keys: "every Kubernetes quantity (service.resources, node capacities, quotas)",
+    max: i64::MAX as u64,
+    unit: Unit::Count("units"),
+    why: "Kubernetes's largest quantity, 2^63 - 1",
+};
+
+/// Every limit, in the order the book lists them.
+pub const ALL: [Limit; 13] = [
+    REPLICAS,
+    NODES_PER_POOL,
+    PODS_PER_JOB,
+    MAX_BATCH_SIZE,
+    HORIZON,
+    SERIES_ROWS,
+    ROUNDS,
+    SOJOURNS,
+    FAILURES,
+    REQUESTS,
+    RATE_WINDOWS,
+    PREFIX_BLOCKS,
+    QUANTITY,
+];
+
+/// A whole number with thousands separated by commas.
+pub fn grouped(v: u64) -> String {
+    let digits = v.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// How many `interval`s fit in `horizon` (rounded up; an interval of zero counts as one
+/// nanosecond).
+pub fn rounds(horizon: SimDuration, interval: SimDuration) -> u64 {
+    horizon.0.div_ceil(interval.0.max(1))
+}
+
+/// The largest rate `traffic` can reach, requests per second (`None` for a replayed trace, whose
+/// requests are counted when it is read).
+pub fn peak_rate(traffic: &TrafficSpec) -> Option<f64> {
+    let max = |it: &mut dyn Iterator<Item = f64>| it.fold(0.0_f64, f64::max);
+    Some(match traffic {
+        TrafficSpec::Poisson { rate } | TrafficSpec::Gamma { rate, .. } => *rate,
+        TrafficSpec::Schedule { steps } => max(&mut steps.iter().map(|s| s.1)),
+        TrafficSpec::Diurnal(d) => {
+            d.rate * max(&mut d.hourly.iter().copied()) * max(&mut d.weekly.iter().copied())
+        }
+        TrafficSpec::Mmpp { states } => max(&mut states.iter().map(|s| s.rate)),
+        TrafficSpec::Spikes { rate, spikes } => {
+            rate * spikes
+                .iter()
+                .map(|s| s.multiplier.max(1.0))
+                .product::<f64>()
+        }
+        TrafficSpec::Mix { streams } => {
+            let mut sum = 0.0;
+            for s in streams {
+                sum += peak_rate(&s.traffic)?;
+            }
+            sum
+        }
+        TrafficSpec::Trace { .. } => return None,
+    })
+}
+
+/// The work a run will do, estimated before it starts.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Estimate {
+    /// Requests, at the peak rate over the whole horizon (`None` for a replayed trace).
+    pub requests: Option<f64>,
+    /// Rows of the time series.
+    pub rows: u64,
+    /// Events: a few per request, one per row and per controller round.
+    pub events: f64,
+    /// Bytes the run holds for replicas, nodes, bounded queues and the time series.
+    pub memory_bytes: f64,
+    /// Bytes more if an unbounded queue held every request of the run at once (0 when every
+    /// queue is bounded).
+    pub unbounded_queue_bytes: f64,
+}
+
+/// Bytes held per replica (engine, queue, pod) and per node, and per waiting request: rough
+/// figures measured on the shipped scenarios, for the estimate only.
+const BYTES_PER_REPLICA: f64 = 4096.0;
+const BYTES_PER_NODE: f64 = 2048.0;
+const BYTES_PER_ROW: f64 = 512.0;
+const BYTES_PER_QUEUED_REQUEST: f64 = 128.0;
+/// Events per request (arrival, dispatch, batch start and end, completion).
+const EVENTS_PER_REQUEST: f64 = 4.0;
+
+impl Estimate {
+    /// The estimate for `s` (with `trace_requests` requests read from its traces, if any).
+    pub fn of(s: &Scenario, trace_requests: Option<u64>) -> Estimate {
+        let horizon = s.horizon.as_secs_f64();
+        let requests = peak_rate(&s.traffic)
+            .map(|r| r * horizon)
+            .or(trace_requests.map(|n| n as f64));
+        let rows = rounds(s.horizon, s.sample_interval);
+        let max_replicas = max_replicas(s) as f64;
+        // A pool grows past its initial size only for pods (Karpenter's pools are unbounded).
+        let nodes: f64 = s.cluster.as_ref().map_or(0.0, |c| {
+            c.pools
+                .iter()
+                .map(|p| (p.max_size as f64).min(p.initial_size as f64 + max_replicas))
+                .sum()
+        });
+        let (bounded, unbounded) = match s.service.max_queue_size {
+            Some(per) => (per as f64 * max_replicas, 0.0),
+            None => (0.0, requests.unwrap_or(0.0)),
+        };
+        let events = requests.unwrap_or(0.0) * EVENTS_PER_REQUEST + rows as f64;
+        let memory_bytes = max_replicas * BYTES_PER_REPLICA
+            + nodes * BYTES_PER_NODE
+            + rows as f64 * BYTES_PER_ROW
+            + bounded * BYTES_PER_QUEUED_REQUEST;
+        Estimate {
+            requests,
+            rows,
+            events,
+            memory_bytes,
+            unbounded_queue_bytes: unbounded * BYTES_PER_QUEUED_REQUEST,
+        }
+    }
+
+    /// Whether the run is large enough to say so before it starts: above a billion events, a
+    /// gigabyte held, or ten gigabytes should an unbounded queue hold every request.
+    pub fn is_large(&self) -> bool {
+        self.events > 1e9 || self.memory_bytes > 1e9 || self.unbounded_queue_bytes > 1e10
+    }
+
+    /// One line: `estimate: about 6.05e8 requests, 2.42e9 events, 60,480 time-series rows,
+    /// 0.1 GB of memory (up to 77.4 GB more if the unbounded queue held every request: set
+    /// service.max_queue_size to bound it)`.
+    pub fn line(&self) -> String {
+        let requests = match self.requests {
+            Some(r) => format!("about {r:.2e} requests, "),
+            None => String::new(),
+        };
+        let queue = if self.unbounded_queue_bytes > 1e8 {
+            format!(
+                " (up to {:.1} GB more if the unbounded queue held every request: set \
+                 service.max_queue_size to bound it)",
+                self.unbounded_queue_bytes / 1e9
+            )
+        } else {
+            String::new()
+        };
+        format!(
+            "estimate: {requests}{:.2e} events, {} time-series rows, {:.1} GB of memory{queue}",
+            self.events,
+            grouped(self.rows),
+            self.memory_bytes / 1e9
+        )
+    }
+}
+
+/// The most replicas the service can reach (its initial count, steps and autoscaler maxima).
+fn max_replicas(s: &Scenario) -> u32 {
+    let mut m = s.service.replicas;
+    for &(_, r) in &s.service.scale {
+        m = m.max(r);
+    }
+    if let Some(a) = &s.autoscaling {
+        m = m.max(a.hpa.max_replicas.max(0) as u32);
+    }
+    m
+}
+
+/// Checks the limits that need the whole scenario: `Err((key, message))` at the first breach.
+pub fn check(s: &Scenario) -> Result<(), (String, String)> {
+    let at = |key: &str, r: Result<(), String>| r.map_err(|m| (key.to_string(), m));
+    at("simulation.horizon", HORIZON.check(s.horizon.0))?;
+    at(
+        "simulation.sample_interval",
+        SERIES_ROWS.check(rounds(s.horizon, s.sample_interval)),
+    )?;
+    if let Some(a) = &s.autoscaling {
+        at(
+            "metrics.scrape_interval",
+            ROUNDS.check(rounds(s.horizon, a.metrics.scrape_interval)),
+        )?;
+        let key = if s.keda.is_some() {
+            "keda.maxReplicaCount"
+        } else {
+            "hpa.maxReplicas"
+        };
+        at(key, REPLICAS.check(a.hpa.max_replicas.max(0) as u64))?;
+    }
+    if let Some(ca) = &s.cluster_autoscaler {
+        at(
+            "cluster_autoscaler.scan_interval",
+            ROUNDS.check(rounds(s.horizon, ca.scan_interval)),
+        )?;
+    }
+    let mut traffics = vec![("traffic".to_string(), &s.traffic)];
+    if let TrafficSpec::Mix { streams } = &s.traffic {
+        for (i, st) in streams.iter().enumerate() {
+            traffics.push((format!("traffic.stream[{i}]"), &st.traffic));
+        }
+    }
+    for (key, t) in traffics {
+        if let TrafficSpec::Mmpp { states } = t {
+            for (i, st) in states.iter().enumerate() {
+                at(
+                    &format!("{key}.state[{i}].mean_sojourn"),
+                    SOJOURNS.check(rounds(s.horizon, st.mean_sojourn)),
+                )?;
+            }
+        }
+    }
+    if let Some(c) = &s.cluster {
+        for (i, f) in s.failures.random.iter().enumerate() {
+            // A pool grows past its initial size only for pods.
+            let nodes = c.pools.get(f.pool as usize).map_or(1, |p| {
+                p.max_size
+                    .min(p.initial_size.saturating_add(max_replicas(s)))
+                    .max(1)
+            }) as u64;
+            at(
+                &format!("failures.random[{i}].mtbf"),
+                FAILURES.check(rounds(s.horizon, f.mtbf).saturating_mul(nodes)),
+            )?;
+        }
+    }
+    if let (Some(p), EngineSpec::Vllm(v)) = (
+        s.tokens.as_ref().and_then(|t| t.prefix.as_ref()),
+        &s.service.engine,
+    ) {
+        let blocks = u64::from(p.groups) * u64::from(p.tokens / v.block_size.max(1));
+        at("traffic.tokens.prefix.groups", PREFIX_BLOCKS.check(blocks))?;
+    }
+    if let Some(rate) = peak_rate(&s.traffic) {
+        let requests = rate * s.horizon.as_secs_f64();
+        if requests > REQUESTS.max as f64 {
+            let key = match &s.traffic {
+                TrafficSpec::Poisson { .. }
+                | TrafficSpec::Gamma { .. }
+                | TrafficSpec::Spikes { .. }
+                | TrafficSpec::Diurnal(_) => "traffic.rate",
+                TrafficSpec::Schedule { .. } => "traffic.schedule",
+                TrafficSpec::Mmpp { .. } => "traffic.state",
+                _ => "traffic",
+            };
+            return Err((
+                key.to_string(),
+                REQUESTS.message(requests.min(u64::MAX as f64) as u64),
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_name_the_limit_and_the_value() {
+        assert_eq!(
+            REPLICAS.check(1_000_000).unwrap_err(),
+            "expected at most 100,000 replicas (each replica holds an engine and queue in memory; \
+             ten times the largest Deployments in use), found 1,000,000 replicas"
+        );
+        assert!(REPLICAS.check(10_000).is_ok());
+        assert_eq!(HORIZON.shown(), "8784h");
+        assert_eq!(grouped(0), "0");
+        assert_eq!(grouped(1234567), "1,234,567");
+    }
+
+    #[test]
+    fn real_plans_pass() {
+        let week = SimDuration::from_secs(7 * 86_400);
+        assert!(HORIZON.check(week.0).is_ok());
+        assert!(SERIES_ROWS
+            .check(rounds(week, SimDuration::from_secs(1)))
+            .is_ok());
+        assert!(ROUNDS
+            .check(rounds(week, SimDuration::from_millis(10)))
+            .is_ok());
+        assert!(REQUESTS.check(1_000_000_000).is_ok());
+        assert!(NODES_PER_POOL.check(65_000).is_ok());
+    }
+}

@@ -1,0 +1,317 @@
+//! Several services in one scenario: the `[[service]]` form.
+//!
+//! A scenario holds either one `[service]` table (today's form, one service named by its `name`,
+//! default `service`) or an array of `[[service]]` tables, each with a unique `name`. Each
+//! `[[service]]` holds what a single-service scenario holds about its service: the service's own
+//! keys (engine, resources, pod, replicas, …) and its own sections, written under the service
+//! (`[service.traffic]`, `[service.slo]`, `[service.hpa]`, `[service.metrics]`, `[service.keda]`,
+//! `[service.knative]`, `[service.vpa]`, `[service.pdb]`). Cluster-wide sections (`[simulation]`,
+//! `[cluster]`, `[[node_pool]]`, `[scheduler]`, the node autoscalers, `[[namespace]]`,
+//! `[[priority_class]]`, failures, `[batch]`) stay at the top level and are shared.
+//!
+//! Each service is validated as the scenario it would be alone (its *view*: the top level with
+//! its own sections lifted up), so every rule of the single-service form holds per service; errors
+//! point at the key in the file (`service[1].hpa.maxReplicas`).
+
+use super::error::ScenarioError;
+use super::model::{Scenario, Validator};
+use super::raw::RawScenario;
+use crate::catalog::Catalog;
+use serde::Deserialize;
+use toml::{Table, Value};
+
+/// The sections a `[[service]]` holds for itself (top-level sections in the single-service form).
+pub const SERVICE_SECTIONS: &[&str] = &[
+    "traffic", "slo", "hpa", "metrics", "keda", "knative", "vpa", "pdb",
+];
+
+/// Sections of the single-service form not yet available per service in the `[[service]]` form.
+const NOT_YET: &[(&str, &str)] = &[("rollout", "[[rollout]]"), ("tenant", "[[tenant]]")];
+
+/// Whether a scenario table uses the `[[service]]` form.
+pub fn is_multi(t: &Table) -> bool {
+    matches!(t.get("service"), Some(Value::Array(_)))
+}
+
+/// The names of a `[[service]]` table's services, in file order (empty for the `[service]` form).
+pub fn service_names(t: &Table) -> Vec<String> {
+    match t.get("service") {
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|s| match s.get("name") {
+                Some(Value::String(n)) => n.clone(),
+                _ => String::new(),
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Where a key of service `i`'s view lies in the file: its own keys and sections under
+/// `service[i]`, cluster-wide keys where they are.
+pub fn file_key(i: usize, key: &str) -> String {
+    let first = key.split(['.', '[']).next().unwrap_or("");
+    if first == "service" {
+        format!("service[{i}]{}", &key["service".len()..])
+    } else if SERVICE_SECTIONS.contains(&first) {
+        format!("service[{i}].{key}")
+    } else {
+        key.to_string()
+    }
+}
+
+/// Checks a name that appears in outputs, stream names and key paths.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// Validates a scenario table in the `[[service]]` form: the first service's view is the returned
+/// scenario, the others are in its `others`.
+pub(super) fn validate_multi(
+    table: &Table,
+    file: &str,
+    source: &str,
+    variant: Option<(usize, &Table)>,
+    catalog: &Catalog,
+) -> Result<Scenario, ScenarioError> {
+    let err = |key: &str, m: String| ScenarioError::at_key(file, source, key, m);
+    let Some(Value::Array(services)) = table.get("service") else {
+        unreachable!("validate_multi is called on the [[service]] form")
+    };
+    if services.is_empty() {
+        return Err(err(
+            "service",
+            "expected at least one [[service]] table".into(),
+        ));
+    }
+    for k in SERVICE_SECTIONS {
+        if table.contains_key(*k) {
+            return Err(err(
+                k,
+                format!("with [[service]] tables, [{k}] belongs to a service: write it under each [[service]] as [service.{k}]"),
+            ));
+        }
+    }
+    for (k, what) in NOT_YET {
+        if table.contains_key(*k) {
+            return Err(err(
+                k,
+                format!("{what} is not available with several [[service]] tables yet; use the single [service] form"),
+            ));
+        }
+    }
+    let mut names: Vec<String> = Vec::with_capacity(services.len());
+    let mut views = Vec::with_capacity(services.len());
+    for (i, s) in services.iter().enumerate() {
+        let Value::Table(s) = s else {
+            return Err(err(&format!("service[{i}]"), "expected a table".into()));
+        };
+        let name =
+            match s.get("name") {
+                None => return Err(err(
+                    &format!("service[{i}]"),
+                    "missing: expected `name`, the service's name (each [[service]] needs its own)"
+                        .into(),
+                )),
+                Some(Value::String(n)) => n.clone(),
+                Some(_) => {
+                    return Err(err(
+                        &format!("service[{i}].name"),
+                        "expected a string".into(),
+                    ))
+                }
+            };
+        if !valid_name(&name) {
+            return Err(err(
+                &format!("service[{i}].name"),
+                format!("expected a name of letters, digits, `-`, `_` and `.` (it names output rows and keys), found \"{name}\""),
+            ));
+        }
+        if let Some(j) = names.iter().position(|n| *n == name) {
+            return Err(err(
+                &format!("service[{i}].name"),
+                format!("expected a name no other [[service]] has, found \"{name}\" again (service[{j}] has it)"),
+            ));
+        }
+        names.push(name);
+        let mut view = table.clone();
+        view.remove("service");
+        let mut own = s.clone();
+        for k in SERVICE_SECTIONS {
+            if let Some(v) = own.remove(*k) {
+                view.insert((*k).to_string(), v);
+            }
+        }
+        view.insert("service".into(), Value::Table(own));
+        views.push(view);
+    }
+    let mut out: Vec<Scenario> = Vec::with_capacity(views.len());
+    for (i, view) in views.into_iter().enumerate() {
+        let mut track = serde_path_to_error::Track::new();
+        let de = serde_path_to_error::Deserializer::new(Value::Table(view), &mut track);
+        let raw = RawScenario::deserialize(de).map_err(|e| {
+            let path = track.path().to_string();
+            let path = if path == "." { String::new() } else { path };
+            let key = file_key(i, &path);
+            let text = e.to_string();
+            let first = text.split("\nin ").next().unwrap_or(&text);
+            let message = super::error::suggest_in_message(
+                first
+                    .trim()
+                    .trim_end_matches('.')
+                    .replace('\n', " ")
+                    .as_str(),
+            );
+            let shown = match variant {
+                Some((v, o)) if overrides_service_key(o, &names, &key) => {
+                    format!("policy[{v}].{key}")
+                }
+                _ => key,
+            };
+            ScenarioError::at_key(file, source, &shown, message)
+        })?;
+        let v = Validator {
+            file,
+            source,
+            variant,
+            service: Some((i, &names)),
+        };
+        out.push(v.scenario(raw, catalog)?);
+    }
+    // Inputs a run holds once (a token sample, trace prefix ids, a measured profile) serve
+    // the first service only.
+    for (i, v) in out.iter().enumerate().skip(1) {
+        let once = if v.tokens.as_ref().is_some_and(|t| t.sample.is_some()) {
+            Some(("traffic.tokens.sample", "a token sample"))
+        } else if matches!(&v.service.engine, super::EngineSpec::Vllm(x) if x.profile.is_some()) {
+            Some(("vllm.profile", "a measured profile"))
+        } else if matches!(v.service.engine, super::EngineSpec::Vllm(_))
+            && v.traffic
+                .traces()
+                .iter()
+                .any(|(_, f, _)| *f == super::TraceFormat::Mooncake)
+        {
+            Some(("traffic.format", "a Mooncake trace's prefix ids"))
+        } else {
+            None
+        };
+        if let Some((key, what)) = once {
+            return Err(err(
+                &format!("service[{i}].{key}"),
+                format!("{what} is available to the first [[service]] only, for now"),
+            ));
+        }
+    }
+    let mut first = out.remove(0);
+    first.others = out;
+    Ok(first)
+}
+
+/// Whether the file key `key` (`service[i]…` or a cluster key) lies in what a variant's
+/// `overrides` set, where a variant addresses a service as `service.<name>`.
+pub(super) fn overrides_service_key(overrides: &Table, names: &[String], key: &str) -> bool {
+    if let Some(rest) = key.strip_prefix("service[") {
+        let Some((n, tail)) = rest.split_once(']') else {
+            return false;
+        };
+        let Some(name) = n.parse::<usize>().ok().and_then(|i| names.get(i)) else {
+            return false;
+        };
+        let Some(Value::Table(svc)) = overrides.get("service") else {
+            return false;
+        };
+        let Some(Value::Table(own)) = svc.get(name) else {
+            return false;
+        };
+        let tail = tail.trim_start_matches('.');
+        return tail.is_empty() || super::policy::overrides_key(own, tail);
+    }
+    super::policy::overrides_key(overrides, key)
+}
+
+/// Applies a variant's overrides to a `[[service]]` base table: `service.<name>.<key>` merges
+/// into the service of that name; every other key merges as in the single-service form.
+pub(super) fn merge_variant(
+    base: &mut Table,
+    overrides: &Table,
+    at: &str,
+    file: &str,
+    source: &str,
+) -> Result<(), ScenarioError> {
+    let mut rest = overrides.clone();
+    if let Some(svc) = rest.remove("service") {
+        let Value::Table(svc) = svc else {
+            return Err(ScenarioError::at_key(
+                file,
+                source,
+                &format!("{at}.service"),
+                "with [[service]] tables, a [[policy]] addresses a service by name: expected a table such as [policy.service.<name>]",
+            ));
+        };
+        let names = service_names(base);
+        let Some(Value::Array(services)) = base.get_mut("service") else {
+            unreachable!("a [[service]] base")
+        };
+        for (name, v) in &svc {
+            let Some(i) = names.iter().position(|n| n == name) else {
+                return Err(ScenarioError::at_key(
+                    file,
+                    source,
+                    &format!("{at}.service.{name}"),
+                    format!(
+                        "no [[service]] is named \"{name}\"; the services are: {}",
+                        names.join(", ")
+                    ),
+                ));
+            };
+            let Value::Table(o) = v else {
+                return Err(ScenarioError::at_key(
+                    file,
+                    source,
+                    &format!("{at}.service.{name}"),
+                    "expected a table of the service's keys to override",
+                ));
+            };
+            if o.contains_key("name") {
+                return Err(ScenarioError::at_key(
+                    file,
+                    source,
+                    &format!("{at}.service.{name}.name"),
+                    "a [[policy]] cannot rename a service",
+                ));
+            }
+            if let Value::Table(t) = &mut services[i] {
+                super::policy::merge(t, o);
+            }
+        }
+    }
+    super::policy::merge(base, &rest);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_keys_put_service_keys_under_their_service() {
+        assert_eq!(file_key(1, "service.replicas"), "service[1].replicas");
+        assert_eq!(file_key(0, "service"), "service[0]");
+        assert_eq!(file_key(2, "hpa.maxReplicas"), "service[2].hpa.maxReplicas");
+        assert_eq!(file_key(2, "traffic.rate"), "service[2].traffic.rate");
+        assert_eq!(file_key(1, "node_pool[0].gpu"), "node_pool[0].gpu");
+        assert_eq!(file_key(1, "simulation.horizon"), "simulation.horizon");
+    }
+
+    #[test]
+    fn names_for_outputs() {
+        assert!(valid_name("llama-3.1-8b"));
+        assert!(!valid_name(""));
+        assert!(!valid_name("a b"));
+        assert!(!valid_name(".x"));
+    }
+}

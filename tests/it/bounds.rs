@@ -1,0 +1,419 @@
+//! Bounded under any input: numbers that would size memory or work past a hard limit are refused
+//! by `validate` (exit 2, naming the key, the limit and why); real plans pass, with an estimate
+//! when they are large; parsers refuse what they cannot bound; outputs never overwrite inputs,
+//! never appear for a run that fails before simulating, and an interrupted run leaves no
+//! temporary files. The book's Limits page is generated from the limit list.
+
+use crate::common::{capsim_text, entries, root};
+use sim_core::scenario::limits::{self, Limit};
+use std::path::Path;
+use tempfile::TempDir;
+
+/// A valid scenario every fixture below changes in one place.
+const VALID: &str = r#"[simulation]
+horizon = "10m"
+[service]
+replicas = 4
+dispatch = "router"
+[service.service_time]
+distribution = "deterministic"
+base = "5ms"
+[traffic]
+kind = "poisson"
+rate = 10.0
+"#;
+
+fn fixture(files: &[(&str, &str)]) -> TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).expect("write fixture");
+    }
+    dir
+}
+
+fn with(from: &str, to: &str) -> String {
+    assert_eq!(VALID.matches(from).count(), 1, "`{from}` once in VALID");
+    VALID.replace(from, to)
+}
+
+fn p(dir: &TempDir, name: &str) -> String {
+    dir.path().join(name).to_str().unwrap().to_string()
+}
+
+/// `capsim validate` of `scenario` (plus `extra` files) fails with exit 2 and one line naming
+/// `key` and containing `says`; nothing is written.
+fn refused(scenario: &str, extra: &[(&str, &str)], args: &[&str], key: &str, says: &str) {
+    let mut files = vec![("s.toml", scenario)];
+    files.extend_from_slice(extra);
+    let dir = fixture(&files);
+    let before = entries(dir.path());
+    let s = p(&dir, "s.toml");
+    let mut argv = vec!["validate", s.as_str()];
+    let extra_paths: Vec<String> = args.iter().map(|a| p(&dir, a)).collect();
+    argv.extend(extra_paths.iter().map(String::as_str));
+    let (code, stdout, stderr) = capsim_text(&argv);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(code, 2, "stdout {stdout:?} stderr {stderr:?}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains(key), "names `{key}`: {stderr}");
+    assert!(stderr.contains(says), "says `{says}`: {stderr}");
+    assert_eq!(entries(dir.path()), before, "validate writes nothing");
+}
+
+#[test]
+fn numbers_that_size_memory_or_work_are_refused_naming_the_key_and_the_limit() {
+    let at_most = |l: &Limit| format!("expected at most {}", l.shown());
+    let cases: Vec<(String, &str, Limit)> = vec![
+        (
+            with("replicas = 4", "replicas = 4000000000"),
+            "key `service.replicas`",
+            limits::REPLICAS,
+        ),
+        (
+            with(
+                "[service.service_time]",
+                "[service.triton]\nmax_batch_size = 4000000000\n[service.service_time]",
+            ),
+            "key `service.triton.max_batch_size`",
+            limits::MAX_BATCH_SIZE,
+        ),
+        (
+            with("horizon = \"10m\"", "horizon = \"36500d\""),
+            "key `simulation.horizon`",
+            limits::HORIZON,
+        ),
+        (
+            with(
+                "horizon = \"10m\"",
+                "horizon = \"10m\"\nsample_interval = \"1ns\"",
+            ),
+            "key `simulation.sample_interval`",
+            limits::SERIES_ROWS,
+        ),
+        (
+            with("rate = 10.0", "rate = 1e9"),
+            "key `traffic.rate`",
+            limits::REQUESTS,
+        ),
+        (
+            with(
+                "[traffic]\nkind = \"poisson\"\nrate = 10.0\n",
+                "[traffic]\nkind = \"mmpp\"\nstate = [{ rate = 5.0, mean_sojourn = \"1ns\" }, \
+                 { rate = 9.0, mean_sojourn = \"1m\" }]\n",
+            ),
+            "key `traffic.state[0].mean_sojourn`",
+            limits::SOJOURNS,
+        ),
+        (
+            with(
+                "[service.service_time]",
+                "[[service.scale]]\nat = \"1m\"\nreplicas = 2000000000\n[service.service_time]",
+            ),
+            "key `service.scale[0].replicas`",
+            limits::REPLICAS,
+        ),
+    ];
+    for (scenario, key, limit) in &cases {
+        refused(scenario, &[], &[], key, &at_most(limit));
+    }
+}
+
+#[test]
+fn real_plans_pass_and_large_ones_get_an_estimate() {
+    // 10,000 replicas for a simulated week at 20,000 requests a second: about 1.2e10 requests.
+    let big = with("replicas = 4", "replicas = 10000")
+        .replace("horizon = \"10m\"", "horizon = \"7d\"")
+        .replace("rate = 10.0", "rate = 20000.0");
+    let dir = fixture(&[("s.toml", &big)]);
+    let (code, stdout, stderr) = capsim_text(&["validate", &p(&dir, "s.toml")]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("10000 replicas"), "{stdout}");
+    assert!(
+        stdout.contains("estimate: about 1.21e10 requests"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("60,480 time-series rows"), "{stdout}");
+    // A small run says nothing more than before.
+    let dir = fixture(&[("s.toml", VALID)]);
+    let (code, stdout, _) = capsim_text(&["validate", &p(&dir, "s.toml")]);
+    assert_eq!(code, 0);
+    assert!(!stdout.contains("estimate"), "{stdout}");
+}
+
+#[test]
+fn the_horizon_flag_is_held_to_the_same_limits_and_leaves_no_folder() {
+    let dir = fixture(&[("s.toml", VALID)]);
+    let out = p(&dir, "out");
+    let (code, _, stderr) = capsim_text(&[
+        "run",
+        &p(&dir, "s.toml"),
+        "--out",
+        &out,
+        "--horizon",
+        "100000d",
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("--horizon") && stderr.contains("expected at most"),
+        "{stderr}"
+    );
+    assert!(!Path::new(&out).exists(), "no output folder");
+}
+
+#[test]
+fn out_never_overwrites_an_input() {
+    let scenario = r#"[service]
+dispatch = "router"
+[service.service_time]
+distribution = "deterministic"
+base = "5ms"
+[traffic]
+kind = "trace"
+format = "csv"
+path = "prev/requests.csv"
+"#;
+    let dir = fixture(&[("s.toml", scenario)]);
+    std::fs::create_dir(dir.path().join("prev")).unwrap();
+    let trace = "timestamp\n0.5\n1.0\n";
+    std::fs::write(dir.path().join("prev/requests.csv"), trace).unwrap();
+    let (code, _, stderr) = capsim_text(&[
+        "run",
+        &p(&dir, "s.toml"),
+        "--out",
+        &p(&dir, "prev"),
+        "--requests",
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("would overwrite its input"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("prev/requests.csv")).unwrap(),
+        trace
+    );
+}
+
+#[test]
+fn parsers_refuse_what_they_cannot_bound() {
+    // A trace path that is a folder names `traffic.path`.
+    let trace_scenario = r#"[service]
+[service.service_time]
+distribution = "deterministic"
+base = "5ms"
+[traffic]
+kind = "trace"
+format = "csv"
+path = "t"
+"#;
+    let dir = fixture(&[("s.toml", trace_scenario)]);
+    std::fs::create_dir(dir.path().join("t")).unwrap();
+    let (code, _, stderr) = capsim_text(&["validate", &p(&dir, "s.toml")]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("key `traffic.path`") && stderr.contains("folder"),
+        "{stderr}"
+    );
+    // A trace without newlines stops at the line limit.
+    let long = "a".repeat(sim_core::traffic::formats::MAX_LINE_BYTES + 10);
+    refused(
+        &trace_scenario.replace("\"t\"", "\"t.csv\""),
+        &[("t.csv", &long)],
+        &[],
+        "t.csv",
+        "line 1 is longer than 1048576 bytes",
+    );
+    // An impossible date is refused at its row.
+    refused(
+        &trace_scenario
+            .replace("\"csv\"", "\"azure-llm-2023\"")
+            .replace("\"t\"", "\"t.csv\""),
+        &[(
+            "t.csv",
+            "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-02-28 00:00:00,10,10\n2023-02-30 00:00:00,10,10\n",
+        )],
+        &[],
+        "t.csv:3",
+        "TIMESTAMP",
+    );
+    // A rate table past one request per nanosecond.
+    let servegen = trace_scenario
+        .replace("\"csv\"", "\"servegen\"")
+        .replace("\"t\"", "\"r.csv\"");
+    refused(
+        &servegen,
+        &[("r.csv", "0,1e300,1\n60,1,1\n")],
+        &[],
+        "r.csv:1",
+        "at most 1e9",
+    );
+    // Invalid UTF-8 gives its byte position.
+    let dir = fixture(&[]);
+    let mut bytes = VALID.as_bytes().to_vec();
+    bytes.splice(25..25, [0xff]);
+    std::fs::write(dir.path().join("s.toml"), bytes).unwrap();
+    let (code, _, stderr) = capsim_text(&["validate", &p(&dir, "s.toml")]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("invalid byte at byte 25 (line 2"),
+        "{stderr}"
+    );
+    // Manifests: aliases, an inexact apiVersion, fractional GPUs.
+    let deployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\nspec:\n  replicas: &r 2\n  minReadySeconds: *r\n";
+    refused(
+        VALID,
+        &[("d.yaml", deployment)],
+        &["d.yaml"],
+        "d.yaml:5",
+        "anchor",
+    );
+    let v2 = "apiVersion: apps/v2\nkind: Deployment\nmetadata: {name: x}\n";
+    refused(
+        VALID,
+        &[("d.yaml", v2)],
+        &["d.yaml"],
+        "apiVersion",
+        "apps/v1",
+    );
+    let gpu = with(
+        "[service.service_time]",
+        "[service.resources.requests]\n\"nvidia.com/gpu\" = 0.5\n[service.service_time]",
+    );
+    refused(&gpu, &[], &[], "nvidia.com/gpu", "whole number of GPUs");
+    let nan = with(
+        "[service.service_time]",
+        "[service.resources.requests]\ncpu = nan\n[service.service_time]",
+    );
+    refused(&nan, &[], &[], "service.resources.requests.cpu", "NaN");
+    let huge = with(
+        "[service.service_time]",
+        "[service.resources.requests]\nmemory = \"9999999999Ei\"\n[service.service_time]",
+    );
+    refused(
+        &huge,
+        &[],
+        &[],
+        "service.resources.requests.memory",
+        "2^63 - 1",
+    );
+}
+
+/// An interrupted run removes the temporary files it was writing.
+#[cfg(unix)]
+#[test]
+fn an_interrupted_run_removes_its_temporary_files() {
+    let long =
+        with("horizon = \"10m\"", "horizon = \"2h\"").replace("rate = 10.0", "rate = 5000.0");
+    let dir = fixture(&[("s.toml", &long)]);
+    let out = dir.path().join("out");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_capsim"))
+        .args(["run", &p(&dir, "s.toml"), "--requests", "--out"])
+        .arg(&out)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let tmp = out.join("requests.csv.tmp");
+    // Wait for the run to start writing (it takes far longer to finish than to start).
+    while !tmp.exists() {
+        assert!(child.try_wait().unwrap().is_none(), "the run ended early");
+        std::thread::yield_now();
+    }
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(128 + 15), "exit status {status:?}");
+    assert!(!tmp.exists(), "the temporary file is gone");
+    assert!(!out.join("requests.csv").exists());
+}
+
+/// The book's Limits page holds the table generated from the code's limit list.
+#[test]
+fn the_book_lists_every_limit() {
+    let page_path = root().join("book/src/limits.md");
+    let page = std::fs::read_to_string(&page_path).unwrap();
+    let table = limits_table();
+    let (start, end) = (
+        "<!-- limits table: generated -->\n",
+        "<!-- end of limits table -->",
+    );
+    let a = page.find(start).expect("start marker") + start.len();
+    let b = page.find(end).expect("end marker");
+    if page[a..b] != table {
+        if std::env::var_os("CAPSIM_BLESS").is_some() {
+            std::fs::write(&page_path, format!("{}{table}{}", &page[..a], &page[b..])).unwrap();
+        }
+        panic!("book/src/limits.md is out of date (CAPSIM_BLESS=1 rewrites it):\n{table}");
+    }
+    let summary = std::fs::read_to_string(root().join("book/src/SUMMARY.md")).unwrap();
+    assert!(summary.contains("(limits.md)"));
+    // The page's two quoted outputs are the program's.
+    let refused = with("replicas = 4", "replicas = 4000000000");
+    let big = with("replicas = 4", "replicas = 10000")
+        .replace("horizon = \"10m\"", "horizon = \"7d\"")
+        .replace("rate = 10.0", "rate = 20000.0");
+    let dir = fixture(&[("s.toml", &refused), ("big.toml", &big)]);
+    let run = |name: &str| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_capsim"))
+            .args(["validate", name])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(if o.status.success() {
+            &o.stdout
+        } else {
+            &o.stderr
+        })
+        .into_owned()
+    };
+    let error = run("s.toml");
+    assert!(page.contains(error.trim_end()), "the page quotes {error}");
+    let estimate = run("big.toml");
+    let line = estimate.lines().find(|l| l.contains("estimate:")).unwrap();
+    assert!(page.contains(line), "the page quotes {line}");
+}
+
+fn limits_table() -> String {
+    let mut t = String::from("| limit | bounds | the message, for one over it |\n|---|---|---|\n");
+    for l in limits::ALL {
+        t.push_str(&format!(
+            "| {} | {} | `{}` |\n",
+            l.shown(),
+            l.keys,
+            l.message(l.max + 1)
+        ));
+    }
+    let rows = [
+        (
+            format!(
+                "{} bytes a line",
+                limits::grouped(sim_core::traffic::formats::MAX_LINE_BYTES as u64)
+            ),
+            "every trace file",
+            format!(
+                "line N is longer than {} bytes (is this a trace file?)",
+                sim_core::traffic::formats::MAX_LINE_BYTES
+            ),
+        ),
+        (
+            format!("{} levels", sim_core::scenario::manifest::guard::MAX_DEPTH),
+            "nesting in a manifest",
+            format!(
+                "nested deeper than {} levels of mappings and sequences",
+                sim_core::scenario::manifest::guard::MAX_DEPTH
+            ),
+        ),
+        (
+            format!(
+                "{} labels",
+                limits::grouped(sim_core::traffic::formats::MAX_LABELS as u64)
+            ),
+            "distinct tenant or model labels in one trace",
+            "(the trace reader's message names the row)".to_string(),
+        ),
+    ];
+    for (limit, bounds, message) in rows {
+        t.push_str(&format!("| {limit} | {bounds} | `{message}` |\n"));
+    }
+    t
+}

@@ -1,0 +1,461 @@
+//! Several services on one cluster (`[[service]]`): each interaction on a hand-checked case.
+
+use sim_core::catalog::Catalog;
+use sim_core::results::{RunResult, ServiceSummary};
+use sim_core::scenario::parse_variants;
+use sim_core::{parse_scenario, Inputs};
+
+fn run(src: &str) -> RunResult {
+    let s = parse_scenario(src, "t.toml").unwrap_or_else(|e| panic!("{e}"));
+    sim_core::run(&s, Inputs::default()).expect("runs")
+}
+
+fn service<'a>(r: &'a RunResult, name: &str) -> &'a ServiceSummary {
+    r.summary
+        .services
+        .iter()
+        .find(|s| s.name == name)
+        .unwrap_or_else(|| panic!("no service {name}"))
+}
+
+/// A Triton-style service block: `name`, its extra keys, its requests and its traffic rate.
+fn svc(name: &str, extra: &str, requests: &str, rate: f64) -> String {
+    format!(
+        r#"
+[[service]]
+name = "{name}"
+dispatch = "router"
+{extra}
+[service.resources]
+requests = {requests}
+[service.service_time]
+distribution = "deterministic"
+base = "20ms"
+[service.traffic]
+kind = "poisson"
+rate = {rate}
+"#
+    )
+}
+
+/// Every request of every service is completed, dropped or in flight, and the services add up
+/// to the run's totals.
+fn assert_conserved(r: &RunResult) {
+    let (mut a, mut c, mut d, mut f) = (0, 0, 0, 0);
+    for s in &r.summary.services {
+        let q = &s.requests;
+        assert_eq!(
+            q.arrived,
+            q.completed + q.dropped + q.in_flight,
+            "service {} loses requests",
+            s.name
+        );
+        a += q.arrived;
+        c += q.completed;
+        d += q.dropped;
+        f += q.in_flight;
+    }
+    let t = &r.summary.requests;
+    assert_eq!(
+        (a, c, d, f),
+        (t.arrived, t.completed, t.dropped, t.in_flight)
+    );
+}
+
+const ONE_GPU_NODE: &str = r#"
+[simulation]
+horizon = "30m"
+warmup = "1m"
+[[node_pool]]
+name = "g5"
+instance_type = "g5.xlarge"
+initial_size = 1
+"#;
+
+/// One 1-GPU node; `batch` (priority 100) is created first and binds; `online` (priority 1000)
+/// fits nowhere and preempts it. `batch`'s pod terminates (30 s grace, idle: at once), `online`
+/// binds, and `batch`'s replacement stays Pending (it cannot preempt a higher priority).
+#[test]
+fn a_high_priority_service_preempts_a_low_priority_one() {
+    let src = format!(
+        "{ONE_GPU_NODE}
+[[priority_class]]
+name = \"low\"
+value = 100
+[[priority_class]]
+name = \"high\"
+value = 1000
+{}{}",
+        svc(
+            "batch",
+            "replicas = 1\npriority_class = \"low\"",
+            r#"{ cpu = "1", "nvidia.com/gpu" = 1 }"#,
+            2.0
+        ),
+        svc(
+            "online",
+            "replicas = 1\npriority_class = \"high\"",
+            r#"{ cpu = "1", "nvidia.com/gpu" = 1 }"#,
+            2.0
+        ),
+    );
+    let r = run(&src);
+    let p = r
+        .summary
+        .cluster
+        .as_ref()
+        .expect("a cluster")
+        .preemption
+        .as_ref()
+        .expect("preemption results");
+    assert_eq!(p.preemptions, 1);
+    assert_eq!(p.victims_by_priority.get("100"), Some(&1));
+    let (online, batch) = (service(&r, "online"), service(&r, "batch"));
+    assert!(online.replicas_mean > 0.99, "{}", online.replicas_mean);
+    assert!(batch.replicas_mean < 0.01, "{}", batch.replicas_mean);
+    assert_eq!(service(&r, "online").requests.dropped, 0);
+    assert_conserved(&r);
+    // Without the priorities nothing is preempted: the first created keeps the GPU.
+    let r = run(&src.replace("priority_class = \"high\"", "priority_class = \"low\""));
+    assert!(service(&r, "batch").replicas_mean > 0.99);
+    assert!(service(&r, "online").replicas_mean < 0.01);
+}
+
+/// `team-a`'s quota admits one GPU: its service gets 1 of 3 pods; `team-b` has no quota and
+/// gets all 3 (a p5.48xlarge has 8 GPUs).
+#[test]
+fn a_namespace_quota_caps_one_service_and_not_the_other() {
+    let src = format!(
+        r#"
+[simulation]
+horizon = "20m"
+warmup = "1m"
+[[node_pool]]
+name = "h100"
+instance_type = "p5.48xlarge"
+initial_size = 1
+[[namespace]]
+name = "team-a"
+quota = {{ "requests.nvidia.com/gpu" = 1 }}
+[[namespace]]
+name = "team-b"
+{}{}"#,
+        svc(
+            "a",
+            "replicas = 3\nnamespace = \"team-a\"",
+            r#"{ cpu = "1", "nvidia.com/gpu" = 1 }"#,
+            5.0
+        ),
+        svc(
+            "b",
+            "replicas = 3\nnamespace = \"team-b\"",
+            r#"{ cpu = "1", "nvidia.com/gpu" = 1 }"#,
+            5.0
+        ),
+    );
+    let r = run(&src);
+    let (a, b) = (service(&r, "a"), service(&r, "b"));
+    assert_eq!(a.namespace, "team-a");
+    assert!((a.replicas_mean - 1.0).abs() < 1e-9, "{}", a.replicas_mean);
+    assert!((b.replicas_mean - 3.0).abs() < 1e-9, "{}", b.replicas_mean);
+    // Pod-hours: 1 and 3 pods bound for the whole 20 minutes.
+    assert!((a.replica_hours - 1.0 / 3.0).abs() < 1e-6);
+    assert!((b.replica_hours - 1.0).abs() < 1e-6);
+    assert_conserved(&r);
+}
+
+/// One 1-GPU node holds `steady`'s pod; `burst` wants 2 pods more: the Cluster Autoscaler adds
+/// two g5.xlarge nodes for them (3 launched in all), and `steady` keeps its one pod throughout.
+#[test]
+fn the_cluster_autoscaler_adds_nodes_for_one_services_pending_pods() {
+    let src = format!(
+        r#"
+[simulation]
+horizon = "30m"
+warmup = "1m"
+[[node_pool]]
+name = "g5"
+instance_type = "g5.xlarge"
+initial_size = 1
+min_size = 1
+max_size = 4
+provisioning_delay = "2m"
+[cluster_autoscaler]
+{}{}"#,
+        svc(
+            "steady",
+            "replicas = 1",
+            r#"{ cpu = "1", "nvidia.com/gpu" = 1 }"#,
+            2.0
+        ),
+        svc(
+            "burst",
+            "replicas = 2",
+            r#"{ cpu = "1", "nvidia.com/gpu" = 1 }"#,
+            2.0
+        ),
+    );
+    let r = run(&src);
+    let c = r.summary.cluster.as_ref().expect("a cluster");
+    assert_eq!(c.nodes_launched, 3);
+    let steady = service(&r, "steady");
+    assert!((steady.replicas_mean - 1.0).abs() < 1e-9);
+    assert_eq!(steady.requests.dropped, 0);
+    // `burst` waits for the new nodes (2 minutes, then start-up), then runs 2 pods.
+    let burst = service(&r, "burst");
+    assert!(burst.replicas_mean > 1.8 && burst.replicas_mean < 2.0);
+    assert_conserved(&r);
+}
+
+/// One A100-40GB under the mixed strategy with `all-balanced` (2 × 1g.5gb, 1 × 2g.10gb,
+/// 1 × 3g.20gb): `small`'s two 1g.5gb pods and `mid`'s 3g.20gb pod share the one GPU.
+#[test]
+fn a_mixed_strategy_mig_gpu_holds_pods_of_two_services() {
+    let src = format!(
+        r#"
+[simulation]
+horizon = "10m"
+warmup = "1m"
+[[node_pool]]
+name = "a100"
+instance_type = "a2-highgpu-1g"
+initial_size = 1
+mig_layout = "all-balanced"
+{}{}"#,
+        svc(
+            "small",
+            "replicas = 2",
+            r#"{ cpu = "1", "nvidia.com/mig-1g.5gb" = 1 }"#,
+            5.0
+        ),
+        svc(
+            "mid",
+            "replicas = 1",
+            r#"{ cpu = "1", "nvidia.com/mig-3g.20gb" = 1 }"#,
+            5.0
+        ),
+    );
+    let r = run(&src);
+    let c = r.summary.cluster.as_ref().expect("a cluster");
+    assert_eq!(c.nodes_launched, 1);
+    assert!((service(&r, "small").replicas_mean - 2.0).abs() < 1e-9);
+    assert!((service(&r, "mid").replicas_mean - 1.0).abs() < 1e-9);
+    assert!(service(&r, "small").requests.completed > 0);
+    assert!(service(&r, "mid").requests.completed > 0);
+    // A third 1g.5gb pod finds no slice left.
+    let r = run(&src.replace("replicas = 2", "replicas = 3"));
+    assert!((service(&r, "small").replicas_mean - 2.0).abs() < 1e-9);
+    assert_eq!(r.summary.cluster.as_ref().unwrap().pods_pending_max, 1);
+}
+
+/// Each service's requests reach only its own replicas, and its traffic is its own: with
+/// different rates, each service's arrivals follow its own rate.
+#[test]
+fn each_service_serves_its_own_traffic() {
+    let src = format!(
+        "{ONE_GPU_NODE}{}{}",
+        svc("a", "replicas = 1", r#"{ cpu = "1" }"#, 10.0),
+        svc("b", "replicas = 1", r#"{ cpu = "1" }"#, 40.0),
+    );
+    let r = run(&src);
+    let (a, b) = (service(&r, "a"), service(&r, "b"));
+    // 30 minutes at 10 and 40 per second, within 3 %.
+    assert!((a.requests.arrived as f64 / 18_000.0 - 1.0).abs() < 0.03);
+    assert!((b.requests.arrived as f64 / 72_000.0 - 1.0).abs() < 0.03);
+    assert_conserved(&r);
+    // Adding a service does not move the first service's draws (its streams keep their names).
+    let alone = run(&format!(
+        "{ONE_GPU_NODE}{}",
+        svc("a", "replicas = 1", r#"{ cpu = "1" }"#, 10.0)
+    ));
+    assert_eq!(alone.summary.requests.arrived, a.requests.arrived);
+    assert_eq!(alone.summary.latency_s.p99, a.latency_s.p99);
+}
+
+/// A `[[policy]]` addresses one service by name: `[policy.service.<name>]`.
+#[test]
+fn a_policy_variant_addresses_one_service_by_name() {
+    let src = format!(
+        "{ONE_GPU_NODE}{}{}
+[[policy]]
+name = \"more-b\"
+[policy.service.b]
+replicas = 3
+",
+        svc("a", "replicas = 1", r#"{ cpu = "1" }"#, 10.0),
+        svc("b", "replicas = 1", r#"{ cpu = "1" }"#, 10.0),
+    );
+    let v = parse_variants(&src, "t.toml", &Catalog::builtin()).unwrap();
+    assert_eq!(v.len(), 1);
+    let s = &v[0].scenario;
+    assert_eq!(s.service.replicas, 1);
+    assert_eq!(s.others[0].service.replicas, 3);
+    let bad = src.replace("[policy.service.b]", "[policy.service.c]");
+    let e = parse_variants(&bad, "t.toml", &Catalog::builtin()).unwrap_err();
+    assert_eq!(e.key, "policy[0].service.c");
+    assert!(e.message.contains("no [[service]] is named \"c\""), "{e}");
+    assert!(e.message.contains("a, b"), "{e}");
+}
+
+/// Bad input in the `[[service]]` form: each a located error naming the key.
+#[test]
+fn bad_service_tables_are_located_errors() {
+    let two = |a: &str, b: &str| {
+        format!(
+            "{ONE_GPU_NODE}{}{}",
+            svc(a, "replicas = 1", r#"{ cpu = "1" }"#, 1.0),
+            svc(b, "replicas = 1", r#"{ cpu = "1" }"#, 1.0)
+        )
+    };
+    let e = parse_scenario(&two("x", "x"), "t.toml").unwrap_err();
+    assert_eq!(e.key, "service[1].name");
+    assert!(e.message.contains("\"x\" again"), "{e}");
+    assert!(e.line.is_some());
+    // Both forms at once is not TOML (a table and an array of tables under one key).
+    let both = format!("[service]\nreplicas = 1\n{}", two("x", "y"));
+    let e = parse_scenario(&both, "t.toml").unwrap_err();
+    assert!(e.line.is_some(), "{e}");
+    // A per-service section at the top level.
+    let top = format!(
+        "{}\n[hpa]\nminReplicas = 1\nmaxReplicas = 2\n",
+        two("x", "y")
+    );
+    let e = parse_scenario(&top, "t.toml").unwrap_err();
+    assert_eq!(e.key, "hpa");
+    assert!(e.message.contains("[service.hpa]"), "{e}");
+    // A mistake inside the second service is located there.
+    let typo = two("x", "y").replacen("rate = 1", "rat = 1", 2);
+    let e = parse_scenario(&typo, "t.toml").unwrap_err();
+    assert!(
+        e.key.starts_with("service[1].traffic") || e.key.starts_with("service[0].traffic"),
+        "{e}"
+    );
+    assert!(e.message.contains("did you mean `rate`"), "{e}");
+    let missing = two("x", "y").replacen("name = \"y\"\n", "", 1);
+    let e = parse_scenario(&missing, "t.toml").unwrap_err();
+    assert_eq!(e.key, "service[1]");
+    assert!(e.message.contains("`name`"), "{e}");
+}
+
+/// The shipped example: four models, each with its own traffic; conservation per service.
+#[test]
+fn the_multi_model_example_has_one_entry_per_model() {
+    let path = crate::common::root().join("scenarios/multi-model.toml");
+    let text = std::fs::read_to_string(path).unwrap();
+    // Two hours are enough to check the shape (the shipped day runs in CI's compat test).
+    let text = text.replace("horizon = \"24h\"", "horizon = \"2h\"");
+    let r = run(&text);
+    let names: Vec<&str> = r.summary.services.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["classify", "chat", "coder", "reason"]);
+    assert_conserved(&r);
+    for s in &r.summary.services {
+        assert!(s.requests.completed > 0, "{} completed nothing", s.name);
+        assert!(s.tokens.is_some());
+    }
+    assert_eq!(r.service_series.len(), 4);
+}
+
+/// A two-service scenario file with a per-service `[[check]]`, and a sweep over one service's
+/// replicas (`service.<name>.replicas`), through the `capsim` binary.
+#[test]
+fn checks_and_sweeps_address_one_service_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = format!(
+        "{ONE_GPU_NODE}{}{}
+[[check]]
+metric = \"services.b.completed\"
+op = \">\"
+threshold = 1000
+",
+        svc("a", "replicas = 1", r#"{ cpu = "1" }"#, 10.0),
+        svc("b", "replicas = 1", r#"{ cpu = "1" }"#, 10.0),
+    );
+    let path = dir.path().join("two.toml");
+    std::fs::write(&path, &scenario).unwrap();
+    let out = dir.path().join("out");
+    let (code, stdout, stderr) = crate::common::capsim_text(&[
+        "run",
+        path.to_str().unwrap(),
+        "--requests",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("services     name"), "{stdout}");
+    let services = std::fs::read_to_string(out.join("services.csv")).unwrap();
+    assert!(services.starts_with("time_s,service,"));
+    let requests = std::fs::read_to_string(out.join("requests.csv")).unwrap();
+    assert!(requests.lines().next().unwrap().ends_with(",service"));
+    assert!(requests
+        .lines()
+        .skip(1)
+        .all(|l| l.ends_with(",a") || l.ends_with(",b")));
+    // The same check with an impossible threshold fails the run with exit code 3, naming it.
+    std::fs::write(
+        &path,
+        scenario.replace("threshold = 1000", "threshold = 1e9"),
+    )
+    .unwrap();
+    let (code, _, stderr) = crate::common::capsim_text(&[
+        "run",
+        path.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 3, "{stderr}");
+    assert!(
+        stderr.contains("services.b.completed > 1000000000"),
+        "{stderr}"
+    );
+    // An unknown service in a check is a located error, and nothing is written.
+    std::fs::write(&path, scenario.replace("services.b.", "services.c.")).unwrap();
+    let fresh = dir.path().join("fresh");
+    let (code, _, stderr) = crate::common::capsim_text(&[
+        "run",
+        path.to_str().unwrap(),
+        "--out",
+        fresh.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("check[0].metric"), "{stderr}");
+    assert!(stderr.contains("no [[service]] is named \"c\""), "{stderr}");
+    // A sweep over service b's replicas (of the scenario without its check: per-service
+    // checks are `capsim run`'s for now).
+    let no_check = scenario.split("[[check]]").next().unwrap().to_string();
+    std::fs::write(&path, no_check).unwrap();
+    let sweep = dir.path().join("sweep.toml");
+    std::fs::write(
+        &sweep,
+        "scenario = \"two.toml\"\n[[axis]]\nkey = \"service.b.replicas\"\nvalues = [1, 2]\n",
+    )
+    .unwrap();
+    let sout = dir.path().join("sweep");
+    let (code, o, e) = crate::common::capsim_text(&[
+        "sweep",
+        sweep.to_str().unwrap(),
+        "--out",
+        sout.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{o}{e}");
+    let csv = std::fs::read_to_string(sout.join("sweep.csv")).unwrap();
+    let hours: Vec<&str> = csv.lines().skip(1).collect();
+    assert_eq!(hours.len(), 2);
+    assert_ne!(hours[0], hours[1]);
+    // An unknown service in a sweep key is an error naming the services.
+    std::fs::write(
+        &sweep,
+        "scenario = \"two.toml\"\n[[axis]]\nkey = \"service.z.replicas\"\nvalues = [1, 2]\n",
+    )
+    .unwrap();
+    let (code, _, e) = crate::common::capsim_text(&[
+        "sweep",
+        sweep.to_str().unwrap(),
+        "--out",
+        dir.path().join("sweep2").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{e}");
+    assert!(
+        e.contains("no [[service]] is named \"z\"") && e.contains("a, b"),
+        "{e}"
+    );
+}
