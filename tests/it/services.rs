@@ -459,3 +459,112 @@ threshold = 1000
         "{e}"
     );
 }
+
+/// Three services of one replica each, time-sliced on one A10G, each replaying its own arrivals
+/// (10 ms per request alone); returns (service, arrival s, latency s) of every request.
+fn time_sliced(arrivals: [&[f64]; 3]) -> Vec<(u16, f64, f64)> {
+    use sim_core::engine::SimTime;
+    use sim_core::metrics::{Outcome, RequestRow};
+    use sim_core::traffic::{TraceFeed, TraceRecord};
+    use std::sync::Arc;
+    let mut src = String::from(
+        r#"
+[simulation]
+horizon = "200s"
+[[node_pool]]
+name = "a10g"
+instance_type = "g5.xlarge"
+min_size = 1
+max_size = 1
+initial_size = 1
+time_slicing = { replicas = 4 }
+"#,
+    );
+    for name in ["a", "b", "c"] {
+        src += &format!(
+            r#"
+[[service]]
+name = "{name}"
+dispatch = "router"
+router = "round-robin"
+[service.resources]
+requests = {{ "nvidia.com/gpu" = 1 }}
+[service.pod]
+gpu_memory = "1Gi"
+[service.service_time]
+distribution = "deterministic"
+base = "10ms"
+[service.traffic]
+kind = "trace"
+path = "{name}.csv"
+format = "csv"
+"#
+        );
+    }
+    let feeds = arrivals
+        .iter()
+        .map(|times| {
+            TraceFeed::Records(Arc::new(
+                times
+                    .iter()
+                    .map(|&t| TraceRecord {
+                        time: SimTime::from_secs_f64(t),
+                        prompt_tokens: 0,
+                        output_tokens: 0,
+                        tenant: 0,
+                        prefix: sim_core::serving::Prefix::NONE,
+                    })
+                    .collect(),
+            ))
+        })
+        .collect();
+    let s = parse_scenario(&src, "t.toml").unwrap_or_else(|e| panic!("{e}"));
+    let mut rows: Vec<RequestRow> = Vec::new();
+    let r = sim_core::World::new(
+        &s,
+        Inputs {
+            feeds,
+            ..Inputs::default()
+        },
+    )
+    .unwrap()
+    .run(&mut rows);
+    assert_conserved(&r);
+    assert_eq!(r.summary.cluster.as_ref().unwrap().nodes_launched, 1);
+    rows.iter()
+        .map(|row| match row.outcome {
+            Outcome::Completed { finish, .. } => (
+                row.request.service,
+                row.request.arrival.as_secs_f64(),
+                finish.since(row.request.arrival).as_secs_f64(),
+            ),
+            Outcome::Dropped { reason, .. } => panic!("dropped: {reason:?}"),
+        })
+        .collect()
+}
+
+#[test]
+fn time_sliced_services_slow_each_other_only_while_both_are_busy() {
+    // Measured share of each of 2 busy processes (calibration/h100/timeslice.csv).
+    let s2 = sim_core::world::MEASURED_SHARES[1];
+    assert!((s2 - 0.46718).abs() < 1e-5);
+    let rows = time_sliced([&[100.0, 110.0, 120.0], &[100.0, 120.005], &[150.0]]);
+    let latency = |svc: u16, at: f64| {
+        rows.iter()
+            .find(|r| r.0 == svc && (r.1 - at).abs() < 1e-9)
+            .unwrap_or_else(|| panic!("no request of {svc} at {at}: {rows:?}"))
+            .2
+    };
+    let near = |got: f64, want: f64| assert!((got - want).abs() < 1e-6, "{got} vs {want}");
+    // a and b arrive together: each has 0.467 of the GPU all along: 10 ms / 0.467 = 21.4 ms.
+    near(latency(0, 100.0), 0.010 / s2);
+    near(latency(1, 100.0), 0.010 / s2);
+    // a alone at 110 s, beside two idle co-tenants: the whole GPU.
+    near(latency(0, 110.0), 0.010);
+    near(latency(2, 150.0), 0.010);
+    // a runs alone for 5 ms; b joins: a's last 5 ms of work take 5 / 0.467 ms, and b does
+    // 5 ms of work in that time; then b has the GPU to itself for its last 5 ms.
+    let shared = 0.005 / s2;
+    near(latency(0, 120.0), 0.005 + shared);
+    near(latency(1, 120.005), shared + 0.005);
+}

@@ -9,7 +9,16 @@ use super::request::{Completion, DropReason, Request};
 use super::static_batch::StaticEngine;
 use super::triton::TritonEngine;
 use super::vllm::VllmEngine;
-use crate::engine::SimTime;
+use crate::engine::{SimDuration, SimTime};
+
+/// `d` of work left, re-timed when the share of the GPU changes: `factor` is old share / new.
+pub(super) fn stretch(d: SimDuration, factor: f64) -> SimDuration {
+    if factor == 1.0 {
+        d
+    } else {
+        SimDuration((d.0 as f64 * factor).round() as u64)
+    }
+}
 
 /// What a serving engine must do.
 pub trait ReplicaEngine {
@@ -30,9 +39,12 @@ pub trait ReplicaEngine {
     fn batch_counts(&self) -> (u64, u64);
     /// Stops at once: every queued and executing request is moved to `out` (they fail).
     fn abort(&mut self, out: &mut Vec<Request>);
-    /// The share of its GPU's time the replica gets (1: alone; below 1: time-sliced with
-    /// others); work started from now on takes `1 / share` times as long.
-    fn set_time_share(&mut self, share: f64);
+    /// The share of its GPU's time the replica gets from `now` on (1: alone; below 1:
+    /// time-sliced with others): work started from now on takes `1 / share` times as long, and
+    /// work in progress is re-timed (what is left of a Triton or static batch stretches or
+    /// shrinks by old share / new share; a vLLM run of steps is cut at the end of the step in
+    /// progress and planned again). The caller wakes the engine at `now` to pick up the change.
+    fn set_time_share(&mut self, now: SimTime, share: f64);
 }
 
 /// The engines capsim has; an enum so the hot path needs no dynamic dispatch.
@@ -100,7 +112,7 @@ impl ReplicaEngine for Engine {
     fn abort(&mut self, out: &mut Vec<Request>) {
         forward!(self, e => e.abort(out))
     }
-    fn set_time_share(&mut self, share: f64) {
-        forward!(self, e => e.set_time_share(share))
+    fn set_time_share(&mut self, now: SimTime, share: f64) {
+        forward!(self, e => e.set_time_share(now, share))
     }
 }

@@ -209,8 +209,20 @@ impl ReplicaEngine for StaticEngine {
         out.extend(self.queue.drain(..));
         self.running = None;
     }
-    fn set_time_share(&mut self, share: f64) {
-        self.share = share.clamp(1e-6, 1.0);
+    fn set_time_share(&mut self, now: SimTime, share: f64) {
+        let share = share.clamp(1e-6, 1.0);
+        let stretch = self.share / share;
+        self.share = share;
+        if let Some(r) = self.running.as_mut() {
+            use super::engine::stretch as s;
+            if r.first_token > now {
+                let first = now + s(r.first_token.since(now), stretch);
+                r.end = first + s(r.end.since(r.first_token), stretch);
+                r.first_token = first;
+            } else if r.end > now {
+                r.end = now + s(r.end.since(now), stretch);
+            }
+        }
     }
 }
 

@@ -214,8 +214,15 @@ impl ReplicaEngine for TritonEngine {
         (self.batches, self.items)
     }
 
-    fn set_time_share(&mut self, share: f64) {
-        self.share = share.clamp(1e-6, 1.0);
+    fn set_time_share(&mut self, now: SimTime, share: f64) {
+        let share = share.clamp(1e-6, 1.0);
+        let stretch = self.share / share;
+        self.share = share;
+        for inst in &mut self.instances {
+            if let Some(end) = inst.busy_until.as_mut() {
+                *end = now + super::engine::stretch(end.since(now), stretch);
+            }
+        }
     }
 
     fn abort(&mut self, out: &mut Vec<Request>) {

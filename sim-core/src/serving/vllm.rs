@@ -842,8 +842,13 @@ impl ReplicaEngine for VllmEngine {
         (self.counters.steps, self.counters.seq_steps)
     }
 
-    fn set_time_share(&mut self, share: f64) {
-        self.share = share.clamp(1e-6, 1.0);
+    fn set_time_share(&mut self, _now: SimTime, share: f64) {
+        let share = share.clamp(1e-6, 1.0);
+        if share != self.share && self.segment.is_some() {
+            // Re-plan at the end of the step in progress, as an arrival does.
+            self.fresh = true;
+        }
+        self.share = share;
     }
 
     fn abort(&mut self, out: &mut Vec<Request>) {

@@ -11,6 +11,7 @@ mod quota;
 pub(super) mod rollout;
 mod snapshot;
 mod timeslice;
+pub use timeslice::{share_of, MEASURED_SHARES};
 pub(super) mod vpa;
 
 use super::{Event, WakeSlot, World};

@@ -12,6 +12,8 @@ mod serving;
 mod tenants;
 mod traffic;
 
+pub use kube::{share_of, MEASURED_SHARES};
+
 use crate::engine::{EventQueue, RngStreams, SimDuration, SimTime};
 use crate::ids::{EngineId, NodeId, PodId, PoolId, ServiceId};
 use crate::metrics::{Recorder, RequestSink};

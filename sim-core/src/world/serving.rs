@@ -106,9 +106,15 @@ impl World {
         sink: &mut S,
     ) {
         let e = id.index();
+        let shared = self.time_sliced_pod(svc, id);
+        let engine = &self.svcs[svc.index()].engines[e];
+        let (q0, s0, b0) = (engine.queued(), engine.in_service(), engine.busy_units());
+        if let Some(pod) = shared {
+            // A request admitted to an idle replica: its GPU is divided before it starts.
+            self.set_busy(pod, q0 + s0 > 0);
+        }
         let sv = &mut self.svcs[svc.index()];
         let engine = &mut sv.engines[e];
-        let (q0, s0, b0) = (engine.queued(), engine.in_service(), engine.busy_units());
         let next = engine.advance(self.now, &mut self.done);
         let (q1, s1, b1) = (engine.queued(), engine.in_service(), engine.busy_units());
         self.queued = self.queued + q1 - q0;
@@ -133,6 +139,9 @@ impl World {
             }
         }
         self.done = finished;
+        if let Some(pod) = shared {
+            self.set_busy(pod, q1 + s1 > 0);
+        }
         self.svcs[svc.index()]
             .gauges
             .update(e, self.now, (q1, s1, b1), done, tokens);
@@ -175,6 +184,10 @@ impl World {
         let (q0, s0, b0) = (engine.queued(), engine.in_service(), engine.busy_units());
         engine.abort(&mut self.failed);
         sv.gauges.update(e, self.now, (0, 0, 0), 0, 0);
+        if let Some(pod) = self.time_sliced_pod(svc, id) {
+            self.set_busy(pod, false);
+        }
+        let sv = &mut self.svcs[svc.index()];
         self.queued -= q0;
         self.in_service -= s0;
         self.busy -= b0;

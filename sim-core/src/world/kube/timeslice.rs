@@ -1,18 +1,32 @@
 //! Time-sliced GPUs: the device plugin advertises each GPU as several shares; pods that land on
-//! the same GPU share its time (each gets its share of the steps, at the efficiency measured on
-//! an H100) but not its memory: a pod whose allocation does not fit in what is free on its GPU
-//! when it loads is OOM-killed and restarted with Kubernetes' CrashLoopBackOff.
+//! the same GPU share its time but not its memory: a pod whose allocation does not fit in what is
+//! free on its GPU when it loads is OOM-killed and restarted with Kubernetes' CrashLoopBackOff.
+//!
+//! Time is shared work-conservingly: at each moment the Ready pods on a GPU that have work (a
+//! request queued or executing) split it, each getting the share measured on an H100 for that
+//! many busy processes ([`share_of`]); a busy pod beside idle ones has the whole GPU. When a pod
+//! becomes busy or idle, the work its co-tenants have in progress is re-timed from that moment.
 
-use super::{NodePhase, PodPhase, World};
+use super::{NodePhase, World};
 use crate::engine::{SimDuration, SimTime};
 use crate::ids::{EngineId, NodeId, PodId, ServiceId};
 use crate::serving::ReplicaEngine;
 use crate::world::Event;
 
-/// Aggregate throughput of `n` processes time-slicing one GPU, relative to one alone: the mean of
-/// capsim's H100 measurements (llama-3.2-1b decode, batches 8 and 64, 2 to 4 processes: 0.89 to
-/// 0.98, mean 0.93).
-pub const TIME_SLICE_EFFICIENCY: f64 = 0.93;
+/// The share of a GPU's time each of `k` busy processes gets (index `k - 1`), measured on an H100
+/// (`calibration/h100/timeslice.csv`: llama-3.2-1b decode steps per second of each process,
+/// relative to one process alone, the mean of batches 8 and 64 where both were measured).
+pub const MEASURED_SHARES: [f64; 4] = [1.0, 0.467180, 0.325153, 0.233273];
+
+/// The share of its GPU's time each of `k` busy processes gets: measured up to 4; beyond, the
+/// aggregate throughput measured for 4 (0.933 of one alone) divided evenly.
+pub fn share_of(k: u32) -> f64 {
+    match k {
+        0 | 1 => 1.0,
+        k if (k as usize) <= MEASURED_SHARES.len() => MEASURED_SHARES[k as usize - 1],
+        k => MEASURED_SHARES[3] * 4.0 / f64::from(k),
+    }
+}
 
 /// CrashLoopBackOff: the first restart after 10 s, doubling to at most 300 s.
 const BACKOFF_FIRST: SimDuration = SimDuration::from_secs(10);
@@ -50,6 +64,10 @@ pub(in crate::world) struct GpuShare {
     pub(in crate::world) holds_memory: bool,
     /// Restarts after OOM kills.
     pub(in crate::world) restarts: u32,
+    /// Whether its engine has work (a request queued or executing).
+    pub(in crate::world) busy: bool,
+    /// The share of the GPU's time its engine was last given (0 before the first).
+    pub(in crate::world) time: f64,
 }
 
 impl World {
@@ -135,26 +153,117 @@ impl World {
         self.rebalance(node, g);
     }
 
-    /// Gives each Ready pod on GPU `g` of `node` its share of the GPU's time.
-    pub(in crate::world) fn rebalance(&mut self, node: NodeId, g: u32) {
-        if self.kube.nodes[node.index()].phase == NodePhase::Terminated {
+    /// The pod behind engine `id` of `svc` when the service's pods time-slice GPUs.
+    #[inline]
+    pub(in crate::world) fn time_sliced_pod(&self, svc: ServiceId, id: EngineId) -> Option<PodId> {
+        let d = &self.kube.deps[svc.index()];
+        if d.shared_request == 0 {
+            return None;
+        }
+        d.slots.get(id.index()).copied()
+    }
+
+    /// Records whether `pod` has work; when that changes, re-divides its GPU's time.
+    #[inline]
+    pub(in crate::world) fn set_busy(&mut self, pod: PodId, busy: bool) {
+        let share = &mut self.kube.pods[pod.index()].share;
+        if share.busy == busy {
             return;
         }
-        let on_gpu: Vec<(ServiceId, EngineId)> = self
-            .kube
-            .pods
-            .iter()
-            .filter(|p| p.phase == PodPhase::Ready && p.share.gpu == Some((node, g)))
-            .map(|p| (p.svc, p.slot))
-            .collect();
-        let n = on_gpu.len();
-        let share = if n <= 1 {
-            1.0
-        } else {
-            TIME_SLICE_EFFICIENCY / n as f64
-        };
-        for (svc, slot) in on_gpu {
-            self.svcs[svc.index()].engines[slot.index()].set_time_share(share);
+        share.busy = busy;
+        if let Some((node, g)) = share.gpu {
+            self.rebalance(node, g);
         }
+    }
+
+    /// Gives each pod on GPU `g` of `node` its share of the GPU's time: the measured share for
+    /// the number of pods with work (an idle pod is given what it would get on becoming busy).
+    /// Pods whose share changes while they have work in progress are woken now to re-time it.
+    pub(in crate::world) fn rebalance(&mut self, node: NodeId, g: u32) {
+        let n = &self.kube.nodes[node.index()];
+        if n.phase == NodePhase::Terminated {
+            return;
+        }
+        let Some(s) = n.shared.as_ref() else { return };
+        let (r, g) = (s.replicas as usize, g as usize);
+        // Each pod once (a pod holding several shares, at its first).
+        let distinct = |i: usize| -> Option<PodId> {
+            let slots = &self.kube.nodes[node.index()].shared.as_ref()?.slots[g * r..(g + 1) * r];
+            let pod = slots[i]?;
+            (!slots[..i].contains(&Some(pod))).then_some(pod)
+        };
+        let busy = (0..r)
+            .filter_map(distinct)
+            .filter(|p| self.kube.pods[p.index()].share.busy)
+            .count() as u32;
+        for i in 0..r {
+            let Some(pod) = distinct(i) else { continue };
+            let p = &self.kube.pods[pod.index()];
+            let share = share_of(if p.share.busy { busy } else { busy + 1 });
+            if p.share.time == share {
+                continue;
+            }
+            let (svc, e) = (p.svc, p.slot);
+            self.kube.pods[pod.index()].share.time = share;
+            let now = self.now;
+            let sv = &mut self.svcs[svc.index()];
+            let engine = &mut sv.engines[e.index()];
+            engine.set_time_share(now, share);
+            if engine.in_service() > 0 {
+                let slot = &mut sv.wake[e.index()];
+                slot.generation = slot.generation.wrapping_add(1);
+                slot.at = Some(now);
+                self.queue.push(
+                    now,
+                    Event::Wake {
+                        svc,
+                        engine: e,
+                        generation: slot.generation,
+                    },
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_are_the_calibration_files_measurements() {
+        // steps/s by (batch, processes), each process's mean, relative to one process alone.
+        let text = include_str!("../../../calibration/h100/timeslice.csv");
+        let mut rows = Vec::new();
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split(',').collect();
+            let (batch, k, steps): (u32, u32, f64) = (
+                f[1].parse().unwrap(),
+                f[3].parse().unwrap(),
+                f[5].parse().unwrap(),
+            );
+            rows.push((batch, k, steps));
+        }
+        let mean = |batch: u32, k: u32| -> Option<f64> {
+            let v: Vec<f64> = rows
+                .iter()
+                .filter(|r| r.0 == batch && r.1 == k)
+                .map(|r| r.2)
+                .collect();
+            (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+        };
+        for k in 2..=4u32 {
+            let rel: Vec<f64> = [8, 64]
+                .iter()
+                .filter_map(|&b| Some(mean(b, k)? / mean(b, 1)?))
+                .collect();
+            let want = rel.iter().sum::<f64>() / rel.len() as f64;
+            assert!((share_of(k) - want).abs() < 1e-6, "{k}: {want}");
+        }
+        assert_eq!(share_of(0), 1.0);
+        assert_eq!(share_of(1), 1.0);
+        // Beyond the measurements: the aggregate of 4 divided evenly, never more in all.
+        assert!((share_of(8) * 8.0 - share_of(4) * 4.0).abs() < 1e-12);
+        assert!((2..=16).all(|k| share_of(k) * f64::from(k) <= 1.0));
     }
 }
