@@ -81,6 +81,7 @@ fn ingest(c: &mut Criterion) {
         output_tokens: Some("out_tokens".into()),
         tenant: Some("customer".into()),
         model: None,
+        model_only: false,
     };
     let cases = [
         (

@@ -109,7 +109,7 @@ pub fn load_with(path: &Path, manifests: &[std::path::PathBuf]) -> Result<Loaded
     }
     let views: Vec<&Scenario> = std::iter::once(&scenario)
         .chain(variants.iter().map(|v| &v.1))
-        .flat_map(|s| s.services())
+        .flat_map(|s| s.services().chain(s.gateway.iter().map(|g| &*g.view)))
         .collect();
     for s in views {
         for (trace, _, _) in s.traffic.traces() {
@@ -192,7 +192,7 @@ pub fn load_inputs_with_stats(
     shown: &str,
     text: &str,
 ) -> Result<(Inputs, Vec<TraceCheck>), CliError> {
-    if scenario.others.is_empty() {
+    if scenario.others.is_empty() && scenario.gateway.is_none() {
         return load_service_inputs(scenario, base, shown, text);
     }
     // Several services: each one's traces in service order (the world hands them out so); the
@@ -209,6 +209,12 @@ pub fn load_inputs_with_stats(
             inputs.trace_prefixes = one.trace_prefixes;
             inputs.step_cost = one.step_cost;
         }
+    }
+    // The gateway's traces last (validation refuses its one-per-run inputs).
+    if let Some(g) = &scenario.gateway {
+        let (mut one, c) = load_service_inputs(&g.view, base, shown, text)?;
+        inputs.feeds.append(&mut one.feeds);
+        checks.extend(c);
     }
     Ok((inputs, checks))
 }

@@ -35,7 +35,12 @@ pub fn validate(path: &Path, manifests: &[PathBuf], strict: bool) -> Result<(), 
     let base = path.parent().unwrap_or(Path::new("."));
     let shown = path.display().to_string();
     let (_, checks) = load_inputs_with_stats(s, base, &shown, &loaded.text)?;
-    let mut traffic = s.traffic.describe();
+    let mut traffic = match (&s.traffic, &s.gateway) {
+        (sim_core::scenario::TrafficSpec::Poisson { rate }, Some(_)) if *rate == 0.0 => {
+            "the gateway's traffic".to_string()
+        }
+        _ => s.traffic.describe(),
+    };
     match checks.as_slice() {
         [one] if matches!(s.traffic, sim_core::scenario::TrafficSpec::Trace { .. }) => {
             traffic.push_str(&format!(", {} requests", one.requests))
@@ -84,9 +89,30 @@ pub fn validate(path: &Path, manifests: &[PathBuf], strict: bool) -> Result<(), 
                 v.service.namespace,
                 v.service.replicas,
                 if v.service.replicas == 1 { "" } else { "s" },
-                v.traffic.describe()
+                match (&v.traffic, &s.gateway) {
+                    (sim_core::scenario::TrafficSpec::Poisson { rate }, Some(_))
+                        if *rate == 0.0 =>
+                        "the gateway's traffic only".to_string(),
+                    _ => v.traffic.describe(),
+                }
             );
         }
+    }
+    if let Some(g) = &s.gateway {
+        let names: Vec<&str> = s.services().map(|v| v.service.name.as_str()).collect();
+        let mut routes: Vec<String> = g
+            .routes
+            .iter()
+            .map(|r| format!("{} → {}", r.model, names[r.service]))
+            .collect();
+        if let Some(d) = g.default {
+            routes.push(format!("any other model → {}", names[d]));
+        }
+        println!(
+            "    gateway: {}; routes by model: {}",
+            g.view.traffic.describe(),
+            routes.join(", ")
+        );
     }
     let trace_requests = checks.iter().map(|c| c.requests).sum::<u64>();
     let estimate =

@@ -39,7 +39,7 @@ rate = {rate}
 }
 
 /// Every request of every service is completed, dropped or in flight, and the services add up
-/// to the run's totals.
+/// to the run's totals, with the gateway's `unknown_model` drops (which reach no service).
 fn assert_conserved(r: &RunResult) {
     let (mut a, mut c, mut d, mut f) = (0, 0, 0, 0);
     for s in &r.summary.services {
@@ -56,10 +56,16 @@ fn assert_conserved(r: &RunResult) {
         f += q.in_flight;
     }
     let t = &r.summary.requests;
+    let unrouted = t
+        .dropped_by_reason
+        .get("unknown_model")
+        .copied()
+        .unwrap_or(0);
     assert_eq!(
-        (a, c, d, f),
+        (a + unrouted, c, d + unrouted, f),
         (t.arrived, t.completed, t.dropped, t.in_flight)
     );
+    assert_eq!(t.arrived, t.completed + t.dropped + t.in_flight);
 }
 
 const ONE_GPU_NODE: &str = r#"
@@ -567,4 +573,253 @@ fn time_sliced_services_slow_each_other_only_while_both_are_busy() {
     let shared = 0.005 / s2;
     near(latency(0, 120.0), 0.005 + shared);
     near(latency(1, 120.005), shared + 0.005);
+}
+
+/// A Triton-style service fed only by the gateway (no traffic of its own).
+fn gw_svc(name: &str) -> String {
+    format!(
+        r#"
+[[service]]
+name = "{name}"
+dispatch = "router"
+replicas = 1
+[service.resources]
+requests = {{ cpu = "1" }}
+[service.service_time]
+distribution = "deterministic"
+base = "5ms"
+"#
+    )
+}
+
+/// The gateway's traffic: a mix of streams, each `(name, model, rate)`.
+fn gw_traffic(streams: &[(&str, &str, f64)]) -> String {
+    let mut t = String::from("\n[traffic]\nkind = \"mix\"\n");
+    for (name, model, rate) in streams {
+        t += &format!(
+            "[[traffic.stream]]\nname = \"{name}\"\nmodel = \"{model}\"\nkind = \"poisson\"\nrate = {rate}\n"
+        );
+    }
+    t
+}
+
+fn route(model: &str, service: &str) -> String {
+    format!("\n[[route]]\nmodel = \"{model}\"\nservice = \"{service}\"\n")
+}
+
+#[test]
+fn the_gateway_routes_each_model_to_its_service_and_drops_unknown_models() {
+    use sim_core::metrics::{Outcome, RequestRow};
+    use sim_core::serving::DropReason;
+    let src = format!(
+        "{ONE_GPU_NODE}{}{}{}{}{}{}",
+        gw_svc("chat"),
+        gw_svc("coder"),
+        route("llama-3.1-8b", "chat"),
+        route("meta-llama/Llama-3.1-8B-Instruct", "chat"),
+        route("qwen2.5-coder", "coder"),
+        gw_traffic(&[
+            ("team-a", "llama-3.1-8b", 4.0),
+            ("team-b", "meta-llama/Llama-3.1-8B-Instruct", 2.0),
+            ("team-c", "qwen2.5-coder", 3.0),
+            ("team-d", "mistral-7b", 1.0),
+        ]),
+    );
+    let s = parse_scenario(&src, "t.toml").unwrap_or_else(|e| panic!("{e}"));
+    let mut rows: Vec<RequestRow> = Vec::new();
+    let r = sim_core::World::new(&s, Inputs::default())
+        .unwrap()
+        .run(&mut rows);
+    assert_conserved(&r);
+    // Streams 0 and 1 (two names of one model) reach `chat` only, stream 2 `coder` only;
+    // stream 3's model has no route: every one of its requests is dropped as unknown_model.
+    let mut by_stream = [0u64; 4];
+    for row in &rows {
+        let t = usize::from(row.request.tenant);
+        by_stream[t] += 1;
+        match t {
+            0 | 1 => assert_eq!(row.request.service, 0, "{row:?}"),
+            2 => assert_eq!(row.request.service, 1, "{row:?}"),
+            _ => {
+                assert_eq!(row.request.service, u16::MAX);
+                assert!(matches!(
+                    row.outcome,
+                    Outcome::Dropped {
+                        reason: DropReason::UnknownModel,
+                        ..
+                    }
+                ));
+            }
+        }
+        if t < 3 {
+            assert!(matches!(row.outcome, Outcome::Completed { .. }), "{row:?}");
+        }
+    }
+    assert!(by_stream.iter().all(|&n| n > 0), "{by_stream:?}");
+    let chat = service(&r, "chat");
+    let coder = service(&r, "coder");
+    assert_eq!(chat.requests.arrived, by_stream[0] + by_stream[1]);
+    assert_eq!(coder.requests.arrived, by_stream[2]);
+    let c = &r.summary.requests;
+    assert_eq!(c.dropped_by_reason["unknown_model"], by_stream[3]);
+    assert_eq!(c.arrived, by_stream.iter().sum::<u64>());
+    // Rates 6 : 3 : 1 over 30 minutes (Poisson: within 5%).
+    let total = by_stream.iter().sum::<u64>() as f64;
+    let chat_share = chat.requests.arrived as f64 / total;
+    assert!((chat_share - 0.6).abs() < 0.03, "{chat_share}");
+    // One warning names the unknown model.
+    let warnings = &r.summary.warnings;
+    let named: Vec<&String> = warnings
+        .iter()
+        .filter(|w| w.contains("mistral-7b"))
+        .collect();
+    assert_eq!(named.len(), 1, "{warnings:?}");
+    assert!(named[0].contains("unknown_model") && named[0].contains(&by_stream[3].to_string()));
+    // With a default route, the unknown model's requests go there instead.
+    let with_default = src.clone() + "\n[[route]]\ndefault = true\nservice = \"coder\"\n";
+    let r = run(&with_default);
+    assert_conserved(&r);
+    assert_eq!(r.summary.requests.dropped_by_reason["unknown_model"], 0);
+    assert_eq!(
+        service(&r, "coder").requests.arrived,
+        by_stream[2] + by_stream[3]
+    );
+}
+
+#[test]
+fn the_gateway_routes_a_traces_model_column_beside_a_services_own_traffic() {
+    let dir = tempfile::tempdir().unwrap();
+    // Tenant and model columns: the gateway routes on the model alone.
+    std::fs::write(
+        dir.path().join("requests.csv"),
+        "timestamp,tenant,model\n1.0,t1,small\n2.0,t2,big\n3.0,t1,small\n4.0,t2,unknown\n5.0,t1,big\n",
+    )
+    .unwrap();
+    let scenario = format!(
+        "{ONE_GPU_NODE}{}{}{}{}
+[traffic]
+kind = \"trace\"
+path = \"requests.csv\"
+format = \"csv\"
+",
+        gw_svc("a"),
+        svc("b", "replicas = 1", r#"{ cpu = "1" }"#, 0.01),
+        route("small", "a"),
+        route("big", "b"),
+    );
+    let path = dir.path().join("gw.toml");
+    std::fs::write(&path, &scenario).unwrap();
+    let out = dir.path().join("out");
+    let (code, stdout, stderr) = crate::common::capsim_text(&[
+        "run",
+        path.to_str().unwrap(),
+        "--requests",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let svc = |name: &str| {
+        summary["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap()["requests"]["arrived"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(svc("a"), 2);
+    // b: two routed rows plus whatever its own Poisson traffic (0.01/s) sent.
+    let own = svc("b") - 2;
+    assert_eq!(
+        summary["requests"]["arrived"].as_u64().unwrap(),
+        2 + 2 + 1 + own
+    );
+    assert_eq!(summary["requests"]["dropped_by_reason"]["unknown_model"], 1);
+    let requests = std::fs::read_to_string(out.join("requests.csv")).unwrap();
+    let unknown: Vec<&str> = requests
+        .lines()
+        .filter(|l| l.contains("unknown_model"))
+        .collect();
+    assert_eq!(unknown.len(), 1, "{requests}");
+    assert!(unknown[0].ends_with(','), "no service: {}", unknown[0]);
+    assert!(stdout.contains("`unknown`"), "{stdout}");
+}
+
+/// Bad gateway input: each a located error, and `run` leaves no output behind.
+#[test]
+fn bad_gateway_input_is_located_and_writes_nothing() {
+    let base = format!("{ONE_GPU_NODE}{}{}", gw_svc("a"), gw_svc("b"));
+    let traffic = gw_traffic(&[("s", "m", 1.0)]);
+    let cases = [
+        (
+            format!("{base}{}{traffic}", route("m", "nobody")),
+            "route[0].service",
+            "\"nobody\"",
+        ),
+        (format!("{base}{traffic}"), "traffic", "[[route]]"),
+        (format!("{base}{}", route("m", "a")), "route", "[traffic]"),
+        (
+            format!("{base}{}{}{traffic}", route("m", "a"), route("m", "b")),
+            "route[1].model",
+            "route[0]",
+        ),
+        // b has neither its own traffic nor a route to it.
+        (
+            format!("{base}{}{traffic}", route("m", "a")),
+            "service[1]",
+            "[service.traffic]",
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (i, (text, key, says)) in cases.iter().enumerate() {
+        let e = parse_scenario(text, "t.toml").unwrap_err();
+        assert_eq!(e.key, *key, "case {i}: {e}");
+        assert!(e.message.contains(says), "case {i}: {e}");
+        assert!(e.line.is_some(), "case {i}: {e}");
+        let path = dir.path().join(format!("bad{i}.toml"));
+        std::fs::write(&path, text).unwrap();
+        let out = dir.path().join(format!("out{i}"));
+        let (code, _, stderr) = crate::common::capsim_text(&[
+            "run",
+            path.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_ne!(code, 0);
+        assert!(stderr.contains(key), "case {i}: {stderr}");
+        assert!(!out.exists(), "case {i}: output left behind");
+    }
+    // A stream's `model` without the gateway: in the single form, and on a service's own traffic.
+    let single = format!(
+        "{ONE_GPU_NODE}\n[service]\nreplicas = 1\n[service.resources]\nrequests = {{ cpu = \"1\" }}\n[service.service_time]\ndistribution = \"deterministic\"\nbase = \"5ms\"\n{traffic}"
+    );
+    let e = parse_scenario(&single, "t.toml").unwrap_err();
+    assert_eq!(e.key, "traffic.stream[0].model", "{e}");
+    let own = format!(
+        "{ONE_GPU_NODE}{}\n[service.traffic]\nkind = \"mix\"\n[[service.traffic.stream]]\nname = \"s\"\nmodel = \"m\"\nkind = \"poisson\"\nrate = 1\n",
+        gw_svc("a")
+    );
+    let e = parse_scenario(&own, "t.toml").unwrap_err();
+    assert_eq!(e.key, "service[0].traffic.stream[0].model", "{e}");
+    // A gateway traffic key is located at the top level.
+    let typo = format!("{base}{}{}", route("m", "a"), route("n", "b"))
+        + &traffic.replace("rate = 1", "rat = 1");
+    let e = parse_scenario(&typo, "t.toml").unwrap_err();
+    assert!(e.key.starts_with("traffic.stream[0]"), "{e}");
+}
+
+/// The shipped gateway example: three models behind one gateway, one unknown model.
+#[test]
+fn the_gateway_example_routes_three_models() {
+    let path = crate::common::root().join("scenarios/gateway.toml");
+    let text = std::fs::read_to_string(path).unwrap();
+    let r = run(&text);
+    assert_conserved(&r);
+    let names: Vec<&str> = r.summary.services.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["small", "chat", "coder"]);
+    assert!(r.summary.services.iter().all(|s| s.requests.arrived > 0));
+    assert!(r.summary.requests.dropped_by_reason["unknown_model"] > 0);
 }

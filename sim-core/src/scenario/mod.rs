@@ -12,6 +12,7 @@ pub mod model;
 pub mod policy;
 pub mod raw;
 pub mod rollout;
+pub mod routes;
 pub mod scale_to_zero;
 pub mod schedulable;
 pub mod services;
@@ -31,6 +32,7 @@ pub use model::{
 };
 pub use policy::{parse_variants, Variant};
 pub use rollout::{IntOrPercent, RolloutSpec, Strategy};
+pub use routes::{Gateway, Route};
 pub use scale_to_zero::{KedaSpec, KnativeSpec};
 pub use tenant::TenantSpec;
 pub use traffic::{

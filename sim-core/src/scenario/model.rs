@@ -101,6 +101,9 @@ pub struct Scenario {
     /// form). The first service is this scenario's own `service` and per-service sections; each
     /// other is the scenario that service would be alone, its cluster-wide fields equal to these.
     pub others: Vec<Scenario>,
+    /// The model-aware gateway of a `[[service]]` scenario: the top-level `[traffic]` and its
+    /// `[[route]]` tables (`None` without routes).
+    pub gateway: Option<super::routes::Gateway>,
 }
 
 impl Scenario {
@@ -352,12 +355,14 @@ pub fn parse_scenario_with(
     if super::services::is_multi(&table) {
         return super::services::validate_multi(&table, file, source, None, catalog);
     }
+    super::services::single_form_checks(&table, file, source)?;
     let raw = parse_raw(source, file)?;
     Validator {
         file,
         source,
         variant: None,
         service: None,
+        gateway_traffic: false,
     }
     .scenario(raw, catalog)
 }
@@ -411,11 +416,15 @@ pub(super) struct Validator<'a> {
     /// When validating one service of a `[[service]]` scenario: its index and every service's
     /// name. Its keys are then located under `service[i]`.
     pub(super) service: Option<(usize, &'a [String])>,
+    /// Whether the view's `[traffic]` is the gateway's (top-level) rather than the service's own:
+    /// its keys are then located at the top level.
+    pub(super) gateway_traffic: bool,
 }
 
 impl Validator<'_> {
     pub(super) fn err(&self, key: &str, message: impl Into<String>) -> ScenarioError {
-        if let Some((s, names)) = self.service {
+        let top = self.gateway_traffic && super::services::is_traffic_key(key);
+        if let (Some((s, names)), false) = (self.service, top) {
             let key = super::services::file_key(s, key);
             return match self.variant {
                 Some((i, o)) if super::services::overrides_service_key(o, names, &key) => {
@@ -630,6 +639,7 @@ impl Validator<'_> {
         )?;
         let scenario = Scenario {
             others: Vec::new(),
+            gateway: None,
             failures,
             rollouts,
             admission,

@@ -143,6 +143,7 @@ pub fn parse_variants(
             source,
             variant: Some((i, &overrides)),
             service: None,
+            gateway_traffic: false,
         }
         .scenario(raw_variant, catalog)?;
         out.push(Variant { name, scenario });

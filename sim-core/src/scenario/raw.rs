@@ -484,6 +484,8 @@ pub struct RawTraffic {
     pub kind: Option<RawTrafficKind>,
     /// A stream's name (tenant or model) in a mix.
     pub name: Option<String>,
+    /// The model a mix stream's requests name, for the model-aware gateway.
+    pub model: Option<String>,
     /// Requests per second (`poisson`, `gamma`, `spikes`' base, `diurnal`'s scale).
     pub rate: Option<f64>,
     /// Coefficient of variation of inter-arrival times (`gamma`).

@@ -88,8 +88,40 @@ pub(super) fn validate_multi(
             "expected at least one [[service]] table".into(),
         ));
     }
+    let names = service_names(table);
+    let routes = match table.get("route") {
+        None => None,
+        Some(v) => Some(super::routes::parse_routes(v, &names, file, source)?),
+    };
+    let routed: Vec<usize> = match &routes {
+        None => Vec::new(),
+        Some((r, d)) => {
+            let mut t: Vec<usize> = Vec::new();
+            for s in r.iter().map(|r| r.service).chain(*d) {
+                if !t.contains(&s) {
+                    t.push(s);
+                }
+            }
+            t
+        }
+    };
+    match (&routes, table.contains_key("traffic")) {
+        (Some(_), false) => {
+            return Err(err(
+                "route",
+                "[[route]] tables route the gateway's traffic: expected a top-level [traffic] table (each request names its model)".into(),
+            ))
+        }
+        (None, true) => {
+            return Err(err(
+                "traffic",
+                "with [[service]] tables, a top-level [traffic] goes through the model-aware gateway: add [[route]] tables from model names to services, or write each service's own traffic as [service.traffic]".into(),
+            ))
+        }
+        _ => {}
+    }
     for k in SERVICE_SECTIONS {
-        if table.contains_key(*k) {
+        if *k != "traffic" && table.contains_key(*k) {
             return Err(err(
                 k,
                 format!("with [[service]] tables, [{k}] belongs to a service: write it under each [[service]] as [service.{k}]"),
@@ -105,7 +137,10 @@ pub(super) fn validate_multi(
         }
     }
     let mut names: Vec<String> = Vec::with_capacity(services.len());
-    let mut views = Vec::with_capacity(services.len());
+    // Each service's view; whether its [traffic] is the gateway's (it has none of its own);
+    // then, for the gateway, the view of the first routed service with the gateway's traffic.
+    let mut views: Vec<(Table, bool)> = Vec::with_capacity(services.len() + 1);
+    let mut gateway_views: Vec<(usize, Table)> = Vec::new();
     for (i, s) in services.iter().enumerate() {
         let Value::Table(s) = s else {
             return Err(err(&format!("service[{i}]"), "expected a table".into()));
@@ -140,47 +175,110 @@ pub(super) fn validate_multi(
         names.push(name);
         let mut view = table.clone();
         view.remove("service");
+        view.remove("route");
         let mut own = s.clone();
+        let own_traffic = own.contains_key("traffic");
+        if !own_traffic && !routed.contains(&i) {
+            return Err(err(
+                &format!("service[{i}]"),
+                "missing: expected [service.traffic], the service's own traffic (or a [[route]] that sends it the gateway's)".into(),
+            ));
+        }
         for k in SERVICE_SECTIONS {
             if let Some(v) = own.remove(*k) {
                 view.insert((*k).to_string(), v);
             }
         }
         view.insert("service".into(), Value::Table(own));
-        views.push(view);
+        if routed.contains(&i) {
+            let mut g = view.clone();
+            g.insert("traffic".into(), table["traffic"].clone());
+            gateway_views.push((i, g));
+        }
+        views.push((view, !own_traffic));
     }
-    let mut out: Vec<Scenario> = Vec::with_capacity(views.len());
-    for (i, view) in views.into_iter().enumerate() {
-        let mut track = serde_path_to_error::Track::new();
-        let de = serde_path_to_error::Deserializer::new(Value::Table(view), &mut track);
-        let raw = RawScenario::deserialize(de).map_err(|e| {
-            let path = track.path().to_string();
-            let path = if path == "." { String::new() } else { path };
-            let key = file_key(i, &path);
-            let text = e.to_string();
-            let first = text.split("\nin ").next().unwrap_or(&text);
-            let message = super::error::suggest_in_message(
-                first
-                    .trim()
-                    .trim_end_matches('.')
-                    .replace('\n', " ")
-                    .as_str(),
-            );
-            let shown = match variant {
-                Some((v, o)) if overrides_service_key(o, &names, &key) => {
-                    format!("policy[{v}].{key}")
-                }
-                _ => key,
-            };
-            ScenarioError::at_key(file, source, &shown, message)
-        })?;
-        let v = Validator {
-            file,
-            source,
-            variant,
-            service: Some((i, &names)),
+    let validate =
+        |i: usize, view: Table, gateway_traffic: bool| -> Result<Scenario, ScenarioError> {
+            let mut track = serde_path_to_error::Track::new();
+            let de = serde_path_to_error::Deserializer::new(Value::Table(view), &mut track);
+            let raw = RawScenario::deserialize(de).map_err(|e| {
+                let path = track.path().to_string();
+                let path = if path == "." { String::new() } else { path };
+                let key = if gateway_traffic && is_traffic_key(&path) {
+                    path
+                } else {
+                    file_key(i, &path)
+                };
+                let text = e.to_string();
+                let first = text.split("\nin ").next().unwrap_or(&text);
+                let message = super::error::suggest_in_message(
+                    first
+                        .trim()
+                        .trim_end_matches('.')
+                        .replace('\n', " ")
+                        .as_str(),
+                );
+                let shown = match variant {
+                    Some((v, o)) if overrides_service_key(o, &names, &key) => {
+                        format!("policy[{v}].{key}")
+                    }
+                    _ => key,
+                };
+                ScenarioError::at_key(file, source, &shown, message)
+            })?;
+            Validator {
+                file,
+                source,
+                variant,
+                service: Some((i, &names)),
+                gateway_traffic,
+            }
+            .scenario(raw, catalog)
         };
-        out.push(v.scenario(raw, catalog)?);
+    let mut out: Vec<Scenario> = Vec::with_capacity(views.len());
+    let mut routed_only = Vec::with_capacity(views.len());
+    for (i, (view, gw)) in views.into_iter().enumerate() {
+        routed_only.push(gw);
+        out.push(validate(i, view, gw)?);
+    }
+    // The gateway's traffic is validated against every service it reaches (their engines may
+    // need token counts); the first such view is kept.
+    let mut gateway_first: Option<Scenario> = None;
+    for (i, view) in gateway_views {
+        let v = validate(i, view, true)?;
+        gateway_first.get_or_insert(v);
+    }
+    let gateway = match (routes, gateway_first) {
+        (Some((routes, default)), Some(mut v)) => {
+            gateway_only_checks(&v, file, source)?;
+            // A trace's labels are its model column: the gateway routes on them.
+            if let super::TrafficSpec::Trace { options, .. } = &mut v.traffic {
+                options.columns.model_only = true;
+            }
+            Some(super::routes::Gateway {
+                view: Box::new(v),
+                routes,
+                default,
+            })
+        }
+        _ => None,
+    };
+    // A service fed only by the gateway has no arrivals of its own.
+    for (v, gw) in out.iter_mut().zip(&routed_only) {
+        if *gw {
+            v.traffic = super::TrafficSpec::Poisson { rate: 0.0 };
+            v.tokens = None;
+        }
+    }
+    for (i, v) in out.iter().enumerate() {
+        if !routed_only[i] {
+            if let Some(j) = stream_with_model(&v.traffic) {
+                return Err(err(
+                    &format!("service[{i}].traffic.stream[{j}].model"),
+                    "a stream's `model` is read by the model-aware gateway: a service's own traffic goes to that service; route the top-level [traffic] with [[route]] tables instead".into(),
+                ));
+            }
+        }
     }
     // Inputs a run holds once (a token sample, trace prefix ids, a measured profile) serve
     // the first service only.
@@ -208,7 +306,72 @@ pub(super) fn validate_multi(
     }
     let mut first = out.remove(0);
     first.others = out;
+    first.gateway = gateway;
     Ok(first)
+}
+
+/// Whether a view's key lies in its `[traffic]` table.
+pub(super) fn is_traffic_key(key: &str) -> bool {
+    key == "traffic" || key.starts_with("traffic.") || key.starts_with("traffic[")
+}
+
+/// The index of a mix stream that names a `model`, if any.
+fn stream_with_model(t: &super::TrafficSpec) -> Option<usize> {
+    match t {
+        super::TrafficSpec::Mix { streams } => streams.iter().position(|s| s.model.is_some()),
+        _ => None,
+    }
+}
+
+/// What the gateway's traffic cannot have yet: inputs a run reads once per service.
+fn gateway_only_checks(v: &Scenario, file: &str, source: &str) -> Result<(), ScenarioError> {
+    let err = |key: &str, m: &str| Err(ScenarioError::at_key(file, source, key, m));
+    if let Some(t) = &v.tokens {
+        if t.sample.is_some() {
+            return err(
+                "traffic.tokens.sample",
+                "a token sample is not available for the gateway's traffic yet: give `prompt` and `output` distributions",
+            );
+        }
+        if t.prefix.is_some() {
+            return err(
+                "traffic.tokens.prefix",
+                "shared prefixes are not available for the gateway's traffic yet",
+            );
+        }
+    }
+    if v.traffic
+        .traces()
+        .iter()
+        .any(|(_, f, _)| *f == super::TraceFormat::Mooncake)
+    {
+        return err(
+            "traffic.format",
+            "a Mooncake trace is not available for the gateway's traffic yet (its prefix ids serve one service)",
+        );
+    }
+    Ok(())
+}
+
+/// Checks of a scenario in the single `[service]` form that concern the `[[service]]` form's
+/// keys: `[[route]]` and a stream's `model` need several services.
+pub(super) fn single_form_checks(t: &Table, file: &str, source: &str) -> Result<(), ScenarioError> {
+    let err = |key: &str, m: &str| Err(ScenarioError::at_key(file, source, key, m));
+    if t.contains_key("route") {
+        return err(
+            "route",
+            "[[route]] tables send the gateway's traffic to services by model: they need [[service]] tables (the single [service] form serves every request itself)",
+        );
+    }
+    if let Some(Value::Array(streams)) = t.get("traffic").and_then(|t| t.get("stream")) {
+        if let Some(j) = streams.iter().position(|s| s.get("model").is_some()) {
+            return err(
+                &format!("traffic.stream[{j}].model"),
+                "a stream's `model` is read by the model-aware gateway, which needs [[service]] tables and [[route]] tables; name the stream with `name`",
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Whether the file key `key` (`service[i]…` or a cluster key) lies in what a variant's

@@ -100,6 +100,9 @@ pub struct ColumnMap {
     pub tenant: Option<String>,
     /// Model label column; `None` uses `model` when present.
     pub model: Option<String>,
+    /// Whether labels are the model column alone (the gateway routes on it), the tenant column
+    /// unread.
+    pub model_only: bool,
 }
 
 impl Default for ColumnMap {
@@ -110,6 +113,7 @@ impl Default for ColumnMap {
             prompt_tokens: None,
             output_tokens: None,
             tenant: None,
+            model_only: false,
             model: None,
         }
     }
@@ -191,6 +195,9 @@ pub struct StreamSpec {
     pub traffic: TrafficSpec,
     /// Its token counts; `None` uses `[traffic.tokens]`.
     pub tokens: Option<TokenSpec>,
+    /// The model its requests name, which the model-aware gateway routes on (`None`: its
+    /// `name`).
+    pub model: Option<String>,
 }
 
 /// Where requests come from.
@@ -320,6 +327,12 @@ impl Validator<'_> {
             raw.kind.as_ref(),
             "a traffic kind: poisson, schedule, diurnal, mmpp, spikes, gamma, mix or trace",
         )?;
+        if raw.model.is_some() && !prefix.contains(".stream[") {
+            return Err(self.err(
+                &key("model"),
+                "`model` belongs to a [[traffic.stream]] (the model its requests name); a trace names models in its model column",
+            ));
+        }
         // Which keys each kind reads; any other key present is an error naming it.
         let used: &[&str] = match kind {
             RawTrafficKind::Poisson => &["rate"],
@@ -566,10 +579,20 @@ impl Validator<'_> {
                             Some(self.tokens_at(t, &format!("{k}.tokens"))?)
                         }
                     };
+                    let model = match &s.model {
+                        Some(m) if m.is_empty() => {
+                            return Err(self.err(
+                                &format!("{k}.model"),
+                                "expected a model name, found an empty string",
+                            ))
+                        }
+                        m => m.clone(),
+                    };
                     streams.push(StreamSpec {
                         name,
                         traffic,
                         tokens,
+                        model,
                     });
                 }
                 Ok(TrafficSpec::Mix { streams })
@@ -741,6 +764,7 @@ impl Validator<'_> {
             output_tokens: c.output_tokens.clone(),
             tenant: c.tenant.clone(),
             model: c.model.clone(),
+            model_only: false,
         })
     }
 }

@@ -75,11 +75,13 @@ pub enum DropReason {
     RateLimited,
     /// Its tenant's tokens-per-minute limit at the gateway had too few tokens left (HTTP 429).
     TokenLimited,
+    /// The model-aware gateway has no route for the model it names (HTTP 404).
+    UnknownModel,
 }
 
 impl DropReason {
     /// Every reason, in output order.
-    pub const ALL: [DropReason; 8] = [
+    pub const ALL: [DropReason; 9] = [
         DropReason::QueueFull,
         DropReason::NoReadyReplica,
         DropReason::PodTerminated,
@@ -88,6 +90,7 @@ impl DropReason {
         DropReason::ClientTimeout,
         DropReason::RateLimited,
         DropReason::TokenLimited,
+        DropReason::UnknownModel,
     ];
 
     /// Whether the gateway refused it for its tenant's rate limits (it never reached a replica).
@@ -106,6 +109,7 @@ impl DropReason {
             DropReason::ClientTimeout => "client_timeout",
             DropReason::RateLimited => "rate_limited",
             DropReason::TokenLimited => "token_limited",
+            DropReason::UnknownModel => "unknown_model",
         }
     }
 }

@@ -84,7 +84,13 @@ impl World {
         sink: &mut S,
     ) {
         self.recorder.on_drop(r, self.now, reason, sink);
-        if let Some(rec) = &mut self.svcs[usize::from(r.service)].recorder {
+        // A request the gateway could not route belongs to no service.
+        let now = self.now;
+        if let Some(rec) = self
+            .svcs
+            .get_mut(usize::from(r.service))
+            .and_then(|s| s.recorder_at(now))
+        {
             rec.on_drop(r, self.now, reason, &mut crate::metrics::NoSink);
         }
     }

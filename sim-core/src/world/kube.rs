@@ -745,8 +745,9 @@ impl World {
         let g = self.kube.gauge();
         self.kube.fail.observe(self.now, g.ready, g.desired);
         self.recorder.set_cluster(g);
+        let now = self.now;
         for (i, sv) in self.svcs.iter_mut().enumerate() {
-            if let Some(r) = &mut sv.recorder {
+            if let Some(r) = sv.recorder_at(now) {
                 let d = &self.kube.deps[i];
                 let (desired, ready) = if d.shared_instances > 0 {
                     (d.shared_instances, d.shared_instances)

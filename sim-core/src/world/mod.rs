@@ -7,6 +7,7 @@ mod gateway;
 mod keda;
 mod knative;
 mod kube;
+mod routes;
 mod service;
 mod serving;
 mod tenants;
@@ -95,6 +96,8 @@ impl std::error::Error for BuildError {}
 enum Event {
     /// The pending arrival of a service's traffic source.
     Arrival { svc: ServiceId },
+    /// The pending arrival of the model-aware gateway's traffic.
+    GatewayArrival,
     /// An engine asked to be woken; stale if `generation` no longer matches.
     Wake {
         svc: ServiceId,
@@ -171,6 +174,8 @@ pub struct World {
     streams: RngStreams,
     /// Every service, by id.
     svcs: Vec<Svc>,
+    /// The model-aware gateway, when `[[route]]` tables send it traffic.
+    routes: Option<Box<routes::ModelGateway>>,
     next_id: u64,
     /// The whole run's statistics (every service).
     recorder: Recorder,
@@ -198,6 +203,21 @@ impl World {
                 ..svc
             });
         }
+        // The gateway's traces come after every service's.
+        let routes = match &s.gateway {
+            None => None,
+            Some(g) => {
+                let source = traffic::build(
+                    &g.view.traffic,
+                    &streams,
+                    "gateway/traffic",
+                    &mut feeds,
+                    g.view.tokens.as_ref(),
+                    &[],
+                )?;
+                Some(Box::new(routes::ModelGateway::new(g, source, &streams)))
+            }
+        };
         let mut world = World {
             name: s.name.clone(),
             seed: s.seed,
@@ -207,6 +227,7 @@ impl World {
             queue: EventQueue::with_capacity(64),
             streams,
             svcs,
+            routes,
             next_id: 0,
             recorder: {
                 // With several services, targets are each service's own: the run's totals have
@@ -363,6 +384,16 @@ impl World {
         for i in 0..self.svcs.len() {
             self.schedule_next_arrival(ServiceId(i as u32), SimTime::ZERO);
         }
+        self.schedule_next_gateway_arrival(SimTime::ZERO);
+        // Per-event work touches only the services that need it: Knative's concurrency integral,
+        // rollouts and activator hold queues. (A service's own recorder is advanced when the
+        // service is touched: `Svc::recorder_at`.)
+        let kpa: Vec<usize> = (0..self.svcs.len())
+            .filter(|&i| self.svcs[i].kpa.is_some())
+            .collect();
+        let watched: Vec<usize> = (0..self.svcs.len())
+            .filter(|&i| self.svcs[i].rollout.is_some() || self.svcs[i].gateway.enabled)
+            .collect();
         while let Some((t, ev)) = self.queue.pop() {
             if t >= self.horizon {
                 break;
@@ -370,16 +401,15 @@ impl World {
             self.now = t;
             self.events += 1;
             self.recorder.advance_to(t);
-            for sv in &mut self.svcs {
-                if let Some(r) = &mut sv.recorder {
-                    r.advance_to(t);
-                }
+            for &i in &kpa {
+                let sv = &mut self.svcs[i];
                 if let Some(k) = &mut sv.kpa {
                     k.integrate(t, sv.queued + sv.in_service);
                 }
             }
             match ev {
                 Event::Arrival { svc } => self.on_arrival(svc, sink),
+                Event::GatewayArrival => self.on_gateway_arrival(sink),
                 Event::Wake {
                     svc,
                     engine,
@@ -417,7 +447,7 @@ impl World {
                 Event::DeploymentSync { svc } => self.on_deployment_sync(svc, sink),
                 Event::Batch(e) => self.on_batch_event(e, sink),
             }
-            for i in 0..self.svcs.len() {
+            for &i in &watched {
                 let svc = ServiceId(i as u32);
                 if self.svcs[i].rollout.is_some() {
                     self.after_rollout_event(svc, sink);
@@ -534,6 +564,18 @@ impl World {
                 cluster
                     .warnings
                     .push(format!("{who}the trace ended early at an error: {e}"));
+            }
+        }
+        if let Some(g) = &self.routes {
+            for (model, n) in &g.unknown {
+                cluster.warnings.push(format!(
+                    "the gateway dropped {n} requests for model `{model}` (unknown_model): no [[route]] names it and there is no default route"
+                ));
+            }
+            for e in g.errors() {
+                cluster
+                    .warnings
+                    .push(format!("the gateway's trace ended early at an error: {e}"));
             }
         }
         if unaccounted != 0 {

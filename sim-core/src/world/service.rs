@@ -65,6 +65,16 @@ pub(super) fn stream_name(svc: ServiceId, name: &str, what: &str) -> String {
 }
 
 impl Svc {
+    /// The service's own recorder (with several services), first brought up to `now`: it is
+    /// advanced only when its service is touched, which closes the same intervals with the same
+    /// state as advancing it at every event.
+    #[inline]
+    pub(super) fn recorder_at(&mut self, now: crate::engine::SimTime) -> Option<&mut Recorder> {
+        let r = self.recorder.as_mut()?;
+        r.advance_to(now);
+        Some(r)
+    }
+
     /// A service's own recorder (with several services).
     pub(super) fn own_recorder(s: &Scenario) -> Recorder {
         let r = Recorder::new(s.warmup, s.horizon, s.sample_interval, s.slo_latency);

@@ -44,9 +44,21 @@ impl World {
             }
         }
         self.next_id += 1;
+        self.arrive(svc, request, sink);
+        self.schedule_next_arrival(svc, a.time);
+    }
+
+    /// A new request for service `svc` (from its own traffic or the gateway's) arrives.
+    pub(super) fn arrive<S: RequestSink>(
+        &mut self,
+        svc: ServiceId,
+        request: Request,
+        sink: &mut S,
+    ) {
         self.learn_labels(svc, request.tenant);
         self.recorder.on_arrival(&request);
-        if let Some(r) = &mut self.svcs[svc.index()].recorder {
+        let now = self.now;
+        if let Some(r) = self.svcs[svc.index()].recorder_at(now) {
             r.on_arrival(&request);
         }
         match self.pass_gate(svc, &request) {
@@ -56,7 +68,6 @@ impl World {
             }
             Err(reason) => self.client_refused(&request, reason, sink),
         }
-        self.schedule_next_arrival(svc, a.time);
     }
 
     /// Sends a request (or a client's retry) to a replica of its service.
@@ -93,9 +104,11 @@ impl World {
     pub(super) fn publish_state(&mut self, svc: ServiceId) {
         self.recorder
             .set_state(self.queued, self.in_service, self.busy);
+        let now = self.now;
         let sv = &mut self.svcs[svc.index()];
-        if let Some(r) = &mut sv.recorder {
-            r.set_state(sv.queued, sv.in_service, sv.busy);
+        let state = (sv.queued, sv.in_service, sv.busy);
+        if let Some(r) = sv.recorder_at(now) {
+            r.set_state(state.0, state.1, state.2);
         }
     }
 
@@ -133,7 +146,8 @@ impl World {
             tokens += c.request.output_tokens as u64;
             if self.client_completed(svc, &c.request) {
                 self.recorder.on_completion(&c, sink);
-                if let Some(r) = &mut self.svcs[svc.index()].recorder {
+                let now = self.now;
+                if let Some(r) = self.svcs[svc.index()].recorder_at(now) {
                     r.on_completion(&c, &mut crate::metrics::NoSink);
                 }
             }

@@ -123,8 +123,10 @@ impl<R: BufRead> CsvRows<R> {
                     TimeUnit::Nanos => TimeKind::Decimal { exp: 0 },
                 };
                 let mut labels = Vec::new();
-                if let Some(c) = mapped(&map.tenant, "tenant", "tenant")? {
-                    labels.push(c);
+                if !map.model_only {
+                    if let Some(c) = mapped(&map.tenant, "tenant", "tenant")? {
+                        labels.push(c);
+                    }
                 }
                 if let Some(c) = mapped(&map.model, "model", "model")? {
                     labels.push(c);
