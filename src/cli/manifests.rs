@@ -49,8 +49,12 @@ pub fn apply(
         })?;
         docs.push((f.display().to_string(), t));
     }
-    let overlay = read_manifests(&docs).map_err(|e| CliError::Input(e.to_string()))?;
+    let mut overlay = read_manifests(&docs).map_err(|e| CliError::Input(e.to_string()))?;
     let mut table = sim_core::scenario::model::parse_raw(text, shown)
+        .map_err(|e| CliError::Input(e.to_string()))?;
+    // Each workload onto its service, each autoscaler onto its target's.
+    overlay
+        .bind(&table, shown, text)
         .map_err(|e| CliError::Input(e.to_string()))?;
     overlay.apply(&mut table);
     let merged = toml::to_string(&table)

@@ -40,6 +40,7 @@ fn runs() -> Vec<(String, Vec<String>)> {
                 "manifests-cluster.toml" => a.push("scenarios/manifests/".into()),
                 "kserve-cluster.toml" => a.push("scenarios/kserve/chat.yaml".into()),
                 "manifests-ops.toml" => a.push("scenarios/manifests-ops/".into()),
+                "manifests-two.toml" => a.push("scenarios/manifests-two/".into()),
                 _ => {}
             }
             a

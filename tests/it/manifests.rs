@@ -72,13 +72,169 @@ fn a_bare_pod_is_one_replica() {
         "validate",
         "scenarios/manifests-cluster.toml",
         "scenarios/manifests/inference-pod.yaml",
-        "scenarios/manifests/inference-hpa.yaml",
     ]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(stdout.contains(": 1 replica behind"), "{stdout}");
     assert!(
         stderr
             .contains("Pod/inference-pod: fields not modelled (ignored): spec.containers[0].image"),
+        "{stderr}"
+    );
+    // The article's HPA targets `inference-deployment`, which a bare Pod is not.
+    let (code, stdout, stderr) = capsim_text(&[
+        "validate",
+        "scenarios/manifests-cluster.toml",
+        "scenarios/manifests/inference-pod.yaml",
+        "scenarios/manifests/inference-hpa.yaml",
+    ]);
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert!(
+        stderr.contains(
+            "inference-hpa.yaml: HorizontalPodAutoscaler/inference-hpa: key `spec.scaleTargetRef.name`: \
+             names Deployment \"inference-deployment\", which the manifests do not hold"
+        ),
+        "{stderr}"
+    );
+}
+
+/// Per-service series of `services.csv`: (service, desired replicas) per row.
+fn desired_by_service(out: &std::path::Path) -> Vec<(String, u32)> {
+    let text = std::fs::read_to_string(out.join("services.csv")).unwrap();
+    let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (s, d) = (col("service"), col("desired_replicas"));
+    text.lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[s].to_string(), f[d].parse().unwrap())
+        })
+        .collect()
+}
+
+/// Two Deployments and their HPAs (`scenarios/manifests-two/`) run as two services, bound by name
+/// to the scenario's `[[service]]` tables; each HPA scales the Deployment its `scaleTargetRef`
+/// names: embed's traffic rises and only embed grows.
+#[test]
+fn two_deployments_and_two_hpas_run_as_two_services_each_hpa_scaling_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("two");
+    let (code, stdout, stderr) = capsim_text(&[
+        "run",
+        "scenarios/manifests-two.toml",
+        "scenarios/manifests-two/",
+        "--out",
+        &path_str(&out),
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    // Only the images are not modelled: the PDB bound to chat by its selector.
+    assert_eq!(stderr.matches("warning:").count(), 2, "{stderr}");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let services = v["services"].as_array().unwrap();
+    let names: Vec<&str> = services
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["chat", "embed"]);
+    let rows = desired_by_service(&out);
+    let of = |name: &str| -> Vec<u32> {
+        rows.iter()
+            .filter(|(s, _)| s == name)
+            .map(|(_, d)| *d)
+            .collect()
+    };
+    let (chat, embed) = (of("chat"), of("embed"));
+    assert!(!chat.is_empty() && !embed.is_empty(), "{rows:?}");
+    // chat: its Deployment's 2 replicas, held by its HPA's minReplicas 2 under steady traffic.
+    assert_eq!(chat[0], 2, "{chat:?}");
+    assert!(chat.iter().all(|d| *d == 2), "chat never scaled: {chat:?}");
+    // embed: its Deployment's 1 replica, scaled up by its own HPA (max 8) during its burst.
+    assert_eq!(embed[0], 1, "{embed:?}");
+    let max = *embed.iter().max().unwrap();
+    assert!(
+        (3..=8).contains(&max),
+        "embed scaled within its HPA's bounds: {embed:?}"
+    );
+    // Replica-hours: chat 2 replicas all along (1.0 over the half hour), embed above its 1.
+    let hours = |i: usize| services[i]["replica_hours"].as_f64().unwrap();
+    assert!((hours(0) - 1.0).abs() < 1e-9, "{}", v["services"]);
+    assert!(hours(1) > 0.75, "{}", v["services"]);
+    // The effective scenario is the file as written; the manifests are recorded as inputs.
+    let inputs = std::fs::read_to_string(out.join("inputs.csv")).unwrap();
+    assert_eq!(inputs.matches("\nmanifest,").count(), 2, "{inputs}");
+}
+
+/// An autoscaler whose `scaleTargetRef` names no Deployment of the manifests is refused with the
+/// file, the object, the field and the name, and nothing is written.
+#[test]
+fn an_autoscaler_whose_target_names_no_deployment_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifests = dir.path().join("manifests");
+    std::fs::create_dir(&manifests).unwrap();
+    for f in ["chat.yaml", "embed.yaml"] {
+        let text = std::fs::read_to_string(format!("scenarios/manifests-two/{f}")).unwrap();
+        std::fs::write(
+            manifests.join(f),
+            text.replace(
+                "    name: embed\n  minReplicas",
+                "    name: embedder\n  minReplicas",
+            ),
+        )
+        .unwrap();
+    }
+    let out = dir.path().join("out");
+    let (code, stdout, stderr) = capsim_text(&[
+        "run",
+        "scenarios/manifests-two.toml",
+        &path_str(&manifests),
+        "--out",
+        &path_str(&out),
+    ]);
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    for part in [
+        "embed.yaml: HorizontalPodAutoscaler/embed: key `spec.scaleTargetRef.name`",
+        "names Deployment \"embedder\", which the manifests do not hold",
+        "Deployment/chat",
+        "Deployment/embed",
+    ] {
+        assert!(stderr.contains(part), "`{part}` in {stderr}");
+    }
+    assert!(!out.exists(), "nothing written");
+}
+
+/// Several workloads meet a scenario with one `[service]` table: it cannot say which is which.
+#[test]
+fn several_workloads_need_the_scenarios_services_by_name() {
+    let (code, stdout, stderr) = capsim_text(&[
+        "validate",
+        "scenarios/manifests-cluster.toml",
+        "scenarios/manifests-two/",
+    ]);
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("manifests-cluster.toml:")
+            && stderr.contains("key `service`: the manifests hold 2 workloads"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("one [[service]] table per workload"),
+        "{stderr}"
+    );
+    // A scenario whose [[service]] tables lack a workload's name.
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("s.toml");
+    let text = std::fs::read_to_string("scenarios/manifests-two.toml").unwrap();
+    std::fs::write(
+        &scenario,
+        text.replace("name = \"embed\"", "name = \"embedding\""),
+    )
+    .unwrap();
+    let (code, stdout, stderr) =
+        capsim_text(&["validate", &path_str(&scenario), "scenarios/manifests-two/"]);
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("embed.yaml: Deployment/embed: key `metadata.name`: no [[service]] of the scenario is named \"embed\" (its services: chat, embedding)"),
         "{stderr}"
     );
 }

@@ -4,6 +4,12 @@
 //! already runs can be simulated. Every field capsim does not model is listed, never silently
 //! dropped; kinds it does not model yet are listed whole.
 //!
+//! Several workloads (Deployments, InferenceServices) become several services, the `[[service]]`
+//! form: each workload binds by `metadata.name` to the scenario's `[[service]]` of that name
+//! (which says what the YAML does not: its traffic, its SLO, its engine), and each autoscaler to
+//! the Deployment its `scaleTargetRef.name` names; a PodDisruptionBudget binds to the workloads
+//! whose pod labels its selector selects.
+//!
 //! The result is an [`Overlay`]: scenario keys (TOML values) to set over the scenario file, each
 //! with the manifest field it came from, so errors found later point back into the YAML.
 
@@ -13,27 +19,75 @@ mod policy;
 mod selector;
 mod vpa;
 
+use super::services::{file_key, is_multi, service_names, valid_name, SERVICE_SECTIONS};
 use super::ScenarioError;
 use std::collections::BTreeMap;
+use std::ops::Range;
 use toml::{Table, Value};
 use yaml_rust2::{Yaml, YamlLoader};
 
 /// Scenario keys set from manifests, where each came from, and what was not modelled.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Overlay {
-    /// Scenario keys to set, in manifest order: (dotted key, value).
+    /// Scenario keys to set, in manifest order: (dotted key, value). With one workload (or none)
+    /// they are keys of the single-service form (`service.replicas`, `hpa.maxReplicas`); with
+    /// several, workload `i`'s keys are `service[i].…` (`service[1].hpa.maxReplicas`) until
+    /// [`Overlay::bind`] puts them onto the scenario's `[[service]]` of the workload's name.
     pub keys: Vec<(String, Value)>,
     /// For each key of `keys`, the manifest field it came from (`file: kind/name: path`).
     pub origins: Vec<String>,
     /// Warnings: fields (or whole objects) not modelled, one line per manifest object.
     pub warnings: Vec<String>,
+    /// The manifests' workloads, each one service: Deployments and InferenceServices, or the bare
+    /// Pods where there is neither.
+    pub workloads: Vec<Workload>,
+    /// Autoscalers the manifests hold without any workload: they scale the scenario's service
+    /// their target names, found by [`Overlay::bind`].
+    unbound: Vec<Unbound>,
+}
+
+/// A workload of the manifests: one service.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Workload {
+    /// `metadata.name`: the service's name.
+    pub name: String,
+    /// `Deployment`, `InferenceService` or `Pod`.
+    pub kind: String,
+    /// `file: Kind/name`, for errors.
+    pub origin: String,
+    /// `metadata.namespace` (`default` when absent).
+    namespace: String,
+    /// Its pods' labels (a Deployment's `spec.template.metadata.labels`).
+    labels: BTreeMap<String, String>,
+}
+
+/// An autoscaler's keys bound to no workload of the manifests.
+#[derive(Clone, Debug, PartialEq)]
+struct Unbound {
+    /// Its keys in `Overlay::keys`.
+    keys: Range<usize>,
+    /// The Deployment its target names.
+    target: String,
+    /// `file: Kind/name: spec.scaleTargetRef.name`.
+    origin: String,
+}
+
+/// A segment of a dotted key: a name, with an index into an array of tables (`service[2]`).
+fn segment(seg: &str) -> (&str, Option<usize>) {
+    match seg.split_once('[') {
+        Some((n, rest)) => match rest.strip_suffix(']').and_then(|i| i.parse().ok()) {
+            Some(i) => (n, Some(i)),
+            None => (seg, None),
+        },
+        None => (seg, None),
+    }
 }
 
 impl Overlay {
     /// Applies the keys to a scenario table (a manifest's value replaces the scenario's). A key
     /// ending in `[]` (`namespace[]`) adds its table to that array of tables, replacing the
     /// entry of the same `name` if there is one; a key ending in `[]?` adds it only when no entry
-    /// has its name.
+    /// has its name. A segment `name[i]` (`service[1]`) is entry `i` of an array of tables.
     pub fn apply(&self, t: &mut Table) {
         for (k, v) in &self.keys {
             let keep = k.ends_with("[]?");
@@ -59,16 +113,170 @@ impl Overlay {
             let mut cur = &mut *t;
             let segs: Vec<&str> = k.split('.').collect();
             for seg in &segs[..segs.len() - 1] {
-                let e = cur
-                    .entry(seg.to_string())
-                    .or_insert_with(|| Value::Table(Table::new()));
-                if !e.is_table() {
-                    *e = Value::Table(Table::new());
-                }
+                let (name, index) = segment(seg);
+                let e = match index {
+                    None => {
+                        let e = cur
+                            .entry(name.to_string())
+                            .or_insert_with(|| Value::Table(Table::new()));
+                        if !e.is_table() {
+                            *e = Value::Table(Table::new());
+                        }
+                        e
+                    }
+                    Some(i) => {
+                        let e = cur
+                            .entry(name.to_string())
+                            .or_insert_with(|| Value::Array(Vec::new()));
+                        if !e.is_array() {
+                            *e = Value::Array(Vec::new());
+                        }
+                        let list = e.as_array_mut().expect("an array");
+                        while list.len() <= i {
+                            list.push(Value::Table(Table::new()));
+                        }
+                        let e = &mut list[i];
+                        if !e.is_table() {
+                            *e = Value::Table(Table::new());
+                        }
+                        e
+                    }
+                };
                 cur = e.as_table_mut().expect("a table");
             }
             cur.insert(segs[segs.len() - 1].to_string(), v.clone());
         }
+    }
+
+    /// Binds the keys to the scenario's services (before [`Overlay::apply`] on the same table):
+    ///
+    /// - a scenario with one `[service]` table takes one workload's keys as they are; several
+    ///   workloads are an error (the scenario must say, in one `[[service]]` per workload, what
+    ///   each serves);
+    /// - a scenario with `[[service]]` tables takes each workload's keys into the `[[service]]`
+    ///   of the workload's name; a workload with no `[[service]]` of its name is an error, and
+    ///   services the manifests do not name keep what the scenario says;
+    /// - an autoscaler beside no workload scales the scenario's service its target names: the
+    ///   `[[service]]` of that name, or the one `[service]` (whose `name`, if it has one, must be
+    ///   the target's).
+    ///
+    /// `file` and `source` are the scenario's name and text, for errors about the scenario.
+    pub fn bind(
+        &mut self,
+        scenario: &Table,
+        file: &str,
+        source: &str,
+    ) -> Result<(), ScenarioError> {
+        let at = |origin: &str, key: &str, message: String| ScenarioError {
+            file: origin.to_string(),
+            line: None,
+            column: None,
+            key: key.to_string(),
+            message,
+        };
+        let list = |ws: &[Workload]| {
+            ws.iter()
+                .map(|w| format!("{} ({})", w.name, w.origin))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if !is_multi(scenario) {
+            if self.workloads.len() > 1 {
+                return Err(ScenarioError::at_key(
+                    file,
+                    source,
+                    "service",
+                    format!(
+                        "the manifests hold {} workloads, {}; with several, the scenario says what each serves in one [[service]] table per workload, named as it (name = \"{}\"), with its own [service.traffic]: it has a single [service] table",
+                        self.workloads.len(),
+                        list(&self.workloads),
+                        self.workloads[0].name,
+                    ),
+                ));
+            }
+            let own = scenario
+                .get("service")
+                .and_then(|s| s.get("name"))
+                .and_then(Value::as_str);
+            for u in &self.unbound {
+                if let Some(own) = own.filter(|n| *n != u.target) {
+                    return Err(at(
+                        &u.origin,
+                        "",
+                        format!("names Deployment \"{}\", which neither the manifests nor the scenario hold: the scenario's service is \"{own}\"", u.target),
+                    ));
+                }
+            }
+            return Ok(());
+        }
+        let names = service_names(scenario);
+        let mut index = Vec::with_capacity(self.workloads.len());
+        for w in &self.workloads {
+            match names.iter().position(|n| *n == w.name) {
+                Some(j) => index.push(j),
+                None => {
+                    return Err(at(
+                        &w.origin,
+                        "metadata.name",
+                        format!(
+                            "no [[service]] of the scenario is named \"{}\" (its services: {}); each workload of the manifests binds by name to the [[service]] that gives its traffic",
+                            w.name,
+                            names.join(", ")
+                        ),
+                    ))
+                }
+            }
+        }
+        let mut bound = vec![false; self.keys.len()];
+        for u in &self.unbound {
+            let Some(j) = names.iter().position(|n| *n == u.target) else {
+                return Err(at(
+                    &u.origin,
+                    "",
+                    format!(
+                        "names Deployment \"{}\", which neither the manifests nor the scenario hold (the scenario's services: {})",
+                        u.target,
+                        names.join(", ")
+                    ),
+                ));
+            };
+            for i in u.keys.clone() {
+                self.keys[i].0 = file_key(j, &self.keys[i].0);
+                bound[i] = true;
+            }
+        }
+        for (i, (k, _)) in self.keys.iter_mut().enumerate() {
+            if bound[i] {
+                continue;
+            }
+            if let Some(rest) = k.strip_prefix("service[") {
+                // Several workloads: workload `w`'s keys onto its service.
+                if let Some((w, tail)) = rest.split_once(']') {
+                    if let Some(j) = w.parse::<usize>().ok().and_then(|w| index.get(w)) {
+                        *k = format!("service[{j}]{tail}");
+                        continue;
+                    }
+                }
+            }
+            if let [j] = index[..] {
+                *k = file_key(j, k);
+            }
+        }
+        // What is left of a service belongs to none: a PodDisruptionBudget, say, beside no
+        // workload.
+        for (i, (k, _)) in self.keys.iter().enumerate() {
+            let first = k.split(['.', '[']).next().unwrap_or("");
+            if !k.starts_with("service[")
+                && (first == "service" || SERVICE_SECTIONS.contains(&first))
+            {
+                return Err(at(
+                    &self.origins[i],
+                    "",
+                    format!("sets scenario key `{k}`, which belongs to one service; with [[service]] tables the manifests must hold the workload it is for"),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Rewrites an error about a key a manifest set so that it names the manifest field.
@@ -158,9 +366,20 @@ struct Mapper<'a> {
     label: String,
     consumed: Vec<String>,
     out: &'a mut Overlay,
+    /// With several workloads, the one whose service the keys set go to (`service[i]`).
+    scope: Option<usize>,
 }
 
 impl Mapper<'_> {
+    /// The scenario key for a key of the single-service form: itself, or under the workload's
+    /// `service[i]` with several.
+    fn key(&self, key: &str) -> String {
+        match self.scope {
+            Some(i) => file_key(i, key),
+            None => key.to_string(),
+        }
+    }
+
     /// Marks `path` (and everything under it) as modelled.
     fn consume(&mut self, path: &str) {
         self.consumed.push(path.to_string());
@@ -170,7 +389,8 @@ impl Mapper<'_> {
     fn set(&mut self, key: &str, doc: &Yaml, path: &str) -> Result<(), ScenarioError> {
         let y = get(doc, path);
         if let Some(v) = to_toml(y, self.file, path)? {
-            self.out.keys.push((key.to_string(), v));
+            let key = self.key(key);
+            self.out.keys.push((key, v));
             self.out
                 .origins
                 .push(format!("{}: {}: {path}", self.file, self.label));
@@ -181,7 +401,8 @@ impl Mapper<'_> {
 
     /// Sets scenario `key` to a value built here, blamed on the manifest field at `path`.
     fn push(&mut self, key: &str, value: Value, path: &str) {
-        self.out.keys.push((key.to_string(), value));
+        let key = self.key(key);
+        self.out.keys.push((key, value));
         self.out
             .origins
             .push(format!("{}: {}: {path}", self.file, self.label));
@@ -303,22 +524,7 @@ fn pod_spec(m: &mut Mapper, doc: &Yaml, spec: &str) -> Result<(), ScenarioError>
 
 /// The pod template's labels (`spec.template.metadata.labels`).
 fn template_labels(doc: &Yaml) -> BTreeMap<String, String> {
-    let mut labels = BTreeMap::new();
-    if let Some(h) = get(doc, "spec.template.metadata.labels").as_hash() {
-        for (k, v) in h {
-            let value = match v {
-                Yaml::String(s) => s.clone(),
-                Yaml::Integer(i) => i.to_string(),
-                Yaml::Boolean(b) => b.to_string(),
-                Yaml::Real(r) => r.clone(),
-                _ => continue,
-            };
-            if let Some(k) = k.as_str() {
-                labels.insert(k.to_string(), value);
-            }
-        }
-    }
-    labels
+    labels_at(doc, "spec.template.metadata.labels")
 }
 
 /// Leaves out, with a warning, the spread constraints and anti-affinity terms mapped since
@@ -327,16 +533,18 @@ fn template_labels(doc: &Yaml) -> BTreeMap<String, String> {
 fn select_own_pods(m: &mut Mapper, start: usize, labels: &BTreeMap<String, String>) {
     let base = "spec.template.spec";
     let mut left_out: Vec<String> = Vec::new();
+    let spread = m.key("service.pod.topologySpreadConstraints");
+    let affinity = m.key("service.pod.affinity");
     for (key, value) in m.out.keys[start..].iter_mut() {
         match key.as_str() {
-            "service.pod.topologySpreadConstraints" => {
+            k if k == spread => {
                 if let Some(list) = value.as_array_mut() {
                     for i in selector::retain_selecting(list, labels, |c| c.get("labelSelector")) {
                         left_out.push(format!("{base}.topologySpreadConstraints[{i}]"));
                     }
                 }
             }
-            "service.pod.affinity" => {
+            k if k == affinity => {
                 let Some(anti) = value
                     .get_mut("podAntiAffinity")
                     .and_then(Value::as_table_mut)
@@ -361,7 +569,14 @@ fn select_own_pods(m: &mut Mapper, start: usize, labels: &BTreeMap<String, Strin
             _ => {}
         }
     }
-    if !left_out.is_empty() {
+    if !left_out.is_empty() && m.scope.is_some() {
+        m.out.warnings.push(format!(
+            "{}: {}: spread constraints and anti-affinity terms whose labelSelector is missing or does not match spec.template.metadata.labels select none of this Deployment's pods (capsim spreads each service over its own pods only); left out: {}",
+            m.file,
+            m.label,
+            left_out.join(", ")
+        ));
+    } else if !left_out.is_empty() {
         m.out.warnings.push(format!(
             "{}: {}: spread constraints and anti-affinity terms whose labelSelector is missing or does not match spec.template.metadata.labels select no pods and never refuse a node upstream; left out: {}",
             m.file,
@@ -371,13 +586,124 @@ fn select_own_pods(m: &mut Mapper, start: usize, labels: &BTreeMap<String, Strin
     }
 }
 
-/// Maps one object; `deployment` says whether the manifests hold a Deployment (a bare Pod
-/// beside one is ignored).
+/// What every object is mapped against: the manifests' workloads.
+struct Context<'a> {
+    /// Whether the manifests hold a Deployment or an InferenceService (a bare Pod beside one is
+    /// ignored).
+    deployment: bool,
+    /// The workloads, each one service.
+    workloads: &'a [Workload],
+}
+
+impl Context<'_> {
+    /// Several workloads: keys go under each workload's `service[i]`.
+    fn multi(&self) -> bool {
+        self.workloads.len() > 1
+    }
+}
+
+/// The workload an autoscaler's target (`at`: `spec.scaleTargetRef` or `spec.targetRef`) names:
+/// `Ok(Some(i))` for workload `i`, `Ok(None)` when the manifests hold no workload (the scenario's
+/// service of that name is meant), an error when they hold workloads but not that Deployment.
+fn target(m: &Mapper, doc: &Yaml, at: &str, cx: &Context) -> Result<Option<usize>, ScenarioError> {
+    let kind = get(doc, &format!("{at}.kind")).as_str().unwrap_or("");
+    if kind != "Deployment" {
+        return Err(bad(m.file, &format!("{at}.kind"), "Deployment"));
+    }
+    let name = get(doc, &format!("{at}.name")).as_str().unwrap_or("");
+    if cx.workloads.is_empty() {
+        return Ok(None);
+    }
+    if let Some(i) = cx
+        .workloads
+        .iter()
+        .position(|w| w.kind == "Deployment" && w.name == name)
+    {
+        return Ok(Some(i));
+    }
+    let held: Vec<String> = cx
+        .workloads
+        .iter()
+        .map(|w| {
+            format!(
+                "{}/{} ({})",
+                w.kind,
+                w.name,
+                w.origin.split(": ").next().unwrap_or("")
+            )
+        })
+        .collect();
+    let named = if name.is_empty() {
+        "names no Deployment (`name` is missing)".to_string()
+    } else {
+        format!("names Deployment \"{name}\", which the manifests do not hold")
+    };
+    Err(ScenarioError {
+        file: format!("{}: {}", m.file, m.label),
+        line: None,
+        column: None,
+        key: format!("{at}.name"),
+        message: format!(
+            "{named}; their workloads: {}; an autoscaler scales the Deployment its target names",
+            held.join(", ")
+        ),
+    })
+}
+
+/// Maps an autoscaler (HPA or VPA) onto the service of the workload its target names.
+fn autoscaler(
+    m: &mut Mapper,
+    doc: &Yaml,
+    api: &str,
+    hpa: bool,
+    cx: &Context,
+) -> Result<(), ScenarioError> {
+    let (want, at) = if hpa {
+        ("autoscaling/v2", "spec.scaleTargetRef")
+    } else {
+        ("autoscaling.k8s.io/v1", "spec.targetRef")
+    };
+    if api != want {
+        let expected = if hpa {
+            want.to_string()
+        } else {
+            format!("{want} for a VerticalPodAutoscaler")
+        };
+        return Err(bad(m.file, "apiVersion", &expected));
+    }
+    let bound = target(m, doc, at, cx)?;
+    m.consume(at);
+    m.scope = bound.filter(|_| cx.multi());
+    let start = m.out.keys.len();
+    if hpa {
+        for f in ["minReplicas", "maxReplicas", "metrics", "behavior"] {
+            m.set(&format!("hpa.{f}"), doc, &format!("spec.{f}"))?;
+        }
+    } else {
+        vpa::map(m, doc)?;
+    }
+    if bound.is_none() {
+        let end = m.out.keys.len();
+        let origin = format!("{}: {}: {at}.name", m.file, m.label);
+        m.out.unbound.push(Unbound {
+            keys: start..end,
+            target: get(doc, &format!("{at}.name"))
+                .as_str()
+                .unwrap_or("")
+                .to_string(),
+            origin,
+        });
+    }
+    Ok(())
+}
+
+/// Maps one object; `workload` is its index among the workloads when it is one.
 fn object(
     file: &str,
     doc: &Yaml,
     n: usize,
-    deployment: bool,
+    cx: &Context,
+    workload: Option<usize>,
     out: &mut Overlay,
 ) -> Result<(), ScenarioError> {
     let kind = doc["kind"].as_str().unwrap_or("");
@@ -395,6 +721,7 @@ fn object(
         label: format!("{kind}/{name}"),
         consumed: vec!["apiVersion".into(), "kind".into(), "metadata.name".into()],
         out,
+        scope: workload.filter(|_| cx.multi()),
     };
     match kind {
         "Deployment" => {
@@ -402,12 +729,7 @@ fn object(
                 return Err(bad(file, "apiVersion", "apps/v1 for a Deployment"));
             }
             if !name.is_empty() {
-                m.out
-                    .keys
-                    .push(("service.name".into(), Value::String(name.into())));
-                m.out
-                    .origins
-                    .push(format!("{file}: {}: metadata.name", m.label));
+                m.push("service.name", Value::String(name.into()), "metadata.name");
             }
             m.set("service.replicas", doc, "spec.replicas")?;
             if let Some(ns) = get(doc, "metadata.namespace").as_str() {
@@ -426,16 +748,17 @@ fn object(
             }
             m.set("service.strategy", doc, "spec.strategy")?;
             m.set("service.minReadySeconds", doc, "spec.minReadySeconds")?;
-            // One Deployment per scenario: its selector and pod labels match by construction.
+            // Each Deployment is its own service: its selector and pod labels match by
+            // construction.
             m.consume("spec.selector");
             m.consume("spec.template.metadata.labels");
             let start = m.out.keys.len();
             pod_spec(&mut m, doc, "spec.template.spec")?;
             select_own_pods(&mut m, start, &template_labels(doc));
         }
-        "Pod" if deployment => {
+        "Pod" if cx.deployment => {
             m.out.warnings.push(format!(
-                "{file}: Pod/{name}: a bare Pod beside a Deployment is not modelled (one workload per scenario); the whole object is ignored"
+                "{file}: Pod/{name}: a bare Pod beside a Deployment is not modelled (only the Deployments and InferenceServices become services); the whole object is ignored"
             ));
             return Ok(());
         }
@@ -443,33 +766,50 @@ fn object(
             if api != "v1" {
                 return Err(bad(file, "apiVersion", "v1 for a Pod"));
             }
-            m.out
-                .keys
-                .push(("service.replicas".into(), Value::Integer(1)));
-            m.out
-                .origins
-                .push(format!("{file}: {}: (one Pod)", m.label));
+            if cx.multi() {
+                m.push("service.name", Value::String(name.into()), "metadata.name");
+                m.consume("metadata.labels");
+                m.consume("metadata.namespace");
+                if let Some(ns) = get(doc, "metadata.namespace").as_str() {
+                    m.push(
+                        "service.namespace",
+                        Value::String(ns.into()),
+                        "metadata.namespace",
+                    );
+                }
+            }
+            m.push("service.replicas", Value::Integer(1), "(one Pod)");
             pod_spec(&mut m, doc, "spec")?;
         }
-        "HorizontalPodAutoscaler" => {
-            if api != "autoscaling/v2" {
-                return Err(bad(file, "apiVersion", "autoscaling/v2"));
-            }
-            let target = get(doc, "spec.scaleTargetRef.kind").as_str().unwrap_or("");
-            if target != "Deployment" {
-                return Err(bad(
-                    file,
-                    "spec.scaleTargetRef.kind",
-                    "Deployment (the scenario's one workload)",
+        "HorizontalPodAutoscaler" => autoscaler(&mut m, doc, api, true, cx)?,
+        "VerticalPodAutoscaler" => autoscaler(&mut m, doc, api, false, cx)?,
+        "PodDisruptionBudget" if cx.multi() => {
+            policy::pdb_api(&m, api)?;
+            // The budget covers the pods its selector selects in its namespace.
+            let ns = get(doc, "metadata.namespace").as_str().unwrap_or("default");
+            let sel = to_toml(get(doc, "spec.selector"), file, "spec.selector")?;
+            let chosen: Vec<usize> = cx
+                .workloads
+                .iter()
+                .enumerate()
+                .filter(|(_, w)| w.namespace == ns && selector::selects(sel.as_ref(), &w.labels))
+                .map(|(i, _)| i)
+                .collect();
+            if chosen.is_empty() {
+                m.out.warnings.push(format!(
+                    "{file}: PodDisruptionBudget/{name}: its selector selects the pods of none of the manifests' workloads in namespace {ns}; the whole object is ignored"
                 ));
+                return Ok(());
             }
-            m.consume("spec.scaleTargetRef");
-            for f in ["minReplicas", "maxReplicas", "metrics", "behavior"] {
-                m.set(&format!("hpa.{f}"), doc, &format!("spec.{f}"))?;
+            for i in chosen {
+                m.scope = Some(i);
+                policy::pdb(&mut m, doc)?;
             }
         }
-        "VerticalPodAutoscaler" => vpa::map(&mut m, doc, api)?,
-        "PodDisruptionBudget" => policy::pdb(&mut m, doc, api)?,
+        "PodDisruptionBudget" => {
+            policy::pdb_api(&m, api)?;
+            policy::pdb(&mut m, doc)?;
+        }
         "ResourceQuota" => policy::resource_quota(&mut m, doc, api)?,
         "PriorityClass" => policy::priority_class(&mut m, doc, api, name)?,
         "InferenceService" => kserve::map(&mut m, doc, api, name)?,
@@ -484,7 +824,58 @@ fn object(
     Ok(())
 }
 
+/// A label map (`metadata.labels`) as text.
+fn labels_at(doc: &Yaml, path: &str) -> BTreeMap<String, String> {
+    let mut labels = BTreeMap::new();
+    if let Some(h) = get(doc, path).as_hash() {
+        for (k, v) in h {
+            let value = match v {
+                Yaml::String(s) => s.clone(),
+                Yaml::Integer(i) => i.to_string(),
+                Yaml::Boolean(b) => b.to_string(),
+                Yaml::Real(r) => r.clone(),
+                _ => continue,
+            };
+            if let Some(k) = k.as_str() {
+                labels.insert(k.to_string(), value);
+            }
+        }
+    }
+    labels
+}
+
+/// The workload `doc` is: its name, namespace and its pods' labels.
+fn workload(file: &str, doc: &Yaml) -> Workload {
+    let kind = doc["kind"].as_str().unwrap_or("").to_string();
+    let name = doc["metadata"]["name"].as_str().unwrap_or("").to_string();
+    let labels = match kind.as_str() {
+        "Deployment" => template_labels(doc),
+        "InferenceService" => {
+            // KServe labels the predictor's pods with the InferenceService's labels and name.
+            let mut l = labels_at(doc, "metadata.labels");
+            l.insert("serving.kserve.io/inferenceservice".into(), name.clone());
+            l
+        }
+        _ => labels_at(doc, "metadata.labels"),
+    };
+    Workload {
+        origin: format!("{file}: {kind}/{name}"),
+        namespace: get(doc, "metadata.namespace")
+            .as_str()
+            .unwrap_or("default")
+            .to_string(),
+        name,
+        kind,
+        labels,
+    }
+}
+
 /// Reads manifests: each `(file, text)` may hold several YAML documents separated by `---`.
+///
+/// One workload (a Deployment, an InferenceService, or a bare Pod where there is neither) gives
+/// keys of the single-service form; several give each its own service (see [`Overlay::bind`]).
+/// An autoscaler binds to the Deployment its target names, and is an error when the manifests
+/// hold workloads but not that one.
 pub fn read_manifests(files: &[(String, String)]) -> Result<Overlay, ScenarioError> {
     let mut out = Overlay::default();
     let mut objects = Vec::new();
@@ -512,26 +903,57 @@ pub fn read_manifests(files: &[(String, String)]) -> Result<Overlay, ScenarioErr
             Some("Deployment") | Some("InferenceService")
         )
     };
-    let workloads: Vec<_> = objects
-        .iter()
-        .filter(|(_, _, d)| is_deployment(d))
-        .collect();
-    if let Some((file, n, d)) = workloads.get(1) {
-        return Err(bad(
-            file,
-            &format!("document {}: kind", n + 1),
-            &format!(
-                "one workload (Deployment or InferenceService) per scenario; this {} is a second",
-                d["kind"].as_str().unwrap_or("")
-            ),
-        ));
-    }
-    let deployment = !workloads.is_empty();
+    let deployment = objects.iter().any(|(_, _, d)| is_deployment(d));
+    let is_workload = |d: &Yaml| {
+        if deployment {
+            is_deployment(d)
+        } else {
+            d["kind"].as_str() == Some("Pod")
+        }
+    };
     // Deployments first: their keys come before any other object's in the overlay.
     objects.sort_by_key(|(_, _, d)| !is_deployment(d));
+    let mut index = Vec::with_capacity(objects.len());
     for (file, n, doc) in &objects {
-        object(file, doc, *n, deployment, &mut out)?;
+        if !is_workload(doc) {
+            index.push(None);
+            continue;
+        }
+        let w = workload(file, doc);
+        let at = |message: String| ScenarioError {
+            file: w.origin.clone(),
+            line: None,
+            column: None,
+            key: "metadata.name".into(),
+            message,
+        };
+        let count = objects.iter().filter(|(_, _, d)| is_workload(d)).count();
+        if count > 1 {
+            if !valid_name(&w.name) {
+                return Err(at(format!(
+                    "expected a name of letters, digits, `-`, `_` and `.`: with several workloads (document {} of {file}), each becomes the service of its name",
+                    n + 1
+                )));
+            }
+            if let Some(o) = out.workloads.iter().find(|o| o.name == w.name) {
+                return Err(at(format!(
+                    "expected a name no other workload has: {} has it too, and each workload becomes the service of its name",
+                    o.origin
+                )));
+            }
+        }
+        index.push(Some(out.workloads.len()));
+        out.workloads.push(w);
     }
+    let workloads = std::mem::take(&mut out.workloads);
+    let cx = Context {
+        deployment,
+        workloads: &workloads,
+    };
+    for ((file, n, doc), w) in objects.iter().zip(index) {
+        object(file, doc, *n, &cx, w, &mut out)?;
+    }
+    out.workloads = workloads;
     Ok(out)
 }
 
@@ -792,15 +1214,236 @@ spec:
         );
     }
 
+    /// Two Deployments (`a`, `b`), the HPAs of both (`b`'s first), and a PDB selecting `b`'s pods.
+    const TWO: &str = "\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: a}
+spec:
+  replicas: 2
+  template:
+    metadata: {labels: {app: a}}
+    spec:
+      containers: [{name: m, resources: {requests: {nvidia.com/gpu: \"1\"}}}]
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: hb}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: b}
+  minReplicas: 1
+  maxReplicas: 9
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: b}
+spec:
+  replicas: 1
+  template:
+    metadata: {labels: {app: b}}
+    spec:
+      containers: [{name: m}]
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: ha}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: a}
+  minReplicas: 2
+  maxReplicas: 4
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: p}
+spec: {minAvailable: 1, selector: {matchLabels: {app: b}}}
+";
+
+    fn table(text: &str) -> Table {
+        toml::from_str(text).unwrap()
+    }
+
     #[test]
-    fn two_workloads_are_refused() {
-        let e = read_manifests(&[
+    fn two_deployments_become_two_services_each_autoscaler_binding_to_its_target() {
+        let mut o = read_manifests(&[("t.yaml".into(), TWO.into())]).unwrap();
+        let names: Vec<&str> = o.workloads.iter().map(|w| w.name.as_str()).collect();
+        assert_eq!(names, ["a", "b"]);
+        let keys: Vec<&str> = o.keys.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "service[0].name",
+                "service[0].replicas",
+                "service[0].resources.requests",
+                "service[1].name",
+                "service[1].replicas",
+                "service[1].hpa.minReplicas",
+                "service[1].hpa.maxReplicas",
+                "service[0].hpa.minReplicas",
+                "service[0].hpa.maxReplicas",
+                "service[1].pdb.minAvailable",
+            ]
+        );
+        assert!(o.warnings.is_empty(), "{:?}", o.warnings);
+        // The scenario's [[service]] tables, in another order, bind by name.
+        let mut t = table(
+            "[[service]]\nname = \"b\"\nreplicas = 5\n[service.traffic]\nrate = 3.0\n\
+             [[service]]\nname = \"c\"\n[[service]]\nname = \"a\"\n",
+        );
+        o.bind(&t, "s.toml", "").unwrap();
+        o.apply(&mut t);
+        let s = t["service"].as_array().unwrap();
+        assert_eq!(s.len(), 3);
+        let (b, c, a) = (&s[0], &s[1], &s[2]);
+        assert_eq!(b["name"].as_str(), Some("b"));
+        assert_eq!(b["replicas"].as_integer(), Some(1), "the manifest's");
+        assert_eq!(b["traffic"]["rate"].as_float(), Some(3.0), "the scenario's");
+        assert_eq!(b["hpa"]["maxReplicas"].as_integer(), Some(9));
+        assert_eq!(b["pdb"]["minAvailable"].as_integer(), Some(1));
+        assert_eq!(a["hpa"]["maxReplicas"].as_integer(), Some(4));
+        assert_eq!(a["replicas"].as_integer(), Some(2));
+        assert!(a.get("pdb").is_none());
+        assert_eq!(c.as_table().unwrap().len(), 1, "untouched: {c}");
+        // Errors about a service's key name the manifest field it came from.
+        let e = o.blame(ScenarioError {
+            file: "s.toml".into(),
+            line: None,
+            column: None,
+            key: "service[2].hpa.maxReplicas".into(),
+            message: "bad".into(),
+        });
+        assert_eq!(
+            e.file,
+            "t.yaml: HorizontalPodAutoscaler/ha: spec.maxReplicas"
+        );
+    }
+
+    #[test]
+    fn several_workloads_need_a_service_of_each_name() {
+        let mut o = read_manifests(&[("t.yaml".into(), TWO.into())]).unwrap();
+        let single = table("[service]\nreplicas = 1\n");
+        let e = o
+            .bind(&single, "s.toml", "[service]\nreplicas = 1\n")
+            .unwrap_err();
+        assert_eq!(
+            (e.file.as_str(), e.key.as_str(), e.line),
+            ("s.toml", "service", Some(1))
+        );
+        assert!(e.message.contains("2 workloads"), "{}", e.message);
+        assert!(e.message.contains("[[service]]"), "{}", e.message);
+        let e = o
+            .bind(&table("[[service]]\nname = \"a\"\n"), "s.toml", "")
+            .unwrap_err();
+        assert_eq!(e.file, "t.yaml: Deployment/b");
+        assert!(e.message.contains("\"b\""), "{}", e.message);
+        // Two workloads of one name, or an unnamed one, cannot be told apart.
+        let twice = TWO.replace("metadata: {name: b}", "metadata: {name: a}");
+        let e = read_manifests(&[("t.yaml".into(), twice)]).unwrap_err();
+        assert_eq!(
+            (e.file.as_str(), e.key.as_str()),
+            ("t.yaml: Deployment/a", "metadata.name")
+        );
+        // A Deployment and an InferenceService are two services: the KPA is the latter's.
+        let o = read_manifests(&[
             ("m.yaml".into(), DEPLOY.into()),
             ("i.yaml".into(), ISVC.into()),
         ])
-        .unwrap_err();
-        assert_eq!(e.file, "i.yaml");
-        assert!(e.message.contains("one workload"), "{}", e.message);
+        .unwrap();
+        let keys: Vec<&str> = o.keys.iter().map(|(k, _)| k.as_str()).collect();
+        assert!(keys.contains(&"service[1].knative.max-scale"), "{keys:?}");
+        assert!(keys.contains(&"service[0].hpa.maxReplicas"), "{keys:?}");
+        assert!(!keys.contains(&"service[0].pdb.minAvailable"), "{keys:?}");
+        assert!(o
+            .warnings
+            .iter()
+            .any(|w| w.contains("PodDisruptionBudget/pdb")));
+    }
+
+    #[test]
+    fn an_autoscaler_whose_target_is_not_in_the_manifests_is_an_error_naming_it() {
+        let wrong = DEPLOY.replace("name: inference-deployment}", "name: inference}");
+        let e = read_manifests(&[("m.yaml".into(), wrong)]).unwrap_err();
+        assert_eq!(e.file, "m.yaml: HorizontalPodAutoscaler/inference-hpa");
+        assert_eq!(e.key, "spec.scaleTargetRef.name");
+        assert!(e.message.contains("\"inference\""), "{}", e.message);
+        assert!(
+            e.message.contains("Deployment/inference-deployment"),
+            "{}",
+            e.message
+        );
+        let two = TWO.replace("kind: Deployment, name: b}", "kind: Deployment, name: c}");
+        let e = read_manifests(&[("t.yaml".into(), two)]).unwrap_err();
+        assert_eq!(e.file, "t.yaml: HorizontalPodAutoscaler/hb");
+        assert!(e.message.contains("\"c\""), "{}", e.message);
+        let vpa = format!(
+            "{DEPLOY}---\n{}",
+            VPA.replace("name: inference-deployment}", "name: x}")
+        );
+        let e = read_manifests(&[("v.yaml".into(), vpa)]).unwrap_err();
+        assert_eq!(
+            (e.file.as_str(), e.key.as_str()),
+            (
+                "v.yaml: VerticalPodAutoscaler/inference-vpa",
+                "spec.targetRef.name"
+            )
+        );
+    }
+
+    #[test]
+    fn an_autoscaler_beside_no_workload_binds_to_the_scenarios_service() {
+        let hpa = TWO.split("---").nth(1).unwrap().to_string();
+        let mut o = read_manifests(&[("h.yaml".into(), hpa.clone())]).unwrap();
+        assert_eq!(o.keys[0].0, "hpa.minReplicas");
+        let mut t = table("[[service]]\nname = \"a\"\n[[service]]\nname = \"b\"\n");
+        o.bind(&t, "s.toml", "").unwrap();
+        o.apply(&mut t);
+        assert_eq!(t["service"][1]["hpa"]["maxReplicas"].as_integer(), Some(9));
+        assert!(t["service"][0].get("hpa").is_none());
+        let mut o = read_manifests(&[("h.yaml".into(), hpa.clone())]).unwrap();
+        let e = o
+            .bind(&table("[[service]]\nname = \"a\"\n"), "s.toml", "")
+            .unwrap_err();
+        assert_eq!(
+            e.file,
+            "h.yaml: HorizontalPodAutoscaler/hb: spec.scaleTargetRef.name"
+        );
+        assert!(e.message.contains("\"b\""), "{}", e.message);
+        // The one [service]: an unnamed one is the target; a named one must be it.
+        let mut o = read_manifests(&[("h.yaml".into(), hpa)]).unwrap();
+        o.bind(&table("[service]\nreplicas = 1\n"), "s.toml", "")
+            .unwrap();
+        let e = o
+            .bind(&table("[service]\nname = \"a\"\n"), "s.toml", "")
+            .unwrap_err();
+        assert!(e.message.contains("\"b\""), "{}", e.message);
+        // A budget beside no workload cannot say which [[service]] it covers.
+        let pdb = TWO.split("---").nth(4).unwrap().to_string();
+        let mut o = read_manifests(&[("p.yaml".into(), pdb)]).unwrap();
+        let e = o
+            .bind(&table("[[service]]\nname = \"a\"\n"), "s.toml", "")
+            .unwrap_err();
+        assert_eq!(e.file, "p.yaml: PodDisruptionBudget/p: spec.minAvailable");
+    }
+
+    #[test]
+    fn one_workload_binds_to_the_scenarios_service_of_its_name() {
+        let mut o = read_manifests(&[("m.yaml".into(), DEPLOY.into())]).unwrap();
+        let mut t = table(
+            "[[service]]\nname = \"x\"\n[[service]]\nname = \"inference-deployment\"\n\
+             [[namespace]]\nname = \"n\"\n",
+        );
+        o.bind(&t, "s.toml", "").unwrap();
+        o.apply(&mut t);
+        let s = &t["service"][1];
+        assert_eq!(s["replicas"].as_integer(), Some(3));
+        assert_eq!(s["hpa"]["maxReplicas"].as_integer(), Some(20));
+        assert_eq!(s["pdb"]["minAvailable"].as_integer(), Some(1));
+        assert_eq!(t["service"][0].as_table().unwrap().len(), 1);
+        // With one [service] table, the keys stay as they are.
+        let mut o = read_manifests(&[("m.yaml".into(), DEPLOY.into())]).unwrap();
+        let before = o.clone();
+        o.bind(&table("[service]\nname = \"other\"\n"), "s.toml", "")
+            .unwrap();
+        assert_eq!(o, before);
     }
 
     const OPS: &str = "\

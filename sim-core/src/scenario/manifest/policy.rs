@@ -6,8 +6,8 @@ use crate::scenario::ScenarioError;
 use toml::{Table, Value};
 use yaml_rust2::Yaml;
 
-/// Maps a PodDisruptionBudget (`policy/v1`); its selector is taken to match the one workload.
-pub(super) fn pdb(m: &mut Mapper, doc: &Yaml, api: &str) -> Result<(), ScenarioError> {
+/// Checks a PodDisruptionBudget's `apiVersion` (`policy/v1`).
+pub(super) fn pdb_api(m: &Mapper, api: &str) -> Result<(), ScenarioError> {
     if api != "policy/v1" {
         return Err(bad(
             m.file,
@@ -15,7 +15,13 @@ pub(super) fn pdb(m: &mut Mapper, doc: &Yaml, api: &str) -> Result<(), ScenarioE
             "policy/v1 for a PodDisruptionBudget",
         ));
     }
-    // One workload per scenario: the budget's selector and namespace are its.
+    Ok(())
+}
+
+/// Maps a PodDisruptionBudget onto the `[pdb]` of the service the mapper's keys go to: the one
+/// workload, or (with several) each workload its selector selects, chosen by the caller.
+pub(super) fn pdb(m: &mut Mapper, doc: &Yaml) -> Result<(), ScenarioError> {
+    // The budget's selector and namespace chose its workload.
     m.consume("spec.selector");
     m.consume("metadata.namespace");
     for f in ["minAvailable", "maxUnavailable"] {

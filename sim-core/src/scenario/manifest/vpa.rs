@@ -15,24 +15,9 @@ const CONTAINER_FIELDS: [&str; 5] = [
     "controlledResources",
 ];
 
-/// Maps the VPA at `doc`.
-pub(super) fn map(m: &mut Mapper, doc: &Yaml, api: &str) -> Result<(), ScenarioError> {
-    if api != "autoscaling.k8s.io/v1" {
-        return Err(bad(
-            m.file,
-            "apiVersion",
-            "autoscaling.k8s.io/v1 for a VerticalPodAutoscaler",
-        ));
-    }
-    let target = get(doc, "spec.targetRef.kind").as_str().unwrap_or("");
-    if target != "Deployment" {
-        return Err(bad(
-            m.file,
-            "spec.targetRef.kind",
-            "Deployment (the scenario's one workload)",
-        ));
-    }
-    m.consume("spec.targetRef");
+/// Maps the VPA at `doc` (its `apiVersion` and `targetRef` checked by the caller).
+pub(super) fn map(m: &mut Mapper, doc: &Yaml) -> Result<(), ScenarioError> {
+    let start = m.out.keys.len();
     for f in ["updateMode", "minReplicas"] {
         m.set(
             &format!("vpa.updatePolicy.{f}"),
@@ -67,7 +52,7 @@ pub(super) fn map(m: &mut Mapper, doc: &Yaml, api: &str) -> Result<(), ScenarioE
         ));
     }
     // A VPA with no modelled field still turns the VPA on, with its defaults.
-    if !m.out.keys.iter().any(|(k, _)| k.starts_with("vpa.")) {
+    if m.out.keys.len() == start {
         m.push("vpa", Value::Table(Table::new()), "spec");
     }
     Ok(())
