@@ -33,6 +33,18 @@ pub struct ClusterSummary {
     pub cost_usd_per_hour: f64,
     /// Total cost per million completed requests (`null` when none completed).
     pub cost_usd_per_million_requests: Option<f64>,
+    /// The part of `cost_usd` no pod requested (after `share_idle`, what it could not place).
+    #[serde(default)]
+    pub idle_cost_usd: f64,
+    /// `idle_cost_usd` by resource.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_cost: Option<crate::ResourceCost>,
+    /// What Kueue's batch pods were charged, by resource (with batch work).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_cost: Option<crate::ResourceCost>,
+    /// Whether idle cost was spread over the services (`[cost_allocation] share_idle`).
+    #[serde(default)]
+    pub share_idle: bool,
     /// Per pool.
     pub pools: Vec<PoolOutcome>,
     /// Karpenter's counters, when it ran.

@@ -13,6 +13,7 @@
 pub mod batch;
 pub mod cluster;
 pub mod columns;
+pub mod cost;
 pub mod failures;
 pub mod mig;
 pub mod rollout;
@@ -21,6 +22,7 @@ pub mod tenants;
 
 pub use batch::{BatchOutcome, PreemptionOutcome, QueueOutcome, QuotaOutcome, WaitTimes};
 pub use cluster::{ClusterSummary, KarpenterOutcome, PoolOutcome, VpaOutcome, VpaResources};
+pub use cost::{cost_attribution_csv, ResourceCost};
 pub use failures::{FailureSummary, Incident};
 pub use mig::{InstanceView, LayoutView};
 pub use rollout::{ReadyPoint, RolloutRecord, RolloutSummary, VersionSummary};

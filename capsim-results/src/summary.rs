@@ -145,6 +145,19 @@ pub struct ServiceSummary {
     pub replicas_mean: f64,
     /// Pod-hours of the service's pods from binding to termination (whole run).
     pub replica_hours: f64,
+    /// The service's share of the cluster bill, USD (`null` without nodes): what its pods
+    /// requested, at their nodes' rates (plus its share of idle with `share_idle`).
+    #[serde(default)]
+    pub cost_usd: Option<f64>,
+    /// `cost_usd` by resource.
+    #[serde(default)]
+    pub cost: Option<crate::ResourceCost>,
+    /// `cost_usd` per million completed requests (whole run).
+    #[serde(default)]
+    pub usd_per_million_requests: Option<f64>,
+    /// `cost_usd` per million output tokens of completed requests (LLM engines).
+    #[serde(default)]
+    pub usd_per_million_output_tokens: Option<f64>,
 }
 
 impl ServiceSummary {
@@ -162,6 +175,10 @@ impl ServiceSummary {
             tokens: s.tokens,
             replicas_mean: s.replicas_mean,
             replica_hours,
+            cost_usd: None,
+            cost: None,
+            usd_per_million_requests: None,
+            usd_per_million_output_tokens: None,
         }
     }
 }

@@ -200,6 +200,10 @@ pub fn summarise(
             cost_usd_per_hour: cost / (horizon_s / 3600.0),
             cost_usd_per_million_requests: (t.completed > 0)
                 .then(|| cost / t.completed as f64 * 1e6),
+            idle_cost_usd: 0.0,
+            idle_cost: None,
+            batch_cost: None,
+            share_idle: false,
             pools: cluster.pools.clone(),
             karpenter: cluster.karpenter.clone(),
             vpa: cluster.vpa.clone(),

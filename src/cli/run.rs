@@ -194,6 +194,10 @@ pub fn run_one(
     if let Some(csv) = &services {
         staged.write(&out.join("services.csv"), csv.clone())?;
     }
+    let costs = capsim_results::cost_attribution_csv(&result.summary);
+    if let Some(csv) = &costs {
+        staged.write(&out.join("cost_attribution.csv"), csv.clone())?;
+    }
     staged.commit()?;
     // Optional files from an earlier run would not match these outputs.
     if incidents.is_none() {
@@ -207,6 +211,9 @@ pub fn run_one(
     }
     if services.is_none() {
         remove_stale(&out.join("services.csv"))?;
+    }
+    if costs.is_none() {
+        remove_stale(&out.join("cost_attribution.csv"))?;
     }
     if !args.requests {
         remove_stale(&out.join("requests.csv"))?;
@@ -551,6 +558,10 @@ pub(super) fn optional_files(s: &Summary) -> impl Iterator<Item = &'static str> 
         (!s.tenants.is_empty(), "tenants.csv"),
         (s.failures.is_some(), "incidents.csv"),
         (s.services.len() > 1, "services.csv"),
+        (
+            s.cluster.as_ref().is_some_and(|c| c.idle_cost.is_some()),
+            "cost_attribution.csv",
+        ),
     ]
     .into_iter()
     .filter_map(|(written, name)| written.then_some(name))

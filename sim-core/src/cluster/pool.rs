@@ -72,4 +72,6 @@ pub struct NodePoolSpec {
     pub mig_reconfigure_time: SimDuration,
     /// The starting MIG layout of every GPU of a node (`None`: whole GPUs, MIG off).
     pub mig_view: Option<crate::gpu::mig::LayoutView>,
+    /// `cost_rates`: USD per vCPU-hour and per GiB-hour, the rest of the price the GPUs'.
+    pub cost_rates: Option<(f64, f64)>,
 }

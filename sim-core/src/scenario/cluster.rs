@@ -413,7 +413,63 @@ impl Validator<'_> {
             scale,
             time_slicing,
             mig_view,
+            cost_rates: None,
         })
+        .and_then(|mut spec| {
+            spec.cost_rates = self.cost_rates(key, p, &spec)?;
+            Ok(spec)
+        })
+    }
+
+    /// A pool's `cost_rates`: both rates, not negative, and their part of the price at most the
+    /// price (the GPUs take the rest).
+    fn cost_rates(
+        &self,
+        key: &str,
+        p: &RawNodePool,
+        spec: &NodePoolSpec,
+    ) -> Result<Option<(f64, f64)>, ScenarioError> {
+        let Some(r) = &p.cost_rates else {
+            return Ok(None);
+        };
+        let k = format!("{key}.cost_rates");
+        let rate = |name: &str, v: Option<f64>| -> Result<f64, ScenarioError> {
+            let v = v.ok_or_else(|| {
+                self.err(
+                    &k,
+                    format!(
+                        "missing: expected `{name}`, USD per {} hour",
+                        if name == "cpu" { "vCPU-" } else { "GiB-" }
+                    ),
+                )
+            })?;
+            if !v.is_finite() || v < 0.0 {
+                return Err(self.err(
+                    &format!("{k}.{name}"),
+                    format!("expected a price of 0 or more, found {v}"),
+                ));
+            }
+            Ok(v)
+        };
+        let (cpu, memory) = (rate("cpu", r.cpu)?, rate("memory", r.memory)?);
+        let (v, m, g) = super::cost::node_size(spec);
+        let part = v * cpu + m * memory;
+        if part > spec.price_usd_per_hour * (1.0 + 1e-9) {
+            return Err(self.err(
+                &k,
+                format!(
+                    "the CPU and memory part of a node's price at these rates (${part:.4}/h for {v} vCPU and {m} GiB) exceeds its price (${:.4}/h): the GPU rate would be negative",
+                    spec.price_usd_per_hour
+                ),
+            ));
+        }
+        if g == 0.0 && part <= 0.0 {
+            return Err(self.err(
+                &k,
+                "a node without GPUs needs a CPU or memory rate above 0 to carry its price",
+            ));
+        }
+        Ok(Some((cpu, memory)))
     }
 
     /// Applies `mig_layout` / `mig_strategy`: replaces the pool's `nvidia.com/gpu` capacity with

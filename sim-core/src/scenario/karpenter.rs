@@ -359,6 +359,7 @@ impl Validator<'_> {
                         mig_layout: None,
                         mig_strategy: None,
                         time_slicing: None,
+                        cost_rates: None,
                         mig_reconfigure: None,
                         mig_reconfigure_time: None,
                     };

@@ -3,6 +3,7 @@
 pub mod autoscaling;
 pub mod batch;
 pub mod cluster;
+pub mod cost;
 pub mod error;
 pub mod failure;
 pub mod karpenter;

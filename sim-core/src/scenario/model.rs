@@ -87,6 +87,8 @@ pub struct Scenario {
     pub traffic: TrafficSpec,
     /// Nodes and scheduling; `None` for abstract replicas that need no nodes.
     pub cluster: Option<ClusterSpec>,
+    /// `[cost_allocation]`: how the bill is charged to services.
+    pub cost_allocation: super::cost::CostAllocationSpec,
     /// Failures, the node lifecycle, the PodDisruptionBudget and client retries.
     pub failures: super::FailureSpec,
     /// Changes of the model version (`[[rollout]]`), in time order.
@@ -637,9 +639,12 @@ impl Validator<'_> {
             default_priority,
             cluster.as_ref(),
         )?;
+        let cost_allocation =
+            self.cost_allocation(raw.cost_allocation.as_ref(), cluster.as_ref())?;
         let scenario = Scenario {
             others: Vec::new(),
             gateway: None,
+            cost_allocation,
             failures,
             rollouts,
             admission,

@@ -22,6 +22,8 @@ pub struct RawScenario {
     pub traffic: Option<RawTraffic>,
     /// `[cluster]`: catalogs and start-up state.
     pub cluster: Option<RawCluster>,
+    /// `[cost_allocation]`: how the bill is charged to services.
+    pub cost_allocation: Option<RawCostAllocation>,
     /// `[[node_pool]]`: groups of identical nodes.
     pub node_pool: Option<Vec<RawNodePool>>,
     /// `[scheduler]`: kube-scheduler configuration.
@@ -647,6 +649,8 @@ pub struct RawNodePool {
     pub mig_strategy: Option<String>,
     /// The device plugin's `sharing.timeSlicing` for the pool's GPUs.
     pub time_slicing: Option<RawTimeSlicing>,
+    /// Per-resource rates for cost allocation: USD per vCPU-hour and per GiB-hour.
+    pub cost_rates: Option<RawCostRates>,
     /// Scheduled MIG layout changes (the mig-manager applying a new `nvidia.com/mig.config`).
     pub mig_reconfigure: Option<Vec<RawMigChange>>,
     /// How long a node is out of service while its GPUs are repartitioned (default 2m).
@@ -993,4 +997,26 @@ pub struct RawShapePoint {
     pub utilization: i64,
     /// Score 0–10.
     pub score: i64,
+}
+
+/// A pool's `cost_rates`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCostRates {
+    /// USD per vCPU-hour.
+    pub cpu: Option<f64>,
+    /// USD per GiB-hour of memory.
+    pub memory: Option<f64>,
+}
+
+/// `[cost_allocation]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCostAllocation {
+    /// Spread idle cost over services (OpenCost's `shareIdle`).
+    pub share_idle: Option<bool>,
+    /// `general-purpose` or `opencost`.
+    pub split: Option<String>,
+    /// A MIG profile's share of its GPU.
+    pub mig_fractions: Option<std::collections::BTreeMap<String, f64>>,
 }

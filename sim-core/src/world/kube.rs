@@ -2,6 +2,7 @@
 //! cost they run up.
 
 mod cluster_autoscaler;
+pub(super) mod cost;
 pub(super) mod failure;
 pub(super) mod karpenter;
 pub(super) mod kueue;
@@ -99,6 +100,8 @@ pub(super) struct Pod {
     slot: EngineId,
     /// When it was gone (its containers exited), if it is.
     gone_at: Option<SimTime>,
+    /// When it was last charged for its requests (its binding, then each charge).
+    cost_from: SimTime,
 }
 
 /// What controllers see of a pod.
@@ -158,6 +161,8 @@ pub(super) struct Kube {
     pub(super) preemption: preempt::Preemption,
     /// Kueue and its batch pods, if the scenario has batch work.
     pub(super) kueue: Option<kueue::Kueue>,
+    /// What pods have been charged for the nodes they use.
+    cost: cost::CostBook,
 }
 
 /// A service's Deployment as the cluster sees it: its pod template and requests, its desired
@@ -251,7 +256,7 @@ impl Kube {
                 }
             }
         }
-        let pools = pools
+        let pools: Vec<Pool> = pools
             .into_iter()
             .map(|spec| Pool {
                 allocatable: names.vector(&spec.allocatable),
@@ -263,7 +268,7 @@ impl Kube {
             .iter()
             .flat_map(|c| c.pools.iter())
             .find_map(|p| p.time_slicing.as_ref());
-        let deps = s
+        let deps: Vec<Deployment> = s
             .services()
             .map(|v| {
                 let svc = &v.service;
@@ -301,6 +306,8 @@ impl Kube {
                 }
             })
             .collect();
+        let pool_specs: Vec<&NodePoolSpec> = pools.iter().map(|p: &Pool| &p.spec).collect();
+        let cost = cost::CostBook::new(&s.cost_allocation, &pool_specs, &names, deps.len());
         Kube {
             has_nodes: s.cluster.is_some(),
             warm_start: s.cluster.as_ref().is_none_or(|c| c.warm_start),
@@ -333,6 +340,7 @@ impl Kube {
                 .as_ref()
                 .map(|b| kueue::Kueue::new(b, &names, streams)),
             names,
+            cost,
         }
     }
 
@@ -446,7 +454,12 @@ impl Kube {
     }
 
     /// Resizes a bound pod's requests in place if its node has room; false if it has not.
-    pub(super) fn resize_in_place(&mut self, pod: PodId, new: &(ResVec, ResVec)) -> bool {
+    pub(super) fn resize_in_place(
+        &mut self,
+        pod: PodId,
+        new: &(ResVec, ResVec),
+        now: SimTime,
+    ) -> bool {
         let Some(node) = self.pods[pod.index()].node else {
             return false;
         };
@@ -457,6 +470,8 @@ impl Kube {
         if !after.fits_within(&new.0, &self.pools[n.pool.index()].allocatable) {
             return false;
         }
+        // Charged at the old requests until now, at the new ones from now on.
+        self.charge(pod, now);
         after.add(&new.0);
         let n = &mut self.nodes[node.index()];
         n.requested = after;
@@ -718,6 +733,7 @@ impl World {
             svc,
             slot,
             gone_at: None,
+            cost_from: SimTime::ZERO,
         });
         if version > 0 {
             let r = self.kube.deps[svc.index()].versions[version as usize - 1]
@@ -913,6 +929,7 @@ impl World {
         let p = &mut self.kube.pods[pod.index()];
         p.node = Some(node);
         p.bound = Some(now);
+        p.cost_from = now;
         p.phase = PodPhase::Starting;
         let n = &mut self.kube.nodes[node.index()];
         if warm {
@@ -1161,6 +1178,7 @@ impl World {
         k.quotas.release(d.service_ns, req);
         self.release_shares(pod);
         if let Some(node) = bound_to {
+            self.kube.charge(pod, self.now);
             let req = self.kube.requests_of(pod).0.clone();
             let req = &req;
             let n = &mut self.kube.nodes[node.index()];

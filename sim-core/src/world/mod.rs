@@ -669,6 +669,27 @@ impl World {
             ));
         }
         result.summary.services = services;
+        if let Some(a) = self.kube.cost_allocation(self.horizon) {
+            use capsim_results::ResourceCost;
+            let rc = |c: [f64; 3]| ResourceCost::new(c[0], c[1], c[2]);
+            for (i, s) in result.summary.services.iter_mut().enumerate() {
+                let r = rc(a.services[i]);
+                let done = s.requests.completed;
+                let tokens = self.svcs[i].output_tokens;
+                s.cost_usd = Some(r.total_usd);
+                s.cost = Some(r);
+                s.usd_per_million_requests = (done > 0).then(|| r.total_usd / done as f64 * 1e6);
+                s.usd_per_million_output_tokens =
+                    (tokens > 0).then(|| r.total_usd / tokens as f64 * 1e6);
+            }
+            if let Some(c) = result.summary.cluster.as_mut() {
+                let idle = rc(a.idle);
+                c.idle_cost_usd = idle.total_usd;
+                c.idle_cost = Some(idle);
+                c.batch_cost = a.batch.map(rc);
+                c.share_idle = self.kube.shares_idle();
+            }
+        }
         result.service_series = self
             .svcs
             .iter()
@@ -797,6 +818,7 @@ fn build_service(
         queued: 0,
         in_service: 0,
         busy: 0,
+        output_tokens: 0,
         gauges: autoscale::Gauges::default(),
         autoscaler: autoscale::Autoscaler::new(s),
         gateway: match (&s.keda, &s.knative) {

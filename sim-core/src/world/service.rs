@@ -41,6 +41,8 @@ pub(super) struct Svc {
     pub(super) queued: u32,
     pub(super) in_service: u32,
     pub(super) busy: u32,
+    /// Output tokens of its completed requests (whole run), for cost per token.
+    pub(super) output_tokens: u64,
     pub(super) gauges: autoscale::Gauges,
     pub(super) autoscaler: Option<autoscale::Autoscaler>,
     /// Requests waiting for a Ready pod (KEDA, Knative).

@@ -144,6 +144,7 @@ impl World {
             }
             done += 1;
             tokens += c.request.output_tokens as u64;
+            self.svcs[svc.index()].output_tokens += c.request.output_tokens as u64;
             if self.client_completed(svc, &c.request) {
                 self.recorder.on_completion(&c, sink);
                 let now = self.now;

@@ -129,6 +129,15 @@ pub(in crate::world) struct Kueue {
 }
 
 impl Kueue {
+    /// Each batch pod bound at the end: its node, its requests and when it was bound.
+    pub(in crate::world) fn bound_pods(&self) -> Vec<(NodeId, ResVec, SimTime)> {
+        self.pods
+            .iter()
+            .filter(|p| matches!(p.phase, BatchPhase::Running | BatchPhase::Terminating))
+            .filter_map(|p| Some((p.node?, self.jobs[p.job as usize].req.clone(), p.bound)))
+            .collect()
+    }
+
     /// Kueue for `spec`, with resource names already interned in `names`.
     pub(super) fn new(spec: &BatchSpec, names: &ResourceNames, streams: &RngStreams) -> Kueue {
         let queues = spec
@@ -497,6 +506,9 @@ impl World {
         let (ns, req) = (j.ns, j.req.clone());
         if let (true, Some(node)) = (was_bound, p.node) {
             k.held += req.0[ResourceNames::GPU] as f64 / 1000.0 * now.since(p.bound).as_secs_f64();
+            let ns = now.since(p.bound).0;
+            let pool = self.kube.nodes[node.index()].pool.index();
+            self.kube.cost.charge_batch(pool, &req, ns);
             let n = &mut self.kube.nodes[node.index()];
             n.requested.sub(&req);
             n.pods -= 1;

@@ -228,7 +228,7 @@ impl World {
             if !disruptable(configured, running, done as u32, cfg.eviction_tolerance) {
                 break;
             }
-            if in_place && self.kube.resize_in_place(pod, &new) {
+            if in_place && self.kube.resize_in_place(pod, &new, self.now) {
                 self.svcs[svc.index()]
                     .vpa
                     .as_mut()
