@@ -29,6 +29,28 @@ pub const TIMESERIES: [&str; 23] = [
     "tpot_p99_s",
 ];
 
+/// The columns of `services.csv`: each service's own series, one row per service per interval.
+pub const SERVICES: [&str; 18] = [
+    "time_s",
+    "service",
+    "arrivals_per_s",
+    "completions_per_s",
+    "drops_per_s",
+    "queue_length",
+    "in_flight",
+    "desired_replicas",
+    "ready_replicas",
+    "busy_replicas_mean",
+    "replica_util_ratio",
+    "latency_mean_s",
+    "latency_p50_s",
+    "latency_p99_s",
+    "slo_attainment_ratio",
+    "ttft_p99_s",
+    "tpot_p99_s",
+    "gpus",
+];
+
 /// `comparison.csv`: one row per `[[policy]]` variant.
 pub const COMPARISON: &str = "policy,completed,dropped,latency_p50_s,latency_p90_s,latency_p99_s,\
 ttft_p99_s,tpot_p99_s,slo_attainment_ratio,token_slo_attainment_ratio,replica_hours,node_hours,\
@@ -61,6 +83,7 @@ mod tests {
     fn headers_are_plain_comma_separated_names() {
         let lists = [
             TIMESERIES.join(","),
+            SERVICES.join(","),
             COMPARISON.into(),
             REQUESTS.into(),
             TENANTS.into(),

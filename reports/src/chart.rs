@@ -60,6 +60,10 @@ pub struct Chart {
     pub points: Vec<Point>,
     /// Shaded spans of x (a rollout's window): (from, to, label).
     pub bands: Vec<(f64, f64, String)>,
+    /// A stacked area chart: each line is the running total of the lines before it plus its
+    /// own values (same x values, no gaps), and the band between it and the line below (or 0)
+    /// is filled in its colour.
+    pub stacked: bool,
 }
 
 impl Chart {
@@ -200,6 +204,7 @@ fn base(id: &str, title: &str, caption: &str, t: &Axis, y_label: &str) -> Chart 
         markers: Vec::new(),
         points: Vec::new(),
         bands: Vec::new(),
+        stacked: false,
     }
 }
 
@@ -228,6 +233,127 @@ pub const POLICY_CHARTS: [&str; 4] = [
     "policy-latency",
     "policy-cost-rate",
 ];
+
+/// Ids of the charts added for a run with several services (`service-ttft` only with LLM
+/// engines, `service-gpus` only when `services.csv` has its `gpus` column).
+pub const SERVICE_CHARTS: [&str; 3] = ["service-latency", "service-ttft", "service-gpus"];
+
+/// Each service's p99 of `col` over time, one line per service, with the services' targets.
+fn per_service_latency(
+    run: &Run,
+    id: &str,
+    title: &str,
+    what: &str,
+    col: &str,
+    target: &dyn Fn(&crate::model::ServiceSummary) -> Option<f64>,
+) -> Option<Chart> {
+    let t = Axis::time(&[run]);
+    let max = run
+        .services
+        .iter()
+        .filter_map(|(_, s)| s.column(col))
+        .flatten()
+        .flatten()
+        .fold(0.0f64, f64::max);
+    if run
+        .services
+        .iter()
+        .all(|(_, s)| s.column(col).is_none_or(|v| v.iter().all(Option::is_none)))
+    {
+        return None;
+    }
+    let targets: Vec<(String, f64)> = run
+        .summary
+        .services
+        .iter()
+        .filter_map(|v| Some((v.name.clone(), target(v)?)))
+        .collect();
+    let max = targets.iter().fold(max, |m, (_, y)| m.max(*y));
+    let (unit, div) = latency_unit(max);
+    let mut c = base(
+        id,
+        title,
+        &format!(
+            "p99 {what} of each service's requests completed in each interval{}.",
+            if targets.is_empty() {
+                ""
+            } else {
+                "; the dashed lines are the services' SLO targets"
+            }
+        ),
+        &t,
+        &format!("p99 ({unit})"),
+    );
+    for (name, s) in &run.services {
+        c.lines.extend(line(name, s, &t, col, 1.0 / div));
+    }
+    for (name, y) in targets {
+        let mut target = slo_target(y, unit, div);
+        target.name = format!("{name}: {}", target.name);
+        c.targets.push(target);
+    }
+    Some(c)
+}
+
+/// The charts of a run with several services (empty otherwise): each service's p99 latency
+/// (and TTFT) over time, and the GPUs each holds, stacked.
+pub fn service_charts(run: &Run) -> Vec<Chart> {
+    if run.services.len() < 2 {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    out.extend(per_service_latency(
+        run,
+        "service-latency",
+        "Latency by service",
+        "end-to-end latency (arrival to completion)",
+        "latency_p99_s",
+        &|v| v.slo.latency_target_s,
+    ));
+    if run.summary.services.iter().any(|v| v.tokens.is_some()) {
+        out.extend(per_service_latency(
+            run,
+            "service-ttft",
+            "Time to first token by service",
+            "time to first token",
+            "ttft_p99_s",
+            &|v| v.tokens.as_ref().and_then(|k| k.ttft_target_s),
+        ));
+    }
+    if run.services.iter().all(|(_, s)| s.column("gpus").is_some()) {
+        let t = Axis::time(&[run]);
+        let mut c = base(
+            "service-gpus",
+            "GPUs by service",
+            "GPU-equivalents held by each service's pods bound to a node (starting or ready), \
+             averaged over each sample interval and stacked, so the top line is all the \
+             services' together: a whole GPU counts 1, a MIG slice its compute slices over 7, a \
+             share of a time-sliced GPU 1 over the shares per GPU.",
+            &t,
+            "GPUs held (GPU-equivalents)",
+        );
+        c.stacked = true;
+        let times = run.services[0].1.times();
+        let mut total = vec![0.0f64; times.len()];
+        for (name, s) in &run.services {
+            let vals = s.column("gpus").unwrap_or_default();
+            for (i, v) in vals.iter().enumerate().take(total.len()) {
+                total[i] += v.unwrap_or(0.0);
+            }
+            c.lines.push(Line {
+                name: name.clone(),
+                points: times
+                    .iter()
+                    .zip(&total)
+                    .map(|(&x, &y)| (x / t.div, Some(y)))
+                    .collect(),
+                ci: Vec::new(),
+            });
+        }
+        out.push(c);
+    }
+    out
+}
 
 /// The charts of one run.
 pub fn run_charts(run: &Run) -> Vec<Chart> {
@@ -390,6 +516,12 @@ fn run_charts_unmarked(run: &Run) -> Vec<Chart> {
         for c in &mut out {
             c.bands = bands.clone();
         }
+    }
+    // With several services, their charts (shown in the report's Services section).
+    let bands = out.first().map(|c| c.bands.clone()).unwrap_or_default();
+    for mut c in service_charts(run) {
+        c.bands.clone_from(&bands);
+        out.push(c);
     }
     out
 }
@@ -616,6 +748,7 @@ mod tests {
             name: "r".into(),
             summary,
             series,
+            services: Vec::new(),
         };
         let gpus = run_charts(&run)
             .into_iter()

@@ -306,6 +306,7 @@ pub fn page(res: &Results) -> String {
             4,
         );
     }
+    crate::services::section(&mut o, run, &charts);
     crate::tenants::section(&mut o, run, &res.policies);
     if let Some(c) = &s.cluster {
         crate::batch::section(&mut o, c);
@@ -359,6 +360,7 @@ pub fn page(res: &Results) -> String {
             &comparison(res),
             1,
         );
+        crate::services::policy_table(&mut o, &res.policies);
         o.push_str("<div class=\"charts\">\n");
         for c in charts.iter().filter(|c| c.id.starts_with("policy-")) {
             figure(&mut o, c);
@@ -367,7 +369,9 @@ pub fn page(res: &Results) -> String {
         if let Some((header, rows)) = &res.comparison {
             o.push_str("<details><summary>comparison.csv as written by the run</summary>\n");
             let h: Vec<&str> = header.iter().map(String::as_str).collect();
-            table(&mut o, &h, rows, 1);
+            // With several services, `service` follows `policy` and the numbers start after it.
+            let from = 1 + usize::from(h.get(1) == Some(&"service"));
+            table(&mut o, &h, rows, from);
             o.push_str("</details>\n");
         }
     }
@@ -381,7 +385,10 @@ pub fn page(res: &Results) -> String {
         }
     );
     o.push_str("<div class=\"charts\">\n");
-    for c in charts.iter().filter(|c| !c.id.starts_with("policy-")) {
+    for c in charts
+        .iter()
+        .filter(|c| !c.id.starts_with("policy-") && !c.id.starts_with("service-"))
+    {
         figure(&mut o, c);
     }
     o.push_str("</div>\n");

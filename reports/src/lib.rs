@@ -14,6 +14,7 @@ pub mod mig;
 pub mod model;
 pub mod pack;
 pub mod png;
+pub mod services;
 pub mod svg;
 pub mod sweep;
 pub mod sweep_page;

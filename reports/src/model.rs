@@ -4,7 +4,8 @@
 
 pub use capsim_results::{
     ClusterSummary, FailureSummary, Fairness, Incident, InstanceView, LayoutView, Percentiles,
-    PoolOutcome, ReadyPoint, RolloutRecord, RolloutSummary, Summary, TenantSummary, TokenSummary,
+    PoolOutcome, ReadyPoint, RolloutRecord, RolloutSummary, ServiceSummary, Summary, TenantSummary,
+    TokenSummary,
 };
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -70,6 +71,9 @@ pub struct Run {
     pub summary: Summary,
     /// `timeseries.csv`.
     pub series: Series,
+    /// `services.csv` (written with several services), split by service in file order: each
+    /// service's own series, without the `service` column. Empty when the folder has none.
+    pub services: Vec<(String, Series)>,
 }
 
 /// One input file recorded in `inputs.csv`.
@@ -199,6 +203,49 @@ pub fn parse_series(text: &str, shown: &str) -> Result<Series, ReportError> {
     Ok(Series { columns, rows })
 }
 
+/// Parses `services.csv` text (the long format: `time_s,service,...`) into one series per
+/// service, in order of first appearance; `shown` names the file in errors.
+pub fn parse_services(text: &str, shown: &str) -> Result<Vec<(String, Series)>, ReportError> {
+    let (columns, cells) = split_csv(text, shown)?;
+    let Some(at) = columns.iter().position(|c| c == "service") else {
+        return Err(ReportError::input(format!(
+            "{shown}: line 1: expected a `service` column, found {}",
+            columns.join(",")
+        )));
+    };
+    // Each row without its `service` cell, read as a `timeseries.csv` row would be.
+    let mut numeric = columns.clone();
+    numeric.remove(at);
+    let mut body = numeric.join(",");
+    body.push('\n');
+    for row in &cells {
+        let mut r = row.clone();
+        r.remove(at);
+        body.push_str(&r.join(","));
+        body.push('\n');
+    }
+    let all = parse_series(&body, shown)?;
+    let mut out: Vec<(String, Series)> = Vec::new();
+    for (row, values) in cells.iter().zip(all.rows) {
+        let name = &row[at];
+        let i = match out.iter().position(|(n, _)| n == name) {
+            Some(i) => i,
+            None => {
+                out.push((
+                    name.clone(),
+                    Series {
+                        columns: numeric.clone(),
+                        rows: Vec::new(),
+                    },
+                ));
+                out.len() - 1
+            }
+        };
+        out[i].1.rows.push(values);
+    }
+    Ok(out)
+}
+
 /// Parses `inputs.csv` (`role,path,bytes,fnv1a64`).
 pub fn parse_inputs(text: &str, shown: &str) -> Result<Vec<InputFile>, ReportError> {
     let (columns, rows) = split_csv(text, shown)?;
@@ -236,10 +283,17 @@ fn read_run(dir: &Path, name: Option<&str>) -> Result<Run, ReportError> {
     let summary = parse_summary(&read_text(&sp)?, &sp.display().to_string())?;
     let tp = dir.join("timeseries.csv");
     let series = parse_series(&read_text(&tp)?, &tp.display().to_string())?;
+    let vp = dir.join("services.csv");
+    let services = if vp.exists() {
+        parse_services(&read_text(&vp)?, &vp.display().to_string())?
+    } else {
+        Vec::new()
+    };
     Ok(Run {
         name: name.map_or_else(|| summary.scenario.clone(), str::to_string),
         summary,
         series,
+        services,
     })
 }
 
@@ -309,6 +363,7 @@ pub fn load(dir: &Path) -> Result<Results, ReportError> {
     for n in [
         "summary.json",
         "timeseries.csv",
+        "services.csv",
         "scenario.toml",
         "inputs.csv",
         "comparison.csv",
@@ -318,8 +373,11 @@ pub fn load(dir: &Path) -> Result<Results, ReportError> {
         }
     }
     for p in &policies {
-        for f in ["summary.json", "timeseries.csv"] {
-            names.push(format!("policies/{}/{f}", p.name));
+        for f in ["summary.json", "timeseries.csv", "services.csv"] {
+            let n = format!("policies/{}/{f}", p.name);
+            if f != "services.csv" || dir.join(&n).exists() {
+                names.push(n);
+            }
         }
     }
     let mut result_files = Vec::new();
@@ -392,6 +450,27 @@ mod tests {
             e.message,
             "i.csv: line 1: expected the header role,path,bytes,fnv1a64, found role,path,size,hash"
         );
+    }
+
+    #[test]
+    fn services_csv_splits_by_service() {
+        let v = parse_services(
+            "time_s,service,latency_p99_s,gpus\n60,a,0.5,1\n60,b,,0.25\n120,a,0.7,2\n120,b,0.1,0\n",
+            "s.csv",
+        )
+        .unwrap();
+        let names: Vec<&str> = v.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["a", "b"]);
+        assert_eq!(v[0].1.times(), vec![60.0, 120.0]);
+        assert_eq!(
+            v[1].1.column("latency_p99_s").unwrap(),
+            vec![None, Some(0.1)]
+        );
+        assert_eq!(v[1].1.column("gpus").unwrap(), vec![Some(0.25), Some(0.0)]);
+        let e = parse_services("time_s,gpus\n1,2\n", "s.csv").unwrap_err();
+        assert!(e.message.contains("`service` column"), "{}", e.message);
+        let e = parse_services("time_s,service,gpus\n1,a,x\n", "s.csv").unwrap_err();
+        assert!(e.message.contains("column `gpus`"), "{}", e.message);
     }
 
     #[test]

@@ -228,6 +228,7 @@ pub fn pack_charts(res: &PackResults) -> Vec<Chart> {
         markers: Vec::new(),
         points: Vec::new(),
         bands: Vec::new(),
+        stacked: false,
     };
     vec![
         chart(

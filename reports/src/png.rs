@@ -87,6 +87,31 @@ fn draw(chart: &Chart, buf: &mut [u8]) -> Result<(), Box<dyn std::error::Error>>
             )
         })
     }))?;
+    if chart.stacked {
+        // Each band between a line and the one below it (the x axis for the first), filled.
+        for (i, l) in chart.lines.iter().enumerate() {
+            let colour = rgb(crate::svg::PALETTE[i % crate::svg::PALETTE.len()]);
+            let below: Vec<(f64, f64)> = match i.checked_sub(1) {
+                Some(j) => chart.lines[j]
+                    .points
+                    .iter()
+                    .map(|&(x, y)| (x, y.unwrap_or(0.0)))
+                    .collect(),
+                None => l.points.iter().map(|&(x, _)| (x, y0.max(0.0))).collect(),
+            };
+            let pts: Vec<(f64, f64)> = l
+                .points
+                .iter()
+                .map(|&(x, y)| (x, y.unwrap_or(0.0)))
+                .chain(below.into_iter().rev())
+                .filter(|(x, _)| x.is_finite())
+                .collect();
+            ch.draw_series(std::iter::once(Polygon::new(
+                pts,
+                colour.mix(0.35).filled(),
+            )))?;
+        }
+    }
     for (i, l) in chart.lines.iter().enumerate() {
         let colour = rgb(crate::svg::PALETTE[i % crate::svg::PALETTE.len()]);
         let mut segments: Vec<Vec<(f64, f64)>> = vec![Vec::new()];

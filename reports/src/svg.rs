@@ -113,6 +113,33 @@ pub fn render(chart: &Chart) -> String {
         c(TOP + ph / 2.0),
         esc(&chart.y_label)
     );
+    if chart.stacked {
+        // Each band between a line and the one below it (the x axis for the first), filled.
+        for (i, l) in chart.lines.iter().enumerate() {
+            let below: Vec<(f64, f64)> = match i.checked_sub(1) {
+                Some(j) => chart.lines[j]
+                    .points
+                    .iter()
+                    .map(|&(x, y)| (x, y.unwrap_or(0.0)))
+                    .collect(),
+                None => l.points.iter().map(|&(x, _)| (x, y0.max(0.0))).collect(),
+            };
+            let pts: Vec<String> = l
+                .points
+                .iter()
+                .map(|&(x, y)| (x, y.unwrap_or(0.0)))
+                .chain(below.into_iter().rev())
+                .filter(|(x, _)| x.is_finite())
+                .map(|(x, y)| format!("{},{}", c(sx(x)), c(sy(y))))
+                .collect();
+            let _ = write!(
+                s,
+                "<polygon class=\"area\" points=\"{}\" fill=\"{}\" fill-opacity=\"0.35\" stroke=\"none\"/>",
+                pts.join(" "),
+                PALETTE[i % PALETTE.len()]
+            );
+        }
+    }
     for (i, l) in chart.lines.iter().enumerate() {
         let mut d = String::new();
         // Points in the current segment; a lone point between gaps is drawn as a dot (`h0` with a
@@ -281,6 +308,7 @@ mod tests {
             markers: Vec::new(),
             points: Vec::new(),
             bands: Vec::new(),
+            stacked: false,
         };
         let svg = render(&chart);
         let d = svg.split("class=\"series\" d=\"").nth(1).unwrap();

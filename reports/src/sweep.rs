@@ -367,6 +367,7 @@ pub fn sweep_charts(res: &SweepResults) -> Vec<Chart> {
             targets: Vec::new(),
             markers: Vec::new(),
             bands: Vec::new(),
+            stacked: false,
             points: Vec::new(),
         });
     }

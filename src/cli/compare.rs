@@ -5,7 +5,7 @@ use super::error::CliError;
 use super::load::Loaded;
 use super::output::Staged;
 use super::run::{apply_flags, folder_name, provenance_and_report, run_one, RunArgs};
-use sim_core::results::Summary;
+use sim_core::results::{ServiceSummary, Summary};
 use sim_core::{Inputs, Scenario};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -128,16 +128,59 @@ pub fn trouble(s: &Summary) -> Option<String> {
     (!why.is_empty()).then(|| why.join("; "))
 }
 
-/// `comparison.csv`: one row per variant, in file order.
+/// Whether any variant has several services: then `comparison.csv` and the table get a
+/// `service` column and one row per service under each variant's cluster row.
+pub fn by_service(rows: &[(String, Summary)]) -> bool {
+    rows.iter().any(|(_, s)| s.services.len() > 1)
+}
+
+/// The values of [`METRICS`] for one service of a run: its own requests, latency, tokens, SLO
+/// and replica-hours (over the measured window, as the cluster row's); the node, GPU, cost and
+/// OOM columns belong to the cluster and are `None`.
+pub fn service_metric_values(s: &Summary, v: &ServiceSummary) -> [Option<f64>; 16] {
+    let k = v.tokens.as_ref();
+    [
+        Some(v.measured.completed as f64),
+        Some(v.measured.dropped as f64),
+        v.latency_s.p50,
+        v.latency_s.p90,
+        v.latency_s.p99,
+        k.and_then(|k| k.ttft_s.p99),
+        k.and_then(|k| k.tpot_s.p99),
+        v.slo.attainment_ratio,
+        k.and_then(|k| k.attainment_ratio),
+        Some(v.replicas_mean * (s.horizon_s - s.warmup_s) / 3600.0),
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+    ]
+}
+
+/// `comparison.csv`: one row per variant, in file order. With several services, a `service`
+/// column follows `policy`: each variant's row for the whole cluster (an empty `service`) is
+/// followed by one row per service, in scenario order.
 pub fn comparison_csv(rows: &[(String, Summary)]) -> String {
-    let mut t = String::from(COMPARISON_COLUMNS);
+    let split = by_service(rows);
+    let mut t = if split {
+        COMPARISON_COLUMNS.replacen("policy,", "policy,service,", 1)
+    } else {
+        String::from(COMPARISON_COLUMNS)
+    };
     t.push('\n');
     for (name, s) in rows {
         let c = s.cluster.as_ref();
         let k = s.tokens.as_ref();
+        let lead = if split {
+            format!("{name},")
+        } else {
+            name.clone()
+        };
         let _ = writeln!(
             t,
-            "{name},{},{},{},{},{},{},{},{},{},{:.6},{},{},{},{},{},{}",
+            "{lead},{},{},{},{},{},{},{},{},{},{:.6},{},{},{},{},{},{}",
             s.measured.completed,
             s.measured.dropped,
             cell(s.latency_s.p50),
@@ -155,6 +198,22 @@ pub fn comparison_csv(rows: &[(String, Summary)]) -> String {
             cell(c.and_then(|c| c.cost_usd_per_million_requests)),
             c.map_or(String::new(), |c| c.gpu_oom_kills.to_string()),
         );
+        if !split {
+            continue;
+        }
+        for v in &s.services {
+            let m = service_metric_values(s, v);
+            let _ = write!(t, "{name},{}", v.name);
+            for (i, x) in m.iter().enumerate() {
+                // Counts as whole numbers, replica-hours always, as on the cluster row.
+                let _ = match (i, x) {
+                    (0 | 1, Some(x)) => write!(t, ",{}", *x as u64),
+                    (9, Some(x)) => write!(t, ",{x:.6}"),
+                    _ => write!(t, ",{}", cell(*x)),
+                };
+            }
+            t.push('\n');
+        }
     }
     t
 }
@@ -177,8 +236,15 @@ fn usd(v: Option<f64>) -> String {
 
 /// The comparison as people read it: a fixed-width table.
 pub fn render(rows: &[(String, Summary)], out: &Path) -> String {
-    let tokens = rows.iter().any(|(_, s)| s.tokens.is_some());
-    let mut header = vec!["policy", "p50", "p99"];
+    let split = by_service(rows);
+    let tokens = rows
+        .iter()
+        .any(|(_, s)| s.tokens.is_some() || s.services.iter().any(|v| v.tokens.is_some()));
+    let mut header = vec!["policy"];
+    if split {
+        header.push("service");
+    }
+    header.extend(["p50", "p99"]);
     if tokens {
         header.extend(["TTFT p99", "TPOT p99"]);
     }
@@ -198,7 +264,11 @@ pub fn render(rows: &[(String, Summary)], out: &Path) -> String {
             Some(_) => format!("{name} !"),
             None => name.clone(),
         };
-        let mut r = vec![name, ms(s.latency_s.p50), ms(s.latency_s.p99)];
+        let mut r = vec![name.clone()];
+        if split {
+            r.push("(cluster)".into());
+        }
+        r.extend([ms(s.latency_s.p50), ms(s.latency_s.p99)]);
         if tokens {
             r.push(ms(k.and_then(|k| k.ttft_s.p99)));
             r.push(ms(k.and_then(|k| k.tpot_s.p99)));
@@ -215,6 +285,25 @@ pub fn render(rows: &[(String, Summary)], out: &Path) -> String {
             r.push(c.map_or("-".into(), |c| c.gpu_oom_kills.to_string()));
         }
         table.push(r);
+        if !split {
+            continue;
+        }
+        // Each service's own figures; nodes and cost are the cluster's.
+        for v in &s.services {
+            let m = service_metric_values(s, v);
+            let mut r = vec![name.clone(), v.name.clone(), ms(m[2]), ms(m[4])];
+            if tokens {
+                r.push(ms(m[5]));
+                r.push(ms(m[6]));
+            }
+            r.push(pct(m[8].or(m[7])));
+            r.push(format!("{:.1}", m[9].unwrap_or(0.0)));
+            r.extend(["-".to_string(), "-".to_string(), "-".to_string()]);
+            if ooms {
+                r.push("-".into());
+            }
+            table.push(r);
+        }
     }
     let widths: Vec<usize> = (0..table[0].len())
         .map(|j| {
@@ -243,7 +332,8 @@ pub fn render(rows: &[(String, Summary)], out: &Path) -> String {
             .iter()
             .enumerate()
             .map(|(j, c)| {
-                if j == 0 {
+                // Names (the policy, and the service with several) to the left, numbers right.
+                if j == 0 || (split && j == 1) {
                     format!("{c:<w$}", w = widths[j])
                 } else {
                     format!("{c:>w$}", w = widths[j])

@@ -403,3 +403,138 @@ fn gpu_sharing_is_pictured_once_per_layout() {
     let summary = String::from_utf8(read(&out.join("policies/mig-1g.10gb/summary.json"))).unwrap();
     assert!(summary.contains("\"layout\": \"all-1g.10gb\""), "{summary}");
 }
+
+/// Two services on one p5.48xlarge (8 H100s, pods warm at time zero), with three variants that
+/// give them whole GPUs, MIG 1g.10gb slices or time-sliced shares (4 per GPU); the book quotes
+/// its outputs (Comparing policies, Outputs).
+const TWO_SERVICES: &str = include_str!("../book/quoted/two-services.toml");
+
+/// A comparison of a two-service scenario: `comparison.csv` has a `service` column and, under
+/// each variant's cluster row, one row per service whose numbers are that variant's
+/// `summary.json` `services` entries; `services.csv` counts each service's GPUs (whole, MIG
+/// slices as 1/7, time-sliced shares as 1/4); the report has the Services section, its charts
+/// (PNGs too) and the per-service comparison table.
+#[test]
+fn a_two_service_comparison_has_per_service_rows_and_report_sections() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("two.toml");
+    std::fs::write(&scenario, TWO_SERVICES).unwrap();
+    let out = dir.path().join("out");
+    let (code, stdout, stderr) = capsim_text(&[
+        "run",
+        &path_str(&scenario),
+        "--out",
+        &path_str(&out),
+        "--report",
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    // The printed table: a service column, the cluster row then each service.
+    let table: Vec<&str> = stdout.lines().skip(1).take(10).collect();
+    let head: Vec<&str> = table[0].split_whitespace().collect();
+    assert_eq!(head[..4], ["policy", "service", "p50", "p99"], "{stdout}");
+    for (i, v) in ["whole", "mig", "sliced"].iter().enumerate() {
+        for (j, s) in ["(cluster)", "chat", "embed"].iter().enumerate() {
+            let words: Vec<&str> = table[1 + 3 * i + j].split_whitespace().collect();
+            assert_eq!(&words[..2], [*v, *s], "{stdout}");
+        }
+    }
+    let csv = std::fs::read_to_string(out.join("comparison.csv")).unwrap();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(
+        header.join(","),
+        capsim_results::columns::COMPARISON.replacen("policy,", "policy,service,", 1)
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 9, "{csv}");
+    let col = |r: &[&str], name: &str| -> String {
+        r[header.iter().position(|h| *h == name).unwrap()].to_string()
+    };
+    let f6 = |v: Option<f64>| v.map_or(String::new(), |x| format!("{x:.6}"));
+    let expected_gpus = [
+        ("whole", [2.0, 3.0]),
+        ("mig", [2.0 / 7.0, 3.0 / 7.0]),
+        ("sliced", [0.5, 0.75]),
+    ];
+    for (i, (variant, gpus)) in expected_gpus.iter().enumerate() {
+        let vdir = out.join("policies").join(variant);
+        let summary: capsim_results::Summary =
+            serde_json::from_str(&std::fs::read_to_string(vdir.join("summary.json")).unwrap())
+                .unwrap();
+        let cluster = &rows[3 * i];
+        assert_eq!((cluster[0], cluster[1]), (*variant, ""), "{csv}");
+        assert_eq!(
+            col(cluster, "completed"),
+            summary.measured.completed.to_string()
+        );
+        assert_eq!(summary.services.len(), 2);
+        let window_h = (summary.horizon_s - summary.warmup_s) / 3600.0;
+        for (j, v) in summary.services.iter().enumerate() {
+            let r = &rows[3 * i + 1 + j];
+            assert_eq!((r[0], r[1]), (*variant, v.name.as_str()), "{csv}");
+            assert!(v.measured.completed > 1000, "{variant}/{}", v.name);
+            assert_eq!(col(r, "completed"), v.measured.completed.to_string());
+            assert_eq!(col(r, "dropped"), v.measured.dropped.to_string());
+            assert_eq!(col(r, "latency_p50_s"), f6(v.latency_s.p50));
+            assert_eq!(col(r, "latency_p90_s"), f6(v.latency_s.p90));
+            assert_eq!(col(r, "latency_p99_s"), f6(v.latency_s.p99));
+            assert_eq!(col(r, "slo_attainment_ratio"), f6(v.slo.attainment_ratio));
+            assert_eq!(
+                col(r, "replica_hours"),
+                f6(Some(v.replicas_mean * window_h))
+            );
+            // Nodes and cost are the cluster's: empty on a service's row.
+            for c in ["node_hours", "gpu_hours", "cost_usd", "gpu_oom_kills"] {
+                assert_eq!(col(r, c), "", "{c}");
+            }
+        }
+        assert!(summary.services[0].slo.attainment_ratio.is_some());
+        assert!(summary.services[1].slo.attainment_ratio.is_none());
+        // Every interval, each service holds its pods' GPU-equivalents (warm from time zero).
+        let services = std::fs::read_to_string(vdir.join("services.csv")).unwrap();
+        let mut s = services.lines();
+        let h: Vec<&str> = s.next().unwrap().split(',').collect();
+        assert_eq!(h.last(), Some(&"gpus"));
+        let mut n = 0;
+        for line in s {
+            let cells: Vec<&str> = line.split(',').collect();
+            let want = if cells[1] == "chat" { gpus[0] } else { gpus[1] };
+            let got: f64 = cells.last().unwrap().parse().unwrap();
+            assert!((got - want).abs() < 1e-9, "{variant}: {line}");
+            n += 1;
+        }
+        assert_eq!(n, 2 * 10, "{services}");
+    }
+    // The report: the Services section with its table and charts, and per-service rows in the
+    // comparison.
+    let page = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(page.contains("<h2 id=\"services\">Services</h2>"));
+    // (The page also draws the MIG layout, an SVG of rectangles, so ids are read directly.)
+    let ids: Vec<String> = page
+        .split("<svg id=\"")
+        .skip(1)
+        .map(|s| s[..s.find('"').unwrap()].to_string())
+        .collect();
+    for id in reports::chart::SERVICE_CHARTS
+        .iter()
+        .filter(|id| **id != "service-ttft")
+    {
+        assert!(ids.contains(&format!("chart-{id}")), "{ids:?}");
+        assert!(
+            out.join("charts").join(format!("{id}.png")).exists(),
+            "{id}"
+        );
+    }
+    assert!(page.contains("<p>By service:</p>"));
+    let services = page.split("<h2 id=\"services\">").nth(1).unwrap();
+    let services = &services[..services.find("<h2").unwrap()];
+    for name in ["chat", "embed"] {
+        assert!(services.contains(&format!("data-label=\"service\">{name}</td>")));
+    }
+    // The stacked GPU chart: a filled band per service.
+    let gpus = page.split("id=\"chart-service-gpus\"").nth(1).unwrap();
+    let gpus = &gpus[..gpus.find("</svg>").unwrap()];
+    assert_eq!(gpus.matches("<polygon class=\"area\"").count(), 2);
+    // The services' files are in the provenance table.
+    assert!(page.contains("policies/mig/services.csv"));
+}

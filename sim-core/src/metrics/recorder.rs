@@ -100,6 +100,9 @@ pub struct ClusterGauge {
     pub gpus_billed: u64,
     /// Price of the billed nodes, USD per hour.
     pub cost_usd_per_hour: f64,
+    /// GPU-equivalents held by bound pods (a service's gauge only: whole GPUs, MIG slices as
+    /// compute slices over 7, time-sliced shares as 1 over the shares per GPU).
+    pub gpus_held: f64,
 }
 
 #[derive(Debug, Default)]
@@ -110,6 +113,8 @@ struct Areas {
     gpu_req: u128,
     gpu_alloc: u128,
     cost_usd: f64,
+    /// GPU-equivalents held × nanoseconds.
+    gpus_held: f64,
 }
 
 #[derive(Debug)]
@@ -288,6 +293,7 @@ impl Recorder {
         a.cpu_alloc += dt * g.cpu_allocatable as u128;
         a.gpu_req += dt * g.gpu_requested as u128;
         a.gpu_alloc += dt * g.gpu_allocatable as u128;
+        a.gpus_held += g.gpus_held * dt as f64;
         let cost = g.cost_usd_per_hour * dt as f64 / 3.6e12;
         a.cost_usd += cost;
         self.cost_usd += cost;
@@ -341,6 +347,7 @@ impl Recorder {
             cost_usd: self.cost_usd,
             ttft_p99_s: iv.ttft.quantile(0.99).map(s),
             tpot_p99_s: iv.tpot.quantile(0.99).map(s),
+            gpus: iv.areas.gpus_held / 1e9 / len_s,
         });
         iv.start = iv.end;
         iv.end = SimTime(

@@ -52,6 +52,10 @@ pub struct SeriesRow {
     pub ttft_p99_s: Option<f64>,
     /// 99th-percentile time per output token of completions in the interval (LLM engines).
     pub tpot_p99_s: Option<f64>,
+    /// GPU-equivalents held by a service's bound pods, averaged over the interval (whole GPUs,
+    /// MIG slices as compute slices over 7, time-sliced shares as 1 over the shares per GPU);
+    /// written to `services.csv` only (0 in the cluster's series).
+    pub gpus: f64,
 }
 
 /// Column names of `timeseries.csv`, in order.
@@ -109,25 +113,7 @@ pub fn to_csv(rows: &[SeriesRow]) -> String {
 }
 
 /// The columns of `services.csv`: each service's own series, one row per service per interval.
-pub const SERVICE_COLUMNS: [&str; 17] = [
-    "time_s",
-    "service",
-    "arrivals_per_s",
-    "completions_per_s",
-    "drops_per_s",
-    "queue_length",
-    "in_flight",
-    "desired_replicas",
-    "ready_replicas",
-    "busy_replicas_mean",
-    "replica_util_ratio",
-    "latency_mean_s",
-    "latency_p50_s",
-    "latency_p99_s",
-    "slo_attainment_ratio",
-    "ttft_p99_s",
-    "tpot_p99_s",
-];
+pub use capsim_results::columns::SERVICES as SERVICE_COLUMNS;
 
 /// The whole `services.csv` text (long format: by interval, then by service in scenario order).
 pub fn to_service_csv(series: &[(String, Vec<SeriesRow>)]) -> String {
@@ -140,7 +126,7 @@ pub fn to_service_csv(series: &[(String, Vec<SeriesRow>)]) -> String {
             let Some(r) = s.get(i) else { continue };
             let _ = writeln!(
                 out,
-                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
                 num(r.time_s),
                 name,
                 num(r.arrivals_per_s),
@@ -158,8 +144,63 @@ pub fn to_service_csv(series: &[(String, Vec<SeriesRow>)]) -> String {
                 opt(r.slo_attainment_ratio),
                 opt(r.ttft_p99_s),
                 opt(r.tpot_p99_s),
+                num(r.gpus),
             );
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(time_s: f64, gpus: f64) -> SeriesRow {
+        SeriesRow {
+            time_s,
+            arrivals_per_s: 2.0,
+            completions_per_s: 1.5,
+            drops_per_s: 0.0,
+            queue_length: 1,
+            in_flight: 3,
+            desired_replicas: 2,
+            ready_replicas: 1,
+            busy_replicas_mean: 0.5,
+            replica_util_ratio: 0.5,
+            latency_mean_s: Some(0.02),
+            latency_p50_s: Some(0.02),
+            latency_p99_s: Some(0.04),
+            slo_attainment_ratio: None,
+            nodes: 7,
+            nodes_ready: 7,
+            pods_pending: 0,
+            cpu_alloc_ratio: Some(0.1),
+            gpu_alloc_ratio: Some(0.2),
+            cost_usd_per_hour: 1.0,
+            cost_usd: 1.0,
+            ttft_p99_s: None,
+            tpot_p99_s: None,
+            gpus,
+        }
+    }
+
+    /// `services.csv`: by interval, then by service; the cluster's columns (nodes, cost) are not
+    /// repeated; `gpus` (GPU-equivalents, a mean over the interval) is last.
+    #[test]
+    fn services_csv_is_long_format_with_gpus_last() {
+        let csv = to_service_csv(&[
+            ("a".into(), vec![row(60.0, 1.0), row(120.0, 1.5)]),
+            ("b".into(), vec![row(60.0, 3.0 / 7.0), row(120.0, 0.0)]),
+        ]);
+        assert_eq!(
+            csv,
+            "time_s,service,arrivals_per_s,completions_per_s,drops_per_s,queue_length,in_flight,\
+desired_replicas,ready_replicas,busy_replicas_mean,replica_util_ratio,latency_mean_s,\
+latency_p50_s,latency_p99_s,slo_attainment_ratio,ttft_p99_s,tpot_p99_s,gpus\n\
+60,a,2,1.5,0,1,3,2,1,0.5,0.5,0.02,0.02,0.04,,,,1\n\
+60,b,2,1.5,0,1,3,2,1,0.5,0.5,0.02,0.02,0.04,,,,0.428571429\n\
+120,a,2,1.5,0,1,3,2,1,0.5,0.5,0.02,0.02,0.04,,,,1.5\n\
+120,b,2,1.5,0,1,3,2,1,0.5,0.5,0.02,0.02,0.04,,,,0\n"
+        );
+    }
 }

@@ -102,6 +102,8 @@ pub(super) struct Pod {
     gone_at: Option<SimTime>,
     /// When it was last charged for its requests (its binding, then each charge).
     cost_from: SimTime,
+    /// GPU-equivalents it holds while bound ([`Kube::gpu_equivalents`]; 0 when not bound).
+    gpus: f64,
 }
 
 /// What controllers see of a pod.
@@ -190,6 +192,8 @@ pub(super) struct Deployment {
     priority: crate::scenario::batch::Priority,
     /// Its PodDisruptionBudget, if any.
     pdb: Option<crate::scenario::failure::PdbBound>,
+    /// GPU-equivalents its bound pods hold (whole GPUs, MIG slices and time-sliced shares).
+    gpus_held: f64,
 }
 
 impl Kube {
@@ -303,6 +307,7 @@ impl Kube {
                     service_ns: v.admission.service_namespace,
                     priority: v.admission.service_priority,
                     pdb: v.failures.pdb,
+                    gpus_held: 0.0,
                 }
             })
             .collect();
@@ -436,6 +441,60 @@ impl Kube {
             })
     }
 
+    /// The GPU-equivalents `req` takes on a node of `pool`: a whole GPU (`nvidia.com/gpu`) is 1;
+    /// a MIG slice is its compute slices over 7 (`nvidia.com/mig-3g.40gb` = 3/7; under the single
+    /// strategy each `nvidia.com/gpu` is one instance of the pool's layout); a share of a
+    /// time-sliced GPU is 1 over the shares per GPU.
+    fn gpu_equivalents(&self, req: &ResVec, pool: PoolId) -> f64 {
+        use crate::gpu::mig::COMPUTE_SLICES;
+        let spec = &self.pools[pool.index()].spec;
+        let slices = |profile: &str| -> f64 {
+            let known = spec
+                .mig_view
+                .iter()
+                .flat_map(|v| v.instances.iter())
+                .find(|i| {
+                    i.profile == profile
+                        || crate::gpu::mig::mixed_resource_name(&i.profile)
+                            == format!("nvidia.com/mig-{profile}")
+                });
+            let n = known.map(|i| i.compute_slices).or_else(|| {
+                let digits: String = profile.chars().take_while(char::is_ascii_digit).collect();
+                digits.parse().ok()
+            });
+            f64::from(n.unwrap_or(1)) / f64::from(COMPUTE_SLICES)
+        };
+        let single = spec
+            .labels
+            .get("nvidia.com/mig.strategy")
+            .is_some_and(|s| s == "single");
+        let mut g = 0.0;
+        for (i, &q) in req.0.iter().enumerate() {
+            if q == 0 {
+                continue;
+            }
+            let name = self.names.name(i);
+            let units = q as f64 / 1000.0;
+            match &spec.time_slicing {
+                Some((shares, shared)) if shared == name => g += units / f64::from(*shares),
+                _ => {
+                    if let Some(profile) = name.strip_prefix("nvidia.com/mig-") {
+                        g += units * slices(profile);
+                    } else if i == ResourceNames::GPU {
+                        let one = match spec.mig_view.as_ref().and_then(|v| v.instances.first()) {
+                            Some(inst) if single => {
+                                f64::from(inst.compute_slices) / f64::from(COMPUTE_SLICES)
+                            }
+                            _ => 1.0,
+                        };
+                        g += units * one;
+                    }
+                }
+            }
+        }
+        g
+    }
+
     /// A pod's requests and their non-zero form (the template's unless the VPA set its own).
     pub(super) fn requests_of(&self, pod: PodId) -> (&ResVec, &ResVec) {
         let p = &self.pods[pod.index()];
@@ -470,13 +529,19 @@ impl Kube {
         if !after.fits_within(&new.0, &self.pools[n.pool.index()].allocatable) {
             return false;
         }
+        let pool = n.pool;
         // Charged at the old requests until now, at the new ones from now on.
         self.charge(pod, now);
         after.add(&new.0);
+        let gpus = self.gpu_equivalents(&new.0, pool);
         let n = &mut self.nodes[node.index()];
         n.requested = after;
         n.version += 1;
-        self.pods[pod.index()].requests = Some(Box::new(new.clone()));
+        let p = &mut self.pods[pod.index()];
+        p.requests = Some(Box::new(new.clone()));
+        let before = std::mem::replace(&mut p.gpus, gpus);
+        let held = &mut self.deps[p.svc.index()].gpus_held;
+        *held = (*held - before + gpus).max(0.0);
         true
     }
 
@@ -734,6 +799,7 @@ impl World {
             slot,
             gone_at: None,
             cost_from: SimTime::ZERO,
+            gpus: 0.0,
         });
         if version > 0 {
             let r = self.kube.deps[svc.index()].versions[version as usize - 1]
@@ -773,6 +839,7 @@ impl World {
                 r.set_cluster(ClusterGauge {
                     desired,
                     ready,
+                    gpus_held: d.gpus_held,
                     ..ClusterGauge::default()
                 });
             }
@@ -926,11 +993,16 @@ impl World {
         if !n.requested.le(&self.kube.pools[n.pool.index()].allocatable) {
             self.kube.overcommits += 1;
         }
+        let pool = n.pool;
+        let gpus = self.kube.gpu_equivalents(req, pool);
         let p = &mut self.kube.pods[pod.index()];
         p.node = Some(node);
         p.bound = Some(now);
         p.cost_from = now;
         p.phase = PodPhase::Starting;
+        p.gpus = gpus;
+        let svc = p.svc;
+        self.kube.deps[svc.index()].gpus_held += gpus;
         let n = &mut self.kube.nodes[node.index()];
         if warm {
             n.image_ready_at = Some(now);
@@ -1179,6 +1251,9 @@ impl World {
         self.release_shares(pod);
         if let Some(node) = bound_to {
             self.kube.charge(pod, self.now);
+            let gpus = std::mem::take(&mut self.kube.pods[pod.index()].gpus);
+            let held = &mut self.kube.deps[svc.index()].gpus_held;
+            *held = (*held - gpus).max(0.0);
             let req = self.kube.requests_of(pod).0.clone();
             let req = &req;
             let n = &mut self.kube.nodes[node.index()];

@@ -1,0 +1,132 @@
+//! The report's per-service parts, for a run with several services (`[[service]]`): each
+//! service's requests, latency, tokens, SLO attainment, replicas and GPUs, the charts of each
+//! service over time, and, with policies, one row per policy and service.
+
+use crate::chart::Chart;
+use crate::fmt::{duration, percent, qty};
+use crate::html::{figure, table};
+use crate::model::{Run, Series, ServiceSummary};
+
+/// SLO attainment of a service: the token-level one with TTFT/TPOT targets, else the latency one.
+pub fn attainment(v: &ServiceSummary) -> Option<f64> {
+    v.tokens
+        .as_ref()
+        .and_then(|k| k.attainment_ratio)
+        .or(v.slo.attainment_ratio)
+}
+
+/// GPU-hours a service held over the run: its `gpus` column (GPU-equivalents averaged over each
+/// interval) times each interval's length; `None` without the column (older folders).
+pub fn gpu_hours(series: &Series) -> Option<f64> {
+    let gpus = series.column("gpus")?;
+    let mut last = 0.0;
+    let mut total = 0.0;
+    for (t, g) in series.times().into_iter().zip(gpus) {
+        total += g.unwrap_or(0.0) * (t - last);
+        last = t;
+    }
+    Some(total / 3600.0)
+}
+
+fn tokens(runs: &[&Run]) -> bool {
+    runs.iter()
+        .any(|r| r.summary.services.iter().any(|v| v.tokens.is_some()))
+}
+
+/// The cells of one service: latency, tokens (when `with_tokens`), SLO and replicas.
+fn cells(r: &Run, v: &ServiceSummary, with_tokens: bool) -> Vec<String> {
+    let mut row = vec![
+        v.measured.completed.to_string(),
+        v.measured.dropped.to_string(),
+        qty(Some(v.throughput_rps), 2, "req/s"),
+        duration(v.latency_s.p50),
+        duration(v.latency_s.p99),
+    ];
+    if with_tokens {
+        let k = v.tokens.as_ref();
+        row.push(duration(k.and_then(|k| k.ttft_s.p99)));
+        row.push(duration(k.and_then(|k| k.tpot_s.p99)));
+    }
+    row.push(percent(attainment(v)));
+    row.push(qty(Some(v.replicas_mean), 2, "replicas"));
+    let series = r
+        .services
+        .iter()
+        .find(|(n, _)| *n == v.name)
+        .map(|(_, s)| s);
+    row.push(qty(series.and_then(gpu_hours), 2, "GPU-h"));
+    row
+}
+
+fn header(policy: bool, with_tokens: bool) -> Vec<&'static str> {
+    let mut h = Vec::new();
+    if policy {
+        h.push("policy");
+    }
+    h.extend([
+        "service",
+        "completed",
+        "dropped",
+        "throughput",
+        "latency p50",
+        "latency p99",
+    ]);
+    if with_tokens {
+        h.extend(["TTFT p99", "TPOT p99"]);
+    }
+    h.extend(["SLO attainment", "replicas (mean)", "GPU-hours held"]);
+    h
+}
+
+/// The "Services" section of a run with several services: a table of each service's figures
+/// (requests that arrived after the warm-up) and the charts `service-*` of `charts`.
+pub fn section(o: &mut String, run: &Run, charts: &[Chart]) {
+    if run.summary.services.len() < 2 {
+        return;
+    }
+    o.push_str("<h2 id=\"services\">Services</h2>\n");
+    let with_tokens = tokens(&[run]);
+    let rows: Vec<Vec<String>> = run
+        .summary
+        .services
+        .iter()
+        .map(|v| {
+            let mut r = vec![v.name.clone()];
+            r.extend(cells(run, v, with_tokens));
+            r
+        })
+        .collect();
+    table(o, &header(false, with_tokens), &rows, 1);
+    o.push_str(
+        "<p>SLO attainment is each service's own: token-level with TTFT/TPOT targets, else \
+         end-to-end latency. GPU-hours held count the GPU-equivalents of the service's pods \
+         bound to a node over the whole run (a MIG slice counts its compute slices over 7, a \
+         time-sliced share 1 over the shares per GPU).</p>\n<div class=\"charts\">\n",
+    );
+    for c in charts.iter().filter(|c| c.id.starts_with("service-")) {
+        figure(o, c);
+    }
+    o.push_str("</div>\n");
+}
+
+/// The per-service table of the policies compared (nothing unless a policy has several
+/// services): one row per policy and service.
+pub fn policy_table(o: &mut String, policies: &[Run]) {
+    if policies.iter().all(|p| p.summary.services.len() < 2) {
+        return;
+    }
+    let runs: Vec<&Run> = policies.iter().collect();
+    let with_tokens = tokens(&runs);
+    let rows: Vec<Vec<String>> = policies
+        .iter()
+        .flat_map(|p| {
+            p.summary.services.iter().map(move |v| {
+                let mut r = vec![p.name.clone(), v.name.clone()];
+                r.extend(cells(p, v, with_tokens));
+                r
+            })
+        })
+        .collect();
+    o.push_str("<p>By service:</p>\n");
+    table(o, &header(true, with_tokens), &rows, 2);
+}
