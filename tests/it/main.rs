@@ -11,6 +11,7 @@ mod cluster;
 mod cluster_autoscaler;
 mod common;
 mod compat;
+mod cost;
 mod determinism;
 mod failures;
 mod fuzz;

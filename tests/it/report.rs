@@ -129,6 +129,7 @@ fn report_is_byte_identical_golden_and_its_charts_parse() {
             entries(&out),
             [
                 "charts",
+                "cost_attribution.csv",
                 "inputs.csv",
                 "report.html",
                 "scenario.toml",

@@ -8,6 +8,13 @@ use crate::engine::SimTime;
 use crate::ids::{NodeId, PodId};
 use crate::scenario::cost::{mig_fraction, pool_rates, CostAllocationSpec, Rates};
 
+/// Adds `b` to `a`, bill by bill.
+fn add(a: &mut [f64; 3], b: [f64; 3]) {
+    for (x, y) in a.iter_mut().zip(b) {
+        *x += y;
+    }
+}
+
 /// Nanoseconds per hour.
 const NS_PER_HOUR: f64 = 3.6e12;
 
@@ -101,9 +108,7 @@ impl CostBook {
     /// Charges a batch pod's `req` on a node of `pool` for `ns` nanoseconds.
     pub(in crate::world) fn charge_batch(&mut self, pool: usize, req: &ResVec, ns: u64) {
         let c = self.cost(pool, req, ns);
-        for k in 0..3 {
-            self.batch[k] += c[k];
-        }
+        add(&mut self.batch, c);
     }
 }
 
@@ -161,9 +166,7 @@ impl Kube {
                         None => &self.deps[p.svc.index()].pod_req,
                     };
                     let c = self.cost.cost(pool, req, horizon.since(p.cost_from).0);
-                    for k in 0..3 {
-                        services[p.svc.index()][k] += c[k];
-                    }
+                    add(&mut services[p.svc.index()], c);
                 }
             }
         }
@@ -171,9 +174,7 @@ impl Kube {
         for (node, req, from) in batch_bound {
             let pool = self.nodes[node.index()].pool.index();
             let c = self.cost.cost(pool, req, horizon.since(*from).0);
-            for k in 0..3 {
-                batch[k] += c[k];
-            }
+            add(&mut batch, c);
         }
         // The bill, per resource: each node's billed seconds (rounded up, as `cluster.pools`).
         let mut bill = [0.0; 3];
