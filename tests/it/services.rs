@@ -823,3 +823,24 @@ fn the_gateway_example_routes_three_models() {
     assert!(r.summary.services.iter().all(|s| s.requests.arrived > 0));
     assert!(r.summary.requests.dropped_by_reason["unknown_model"] > 0);
 }
+
+/// `validate`'s estimate counts every service's traffic and replicas, and the gateway's.
+#[test]
+fn the_estimate_counts_every_service_and_the_gateway() {
+    use sim_core::scenario::limits::Estimate;
+    let one = format!(
+        "{ONE_GPU_NODE}{}",
+        svc("a", "replicas = 2", r#"{ cpu = "1" }"#, 10.0)
+    );
+    let two = format!(
+        "{one}{}",
+        svc("b", "replicas = 3", r#"{ cpu = "1" }"#, 20.0)
+    );
+    let gw = format!("{two}{}{}", route("m", "a"), gw_traffic(&[("s", "m", 5.0)]));
+    let e = |t: &str| Estimate::of(&parse_scenario(t, "t.toml").unwrap(), None);
+    // 30 minutes: 10/s alone; 10 + 20 with b; 10 + 20 + 5 with the gateway.
+    assert_eq!(e(&one).requests, Some(18_000.0));
+    assert_eq!(e(&two).requests, Some(54_000.0));
+    assert_eq!(e(&gw).requests, Some(63_000.0));
+    assert!(e(&two).memory_bytes > e(&one).memory_bytes);
+}

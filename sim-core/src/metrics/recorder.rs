@@ -294,9 +294,11 @@ impl Recorder {
         a.gpu_req += dt * g.gpu_requested as u128;
         a.gpu_alloc += dt * g.gpu_allocatable as u128;
         a.gpus_held += g.gpus_held * dt as f64;
-        let cost = g.cost_usd_per_hour * dt as f64 / 3.6e12;
-        a.cost_usd += cost;
-        self.cost_usd += cost;
+        if g.cost_usd_per_hour != 0.0 {
+            let cost = g.cost_usd_per_hour * dt as f64 / 3.6e12;
+            a.cost_usd += cost;
+            self.cost_usd += cost;
+        }
         self.gpu_billed_area += dt * g.gpus_billed as u128;
         self.gpu_idle_area += dt * g.gpus_billed.saturating_sub(g.gpu_requested) as u128;
         self.node_area += dt * g.nodes as u128;
@@ -456,8 +458,12 @@ impl Recorder {
                 t.record(c, times);
             }
             let span = self.horizon.0 - self.warmup.0;
-            let b = ((c.request.arrival.0 - self.warmup.0) as u128 * BATCHES as u128 / span as u128)
-                as usize;
+            let off = c.request.arrival.0 - self.warmup.0;
+            // The same integer quotient in u64 when it cannot overflow (u128 division is slow).
+            let b = match off.checked_mul(BATCHES as u64) {
+                Some(x) => (x / span) as usize,
+                None => (off as u128 * BATCHES as u128 / span as u128) as usize,
+            };
             let acc = &mut self.batches[b.min(BATCHES - 1)];
             acc.count += 1;
             acc.wait_ns += wait as u128;

@@ -266,11 +266,29 @@ impl Estimate {
     /// The estimate for `s` (with `trace_requests` requests read from its traces, if any).
     pub fn of(s: &Scenario, trace_requests: Option<u64>) -> Estimate {
         let horizon = s.horizon.as_secs_f64();
-        let requests = peak_rate(&s.traffic)
-            .map(|r| r * horizon)
-            .or(trace_requests.map(|n| n as f64));
+        // Every service's own traffic and the gateway's: generators by their peak rate, traces
+        // by the requests `trace_requests` counted in them.
+        let traffic = s
+            .services()
+            .map(|v| &v.traffic)
+            .chain(s.gateway.iter().map(|g| &g.view.traffic));
+        let (mut generated, mut any_trace) = (0.0, false);
+        for t in traffic {
+            match peak_rate(t) {
+                Some(r) => generated += r * horizon,
+                None => any_trace = true,
+            }
+        }
+        let requests = match (any_trace, trace_requests) {
+            (true, None) if generated == 0.0 => None,
+            (true, n) => Some(generated + n.unwrap_or(0) as f64),
+            (false, _) => Some(generated),
+        };
+        let services = 1 + s.others.len();
+        // With several services each has its own series besides the cluster's.
+        let series: u64 = if services > 1 { 1 + services as u64 } else { 1 };
         let rows = rounds(s.horizon, s.sample_interval);
-        let max_replicas = max_replicas(s) as f64;
+        let max_replicas: f64 = s.services().map(|v| max_replicas(v) as f64).sum();
         // A pool grows past its initial size only for pods (Karpenter's pools are unbounded).
         let nodes: f64 = s.cluster.as_ref().map_or(0.0, |c| {
             c.pools
@@ -278,14 +296,17 @@ impl Estimate {
                 .map(|p| (p.max_size as f64).min(p.initial_size as f64 + max_replicas))
                 .sum()
         });
-        let (bounded, unbounded) = match s.service.max_queue_size {
-            Some(per) => (per as f64 * max_replicas, 0.0),
-            None => (0.0, requests.unwrap_or(0.0)),
-        };
-        let events = requests.unwrap_or(0.0) * EVENTS_PER_REQUEST + rows as f64;
+        let (mut bounded, mut unbounded) = (0.0, 0.0);
+        for v in s.services() {
+            match v.service.max_queue_size {
+                Some(per) => bounded += per as f64 * max_replicas_of(v),
+                None => unbounded = requests.unwrap_or(0.0),
+            }
+        }
+        let events = requests.unwrap_or(0.0) * EVENTS_PER_REQUEST + (rows * series) as f64;
         let memory_bytes = max_replicas * BYTES_PER_REPLICA
             + nodes * BYTES_PER_NODE
-            + rows as f64 * BYTES_PER_ROW
+            + (rows * series) as f64 * BYTES_PER_ROW
             + bounded * BYTES_PER_QUEUED_REQUEST;
         Estimate {
             requests,
@@ -329,6 +350,10 @@ impl Estimate {
 }
 
 /// The most replicas the service can reach (its initial count, steps and autoscaler maxima).
+fn max_replicas_of(s: &Scenario) -> f64 {
+    max_replicas(s) as f64
+}
+
 fn max_replicas(s: &Scenario) -> u32 {
     let mut m = s.service.replicas;
     for &(_, r) in &s.service.scale {
