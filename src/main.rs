@@ -51,6 +51,10 @@ enum Command {
         /// Also write OUT/report.html and OUT/charts/*.png.
         #[arg(long)]
         report: bool,
+        /// Override a scenario key, e.g. `--set service.replicas=4` or, with [[service]]
+        /// tables, `--set service.chat.hpa.maxReplicas=8` (repeatable; VALUE is TOML, or text).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
     },
     /// Turn a results folder into one self-contained HTML report (and PNG charts).
     #[command(
@@ -152,6 +156,9 @@ enum Command {
         /// Exit with code 2 when there is a warning (for CI).
         #[arg(long)]
         strict: bool,
+        /// Override a scenario key, as `capsim run --set` (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
     },
     /// HPA dry-run calculator: run one CASE file through the upstream HPA algorithm.
     #[command(
@@ -299,6 +306,7 @@ fn main() -> ExitCode {
             horizon,
             requests,
             report,
+            set,
         } => cli::run::run(&cli::run::RunArgs {
             scenario,
             manifests,
@@ -307,6 +315,7 @@ fn main() -> ExitCode {
             horizon,
             requests,
             report,
+            sets: set,
         }),
         Command::Pack {
             nodes,
@@ -338,7 +347,8 @@ fn main() -> ExitCode {
             scenario,
             manifests,
             strict,
-        } => cli::validate::validate(&scenario, &manifests, strict),
+            set,
+        } => cli::validate::validate(&scenario, &manifests, &set, strict),
         Command::HpaEval { case } => cli::hpa_eval::hpa_eval(&case),
         Command::Sweep {
             sweep,

@@ -58,12 +58,19 @@ pub struct InputFile {
 /// Reads and validates `path` and the trace it names (relative to the scenario's folder), with
 /// Kubernetes manifests (files, or folders of `*.yaml`/`*.yml`) applied over the
 /// scenario; warnings list what the manifests hold that capsim does not model.
-pub fn load_with(path: &Path, manifests: &[std::path::PathBuf]) -> Result<Loaded, CliError> {
+pub fn load_with(
+    path: &Path,
+    manifests: &[std::path::PathBuf],
+    sets: &[String],
+) -> Result<Loaded, CliError> {
     let shown = path.display().to_string();
     let text = crate::cli::read_text(path)
         .map_err(|e| CliError::Input(format!("{shown}: cannot read the scenario: {e}")))?;
     let (text, overlay, manifest_files) = super::manifests::apply(&text, &shown, manifests)?;
-    let input = |e: sim_core::ScenarioError| CliError::Input(overlay.blame(e).to_string());
+    let (text, sets) = super::set::apply(&text, &shown, sets)?;
+    let input = |e: sim_core::ScenarioError| {
+        CliError::Input(overlay.blame(super::set::blame(&sets, e)).to_string())
+    };
     let base = path.parent().unwrap_or(Path::new("."));
     let (instances, gpus) = catalog_paths(&text, &shown).map_err(input)?;
     let mut files = vec![InputFile {

@@ -13,6 +13,7 @@ pub mod output;
 pub mod pack;
 pub mod report;
 pub mod run;
+pub mod set;
 pub mod sweep;
 pub mod tenants;
 pub mod validate;

@@ -26,6 +26,8 @@ pub struct RunArgs {
     pub requests: bool,
     /// Write report.html and charts/*.png.
     pub report: bool,
+    /// `--set KEY=VALUE` overrides.
+    pub sets: Vec<String>,
 }
 
 /// `inputs.csv`: each input file with its size and 64-bit FNV-1a hash (16 hex digits).
@@ -102,7 +104,7 @@ pub fn provenance_and_report(
 
 /// Runs the scenario and writes `summary.json`, `timeseries.csv` (and `requests.csv`).
 pub fn run(args: &RunArgs) -> Result<(), CliError> {
-    let mut loaded = super::load::load_with(&args.scenario, &args.manifests)?;
+    let mut loaded = super::load::load_with(&args.scenario, &args.manifests, &args.sets)?;
     super::manifests::warn(&loaded.warnings);
     let checks = super::check::load_checks(&args.scenario)?;
     if !loaded.variants.is_empty() {

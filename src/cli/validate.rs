@@ -9,11 +9,16 @@ use std::path::{Path, PathBuf};
 /// it is sound, what the manifests hold that is not modelled, and a warning for each variant (or
 /// the scenario, without variants) whose pods fit no node pool; with `strict` a warning is an
 /// error (exit code 2).
-pub fn validate(path: &Path, manifests: &[PathBuf], strict: bool) -> Result<(), CliError> {
+pub fn validate(
+    path: &Path,
+    manifests: &[PathBuf],
+    sets: &[String],
+    strict: bool,
+) -> Result<(), CliError> {
     if super::sweep::is_sweep_file(path) {
         return super::sweep::validate(path);
     }
-    let loaded = load_with(path, manifests)?;
+    let loaded = load_with(path, manifests, sets)?;
     super::manifests::warn(&loaded.warnings);
     super::check::load_checks(path)?;
     let s = &loaded.scenario;

@@ -844,3 +844,61 @@ fn the_estimate_counts_every_service_and_the_gateway() {
     assert_eq!(e(&gw).requests, Some(63_000.0));
     assert!(e(&two).memory_bytes > e(&one).memory_bytes);
 }
+
+/// `--set` on the command line addresses one service by name, as a `[[policy]]` does; a mistake
+/// names the `--set` and leaves no output behind.
+#[test]
+fn the_command_line_addresses_one_service_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = format!(
+        "{ONE_GPU_NODE}{}{}",
+        svc("a", "replicas = 1", r#"{ cpu = "1" }"#, 5.0),
+        svc("b", "replicas = 1", r#"{ cpu = "1" }"#, 5.0),
+    );
+    let path = dir.path().join("two.toml");
+    std::fs::write(&path, &scenario).unwrap();
+    let out = dir.path().join("out");
+    let p = path.to_str().unwrap();
+    let o = out.to_str().unwrap();
+    let (code, stdout, stderr) = crate::common::capsim_text(&[
+        "run",
+        p,
+        "--set",
+        "service.b.replicas=3",
+        "--set",
+        "simulation.horizon=5m",
+        "--out",
+        o,
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["horizon_s"], 300.0);
+    let mean = |name: &str| {
+        summary["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap()["replicas_mean"]
+            .as_f64()
+            .unwrap()
+    };
+    assert!((mean("a") - 1.0).abs() < 1e-9);
+    assert!((mean("b") - 3.0).abs() < 1e-9);
+    // The effective scenario is what the run records.
+    let written = std::fs::read_to_string(out.join("scenario.toml")).unwrap();
+    assert!(written.contains("replicas = 3"), "{written}");
+    for (set, says) in [
+        ("service.c.replicas=2", "no [[service]] is named \"c\""),
+        ("service.b.replicas=-1", "--set service.b.replicas=-1"),
+        ("replicas", "KEY=VALUE"),
+    ] {
+        let bad = dir.path().join(format!("bad-{}", set.len()));
+        let (code, _, stderr) =
+            crate::common::capsim_text(&["run", p, "--set", set, "--out", bad.to_str().unwrap()]);
+        assert_eq!(code, 2, "{set}: {stderr}");
+        assert!(stderr.contains(says), "{set}: {stderr}");
+        assert!(!bad.exists(), "{set}: output left behind");
+    }
+}
