@@ -902,3 +902,61 @@ fn the_command_line_addresses_one_service_by_name() {
         assert!(!bad.exists(), "{set}: output left behind");
     }
 }
+
+/// Kueue's batch work keeps working beside several services: the shipped batch example with a
+/// second service sharing its namespace quota and nodes.
+#[test]
+fn kueue_batch_work_runs_beside_several_services() {
+    let path = crate::common::root().join("scenarios/batch-beside-serving.toml");
+    let text = std::fs::read_to_string(path).unwrap();
+    let second = r#"
+[[service]]
+name = "classify"
+replicas = 1
+dispatch = "router"
+namespace = "serving"
+priority_class = "serving-high"
+[service.resources]
+requests = { cpu = "2", memory = "8Gi", "nvidia.com/gpu" = 1 }
+[service.service_time]
+distribution = "deterministic"
+base = "20ms"
+[service.traffic]
+kind = "poisson"
+rate = 5.0
+
+"#;
+    let multi = text
+        .replace("[slo]\nttft = \"1s\"\ntpot = \"50ms\"\n", "")
+        .replace("horizon = \"60m\"", "horizon = \"30m\"")
+        .replace("[service]\n", "[[service]]\n")
+        .replace(
+            "[service.vllm]\nmodel = \"llama-3.1-8b\"\n",
+            "[service.vllm]\nmodel = \"llama-3.1-8b\"\n[service.slo]\nttft = \"1s\"\ntpot = \"50ms\"\n",
+        )
+        .replace("[hpa]", "[service.hpa]")
+        .replace("[traffic]", "[service.traffic]")
+        .replace("[traffic.tokens]", "[service.traffic.tokens]")
+        .replace("[[batch.queue]]", &format!("{second}[[batch.queue]]"));
+    let r = run(&multi);
+    assert_conserved(&r);
+    assert_eq!(r.summary.services.len(), 2);
+    assert!(service(&r, "classify").requests.completed > 0);
+    let c = r.summary.cluster.as_ref().unwrap();
+    let batch = c.batch.as_ref().expect("batch work ran");
+    assert!(batch.jobs_completed > 0, "{batch:?}");
+    // The batch pods pay for what they hold, in their own row.
+    let csv = capsim_results::cost_attribution_csv(&r.summary).unwrap();
+    assert!(csv.lines().any(|l| l.starts_with("(batch),")), "{csv}");
+    let total: f64 = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.rsplit(',').next().unwrap().parse::<f64>().unwrap())
+        .sum();
+    assert!(
+        (total - c.cost_usd).abs() < 0.01,
+        "{total} vs {}",
+        c.cost_usd
+    );
+    assert!(c.batch_cost.unwrap().gpu_usd > 0.0);
+}
