@@ -30,7 +30,7 @@ pub const TIMESERIES: [&str; 23] = [
 ];
 
 /// The columns of `services.csv`: each service's own series, one row per service per interval.
-pub const SERVICES: [&str; 18] = [
+pub const SERVICES: [&str; 19] = [
     "time_s",
     "service",
     "arrivals_per_s",
@@ -49,6 +49,7 @@ pub const SERVICES: [&str; 18] = [
     "ttft_p99_s",
     "tpot_p99_s",
     "gpus",
+    "cost_usd_per_hour",
 ];
 
 /// `comparison.csv`: one row per `[[policy]]` variant.

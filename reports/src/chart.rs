@@ -235,8 +235,38 @@ pub const POLICY_CHARTS: [&str; 4] = [
 ];
 
 /// Ids of the charts added for a run with several services (`service-ttft` only with LLM
-/// engines, `service-gpus` only when `services.csv` has its `gpus` column).
-pub const SERVICE_CHARTS: [&str; 3] = ["service-latency", "service-ttft", "service-gpus"];
+/// engines, `service-gpus` only when `services.csv` has its `gpus` column, `service-cost` only
+/// when it has `cost_usd_per_hour` and the run has nodes).
+pub const SERVICE_CHARTS: [&str; 4] = [
+    "service-latency",
+    "service-ttft",
+    "service-gpus",
+    "service-cost",
+];
+
+/// The lines of a stacked chart of column `col` of each service, in scenario order, over the
+/// first service's times: each line the running total up to and including its service.
+fn stacked_services(run: &Run, col: &str, t: &Axis) -> (Vec<f64>, Vec<f64>, Vec<Line>) {
+    let times = run.services[0].1.times();
+    let mut total = vec![0.0f64; times.len()];
+    let mut lines = Vec::new();
+    for (name, s) in &run.services {
+        let vals = s.column(col).unwrap_or_default();
+        for (i, v) in vals.iter().enumerate().take(total.len()) {
+            total[i] += v.unwrap_or(0.0);
+        }
+        lines.push(Line {
+            name: name.clone(),
+            points: times
+                .iter()
+                .zip(&total)
+                .map(|(&x, &y)| (x / t.div, Some(y)))
+                .collect(),
+            ci: Vec::new(),
+        });
+    }
+    (times, total, lines)
+}
 
 /// Each service's p99 of `col` over time, one line per service, with the services' targets.
 fn per_service_latency(
@@ -333,26 +363,69 @@ pub fn service_charts(run: &Run) -> Vec<Chart> {
             "GPUs held (GPU-equivalents)",
         );
         c.stacked = true;
-        let times = run.services[0].1.times();
-        let mut total = vec![0.0f64; times.len()];
-        for (name, s) in &run.services {
-            let vals = s.column("gpus").unwrap_or_default();
-            for (i, v) in vals.iter().enumerate().take(total.len()) {
-                total[i] += v.unwrap_or(0.0);
-            }
-            c.lines.push(Line {
-                name: name.clone(),
-                points: times
-                    .iter()
-                    .zip(&total)
-                    .map(|(&x, &y)| (x / t.div, Some(y)))
-                    .collect(),
-                ci: Vec::new(),
-            });
-        }
+        c.lines = stacked_services(run, "gpus", &t).2;
         out.push(c);
     }
+    out.extend(service_cost_chart(run));
     out
+}
+
+/// The cost of each service over time, stacked, with idle capacity as the top band: each
+/// service's `cost_usd_per_hour` (`services.csv`: what its bound pods request, at their nodes'
+/// rates), and the cluster's (`timeseries.csv`: the nodes billed) less their sum. `None`
+/// without those columns or without nodes.
+pub fn service_cost_chart(run: &Run) -> Option<Chart> {
+    if run.summary.cluster.is_none()
+        || run.services.len() < 2
+        || !run
+            .services
+            .iter()
+            .all(|(_, s)| s.column("cost_usd_per_hour").is_some())
+    {
+        return None;
+    }
+    let cluster = run.series.column("cost_usd_per_hour")?;
+    let t = Axis::time(&[run]);
+    let batch = run
+        .summary
+        .cluster
+        .as_ref()
+        .is_some_and(|c| c.batch_cost.is_some());
+    let mut c = base(
+        "service-cost",
+        "Cost by service",
+        &format!(
+            "What each service's pods bound to a node request, at their nodes' rates (USD per \
+             hour, averaged over each sample interval), stacked; the top band is idle: the nodes \
+             billed less what the services request{}, so the top line is the cluster's cost \
+             per hour.",
+            if batch {
+                " (Kueue's batch pods included in it)"
+            } else {
+                ""
+            }
+        ),
+        &t,
+        "cost (USD per hour)",
+    );
+    c.stacked = true;
+    let (times, total, mut lines) = stacked_services(run, "cost_usd_per_hour", &t);
+    // Idle: the cluster's rate less the services', never below their sum (billing rounds).
+    lines.push(Line {
+        name: if batch { "idle (and batch)" } else { "idle" }.to_string(),
+        points: times
+            .iter()
+            .zip(&total)
+            .enumerate()
+            .map(|(i, (&x, &sum))| {
+                let all = cluster.get(i).copied().flatten().unwrap_or(sum);
+                (x / t.div, Some(all.max(sum)))
+            })
+            .collect(),
+        ci: Vec::new(),
+    });
+    c.lines = lines;
+    Some(c)
 }
 
 /// The charts of one run.
@@ -756,6 +829,45 @@ mod tests {
             .unwrap();
         assert_eq!(gpus.y_label, "GPUs (count)");
         assert_eq!(gpus.lines[0].points, vec![(10.0, Some(8.0))]);
+    }
+
+    /// Each service's cost per hour stacked in scenario order, then idle: the cluster's cost per
+    /// hour on top (never below the services' sum).
+    #[test]
+    fn service_costs_are_stacked_under_the_cluster_with_idle_on_top() {
+        let summary = crate::model::parse_summary(
+            include_str!("../../tests/fixtures/policies/summary.json"),
+            "s.json",
+        )
+        .unwrap();
+        assert!(summary.cluster.is_some());
+        let series =
+            crate::model::parse_series("time_s,cost_usd_per_hour\n60,10\n120,4\n", "t.csv")
+                .unwrap();
+        let services = crate::model::parse_services(
+            "time_s,service,gpus,cost_usd_per_hour\n60,a,1,3\n60,b,1,2\n120,a,1,3\n120,b,1,2\n",
+            "s.csv",
+        )
+        .unwrap();
+        let mut run = Run {
+            name: "r".into(),
+            summary,
+            series,
+            services,
+        };
+        let c = service_cost_chart(&run).unwrap();
+        assert!(c.stacked);
+        let names: Vec<&str> = c.lines.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, ["a", "b", "idle"]);
+        let ys = |i: usize| -> Vec<Option<f64>> { c.lines[i].points.iter().map(|p| p.1).collect() };
+        assert_eq!(ys(0), [Some(3.0), Some(3.0)]);
+        assert_eq!(ys(1), [Some(5.0), Some(5.0)]);
+        // 10 $/h billed over 5 requested: 5 idle; 4 billed under 5 requested: no idle band.
+        assert_eq!(ys(2), [Some(10.0), Some(5.0)]);
+        // Without the column (older results) or without nodes: no chart.
+        run.services =
+            crate::model::parse_services("time_s,service,gpus\n60,a,1\n60,b,1\n", "s.csv").unwrap();
+        assert!(service_cost_chart(&run).is_none());
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! The report's per-service parts, for a run with several services (`[[service]]`): each
 //! service's requests, latency, tokens, SLO attainment, replicas and GPUs, the charts of each
-//! service over time, and, with policies, one row per policy and service.
+//! service over time, what each service costs (with idle capacity), and, with policies, one row
+//! per policy and service.
 
 use crate::chart::Chart;
-use crate::fmt::{duration, percent, qty};
+use crate::fmt::{duration, percent, qty, usd};
 use crate::html::{figure, table};
 use crate::model::{Run, Series, ServiceSummary};
 
@@ -107,6 +108,89 @@ pub fn section(o: &mut String, run: &Run, charts: &[Chart]) {
         figure(o, c);
     }
     o.push_str("</div>\n");
+    cost_table(o, run);
+}
+
+/// The rows of the per-service cost table: each service with a cost (name, namespace, GPU, CPU,
+/// memory, total, share of the bill, $ per million requests, $ per million output tokens), then
+/// Kueue's batch pods, when there are any, and idle capacity.
+pub fn cost_rows(run: &Run) -> Vec<Vec<String>> {
+    let Some(c) = run.summary.cluster.as_ref() else {
+        return Vec::new();
+    };
+    let share = |x: f64| percent((c.cost_usd > 0.0).then(|| x / c.cost_usd));
+    let row = |name: &str, ns: &str, r: &capsim_results::ResourceCost| {
+        vec![
+            name.to_string(),
+            ns.to_string(),
+            usd(Some(r.gpu_usd)),
+            usd(Some(r.cpu_usd)),
+            usd(Some(r.memory_usd)),
+            usd(Some(r.total_usd)),
+            share(r.total_usd),
+        ]
+    };
+    let mut rows = Vec::new();
+    for v in &run.summary.services {
+        let Some(r) = &v.cost else { continue };
+        let mut cells = row(&v.name, &v.namespace, r);
+        cells.push(usd(v.usd_per_million_requests));
+        cells.push(usd(v.usd_per_million_output_tokens));
+        rows.push(cells);
+    }
+    let dash = || crate::fmt::NONE.to_string();
+    if let Some(b) = &c.batch_cost {
+        let mut cells = row("(batch)", "", b);
+        cells.extend([dash(), dash()]);
+        rows.push(cells);
+    }
+    if let Some(i) = &c.idle_cost {
+        let mut cells = row("(idle)", "", i);
+        cells.extend([dash(), dash()]);
+        rows.push(cells);
+    }
+    rows
+}
+
+/// The cost of each service (`summary.json`'s `services[].cost`, as `cost_attribution.csv` lists
+/// it), with batch work and idle capacity, which add up to the cluster's bill.
+fn cost_table(o: &mut String, run: &Run) {
+    let rows = cost_rows(run);
+    if rows.is_empty() {
+        return;
+    }
+    let c = run.summary.cluster.as_ref();
+    o.push_str("<h3 id=\"service-cost\">Cost by service</h3>\n");
+    table(
+        o,
+        &[
+            "service",
+            "namespace",
+            "GPU",
+            "CPU",
+            "memory",
+            "total",
+            "share of bill",
+            "per million requests",
+            "per million output tokens",
+        ],
+        &rows,
+        2,
+    );
+    let shared = c.is_some_and(|c| c.share_idle);
+    o.push_str(&format!(
+        "<p>Each node's bill ({} in all) is split into CPU, memory and GPU rates; each service \
+         is charged for what its pods request while bound to a node (a MIG slice its share of \
+         the GPU, a time-sliced share 1 over the shares per GPU), and idle is what no pod \
+         requested{}. Per million requests and output tokens count the service's completed \
+         requests over the whole run.</p>\n",
+        usd(c.map(|c| c.cost_usd)),
+        if shared {
+            " (spread over the services here: <code>share_idle</code>)"
+        } else {
+            ""
+        }
+    ));
 }
 
 /// The per-service table of the policies compared (nothing unless a policy has several
@@ -123,10 +207,14 @@ pub fn policy_table(o: &mut String, policies: &[Run]) {
             p.summary.services.iter().map(move |v| {
                 let mut r = vec![p.name.clone(), v.name.clone()];
                 r.extend(cells(p, v, with_tokens));
+                r.push(usd(v.cost_usd));
+                r.push(usd(v.usd_per_million_requests));
                 r
             })
         })
         .collect();
     o.push_str("<p>By service:</p>\n");
-    table(o, &header(true, with_tokens), &rows, 2);
+    let mut h = header(true, with_tokens);
+    h.extend(["cost", "cost per million requests"]);
+    table(o, &h, &rows, 2);
 }

@@ -135,8 +135,10 @@ pub fn by_service(rows: &[(String, Summary)]) -> bool {
 }
 
 /// The values of [`METRICS`] for one service of a run: its own requests, latency, tokens, SLO
-/// and replica-hours (over the measured window, as the cluster row's); the node, GPU, cost and
-/// OOM columns belong to the cluster and are `None`.
+/// and replica-hours (over the measured window, as the cluster row's), and its share of the
+/// bill (`cost_usd`, that over the horizon per hour, and per million requests, as
+/// `summary.json`'s `services` entry has them; `None` without nodes); the node, GPU and OOM
+/// columns belong to the cluster and are `None`.
 pub fn service_metric_values(s: &Summary, v: &ServiceSummary) -> [Option<f64>; 16] {
     let k = v.tokens.as_ref();
     [
@@ -152,9 +154,11 @@ pub fn service_metric_values(s: &Summary, v: &ServiceSummary) -> [Option<f64>; 1
         Some(v.replicas_mean * (s.horizon_s - s.warmup_s) / 3600.0),
         None,
         None,
-        None,
-        None,
-        None,
+        v.cost_usd,
+        v.cost_usd
+            .filter(|_| s.horizon_s > 0.0)
+            .map(|c| c / (s.horizon_s / 3600.0)),
+        v.usd_per_million_requests,
         None,
     ]
 }
@@ -288,7 +292,7 @@ pub fn render(rows: &[(String, Summary)], out: &Path) -> String {
         if !split {
             continue;
         }
-        // Each service's own figures; nodes and cost are the cluster's.
+        // Each service's own figures and its share of the bill; nodes are the cluster's.
         for v in &s.services {
             let m = service_metric_values(s, v);
             let mut r = vec![name.clone(), v.name.clone(), ms(m[2]), ms(m[4])];
@@ -298,7 +302,7 @@ pub fn render(rows: &[(String, Summary)], out: &Path) -> String {
             }
             r.push(pct(m[8].or(m[7])));
             r.push(format!("{:.1}", m[9].unwrap_or(0.0)));
-            r.extend(["-".to_string(), "-".to_string(), "-".to_string()]);
+            r.extend(["-".to_string(), usd(m[13]), usd(m[14])]);
             if ooms {
                 r.push("-".into());
             }

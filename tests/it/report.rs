@@ -484,10 +484,15 @@ fn a_two_service_comparison_has_per_service_rows_and_report_sections() {
                 col(r, "replica_hours"),
                 f6(Some(v.replicas_mean * window_h))
             );
-            // Nodes and cost are the cluster's: empty on a service's row.
-            for c in ["node_hours", "gpu_hours", "cost_usd", "gpu_oom_kills"] {
+            // Nodes are the cluster's: empty on a service's row; cost is the service's share.
+            for c in ["node_hours", "gpu_hours", "gpu_oom_kills"] {
                 assert_eq!(col(r, c), "", "{c}");
             }
+            assert_eq!(col(r, "cost_usd"), f6(v.cost_usd));
+            assert_eq!(
+                col(r, "cost_usd_per_million_requests"),
+                f6(v.usd_per_million_requests)
+            );
         }
         assert!(summary.services[0].slo.attainment_ratio.is_some());
         assert!(summary.services[1].slo.attainment_ratio.is_none());
@@ -495,13 +500,21 @@ fn a_two_service_comparison_has_per_service_rows_and_report_sections() {
         let services = std::fs::read_to_string(vdir.join("services.csv")).unwrap();
         let mut s = services.lines();
         let h: Vec<&str> = s.next().unwrap().split(',').collect();
-        assert_eq!(h.last(), Some(&"gpus"));
+        assert_eq!(h[h.len() - 2..], ["gpus", "cost_usd_per_hour"]);
         let mut n = 0;
         for line in s {
             let cells: Vec<&str> = line.split(',').collect();
             let want = if cells[1] == "chat" { gpus[0] } else { gpus[1] };
-            let got: f64 = cells.last().unwrap().parse().unwrap();
+            let got: f64 = cells[h.len() - 2].parse().unwrap();
             assert!((got - want).abs() < 1e-9, "{variant}: {line}");
+            // Pods warm from time zero: the same requests, so the same rate, every interval.
+            let rate: f64 = cells[h.len() - 1].parse().unwrap();
+            let v = &summary.services[usize::from(cells[1] != "chat")];
+            let per_hour = v.cost_usd.unwrap() / (summary.horizon_s / 3600.0);
+            assert!(
+                (rate - per_hour).abs() < 1e-6 * per_hour,
+                "{variant}: {line}"
+            );
             n += 1;
         }
         assert_eq!(n, 2 * 10, "{services}");
@@ -532,10 +545,23 @@ fn a_two_service_comparison_has_per_service_rows_and_report_sections() {
     for name in ["chat", "embed"] {
         assert!(services.contains(&format!("data-label=\"service\">{name}</td>")));
     }
-    // The stacked GPU chart: a filled band per service.
+    // The stacked GPU chart: a filled band per service; the cost chart one more, for idle.
     let gpus = page.split("id=\"chart-service-gpus\"").nth(1).unwrap();
     let gpus = &gpus[..gpus.find("</svg>").unwrap()];
     assert_eq!(gpus.matches("<polygon class=\"area\"").count(), 2);
+    let cost = page.split("id=\"chart-service-cost\"").nth(1).unwrap();
+    let cost = &cost[..cost.find("</svg>").unwrap()];
+    assert_eq!(cost.matches("<polygon class=\"area\"").count(), 3);
+    // The per-service cost table: each service, then idle, with its share of the bill.
+    let table = services.split("<h3 id=\"service-cost\">").nth(1).unwrap();
+    let table = &table[..table.find("</table>").unwrap()];
+    for name in ["chat", "embed", "(idle)"] {
+        assert!(
+            table.contains(&format!("data-label=\"service\">{name}</td>")),
+            "{table}"
+        );
+    }
+    assert!(table.contains("data-label=\"share of bill\""));
     // The services' files are in the provenance table.
     assert!(page.contains("policies/mig/services.csv"));
 }

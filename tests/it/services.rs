@@ -348,17 +348,34 @@ fn bad_service_tables_are_located_errors() {
 fn the_multi_model_example_has_one_entry_per_model() {
     let path = crate::common::root().join("scenarios/multi-model.toml");
     let text = std::fs::read_to_string(path).unwrap();
-    // Two hours are enough to check the shape (the shipped day runs in CI's compat test).
-    let text = text.replace("horizon = \"24h\"", "horizon = \"2h\"");
-    let r = run(&text);
-    let names: Vec<&str> = r.summary.services.iter().map(|s| s.name.as_str()).collect();
-    assert_eq!(names, ["classify", "chat", "coder", "reason"]);
-    assert_conserved(&r);
-    for s in &r.summary.services {
-        assert!(s.requests.completed > 0, "{} completed nothing", s.name);
-        assert!(s.tokens.is_some());
+    // An hour is enough to check the shape (the shipped morning runs in CI's compat test).
+    let text = text.replace("horizon = \"4h\"", "horizon = \"1h\"");
+    assert!(text.contains("horizon = \"1h\""));
+    let variants = parse_variants(&text, "multi-model.toml", &Catalog::builtin()).unwrap();
+    let names: Vec<&str> = variants.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!(names, ["whole-gpus", "mig", "time-sliced"]);
+    for v in &variants {
+        let r = sim_core::run(&v.scenario, Inputs::default()).expect("runs");
+        let names: Vec<&str> = r.summary.services.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["classify", "chat", "coder", "reason"], "{}", v.name);
+        assert_conserved(&r);
+        for s in &r.summary.services {
+            assert!(
+                s.requests.completed > 0,
+                "{}: {} completed nothing",
+                v.name,
+                s.name
+            );
+            assert!(s.tokens.is_some());
+            assert!(
+                s.cost_usd.is_some_and(|c| c > 0.0),
+                "{}: {}",
+                v.name,
+                s.name
+            );
+        }
+        assert_eq!(r.service_series.len(), 4);
     }
-    assert_eq!(r.service_series.len(), 4);
 }
 
 /// A two-service scenario file with a per-service `[[check]]`, and a sweep over one service's
@@ -959,4 +976,141 @@ rate = 5.0
         c.cost_usd
     );
     assert!(c.batch_cost.unwrap().gpu_usd > 0.0);
+}
+
+/// Reads a CSV into its header and rows of cells.
+fn csv_rows(text: &str) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut lines = text.lines();
+    let header = lines.next().unwrap().split(',').map(String::from).collect();
+    let rows = lines
+        .map(|l| l.split(',').map(String::from).collect())
+        .collect();
+    (header, rows)
+}
+
+/// The shipped many-models example through the `capsim` binary: in each variant's folder,
+/// `cost_attribution.csv`'s totals add up to the cluster's bill within a cent; its service rows
+/// are `summary.json`'s `services[].cost`; `comparison.csv`'s service rows carry each service's
+/// cost and cost per million requests; `services.csv`'s `cost_usd_per_hour`, over the intervals,
+/// adds up to each service's cost, and the cluster's cost per hour less the services' to idle.
+#[test]
+fn the_multi_model_variants_costs_add_up_to_the_bill() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let (code, stdout, stderr) = crate::common::capsim_text(&[
+        "run",
+        "scenarios/multi-model.toml",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let (header, comparison) =
+        csv_rows(&std::fs::read_to_string(out.join("comparison.csv")).unwrap());
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    for variant in ["whole-gpus", "mig", "time-sliced"] {
+        let vdir = out.join("policies").join(variant);
+        let summary: capsim_results::Summary =
+            serde_json::from_str(&std::fs::read_to_string(vdir.join("summary.json")).unwrap())
+                .unwrap();
+        let cluster = summary.cluster.as_ref().unwrap();
+        let (h, rows) =
+            csv_rows(&std::fs::read_to_string(vdir.join("cost_attribution.csv")).unwrap());
+        assert_eq!(h.join(","), capsim_results::cost::COST_ATTRIBUTION);
+        let total = h.iter().position(|c| c == "total_usd").unwrap();
+        let sum: f64 = rows.iter().map(|r| r[total].parse::<f64>().unwrap()).sum();
+        assert!(
+            (sum - cluster.cost_usd).abs() < 0.01,
+            "{variant}: cost_attribution.csv sums to {sum}, the bill is {}",
+            cluster.cost_usd
+        );
+        let names: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+        assert_eq!(
+            names,
+            ["classify", "chat", "coder", "reason", "(idle)"],
+            "{variant}"
+        );
+        for (r, v) in rows.iter().zip(&summary.services) {
+            let want = v.cost.unwrap();
+            let got: f64 = r[total].parse().unwrap();
+            assert!((got - want.total_usd).abs() < 1e-5, "{variant}/{}", v.name);
+        }
+        // comparison.csv: the service's row has its cost; its cost per hour is over the horizon.
+        let hours = summary.horizon_s / 3600.0;
+        let f6 = |x: f64| format!("{x:.6}");
+        for v in &summary.services {
+            let r = comparison
+                .iter()
+                .find(|r| r[0] == variant && r[1] == v.name)
+                .unwrap_or_else(|| panic!("no row {variant},{}", v.name));
+            let cost = v.cost_usd.unwrap();
+            assert_eq!(r[col("cost_usd")], f6(cost), "{variant}/{}", v.name);
+            assert_eq!(r[col("cost_usd_per_hour")], f6(cost / hours));
+            assert_eq!(
+                r[col("cost_usd_per_million_requests")],
+                f6(v.usd_per_million_requests.unwrap())
+            );
+            for c in ["node_hours", "gpu_hours", "gpu_oom_kills"] {
+                assert_eq!(r[col(c)], "", "{c} is the cluster's");
+            }
+        }
+        // services.csv: each interval's cost rate, times its length, adds up to the service's
+        // cost (idle is not shared in this scenario).
+        assert!(!cluster.share_idle);
+        let (sh, srows) = csv_rows(&std::fs::read_to_string(vdir.join("services.csv")).unwrap());
+        let (t, name, rate) = (
+            0,
+            1,
+            sh.iter().position(|c| c == "cost_usd_per_hour").unwrap(),
+        );
+        let mut by_service = vec![0.0f64; summary.services.len()];
+        let mut services_per_interval: Vec<f64> = Vec::new();
+        let mut last = (String::new(), 0.0f64);
+        let mut prev_t = 0.0f64;
+        for r in &srows {
+            let time: f64 = r[t].parse().unwrap();
+            if r[t] != last.0 {
+                prev_t = last.1;
+                last = (r[t].clone(), time);
+                services_per_interval.push(0.0);
+            }
+            let i = summary
+                .services
+                .iter()
+                .position(|v| v.name == r[name])
+                .unwrap();
+            let x: f64 = r[rate].parse().unwrap();
+            by_service[i] += x * (time - prev_t) / 3600.0;
+            *services_per_interval.last_mut().unwrap() += x;
+        }
+        for (v, got) in summary.services.iter().zip(&by_service) {
+            let want = v.cost_usd.unwrap();
+            assert!(
+                (got - want).abs() < 1e-4 * want.max(1.0),
+                "{variant}/{}: services.csv adds up to {got}, summary.json says {want}",
+                v.name
+            );
+        }
+        // timeseries.csv's cost per hour less the services' is idle (the bill rounds each
+        // node's seconds up, so within a dollar).
+        let (th, trows) = csv_rows(&std::fs::read_to_string(vdir.join("timeseries.csv")).unwrap());
+        let rate = th.iter().position(|c| c == "cost_usd_per_hour").unwrap();
+        assert_eq!(trows.len(), services_per_interval.len());
+        let mut idle = 0.0;
+        let mut prev = 0.0f64;
+        for (r, s) in trows.iter().zip(&services_per_interval) {
+            let time: f64 = r[0].parse().unwrap();
+            let all: f64 = r[rate].parse().unwrap();
+            assert!(
+                all + 1e-6 >= *s,
+                "{variant} at {time}: cluster {all} < services {s}"
+            );
+            idle += (all - s) * (time - prev) / 3600.0;
+            prev = time;
+        }
+        assert!(
+            (idle - cluster.idle_cost_usd).abs() < 1.0,
+            "{variant}: idle from the series {idle}, summary.json {}",
+            cluster.idle_cost_usd
+        );
+    }
 }

@@ -44,7 +44,8 @@ pub struct SeriesRow {
     pub cpu_alloc_ratio: Option<f64>,
     /// GPUs requested over GPUs allocatable on ready nodes, averaged over the interval.
     pub gpu_alloc_ratio: Option<f64>,
-    /// Price of billed nodes, averaged over the interval, USD per hour.
+    /// Price of billed nodes, averaged over the interval, USD per hour; in a service's series
+    /// (`services.csv`), what its bound pods' requests cost at their nodes' rates instead.
     pub cost_usd_per_hour: f64,
     /// Cost accrued from the start to the end of the interval, USD.
     pub cost_usd: f64,
@@ -126,7 +127,7 @@ pub fn to_service_csv(series: &[(String, Vec<SeriesRow>)]) -> String {
             let Some(r) = s.get(i) else { continue };
             let _ = writeln!(
                 out,
-                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
                 num(r.time_s),
                 name,
                 num(r.arrivals_per_s),
@@ -145,6 +146,7 @@ pub fn to_service_csv(series: &[(String, Vec<SeriesRow>)]) -> String {
                 opt(r.ttft_p99_s),
                 opt(r.tpot_p99_s),
                 num(r.gpus),
+                num(r.cost_usd_per_hour),
             );
         }
     }
@@ -185,9 +187,10 @@ mod tests {
     }
 
     /// `services.csv`: by interval, then by service; the cluster's columns (nodes, cost) are not
-    /// repeated; `gpus` (GPU-equivalents, a mean over the interval) is last.
+    /// repeated; `gpus` (GPU-equivalents, a mean over the interval) and `cost_usd_per_hour` (what
+    /// the service's requests cost, a mean over the interval) are last.
     #[test]
-    fn services_csv_is_long_format_with_gpus_last() {
+    fn services_csv_is_long_format_with_gpus_and_cost_last() {
         let csv = to_service_csv(&[
             ("a".into(), vec![row(60.0, 1.0), row(120.0, 1.5)]),
             ("b".into(), vec![row(60.0, 3.0 / 7.0), row(120.0, 0.0)]),
@@ -196,11 +199,11 @@ mod tests {
             csv,
             "time_s,service,arrivals_per_s,completions_per_s,drops_per_s,queue_length,in_flight,\
 desired_replicas,ready_replicas,busy_replicas_mean,replica_util_ratio,latency_mean_s,\
-latency_p50_s,latency_p99_s,slo_attainment_ratio,ttft_p99_s,tpot_p99_s,gpus\n\
-60,a,2,1.5,0,1,3,2,1,0.5,0.5,0.02,0.02,0.04,,,,1\n\
-60,b,2,1.5,0,1,3,2,1,0.5,0.5,0.02,0.02,0.04,,,,0.428571429\n\
-120,a,2,1.5,0,1,3,2,1,0.5,0.5,0.02,0.02,0.04,,,,1.5\n\
-120,b,2,1.5,0,1,3,2,1,0.5,0.5,0.02,0.02,0.04,,,,0\n"
+latency_p50_s,latency_p99_s,slo_attainment_ratio,ttft_p99_s,tpot_p99_s,gpus,cost_usd_per_hour\n\
+60,a,2,1.5,0,1,3,2,1,0.5,0.5,0.02,0.02,0.04,,,,1,1\n\
+60,b,2,1.5,0,1,3,2,1,0.5,0.5,0.02,0.02,0.04,,,,0.428571429,1\n\
+120,a,2,1.5,0,1,3,2,1,0.5,0.5,0.02,0.02,0.04,,,,1.5,1\n\
+120,b,2,1.5,0,1,3,2,1,0.5,0.5,0.02,0.02,0.04,,,,0,1\n"
         );
     }
 }

@@ -104,6 +104,8 @@ pub(super) struct Pod {
     cost_from: SimTime,
     /// GPU-equivalents it holds while bound ([`Kube::gpu_equivalents`]; 0 when not bound).
     gpus: f64,
+    /// USD per hour its requests cost at its node's rates while bound (0 when not bound).
+    cost_rate: f64,
 }
 
 /// What controllers see of a pod.
@@ -194,6 +196,9 @@ pub(super) struct Deployment {
     pdb: Option<crate::scenario::failure::PdbBound>,
     /// GPU-equivalents its bound pods hold (whole GPUs, MIG slices and time-sliced shares).
     gpus_held: f64,
+    /// USD per hour its bound pods' requests cost at their nodes' rates (`services.csv`'s
+    /// `cost_usd_per_hour`).
+    cost_rate_held: f64,
 }
 
 impl Kube {
@@ -308,6 +313,7 @@ impl Kube {
                     priority: v.admission.service_priority,
                     pdb: v.failures.pdb,
                     gpus_held: 0.0,
+                    cost_rate_held: 0.0,
                 }
             })
             .collect();
@@ -534,14 +540,17 @@ impl Kube {
         self.charge(pod, now);
         after.add(&new.0);
         let gpus = self.gpu_equivalents(&new.0, pool);
+        let rate = self.cost.usd_per_hour(pool.index(), &new.0);
         let n = &mut self.nodes[node.index()];
         n.requested = after;
         n.version += 1;
         let p = &mut self.pods[pod.index()];
         p.requests = Some(Box::new(new.clone()));
         let before = std::mem::replace(&mut p.gpus, gpus);
-        let held = &mut self.deps[p.svc.index()].gpus_held;
-        *held = (*held - before + gpus).max(0.0);
+        let rate_before = std::mem::replace(&mut p.cost_rate, rate);
+        let d = &mut self.deps[p.svc.index()];
+        d.gpus_held = (d.gpus_held - before + gpus).max(0.0);
+        d.cost_rate_held = (d.cost_rate_held - rate_before + rate).max(0.0);
         true
     }
 
@@ -800,6 +809,7 @@ impl World {
             gone_at: None,
             cost_from: SimTime::ZERO,
             gpus: 0.0,
+            cost_rate: 0.0,
         });
         if version > 0 {
             let r = self.kube.deps[svc.index()].versions[version as usize - 1]
@@ -840,6 +850,8 @@ impl World {
                     desired,
                     ready,
                     gpus_held: d.gpus_held,
+                    // A service's gauge carries what its bound pods' requests cost per hour.
+                    cost_usd_per_hour: d.cost_rate_held,
                     ..ClusterGauge::default()
                 });
             }
@@ -995,14 +1007,18 @@ impl World {
         }
         let pool = n.pool;
         let gpus = self.kube.gpu_equivalents(req, pool);
+        let rate = self.kube.cost.usd_per_hour(pool.index(), req);
         let p = &mut self.kube.pods[pod.index()];
         p.node = Some(node);
         p.bound = Some(now);
         p.cost_from = now;
         p.phase = PodPhase::Starting;
         p.gpus = gpus;
+        p.cost_rate = rate;
         let svc = p.svc;
-        self.kube.deps[svc.index()].gpus_held += gpus;
+        let d = &mut self.kube.deps[svc.index()];
+        d.gpus_held += gpus;
+        d.cost_rate_held += rate;
         let n = &mut self.kube.nodes[node.index()];
         if warm {
             n.image_ready_at = Some(now);
@@ -1251,9 +1267,12 @@ impl World {
         self.release_shares(pod);
         if let Some(node) = bound_to {
             self.kube.charge(pod, self.now);
-            let gpus = std::mem::take(&mut self.kube.pods[pod.index()].gpus);
-            let held = &mut self.kube.deps[svc.index()].gpus_held;
-            *held = (*held - gpus).max(0.0);
+            let p = &mut self.kube.pods[pod.index()];
+            let gpus = std::mem::take(&mut p.gpus);
+            let rate = std::mem::take(&mut p.cost_rate);
+            let d = &mut self.kube.deps[svc.index()];
+            d.gpus_held = (d.gpus_held - gpus).max(0.0);
+            d.cost_rate_held = (d.cost_rate_held - rate).max(0.0);
             let req = self.kube.requests_of(pod).0.clone();
             let req = &req;
             let n = &mut self.kube.nodes[node.index()];

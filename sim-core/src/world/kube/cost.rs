@@ -105,6 +105,11 @@ impl CostBook {
         out
     }
 
+    /// What `req` on a node of pool `pool` costs per hour, all bills together.
+    pub(in crate::world) fn usd_per_hour(&self, pool: usize, req: &ResVec) -> f64 {
+        self.cost(pool, req, NS_PER_HOUR as u64).iter().sum()
+    }
+
     /// Charges a batch pod's `req` on a node of `pool` for `ns` nanoseconds.
     pub(in crate::world) fn charge_batch(&mut self, pool: usize, req: &ResVec, ns: u64) {
         let c = self.cost(pool, req, ns);
