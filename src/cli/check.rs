@@ -138,7 +138,7 @@ impl Check {
 }
 
 /// The metrics a check may ask of one service (`services.<name>.<metric>`).
-pub const SERVICE_METRICS: [&str; 10] = [
+pub const SERVICE_METRICS: [&str; 13] = [
     "completed",
     "dropped",
     "latency_p50_s",
@@ -149,33 +149,19 @@ pub const SERVICE_METRICS: [&str; 10] = [
     "slo_attainment_ratio",
     "token_slo_attainment_ratio",
     "replica_hours",
+    "cost_usd",
+    "cost_usd_per_hour",
+    "cost_usd_per_million_requests",
 ];
 
-/// The run's [`METRICS`], then each service's (in scenario order; cluster-only metrics empty).
+/// The run's [`METRICS`], then each service's (in scenario order; cluster-only metrics empty),
+/// as the comparison's service rows have them.
 pub fn all_metric_values(s: &Summary) -> Vec<Option<f64>> {
     let mut v = metric_values(s).to_vec();
-    let window_h = (s.horizon_s - s.warmup_s) / 3600.0;
     for x in &s.services {
-        let k = x.tokens.as_ref();
-        let own = [
-            Some(x.measured.completed as f64),
-            Some(x.measured.dropped as f64),
-            x.latency_s.p50,
-            x.latency_s.p90,
-            x.latency_s.p99,
-            k.and_then(|k| k.ttft_s.p99),
-            k.and_then(|k| k.tpot_s.p99),
-            x.slo.attainment_ratio,
-            k.and_then(|k| k.attainment_ratio),
-            Some(x.replicas_mean * window_h),
-        ];
-        for m in METRICS {
-            v.push(
-                SERVICE_METRICS
-                    .iter()
-                    .position(|n| *n == m)
-                    .and_then(|i| own[i]),
-            );
+        let own = super::compare::service_metric_values(s, x);
+        for (m, value) in METRICS.iter().zip(own) {
+            v.push(value.filter(|_| SERVICE_METRICS.contains(m)));
         }
     }
     v

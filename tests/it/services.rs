@@ -389,6 +389,11 @@ fn checks_and_sweeps_address_one_service_by_name() {
 metric = \"services.b.completed\"
 op = \">\"
 threshold = 1000
+
+[[check]]
+metric = \"services.b.cost_usd\"
+op = \">\"
+threshold = 0
 ",
         svc("a", "replicas = 1", r#"{ cpu = "1" }"#, 10.0),
         svc("b", "replicas = 1", r#"{ cpu = "1" }"#, 10.0),
