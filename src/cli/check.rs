@@ -137,22 +137,14 @@ impl Check {
     }
 }
 
-/// The metrics a check may ask of one service (`services.<name>.<metric>`).
-pub const SERVICE_METRICS: [&str; 13] = [
-    "completed",
-    "dropped",
-    "latency_p50_s",
-    "latency_p90_s",
-    "latency_p99_s",
-    "ttft_p99_s",
-    "tpot_p99_s",
-    "slo_attainment_ratio",
-    "token_slo_attainment_ratio",
-    "replica_hours",
-    "cost_usd",
-    "cost_usd_per_hour",
-    "cost_usd_per_million_requests",
-];
+/// The [`METRICS`] only the whole cluster has; a check may ask any other of one service
+/// (`services.<name>.<metric>`).
+const CLUSTER_ONLY: [&str; 3] = ["node_hours", "gpu_hours", "gpu_oom_kills"];
+
+/// The metrics a check may ask of one service, in [`METRICS`] order.
+pub fn service_metrics() -> impl Iterator<Item = &'static str> {
+    METRICS.into_iter().filter(|m| !CLUSTER_ONLY.contains(m))
+}
 
 /// The run's [`METRICS`], then each service's (in scenario order; cluster-only metrics empty),
 /// as the comparison's service rows have them.
@@ -160,9 +152,8 @@ pub fn all_metric_values(s: &Summary) -> Vec<Option<f64>> {
     let mut v = metric_values(s).to_vec();
     for x in &s.services {
         let own = super::compare::service_metric_values(s, x);
-        for (m, value) in METRICS.iter().zip(own) {
-            v.push(value.filter(|_| SERVICE_METRICS.contains(m)));
-        }
+        // The cluster-only metrics are empty here (`service_metric_values`).
+        v.extend(own);
     }
     v
 }
@@ -232,12 +223,12 @@ pub fn parse_checks(
                                 },
                             ));
                         };
-                        if !SERVICE_METRICS.contains(&m) {
+                        if !service_metrics().any(|x| x == m) {
                             return Err(err(
                                 &format!("{key}.metric"),
                                 format!(
                                     "\"{m}\" is not a per-service metric; expected one of {}",
-                                    SERVICE_METRICS.join(", ")
+                                    service_metrics().collect::<Vec<_>>().join(", ")
                                 ),
                             ));
                         }

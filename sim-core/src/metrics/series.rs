@@ -76,16 +76,16 @@ fn opt(v: Option<f64>) -> String {
     v.map(num).unwrap_or_default()
 }
 
-/// The whole `timeseries.csv` text.
-pub fn to_csv(rows: &[SeriesRow]) -> String {
-    let mut out = String::with_capacity(64 * (rows.len() + 1));
-    out.push_str(&COLUMNS.join(","));
-    out.push('\n');
-    for r in rows {
-        let _ = writeln!(
-            out,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
-            num(r.time_s),
+/// The serving columns both `timeseries.csv` and `services.csv` have, in their order, from
+/// `arrivals_per_s` to `slo_attainment_ratio`.
+struct Serving<'a>(&'a SeriesRow);
+
+impl std::fmt::Display for Serving<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let r = self.0;
+        write!(
+            f,
+            "{},{},{},{},{},{},{},{},{},{},{},{},{}",
             num(r.arrivals_per_s),
             num(r.completions_per_s),
             num(r.drops_per_s),
@@ -99,6 +99,21 @@ pub fn to_csv(rows: &[SeriesRow]) -> String {
             opt(r.latency_p50_s),
             opt(r.latency_p99_s),
             opt(r.slo_attainment_ratio),
+        )
+    }
+}
+
+/// The whole `timeseries.csv` text.
+pub fn to_csv(rows: &[SeriesRow]) -> String {
+    let mut out = String::with_capacity(64 * (rows.len() + 1));
+    out.push_str(&COLUMNS.join(","));
+    out.push('\n');
+    for r in rows {
+        let _ = writeln!(
+            out,
+            "{},{},{},{},{},{},{},{},{},{},{}",
+            num(r.time_s),
+            Serving(r),
             r.nodes,
             r.nodes_ready,
             r.pods_pending,
@@ -127,22 +142,10 @@ pub fn to_service_csv(series: &[(String, Vec<SeriesRow>)]) -> String {
             let Some(r) = s.get(i) else { continue };
             let _ = writeln!(
                 out,
-                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                "{},{},{},{},{},{},{}",
                 num(r.time_s),
                 name,
-                num(r.arrivals_per_s),
-                num(r.completions_per_s),
-                num(r.drops_per_s),
-                r.queue_length,
-                r.in_flight,
-                r.desired_replicas,
-                r.ready_replicas,
-                num(r.busy_replicas_mean),
-                num(r.replica_util_ratio),
-                opt(r.latency_mean_s),
-                opt(r.latency_p50_s),
-                opt(r.latency_p99_s),
-                opt(r.slo_attainment_ratio),
+                Serving(r),
                 opt(r.ttft_p99_s),
                 opt(r.tpot_p99_s),
                 num(r.gpus),

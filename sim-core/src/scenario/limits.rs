@@ -288,23 +288,23 @@ impl Estimate {
         // With several services each has its own series besides the cluster's.
         let series: u64 = if services > 1 { 1 + services as u64 } else { 1 };
         let rows = rounds(s.horizon, s.sample_interval);
-        let max_replicas: f64 = s.services().map(|v| max_replicas(v) as f64).sum();
+        let replicas: f64 = s.services().map(|v| max_replicas(v) as f64).sum();
         // A pool grows past its initial size only for pods (Karpenter's pools are unbounded).
         let nodes: f64 = s.cluster.as_ref().map_or(0.0, |c| {
             c.pools
                 .iter()
-                .map(|p| (p.max_size as f64).min(p.initial_size as f64 + max_replicas))
+                .map(|p| (p.max_size as f64).min(p.initial_size as f64 + replicas))
                 .sum()
         });
         let (mut bounded, mut unbounded) = (0.0, 0.0);
         for v in s.services() {
             match v.service.max_queue_size {
-                Some(per) => bounded += per as f64 * max_replicas_of(v),
+                Some(per) => bounded += per as f64 * max_replicas(v) as f64,
                 None => unbounded = requests.unwrap_or(0.0),
             }
         }
         let events = requests.unwrap_or(0.0) * EVENTS_PER_REQUEST + (rows * series) as f64;
-        let memory_bytes = max_replicas * BYTES_PER_REPLICA
+        let memory_bytes = replicas * BYTES_PER_REPLICA
             + nodes * BYTES_PER_NODE
             + (rows * series) as f64 * BYTES_PER_ROW
             + bounded * BYTES_PER_QUEUED_REQUEST;
@@ -350,10 +350,6 @@ impl Estimate {
 }
 
 /// The most replicas the service can reach (its initial count, steps and autoscaler maxima).
-fn max_replicas_of(s: &Scenario) -> f64 {
-    max_replicas(s) as f64
-}
-
 fn max_replicas(s: &Scenario) -> u32 {
     let mut m = s.service.replicas;
     for &(_, r) in &s.service.scale {

@@ -42,14 +42,19 @@ impl Gateway {
 
     /// The services routes lead to, each once, in the order first named (the default last).
     pub fn targets(&self) -> Vec<usize> {
-        let mut out: Vec<usize> = Vec::new();
-        for s in self.routes.iter().map(|r| r.service).chain(self.default) {
-            if !out.contains(&s) {
-                out.push(s);
-            }
-        }
-        out
+        targets(&self.routes, self.default)
     }
+}
+
+/// The services `routes` and `default` lead to, each once, in the order first named.
+pub(super) fn targets(routes: &[Route], default: Option<usize>) -> Vec<usize> {
+    let mut out: Vec<usize> = Vec::new();
+    for s in routes.iter().map(|r| r.service).chain(default) {
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    }
+    out
 }
 
 /// The routes of a `[[route]]` array: (routes, default service), with every error located.

@@ -95,15 +95,7 @@ pub(super) fn validate_multi(
     };
     let routed: Vec<usize> = match &routes {
         None => Vec::new(),
-        Some((r, d)) => {
-            let mut t: Vec<usize> = Vec::new();
-            for s in r.iter().map(|r| r.service).chain(*d) {
-                if !t.contains(&s) {
-                    t.push(s);
-                }
-            }
-            t
-        }
+        Some((r, d)) => super::routes::targets(r, *d),
     };
     match (&routes, table.contains_key("traffic")) {
         (Some(_), false) => {

@@ -65,6 +65,15 @@ pub(super) struct Node {
     last_pod_event: SimTime,
 }
 
+impl Node {
+    /// Seconds billed by `horizon`: from launch to termination or the horizon, per second,
+    /// rounded up to a whole second.
+    fn billed_seconds(&self, horizon: SimTime) -> u64 {
+        let end = self.ended.unwrap_or(horizon).min(horizon);
+        end.since(self.launched).0.div_ceil(NANOS_PER_SEC)
+    }
+}
+
 /// A pod's phase.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum PodPhase {
@@ -669,9 +678,7 @@ impl Kube {
             .collect();
         for n in &self.nodes {
             let p = &mut pools[n.pool.index()];
-            let end = n.ended.unwrap_or(horizon).min(horizon);
-            // Per-second billing, rounded up to whole seconds.
-            let secs = end.since(n.launched).0.div_ceil(NANOS_PER_SEC);
+            let secs = n.billed_seconds(horizon);
             p.nodes_launched += 1;
             p.nodes_at_horizon += u32::from(n.ended.is_none_or(|e| e >= horizon));
             p.billed_seconds += secs;

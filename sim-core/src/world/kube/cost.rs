@@ -162,14 +162,11 @@ impl Kube {
         batch_bound: &[(NodeId, ResVec, SimTime)],
     ) -> Allocation {
         let mut services = self.cost.charged.clone();
-        for p in &self.pods {
+        for (i, p) in self.pods.iter().enumerate() {
             if let (Some(node), true) = (p.node, p.gone_at.is_none()) {
                 if horizon > p.cost_from {
                     let pool = self.nodes[node.index()].pool.index();
-                    let req = match &p.requests {
-                        Some(r) => &r.0,
-                        None => &self.deps[p.svc.index()].pod_req,
-                    };
+                    let req = self.requests_of(PodId(i as u32)).0;
                     let c = self.cost.cost(pool, req, horizon.since(p.cost_from).0);
                     add(&mut services[p.svc.index()], c);
                 }
@@ -184,9 +181,7 @@ impl Kube {
         // The bill, per resource: each node's billed seconds (rounded up, as `cluster.pools`).
         let mut bill = [0.0; 3];
         for n in &self.nodes {
-            let end = n.ended.unwrap_or(horizon).min(horizon);
-            let secs = end.since(n.launched).0.div_ceil(1_000_000_000);
-            let h = secs as f64 / 3600.0;
+            let h = n.billed_seconds(horizon) as f64 / 3600.0;
             let pool = n.pool.index();
             let (v, m, g) = crate::scenario::cost::node_size(&self.pools[pool].spec);
             let r = &self.cost.rates[pool];
@@ -195,16 +190,19 @@ impl Kube {
             bill[2] += r.gpu * g * h;
         }
         let has_batch = self.kueue.is_some();
+        let mut used = batch;
+        for s in &services {
+            add(&mut used, *s);
+        }
         let mut idle = [0.0; 3];
         for k in 0..3 {
-            let used: f64 = services.iter().map(|s| s[k]).sum::<f64>() + batch[k];
-            idle[k] = bill[k] - used;
+            idle[k] = bill[k] - used[k];
         }
         if self.cost.share_idle {
             // OpenCost's shareIdle: each allocation gets idle × its share of that resource's
             // allocated cost; a resource nobody was charged for stays idle.
             for k in 0..3 {
-                let used: f64 = services.iter().map(|s| s[k]).sum::<f64>() + batch[k];
+                let used = used[k];
                 if used <= 0.0 {
                     continue;
                 }
