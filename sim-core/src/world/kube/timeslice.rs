@@ -60,6 +60,8 @@ impl SharedGpus {
 pub(in crate::world) struct GpuShare {
     /// The node and GPU index, once bound to a time-sliced node.
     pub(in crate::world) gpu: Option<(NodeId, u32)>,
+    /// Its first share's slot on the node (where a pod holding several counts once).
+    pub(in crate::world) first_slot: u32,
     /// Whether its memory is allocated.
     pub(in crate::world) holds_memory: bool,
     /// Restarts after OOM kills.
@@ -93,7 +95,9 @@ impl World {
             }
         }
         if let Some(i) = first {
-            self.kube.pods[pod.index()].share.gpu = Some((node, i as u32 / s.replicas));
+            let share = &mut self.kube.pods[pod.index()].share;
+            share.gpu = Some((node, i as u32 / s.replicas));
+            share.first_slot = i as u32;
         }
     }
 
@@ -187,17 +191,19 @@ impl World {
         let Some(s) = n.shared.as_ref() else { return };
         let (r, g) = (s.replicas as usize, g as usize);
         // Each pod once (a pod holding several shares, at its first).
-        let distinct = |i: usize| -> Option<PodId> {
-            let slots = &self.kube.nodes[node.index()].shared.as_ref()?.slots[g * r..(g + 1) * r];
-            let pod = slots[i]?;
-            (!slots[..i].contains(&Some(pod))).then_some(pod)
+        let distinct = |k: &super::Kube, i: usize| -> Option<PodId> {
+            let slot = g * r + i;
+            let pod = k.nodes[node.index()].shared.as_ref()?.slots[slot]?;
+            (k.pods[pod.index()].share.first_slot as usize == slot).then_some(pod)
         };
         let busy = (0..r)
-            .filter_map(distinct)
+            .filter_map(|i| distinct(&self.kube, i))
             .filter(|p| self.kube.pods[p.index()].share.busy)
             .count() as u32;
         for i in 0..r {
-            let Some(pod) = distinct(i) else { continue };
+            let Some(pod) = distinct(&self.kube, i) else {
+                continue;
+            };
             let p = &self.kube.pods[pod.index()];
             let share = share_of(if p.share.busy { busy } else { busy + 1 });
             if p.share.time == share {
