@@ -185,6 +185,8 @@ pub struct Recorder {
     pods_pending_max: u32,
     interval: Interval,
     rows: Vec<SeriesRow>,
+    /// Whether its gauge is the cluster's (nodes, CPU and GPU capacity), not one service's.
+    cluster: bool,
 }
 
 impl Recorder {
@@ -239,6 +241,7 @@ impl Recorder {
             },
             // Reserved for a typical run only: the row count comes from the input.
             rows: Vec::with_capacity(((horizon.0 / interval_len.0.max(1)) as usize + 1).min(4096)),
+            cluster: true,
         }
     }
 
@@ -249,6 +252,14 @@ impl Recorder {
         slo_tpot: Option<SimDuration>,
     ) -> Self {
         self.tokens = Some(TokenRecorder::new(slo_ttft, slo_tpot));
+        self
+    }
+
+    /// Records one service: its gauge carries no nodes, CPU or GPU capacity, so their areas are
+    /// not integrated (they would stay zero), and time in service, which a service's entry does
+    /// not report, is not recorded.
+    pub fn for_service(mut self) -> Self {
+        self.cluster = false;
         self
     }
 
@@ -289,19 +300,22 @@ impl Recorder {
         let g = &self.gauge;
         let a = &mut self.interval.areas;
         a.busy += dt * self.busy as u128;
-        a.cpu_req += dt * g.cpu_requested as u128;
-        a.cpu_alloc += dt * g.cpu_allocatable as u128;
-        a.gpu_req += dt * g.gpu_requested as u128;
-        a.gpu_alloc += dt * g.gpu_allocatable as u128;
         a.gpus_held += g.gpus_held * dt as f64;
         if g.cost_usd_per_hour != 0.0 {
             let cost = g.cost_usd_per_hour * dt as f64 / 3.6e12;
             a.cost_usd += cost;
             self.cost_usd += cost;
         }
-        self.gpu_billed_area += dt * g.gpus_billed as u128;
-        self.gpu_idle_area += dt * g.gpus_billed.saturating_sub(g.gpu_requested) as u128;
-        self.node_area += dt * g.nodes as u128;
+        if self.cluster {
+            // A service's gauge has no nodes, CPU or GPU capacity: these areas stay zero.
+            a.cpu_req += dt * g.cpu_requested as u128;
+            a.cpu_alloc += dt * g.cpu_allocatable as u128;
+            a.gpu_req += dt * g.gpu_requested as u128;
+            a.gpu_alloc += dt * g.gpu_allocatable as u128;
+            self.gpu_billed_area += dt * g.gpus_billed as u128;
+            self.gpu_idle_area += dt * g.gpus_billed.saturating_sub(g.gpu_requested) as u128;
+            self.node_area += dt * g.nodes as u128;
+        }
         // The measured window is [warmup, horizon).
         let from = self.last_t.max(self.warmup);
         if t > from {
@@ -453,7 +467,10 @@ impl Recorder {
             self.measured_slo_met += met as u64;
             self.latency.record(latency);
             self.wait.record(wait);
-            self.service.record(c.finish.since(c.start).0);
+            if self.cluster {
+                // A service's entry reports no time-in-service statistics.
+                self.service.record(c.finish.since(c.start).0);
+            }
             if let (Some(t), Some(times)) = (&mut self.tokens, times) {
                 t.record(c, times);
             }

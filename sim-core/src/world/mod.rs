@@ -260,7 +260,7 @@ impl World {
         for (i, v) in s.services().enumerate() {
             let svc = ServiceId(i as u32);
             let r = kube::rollout::Rollouts::new(v, &world.svcs[i].spec, &world.streams);
-            world.svcs[i].rollout = r;
+            world.svcs[i].rollout = r.map(Box::new);
             for (t, ev) in world.svcs[i]
                 .rollout
                 .iter()
@@ -796,23 +796,23 @@ fn build_service(
         id,
         namespace: svc.namespace.clone(),
         name: name.clone(),
-        spec: service,
+        spec: Box::new(service),
         engines,
         wake: vec![WakeSlot::default(); n],
         router,
         source,
         // A mix's streams draw their own token counts.
         tokens: match &s.tokens {
-            Some(t) if !mix => Some(TokenSampler::new(
+            Some(t) if !mix => Some(Box::new(TokenSampler::new(
                 t,
                 pairs,
                 streams.stream(&sname("traffic/tokens")),
-            )),
+            ))),
             _ => None,
         },
-        tenant_gate: tenants::TenantGate::new(s),
+        tenant_gate: tenants::TenantGate::new(s).map(Box::new),
         prefix_table,
-        shared_prefixes,
+        shared_prefixes: shared_prefixes.map(Box::new),
         pending: None,
         recorder: None,
         queued: 0,
@@ -820,7 +820,7 @@ fn build_service(
         busy: 0,
         output_tokens: 0,
         gauges: autoscale::Gauges::default(),
-        autoscaler: autoscale::Autoscaler::new(s),
+        autoscaler: autoscale::Autoscaler::new(s).map(Box::new),
         gateway: match (&s.keda, &s.knative) {
             (_, Some(k)) => gateway::Gateway::holding(Some(SimDuration(k.kpa.timeout as u64))),
             (Some(_), None) => gateway::Gateway::holding(None),
@@ -829,13 +829,18 @@ fn build_service(
         keda: s
             .keda
             .as_ref()
-            .map(|k| keda::KedaLoop::new(&k.scaled_object)),
-        kpa: s.knative.as_ref().map(|k| knative::KpaLoop::new(&k.kpa)),
-        vpa: kube::vpa::Vpa::new(s),
-        client: s
-            .failures
-            .client
-            .map(|c| client::Client::new(c, streams.stream(&sname("traffic/client/jitter")))),
+            .map(|k| Box::new(keda::KedaLoop::new(&k.scaled_object))),
+        kpa: s
+            .knative
+            .as_ref()
+            .map(|k| Box::new(knative::KpaLoop::new(&k.kpa))),
+        vpa: kube::vpa::Vpa::new(s).map(Box::new),
+        client: s.failures.client.map(|c| {
+            Box::new(client::Client::new(
+                c,
+                streams.stream(&sname("traffic/client/jitter")),
+            ))
+        }),
         rollout: None,
     })
 }

@@ -12,48 +12,59 @@ use crate::traffic::{Arrival, TokenSampler, TrafficSource};
 use std::sync::Arc;
 
 /// A service: one Deployment, its traffic and its controllers.
+///
+/// Laid out in declaration order (`repr(C)`), the fields every request touches first and
+/// together: with many services, each request reaches a service whose state is not in the
+/// cache, and a few cache lines per request instead of one per field keep a shared cluster of
+/// many small services about as fast per request as one large one. Large, rarely used parts
+/// are boxed so that they do not spread the hot fields apart.
 #[derive(Debug)]
+#[repr(C, align(64))]
 pub(super) struct Svc {
-    /// Its id (its index in the scenario).
-    pub(super) id: ServiceId,
-    /// Its name (`[service] name`).
-    pub(super) name: String,
-    /// Its Deployment's namespace.
-    pub(super) namespace: String,
-    /// Its validated spec.
-    pub(super) spec: ServiceSpec,
+    // First line: the serving state.
     /// Engines by slot (a pod's engine, or the one shared queue).
     pub(super) engines: Vec<Engine>,
     /// Wake-ups by slot.
     pub(super) wake: Vec<WakeSlot>,
-    /// `None`: a shared queue (one engine, no pods).
-    pub(super) router: Option<Router>,
-    pub(super) source: TrafficSource,
-    pub(super) tokens: Option<TokenSampler>,
-    /// Per-tenant limits at the gateway (traffic that can carry tenant labels).
-    pub(super) tenant_gate: Option<tenants::TenantGate>,
-    /// Every request's prefix hash ids (trace or synthetic), when there are any.
-    pub(super) prefix_table: Option<Arc<PrefixTable>>,
-    pub(super) shared_prefixes: Option<SharedPrefixes>,
-    pub(super) pending: Option<Arrival>,
-    /// Its own statistics, with several services (the run's recorder serves a single one).
-    pub(super) recorder: Option<Recorder>,
-    pub(super) queued: u32,
-    pub(super) in_service: u32,
-    pub(super) busy: u32,
     /// Output tokens of its completed requests (whole run), for cost per token.
     pub(super) output_tokens: u64,
+    pub(super) queued: u32,
+    pub(super) in_service: u32,
+    // Second line: what a request checks on its way.
+    pub(super) busy: u32,
+    /// Its id (its index in the scenario).
+    pub(super) id: ServiceId,
+    /// Its own statistics, with several services (the run's recorder serves a single one).
+    pub(super) recorder: Option<Box<Recorder>>,
+    pub(super) tokens: Option<Box<TokenSampler>>,
+    /// Per-tenant limits at the gateway (traffic that can carry tenant labels).
+    pub(super) tenant_gate: Option<Box<tenants::TenantGate>>,
+    /// Every request's prefix hash ids (trace or synthetic), when there are any.
+    pub(super) prefix_table: Option<Arc<PrefixTable>>,
+    pub(super) shared_prefixes: Option<Box<SharedPrefixes>>,
+    /// Clients with timeouts and retries, if the traffic has them.
+    pub(super) client: Option<Box<client::Client>>,
+    /// Model versions and their rollouts, if the scenario has `[[rollout]]`s.
+    pub(super) rollout: Option<Box<kube::rollout::Rollouts>>,
+    // Then the traffic, the per-engine gauges, the gateway and the router.
+    pub(super) source: TrafficSource,
+    pub(super) pending: Option<Arrival>,
     pub(super) gauges: autoscale::Gauges,
-    pub(super) autoscaler: Option<autoscale::Autoscaler>,
     /// Requests waiting for a Ready pod (KEDA, Knative).
     pub(super) gateway: gateway::Gateway,
-    pub(super) keda: Option<keda::KedaLoop>,
-    pub(super) kpa: Option<knative::KpaLoop>,
-    pub(super) vpa: Option<kube::vpa::Vpa>,
-    /// Clients with timeouts and retries, if the traffic has them.
-    pub(super) client: Option<client::Client>,
-    /// Model versions and their rollouts, if the scenario has `[[rollout]]`s.
-    pub(super) rollout: Option<kube::rollout::Rollouts>,
+    /// `None`: a shared queue (one engine, no pods).
+    pub(super) router: Option<Router>,
+    // Cold: read at set-up, by controllers' periodic loops, or at the end.
+    /// Its validated spec.
+    pub(super) spec: Box<ServiceSpec>,
+    pub(super) autoscaler: Option<Box<autoscale::Autoscaler>>,
+    pub(super) keda: Option<Box<keda::KedaLoop>>,
+    pub(super) kpa: Option<Box<knative::KpaLoop>>,
+    pub(super) vpa: Option<Box<kube::vpa::Vpa>>,
+    /// Its name (`[service] name`).
+    pub(super) name: String,
+    /// Its Deployment's namespace.
+    pub(super) namespace: String,
 }
 
 /// The name of service `svc`'s random stream `what`: today's names for the first service, so a
@@ -78,11 +89,11 @@ impl Svc {
     }
 
     /// A service's own recorder (with several services).
-    pub(super) fn own_recorder(s: &Scenario) -> Recorder {
-        let r = Recorder::new(s.warmup, s.horizon, s.sample_interval, s.slo_latency);
+    pub(super) fn own_recorder(s: &Scenario) -> Box<Recorder> {
+        let r = Recorder::new(s.warmup, s.horizon, s.sample_interval, s.slo_latency).for_service();
         match s.service.engine {
-            EngineSpec::Vllm(_) => r.with_tokens(s.slo_ttft, s.slo_tpot),
-            EngineSpec::Triton { .. } => r,
+            EngineSpec::Vllm(_) => Box::new(r.with_tokens(s.slo_ttft, s.slo_tpot)),
+            EngineSpec::Triton { .. } => Box::new(r),
         }
     }
 

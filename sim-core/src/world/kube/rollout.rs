@@ -278,7 +278,7 @@ fn extra_nodes(
 /// The ready pods a request may go to: a canary's or the others' by weight while a canary is
 /// in progress (the other group if the drawn one has none), else every ready pod.
 pub(in crate::world) fn candidates<'a>(
-    rollout: &'a mut Option<Rollouts>,
+    rollout: &'a mut Option<Box<Rollouts>>,
     kube: &'a Kube,
     svc: ServiceId,
 ) -> &'a [EngineId] {
