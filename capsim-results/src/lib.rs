@@ -27,7 +27,8 @@ pub use failures::{FailureSummary, Incident};
 pub use mig::{InstanceView, LayoutView};
 pub use rollout::{ReadyPoint, RolloutRecord, RolloutSummary, VersionSummary};
 pub use summary::{
-    ClientSummary, Counts, Percentiles, ServiceSummary, SloResult, Summary, TokenSummary,
+    namespaces, ClientSummary, Counts, NamespaceSummary, Percentiles, ServiceSummary, SloResult,
+    Summary, TokenSummary,
 };
 pub use tenants::{Fairness, TenantSlo, TenantSummary};
 

@@ -118,6 +118,10 @@ pub struct Summary {
     /// Per service, in scenario order (one entry, the run's own figures, with one service).
     #[serde(default)]
     pub services: Vec<ServiceSummary>,
+    /// Per namespace of the services, by name: the sums of their services' requests,
+    /// replica-hours and costs; absent unless the services span two or more namespaces.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub namespaces: Vec<NamespaceSummary>,
 }
 
 /// One service's results: its requests, latency, tokens, SLO and replicas.
@@ -158,6 +162,96 @@ pub struct ServiceSummary {
     /// `cost_usd` per million output tokens of completed requests (LLM engines).
     #[serde(default)]
     pub usd_per_million_output_tokens: Option<f64>,
+}
+
+/// One namespace: the sums of its services' figures (what adds up; percentiles and ratios do
+/// not, so there are none).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct NamespaceSummary {
+    /// The namespace's name.
+    pub name: String,
+    /// Its services, in scenario order.
+    pub services: Vec<String>,
+    /// Whole-run request counts, summed over its services.
+    pub requests: Counts,
+    /// Counts for requests that arrived after the warm-up, summed over its services.
+    pub measured: Counts,
+    /// Pod-hours of its services' pods (whole run).
+    pub replica_hours: f64,
+    /// Its services' share of the cluster bill, USD (`null` without nodes).
+    #[serde(default)]
+    pub cost_usd: Option<f64>,
+    /// `cost_usd` by resource.
+    #[serde(default)]
+    pub cost: Option<crate::ResourceCost>,
+    /// `cost_usd` over the horizon, per hour.
+    #[serde(default)]
+    pub cost_usd_per_hour: Option<f64>,
+    /// `cost_usd` per million completed requests (whole run).
+    #[serde(default)]
+    pub usd_per_million_requests: Option<f64>,
+}
+
+impl Counts {
+    /// Adds `other`'s counts, reason by reason.
+    pub fn add(&mut self, other: &Counts) {
+        self.arrived += other.arrived;
+        self.completed += other.completed;
+        self.dropped += other.dropped;
+        self.in_flight += other.in_flight;
+        for (r, n) in &other.dropped_by_reason {
+            *self.dropped_by_reason.entry(r.clone()).or_insert(0) += n;
+        }
+    }
+}
+
+/// Every namespace of `services`, by name, each with the sums of its services' figures; costs
+/// per hour are over `horizon_s`.
+pub fn namespaces(services: &[ServiceSummary], horizon_s: f64) -> Vec<NamespaceSummary> {
+    let mut by_name: BTreeMap<&str, NamespaceSummary> = BTreeMap::new();
+    for v in services {
+        let n = by_name
+            .entry(v.namespace.as_str())
+            .or_insert_with(|| NamespaceSummary {
+                name: v.namespace.clone(),
+                services: Vec::new(),
+                requests: Counts::default(),
+                measured: Counts::default(),
+                replica_hours: 0.0,
+                cost_usd: None,
+                cost: None,
+                cost_usd_per_hour: None,
+                usd_per_million_requests: None,
+            });
+        n.services.push(v.name.clone());
+        n.requests.add(&v.requests);
+        n.measured.add(&v.measured);
+        n.replica_hours += v.replica_hours;
+        if let Some(c) = &v.cost {
+            let mut sum = n.cost.unwrap_or_default();
+            sum.gpu_usd += c.gpu_usd;
+            sum.cpu_usd += c.cpu_usd;
+            sum.memory_usd += c.memory_usd;
+            sum.total_usd += c.total_usd;
+            n.cost = Some(sum);
+        }
+    }
+    by_name
+        .into_values()
+        .map(|mut n| {
+            n.cost_usd = n.cost.map(|c| c.total_usd);
+            n.cost_usd_per_hour = n
+                .cost_usd
+                .filter(|_| horizon_s > 0.0)
+                .map(|c| c / (horizon_s / 3600.0));
+            let done = n.requests.completed;
+            n.usd_per_million_requests = n
+                .cost_usd
+                .filter(|_| done > 0)
+                .map(|c| c / done as f64 * 1e6);
+            n
+        })
+        .collect()
 }
 
 impl ServiceSummary {

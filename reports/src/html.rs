@@ -369,8 +369,11 @@ pub fn page(res: &Results) -> String {
         if let Some((header, rows)) = &res.comparison {
             o.push_str("<details><summary>comparison.csv as written by the run</summary>\n");
             let h: Vec<&str> = header.iter().map(String::as_str).collect();
-            // With several services, `service` follows `policy` and the numbers start after it.
-            let from = 1 + usize::from(h.get(1) == Some(&"service"));
+            // With several services, `service` follows `policy` (and `namespace`, with several
+            // namespaces) and the numbers start after them.
+            let from = 1
+                + usize::from(h.get(1) == Some(&"service"))
+                + usize::from(h.get(2) == Some(&"namespace"));
             table(&mut o, &h, rows, from);
             o.push_str("</details>\n");
         }

@@ -177,6 +177,25 @@ fn cost_table(o: &mut String, run: &Run) {
         &rows,
         2,
     );
+    if !run.summary.namespaces.is_empty() {
+        let rows: Vec<Vec<String>> = run.summary.namespaces.iter().map(namespace_cells).collect();
+        o.push_str("<p>By namespace (the sums of its services; idle belongs to none):</p>\n");
+        table(
+            o,
+            &[
+                "namespace",
+                "services",
+                "completed",
+                "dropped",
+                "pod-hours",
+                "cost",
+                "cost per hour",
+                "cost per million requests",
+            ],
+            &rows,
+            2,
+        );
+    }
     let shared = c.is_some_and(|c| c.share_idle);
     o.push_str(&format!(
         "<p>Each node's bill ({} in all) is split into CPU, memory and GPU rates; each service \
@@ -217,4 +236,49 @@ pub fn policy_table(o: &mut String, policies: &[Run]) {
     let mut h = header(true, with_tokens);
     h.extend(["cost", "cost per million requests"]);
     table(o, &h, &rows, 2);
+    if policies.iter().all(|p| p.summary.namespaces.is_empty()) {
+        return;
+    }
+    let rows: Vec<Vec<String>> = policies
+        .iter()
+        .flat_map(|p| {
+            p.summary.namespaces.iter().map(move |n| {
+                let mut r = vec![p.name.clone()];
+                r.extend(namespace_cells(n));
+                r
+            })
+        })
+        .collect();
+    o.push_str("<p>By namespace (the sums of its services):</p>\n");
+    table(
+        o,
+        &[
+            "policy",
+            "namespace",
+            "services",
+            "completed",
+            "dropped",
+            "pod-hours",
+            "cost",
+            "cost per hour",
+            "cost per million requests",
+        ],
+        &rows,
+        3,
+    );
+}
+
+/// One namespace's cells: name, services, requests completed and dropped after the warm-up,
+/// pod-hours (whole run) and cost (total, per hour, per million requests).
+fn namespace_cells(n: &capsim_results::NamespaceSummary) -> Vec<String> {
+    vec![
+        n.name.clone(),
+        n.services.join(", "),
+        n.measured.completed.to_string(),
+        n.measured.dropped.to_string(),
+        qty(Some(n.replica_hours), 2, "pod-h"),
+        usd(n.cost_usd),
+        usd(n.cost_usd_per_hour),
+        usd(n.usd_per_million_requests),
+    ]
 }

@@ -5,9 +5,9 @@
 //! [`summarise`], the one conversion from what a run measured to a [`Summary`].
 
 pub use capsim_results::{
-    BatchOutcome, ClientSummary, ClusterSummary, Counts, KarpenterOutcome, Percentiles,
-    PoolOutcome, PreemptionOutcome, QueueOutcome, QuotaOutcome, ServiceSummary, SloResult, Summary,
-    TokenSummary, VpaOutcome, VpaResources, WaitTimes,
+    BatchOutcome, ClientSummary, ClusterSummary, Counts, KarpenterOutcome, NamespaceSummary,
+    Percentiles, PoolOutcome, PreemptionOutcome, QueueOutcome, QuotaOutcome, ServiceSummary,
+    SloResult, Summary, TokenSummary, VpaOutcome, VpaResources, WaitTimes,
 };
 
 use crate::metrics::{series, LogHistogram, Recorded, SeriesRow};
@@ -265,6 +265,7 @@ pub fn summarise(
         rollout: None,
         fairness: None,
         services: Vec::new(),
+        namespaces: Vec::new(),
     };
     RunResult {
         summary,

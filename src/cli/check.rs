@@ -65,6 +65,8 @@ pub struct Check {
     /// The service it is about (`services.<name>.<metric>`): its index and name; `None` for the
     /// whole run.
     pub service: Option<(usize, String)>,
+    /// The namespace it is about (`namespaces.<name>.<metric>`); `None` for the whole run.
+    pub namespace: Option<String>,
     /// The comparison.
     pub op: Op,
     /// The threshold.
@@ -80,9 +82,11 @@ impl Check {
     pub fn describe(&self) -> String {
         let mut t = format!(
             "{}{} {} {}",
-            self.service
-                .as_ref()
-                .map_or(String::new(), |(_, n)| format!("services.{n}.")),
+            match (&self.service, &self.namespace) {
+                (Some((_, n)), _) => format!("services.{n}."),
+                (None, Some(n)) => format!("namespaces.{n}."),
+                (None, None) => String::new(),
+            },
             METRICS[self.metric],
             self.op.symbol(),
             self.threshold
@@ -102,13 +106,33 @@ impl Check {
             && self.point.is_none_or(|p| point == Some(p))
     }
 
-    /// `None` when the check holds for these metric values, else why not.
+    /// `None` when the check holds for these metric values (the run's, then each service's),
+    /// else why not.
     pub fn failure(&self, values: &[Option<f64>]) -> Option<String> {
-        // A service's metrics follow the run's, service by service.
-        let base = self
-            .service
-            .as_ref()
-            .map_or(0, |(i, _)| (i + 1) * METRICS.len());
+        self.failure_in(values, &[])
+    }
+
+    /// As [`Check::failure`], where the values of `namespaces` (by name) follow the services'.
+    pub fn failure_in(&self, values: &[Option<f64>], namespaces: &[String]) -> Option<String> {
+        // A service's metrics follow the run's, service by service; a namespace's come last.
+        let base = match (&self.service, &self.namespace) {
+            (Some((i, _)), _) => (i + 1) * METRICS.len(),
+            (None, Some(n)) => {
+                let Some(j) = namespaces.iter().position(|x| x == n) else {
+                    return Some(format!(
+                        "{}: no service of the run is in namespace \"{n}\" (its namespaces: {})",
+                        self.describe(),
+                        if namespaces.is_empty() {
+                            "none".to_string()
+                        } else {
+                            namespaces.join(", ")
+                        }
+                    ));
+                };
+                values.len() - (namespaces.len() - j) * METRICS.len()
+            }
+            (None, None) => 0,
+        };
         let get = |name: &str| {
             METRICS
                 .iter()
@@ -146,8 +170,14 @@ pub fn service_metrics() -> impl Iterator<Item = &'static str> {
     METRICS.into_iter().filter(|m| !CLUSTER_ONLY.contains(m))
 }
 
+/// The metrics a check may ask of one namespace (`namespaces.<name>.<metric>`).
+pub fn namespace_metrics() -> impl Iterator<Item = &'static str> {
+    super::compare::NAMESPACE_METRICS.into_iter()
+}
+
 /// The run's [`METRICS`], then each service's (in scenario order; cluster-only metrics empty),
-/// as the comparison's service rows have them.
+/// as the comparison's service rows have them, then each namespace's (by name, as
+/// [`namespaces_of`] lists them; only sums), as its namespace rows have them.
 pub fn all_metric_values(s: &Summary) -> Vec<Option<f64>> {
     let mut v = metric_values(s).to_vec();
     for x in &s.services {
@@ -155,7 +185,25 @@ pub fn all_metric_values(s: &Summary) -> Vec<Option<f64>> {
         // The cluster-only metrics are empty here (`service_metric_values`).
         v.extend(own);
     }
+    for n in namespaces(s) {
+        v.extend(super::compare::namespace_metric_values(s, &n));
+    }
     v
+}
+
+/// Every namespace of a run's services, by name: `summary.json`'s `namespaces`, or, where it
+/// lists none (all services in one), that one namespace's sums.
+fn namespaces(s: &Summary) -> Vec<capsim_results::NamespaceSummary> {
+    if s.namespaces.is_empty() {
+        capsim_results::namespaces(&s.services, s.horizon_s)
+    } else {
+        s.namespaces.clone()
+    }
+}
+
+/// The names of [`namespaces`], in the order [`all_metric_values`] lists their values.
+pub fn namespaces_of(s: &Summary) -> Vec<String> {
+    namespaces(s).into_iter().map(|n| n.name).collect()
 }
 
 /// The `[[check]]` tables of a TOML file (a scenario or a sweep). `points` is the number of sweep
@@ -204,36 +252,53 @@ pub fn parse_checks(
             }
         }
         let mut service = None;
+        let mut namespace = None;
         let metric = match t.get("metric") {
             Some(Value::String(full)) => {
-                let m = match full.strip_prefix("services.") {
-                    None => full.as_str(),
-                    Some(rest) => {
-                        let (name, m) = rest.rsplit_once('.').unwrap_or((rest, ""));
-                        let Some(i) = names.iter().position(|n| n == name) else {
-                            return Err(err(
-                                &format!("{key}.metric"),
-                                if names.is_empty() {
-                                    format!("\"{full}\" names a service, but this file has no [[service]] tables (a per-service metric is `services.<name>.<metric>` in a scenario with several services)")
-                                } else {
-                                    format!(
+                let m = if let Some(rest) = full.strip_prefix("namespaces.") {
+                    // Namespaces may come from manifests, so the name is checked at run time.
+                    let (name, m) = rest.rsplit_once('.').unwrap_or((rest, ""));
+                    if name.is_empty() || !namespace_metrics().any(|x| x == m) {
+                        return Err(err(
+                            &format!("{key}.metric"),
+                            format!(
+                                "\"{full}\": expected `namespaces.<name>.<metric>` with one of {}",
+                                namespace_metrics().collect::<Vec<_>>().join(", ")
+                            ),
+                        ));
+                    }
+                    namespace = Some(name.to_string());
+                    m
+                } else {
+                    match full.strip_prefix("services.") {
+                        None => full.as_str(),
+                        Some(rest) => {
+                            let (name, m) = rest.rsplit_once('.').unwrap_or((rest, ""));
+                            let Some(i) = names.iter().position(|n| n == name) else {
+                                return Err(err(
+                                    &format!("{key}.metric"),
+                                    if names.is_empty() {
+                                        format!("\"{full}\" names a service, but this file has no [[service]] tables (a per-service metric is `services.<name>.<metric>` in a scenario with several services)")
+                                    } else {
+                                        format!(
                                         "no [[service]] is named \"{name}\"; the services are: {}",
                                         names.join(", ")
                                     )
-                                },
-                            ));
-                        };
-                        if !service_metrics().any(|x| x == m) {
-                            return Err(err(
-                                &format!("{key}.metric"),
-                                format!(
-                                    "\"{m}\" is not a per-service metric; expected one of {}",
-                                    service_metrics().collect::<Vec<_>>().join(", ")
-                                ),
-                            ));
+                                    },
+                                ));
+                            };
+                            if !service_metrics().any(|x| x == m) {
+                                return Err(err(
+                                    &format!("{key}.metric"),
+                                    format!(
+                                        "\"{m}\" is not a per-service metric; expected one of {}",
+                                        service_metrics().collect::<Vec<_>>().join(", ")
+                                    ),
+                                ));
+                            }
+                            service = Some((i, name.to_string()));
+                            m
                         }
-                        service = Some((i, name.to_string()));
-                        m
                     }
                 };
                 match METRICS.iter().position(|x| *x == m) {
@@ -306,6 +371,7 @@ pub fn parse_checks(
             origin: format!("{file} [[check]] {i}"),
             metric,
             service,
+            namespace,
             op,
             threshold,
             policy,
@@ -329,8 +395,10 @@ pub struct Row<'a> {
     pub point: Option<usize>,
     /// Policy variant name (`base` without variants).
     pub policy: &'a str,
-    /// Values of [`METRICS`].
+    /// Values of [`METRICS`]: the run's, then each service's, then each namespace's.
     pub values: &'a [Option<f64>],
+    /// The namespaces whose values end `values`, in their order (empty in sweeps).
+    pub namespaces: &'a [String],
 }
 
 /// Every failure of `checks` over `rows`, one line each; a check no row concerns fails too.
@@ -340,7 +408,7 @@ pub fn failures(checks: &[Check], rows: &[Row]) -> Vec<String> {
         let mut any = false;
         for r in rows.iter().filter(|r| c.applies(r.point, r.policy)) {
             any = true;
-            if let Some(f) = c.failure(r.values) {
+            if let Some(f) = c.failure_in(r.values, r.namespaces) {
                 let mut at = String::new();
                 if let Some(p) = r.point {
                     at.push_str(&format!("point {p}, "));
@@ -378,13 +446,15 @@ pub fn verdict(failed: Vec<String>, total: usize) -> Result<(), CliError> {
 /// Evaluates a scenario's checks on the summaries `capsim run` produced.
 pub fn enforce(checks: &[Check], runs: &[(String, Summary)]) -> Result<(), CliError> {
     let values: Vec<Vec<Option<f64>>> = runs.iter().map(|(_, s)| all_metric_values(s)).collect();
+    let names: Vec<Vec<String>> = runs.iter().map(|(_, s)| namespaces_of(s)).collect();
     let rows: Vec<Row> = runs
         .iter()
-        .zip(&values)
-        .map(|((name, _), v)| Row {
+        .zip(values.iter().zip(&names))
+        .map(|((name, _), (v, n))| Row {
             point: None,
             policy: name,
             values: v,
+            namespaces: n,
         })
         .collect();
     verdict(failures(checks, &rows), checks.len())
@@ -407,6 +477,7 @@ mod tests {
             point: None,
             policy: "fast",
             values: &v,
+            namespaces: &[],
         }];
         let f = failures(&c, &rows);
         assert_eq!(f.len(), 1, "{f:?}");

@@ -5,7 +5,7 @@ use super::error::CliError;
 use super::load::Loaded;
 use super::output::Staged;
 use super::run::{apply_flags, folder_name, provenance_and_report, run_one, RunArgs};
-use sim_core::results::{ServiceSummary, Summary};
+use sim_core::results::{NamespaceSummary, ServiceSummary, Summary};
 use sim_core::{Inputs, Scenario};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -163,12 +163,68 @@ pub fn service_metric_values(s: &Summary, v: &ServiceSummary) -> [Option<f64>; 1
     ]
 }
 
+/// Whether any variant's services span several namespaces (`summary.json`'s `namespaces`):
+/// then `comparison.csv` and the table get a `namespace` column after `service`, and one row per
+/// namespace after each variant's service rows.
+pub fn by_namespace(rows: &[(String, Summary)]) -> bool {
+    rows.iter().any(|(_, s)| !s.namespaces.is_empty())
+}
+
+/// The [`METRICS`] a namespace has: the sums over its services (requests, replica-hours, cost).
+pub const NAMESPACE_METRICS: [&str; 6] = [
+    "completed",
+    "dropped",
+    "replica_hours",
+    "cost_usd",
+    "cost_usd_per_hour",
+    "cost_usd_per_million_requests",
+];
+
+/// The values of [`METRICS`] for one namespace of a run: its services' measured requests and
+/// replica-hours (over the measured window, as their rows), and its share of the bill, as
+/// `summary.json`'s `namespaces` entry has it. What does not add up over services (percentiles,
+/// SLO attainment) and the cluster's own columns are `None`.
+pub fn namespace_metric_values(s: &Summary, n: &NamespaceSummary) -> [Option<f64>; 16] {
+    let replica_hours: f64 = s
+        .services
+        .iter()
+        .filter(|v| v.namespace == n.name)
+        .map(|v| v.replicas_mean * (s.horizon_s - s.warmup_s) / 3600.0)
+        .sum();
+    let mut m = [None; 16];
+    m[0] = Some(n.measured.completed as f64);
+    m[1] = Some(n.measured.dropped as f64);
+    m[9] = Some(replica_hours);
+    m[12] = n.cost_usd;
+    m[13] = n.cost_usd_per_hour;
+    m[14] = n.usd_per_million_requests;
+    m
+}
+
+/// Writes one service or namespace row's values: counts as whole numbers, replica-hours always,
+/// as on the cluster row.
+fn write_values(t: &mut String, m: &[Option<f64>; 16]) {
+    for (i, x) in m.iter().enumerate() {
+        let _ = match (i, x) {
+            (0 | 1, Some(x)) => write!(t, ",{}", *x as u64),
+            (9, Some(x)) => write!(t, ",{x:.6}"),
+            _ => write!(t, ",{}", cell(*x)),
+        };
+    }
+    t.push('\n');
+}
+
 /// `comparison.csv`: one row per variant, in file order. With several services, a `service`
 /// column follows `policy`: each variant's row for the whole cluster (an empty `service`) is
-/// followed by one row per service, in scenario order.
+/// followed by one row per service, in scenario order. With several namespaces a `namespace`
+/// column follows: the service rows name theirs, and one row per namespace (an empty `service`),
+/// by name, follows them.
 pub fn comparison_csv(rows: &[(String, Summary)]) -> String {
     let split = by_service(rows);
-    let mut t = if split {
+    let ns = by_namespace(rows);
+    let mut t = if ns {
+        COMPARISON_COLUMNS.replacen("policy,", "policy,service,namespace,", 1)
+    } else if split {
         COMPARISON_COLUMNS.replacen("policy,", "policy,service,", 1)
     } else {
         String::from(COMPARISON_COLUMNS)
@@ -177,7 +233,9 @@ pub fn comparison_csv(rows: &[(String, Summary)]) -> String {
     for (name, s) in rows {
         let c = s.cluster.as_ref();
         let k = s.tokens.as_ref();
-        let lead = if split {
+        let lead = if ns {
+            format!("{name},,")
+        } else if split {
             format!("{name},")
         } else {
             name.clone()
@@ -206,17 +264,15 @@ pub fn comparison_csv(rows: &[(String, Summary)]) -> String {
             continue;
         }
         for v in &s.services {
-            let m = service_metric_values(s, v);
             let _ = write!(t, "{name},{}", v.name);
-            for (i, x) in m.iter().enumerate() {
-                // Counts as whole numbers, replica-hours always, as on the cluster row.
-                let _ = match (i, x) {
-                    (0 | 1, Some(x)) => write!(t, ",{}", *x as u64),
-                    (9, Some(x)) => write!(t, ",{x:.6}"),
-                    _ => write!(t, ",{}", cell(*x)),
-                };
+            if ns {
+                let _ = write!(t, ",{}", v.namespace);
             }
-            t.push('\n');
+            write_values(&mut t, &service_metric_values(s, v));
+        }
+        for n in &s.namespaces {
+            let _ = write!(t, "{name},,{}", n.name);
+            write_values(&mut t, &namespace_metric_values(s, n));
         }
     }
     t
@@ -241,12 +297,16 @@ fn usd(v: Option<f64>) -> String {
 /// The comparison as people read it: a fixed-width table.
 pub fn render(rows: &[(String, Summary)], out: &Path) -> String {
     let split = by_service(rows);
+    let ns = by_namespace(rows);
     let tokens = rows
         .iter()
         .any(|(_, s)| s.tokens.is_some() || s.services.iter().any(|v| v.tokens.is_some()));
     let mut header = vec!["policy"];
     if split {
         header.push("service");
+    }
+    if ns {
+        header.push("namespace");
     }
     header.extend(["p50", "p99"]);
     if tokens {
@@ -272,6 +332,9 @@ pub fn render(rows: &[(String, Summary)], out: &Path) -> String {
         if split {
             r.push("(cluster)".into());
         }
+        if ns {
+            r.push(String::new());
+        }
         r.extend([ms(s.latency_s.p50), ms(s.latency_s.p99)]);
         if tokens {
             r.push(ms(k.and_then(|k| k.ttft_s.p99)));
@@ -295,12 +358,29 @@ pub fn render(rows: &[(String, Summary)], out: &Path) -> String {
         // Each service's own figures and its share of the bill; nodes are the cluster's.
         for v in &s.services {
             let m = service_metric_values(s, v);
-            let mut r = vec![name.clone(), v.name.clone(), ms(m[2]), ms(m[4])];
+            let mut r = vec![name.clone(), v.name.clone()];
+            if ns {
+                r.push(v.namespace.clone());
+            }
+            r.extend([ms(m[2]), ms(m[4])]);
             if tokens {
                 r.push(ms(m[5]));
                 r.push(ms(m[6]));
             }
             r.push(pct(m[8].or(m[7])));
+            r.push(format!("{:.1}", m[9].unwrap_or(0.0)));
+            r.extend(["-".to_string(), usd(m[13]), usd(m[14])]);
+            if ooms {
+                r.push("-".into());
+            }
+            table.push(r);
+        }
+        // Each namespace: its services' sums; latency and SLO do not add up, so none.
+        for n in &s.namespaces {
+            let m = namespace_metric_values(s, n);
+            let mut r = vec![name.clone(), "(all)".into(), n.name.clone()];
+            let dashes = if tokens { 5 } else { 3 };
+            r.extend(std::iter::repeat_n("-".to_string(), dashes));
             r.push(format!("{:.1}", m[9].unwrap_or(0.0)));
             r.extend(["-".to_string(), usd(m[13]), usd(m[14])]);
             if ooms {
@@ -336,8 +416,9 @@ pub fn render(rows: &[(String, Summary)], out: &Path) -> String {
             .iter()
             .enumerate()
             .map(|(j, c)| {
-                // Names (the policy, and the service with several) to the left, numbers right.
-                if j == 0 || (split && j == 1) {
+                // Names (the policy, the service and namespace with several) to the left,
+                // numbers right.
+                if j == 0 || (split && j == 1) || (ns && j == 2) {
                     format!("{c:<w$}", w = widths[j])
                 } else {
                     format!("{c:>w$}", w = widths[j])
@@ -376,6 +457,23 @@ pub fn render(rows: &[(String, Summary)], out: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn namespace_metrics_are_the_ones_a_namespace_row_fills() {
+        let mut s: Summary =
+            serde_json::from_str(include_str!("../../tests/golden/golden.summary.json")).unwrap();
+        s.services[0].requests.completed = 10;
+        s.services[0].cost = Some(capsim_results::ResourceCost::new(1.0, 2.0, 3.0));
+        let n = &capsim_results::namespaces(&s.services, s.horizon_s)[0];
+        assert_eq!(n.cost_usd, Some(6.0));
+        let filled: Vec<&str> = namespace_metric_values(&s, n)
+            .iter()
+            .zip(METRICS)
+            .filter(|(v, _)| v.is_some())
+            .map(|(_, m)| m)
+            .collect();
+        assert_eq!(filled, NAMESPACE_METRICS);
+    }
 
     #[test]
     fn metrics_are_the_comparison_columns() {

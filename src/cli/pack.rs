@@ -228,6 +228,10 @@ fn replay(
             args.pods.display()
         )));
     }
+    // Refused before the output folder is made.
+    if let Some(times) = &trace.times {
+        replay::samples(times, interval_s).map_err(CliError::Input)?;
+    }
     let cfg = ReplayConfig {
         policies: policies.clone(),
         seeds: seeds.clone(),

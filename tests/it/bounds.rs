@@ -118,6 +118,39 @@ fn numbers_that_size_memory_or_work_are_refused_naming_the_key_and_the_limit() {
     }
 }
 
+/// Time-slicing keeps a slot for every share of every GPU of every node: `replicas` is bounded
+/// like the other numbers that size memory; 64 shares per GPU pass.
+#[test]
+fn time_slicing_replicas_are_bounded() {
+    let with_pool = |replicas: u64| {
+        format!(
+            "{VALID}[[node_pool]]\nname = \"a10g\"\ninstance_type = \"g5.xlarge\"\n\
+             initial_size = 1\ntime_slicing = {{ replicas = {replicas} }}\n"
+        )
+    };
+    refused(
+        &with_pool(4_000_000_000),
+        &[],
+        &[],
+        "key `node_pool[0].time_slicing.replicas`",
+        &format!(
+            "expected at most {} ({})",
+            limits::TIME_SLICE_REPLICAS.shown(),
+            limits::TIME_SLICE_REPLICAS.why
+        ),
+    );
+    refused(
+        &with_pool(65),
+        &[],
+        &[],
+        "key `node_pool[0].time_slicing.replicas`",
+        "found 65 shares per GPU",
+    );
+    let dir = fixture(&[("s.toml", &with_pool(64))]);
+    let (code, _, stderr) = capsim_text(&["validate", &p(&dir, "s.toml")]);
+    assert_eq!(code, 0, "{stderr}");
+}
+
 #[test]
 fn real_plans_pass_and_large_ones_get_an_estimate() {
     // 10,000 replicas for a simulated week at 20,000 requests a second: about 1.2e10 requests.

@@ -298,3 +298,258 @@ fn bad_cost_input_is_a_located_error() {
     .unwrap_err();
     assert_eq!(e.key, "cost_allocation.split", "{e}");
 }
+
+/// `two_nodes` with its services in two namespaces and a third, CPU-only service beside `whole`:
+/// `team-a` holds `whole` (two H100s, 8 vCPU, 64 GiB) and `cpu` (4 vCPU, 16 GiB a pod), `team-b`
+/// holds `slice` (a 3g.20gb slice, 2 vCPU, 8 GiB).
+fn two_namespaces(cpu_replicas: u32) -> String {
+    let mut src = two_nodes("[[namespace]]\nname = \"team-a\"\n[[namespace]]\nname = \"team-b\"\n")
+        .replacen(
+            "name = \"whole\"\n",
+            "name = \"whole\"\nnamespace = \"team-a\"\n",
+            1,
+        )
+        .replacen(
+            "name = \"slice\"\n",
+            "name = \"slice\"\nnamespace = \"team-b\"\n",
+            1,
+        );
+    src.push_str(&svc(
+        "cpu",
+        cpu_replicas,
+        r#"{ cpu = "4", memory = "16Gi" }"#,
+        "namespace = \"team-a\"\n",
+    ));
+    src
+}
+
+/// What each namespace of [`two_namespaces`] pays for the hour, by hand: (GPU, CPU, memory).
+fn namespace_bills(cpu_replicas: u32) -> [(&'static str, [f64; 3]); 2] {
+    let h100 = gpu_rate(55.04, 192.0, 2048.0, 8.0);
+    let a100 = gpu_rate(3.67, 12.0, 85.0, 1.0);
+    let n = f64::from(cpu_replicas);
+    [
+        (
+            "team-a",
+            [2.0 * h100, (8.0 + 4.0 * n) * CPU, (64.0 + 16.0 * n) * MEM],
+        ),
+        ("team-b", [3.0 / 7.0 * a100, 2.0 * CPU, 8.0 * MEM]),
+    ]
+}
+
+#[test]
+fn namespaces_sum_their_services_costs_and_requests() {
+    let r = run(&two_namespaces(1));
+    let ns = &r.summary.namespaces;
+    assert_eq!(
+        ns.iter().map(|n| n.name.as_str()).collect::<Vec<_>>(),
+        ["team-a", "team-b"],
+        "by name"
+    );
+    assert_eq!(ns[0].services, ["whole", "cpu"], "scenario order");
+    assert_eq!(ns[1].services, ["slice"]);
+    for (n, (name, [gpu, cpu, mem])) in ns.iter().zip(namespace_bills(1)) {
+        let c = n.cost.expect("a cost");
+        near(c.gpu_usd, gpu, &format!("{name}: GPU"));
+        near(c.cpu_usd, cpu, &format!("{name}: CPU"));
+        near(c.memory_usd, mem, &format!("{name}: memory"));
+        let total = gpu + cpu + mem;
+        near(n.cost_usd.unwrap(), total, &format!("{name}: total"));
+        // The horizon is one hour: per hour is the total.
+        near(
+            n.cost_usd_per_hour.unwrap(),
+            total,
+            &format!("{name}: per hour"),
+        );
+        let services: Vec<_> = r
+            .summary
+            .services
+            .iter()
+            .filter(|v| v.namespace == *name)
+            .collect();
+        let completed: u64 = services.iter().map(|v| v.requests.completed).sum();
+        let measured: u64 = services.iter().map(|v| v.measured.completed).sum();
+        let dropped: u64 = services.iter().map(|v| v.requests.dropped).sum();
+        assert_eq!(n.requests.completed, completed, "{name}");
+        assert_eq!(n.measured.completed, measured, "{name}");
+        assert_eq!(n.requests.dropped, dropped, "{name}");
+        assert!(
+            completed > 3000,
+            "{name}: about 3,600 requests an hour each"
+        );
+        near(
+            n.usd_per_million_requests.unwrap(),
+            total / completed as f64 * 1e6,
+            &format!("{name}: $/M requests"),
+        );
+        let hours: f64 = services.iter().map(|v| v.replica_hours).sum();
+        near(n.replica_hours, hours, &format!("{name}: pod-hours"));
+    }
+    // With every service in one namespace there is nothing to add: no entries, as before.
+    assert!(run(&two_nodes("")).summary.namespaces.is_empty());
+    let json = capsim_results::summary_json(&run(&two_nodes("")).summary);
+    assert!(!json.contains("\"namespaces\""), "absent, not empty");
+}
+
+/// Policy variants of [`two_namespaces`]: `comparison.csv` gains a `namespace` column and one row
+/// per namespace with its services' sums (costs by hand); latency and SLO stay empty; checks
+/// may ask `namespaces.<name>.<metric>`.
+#[test]
+fn comparisons_have_a_row_per_namespace_and_checks_can_ask_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = namespace_bills(1);
+    let b = namespace_bills(2);
+    let team_a_1: f64 = a[0].1.iter().sum();
+    let team_a_2: f64 = b[0].1.iter().sum();
+    let mut src = two_namespaces(1);
+    src.push_str(&format!(
+        r#"
+[[policy]]
+name = "one-cpu"
+
+[[policy]]
+name = "two-cpu"
+service.cpu.replicas = 2
+
+[[check]]
+metric = "namespaces.team-a.cost_usd"
+op = "<="
+threshold = {}
+"#,
+        team_a_1 + 0.01
+    ));
+    let path = dir.path().join("ns.toml");
+    std::fs::write(&path, &src).unwrap();
+    let out = dir.path().join("out");
+    let (code, stdout, stderr) = crate::common::capsim_text(&[
+        "run",
+        path.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--report",
+    ]);
+    // The second variant's team-a pays for one more CPU pod, over the threshold: exit 3.
+    assert_eq!(code, 3, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("namespaces.team-a.cost_usd <= ")
+            && stderr.contains("policy two-cpu")
+            && !stderr.contains("policy one-cpu"),
+        "{stderr}"
+    );
+    // The printed table: a namespace column, and `(all)` rows with dashes for latency.
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("two-cpu") && l.contains("(all)") && l.contains("team-a"))
+        .unwrap_or_else(|| panic!("no team-a row in:\n{stdout}"));
+    assert!(line.contains(&format!("${team_a_2:.2}")), "{line}");
+    assert!(stdout.lines().any(|l| l.contains("namespace")), "{stdout}");
+
+    let csv = std::fs::read_to_string(out.join("comparison.csv")).unwrap();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(header[..4], ["policy", "service", "namespace", "completed"]);
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    let keys: Vec<(&str, &str, &str)> = rows.iter().map(|r| (r[0], r[1], r[2])).collect();
+    assert_eq!(
+        keys,
+        [
+            ("one-cpu", "", ""),
+            ("one-cpu", "whole", "team-a"),
+            ("one-cpu", "slice", "team-b"),
+            ("one-cpu", "cpu", "team-a"),
+            ("one-cpu", "", "team-a"),
+            ("one-cpu", "", "team-b"),
+            ("two-cpu", "", ""),
+            ("two-cpu", "whole", "team-a"),
+            ("two-cpu", "slice", "team-b"),
+            ("two-cpu", "cpu", "team-a"),
+            ("two-cpu", "", "team-a"),
+            ("two-cpu", "", "team-b"),
+        ]
+    );
+    let num = |r: &Vec<&str>, c: &str| r[col(c)].parse::<f64>().unwrap();
+    for (policy, bills) in [("one-cpu", a), ("two-cpu", b)] {
+        let of = |svc: &str, ns: &str| {
+            rows.iter()
+                .find(|r| r[0] == policy && r[1] == svc && r[2] == ns)
+                .unwrap()
+        };
+        for (ns, parts) in bills {
+            let r = of("", ns);
+            let total: f64 = parts.iter().sum();
+            assert!((num(r, "cost_usd") - total).abs() < 1e-5, "{policy}/{ns}");
+            assert!((num(r, "cost_usd_per_hour") - total).abs() < 1e-5);
+            // Counts and replica-hours are the services' sums; nothing else adds up.
+            let services: Vec<&Vec<&str>> = rows
+                .iter()
+                .filter(|x| x[0] == policy && !x[1].is_empty() && x[2] == ns)
+                .collect();
+            for c in ["completed", "dropped"] {
+                let sum: f64 = services.iter().map(|x| num(x, c)).sum();
+                assert_eq!(num(r, c), sum, "{policy}/{ns}: {c}");
+            }
+            let sum: f64 = services.iter().map(|x| num(x, "replica_hours")).sum();
+            assert!((num(r, "replica_hours") - sum).abs() < 1e-5);
+            for c in [
+                "latency_p50_s",
+                "latency_p99_s",
+                "slo_attainment_ratio",
+                "node_hours",
+                "gpu_hours",
+                "gpu_oom_kills",
+            ] {
+                assert_eq!(r[col(c)], "", "{policy}/{ns}: {c} does not add up");
+            }
+        }
+    }
+    // The report's comparison has a table by namespace.
+    let page = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(page.contains("By namespace (the sums of its services)"));
+    // Each variant's summary.json lists the namespaces.
+    let s: capsim_results::Summary = serde_json::from_str(
+        &std::fs::read_to_string(out.join("policies/two-cpu/summary.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(s.namespaces.len(), 2);
+    assert!((s.namespaces[0].cost_usd.unwrap() - team_a_2).abs() < 1e-6);
+}
+
+/// A check may name any namespace with services, even when there is only one (`default`); a
+/// namespace without services fails, naming the run's; a metric that does not add up is refused.
+#[test]
+fn namespace_checks_name_what_is_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let check = |metric: &str| {
+        let src = format!(
+            "{}\n[[check]]\nmetric = \"{metric}\"\nop = \">\"\nthreshold = 1.0\n",
+            two_nodes("")
+        );
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, src).unwrap();
+        let out = dir.path().join("out");
+        let _ = std::fs::remove_dir_all(&out);
+        crate::common::capsim_text(&[
+            "run",
+            path.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
+    let (code, _, stderr) = check("namespaces.default.cost_usd");
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("checks: all 1 passed"), "{stderr}");
+    let (code, _, stderr) = check("namespaces.team-x.cost_usd");
+    assert_eq!(code, 3, "{stderr}");
+    assert!(
+        stderr
+            .contains("no service of the run is in namespace \"team-x\" (its namespaces: default)"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = check("namespaces.default.latency_p99_s");
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("check[0].metric") && stderr.contains("cost_usd_per_million_requests"),
+        "{stderr}"
+    );
+}

@@ -196,6 +196,17 @@ fn bad_input_is_refused_with_a_clear_error() {
         &["--nodes", &nodes, "--pods", &pods_s, "--interval", "hourly"],
         &["--interval", "hourly"],
     );
+    // A pod deleted 2^40 s in, sampled every second: about 1.1e12 samples per run would be
+    // kept, so the replay is refused before anything is allocated (issue #18).
+    with_pods("p0,1000,1024,1,1000,,LS,Running,0,1099511627776,0\n");
+    bad(
+        &["--nodes", &nodes, "--pods", &pods_s, "--interval", "1s"],
+        &[
+            "--interval 1s: the pods span 1099511627776 s",
+            "expected at most 1,000,000 samples",
+            "found 1,099,511,627,777 samples",
+        ],
+    );
     bad(
         &["--nodes", &nodes, "--pods", &pods_s, "--inflate", "1.3"],
         &["--inflate 1.3", "without inflation"],

@@ -182,7 +182,12 @@ fn gpus_of(
                 ));
             }
             match count {
-                Some(n) if n >= 1 => Ok((Some(g), n)),
+                Some(n) if n >= 1 => {
+                    crate::scenario::limits::GPUS_PER_NODE
+                        .check(n.into())
+                        .map_err(|m| c.err(&count_key, m))?;
+                    Ok((Some(g), n))
+                }
                 Some(_) => Err(c.err(
                     &count_key,
                     format!("expected gpu_count of at least 1 with `gpu = \"{g}\"` (leave out `gpu` for a CPU-only type)"),

@@ -273,6 +273,20 @@ fn instance_errors_name_the_key_and_line() {
     assert_at(&e, "instance[1].gpu", 17, "did you mean `l40s`?");
     let e = instance_error("gpu_count = 1", "gpu_count = 0");
     assert_at(&e, "instance[1].gpu_count", 18, "at least 1");
+    // GPUs per node are bounded (each GPU's shares and slices are kept in memory).
+    let e = instance_error("gpu_count = 1", "gpu_count = 4000000000");
+    assert_at(
+        &e,
+        "instance[1].gpu_count",
+        18,
+        "expected at most 64 GPUs per node",
+    );
+    assert!(Catalog::builtin()
+        .with_instances(
+            &GOOD.replace("gpu_count = 1", "gpu_count = 64"),
+            "user.toml"
+        )
+        .is_ok());
     let e = instance_error("gpu_count = 1\n", "");
     assert_at(&e, "instance[1].gpu", 17, "needs `gpu_count`");
     let e = instance_error("gpu = \"h100-sxm\"\n", "");

@@ -99,8 +99,27 @@ fn at(second: u64, phase: u64) -> SimTime {
     SimTime(second.saturating_mul(NANOS_PER_SEC).saturating_add(phase))
 }
 
+/// The samples a replay of pods with `times` takes every `interval_s` seconds (one per interval up
+/// to the last creation or deletion, and one at 0), or why there would be too many
+/// ([`crate::scenario::limits::REPLAY_SAMPLES`]).
+pub fn samples(times: &[PodTimes], interval_s: u64) -> Result<u64, String> {
+    let end = times
+        .iter()
+        .map(|t| t.deletion_s.unwrap_or(t.creation_s).max(t.creation_s))
+        .max()
+        .unwrap_or(0);
+    let n = end.div_ceil(interval_s.max(1)) + 1;
+    crate::scenario::limits::REPLAY_SAMPLES
+        .check(n)
+        .map(|()| n)
+        .map_err(|m| {
+            format!("--interval {interval_s}s: the pods span {end} s; {m}; sample less often")
+        })
+}
+
 /// Replays every (policy, seed) pair of `cfg` on `trace`, in parallel on the current rayon pool.
-/// Fails when the pod list has no `creation_time`/`deletion_time` columns or the interval is 0.
+/// Fails when the pod list has no `creation_time`/`deletion_time` columns, the interval is 0 or
+/// the samples would pass [`crate::scenario::limits::REPLAY_SAMPLES`].
 pub fn run_replay(trace: &PackTrace, cfg: &ReplayConfig) -> Result<Vec<ReplayRun>, String> {
     let times = trace.times.as_deref().ok_or_else(|| {
         "the pod list has no creation_time and deletion_time columns, which the replay needs"
@@ -109,6 +128,7 @@ pub fn run_replay(trace: &PackTrace, cfg: &ReplayConfig) -> Result<Vec<ReplayRun
     if cfg.interval_s == 0 {
         return Err("the sampling interval must be at least 1 s".into());
     }
+    samples(times, cfg.interval_s)?;
     let target = TargetWorkload::from_pods(&trace.pods);
     let work = index_shapes(&trace.pods);
     let jobs: Vec<(Policy, u64)> = cfg

@@ -566,7 +566,12 @@ impl Validator<'_> {
                     format!("expected at least 2 shares per GPU, found {r}"),
                 ))
             }
-            Some(r) => r,
+            Some(r) => {
+                super::limits::TIME_SLICE_REPLICAS
+                    .check(r.into())
+                    .map_err(|m| self.err(&format!("{tk}.replicas"), m))?;
+                r
+            }
         };
         let name = if t.rename_by_default.unwrap_or(false) {
             "nvidia.com/gpu.shared".to_string()

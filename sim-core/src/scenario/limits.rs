@@ -165,6 +165,30 @@ pub const PREFIX_BLOCKS: Limit = Limit {
     why: "each block of each prefix gets a hash in memory",
 };
 
+/// Shares per GPU of a time-sliced node pool.
+pub const TIME_SLICE_REPLICAS: Limit = Limit {
+    keys: "node_pool[].time_slicing.replicas",
+    max: 64,
+    unit: Unit::Count("shares per GPU"),
+    why: "every share of every GPU of every node is a slot in memory; NVIDIA's device plugin sets no cap, but configurations in use share a GPU among a few to a few dozen pods",
+};
+
+/// GPUs of one instance type in an instance catalog.
+pub const GPUS_PER_NODE: Limit = Limit {
+    keys: "instance[].gpu_count of an instance catalog (cluster.instance_catalog)",
+    max: 64,
+    unit: Unit::Count("GPUs per node"),
+    why: "each GPU of each node keeps its shares and MIG slices in memory; the largest GPU instance types carry 16",
+};
+
+/// Samples of `capsim pack --replay` (`the pods' time span / --interval`).
+pub const REPLAY_SAMPLES: Limit = Limit {
+    keys: "capsim pack --replay --interval (samples = the pod list's time span / interval)",
+    max: 1_000_000,
+    unit: Unit::Count("samples"),
+    why: "samples are kept in memory for every policy and seed, as many as the time series' rows",
+};
+
 /// Kubernetes quantities (requests, limits, capacities): its `int64`.
 pub const QUANTITY: Limit = Limit {
     keys: "every Kubernetes quantity (service.resources, node capacities, quotas)",
@@ -174,7 +198,7 @@ pub const QUANTITY: Limit = Limit {
 };
 
 /// Every limit, in the order the book lists them.
-pub const ALL: [Limit; 13] = [
+pub const ALL: [Limit; 16] = [
     REPLICAS,
     NODES_PER_POOL,
     PODS_PER_JOB,
@@ -187,6 +211,9 @@ pub const ALL: [Limit; 13] = [
     REQUESTS,
     RATE_WINDOWS,
     PREFIX_BLOCKS,
+    TIME_SLICE_REPLICAS,
+    GPUS_PER_NODE,
+    REPLAY_SAMPLES,
     QUANTITY,
 ];
 

@@ -690,6 +690,11 @@ impl World {
                 c.share_idle = self.kube.shares_idle();
             }
         }
+        // Per namespace only when the services span several (one would repeat their sum).
+        let namespaces = capsim_results::namespaces(&result.summary.services, horizon_s);
+        if namespaces.len() > 1 {
+            result.summary.namespaces = namespaces;
+        }
         result.service_series = self
             .svcs
             .iter()

@@ -108,9 +108,17 @@ impl Plan {
             sim_core::scenario::model::parse_raw(&base_text, &base_shown).map_err(input)?;
         let mut checks = parse_checks(&base_text, &base_shown, None).map_err(input)?;
         checks.extend(parse_checks(&source, &shown, Some(sweep.points.len())).map_err(input)?);
-        if let Some(c) = checks.iter().find(|c| c.service.is_some()) {
+        if let Some(c) = checks
+            .iter()
+            .find(|c| c.service.is_some() || c.namespace.is_some())
+        {
+            let what = if c.service.is_some() {
+                "per-service"
+            } else {
+                "per-namespace"
+            };
             return Err(CliError::Input(format!(
-                "{}: {}: per-service metrics are checked by `capsim run`, not yet in sweeps",
+                "{}: {}: {what} metrics are checked by `capsim run`, not yet in sweeps",
                 c.origin,
                 c.describe()
             )));
@@ -326,6 +334,7 @@ impl Plan {
                     point: Some(r.point),
                     policy,
                     values: &values,
+                    namespaces: &[],
                 };
                 let f: Vec<String> = self
                     .checks
@@ -355,6 +364,7 @@ impl Plan {
                     point: Some(r.point),
                     policy: p,
                     values: &empty,
+                    namespaces: &[],
                 })
             })
             .collect();
