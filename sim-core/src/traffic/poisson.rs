@@ -13,6 +13,10 @@ pub struct PoissonArrivals {
     steps: Vec<(SimTime, f64)>,
     /// Index of the step holding the last arrival.
     cursor: usize,
+    /// The rate of step `cursor` and the start of the next step (`None`: the last step), kept
+    /// beside the random stream so that a draw reads no other memory.
+    rate: f64,
+    next_start: Option<SimTime>,
     rng: Rng,
 }
 
@@ -28,6 +32,8 @@ impl PoissonArrivals {
             steps.insert(0, (SimTime::ZERO, 0.0));
         }
         PoissonArrivals {
+            rate: steps[0].1,
+            next_start: steps.get(1).map(|s| s.0),
             steps,
             cursor: 0,
             rng,
@@ -37,16 +43,13 @@ impl PoissonArrivals {
     /// The first arrival after `t`.
     pub fn next_after(&mut self, t: SimTime) -> Option<SimTime> {
         let mut remaining: f64 = Exp1.sample(&mut self.rng);
-        while self.cursor + 1 < self.steps.len() && self.steps[self.cursor + 1].0 <= t {
-            self.cursor += 1;
+        while self.next_start.is_some_and(|s| s <= t) {
+            self.next_step();
         }
         let mut now = t.as_secs_f64();
         loop {
-            let rate = self.steps[self.cursor].1;
-            let seg_end = self
-                .steps
-                .get(self.cursor + 1)
-                .map_or(f64::INFINITY, |s| s.0.as_secs_f64());
+            let rate = self.rate;
+            let seg_end = self.next_start.map_or(f64::INFINITY, |s| s.as_secs_f64());
             let capacity = rate * (seg_end - now);
             if rate > 0.0 && capacity >= remaining {
                 now += remaining / rate;
@@ -63,8 +66,15 @@ impl PoissonArrivals {
                 remaining -= capacity;
             }
             now = seg_end;
-            self.cursor += 1;
+            self.next_step();
         }
+    }
+
+    /// Moves to the next step of the schedule.
+    fn next_step(&mut self) {
+        self.cursor += 1;
+        self.rate = self.steps[self.cursor].1;
+        self.next_start = self.steps.get(self.cursor + 1).map(|s| s.0);
     }
 }
 
