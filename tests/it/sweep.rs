@@ -266,6 +266,53 @@ fn bad_sweeps_get_clear_errors() {
 }
 
 #[test]
+fn merge_refuses_shards_that_lost_or_repeat_a_point() {
+    let dir = tempfile::tempdir().unwrap();
+    let shard = |i: usize| dir.path().join(format!("s{i}"));
+    for i in 0..2 {
+        let (code, o, err) = sweep(
+            "tests/sweep/zip.toml",
+            &shard(i),
+            &["--shard", &format!("{i}/2")],
+        );
+        assert_eq!(code, 0, "{o}{err}");
+    }
+    let merge = |out: &str| {
+        capsim_text(&[
+            "merge",
+            shard(0).to_str().unwrap(),
+            shard(1).to_str().unwrap(),
+            "--out",
+            dir.path().join(out).to_str().unwrap(),
+        ])
+    };
+    assert_eq!(merge("ok").0, 0);
+    // Shard 0 owns points 0 and 2: drop point 2's row (a truncated copy of the shard).
+    let csv0 = shard(0).join("sweep.csv");
+    let full = read(&csv0);
+    assert!(full.lines().nth(2).unwrap().starts_with("2,"), "{full}");
+    let lost: Vec<&str> = full.lines().take(2).collect();
+    std::fs::write(&csv0, lost.join("\n") + "\n").unwrap();
+    let (code, _, err) = merge("m1");
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("1 point(s) in no shard's sweep.csv: 2;"),
+        "names the missing point: {err}"
+    );
+    assert!(!dir.path().join("m1").join("sweep.csv").exists());
+    // Point 0's row twice.
+    let row0 = full.lines().nth(1).unwrap();
+    std::fs::write(&csv0, format!("{full}{row0}\n")).unwrap();
+    let (code, _, err) = merge("m2");
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("line 4: point 0 (policy base) is also in"),
+        "names the repeated point and its line: {err}"
+    );
+    assert!(!dir.path().join("m2").join("sweep.csv").exists());
+}
+
+#[test]
 fn emits_a_kubernetes_indexed_job() {
     let (code, yaml, err) =
         capsim_text(&["sweep", "tests/sweep/grid24.toml", "--emit-k8s-job", "3"]);

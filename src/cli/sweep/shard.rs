@@ -118,6 +118,16 @@ impl Manifest {
     }
 }
 
+/// The cells of one CSV line (cells may be quoted).
+fn cells(line: &str) -> Option<csv::StringRecord> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(line.as_bytes())
+        .records()
+        .next()?
+        .ok()
+}
+
 /// `capsim merge DIR... --out DIR`: joins shard outputs into the bytes one unsharded run writes.
 pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<(), CliError> {
     if dirs.is_empty() {
@@ -190,6 +200,8 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<(), CliError> {
     }
     let mut header: Option<String> = None;
     let mut rows: Vec<(usize, usize, String)> = Vec::new();
+    // (point, policy) → the file that holds its row.
+    let mut seen: BTreeMap<(usize, String), String> = BTreeMap::new();
     for (d, m) in shards.values() {
         let path = d.join("sweep.csv");
         let shown = path.display().to_string();
@@ -197,6 +209,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<(), CliError> {
             .map_err(|e| CliError::Input(format!("{shown}: cannot read: {e}")))?;
         let mut lines = text.lines();
         let h = lines.next().unwrap_or_default().to_string();
+        let policy_col = cells(&h).and_then(|c| c.iter().position(|c| c == "policy"));
         match &header {
             None => header = Some(h),
             Some(x) if *x != h => {
@@ -220,8 +233,39 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<(), CliError> {
                         m.shard.count
                     ))
                 })?;
+            let policy = policy_col
+                .and_then(|i| cells(line)?.get(i).map(str::to_string))
+                .ok_or_else(|| {
+                    CliError::Input(format!(
+                        "{shown}: line {}: expected a `policy` column",
+                        n + 2
+                    ))
+                })?;
+            if let Some(first) = seen.insert((p, policy.clone()), shown.clone()) {
+                return Err(CliError::Input(format!(
+                    "{shown}: line {}: point {p} (policy {policy}) is also in {first}; expected each point once",
+                    n + 2
+                )));
+            }
             rows.push((p, rows.len(), line.to_string()));
         }
+    }
+    let missing: Vec<String> = (0..f.points)
+        .filter(|p| {
+            seen.range((*p, String::new())..)
+                .next()
+                .is_none_or(|((q, _), _)| q != p)
+        })
+        .map(|p| p.to_string())
+        .collect();
+    if !missing.is_empty() {
+        let shown: Vec<&str> = missing.iter().take(10).map(String::as_str).collect();
+        return Err(CliError::Input(format!(
+            "merge: {} point(s) in no shard's sweep.csv: {}{}; expected every point of the sweep once (rerun the shard that owns them)",
+            missing.len(),
+            shown.join(", "),
+            if missing.len() > 10 { ", …" } else { "" }
+        )));
     }
     rows.sort_by_key(|(p, seq, _)| (*p, *seq));
     let mut csv = header.unwrap_or_default();
