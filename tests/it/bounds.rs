@@ -226,6 +226,25 @@ path = "prev/requests.csv"
 
 #[test]
 fn parsers_refuse_what_they_cannot_bound() {
+    // A key written twice, and nesting past the TOML reader's limit, name the key's full path.
+    refused(
+        &with("rate = 10.0\n", "rate = 10.0\nrate = 20.0\n"),
+        &[],
+        &[],
+        "key `traffic.rate`",
+        "duplicate key",
+    );
+    refused(
+        &format!(
+            "{VALID}[service.labels]\nx = {}{}\n",
+            "[".repeat(200),
+            "]".repeat(200)
+        ),
+        &[],
+        &[],
+        "key `service.labels.x`",
+        "recurse",
+    );
     // A trace path that is a folder names `traffic.path`.
     let trace_scenario = r#"[service]
 [service.service_time]

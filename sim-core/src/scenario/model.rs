@@ -393,7 +393,14 @@ pub fn parse_raw<T: serde::de::DeserializeOwned>(
     file: &str,
 ) -> Result<T, ScenarioError> {
     let de = toml::Deserializer::parse(source).map_err(|e| {
-        ScenarioError::at_span(file, source, e.span(), "", clean_message(e.message()))
+        let message = clean_message(e.message());
+        // A repeated key or a too deeply nested value: name the key, not only its position.
+        let named = message.starts_with("duplicate key") || message.contains("recursion");
+        let key = match e.span() {
+            Some(r) if named => syntax_key(source, r.start),
+            _ => String::new(),
+        };
+        ScenarioError::at_span(file, source, e.span(), &key, message)
     })?;
     let mut track = serde_path_to_error::Track::new();
     let result = T::deserialize(serde_path_to_error::Deserializer::new(de, &mut track));
@@ -403,6 +410,47 @@ pub fn parse_raw<T: serde::de::DeserializeOwned>(
         let message = suggest_in_message(&clean_message(e.message()));
         ScenarioError::at_span(file, source, e.span(), &key, message)
     })
+}
+
+/// The dotted key path of the TOML line holding byte `at`: the table header in effect followed
+/// by the line's own key, or the header itself on a header line (empty when neither is plain).
+fn syntax_key(source: &str, at: usize) -> String {
+    let at = at.min(source.len());
+    let start = source[..at].rfind('\n').map_or(0, |i| i + 1);
+    let line = source[start..].lines().next().unwrap_or("").trim();
+    let header = |l: &str| -> Option<String> {
+        let inner = l
+            .strip_prefix('[')?
+            .split(']')
+            .next()?
+            .trim_start_matches('[')
+            .trim();
+        Some(inner.replace(' ', ""))
+    };
+    if line.starts_with('[') {
+        return header(line).unwrap_or_default();
+    }
+    let table = source[..start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .and_then(header)
+        .unwrap_or_default();
+    let own = line
+        .split_once('=')
+        .map(|(k, _)| k.trim().replace(' ', ""))
+        .filter(|k| {
+            !k.is_empty()
+                && k.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '"' | '\''))
+        })
+        .unwrap_or_default();
+    match (table.is_empty(), own.is_empty()) {
+        (_, true) => table,
+        (true, false) => own,
+        (false, false) => format!("{table}.{own}"),
+    }
 }
 
 fn clean_message(m: &str) -> String {
