@@ -29,6 +29,18 @@ pub fn gpu_hours(series: &Series) -> Option<f64> {
     Some(total / 3600.0)
 }
 
+/// The columns of a namespace's row in the cost tables.
+const NAMESPACE_COLUMNS: [&str; 8] = [
+    "namespace",
+    "services",
+    "completed",
+    "dropped",
+    "pod-hours",
+    "cost",
+    "cost per hour",
+    "cost per million requests",
+];
+
 fn tokens(runs: &[&Run]) -> bool {
     runs.iter()
         .any(|r| r.summary.services.iter().any(|v| v.tokens.is_some()))
@@ -180,21 +192,7 @@ fn cost_table(o: &mut String, run: &Run) {
     if !run.summary.namespaces.is_empty() {
         let rows: Vec<Vec<String>> = run.summary.namespaces.iter().map(namespace_cells).collect();
         o.push_str("<p>By namespace (the sums of its services; idle belongs to none):</p>\n");
-        table(
-            o,
-            &[
-                "namespace",
-                "services",
-                "completed",
-                "dropped",
-                "pod-hours",
-                "cost",
-                "cost per hour",
-                "cost per million requests",
-            ],
-            &rows,
-            2,
-        );
+        table(o, &NAMESPACE_COLUMNS, &rows, 2);
     }
     let shared = c.is_some_and(|c| c.share_idle);
     o.push_str(&format!(
@@ -250,22 +248,8 @@ pub fn policy_table(o: &mut String, policies: &[Run]) {
         })
         .collect();
     o.push_str("<p>By namespace (the sums of its services):</p>\n");
-    table(
-        o,
-        &[
-            "policy",
-            "namespace",
-            "services",
-            "completed",
-            "dropped",
-            "pod-hours",
-            "cost",
-            "cost per hour",
-            "cost per million requests",
-        ],
-        &rows,
-        3,
-    );
+    let header: Vec<&str> = std::iter::once("policy").chain(NAMESPACE_COLUMNS).collect();
+    table(o, &header, &rows, 3);
 }
 
 /// One namespace's cells: name, services, requests completed and dropped after the warm-up,
