@@ -158,6 +158,10 @@ pub struct ServiceSummary {
     /// `cost_usd` per million output tokens of completed requests (LLM engines).
     #[serde(default)]
     pub usd_per_million_output_tokens: Option<f64>,
+    /// The service's rollouts of model versions (its `[[service.rollout]]`s), with several
+    /// services; absent otherwise (the single-service form has them at the top level).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<crate::RolloutSummary>,
 }
 
 impl ServiceSummary {
@@ -179,6 +183,7 @@ impl ServiceSummary {
             cost: None,
             usd_per_million_requests: None,
             usd_per_million_output_tokens: None,
+            rollout: None,
         }
     }
 }

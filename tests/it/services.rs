@@ -1119,3 +1119,90 @@ fn the_multi_model_variants_costs_add_up_to_the_bill() {
         );
     }
 }
+
+/// Two services of three one-GPU pods (60 GiB loaded at 1 GiB/s: 60 s from bind to Ready) on
+/// seven one-GPU nodes, no traffic; `b` rolls out a new version at 10 minutes with maxSurge 1
+/// and maxUnavailable 0, `a` has no rollout.
+fn two_services_one_rollout(rollout: &str) -> String {
+    let pod = "[service.pod]\nmodel_size = \"60Gi\"";
+    let gpu = r#"{ cpu = "2", memory = "8Gi", "nvidia.com/gpu" = 1 }"#;
+    format!(
+        r#"
+[simulation]
+horizon = "40m"
+[[node_pool]]
+name = "a10g"
+instance_type = "g5.xlarge"
+initial_size = 7
+{}{}{rollout}"#,
+        svc("a", &format!("replicas = 3\n{pod}"), gpu, 0.0),
+        svc("b", &format!("replicas = 3\n{pod}"), gpu, 0.0),
+    )
+}
+
+#[test]
+fn a_rollout_in_one_service_leaves_the_other_alone() {
+    let r = run(&two_services_one_rollout(
+        "[[service.rollout]]\nat = \"10m\"\nmax_surge = 1\nmax_unavailable = 0\n",
+    ));
+    // The single-service form's top-level rollout is absent: each service has its own.
+    assert!(r.summary.rollout.is_none());
+    let (a, b) = (service(&r, "a"), service(&r, "b"));
+    assert!(a.rollout.is_none(), "{:?}", a.rollout);
+    let ro = b.rollout.as_ref().expect("b's rollout");
+    // As the single-service timeline: at 600 s the surge pod binds on the spare node and is
+    // Ready at 660 s; then an old pod goes and the next new pod starts on its node, Ready at
+    // 720 s; the last at 780 s.
+    assert_eq!(ro.rollouts.len(), 1);
+    let rec = &ro.rollouts[0];
+    assert_eq!(rec.start_s, 600.0);
+    assert_eq!(rec.finish_s, Some(780.0));
+    assert_eq!(rec.min_ready_replicas, 3);
+    assert!(
+        (rec.extra_pod_hours - 180.0 / 3600.0).abs() < 1e-9,
+        "{rec:?}"
+    );
+    let times: Vec<(f64, Vec<u32>)> = ro.ready.iter().map(|p| (p.t_s, p.ready.clone())).collect();
+    assert_eq!(
+        times,
+        vec![
+            (0.0, vec![3]),
+            (600.0, vec![3, 0]),
+            (660.0, vec![2, 1]),
+            (720.0, vec![1, 2]),
+            (780.0, vec![0, 3]),
+        ]
+    );
+    // `a` keeps its three version-0 pods, Ready from 60 s: 3 × (2400 − 60) / 3600 pod-hours
+    // measured from binding (at 0 s) to the horizon, 3 × 2400 / 3600.
+    assert!((a.replica_hours - 2.0).abs() < 1e-9, "{}", a.replica_hours);
+    // `b`'s pods: three old ones (0 s until replaced at 660, 720 and 780 s) and three new
+    // ones (from 600, 660 and 720 s to the horizon): (660 + 720 + 780 + 1800 + 1740 + 1680)
+    // pod-seconds.
+    let b_secs = 660.0 + 720.0 + 780.0 + 1800.0 + 1740.0 + 1680.0;
+    assert!(
+        (b.replica_hours - b_secs / 3600.0).abs() < 1e-9,
+        "{}",
+        b.replica_hours
+    );
+    let json = serde_json::to_value(&r.summary).unwrap();
+    assert!(json["services"][0].get("rollout").is_none());
+    assert_eq!(
+        json["services"][1]["rollout"]["rollouts"][0]["finish_s"],
+        780.0
+    );
+}
+
+#[test]
+fn a_services_rollout_errors_name_its_key() {
+    let mut src = two_services_one_rollout("[[service.rollout]]\nmax_surge = 1\n");
+    let e = parse_scenario(&src, "t.toml").unwrap_err().to_string();
+    assert!(e.contains("service[1].rollout[0].at"), "{e}");
+    src = two_services_one_rollout("[[service.rollout]]\nat = \"5m\"\nstrategy = \"Blue\"\n");
+    let e = parse_scenario(&src, "t.toml").unwrap_err().to_string();
+    assert!(e.contains("service[1].rollout[0].strategy"), "{e}");
+    src = two_services_one_rollout("");
+    src.push_str("\n[[rollout]]\nat = \"5m\"\n");
+    let e = parse_scenario(&src, "t.toml").unwrap_err().to_string();
+    assert!(e.contains("[[service.rollout]]"), "{e}");
+}
