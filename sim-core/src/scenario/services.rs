@@ -301,6 +301,15 @@ pub(super) fn validate_multi(
             ));
         }
     }
+    // Selectors select across services: resolved once every service's labels are known.
+    super::selectors::resolve(&mut out, |i, key, m| {
+        let key = file_key(i, key);
+        let shown = match variant {
+            Some((v, o)) if overrides_service_key(o, &names, &key) => format!("policy[{v}].{key}"),
+            _ => key,
+        };
+        ScenarioError::at_key(file, source, &shown, m)
+    })?;
     let mut first = out.remove(0);
     first.others = out;
     first.gateway = gateway;
