@@ -601,7 +601,7 @@ impl World {
         let r = self.svcs[svc.index()].rollout.as_mut().expect("a rollout");
         if r.armed.is_none_or(|a| t < a) {
             r.armed = Some(t);
-            self.queue.push(t, Event::DeploymentSync { svc: svc });
+            self.queue.push(t, Event::DeploymentSync { svc });
         }
     }
 
