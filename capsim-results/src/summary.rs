@@ -162,6 +162,10 @@ pub struct ServiceSummary {
     /// `cost_usd` per million output tokens of completed requests (LLM engines).
     #[serde(default)]
     pub usd_per_million_output_tokens: Option<f64>,
+    /// The service's rollouts of model versions (its `[[service.rollout]]`s), with several
+    /// services; absent otherwise (the single-service form has them at the top level).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<crate::RolloutSummary>,
 }
 
 /// One namespace: the sums of its services' figures (what adds up; percentiles and ratios do
@@ -273,6 +277,7 @@ impl ServiceSummary {
             cost: None,
             usd_per_million_requests: None,
             usd_per_million_output_tokens: None,
+            rollout: None,
         }
     }
 }

@@ -393,3 +393,59 @@ fn the_ops_manifests_map_strategy_pdb_quota_and_priority() {
         );
     }
 }
+
+/// With several Deployments, a Deployment's anti-affinity term that selects another
+/// Deployment's pods is kept (it used to be left out as selecting none of its own pods) and
+/// binds; a term that selects no workload's pods is still left out with a warning.
+#[test]
+fn a_deployments_anti_affinity_may_select_another_deployments_pods() {
+    let dir = tempfile::tempdir().unwrap();
+    let chat =
+        std::fs::read_to_string(crate::common::root().join("scenarios/manifests-two/chat.yaml"))
+            .unwrap();
+    let embed = |selects: &str| {
+        format!(
+            "\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: embed}}
+spec:
+  replicas: 1
+  selector: {{matchLabels: {{app: embed}}}}
+  template:
+    metadata:
+      labels: {{app: embed}}
+    spec:
+      affinity:
+        podAntiAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+            - topologyKey: kubernetes.io/hostname
+              labelSelector: {{matchLabels: {{app: {selects}}}}}
+      containers:
+        - name: model
+          resources:
+            requests: {{cpu: \"1\", memory: 2Gi, nvidia.com/gpu: \"1\"}}
+"
+        )
+    };
+    std::fs::write(dir.path().join("chat.yaml"), &chat).unwrap();
+    let validate = |selects: &str| {
+        std::fs::write(dir.path().join("embed.yaml"), embed(selects)).unwrap();
+        capsim_text(&[
+            "validate",
+            "scenarios/manifests-two.toml",
+            &path_str(&dir.path().join("chat.yaml")),
+            &path_str(&dir.path().join("embed.yaml")),
+        ])
+    };
+    let (code, stdout, stderr) = validate("chat");
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(!stderr.contains("left out"), "{stderr}");
+    let (code, stdout, stderr) = validate("nobody");
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("Deployment/embed")
+            && stderr.contains("left out: spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0]"),
+        "{stderr}"
+    );
+}

@@ -1119,3 +1119,289 @@ fn the_multi_model_variants_costs_add_up_to_the_bill() {
         );
     }
 }
+
+/// Two services of three one-GPU pods (60 GiB loaded at 1 GiB/s: 60 s from bind to Ready) on
+/// seven one-GPU nodes, no traffic; `b` rolls out a new version at 10 minutes with maxSurge 1
+/// and maxUnavailable 0, `a` has no rollout.
+fn two_services_one_rollout(rollout: &str) -> String {
+    let pod = "[service.pod]\nmodel_size = \"60Gi\"";
+    let gpu = r#"{ cpu = "2", memory = "8Gi", "nvidia.com/gpu" = 1 }"#;
+    format!(
+        r#"
+[simulation]
+horizon = "40m"
+[[node_pool]]
+name = "a10g"
+instance_type = "g5.xlarge"
+initial_size = 7
+{}{}{rollout}"#,
+        svc("a", &format!("replicas = 3\n{pod}"), gpu, 0.0),
+        svc("b", &format!("replicas = 3\n{pod}"), gpu, 0.0),
+    )
+}
+
+#[test]
+fn a_rollout_in_one_service_leaves_the_other_alone() {
+    let r = run(&two_services_one_rollout(
+        "[[service.rollout]]\nat = \"10m\"\nmax_surge = 1\nmax_unavailable = 0\n",
+    ));
+    // The single-service form's top-level rollout is absent: each service has its own.
+    assert!(r.summary.rollout.is_none());
+    let (a, b) = (service(&r, "a"), service(&r, "b"));
+    assert!(a.rollout.is_none(), "{:?}", a.rollout);
+    let ro = b.rollout.as_ref().expect("b's rollout");
+    // As the single-service timeline: at 600 s the surge pod binds on the spare node and is
+    // Ready at 660 s; then an old pod goes and the next new pod starts on its node, Ready at
+    // 720 s; the last at 780 s.
+    assert_eq!(ro.rollouts.len(), 1);
+    let rec = &ro.rollouts[0];
+    assert_eq!(rec.start_s, 600.0);
+    assert_eq!(rec.finish_s, Some(780.0));
+    assert_eq!(rec.min_ready_replicas, 3);
+    assert!(
+        (rec.extra_pod_hours - 180.0 / 3600.0).abs() < 1e-9,
+        "{rec:?}"
+    );
+    let times: Vec<(f64, Vec<u32>)> = ro.ready.iter().map(|p| (p.t_s, p.ready.clone())).collect();
+    assert_eq!(
+        times,
+        vec![
+            (0.0, vec![3]),
+            (600.0, vec![3, 0]),
+            (660.0, vec![2, 1]),
+            (720.0, vec![1, 2]),
+            (780.0, vec![0, 3]),
+        ]
+    );
+    // `a` keeps its three version-0 pods, Ready from 60 s: 3 × (2400 − 60) / 3600 pod-hours
+    // measured from binding (at 0 s) to the horizon, 3 × 2400 / 3600.
+    assert!((a.replica_hours - 2.0).abs() < 1e-9, "{}", a.replica_hours);
+    // `b`'s pods: three old ones (0 s until replaced at 660, 720 and 780 s) and three new
+    // ones (from 600, 660 and 720 s to the horizon): (660 + 720 + 780 + 1800 + 1740 + 1680)
+    // pod-seconds.
+    let b_secs = 660.0 + 720.0 + 780.0 + 1800.0 + 1740.0 + 1680.0;
+    assert!(
+        (b.replica_hours - b_secs / 3600.0).abs() < 1e-9,
+        "{}",
+        b.replica_hours
+    );
+    let json = serde_json::to_value(&r.summary).unwrap();
+    assert!(json["services"][0].get("rollout").is_none());
+    assert_eq!(
+        json["services"][1]["rollout"]["rollouts"][0]["finish_s"],
+        780.0
+    );
+}
+
+#[test]
+fn a_services_rollout_errors_name_its_key() {
+    let mut src = two_services_one_rollout("[[service.rollout]]\nmax_surge = 1\n");
+    let e = parse_scenario(&src, "t.toml").unwrap_err().to_string();
+    assert!(e.contains("service[1].rollout[0].at"), "{e}");
+    src = two_services_one_rollout("[[service.rollout]]\nat = \"5m\"\nstrategy = \"Blue\"\n");
+    let e = parse_scenario(&src, "t.toml").unwrap_err().to_string();
+    assert!(e.contains("service[1].rollout[0].strategy"), "{e}");
+    src = two_services_one_rollout("");
+    src.push_str("\n[[rollout]]\nat = \"5m\"\n");
+    let e = parse_scenario(&src, "t.toml").unwrap_err().to_string();
+    assert!(e.contains("[[service.rollout]]"), "{e}");
+}
+
+/// A pool of `n` nodes of `instance` in `zone`.
+fn pool(name: &str, instance: &str, n: u32, zone: &str) -> String {
+    format!(
+        r#"
+[[node_pool]]
+name = "{name}"
+instance_type = "{instance}"
+initial_size = {n}
+labels = {{ "topology.kubernetes.io/zone" = "{zone}" }}
+"#
+    )
+}
+
+const SHORT: &str = "[simulation]\nhorizon = \"5m\"\n";
+const ONE_GPU: &str = r#"{ cpu = "1", memory = "4Gi", "nvidia.com/gpu" = 1 }"#;
+const TWO_GPUS: &str = r#"{ cpu = "1", memory = "4Gi", "nvidia.com/gpu" = 2 }"#;
+/// `a`'s pods: one per node (a required hostname anti-affinity on its own pods, no selector).
+const A_ONE_PER_NODE: &str = "[service.pod]\naffinity = { podAntiAffinity = { requiredDuringSchedulingIgnoredDuringExecution = [{ topologyKey = \"kubernetes.io/hostname\" }] } }";
+/// `b`'s pods avoid nodes holding `a`'s (its selector selects `app = a`, `a`'s default label).
+const B_AVOIDS_A: &str = "[service.pod]\naffinity = { podAntiAffinity = { requiredDuringSchedulingIgnoredDuringExecution = [{ topologyKey = \"kubernetes.io/hostname\", labelSelector = { matchLabels = { app = \"a\" } } }] } }";
+
+#[test]
+fn an_anti_affinity_selecting_another_services_pods_keeps_off_their_nodes() {
+    // Three four-GPU nodes; `a` (created first) puts one pod on each of two nodes. `b`'s pods
+    // ask two GPUs each and may use only the third node: two fit, the third stays Pending,
+    // though each of `a`'s nodes has three GPUs free.
+    let src = format!(
+        "{SHORT}{}{}{}",
+        pool("gpu", "g6e.12xlarge", 3, "z1"),
+        svc(
+            "a",
+            &format!("replicas = 2\n{A_ONE_PER_NODE}"),
+            ONE_GPU,
+            1.0
+        ),
+        svc("b", &format!("replicas = 3\n{B_AVOIDS_A}"), TWO_GPUS, 1.0),
+    );
+    let r = run(&src);
+    let c = r.summary.cluster.as_ref().unwrap();
+    assert_eq!(c.pods_pending_at_horizon, 1);
+    assert_eq!(
+        c.last_unschedulable_reason.as_deref(),
+        Some("0/3 nodes are available: 1 Insufficient nvidia.com/gpu, 2 node(s) didn't match pod anti-affinity rules.")
+    );
+    assert!((service(&r, "a").replicas_mean - 2.0).abs() < 1e-9);
+    assert!((service(&r, "b").replicas_mean - 2.0).abs() < 1e-9);
+    // `a` on every node: no node is left for `b`, whose one pod stays Pending.
+    let src = format!(
+        "{SHORT}{}{}{}",
+        pool("gpu", "g6e.12xlarge", 3, "z1"),
+        svc(
+            "a",
+            &format!("replicas = 3\n{A_ONE_PER_NODE}"),
+            ONE_GPU,
+            1.0
+        ),
+        svc("b", &format!("replicas = 1\n{B_AVOIDS_A}"), ONE_GPU, 1.0),
+    );
+    let r = run(&src);
+    let c = r.summary.cluster.as_ref().unwrap();
+    assert_eq!(c.pods_pending_at_horizon, 1);
+    assert_eq!(
+        c.last_unschedulable_reason.as_deref(),
+        Some("0/3 nodes are available: 3 node(s) didn't match pod anti-affinity rules.")
+    );
+    assert_eq!(service(&r, "b").replicas_mean, 0.0);
+    // Without the selector `b`'s term counts its own pods only: it runs beside `a`.
+    let own = B_AVOIDS_A.replace(", labelSelector = { matchLabels = { app = \"a\" } }", "");
+    let src = format!(
+        "{SHORT}{}{}{}",
+        pool("gpu", "g6e.12xlarge", 3, "z1"),
+        svc(
+            "a",
+            &format!("replicas = 3\n{A_ONE_PER_NODE}"),
+            ONE_GPU,
+            1.0
+        ),
+        svc("b", &format!("replicas = 1\n{own}"), ONE_GPU, 1.0),
+    );
+    let r = run(&src);
+    assert_eq!(
+        r.summary.cluster.as_ref().unwrap().pods_pending_at_horizon,
+        0
+    );
+    // Symmetric, as upstream: `a` (placed first) avoids `b`'s nodes; `b`'s pods, one per node,
+    // may not join `a`'s node either. Two of three run.
+    let a_avoids_b = B_AVOIDS_A.replace("app = \"a\"", "app = \"b\"");
+    let b_one_per_node = A_ONE_PER_NODE;
+    let src = format!(
+        "{SHORT}{}{}{}",
+        pool("gpu", "g6e.12xlarge", 3, "z1"),
+        svc("a", &format!("replicas = 1\n{a_avoids_b}"), ONE_GPU, 1.0),
+        svc(
+            "b",
+            &format!("replicas = 3\n{b_one_per_node}"),
+            ONE_GPU,
+            1.0
+        ),
+    );
+    let r = run(&src);
+    let c = r.summary.cluster.as_ref().unwrap();
+    assert_eq!(c.pods_pending_at_horizon, 1);
+    assert_eq!(
+        c.last_unschedulable_reason.as_deref(),
+        Some("0/3 nodes are available: 3 node(s) didn't match pod anti-affinity rules.")
+    );
+    assert!((service(&r, "b").replicas_mean - 2.0).abs() < 1e-9);
+}
+
+#[test]
+fn a_spread_constraint_selecting_both_services_spreads_them_jointly() {
+    // Zone z1: one four-GPU node; zone z2: one one-GPU node. `a` (labelled tier = llm, no
+    // constraint of its own) is held in z1 by a nodeSelector: three pods there. `b`'s
+    // constraint (zone, maxSkew 1, DoNotSchedule) selects tier = llm, `a`'s pods and its own.
+    // Its first pod: z1 3 + 1 − 0 > 1, so z2 (now 1). Its second: z1 3 + 1 − 1 > 1, and z2's
+    // node is full: Pending. Counting its own pods only, the second would take z1's last GPU.
+    let tier = "labels = { app = \"a\", tier = \"llm\" }";
+    let a = format!(
+        "replicas = 3\n[service.pod]\n{tier}\nnodeSelector = {{ \"topology.kubernetes.io/zone\" = \"z1\" }}"
+    );
+    let spread = |selector: &str| {
+        format!(
+            "replicas = 2\n[service.pod]\nlabels = {{ app = \"b\", tier = \"llm\" }}\ntopologySpreadConstraints = [{{ maxSkew = 1, topologyKey = \"topology.kubernetes.io/zone\", whenUnsatisfiable = \"DoNotSchedule\"{selector} }}]"
+        )
+    };
+    let scenario = |selector: &str| {
+        format!(
+            "{SHORT}{}{}{}{}",
+            pool("big", "g6e.12xlarge", 1, "z1"),
+            pool("small", "g5.xlarge", 1, "z2"),
+            svc("a", &a, ONE_GPU, 1.0),
+            svc("b", &spread(selector), ONE_GPU, 1.0),
+        )
+    };
+    let r = run(&scenario(
+        ", labelSelector = { matchLabels = { tier = \"llm\" } }",
+    ));
+    let c = r.summary.cluster.as_ref().unwrap();
+    assert_eq!(c.pods_pending_at_horizon, 1);
+    assert_eq!(
+        c.last_unschedulable_reason.as_deref(),
+        Some("0/2 nodes are available: 1 Insufficient nvidia.com/gpu, 1 node(s) didn't match pod topology spread constraints.")
+    );
+    assert!((service(&r, "a").replicas_mean - 3.0).abs() < 1e-9);
+    assert!((service(&r, "b").replicas_mean - 1.0).abs() < 1e-9);
+    // No selector: `b`'s own pods, one per zone.
+    let r = run(&scenario(""));
+    assert_eq!(
+        r.summary.cluster.as_ref().unwrap().pods_pending_at_horizon,
+        0
+    );
+    assert!((service(&r, "b").replicas_mean - 2.0).abs() < 1e-9);
+}
+
+#[test]
+fn selectors_that_select_no_service_or_are_malformed_name_their_key() {
+    let with_b = |pod: &str| {
+        format!(
+            "{SHORT}{}{}{}",
+            pool("gpu", "g6e.12xlarge", 3, "z1"),
+            svc("a", "replicas = 1", ONE_GPU, 1.0),
+            svc(
+                "b",
+                &format!("replicas = 1\n[service.pod]\n{pod}"),
+                ONE_GPU,
+                1.0
+            ),
+        )
+    };
+    let err = |pod: &str| match parse_scenario(&with_b(pod), "t.toml") {
+        Ok(_) => panic!("accepted: {pod}"),
+        Err(e) => e.to_string(),
+    };
+    let spread = |sel: &str| {
+        format!("topologySpreadConstraints = [{{ maxSkew = 1, topologyKey = \"kubernetes.io/hostname\", whenUnsatisfiable = \"ScheduleAnyway\", labelSelector = {sel} }}]")
+    };
+    let e = err(&spread("{ matchLabels = { app = \"c\" } }"));
+    assert!(
+        e.contains("service[1].pod.topologySpreadConstraints[0].labelSelector")
+            && e.contains("no service in namespace default")
+            && e.contains("{app=a}, {app=b}"),
+        "{e}"
+    );
+    let e = err(&spread(
+        "{ matchExpressions = [{ key = \"app\", operator = \"Gt\", values = [\"1\"] }] }",
+    ));
+    assert!(
+        e.contains("service[1].pod.topologySpreadConstraints[0].labelSelector.matchExpressions[0].operator"),
+        "{e}"
+    );
+    // `a` lives in namespace default; a term searching namespace `ml` finds no pods.
+    let e = err("affinity = { podAntiAffinity = { preferredDuringSchedulingIgnoredDuringExecution = [{ weight = 10, podAffinityTerm = { topologyKey = \"kubernetes.io/hostname\", namespaces = [\"ml\"], labelSelector = { matchLabels = { app = \"a\" } } } }] } }");
+    assert!(
+        e.contains("service[1].pod.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm.labelSelector")
+            && e.contains("namespaces ml"),
+        "{e}"
+    );
+}

@@ -179,6 +179,7 @@ dispatch = "router"
 requests = {{ cpu = "4", memory = "32Gi", "nvidia.com/gpu" = 1 }}
 
 [service.pod]
+labels = {{ app = "llm" }}
 affinity = {{ podAntiAffinity = {{ requiredDuringSchedulingIgnoredDuringExecution = [
   {{ topologyKey = "kubernetes.io/hostname", labelSelector = {{ matchLabels = {{ app = "llm" }} }} }},
 ] }} }}

@@ -8,9 +8,11 @@ pub mod resources;
 pub mod selector;
 pub mod taint;
 
-pub use pod::{InclusionPolicy, PodAffinityTerm, PodTemplate, SpreadConstraint, WhenUnsatisfiable};
+pub use pod::{
+    InclusionPolicy, PodAffinityTerm, PodSelector, PodTemplate, SpreadConstraint, WhenUnsatisfiable,
+};
 pub use pool::{CapacityType, NodePoolSpec};
 pub use quantity::{parse_quantity, Quantity};
 pub use resources::{ResVec, ResourceNames, Resources};
-pub use selector::{Labels, Requirement, SelectorOperator, Term};
+pub use selector::{LabelSelector, Labels, Requirement, SelectorOperator, Term};
 pub use taint::{Effect, Taint, Toleration, TolerationOperator};

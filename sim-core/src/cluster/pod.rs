@@ -1,7 +1,7 @@
 //! Pod templates: what a Deployment's pods request, how they start, where they may run.
 
 use super::resources::Resources;
-use super::selector::{Labels, Term};
+use super::selector::{LabelSelector, Labels, Term};
 use super::taint::Toleration;
 use crate::engine::SimDuration;
 
@@ -35,9 +35,12 @@ pub struct PodTemplate {
     /// GPU memory the pod allocates, bytes (checked against what is free on a time-sliced GPU;
     /// 0: not accounted).
     pub gpu_memory_bytes: u64,
+    /// The pods' labels (`service.pod.labels`; default `app = <service name>`), which other
+    /// pods' `labelSelector`s match.
+    pub labels: Labels,
     /// Explicit topology spread constraints (empty: the scheduler's system defaults apply).
     pub spread: Vec<SpreadConstraint>,
-    /// Required pod anti-affinity terms (against the Deployment's own pods).
+    /// Required pod anti-affinity terms.
     pub anti_affinity_required: Vec<PodAffinityTerm>,
     /// Preferred pod anti-affinity terms with weights (1 to 100).
     pub anti_affinity_preferred: Vec<(i64, PodAffinityTerm)>,
@@ -72,7 +75,39 @@ pub enum InclusionPolicy {
     Ignore,
 }
 
-/// One `topologySpreadConstraints` entry; its selector is the Deployment's own pods.
+/// Which pods a spread constraint or pod anti-affinity term counts.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum PodSelector {
+    /// No `labelSelector`: the Deployment's own pods (capsim's default; upstream a missing
+    /// selector selects nothing), or a selector that selects exactly those.
+    #[default]
+    Own,
+    /// A `labelSelector` that selects other services' pods: the pods, of any service in the
+    /// namespaces, whose labels match it.
+    Labels {
+        /// The selector as written.
+        selector: LabelSelector,
+        /// The namespaces searched (a term's `namespaces`; empty: the pod's own).
+        namespaces: Vec<String>,
+        /// Per service (by index), whether its pods are selected (filled once every service is
+        /// known, so the scheduler never matches labels).
+        services: Vec<bool>,
+        /// Whether the pod's own service is among them.
+        own: bool,
+    },
+}
+
+impl PodSelector {
+    /// Whether the pod's own Deployment's pods are selected.
+    pub fn selects_own(&self) -> bool {
+        match self {
+            PodSelector::Own => true,
+            PodSelector::Labels { own, .. } => *own,
+        }
+    }
+}
+
+/// One `topologySpreadConstraints` entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SpreadConstraint {
     /// Largest allowed difference between a domain's matching pods and the global minimum.
@@ -90,13 +125,17 @@ pub struct SpreadConstraint {
     /// `matchLabelKeys` names `pod-template-hash`: only the pod's own ReplicaSet (model
     /// version) counts.
     pub own_replica_set: bool,
+    /// The pods it counts.
+    pub selector: PodSelector,
 }
 
-/// One pod (anti-)affinity term; its selector is the Deployment's own pods.
+/// One pod (anti-)affinity term.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PodAffinityTerm {
     /// The node label whose values are the domains.
     pub topology_key: String,
+    /// The pods it counts.
+    pub selector: PodSelector,
 }
 
 /// Upstream default readiness probe period (10 s).

@@ -73,6 +73,22 @@ impl Term {
     }
 }
 
+/// A pod label selector (a `labelSelector`): `matchLabels` (each an `In` with one value) and
+/// `matchExpressions` (`In`, `NotIn`, `Exists`, `DoesNotExist`), ANDed. Unlike a node selector
+/// term, an empty selector matches every pod (upstream).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LabelSelector {
+    /// Requirements.
+    pub requirements: Vec<Requirement>,
+}
+
+impl LabelSelector {
+    /// Whether a pod with `labels` is selected.
+    pub fn matches(&self, labels: &Labels) -> bool {
+        self.requirements.iter().all(|r| r.matches(labels))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,5 +113,38 @@ mod tests {
         assert!(r("n", SelectorOperator::Gt, &["4"]).matches(&labels));
         assert!(!r("n", SelectorOperator::Lt, &["4"]).matches(&labels));
         assert!(!Term::default().matches(&labels));
+    }
+
+    #[test]
+    fn label_selectors_match_pods_as_upstream() {
+        let pod: Labels = [
+            ("app".to_string(), "llm".to_string()),
+            ("tier".to_string(), "gpu".to_string()),
+        ]
+        .into();
+        let r = |k: &str, op, vals: &[&str]| Requirement {
+            key: k.into(),
+            operator: op,
+            values: vals.iter().map(|s| s.to_string()).collect(),
+        };
+        let sel = |rs: Vec<Requirement>| LabelSelector { requirements: rs };
+        // Empty: every pod (a node selector term with no requirement matches none).
+        assert!(sel(vec![]).matches(&pod));
+        assert!(sel(vec![]).matches(&Labels::new()));
+        // matchLabels app=llm, tier=gpu: both needed.
+        let both = sel(vec![
+            r("app", SelectorOperator::In, &["llm"]),
+            r("tier", SelectorOperator::In, &["gpu"]),
+        ]);
+        assert!(both.matches(&pod));
+        let mut other = pod.clone();
+        other.insert("tier".into(), "cpu".into());
+        assert!(!both.matches(&other));
+        assert!(sel(vec![r("app", SelectorOperator::In, &["x", "llm"])]).matches(&pod));
+        assert!(!sel(vec![r("app", SelectorOperator::NotIn, &["llm"])]).matches(&pod));
+        assert!(sel(vec![r("team", SelectorOperator::NotIn, &["a"])]).matches(&pod));
+        assert!(sel(vec![r("tier", SelectorOperator::Exists, &[])]).matches(&pod));
+        assert!(!sel(vec![r("tier", SelectorOperator::DoesNotExist, &[])]).matches(&pod));
+        assert!(sel(vec![r("team", SelectorOperator::DoesNotExist, &[])]).matches(&pod));
     }
 }

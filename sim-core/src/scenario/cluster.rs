@@ -9,8 +9,8 @@ use crate::cluster::pod::{DEFAULT_GRACE, DEFAULT_PROBE_PERIOD};
 use crate::cluster::resources::{CPU, MEMORY, NVIDIA_GPU, PODS};
 use crate::cluster::{
     parse_quantity, CapacityType, Effect, InclusionPolicy, Labels, NodePoolSpec, PodAffinityTerm,
-    PodTemplate, Quantity, Requirement, Resources, SelectorOperator, SpreadConstraint, Taint, Term,
-    Toleration, TolerationOperator, WhenUnsatisfiable,
+    PodSelector, PodTemplate, Quantity, Requirement, Resources, SelectorOperator, SpreadConstraint,
+    Taint, Term, Toleration, TolerationOperator, WhenUnsatisfiable,
 };
 use crate::engine::{SimDuration, SimTime};
 use crate::gpu::mig::LayoutView;
@@ -709,6 +709,15 @@ impl Validator<'_> {
             t.termination_grace = SimDuration::from_secs(g);
         }
         t.node_selector = p.node_selector.clone().unwrap_or_default();
+        if let Some(labels) = &p.labels {
+            if let Some(k) = labels.keys().find(|k| k.is_empty()) {
+                return Err(self.err(
+                    &format!("{key}.labels"),
+                    format!("expected label keys that are not empty, found \"{k}\""),
+                ));
+            }
+            t.labels = labels.clone();
+        }
         for (i, tol) in p.tolerations.iter().flatten().enumerate() {
             let operator = match tol.operator.unwrap_or(RawTolerationOperator::Equal) {
                 RawTolerationOperator::Equal => TolerationOperator::Equal,
@@ -854,6 +863,11 @@ impl Validator<'_> {
                     .iter()
                     .flatten()
                     .any(|k| k == "pod-template-hash"),
+                selector: self.pod_selector(
+                    &format!("{k}.labelSelector"),
+                    c.label_selector.as_ref(),
+                    None,
+                )?,
             });
         }
         Ok(())
@@ -880,6 +894,11 @@ impl Validator<'_> {
         let term = |tk: &str, raw: &RawPodAffinityTerm| match raw.topology_key.as_deref() {
             Some(v) if !v.is_empty() => Ok(PodAffinityTerm {
                 topology_key: v.to_string(),
+                selector: self.pod_selector(
+                    &format!("{tk}.labelSelector"),
+                    raw.label_selector.as_ref(),
+                    raw.namespaces.as_ref(),
+                )?,
             }),
             _ => Err(self.err(
                 &format!("{tk}.topologyKey"),
@@ -908,6 +927,40 @@ impl Validator<'_> {
             t.anti_affinity_preferred.push((weight, pt));
         }
         Ok(())
+    }
+
+    /// A `labelSelector` (`None`: the Deployment's own pods), as written; which services it
+    /// selects is filled in once every service is known ([`super::selectors::resolve`]).
+    fn pod_selector(
+        &self,
+        key: &str,
+        raw: Option<&toml::Value>,
+        namespaces: Option<&Vec<String>>,
+    ) -> Result<PodSelector, ScenarioError> {
+        let Some(raw) = raw else {
+            return Ok(PodSelector::Own);
+        };
+        let selector = super::selectors::parse(raw).map_err(|(k, m)| {
+            let at = if k.is_empty() {
+                key.to_string()
+            } else {
+                format!("{key}.{k}")
+            };
+            self.err(&at, m)
+        })?;
+        let namespaces = namespaces.cloned().unwrap_or_default();
+        if let Some(i) = namespaces.iter().position(String::is_empty) {
+            return Err(self.err(
+                &format!("{}.namespaces[{i}]", key.trim_end_matches(".labelSelector")),
+                "expected a namespace name",
+            ));
+        }
+        Ok(PodSelector::Labels {
+            selector,
+            namespaces,
+            services: Vec::new(),
+            own: false,
+        })
     }
 
     fn term(&self, key: &str, raw: &RawTerm) -> Result<Term, ScenarioError> {

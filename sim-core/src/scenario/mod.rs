@@ -16,6 +16,7 @@ pub mod rollout;
 pub mod routes;
 pub mod scale_to_zero;
 pub mod schedulable;
+pub mod selectors;
 pub mod services;
 pub mod tenant;
 pub mod traffic;

@@ -23,6 +23,8 @@ pub mod defaults {
     pub const SAMPLE_INTERVAL: SimDuration = SimDuration::from_secs(10);
     /// `service.replicas`.
     pub const REPLICAS: u32 = 1;
+    /// The key of a service's default pod label, `service.pod.labels = { app = <name> }`.
+    pub const POD_LABEL: &str = "app";
     /// `service.triton.max_batch_size` (Triton: 0 means no batching).
     pub const MAX_BATCH_SIZE: u32 = 0;
     /// `service.triton.dynamic_batching.max_queue_delay_microseconds` (Triton's default).
@@ -718,6 +720,14 @@ impl Validator<'_> {
             tenants,
         };
         super::limits::check(&scenario).map_err(|(key, m)| self.err(&key, m))?;
+        let mut scenario = scenario;
+        if self.service.is_none() {
+            // One service: its selectors select its own pods or none (with several, every
+            // service's are resolved against all once each is validated).
+            super::selectors::resolve(std::slice::from_mut(&mut scenario), |_, key, m| {
+                self.err(key, m)
+            })?;
+        }
         Ok(scenario)
     }
 
@@ -801,8 +811,13 @@ impl Validator<'_> {
             }
         };
         let scale = self.service_scale(raw.scale.as_ref())?;
+        let name = raw.name.clone().unwrap_or_else(|| "service".to_string());
+        if raw.pod.as_ref().is_none_or(|p| p.labels.is_none()) {
+            pod.labels
+                .insert(defaults::POD_LABEL.to_string(), name.clone());
+        }
         Ok(ServiceSpec {
-            name: raw.name.clone().unwrap_or_else(|| "service".to_string()),
+            name,
             namespace: raw
                 .namespace
                 .clone()

@@ -730,6 +730,8 @@ pub struct RawPodTemplate {
     /// Grace period for a terminating pod, seconds (default 30).
     #[serde(rename = "terminationGracePeriodSeconds")]
     pub termination_grace_period_seconds: Option<u64>,
+    /// The pods' labels, which `labelSelector`s match (default `app = <service name>`).
+    pub labels: Option<BTreeMap<String, String>>,
     /// Required node labels.
     #[serde(rename = "nodeSelector")]
     pub node_selector: Option<BTreeMap<String, String>>,
@@ -737,7 +739,7 @@ pub struct RawPodTemplate {
     pub tolerations: Option<Vec<RawToleration>>,
     /// Node affinity and pod anti-affinity.
     pub affinity: Option<RawAffinity>,
-    /// Topology spread constraints over the Deployment's own pods.
+    /// Topology spread constraints.
     #[serde(rename = "topologySpreadConstraints")]
     pub topology_spread_constraints: Option<Vec<RawSpreadConstraint>>,
     /// GPU memory the pod allocates on a time-sliced GPU (derived for a vLLM engine with `model`).
@@ -766,10 +768,10 @@ pub struct RawSpreadConstraint {
     /// `Honor` or `Ignore` (default).
     #[serde(rename = "nodeTaintsPolicy")]
     pub node_taints_policy: Option<String>,
-    /// Accepted; taken to select the Deployment's own pods.
+    /// The pods counted, of every service in the pod's namespace (absent: the Deployment's own).
     #[serde(rename = "labelSelector")]
     pub label_selector: Option<toml::Value>,
-    /// Accepted; taken to select the Deployment's own pods.
+    /// `pod-template-hash` narrows the count to the pod's own ReplicaSet; others are accepted.
     #[serde(rename = "matchLabelKeys")]
     pub match_label_keys: Option<Vec<String>>,
 }
@@ -786,20 +788,20 @@ pub struct RawPodAffinity {
     pub preferred: Option<Vec<RawWeightedPodAffinityTerm>>,
 }
 
-/// A pod (anti-)affinity term (Kubernetes names; the selector is the Deployment's own pods).
+/// A pod (anti-)affinity term (Kubernetes names).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawPodAffinityTerm {
     /// Node label whose values are the domains.
     #[serde(rename = "topologyKey")]
     pub topology_key: Option<String>,
-    /// Accepted; taken to select the Deployment's own pods.
+    /// The pods counted, of every service in `namespaces` (absent: the Deployment's own).
     #[serde(rename = "labelSelector")]
     pub label_selector: Option<toml::Value>,
-    /// Accepted; taken to select the Deployment's own pods.
+    /// Accepted; not evaluated.
     #[serde(rename = "matchLabelKeys")]
     pub match_label_keys: Option<Vec<String>>,
-    /// Accepted; the Deployment's own namespace is the only one modelled.
+    /// The namespaces whose pods `labelSelector` selects (absent or empty: the pod's own).
     pub namespaces: Option<Vec<String>>,
 }
 

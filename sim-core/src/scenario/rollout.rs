@@ -226,15 +226,32 @@ impl Validator<'_> {
         if !matches!(base.dispatch, super::Dispatch::Router(_)) {
             return Err(self.err("rollout", "a rollout replaces pods: expected `dispatch = \"router\"` in [service] (each replica a pod)"));
         }
-        // The base [service] as a table, with a variant's overrides.
+        // The base [service] as a table, with a variant's overrides (with several services,
+        // this service's [[service]] table).
         let mut table: Table = parse_raw(self.source, self.file)?;
-        if let Some((_, over)) = self.variant {
-            super::policy::merge(&mut table, over);
+        let multi = super::services::is_multi(&table);
+        if let Some((v, over)) = self.variant {
+            if multi {
+                let at = format!("policy[{v}]");
+                super::services::merge_variant(&mut table, over, &at, self.file, self.source)?;
+            } else {
+                super::policy::merge(&mut table, over);
+            }
         }
-        let mut service_table = match table.get("service") {
+        let own = match (table.get("service"), self.service) {
+            (Some(Value::Array(a)), Some((i, _))) => a.get(i),
+            (v, _) => v,
+        };
+        let mut service_table = match own {
             Some(Value::Table(t)) => t.clone(),
             _ => Table::new(),
         };
+        // A [[service]] table's own sections are no keys of the new version's [service].
+        if multi {
+            for k in super::services::SERVICE_SECTIONS {
+                service_table.remove(*k);
+            }
+        }
         // The Deployment's own strategy and minReadySeconds: defaults for every rollout.
         let deployment: RawDeploymentStrategy = match service_table.get("strategy") {
             Some(v) => RawDeploymentStrategy::deserialize(v.clone())

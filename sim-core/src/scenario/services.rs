@@ -5,7 +5,7 @@
 //! `[[service]]` holds what a single-service scenario holds about its service: the service's own
 //! keys (engine, resources, pod, replicas, …) and its own sections, written under the service
 //! (`[service.traffic]`, `[service.slo]`, `[service.hpa]`, `[service.metrics]`, `[service.keda]`,
-//! `[service.knative]`, `[service.vpa]`, `[service.pdb]`). Cluster-wide sections (`[simulation]`,
+//! `[service.knative]`, `[service.vpa]`, `[service.pdb]`, `[[service.rollout]]`). Cluster-wide sections (`[simulation]`,
 //! `[cluster]`, `[[node_pool]]`, `[scheduler]`, the node autoscalers, `[[namespace]]`,
 //! `[[priority_class]]`, failures, `[batch]`) stay at the top level and are shared.
 //!
@@ -22,11 +22,11 @@ use toml::{Table, Value};
 
 /// The sections a `[[service]]` holds for itself (top-level sections in the single-service form).
 pub const SERVICE_SECTIONS: &[&str] = &[
-    "traffic", "slo", "hpa", "metrics", "keda", "knative", "vpa", "pdb",
+    "traffic", "slo", "hpa", "metrics", "keda", "knative", "vpa", "pdb", "rollout",
 ];
 
 /// Sections of the single-service form not yet available per service in the `[[service]]` form.
-const NOT_YET: &[(&str, &str)] = &[("rollout", "[[rollout]]"), ("tenant", "[[tenant]]")];
+const NOT_YET: &[(&str, &str)] = &[("tenant", "[[tenant]]")];
 
 /// Whether a scenario table uses the `[[service]]` form.
 pub fn is_multi(t: &Table) -> bool {
@@ -114,9 +114,14 @@ pub(super) fn validate_multi(
     }
     for k in SERVICE_SECTIONS {
         if *k != "traffic" && table.contains_key(*k) {
+            let (open, close) = if *k == "rollout" {
+                ("[[", "]]")
+            } else {
+                ("[", "]")
+            };
             return Err(err(
                 k,
-                format!("with [[service]] tables, [{k}] belongs to a service: write it under each [[service]] as [service.{k}]"),
+                format!("with [[service]] tables, {open}{k}{close} belongs to a service: write it under each [[service]] as {open}service.{k}{close}"),
             ));
         }
     }
@@ -296,6 +301,15 @@ pub(super) fn validate_multi(
             ));
         }
     }
+    // Selectors select across services: resolved once every service's labels are known.
+    super::selectors::resolve(&mut out, |i, key, m| {
+        let key = file_key(i, key);
+        let shown = match variant {
+            Some((v, o)) if overrides_service_key(o, &names, &key) => format!("policy[{v}].{key}"),
+            _ => key,
+        };
+        ScenarioError::at_key(file, source, &shown, m)
+    })?;
     let mut first = out.remove(0);
     first.others = out;
     first.gateway = gateway;

@@ -256,6 +256,8 @@ mod tests {
             has_image: false,
             unschedulable: false,
             terminating_pods: 0,
+            service_pods: &[],
+            service_terminating: &[],
             not_ready: false,
         }
     }
@@ -276,6 +278,7 @@ mod tests {
             template: &t,
             requests: &req,
             nonzero_requests: &req,
+            held_off: &[],
         };
         let nodes = [
             node(&alloc, &empty, &labels_a, &[]),
@@ -315,6 +318,7 @@ mod tests {
             template: &t,
             requests: &gpu_req,
             nonzero_requests: &gpu_req,
+            held_off: &[],
         };
         let nodes = [
             node(&alloc, &used, &labels, &[]),
@@ -336,7 +340,7 @@ mod tests {
     #[test]
     fn spread_and_anti_affinity_reasons_read_as_upstream() {
         use crate::cluster::{
-            InclusionPolicy, PodAffinityTerm, SpreadConstraint, WhenUnsatisfiable,
+            InclusionPolicy, PodAffinityTerm, PodSelector, SpreadConstraint, WhenUnsatisfiable,
         };
         let names = names();
         let alloc = ResVec(vec![8_000, 32_000_000_000_000, 110_000, 0]);
@@ -376,6 +380,7 @@ mod tests {
                 node_affinity_policy: InclusionPolicy::Honor,
                 node_taints_policy: InclusionPolicy::Ignore,
                 own_replica_set: false,
+                selector: PodSelector::Own,
             }],
             ..PodTemplate::default()
         };
@@ -383,6 +388,7 @@ mod tests {
             template: &t,
             requests: &req,
             nonzero_requests: &req,
+            held_off: &[],
         };
         let mut rng = RngStreams::new(1).stream("s");
         let cfg = SchedulerConfig::default();
@@ -394,6 +400,7 @@ mod tests {
         let anti = PodTemplate {
             anti_affinity_required: vec![PodAffinityTerm {
                 topology_key: "kubernetes.io/hostname".into(),
+                selector: PodSelector::Own,
             }],
             ..PodTemplate::default()
         };
@@ -401,6 +408,7 @@ mod tests {
             template: &anti,
             requests: &req,
             nonzero_requests: &req,
+            held_off: &[],
         };
         // Nodes a and c hold a pod: b is the only choice.
         assert_eq!(

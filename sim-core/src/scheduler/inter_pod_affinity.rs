@@ -1,19 +1,24 @@
 //! InterPodAffinity for pod anti-affinity: required terms as a filter
-//! ([`AntiAffinityFilter`]), preferred ones as a score ([`scores`]). Every term selects the
-//! Deployment's own pods, terminating ones included (upstream counts every pod on a node), on
+//! ([`AntiAffinityFilter`]), preferred ones as a score ([`scores`]). A term without a
+//! `labelSelector` selects the Deployment's own pods; one whose selector selects other
+//! services' pods counts theirs too; terminating ones are included (upstream counts every pod on a node), on
 //! every registered node (NotReady ones too, until their pods are evicted). As all the
 //! Deployment's pods carry the same terms, the symmetric check of existing pods' anti-affinity
 //! gives the same answer and is not repeated; for the score it doubles every raw score, which
 //! normalisation cancels.
 
 use super::filter::Rejection;
-use super::{NodeView, PodView, MAX_NODE_SCORE};
-use crate::cluster::PodTemplate;
+use super::{selected_pods, NodeView, PodView, MAX_NODE_SCORE};
+use crate::cluster::{PodAffinityTerm, PodSelector, PodTemplate};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// The Deployment's pods on a node as InterPodAffinity counts them.
-fn pods_on(node: &NodeView) -> u32 {
-    node.matching_pods + node.terminating_pods
+/// The pods on a node a term counts as InterPodAffinity does: the Deployment's (or those of
+/// every service its `labelSelector` selects), terminating ones included.
+fn pods_on(term: &PodAffinityTerm, node: &NodeView) -> u32 {
+    match &term.selector {
+        PodSelector::Own => node.matching_pods + node.terminating_pods,
+        PodSelector::Labels { services, own, .. } => selected_pods(services, *own, node, true),
+    }
 }
 
 /// The domains (per required term) that already hold a pod of the Deployment, computed once
@@ -28,19 +33,36 @@ impl<'a> AntiAffinityFilter<'a> {
     /// pods. `nodes` is every registered node.
     pub fn new(pod: &PodView<'a>, nodes: &[NodeView<'a>]) -> AntiAffinityFilter<'a> {
         let terms = &pod.template.anti_affinity_required;
-        if terms.is_empty() {
+        if terms.is_empty() && pod.held_off.is_empty() {
             return AntiAffinityFilter::default();
         }
         let mut taken: Vec<(&'a str, BTreeSet<&'a str>)> = terms
             .iter()
             .map(|t| (t.topology_key.as_str(), BTreeSet::new()))
             .collect();
-        for n in nodes.iter().filter(|n| pods_on(n) > 0) {
-            for (key, set) in taken.iter_mut() {
+        for n in nodes {
+            for (term, (key, set)) in terms.iter().zip(taken.iter_mut()) {
+                if pods_on(term, n) == 0 {
+                    continue;
+                }
                 if let Some(v) = n.labels.get(*key) {
                     set.insert(v.as_str());
                 }
             }
+        }
+        // Upstream's symmetric check: existing pods whose required terms select this pod.
+        for (svc, key) in pod.held_off {
+            let mut set = BTreeSet::new();
+            for n in nodes {
+                let pods = n.service_pods.get(*svc).copied().unwrap_or(0)
+                    + n.service_terminating.get(*svc).copied().unwrap_or(0);
+                if pods > 0 {
+                    if let Some(v) = n.labels.get(key) {
+                        set.insert(v.as_str());
+                    }
+                }
+            }
+            taken.push((key.as_str(), set));
         }
         AntiAffinityFilter { taken }
     }
@@ -78,9 +100,13 @@ pub fn scores(pod: &PodView, nodes: &[NodeView], feasible: &[usize], out: &mut V
     for (w, term) in terms {
         let key = term.topology_key.as_str();
         per_domain.clear();
-        for n in nodes.iter().filter(|n| pods_on(n) > 0) {
+        for n in nodes {
+            let pods = pods_on(term, n);
+            if pods == 0 {
+                continue;
+            }
             if let Some(v) = n.labels.get(key) {
-                *per_domain.entry(v.as_str()).or_default() += i64::from(pods_on(n));
+                *per_domain.entry(v.as_str()).or_default() += i64::from(pods);
             }
         }
         any |= !per_domain.is_empty();
@@ -113,19 +139,23 @@ pub fn scores(pod: &PodView, nodes: &[NodeView], feasible: &[usize], out: &mut V
 
 /// The most pods of the Deployment a fresh, empty node can take under the pod's required
 /// anti-affinity when an autoscaler simulates one (`u32::MAX`: no limit): one, whatever the
-/// term's key (the new node's domain holds none of the Deployment's pods before the first).
+/// term's key, if a term counts the Deployment's own pods (the new node's domain holds none
+/// of them before the first).
 pub fn new_node_limit(t: &PodTemplate) -> u32 {
-    if t.anti_affinity_required.is_empty() {
-        u32::MAX
-    } else {
+    if t.anti_affinity_required
+        .iter()
+        .any(|term| term.selector.selects_own())
+    {
         1
+    } else {
+        u32::MAX
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cluster::{Labels, PodAffinityTerm, ResVec};
+    use crate::cluster::{Labels, ResVec};
 
     fn labels(host: &str, zone: &str) -> Labels {
         let mut l = Labels::new();
@@ -143,6 +173,8 @@ mod tests {
             matching_pods: pods,
             version_pods: pods,
             terminating_pods: terminating,
+            service_pods: &[],
+            service_terminating: &[],
             has_image: false,
             unschedulable: false,
             not_ready: false,
@@ -152,6 +184,7 @@ mod tests {
     fn term(key: &str) -> PodAffinityTerm {
         PodAffinityTerm {
             topology_key: key.into(),
+            selector: PodSelector::Own,
         }
     }
 
@@ -172,6 +205,7 @@ mod tests {
             template: &host,
             requests: &r,
             nonzero_requests: &r,
+            held_off: &[],
         };
         let f = AntiAffinityFilter::new(&p, &nodes);
         let got: Vec<_> = nodes.iter().map(|n| f.check(n)).collect();
@@ -192,6 +226,7 @@ mod tests {
             template: &zone,
             requests: &r,
             nonzero_requests: &r,
+            held_off: &[],
         };
         let fz = AntiAffinityFilter::new(&pz, &nodes[..1]);
         assert_eq!(fz.check(&nodes[1]), Err(Rejection::AntiAffinity));
@@ -218,6 +253,7 @@ mod tests {
             template: &t,
             requests: &r,
             nonzero_requests: &r,
+            held_off: &[],
         };
         let mut out = Vec::new();
         assert!(scores(&p, &nodes, &[0, 1, 2], &mut out));
@@ -233,6 +269,7 @@ mod tests {
             template: &none,
             requests: &r,
             nonzero_requests: &r,
+            held_off: &[],
         };
         assert!(!scores(&pn, &nodes, &[0, 1, 2], &mut out));
     }

@@ -38,6 +38,13 @@ pub struct NodeView<'a> {
     pub version_pods: u32,
     /// Pods of the pod's own Deployment terminating on the node (InterPodAffinity counts them).
     pub terminating_pods: u32,
+    /// Pods on the node per service (by index), terminating ones excluded, for a pod whose
+    /// constraints select other services' pods ([`crate::cluster::PodSelector::Labels`]);
+    /// empty otherwise, and on an autoscaler's simulated nodes (which count the Deployment's
+    /// own pods only).
+    pub service_pods: &'a [u32],
+    /// Terminating pods on the node per service (by index), as `service_pods`.
+    pub service_terminating: &'a [u32],
     /// Whether the node has the pod's image.
     pub has_image: bool,
     /// Whether the node is cordoned (draining).
@@ -56,6 +63,33 @@ pub struct PodView<'a> {
     pub requests: &'a ResVec,
     /// Its requests with upstream's non-zero defaults for scoring (100m CPU, 200Mi memory).
     pub nonzero_requests: &'a ResVec,
+    /// Other services (by index) whose pods' required anti-affinity terms select this pod,
+    /// with each term's topology key: upstream's symmetric check keeps the pod out of their
+    /// domains (needs [`NodeView::service_pods`]; ignored without).
+    pub held_off: &'a [(usize, String)],
+}
+
+/// The pods on `node` a [`crate::cluster::PodSelector::Labels`] selects: those of the services
+/// `services` marks (`terminating`: terminating ones too). Without per-service counts (an
+/// autoscaler's simulated node), the Deployment's own pods if `own`.
+pub fn selected_pods(services: &[bool], own: bool, node: &NodeView, terminating: bool) -> u32 {
+    if node.service_pods.is_empty() {
+        return if !own {
+            0
+        } else if terminating {
+            node.matching_pods + node.terminating_pods
+        } else {
+            node.matching_pods
+        };
+    }
+    let mut n = 0;
+    for (s, _) in services.iter().enumerate().filter(|(_, &on)| on) {
+        n += node.service_pods.get(s).copied().unwrap_or(0);
+        if terminating {
+            n += node.service_terminating.get(s).copied().unwrap_or(0);
+        }
+    }
+    n
 }
 
 /// The most pods of the Deployment one fresh node can take under the template's spread

@@ -1,14 +1,16 @@
 //! PodTopologySpread: the system default constraints (a Deployment's pods spread over hostnames
 //! with maxSkew 3 and zones with maxSkew 5, both ScheduleAnyway) for pods without constraints of
 //! their own, and a pod's explicit `topologySpreadConstraints`: DoNotSchedule ones as a filter
-//! ([`SpreadFilter`]), ScheduleAnyway ones as a score ([`explicit_scores`]). Every constraint
-//! selects the Deployment's own pods (`NodeView::matching_pods`, terminating pods excluded).
+//! ([`SpreadFilter`]), ScheduleAnyway ones as a score ([`explicit_scores`]). A constraint
+//! without a `labelSelector` counts the Deployment's own pods (`NodeView::matching_pods`); one
+//! whose selector selects other services' pods counts theirs too (`NodeView::service_pods`);
+//! terminating pods are excluded.
 
 use super::filter::Rejection;
-use super::{node_affinity, NodeView, PodView, MAX_NODE_SCORE};
+use super::{node_affinity, selected_pods, NodeView, PodView, MAX_NODE_SCORE};
 use crate::cluster::taint::{tolerated, Effect};
 use crate::cluster::{
-    InclusionPolicy, PodTemplate, SpreadConstraint, Toleration, WhenUnsatisfiable,
+    InclusionPolicy, PodSelector, PodTemplate, SpreadConstraint, Toleration, WhenUnsatisfiable,
 };
 use std::collections::BTreeMap;
 
@@ -63,13 +65,17 @@ pub fn normalize(scores: &mut [i64], ignored: &[bool]) {
 }
 
 impl SpreadConstraint {
-    /// The pods on `node` this constraint counts: the Deployment's, or only the placed pod's
-    /// own ReplicaSet's under `matchLabelKeys: [pod-template-hash]`.
+    /// The pods on `node` this constraint counts: the Deployment's (or those of every service
+    /// its `labelSelector` selects), or only the placed pod's own ReplicaSet's under
+    /// `matchLabelKeys: [pod-template-hash]` (no other service's pod shares its hash).
     fn counted(&self, node: &NodeView) -> u32 {
-        if self.own_replica_set {
-            node.version_pods
-        } else {
-            node.matching_pods
+        match &self.selector {
+            PodSelector::Labels { own: false, .. } if self.own_replica_set => 0,
+            PodSelector::Labels { services, own, .. } if !self.own_replica_set => {
+                selected_pods(services, *own, node, false)
+            }
+            _ if self.own_replica_set => node.version_pods,
+            _ => node.matching_pods,
         }
     }
 }
@@ -260,11 +266,16 @@ pub fn explicit_scores(
 
 /// The most pods of the Deployment a fresh, empty node can take under the pod's constraints
 /// when an autoscaler simulates one (`u32::MAX`: no limit): a DoNotSchedule hostname constraint
-/// allows `maxSkew` (the new node's domain starts at the global minimum, 0 once it is empty).
+/// that counts the Deployment's own pods allows `maxSkew` (the new node's domain starts at the
+/// global minimum, 0 once it is empty).
 pub fn new_node_limit(t: &PodTemplate) -> u32 {
     t.spread
         .iter()
-        .filter(|c| c.when == WhenUnsatisfiable::DoNotSchedule && c.topology_key == HOSTNAME)
+        .filter(|c| {
+            c.when == WhenUnsatisfiable::DoNotSchedule
+                && c.topology_key == HOSTNAME
+                && c.selector.selects_own()
+        })
         .map(|c| c.max_skew)
         .min()
         .unwrap_or(u32::MAX)
@@ -293,6 +304,8 @@ mod tests {
             matching_pods: pods,
             version_pods: pods,
             terminating_pods: 0,
+            service_pods: &[],
+            service_terminating: &[],
             has_image: false,
             unschedulable: false,
             not_ready: false,
@@ -308,6 +321,7 @@ mod tests {
             node_affinity_policy: InclusionPolicy::Honor,
             node_taints_policy: InclusionPolicy::Ignore,
             own_replica_set: false,
+            selector: PodSelector::Own,
         }
     }
 
@@ -316,6 +330,7 @@ mod tests {
             template: t,
             requests: r,
             nonzero_requests: r,
+            held_off: &[],
         }
     }
 

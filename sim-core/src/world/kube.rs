@@ -16,7 +16,9 @@ pub use timeslice::{share_of, MEASURED_SHARES};
 pub(super) mod vpa;
 
 use super::{Event, WakeSlot, World};
-use crate::cluster::{Labels, NodePoolSpec, PodTemplate, Quantity, ResVec, ResourceNames};
+use crate::cluster::{
+    Labels, NodePoolSpec, PodSelector, PodTemplate, Quantity, ResVec, ResourceNames,
+};
 use crate::engine::{Rng, RngStreams, SimDuration, SimTime, NANOS_PER_SEC};
 use crate::ids::ServiceId;
 use crate::ids::{EngineId, NodeId, PodId, PoolId};
@@ -155,6 +157,9 @@ pub(super) struct Kube {
     scheduler: SchedulerConfig,
     sched_rng: Rng,
     scratch: Vec<(usize, i64)>,
+    /// Per node and service, the pods (then the terminating pods) a pod whose constraints
+    /// select other services' pods counts; refilled for each such pod, kept for its capacity.
+    by_service: Vec<u32>,
     /// Pending pods, ascending.
     pending: Vec<PodId>,
     warnings: Vec<String>,
@@ -203,6 +208,9 @@ pub(super) struct Deployment {
     priority: crate::scenario::batch::Priority,
     /// Its PodDisruptionBudget, if any.
     pdb: Option<crate::scenario::failure::PdbBound>,
+    /// Other services (by index) whose pods' required anti-affinity terms select this one's,
+    /// with each term's topology key (the scheduler's symmetric check).
+    held_off: Vec<(usize, String)>,
     /// GPU-equivalents its bound pods hold (whole GPUs, MIG slices and time-sliced shares).
     gpus_held: f64,
     /// USD per hour its bound pods' requests cost at their nodes' rates (`services.csv`'s
@@ -321,11 +329,26 @@ impl Kube {
                     service_ns: v.admission.service_namespace,
                     priority: v.admission.service_priority,
                     pdb: v.failures.pdb,
+                    held_off: Vec::new(),
                     gpus_held: 0.0,
                     cost_rate_held: 0.0,
                 }
             })
             .collect();
+        let mut deps = deps;
+        for x in 0..deps.len() {
+            let mut held_off = Vec::new();
+            for (y, d) in deps.iter().enumerate().filter(|&(y, _)| y != x) {
+                for term in &d.template.anti_affinity_required {
+                    if let PodSelector::Labels { services, .. } = &term.selector {
+                        if services.get(x).copied().unwrap_or(false) {
+                            held_off.push((y, term.topology_key.clone()));
+                        }
+                    }
+                }
+            }
+            deps[x].held_off = held_off;
+        }
         let pool_specs: Vec<&NodePoolSpec> = pools.iter().map(|p: &Pool| &p.spec).collect();
         let cost = cost::CostBook::new(&s.cost_allocation, &pool_specs, &names, deps.len());
         Kube {
@@ -342,6 +365,7 @@ impl Kube {
                 .unwrap_or_default(),
             sched_rng: streams.stream("scheduler/tie-break"),
             scratch: Vec::new(),
+            by_service: Vec::new(),
             pending: Vec::new(),
             warnings,
             last_unschedulable: None,
@@ -951,11 +975,51 @@ impl World {
             }
             counts
         });
+        // Constraints whose selector reaches other services count pods per service and node:
+        // live ones in the first half, terminating ones in the second.
+        let services = k.deps.len();
+        let across = template
+            .spread
+            .iter()
+            .map(|c| &c.selector)
+            .chain(template.anti_affinity_required.iter().map(|t| &t.selector))
+            .chain(
+                template
+                    .anti_affinity_preferred
+                    .iter()
+                    .map(|(_, t)| &t.selector),
+            )
+            .any(|s| matches!(s, PodSelector::Labels { .. }))
+            || !d.held_off.is_empty();
+        let half = k.nodes.len() * services;
+        k.by_service.clear();
+        if across {
+            k.by_service.resize(2 * half, 0);
+            for p in &k.pods {
+                let Some(n) = p.node else { continue };
+                let at = n.index() * services + p.svc.index();
+                match p.phase {
+                    PodPhase::Starting | PodPhase::Ready => k.by_service[at] += 1,
+                    PodPhase::Terminating => k.by_service[half + at] += 1,
+                    PodPhase::Pending | PodPhase::Gone => {}
+                }
+            }
+        }
+        let by_service = &k.by_service;
         let views: Vec<NodeView> = candidates
             .iter()
             .map(|&i| {
                 let n = &k.nodes[i];
                 let pool = &k.pools[n.pool.index()];
+                let (service_pods, service_terminating): (&[u32], &[u32]) = if across {
+                    let at = i * services;
+                    (
+                        &by_service[at..at + services],
+                        &by_service[half + at..half + at + services],
+                    )
+                } else {
+                    (&[], &[])
+                };
                 NodeView {
                     allocatable: &pool.allocatable,
                     requested: &n.requested,
@@ -969,6 +1033,8 @@ impl World {
                         .as_ref()
                         .map_or(n.pods - n.terminating - n.batch_pods, |c| c[i]),
                     terminating_pods: n.terminating,
+                    service_pods,
+                    service_terminating,
                     has_image: n.image_ready_at.is_some(),
                     unschedulable: n.phase == NodePhase::Draining,
                     not_ready: n.phase == NodePhase::NotReady,
@@ -979,6 +1045,7 @@ impl World {
             template,
             requests,
             nonzero_requests,
+            held_off: &d.held_off,
         };
         match select(
             &k.scheduler,

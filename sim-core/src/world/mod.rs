@@ -259,7 +259,8 @@ impl World {
         };
         for (i, v) in s.services().enumerate() {
             let svc = ServiceId(i as u32);
-            let r = kube::rollout::Rollouts::new(v, &world.svcs[i].spec, &world.streams);
+            let split = world.svcs[i].stream(&world.streams, "rollout/canary-split");
+            let r = kube::rollout::Rollouts::new(v, &world.svcs[i].spec, split);
             world.svcs[i].rollout = r.map(Box::new);
             for (t, ev) in world.svcs[i]
                 .rollout
@@ -606,7 +607,20 @@ impl World {
             degraded_at_horizon: f.degraded(),
         };
         let incidents = std::mem::take(&mut self.kube.fail.incidents);
-        let rollout = self.rollout_summary(ServiceId(0));
+        // The single-service form's rollout is the run's; with several services each service's
+        // is in its own entry.
+        let rollout = if multi {
+            None
+        } else {
+            self.rollout_summary(ServiceId(0))
+        };
+        let service_rollouts: Vec<Option<capsim_results::RolloutSummary>> = if multi {
+            (0..self.svcs.len())
+                .map(|i| self.rollout_summary(ServiceId(i as u32)))
+                .collect()
+        } else {
+            Vec::new()
+        };
         // Per-service results, with several services (from each service's own recorder).
         let mut services = Vec::new();
         let mut service_series = Vec::new();
@@ -626,12 +640,14 @@ impl World {
                 totals_of(&sv.engines),
                 ClusterOutcome::none(),
             );
-            services.push(crate::results::ServiceSummary::from_summary(
+            let mut entry = crate::results::ServiceSummary::from_summary(
                 &sv.name,
                 &sv.namespace,
                 r.summary,
                 replica_hours[i] / 3600.0,
-            ));
+            );
+            entry.rollout = service_rollouts.get(i).cloned().flatten();
+            services.push(entry);
         }
         let mut rec = self.recorder.finish();
         let tenant_stats = rec.tenants.take();

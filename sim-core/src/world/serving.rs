@@ -140,7 +140,7 @@ impl World {
         let mut finished = std::mem::take(&mut self.done);
         for c in finished.drain(..) {
             if let Some(r) = &mut self.svcs[svc.index()].rollout {
-                r.on_completion(&self.kube, &c);
+                r.on_completion(&self.kube, svc, &c);
             }
             done += 1;
             tokens += c.request.output_tokens as u64;

@@ -527,10 +527,38 @@ fn template_labels(doc: &Yaml) -> BTreeMap<String, String> {
     labels_at(doc, "spec.template.metadata.labels")
 }
 
-/// Leaves out, with a warning, the spread constraints and anti-affinity terms mapped since
-/// `start` whose `labelSelector` does not select the Deployment's own pods (upstream they
-/// select nothing, so they never refuse a node).
-fn select_own_pods(m: &mut Mapper, start: usize, labels: &BTreeMap<String, String>) {
+/// Sets the workload's pod labels (`service.pod.labels`, which `labelSelector`s match) and
+/// leaves out, with a warning, the spread constraints and anti-affinity terms mapped since
+/// `start` whose `labelSelector` is missing or selects no pods (upstream they never refuse a
+/// node). With one workload a selector must select its own pods; with several, the pods of any
+/// workload in the namespace (a term's `namespaces`, or the workload's own).
+fn select_pods(m: &mut Mapper, start: usize, own: &Workload, at: &str, cx: &Context) {
+    if !own.labels.is_empty() {
+        let labels: Table = own
+            .labels
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect();
+        m.push("service.pod.labels", Value::Table(labels), at);
+    }
+    let multi = m.scope.is_some();
+    let selects_some = |sel: Option<&Value>, namespaces: Option<&Value>| {
+        if !multi {
+            return selector::selects(sel, &own.labels);
+        }
+        let names: Vec<&str> = namespaces
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        cx.workloads.iter().any(|w| {
+            let in_scope = if names.is_empty() {
+                w.namespace == own.namespace
+            } else {
+                names.contains(&w.namespace.as_str())
+            };
+            in_scope && selector::selects(sel, &w.labels)
+        })
+    };
     let base = "spec.template.spec";
     let mut left_out: Vec<String> = Vec::new();
     let spread = m.key("service.pod.topologySpreadConstraints");
@@ -539,7 +567,8 @@ fn select_own_pods(m: &mut Mapper, start: usize, labels: &BTreeMap<String, Strin
         match key.as_str() {
             k if k == spread => {
                 if let Some(list) = value.as_array_mut() {
-                    for i in selector::retain_selecting(list, labels, |c| c.get("labelSelector")) {
+                    let keep = |c: &Value| selects_some(c.get("labelSelector"), None);
+                    for i in selector::retain_selecting(list, keep) {
                         left_out.push(format!("{base}.topologySpreadConstraints[{i}]"));
                     }
                 }
@@ -554,14 +583,22 @@ fn select_own_pods(m: &mut Mapper, start: usize, labels: &BTreeMap<String, Strin
                 let path = format!("{base}.affinity.podAntiAffinity");
                 let req = "requiredDuringSchedulingIgnoredDuringExecution";
                 if let Some(list) = anti.get_mut(req).and_then(Value::as_array_mut) {
-                    for i in selector::retain_selecting(list, labels, |t| t.get("labelSelector")) {
+                    let keep =
+                        |t: &Value| selects_some(t.get("labelSelector"), t.get("namespaces"));
+                    for i in selector::retain_selecting(list, keep) {
                         left_out.push(format!("{path}.{req}[{i}]"));
                     }
                 }
                 let pref = "preferredDuringSchedulingIgnoredDuringExecution";
                 if let Some(list) = anti.get_mut(pref).and_then(Value::as_array_mut) {
-                    let sel = selector::term_selector;
-                    for i in selector::retain_selecting(list, labels, sel) {
+                    let keep = |w: &Value| {
+                        let t = w.get("podAffinityTerm");
+                        selects_some(
+                            selector::term_selector(w),
+                            t.and_then(|t| t.get("namespaces")),
+                        )
+                    };
+                    for i in selector::retain_selecting(list, keep) {
                         left_out.push(format!("{path}.{pref}[{i}]"));
                     }
                 }
@@ -569,9 +606,9 @@ fn select_own_pods(m: &mut Mapper, start: usize, labels: &BTreeMap<String, Strin
             _ => {}
         }
     }
-    if !left_out.is_empty() && m.scope.is_some() {
+    if !left_out.is_empty() && multi {
         m.out.warnings.push(format!(
-            "{}: {}: spread constraints and anti-affinity terms whose labelSelector is missing or does not match spec.template.metadata.labels select none of this Deployment's pods (capsim spreads each service over its own pods only); left out: {}",
+            "{}: {}: spread constraints and anti-affinity terms whose labelSelector is missing or selects the pods of none of the manifests' workloads in its namespaces select no pods and never refuse a node upstream; left out: {}",
             m.file,
             m.label,
             left_out.join(", ")
@@ -754,7 +791,9 @@ fn object(
             m.consume("spec.template.metadata.labels");
             let start = m.out.keys.len();
             pod_spec(&mut m, doc, "spec.template.spec")?;
-            select_own_pods(&mut m, start, &template_labels(doc));
+            if let Some(w) = workload.and_then(|i| cx.workloads.get(i)) {
+                select_pods(&mut m, start, w, "spec.template.metadata.labels", cx);
+            }
         }
         "Pod" if cx.deployment => {
             m.out.warnings.push(format!(
@@ -779,7 +818,12 @@ fn object(
                 }
             }
             m.push("service.replicas", Value::Integer(1), "(one Pod)");
+            let start = m.out.keys.len();
             pod_spec(&mut m, doc, "spec")?;
+            if let Some(w) = workload.and_then(|i| cx.workloads.get(i)) {
+                m.consume("metadata.labels");
+                select_pods(&mut m, start, w, "metadata.labels", cx);
+            }
         }
         "HorizontalPodAutoscaler" => autoscaler(&mut m, doc, api, true, cx)?,
         "VerticalPodAutoscaler" => autoscaler(&mut m, doc, api, false, cx)?,
@@ -812,7 +856,14 @@ fn object(
         }
         "ResourceQuota" => policy::resource_quota(&mut m, doc, api)?,
         "PriorityClass" => policy::priority_class(&mut m, doc, api, name)?,
-        "InferenceService" => kserve::map(&mut m, doc, api, name)?,
+        "InferenceService" => {
+            let start = m.out.keys.len();
+            kserve::map(&mut m, doc, api, name)?;
+            if let Some(w) = workload.and_then(|i| cx.workloads.get(i)) {
+                m.consume("metadata.labels");
+                select_pods(&mut m, start, w, "metadata.labels", cx);
+            }
+        }
         _ => {
             m.out.warnings.push(format!(
                 "{file}: {kind}/{name}: kind {kind} ({api}) is not modelled yet; the whole object is ignored"

@@ -1,8 +1,8 @@
-//! Which of a Deployment's topology spread constraints and pod anti-affinity terms select its
-//! own pods. capsim models one Deployment, so a constraint or term selects either its pods or
-//! nothing: upstream, a missing `labelSelector` selects nothing, and so does one that does not
-//! match the pod template's labels. Such a constraint never refuses a node; the mapper leaves
-//! it out, with a warning.
+//! Whether a workload's topology spread constraints and pod anti-affinity terms select any pods:
+//! upstream, a missing `labelSelector` selects nothing, and so does one that matches no pod's
+//! labels (with one workload, its own pod template's; with several, any workload's in the
+//! namespace). Such a constraint never refuses a node; the mapper leaves it out, with a
+//! warning. The scenario then resolves the kept selectors against every service's labels.
 
 use std::collections::BTreeMap;
 use toml::Value;
@@ -55,17 +55,13 @@ pub(super) fn term_selector(w: &Value) -> Option<&Value> {
     w.get("podAffinityTerm")?.get("labelSelector")
 }
 
-/// Keeps the items of `list` whose selector (found by `selector_of`) selects `labels`; returns
+/// Keeps the items of `list` that `keep` accepts (their selector selects some pods); returns
 /// the indices of those left out.
-pub(super) fn retain_selecting(
-    list: &mut Vec<Value>,
-    labels: &BTreeMap<String, String>,
-    selector_of: impl Fn(&Value) -> Option<&Value>,
-) -> Vec<usize> {
+pub(super) fn retain_selecting(list: &mut Vec<Value>, keep: impl Fn(&Value) -> bool) -> Vec<usize> {
     let mut dropped = Vec::new();
     let mut i = 0;
     list.retain(|item| {
-        let keep = selects(selector_of(item), labels);
+        let keep = keep(item);
         if !keep {
             dropped.push(i);
         }

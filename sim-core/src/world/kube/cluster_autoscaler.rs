@@ -132,6 +132,8 @@ impl World {
             has_image: false,
             unschedulable: false,
             terminating_pods: 0,
+            service_pods: &[],
+            service_terminating: &[],
             not_ready: false,
         };
         let (requests, nonzero_requests) = k.requests_of(pod);
@@ -139,6 +141,7 @@ impl World {
             template: k.template_of(pod),
             requests,
             nonzero_requests,
+            held_off: &[],
         };
         if filter(&view, &node).is_err() {
             return 0;

@@ -102,6 +102,8 @@ fn accepts(w: &World, pod: &PodView, pool: usize, used: &ResVec) -> bool {
         has_image: false,
         unschedulable: false,
         terminating_pods: 0,
+        service_pods: &[],
+        service_terminating: &[],
         not_ready: false,
     };
     filter(pod, &node).is_ok() && used.fits_within(pod.requests, &p.allocatable)
@@ -177,6 +179,7 @@ impl World {
                 template: k.template_of(pod),
                 requests,
                 nonzero_requests,
+                held_off: &[],
             };
             let limit = new_node_limit(view.template);
             let mut placed = false;
@@ -295,6 +298,7 @@ impl World {
                 template: k.template_of(pod),
                 requests,
                 nonzero_requests,
+                held_off: &[],
             };
             let limit = new_node_limit(view.template);
             let slot = room.iter_mut().find(|(i, used, n)| {
@@ -488,6 +492,7 @@ impl World {
                 template: k.template_of(pod),
                 requests,
                 nonzero_requests,
+                held_off: &[],
             };
             let slot = used.iter_mut().find(|(i, u)| {
                 let n = &k.nodes[*i];
@@ -502,6 +507,8 @@ impl World {
                     has_image: false,
                     unschedulable: false,
                     terminating_pods: 0,
+                    service_pods: &[],
+                    service_terminating: &[],
                     not_ready: false,
                 };
                 filter(&view, &nv).is_ok() && u.fits_within(requests, &p.allocatable)

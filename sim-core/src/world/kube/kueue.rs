@@ -679,6 +679,8 @@ impl World {
                         has_image: true,
                         unschedulable: false,
                         terminating_pods: 0,
+                        service_pods: &[],
+                        service_terminating: &[],
                         not_ready: false,
                     }
                 })
@@ -687,6 +689,7 @@ impl World {
                 template: &k.template,
                 requests: &req,
                 nonzero_requests: &nonzero,
+                held_off: &[],
             };
             match select(
                 &kube.scheduler,

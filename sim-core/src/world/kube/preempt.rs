@@ -122,6 +122,7 @@ impl World {
             template: kube.template_of(pod),
             requests: req,
             nonzero_requests: nonzero,
+            held_off: &[],
         };
         // Upstream re-runs every filter with the victims gone: a node that spread constraints or
         // anti-affinity keep the pod off gets no victims.
@@ -153,6 +154,8 @@ impl World {
                 has_image: true,
                 unschedulable: false,
                 terminating_pods: 0,
+                service_pods: &[],
+                service_terminating: &[],
                 not_ready: false,
             };
             if !matches!(

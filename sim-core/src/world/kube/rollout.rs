@@ -5,7 +5,7 @@
 
 use super::super::{Event, World};
 use super::{Kube, PodPhase};
-use crate::engine::{Rng, RngStreams, SimDuration, SimTime};
+use crate::engine::{Rng, SimDuration, SimTime};
 use crate::ids::{EngineId, ServiceId};
 use crate::metrics::rollout::{ReadyPoint, RolloutRecord, RolloutSummary, VersionSummary};
 use crate::metrics::{LogHistogram, RequestSink};
@@ -63,12 +63,12 @@ pub(in crate::world) struct Rollouts {
 }
 
 impl Rollouts {
-    /// The rollouts of `s`, if it has any; `base` is the world's service (its measured step
-    /// model, if any, already built).
+    /// The rollouts of `s` (one service's view), if it has any; `base` is the world's service
+    /// (its measured step model, if any, already built); `split_rng` draws a canary's split.
     pub(in crate::world) fn new(
         s: &Scenario,
         base: &ServiceSpec,
-        streams: &RngStreams,
+        split_rng: Rng,
     ) -> Option<Rollouts> {
         if s.rollouts.is_empty() {
             return None;
@@ -101,7 +101,7 @@ impl Rollouts {
             annotated_max: s.service.replicas,
             target_weight: 0.0,
             weight: 0.0,
-            split_rng: streams.stream("rollout/canary-split"),
+            split_rng,
             scratch: Vec::new(),
             dirty: true,
             armed: None,
@@ -159,13 +159,14 @@ impl Rollouts {
     }
 
     /// Records a completion's latency under the version of the pod that served it.
-    pub(in crate::world) fn on_completion(&mut self, kube: &Kube, c: &Completion) {
+    pub(in crate::world) fn on_completion(&mut self, kube: &Kube, svc: ServiceId, c: &Completion) {
         if c.request.arrival < self.warmup {
             return;
         }
-        let v = kube
-            .pods
+        let v = kube.deps[svc.index()]
+            .slots
             .get(c.replica as usize)
+            .and_then(|p| kube.pods.get(p.index()))
             .map_or(0, |p| p.version as usize);
         self.latency[v].record(c.finish.since(c.request.arrival).0);
     }
@@ -305,15 +306,15 @@ impl World {
     /// A `[[rollout]]` starts (`step` 0) or a canary's weight changes (`step` ≥ 1).
     pub(in crate::world) fn on_rollout<S: RequestSink>(
         &mut self,
-        _svc: ServiceId,
+        svc: ServiceId,
         rollout: u32,
         step: u32,
         sink: &mut S,
     ) {
         let now = self.now;
-        let desired = self.kube.deps[0].desired;
-        let ready = self.kube.deps[0].ready.len() as u32;
-        let Some(r) = self.svcs[0].rollout.as_mut() else {
+        let desired = self.kube.deps[svc.index()].desired;
+        let ready = self.kube.deps[svc.index()].ready.len() as u32;
+        let Some(r) = self.svcs[svc.index()].rollout.as_mut() else {
             return;
         };
         let spec = &r.specs[rollout as usize];
@@ -351,34 +352,38 @@ impl World {
             }
         }
         r.dirty = true;
-        self.sync_deployment(ServiceId(0), sink);
+        self.sync_deployment(svc, sink);
     }
 
     /// A pod's `minReadySeconds` ran out.
     pub(in crate::world) fn on_deployment_sync<S: RequestSink>(
         &mut self,
-        _svc: ServiceId,
+        svc: ServiceId,
         sink: &mut S,
     ) {
-        if let Some(r) = &mut self.svcs[0].rollout {
+        if let Some(r) = &mut self.svcs[svc.index()].rollout {
             r.armed = None;
         }
-        self.sync_deployment(ServiceId(0), sink);
+        self.sync_deployment(svc, sink);
     }
 
     /// After every event: when a pod changed, the controllers sync and the rollout is measured.
     pub(in crate::world) fn after_rollout_event<S: RequestSink>(
         &mut self,
-        _svc: ServiceId,
+        svc: ServiceId,
         sink: &mut S,
     ) {
-        if self.svcs[0].rollout.as_ref().is_some_and(|r| r.dirty) {
-            self.sync_deployment(ServiceId(0), sink);
+        if self.svcs[svc.index()]
+            .rollout
+            .as_ref()
+            .is_some_and(|r| r.dirty)
+        {
+            self.sync_deployment(svc, sink);
         }
     }
 
-    fn min_ready_of(&self) -> SimDuration {
-        self.svcs[0]
+    fn min_ready_of(&self, svc: ServiceId) -> SimDuration {
+        self.svcs[svc.index()]
             .rollout
             .as_ref()
             .and_then(|r| r.strategy())
@@ -386,13 +391,14 @@ impl World {
     }
 
     /// Ready pods of `version` that have been Ready for `minReadySeconds`.
-    fn available(&self, version: u32) -> u32 {
-        let min_ready = self.min_ready_of();
+    fn available(&self, svc: ServiceId, version: u32) -> u32 {
+        let min_ready = self.min_ready_of(svc);
         self.kube
             .pods
             .iter()
             .filter(|p| {
-                p.version == version
+                p.svc == svc
+                    && p.version == version
                     && p.phase == PodPhase::Ready
                     && p.ready_since.is_some_and(|t| t + min_ready <= self.now)
             })
@@ -400,12 +406,13 @@ impl World {
     }
 
     /// Pods of `version` counted by its ReplicaSet (not terminating or gone).
-    fn active_of(&self, version: u32) -> u32 {
+    fn active_of(&self, svc: ServiceId, version: u32) -> u32 {
         self.kube
             .pods
             .iter()
             .filter(|p| {
-                p.version == version
+                p.svc == svc
+                    && p.version == version
                     && matches!(
                         p.phase,
                         PodPhase::Pending | PodPhase::Starting | PodPhase::Ready
@@ -418,24 +425,24 @@ impl World {
     /// rollout's measurements.
     pub(in crate::world) fn sync_deployment<S: RequestSink>(
         &mut self,
-        _svc: ServiceId,
+        svc: ServiceId,
         sink: &mut S,
     ) {
-        if self.svcs[0].rollout.is_none() {
+        if self.svcs[svc.index()].rollout.is_none() {
             return;
         }
         for _ in 0..MAX_PASSES {
-            let before = self.svcs[0]
+            let before = self.svcs[svc.index()]
                 .rollout
                 .as_ref()
                 .map(|r| r.rs.clone())
                 .unwrap_or_default();
-            self.deployment_pass();
+            self.deployment_pass(svc);
             let mut changed = false;
-            for v in 0..before.len().max(self.rs_len()) as u32 {
-                changed |= self.reconcile_version(v, sink);
+            for v in 0..before.len().max(self.rs_len(svc)) as u32 {
+                changed |= self.reconcile_version(svc, v, sink);
             }
-            let after = self.svcs[0]
+            let after = self.svcs[svc.index()]
                 .rollout
                 .as_ref()
                 .map(|r| r.rs.clone())
@@ -445,33 +452,36 @@ impl World {
             }
         }
         self.schedule_pending();
-        self.arm_min_ready();
-        self.check_finished();
-        self.observe_rollout(ServiceId(0));
+        self.arm_min_ready(svc);
+        self.check_finished(svc);
+        self.observe_rollout(svc);
         self.publish_cluster();
-        if let Some(r) = &mut self.svcs[0].rollout {
+        if let Some(r) = &mut self.svcs[svc.index()].rollout {
             r.dirty = false;
         }
     }
 
-    fn rs_len(&self) -> usize {
-        self.svcs[0].rollout.as_ref().map_or(0, |r| r.rs.len())
+    fn rs_len(&self, svc: ServiceId) -> usize {
+        self.svcs[svc.index()]
+            .rollout
+            .as_ref()
+            .map_or(0, |r| r.rs.len())
     }
 
     /// One pass of the Deployment controller: sets each version's ReplicaSet size.
-    fn deployment_pass(&mut self) {
-        let d = self.kube.deps[0].desired;
-        let r = self.svcs[0].rollout.as_ref().expect("a rollout");
+    fn deployment_pass(&mut self, svc: ServiceId) {
+        let d = self.kube.deps[svc.index()].desired;
+        let r = self.svcs[svc.index()].rollout.as_ref().expect("a rollout");
         let new = r.current as usize;
         let n = r.rs.len();
-        let avail: Vec<u32> = (0..n as u32).map(|v| self.available(v)).collect();
+        let avail: Vec<u32> = (0..n as u32).map(|v| self.available(svc, v)).collect();
         let old_running = (0..n as u32).filter(|&v| v as usize != new).any(|v| {
             self.kube
                 .pods
                 .iter()
-                .any(|p| p.version == v && p.phase != PodPhase::Gone)
+                .any(|p| p.svc == svc && p.version == v && p.phase != PodPhase::Gone)
         });
-        let r = self.svcs[0].rollout.as_mut().expect("a rollout");
+        let r = self.svcs[svc.index()].rollout.as_mut().expect("a rollout");
         let strategy = r.strategy().map(|s| s.strategy.clone());
         let rolling = match strategy {
             Some(Strategy::RollingUpdate {
@@ -541,16 +551,21 @@ impl World {
 
     /// The ReplicaSet controller of `version`: creates or deletes pods to its size (deleting
     /// in upstream order); true if it did anything.
-    fn reconcile_version<S: RequestSink>(&mut self, version: u32, sink: &mut S) -> bool {
-        let target = self.svcs[0]
+    fn reconcile_version<S: RequestSink>(
+        &mut self,
+        svc: ServiceId,
+        version: u32,
+        sink: &mut S,
+    ) -> bool {
+        let target = self.svcs[svc.index()]
             .rollout
             .as_ref()
             .and_then(|r| r.rs.get(version as usize).copied())
             .unwrap_or(0);
-        let active = self.active_of(version);
+        let active = self.active_of(svc, version);
         if active < target {
             for _ in active..target {
-                self.create_pod_of(ServiceId(0), version);
+                self.create_pod_of(svc, version);
             }
             return true;
         }
@@ -558,7 +573,7 @@ impl World {
             return false;
         }
         self.terminate_surplus(
-            ServiceId(0),
+            svc,
             |p| p.version == version,
             (active - target) as usize,
             sink,
@@ -567,8 +582,8 @@ impl World {
     }
 
     /// Schedules a sync for when the next Ready pod becomes available.
-    fn arm_min_ready(&mut self) {
-        let min_ready = self.min_ready_of();
+    fn arm_min_ready(&mut self, svc: ServiceId) {
+        let min_ready = self.min_ready_of(svc);
         if min_ready == SimDuration::ZERO {
             return;
         }
@@ -576,40 +591,41 @@ impl World {
             .kube
             .pods
             .iter()
-            .filter(|p| p.phase == PodPhase::Ready)
+            .filter(|p| p.svc == svc && p.phase == PodPhase::Ready)
             .filter_map(|p| p.ready_since.map(|t| t + min_ready))
             .filter(|&t| t > self.now)
             .min();
         let Some(t) = next.filter(|&t| t < self.horizon) else {
             return;
         };
-        let r = self.svcs[0].rollout.as_mut().expect("a rollout");
+        let r = self.svcs[svc.index()].rollout.as_mut().expect("a rollout");
         if r.armed.is_none_or(|a| t < a) {
             r.armed = Some(t);
-            self.queue
-                .push(t, Event::DeploymentSync { svc: ServiceId(0) });
+            self.queue.push(t, Event::DeploymentSync { svc });
         }
     }
 
     /// Marks the open rollout finished once the new version has every desired replica
     /// available and no old pod is active.
-    fn check_finished(&mut self) {
-        let Some(r) = self.svcs[0].rollout.as_ref() else {
+    fn check_finished(&mut self, svc: ServiceId) {
+        let Some(r) = self.svcs[svc.index()].rollout.as_ref() else {
             return;
         };
         if !r.progress.last().is_some_and(|p| p.open) {
             return;
         }
         let new = r.current;
-        let d = self.kube.deps[0].desired;
+        let d = self.kube.deps[svc.index()].desired;
         let n = r.rs.len() as u32;
         let done = r.rs[new as usize] == d
-            && self.available(new) >= d
-            && (0..n).filter(|&v| v != new).all(|v| self.active_of(v) == 0);
+            && self.available(svc, new) >= d
+            && (0..n)
+                .filter(|&v| v != new)
+                .all(|v| self.active_of(svc, v) == 0);
         if done {
-            self.observe_rollout(ServiceId(0));
+            self.observe_rollout(svc);
             let now = self.now;
-            let r = self.svcs[0].rollout.as_mut().expect("a rollout");
+            let r = self.svcs[svc.index()].rollout.as_mut().expect("a rollout");
             let p = r.progress.last_mut().expect("a rollout in progress");
             p.finish = Some(now);
             p.open = false;
@@ -618,24 +634,24 @@ impl World {
 
     /// Integrates the extra pods, tracks the fewest Ready pods and records Ready pods per
     /// version when they change.
-    pub(in crate::world) fn observe_rollout(&mut self, _svc: ServiceId) {
+    pub(in crate::world) fn observe_rollout(&mut self, svc: ServiceId) {
         let now = self.now;
-        let desired = self.kube.deps[0].desired;
+        let desired = self.kube.deps[svc.index()].desired;
         let live = self
             .kube
             .pods
             .iter()
-            .filter(|p| p.phase != PodPhase::Gone)
+            .filter(|p| p.svc == svc && p.phase != PodPhase::Gone)
             .count() as u32;
-        let ready_total = self.kube.deps[0].ready.len() as u32;
-        let Some(r) = self.svcs[0].rollout.as_mut() else {
+        let ready_total = self.kube.deps[svc.index()].ready.len() as u32;
+        let Some(r) = self.svcs[svc.index()].rollout.as_mut() else {
             return;
         };
         let n = r.rs.len();
         r.counts.clear();
         r.counts.resize(n, 0);
-        for &e in &self.kube.deps[0].ready {
-            let v = self.kube.pods[self.kube.pod_at(ServiceId(0), e).index()].version as usize;
+        for &e in &self.kube.deps[svc.index()].ready {
+            let v = self.kube.pods[self.kube.pod_at(svc, e).index()].version as usize;
             r.counts[v] += 1;
         }
         let (t0, live0, desired0) = r.last;
@@ -667,9 +683,9 @@ impl World {
     }
 
     /// The rollout summary at the horizon.
-    pub(in crate::world) fn rollout_summary(&mut self, _svc: ServiceId) -> Option<RolloutSummary> {
+    pub(in crate::world) fn rollout_summary(&mut self, svc: ServiceId) -> Option<RolloutSummary> {
         let horizon = self.horizon;
-        if let Some(r) = self.svcs[0].rollout.as_mut() {
+        if let Some(r) = self.svcs[svc.index()].rollout.as_mut() {
             // Close the open integral at the horizon.
             let (t0, live0, desired0) = r.last;
             if let Some(p) = r.progress.last_mut().filter(|p| p.open) {
@@ -680,7 +696,7 @@ impl World {
                 }
             }
         }
-        self.svcs[0]
+        self.svcs[svc.index()]
             .rollout
             .as_ref()
             .map(|r| r.summary(&self.kube, horizon))

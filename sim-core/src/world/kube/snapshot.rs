@@ -150,6 +150,7 @@ impl Snapshot {
             template: k.template_of(pod),
             requests,
             nonzero_requests,
+            held_off: &[],
         };
         let live: Vec<usize> = (0..self.nodes.len())
             .filter(|&i| !self.nodes[i].removed)
@@ -178,6 +179,7 @@ impl Snapshot {
             template: k.template_of(pod),
             requests,
             nonzero_requests,
+            held_off: &[],
         };
         let views: Vec<NodeView> = (0..self.nodes.len())
             .filter(|&i| !self.nodes[i].removed)
@@ -216,6 +218,8 @@ impl Snapshot {
             matching_pods: n.matching,
             version_pods: n.matching,
             terminating_pods: n.terminating,
+            service_pods: &[],
+            service_terminating: &[],
             has_image: false,
             unschedulable: n.unschedulable,
             not_ready: n.not_ready,
