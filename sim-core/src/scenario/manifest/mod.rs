@@ -1064,6 +1064,7 @@ spec: {minAvailable: 1}
                 "service.resources.requests",
                 "service.pod.readinessProbe.periodSeconds",
                 "service.pod.nodeSelector",
+                "service.pod.labels",
                 "hpa.minReplicas",
                 "hpa.maxReplicas",
                 "pdb.minAvailable"
@@ -1325,8 +1326,10 @@ spec: {minAvailable: 1, selector: {matchLabels: {app: b}}}
                 "service[0].name",
                 "service[0].replicas",
                 "service[0].resources.requests",
+                "service[0].pod.labels",
                 "service[1].name",
                 "service[1].replicas",
+                "service[1].pod.labels",
                 "service[1].hpa.minReplicas",
                 "service[1].hpa.maxReplicas",
                 "service[0].hpa.minReplicas",
