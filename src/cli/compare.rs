@@ -23,10 +23,12 @@ pub fn run_variants(
         .out
         .clone()
         .unwrap_or_else(|| Path::new("results").join(folder_name(&loaded.scenario.name)));
+    super::output::refuse_inputs_in(&out, &loaded.files)?;
     let mut rows: Vec<(String, Summary)> = Vec::with_capacity(variants.len());
     for (name, mut s, inputs) in variants {
         apply_flags(&mut s, args)?;
         let dir = out.join("policies").join(&name);
+        super::output::refuse_inputs_in(&dir, &loaded.files)?;
         let result = run_one(args, &s, inputs, &dir)?;
         rows.push((name, result.summary));
     }

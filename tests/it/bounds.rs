@@ -222,6 +222,27 @@ path = "prev/requests.csv"
         std::fs::read_to_string(dir.path().join("prev/requests.csv")).unwrap(),
         trace
     );
+    // The provenance copy `scenario.toml` (re-serialized with `--set`) never replaces the
+    // scenario it was read from.
+    let dir = fixture(&[("scenario.toml", VALID)]);
+    let (code, _, stderr) = capsim_text(&[
+        "run",
+        &p(&dir, "scenario.toml"),
+        "--out",
+        dir.path().to_str().unwrap(),
+        "--set",
+        "service.replicas=2",
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("would overwrite its input") && stderr.contains("scenario.toml"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("scenario.toml")).unwrap(),
+        VALID
+    );
+    assert!(!dir.path().join("summary.json").exists(), "nothing written");
 }
 
 #[test]
