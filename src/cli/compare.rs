@@ -29,7 +29,8 @@ pub fn run_variants(
         apply_flags(&mut s, args)?;
         let dir = out.join("policies").join(&name);
         super::output::refuse_inputs_in(&dir, &loaded.files)?;
-        let result = run_one(args, &s, inputs, &dir)?;
+        // A variant may replay other traces: its estimate counts generated requests only.
+        let result = run_one(args, &s, inputs, None, &dir)?;
         rows.push((name, result.summary));
     }
     let mut staged = Staged::new();
