@@ -23,11 +23,14 @@ pub fn run_variants(
         .out
         .clone()
         .unwrap_or_else(|| Path::new("results").join(folder_name(&loaded.scenario.name)));
+    super::output::refuse_inputs_in(&out, &loaded.files)?;
     let mut rows: Vec<(String, Summary)> = Vec::with_capacity(variants.len());
     for (name, mut s, inputs) in variants {
         apply_flags(&mut s, args)?;
         let dir = out.join("policies").join(&name);
-        let result = run_one(args, &s, inputs, &dir)?;
+        super::output::refuse_inputs_in(&dir, &loaded.files)?;
+        // A variant may replay other traces: its estimate counts generated requests only.
+        let result = run_one(args, &s, inputs, None, &dir)?;
         rows.push((name, result.summary));
     }
     let mut staged = Staged::new();

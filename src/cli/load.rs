@@ -38,6 +38,9 @@ pub struct Loaded {
     pub variants: Vec<(String, Scenario, Inputs)>,
     /// The scenario's text.
     pub text: String,
+    /// Requests read from the scenario's traces (expected requests of rate traces), `None`
+    /// without traces: what `validate`'s estimate counts.
+    pub trace_requests: Option<u64>,
     /// Every input file: (role, path as the scenario names it, path to read it from).
     pub files: Vec<InputFile>,
     /// What the manifests hold that is not modelled.
@@ -104,7 +107,8 @@ pub fn load_with(
     if scenario.name.is_empty() {
         scenario.name = stem.clone();
     }
-    let inputs = load_inputs(&scenario, base, &shown, &text)?;
+    let (inputs, checks) = load_inputs_with_stats(&scenario, base, &shown, &text)?;
+    let trace_requests = (!checks.is_empty()).then(|| checks.iter().map(|c| c.requests).sum());
     let mut variants = Vec::new();
     for v in parse_variants(&text, &shown, &catalog).map_err(input)? {
         let mut s = v.scenario;
@@ -151,6 +155,7 @@ pub fn load_with(
         inputs,
         variants,
         text,
+        trace_requests,
         files,
         warnings: overlay.warnings,
     })
@@ -280,17 +285,30 @@ fn load_service_inputs(
                 ),
             }
             .map_err(bad)?;
+            let expected = table
+                .select(
+                    options.start.as_secs_f64(),
+                    options.end.map(|e| e.as_secs_f64()),
+                    options.speed_up,
+                    options.scale,
+                )
+                .expected_requests();
+            // A rate table is held to the requests limit like a generator's rate.
+            let limit = sim_core::scenario::limits::REQUESTS;
+            if expected.is_nan() || expected > limit.max as f64 {
+                let found = if expected.is_nan() {
+                    u64::MAX
+                } else {
+                    expected.min(u64::MAX as f64) as u64
+                };
+                let message = format!("`{trace_shown}`: {}", limit.message(found));
+                return Err(CliError::Input(
+                    ScenarioError::at_key(shown, text, key, message).to_string(),
+                ));
+            }
             checks.push(TraceCheck {
                 named: trace.to_string(),
-                requests: table
-                    .select(
-                        options.start.as_secs_f64(),
-                        options.end.map(|e| e.as_secs_f64()),
-                        options.speed_up,
-                        options.scale,
-                    )
-                    .expected_requests()
-                    .round() as u64,
+                requests: expected.round() as u64,
             });
             inputs.feeds.push(TraceFeed::Rates(Arc::new(table)));
             continue;

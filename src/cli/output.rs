@@ -39,9 +39,10 @@ pub fn remove_in_progress() {
 }
 
 /// Names of the files capsim writes into an output folder (charts go under `charts/`).
-pub const OUTPUT_NAMES: [&str; 16] = [
+pub const OUTPUT_NAMES: [&str; 20] = [
     "calibration.csv",
     "comparison.csv",
+    "cost_attribution.csv",
     "incidents.csv",
     "inputs.csv",
     "manifest.json",
@@ -52,14 +53,18 @@ pub const OUTPUT_NAMES: [&str; 16] = [
     "report.html",
     "requests.csv",
     "rollout.csv",
+    "scenario.toml",
+    "services.csv",
     "summary.json",
     "sweep.csv",
+    "sweep.toml",
     "tenants.csv",
     "timeseries.csv",
 ];
 
 /// Refuses an output folder `out` where writing would replace one of the run's input `files`
-/// (a trace replayed from an earlier run's `requests.csv`, a scenario named `summary.json`).
+/// (a trace replayed from an earlier run's `requests.csv`, a scenario named `summary.json`, a
+/// scenario named `scenario.toml` that its provenance copy would replace).
 pub fn refuse_inputs_in(out: &Path, files: &[super::load::InputFile]) -> Result<(), CliError> {
     let Ok(out_full) = out.canonicalize() else {
         // A folder that does not exist yet holds no inputs.

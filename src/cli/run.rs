@@ -119,7 +119,7 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
         .unwrap_or_else(|| Path::new("results").join(folder_name(&s.name)));
     super::output::refuse_inputs_in(&out, &loaded.files)?;
     let inputs = std::mem::take(&mut loaded.inputs);
-    let result = run_one(args, &loaded.scenario, inputs, &out)?;
+    let result = run_one(args, &loaded.scenario, inputs, loaded.trace_requests, &out)?;
     provenance_and_report(args, &loaded, &out)?;
     print!("{}", render(&result.summary, &out, args.requests));
     if args.report {
@@ -153,10 +153,11 @@ pub fn run_one(
     args: &RunArgs,
     s: &Scenario,
     inputs: Inputs,
+    trace_requests: Option<u64>,
     out: &Path,
 ) -> Result<RunResult, CliError> {
     let out = out.to_path_buf();
-    let estimate = sim_core::scenario::limits::Estimate::of(s, None);
+    let estimate = sim_core::scenario::limits::Estimate::of(s, trace_requests);
     if estimate.is_large() {
         eprintln!("note: {}", estimate.line());
     }

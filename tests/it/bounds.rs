@@ -222,6 +222,27 @@ path = "prev/requests.csv"
         std::fs::read_to_string(dir.path().join("prev/requests.csv")).unwrap(),
         trace
     );
+    // The provenance copy `scenario.toml` (re-serialized with `--set`) never replaces the
+    // scenario it was read from.
+    let dir = fixture(&[("scenario.toml", VALID)]);
+    let (code, _, stderr) = capsim_text(&[
+        "run",
+        &p(&dir, "scenario.toml"),
+        "--out",
+        dir.path().to_str().unwrap(),
+        "--set",
+        "service.replicas=2",
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("would overwrite its input") && stderr.contains("scenario.toml"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("scenario.toml")).unwrap(),
+        VALID
+    );
+    assert!(!dir.path().join("summary.json").exists(), "nothing written");
 }
 
 #[test]
@@ -468,4 +489,144 @@ fn limits_table() -> String {
         t.push_str(&format!("| {limit} | {bounds} | `{message}` |\n"));
     }
     t
+}
+
+/// Both VPA loops are periodic controllers: their intervals are held to the rounds limit.
+#[test]
+fn vpa_intervals_are_bounded_like_other_controllers() {
+    let vpa = |table: &str, key: &str| {
+        format!(
+            "{VALID}[[node_pool]]\nname = \"cpu\"\ninstance_type = \"m6i.2xlarge\"\ninitial_size = 2\n\
+             [vpa]\nupdatePolicy = {{ updateMode = \"Recreate\" }}\n[vpa.{table}]\n{key} = \"1ns\"\n\
+             [metrics]\ncpu_idle = \"500m\"\ncpu_busy = \"0\"\nmemory = \"2Gi\"\n"
+        )
+    };
+    let at_most = format!("expected at most {}", limits::ROUNDS.shown());
+    refused(
+        &vpa("recommender", "recommender-interval"),
+        &[],
+        &[],
+        "s.toml:19:24: key `vpa.recommender.recommender-interval`",
+        &at_most,
+    );
+    refused(
+        &vpa("updater", "updater-interval"),
+        &[],
+        &[],
+        "s.toml:19:20: key `vpa.updater.updater-interval`",
+        &at_most,
+    );
+}
+
+/// Spikes that never overlap multiply the base rate one at a time: eight spikes of ×100 over a
+/// day are about 5.6 million requests, not a product of every multiplier.
+#[test]
+fn spikes_count_their_own_windows() {
+    let mut spikes = String::new();
+    for h in 1..=8 {
+        spikes.push_str(&format!(
+            "[[traffic.spike]]\nat = \"{h}h\"\nduration = \"10m\"\nmultiplier = 100.0\n"
+        ));
+    }
+    let day = with("horizon = \"10m\"", "horizon = \"24h\"")
+        .replace("kind = \"poisson\"", "kind = \"spikes\"");
+    let dir = fixture(&[("s.toml", &format!("{day}{spikes}"))]);
+    let (code, stdout, stderr) = capsim_text(&["validate", &p(&dir, "s.toml")]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    // Spikes that do overlap multiply, and past the limit they are refused.
+    let mut same = String::new();
+    for _ in 0..8 {
+        same.push_str("[[traffic.spike]]\nat = \"1h\"\nduration = \"10m\"\nmultiplier = 100.0\n");
+    }
+    refused(
+        &format!("{day}{same}"),
+        &[],
+        &[],
+        "key `traffic.rate`",
+        &format!("expected at most {}", limits::REQUESTS.shown()),
+    );
+}
+
+/// The rows limit holds for the whole time series: the cluster's and every service's.
+#[test]
+fn series_rows_count_every_service() {
+    let mut src = String::from("[simulation]\nhorizon = \"10m\"\nsample_interval = \"600us\"\n");
+    for i in 0..100 {
+        src.push_str(&format!(
+            "[[service]]\nname = \"s{i}\"\ndispatch = \"router\"\n[service.service_time]\n\
+             distribution = \"deterministic\"\nbase = \"5ms\"\n[service.traffic]\n\
+             kind = \"poisson\"\nrate = 1.0\n"
+        ));
+    }
+    refused(
+        &src,
+        &[],
+        &[],
+        "s.toml:3:19: key `simulation.sample_interval`",
+        "found 101,000,000 time-series rows",
+    );
+}
+
+/// A rate trace's expected requests are held to the requests limit, and `run` prints the
+/// estimate `validate` prints.
+#[test]
+fn rate_traces_are_held_to_the_requests_limit() {
+    let servegen = r#"[service]
+[service.service_time]
+distribution = "deterministic"
+base = "5ms"
+[traffic]
+kind = "trace"
+format = "servegen"
+path = "r.csv"
+"#;
+    refused(
+        servegen,
+        &[("r.csv", "0,1e9,1,,0,0\n")],
+        &[],
+        "s.toml:8:8: key `traffic.path`",
+        &format!("expected at most {}", limits::REQUESTS.shown()),
+    );
+    let dir = fixture(&[("s.toml", servegen), ("r.csv", "0,1e6,1\n")]);
+    let (code, stdout, _) = capsim_text(&["validate", &p(&dir, "s.toml")]);
+    assert_eq!(code, 0, "{stdout}");
+    let line = stdout.lines().find(|l| l.contains("estimate:")).unwrap();
+    let (code, _, stderr) = capsim_text(&[
+        "run",
+        &p(&dir, "s.toml"),
+        "--out",
+        &p(&dir, "out"),
+        "--horizon",
+        "1ms",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let estimate = line.trim_start().split(" events").next().unwrap();
+    assert!(stderr.contains(estimate), "{estimate} in {stderr}");
+}
+
+/// Errors from the limits name the key as the file writes it, at its line and column.
+#[test]
+fn limit_errors_name_the_key_as_written() {
+    let pool = "[[node_pool]]\nname = \"a10g\"\ninstance_type = \"g5.xlarge\"\ninitial_size = 1\n";
+    refused(
+        &format!("{VALID}{pool}[cluster_autoscaler]\nscan-interval = \"1ns\"\n"),
+        &[],
+        &[],
+        "s.toml:17:17: key `cluster_autoscaler.scan-interval`",
+        &format!("expected at most {}", limits::ROUNDS.shown()),
+    );
+    refused(
+        &format!("{VALID}{pool}[[random_failure]]\npool = \"a10g\"\nmtbf = \"1ns\"\n"),
+        &[],
+        &[],
+        "s.toml:18:8: key `random_failure[0].mtbf`",
+        &format!("expected at most {}", limits::FAILURES.shown()),
+    );
+    refused(
+        &with("horizon = \"10m\"", "horizon = \"366d\""),
+        &[],
+        &[],
+        "s.toml:2:11: key `simulation.horizon`",
+        "set simulation.sample_interval",
+    );
 }

@@ -310,6 +310,28 @@ fn merge_refuses_shards_that_lost_or_repeat_a_point() {
         "names the repeated point and its line: {err}"
     );
     assert!(!dir.path().join("m2").join("sweep.csv").exists());
+    // An output folder that is one of the shards (however spelled) is refused; nothing written.
+    std::fs::write(&csv0, &full).unwrap();
+    let before1 = read(&shard(1).join("sweep.csv"));
+    let spelled = dir.path().join("s0").join("..").join("s1");
+    let (code, _, err) = capsim_text(&[
+        "merge",
+        shard(0).to_str().unwrap(),
+        shard(1).to_str().unwrap(),
+        "--out",
+        spelled.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("input shard folder") && err.contains(shard(1).to_str().unwrap()),
+        "names the shard: {err}"
+    );
+    assert_eq!(
+        read(&shard(1).join("sweep.csv")),
+        before1,
+        "the shard is untouched"
+    );
+    assert_eq!(read(&csv0), full);
 }
 
 #[test]

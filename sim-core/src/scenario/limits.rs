@@ -11,6 +11,7 @@ use super::model::{EngineSpec, Scenario};
 use super::traffic::TrafficSpec;
 use crate::engine::time::format_duration;
 use crate::engine::{SimDuration, NANOS_PER_SEC};
+use crate::traffic::spikes::spike_steps;
 
 /// What a limit counts, for its message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -109,7 +110,7 @@ pub const HORIZON: Limit = Limit {
 
 /// Rows of the time series (`horizon / sample_interval`).
 pub const SERIES_ROWS: Limit = Limit {
-    keys: "simulation.sample_interval (rows = horizon / sample_interval)",
+    keys: "simulation.sample_interval (rows = horizon / sample_interval, times 1 + services with several services: the cluster's series and each service's)",
     max: 1_000_000,
     unit: Unit::Count("time-series rows"),
     why:
@@ -118,7 +119,7 @@ pub const SERIES_ROWS: Limit = Limit {
 
 /// Rounds of one periodic controller or probe over the horizon (`horizon / interval`).
 pub const ROUNDS: Limit = Limit {
-    keys: "metrics.scrape_interval, cluster_autoscaler.scan_interval, batch.job[].checkpoint_interval (rounds = horizon, or the job's duration, / interval)",
+    keys: "metrics.scrape_interval, cluster_autoscaler.scan-interval, vpa.recommender.recommender-interval, vpa.updater.updater-interval, batch.job[].checkpoint_interval (rounds = horizon, or the job's duration, / interval)",
     max: 100_000_000,
     unit: Unit::Count("rounds"),
     why: "each round is an event with work over every pod; a week at 10ms is 60,480,000 rounds",
@@ -134,7 +135,7 @@ pub const SOJOURNS: Limit = Limit {
 
 /// Expected node failures over the horizon (`horizon / mtbf × nodes`).
 pub const FAILURES: Limit = Limit {
-    keys: "failures.random[].mtbf (failures = horizon / mtbf × the pool's nodes at most)",
+    keys: "random_failure[].mtbf (failures = horizon / mtbf × the pool's nodes at most)",
     max: 10_000_000,
     unit: Unit::Count("expected failures"),
     why: "each failure reschedules the node's pods",
@@ -142,7 +143,7 @@ pub const FAILURES: Limit = Limit {
 
 /// Expected requests of one run (mean rate × horizon, at the peak rate of the traffic).
 pub const REQUESTS: Limit = Limit {
-    keys: "traffic.rate and the other rates (requests = peak rate × horizon)",
+    keys: "traffic.rate and the other rates (requests = peak rate × horizon; spikes over their windows), traffic.path of a rate trace (its expected requests)",
     max: 100_000_000_000,
     unit: Unit::Count("requests"),
     why:
@@ -247,11 +248,9 @@ pub fn peak_rate(traffic: &TrafficSpec) -> Option<f64> {
             d.rate * max(&mut d.hourly.iter().copied()) * max(&mut d.weekly.iter().copied())
         }
         TrafficSpec::Mmpp { states } => max(&mut states.iter().map(|s| s.rate)),
+        // Overlapping spikes multiply: the highest step of the rate they make.
         TrafficSpec::Spikes { rate, spikes } => {
-            rate * spikes
-                .iter()
-                .map(|s| s.multiplier.max(1.0))
-                .product::<f64>()
+            max(&mut spike_steps(*rate, spikes).into_iter().map(|s| s.1))
         }
         TrafficSpec::Mix { streams } => {
             let mut sum = 0.0;
@@ -264,10 +263,37 @@ pub fn peak_rate(traffic: &TrafficSpec) -> Option<f64> {
     })
 }
 
+/// Expected requests of `traffic` over `horizon`: the peak rate over the whole horizon, except
+/// that spikes count over their own windows (`None` for a replayed trace).
+pub fn expected_requests(traffic: &TrafficSpec, horizon: SimDuration) -> Option<f64> {
+    match traffic {
+        TrafficSpec::Spikes { rate, spikes } => {
+            let steps = spike_steps(*rate, spikes);
+            let end = horizon.as_secs_f64();
+            let mut total = 0.0;
+            for (i, &(at, r)) in steps.iter().enumerate() {
+                let from = at.as_secs_f64().min(end);
+                let to = steps.get(i + 1).map_or(end, |n| n.0.as_secs_f64().min(end));
+                total += r * (to - from);
+            }
+            Some(total)
+        }
+        TrafficSpec::Mix { streams } => {
+            let mut sum = 0.0;
+            for s in streams {
+                sum += expected_requests(&s.traffic, horizon)?;
+            }
+            Some(sum)
+        }
+        other => Some(peak_rate(other)? * horizon.as_secs_f64()),
+    }
+}
+
 /// The work a run will do, estimated before it starts.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Estimate {
-    /// Requests, at the peak rate over the whole horizon (`None` for a replayed trace).
+    /// Requests, at the peak rate over the whole horizon, spikes over their windows (`None` for
+    /// a replayed trace).
     pub requests: Option<f64>,
     /// Rows of the time series.
     pub rows: u64,
@@ -292,7 +318,6 @@ const EVENTS_PER_REQUEST: f64 = 4.0;
 impl Estimate {
     /// The estimate for `s` (with `trace_requests` requests read from its traces, if any).
     pub fn of(s: &Scenario, trace_requests: Option<u64>) -> Estimate {
-        let horizon = s.horizon.as_secs_f64();
         // Every service's own traffic and the gateway's: generators by their peak rate, traces
         // by the requests `trace_requests` counted in them.
         let traffic = s
@@ -301,8 +326,8 @@ impl Estimate {
             .chain(s.gateway.iter().map(|g| &g.view.traffic));
         let (mut generated, mut any_trace) = (0.0, false);
         for t in traffic {
-            match peak_rate(t) {
-                Some(r) => generated += r * horizon,
+            match expected_requests(t, s.horizon) {
+                Some(r) => generated += r,
                 None => any_trace = true,
             }
         }
@@ -388,6 +413,27 @@ fn max_replicas(s: &Scenario) -> u32 {
     m
 }
 
+/// Where and how to refuse a time series of `found` rows, past [`SERIES_ROWS`]: at
+/// `simulation.sample_interval` when the file sets it, else at `simulation.horizon`, saying to
+/// set the interval (whose default is `default`).
+pub fn series_rows_error(
+    found: u64,
+    interval_written: bool,
+    default: SimDuration,
+) -> (String, String) {
+    let m = SERIES_ROWS.message(found);
+    if interval_written {
+        ("simulation.sample_interval".to_string(), m)
+    } else {
+        (
+            "simulation.horizon".to_string(),
+            format!(
+                "{m}: set simulation.sample_interval (by default {default}) to sample less often"
+            ),
+        )
+    }
+}
+
 /// Checks the limits that need the whole scenario: `Err((key, message))` at the first breach.
 pub fn check(s: &Scenario) -> Result<(), (String, String)> {
     let at = |key: &str, r: Result<(), String>| r.map_err(|m| (key.to_string(), m));
@@ -396,6 +442,17 @@ pub fn check(s: &Scenario) -> Result<(), (String, String)> {
         "simulation.sample_interval",
         SERIES_ROWS.check(rounds(s.horizon, s.sample_interval)),
     )?;
+    if let Some(v) = &s.vpa {
+        let ns = |x: i64| SimDuration(x.max(0) as u64);
+        at(
+            "vpa.recommender.recommender-interval",
+            ROUNDS.check(rounds(s.horizon, ns(v.recommender.interval_ns))),
+        )?;
+        at(
+            "vpa.updater.updater-interval",
+            ROUNDS.check(rounds(s.horizon, ns(v.updater.interval_ns))),
+        )?;
+    }
     if let Some(a) = &s.autoscaling {
         at(
             "metrics.scrape_interval",
@@ -410,7 +467,7 @@ pub fn check(s: &Scenario) -> Result<(), (String, String)> {
     }
     if let Some(ca) = &s.cluster_autoscaler {
         at(
-            "cluster_autoscaler.scan_interval",
+            "cluster_autoscaler.scan-interval",
             ROUNDS.check(rounds(s.horizon, ca.scan_interval)),
         )?;
     }
@@ -439,7 +496,7 @@ pub fn check(s: &Scenario) -> Result<(), (String, String)> {
                     .max(1)
             }) as u64;
             at(
-                &format!("failures.random[{i}].mtbf"),
+                &format!("random_failure[{i}].mtbf"),
                 FAILURES.check(rounds(s.horizon, f.mtbf).saturating_mul(nodes)),
             )?;
         }
@@ -451,8 +508,7 @@ pub fn check(s: &Scenario) -> Result<(), (String, String)> {
         let blocks = u64::from(p.groups) * u64::from(p.tokens / v.block_size.max(1));
         at("traffic.tokens.prefix.groups", PREFIX_BLOCKS.check(blocks))?;
     }
-    if let Some(rate) = peak_rate(&s.traffic) {
-        let requests = rate * s.horizon.as_secs_f64();
+    if let Some(requests) = expected_requests(&s.traffic, s.horizon) {
         if requests > REQUESTS.max as f64 {
             let key = match &s.traffic {
                 TrafficSpec::Poisson { .. }

@@ -719,7 +719,17 @@ impl Validator<'_> {
             cluster,
             tenants,
         };
-        super::limits::check(&scenario).map_err(|(key, m)| self.err(&key, m))?;
+        super::limits::check(&scenario).map_err(|(key, m)| {
+            let written = sim.and_then(|s| s.sample_interval.as_ref()).is_some();
+            if key == "simulation.sample_interval" && !written {
+                let rows = super::limits::rounds(horizon, sample_interval);
+                let (key, m) =
+                    super::limits::series_rows_error(rows, false, defaults::SAMPLE_INTERVAL);
+                self.err(&key, m)
+            } else {
+                self.err(&key, m)
+            }
+        })?;
         let mut scenario = scenario;
         if self.service.is_none() {
             // One service: its selectors select its own pods or none (with several, every

@@ -135,6 +135,18 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<(), CliError> {
             "merge: expected at least one shard folder".into(),
         ));
     }
+    // The output folder must not be one of the shards: its sweep.csv is an input.
+    if let Ok(out_full) = out.canonicalize() {
+        for d in dirs {
+            if d.canonicalize().is_ok_and(|full| full == out_full) {
+                return Err(CliError::Input(format!(
+                    "--out {}: it is the input shard folder {}; merging would overwrite that shard's sweep.csv: choose another folder",
+                    out.display(),
+                    d.display()
+                )));
+            }
+        }
+    }
     let mut shards: BTreeMap<usize, (PathBuf, Manifest)> = BTreeMap::new();
     let mut first: Option<(PathBuf, Manifest)> = None;
     for d in dirs {
