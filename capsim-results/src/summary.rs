@@ -166,6 +166,14 @@ pub struct ServiceSummary {
     /// services; absent otherwise (the single-service form has them at the top level).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollout: Option<crate::RolloutSummary>,
+    /// Per tenant of the service's own traffic (a mix's streams, a trace's labels), with several
+    /// services; absent when its traffic has no labels (the single-service form has them at the
+    /// top level).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tenants: Vec<TenantSummary>,
+    /// Fairness across the service's tenants; absent when its traffic has no labels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fairness: Option<Fairness>,
 }
 
 /// One namespace: the sums of its services' figures (what adds up; percentiles and ratios do
@@ -278,6 +286,8 @@ impl ServiceSummary {
             usd_per_million_requests: None,
             usd_per_million_output_tokens: None,
             rollout: None,
+            tenants: Vec::new(),
+            fairness: None,
         }
     }
 }

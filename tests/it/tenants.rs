@@ -644,3 +644,50 @@ fn retry_rate_limited_must_be_a_boolean() {
     assert!(e.message.contains("boolean"), "{e}");
     assert!(e.line.is_some(), "{e}");
 }
+
+/// With several services, each service's own tenants (its mix's streams) are in its entry, and
+/// they add up to the service's arrivals.
+#[test]
+fn each_service_of_several_keeps_its_own_tenants() {
+    let text = r#"[simulation]
+horizon = "60s"
+[[service]]
+name = "a"
+replicas = 2
+[service.service_time]
+distribution = "deterministic"
+base = "5ms"
+[service.traffic]
+kind = "poisson"
+rate = 50.0
+[[service]]
+name = "b"
+replicas = 2
+[service.service_time]
+distribution = "deterministic"
+base = "5ms"
+[service.traffic]
+kind = "mix"
+[[service.traffic.stream]]
+name = "gold"
+kind = "poisson"
+rate = 20.0
+[[service.traffic.stream]]
+name = "free"
+kind = "poisson"
+rate = 30.0
+"#;
+    let s = parse_scenario(text, "two.toml").unwrap();
+    let r = World::new(&s, Inputs::default())
+        .unwrap()
+        .run(&mut sim_core::metrics::NoSink);
+    let services = &r.summary.services;
+    assert!(services[0].tenants.is_empty() && services[0].fairness.is_none());
+    let b = &services[1];
+    let names: Vec<&str> = b.tenants.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["gold", "free"]);
+    let arrived: u64 = b.tenants.iter().map(|t| t.arrived).sum();
+    assert_eq!(arrived, b.requests.arrived);
+    assert!(b.tenants[0].arrived > 0 && b.tenants[1].arrived > b.tenants[0].arrived);
+    assert!(b.fairness.is_some());
+}

@@ -629,7 +629,11 @@ impl World {
             let Some(rec) = sv.recorder.take() else {
                 continue;
             };
-            let rec = rec.finish();
+            let mut rec = rec.finish();
+            let (tenants, fairness) = match &sv.tenant_gate {
+                Some(g) => g.service_results(&sv.source, rec.tenants.take().as_ref(), rec.window_s),
+                None => (Vec::new(), None),
+            };
             service_series.push(std::mem::take(&mut rec_series(&rec)));
             let r = summarise(
                 &sv.name,
@@ -647,6 +651,8 @@ impl World {
                 replica_hours[i] / 3600.0,
             );
             entry.rollout = service_rollouts.get(i).cloned().flatten();
+            entry.tenants = tenants;
+            entry.fairness = fairness;
             services.push(entry);
         }
         let mut rec = self.recorder.finish();

@@ -152,6 +152,10 @@ impl World {
             if let Some(r) = self.recorder.tenants_mut() {
                 r.ensure(i, targets);
             }
+            // With several services, the service's own recorder keeps its tenants too.
+            if let Some(r) = sv.recorder.as_mut().and_then(|r| r.tenants_mut()) {
+                r.ensure(i, targets);
+            }
         }
     }
 
@@ -214,6 +218,28 @@ impl TenantGate {
             crate::results::tenants::summarise_tenants(rec, &g.infos(&names), window_s);
         result.summary.tenants = rows;
         result.summary.fairness = Some(fairness);
+    }
+
+    /// One service's per-tenant rows and fairness (with several services), from its own
+    /// recorder's tenant statistics; empty when its traffic carries no labels.
+    pub(super) fn service_results(
+        &self,
+        source: &crate::traffic::TrafficSource,
+        rec: Option<&crate::metrics::TenantRecorder>,
+        window_s: f64,
+    ) -> (
+        Vec<capsim_results::TenantSummary>,
+        Option<capsim_results::Fairness>,
+    ) {
+        let names = source.labels();
+        match rec {
+            Some(rec) if !names.is_empty() => {
+                let (rows, fairness) =
+                    crate::results::tenants::summarise_tenants(rec, &self.infos(&names), window_s);
+                (rows, Some(fairness))
+            }
+            _ => (Vec::new(), None),
+        }
     }
 }
 
