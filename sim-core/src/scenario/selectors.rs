@@ -140,7 +140,7 @@ fn expression(e: &Value) -> Result<Requirement, (String, String)> {
 
 /// A label value as text (numbers and booleans, as a YAML manifest may give them, by their
 /// text).
-fn text(v: &Value) -> Option<String> {
+pub(super) fn text(v: &Value) -> Option<String> {
     match v {
         Value::String(s) => Some(s.clone()),
         Value::Integer(i) => Some(i.to_string()),

@@ -211,13 +211,9 @@ impl TenantGate {
                 "[[tenant]] \"{n}\" was named, but no request carried that label"
             ));
         }
-        if names.is_empty() {
-            return;
-        }
-        let (rows, fairness) =
-            crate::results::tenants::summarise_tenants(rec, &g.infos(&names), window_s);
+        let (rows, fairness) = g.service_results(source, Some(rec), window_s);
         result.summary.tenants = rows;
-        result.summary.fairness = Some(fairness);
+        result.summary.fairness = fairness;
     }
 
     /// One service's per-tenant rows and fairness (with several services), from its own

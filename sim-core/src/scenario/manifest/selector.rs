@@ -4,6 +4,8 @@
 //! namespace). Such a constraint never refuses a node; the mapper leaves it out, with a
 //! warning. The scenario then resolves the kept selectors against every service's labels.
 
+// A label value as text: the scenario's selectors read label values the same way.
+use crate::scenario::selectors::text;
 use std::collections::BTreeMap;
 use toml::Value;
 
@@ -37,17 +39,6 @@ pub(super) fn selects(selector: Option<&Value>, labels: &BTreeMap<String, String
         })
     });
     labels_ok && expressions_ok
-}
-
-/// A label value as text (YAML's unquoted numbers and booleans become TOML ones).
-fn text(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Integer(i) => Some(i.to_string()),
-        Value::Boolean(b) => Some(b.to_string()),
-        Value::Float(f) => Some(f.to_string()),
-        _ => None,
-    }
 }
 
 /// A weighted term's selector (`podAffinityTerm.labelSelector`).
