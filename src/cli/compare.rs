@@ -17,6 +17,7 @@ pub use capsim_results::columns::COMPARISON as COMPARISON_COLUMNS;
 pub fn run_variants(
     args: &RunArgs,
     mut loaded: Loaded,
+    checks: &[super::check::Check],
 ) -> Result<Vec<(String, Summary)>, CliError> {
     let variants: Vec<(String, Scenario, Inputs)> = std::mem::take(&mut loaded.variants);
     let out = args
@@ -26,6 +27,8 @@ pub fn run_variants(
     let mut rows: Vec<(String, Summary)> = Vec::with_capacity(variants.len());
     for (name, mut s, inputs) in variants {
         apply_flags(&mut s, args)?;
+        super::check::prepare_windows(checks, &mut s)
+            .map_err(|e| CliError::Input(format!("policy `{name}`: {e}")))?;
         let dir = out.join("policies").join(&name);
         let result = run_one(args, &s, inputs, &dir)?;
         rows.push((name, result.summary));

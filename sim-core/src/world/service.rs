@@ -90,7 +90,9 @@ impl Svc {
 
     /// A service's own recorder (with several services).
     pub(super) fn own_recorder(s: &Scenario) -> Box<Recorder> {
-        let r = Recorder::new(s.warmup, s.horizon, s.sample_interval, s.slo_latency).for_service();
+        let r = Recorder::new(s.warmup, s.horizon, s.sample_interval, s.slo_latency)
+            .for_service()
+            .with_windows(&s.windows);
         match s.service.engine {
             EngineSpec::Vllm(_) => Box::new(r.with_tokens(s.slo_ttft, s.slo_tpot)),
             EngineSpec::Triton { .. } => Box::new(r),
