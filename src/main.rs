@@ -202,6 +202,10 @@ enum Command {
         /// Also write OUT/report.html and OUT/charts/*.png.
         #[arg(long)]
         report: bool,
+        /// Override a key of the base scenario before the sweep's axes are set, as `capsim run
+        /// --set` (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
     },
     /// Join the output folders of sweep shards into one sweep.csv.
     #[command(
@@ -358,6 +362,7 @@ fn main() -> ExitCode {
             emit_k8s_job,
             image,
             report,
+            set,
         } => cli::sweep::sweep(&cli::sweep::SweepArgs {
             sweep,
             threads,
@@ -366,6 +371,7 @@ fn main() -> ExitCode {
             emit_k8s_job,
             image,
             report,
+            sets: set,
         }),
         Command::Merge { shards, out } => cli::sweep::shard::merge(&shards, &out),
         Command::Optimize {

@@ -3,7 +3,7 @@
 //! parameters, and `rollout.csv`'s on the number of versions: see [`ROLLOUT_PREFIX`].)
 
 /// `timeseries.csv`: one row per sample interval.
-pub const TIMESERIES: [&str; 23] = [
+pub const TIMESERIES: [&str; 24] = [
     "time_s",
     "arrivals_per_s",
     "completions_per_s",
@@ -27,6 +27,7 @@ pub const TIMESERIES: [&str; 23] = [
     "cost_usd",
     "ttft_p99_s",
     "tpot_p99_s",
+    "token_slo_attainment_ratio",
 ];
 
 /// The columns of `services.csv`: each service's own series, one row per service per interval.

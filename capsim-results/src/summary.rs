@@ -122,6 +122,51 @@ pub struct Summary {
     /// replica-hours and costs; absent unless the services span two or more namespaces.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub namespaces: Vec<NamespaceSummary>,
+    /// Per window length that a windowed `[[check]]` asks for, the window-by-window figures;
+    /// absent without windowed checks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub windows: Vec<WindowSeries>,
+}
+
+/// The figures of consecutive windows of one length, aligned to time 0 (what a windowed
+/// `[[check]]` reads).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct WindowSeries {
+    /// The window length, seconds.
+    pub window_s: f64,
+    /// Each window that ends after the warm-up, in time order.
+    pub windows: Vec<WindowSummary>,
+}
+
+/// One window: the measured requests (arrived after the warm-up) that finished (completed or
+/// were dropped) within it, and the cost over its part after the warm-up.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct WindowSummary {
+    /// Start of the window, seconds (a multiple of the window length).
+    pub start_s: f64,
+    /// End of the window, seconds (the horizon for a last, shorter window).
+    pub end_s: f64,
+    /// Measured requests completed in the window.
+    pub completed: u64,
+    /// Measured requests dropped in the window.
+    pub dropped: u64,
+    /// Median latency of the window's measured completions, seconds.
+    pub latency_p50_s: Option<f64>,
+    /// 90th-percentile latency, seconds.
+    pub latency_p90_s: Option<f64>,
+    /// 99th-percentile latency, seconds.
+    pub latency_p99_s: Option<f64>,
+    /// 99th-percentile time to first token, seconds (LLM engines).
+    pub ttft_p99_s: Option<f64>,
+    /// 99th-percentile time per output token, seconds (LLM engines).
+    pub tpot_p99_s: Option<f64>,
+    /// Completions within the latency target over completions and drops (with a target).
+    pub slo_attainment_ratio: Option<f64>,
+    /// Completions meeting every token-level target over completions and drops (with targets).
+    pub token_slo_attainment_ratio: Option<f64>,
+    /// Cost over the window's part after the warm-up, USD per hour (as `timeseries.csv`'s
+    /// `cost_usd_per_hour`).
+    pub cost_usd_per_hour: f64,
 }
 
 /// One service's results: its requests, latency, tokens, SLO and replicas.
@@ -174,6 +219,9 @@ pub struct ServiceSummary {
     /// Fairness across the service's tenants; absent when its traffic has no labels.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fairness: Option<Fairness>,
+    /// The service's windows for windowed `[[check]]`s (absent without them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub windows: Vec<WindowSeries>,
 }
 
 /// One namespace: the sums of its services' figures (what adds up; percentiles and ratios do
@@ -288,6 +336,7 @@ impl ServiceSummary {
             rollout: None,
             tenants: Vec::new(),
             fairness: None,
+            windows: s.windows,
         }
     }
 }

@@ -103,8 +103,12 @@ pub fn parse_sweep_csv(text: &str, shown: &str) -> Result<SweepResults, ReportEr
         return Err(bad(format!("{shown}: line 1: no `policy` column")));
     };
     let axes = cols[1..pi].to_vec();
-    let has_checks = cols.last().is_some_and(|c| c == "checks");
-    let metric_cols = &cols[pi + 1..cols.len() - usize::from(has_checks)];
+    // `checks` ends the metric columns; what follows it (`worst_window_start_s`) is not a metric.
+    let checks_at = cols[pi + 1..]
+        .iter()
+        .position(|c| c == "checks")
+        .map(|j| pi + 1 + j);
+    let metric_cols = &cols[pi + 1..checks_at.unwrap_or(cols.len())];
     let replicated = metric_cols.iter().any(|c| c.ends_with("_ci95"));
     let metrics: Vec<String> = if replicated {
         metric_cols
@@ -165,7 +169,7 @@ pub fn parse_sweep_csv(text: &str, shown: &str) -> Result<SweepResults, ReportEr
             axes: f[1..pi].to_vec(),
             policy: f[pi].clone(),
             cells,
-            check: has_checks.then(|| f[f.len() - 1].clone()),
+            check: checks_at.map(|j| f[j].clone()),
         });
     }
     Ok(SweepResults {

@@ -7,7 +7,8 @@
 pub use capsim_results::{
     BatchOutcome, ClientSummary, ClusterSummary, Counts, KarpenterOutcome, NamespaceSummary,
     Percentiles, PoolOutcome, PreemptionOutcome, QueueOutcome, QuotaOutcome, ServiceSummary,
-    SloResult, Summary, TokenSummary, VpaOutcome, VpaResources, WaitTimes,
+    SloResult, Summary, TokenSummary, VpaOutcome, VpaResources, WaitTimes, WindowSeries,
+    WindowSummary,
 };
 
 use crate::metrics::{series, LogHistogram, Recorded, SeriesRow};
@@ -266,6 +267,7 @@ pub fn summarise(
         fairness: None,
         services: Vec::new(),
         namespaces: Vec::new(),
+        windows: rec.windows,
     };
     RunResult {
         summary,

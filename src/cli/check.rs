@@ -4,9 +4,10 @@
 
 use super::compare::{metric_values, METRICS};
 use super::error::CliError;
-use sim_core::results::Summary;
+use sim_core::engine::{parse_duration, SimDuration};
+use sim_core::results::{Summary, WindowSeries};
 use sim_core::scenario::error::closest;
-use sim_core::ScenarioError;
+use sim_core::{Scenario, ScenarioError};
 use std::path::Path;
 use toml::Value;
 
@@ -75,7 +76,40 @@ pub struct Check {
     pub policy: Option<String>,
     /// Only this sweep point.
     pub point: Option<usize>,
+    /// Evaluated per window of this length, on the worst window (`window = "1h"`).
+    pub window: Option<Window>,
 }
+
+/// The `window` of a windowed check.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Window {
+    /// The length.
+    pub len: SimDuration,
+    /// As written, such as `1h`.
+    pub written: String,
+    /// Where it is written (file, line, key `check[i].window`), for errors found later against
+    /// the scenario it runs with.
+    pub at: ScenarioError,
+}
+
+/// The metrics a windowed check may ask for (each measured per window: counts of the window's
+/// measured requests, their percentiles and SLO attainment, the cost rate over the window).
+pub const WINDOW_METRICS: [&str; 10] = [
+    "completed",
+    "dropped",
+    "latency_p50_s",
+    "latency_p90_s",
+    "latency_p99_s",
+    "ttft_p99_s",
+    "tpot_p99_s",
+    "slo_attainment_ratio",
+    "token_slo_attainment_ratio",
+    "cost_usd_per_hour",
+];
+
+/// One window's start and end (seconds) and the check's metric there (`None` where the window
+/// has no such number, such as a percentile of no completion).
+pub type WindowValue = (f64, f64, Option<f64>);
 
 impl Check {
     /// The check as people read it: `latency_p99_s <= 0.025 (policy fast)`.
@@ -94,10 +128,88 @@ impl Check {
         if let Some(p) = &self.policy {
             t.push_str(&format!(" for policy {p}"));
         }
+        if let Some(w) = &self.window {
+            t.push_str(&format!(" in every {} window", w.written));
+        }
         if let Some(p) = self.point {
             t.push_str(&format!(" at point {p}"));
         }
         t
+    }
+
+    /// A windowed check's windows in a run's summary (the run's, or its service's).
+    pub fn window_values(&self, s: &Summary) -> Vec<WindowValue> {
+        let Some(w) = &self.window else {
+            return Vec::new();
+        };
+        let series: &[WindowSeries] = match &self.service {
+            Some((i, _)) => s.services.get(*i).map_or(&[], |v| &v.windows),
+            None => &s.windows,
+        };
+        let len_s = w.len.as_secs_f64();
+        let metric = METRICS[self.metric];
+        series
+            .iter()
+            .find(|x| x.window_s == len_s)
+            .map(|x| {
+                x.windows
+                    .iter()
+                    .map(|w| {
+                        let v = match metric {
+                            "completed" => Some(w.completed as f64),
+                            "dropped" => Some(w.dropped as f64),
+                            "latency_p50_s" => w.latency_p50_s,
+                            "latency_p90_s" => w.latency_p90_s,
+                            "latency_p99_s" => w.latency_p99_s,
+                            "ttft_p99_s" => w.ttft_p99_s,
+                            "tpot_p99_s" => w.tpot_p99_s,
+                            "slo_attainment_ratio" => w.slo_attainment_ratio,
+                            "token_slo_attainment_ratio" => w.token_slo_attainment_ratio,
+                            "cost_usd_per_hour" => Some(w.cost_usd_per_hour),
+                            _ => None,
+                        };
+                        (w.start_s, w.end_s, v)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The worst of `windows`: the largest value for an upper limit (`<`, `<=`), the smallest for
+    /// a lower one; the earliest of equal ones. `None` when no window has a value.
+    pub fn worst(&self, windows: &[WindowValue]) -> Option<(f64, f64, f64)> {
+        let upper = matches!(self.op, Op::Lt | Op::Le);
+        let mut best: Option<(f64, f64, f64)> = None;
+        for &(a, b, v) in windows {
+            let Some(v) = v else { continue };
+            let worse = best.is_none_or(|(_, _, w)| if upper { v > w } else { v < w });
+            if worse {
+                best = Some((a, b, v));
+            }
+        }
+        best
+    }
+
+    /// `None` when a windowed check holds in every window, else why not, naming the worst
+    /// window.
+    pub fn window_failure(&self, windows: &[WindowValue]) -> Option<String> {
+        let m = METRICS[self.metric];
+        match self.worst(windows) {
+            None => Some(format!(
+                "{}: no window after the warm-up has a {m} ({} windows; a percentile needs a measured completion in the window, an SLO attainment a target)",
+                self.describe(),
+                windows.len()
+            )),
+            Some((_, _, v)) if self.op.holds(v, self.threshold) => None,
+            Some((a, b, v)) => Some(format!(
+                "{}: worst window {}–{} s: {m} {v} (limit {} {})",
+                self.describe(),
+                secs(a),
+                secs(b),
+                self.op.symbol(),
+                self.threshold
+            )),
+        }
     }
 
     /// Whether the check concerns a row of `policy` at `point` (`None` outside sweeps).
@@ -230,9 +342,9 @@ pub fn parse_checks(
         };
         for k in t.keys() {
             let allowed: &[&str] = if points.is_some() {
-                &["metric", "op", "threshold", "policy", "point"]
+                &["metric", "op", "threshold", "policy", "point", "window"]
             } else {
-                &["metric", "op", "threshold", "policy"]
+                &["metric", "op", "threshold", "policy", "window"]
             };
             if !allowed.contains(&k.as_str()) {
                 let hint = closest(k, allowed)
@@ -367,6 +479,40 @@ pub fn parse_checks(
             }
             (Some(_), None) => unreachable!("rejected above as an unknown key"),
         };
+        let window = match t.get("window") {
+            None => None,
+            Some(Value::String(w)) => {
+                let wkey = format!("{key}.window");
+                let len = parse_duration(w).map_err(|e| err(&wkey, e.to_string()))?;
+                if len == SimDuration::ZERO {
+                    return Err(err(
+                        &wkey,
+                        format!("expected a window longer than zero, such as \"5m\" or \"1h\", found \"{w}\""),
+                    ));
+                }
+                if namespace.is_some() || !WINDOW_METRICS.contains(&METRICS[metric]) {
+                    return Err(err(
+                        &wkey,
+                        format!(
+                            "`{}` has no per-window figure; a windowed check takes one of {} (of the run or of one service)",
+                            t.get("metric").and_then(Value::as_str).unwrap_or_default(),
+                            WINDOW_METRICS.join(", ")
+                        ),
+                    ));
+                }
+                Some(Window {
+                    len,
+                    written: w.clone(),
+                    at: err(&wkey, String::new()),
+                })
+            }
+            Some(_) => {
+                return Err(err(
+                    &format!("{key}.window"),
+                    "expected a duration string, such as \"5m\" or \"1h\"".into(),
+                ))
+            }
+        };
         out.push(Check {
             origin: format!("{file} [[check]] {i}"),
             metric,
@@ -376,9 +522,132 @@ pub fn parse_checks(
             threshold,
             policy,
             point,
+            window,
         });
     }
     Ok(out)
+}
+
+/// A sweep run's values: [`METRICS`], then, for each windowed check in `checks` order, its
+/// window count and each window's start, end and value (so replications average window by
+/// window, and a point file keeps them).
+pub fn sweep_values(checks: &[Check], s: &Summary) -> Vec<Option<f64>> {
+    let mut v = metric_values(s).to_vec();
+    for c in checks.iter().filter(|c| c.window.is_some()) {
+        let w = c.window_values(s);
+        v.push(Some(w.len() as f64));
+        for (a, b, x) in w {
+            v.extend([Some(a), Some(b), x]);
+        }
+    }
+    v
+}
+
+/// Check `j`'s windows in a sweep row's `values` ([`sweep_values`], averaged); `None` when the
+/// values do not hold them.
+fn sweep_windows(checks: &[Check], j: usize, values: &[Option<f64>]) -> Option<Vec<WindowValue>> {
+    let mut at = METRICS.len();
+    for (i, c) in checks.iter().enumerate() {
+        if c.window.is_none() {
+            continue;
+        }
+        let n = values.get(at).copied().flatten()? as usize;
+        let end = at + 1 + 3 * n;
+        if i == j {
+            let w = values.get(at + 1..end)?;
+            return Some(
+                w.chunks(3)
+                    .map(|x| (x[0].unwrap_or(0.0), x[1].unwrap_or(0.0), x[2]))
+                    .collect(),
+            );
+        }
+        at = end;
+    }
+    None
+}
+
+/// Check `j` on a sweep row's `values` ([`sweep_values`]): why it fails (`None` when it holds),
+/// and for a windowed check, the start of its worst window.
+pub fn sweep_failure(
+    checks: &[Check],
+    j: usize,
+    values: &[Option<f64>],
+) -> (Option<String>, Option<f64>) {
+    let c = &checks[j];
+    if c.window.is_none() {
+        return (c.failure(values), None);
+    }
+    match sweep_windows(checks, j, values) {
+        Some(w) => (c.window_failure(&w), c.worst(&w).map(|x| x.0)),
+        None => (
+            Some(format!("{}: the run kept no windows", c.describe())),
+            None,
+        ),
+    }
+}
+
+/// Seconds as people read them: `3600`, `0.5`.
+pub fn secs(x: f64) -> String {
+    sim_core::metrics::series::num(x)
+}
+
+/// Sets the window lengths `s` keeps statistics for from the windowed `checks` (the run's and
+/// service 0's on `s`, each other service's on its own view), after checking each window against
+/// `s`: a multiple of the sample interval, no longer than the horizon minus the warm-up, and at
+/// most [`sim_core::metrics::windows::MAX_LENGTHS`] lengths. Errors point at the check's
+/// `window` key.
+pub fn prepare_windows(checks: &[Check], s: &mut Scenario) -> Result<(), ScenarioError> {
+    let mut per: Vec<Vec<SimDuration>> = vec![Vec::new(); 1 + s.others.len()];
+    let mut all: Vec<SimDuration> = Vec::new();
+    for c in checks {
+        let Some(w) = &c.window else { continue };
+        let fail = |m: String| {
+            let mut e = w.at.clone();
+            e.message = m;
+            e
+        };
+        let iv = s.sample_interval;
+        if iv.0 == 0 || w.len.0 % iv.0 != 0 {
+            return Err(fail(format!(
+                "window \"{}\" is not a multiple of the sample interval (simulation.sample_interval = {iv}): expected a whole number of sample intervals, such as {}",
+                w.written,
+                SimDuration(iv.0.saturating_mul((w.len.0 / iv.0.max(1)).max(1)))
+            )));
+        }
+        let measured = SimDuration(s.horizon.0.saturating_sub(s.warmup.0));
+        if w.len > measured {
+            return Err(fail(format!(
+                "window \"{}\" is longer than the measured time (horizon {} minus warm-up {} = {measured}): expected a window of at most {measured}",
+                w.written, s.horizon, s.warmup
+            )));
+        }
+        if !all.contains(&w.len) {
+            all.push(w.len);
+        }
+        if all.len() > sim_core::metrics::windows::MAX_LENGTHS {
+            return Err(fail(format!(
+                "expected at most {} different window lengths in one run, found {} ({})",
+                sim_core::metrics::windows::MAX_LENGTHS,
+                all.len(),
+                all.iter()
+                    .map(|d| d.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        let i = c.service.as_ref().map_or(0, |(i, _)| *i);
+        if let Some(v) = per.get_mut(i) {
+            if !v.contains(&w.len) {
+                v.push(w.len);
+            }
+        }
+    }
+    let mut per = per.into_iter();
+    s.windows = per.next().unwrap_or_default();
+    for (o, w) in s.others.iter_mut().zip(per) {
+        o.windows = w;
+    }
+    Ok(())
 }
 
 /// The checks of the scenario file at `path` (read again; the run already validated it).
@@ -399,6 +668,8 @@ pub struct Row<'a> {
     pub values: &'a [Option<f64>],
     /// The namespaces whose values end `values`, in their order (empty in sweeps).
     pub namespaces: &'a [String],
+    /// The run's summary, for windowed checks (`None` in sweeps, which carry them otherwise).
+    pub summary: Option<&'a Summary>,
 }
 
 /// Every failure of `checks` over `rows`, one line each; a check no row concerns fails too.
@@ -408,7 +679,11 @@ pub fn failures(checks: &[Check], rows: &[Row]) -> Vec<String> {
         let mut any = false;
         for r in rows.iter().filter(|r| c.applies(r.point, r.policy)) {
             any = true;
-            if let Some(f) = c.failure_in(r.values, r.namespaces) {
+            let f = match (&c.window, r.summary) {
+                (Some(_), Some(s)) => c.window_failure(&c.window_values(s)),
+                _ => c.failure_in(r.values, r.namespaces),
+            };
+            if let Some(f) = f {
                 let mut at = String::new();
                 if let Some(p) = r.point {
                     at.push_str(&format!("point {p}, "));
@@ -450,11 +725,12 @@ pub fn enforce(checks: &[Check], runs: &[(String, Summary)]) -> Result<(), CliEr
     let rows: Vec<Row> = runs
         .iter()
         .zip(values.iter().zip(&names))
-        .map(|((name, _), (v, n))| Row {
+        .map(|((name, s), (v, n))| Row {
             point: None,
             policy: name,
             values: v,
             namespaces: n,
+            summary: Some(s),
         })
         .collect();
     verdict(failures(checks, &rows), checks.len())
@@ -478,6 +754,7 @@ mod tests {
             policy: "fast",
             values: &v,
             namespaces: &[],
+            summary: None,
         }];
         let f = failures(&c, &rows);
         assert_eq!(f.len(), 1, "{f:?}");

@@ -17,6 +17,7 @@ pub use capsim_results::columns::COMPARISON as COMPARISON_COLUMNS;
 pub fn run_variants(
     args: &RunArgs,
     mut loaded: Loaded,
+    checks: &[super::check::Check],
 ) -> Result<Vec<(String, Summary)>, CliError> {
     let variants: Vec<(String, Scenario, Inputs)> = std::mem::take(&mut loaded.variants);
     let out = args
@@ -27,6 +28,8 @@ pub fn run_variants(
     let mut rows: Vec<(String, Summary)> = Vec::with_capacity(variants.len());
     for (name, mut s, inputs) in variants {
         apply_flags(&mut s, args)?;
+        super::check::prepare_windows(checks, &mut s)
+            .map_err(|e| CliError::Input(format!("policy `{name}`: {e}")))?;
         let dir = out.join("policies").join(&name);
         super::output::refuse_inputs_in(&dir, &loaded.files)?;
         // A variant may replay other traces: its estimate counts generated requests only.

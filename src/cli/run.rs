@@ -108,11 +108,12 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
     super::manifests::warn(&loaded.warnings);
     let checks = super::check::load_checks(&args.scenario)?;
     if !loaded.variants.is_empty() {
-        let rows = super::compare::run_variants(args, loaded)?;
+        let rows = super::compare::run_variants(args, loaded, &checks)?;
         return super::check::enforce(&checks, &rows);
     }
     let s = &mut loaded.scenario;
     apply_flags(s, args)?;
+    super::check::prepare_windows(&checks, s).map_err(|e| CliError::Input(e.to_string()))?;
     let out = args
         .out
         .clone()
@@ -142,6 +143,10 @@ pub fn apply_flags(s: &mut Scenario, args: &RunArgs) -> Result<(), CliError> {
             )));
         }
         s.horizon = d;
+        // Each service's view keeps its own copy (its recorder runs to it).
+        for o in &mut s.others {
+            o.horizon = d;
+        }
         sim_core::scenario::limits::check(s)
             .map_err(|(key, m)| CliError::Input(format!("--horizon: for `{key}`: {m}")))?;
     }

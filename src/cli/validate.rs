@@ -16,11 +16,19 @@ pub fn validate(
     strict: bool,
 ) -> Result<(), CliError> {
     if super::sweep::is_sweep_file(path) {
-        return super::sweep::validate(path);
+        return super::sweep::validate(path, sets);
     }
     let loaded = load_with(path, manifests, sets)?;
     super::manifests::warn(&loaded.warnings);
-    super::check::load_checks(path)?;
+    let checks = super::check::load_checks(path)?;
+    let windows = |s: &sim_core::Scenario| {
+        super::check::prepare_windows(&checks, &mut s.clone())
+            .map_err(|e| CliError::Input(e.to_string()))
+    };
+    windows(&loaded.scenario)?;
+    for (name, v, _) in &loaded.variants {
+        windows(v).map_err(|e| CliError::Input(format!("policy `{name}`: {e}")))?;
+    }
     let s = &loaded.scenario;
     let warnings = schedulability(path, &loaded);
     for w in &warnings {

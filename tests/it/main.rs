@@ -41,3 +41,4 @@ mod traffic;
 mod triton_profile;
 mod validation;
 mod vpa;
+mod windows;

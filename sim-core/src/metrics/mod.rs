@@ -7,6 +7,7 @@ pub mod rollout;
 pub mod series;
 pub mod tenants;
 pub mod tokens;
+pub mod windows;
 
 pub use histogram::LogHistogram;
 pub use recorder::{ClusterGauge, NoSink, Outcome, Recorded, Recorder, RequestRow, RequestSink};

@@ -8,6 +8,7 @@ use super::histogram::LogHistogram;
 use super::series::SeriesRow;
 use super::tenants::TenantRecorder;
 use super::tokens::TokenRecorder;
+use super::windows::Windows;
 use crate::engine::{SimDuration, SimTime};
 use crate::serving::{Completion, DropReason, Request};
 
@@ -128,6 +129,7 @@ struct Interval {
     drops: u64,
     slo_met: u64,
     slo_total: u64,
+    token_met: u64,
     areas: Areas,
     latency: LogHistogram,
     /// Time to first token and per output token of completions in the interval (LLM engines).
@@ -173,6 +175,8 @@ pub struct Recorder {
     cluster: bool,
     tokens: Option<Box<TokenRecorder>>,
     tenants: Option<Box<TenantRecorder>>,
+    /// Per-window statistics for windowed checks, when asked for.
+    windows: Option<Box<Windows>>,
     cost_usd: f64,
     slo_ns: Option<u64>,
     interval: Interval,
@@ -222,6 +226,7 @@ impl Recorder {
             service: LogHistogram::new(),
             tokens: None,
             tenants: None,
+            windows: None,
             batches: [BatchAcc::default(); BATCHES],
             last_t: SimTime::ZERO,
             queued: 0,
@@ -244,6 +249,7 @@ impl Recorder {
                 drops: 0,
                 slo_met: 0,
                 slo_total: 0,
+                token_met: 0,
                 areas: Areas::default(),
                 latency: LogHistogram::new(),
                 ttft: LogHistogram::new(),
@@ -270,6 +276,15 @@ impl Recorder {
     /// not report, is not recorded.
     pub fn for_service(mut self) -> Self {
         self.cluster = false;
+        self
+    }
+
+    /// Also records the statistics of consecutive windows of each of `lengths` (multiples of
+    /// the sample interval) for windowed checks; none without lengths.
+    pub fn with_windows(mut self, lengths: &[SimDuration]) -> Self {
+        if !lengths.is_empty() {
+            self.windows = Some(Box::new(Windows::new(lengths, self.horizon)));
+        }
         self
     }
 
@@ -315,6 +330,12 @@ impl Recorder {
             let cost = g.cost_usd_per_hour * dt as f64 / 3.6e12;
             a.cost_usd += cost;
             self.cost_usd += cost;
+            if let Some(w) = &mut self.windows {
+                let from = self.last_t.max(self.warmup);
+                if t > from {
+                    w.add_cost(g.cost_usd_per_hour * (t.0 - from.0) as f64 / 3.6e12);
+                }
+            }
         }
         if self.cluster {
             // A service's gauge has no nodes, CPU or GPU capacity: these areas stay zero.
@@ -374,7 +395,20 @@ impl Recorder {
             ttft_p99_s: iv.ttft.quantile(0.99).map(s),
             tpot_p99_s: iv.tpot.quantile(0.99).map(s),
             gpus: iv.areas.gpus_held / 1e9 / len_s,
+            token_slo_attainment_ratio: (self.tokens.as_ref().is_some_and(|t| t.has_targets())
+                && iv.completions + iv.drops > 0)
+                .then(|| iv.token_met as f64 / (iv.completions + iv.drops) as f64),
         });
+        if let Some(w) = &mut self.windows {
+            let tokens = self.tokens.as_ref().is_some_and(|t| t.has_targets());
+            w.close_at(
+                iv.end,
+                self.warmup,
+                self.horizon,
+                self.slo_ns.is_some(),
+                tokens,
+            );
+        }
         iv.start = iv.end;
         iv.end = SimTime(
             iv.end
@@ -387,6 +421,7 @@ impl Recorder {
         iv.drops = 0;
         iv.slo_met = 0;
         iv.slo_total = 0;
+        iv.token_met = 0;
         iv.areas = Areas::default();
         iv.latency.clear();
         iv.ttft.clear();
@@ -439,6 +474,9 @@ impl Recorder {
         let measured = self.measured_arrival(r);
         if measured {
             self.measured.dropped[i] += 1;
+            if let Some(w) = &mut self.windows {
+                w.on_drop();
+            }
         }
         if let Some(t) = &mut self.tenants {
             t.on_drop(r, reason, measured);
@@ -458,10 +496,15 @@ impl Recorder {
         self.interval.completions += 1;
         self.interval.latency.record(latency);
         let times = self.tokens.is_some().then(|| c.token_times());
+        let mut token_met = false;
         if let Some((ttft, tpot)) = times {
             self.interval.ttft.record(ttft);
             if let Some(t) = tpot {
                 self.interval.tpot.record(t);
+            }
+            if let Some(k) = &self.tokens {
+                token_met = k.meets((ttft, tpot));
+                self.interval.token_met += token_met as u64;
             }
         }
         if let Some(t) = &mut self.tenants {
@@ -475,6 +518,9 @@ impl Recorder {
         if self.measured_arrival(&c.request) {
             self.measured.completed += 1;
             self.measured_slo_met += met as u64;
+            if let Some(w) = &mut self.windows {
+                w.on_completion(latency, met, times, token_met);
+            }
             self.latency.record(latency);
             self.wait.record(wait);
             if self.cluster {
@@ -553,6 +599,7 @@ impl Recorder {
             service: self.service,
             tokens: self.tokens.map(|t| *t),
             tenants: self.tenants.map(|t| *t),
+            windows: self.windows.map_or_else(Vec::new, |w| w.finish()),
             series: self.rows,
         }
     }
@@ -603,4 +650,6 @@ pub struct Recorded {
     pub tenants: Option<TenantRecorder>,
     /// The time series.
     pub series: Vec<SeriesRow>,
+    /// Per window length asked for ([`Recorder::with_windows`]), each window's figures.
+    pub windows: Vec<capsim_results::WindowSeries>,
 }

@@ -57,6 +57,9 @@ pub struct SeriesRow {
     /// MIG slices as compute slices over 7, time-sliced shares as 1 over the shares per GPU);
     /// written to `services.csv` only (0 in the cluster's series).
     pub gpus: f64,
+    /// Fraction of requests finished in the interval (completed or dropped) that met every
+    /// token-level target (LLM engines with a TTFT or TPOT target); `timeseries.csv` only.
+    pub token_slo_attainment_ratio: Option<f64>,
 }
 
 /// Column names of `timeseries.csv`, in order.
@@ -111,7 +114,7 @@ pub fn to_csv(rows: &[SeriesRow]) -> String {
     for r in rows {
         let _ = writeln!(
             out,
-            "{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{}",
             num(r.time_s),
             Serving(r),
             r.nodes,
@@ -123,6 +126,7 @@ pub fn to_csv(rows: &[SeriesRow]) -> String {
             num(r.cost_usd),
             opt(r.ttft_p99_s),
             opt(r.tpot_p99_s),
+            opt(r.token_slo_attainment_ratio),
         );
     }
     out
@@ -186,6 +190,7 @@ mod tests {
             ttft_p99_s: None,
             tpot_p99_s: None,
             gpus,
+            token_slo_attainment_ratio: Some(0.5),
         }
     }
 

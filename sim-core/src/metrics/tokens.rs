@@ -44,11 +44,21 @@ impl TokenRecorder {
         let out = c.request.output_tokens.max(1);
         self.prompt_tokens += c.request.prompt_tokens as u64;
         self.output_tokens += out as u64;
-        let mut ok = self.slo_ttft.is_none_or(|t| ttft <= t.0);
         if let Some(tpot) = tpot {
             self.tpot.record(tpot);
-            ok &= self.slo_tpot.is_none_or(|t| tpot <= t.0);
         }
-        self.met += ok as u64;
+        self.met += self.meets((ttft, tpot)) as u64;
+    }
+
+    /// Whether a completion with these token times meets every token-level target.
+    #[inline]
+    pub fn meets(&self, (ttft, tpot): (u64, Option<u64>)) -> bool {
+        self.slo_ttft.is_none_or(|t| ttft <= t.0)
+            && tpot.is_none_or(|tpot| self.slo_tpot.is_none_or(|t| tpot <= t.0))
+    }
+
+    /// Whether there is a TTFT or TPOT target.
+    pub fn has_targets(&self) -> bool {
+        self.slo_ttft.is_some() || self.slo_tpot.is_some()
     }
 }

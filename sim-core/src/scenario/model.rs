@@ -108,6 +108,10 @@ pub struct Scenario {
     /// The model-aware gateway of a `[[service]]` scenario: the top-level `[traffic]` and its
     /// `[[route]]` tables (`None` without routes).
     pub gateway: Option<super::routes::Gateway>,
+    /// Window lengths the run keeps per-window statistics for (`summary.json`'s `windows`):
+    /// set by the command line from windowed `[[check]]`s, each a multiple of
+    /// `sample_interval`; empty from a scenario file.
+    pub windows: Vec<SimDuration>,
 }
 
 impl Scenario {
@@ -694,6 +698,7 @@ impl Validator<'_> {
         let scenario = Scenario {
             others: Vec::new(),
             gateway: None,
+            windows: Vec::new(),
             cost_allocation,
             failures,
             rollouts,

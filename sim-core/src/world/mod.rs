@@ -237,7 +237,8 @@ impl World {
                 } else {
                     (s.slo_latency, s.slo_ttft, s.slo_tpot)
                 };
-                let mut r = Recorder::new(s.warmup, s.horizon, s.sample_interval, latency);
+                let mut r = Recorder::new(s.warmup, s.horizon, s.sample_interval, latency)
+                    .with_windows(&s.windows);
                 if tenants::TenantGate::new(s).is_some() {
                     r = r.with_tenants();
                 }
@@ -682,13 +683,16 @@ impl World {
             g.results(&sv0.source, tenant_stats.as_ref(), window_s, &mut result);
         }
         if !multi {
-            // One service: its results are the run's.
-            services.push(crate::results::ServiceSummary::from_summary(
+            // One service: its results are the run's (its windows are the run's too, so they
+            // are not repeated).
+            let mut own = crate::results::ServiceSummary::from_summary(
                 &sv0.name,
                 &sv0.namespace,
                 result.summary.clone(),
                 replica_hours[0] / 3600.0,
-            ));
+            );
+            own.windows.clear();
+            services.push(own);
         }
         result.summary.services = services;
         if let Some(a) = self.kube.cost_allocation(self.horizon) {

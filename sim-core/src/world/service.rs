@@ -90,8 +90,9 @@ impl Svc {
 
     /// A service's own recorder (with several services).
     pub(super) fn own_recorder(s: &Scenario) -> Box<Recorder> {
-        let mut r =
-            Recorder::new(s.warmup, s.horizon, s.sample_interval, s.slo_latency).for_service();
+        let mut r = Recorder::new(s.warmup, s.horizon, s.sample_interval, s.slo_latency)
+            .for_service()
+            .with_windows(&s.windows);
         if super::tenants::TenantGate::new(s).is_some() {
             r = r.with_tenants();
         }

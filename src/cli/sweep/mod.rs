@@ -7,7 +7,7 @@ pub mod shard;
 pub mod spec;
 pub mod stats;
 
-use super::check::{failures, parse_checks, verdict, Check, Row};
+use super::check::{failures, parse_checks, secs, sweep_failure, verdict, Check, Row};
 use super::compare::METRICS;
 use super::error::CliError;
 use super::load::{load_catalog, load_inputs};
@@ -39,6 +39,8 @@ pub struct SweepArgs {
     pub image: Option<String>,
     /// Also write `OUT/report.html` and `OUT/charts/*.png`.
     pub report: bool,
+    /// `--set KEY=VALUE` overrides of the base scenario, applied before the sweep's axes.
+    pub sets: Vec<String>,
 }
 
 /// A sweep file with its base scenario read and its checks parsed, ready to run points.
@@ -60,8 +62,11 @@ pub struct Plan {
     pub scenario_hash: String,
     /// The sweep file's text, copied into the output as `sweep.toml`.
     pub sweep_text: String,
-    /// The base scenario's text, copied into the output as `scenario.toml`.
+    /// The base scenario's text (with any `--set` applied), copied into the output as
+    /// `scenario.toml`.
     pub base_text: String,
+    /// The `--set KEY=VALUE` arguments applied to the base scenario, as written.
+    pub sets: Vec<String>,
 }
 
 /// Copies of the sweep file and its base scenario written beside `sweep.csv`, for provenance.
@@ -82,8 +87,9 @@ fn input(e: ScenarioError) -> CliError {
 }
 
 impl Plan {
-    /// Reads the sweep file, draws its points, reads and validates the base scenario.
-    pub fn load(path: &Path) -> Result<Plan, CliError> {
+    /// Reads the sweep file, draws its points, reads the base scenario, applies `sets`
+    /// (`--set KEY=VALUE`, as `capsim run`'s) to it and validates it.
+    pub fn load(path: &Path, sets: &[String]) -> Result<Plan, CliError> {
         let shown = path.display().to_string();
         let source = crate::cli::read_text(path)
             .map_err(|e| CliError::Input(format!("{shown}: cannot read the sweep file: {e}")))?;
@@ -100,13 +106,16 @@ impl Plan {
             ))
         })?;
         let base_dir = base_path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        // Checks are read from the file as written, so their errors point at its lines.
+        let mut checks = parse_checks(&base_text, &base_shown, None).map_err(input)?;
+        let (base_text, applied) = super::set::apply(&base_text, &base_shown, sets)?;
+        let input = |e: ScenarioError| input(super::set::blame(&applied, e));
         let catalog = load_catalog(&base_text, &base_shown, &base_dir)?;
-        // The base on its own first, so its errors point into its own file.
+        // The base on its own first, so its errors point into its own file (or at a --set).
         parse_scenario_with(&base_text, &base_shown, &catalog).map_err(input)?;
         parse_variants(&base_text, &base_shown, &catalog).map_err(input)?;
         let base_table: Table =
             sim_core::scenario::model::parse_raw(&base_text, &base_shown).map_err(input)?;
-        let mut checks = parse_checks(&base_text, &base_shown, None).map_err(input)?;
         checks.extend(parse_checks(&source, &shown, Some(sweep.points.len())).map_err(input)?);
         if let Some(c) = checks
             .iter()
@@ -140,6 +149,7 @@ impl Plan {
             stem,
             catalog,
             checks,
+            sets: sets.to_vec(),
         })
     }
 
@@ -247,6 +257,7 @@ impl Plan {
             if base.name.is_empty() {
                 base.name = self.stem.clone();
             }
+            self.windows(p, &mut base)?;
             let inputs = load_inputs(&base, &self.base_dir, &shown, &text)?;
             out.push(("base".to_string(), base, inputs));
         }
@@ -255,6 +266,7 @@ impl Plan {
             if s.name.is_empty() {
                 s.name = self.stem.clone();
             }
+            self.windows(p, &mut s)?;
             let inputs = load_inputs(&s, &self.base_dir, &shown, &text)?;
             out.push((v.name, s, inputs));
         }
@@ -266,11 +278,27 @@ impl Plan {
         for &p in indices {
             let text = self.point_text(p)?;
             let shown = format!("{} (sweep point {p})", self.base_shown);
-            parse_scenario_with(&text, &shown, &self.catalog)
+            let mut base = parse_scenario_with(&text, &shown, &self.catalog)
                 .map_err(|e| self.point_error(p, e))?;
-            parse_variants(&text, &shown, &self.catalog).map_err(|e| self.point_error(p, e))?;
+            let variants =
+                parse_variants(&text, &shown, &self.catalog).map_err(|e| self.point_error(p, e))?;
+            self.windows(p, &mut base)?;
+            for mut v in variants {
+                self.windows(p, &mut v.scenario)?;
+            }
         }
         Ok(())
+    }
+
+    /// Sets the window lengths of point `p`'s scenario `s` from the windowed checks, which must
+    /// fit its horizon and sample interval.
+    fn windows(&self, p: usize, s: &mut Scenario) -> Result<(), CliError> {
+        super::check::prepare_windows(&self.checks, s).map_err(|mut e| {
+            if self.sweep.points.len() > 1 {
+                e.message = format!("at point {p} ({}): {}", self.describe(p), e.message);
+            }
+            CliError::Input(e.to_string())
+        })
     }
 
     /// The `sweep.csv` header.
@@ -291,7 +319,16 @@ impl Plan {
         if !self.checks.is_empty() {
             t.push_str(",checks");
         }
+        if self.windowed() {
+            t.push_str(",worst_window_start_s");
+        }
         t
+    }
+
+    /// Whether any check is windowed: then `sweep.csv` gets `worst_window_start_s` after
+    /// `checks`.
+    fn windowed(&self) -> bool {
+        self.checks.iter().any(|c| c.window.is_some())
     }
 
     /// The `sweep.csv` rows of one point's result, with its check failures.
@@ -305,7 +342,7 @@ impl Plan {
             }
             let _ = write!(t, ",{policy}");
             let means = points::means(runs);
-            for (j, m) in means.iter().enumerate() {
+            for (j, m) in means.iter().take(METRICS.len()).enumerate() {
                 if self.sweep.replications > 1 {
                     match m {
                         Some((mean, ci)) => {
@@ -330,23 +367,27 @@ impl Plan {
             }
             if !self.checks.is_empty() {
                 let values: Vec<Option<f64>> = means.iter().map(|m| m.map(|x| x.0)).collect();
-                let row = Row {
-                    point: Some(r.point),
-                    policy,
-                    values: &values,
-                    namespaces: &[],
-                };
-                let f: Vec<String> = self
-                    .checks
-                    .iter()
-                    .filter(|c| c.applies(row.point, policy))
-                    .filter_map(|c| {
-                        c.failure(&values).map(|m| {
-                            format!("{} (point {}, policy {policy}): {m}", c.origin, r.point)
-                        })
-                    })
-                    .collect();
+                let mut f = Vec::new();
+                let mut starts = Vec::new();
+                for (j, c) in self.checks.iter().enumerate() {
+                    if !c.applies(Some(r.point), policy) {
+                        continue;
+                    }
+                    let (why, start) = sweep_failure(&self.checks, j, &values);
+                    if let Some(m) = why {
+                        f.push(format!(
+                            "{} (point {}, policy {policy}): {m}",
+                            c.origin, r.point
+                        ));
+                    }
+                    if c.window.is_some() {
+                        starts.push(start.map(secs).unwrap_or_default());
+                    }
+                }
                 t.push_str(if f.is_empty() { ",pass" } else { ",fail" });
+                if self.windowed() {
+                    let _ = write!(t, ",{}", starts.join(";"));
+                }
                 failed.extend(f);
             }
             t.push('\n');
@@ -365,6 +406,7 @@ impl Plan {
                     policy: p,
                     values: &empty,
                     namespaces: &[],
+                    summary: None,
                 })
             })
             .collect();
@@ -485,9 +527,9 @@ pub fn is_sweep_file(path: &Path) -> bool {
 }
 
 /// `capsim validate` on a sweep file: reads it, its base scenario and checks, and validates
-/// every point's scenario without running any.
-pub fn validate(path: &Path) -> Result<(), CliError> {
-    let plan = Plan::load(path)?;
+/// every point's scenario without running any; `sets` (`--set`) apply to the base scenario.
+pub fn validate(path: &Path, sets: &[String]) -> Result<(), CliError> {
+    let plan = Plan::load(path, sets)?;
     let n = plan.sweep.points.len();
     plan.validate(&(0..n).collect::<Vec<_>>())?;
     println!(
@@ -504,7 +546,7 @@ pub fn validate(path: &Path) -> Result<(), CliError> {
 
 /// `capsim sweep`.
 pub fn sweep(args: &SweepArgs) -> Result<(), CliError> {
-    let plan = Plan::load(&args.sweep)?;
+    let plan = Plan::load(&args.sweep, &args.sets)?;
     let n = plan.sweep.points.len();
     if let Some(shards) = args.emit_k8s_job {
         plan.validate(&(0..n).collect::<Vec<_>>())?;

@@ -33,8 +33,13 @@ fn feasible(plan: &Plan, r: &PointResult) -> bool {
         let values: Vec<Option<f64>> = means(runs).iter().map(|m| m.map(|x| x.0)).collect();
         plan.checks
             .iter()
-            .filter(|c| c.applies(Some(r.point), policy))
-            .all(|c| c.failure(&values).is_none())
+            .enumerate()
+            .filter(|(_, c)| c.applies(Some(r.point), policy))
+            .all(|(j, _)| {
+                crate::cli::check::sweep_failure(&plan.checks, j, &values)
+                    .0
+                    .is_none()
+            })
     })
 }
 
@@ -53,7 +58,7 @@ pub fn optimize(args: &OptimizeArgs) -> Result<(), CliError> {
                 METRICS.join(", ")
             ))
         })?;
-    let plan = Plan::load(&args.sweep)?;
+    let plan = Plan::load(&args.sweep, &[])?;
     let sweep = &plan.sweep;
     if sweep.design != Design::Grid {
         return Err(CliError::Input(format!(

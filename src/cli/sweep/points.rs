@@ -4,7 +4,7 @@
 
 use super::stats::{mean_ci, replication_seed};
 use super::{with_threads, Plan};
-use crate::cli::compare::{metric_values, METRICS};
+use crate::cli::compare::METRICS;
 use crate::cli::error::CliError;
 use crate::cli::output::temp_name;
 use rayon::prelude::*;
@@ -16,7 +16,8 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-/// Metric values of one run, in [`METRICS`] order.
+/// Metric values of one run, in [`METRICS`] order, then the windows of windowed checks
+/// ([`crate::cli::check::sweep_values`]).
 pub type Values = Vec<Option<f64>>;
 
 /// One point's results: per policy variant (file order), the values of each replication.
@@ -30,8 +31,10 @@ pub struct PointResult {
 
 /// Per metric: the mean over replications and its 95% CI half-width (`None` where a
 /// replication lacks the metric).
+/// Every value is averaged: the metrics, then the windows of windowed checks.
 pub fn means(runs: &[Values]) -> Vec<Option<(f64, Option<f64>)>> {
-    (0..METRICS.len())
+    let n = runs.iter().map(Vec::len).min().unwrap_or(0);
+    (0..n)
         .map(|j| {
             let xs: Option<Vec<f64>> = runs.iter().map(|r| r[j]).collect();
             xs.map(|xs| mean_ci(&xs))
@@ -178,7 +181,10 @@ pub fn run_point(plan: &Plan, p: usize) -> Result<PointResult, CliError> {
             let world = World::new(&s, inputs.clone())
                 .map_err(|e| CliError::Input(format!("point {p} ({}): {e}", plan.describe(p))))?;
             let result = world.run(&mut NoSink);
-            runs.push(metric_values(&result.summary).to_vec());
+            runs.push(crate::cli::check::sweep_values(
+                &plan.checks,
+                &result.summary,
+            ));
         }
         rows.push((name, runs));
     }
@@ -243,7 +249,7 @@ fn read_point(plan: &Plan, path: &Path, p: usize) -> Option<PointResult> {
                 })
                 .collect();
             let v = v?;
-            if v.len() != METRICS.len() {
+            if v.len() < METRICS.len() {
                 return None;
             }
             runs.push(v);

@@ -347,6 +347,17 @@ pub fn k8s_job(
         .map(str::to_string)
         .unwrap_or_else(|| format!("capsim:{}", sim_core::results::VERSION));
     let file = sweep.display().to_string().replace('"', "\\\"");
+    // The sweep's --set flags go with it, so every pod runs the same base scenario.
+    let sets: String = plan
+        .sets
+        .iter()
+        .map(|s| {
+            format!(
+                "            - --set\n            - \"{}\"\n",
+                s.replace('\\', "\\\\").replace('"', "\\\"")
+            )
+        })
+        .collect();
     Ok(format!(
         "# capsim sweep {file}: {points} points in {shards} shards; pod I runs shard I/{shards}
 # (JOB_COMPLETION_INDEX) into /results/shard-I. When the Job completes, gather the folders and run
@@ -380,7 +391,7 @@ spec:
             - \"$(JOB_COMPLETION_INDEX)/{shards}\"
             - --out
             - \"/results/shard-$(JOB_COMPLETION_INDEX)\"
-          volumeMounts:
+{sets}          volumeMounts:
             - name: results
               mountPath: /results
       volumes:
