@@ -36,6 +36,7 @@ dispatch = "router"
 router = "round-robin"
 [service.vllm]
 num_gpu_blocks = {blocks}
+block_size = 16
 [service.vllm.step_time]
 base = "10ms"
 {traffic}
@@ -202,6 +203,46 @@ fn vllm_spec(text: &str) -> sim_core::scenario::VllmSpec {
     }
 }
 
+/// vLLM 0.34's `vllm serve` batch defaults by the device's memory and name
+/// (`EngineArgs.get_batch_defaults`), through the scenario's node pool.
+#[test]
+fn vllm_batch_defaults_follow_the_device_memory_and_name() {
+    let cases = [
+        // H200: 141 GiB, between 70 and 160: the middle tier.
+        ("instance_type = \"p5en.48xlarge\"", (1024, 8192)),
+        // A100 80GB: at least 70 GiB, but vLLM leaves A100s in the bottom tier.
+        ("instance_type = \"p4de.24xlarge\"", (256, 2048)),
+        // L40S, 48 GiB.
+        ("instance_type = \"g6e.xlarge\"", (256, 2048)),
+    ];
+    for (pool, want) in cases {
+        let v = vllm_spec(&vllm_on(
+            pool,
+            "model = \"llama-3.2-1b\"",
+            "\"nvidia.com/gpu\" = 1",
+        ));
+        assert_eq!((v.max_num_seqs, v.max_num_batched_tokens), want, "{pool}");
+    }
+    use sim_core::scenario::model::defaults::vllm_batch;
+    let gib = (1u64 << 30) as f64;
+    assert_eq!(vllm_batch(Some(160.0 * gib), "NVIDIA B200"), (1024, 16384));
+    assert_eq!(vllm_batch(Some(159.9 * gib), "NVIDIA B200"), (1024, 8192));
+    assert_eq!(vllm_batch(Some(70.0 * gib), "NVIDIA H100"), (1024, 8192));
+    assert_eq!(vllm_batch(Some(69.9 * gib), "NVIDIA H100"), (256, 2048));
+    assert_eq!(
+        vllm_batch(Some(80.0 * gib), "NVIDIA A100-SXM4-80GB"),
+        (256, 2048)
+    );
+    assert_eq!(vllm_batch(None, ""), (256, 2048));
+    // An unset max_num_seqs is at most the token budget the user set.
+    let v = vllm_spec(&vllm_on(
+        "instance_type = \"p5.48xlarge\"",
+        "model = \"llama-3.2-1b\"\nmax_num_batched_tokens = 512",
+        "\"nvidia.com/gpu\" = 1",
+    ));
+    assert_eq!((v.max_num_seqs, v.max_num_batched_tokens), (512, 512));
+}
+
 #[test]
 fn the_roofline_sizes_the_kv_cache_from_the_gpu_and_the_model() {
     let p5 = "instance_type = \"p5.48xlarge\"";
@@ -210,14 +251,12 @@ fn the_roofline_sizes_the_kv_cache_from_the_gpu_and_the_model() {
         "model = \"llama-3.1-8b\"",
         "\"nvidia.com/gpu\" = 1",
     ));
-    // 90% of 80 GiB, less 15 GB of weights, 1 GiB and the activations of 8,192 tokens, in
-    // blocks of 16 tokens × 128 KiB: about 28,000 blocks.
-    assert!(
-        (27_000..29_000).contains(&v.num_gpu_blocks),
-        "{}",
-        v.num_gpu_blocks
-    );
-    // H100-class defaults.
+    // The scenario reference's worked example (vLLM 0.34 defaults): all of 80 GiB, less
+    // 14.96 GiB of weights, 1 GiB and the activations of 8,192 tokens, in blocks of 64 tokens ×
+    // 128 KiB.
+    assert_eq!(v.block_size, 64);
+    assert_eq!(v.num_gpu_blocks, 8_165);
+    // An 80 GiB device that is no A100: vLLM 0.34's middle tier.
     assert_eq!((v.max_num_seqs, v.max_num_batched_tokens), (1024, 8192));
     // Twice the tensor parallelism: half the weights and half the KV per GPU, so more blocks.
     let tp2 = vllm_spec(&vllm_on(
@@ -239,6 +278,18 @@ fn the_roofline_sizes_the_kv_cache_from_the_gpu_and_the_model() {
         "\"nvidia.com/gpu\" = 1",
     ));
     assert!(slice.num_gpu_blocks > 0 && slice.num_gpu_blocks * 8 < whole.num_gpu_blocks);
+    // The worked example: (9.75 GiB − 2.30 GiB − 1 GiB − 2,048 tokens' activations) / 2 MiB.
+    assert_eq!(slice.num_gpu_blocks, 3_285);
+    // vLLM sees the slice's own 9.75 GiB (an unprivileged container), so it takes the bottom
+    // tier, not the H100's.
+    assert_eq!(
+        (slice.max_num_seqs, slice.max_num_batched_tokens),
+        (256, 2048)
+    );
+    assert_eq!(
+        (whole.max_num_seqs, whole.max_num_batched_tokens),
+        (1024, 8192)
+    );
     // The slice's steps are slower.
     let mut b = sim_core::costmodel::StepBatch::new();
     b.add_decode(1000);

@@ -33,6 +33,7 @@ router = "{router}"
 model = "llama-3.1-8b"
 gpu = "h100-sxm"
 num_gpu_blocks = 1000
+block_size = 16
 enable_prefix_caching = {caching}
 [traffic]
 kind = "poisson"

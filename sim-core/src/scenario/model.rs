@@ -31,23 +31,31 @@ pub mod defaults {
     pub const MAX_QUEUE_DELAY_US: u64 = 0;
     /// Largest `traffic.rate` (and schedule step rate): one request per nanosecond.
     pub const MAX_RATE: f64 = 1e9;
-    /// `service.vllm.max_num_seqs` on H100/H200-class GPUs (vLLM's OpenAI server).
-    pub const VLLM_MAX_NUM_SEQS_LARGE: u32 = 1024;
-    /// `service.vllm.max_num_batched_tokens` on H100/H200-class GPUs.
-    pub const VLLM_MAX_NUM_BATCHED_TOKENS_LARGE: u32 = 8192;
-    /// `service.vllm.max_num_seqs` on other GPUs (and without node pools).
-    pub const VLLM_MAX_NUM_SEQS: u32 = 256;
-    /// `service.vllm.max_num_batched_tokens` on other GPUs (and without node pools).
-    pub const VLLM_MAX_NUM_BATCHED_TOKENS: u32 = 2048;
-    /// `service.vllm.block_size`.
-    pub const VLLM_BLOCK_SIZE: u32 = 16;
+    /// The vLLM version whose defaults capsim follows.
+    pub const VLLM_VERSION: &str = "0.34.0";
+    /// `service.vllm.block_size`: vLLM 0.34's `CacheConfig.DEFAULT_BLOCK_SIZE`.
+    pub const VLLM_BLOCK_SIZE: u32 = 64;
     /// Bytes vLLM keeps back per GPU besides weights, KV cache and activations (CUDA context,
     /// graphs): 1 GiB.
     pub const VLLM_RESERVED_BYTES: f64 = 1073741824.0;
-    /// `service.vllm.gpu_memory_utilization`.
-    pub const VLLM_GPU_MEMORY_UTILIZATION: f64 = 0.9;
-    /// GPUs on which vLLM's server raises its defaults.
-    pub const VLLM_LARGE_GPUS: [&str; 3] = ["h100-sxm", "h100-pcie", "h200"];
+    /// `service.vllm.gpu_memory_utilization`: what vLLM 0.34 resolves its unset value to on CUDA,
+    /// where the extensible KV cache is on by default (`CacheConfig.resolved_gpu_memory_utilization`).
+    pub const VLLM_GPU_MEMORY_UTILIZATION: f64 = 1.0;
+
+    /// `vllm serve`'s defaults of (`max_num_seqs`, `max_num_batched_tokens`) for a device that
+    /// reports `memory_bytes` of memory under `name` (vLLM 0.34, `EngineArgs.get_batch_defaults`
+    /// for the OpenAI server): 1024 and 16384 from 160 GiB; 1024 and 8192 from 70 GiB unless the
+    /// name says A100; otherwise, and for an unknown device, 256 and 2048.
+    pub fn vllm_batch(memory_bytes: Option<f64>, name: &str) -> (u32, u32) {
+        const GIB: f64 = (1u64 << 30) as f64;
+        match memory_bytes {
+            Some(m) if m >= 160.0 * GIB => (1024, 16384),
+            Some(m) if m >= 70.0 * GIB && !name.to_ascii_lowercase().contains("a100") => {
+                (1024, 8192)
+            }
+            _ => (256, 2048),
+        }
+    }
 }
 
 /// A scenario ready to build a world from.
@@ -859,7 +867,23 @@ impl Validator<'_> {
             .gpu
             .as_deref()
             .or_else(|| pool_gpu.and_then(|p| p.gpu.as_deref()));
-        let large = gpu_id.is_some_and(|g| defaults::VLLM_LARGE_GPUS.contains(&g));
+        // vLLM sizes its batch from the device it sees: a MIG slice in an unprivileged container
+        // reports its own memory (and its parent GPU's name).
+        let device = gpu_id.and_then(|g| catalog.gpu(g)).map(|gpu| {
+            let memory = match mig_profile(pod, pool_gpu) {
+                Some(profile) => crate::gpu::mig::MigCatalog::builtin()
+                    .for_gpu(&gpu.id)
+                    .ok()
+                    .and_then(|m| m.profile(&profile).ok().map(|i| m.profiles[i].memory_gib))
+                    .map(|gib| gib * (1u64 << 30) as f64),
+                None => Some(gpu.memory_bytes as f64),
+            };
+            (memory, gpu.name.as_str())
+        });
+        let (seqs_default, tokens_default) = match device {
+            Some((memory, name)) => defaults::vllm_batch(memory, name),
+            None => defaults::vllm_batch(None, ""),
+        };
         let positive = |k: &str, v: Option<u32>, default: u32| -> Result<u32, ScenarioError> {
             match v {
                 None => Ok(default),
@@ -867,23 +891,16 @@ impl Validator<'_> {
                 Some(n) => Ok(n),
             }
         };
-        let max_num_seqs = positive(
-            "max_num_seqs",
-            raw.max_num_seqs,
-            if large {
-                defaults::VLLM_MAX_NUM_SEQS_LARGE
-            } else {
-                defaults::VLLM_MAX_NUM_SEQS
-            },
-        )?;
         let max_num_batched_tokens = positive(
             "max_num_batched_tokens",
             raw.max_num_batched_tokens,
-            if large {
-                defaults::VLLM_MAX_NUM_BATCHED_TOKENS_LARGE
-            } else {
-                defaults::VLLM_MAX_NUM_BATCHED_TOKENS
-            },
+            tokens_default,
+        )?;
+        // vLLM: an unset max_num_seqs is at most the token budget.
+        let max_num_seqs = positive(
+            "max_num_seqs",
+            raw.max_num_seqs,
+            seqs_default.min(max_num_batched_tokens),
         )?;
         let block_size = positive("block_size", raw.block_size, defaults::VLLM_BLOCK_SIZE)?;
         let static_batching = match raw.scheduler.unwrap_or(RawLlmScheduler::Continuous) {
@@ -1183,19 +1200,7 @@ impl Validator<'_> {
                 format!("expected a fraction above 0 and at most 1, found {util}"),
             ));
         }
-        // A MIG slice: requested as `nvidia.com/mig-<profile>` (mixed strategy), or the pool's
-        // layout under the single strategy.
-        let requested = pod
-            .resources
-            .requests
-            .keys()
-            .find_map(|r| r.strip_prefix("nvidia.com/mig-").map(str::to_string));
-        let single = pool.and_then(|p| {
-            let strategy = p.labels.get("nvidia.com/mig.strategy")?;
-            let layout = p.labels.get("nvidia.com/mig.config")?;
-            (strategy == "single").then(|| layout.strip_prefix("all-").map(str::to_string))?
-        });
-        let (placement, memory_bytes) = match requested.or(single) {
+        let (placement, memory_bytes) = match mig_profile(pod, pool) {
             Some(profile) => {
                 if tp > 1 {
                     return Err(self.err(&key("tensor_parallel_size"), "a replica on a MIG slice uses one slice: tensor parallelism needs whole GPUs"));
@@ -1682,4 +1687,20 @@ impl Validator<'_> {
         }
         Ok(out)
     }
+}
+
+/// The MIG profile a replica runs on: requested as `nvidia.com/mig-<profile>` (the device
+/// plugin's mixed strategy), or the pool's `all-<profile>` layout under the single strategy.
+fn mig_profile(pod: &PodTemplate, pool: Option<&crate::cluster::NodePoolSpec>) -> Option<String> {
+    let requested = pod
+        .resources
+        .requests
+        .keys()
+        .find_map(|r| r.strip_prefix("nvidia.com/mig-").map(str::to_string));
+    requested.or_else(|| {
+        let p = pool?;
+        let strategy = p.labels.get("nvidia.com/mig.strategy")?;
+        let layout = p.labels.get("nvidia.com/mig.config")?;
+        (strategy == "single").then(|| layout.strip_prefix("all-").map(str::to_string))?
+    })
 }
