@@ -60,7 +60,7 @@ gpu_hours,cost_usd,cost_usd_per_hour,cost_usd_per_million_requests,gpu_oom_kills
 
 /// `requests.csv` (`capsim run --requests`): one row per finished request.
 pub const REQUESTS: &str = "id,arrival_s,outcome,start_s,finish_s,latency_s,queue_wait_s,\
-batch_size,replica,drop_reason,prompt_tokens,output_tokens,service";
+batch_size,replica,drop_reason,prompt_tokens,output_tokens,service,ttft_s,tpot_s";
 
 /// `tenants.csv`: one row per tenant.
 pub const TENANTS: &str = "tenant,weight,arrived,admitted,rejected_rate_limited,\

@@ -2,6 +2,7 @@
 
 use super::error::CliError;
 use sim_core::metrics::{Outcome, RequestRow, RequestSink};
+use sim_core::serving::Completion;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -155,6 +156,8 @@ pub struct CsvRequestSink {
     line: String,
     /// Service names by index (`Request::service`).
     services: Vec<String>,
+    /// Whether each service's engine produces tokens (the `ttft_s` and `tpot_s` columns).
+    tokens: Vec<bool>,
 }
 
 /// Column names of `requests.csv`.
@@ -162,8 +165,9 @@ pub use capsim_results::columns::REQUESTS as REQUEST_COLUMNS;
 
 impl CsvRequestSink {
     /// Creates the temporary file for `path` and writes the header; `services` names the
-    /// scenario's services in order (the `service` column).
-    pub fn create(path: &Path, services: Vec<String>) -> Result<Self, CliError> {
+    /// scenario's services in order (the `service` column) and `tokens` says which of them
+    /// produce tokens (an LLM engine: the `ttft_s` and `tpot_s` columns).
+    pub fn create(path: &Path, services: Vec<String>, tokens: Vec<bool>) -> Result<Self, CliError> {
         let tmp = temp_name(path);
         let file = File::create(&tmp)
             .map_err(|e| CliError::Io(format!("{}: cannot create: {e}", tmp.display())))?;
@@ -172,6 +176,7 @@ impl CsvRequestSink {
             error: None,
             line: String::with_capacity(128),
             services,
+            tokens,
         };
         if let Err(e) = writeln!(sink.out, "{REQUEST_COLUMNS}") {
             sink.error = Some(e);
@@ -196,6 +201,22 @@ impl CsvRequestSink {
     }
 }
 
+/// `ttft_s,tpot_s` of a completed request: both empty for an engine without tokens, `tpot_s`
+/// empty for a request of one output token.
+struct TokenTimes(Option<(u64, Option<u64>)>);
+
+impl std::fmt::Display for TokenTimes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            None => f.write_str(","),
+            Some((ttft, tpot)) => {
+                write!(f, "{},", secs(ttft))?;
+                tpot.map_or(Ok(()), |t| f.write_str(&secs(t)))
+            }
+        }
+    }
+}
+
 fn secs(t: u64) -> String {
     sim_core::metrics::series::num(t as f64 / 1e9)
 }
@@ -216,12 +237,13 @@ impl RequestSink for CsvRequestSink {
         let _ = match row.outcome {
             Outcome::Completed {
                 start,
+                first_token,
                 finish,
                 batch_size,
                 replica,
             } => writeln!(
                 self.line,
-                "{},{},completed,{},{},{},{},{},{},,{},{},{}",
+                "{},{},completed,{},{},{},{},{},{},,{},{},{},{}",
                 r.id.0,
                 secs(arrival),
                 secs(start.0),
@@ -232,11 +254,17 @@ impl RequestSink for CsvRequestSink {
                 replica,
                 r.prompt_tokens,
                 r.output_tokens,
-                service
+                service,
+                TokenTimes(
+                    self.tokens
+                        .get(usize::from(r.service))
+                        .is_some_and(|&t| t)
+                        .then(|| Completion::token_times_of(r, first_token, finish))
+                )
             ),
             Outcome::Dropped { at, reason } => writeln!(
                 self.line,
-                "{},{},dropped,,{},,,,,{},{},{},{}",
+                "{},{},dropped,,{},,,,,{},{},{},{},,",
                 r.id.0,
                 secs(arrival),
                 secs(at.0),

@@ -179,7 +179,11 @@ pub fn run_one(
         let path = out.join("requests.csv");
         staged.add(&path);
         let names = s.services().map(|v| v.service.name.clone()).collect();
-        let mut sink = CsvRequestSink::create(&path, names)?;
+        let tokens = s
+            .services()
+            .map(|v| matches!(v.service.engine, sim_core::scenario::EngineSpec::Vllm(_)))
+            .collect();
+        let mut sink = CsvRequestSink::create(&path, names, tokens)?;
         let result = world.run(&mut sink);
         sink.finish(&path)?;
         result

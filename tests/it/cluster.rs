@@ -160,6 +160,8 @@ model_load_bandwidth = "2Gi"
         outcome(2),
         Outcome::Completed {
             start: SimTime::from_secs_f64(25.0),
+            // Triton: no tokens, so the first "token" is the finish.
+            first_token: SimTime::from_secs_f64(26.0),
             finish: SimTime::from_secs_f64(26.0),
             batch_size: 1,
             replica: 0
@@ -261,6 +263,8 @@ fn a_terminating_pod_finishes_in_flight_work_within_a_long_grace_period() {
         by_id(1),
         Outcome::Completed {
             start: SimTime::from_secs_f64(2.0),
+            // Triton: no tokens, so the first "token" is the finish.
+            first_token: SimTime::from_secs_f64(62.0),
             finish: SimTime::from_secs_f64(62.0),
             batch_size: 1,
             replica: 1

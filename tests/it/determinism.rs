@@ -200,7 +200,7 @@ proptest! {
         let cap = max_batch.max(1);
         for row in &rows {
             match row.outcome {
-                Outcome::Completed { start, finish, batch_size, replica } => {
+                Outcome::Completed { start, finish, batch_size, replica, .. } => {
                     prop_assert!(row.request.arrival <= start && start <= finish);
                     prop_assert!(batch_size >= 1 && batch_size <= cap);
                     prop_assert!(replica < replicas);

@@ -77,6 +77,49 @@ fn requests_alone_take_one_prefill_step_then_one_step_per_token() {
     assert_eq!(k.preemptions, 0);
 }
 
+/// `requests.csv` gives each request's TTFT and TPOT (issue #17 item 6), by hand: every step
+/// takes 10 ms, so a lone request's first token comes one step after its arrival and each
+/// further token one step later; a one-token request has no TPOT; a dropped one neither.
+#[test]
+fn requests_csv_has_each_requests_ttft_and_tpot() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("t.csv"),
+        "timestamp,prompt_tokens,output_tokens\n0,100,50\n10,100,1\n20,5000,10\n",
+    )
+    .unwrap();
+    let text = scenario(
+        100,
+        "[traffic]\nkind = \"trace\"\nformat = \"csv\"\npath = \"t.csv\"",
+    );
+    std::fs::write(dir.path().join("s.toml"), text).unwrap();
+    let out = dir.path().join("out");
+    let (code, stdout, stderr) = super::common::capsim_text(&[
+        "run",
+        dir.path().join("s.toml").to_str().unwrap(),
+        "--requests",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let csv = std::fs::read_to_string(out.join("requests.csv")).unwrap();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    let by_id = |id: &str| rows.iter().find(|r| r[col("id")] == id).unwrap();
+    let (ttft, tpot) = (col("ttft_s"), col("tpot_s"));
+    // 50 tokens: first at 10 ms, then 49 more 10 ms apart.
+    assert_eq!((by_id("0")[ttft], by_id("0")[tpot]), ("0.01", "0.01"));
+    assert_eq!(by_id("0")[col("latency_s")], "0.5");
+    // One output token: a TTFT, no TPOT.
+    assert_eq!((by_id("1")[ttft], by_id("1")[tpot]), ("0.01", ""));
+    // 5,010 tokens need more than 100 blocks of 16: dropped, no token timings.
+    assert_eq!(by_id("2")[col("outcome")], "dropped");
+    assert_eq!((by_id("2")[ttft], by_id("2")[tpot]), ("", ""));
+    assert_eq!(rows.iter().filter(|r| r.len() != header.len()).count(), 0);
+}
+
 #[test]
 fn a_small_kv_cache_preempts_yet_loses_nothing_and_runs_the_same_twice() {
     let traffic = r#"[traffic]

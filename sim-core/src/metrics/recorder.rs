@@ -31,6 +31,8 @@ pub enum Outcome {
     Completed {
         /// When its batch started.
         start: SimTime,
+        /// When its first output token came (for engines without tokens, `finish`).
+        first_token: SimTime,
         /// When it finished.
         finish: SimTime,
         /// Its batch's size.
@@ -546,6 +548,7 @@ impl Recorder {
             request: c.request,
             outcome: Outcome::Completed {
                 start: c.start,
+                first_token: c.first_token,
                 finish: c.finish,
                 batch_size: c.batch_size,
                 replica: c.replica,

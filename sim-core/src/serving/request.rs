@@ -48,9 +48,20 @@ impl Completion {
     /// the first, in nanoseconds.
     #[inline]
     pub fn token_times(&self) -> (u64, Option<u64>) {
-        let ttft = self.first_token.since(self.request.arrival).0;
-        let out = self.request.output_tokens.max(1) as u64;
-        let tpot = (out > 1).then(|| self.finish.since(self.first_token).0 / (out - 1));
+        Self::token_times_of(&self.request, self.first_token, self.finish)
+    }
+
+    /// [`Completion::token_times`] of `request` whose first token came at `first_token` and
+    /// whose last at `finish`.
+    #[inline]
+    pub fn token_times_of(
+        request: &Request,
+        first_token: SimTime,
+        finish: SimTime,
+    ) -> (u64, Option<u64>) {
+        let ttft = first_token.since(request.arrival).0;
+        let out = request.output_tokens.max(1) as u64;
+        let tpot = (out > 1).then(|| finish.since(first_token).0 / (out - 1));
         (ttft, tpot)
     }
 }
