@@ -347,7 +347,60 @@ mod tests {
         assert_eq!(r.step_time(&StepBatch::new()), 0.0);
     }
 
+    #[test]
+    fn a_longer_prefill_chunk_never_shortens_the_gemms() {
+        // The proptest's failing case: Mixtral at TP 6, 170 decodes at context 1 and a 23-token
+        // chunk; a further 64-token chunk took the experts' GEMMs from 1 to 2 row tiles, whose
+        // better-filled last wave lowered the step's GEMM time from 6.01 to 5.69 ms.
+        let r = Roofline::new(
+            &h100(),
+            model("mixtral-8x7b"),
+            &Placement::tensor_parallel(6),
+        );
+        let mut b = StepBatch::decode(170, 1);
+        b.add_prefill_chunk(23, 0, true);
+        let mut longer = b;
+        longer.add_prefill_chunk(64, 0, false);
+        let (t, t_longer) = (r.breakdown(&b), r.breakdown(&longer));
+        assert!(t_longer.gemm >= t.gemm, "{} {}", t.gemm, t_longer.gemm);
+        assert!(r.step_time(&longer) >= r.step_time(&b));
+    }
+
+    #[test]
+    fn gemm_time_never_falls_with_more_rows_for_any_catalog_model_gpu_and_tp() {
+        // Every row count to 10,000 (past the tabulated 128 row tiles), every GPU, model and
+        // tensor-parallel degree 1 to 8, and a MIG slice: the GEMMs (mixture-of-experts ones
+        // with their fractional rows per expert) and the LM head never get faster.
+        let catalog = Catalog::builtin();
+        for gpu in &catalog.gpus {
+            for model in crate::catalog::builtin_models() {
+                let mut placements: Vec<Placement> =
+                    (1..=8).map(Placement::tensor_parallel).collect();
+                placements.push(Placement::mig(16, 132, 1));
+                for p in &placements {
+                    let r = Roofline::new(gpu, model, p);
+                    let (mut gemm, mut head) = (0.0f64, 0.0f64);
+                    for m in 1..=10_000u64 {
+                        let b = r.breakdown(&StepBatch::decode(m, m));
+                        assert!(
+                            b.gemm >= gemm && b.lm_head >= head,
+                            "{} {} tp {}: {m} rows: {} < {gemm} or {} < {head}",
+                            gpu.id,
+                            model.id,
+                            p.tensor_parallel,
+                            b.gemm,
+                            b.lm_head
+                        );
+                        (gemm, head) = (b.gemm, b.lm_head);
+                    }
+                }
+            }
+        }
+    }
+
     proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1024))]
+
         /// Step time is finite, positive for work, and never falls when work is added.
         #[test]
         fn more_work_never_takes_less_time(
@@ -373,6 +426,31 @@ mod tests {
             let mut longer = b;
             longer.add_prefill_chunk(64, cached, false);
             proptest::prop_assert!(r.step_time(&longer) >= t);
+        }
+
+        /// The same near the GEMMs' row-tile boundaries, where wave quantisation changes: a
+        /// step of whole row tiles less a few rows, then one to 64 rows more, on any GPU.
+        #[test]
+        fn a_few_more_rows_never_take_less_time(
+            gpu_i in 0usize..16,
+            model_i in 0usize..7,
+            tp in 1u32..9,
+            tiles in 1u64..160,
+            less in 0u64..4,
+            extra in 1u64..65,
+            decodes in 0u64..64,
+        ) {
+            let catalog = Catalog::builtin();
+            let gpu = &catalog.gpus[gpu_i % catalog.gpus.len()];
+            let model = &crate::catalog::builtin_models()[model_i];
+            let r = Roofline::new(gpu, model, &Placement::tensor_parallel(tp));
+            let rows = (tiles * 64).saturating_sub(less + decodes).max(1);
+            let mut b = StepBatch::decode(decodes, decodes * 100);
+            b.add_prefill_chunk(rows, 0, true);
+            let mut more = b;
+            more.add_prefill_chunk(extra, 0, false);
+            proptest::prop_assert!(r.step_time(&more) >= r.step_time(&b));
+            proptest::prop_assert!(r.breakdown(&more).gemm >= r.breakdown(&b).gemm);
         }
     }
 }
