@@ -11,7 +11,7 @@ use crate::catalog::{GpuModel, LlmModel};
 use std::sync::Arc;
 
 /// Steps of up to this many tokens (GEMM rows) look their layer's GEMM time up in a table.
-const LAYER_TABLE: usize = 2048;
+const LAYER_TABLE: usize = 8192;
 
 /// A step-time model for one (GPU, model, placement), with everything that does not depend on
 /// the batch worked out once.
