@@ -1,5 +1,5 @@
 //! Step-time model cost: one roofline step for a mixed batch (what a continuous-batching engine
-//! pays per step), and one measured-table lookup.
+//! pays per step), one long prefill, building the model, and one measured-table lookup.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use sim_core::catalog::{builtin_model, Catalog};
@@ -28,6 +28,16 @@ fn step_time(c: &mut Criterion) {
     );
     c.bench_function("roofline_step_time/mixtral-8x7b_tp2_mixed", |b| {
         b.iter(|| mixtral.step_time(black_box(&batch)))
+    });
+    // Building the model (its table of one layer's GEMM times included), once per service.
+    let llama = builtin_model("llama-3.1-8b").unwrap();
+    c.bench_function("roofline_new/llama-3.1-8b", |b| {
+        b.iter(|| Roofline::new(gpu, black_box(llama), &Placement::whole()))
+    });
+    // 16,384 tokens: past the table of one layer's GEMM times, so worked out.
+    let long = StepBatch::prefill(2, 8192);
+    c.bench_function("roofline_step_time/llama-3.1-8b_prefill_2x8192", |b| {
+        b.iter(|| roofline.step_time(black_box(&long)))
     });
     let text = include_str!("../sim-core/calibration/h100/decode.csv");
     let (kind, rows) = read_profile_csv(text, "decode.csv").unwrap();

@@ -9,6 +9,13 @@
 //! "Tile Quantization" and "Wave Quantization"). Of the split-K factors, the one with the least
 //! idle time is taken, as cuBLAS's heuristics aim to. Idle SMs draw no memory bandwidth either,
 //! so the wave factor applies to a memory-bound GEMM too.
+//!
+//! That makes the modelled time non-monotone in the row count: one more row tile can fill the
+//! last wave better, and a weight-bound GEMM (same bytes, fewer idle SMs) then takes less time
+//! than with fewer rows. A step must never get shorter with more work, so [`GemmShape::time`] is
+//! the running maximum of the modelled time over row counts: tabulated per shape at the row
+//! tiles' ends for the first [`WAVE_TABLE`] tiles; beyond them (compute-bound everywhere in the
+//! catalog) the wave factor scales only the compute time, which is monotone.
 
 /// Rows of one output tile: Hopper's smallest warpgroup MMA has M = 64.
 pub const TILE_M: f64 = 64.0;
@@ -28,8 +35,9 @@ const SPLITS: [(f64, f64); 8] = [
 /// Bytes per activation element (bf16).
 pub const ACT_BYTES: f64 = 2.0;
 
-/// Row counts up to this many tiles have their wave factor tabulated per shape.
-const WAVE_TABLE: usize = 128;
+/// Row counts up to this many tiles have their wave factor and running maximum tabulated per
+/// shape.
+pub const WAVE_TABLE: usize = 128;
 
 /// `x.ceil()` for 0 ≤ x < 2^53 without a libm call (the default x86-64 target has no rounding
 /// instruction).
@@ -74,6 +82,13 @@ pub fn smooth_max(a: f64, b: f64, squarings: u32) -> f64 {
 /// partly idle.
 #[inline]
 pub fn wave_factor(tiles: f64, sms: f64) -> f64 {
+    best_waves(tiles, sms) * sms / tiles
+}
+
+/// Waves (in units of the unsplit tile's time) of the best split-K factor for `tiles` output
+/// tiles on `sms` SMs; non-decreasing in `tiles`.
+#[inline]
+fn best_waves(tiles: f64, sms: f64) -> f64 {
     let inv = 1.0 / sms;
     let mut best = f64::INFINITY;
     for (s, inv_s) in SPLITS {
@@ -83,7 +98,7 @@ pub fn wave_factor(tiles: f64, sms: f64) -> f64 {
             best = w;
         }
     }
-    best * sms / tiles
+    best
 }
 
 /// What a GEMM's time depends on of the GPU: achievable FLOP/s of whole waves, achievable
@@ -114,13 +129,16 @@ pub struct GemmShape {
     row_s: f64,
     /// Wave factors for 1 to `WAVE_TABLE` row tiles.
     waves: Box<[f64]>,
+    /// `floors[j]`: the greatest time of up to `j` whole row tiles (0 to `WAVE_TABLE`), which
+    /// the time of more rows never falls below.
+    floors: Box<[f64]>,
 }
 
 impl GemmShape {
     /// The shape `k` × `n` with `weight_bytes` bytes per weight on `dev`.
     pub fn new(dev: &GemmDevice, k: f64, n: f64, weight_bytes: f64) -> GemmShape {
         let n_tiles = (n / TILE_N).ceil().max(1.0);
-        GemmShape {
+        let mut shape = GemmShape {
             n_tiles,
             tile_row_s: 2.0 * TILE_M * n_tiles * TILE_N * k / dev.flops,
             weight_s: k * n * weight_bytes / dev.bandwidth,
@@ -128,23 +146,49 @@ impl GemmShape {
             waves: (1..=WAVE_TABLE)
                 .map(|m_tiles| wave_factor(m_tiles as f64 * n_tiles, dev.sms))
                 .collect(),
+            floors: Box::default(),
+        };
+        // The modelled time rises within a row tile (more activation bytes, the same tiles and
+        // waves), so its running maximum over rows is its running maximum over the tiles' ends.
+        let mut floors = vec![0.0f64; WAVE_TABLE + 1];
+        for j in 1..=WAVE_TABLE {
+            let end = shape.modelled(j as f64 * TILE_M, j as f64, shape.waves[j - 1], dev);
+            floors[j] = floors[j - 1].max(end);
         }
+        shape.floors = floors.into();
+        shape
     }
 
-    /// Seconds of the kernel for `m` rows on `dev` (0 for no rows); no launch cost.
+    /// The wave-quantised smooth maximum for `m` rows in `m_tiles` row tiles with wave factor
+    /// `waves` (not monotone in `m` across tiles).
+    #[inline]
+    fn modelled(&self, m: f64, m_tiles: f64, waves: f64, dev: &GemmDevice) -> f64 {
+        let compute = m_tiles * self.tile_row_s;
+        let memory = self.weight_s + m * self.row_s;
+        smooth_max(compute, memory, dev.squarings) * waves
+    }
+
+    /// Seconds of the kernel for `m` rows on `dev` (0 for no rows); no launch cost. Never less
+    /// than for fewer rows.
     #[inline]
     pub fn time(&self, m: f64, dev: &GemmDevice) -> f64 {
         if m <= 0.0 {
             return 0.0;
         }
         let m_tiles = ceil(m * (1.0 / TILE_M));
-        let compute = m_tiles * self.tile_row_s;
-        let memory = self.weight_s + m * self.row_s;
-        let waves = match self.waves.get((m_tiles as usize).wrapping_sub(1)) {
-            Some(w) => *w,
-            None => wave_factor(m_tiles * self.n_tiles, dev.sms),
-        };
-        smooth_max(compute, memory, dev.squarings) * waves
+        let j = m_tiles as usize;
+        match self.waves.get(j.wrapping_sub(1)) {
+            Some(&w) => self.modelled(m, m_tiles, w, dev).max(self.floors[j - 1]),
+            None => {
+                // Past the table the wave factor scales the compute time alone: monotone in
+                // the rows, and within a fraction of a percent of the scaled smooth maximum,
+                // compute being several times the memory time there.
+                let waves = best_waves(m_tiles * self.n_tiles, dev.sms) * dev.sms;
+                let compute = self.tile_row_s * (waves / self.n_tiles);
+                let memory = self.weight_s + m * self.row_s;
+                smooth_max(compute, memory, dev.squarings).max(self.floors[WAVE_TABLE])
+            }
+        }
     }
 }
 

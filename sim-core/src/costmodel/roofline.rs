@@ -8,6 +8,10 @@
 use super::batch::{Placement, StepBatch};
 use super::gemm::{smooth_max, GemmDevice, GemmShape, ACT_BYTES};
 use crate::catalog::{GpuModel, LlmModel};
+use std::sync::Arc;
+
+/// Steps of up to this many tokens (GEMM rows) look their layer's GEMM time up in a table.
+const LAYER_TABLE: usize = 8192;
 
 /// A step-time model for one (GPU, model, placement), with everything that does not depend on
 /// the batch worked out once.
@@ -22,6 +26,11 @@ pub struct Roofline {
     gate_up: GemmShape,
     down: GemmShape,
     lm_head: GemmShape,
+    /// Seconds of one layer's GEMMs (the four projections, or the routed experts' MLPs) for 0 to
+    /// `LAYER_TABLE` rows: exactly what [`Roofline::layer_gemm_modelled`] gives, worked out
+    /// once, since every layer has the same shapes and a step's rows are a whole number.
+    /// Shared by clones.
+    layer_gemm: Arc<[f64]>,
     /// Achievable FLOP/s of prefill attention.
     attention_flops: f64,
     /// Achievable bytes/s of the replica's share of one GPU.
@@ -120,13 +129,14 @@ impl Roofline {
         let f = model.ffn_size as f64;
         let kpt = model.experts_per_token as f64;
         let w = model.bytes_per_weight;
-        Roofline {
+        let mut roofline = Roofline {
             dev,
             qkv: GemmShape::new(&dev, h, (q + 2.0 * kv) / tp, w),
             o: GemmShape::new(&dev, q / tp, h, w),
             gate_up: GemmShape::new(&dev, h, 2.0 * f / tp, w),
             down: GemmShape::new(&dev, f / tp, h, w),
             lm_head: GemmShape::new(&dev, h, model.vocab_size as f64 / tp, w),
+            layer_gemm: Arc::from(Vec::new()),
             attention_flops: compute * p.attention_efficiency,
             bandwidth,
             layers: model.layers as f64,
@@ -144,6 +154,39 @@ impl Roofline {
             link_bandwidth: p.interconnect_gb_per_s * 1e9,
             allreduce_latency_s: p.allreduce_latency_us * 1e-6,
             time_fraction: frac(placement.time_fraction),
+        };
+        // A running maximum, though each GEMM already never gets faster with more rows: the
+        // table is monotone whatever the rounding.
+        let mut last = 0.0f64;
+        roofline.layer_gemm = (0..=LAYER_TABLE)
+            .map(|m| {
+                if m > 0 {
+                    last = last.max(roofline.layer_gemm_modelled(m as f64));
+                }
+                last
+            })
+            .collect();
+        roofline
+    }
+
+    /// Seconds of one layer's GEMMs for `m` rows, worked out.
+    fn layer_gemm_modelled(&self, m: f64) -> f64 {
+        let d = &self.dev;
+        self.qkv.time(m, d) + self.o.time(m, d) + self.mlp(m)
+    }
+
+    /// Seconds of one layer's GEMMs for a step of `tokens` rows: the table's entry, or worked
+    /// out past it (never below the table's last entry).
+    #[inline]
+    fn layer_gemm(&self, tokens: u64) -> f64 {
+        match usize::try_from(tokens)
+            .ok()
+            .and_then(|i| self.layer_gemm.get(i))
+        {
+            Some(&t) => t,
+            None => self
+                .layer_gemm_modelled(tokens as f64)
+                .max(self.layer_gemm[LAYER_TABLE]),
         }
     }
 
@@ -166,14 +209,15 @@ impl Roofline {
             time_fraction: self.time_fraction,
             ..StepBreakdown::default()
         };
-        let m = batch.tokens() as f64;
-        if m <= 0.0 {
+        let tokens = batch.tokens();
+        if tokens == 0 {
             return out;
         }
+        let m = tokens as f64;
         let h = self.hidden;
         let l = self.layers;
         let d = &self.dev;
-        out.gemm = l * (self.qkv.time(m, d) + self.o.time(m, d) + self.mlp(m));
+        out.gemm = l * self.layer_gemm(tokens);
         // Attention: new keys and values are written; decode reads every cached token once
         // (bandwidth-bound); prefill chunks read their cached prefix and do causal score FLOPs.
         let kv = self.kv_bytes_per_token_layer;
@@ -347,7 +391,77 @@ mod tests {
         assert_eq!(r.step_time(&StepBatch::new()), 0.0);
     }
 
+    #[test]
+    fn a_longer_prefill_chunk_never_shortens_the_gemms() {
+        // The proptest's failing case: Mixtral at TP 6, 170 decodes at context 1 and a 23-token
+        // chunk; a further 64-token chunk took the experts' GEMMs from 1 to 2 row tiles, whose
+        // better-filled last wave lowered the step's GEMM time from 6.01 to 5.69 ms.
+        let r = Roofline::new(
+            &h100(),
+            model("mixtral-8x7b"),
+            &Placement::tensor_parallel(6),
+        );
+        let mut b = StepBatch::decode(170, 1);
+        b.add_prefill_chunk(23, 0, true);
+        let mut longer = b;
+        longer.add_prefill_chunk(64, 0, false);
+        let (t, t_longer) = (r.breakdown(&b), r.breakdown(&longer));
+        assert!(t_longer.gemm >= t.gemm, "{} {}", t.gemm, t_longer.gemm);
+        assert!(r.step_time(&longer) >= r.step_time(&b));
+    }
+
+    #[test]
+    fn the_layer_table_holds_exactly_the_worked_out_times() {
+        for id in ["llama-3.2-1b", "llama-3.1-70b", "mixtral-8x7b"] {
+            for tp in [1, 2, 6] {
+                let r = Roofline::new(&h100(), model(id), &Placement::tensor_parallel(tp));
+                for m in 1..=LAYER_TABLE as u64 + 100 {
+                    let worked_out = r.layer_gemm_modelled(m as f64);
+                    assert_eq!(
+                        r.layer_gemm(m).to_bits(),
+                        worked_out.to_bits(),
+                        "{id} {tp} {m}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn gemm_time_never_falls_with_more_rows_for_any_catalog_model_gpu_and_tp() {
+        // Every row count to 10,000 (past the tabulated 128 row tiles), every GPU, model and
+        // tensor-parallel degree 1 to 8, and a MIG slice: the GEMMs (mixture-of-experts ones
+        // with their fractional rows per expert) and the LM head never get faster.
+        let catalog = Catalog::builtin();
+        for gpu in &catalog.gpus {
+            for model in crate::catalog::builtin_models() {
+                let mut placements: Vec<Placement> =
+                    (1..=8).map(Placement::tensor_parallel).collect();
+                placements.push(Placement::mig(16, 132, 1));
+                for p in &placements {
+                    let r = Roofline::new(gpu, model, p);
+                    let (mut gemm, mut head) = (0.0f64, 0.0f64);
+                    for m in 1..=10_000u64 {
+                        let b = r.breakdown(&StepBatch::decode(m, m));
+                        assert!(
+                            b.gemm >= gemm && b.lm_head >= head,
+                            "{} {} tp {}: {m} rows: {} < {gemm} or {} < {head}",
+                            gpu.id,
+                            model.id,
+                            p.tensor_parallel,
+                            b.gemm,
+                            b.lm_head
+                        );
+                        (gemm, head) = (b.gemm, b.lm_head);
+                    }
+                }
+            }
+        }
+    }
+
     proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1024))]
+
         /// Step time is finite, positive for work, and never falls when work is added.
         #[test]
         fn more_work_never_takes_less_time(
@@ -373,6 +487,31 @@ mod tests {
             let mut longer = b;
             longer.add_prefill_chunk(64, cached, false);
             proptest::prop_assert!(r.step_time(&longer) >= t);
+        }
+
+        /// The same near the GEMMs' row-tile boundaries, where wave quantisation changes: a
+        /// step of whole row tiles less a few rows, then one to 64 rows more, on any GPU.
+        #[test]
+        fn a_few_more_rows_never_take_less_time(
+            gpu_i in 0usize..16,
+            model_i in 0usize..7,
+            tp in 1u32..9,
+            tiles in 1u64..160,
+            less in 0u64..4,
+            extra in 1u64..65,
+            decodes in 0u64..64,
+        ) {
+            let catalog = Catalog::builtin();
+            let gpu = &catalog.gpus[gpu_i % catalog.gpus.len()];
+            let model = &crate::catalog::builtin_models()[model_i];
+            let r = Roofline::new(gpu, model, &Placement::tensor_parallel(tp));
+            let rows = (tiles * 64).saturating_sub(less + decodes).max(1);
+            let mut b = StepBatch::decode(decodes, decodes * 100);
+            b.add_prefill_chunk(rows, 0, true);
+            let mut more = b;
+            more.add_prefill_chunk(extra, 0, false);
+            proptest::prop_assert!(r.step_time(&more) >= r.step_time(&b));
+            proptest::prop_assert!(r.breakdown(&more).gemm >= r.breakdown(&b).gemm);
         }
     }
 }
