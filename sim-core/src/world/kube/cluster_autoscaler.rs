@@ -583,8 +583,8 @@ impl World {
                 }
             }
         }
-        for s in 0..ready.len() {
-            sim.evicted[s] += ready[s];
+        for (e, r) in sim.evicted.iter_mut().zip(&ready) {
+            *e += r;
         }
         sim.gone[i] = true;
         sim.moved_in[i].clear();
