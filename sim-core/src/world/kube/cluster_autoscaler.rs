@@ -527,7 +527,7 @@ impl World {
     /// simulation), so the remaining nodes may receive the moved pods.
     fn ca_simulate_removal(&self, i: usize, sim: &mut RemovalSim) -> bool {
         let k = &self.kube;
-        let own = k.running_on(NodeId(i as u32));
+        let own = sim.running[i].clone();
         // The budgets: this node's Ready pods on top of those already counted.
         let mut ready = vec![0u32; k.deps.len()];
         for &p in &own {
@@ -615,6 +615,17 @@ impl World {
         let unready_scale_down = ca.spec.unready_scale_down;
         let k = &self.kube;
         let n_nodes = k.nodes.len();
+        // Pods starting or serving on each node (`Kube::running_on` for every node at once).
+        let mut running: Vec<Vec<PodId>> = vec![Vec::new(); n_nodes];
+        let mut topo = false;
+        for (p, pod) in k.pods.iter().enumerate() {
+            if let (Some(n), super::PodPhase::Starting | super::PodPhase::Ready) =
+                (pod.node, pod.phase)
+            {
+                running[n.index()].push(PodId(p as u32));
+                topo = topo || topology_bound(k.template_of(PodId(p as u32)));
+            }
+        }
         let mut size = vec![0u32; k.pools.len()];
         for n in &k.nodes {
             if in_group(n.phase) {
@@ -647,7 +658,7 @@ impl World {
                     && self.ca_underutilized(i)
             })
             .map(|i| {
-                let empty = k.running_on(NodeId(i as u32)).is_empty();
+                let empty = running[i].is_empty();
                 // Empty nodes first, then those unneeded in the previous scan.
                 (!empty, since(i).is_none(), i)
             })
@@ -658,15 +669,8 @@ impl World {
         let previous = (0..n_nodes).filter(|&i| since(i).is_some()).count();
         let per_scan = (unneeded_time.0 / scan.0.max(1)).max(1) as usize;
         let limit = (previous + 2 * n).min(n * per_scan + n);
-        let topo = k.pods.iter().enumerate().any(|(p, pod)| {
-            pod.node.is_some()
-                && matches!(
-                    pod.phase,
-                    super::PodPhase::Starting | super::PodPhase::Ready
-                )
-                && topology_bound(k.template_of(PodId(p as u32)))
-        });
         let mut sim = RemovalSim {
+            running,
             used: k.nodes.iter().map(|n| n.requested.clone()).collect(),
             moved_in: vec![Vec::new(); n_nodes],
             gone: vec![false; n_nodes],
@@ -778,6 +782,8 @@ impl World {
 /// One scan's removal simulations, kept from one node to the next (upstream's planner forks
 /// the cluster snapshot for the scan and commits each successful simulation to it).
 struct RemovalSim {
+    /// Per node: its pods starting or serving.
+    running: Vec<Vec<PodId>>,
     /// Per node: what its pods request, with the pods moved onto it.
     used: Vec<ResVec>,
     /// Per node: pods earlier simulations moved onto it.
