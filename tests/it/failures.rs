@@ -364,8 +364,9 @@ fn the_cluster_autoscaler_replaces_a_failed_node_and_removes_it_after_the_unread
     // Hand-checked: NotReady at 100 s, the pod evicted at 400 s; the scan at 400 s (after the
     // eviction, queued earlier) adds a node for the Pending replacement (the node Ready at
     // 520 s, the pod at 530 s). The failed node is empty from 400 s: the next scan, which looks
-    // at scale-down (410 s), marks it unneeded, and it goes 20 minutes
-    // (`scale-down-unready-time`) later, at 1610 s. Billing stops there.
+    // at scale-down (410 s), marks it unneeded, and it goes once unneeded for more than 20
+    // minutes (`scale-down-unready-time`; upstream compares strictly), at the scan at 1620 s.
+    // Billing stops there.
     let (r, _) = run_rows(&autoscaled_failure(""), Some(vec![at(1.0)]));
     let f = r.summary.failures.as_ref().unwrap();
     let timeline: Vec<(f64, &str)> = f
@@ -379,14 +380,14 @@ fn the_cluster_autoscaler_replaces_a_failed_node_and_removes_it_after_the_unread
             (60.0, "node"),
             (100.0, "node_not_ready"),
             (400.0, "pods_evicted"),
-            (1610.0, "unready_node_removed")
+            (1620.0, "unready_node_removed")
         ]
     );
     let c = r.summary.cluster.as_ref().unwrap();
     assert_eq!(c.nodes_launched, 3);
     assert_eq!(c.nodes_at_horizon, 2);
-    // Node 1 for the whole 40 minutes, node 0 until 1610 s, node 2 from 400 s.
-    let hours = (2400.0 + 1610.0 + (2400.0 - 400.0)) / 3600.0;
+    // Node 1 for the whole 40 minutes, node 0 until 1620 s, node 2 from 400 s.
+    let hours = (2400.0 + 1620.0 + (2400.0 - 400.0)) / 3600.0;
     assert!(
         (c.node_hours - hours).abs() < 1e-9,
         "{} vs {hours}",
@@ -826,7 +827,7 @@ fn the_report_marks_the_failure_on_its_time_series_charts() {
     assert_eq!(
         incidents,
         "time_s,kind,detail\n900,node,gpu-1\n940,node_not_ready,gpu-1\n1240,pods_evicted,gpu-1: 1 pods\n\
-         2450,unready_node_removed,gpu-1\n"
+         2460,unready_node_removed,gpu-1\n"
     );
     let _ = std::fs::remove_dir_all(&out);
 }

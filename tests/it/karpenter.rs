@@ -227,3 +227,145 @@ fn consolidation_drains_only_what_the_pod_disruption_budget_allows() {
     // The one Ready pod may not go: the underused node stays, and no replacement is launched.
     assert_eq!(replaced("[pdb]\nminAvailable = 1\n"), (0, 1));
 }
+
+/// The three-pod scenario above, its NodePool allowed `capacity` (spot, or spot and on-demand)
+/// and, with `gates`, a `featureGates` table: three pods Pending together get one g5.12xlarge
+/// spot node (the only type holding three, spot the cheapest), which holds one pod after 20 m.
+fn spot_consolidation(capacity: &str, types: &str, gates: &str) -> String {
+    SCENARIO
+        .replace("replicas = 1\ndispatch", "replicas = 3\ndispatch")
+        .replace("\"WhenEmpty\"", "\"WhenEmptyOrUnderutilized\"")
+        .replace(
+            "scale = [{ at = \"5m\", replicas = 2 }, { at = \"20m\", replicas = 1 }]",
+            "scale = [{ at = \"20m\", replicas = 1 }]",
+        )
+        .replace(
+            "values = [\"g5.xlarge\", \"g5.12xlarge\", \"g6e.xlarge\"] },",
+            &format!("values = [{types}] }},\n  {{ key = \"karpenter.sh/capacity-type\", operator = \"In\", values = [{capacity}] }},"),
+        )
+        .replace("[karpenter]\n", &format!("[karpenter]\n{gates}\n"))
+}
+
+/// Sixteen made-up one-GPU instance types with spot prices below the g5.12xlarge's ($2.27/h),
+/// the cheapest `cheap-0` at $0.10/h.
+fn sixteen_cheap_spot_types() -> (sim_core::catalog::Catalog, String) {
+    let mut src = String::new();
+    let mut ids = vec!["\"g5.12xlarge\"".to_string()];
+    for i in 0..16 {
+        src += &format!(
+            "[[instance]]\nid = \"cheap-{i}\"\nprovider = \"aws\"\nregion = \"us-east-1\"\nvcpu = 4\nmemory = \"16Gi\"\ngpu = \"a10g\"\ngpu_count = 1\non_demand_usd_per_hour = 1.5\nspot_usd_per_hour = {:.2}\nprice_date = \"2026-12-01\"\nprice_source = \"made up for a test\"\n",
+            0.10 + 0.05 * i as f64
+        );
+        ids.push(format!("\"cheap-{i}\""));
+    }
+    let catalog = sim_core::catalog::Catalog::builtin()
+        .with_instances(&src, "cheap.toml")
+        .unwrap();
+    (catalog, ids.join(", "))
+}
+
+fn run_with(src: &str, catalog: &sim_core::catalog::Catalog) -> sim_core::RunResult {
+    let s = sim_core::parse_scenario_with(src, "karpenter.toml", catalog)
+        .unwrap_or_else(|e| panic!("{e}"));
+    sim_core::run(&s, Inputs::default()).unwrap()
+}
+
+/// Spot to spot, upstream's rules: with the feature gate off (the default) a spot node is never
+/// replaced by another spot node, and (its replacement able to be spot) not by an on-demand one
+/// either; with `spotToSpotConsolidation = true` it is, when at least 15 spot types are cheaper:
+/// launched after the poll at 1230 s and the 15 s validation (1245 s) as the cheapest, `cheap-0`.
+#[test]
+fn spot_nodes_are_replaced_by_spot_nodes_only_behind_the_feature_gate() {
+    let builtin = sim_core::catalog::Catalog::builtin();
+    let three = "\"g5.xlarge\", \"g5.12xlarge\", \"g6e.xlarge\"";
+    // Spot or on-demand allowed, gate off: no replacement at all (not a g5.xlarge on-demand).
+    let r = run_with(
+        &spot_consolidation("\"spot\", \"on-demand\"", three, ""),
+        &builtin,
+    );
+    let c = r.summary.cluster.as_ref().unwrap();
+    let names: Vec<&str> = c.pools.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["gpu/g5.12xlarge/spot"]);
+    assert_eq!(c.karpenter.as_ref().unwrap().nodes_replaced, 0);
+    // Gate on, but fewer than 15 cheaper spot types: still none.
+    let gate = "featureGates = { spotToSpotConsolidation = true }";
+    let r = run_with(
+        &spot_consolidation("\"spot\", \"on-demand\"", three, gate),
+        &builtin,
+    );
+    let c = r.summary.cluster.as_ref().unwrap();
+    assert_eq!(c.karpenter.as_ref().unwrap().nodes_replaced, 0);
+    // Sixteen cheaper spot types: gate off, none; gate on, the cheapest.
+    let (catalog, many) = sixteen_cheap_spot_types();
+    let r = run_with(&spot_consolidation("\"spot\"", &many, ""), &catalog);
+    let c = r.summary.cluster.as_ref().unwrap();
+    assert_eq!(c.karpenter.as_ref().unwrap().nodes_replaced, 0);
+    assert_eq!(c.pools.len(), 1);
+    let r = run_with(&spot_consolidation("\"spot\"", &many, gate), &catalog);
+    let c = r.summary.cluster.as_ref().unwrap();
+    assert_eq!(c.karpenter.as_ref().unwrap().nodes_replaced, 1);
+    let names: Vec<&str> = c.pools.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["gpu/cheap-0/spot", "gpu/g5.12xlarge/spot"]);
+    assert_eq!(
+        first(&r.series, |r| r.time_s > 1200.0 && r.nodes == 2),
+        1250.0
+    );
+}
+
+#[test]
+fn a_misspelt_feature_gate_is_a_located_error() {
+    let e = |gates: &str| {
+        parse_scenario(
+            &spot_consolidation("\"spot\"", "\"g5.xlarge\"", gates),
+            "karpenter.toml",
+        )
+        .unwrap_err()
+        .to_string()
+    };
+    let m = e("featureGates = { spotToSpotConsolidation = \"ture\" }");
+    assert!(
+        m.contains("karpenter.toml:")
+            && m.contains("karpenter.featureGates.spotToSpotConsolidation")
+            && m.contains("expected true or false"),
+        "{m}"
+    );
+    let m = e("featureGates = { SpotToSpotConsolidaton = true }");
+    assert!(
+        m.contains("karpenter.toml:")
+            && m.contains("unknown field `SpotToSpotConsolidaton`")
+            && m.contains("did you mean `spotToSpotConsolidation`?"),
+        "{m}"
+    );
+}
+
+/// A spot interruption of a Karpenter node whose one pod the PodDisruptionBudget keeps there:
+/// the interruption controller deletes the NodeClaim and the provisioner counts the pod as
+/// pending, so the replacement is launched when the batch closes 1 s after the notice (600 s),
+/// not once the node is gone at 720 s; the interrupted offering (g5.xlarge spot) is unavailable
+/// for 3 minutes, so the replacement is the next cheapest, g6e.xlarge spot ($0.74/h).
+#[test]
+fn a_spot_interruption_launches_the_replacement_at_once() {
+    let src = SCENARIO
+        .replace(
+            "values = [\"g5.xlarge\", \"g5.12xlarge\", \"g6e.xlarge\"] },",
+            "values = [\"g5.xlarge\", \"g5.12xlarge\", \"g6e.xlarge\"] },\n  { key = \"karpenter.sh/capacity-type\", operator = \"In\", values = [\"spot\"] },",
+        )
+        .replace(
+            "scale = [{ at = \"5m\", replicas = 2 }, { at = \"20m\", replicas = 1 }]",
+            "scale = []",
+        )
+        + "[pdb]\nminAvailable = 1\n[[failure]]\nat = \"10m\"\nkind = \"spot\"\npool = \"gpu/g5.xlarge/spot\"\n";
+    let s = parse_scenario(&src, "karpenter.toml").unwrap_or_else(|e| panic!("{e}"));
+    let r = sim_core::run(&s, Inputs::default()).unwrap();
+    let rows = &r.series;
+    assert_eq!(first(rows, |r| r.time_s > 600.0 && r.nodes == 2), 610.0);
+    let c = r.summary.cluster.as_ref().unwrap();
+    let names: Vec<&str> = c.pools.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["gpu/g5.xlarge/spot", "gpu/g6e.xlarge/spot"]);
+    // The old node is gone at 720 s; the new one is Ready at 781 s, when the pod binds.
+    assert_eq!(first(rows, |r| r.time_s > 600.0 && r.nodes == 1), 730.0);
+    assert_eq!(
+        first(rows, |r| r.time_s > 720.0 && r.pods_pending == 0),
+        790.0
+    );
+}

@@ -95,8 +95,9 @@ fn keda_scales_to_zero_after_the_cooldown_and_a_request_at_zero_waits_for_a_cold
         .filter(|r| r.time_s <= 420.0)
         .all(|r| r.desired_replicas == 1));
     assert_eq!(first(rows, 0.0, |r| r.desired_replicas == 0), 430.0);
-    // The empty node is unneeded from the CA scan at 420 s and removed ten minutes later.
-    assert_eq!(first(rows, 0.0, |r| r.nodes == 0), 1030.0);
+    // The empty node is unneeded from the CA scan at 420 s and removed by the first scan with
+    // more than ten minutes since (upstream compares strictly), at 1030 s.
+    assert_eq!(first(rows, 0.0, |r| r.nodes == 0), 1040.0);
     // The request at 1510 s waits at the gateway; the poll at 1530 s sees it and scales to one;
     // the pod is unschedulable, the CA's scan at 1530 s launches a node, Ready at 1710 s; the pod
     // binds and passes its readiness probe 30 s later, at 1740 s; the request is served by 1750 s.
@@ -237,8 +238,10 @@ fn the_shipped_scenario_compares_keeping_a_gpu_warm_with_scaling_to_zero() {
     let warm = result(0);
     for i in [2, 3] {
         let r = result(i);
-        // Scaling to zero lets the Cluster Autoscaler release the node in the quiet hours ...
-        assert!(node_hours(&r) < 0.6 * node_hours(&warm), "{}", names[i]);
+        // Scaling to zero lets the Cluster Autoscaler release the node in the quiet hours (up
+        // to 5 minutes after the last pod goes: while it had a pod with nowhere to move, its
+        // removal simulation failed and it is rechecked only 5 minutes later, as upstream) ...
+        assert!(node_hours(&r) < 0.7 * node_hours(&warm), "{}", names[i]);
         // ... and the first requests of the second burst wait for a node and a model load.
         assert!(p99(&r) > 60.0 && p99(&warm) < 60.0, "{}", names[i]);
         assert_eq!(r.summary.requests.dropped, 0, "{}", names[i]);

@@ -52,8 +52,21 @@ pub struct RawKarpenter {
     /// `BATCH_MAX_DURATION`: the longest a batch stays open.
     #[serde(rename = "batchMaxDuration")]
     pub batch_max_duration: Option<String>,
+    /// `featureGates` (the Helm chart's `settings.featureGates`, upstream's `FEATURE_GATES`).
+    #[serde(rename = "featureGates")]
+    pub feature_gates: Option<RawFeatureGates>,
     /// `[[karpenter.nodepool]]`: the NodePools.
     pub nodepool: Option<Vec<RawKarpenterNodePool>>,
+}
+
+/// `[karpenter] featureGates`: the feature gates capsim models.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFeatureGates {
+    /// `SpotToSpotConsolidation` (default false): consolidation may replace a spot node with a
+    /// cheaper spot node.
+    #[serde(rename = "spotToSpotConsolidation")]
+    pub spot_to_spot_consolidation: Option<toml::Value>,
 }
 
 /// `[[karpenter.nodepool]]`: a NodePool's spec, flattened (`spec.template.spec` keys directly).
@@ -195,6 +208,8 @@ pub struct KarpenterSpec {
     pub batch_max: SimDuration,
     /// NodePools, highest weight first (file order among equals).
     pub nodepools: Vec<KarpenterNodePool>,
+    /// Feature gate `SpotToSpotConsolidation` (off by default, as upstream).
+    pub spot_to_spot: bool,
 }
 
 /// A candidate's well-known labels, for requirements.
@@ -278,6 +293,20 @@ impl Validator<'_> {
             k.batch_max_duration.as_ref(),
             defaults::BATCH_MAX,
         )?;
+        let spot_to_spot = match k
+            .feature_gates
+            .as_ref()
+            .and_then(|g| g.spot_to_spot_consolidation.as_ref())
+        {
+            None => false,
+            Some(toml::Value::Boolean(b)) => *b,
+            Some(other) => {
+                return Err(self.err(
+                    "karpenter.featureGates.spotToSpotConsolidation",
+                    format!("expected true or false, found {other}"),
+                ))
+            }
+        };
         let raws = k.nodepool.as_deref().unwrap_or_default();
         if raws.is_empty() {
             return Err(self.err(
@@ -450,6 +479,7 @@ impl Validator<'_> {
                 batch_idle,
                 batch_max,
                 nodepools,
+                spot_to_spot,
             }),
         ))
     }

@@ -10,7 +10,7 @@ use super::snapshot::{topology_bound, Snapshot};
 use super::{NodePhase, World};
 use crate::cluster::{ResVec, ResourceNames};
 use crate::engine::{Rng, RngStreams, SimDuration, SimTime};
-use crate::ids::{NodeId, PodId, PoolId};
+use crate::ids::{NodeId, PodId, PoolId, ServiceId};
 use crate::metrics::RequestSink;
 use crate::scenario::{ClusterAutoscalerSpec, Expander};
 use crate::scheduler::filter::filter;
@@ -18,8 +18,13 @@ use crate::scheduler::{NodeView, PodView};
 use crate::world::Event;
 use rand::RngExt;
 
-/// Most empty nodes removed in one scan (`--max-scale-down-parallelism`).
-const MAX_EMPTY_REMOVALS: usize = 10;
+/// Most nodes being removed at once, empty ones first (`--max-scale-down-parallelism`).
+const MAX_SCALE_DOWN_PARALLELISM: usize = 10;
+/// Most nodes being drained at once (`--max-drain-parallelism`).
+const MAX_DRAIN_PARALLELISM: usize = 1;
+/// How long a node whose removal simulation failed is left out of scale-down
+/// (`--unremovable-node-recheck-timeout`).
+const UNREMOVABLE_RECHECK: SimDuration = SimDuration::from_secs(300);
 /// A node group's first backoff after a failed scale-up (`InitialNodeGroupBackoffDuration`).
 const INITIAL_BACKOFF: SimDuration = SimDuration::from_secs(300);
 /// The longest backoff (`MaxNodeGroupBackoffDuration`).
@@ -32,6 +37,10 @@ pub(in crate::world) struct ClusterAutoscaler {
     rng: Rng,
     /// Since when each node has been unneeded (by node index).
     unneeded_since: Vec<Option<SimTime>>,
+    /// Until when each node is left out after a failed removal simulation (by node index).
+    unremovable_until: Vec<Option<SimTime>>,
+    /// Nodes this autoscaler is draining (deletions in progress).
+    draining: Vec<NodeId>,
     last_scale_up: Option<SimTime>,
     /// Scale-ups made, nodes added, nodes removed.
     pub(in crate::world) scale_ups: u64,
@@ -53,6 +62,8 @@ impl ClusterAutoscaler {
             spec,
             rng: streams.stream("cluster-autoscaler/expander"),
             unneeded_since: Vec::new(),
+            unremovable_until: Vec::new(),
+            draining: Vec::new(),
             last_scale_up: None,
             scale_ups: 0,
             nodes_added: 0,
@@ -218,40 +229,6 @@ impl World {
             requested.add(snap.requested(s));
         }
         (nodes, pods, requested)
-    }
-
-    /// Whether every pod on node `i` fits first-fit, with its own requests, on the other Ready
-    /// nodes that are not scale-down candidates themselves; where a pod's placement depends on
-    /// the others' (spread, anti-affinity), on a snapshot without node `i`, through the
-    /// scheduler's filters.
-    fn drain_fits(&self, i: usize, candidates: &[usize]) -> bool {
-        let k = &self.kube;
-        let pods = k.running_on(NodeId(i as u32));
-        if pods.iter().any(|&p| topology_bound(k.template_of(p))) {
-            return k
-                .reschedule_elsewhere(i, &pods, |j| !candidates.contains(&j))
-                .is_empty();
-        }
-        let mut free: Vec<(ResVec, &ResVec)> = k
-            .nodes
-            .iter()
-            .enumerate()
-            .filter(|(j, n)| *j != i && n.phase == NodePhase::Ready && !candidates.contains(j))
-            .map(|(_, n)| (n.requested.clone(), &k.pools[n.pool.index()].allocatable))
-            .collect();
-        pods.iter().all(|&pod| {
-            let req = k.requests_of(pod).0;
-            match free
-                .iter_mut()
-                .find(|(used, alloc)| used.fits_within(req, alloc))
-            {
-                Some((used, _)) => {
-                    used.add(req);
-                    true
-                }
-                None => false,
-            }
-        })
     }
 
     /// One scan: scale up for unschedulable pods, else consider scaling down.
@@ -517,7 +494,110 @@ impl World {
         Some(options[pick])
     }
 
-    /// Marks unneeded nodes and removes those unneeded long enough.
+    /// Whether node `i` is at or below its utilisation threshold (upstream's
+    /// `isNodeAtOrBelowUtilizationThreshold`, `<=` as from Cluster Autoscaler 1.35.0): a node
+    /// with GPUs is judged by its GPU requests alone, any other by the larger of its CPU and
+    /// memory request ratios.
+    fn ca_underutilized(&self, i: usize) -> bool {
+        let k = &self.kube;
+        let ca = k.ca.as_ref().expect("checked by the caller");
+        let n = &k.nodes[i];
+        let alloc = &k.pools[n.pool.index()].allocatable;
+        let ratio = |r: usize| {
+            if alloc.0[r] == 0 {
+                0.0
+            } else {
+                n.requested.0[r] as f64 / alloc.0[r] as f64
+            }
+        };
+        match k.names.index("nvidia.com/gpu").filter(|&g| alloc.0[g] > 0) {
+            Some(g) => ratio(g) <= ca.spec.gpu_utilization_threshold,
+            None => {
+                ratio(ResourceNames::CPU).max(ratio(ResourceNames::MEMORY))
+                    <= ca.spec.utilization_threshold
+            }
+        }
+    }
+
+    /// Upstream's removal simulation of node `i` (`RemovalSimulator.SimulateNodeRemoval`): its
+    /// pods, with those earlier simulations moved onto it, must all fit on the other Ready nodes
+    /// not already found removable in this scan, and the PodDisruptionBudgets must allow
+    /// evicting them after the pods of the nodes already found removable. On success the moves
+    /// are kept for the rest of the scan (upstream's planner commits each successful
+    /// simulation), so the remaining nodes may receive the moved pods.
+    fn ca_simulate_removal(&self, i: usize, sim: &mut RemovalSim) -> bool {
+        let k = &self.kube;
+        let own = sim.running[i].clone();
+        // The budgets: this node's Ready pods on top of those already counted.
+        let mut ready = vec![0u32; k.deps.len()];
+        for &p in &own {
+            if k.pods[p.index()].phase == super::PodPhase::Ready {
+                ready[k.svc_of(p).index()] += 1;
+            }
+        }
+        let pdb_ok = (0..ready.len()).all(|s| {
+            ready[s] == 0
+                || self.pdb_allows_eviction(ServiceId(s as u32), sim.evicted[s] + ready[s])
+        });
+        if !pdb_ok {
+            return false;
+        }
+        let mut pods = own;
+        pods.extend(sim.moved_in[i].iter().copied());
+        let target = |j: usize| j != i && k.nodes[j].phase == NodePhase::Ready && !sim.gone[j];
+        let mut moves: Vec<(PodId, usize)> = Vec::with_capacity(pods.len());
+        match &sim.snap {
+            // Placement depends on the other pods: the scheduler's filters on the snapshot.
+            Some((snap, index, at)) => {
+                let mut trial = snap.clone();
+                if let Some(s) = at[i] {
+                    trial.remove(s);
+                }
+                let targets: Vec<usize> = (0..index.len()).filter(|&s| target(index[s])).collect();
+                for &pod in &pods {
+                    let Some(s) = trial.fit(k, pod, targets.iter().copied()) else {
+                        return false;
+                    };
+                    trial.place(k, pod, s);
+                    moves.push((pod, index[s]));
+                }
+                sim.snap.as_mut().expect("matched above").0 = trial;
+            }
+            // Otherwise first-fit by requests.
+            None => {
+                for &pod in &pods {
+                    let req = k.requests_of(pod).0;
+                    let slot = (0..k.nodes.len()).find(|&j| {
+                        target(j)
+                            && sim.used[j]
+                                .fits_within(req, &k.pools[k.nodes[j].pool.index()].allocatable)
+                    });
+                    let Some(j) = slot else {
+                        for &(p, j) in &moves {
+                            sim.used[j].sub(k.requests_of(p).0);
+                        }
+                        return false;
+                    };
+                    sim.used[j].add(req);
+                    moves.push((pod, j));
+                }
+            }
+        }
+        for (e, r) in sim.evicted.iter_mut().zip(&ready) {
+            *e += r;
+        }
+        sim.gone[i] = true;
+        sim.moved_in[i].clear();
+        for (pod, j) in moves {
+            sim.moved_in[j].push(pod);
+        }
+        true
+    }
+
+    /// Scale-down as upstream's planner does it: finds the unneeded nodes (underutilised, and
+    /// their removal simulation succeeds), keeps each one's unneeded clock only while it stays
+    /// unneeded, and, outside the cooldown, removes those unneeded long enough: empty nodes
+    /// first, then drains, within the per-scan parallelism limits.
     fn ca_scale_down<S: RequestSink>(&mut self, sink: &mut S) {
         let now = self.now;
         let ca = self.kube.ca.as_ref().expect("checked by the caller");
@@ -527,109 +607,162 @@ impl World {
         let in_cooldown = ca
             .last_scale_up
             .is_some_and(|t| t + ca.spec.delay_after_add > now);
-        let (threshold, gpu_threshold, unneeded_time, unready_time) = (
-            ca.spec.utilization_threshold,
-            ca.spec.gpu_utilization_threshold,
+        let (unneeded_time, unready_time, scan) = (
             ca.spec.unneeded_time,
             ca.spec.unready_time,
+            ca.spec.scan_interval,
         );
         let unready_scale_down = ca.spec.unready_scale_down;
-        let names = &self.kube.names;
-        let gpu = names.index("nvidia.com/gpu");
-        let n_nodes = self.kube.nodes.len();
-        let mut unneeded = vec![false; n_nodes];
-        for (i, n) in self.kube.nodes.iter().enumerate() {
-            let judged = match n.phase {
-                NodePhase::Ready => true,
-                NodePhase::NotReady => unready_scale_down,
-                _ => false,
-            };
-            if !judged {
-                continue;
+        let k = &self.kube;
+        let n_nodes = k.nodes.len();
+        // Pods starting or serving on each node (`Kube::running_on` for every node at once).
+        let mut running: Vec<Vec<PodId>> = vec![Vec::new(); n_nodes];
+        let mut topo = false;
+        for (p, pod) in k.pods.iter().enumerate() {
+            if let (Some(n), super::PodPhase::Starting | super::PodPhase::Ready) =
+                (pod.node, pod.phase)
+            {
+                running[n.index()].push(PodId(p as u32));
+                topo = topo || topology_bound(k.template_of(PodId(p as u32)));
             }
-            let alloc = &self.kube.pools[n.pool.index()].allocatable;
-            let ratio = |r: usize| {
-                if alloc.0[r] == 0 {
-                    0.0
-                } else {
-                    n.requested.0[r] as f64 / alloc.0[r] as f64
-                }
-            };
-            let util_ok = match gpu.filter(|&g| alloc.0[g] > 0) {
-                Some(g) => ratio(g) <= gpu_threshold,
-                None => ratio(ResourceNames::CPU).max(ratio(ResourceNames::MEMORY)) <= threshold,
-            };
-            unneeded[i] = util_ok;
         }
+        let mut size = vec![0u32; k.pools.len()];
+        for n in &k.nodes {
+            if in_group(n.phase) {
+                size[n.pool.index()] += 1;
+            }
+        }
+        let since = |i: usize| ca.unneeded_since.get(i).copied().flatten();
+        let recent = |i: usize| {
+            ca.unremovable_until
+                .get(i)
+                .copied()
+                .flatten()
+                .is_some_and(|t| t > now)
+        };
+        // Candidates: registered nodes of node groups above their minimum size (upstream's
+        // `GetScaleDownCandidates`), at or below the threshold, not recently unremovable. A
+        // NotReady node's pods are left to the node lifecycle controller's eviction: such a node
+        // is a candidate once it is empty.
+        let mut order: Vec<(bool, bool, usize)> = (0..n_nodes)
+            .filter(|&i| {
+                let n = &k.nodes[i];
+                let judged = match n.phase {
+                    NodePhase::Ready => true,
+                    NodePhase::NotReady => unready_scale_down && n.pods == 0,
+                    _ => false,
+                };
+                judged
+                    && size[n.pool.index()] > k.pools[n.pool.index()].spec.min_size
+                    && !recent(i)
+                    && self.ca_underutilized(i)
+            })
+            .map(|i| {
+                let empty = running[i].is_empty();
+                // Empty nodes first, then those unneeded in the previous scan.
+                (!empty, since(i).is_none(), i)
+            })
+            .collect();
+        order.sort_unstable();
+        // How many removable nodes one scan looks for (`Planner.unneededNodesLimit`).
+        let n = MAX_SCALE_DOWN_PARALLELISM;
+        let previous = (0..n_nodes).filter(|&i| since(i).is_some()).count();
+        let per_scan = (unneeded_time.0 / scan.0.max(1)).max(1) as usize;
+        let limit = (previous + 2 * n).min(n * per_scan + n);
+        let mut sim = RemovalSim {
+            running,
+            used: k.nodes.iter().map(|n| n.requested.clone()).collect(),
+            moved_in: vec![Vec::new(); n_nodes],
+            gone: vec![false; n_nodes],
+            evicted: vec![0; k.deps.len()],
+            snap: topo.then(|| {
+                let (snap, index) = k.snapshot(false);
+                let mut at = vec![None; n_nodes];
+                for (s, &j) in index.iter().enumerate() {
+                    at[j] = Some(s);
+                }
+                (snap, index, at)
+            }),
+        };
+        let mut removable: Vec<(usize, bool)> = Vec::new();
+        let mut failed = Vec::new();
+        for &(nonempty, _, i) in &order {
+            if removable.len() >= limit {
+                break;
+            }
+            if self.ca_simulate_removal(i, &mut sim) {
+                removable.push((i, !nonempty));
+            } else {
+                failed.push(i);
+            }
+        }
+        // The unneeded set is replaced: a node keeps its clock only if it is still in it.
         let ca = self.kube.ca.as_mut().expect("checked by the caller");
         ca.unneeded_since.resize(n_nodes, None);
-        for (i, &u) in unneeded.iter().enumerate() {
-            if u {
-                ca.unneeded_since[i].get_or_insert(now);
+        ca.unremovable_until.resize(n_nodes, None);
+        let mut keep = vec![false; n_nodes];
+        for &(i, _) in &removable {
+            keep[i] = true;
+        }
+        for (i, u) in ca.unneeded_since.iter_mut().enumerate() {
+            if keep[i] {
+                u.get_or_insert(now);
             } else {
-                ca.unneeded_since[i] = None;
+                *u = None;
             }
+        }
+        for &i in &failed {
+            ca.unremovable_until[i] = Some(now + UNREMOVABLE_RECHECK);
         }
         if in_cooldown {
             return;
         }
+        // Removable now (`Nodes.RemovableAt`): unneeded for longer than the unneeded (or
+        // unready) time, strictly, and the node group stays above its minimum size.
         let nodes = &self.kube.nodes;
-        let candidates: Vec<usize> = (0..n_nodes)
-            .filter(|&i| {
-                let wait = if nodes[i].phase == NodePhase::NotReady {
-                    unready_time
-                } else {
-                    unneeded_time
-                };
-                ca.unneeded_since[i].is_some_and(|t| t + wait <= now)
-            })
-            .collect();
-        if candidates.is_empty() {
-            return;
-        }
-        let mut live = vec![0u32; self.kube.pools.len()];
-        for n in &self.kube.nodes {
-            if in_group(n.phase) {
-                live[n.pool.index()] += 1;
-            }
-        }
-        let mut removed = Vec::new();
-        // Empty nodes first (several per scan), then one node whose pods fit elsewhere.
-        for &i in candidates.iter().filter(|&&i| self.kube.nodes[i].pods == 0) {
-            let p = self.kube.nodes[i].pool.index();
-            if removed.len() < MAX_EMPTY_REMOVALS && live[p] > self.kube.pools[p].spec.min_size {
-                live[p] -= 1;
-                removed.push(i);
-            }
-        }
-        if removed.is_empty() {
-            // A NotReady node's pods are evicted by the node lifecycle controller, not drained.
-            let drainable = |&&i: &&usize| {
-                self.kube.nodes[i].pods > 0 && self.kube.nodes[i].phase == NodePhase::Ready
+        ca.draining
+            .retain(|d| nodes[d.index()].phase == NodePhase::Draining);
+        let in_progress = ca.draining.len();
+        removable.sort_unstable_by_key(|&(i, _)| i);
+        let (mut empty, mut drain) = (Vec::new(), Vec::new());
+        for (i, is_empty) in removable {
+            let wait = if nodes[i].phase == NodePhase::NotReady {
+                unready_time
+            } else {
+                unneeded_time
             };
-            for &i in candidates.iter().filter(drainable) {
-                let p = self.kube.nodes[i].pool.index();
-                if live[p] <= self.kube.pools[p].spec.min_size {
-                    continue;
-                }
-                let all_fit = self.drain_fits(i, &candidates);
-                // A drain the PodDisruptionBudget would refuse makes the node not removable.
-                if all_fit && self.pdb_allows_drain(NodeId(i as u32)) {
-                    removed.push(i);
-                    break;
-                }
+            let p = nodes[i].pool.index();
+            let long_enough = ca.unneeded_since[i].is_some_and(|t| t + wait < now);
+            if !long_enough || size[p] <= self.kube.pools[p].spec.min_size {
+                continue;
+            }
+            size[p] -= 1;
+            if is_empty {
+                empty.push(i);
+            } else {
+                drain.push(i);
             }
         }
-        if removed.is_empty() {
+        // The per-scan budgets (`ScaleDownBudgetProcessor.CropNodes`): deletions in progress
+        // count against `--max-scale-down-parallelism`, empty nodes take it first, and drains
+        // are further held to `--max-drain-parallelism`.
+        let mut left = n.saturating_sub(in_progress);
+        empty.truncate(left);
+        left -= empty.len();
+        drain.truncate(left.min(MAX_DRAIN_PARALLELISM.saturating_sub(in_progress)));
+        if empty.is_empty() && drain.is_empty() {
             return;
         }
-        let ca = self.kube.ca.as_mut().expect("checked by the caller");
+        let removed: Vec<usize> = empty.iter().chain(&drain).copied().collect();
         ca.nodes_removed += removed.len() as u64;
         for &i in &removed {
             ca.unneeded_since[i] = None;
             if self.kube.nodes[i].phase == NodePhase::NotReady {
                 ca.unready_removed += 1;
             }
+        }
+        for &i in &drain {
+            ca.draining.push(NodeId(i as u32));
         }
         for &i in &removed {
             if self.kube.nodes[i].phase == NodePhase::NotReady {
@@ -644,4 +777,22 @@ impl World {
         self.schedule_pending();
         self.publish_cluster();
     }
+}
+
+/// One scan's removal simulations, kept from one node to the next (upstream's planner forks
+/// the cluster snapshot for the scan and commits each successful simulation to it).
+struct RemovalSim {
+    /// Per node: its pods starting or serving.
+    running: Vec<Vec<PodId>>,
+    /// Per node: what its pods request, with the pods moved onto it.
+    used: Vec<ResVec>,
+    /// Per node: pods earlier simulations moved onto it.
+    moved_in: Vec<Vec<PodId>>,
+    /// Per node: found removable in this scan (no longer a destination).
+    gone: Vec<bool>,
+    /// Per service: Ready pods the removable nodes' drains would evict.
+    evicted: Vec<u32>,
+    /// Where placement depends on other pods: the snapshot, its nodes' indices, and each
+    /// node's place in it.
+    snap: Option<(Snapshot, Vec<usize>, Vec<Option<usize>>)>,
 }

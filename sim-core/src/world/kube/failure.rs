@@ -532,6 +532,7 @@ impl World {
             }
         }
         self.push_failure(self.now + notice, FailureEvent::SpotTerminate { node });
+        self.karpenter_interrupted(node);
     }
 
     fn on_spot_terminate<S: RequestSink>(&mut self, node: NodeId, sink: &mut S) {

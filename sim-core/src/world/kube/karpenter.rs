@@ -8,7 +8,7 @@
 use super::snapshot::topology_bound;
 use super::{NodePhase, World};
 use crate::cluster::ResVec;
-use crate::engine::SimTime;
+use crate::engine::{SimDuration, SimTime};
 use crate::ids::{NodeId, PodId};
 use crate::metrics::RequestSink;
 use crate::results::KarpenterOutcome;
@@ -16,6 +16,12 @@ use crate::scenario::karpenter::{defaults, ConsolidationPolicy, DisruptionReason
 use crate::scheduler::filter::filter;
 use crate::scheduler::{new_node_limit, NodeView, PodView};
 use crate::world::Event;
+
+/// Cheaper spot types single-node spot-to-spot consolidation needs, and the most it launches
+/// among (`MinInstanceTypesForSpotToSpotConsolidation`).
+const MIN_SPOT_TO_SPOT_TYPES: usize = 15;
+/// How long an interrupted spot offering stays unavailable (`UnavailableOfferingsTTL`).
+const UNAVAILABLE_OFFERING_TTL: SimDuration = SimDuration::from_secs(180);
 
 /// The open provisioning batch.
 #[derive(Clone, Copy, Debug)]
@@ -48,6 +54,8 @@ pub(in crate::world) struct Karpenter {
     unchanged_since_failure: Option<(u64, usize, usize)>,
     /// Replacement nodes launching, and the node each replaces.
     replacing: Vec<(NodeId, NodeId)>,
+    /// Candidate pools (spot offerings) unavailable until a time, after an interruption.
+    unavailable: Vec<(usize, SimTime)>,
     outcome: KarpenterOutcome,
 }
 
@@ -73,6 +81,7 @@ impl Karpenter {
             command: None,
             unchanged_since_failure: None,
             replacing: Vec::new(),
+            unavailable: Vec::new(),
             outcome: KarpenterOutcome::default(),
         }
     }
@@ -132,6 +141,34 @@ impl World {
             return;
         }
         k.last_seen = Some(newest);
+        match &mut k.batch {
+            Some(b) => b.last = now,
+            None => {
+                k.batch = Some(Batch {
+                    start: now,
+                    last: now,
+                });
+                self.queue
+                    .push(now + k.spec.batch_idle, Event::KarpenterBatch);
+            }
+        }
+    }
+
+    /// A spot interruption notice for `node` (upstream's interruption controller deletes its
+    /// NodeClaim): the offering is unavailable for 3 minutes, and the provisioner, which counts
+    /// the pods of a deleting node as pending, is triggered at once, so the replacement capacity
+    /// launches while the node drains.
+    pub(super) fn karpenter_interrupted(&mut self, node: NodeId) {
+        let now = self.now;
+        let pool = self.kube.nodes[node.index()].pool.index();
+        let Some(k) = &mut self.kube.karpenter else {
+            return;
+        };
+        if !k.manages(pool) {
+            return;
+        }
+        k.unavailable.retain(|&(_, until)| until > now);
+        k.unavailable.push((pool, now + UNAVAILABLE_OFFERING_TTL));
         match &mut k.batch {
             Some(b) => b.last = now,
             None => {
@@ -251,6 +288,13 @@ impl World {
         let limits = &karp.spec.nodepools[np].limits;
         let mut best: Option<usize> = None;
         for &p in options {
+            if karp
+                .unavailable
+                .iter()
+                .any(|&(u, until)| u == p && until > self.now)
+            {
+                continue;
+            }
             let cap = self.pool_capacity(p);
             let ok = limits.iter().all(|(name, q)| {
                 let Some(i) = k.names.index(name) else {
@@ -310,6 +354,48 @@ impl World {
                     *n += 1;
                 }
                 None => pods.push(pod),
+            }
+        }
+        // Pods still on a deleting node (a spot interruption's drain the PodDisruptionBudget
+        // holds back) count as pending, as upstream's provisioner counts them: room on Ready
+        // nodes first, then on launching ones, else new capacity.
+        let mut ready_room: Vec<(usize, ResVec)> = k
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| n.phase == NodePhase::Ready)
+            .map(|(i, n)| (i, n.requested.clone()))
+            .collect();
+        for (d, dn) in k.nodes.iter().enumerate() {
+            if dn.phase != NodePhase::Draining {
+                continue;
+            }
+            for pod in k.running_on(NodeId(d as u32)) {
+                let (requests, nonzero_requests) = k.requests_of(pod);
+                let view = PodView {
+                    template: k.template_of(pod),
+                    requests,
+                    nonzero_requests,
+                    held_off: &[],
+                };
+                if let Some((_, used)) = ready_room
+                    .iter_mut()
+                    .find(|(i, used)| accepts(self, &view, k.nodes[*i].pool.index(), used))
+                {
+                    used.add(requests);
+                    continue;
+                }
+                let limit = new_node_limit(view.template);
+                let slot = room.iter_mut().find(|(i, used, n)| {
+                    *n < limit && accepts(self, &view, k.nodes[*i].pool.index(), used)
+                });
+                match slot {
+                    Some((_, used, n)) => {
+                        used.add(requests);
+                        *n += 1;
+                    }
+                    None => pods.push(pod),
+                }
             }
         }
         if pods.is_empty() {
@@ -558,6 +644,7 @@ impl World {
     /// Tries each candidate `(pods, node, nodepool)` in order; the first command found.
     fn try_consolidate(&self, cands: &[(u32, usize, usize)]) -> Option<Command> {
         let k = &self.kube;
+        let karp = k.karpenter.as_ref()?;
         for &(_, i, np) in cands {
             if self.budget_left(np, DisruptionReason::Underutilized) == 0 {
                 continue;
@@ -576,24 +663,43 @@ impl World {
             }
             let pool = k.nodes[i].pool.index();
             let price = k.pools[pool].spec.price_usd_per_hour;
-            let cheaper: Vec<usize> = claims[0]
-                .options
-                .iter()
-                .copied()
-                .filter(|&p| k.pools[p].spec.price_usd_per_hour < price)
-                .collect();
             let spot =
                 |p: usize| k.pools[p].spec.capacity_type == crate::cluster::CapacityType::Spot;
-            // Spot-to-spot replacement needs enough cheaper spot types to choose from.
-            let cheaper: Vec<usize> = if spot(pool) {
-                let s: Vec<usize> = cheaper.iter().copied().filter(|&p| spot(p)).collect();
-                if s.len() < 15 {
-                    cheaper.into_iter().filter(|&p| !spot(p)).collect()
-                } else {
-                    cheaper
+            let options = &claims[0].options;
+            let cheaper = |p: &usize| k.pools[*p].spec.price_usd_per_hour < price;
+            let cheaper: Vec<usize> = if spot(pool) && options.iter().any(|&p| spot(p)) {
+                // Spot to spot (`computeSpotToSpotConsolidation`): only behind the feature gate,
+                // and, for one node, only with at least 15 cheaper spot types, the launch then
+                // choosing among the 15 cheapest. Never a fall-back to on-demand.
+                if !karp.spec.spot_to_spot {
+                    continue;
                 }
+                let mut s: Vec<usize> = options
+                    .iter()
+                    .copied()
+                    .filter(|&p| spot(p))
+                    .filter(cheaper)
+                    .collect();
+                if s.len() < MIN_SPOT_TO_SPOT_TYPES {
+                    continue;
+                }
+                s.sort_by(|&a, &b| {
+                    k.pools[a]
+                        .spec
+                        .price_usd_per_hour
+                        .total_cmp(&k.pools[b].spec.price_usd_per_hour)
+                        .then(a.cmp(&b))
+                });
+                s.truncate(MIN_SPOT_TO_SPOT_TYPES);
+                s
             } else {
-                cheaper
+                let mut c: Vec<usize> = options.iter().copied().filter(cheaper).collect();
+                // A replacement that may be spot or on-demand is pinned to spot, so that it
+                // cannot fall back to a pricier on-demand node.
+                if options.iter().any(|&p| spot(p)) && options.iter().any(|&p| !spot(p)) {
+                    c.retain(|&p| spot(p));
+                }
+                c
             };
             let mut usage = self.nodepool_usage(np);
             usage.sub(&self.pool_capacity(pool));
