@@ -364,7 +364,7 @@ path = "t"
         &[],
         &[],
         "service.resources.requests.memory",
-        "2^63 - 1",
+        "2^63 - 1), found 9999999999Ei",
     );
 }
 

@@ -53,8 +53,8 @@ fn effect(e: RawEffect) -> Effect {
 }
 
 impl Validator<'_> {
-    pub(super) fn quantity(&self, key: &str, q: &RawQuantity) -> Result<Quantity, ScenarioError> {
-        let q = match q {
+    pub(super) fn quantity(&self, key: &str, raw: &RawQuantity) -> Result<Quantity, ScenarioError> {
+        let q = match raw {
             RawQuantity::Text(s) => parse_quantity(s).map_err(|e| self.err(key, e.0))?,
             RawQuantity::Int(i) if *i >= 0 => Quantity::from_units(*i as u64),
             RawQuantity::Float(f) if !f.is_finite() => {
@@ -75,9 +75,13 @@ impl Validator<'_> {
         };
         let units = q.units_ceil();
         if units > u128::from(super::limits::QUANTITY.max) {
+            let limit = super::limits::QUANTITY;
             return Err(self.err(
                 key,
-                super::limits::QUANTITY.message(units.min(u128::from(u64::MAX)) as u64),
+                match raw {
+                    RawQuantity::Text(s) => limit.message_as_written(s),
+                    _ => limit.message(units.min(u128::from(u64::MAX)) as u64),
+                },
             ));
         }
         let whole_gpus = key.ends_with("\"nvidia.com/gpu\"");

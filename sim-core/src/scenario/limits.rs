@@ -59,11 +59,16 @@ impl Limit {
 
     /// The message for a value above the limit.
     pub fn message(&self, found: u64) -> String {
+        self.message_as_written(&self.show(found))
+    }
+
+    /// The error for a value over the limit, quoted as the input wrote it (a value too large
+    /// to hold is shown as written, not as where it saturated).
+    pub fn message_as_written(&self, found: &str) -> String {
         format!(
-            "expected at most {} ({}), found {}",
+            "expected at most {} ({}), found {found}",
             self.shown(),
-            self.why,
-            self.show(found)
+            self.why
         )
     }
 }

@@ -323,7 +323,18 @@ fn to_toml(y: &Yaml, file: &str, path: &str) -> Result<Option<Value>, ScenarioEr
         Yaml::Null | Yaml::BadValue => return Ok(None),
         Yaml::Boolean(b) => Value::Boolean(*b),
         Yaml::Integer(i) => Value::Integer(*i),
-        Yaml::Real(r) => Value::Float(r.parse().map_err(|_| bad(file, path, "a number"))?),
+        Yaml::Real(r) => Value::Float(r.parse().map_err(|_| {
+            let what = if r
+                .trim_start_matches(['+', '-'])
+                .to_ascii_lowercase()
+                .starts_with('.')
+            {
+                format!("a finite number, found {r} (YAML's NaN and infinity are not quantities)")
+            } else {
+                format!("a number, found {r}")
+            };
+            bad(file, path, &what)
+        })?),
         Yaml::String(s) => Value::String(s.clone()),
         Yaml::Array(a) => {
             let mut v = Vec::with_capacity(a.len());
@@ -646,6 +657,15 @@ fn target(m: &Mapper, doc: &Yaml, at: &str, cx: &Context) -> Result<Option<usize
     let kind = get(doc, &format!("{at}.kind")).as_str().unwrap_or("");
     if kind != "Deployment" {
         return Err(bad(m.file, &format!("{at}.kind"), "Deployment"));
+    }
+    // Optional in a CrossVersionObjectReference, but a Deployment's is exactly apps/v1.
+    let api = get(doc, &format!("{at}.apiVersion"));
+    if !api.is_badvalue() && api.as_str() != Some("apps/v1") {
+        return Err(bad(
+            m.file,
+            &format!("{at}.apiVersion"),
+            "apps/v1 for a Deployment (or no apiVersion)",
+        ));
     }
     let name = get(doc, &format!("{at}.name")).as_str().unwrap_or("");
     if cx.workloads.is_empty() {
@@ -1440,6 +1460,32 @@ spec: {minAvailable: 1, selector: {matchLabels: {app: b}}}
                 "spec.targetRef.name"
             )
         );
+    }
+
+    #[test]
+    fn yaml_nan_and_infinity_are_refused_as_quantities() {
+        for v in [".nan", ".inf", "-.Inf"] {
+            let d = DEPLOY.replace("requests: {cpu: \"1\"", &format!("requests: {{cpu: {v}"));
+            assert_ne!(d, DEPLOY);
+            let e = read_manifests(&[("m.yaml".into(), d)]).unwrap_err();
+            assert!(e.key.ends_with("requests.cpu"), "{e}");
+            assert!(
+                e.message.contains(&format!("finite number, found {v}")),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_target_of_another_api_version_is_refused() {
+        let hpa = TWO.replace(
+            "scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: b}",
+            "scaleTargetRef: {apiVersion: apps/v9, kind: Deployment, name: b}",
+        );
+        assert_ne!(hpa, TWO);
+        let e = read_manifests(&[("h.yaml".into(), hpa)]).unwrap_err();
+        assert_eq!(e.key, "spec.scaleTargetRef.apiVersion", "{e}");
+        assert!(e.message.contains("apps/v1"), "{e}");
     }
 
     #[test]
