@@ -455,10 +455,11 @@ fn load_profile(
             model,
             hardware,
             tensor_parallel,
+            lookup,
         } => {
             let (text, file) = read(path, "splitwise")?;
             SplitwiseProfile::parse(&text, &file, model, hardware, *tensor_parallel)
-                .map(StepCost::Splitwise)
+                .map(|p| StepCost::Splitwise(p.with_lookup(*lookup)))
                 .map_err(input)
         }
     }

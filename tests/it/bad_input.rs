@@ -351,3 +351,52 @@ fn validate_reports_a_bad_scenario() {
     assert_starts(&stderr, &scenario_prefix(&file, (7, 8), "traffic.kind"));
     assert_has(&stderr, "did you mean `poisson`?");
 }
+
+/// A vLLM scenario behind a router, for the router and profile keys below.
+const VLLM_ROUTED: &str = r#"[service]
+engine = "vllm"
+dispatch = "router"
+router = "least-tokens"
+[service.vllm]
+model = "llama-3.1-8b"
+gpu = "h100-sxm"
+[service.vllm.profile]
+splitwise = "perf.csv"
+splitwise_model = "llama2-70b"
+splitwise_hardware = "h100-80gb"
+lookup = "splitwise"
+[traffic]
+kind = "poisson"
+rate = 1.0
+"#;
+
+#[test]
+fn misspelt_router_lists_the_routers() {
+    let text = VLLM_ROUTED.replace(r#""least-tokens""#, r#""least-token""#);
+    let dir = fixture(&[("s.toml", &text)]);
+    let (stderr, file) = run_fails(&dir, &["s.toml"], "s.toml", &[]);
+    let at = pos(&text, r#""least-token""#);
+    assert_eq!(at, (4, 10));
+    assert_starts(&stderr, &scenario_prefix(&file, at, "service.router"));
+    assert_has(
+        &stderr,
+        "unknown variant `least-token`, expected one of `round-robin`, `least-outstanding`, `random`, `prefix`, `least-tokens`, `least-kv`",
+    );
+}
+
+#[test]
+fn misspelt_profile_lookup_lists_the_lookups() {
+    let text = VLLM_ROUTED.replace(r#""splitwise""#, r#""splitwize""#);
+    let dir = fixture(&[("s.toml", &text)]);
+    let (stderr, file) = run_fails(&dir, &["s.toml"], "s.toml", &[]);
+    let at = pos(&text, r#""splitwize""#);
+    assert_eq!(at, (12, 10));
+    assert_starts(
+        &stderr,
+        &scenario_prefix(&file, at, "service.vllm.profile.lookup"),
+    );
+    assert_has(
+        &stderr,
+        "unknown variant `splitwize`, expected `capsim` or `splitwise`",
+    );
+}

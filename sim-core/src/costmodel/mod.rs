@@ -23,7 +23,7 @@ pub use profile::{
     read_profile_csv, table_for_model, ProfileError, ProfileKind, ProfileRow, ProfileTable,
     ProfiledCost,
 };
-pub use splitwise::SplitwiseProfile;
+pub use splitwise::{SplitwiseLookup, SplitwiseProfile};
 
 /// The step-time model a replica uses: the roofline, measured tables over it, or SplitwiseSim's
 /// curves. One call per engine step.

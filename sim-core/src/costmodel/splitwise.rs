@@ -1,10 +1,25 @@
 //! SplitwiseSim's measured performance model (`perf_model.csv` of Mutinifni/splitwise-sim):
 //! prompt time as a function of the prompt tokens in a batch and token (decode iteration) time
 //! as a function of the batch size, each interpolated linearly between the medians of the
-//! measured rows, as SplitwiseSim's `DatabasePerformanceModel` does.
+//! measured rows ([`SplitwiseLookup::Capsim`], the default), or keyed and looked up exactly as
+//! SplitwiseSim's `DatabasePerformanceModel.get_iteration_duration` does
+//! ([`SplitwiseLookup::Splitwise`]).
 
 use super::batch::StepBatch;
 use super::profile::{error, line_at, ProfileError};
+
+/// How a step is looked up in SplitwiseSim's curves.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SplitwiseLookup {
+    /// capsim's reading: token time over the batch size, a step's prefill tokens alone on the
+    /// prompt curve.
+    #[default]
+    Capsim,
+    /// SplitwiseSim's own (`performance_model.py`, `get_iteration_duration`): both curves keyed
+    /// by prompt_size × batch_size and looked up at the step's tokens (prefill tokens plus one
+    /// per decode), so a decode-only step is read at its number of decodes.
+    Splitwise,
+}
 
 /// SplitwiseSim's prompt and token curves for one (model, hardware, tensor-parallel degree).
 #[derive(Clone, Debug, PartialEq)]
@@ -17,6 +32,12 @@ pub struct SplitwiseProfile {
     token_batch: Vec<f64>,
     /// Median token-phase (one decode iteration) milliseconds at each.
     token_ms: Vec<f64>,
+    /// Prompt tokens in a batch, ascending (the token curve's key under SplitwiseSim's lookup).
+    token_tokens: Vec<f64>,
+    /// Median token-phase milliseconds at each of `token_tokens`.
+    token_tokens_ms: Vec<f64>,
+    /// Which lookup [`step_time`](Self::step_time) uses.
+    lookup: SplitwiseLookup,
 }
 
 /// Columns the file must have.
@@ -106,7 +127,7 @@ impl SplitwiseProfile {
                 )
             })?;
         }
-        let (mut prompt, mut token) = (Vec::new(), Vec::new());
+        let (mut prompt, mut token, mut token_by_tokens) = (Vec::new(), Vec::new(), Vec::new());
         for record in rdr.records() {
             let record = record.map_err(|e| {
                 error(
@@ -136,6 +157,7 @@ impl SplitwiseProfile {
             let (p, b) = (num(2)?, num(3)?);
             prompt.push((p * b, num(4)?));
             token.push((b, num(5)?));
+            token_by_tokens.push((p * b, num(5)?));
         }
         if prompt.is_empty() {
             return Err(error(
@@ -147,18 +169,48 @@ impl SplitwiseProfile {
         }
         let (prompt_tokens, prompt_ms) = curve(prompt);
         let (token_batch, token_ms) = curve(token);
+        let (token_tokens, token_tokens_ms) = curve(token_by_tokens);
         Ok(SplitwiseProfile {
             prompt_tokens,
             prompt_ms,
             token_batch,
             token_ms,
+            token_tokens,
+            token_tokens_ms,
+            lookup: SplitwiseLookup::Capsim,
         })
+    }
+
+    /// The same curves looked up by `lookup`.
+    pub fn with_lookup(mut self, lookup: SplitwiseLookup) -> Self {
+        self.lookup = lookup;
+        self
     }
 
     /// Seconds for a step: the prompt curve at the step's prefill tokens, or the token curve at
     /// its decode batch size; a step with both costs the prompt time × 1.1 (SplitwiseSim's rule
     /// for mixed batches).
+    /// Under [`SplitwiseLookup::Splitwise`], SplitwiseSim's rules instead: the step's tokens
+    /// are its prefill tokens plus one per decode; a step with prefills reads the prompt curve
+    /// there (× 1.1 with decodes too), a decode-only step the token curve keyed by
+    /// prompt_size × batch_size.
     pub fn step_time(&self, batch: &StepBatch) -> f64 {
+        if self.lookup == SplitwiseLookup::Splitwise {
+            let tokens = (batch.prefill_tokens + batch.decode_seqs) as f64;
+            let ms = if batch.prefill_tokens > 0 {
+                let p = interp(&self.prompt_tokens, &self.prompt_ms, tokens);
+                if batch.decode_seqs > 0 {
+                    p * 1.1
+                } else {
+                    p
+                }
+            } else if batch.decode_seqs > 0 {
+                interp(&self.token_tokens, &self.token_tokens_ms, tokens)
+            } else {
+                0.0
+            };
+            return ms * 1e-3;
+        }
         let ms = if batch.prefill_tokens > 0 {
             let p = interp(
                 &self.prompt_tokens,
@@ -200,6 +252,30 @@ mod tests {
         let mut mixed = StepBatch::prefill(1, 512);
         mixed.add_decode(100);
         assert!((p.step_time(&mixed) - 0.110).abs() < 1e-12);
+    }
+
+    /// SplitwiseSim's lookup, by hand from `CSV`: prompt curve (512, 100 ms median of 100 /
+    /// 110 / 90), (1024, 200 ms); token curve keyed by tokens (512, 21 ms), (1024, 30 ms).
+    #[test]
+    fn splitwise_lookup_keys_by_tokens() {
+        let p = SplitwiseProfile::parse(CSV, "perf.csv", "llama2-70b", "h100-80gb", 4)
+            .unwrap()
+            .with_lookup(SplitwiseLookup::Splitwise);
+        // Prefill only: 768 tokens, halfway: 150 ms.
+        assert!((p.step_time(&StepBatch::prefill(1, 768)) - 0.150).abs() < 1e-12);
+        // Decode only, 768 sequences: looked up at 768 tokens on the token curve, 25.5 ms.
+        assert!((p.step_time(&StepBatch::decode(768, 600)) - 0.0255).abs() < 1e-12);
+        // Decode only, 3 sequences: extrapolated from (512, 21) down to 3 tokens:
+        // 21 − 9 × 509 / 512 = 12.052734375 ms (capsim's lookup gives 39 ms at batch 3).
+        let want = (21.0 - 9.0 * 509.0 / 512.0) * 1e-3;
+        assert!((p.step_time(&StepBatch::decode(3, 600)) - want).abs() < 1e-12);
+        // Mixed: 512 prefill tokens + 256 decodes = 768 tokens: 150 ms × 1.1.
+        let mut mixed = StepBatch::prefill(1, 512);
+        mixed.add_decodes(256, 25_600);
+        assert!((p.step_time(&mixed) - 0.165).abs() < 1e-12);
+        // The default lookup is unchanged: the mixed step costs the prompt time of 512 × 1.1.
+        let c = SplitwiseProfile::parse(CSV, "perf.csv", "llama2-70b", "h100-80gb", 4).unwrap();
+        assert!((c.step_time(&mixed) - 0.110).abs() < 1e-12);
     }
 
     #[test]

@@ -150,6 +150,12 @@ pub enum RouterPolicy {
     /// The replica with the longest cached prefix of the request; ties and misses go to the
     /// fewest queued plus in-service requests.
     Prefix,
+    /// Fewest prompt tokens not yet prefilled plus outstanding requests, SplitwiseSim's
+    /// `token_jsq` (ties broken in turn).
+    LeastTokens,
+    /// Lowest KV-cache utilisation (blocks held / blocks), then fewest outstanding requests
+    /// (ties broken in turn).
+    LeastKv,
 }
 
 impl RouterPolicy {
@@ -160,6 +166,8 @@ impl RouterPolicy {
             RouterPolicy::LeastOutstanding => "least-outstanding",
             RouterPolicy::Random => "random",
             RouterPolicy::Prefix => "prefix",
+            RouterPolicy::LeastTokens => "least-tokens",
+            RouterPolicy::LeastKv => "least-kv",
         }
     }
 }
@@ -293,6 +301,8 @@ pub enum ProfileSpec {
         hardware: String,
         /// `tensor_parallel` column value (the replica's `tensor_parallel_size`).
         tensor_parallel: u32,
+        /// How steps are looked up (`lookup`).
+        lookup: crate::costmodel::SplitwiseLookup,
     },
 }
 
@@ -783,6 +793,8 @@ impl Validator<'_> {
                     RawRouter::LeastOutstanding => RouterPolicy::LeastOutstanding,
                     RawRouter::Random => RouterPolicy::Random,
                     RawRouter::Prefix => RouterPolicy::Prefix,
+                    RawRouter::LeastTokens => RouterPolicy::LeastTokens,
+                    RawRouter::LeastKv => RouterPolicy::LeastKv,
                 })
             }
         };
@@ -1040,11 +1052,16 @@ impl Validator<'_> {
                     "`splitwise_hardware`, the file's `hardware` value such as \"h100-80gb\"",
                 )?,
                 tensor_parallel: raw.tensor_parallel_size.unwrap_or(1),
+                lookup: match p.lookup {
+                    None | Some(RawLookup::Capsim) => crate::costmodel::SplitwiseLookup::Capsim,
+                    Some(RawLookup::Splitwise) => crate::costmodel::SplitwiseLookup::Splitwise,
+                },
             }));
         }
         for (k, present) in [
             ("splitwise_model", p.splitwise_model.is_some()),
             ("splitwise_hardware", p.splitwise_hardware.is_some()),
+            ("lookup", p.lookup.is_some()),
         ] {
             if present {
                 return Err(self.err(&key(k), format!("`{k}` goes with `splitwise`")));

@@ -165,6 +165,10 @@ pub enum RawRouter {
     Random,
     /// The replica holding the longest cached prefix of the request (vLLM prefix caching).
     Prefix,
+    /// The fewest pending prompt tokens plus outstanding requests (SplitwiseSim's `token_jsq`).
+    LeastTokens,
+    /// The lowest KV-cache utilisation (llm-d's and the vLLM production stack's KV scoring).
+    LeastKv,
 }
 
 /// `[service]`.
@@ -275,6 +279,18 @@ pub struct RawProfile {
     pub splitwise_model: Option<String>,
     /// The `hardware` column's value to take from the SplitwiseSim file.
     pub splitwise_hardware: Option<String>,
+    /// How steps are looked up in the SplitwiseSim file.
+    pub lookup: Option<RawLookup>,
+}
+
+/// `[service.vllm.profile] lookup`.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawLookup {
+    /// capsim's lookup (token time over batch size).
+    Capsim,
+    /// SplitwiseSim's `get_iteration_duration`.
+    Splitwise,
 }
 
 /// `[service.vllm.step_time]`: each field a duration.

@@ -69,6 +69,26 @@ impl Engine {
             Engine::Vllm(v) => v.cached_prefix_units(prefix),
         }
     }
+
+    /// Prompt tokens admitted and not yet prefilled (0 for engines without tokens' state:
+    /// Triton and static batching).
+    #[inline]
+    pub fn unprefilled_tokens(&self) -> u64 {
+        match self {
+            Engine::Triton(_) | Engine::Static(_) => 0,
+            Engine::Vllm(v) => v.unprefilled_tokens(),
+        }
+    }
+
+    /// KV-cache blocks held by sequences and in all; `(0, 1)` for engines without a block
+    /// cache.
+    #[inline]
+    pub fn kv_usage(&self) -> (u32, u32) {
+        match self {
+            Engine::Triton(_) | Engine::Static(_) => (0, 1),
+            Engine::Vllm(v) => v.kv_blocks(),
+        }
+    }
 }
 
 macro_rules! forward {

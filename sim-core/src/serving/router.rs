@@ -70,6 +70,43 @@ impl Router {
                 self.next = if best + 1 == n { 0 } else { best + 1 };
                 candidates[best]
             }
+            RouterPolicy::LeastTokens => {
+                // SplitwiseSim's token_jsq: the prompt tokens a replica has still to prefill
+                // plus one per outstanding request; lowest wins, ties from a rotating start.
+                let best = self.scan_min(n, |i| {
+                    let e = &engines[candidates[i].index()];
+                    e.unprefilled_tokens() + u64::from(e.queued() + e.in_service())
+                });
+                candidates[best]
+            }
+            RouterPolicy::LeastKv => {
+                // The lowest share of KV blocks held (compared exactly as used × other total),
+                // then fewest outstanding requests, ties from a rotating start.
+                let mut best_kv = (u32::MAX, 1u32);
+                let mut best_load = u32::MAX;
+                let start = self.next % n;
+                let mut best = start;
+                let mut visit = |i: usize| {
+                    let e = &engines[candidates[i].index()];
+                    let (used, total) = e.kv_usage();
+                    let load = e.queued() + e.in_service();
+                    let a = u64::from(used) * u64::from(best_kv.1);
+                    let b = u64::from(best_kv.0) * u64::from(total);
+                    if best_load == u32::MAX || a < b || (a == b && load < best_load) {
+                        best = i;
+                        best_kv = (used, total);
+                        best_load = load;
+                    }
+                };
+                for i in start..n {
+                    visit(i);
+                }
+                for i in 0..start {
+                    visit(i);
+                }
+                self.next = if best + 1 == n { 0 } else { best + 1 };
+                candidates[best]
+            }
             RouterPolicy::Prefix => {
                 // Longest cached prefix first, then fewest outstanding, ties in turn.
                 let start = self.next % n;
@@ -94,5 +131,139 @@ impl Router {
                 candidates[best]
             }
         })
+    }
+
+    /// The index in `0..n` with the lowest `key`, scanning from a rotating start so ties are
+    /// shared in turn (as least-outstanding does); advances the start past the pick.
+    #[inline]
+    fn scan_min(&mut self, n: usize, key: impl Fn(usize) -> u64) -> usize {
+        let start = self.next % n;
+        let mut best = start;
+        let mut best_key = u64::MAX;
+        for i in (start..n).chain(0..start) {
+            let k = key(i);
+            if k < best_key {
+                best = i;
+                best_key = k;
+            }
+        }
+        self.next = if best + 1 == n { 0 } else { best + 1 };
+        best
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{RngStreams, SimTime};
+    use crate::serving::engine::ReplicaEngine;
+    use crate::serving::request::{Request, RequestId};
+    use crate::serving::step::{LinearStep, StepModel};
+    use crate::serving::vllm::{VllmConfig, VllmEngine};
+
+    /// A vLLM replica of `kv_blocks` 16-token blocks, budget 100 tokens, 10 ms steps.
+    fn vllm(kv_blocks: u32) -> Engine {
+        Engine::Vllm(VllmEngine::new(
+            VllmConfig {
+                max_num_seqs: 8,
+                max_num_batched_tokens: 100,
+                block_size: 16,
+                kv_blocks,
+                max_queue_size: None,
+            },
+            StepModel::Linear(LinearStep {
+                base: 0.010,
+                per_token: 0.0,
+                per_seq: 0.0,
+                per_context_token: 0.0,
+            }),
+            0,
+        ))
+    }
+
+    fn admit(e: &mut Engine, id: u64, prompt: u32) {
+        let r = Request {
+            id: RequestId(id),
+            arrival: SimTime(0),
+            prompt_tokens: prompt,
+            output_tokens: 10,
+            prefix: Prefix::NONE,
+            tenant: 0,
+            service: 0,
+        };
+        e.admit(SimTime(0), r).unwrap();
+    }
+
+    fn router(policy: RouterPolicy) -> Router {
+        Router::new(policy, RngStreams::new(1).stream("router"))
+    }
+
+    const IDS: [EngineId; 4] = [EngineId(0), EngineId(1), EngineId(2), EngineId(3)];
+
+    /// least-tokens counts prompt tokens not yet prefilled plus requests: 300 + 1 = 301,
+    /// 2 × 10 + 2 = 22 and 50 + 1 = 51 pick replica 1, where least-outstanding (1, 2, 1) picks
+    /// replica 0. Replica 1 plans its prefill step and the nine decode steps after it as one
+    /// 100 ms run; its prompt tokens count until that run is done.
+    #[test]
+    fn least_tokens_counts_pending_prompt_tokens() {
+        let mut es = vec![vllm(100), vllm(100), vllm(100)];
+        admit(&mut es[0], 0, 300);
+        admit(&mut es[1], 1, 10);
+        admit(&mut es[1], 2, 10);
+        admit(&mut es[2], 3, 50);
+        let ids = &IDS[..3];
+        assert_eq!(
+            router(RouterPolicy::LeastTokens).pick(ids, &es, Prefix::NONE),
+            Some(ids[1])
+        );
+        let lo = router(RouterPolicy::LeastOutstanding).pick(ids, &es, Prefix::NONE);
+        assert_eq!(lo, Some(ids[0]));
+        let mut done = Vec::new();
+        let wake = es[1].advance(SimTime(0), &mut done).unwrap();
+        assert_eq!(wake, SimTime(100_000_000));
+        assert_eq!(es[1].unprefilled_tokens(), 20);
+        es[1].advance(wake, &mut done);
+        assert_eq!((es[1].unprefilled_tokens(), done.len()), (0, 2));
+        // Empty replicas tie: picked in turn.
+        let empty = vec![vllm(100), vllm(100), vllm(100)];
+        let mut r = router(RouterPolicy::LeastTokens);
+        let picks: Vec<_> = (0..4).map(|_| r.pick(ids, &empty, Prefix::NONE)).collect();
+        assert_eq!(
+            picks,
+            [Some(ids[0]), Some(ids[1]), Some(ids[2]), Some(ids[0])]
+        );
+    }
+
+    /// least-kv compares blocks held / blocks: a 160-token prompt's first 100-token chunk holds 7
+    /// of 100 blocks (0.07), a 64-token one 4 of 50 (0.08), two 16-token ones 2 of 100 (0.02, 2 requests)
+    /// and one 32-token one 2 of 100 (0.02, 1 request): the last wins on fewer requests.
+    #[test]
+    fn least_kv_picks_the_lowest_utilisation() {
+        let mut es = vec![vllm(100), vllm(50), vllm(100), vllm(100)];
+        admit(&mut es[0], 0, 160);
+        admit(&mut es[1], 1, 64);
+        admit(&mut es[2], 2, 16);
+        admit(&mut es[2], 3, 16);
+        admit(&mut es[3], 4, 32);
+        let mut done = Vec::new();
+        for e in &mut es {
+            e.advance(SimTime(0), &mut done);
+        }
+        let usage: Vec<_> = es.iter().map(Engine::kv_usage).collect();
+        assert_eq!(usage, [(7, 100), (4, 50), (2, 100), (2, 100)]);
+        let mut r = router(RouterPolicy::LeastKv);
+        assert_eq!(r.pick(&IDS, &es, Prefix::NONE), Some(IDS[3]));
+        // Without replica 3, replica 2 (0.02) beats replica 0 (0.07) and replica 1 (0.08).
+        assert_eq!(r.pick(&IDS[..3], &es, Prefix::NONE), Some(IDS[2]));
+        // Empty replicas tie: picked in turn.
+        let empty = vec![vllm(100), vllm(100), vllm(100)];
+        let mut r = router(RouterPolicy::LeastKv);
+        let picks: Vec<_> = (0..4)
+            .map(|_| r.pick(&IDS[..3], &empty, Prefix::NONE))
+            .collect();
+        assert_eq!(
+            picks,
+            [Some(IDS[0]), Some(IDS[1]), Some(IDS[2]), Some(IDS[0])]
+        );
     }
 }

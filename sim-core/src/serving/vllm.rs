@@ -197,6 +197,8 @@ pub struct VllmEngine {
     next_ticket: u64,
     /// Tickets of the clock's sequences finishing in a step (kept to reuse its allocation).
     finished: Vec<u64>,
+    /// Prompt tokens of the admitted requests whose first token is not out yet.
+    unprefilled_tokens: u64,
 }
 
 #[inline]
@@ -250,7 +252,15 @@ impl VllmEngine {
             share: 1.0,
             prefix: None,
             kv_since: None,
+            unprefilled_tokens: 0,
         }
+    }
+
+    /// Prompt tokens of the requests admitted whose prefill has not finished (each request's
+    /// whole prompt until its first token, however much of it is cached or computed).
+    #[inline]
+    pub fn unprefilled_tokens(&self) -> u64 {
+        self.unprefilled_tokens
     }
 
     /// Turns on prefix caching for requests whose prefixes index `table`. Its hash units must
@@ -663,6 +673,7 @@ impl VllmEngine {
         self.counters.steps += steps as u64;
         self.counters.seq_steps += steps as u64 * batch as u64;
         let mut i = 0;
+        let mut prefilled = 0u64;
         if self.lazy_scheduled {
             // The clock's sequences decoded `steps` tokens each. When the free blocks cover
             // theirs, none is evicted from the prefix cache, so taking them at once and
@@ -715,6 +726,7 @@ impl VllmEngine {
                     s.generated += 1;
                     if s.generated == 1 {
                         s.first_token = first_end;
+                        prefilled += s.prompt as u64;
                     }
                 }
                 if let Some(p) = &mut self.prefix {
@@ -749,6 +761,7 @@ impl VllmEngine {
                 i += 1;
             }
         }
+        self.unprefilled_tokens -= prefilled;
         self.absorb();
     }
 }
@@ -783,6 +796,7 @@ impl ReplicaEngine for VllmEngine {
             start: SimTime::MAX,
             first_token: SimTime::MAX,
         });
+        self.unprefilled_tokens += request.prompt_tokens.max(1) as u64;
         self.fresh = true;
         if self.kv_since.is_none() {
             self.kv_since = Some(now);
@@ -861,6 +875,7 @@ impl ReplicaEngine for VllmEngine {
         }
         self.segment = None;
         self.fresh = false;
+        self.unprefilled_tokens = 0;
         self.lazy = 0;
         self.dead = 0;
         self.lazy_scheduled = false;
