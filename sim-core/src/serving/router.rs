@@ -46,65 +46,46 @@ impl Router {
             }
             RouterPolicy::Random => candidates[self.rng.random_range(0..n)],
             RouterPolicy::LeastOutstanding => {
-                // Scan from a rotating start so ties are shared in turn rather than always
-                // going to the first candidate.
-                // (Two plain passes, not `(start + k) % n`: a division per replica shows in
-                // profiles.)
-                let start = self.next % n;
-                let mut best = start;
-                let mut best_load = u32::MAX;
-                let mut visit = |i: usize| {
-                    let e = &engines[candidates[i].index()];
-                    let load = e.queued() + e.in_service();
-                    if load < best_load {
-                        best = i;
-                        best_load = load;
-                    }
-                };
-                for i in start..n {
-                    visit(i);
-                }
-                for i in 0..start {
-                    visit(i);
-                }
-                self.next = if best + 1 == n { 0 } else { best + 1 };
+                // Fewest queued plus executing requests, ties from a rotating start.
+                let best = self.scan_best(
+                    n,
+                    |i| {
+                        let e = &engines[candidates[i].index()];
+                        e.queued() + e.in_service()
+                    },
+                    |a, b| a < b,
+                );
                 candidates[best]
             }
             RouterPolicy::LeastTokens => {
                 // SplitwiseSim's token_jsq: the prompt tokens a replica has still to prefill
                 // plus one per outstanding request; lowest wins, ties from a rotating start.
-                let best = self.scan_min(n, |i| {
-                    let e = &engines[candidates[i].index()];
-                    e.unprefilled_tokens() + u64::from(e.queued() + e.in_service())
-                });
+                let best = self.scan_best(
+                    n,
+                    |i| {
+                        let e = &engines[candidates[i].index()];
+                        e.unprefilled_tokens() + u64::from(e.queued() + e.in_service())
+                    },
+                    |a, b| a < b,
+                );
                 candidates[best]
             }
             RouterPolicy::LeastKv => {
                 // The lowest share of KV blocks held (compared exactly as used × other total),
                 // then fewest outstanding requests, ties from a rotating start.
-                let mut best_kv = (u32::MAX, 1u32);
-                let mut best_load = u32::MAX;
-                let start = self.next % n;
-                let mut best = start;
-                let mut visit = |i: usize| {
-                    let e = &engines[candidates[i].index()];
-                    let (used, total) = e.kv_usage();
-                    let load = e.queued() + e.in_service();
-                    let a = u64::from(used) * u64::from(best_kv.1);
-                    let b = u64::from(best_kv.0) * u64::from(total);
-                    if best_load == u32::MAX || a < b || (a == b && load < best_load) {
-                        best = i;
-                        best_kv = (used, total);
-                        best_load = load;
-                    }
-                };
-                for i in start..n {
-                    visit(i);
-                }
-                for i in 0..start {
-                    visit(i);
-                }
-                self.next = if best + 1 == n { 0 } else { best + 1 };
+                let best = self.scan_best(
+                    n,
+                    |i| {
+                        let e = &engines[candidates[i].index()];
+                        let (used, total) = e.kv_usage();
+                        (used, total, e.queued() + e.in_service())
+                    },
+                    |&(used, total, load), &(b_used, b_total, b_load)| {
+                        let a = u64::from(used) * u64::from(b_total);
+                        let b = u64::from(b_used) * u64::from(total);
+                        a < b || (a == b && load < b_load)
+                    },
+                );
                 candidates[best]
             }
             RouterPolicy::Prefix => {
@@ -133,18 +114,27 @@ impl Router {
         })
     }
 
-    /// The index in `0..n` with the lowest `key`, scanning from a rotating start so ties are
-    /// shared in turn (as least-outstanding does); advances the start past the pick.
+    /// The index in `0..n` whose `key` no other beats (`better(a, b)`: `a` beats `b`),
+    /// scanning from a rotating start so ties are shared in turn; advances the start past the
+    /// pick.
     #[inline]
-    fn scan_min(&mut self, n: usize, key: impl Fn(usize) -> u64) -> usize {
+    fn scan_best<K>(
+        &mut self,
+        n: usize,
+        key: impl Fn(usize) -> K,
+        better: impl Fn(&K, &K) -> bool,
+    ) -> usize {
         let start = self.next % n;
         let mut best = start;
-        let mut best_key = u64::MAX;
-        for i in (start..n).chain(0..start) {
-            let k = key(i);
-            if k < best_key {
-                best = i;
-                best_key = k;
+        let mut best_key = key(start);
+        // Two plain passes, not `(start + k) % n`: a division per replica shows in profiles.
+        for range in [start + 1..n, 0..start] {
+            for i in range {
+                let k = key(i);
+                if better(&k, &best_key) {
+                    best = i;
+                    best_key = k;
+                }
             }
         }
         self.next = if best + 1 == n { 0 } else { best + 1 };
