@@ -391,3 +391,192 @@ fn roofline_errors_name_the_key() {
         "{e}"
     );
 }
+
+/// Issue #19 item 7: `weight_dtype = "fp8"` halves the bytes of the weights, so a memory-bound
+/// decode step (one sequence: the weights dominate what a step reads) takes about half as long
+/// and the KV cache gains the memory the weights gave up; `kv_cache_dtype = "fp8"` halves the
+/// bytes of each cached token, so the same memory holds twice the blocks.
+#[test]
+fn fp8_weights_halve_the_weight_bytes_and_the_memory_bound_decode_step() {
+    use sim_core::catalog::{builtin_model, KvCacheDtype, WeightDtype};
+    let m = builtin_model("llama-3.1-8b").unwrap();
+    let fp8 = m.with_precision(Some(WeightDtype::Fp8), None);
+    assert_eq!(fp8.weight_bytes() * 2.0, m.weight_bytes());
+    assert_eq!(fp8.kv_bytes_per_token(), m.kv_bytes_per_token());
+    let int4 = m.with_precision(Some(WeightDtype::Int4), Some(KvCacheDtype::Fp8));
+    assert_eq!(int4.weight_bytes() * 4.0, m.weight_bytes());
+    assert_eq!(int4.kv_bytes_per_token() * 2.0, m.kv_bytes_per_token());
+
+    let p5 = "instance_type = \"p5.48xlarge\"";
+    let gpu = "\"nvidia.com/gpu\" = 1";
+    let bf16 = vllm_spec(&vllm_on(p5, "model = \"llama-3.1-8b\"", gpu));
+    let w8 = vllm_spec(&vllm_on(
+        p5,
+        "model = \"llama-3.1-8b\"\nweight_dtype = \"fp8\"",
+        gpu,
+    ));
+    let mut one = sim_core::costmodel::StepBatch::new();
+    one.add_decode(100);
+    // Where a one-sequence decode step's time goes: the weight-bound GEMMs and the LM head halve
+    // (H100's FP8 tensor cores also double the FLOP rate, so compute halves too); attention over
+    // 100 cached tokens, the activations and the per-layer launch costs do not change.
+    use sim_core::costmodel::{Placement, Roofline};
+    let h100 = sim_core::catalog::Catalog::builtin()
+        .gpu("h100-sxm")
+        .unwrap()
+        .clone();
+    let b = Roofline::new(&h100, m, &Placement::whole()).breakdown(&one);
+    let f = Roofline::new(&h100, &fp8, &Placement::whole()).breakdown(&one);
+    let half = |a: f64, b: f64| (a / b - 0.5).abs() < 0.005;
+    assert!(half(f.gemm, b.gemm), "gemm {} vs {}", f.gemm, b.gemm);
+    assert!(
+        half(f.lm_head, b.lm_head),
+        "lm head {} vs {}",
+        f.lm_head,
+        b.lm_head
+    );
+    assert_eq!(
+        (f.attention, f.activations, f.overhead),
+        (b.attention, b.activations, b.overhead)
+    );
+    // The GEMMs are most of a bf16 step, so the step takes 0.59 of the time: the fixed launch
+    // costs keep it above one half.
+    assert!(b.gemm + b.lm_head > 0.8 * b.total());
+    let secs = |v: &sim_core::scenario::VllmSpec| v.step.step_time(&one).as_secs_f64();
+    assert!((secs(&bf16) - b.total()).abs() < 1e-9);
+    assert!((secs(&w8) - f.total()).abs() < 1e-9);
+    let ratio = secs(&w8) / secs(&bf16);
+    assert!(
+        (0.55..0.62).contains(&ratio),
+        "fp8/bf16 decode step {ratio}"
+    );
+    // The KV cache: bf16 has 8,165 blocks of 8 MiB (the worked example); fp8 weights free
+    // 8.03e9 bytes = 7.478 GiB = 957.2 blocks more.
+    assert_eq!(bf16.num_gpu_blocks, 8_165);
+    assert!(
+        (9_121..=9_123).contains(&w8.num_gpu_blocks),
+        "{}",
+        w8.num_gpu_blocks
+    );
+    // FP8 KV: blocks of 4 MiB in the same memory: twice as many (one more from the remainder).
+    let kv8 = vllm_spec(&vllm_on(
+        p5,
+        "model = \"llama-3.1-8b\"\nkv_cache_dtype = \"fp8\"",
+        gpu,
+    ));
+    assert!(
+        (16_330..=16_331).contains(&kv8.num_gpu_blocks),
+        "{}",
+        kv8.num_gpu_blocks
+    );
+}
+
+/// A scenario's own `[[model]]` adds a model the catalog lacks, or replaces one of the same id.
+#[test]
+fn a_scenario_defines_and_overrides_models() {
+    let p5 = "instance_type = \"p5.48xlarge\"";
+    let gpu = "\"nvidia.com/gpu\" = 1";
+    // Llama 3.1 8B's figures under a new id: the same KV cache as the built-in.
+    let custom = r#"
+[[model]]
+id = "my-8b"
+hidden_size = 4096
+layers = 32
+attention_heads = 32
+kv_heads = 8
+head_dim = 128
+ffn_size = 14336
+vocab_size = 128256
+tied_embeddings = false
+"#;
+    let v = vllm_spec(&format!(
+        "{custom}{}",
+        vllm_on(p5, "model = \"my-8b\"", gpu)
+    ));
+    assert_eq!(v.num_gpu_blocks, 8_165);
+    // Replacing the built-in id with half the layers: half the weights of the layers and half the
+    // KV bytes per token, so more than twice the blocks.
+    let half = custom
+        .replace("my-8b", "llama-3.1-8b")
+        .replace("layers = 32", "layers = 16");
+    let h = vllm_spec(&format!(
+        "{half}{}",
+        vllm_on(p5, "model = \"llama-3.1-8b\"", gpu)
+    ));
+    assert!(h.num_gpu_blocks > 2 * 8_165, "{}", h.num_gpu_blocks);
+}
+
+#[test]
+fn bad_models_and_precisions_are_located_errors() {
+    let p5 = "instance_type = \"p5.48xlarge\"";
+    let gpu = "\"nvidia.com/gpu\" = 1";
+    let err = |text: &str| parse_scenario(text, "m.toml").unwrap_err().to_string();
+    let e = err(&vllm_on(
+        p5,
+        "model = \"llama-3.1-8b\"\nweight_dtype = \"fp9\"",
+        gpu,
+    ));
+    assert!(
+        e.contains("service.vllm.weight_dtype") && e.contains("fp8") && e.contains("int4"),
+        "{e}"
+    );
+    let e = err(&vllm_on(
+        p5,
+        "model = \"llama-3.1-8b\"\nkv_cache_dtype = \"int8\"",
+        gpu,
+    ));
+    assert!(
+        e.contains("service.vllm.kv_cache_dtype") && e.contains("fp8_e5m2"),
+        "{e}"
+    );
+    let e = err(&vllm_on(p5, "model = \"my-8b\"", gpu));
+    assert!(
+        e.contains("unknown model `my-8b`") && e.contains("[[model]]"),
+        "{e}"
+    );
+    // A size that cannot be meant, and one missing.
+    let e = err(&format!(
+        "[[model]]\nid = \"huge\"\nhidden_size = 4096\nlayers = 100000000\nattention_heads = 32\nkv_heads = 8\nffn_size = 14336\nvocab_size = 128256\ntied_embeddings = false\n{}",
+        vllm_on(p5, "model = \"huge\"", gpu)
+    ));
+    assert!(
+        e.contains("model[0].layers") && e.contains("16,777,216"),
+        "{e}"
+    );
+    let e = err(&format!(
+        "[[model]]\nid = \"big\"\nhidden_size = 65536\nlayers = 10000\nattention_heads = 512\nkv_heads = 8\nffn_size = 1000000\nvocab_size = 128256\ntied_embeddings = false\n{}",
+        vllm_on(p5, "model = \"big\"", gpu)
+    ));
+    assert!(
+        e.contains("parameters") && e.contains("100,000,000,000,000"),
+        "{e}"
+    );
+    let e = err(&format!(
+        "[[model]]\nid = \"nolayers\"\nhidden_size = 4096\n{}",
+        vllm_on(p5, "model = \"nolayers\"", gpu)
+    ));
+    assert!(
+        e.contains("model[0].layers") && e.contains("missing"),
+        "{e}"
+    );
+    // With a linear step time, a precision has nothing to act on.
+    let linear = scenario(
+        100,
+        "[traffic]\nkind = \"poisson\"\nrate = 1.0\n[traffic.tokens]\nprompt = { distribution = \"fixed\", value = 5 }\noutput = { distribution = \"fixed\", value = 5 }",
+    )
+    .replace("block_size = 16\n", "block_size = 16\nweight_dtype = \"fp8\"\n");
+    let e = err(&linear);
+    assert!(e.contains("service.vllm.weight_dtype"), "{e}");
+    // A [[policy]] cannot bring its own models.
+    let e = sim_core::scenario::parse_variants(
+        &format!(
+            "{}\n[[policy]]\nname = \"x\"\n[[policy.model]]\nid = \"y\"\n",
+            vllm_on(p5, "model = \"llama-3.1-8b\"", gpu)
+        ),
+        "m.toml",
+        &sim_core::catalog::Catalog::builtin(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("policy[0].model"), "{e}");
+}

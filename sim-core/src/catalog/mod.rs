@@ -1,9 +1,11 @@
-//! The GPU and instance-type catalogs: what each node type has and costs, as data users edit.
+//! The GPU, instance-type and model catalogs: what each node type has and costs, and the LLM
+//! architectures the cost model knows, as data users edit.
 //!
 //! The built-in catalogs are the TOML files in `sim-core/catalog/`, compiled in. A scenario may
-//! name its own files (`[cluster] gpu_catalog`, `instance_catalog`); their entries replace
-//! built-in entries with the same id and add new ones ([`Catalog::with_gpus`],
-//! [`Catalog::with_instances`]). Prices live only here, never in logic.
+//! name its own GPU and instance files (`[cluster] gpu_catalog`, `instance_catalog`) and define
+//! models in its own `[[model]]` tables; their entries replace built-in entries with the same id
+//! and add new ones ([`Catalog::with_gpus`], [`Catalog::with_instances`],
+//! [`Catalog::with_model_entries`]). Prices live only here, never in logic.
 
 mod gpu;
 mod instance;
@@ -12,7 +14,8 @@ mod model;
 pub use gpu::{GpuModel, GpuPerf};
 pub use instance::{InstanceType, PROVIDERS};
 pub use model::{
-    builtin_model, builtin_models, parse_models, with_models, LlmModel, RawModel, BUILTIN_MODELS,
+    builtin_model, builtin_models, parse_models, with_models, KvCacheDtype, LlmModel, RawModel,
+    WeightDtype, BUILTIN_MODELS,
 };
 
 use crate::cluster::parse_quantity;
@@ -28,13 +31,15 @@ const BUILTIN_GPUS_FILE: &str = "sim-core/catalog/gpus.toml";
 /// The name errors in the built-in instance catalog give as its file.
 const BUILTIN_INSTANCES_FILE: &str = "sim-core/catalog/instances.toml";
 
-/// GPU models and instance types, each list sorted by id.
+/// GPU models, instance types and LLM models, each list sorted by id.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Catalog {
     /// GPU models, sorted by id.
     pub gpus: Vec<GpuModel>,
     /// Instance types, sorted by id; every `gpu` names one of [`Catalog::gpus`].
     pub instances: Vec<InstanceType>,
+    /// LLM architectures, sorted by id: the built-in ones with a scenario's `[[model]]` applied.
+    pub models: Vec<LlmModel>,
 }
 
 impl Catalog {
@@ -68,6 +73,7 @@ impl Catalog {
         Ok(Catalog {
             gpus,
             instances: sorted(instances, |t| &t.id),
+            models: builtin_models().to_vec(),
         })
     }
 
@@ -79,6 +85,7 @@ impl Catalog {
         Ok(Catalog {
             gpus: self.gpus.clone(),
             instances: merged(&self.instances, new, |t| &t.id),
+            models: self.models.clone(),
         })
     }
 
@@ -89,7 +96,48 @@ impl Catalog {
         Ok(Catalog {
             gpus: merged(&self.gpus, new, |g| &g.id),
             instances: self.instances.clone(),
+            models: self.models.clone(),
         })
+    }
+
+    /// This catalog with a scenario's `[[model]]` tables applied (`file`/`src` name the scenario
+    /// in errors, at `model[i].field`): an entry replaces the model with the same id, a new id adds
+    /// one. `source` is optional here, unlike in the catalog file.
+    pub fn with_model_entries(
+        &self,
+        entries: Vec<RawModel>,
+        file: &str,
+        src: &str,
+    ) -> Result<Catalog, ScenarioError> {
+        let c = Checker { file, src };
+        let mut new: Vec<LlmModel> = Vec::with_capacity(entries.len());
+        for (i, raw) in entries.into_iter().enumerate() {
+            let prefix = format!("model[{i}]");
+            let id = c.id(
+                &format!("{prefix}.id"),
+                raw.id.clone(),
+                new.iter().map(|m| m.id.as_str()),
+                "model",
+            )?;
+            let mut m = LlmModel::from_raw(raw, &prefix, file, src, false)?;
+            m.id = id;
+            new.push(m);
+        }
+        Ok(Catalog {
+            gpus: self.gpus.clone(),
+            instances: self.instances.clone(),
+            models: merged(&self.models, new, |m| &m.id),
+        })
+    }
+
+    /// The LLM model with this id.
+    pub fn model(&self, id: &str) -> Option<&LlmModel> {
+        self.models.iter().find(|m| m.id == id)
+    }
+
+    /// Every LLM model's id, sorted.
+    pub fn model_ids(&self) -> Vec<&str> {
+        self.models.iter().map(|m| m.id.as_str()).collect()
     }
 
     /// The GPU model with this id.

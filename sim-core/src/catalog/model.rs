@@ -5,6 +5,7 @@
 //! checked with [`LlmModel::from_raw`].
 
 use super::Checker;
+use crate::scenario::limits::{MODEL_DIMENSION, MODEL_PARAMS};
 use crate::scenario::model::parse_raw;
 use crate::scenario::ScenarioError;
 use serde::Deserialize;
@@ -115,6 +116,9 @@ impl LlmModel {
             if n == 0 {
                 return Err(c.err(&k(field), format!("expected {what} above zero, found 0")));
             }
+            MODEL_DIMENSION
+                .check(n)
+                .map_err(|m| c.err(&k(field), format!("{what}: {m}")))?;
             Ok(n)
         };
         let hidden_size = count("hidden_size", raw.hidden_size, "the hidden size")?;
@@ -176,6 +180,25 @@ impl LlmModel {
             return Err(c.err(
                 &k("experts_per_token"),
                 format!("expected at most `experts` ({experts}), found {experts_per_token}"),
+            ));
+        }
+        // Bounded in floating point first, so that the exact u64 arithmetic of `params()` (and
+        // the byte and FLOP counts built on it) cannot overflow.
+        let (h, f) = (hidden_size as f64, ffn_size as f64);
+        let (q, kv) = (
+            (attention_heads * head_dim) as f64,
+            (kv_heads * head_dim) as f64,
+        );
+        let approx_params = layers as f64
+            * (h * (q + 2.0 * kv) + q * h + 3.0 * experts as f64 * h * f)
+            + 2.0 * vocab_size as f64 * h;
+        if approx_params > MODEL_PARAMS.max as f64 {
+            return Err(c.err(
+                &k("layers"),
+                format!(
+                    "the model would have about {approx_params:.3e} parameters: {}",
+                    MODEL_PARAMS.message(approx_params as u64)
+                ),
             ));
         }
         let source = match raw.source {
@@ -264,6 +287,82 @@ impl LlmModel {
     /// Bytes of KV cache one token occupies across all layers (keys and values).
     pub fn kv_bytes_per_token(&self) -> f64 {
         2.0 * (self.layers * self.kv_dim()) as f64 * self.bytes_per_kv
+    }
+}
+
+/// The precision weights are stored in, as a serving engine loads them (`weight_dtype`).
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum WeightDtype {
+    /// bfloat16: 2 bytes.
+    Bf16,
+    /// float16: 2 bytes.
+    Fp16,
+    /// FP8 (E4M3), as vLLM's `--quantization fp8`: 1 byte, FP8 tensor cores where the GPU has them.
+    Fp8,
+    /// INT8 (W8A8): 1 byte; modelled at the GPU's FP8 tensor-core rate where it has one (Hopper
+    /// and Ada run INT8 and FP8 at the same dense rate), else at its BF16 rate.
+    Int8,
+    /// 4-bit weights (AWQ, GPTQ): half a byte, dequantised to BF16 for the matrix multiplies.
+    Int4,
+}
+
+impl WeightDtype {
+    /// Bytes per stored weight.
+    pub fn bytes(self) -> f64 {
+        match self {
+            WeightDtype::Bf16 | WeightDtype::Fp16 => 2.0,
+            WeightDtype::Fp8 | WeightDtype::Int8 => 1.0,
+            WeightDtype::Int4 => 0.5,
+        }
+    }
+}
+
+/// The precision of the KV cache, named as vLLM's `--kv-cache-dtype` (`kv_cache_dtype`).
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum KvCacheDtype {
+    /// The model's own (its `bytes_per_kv`, 2 for the built-in models).
+    Auto,
+    /// bfloat16: 2 bytes.
+    Bf16,
+    /// float16: 2 bytes.
+    Fp16,
+    /// FP8 (vLLM's `fp8`, an alias of `fp8_e4m3`): 1 byte.
+    Fp8,
+    /// FP8 E4M3: 1 byte.
+    Fp8E4m3,
+    /// FP8 E5M2: 1 byte.
+    Fp8E5m2,
+}
+
+impl KvCacheDtype {
+    /// Bytes per cached element, or `None` for the model's own.
+    pub fn bytes(self) -> Option<f64> {
+        match self {
+            KvCacheDtype::Auto => None,
+            KvCacheDtype::Bf16 | KvCacheDtype::Fp16 => Some(2.0),
+            KvCacheDtype::Fp8 | KvCacheDtype::Fp8E4m3 | KvCacheDtype::Fp8E5m2 => Some(1.0),
+        }
+    }
+}
+
+impl LlmModel {
+    /// This model served with weights in `weights` and the KV cache in `kv` (`None` keeps the
+    /// model's own bytes). The roofline, the KV-cache sizing and the memory fit follow the bytes.
+    pub fn with_precision(
+        &self,
+        weights: Option<WeightDtype>,
+        kv: Option<KvCacheDtype>,
+    ) -> LlmModel {
+        let mut m = self.clone();
+        if let Some(w) = weights {
+            m.bytes_per_weight = w.bytes();
+        }
+        if let Some(b) = kv.and_then(KvCacheDtype::bytes) {
+            m.bytes_per_kv = b;
+        }
+        m
     }
 }
 

@@ -203,8 +203,24 @@ pub const QUANTITY: Limit = Limit {
     why: "Kubernetes's largest quantity, 2^63 - 1",
 };
 
+/// Each size of a `[[model]]` (hidden size, layers, heads, FFN size, vocabulary, experts).
+pub const MODEL_DIMENSION: Limit = Limit {
+    keys: "model[].hidden_size, layers, attention_heads, kv_heads, head_dim, ffn_size, vocab_size, experts",
+    max: 1 << 24,
+    unit: Unit::Count("per size"),
+    why: "the largest published models stay below 2^18 in every size; the cost model's byte and FLOP counts must not overflow",
+};
+
+/// Parameters of a `[[model]]`, derived from its sizes.
+pub const MODEL_PARAMS: Limit = Limit {
+    keys: "the parameters a [[model]]'s sizes imply",
+    max: 100_000_000_000_000,
+    unit: Unit::Count("parameters"),
+    why: "a hundred times the largest published model; its bytes and FLOPs must stay exact in 64-bit arithmetic",
+};
+
 /// Every limit, in the order the book lists them.
-pub const ALL: [Limit; 16] = [
+pub const ALL: [Limit; 18] = [
     REPLICAS,
     NODES_PER_POOL,
     PODS_PER_JOB,
@@ -221,6 +237,8 @@ pub const ALL: [Limit; 16] = [
     GPUS_PER_NODE,
     REPLAY_SAMPLES,
     QUANTITY,
+    MODEL_DIMENSION,
+    MODEL_PARAMS,
 ];
 
 /// A whole number with thousands separated by commas.

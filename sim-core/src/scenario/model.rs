@@ -378,6 +378,7 @@ pub fn parse_scenario_with(
     catalog: &Catalog,
 ) -> Result<Scenario, ScenarioError> {
     let table: toml::Table = parse_raw(source, file)?;
+    let catalog = &scenario_catalog(source, file, catalog)?;
     if super::services::is_multi(&table) {
         return super::services::validate_multi(&table, file, source, None, catalog);
     }
@@ -391,6 +392,25 @@ pub fn parse_scenario_with(
         gateway_traffic: false,
     }
     .scenario(raw, catalog)
+}
+
+/// `catalog` with the scenario's own `[[model]]` tables applied (a copy of it when there are
+/// none). Every view of the scenario (its services, its `[[policy]]` variants) sees these models.
+pub fn scenario_catalog(
+    source: &str,
+    file: &str,
+    catalog: &Catalog,
+) -> Result<Catalog, ScenarioError> {
+    /// Only `[[model]]`, so both service forms read alike.
+    #[derive(serde::Deserialize)]
+    struct ModelsOnly {
+        model: Option<Vec<crate::catalog::RawModel>>,
+    }
+    let raw: ModelsOnly = parse_raw(source, file)?;
+    match raw.model {
+        None => Ok(catalog.clone()),
+        Some(entries) => catalog.with_model_entries(entries, file, source),
+    }
 }
 
 /// The catalog files a scenario names in `[cluster]`: `(instance_catalog, gpu_catalog)`, as written
@@ -978,6 +998,8 @@ impl Validator<'_> {
                     ("gpu", raw.gpu.is_some()),
                     ("tensor_parallel_size", raw.tensor_parallel_size.is_some()),
                     ("gpu_memory_utilization", raw.gpu_memory_utilization.is_some()),
+                    ("weight_dtype", raw.weight_dtype.is_some()),
+                    ("kv_cache_dtype", raw.kv_cache_dtype.is_some()),
                 ] {
                     if present {
                         return Err(self.err(&key(k), format!("`{k}` is used with `model` (the roofline); a linear [service.vllm.step_time] does not use it")));
@@ -1141,6 +1163,28 @@ impl Validator<'_> {
         Ok(linear)
     }
 
+    /// The model `id` from the catalog (built-in models and the scenario's `[[model]]`), or an
+    /// error at `key` listing the ids.
+    fn catalog_model<'c>(
+        &self,
+        catalog: &'c Catalog,
+        key: &str,
+        id: &str,
+    ) -> Result<&'c crate::catalog::LlmModel, ScenarioError> {
+        catalog.model(id).ok_or_else(|| {
+            let ids = catalog.model_ids();
+            let hint = super::error::closest(id, &ids)
+                .map_or(String::new(), |c| format!("; did you mean `{c}`?"));
+            self.err(
+                key,
+                format!(
+                    "unknown model `{id}`: expected one of {}, or a [[model]] table of that id{hint}",
+                    ids.join(", ")
+                ),
+            )
+        })
+    }
+
     /// The roofline step model and the KV blocks for `model_id` on the replica's GPU share.
     #[allow(clippy::too_many_arguments)]
     fn roofline(
@@ -1155,22 +1199,12 @@ impl Validator<'_> {
         max_num_batched_tokens: u32,
         blocks_given: Option<u32>,
     ) -> Result<(StepModel, u32, u64), ScenarioError> {
-        use crate::catalog::{builtin_model, builtin_models};
         use crate::costmodel::{Placement, Roofline, StepCost};
         use crate::gpu::mig::MigCatalog;
         let key = |k: &str| format!("service.vllm.{k}");
-        let model = builtin_model(model_id).ok_or_else(|| {
-            let ids: Vec<&str> = builtin_models().iter().map(|m| m.id.as_str()).collect();
-            let hint = super::error::closest(model_id, &ids)
-                .map_or(String::new(), |c| format!("; did you mean `{c}`?"));
-            self.err(
-                &key("model"),
-                format!(
-                    "unknown model `{model_id}`: expected one of {}{hint}",
-                    ids.join(", ")
-                ),
-            )
-        })?;
+        let model = &self
+            .catalog_model(catalog, &key("model"), model_id)?
+            .with_precision(raw.weight_dtype, raw.kv_cache_dtype);
         let gpu_id = gpu_id.ok_or_else(|| {
             self.err(
                 "service.vllm",
@@ -1547,14 +1581,17 @@ impl Validator<'_> {
         max_batch_size: u32,
         catalog: &Catalog,
     ) -> Result<Vec<SimDuration>, ScenarioError> {
-        use crate::catalog::{builtin_model, builtin_models};
         use crate::costmodel::{Placement, Roofline, StepBatch};
         let key = |k: &str| format!("service.service_time.{k}");
         if let Some(table) = &raw.batch_times {
             return self.measured_batch_curve(raw, table, max_batch_size);
         }
         let Some(model_id) = &raw.model else {
-            for (k, present) in [("gpu", raw.gpu.is_some()), ("tokens", raw.tokens.is_some())] {
+            for (k, present) in [
+                ("gpu", raw.gpu.is_some()),
+                ("tokens", raw.tokens.is_some()),
+                ("weight_dtype", raw.weight_dtype.is_some()),
+            ] {
                 if present {
                     return Err(
                         self.err(&key(k), format!("`{k}` goes with `model` (the roofline)"))
@@ -1571,16 +1608,9 @@ impl Validator<'_> {
                 return Err(self.err(&key(k), format!("expected either `model` (batch times from the roofline) or `{k}`, not both")));
             }
         }
-        let model = builtin_model(model_id).ok_or_else(|| {
-            let ids: Vec<&str> = builtin_models().iter().map(|m| m.id.as_str()).collect();
-            self.err(
-                &key("model"),
-                format!(
-                    "unknown model `{model_id}`: expected one of {}",
-                    ids.join(", ")
-                ),
-            )
-        })?;
+        let model = &self
+            .catalog_model(catalog, &key("model"), model_id)?
+            .with_precision(raw.weight_dtype, None);
         let gpu_id = self.required(
             &key("gpu"),
             raw.gpu.as_ref(),

@@ -48,6 +48,7 @@ pub fn parse_variants(
             "expected at least one [[policy]] table".into(),
         ));
     }
+    let catalog = &super::model::scenario_catalog(source, file, catalog)?;
     let mut base = table;
     base.remove("policy");
     let mut names: Vec<String> = Vec::with_capacity(policies.len());
@@ -84,6 +85,12 @@ pub fn parse_variants(
         names.push(name.clone());
         let mut overrides = p.clone();
         overrides.remove("name");
+        if overrides.contains_key("model") {
+            return Err(base_err(
+                &format!("{key}.model"),
+                "[[model]] tables come from the base scenario; a [[policy]] cannot define its own (change `weight_dtype` or `kv_cache_dtype` of the service's vllm table instead)".into(),
+            ));
+        }
         for forbidden in ["policy", "name"] {
             if overrides.contains_key(forbidden) {
                 return Err(base_err(

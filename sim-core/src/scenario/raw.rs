@@ -65,6 +65,9 @@ pub struct RawScenario {
     pub priority_class: Option<Vec<super::batch::RawPriorityClass>>,
     /// `[batch]`: Kueue-style queues and batch jobs beside the service.
     pub batch: Option<super::batch::RawBatch>,
+    /// `[[model]]`: LLM architectures that add to or replace the built-in model catalog's
+    /// (applied to the catalog before validation; see [`super::model::scenario_catalog`]).
+    pub model: Option<Vec<crate::catalog::RawModel>>,
 }
 
 /// `[cluster_autoscaler]`: cluster-autoscaler's flags, named as on its command line.
@@ -241,6 +244,10 @@ pub struct RawVllm {
     pub gpu: Option<String>,
     /// GPUs a replica spans with tensor parallelism.
     pub tensor_parallel_size: Option<u32>,
+    /// Precision of the weights (`bf16`, `fp16`, `fp8`, `int8`, `int4`); the model's own when absent.
+    pub weight_dtype: Option<crate::catalog::WeightDtype>,
+    /// Precision of the KV cache, as vLLM's `--kv-cache-dtype` (`auto`, `fp8`, ...).
+    pub kv_cache_dtype: Option<crate::catalog::KvCacheDtype>,
     /// Fraction of the GPU's (or MIG slice's) memory vLLM may use.
     pub gpu_memory_utilization: Option<f64>,
     /// Automatic prefix caching (vLLM's default: on).
@@ -418,6 +425,8 @@ pub struct RawServiceTime {
     pub gpu: Option<String>,
     /// Tokens of each request in a batch (one forward pass over all of them).
     pub tokens: Option<u32>,
+    /// Precision of the weights (`bf16`, `fp16`, `fp8`, `int8`, `int4`); the model's own when absent.
+    pub weight_dtype: Option<crate::catalog::WeightDtype>,
     /// Measured mean batch times by batch size, such as `{ 1 = "8ms", 8 = "15ms" }`.
     pub batch_times: Option<BTreeMap<String, String>>,
 }
