@@ -316,7 +316,7 @@ pub fn render(rows: &[(String, Summary)], out: &Path) -> String {
     }
     header.extend(["p50", "p99"]);
     if tokens {
-        header.extend(["TTFT p99", "TPOT p99"]);
+        header.extend(["TTFT p50", "TTFT p99", "TPOT p99"]);
     }
     header.extend(["SLO met", "replica-h", "node-h", "$/hour", "$/M req"]);
     let ooms = rows
@@ -343,6 +343,7 @@ pub fn render(rows: &[(String, Summary)], out: &Path) -> String {
         }
         r.extend([ms(s.latency_s.p50), ms(s.latency_s.p99)]);
         if tokens {
+            r.push(ms(k.and_then(|k| k.ttft_s.p50)));
             r.push(ms(k.and_then(|k| k.ttft_s.p99)));
             r.push(ms(k.and_then(|k| k.tpot_s.p99)));
         }
@@ -370,6 +371,7 @@ pub fn render(rows: &[(String, Summary)], out: &Path) -> String {
             }
             r.extend([ms(m[2]), ms(m[4])]);
             if tokens {
+                r.push(ms(v.tokens.as_ref().and_then(|k| k.ttft_s.p50)));
                 r.push(ms(m[5]));
                 r.push(ms(m[6]));
             }
@@ -385,7 +387,7 @@ pub fn render(rows: &[(String, Summary)], out: &Path) -> String {
         for n in &s.namespaces {
             let m = namespace_metric_values(s, n);
             let mut r = vec![name.clone(), "(all)".into(), n.name.clone()];
-            let dashes = if tokens { 5 } else { 3 };
+            let dashes = if tokens { 6 } else { 3 };
             r.extend(std::iter::repeat_n("-".to_string(), dashes));
             r.push(format!("{:.1}", m[9].unwrap_or(0.0)));
             r.extend(["-".to_string(), usd(m[13]), usd(m[14])]);
