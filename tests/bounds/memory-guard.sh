@@ -71,6 +71,20 @@ for s in replicas batch century rows rate sojourn scale hpa notrace qps; do
 done
 check laughs run laughs.toml laughs.yaml
 
+# Arrivals far above what the replicas serve, no max_queue_size: each replica's queue stops at
+# its hard limit (later arrivals dropped as queue_full), so the run finishes in bounded memory.
+flood=${base/'rate = 10.0'/'rate = 1e6'}
+printf '%s\n' "${flood/'horizon = "10m"'/'horizon = "15s"'}" > flood.toml
+( ulimit -v "$mem_kb"; timeout "$secs" "$capsim" run flood.toml --out flood ) > flood.out 2> flood.err
+rc=$?
+if [ "$rc" -ne 0 ] || ! grep -q '"queue_full"' flood/summary.json; then
+  echo "memory guard: flood: exit $rc (expected 0 and queue_full drops within the budget)"
+  cat flood.err
+  fail=1
+else
+  echo "memory guard: flood: finished, excess dropped as queue_full"
+fi
+
 # A legitimate run within the same budget.
 ( ulimit -v "$mem_kb"; timeout "$secs" "$capsim" run "$root/scenarios/quickstart.toml" --out ok ) > ok.out 2> ok.err
 rc=$?

@@ -630,3 +630,49 @@ fn limit_errors_name_the_key_as_written() {
         "set simulation.sample_interval",
     );
 }
+
+/// Arrivals far above what the replicas serve, with no `max_queue_size`: each queue stops at the
+/// hard limit on waiting requests and the excess is dropped as `queue_full`, so memory stays
+/// bounded (before, the queue grew with every arrival until the allocator failed). A
+/// `max_queue_size` above the limit is refused.
+#[test]
+fn an_unbounded_queue_stops_at_the_waiting_limit() {
+    // One replica taking 10 s per request, two million arrivals in two seconds.
+    let text = VALID
+        .replace("replicas = 4", "replicas = 1")
+        .replace("base = \"5ms\"", "base = \"10s\"")
+        .replace("rate = 10.0", "rate = 1e6")
+        .replace("horizon = \"10m\"", "horizon = \"2s\"");
+    let s = sim_core::parse_scenario(&text, "flood.toml").unwrap();
+    let r = sim_core::World::new(&s, sim_core::Inputs::default())
+        .unwrap()
+        .run(&mut sim_core::metrics::NoSink);
+    let c = &r.summary.requests;
+    assert_eq!(
+        c.arrived,
+        c.completed + c.dropped + c.in_flight,
+        "conservation"
+    );
+    let limit = limits::QUEUE.max;
+    // At most one request in service and `limit` waiting; every other arrival was refused.
+    assert!(c.in_flight <= limit + 1, "{} in flight", c.in_flight);
+    let full = c.dropped_by_reason["queue_full"];
+    assert_eq!(full, c.dropped);
+    assert!(
+        full + limit >= c.arrived - 1,
+        "{full} dropped of {}",
+        c.arrived
+    );
+    let (code, _, err) = {
+        let dir = fixture(&[(
+            "q.toml",
+            &VALID.replace("[service]\n", "[service]\nmax_queue_size = 1000001\n"),
+        )]);
+        capsim_text(&["validate", dir.path().join("q.toml").to_str().unwrap()])
+    };
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("service.max_queue_size") && err.contains("1,000,000 waiting requests"),
+        "{err}"
+    );
+}

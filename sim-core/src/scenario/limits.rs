@@ -203,6 +203,14 @@ pub const QUANTITY: Limit = Limit {
     why: "Kubernetes's largest quantity, 2^63 - 1",
 };
 
+/// Requests waiting in one queue (a replica's, or a service's shared one).
+pub const QUEUE: Limit = Limit {
+    keys: "service.max_queue_size; a queue without one stops at this many waiting requests (later arrivals are dropped as queue_full)",
+    max: 1_000_000,
+    unit: Unit::Count("waiting requests"),
+    why: "each waiting request is held in memory; a million is days of backlog for a busy replica",
+};
+
 /// Each size of a `[[model]]` (hidden size, layers, heads, FFN size, vocabulary, experts).
 pub const MODEL_DIMENSION: Limit = Limit {
     keys: "model[].hidden_size, layers, attention_heads, kv_heads, head_dim, ffn_size, vocab_size, experts",
@@ -220,7 +228,7 @@ pub const MODEL_PARAMS: Limit = Limit {
 };
 
 /// Every limit, in the order the book lists them.
-pub const ALL: [Limit; 18] = [
+pub const ALL: [Limit; 19] = [
     REPLICAS,
     NODES_PER_POOL,
     PODS_PER_JOB,
@@ -237,6 +245,7 @@ pub const ALL: [Limit; 18] = [
     GPUS_PER_NODE,
     REPLAY_SAMPLES,
     QUANTITY,
+    QUEUE,
     MODEL_DIMENSION,
     MODEL_PARAMS,
 ];
@@ -324,8 +333,8 @@ pub struct Estimate {
     pub events: f64,
     /// Bytes the run holds for replicas, nodes, bounded queues and the time series.
     pub memory_bytes: f64,
-    /// Bytes more if an unbounded queue held every request of the run at once (0 when every
-    /// queue is bounded).
+    /// Bytes more if the queues without `max_queue_size` filled to [`QUEUE`] (or held every
+    /// request of the run, if fewer) at once (0 when every queue sets its bound).
     pub unbounded_queue_bytes: f64,
 }
 
@@ -373,9 +382,12 @@ impl Estimate {
         });
         let (mut bounded, mut unbounded) = (0.0, 0.0);
         for v in s.services() {
+            // A queue without `max_queue_size` stops at the hard limit.
+            let per = v.service.max_queue_size.map_or(QUEUE.max, u64::from);
+            let queues = max_replicas(v) as f64;
             match v.service.max_queue_size {
-                Some(per) => bounded += per as f64 * max_replicas(v) as f64,
-                None => unbounded = requests.unwrap_or(0.0),
+                Some(_) => bounded += per as f64 * queues,
+                None => unbounded += (per as f64 * queues).min(requests.unwrap_or(0.0)),
             }
         }
         let events = requests.unwrap_or(0.0) * EVENTS_PER_REQUEST + (rows * series) as f64;
@@ -399,8 +411,8 @@ impl Estimate {
     }
 
     /// One line: `estimate: about 6.05e8 requests, 2.42e9 events, 60,480 time-series rows,
-    /// 0.1 GB of memory (up to 77.4 GB more if the unbounded queue held every request: set
-    /// service.max_queue_size to bound it)`.
+    /// 0.1 GB of memory (up to 0.4 GB more if the queues filled to their limit of 1,000,000
+    /// waiting requests each: set service.max_queue_size to bound them lower)`.
     pub fn line(&self) -> String {
         let requests = match self.requests {
             Some(r) => format!("about {r:.2e} requests, "),
@@ -408,9 +420,10 @@ impl Estimate {
         };
         let queue = if self.unbounded_queue_bytes > 1e8 {
             format!(
-                " (up to {:.1} GB more if the unbounded queue held every request: set \
-                 service.max_queue_size to bound it)",
-                self.unbounded_queue_bytes / 1e9
+                " (up to {:.1} GB more if the queues filled to their limit of {} each: set \
+                 service.max_queue_size to bound them lower)",
+                self.unbounded_queue_bytes / 1e9,
+                QUEUE.shown()
             )
         } else {
             String::new()

@@ -819,6 +819,11 @@ impl Validator<'_> {
             }
         };
         let max_queue_size = raw.max_queue_size.filter(|&n| n > 0);
+        if let Some(n) = max_queue_size {
+            super::limits::QUEUE
+                .check(u64::from(n))
+                .map_err(|m| self.err("service.max_queue_size", m))?;
+        }
         let resources = self.resources(raw.resources.as_ref())?;
         let mut pod = self.pod_template(resources, raw.pod.as_ref())?;
         let engine = match raw.engine.unwrap_or(RawEngineKind::Triton) {

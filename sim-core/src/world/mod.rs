@@ -336,7 +336,7 @@ impl World {
                 service_time,
             } => Engine::Triton(TritonEngine::new(
                 batching.clone(),
-                spec.max_queue_size,
+                waiting_limit(spec.max_queue_size),
                 1,
                 ServiceTime::new(service_time),
                 sv.stream(&self.streams, &format!("service/pod/{id}/service-time")),
@@ -350,7 +350,7 @@ impl World {
                         timeout,
                         block_size: v.block_size,
                         kv_blocks: v.num_gpu_blocks,
-                        max_queue_size: spec.max_queue_size,
+                        max_queue_size: waiting_limit(spec.max_queue_size),
                     },
                     v.step.clone(),
                     id,
@@ -363,7 +363,7 @@ impl World {
                         max_num_batched_tokens: v.max_num_batched_tokens,
                         block_size: v.block_size,
                         kv_blocks: v.num_gpu_blocks,
-                        max_queue_size: spec.max_queue_size,
+                        max_queue_size: waiting_limit(spec.max_queue_size),
                     },
                     v.step.clone(),
                     id,
@@ -757,7 +757,7 @@ fn build_service(
         ) => (
             vec![Engine::Triton(TritonEngine::new(
                 batching.clone(),
-                svc.max_queue_size,
+                waiting_limit(svc.max_queue_size),
                 svc.replicas,
                 ServiceTime::new(service_time),
                 streams.stream(&sname("service/shared/service-time")),
@@ -879,4 +879,11 @@ fn build_service(
 /// Builds and runs a scenario without a request sink.
 pub fn run(s: &Scenario, inputs: Inputs) -> Result<RunResult, BuildError> {
     Ok(World::new(s, inputs)?.run(&mut crate::metrics::NoSink))
+}
+
+/// A queue's bound: the scenario's `max_queue_size`, or the hard limit on waiting requests when
+/// it sets none, so that arrivals far above what the replicas serve cannot exhaust memory.
+fn waiting_limit(max_queue_size: Option<u32>) -> Option<u32> {
+    let limit = u32::try_from(crate::scenario::limits::QUEUE.max).unwrap_or(u32::MAX);
+    Some(max_queue_size.map_or(limit, |m| m.min(limit)))
 }
