@@ -10,7 +10,9 @@
 FROM rust:1.95.0-slim-bookworm AS build
 WORKDIR /src
 COPY . .
-ENV RUSTFLAGS="-C target-feature=+crt-static"
+# Static glibc; no debug symbols in the image (the release profile keeps line tables otherwise).
+ENV RUSTFLAGS="-C target-feature=+crt-static" \
+    CARGO_PROFILE_RELEASE_STRIP=symbols
 RUN cargo build --release --locked --target x86_64-unknown-linux-gnu --bin capsim \
     && cp target/x86_64-unknown-linux-gnu/release/capsim /capsim \
     && /capsim --version

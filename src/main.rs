@@ -198,7 +198,8 @@ enum Command {
         /// Run only shard I of N (points whose index mod N is I), I from 0 to N-1.
         #[arg(long, value_name = "I/N")]
         shard: Option<String>,
-        /// Print a Kubernetes Indexed Job running the sweep in N shards (default 4) instead.
+        /// Print a ConfigMap of the sweep's files and a Kubernetes Indexed Job running the sweep in N
+        /// shards (default 4) instead.
         #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "4")]
         emit_k8s_job: Option<usize>,
         /// Container image for --emit-k8s-job (default capsim:<version>; build it from the

@@ -34,7 +34,8 @@ pub struct SweepArgs {
     pub out: Option<PathBuf>,
     /// `I/N`: run only shard I of N.
     pub shard: Option<String>,
-    /// Print a Kubernetes Indexed Job for this many shards instead of running.
+    /// Print a ConfigMap of the sweep's files and an Indexed Job for this many shards instead
+    /// of running.
     pub emit_k8s_job: Option<usize>,
     /// Container image for `--emit-k8s-job`.
     pub image: Option<String>,
