@@ -184,7 +184,7 @@ enum Command {
         read (each at most 256 KiB, 1 MiB in all; larger ones come from --inputs-pvc) and an Indexed\n\
         Job whose pod I runs --shard I/N into /results/shard-I on the claim capsim-results:\n\
         `kubectl apply -f` it, wait for the Job, copy the shard folders back and `capsim merge` them.\n\
-        Run it from a folder that holds every file the sweep reads."
+        Files keep their paths below the current folder (or below the folder that holds them all)."
     )]
     Sweep {
         /// Sweep file (TOML).
@@ -208,7 +208,7 @@ enum Command {
         image: Option<String>,
         /// With --emit-k8s-job: a PersistentVolumeClaim holding the input files too large for
         /// the Job's ConfigMap (over 256 KiB each, or named with --pvc-input), each at the path
-        /// it has below the current folder.
+        /// it has in the pod's /work (below the current folder, as a rule).
         #[arg(long, value_name = "NAME", requires = "emit_k8s_job")]
         inputs_pvc: Option<String>,
         /// With --inputs-pvc: take this input file from the claim whatever its size

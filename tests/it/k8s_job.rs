@@ -361,12 +361,29 @@ fn inputs_over_the_configmap_limit_are_refused_and_binary_files_go_base64() {
 }
 
 #[test]
-fn files_outside_the_current_folder_are_refused() {
+fn files_outside_the_current_folder_lie_below_their_common_folder() {
     let dir = trace_sweep("key = \"service.replicas\"\nvalues = [4]", &[]);
-    let (code, _, err) = capsim_in(
-        &dir.path().join("s"),
-        &["sweep", "../s/sweep.toml", "--emit-k8s-job", "1"],
+    let (code, yaml, err) = capsim_in(
+        &dir.path().join("s/traces"),
+        &[
+            "sweep",
+            "../sweep.toml",
+            "--emit-k8s-job",
+            "1",
+            "--inputs-pvc",
+            "traces",
+        ],
     );
-    assert_eq!(code, 2);
-    assert!(err.contains("lies outside the current folder"), "{err}");
+    assert_eq!(code, 0, "{err}");
+    let (_, job) = objects(&yaml);
+    let paths: Vec<String> = items(&job).into_iter().map(|(_, p)| p).collect();
+    assert_eq!(paths, ["base.toml", "sweep.toml"]);
+    assert!(mounts(&job).contains(&(
+        "large-inputs".into(),
+        "/work/traces/code.csv".into(),
+        "traces/code.csv".into()
+    )));
+    let c = &job["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(c["args"][1].as_str(), Some("sweep.toml"));
+    assert!(yaml.contains("# /work stands for /"), "{yaml}");
 }

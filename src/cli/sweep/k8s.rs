@@ -1,7 +1,8 @@
 //! `--emit-k8s-job`: the Kubernetes objects that run a sweep on a cluster with a stock capsim
 //! image. A ConfigMap carries the sweep file, its base scenario and the small files they read;
 //! an Indexed Job runs shard I/N in pod I, in a working folder `/work` where each of those files
-//! sits at the path it has here, so relative paths resolve as they do on this machine. Files over
+//! sits at the path it has below the current folder (or, when some lie outside it, below the
+//! deepest folder that holds them all), so relative paths resolve as they do on this machine. Files over
 //! [`INLINE_FILE_LIMIT`] (and those named with `--pvc-input`) come from a PersistentVolumeClaim
 //! the user names (`--inputs-pvc`), at the same relative paths; results go to the claim
 //! `capsim-results`, one folder per shard.
@@ -56,44 +57,81 @@ enum Source {
     Claim,
 }
 
-/// `path` with `.` and `..` resolved lexically and made relative to the current folder; an error
-/// when it lies outside it.
-fn relative(path: &Path, what: &str) -> Result<String, CliError> {
-    let outside = || {
-        CliError::Input(format!(
-            "{}: the {what} lies outside the current folder; --emit-k8s-job lays the sweep's files out in the pod as they lie below the folder it runs in: run it from a folder that holds every file the sweep reads",
-            path.display()
-        ))
-    };
-    let mut full = path.to_path_buf();
-    if full.is_absolute() {
-        let here = std::env::current_dir()
-            .map_err(|e| CliError::Io(format!("cannot read the current folder: {e}")))?;
-        full = full
-            .strip_prefix(&here)
-            .map_err(|_| outside())?
-            .to_path_buf();
-    }
+/// The components of `path` made absolute (below the current folder `here`), with `.` and `..`
+/// resolved lexically.
+fn absolute(path: &Path, here: &Path) -> Vec<String> {
     let mut parts: Vec<String> = Vec::new();
-    for c in full.components() {
+    for c in here.join(path).components() {
         match c {
-            Component::CurDir => {}
+            Component::CurDir | Component::RootDir | Component::Prefix(_) => {}
             Component::ParentDir => {
-                parts.pop().ok_or_else(outside)?;
+                parts.pop();
             }
             Component::Normal(s) => parts.push(s.to_string_lossy().into_owned()),
-            Component::RootDir | Component::Prefix(_) => return Err(outside()),
         }
     }
-    if parts.is_empty() {
-        return Err(outside());
+    parts
+}
+
+/// The folder the pod's `/work` stands for: the current folder when every file lies below it,
+/// else the deepest folder that holds them all.
+fn root(files: &[Vec<String>], here: &[String]) -> Vec<String> {
+    if files
+        .iter()
+        .all(|f| f.len() > here.len() && f.starts_with(here))
+    {
+        return here.to_vec();
     }
-    Ok(parts.join("/"))
+    let mut common: Vec<String> = files
+        .first()
+        .map(|f| f[..f.len().saturating_sub(1)].to_vec())
+        .unwrap_or_default();
+    for f in files {
+        let n = common
+            .iter()
+            .zip(&f[..f.len().saturating_sub(1)])
+            .take_while(|(a, b)| a == b)
+            .count();
+        common.truncate(n);
+    }
+    common
+}
+
+/// The current folder.
+fn current_dir() -> Result<PathBuf, CliError> {
+    std::env::current_dir()
+        .map_err(|e| CliError::Io(format!("cannot read the current folder: {e}")))
+}
+
+/// Where the sweep's files lie: the folder `/work` stands for, and each file below it.
+struct Layout {
+    /// The folder's components (the current folder's, mostly).
+    root: Vec<String>,
+    /// The current folder's components.
+    here: Vec<String>,
+    /// Each file by its path below the folder (`/`-separated).
+    files: BTreeMap<String, Input>,
+}
+
+impl Layout {
+    /// `path`'s place below the root, if it lies below it.
+    fn place_of(&self, path: &Path) -> Result<String, CliError> {
+        let parts = absolute(path, &current_dir()?);
+        if parts.len() > self.root.len() && parts.starts_with(&self.root) {
+            Ok(parts[self.root.len()..].join("/"))
+        } else {
+            Err(CliError::Input(format!(
+                "{}: not below /{}, the folder the pod's /work stands for",
+                path.display(),
+                self.root.join("/")
+            )))
+        }
+    }
 }
 
 /// Every file the sweep reads: the sweep file, its base scenario, and the catalogs, traces, token
 /// samples and profiles that any point (and any policy variant) names, by path below `/work`.
-fn inputs(sweep: &Path, plan: &Plan) -> Result<BTreeMap<String, Input>, CliError> {
+fn inputs(sweep: &Path, plan: &Plan) -> Result<Layout, CliError> {
     let mut files: Vec<(PathBuf, &str)> = vec![
         (sweep.to_path_buf(), "sweep file"),
         (plan.base_path.clone(), "base scenario"),
@@ -117,9 +155,13 @@ fn inputs(sweep: &Path, plan: &Plan) -> Result<BTreeMap<String, Input>, CliError
             files.push((plan.base_dir.join(named), "input file"));
         }
     }
+    let here = current_dir()?;
+    let parts: Vec<Vec<String>> = files.iter().map(|(f, _)| absolute(f, &here)).collect();
+    let here = absolute(Path::new(""), &here);
+    let root = root(&parts, &here);
     let mut out = BTreeMap::new();
-    for (full, what) in files {
-        let path = relative(&full, what)?;
+    for ((full, what), parts) in files.into_iter().zip(parts) {
+        let path = parts[root.len()..].join("/");
         if out.contains_key(&path) {
             continue;
         }
@@ -140,7 +182,11 @@ fn inputs(sweep: &Path, plan: &Plan) -> Result<BTreeMap<String, Input>, CliError
             },
         );
     }
-    Ok(out)
+    Ok(Layout {
+        root,
+        here,
+        files: out,
+    })
 }
 
 /// A valid ConfigMap key for `path` (letters, digits, `-`, `_` and `.`; at most 253 bytes),
@@ -298,13 +344,11 @@ fn size(n: u64) -> String {
 
 /// Decides where each input comes from and reads those the ConfigMap carries; refuses a file over
 /// the limits without a claim, naming it and the limit.
-fn place(
-    files: &BTreeMap<String, Input>,
-    opts: &JobOptions,
-) -> Result<BTreeMap<String, Source>, CliError> {
+fn place(layout: &Layout, opts: &JobOptions) -> Result<BTreeMap<String, Source>, CliError> {
+    let files = &layout.files;
     let mut on_claim = BTreeMap::new();
     for f in opts.pvc_inputs {
-        let path = relative(f, "--pvc-input file")?;
+        let path = layout.place_of(f).unwrap_or_default();
         if !files.contains_key(&path) {
             return Err(CliError::Input(format!(
                 "--pvc-input {}: not a file the sweep reads; expected one of: {}",
@@ -398,9 +442,9 @@ pub fn k8s_job(sweep: &Path, plan: &Plan, opts: &JobOptions) -> Result<String, C
         .image
         .map(str::to_string)
         .unwrap_or_else(|| format!("capsim:{}", sim_core::results::VERSION));
-    let files = inputs(sweep, plan)?;
-    let sources = place(&files, opts)?;
-    let sweep_path = relative(sweep, "sweep file")?;
+    let layout = inputs(sweep, plan)?;
+    let sources = place(&layout, opts)?;
+    let sweep_path = layout.place_of(sweep)?;
     // Comments hold paths as written, less any line break.
     let plain = |s: &str| s.replace(|c: char| c.is_control(), "?");
 
@@ -414,6 +458,13 @@ pub fn k8s_job(sweep: &Path, plan: &Plan, opts: &JobOptions) -> Result<String, C
 #   capsim merge shard-* --out merged",
         plain(&sweep_path)
     );
+    if layout.root != layout.here {
+        let _ = writeln!(
+            y,
+            "# /work stands for /{}, the folder that holds every file the sweep reads.",
+            plain(&layout.root.join("/"))
+        );
+    }
     let claimed: Vec<&String> = sources
         .iter()
         .filter(|(_, s)| matches!(s, Source::Claim))
@@ -619,11 +670,13 @@ mod tests {
     }
 
     #[test]
-    fn paths_stay_below_the_current_folder() {
+    fn files_lie_below_the_current_folder_or_their_common_one() {
+        let v = |s: &str| s.split('/').map(String::from).collect::<Vec<_>>();
         assert_eq!(
-            relative(Path::new("./a/../b/c.toml"), "x").unwrap(),
-            "b/c.toml"
+            absolute(Path::new("./a/../b/c.toml"), Path::new("/w")),
+            v("w/b/c.toml")
         );
-        assert!(relative(Path::new("../c.toml"), "x").is_err());
+        assert_eq!(root(&[v("w/a"), v("w/b/c")], &v("w")), v("w"));
+        assert_eq!(root(&[v("t/s/a"), v("t/s/b/c")], &v("t/s/b")), v("t/s"));
     }
 }
