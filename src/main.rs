@@ -176,10 +176,15 @@ enum Command {
     #[command(
         after_help = "Examples:\n  capsim sweep scenarios/sweep-replicas.toml --threads 2 --out results/sweep\n  \
         capsim sweep scenarios/sweep-replicas.toml --shard 0/3 --out results/shard-0\n  \
-        capsim sweep scenarios/sweep-replicas.toml --emit-k8s-job 3\n\n\
+        capsim sweep scenarios/sweep-replicas.toml --emit-k8s-job 3 > sweep-job.yaml\n\n\
         Writes OUT/sweep.csv, OUT/manifest.json, copies of the sweep file and base scenario and\n\
         OUT/points/<index>.json (with --report, also OUT/report.html and OUT/charts/*.png); a rerun into the same\n\
-        folder reuses finished points. Exit code 3 when a [[check]] fails. See the book's Sweeps page."
+        folder reuses finished points. Exit code 3 when a [[check]] fails. See the book's Sweeps page.\n\n\
+        --emit-k8s-job N prints a ConfigMap holding the sweep file, its scenario and the files they\n\
+        read (each at most 256 KiB, 1 MiB in all; larger ones come from --inputs-pvc) and an Indexed\n\
+        Job whose pod I runs --shard I/N into /results/shard-I on the claim capsim-results:\n\
+        `kubectl apply -f` it, wait for the Job, copy the shard folders back and `capsim merge` them.\n\
+        Files keep their paths below the current folder (or below the folder that holds them all)."
     )]
     Sweep {
         /// Sweep file (TOML).
@@ -193,12 +198,23 @@ enum Command {
         /// Run only shard I of N (points whose index mod N is I), I from 0 to N-1.
         #[arg(long, value_name = "I/N")]
         shard: Option<String>,
-        /// Print a Kubernetes Indexed Job running the sweep in N shards (default 4) instead.
+        /// Print a ConfigMap of the sweep's files and a Kubernetes Indexed Job running the sweep in N
+        /// shards (default 4) instead.
         #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "4")]
         emit_k8s_job: Option<usize>,
-        /// Container image for --emit-k8s-job (default capsim:<version>).
-        #[arg(long)]
+        /// Container image for --emit-k8s-job (default capsim:<version>; build it from the
+        /// repository's Dockerfile).
+        #[arg(long, requires = "emit_k8s_job")]
         image: Option<String>,
+        /// With --emit-k8s-job: a PersistentVolumeClaim holding the input files too large for
+        /// the Job's ConfigMap (over 256 KiB each, or named with --pvc-input), each at the path
+        /// it has in the pod's /work (below the current folder, as a rule).
+        #[arg(long, value_name = "NAME", requires = "emit_k8s_job")]
+        inputs_pvc: Option<String>,
+        /// With --inputs-pvc: take this input file from the claim whatever its size
+        /// (repeatable).
+        #[arg(long, value_name = "FILE", requires = "inputs_pvc")]
+        pvc_input: Vec<PathBuf>,
         /// Also write OUT/report.html and OUT/charts/*.png.
         #[arg(long)]
         report: bool,
@@ -361,6 +377,8 @@ fn main() -> ExitCode {
             shard,
             emit_k8s_job,
             image,
+            inputs_pvc,
+            pvc_input,
             report,
             set,
         } => cli::sweep::sweep(&cli::sweep::SweepArgs {
@@ -370,6 +388,8 @@ fn main() -> ExitCode {
             shard,
             emit_k8s_job,
             image,
+            inputs_pvc,
+            pvc_inputs: pvc_input,
             report,
             sets: set,
         }),

@@ -118,30 +118,9 @@ pub fn load_with(
         let inputs = load_inputs(&s, base, &shown, &text)?;
         variants.push((v.name, s, inputs));
     }
-    let views: Vec<&Scenario> = std::iter::once(&scenario)
-        .chain(variants.iter().map(|v| &v.1))
-        .flat_map(|s| s.services().chain(s.gateway.iter().map(|g| &*g.view)))
-        .collect();
-    for s in views {
-        for (trace, _, _) in s.traffic.traces() {
-            note("trace", trace);
-        }
-        if let Some((sample, _)) = s.tokens.as_ref().and_then(|t| t.sample.as_ref()) {
-            note("token_sample", sample);
-        }
-        if let EngineSpec::Vllm(v) = &s.service.engine {
-            match &v.profile {
-                Some(ProfileSpec::Tables {
-                    decode, prefill, ..
-                }) => {
-                    for f in decode.iter().chain(prefill) {
-                        note("profile", f);
-                    }
-                }
-                Some(ProfileSpec::Splitwise { path, .. }) => note("profile", path),
-                None => {}
-            }
-        }
+    let all = std::iter::once(&scenario).chain(variants.iter().map(|v| &v.1));
+    for (role, named) in named_files(all) {
+        note(role, &named);
     }
     for m in manifest_files {
         files.push(InputFile {
@@ -159,6 +138,47 @@ pub fn load_with(
         files,
         warnings: overlay.warnings,
     })
+}
+
+/// The files `scenarios` name besides catalogs, as (role, path as named relative to the
+/// scenario's folder), in first-seen order: traces (of every service and the gateway), token
+/// samples and vLLM profiles.
+pub fn named_files<'a>(
+    scenarios: impl IntoIterator<Item = &'a Scenario>,
+) -> Vec<(&'static str, String)> {
+    let mut out: Vec<(&'static str, String)> = Vec::new();
+    let mut note = |role: &'static str, named: &str| {
+        if !out.iter().any(|(r, n)| *r == role && n == named) {
+            out.push((role, named.to_string()));
+        }
+    };
+    for scenario in scenarios {
+        let views = scenario
+            .services()
+            .chain(scenario.gateway.iter().map(|g| &*g.view));
+        for s in views {
+            for (trace, _, _) in s.traffic.traces() {
+                note("trace", trace);
+            }
+            if let Some((sample, _)) = s.tokens.as_ref().and_then(|t| t.sample.as_ref()) {
+                note("token_sample", sample);
+            }
+            if let EngineSpec::Vllm(v) = &s.service.engine {
+                match &v.profile {
+                    Some(ProfileSpec::Tables {
+                        decode, prefill, ..
+                    }) => {
+                        for f in decode.iter().chain(prefill) {
+                            note("profile", f);
+                        }
+                    }
+                    Some(ProfileSpec::Splitwise { path, .. }) => note("profile", path),
+                    None => {}
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The built-in catalog with the catalog files a scenario's `[cluster]` names (relative to `base`).

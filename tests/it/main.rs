@@ -17,6 +17,7 @@ mod failures;
 mod fuzz;
 mod hpa_eval;
 mod hpa_loop;
+mod k8s_job;
 mod karpenter;
 mod llm;
 mod manifests;

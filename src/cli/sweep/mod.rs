@@ -1,6 +1,7 @@
 //! `capsim sweep`: run a base scenario at every point of a sweep (in parallel, resumably, or one
 //! shard of it) and write one `sweep.csv` row per point and policy variant.
 
+pub mod k8s;
 pub mod optimize;
 pub mod points;
 pub mod shard;
@@ -33,10 +34,15 @@ pub struct SweepArgs {
     pub out: Option<PathBuf>,
     /// `I/N`: run only shard I of N.
     pub shard: Option<String>,
-    /// Print a Kubernetes Indexed Job for this many shards instead of running.
+    /// Print a ConfigMap of the sweep's files and an Indexed Job for this many shards instead
+    /// of running.
     pub emit_k8s_job: Option<usize>,
     /// Container image for `--emit-k8s-job`.
     pub image: Option<String>,
+    /// `--inputs-pvc`: the claim holding the large input files, for `--emit-k8s-job`.
+    pub inputs_pvc: Option<String>,
+    /// `--pvc-input`: input files taken from that claim whatever their size.
+    pub pvc_inputs: Vec<PathBuf>,
     /// Also write `OUT/report.html` and `OUT/charts/*.png`.
     pub report: bool,
     /// `--set KEY=VALUE` overrides of the base scenario, applied before the sweep's axes.
@@ -550,10 +556,13 @@ pub fn sweep(args: &SweepArgs) -> Result<(), CliError> {
     let n = plan.sweep.points.len();
     if let Some(shards) = args.emit_k8s_job {
         plan.validate(&(0..n).collect::<Vec<_>>())?;
-        print!(
-            "{}",
-            shard::k8s_job(&args.sweep, &plan, shards, args.image.as_deref())?
-        );
+        let opts = k8s::JobOptions {
+            shards,
+            image: args.image.as_deref(),
+            inputs_pvc: args.inputs_pvc.as_deref(),
+            pvc_inputs: &args.pvc_inputs,
+        };
+        print!("{}", k8s::k8s_job(&args.sweep, &plan, &opts)?);
         return Ok(());
     }
     let shard = match &args.shard {

@@ -1,8 +1,7 @@
 //! Sharding: `--shard I/N` runs the points whose index mod N is I (the numbering of Kubernetes'
 //! `JOB_COMPLETION_INDEX`); `capsim merge` joins the shards' `sweep.csv` files into the bytes an
-//! unsharded run writes; `--emit-k8s-job` prints an Indexed Job that runs every shard.
+//! unsharded run writes.
 
-use super::Plan;
 use crate::cli::error::CliError;
 use crate::cli::output::Staged;
 use std::collections::BTreeMap;
@@ -320,87 +319,6 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<(), CliError> {
 
 fn manifest_count(s: &BTreeMap<usize, (PathBuf, Manifest)>) -> usize {
     s.len()
-}
-
-/// A Kubernetes Indexed Job running every shard of the sweep, one pod per shard.
-pub fn k8s_job(
-    sweep: &Path,
-    plan: &Plan,
-    shards: usize,
-    image: Option<&str>,
-) -> Result<String, CliError> {
-    if shards == 0 || shards > plan.sweep.points.len() {
-        return Err(CliError::Input(format!(
-            "--emit-k8s-job {shards}: expected 1 to {} shards (the sweep has {} points)",
-            plan.sweep.points.len(),
-            plan.sweep.points.len()
-        )));
-    }
-    let name = super::super::run::folder_name(
-        &sweep
-            .file_stem()
-            .map(|s| s.to_string_lossy().to_lowercase())
-            .unwrap_or_else(|| "sweep".into()),
-    )
-    .replace(['_', '.'], "-");
-    let image = image
-        .map(str::to_string)
-        .unwrap_or_else(|| format!("capsim:{}", sim_core::results::VERSION));
-    let file = sweep.display().to_string().replace('"', "\\\"");
-    // The sweep's --set flags go with it, so every pod runs the same base scenario.
-    let sets: String = plan
-        .sets
-        .iter()
-        .map(|s| {
-            format!(
-                "            - --set\n            - \"{}\"\n",
-                s.replace('\\', "\\\\").replace('"', "\\\"")
-            )
-        })
-        .collect();
-    Ok(format!(
-        "# capsim sweep {file}: {points} points in {shards} shards; pod I runs shard I/{shards}
-# (JOB_COMPLETION_INDEX) into /results/shard-I. When the Job completes, gather the folders and run
-#   capsim merge shard-* --out merged
-# The image's entrypoint must be capsim, and /work must hold the sweep file and its scenario.
-apiVersion: batch/v1
-kind: Job
-metadata:
-  name: capsim-{name}
-spec:
-  completionMode: Indexed
-  completions: {shards}
-  parallelism: {shards}
-  backoffLimit: 6
-  template:
-    spec:
-      restartPolicy: Never
-      containers:
-        - name: capsim
-          image: {image}
-          workingDir: /work
-          env:
-            - name: JOB_COMPLETION_INDEX
-              valueFrom:
-                fieldRef:
-                  fieldPath: metadata.annotations['batch.kubernetes.io/job-completion-index']
-          args:
-            - sweep
-            - \"{file}\"
-            - --shard
-            - \"$(JOB_COMPLETION_INDEX)/{shards}\"
-            - --out
-            - \"/results/shard-$(JOB_COMPLETION_INDEX)\"
-{sets}          volumeMounts:
-            - name: results
-              mountPath: /results
-      volumes:
-        - name: results
-          persistentVolumeClaim:
-            claimName: capsim-results
-",
-        points = plan.sweep.points.len()
-    ))
 }
 
 #[cfg(test)]
