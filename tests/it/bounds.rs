@@ -243,6 +243,25 @@ path = "prev/requests.csv"
         VALID
     );
     assert!(!dir.path().join("summary.json").exists(), "nothing written");
+    // A sweep alike: its copies `scenario.toml` and `sweep.toml` never replace its inputs.
+    let sweep = "scenario = \"scenario.toml\"\n[[axis]]\nkey = \"service.replicas\"\nvalues = [1, 2]\n";
+    let dir = fixture(&[("scenario.toml", VALID), ("sweep.toml", sweep)]);
+    let (code, _, stderr) = capsim_text(&[
+        "sweep",
+        &p(&dir, "sweep.toml"),
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("would overwrite its input") && stderr.contains("sweep.toml"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("sweep.toml")).unwrap(),
+        sweep
+    );
+    assert!(!dir.path().join("sweep.csv").exists(), "nothing written");
 }
 
 #[test]

@@ -9,8 +9,6 @@
 
 use super::Plan;
 use crate::cli::error::CliError;
-use sim_core::scenario::{catalog_paths, parse_variants};
-use sim_core::{parse_scenario_with, Scenario};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Component, Path, PathBuf};
@@ -132,29 +130,11 @@ impl Layout {
 /// Every file the sweep reads: the sweep file, its base scenario, and the catalogs, traces, token
 /// samples and profiles that any point (and any policy variant) names, by path below `/work`.
 fn inputs(sweep: &Path, plan: &Plan) -> Result<Layout, CliError> {
-    let mut files: Vec<(PathBuf, &str)> = vec![
-        (sweep.to_path_buf(), "sweep file"),
-        (plan.base_path.clone(), "base scenario"),
-    ];
-    for p in 0..plan.sweep.points.len() {
-        let text = plan.point_text(p)?;
-        let shown = format!("{} (sweep point {p})", plan.base_shown);
-        let base = parse_scenario_with(&text, &shown, &plan.catalog)
-            .map_err(|e| plan.point_error(p, e))?;
-        let variants =
-            parse_variants(&text, &shown, &plan.catalog).map_err(|e| plan.point_error(p, e))?;
-        let (instances, gpus) =
-            catalog_paths(&text, &shown).map_err(|e| CliError::Input(e.to_string()))?;
-        for c in gpus.iter().chain(&instances) {
-            files.push((plan.base_dir.join(c), "catalog"));
-        }
-        let all: Vec<&Scenario> = std::iter::once(&base)
-            .chain(variants.iter().map(|v| &v.scenario))
-            .collect();
-        for (_, named) in crate::cli::load::named_files(all) {
-            files.push((plan.base_dir.join(named), "input file"));
-        }
-    }
+    let files: Vec<(PathBuf, &str)> = plan
+        .input_files(sweep)?
+        .into_iter()
+        .map(|f| (f.full, f.role))
+        .collect();
     let here = current_dir()?;
     let parts: Vec<Vec<String>> = files.iter().map(|(f, _)| absolute(f, &here)).collect();
     let here = absolute(Path::new(""), &here);

@@ -16,7 +16,7 @@ use super::output::Staged;
 use points::{PointResult, Progress};
 use shard::{Manifest, Shard};
 use sim_core::catalog::Catalog;
-use sim_core::scenario::parse_variants;
+use sim_core::scenario::{catalog_paths, parse_variants};
 use sim_core::{parse_scenario_with, Inputs, Scenario, ScenarioError};
 use spec::{cell, Sweep};
 use std::collections::BTreeMap;
@@ -551,6 +551,43 @@ pub fn validate(path: &Path, sets: &[String]) -> Result<(), CliError> {
 }
 
 /// `capsim sweep`.
+impl Plan {
+    /// Every file the sweep reads, `sweep` (the sweep file) first, then its base scenario and
+    /// the catalogs and input files of every point and policy variant (repeats included).
+    pub fn input_files(&self, sweep: &Path) -> Result<Vec<crate::cli::load::InputFile>, CliError> {
+        use crate::cli::load::InputFile;
+        let file = |full: PathBuf, role: &'static str| InputFile {
+            role,
+            named: full.display().to_string(),
+            full,
+        };
+        let mut files = vec![
+            file(sweep.to_path_buf(), "sweep file"),
+            file(self.base_path.clone(), "base scenario"),
+        ];
+        for p in 0..self.sweep.points.len() {
+            let text = self.point_text(p)?;
+            let shown = format!("{} (sweep point {p})", self.base_shown);
+            let base = parse_scenario_with(&text, &shown, &self.catalog)
+                .map_err(|e| self.point_error(p, e))?;
+            let variants =
+                parse_variants(&text, &shown, &self.catalog).map_err(|e| self.point_error(p, e))?;
+            let (instances, gpus) =
+                catalog_paths(&text, &shown).map_err(|e| CliError::Input(e.to_string()))?;
+            for c in gpus.iter().chain(&instances) {
+                files.push(file(self.base_dir.join(c), "catalog"));
+            }
+            let all: Vec<&Scenario> = std::iter::once(&base)
+                .chain(variants.iter().map(|v| &v.scenario))
+                .collect();
+            for (_, named) in crate::cli::load::named_files(all) {
+                files.push(file(self.base_dir.join(named), "input file"));
+            }
+        }
+        Ok(files)
+    }
+}
+
 pub fn sweep(args: &SweepArgs) -> Result<(), CliError> {
     let plan = Plan::load(&args.sweep, &args.sets)?;
     let n = plan.sweep.points.len();
@@ -572,6 +609,7 @@ pub fn sweep(args: &SweepArgs) -> Result<(), CliError> {
     let indices: Vec<usize> = (0..n).filter(|p| shard.owns(*p)).collect();
     plan.validate(&indices)?;
     let out = out_dir(&args.out, &args.sweep);
+    crate::cli::output::refuse_inputs_in(&out, &plan.input_files(&args.sweep)?)?;
     let progress = Progress::new(indices.len(), "sweep");
     let results = points::evaluate(&plan, &indices, &out, args.threads, &progress)?;
     let mut csv = plan.header();
