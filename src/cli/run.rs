@@ -148,6 +148,10 @@ pub fn apply_flags(s: &mut Scenario, args: &RunArgs) -> Result<(), CliError> {
             o.horizon = d;
         }
         sim_core::scenario::limits::check(s)
+            .and_then(|()| match s.others.is_empty() {
+                true => Ok(()),
+                false => sim_core::scenario::limits::check_cluster(s),
+            })
             .map_err(|(key, m)| CliError::Input(format!("--horizon: for `{key}`: {m}")))?;
     }
     Ok(())

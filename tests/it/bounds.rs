@@ -244,7 +244,8 @@ path = "prev/requests.csv"
     );
     assert!(!dir.path().join("summary.json").exists(), "nothing written");
     // A sweep alike: its copies `scenario.toml` and `sweep.toml` never replace its inputs.
-    let sweep = "scenario = \"scenario.toml\"\n[[axis]]\nkey = \"service.replicas\"\nvalues = [1, 2]\n";
+    let sweep =
+        "scenario = \"scenario.toml\"\n[[axis]]\nkey = \"service.replicas\"\nvalues = [1, 2]\n";
     let dir = fixture(&[("scenario.toml", VALID), ("sweep.toml", sweep)]);
     let (code, _, stderr) = capsim_text(&[
         "sweep",
@@ -694,4 +695,36 @@ fn an_unbounded_queue_stops_at_the_waiting_limit() {
         err.contains("service.max_queue_size") && err.contains("1,000,000 waiting requests"),
         "{err}"
     );
+}
+
+/// Limits that hold for the services of one scenario together: 100 services of 10,000 replicas
+/// pass (the floor); one more service, or a total of requests past the limit spread
+/// over services each under it, is refused naming the key (before, each service was held only
+/// to its own limits, and 100 × 100,000 replicas passed `validate`).
+#[test]
+fn services_together_are_held_to_cluster_limits() {
+    let services = |n: usize, replicas: u32, rate: &str| -> String {
+        let mut t = String::from("[simulation]\nhorizon = \"1m\"\n");
+        for i in 0..n {
+            t.push_str(&format!(
+                "[[service]]\nname = \"s{i}\"\nreplicas = {replicas}\ndispatch = \"router\"\n[service.service_time]\ndistribution = \"deterministic\"\nbase = \"5ms\"\n[service.traffic]\nkind = \"poisson\"\nrate = {rate}\n"
+            ));
+        }
+        t
+    };
+    let parse = |t: &str| sim_core::parse_scenario(t, "many.toml");
+    assert!(parse(&services(100, 10_000, "1.0")).is_ok());
+    let e = parse(&services(101, 10_000, "1.0"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("key `service`")
+            && e.contains("1,000,000 replicas")
+            && e.contains("101 services"),
+        "{e}"
+    );
+    // 60 s × 1e9 requests per second is 6e10 for one service (under the 1e11 limit), 1.2e11 for two.
+    assert!(parse(&services(1, 1, "1e9")).is_ok());
+    let e = parse(&services(2, 1, "1e9")).unwrap_err().to_string();
+    assert!(e.contains("key `traffic`") && e.contains("requests"), "{e}");
 }

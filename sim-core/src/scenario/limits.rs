@@ -211,6 +211,14 @@ pub const QUEUE: Limit = Limit {
     why: "each waiting request is held in memory; a million is days of backlog for a busy replica",
 };
 
+/// Replicas of every service of a `[[service]]` scenario together.
+pub const CLUSTER_REPLICAS: Limit = Limit {
+    keys: "the services' most replicas together (each service's replicas, scale steps and autoscaler maximum, summed over [[service]])",
+    max: 1_000_000,
+    unit: Unit::Count("replicas"),
+    why: "each replica holds an engine and queue in memory; 100 services of 10,000 replicas each",
+};
+
 /// Each size of a `[[model]]` (hidden size, layers, heads, FFN size, vocabulary, experts).
 pub const MODEL_DIMENSION: Limit = Limit {
     keys: "model[].hidden_size, layers, attention_heads, kv_heads, head_dim, ffn_size, vocab_size, experts",
@@ -228,7 +236,7 @@ pub const MODEL_PARAMS: Limit = Limit {
 };
 
 /// Every limit, in the order the book lists them.
-pub const ALL: [Limit; 19] = [
+pub const ALL: [Limit; 20] = [
     REPLICAS,
     NODES_PER_POOL,
     PODS_PER_JOB,
@@ -246,6 +254,7 @@ pub const ALL: [Limit; 19] = [
     REPLAY_SAMPLES,
     QUANTITY,
     QUEUE,
+    CLUSTER_REPLICAS,
     MODEL_DIMENSION,
     MODEL_PARAMS,
 ];
@@ -468,6 +477,33 @@ pub fn series_rows_error(
             ),
         )
     }
+}
+
+/// Checks the limits that hold for a `[[service]]` scenario's services together (each service
+/// is held to [`check`] on its own): their replicas, and the requests of their own traffic and
+/// the gateway's. `Err((key, message))` at the first breach.
+pub fn check_cluster(s: &Scenario) -> Result<(), (String, String)> {
+    let n = s.services().count();
+    let replicas: u64 = s.services().map(|v| u64::from(max_replicas(v))).sum();
+    CLUSTER_REPLICAS
+        .check(replicas)
+        .map_err(|m| ("service".to_string(), format!("{m}, over {n} services")))?;
+    let gateway = s.gateway.as_ref().map(|g| g.view.as_ref());
+    let requests: f64 = s
+        .services()
+        .chain(gateway)
+        .filter_map(|v| expected_requests(&v.traffic, v.horizon))
+        .sum();
+    if requests > REQUESTS.max as f64 {
+        return Err((
+            "traffic".to_string(),
+            format!(
+                "{}, over {n} services and the gateway together",
+                REQUESTS.message(requests.min(u64::MAX as f64) as u64)
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Checks the limits that need the whole scenario: `Err((key, message))` at the first breach.

@@ -334,6 +334,7 @@ pub(super) fn validate_multi(
     }
     first.others = out;
     first.gateway = gateway;
+    super::limits::check_cluster(&first).map_err(|(key, m)| err(&key, m))?;
     Ok(first)
 }
 
