@@ -85,6 +85,21 @@ else
   echo "memory guard: flood: finished, excess dropped as queue_full"
 fi
 
+# 10,000 replicas with a 65,536-entry batch_times table: every replica shares one table (a copy
+# each took 5 GB).
+bt=${base/'replicas = 4'/'replicas = 10000'}
+bt=${bt/'[service.service_time]'/$'[service.triton]\nmax_batch_size = 65536\n[service.service_time]'}
+printf '%s\n' "${bt/'base = "5ms"'/'batch_times = { 1 = "10ms", 65536 = "1s" }'}" > batchtimes.toml
+( ulimit -v "$mem_kb"; timeout "$secs" "$capsim" run batchtimes.toml --out batchtimes ) > batchtimes.out 2> batchtimes.err
+rc=$?
+if [ "$rc" -ne 0 ]; then
+  echo "memory guard: batchtimes: exit $rc (expected 0 within the budget)"
+  cat batchtimes.err
+  fail=1
+else
+  echo "memory guard: batchtimes: finished"
+fi
+
 # A legitimate run within the same budget.
 ( ulimit -v "$mem_kb"; timeout "$secs" "$capsim" run "$root/scenarios/quickstart.toml" --out ok ) > ok.out 2> ok.err
 rc=$?

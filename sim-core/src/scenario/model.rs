@@ -214,9 +214,10 @@ pub struct ServiceTimeSpec {
     pub base: SimDuration,
     /// Per-request part of the mean.
     pub per_item: SimDuration,
-    /// Mean time of a batch of 1, 2, … `max_batch_size` requests from the roofline (replaces
-    /// `base` and `per_item` when not empty).
-    pub curve: Vec<SimDuration>,
+    /// Mean time of a batch of 1, 2, … `max_batch_size` requests from the roofline or measured
+    /// `batch_times` (replaces `base` and `per_item` when not empty). Shared, not copied, by
+    /// every replica's sampler.
+    pub curve: std::sync::Arc<[SimDuration]>,
 }
 
 /// The model server.
@@ -1574,7 +1575,7 @@ impl Validator<'_> {
             distribution,
             base,
             per_item,
-            curve,
+            curve: curve.into(),
         })
     }
 

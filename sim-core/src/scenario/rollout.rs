@@ -485,9 +485,7 @@ fn apply_speed(service: &mut ServiceSpec, speed: f64) {
         EngineSpec::Triton { service_time, .. } => {
             service_time.base = div(service_time.base);
             service_time.per_item = div(service_time.per_item);
-            for c in &mut service_time.curve {
-                *c = div(*c);
-            }
+            service_time.curve = service_time.curve.iter().map(|&c| div(c)).collect();
         }
         EngineSpec::Vllm(v) => {
             let inner = std::mem::replace(

@@ -18,8 +18,8 @@ enum UnitShape {
 pub struct ServiceTime {
     base_ns: f64,
     per_item_ns: f64,
-    /// Mean of a batch of `i + 1`, ns, when from a profile.
-    curve: Vec<f64>,
+    /// Mean of a batch of `i + 1`, when from a profile (shared by every replica's sampler).
+    curve: std::sync::Arc<[SimDuration]>,
     shape: UnitShape,
 }
 
@@ -43,7 +43,7 @@ impl ServiceTime {
         ServiceTime {
             base_ns: spec.base.0 as f64,
             per_item_ns: spec.per_item.0 as f64,
-            curve: spec.curve.iter().map(|d| d.0 as f64).collect(),
+            curve: spec.curve.clone(),
             shape,
         }
     }
@@ -52,7 +52,7 @@ impl ServiceTime {
     fn mean_ns(&self, n: u32) -> f64 {
         match self.curve.len() {
             0 => self.base_ns + self.per_item_ns * n as f64,
-            len => self.curve[(n.max(1) as usize).min(len) - 1],
+            len => self.curve[(n.max(1) as usize).min(len) - 1].0 as f64,
         }
     }
 
@@ -77,6 +77,21 @@ impl ServiceTime {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn replicas_share_one_batch_time_table() {
+        let spec = ServiceTimeSpec {
+            distribution: Family::Deterministic,
+            base: SimDuration(0),
+            per_item: SimDuration(0),
+            curve: vec![SimDuration(10), SimDuration(15)].into(),
+        };
+        let (a, b) = (ServiceTime::new(&spec), ServiceTime::new(&spec));
+        assert!(std::sync::Arc::ptr_eq(&a.curve, &b.curve));
+        assert_eq!(a.mean(2), SimDuration(15));
+        assert_eq!(a.mean(9), SimDuration(15));
+    }
+
     use super::*;
     use crate::engine::RngStreams;
 
@@ -85,7 +100,7 @@ mod tests {
             distribution: d,
             base: SimDuration::from_millis(4),
             per_item: SimDuration::from_millis(1),
-            curve: Vec::new(),
+            curve: Vec::new().into(),
         });
         let mut rng = RngStreams::new(11).stream("st");
         let n = 200_000;

@@ -318,7 +318,7 @@ mod tests {
             distribution: Distribution::Deterministic,
             base: SimDuration::from_millis(10),
             per_item: SimDuration::from_millis(1),
-            curve: Vec::new(),
+            curve: Vec::new().into(),
         });
         let mut e = TritonEngine::new(
             policy(4, &[], 2_000),
@@ -363,7 +363,7 @@ mod tests {
             distribution: Distribution::Deterministic,
             base: SimDuration::from_millis(10),
             per_item: SimDuration::ZERO,
-            curve: Vec::new(),
+            curve: Vec::new().into(),
         });
         let mut e = TritonEngine::new(
             policy(1, &[], 0),
