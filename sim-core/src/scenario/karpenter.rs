@@ -1,6 +1,7 @@
 //! `[karpenter]` and `[[karpenter.nodepool]]`: Karpenter's NodePools (upstream field names),
 //! each expanded into one candidate node pool per instance type and capacity type its
-//! requirements allow, launched on demand by the simulated Karpenter.
+//! requirements allow (those of its `[[karpenter.nodepool.change]]`s included), launched on
+//! demand by the simulated Karpenter.
 
 use super::cluster::ClusterSpec;
 use super::error::closest;

@@ -1,9 +1,10 @@
 //! Karpenter: batches pending pods (the batch closes after `batchIdleDuration` without a new one,
 //! or `batchMaxDuration` after it opened), packs them onto new NodeClaims and launches each as
 //! the cheapest instance type (on-demand or spot) of its NodePool that fits its pods; every 10 s
-//! the disruption controller deletes empty nodes and (with `WhenEmptyOrUnderutilized`) deletes
-//! or replaces with a cheaper one a node whose pods fit elsewhere, within the disruption budgets,
-//! each command executed 15 s later if still valid. Expired nodes are drained.
+//! the disruption controller runs its methods in upstream's order (Emptiness, Drift, multi-node
+//! then single-node consolidation, the last two in [`consolidation`], Drift in [`drift`]) within
+//! the disruption budgets, consolidation commands executed 15 s later if still valid. Expired
+//! nodes are drained.
 
 use super::snapshot::topology_bound;
 use super::{NodePhase, World};
