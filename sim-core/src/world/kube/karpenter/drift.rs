@@ -31,7 +31,7 @@ impl World {
                 Some((n.pods > 0, since, i, np))
             })
             .collect();
-        d.sort_unstable_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+        d.sort_unstable();
         d.into_iter().map(|(_, _, i, np)| (i, np)).collect()
     }
 
