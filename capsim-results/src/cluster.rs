@@ -111,6 +111,8 @@ pub struct KarpenterOutcome {
     pub nodes_replaced: u64,
     /// Nodes drained because they reached `expireAfter`.
     pub nodes_expired: u64,
+    /// Drifted nodes deleted or replaced after a NodePool change.
+    pub nodes_drifted: u64,
 }
 
 /// One VPA recommendation for the Deployment's container.

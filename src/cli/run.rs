@@ -425,6 +425,9 @@ pub fn render(s: &Summary, out: &Path, requests: bool) -> String {
                 k.nodes_replaced,
                 k.nodes_expired
             );
+            if k.nodes_drifted > 0 {
+                let _ = writeln!(t, "             drifted {}", k.nodes_drifted);
+            }
         }
         super::batch::render(&mut t, c);
         if let Some(v) = &c.vpa {

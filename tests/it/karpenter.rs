@@ -369,3 +369,157 @@ fn a_spot_interruption_launches_the_replacement_at_once() {
         790.0
     );
 }
+
+/// A catalog adding `small` (one A10G, $1.00/h) and `trio` (three A10Gs, $2.50/h): one `trio`
+/// is cheaper than three `small`s but not than two.
+fn small_and_trio() -> sim_core::catalog::Catalog {
+    let it = |id: &str, gpus: u32, vcpu: u32, mem: &str, price: f64| {
+        format!("[[instance]]\nid = \"{id}\"\nprovider = \"aws\"\nregion = \"us-east-1\"\nvcpu = {vcpu}\nmemory = \"{mem}\"\ngpu = \"a10g\"\ngpu_count = {gpus}\non_demand_usd_per_hour = {price:.2}\nprice_date = \"2026-12-01\"\nprice_source = \"made up for a test\"\n")
+    };
+    let src = it("small", 1, 4, "16Gi", 1.0) + &it("trio", 3, 12, "48Gi", 2.5);
+    sim_core::catalog::Catalog::builtin()
+        .with_instances(&src, "trio.toml")
+        .unwrap()
+}
+
+/// Multi-node consolidation (`MultiNodeConsolidation.ComputeCommands`): four one-pod `small`
+/// nodes, launched for pods that arrive 20 s apart (at 1, 21, 41 and 61 s; Ready 180 s later,
+/// at 181 to 241 s, their pods bound then), consolidatable 60 s after that (241, 261, 281 and
+/// 301 s). Two together cost $2.00/h, less than a `trio`, so while two or three are candidates
+/// the binary search's first probe (two nodes) fails and nothing happens; single-node finds
+/// nothing either (no node is cheaper than a `small`). At the poll at 310 s there are four
+/// candidates (budget `"100%"`), all at savings ratio $1.00 / 2 pods, so in node order: the
+/// first probe is three nodes, whose pods fit one `trio` ($2.50 < $3.00): valid; the next, four,
+/// needs two new nodes: invalid. The command replaces the first three nodes with a `trio`,
+/// launched after the 15 s validation, at 325 s, and Ready at 505 s, when the three are drained.
+#[test]
+fn multi_node_consolidation_replaces_three_nodes_with_one_cheaper_node() {
+    let src = SCENARIO
+        .replace(
+            "values = [\"g5.xlarge\", \"g5.12xlarge\", \"g6e.xlarge\"]",
+            "values = [\"small\", \"trio\"]",
+        )
+        .replace(
+            "{ consolidationPolicy = \"WhenEmpty\", consolidateAfter = \"25s\" }",
+            "{ consolidationPolicy = \"WhenEmptyOrUnderutilized\", consolidateAfter = \"1m\", budgets = [{ nodes = \"100%\" }] }",
+        )
+        .replace(
+            "scale = [{ at = \"5m\", replicas = 2 }, { at = \"20m\", replicas = 1 }]",
+            "scale = [{ at = \"20s\", replicas = 2 }, { at = \"40s\", replicas = 3 }, { at = \"60s\", replicas = 4 }]",
+        )
+        .replace("horizon = \"40m\"", "horizon = \"20m\"");
+    let r = run_with(&src, &small_and_trio());
+    let rows = &r.series;
+    let c = r.summary.cluster.as_ref().unwrap();
+    assert_eq!(first(rows, |r| r.nodes_ready == 4), 250.0);
+    assert!(rows
+        .iter()
+        .filter(|r| r.time_s < 325.0)
+        .all(|r| r.nodes <= 4));
+    assert_eq!(first(rows, |r| r.nodes == 5), 330.0);
+    assert_eq!(first(rows, |r| r.time_s > 330.0 && r.nodes < 5), 510.0);
+    let k = c.karpenter.as_ref().unwrap();
+    assert_eq!((k.nodes_launched, k.nodes_replaced), (5, 3));
+    let names: Vec<&str> = c.pools.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["gpu/small/on-demand", "gpu/trio/on-demand"]);
+    assert_eq!(c.nodes_at_horizon, 2);
+    // Billed: the three `small`s from 1, 21 and 41 s to 505 s, the fourth from 61 s to the
+    // horizon (1200 s), at $1.00/h; the `trio` from 325 s, at $2.50/h.
+    let cost = |n: &str| c.pools.iter().find(|p| p.name == n).unwrap().cost_usd;
+    let small = (504.0 + 484.0 + 464.0 + 1139.0) / 3600.0;
+    assert!((cost("gpu/small/on-demand") - small).abs() < 1e-9);
+    assert!((cost("gpu/trio/on-demand") - 875.0 * 2.5 / 3600.0).abs() < 1e-9);
+}
+
+/// Drift (`Drift.ComputeCommands`): three one-pod `g5.xlarge` nodes (launched at 1, 61 and
+/// 121 s, Ready at 181, 241 and 301 s); at 20 m the NodePool's requirements change to
+/// `g6e.xlarge` only, so all three drift at 1200 s. The default budget (10% of three nodes,
+/// rounded up: one) lets one go at a time, oldest first: the poll at 1200 s launches a
+/// `g6e.xlarge` for the first, which is drained when it is Ready.
+#[test]
+fn a_nodepool_change_drifts_nodes_replaced_one_at_a_time() {
+    let src = SCENARIO
+        .replace(
+            "scale = [{ at = \"5m\", replicas = 2 }, { at = \"20m\", replicas = 1 }]",
+            "scale = [{ at = \"1m\", replicas = 2 }, { at = \"2m\", replicas = 3 }]",
+        )
+        .replace(
+            "consolidateAfter = \"25s\" }\n",
+            "consolidateAfter = \"25s\" }\n[[karpenter.nodepool.change]]\nat = \"20m\"\nrequirements = [\n  { key = \"node.kubernetes.io/instance-type\", operator = \"In\", values = [\"g6e.xlarge\"] },\n]\n",
+        )
+        .replace("horizon = \"40m\"", "horizon = \"60m\"");
+    let s = parse_scenario(&src, "karpenter.toml").unwrap_or_else(|e| panic!("{e}"));
+    let r = sim_core::run(&s, Inputs::default()).unwrap();
+    let rows = &r.series;
+    // One replacement in flight at a time: four nodes (three Ready) from the first launch at
+    // 1200 s until the last old node goes at 1740 s.
+    assert!(rows
+        .iter()
+        .filter(|r| r.time_s <= 1200.0)
+        .all(|r| r.nodes <= 3));
+    assert!(rows
+        .iter()
+        .filter(|r| r.time_s > 1200.0 && r.time_s <= 1740.0)
+        .all(|r| r.nodes == 4 && r.nodes_ready == 3));
+    assert_eq!(first(rows, |r| r.time_s > 1200.0 && r.nodes == 3), 1750.0);
+    let c = r.summary.cluster.as_ref().unwrap();
+    let k = c.karpenter.as_ref().unwrap();
+    assert_eq!(
+        (k.nodes_launched, k.nodes_drifted, k.nodes_replaced),
+        (6, 3, 0)
+    );
+    // The first replacement is Ready at 1380 s; its old node drains at once (its pod goes to
+    // the new node) and the budget frees: the poll at 1380 s replaces the second (Ready at
+    // 1560 s), the poll at 1560 s the third (Ready at 1740 s). Billed: the g5.xlarges from 1,
+    // 61 and 121 s to 1380, 1560 and 1740 s; the g6e.xlarges from 1200, 1380 and 1560 s to the
+    // horizon (3600 s).
+    let cost = |n: &str| c.pools.iter().find(|p| p.name == n).unwrap().cost_usd;
+    let old = (1379.0 + 1499.0 + 1619.0) * 1.006 / 3600.0;
+    let new = (2400.0 + 2220.0 + 2040.0) * 1.861 / 3600.0;
+    assert!((cost("gpu/g5.xlarge/on-demand") - old).abs() < 1e-9);
+    assert!((cost("gpu/g6e.xlarge/on-demand") - new).abs() < 1e-9);
+    assert_eq!(c.nodes_at_horizon, 3);
+}
+
+/// `[[karpenter.nodepool.change]]` errors are located: a misspelt instance type, a misspelt
+/// duration, a change out of time order, a missing `requirements`.
+#[test]
+fn a_misspelt_nodepool_change_is_a_located_error() {
+    let e = |change: &str| {
+        let src = SCENARIO.replace(
+            "consolidateAfter = \"25s\" }\n",
+            &format!("consolidateAfter = \"25s\" }}\n{change}"),
+        );
+        parse_scenario(&src, "karpenter.toml")
+            .unwrap_err()
+            .to_string()
+    };
+    let one = |at: &str, ty: &str| {
+        format!("[[karpenter.nodepool.change]]\nat = \"{at}\"\nrequirements = [{{ key = \"node.kubernetes.io/instance-type\", operator = \"In\", values = [\"{ty}\"] }}]\n")
+    };
+    let m = e(&one("20m", "g6e.xlarg"));
+    assert!(
+        m.contains("karpenter.toml:15:")
+            && m.contains("karpenter.nodepool[0].change[0].requirements[0].values[0]")
+            && m.contains("unknown value `g6e.xlarg`")
+            && m.contains("did you mean `g6e.xlarge`?"),
+        "{m}"
+    );
+    let m = e(&one("20 minutes", "g6e.xlarge"));
+    assert!(
+        m.contains("karpenter.toml:14:") && m.contains("karpenter.nodepool[0].change[0].at"),
+        "{m}"
+    );
+    let m = e(&(one("20m", "g6e.xlarge") + &one("10m", "g5.xlarge")));
+    assert!(
+        m.contains("karpenter.nodepool[0].change[1].at") && m.contains("time order"),
+        "{m}"
+    );
+    let m = e("[[karpenter.nodepool.change]]\nat = \"20m\"\n");
+    assert!(
+        m.contains("karpenter.nodepool[0].change[0]") && m.contains("requirements"),
+        "{m}"
+    );
+    let m = e("[[karpenter.nodepool.change]]\nat = \"20m\"\nrequirement = []\n");
+    assert!(m.contains("did you mean `requirements`?"), "{m}");
+}

@@ -1,6 +1,7 @@
 //! `[karpenter]` and `[[karpenter.nodepool]]`: Karpenter's NodePools (upstream field names),
 //! each expanded into one candidate node pool per instance type and capacity type its
-//! requirements allow, launched on demand by the simulated Karpenter.
+//! requirements allow (those of its `[[karpenter.nodepool.change]]`s included), launched on
+//! demand by the simulated Karpenter.
 
 use super::cluster::ClusterSpec;
 use super::error::closest;
@@ -92,6 +93,19 @@ pub struct RawKarpenterNodePool {
     pub disruption: Option<RawDisruption>,
     /// capsim: launch to Ready (the cloud's boot time and node initialisation).
     pub provisioning_delay: Option<String>,
+    /// capsim: `[[karpenter.nodepool.change]]`, edits of the NodePool during the run.
+    pub change: Option<Vec<RawNodePoolChange>>,
+}
+
+/// `[[karpenter.nodepool.change]]`: at `at`, the NodePool's `requirements` are replaced (as
+/// `kubectl apply` of an edited NodePool would); nodes they no longer allow drift.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNodePoolChange {
+    /// When the change is applied (a duration from the start).
+    pub at: Option<String>,
+    /// The new `spec.template.spec.requirements`, whole.
+    pub requirements: Option<Vec<RawRequirement>>,
 }
 
 /// A node-selector requirement.
@@ -146,7 +160,7 @@ pub enum DisruptionReason {
     Empty,
     /// A node whose pods fit elsewhere.
     Underutilized,
-    /// A node that drifted from its NodePool (not modelled; accepted for budgets).
+    /// A node its NodePool's requirements no longer allow (after a `change`).
     Drifted,
 }
 
@@ -197,6 +211,55 @@ pub struct KarpenterNodePool {
     pub budgets: Vec<Budget>,
     /// `expireAfter`; `None` for `Never`.
     pub expire_after: Option<SimDuration>,
+    /// Changes of its requirements, in time order.
+    pub changes: Vec<NodePoolChange>,
+}
+
+/// A NodePool's requirements changed at a time: the candidates they allow from then on.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodePoolChange {
+    /// When (from the start of the run).
+    pub at: SimDuration,
+    /// Indices into the cluster's pools of the candidates the new requirements allow.
+    pub candidates: Vec<usize>,
+}
+
+impl KarpenterNodePool {
+    /// The candidates its requirements allow at `t` (from the start of the run).
+    pub fn candidates_at(&self, t: SimDuration) -> &[usize] {
+        self.changes
+            .iter()
+            .rev()
+            .find(|c| c.at <= t)
+            .map_or(&self.candidates, |c| &c.candidates)
+    }
+
+    /// Every candidate it may ever launch (initial requirements and all changes).
+    pub fn all_candidates(&self) -> impl Iterator<Item = usize> + '_ {
+        self.candidates
+            .iter()
+            .chain(self.changes.iter().flat_map(|c| c.candidates.iter()))
+            .copied()
+    }
+
+    /// Since when a node of candidate `pool` launched at `launched` has been drifted at `t`: the
+    /// earliest of the consecutive changes up to `t` (none before the launch) whose requirements
+    /// do not allow it.
+    pub fn drifted_since(
+        &self,
+        pool: usize,
+        launched: SimDuration,
+        t: SimDuration,
+    ) -> Option<SimDuration> {
+        let mut since = None;
+        for c in self.changes.iter().rev().filter(|c| c.at <= t) {
+            if c.at < launched || c.candidates.contains(&pool) {
+                break;
+            }
+            since = Some(c.at);
+        }
+        since
+    }
 }
 
 /// Karpenter, validated.
@@ -342,72 +405,42 @@ impl Validator<'_> {
                     format!("expected a unique NodePool name; `{name}` is used twice"),
                 ));
             }
-            let reqs = self.requirements(&key, np, catalog)?;
-            let mut candidates = Vec::new();
-            let mut ids = catalog.instance_ids();
-            ids.sort_unstable();
-            for id in ids {
-                let it = catalog.instance(id).expect("listed by the catalog");
-                for ct in [CapacityType::OnDemand, CapacityType::Spot] {
-                    if ct == CapacityType::Spot && it.spot_usd_per_hour.is_none() {
-                        continue;
-                    }
-                    let labels = candidate_labels(it, ct);
-                    if !reqs.iter().all(|r| r.matches(&labels)) {
-                        continue;
-                    }
-                    let mut node_labels = np.labels.clone().unwrap_or_default();
-                    node_labels.insert("karpenter.sh/nodepool".into(), name.clone());
-                    node_labels.insert("karpenter.sh/capacity-type".into(), ct.name().into());
-                    let synthetic = RawNodePool {
-                        name: Some(format!("{name}/{id}/{}", ct.name())),
-                        instance_type: Some(id.to_string()),
-                        capacity_type: Some(match ct {
-                            CapacityType::OnDemand => RawCapacityType::OnDemand,
-                            CapacityType::Spot => RawCapacityType::Spot,
-                        }),
-                        min_size: Some(0),
-                        max_size: Some(u32::MAX),
-                        initial_size: Some(0),
-                        provisioning_delay: np.provisioning_delay.clone(),
-                        labels: Some(node_labels),
-                        taints: np.taints.as_ref().map(|ts| {
-                            ts.iter()
-                                .map(|t| RawTaint {
-                                    key: t.key.clone(),
-                                    value: t.value.clone(),
-                                    effect: t.effect,
-                                })
-                                .collect()
-                        }),
-                        system_reserved: None,
-                        max_pods: None,
-                        image_pull_bandwidth: None,
-                        model_load_bandwidth: None,
-                        scale: None,
-                        mig_layout: None,
-                        mig_strategy: None,
-                        time_slicing: None,
-                        cost_rates: None,
-                        mig_reconfigure: None,
-                        mig_reconfigure_time: None,
-                    };
-                    let spec = self.pool(&key, &synthetic, catalog)?;
-                    if cluster.pools.iter().any(|p| p.name == spec.name) {
-                        return Err(self.err(
-                            &format!("{key}.name"),
-                            format!("a [[node_pool]] is already named `{}`", spec.name),
-                        ));
-                    }
-                    candidates.push(cluster.pools.len());
-                    cluster.pools.push(spec);
+            let first_own = cluster.pools.len();
+            let reqs = self.requirements(&key, np.requirements.as_ref(), catalog)?;
+            let candidates =
+                self.nodepool_candidates(&key, &name, np, &reqs, catalog, &mut cluster, first_own)?;
+            let mut changes: Vec<NodePoolChange> = Vec::new();
+            for (j, c) in np.change.iter().flatten().enumerate() {
+                let ck = format!("{key}.change[{j}]");
+                let at = self.required(
+                    &format!("{ck}.at"),
+                    c.at.as_ref(),
+                    "`at`, when the NodePool changes (a duration such as \"2h\")",
+                )?;
+                let at = self.duration(&format!("{ck}.at"), Some(at), SimDuration::ZERO)?;
+                if changes.last().is_some_and(|p| p.at >= at) {
+                    return Err(self.err(
+                        &format!("{ck}.at"),
+                        "expected changes in time order: each `at` later than the one before",
+                    ));
                 }
-            }
-            if candidates.is_empty() {
-                return Err(self.err(
-                    &format!("{key}.requirements"),
-                    "no instance type of the catalog meets these requirements (spot needs a spot price in the catalog)",
-                ));
+                let Some(raw_reqs) = c.requirements.as_ref() else {
+                    return Err(self.err(
+                        &format!("{ck}.requirements"),
+                        "missing: expected `requirements`, the NodePool's new requirements",
+                    ));
+                };
+                let reqs = self.requirements(&ck, Some(raw_reqs), catalog)?;
+                let candidates = self.nodepool_candidates(
+                    &ck,
+                    &name,
+                    np,
+                    &reqs,
+                    catalog,
+                    &mut cluster,
+                    first_own,
+                )?;
+                changes.push(NodePoolChange { at, candidates });
             }
             let mut limits = BTreeMap::new();
             for (r, q) in np.limits.iter().flatten() {
@@ -470,6 +503,7 @@ impl Validator<'_> {
                 consolidate_after,
                 budgets,
                 expire_after,
+                changes,
             });
         }
         nodepools.sort_by_key(|p| std::cmp::Reverse(p.weight));
@@ -482,6 +516,95 @@ impl Validator<'_> {
                 spot_to_spot,
             }),
         ))
+    }
+
+    /// The candidate pools `reqs` allow for NodePool `name`, appended to the cluster unless one
+    /// of its own (from index `first_own`) already has that name.
+    #[allow(clippy::too_many_arguments)]
+    fn nodepool_candidates(
+        &self,
+        key: &str,
+        name: &str,
+        np: &RawKarpenterNodePool,
+        reqs: &[Req],
+        catalog: &Catalog,
+        cluster: &mut ClusterSpec,
+        first_own: usize,
+    ) -> Result<Vec<usize>, ScenarioError> {
+        let mut candidates = Vec::new();
+        let mut ids = catalog.instance_ids();
+        ids.sort_unstable();
+        for id in ids {
+            let it = catalog.instance(id).expect("listed by the catalog");
+            for ct in [CapacityType::OnDemand, CapacityType::Spot] {
+                if ct == CapacityType::Spot && it.spot_usd_per_hour.is_none() {
+                    continue;
+                }
+                let labels = candidate_labels(it, ct);
+                if !reqs.iter().all(|r| r.matches(&labels)) {
+                    continue;
+                }
+                let mut node_labels = np.labels.clone().unwrap_or_default();
+                let pool_name = format!("{name}/{id}/{}", ct.name());
+                if let Some(i) =
+                    (first_own..cluster.pools.len()).find(|&i| cluster.pools[i].name == pool_name)
+                {
+                    candidates.push(i);
+                    continue;
+                }
+                node_labels.insert("karpenter.sh/nodepool".into(), name.to_string());
+                node_labels.insert("karpenter.sh/capacity-type".into(), ct.name().into());
+                let synthetic = RawNodePool {
+                    name: Some(pool_name),
+                    instance_type: Some(id.to_string()),
+                    capacity_type: Some(match ct {
+                        CapacityType::OnDemand => RawCapacityType::OnDemand,
+                        CapacityType::Spot => RawCapacityType::Spot,
+                    }),
+                    min_size: Some(0),
+                    max_size: Some(u32::MAX),
+                    initial_size: Some(0),
+                    provisioning_delay: np.provisioning_delay.clone(),
+                    labels: Some(node_labels),
+                    taints: np.taints.as_ref().map(|ts| {
+                        ts.iter()
+                            .map(|t| RawTaint {
+                                key: t.key.clone(),
+                                value: t.value.clone(),
+                                effect: t.effect,
+                            })
+                            .collect()
+                    }),
+                    system_reserved: None,
+                    max_pods: None,
+                    image_pull_bandwidth: None,
+                    model_load_bandwidth: None,
+                    scale: None,
+                    mig_layout: None,
+                    mig_strategy: None,
+                    time_slicing: None,
+                    cost_rates: None,
+                    mig_reconfigure: None,
+                    mig_reconfigure_time: None,
+                };
+                let spec = self.pool(key, &synthetic, catalog)?;
+                if cluster.pools.iter().any(|p| p.name == spec.name) {
+                    return Err(self.err(
+                        &format!("{}.name", key.split(".change[").next().unwrap_or(key)),
+                        format!("a [[node_pool]] is already named `{}`", spec.name),
+                    ));
+                }
+                candidates.push(cluster.pools.len());
+                cluster.pools.push(spec);
+            }
+        }
+        if candidates.is_empty() {
+            return Err(self.err(
+                    &format!("{key}.requirements"),
+                    "no instance type of the catalog meets these requirements (spot needs a spot price in the catalog)",
+                ));
+        }
+        Ok(candidates)
     }
 
     fn budget(&self, key: &str, b: &RawBudget) -> Result<Budget, ScenarioError> {
@@ -531,12 +654,12 @@ impl Validator<'_> {
     fn requirements(
         &self,
         key: &str,
-        np: &RawKarpenterNodePool,
+        requirements: Option<&Vec<RawRequirement>>,
         catalog: &Catalog,
     ) -> Result<Vec<Req>, ScenarioError> {
         let mut out = Vec::new();
         let mut has_capacity_type = false;
-        for (j, r) in np.requirements.iter().flatten().enumerate() {
+        for (j, r) in requirements.into_iter().flatten().enumerate() {
             let rk = format!("{key}.requirements[{j}]");
             let k = self.required(
                 &format!("{rk}.key"),

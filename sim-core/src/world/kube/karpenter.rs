@@ -1,9 +1,10 @@
 //! Karpenter: batches pending pods (the batch closes after `batchIdleDuration` without a new one,
 //! or `batchMaxDuration` after it opened), packs them onto new NodeClaims and launches each as
 //! the cheapest instance type (on-demand or spot) of its NodePool that fits its pods; every 10 s
-//! the disruption controller deletes empty nodes and (with `WhenEmptyOrUnderutilized`) deletes
-//! or replaces with a cheaper one a node whose pods fit elsewhere, within the disruption budgets,
-//! each command executed 15 s later if still valid. Expired nodes are drained.
+//! the disruption controller runs its methods in upstream's order (Emptiness, Drift, multi-node
+//! then single-node consolidation, the last two in [`consolidation`], Drift in [`drift`]) within
+//! the disruption budgets, consolidation commands executed 15 s later if still valid. Expired
+//! nodes are drained.
 
 use super::snapshot::topology_bound;
 use super::{NodePhase, World};
@@ -12,10 +13,13 @@ use crate::engine::{SimDuration, SimTime};
 use crate::ids::{NodeId, PodId};
 use crate::metrics::RequestSink;
 use crate::results::KarpenterOutcome;
-use crate::scenario::karpenter::{defaults, ConsolidationPolicy, DisruptionReason, KarpenterSpec};
+use crate::scenario::karpenter::{defaults, DisruptionReason, KarpenterSpec};
 use crate::scheduler::filter::filter;
 use crate::scheduler::{new_node_limit, NodeView, PodView};
 use crate::world::Event;
+
+mod consolidation;
+mod drift;
 
 /// Cheaper spot types single-node spot-to-spot consolidation needs, and the most it launches
 /// among (`MinInstanceTypesForSpotToSpotConsolidation`).
@@ -35,8 +39,17 @@ struct Batch {
 enum Command {
     /// Delete these nodes (their last pod event when chosen), for this reason.
     Delete(Vec<(NodeId, SimTime)>, DisruptionReason),
-    /// Replace a node (its last pod event when chosen) with a new node of a cheaper pool.
-    Replace(NodeId, SimTime, usize),
+    /// Replace these nodes (their last pod events when chosen) with one new node of a cheaper
+    /// pool.
+    Replace(Vec<(NodeId, SimTime)>, usize),
+}
+
+/// Replacement nodes launching, and the nodes drained once they are all Ready.
+#[derive(Clone, Debug)]
+struct Replacement {
+    new: Vec<NodeId>,
+    old: Vec<NodeId>,
+    reason: DisruptionReason,
 }
 
 /// What Karpenter remembers.
@@ -52,8 +65,8 @@ pub(in crate::world) struct Karpenter {
     /// The cluster's state (node versions, nodes, candidates) when single-node consolidation
     /// last found nothing.
     unchanged_since_failure: Option<(u64, usize, usize)>,
-    /// Replacement nodes launching, and the node each replaces.
-    replacing: Vec<(NodeId, NodeId)>,
+    /// Replacements in flight.
+    replacing: Vec<Replacement>,
     /// Candidate pools (spot offerings) unavailable until a time, after an interruption.
     unavailable: Vec<(usize, SimTime)>,
     outcome: KarpenterOutcome,
@@ -64,12 +77,12 @@ impl Karpenter {
         let pools = spec
             .nodepools
             .iter()
-            .flat_map(|n| n.candidates.iter().copied())
+            .flat_map(|n| n.all_candidates())
             .max()
             .map_or(0, |m| m + 1);
         let mut nodepool_of = vec![None; pools];
         for (i, np) in spec.nodepools.iter().enumerate() {
-            for &c in &np.candidates {
+            for c in np.all_candidates() {
                 nodepool_of[c] = Some(i);
             }
         }
@@ -94,6 +107,34 @@ impl Karpenter {
     /// Counters for the summary.
     pub(in crate::world) fn outcome(&self) -> KarpenterOutcome {
         self.outcome.clone()
+    }
+
+    /// The NodePool that launches nodes of cluster pool `pool`, if any.
+    fn nodepool(&self, pool: usize) -> Option<usize> {
+        self.nodepool_of.get(pool).copied().flatten()
+    }
+
+    /// Whether node `i` is launching as, or waiting to be drained for, a replacement.
+    fn busy(&self, i: usize) -> bool {
+        self.replacing
+            .iter()
+            .any(|r| r.new.iter().chain(&r.old).any(|n| n.index() == i))
+    }
+}
+
+/// Takes room for a pod on the first launching node (of `room`: node, requested, pods meant for
+/// it) that accepts it, within `limit` pods per node; false if none does.
+fn take_room(w: &World, room: &mut [(usize, ResVec, u32)], pod: &PodView, limit: u32) -> bool {
+    let slot = room
+        .iter_mut()
+        .find(|(i, used, n)| *n < limit && accepts(w, pod, w.kube.nodes[*i].pool.index(), used));
+    match slot {
+        Some((_, used, n)) => {
+            used.add(pod.requests);
+            *n += 1;
+            true
+        }
+        None => false,
     }
 }
 
@@ -241,7 +282,7 @@ impl World {
             let zeros = ResVec::zeros(k.names.len());
             for &np in nodepools {
                 let opts: Vec<usize> = karp.spec.nodepools[np]
-                    .candidates
+                    .candidates_at(self.now.since(SimTime::ZERO))
                     .iter()
                     .copied()
                     .filter(|&p| accepts(self, &view, p, &zeros))
@@ -344,16 +385,8 @@ impl World {
                 nonzero_requests,
                 held_off: &[],
             };
-            let limit = new_node_limit(view.template);
-            let slot = room.iter_mut().find(|(i, used, n)| {
-                *n < limit && accepts(self, &view, k.nodes[*i].pool.index(), used)
-            });
-            match slot {
-                Some((_, used, n)) => {
-                    used.add(requests);
-                    *n += 1;
-                }
-                None => pods.push(pod),
+            if !take_room(self, &mut room, &view, new_node_limit(view.template)) {
+                pods.push(pod);
             }
         }
         // Pods still on a deleting node (a spot interruption's drain the PodDisruptionBudget
@@ -385,16 +418,8 @@ impl World {
                     used.add(requests);
                     continue;
                 }
-                let limit = new_node_limit(view.template);
-                let slot = room.iter_mut().find(|(i, used, n)| {
-                    *n < limit && accepts(self, &view, k.nodes[*i].pool.index(), used)
-                });
-                match slot {
-                    Some((_, used, n)) => {
-                        used.add(requests);
-                        *n += 1;
-                    }
-                    None => pods.push(pod),
+                if !take_room(self, &mut room, &view, new_node_limit(view.template)) {
+                    pods.push(pod);
                 }
             }
         }
@@ -447,7 +472,7 @@ impl World {
         let karp = k.karpenter.as_ref().expect("karpenter");
         let (mut nodes, mut disrupting) = (0u32, 0u32);
         for n in &k.nodes {
-            if karp.nodepool_of.get(n.pool.index()).copied().flatten() != Some(np) {
+            if karp.nodepool(n.pool.index()) != Some(np) {
                 continue;
             }
             match n.phase {
@@ -459,18 +484,14 @@ impl World {
                 _ => {}
             }
         }
-        // A replacement in flight counts its old node as disrupting.
+        // A replacement in flight counts its old nodes as disrupting.
         disrupting += karp
             .replacing
             .iter()
-            .filter(|(_, old)| {
-                k.nodes[old.index()].phase == NodePhase::Ready
-                    && karp
-                        .nodepool_of
-                        .get(k.nodes[old.index()].pool.index())
-                        .copied()
-                        .flatten()
-                        == Some(np)
+            .flat_map(|r| &r.old)
+            .filter(|old| {
+                let n = &k.nodes[old.index()];
+                n.phase == NodePhase::Ready && karp.nodepool(n.pool.index()) == Some(np)
             })
             .count() as u32;
         let allowed = karp.spec.nodepools[np]
@@ -488,16 +509,15 @@ impl World {
         let k = &self.kube;
         let karp = k.karpenter.as_ref()?;
         let n = &k.nodes[i];
-        let np = karp.nodepool_of.get(n.pool.index()).copied().flatten()?;
+        let np = karp.nodepool(n.pool.index())?;
         let after = karp.spec.nodepools[np].consolidate_after?;
-        let busy = karp
-            .replacing
-            .iter()
-            .any(|&(new, old)| new.index() == i || old.index() == i);
-        (n.phase == NodePhase::Ready && !busy && self.now >= n.last_pod_event + after).then_some(np)
+        (n.phase == NodePhase::Ready && !karp.busy(i) && self.now >= n.last_pod_event + after)
+            .then_some(np)
     }
 
-    /// The disruption controller's poll.
+    /// The disruption controller's poll: expiration, then the first method that yields a
+    /// command, in upstream's order (`NewMethods`): Emptiness, Drift, multi-node then
+    /// single-node consolidation.
     pub(in crate::world) fn on_karpenter_disrupt<S: RequestSink>(&mut self, sink: &mut S) {
         let Some(k) = &self.kube.karpenter else {
             return;
@@ -508,7 +528,7 @@ impl World {
         let expired: Vec<usize> = (0..self.kube.nodes.len())
             .filter(|&i| {
                 let n = &self.kube.nodes[i];
-                let np = k.nodepool_of.get(n.pool.index()).copied().flatten();
+                let np = k.nodepool(n.pool.index());
                 np.and_then(|np| k.spec.nodepools[np].expire_after)
                     .is_some_and(|e| n.phase == NodePhase::Ready && n.launched + e <= now)
             })
@@ -537,8 +557,16 @@ impl World {
                 break;
             }
         }
+        // Drift: executed at once, without the consolidation methods' validation delay.
+        if command.is_none() && self.karpenter_drift(sink) {
+            let next = now + defaults::DISRUPTION_POLL;
+            if next < self.horizon {
+                self.queue.push(next, Event::KarpenterDisrupt);
+            }
+            return;
+        }
         if command.is_none() {
-            command = self.single_node_consolidation();
+            command = self.consolidation();
         }
         let next = match command {
             Some(c) => {
@@ -555,20 +583,25 @@ impl World {
         }
     }
 
-    /// Where the pods of node `cand` would go without it: (pods left over for a new node).
-    fn reschedule_without(&self, cand: usize) -> Vec<PodId> {
+    /// Where the pods of nodes `cands` would go without them (upstream's `SimulateScheduling`:
+    /// every other Ready node, the other candidates of a multi-node probe excluded): the pods
+    /// left over for new nodes.
+    fn reschedule_without(&self, cands: &[usize]) -> Vec<PodId> {
         let k = &self.kube;
-        let moving = k.running_on(NodeId(cand as u32));
+        let moving: Vec<PodId> = cands
+            .iter()
+            .flat_map(|&c| k.running_on(NodeId(c as u32)))
+            .collect();
         // Pods whose placement depends on the others' (spread, anti-affinity): the scheduler's
-        // filters on a snapshot without the candidate.
+        // filters on a snapshot without the candidates.
         if moving.iter().any(|&p| topology_bound(k.template_of(p))) {
-            return k.reschedule_elsewhere(cand, &moving, |_| true);
+            return k.reschedule_elsewhere(cands, &moving, |_| true);
         }
         let mut used: Vec<(usize, ResVec)> = k
             .nodes
             .iter()
             .enumerate()
-            .filter(|(i, n)| *i != cand && n.phase == NodePhase::Ready)
+            .filter(|(i, n)| !cands.contains(i) && n.phase == NodePhase::Ready)
             .map(|(i, n)| (i, n.requested.clone()))
             .collect();
         let mut left = Vec::new();
@@ -607,110 +640,8 @@ impl World {
         left
     }
 
-    /// One node (fewest pods first) whose pods fit on the other nodes, or on those plus one new
-    /// node cheaper than it.
-    fn single_node_consolidation(&mut self) -> Option<Command> {
-        let k = &self.kube;
-        let karp = k.karpenter.as_ref()?;
-        let mut cands: Vec<(u32, usize, usize)> = (0..k.nodes.len())
-            .filter_map(|i| {
-                let np = self.consolidatable(i)?;
-                let n = &k.nodes[i];
-                (n.pods > 0
-                    && karp.spec.nodepools[np].policy
-                        == ConsolidationPolicy::WhenEmptyOrUnderutilized)
-                    .then_some((n.pods, i, np))
-            })
-            .collect();
-        if cands.is_empty() {
-            return None;
-        }
-        // Nothing changed since the last poll found no consolidation: skip the simulation.
-        let state = (
-            k.nodes.iter().map(|n| n.version).sum::<u64>(),
-            k.nodes.len(),
-            cands.len(),
-        );
-        if karp.unchanged_since_failure == Some(state) {
-            return None;
-        }
-        cands.sort_unstable();
-        let found = self.try_consolidate(&cands);
-        let karp = self.kube.karpenter.as_mut()?;
-        karp.unchanged_since_failure = if found.is_none() { Some(state) } else { None };
-        found
-    }
-
-    /// Tries each candidate `(pods, node, nodepool)` in order; the first command found.
-    fn try_consolidate(&self, cands: &[(u32, usize, usize)]) -> Option<Command> {
-        let k = &self.kube;
-        let karp = k.karpenter.as_ref()?;
-        for &(_, i, np) in cands {
-            if self.budget_left(np, DisruptionReason::Underutilized) == 0 {
-                continue;
-            }
-            let stamp = k.nodes[i].last_pod_event;
-            let left = self.reschedule_without(i);
-            if left.is_empty() {
-                return Some(Command::Delete(
-                    vec![(NodeId(i as u32), stamp)],
-                    DisruptionReason::Underutilized,
-                ));
-            }
-            let (claims, unfit) = self.karpenter_pack(&left, &[np]);
-            if unfit > 0 || claims.len() != 1 {
-                continue;
-            }
-            let pool = k.nodes[i].pool.index();
-            let price = k.pools[pool].spec.price_usd_per_hour;
-            let spot =
-                |p: usize| k.pools[p].spec.capacity_type == crate::cluster::CapacityType::Spot;
-            let options = &claims[0].options;
-            let cheaper = |p: &usize| k.pools[*p].spec.price_usd_per_hour < price;
-            let cheaper: Vec<usize> = if spot(pool) && options.iter().any(|&p| spot(p)) {
-                // Spot to spot (`computeSpotToSpotConsolidation`): only behind the feature gate,
-                // and, for one node, only with at least 15 cheaper spot types, the launch then
-                // choosing among the 15 cheapest. Never a fall-back to on-demand.
-                if !karp.spec.spot_to_spot {
-                    continue;
-                }
-                let mut s: Vec<usize> = options
-                    .iter()
-                    .copied()
-                    .filter(|&p| spot(p))
-                    .filter(cheaper)
-                    .collect();
-                if s.len() < MIN_SPOT_TO_SPOT_TYPES {
-                    continue;
-                }
-                s.sort_by(|&a, &b| {
-                    k.pools[a]
-                        .spec
-                        .price_usd_per_hour
-                        .total_cmp(&k.pools[b].spec.price_usd_per_hour)
-                        .then(a.cmp(&b))
-                });
-                s.truncate(MIN_SPOT_TO_SPOT_TYPES);
-                s
-            } else {
-                let mut c: Vec<usize> = options.iter().copied().filter(cheaper).collect();
-                // A replacement that may be spot or on-demand is pinned to spot, so that it
-                // cannot fall back to a pricier on-demand node.
-                if options.iter().any(|&p| spot(p)) && options.iter().any(|&p| !spot(p)) {
-                    c.retain(|&p| spot(p));
-                }
-                c
-            };
-            let mut usage = self.nodepool_usage(np);
-            usage.sub(&self.pool_capacity(pool));
-            if let Some(best) = self.cheapest_within_limits(np, &cheaper, &usage) {
-                return Some(Command::Replace(NodeId(i as u32), stamp, best));
-            }
-        }
-        None
-    }
-
-    /// The command's validation delay is over: execute it if its nodes are unchanged.
+    /// The command's validation delay is over: execute it if its nodes are unchanged (a
+    /// multi-node command only if all are; `validation.go`).
     pub(in crate::world) fn on_karpenter_execute<S: RequestSink>(&mut self, sink: &mut S) {
         let Some(k) = &mut self.kube.karpenter else {
             return;
@@ -722,11 +653,17 @@ impl World {
         };
         match cmd {
             Command::Delete(nodes, reason) => {
-                let nodes: Vec<NodeId> = nodes
-                    .into_iter()
-                    .filter(|&(n, s)| still(self, n, s))
-                    .map(|(n, _)| n)
-                    .collect();
+                let valid = |w: &World| nodes.iter().all(|&(n, s)| still(w, n, s));
+                let nodes: Vec<NodeId> = match reason {
+                    // Empty nodes are deleted each if still empty; a consolidation all or none.
+                    DisruptionReason::Empty => nodes
+                        .iter()
+                        .filter(|&&(n, s)| still(self, n, s))
+                        .map(|&(n, _)| n)
+                        .collect(),
+                    _ if valid(self) => nodes.iter().map(|&(n, _)| n).collect(),
+                    _ => Vec::new(),
+                };
                 // Each drain goes through the PodDisruptionBudget.
                 let mut drained = Vec::with_capacity(nodes.len());
                 for n in nodes {
@@ -747,11 +684,18 @@ impl World {
                     self.publish_cluster();
                 }
             }
-            Command::Replace(old, stamp, pool) => {
-                if still(self, old, stamp) && self.pdb_allows_drain(old) {
+            Command::Replace(old, pool) => {
+                if old
+                    .iter()
+                    .all(|&(n, s)| still(self, n, s) && self.pdb_allows_drain(n))
+                {
                     let new = self.karpenter_launch(pool);
                     let k = self.kube.karpenter.as_mut().expect("karpenter");
-                    k.replacing.push((new, old));
+                    k.replacing.push(Replacement {
+                        new: vec![new],
+                        old: old.iter().map(|&(n, _)| n).collect(),
+                        reason: DisruptionReason::Underutilized,
+                    });
                     self.publish_cluster();
                 }
             }
@@ -762,18 +706,31 @@ impl World {
         }
     }
 
-    /// A node became Ready: if it replaces another, that one is drained now.
+    /// A node became Ready: once all the replacements of a command are, its old nodes are
+    /// drained.
     pub(super) fn karpenter_node_ready<S: RequestSink>(&mut self, node: NodeId, sink: &mut S) {
         let Some(k) = &mut self.kube.karpenter else {
             return;
         };
-        let Some(pos) = k.replacing.iter().position(|&(new, _)| new == node) else {
+        let Some(pos) = k.replacing.iter().position(|r| r.new.contains(&node)) else {
             return;
         };
-        let (_, old) = k.replacing.remove(pos);
-        k.outcome.nodes_replaced += 1;
-        if self.kube.nodes[old.index()].phase == NodePhase::Ready {
-            self.remove_node(old, sink);
+        k.replacing[pos].new.retain(|&n| n != node);
+        if !k.replacing[pos].new.is_empty() {
+            return;
+        }
+        let r = k.replacing.remove(pos);
+        if r.reason == DisruptionReason::Underutilized {
+            k.outcome.nodes_replaced += r.old.len() as u64;
+        }
+        let mut drained = false;
+        for old in r.old {
+            if self.kube.nodes[old.index()].phase == NodePhase::Ready {
+                self.remove_node(old, sink);
+                drained = true;
+            }
+        }
+        if drained {
             self.reconcile_all(sink);
         }
     }

@@ -77,12 +77,12 @@ impl Kube {
         (Snapshot { nodes }, index)
     }
 
-    /// Where `pods`, now on node `node`, would go without it: each, first-fit and in order,
-    /// onto the other Ready nodes `target` accepts, through the scheduler's filters on a
-    /// snapshot that leaves `node` out. Returns the pods that fit nowhere.
+    /// Where `pods`, now on nodes `removed`, would go without them: each, first-fit and in
+    /// order, onto the other Ready nodes `target` accepts, through the scheduler's filters on a
+    /// snapshot that leaves `removed` out. Returns the pods that fit nowhere.
     pub(super) fn reschedule_elsewhere(
         &self,
-        node: usize,
+        removed: &[usize],
         pods: &[PodId],
         target: impl Fn(usize) -> bool,
     ) -> Vec<PodId> {
@@ -90,11 +90,13 @@ impl Kube {
         let targets: Vec<usize> = (0..snap.len())
             .filter(|&s| {
                 let j = index[s];
-                j != node && self.nodes[j].phase == NodePhase::Ready && target(j)
+                !removed.contains(&j) && self.nodes[j].phase == NodePhase::Ready && target(j)
             })
             .collect();
-        if let Some(s) = index.iter().position(|&j| j == node) {
-            snap.remove(s);
+        for (s, j) in index.iter().enumerate() {
+            if removed.contains(j) {
+                snap.remove(s);
+            }
         }
         let mut left = Vec::new();
         for &pod in pods {
