@@ -4,7 +4,7 @@
 use crate::model::{Results, Run, Series};
 
 /// One line of a line chart; `None` values leave a gap.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Line {
     /// Legend text.
     pub name: String,
@@ -13,6 +13,21 @@ pub struct Line {
     /// Half-widths of 95% confidence intervals, one per point. Non-empty (even all `None`) marks
     /// a line of discrete measurements, drawn with a mark at each point; empty for time series.
     pub ci: Vec<Option<f64>>,
+    /// Per point, whether it passed every check (`Some(true)`), failed one (`Some(false)`) or
+    /// has no verdict; empty when the chart's data have no checks. A failing point may carry
+    /// `f64::INFINITY` (no value: nothing completed), drawn at the top edge of a capped axis.
+    pub verdicts: Vec<Option<bool>>,
+}
+
+/// The point a chart names as its answer (a sweep's cheapest passing point).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Answer {
+    /// What to call it, such as `cheapest passing: g6e.xlarge · replicas 2 · $ 3.60/h`.
+    pub label: String,
+    /// x, in the x axis's unit.
+    pub x: f64,
+    /// y, in the y axis's unit.
+    pub y: f64,
 }
 
 /// A horizontal target line (an SLO).
@@ -38,7 +53,7 @@ pub struct Point {
 }
 
 /// A chart: axes with units, lines or points, optional target lines.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Chart {
     /// Stable id, used for the SVG element id (`chart-<id>`) and the PNG file name.
     pub id: String,
@@ -64,6 +79,13 @@ pub struct Chart {
     /// own values (same x values, no gaps), and the band between it and the line below (or 0)
     /// is filled in its colour.
     pub stacked: bool,
+    /// The top of the y axis when values above it would flatten the rest: those values (and
+    /// infinite ones) are drawn at this height as triangles pointing up, "off the scale".
+    pub y_cap: Option<f64>,
+    /// A point marked with a ring and named (the sweep's cheapest passing point).
+    pub answer: Option<Answer>,
+    /// Clamp the y axis to 0–100 (a percentage).
+    pub percent: bool,
 }
 
 impl Chart {
@@ -75,7 +97,7 @@ impl Chart {
             if x.is_finite() {
                 xs = (xs.0.min(x), xs.1.max(x));
             }
-            if let Some(y) = y.filter(|y| y.is_finite()) {
+            if let Some((y, _)) = y.and_then(|y| self.shown(y)) {
                 ys = (ys.0.min(y), ys.1.max(y));
             }
         };
@@ -118,8 +140,75 @@ impl Chart {
         if ys.1 <= ys.0 {
             ys.1 = ys.0 + 1.0;
         }
+        if self.percent {
+            ys = (ys.0.max(0.0), ys.1.min(100.0));
+        }
         (xs, ys)
     }
+
+    /// Where a y value is drawn: `(y, false)`, or `(cap, true)` when it is above the chart's
+    /// [`Chart::y_cap`] (off the scale); `None` when it cannot be drawn (not finite, no cap).
+    pub fn shown(&self, y: f64) -> Option<(f64, bool)> {
+        match self.y_cap {
+            Some(cap) if y > cap => Some((cap, true)),
+            _ if y.is_finite() => Some((y, false)),
+            _ => None,
+        }
+    }
+
+    /// Whether any point is drawn off the scale.
+    pub fn has_off_scale(&self) -> bool {
+        self.lines.iter().any(|l| {
+            l.points
+                .iter()
+                .any(|p| p.1.and_then(|y| self.shown(y)).is_some_and(|s| s.1))
+        })
+    }
+
+    /// Whether any point carries a verdict (pass, fail).
+    pub fn has_verdicts(&self) -> bool {
+        self.lines
+            .iter()
+            .any(|l| l.verdicts.iter().any(Option::is_some))
+    }
+}
+
+/// Where to put point labels so that none overlaps another: each anchor is a point's pixel
+/// position and its label's width, the label `height` pixels tall. A label goes above and right
+/// of its point, else the nearest free row (alternately below and above, in steps of `height`),
+/// labels placed in the order of their points' x, then y. Returns each label's baseline start,
+/// in the anchors' order.
+pub fn place_labels(anchors: &[(f64, f64, f64)], height: f64) -> Vec<(f64, f64)> {
+    // (x, y, label width) per point.
+    let mut order: Vec<usize> = (0..anchors.len()).collect();
+    order.sort_by(|&a, &b| {
+        anchors[a]
+            .0
+            .total_cmp(&anchors[b].0)
+            .then(anchors[a].1.total_cmp(&anchors[b].1))
+    });
+    let mut placed: Vec<(f64, f64, f64)> = Vec::new(); // (x, baseline y, width)
+    let mut out = vec![(0.0, 0.0); anchors.len()];
+    for i in order {
+        let (px, py, w) = anchors[i];
+        let x = px + 8.0;
+        let mut y = py - 8.0;
+        // Try above first, then alternately further down and up.
+        for k in 0..40 {
+            let step = ((k + 1) / 2) as f64 * height * if k % 2 == 1 { 1.0 } else { -1.0 };
+            let cand = py - 8.0 + step;
+            let clash = placed.iter().any(|&(qx, qy, qw)| {
+                x < qx + qw && qx < x + w && cand - height < qy && qy - height < cand
+            });
+            if !clash {
+                y = cand;
+                break;
+            }
+        }
+        placed.push((x, y, w));
+        out[i] = (x, y);
+    }
+    out
 }
 
 /// Nice tick positions covering `[lo, hi]`: about `n` steps of 1, 2 or 5 × 10^k.
@@ -189,6 +278,7 @@ fn line(name: &str, s: &Series, t: &Axis, col: &str, scale: f64) -> Option<Line>
             .map(|(x, y)| (x / t.div, y.map(|v| v * scale)))
             .collect(),
         ci: Vec::new(),
+        verdicts: Vec::new(),
     })
 }
 
@@ -205,6 +295,7 @@ fn base(id: &str, title: &str, caption: &str, t: &Axis, y_label: &str) -> Chart 
         points: Vec::new(),
         bands: Vec::new(),
         stacked: false,
+        ..Default::default()
     }
 }
 
@@ -233,6 +324,10 @@ pub const POLICY_CHARTS: [&str; 4] = [
     "policy-latency",
     "policy-cost-rate",
 ];
+
+/// Ids of the charts added when the folder holds policy variants and the SLO is on tokens
+/// (an LLM engine): each policy's p99 TTFT and TPOT over time.
+pub const POLICY_TOKEN_CHARTS: [&str; 2] = ["policy-ttft", "policy-tpot"];
 
 /// Ids of the charts added for a run with several services (`service-ttft` only with LLM
 /// engines, `service-gpus` only when `services.csv` has its `gpus` column, `service-cost` only
@@ -263,6 +358,7 @@ fn stacked_services(run: &Run, col: &str, t: &Axis) -> (Vec<f64>, Vec<f64>, Vec<
                 .map(|(&x, &y)| (x / t.div, Some(y)))
                 .collect(),
             ci: Vec::new(),
+            verdicts: Vec::new(),
         });
     }
     (times, total, lines)
@@ -423,6 +519,7 @@ pub fn service_cost_chart(run: &Run) -> Option<Chart> {
             })
             .collect(),
         ci: Vec::new(),
+        verdicts: Vec::new(),
     });
     c.lines = lines;
     Some(c)
@@ -627,12 +724,14 @@ fn rollout_chart(r: &crate::model::RolloutSummary, t: &Axis, horizon_s: f64) -> 
         name: "desired replicas".into(),
         points: step(&|p| p.desired as f64),
         ci: Vec::new(),
+        verdicts: Vec::new(),
     });
     for v in 0..versions {
         c.lines.push(Line {
             name: format!("ready, version {v}"),
             points: step(&|p| p.ready.get(v).copied().unwrap_or(0) as f64),
             ci: Vec::new(),
+            verdicts: Vec::new(),
         });
     }
     c
@@ -723,6 +822,48 @@ fn latency_chart(id: &str, runs: &[&Run], cols: &[(&str, &str)], by_run: bool) -
     c
 }
 
+/// Each policy's p99 of a token-level latency over time with the SLO target, or `None` when
+/// no policy's series has a value in that column.
+fn policy_token_chart(
+    id: &str,
+    what: &str,
+    runs: &[&Run],
+    col: &str,
+    target: Option<f64>,
+) -> Option<Chart> {
+    if runs.iter().all(|r| {
+        r.series
+            .column(col)
+            .is_none_or(|v| v.iter().all(Option::is_none))
+    }) {
+        return None;
+    }
+    let t = Axis::time(runs);
+    let max = max_col(runs, &[col]).max(target.unwrap_or(0.0));
+    let (unit, div) = latency_unit(max);
+    let short = col.split('_').next().unwrap_or(col).to_uppercase();
+    let mut c = base(
+        id,
+        &format!("p99 {short} by policy"),
+        &format!(
+            "p99 {} of the requests completed in each interval, one line per policy{}.",
+            what.to_lowercase(),
+            if target.is_some() {
+                "; the dashed line is the SLO target"
+            } else {
+                ""
+            }
+        ),
+        &t,
+        &format!("{short} p99 ({unit})"),
+    );
+    for r in runs {
+        c.lines.extend(line(&r.name, &r.series, &t, col, 1.0 / div));
+    }
+    c.targets.extend(target.map(|y| slo_target(y, unit, div)));
+    Some(c)
+}
+
 /// Marks the points no other point dominates (cost lower is better, attainment higher is better).
 pub fn pareto(points: &mut [Point]) {
     let all: Vec<(f64, f64)> = points.iter().map(|p| (p.x, p.y)).collect();
@@ -750,6 +891,7 @@ pub fn policy_charts(res: &Results) -> Vec<Chart> {
         "SLO attainment (%)",
     );
     c.x_label = "cost (USD per hour)".to_string();
+    c.percent = true;
     c.points = runs
         .iter()
         .filter_map(|r| {
@@ -782,6 +924,24 @@ pub fn policy_charts(res: &Results) -> Vec<Chart> {
         &[("p99", "latency_p99_s")],
         true,
     ));
+    if let Some(k) = &res.main.summary.tokens {
+        for (id, what, col, target) in [
+            (
+                "policy-ttft",
+                "Time to first token",
+                "ttft_p99_s",
+                k.ttft_target_s,
+            ),
+            (
+                "policy-tpot",
+                "Time per output token",
+                "tpot_p99_s",
+                k.tpot_target_s,
+            ),
+        ] {
+            out.extend(policy_token_chart(id, what, &runs, col, target));
+        }
+    }
     let mut c = base(
         "policy-cost-rate",
         "Cost per hour by policy",
