@@ -175,7 +175,8 @@ impl Chart {
 
 /// Where to put point labels so that none overlaps another: each anchor is a point's pixel
 /// position and its label's width, the label `height` pixels tall. A label goes above and right
-/// of its point, else the nearest free row (alternately below and above, in steps of `height`),
+/// of its point, else below it, else the nearest free row (alternately above and below, in
+/// steps of `height`),
 /// labels placed in the order of their points' x, then y. Returns each label's baseline start,
 /// in the anchors' order.
 pub fn place_labels(anchors: &[(f64, f64, f64)], height: f64) -> Vec<(f64, f64)> {
@@ -193,10 +194,14 @@ pub fn place_labels(anchors: &[(f64, f64, f64)], height: f64) -> Vec<(f64, f64)>
         let (px, py, w) = anchors[i];
         let x = px + 8.0;
         let mut y = py - 8.0;
-        // Try above first, then alternately further down and up.
+        // Above the point first, then below it, then alternately further up and down.
         for k in 0..40 {
-            let step = ((k + 1) / 2) as f64 * height * if k % 2 == 1 { 1.0 } else { -1.0 };
-            let cand = py - 8.0 + step;
+            let rows = (k / 2) as f64 * height;
+            let cand = if k % 2 == 0 {
+                py - 8.0 - rows
+            } else {
+                py + 8.0 + height + rows
+            };
             let clash = placed.iter().any(|&(qx, qy, qw)| {
                 x < qx + qw && qx < x + w && cand - height < qy && qy - height < cand
             });
@@ -317,7 +322,8 @@ pub const SINGLE_RUN_CHARTS: [&str; 6] = [
     "cost-total",
 ];
 
-/// Ids of the charts added when the folder holds policy variants.
+/// Ids of the charts added when the folder holds policy variants (`policy-pareto` only when the
+/// runs have a cost and an SLO attainment).
 pub const POLICY_CHARTS: [&str; 4] = [
     "policy-pareto",
     "policy-replicas",
@@ -840,16 +846,23 @@ fn policy_token_chart(
     }
     let t = Axis::time(runs);
     let max = max_col(runs, &[col]).max(target.unwrap_or(0.0));
-    let (unit, div) = latency_unit(max);
+    // A policy far over the SLO would flatten the others: the axis stops at three times it.
+    let cap = target.map(|y| 3.0 * y).filter(|&cap| max > cap);
+    let (unit, div) = latency_unit(cap.unwrap_or(max));
     let short = col.split('_').next().unwrap_or(col).to_uppercase();
     let mut c = base(
         id,
         &format!("p99 {short} by policy"),
         &format!(
-            "p99 {} of the requests completed in each interval, one line per policy{}.",
+            "p99 {} of the requests completed in each interval, one line per policy{}{}.",
             what.to_lowercase(),
             if target.is_some() {
                 "; the dashed line is the SLO target"
+            } else {
+                ""
+            },
+            if cap.is_some() {
+                "; the axis stops at three times the target, higher values drawn along the top"
             } else {
                 ""
             }
@@ -857,6 +870,7 @@ fn policy_token_chart(
         &t,
         &format!("{short} p99 ({unit})"),
     );
+    c.y_cap = cap.map(|y| y / div);
     for r in runs {
         c.lines.extend(line(&r.name, &r.series, &t, col, 1.0 / div));
     }
@@ -904,7 +918,10 @@ pub fn policy_charts(res: &Results) -> Vec<Chart> {
         })
         .collect();
     pareto(&mut c.points);
-    out.push(c);
+    // Without a cost (no node pools) or an attainment, there is nothing to place.
+    if !c.points.is_empty() {
+        out.push(c);
+    }
 
     let mut c = base(
         "policy-replicas",
@@ -1041,6 +1058,67 @@ mod tests {
         let (t, d) = ticks(0.0, 0.07, 5);
         assert_eq!((t.len(), t[t.len() - 1]), (5, 0.08));
         assert_eq!(d, 2);
+    }
+
+    /// Labels of nearby points are moved apart: above, then below, then further up.
+    #[test]
+    fn labels_do_not_overlap() {
+        let at = place_labels(
+            &[
+                (100.0, 50.0, 80.0),
+                (105.0, 50.0, 80.0),
+                (300.0, 50.0, 80.0),
+            ],
+            16.0,
+        );
+        assert_eq!(at[0], (108.0, 42.0), "above and right of its point");
+        assert_eq!(at[1], (113.0, 74.0), "below, clear of the first");
+        assert_eq!(at[2], (308.0, 42.0), "far away: above");
+    }
+
+    /// A percentage axis stays within 0–100; a capped axis stops at its cap and draws values
+    /// above it (and infinite ones) at the cap, off the scale.
+    #[test]
+    fn percent_and_capped_axes() {
+        let mut c = Chart {
+            percent: true,
+            points: vec![Point {
+                name: "a".into(),
+                x: 1.0,
+                y: 99.9,
+                on_front: true,
+            }],
+            ..Default::default()
+        };
+        assert!(c.bounds().1 .1 <= 100.0);
+        c.points.clear();
+        c.percent = false;
+        c.y_cap = Some(3.0);
+        c.lines.push(Line {
+            name: "l".into(),
+            points: vec![
+                (0.0, Some(1.0)),
+                (1.0, Some(500.0)),
+                (2.0, Some(f64::INFINITY)),
+            ],
+            ci: vec![None; 3],
+            verdicts: vec![Some(true), Some(false), Some(false)],
+        });
+        assert_eq!(c.bounds().1, (0.0, 3.0));
+        assert_eq!(c.shown(500.0), Some((3.0, true)));
+        assert_eq!(c.shown(f64::INFINITY), Some((3.0, true)));
+        assert_eq!(c.shown(1.0), Some((1.0, false)));
+        assert!(c.has_off_scale() && c.has_verdicts());
+        let svg = crate::svg::render(&c);
+        assert_eq!(
+            svg.matches("class=\"off-scale\"").count(),
+            2 + 1,
+            "two marks, one key"
+        );
+        assert_eq!(svg.matches("class=\"mark pass\"").count(), 1 + 1);
+        assert_eq!(svg.matches("class=\"mark fail\"").count(), 1);
+        c.y_cap = None;
+        assert_eq!(c.shown(f64::INFINITY), None, "no cap: not drawn");
     }
 
     #[test]

@@ -76,7 +76,13 @@ pub(crate) fn legend_items(chart: &Chart) -> Vec<(String, &'static str, Key)> {
         items.push(("passed every check".to_string(), "#555555", Key::Pass));
         items.push(("failed a check".to_string(), "#555555", Key::Fail));
     }
-    if chart.has_off_scale() {
+    // Lines of marks (a sweep) off the scale get triangles; a time series runs along the top,
+    // which its caption says.
+    let marks = chart
+        .lines
+        .iter()
+        .any(|l| !l.ci.is_empty() || !l.verdicts.is_empty());
+    if marks && chart.has_off_scale() {
         items.push((
             "off the scale, or nothing completed (drawn at the top)".to_string(),
             "#555555",

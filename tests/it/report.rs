@@ -700,3 +700,32 @@ fn sweep_report_shows_the_cheapest_passing_point() {
         golden.display()
     );
 }
+
+/// Policy variants with an SLO on tokens get each policy's p99 TTFT and TPOT over time with the
+/// targets; without node pools (no cost) there is no Pareto chart to draw, so none is written.
+#[test]
+fn token_slo_policies_get_ttft_and_tpot_by_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("tr");
+    let (code, _, stderr) = capsim_text(&[
+        "run",
+        "scenarios/token-routing.toml",
+        "--out",
+        &path_str(&out),
+        "--report",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let page = String::from_utf8(read(&out.join("report.html"))).unwrap();
+    let ids = chart_ids(&page);
+    for id in reports::chart::POLICY_TOKEN_CHARTS {
+        assert!(ids.contains(&format!("chart-{id}")), "{id} in {ids:?}");
+        assert!(out.join("charts").join(format!("{id}.png")).is_file(), "{id}.png");
+    }
+    let tpot = svgs(&page)
+        .into_iter()
+        .find(|s| s.contains("id=\"chart-policy-tpot\""))
+        .unwrap();
+    assert!(tpot.contains("class=\"target\""), "the TPOT target");
+    assert!(tpot.contains(">least-kv</text>"), "a line per policy");
+    assert!(!ids.contains(&"chart-policy-pareto".to_string()));
+}
