@@ -4,7 +4,7 @@
 
 use crate::chart::{Answer, Chart, Line, Target};
 use crate::model::{fnv1a64, InputFile, ReportError};
-use crate::sweep_checks::{cheapest_passing, sweep_checks};
+use crate::sweep_checks::{cheapest_passing, cost_metric, sweep_checks};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -327,19 +327,12 @@ pub fn readable_axes(axes: &[String]) -> Vec<String> {
         .collect()
 }
 
-/// A row's values of the axes in `which`, as people read them: a number with its axis's name
-/// after it (`2 replicas`), other values as written (`g6e.xlarge`).
+/// A row's values of the axes in `which`, as people read them (`instance type g6e.xlarge,
+/// replicas 2`), with its policy when the sweep has several.
 fn row_name(res: &SweepResults, names: &[String], r: &SweepRow, which: &[usize]) -> String {
     which
         .iter()
-        .map(|&a| {
-            let v = &r.axes[a];
-            if v.parse::<f64>().is_ok() {
-                format!("{v} {}", names[a])
-            } else {
-                format!("{} {v}", names[a])
-            }
-        })
+        .map(|&a| format!("{} {}", names[a], r.axes[a]))
         .chain(
             (res.rows.iter().any(|x| x.policy != r.policy)).then(|| format!("policy {}", r.policy)),
         )
@@ -358,19 +351,18 @@ pub fn answer_text(res: &SweepResults) -> Option<String> {
     Some(match cheapest_passing(res) {
         Some(i) => {
             let r = &res.rows[i];
-            let cost = ["cost_usd_per_hour", "replica_hours"]
-                .iter()
-                .find_map(|m| {
-                    let k = res.metrics.iter().position(|x| x == m)?;
-                    Some(format!(
+            let cost = cost_metric(res)
+                .map(|k| {
+                    let m = res.metrics[k].as_str();
+                    format!(
                         "{}{}",
                         crate::sweep_page::cell_text(m, r.cells[k]),
-                        if *m == "cost_usd_per_hour" {
+                        if m == "cost_usd_per_hour" {
                             " per hour"
                         } else {
                             " of replicas"
                         }
-                    ))
+                    )
                 })
                 .unwrap_or_default();
             format!(
@@ -423,13 +415,7 @@ pub fn sweep_charts(res: &SweepResults) -> Vec<Chart> {
         for r in &res.rows {
             let mut name: Vec<String> = others
                 .iter()
-                .map(|&a| {
-                    if r.axes[a].parse::<f64>().is_ok() {
-                        format!("{} {}", r.axes[a], names[a])
-                    } else {
-                        format!("{} {}", names[a], r.axes[a])
-                    }
-                })
+                .map(|&a| format!("{} {}", names[a], r.axes[a]))
                 .collect();
             if policies.len() > 1 {
                 name.push(r.policy.clone());

@@ -166,13 +166,22 @@ pub fn row_failures(res: &SweepResults, checks: &[SweepCheck], row: &SweepRow) -
     out
 }
 
+/// The column that says what a point costs: `cost_usd_per_hour` where any row has it (a
+/// cluster with prices), else `replica_hours`.
+pub fn cost_metric(res: &SweepResults) -> Option<usize> {
+    ["cost_usd_per_hour", "replica_hours"].iter().find_map(|m| {
+        res.metrics
+            .iter()
+            .position(|x| x == m)
+            .filter(|&k| res.rows.iter().any(|r| r.cells[k].is_some()))
+    })
+}
+
 /// The row of the cheapest point that passed every check: the lowest `cost_usd_per_hour`
 /// (else `replica_hours`), the first in file order on a tie; `None` when no row passed or the
 /// sweep has neither metric.
 pub fn cheapest_passing(res: &SweepResults) -> Option<usize> {
-    let k = ["cost_usd_per_hour", "replica_hours"]
-        .iter()
-        .find_map(|m| res.metrics.iter().position(|x| x == m))?;
+    let k = cost_metric(res)?;
     let mut best: Option<(usize, f64)> = None;
     for (i, r) in res.rows.iter().enumerate() {
         if r.check.as_deref() != Some("pass") {

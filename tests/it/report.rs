@@ -638,8 +638,8 @@ fn sweep_report_shows_the_cheapest_passing_point() {
     let page = String::from_utf8(read(&out.join("report.html"))).unwrap();
     assert!(
         page.contains(
-            "Cheapest point that passed every check: point 13 (instance type g6e.xlarge, 2 \
-             replicas), $\u{a0}3.71 per hour."
+            "Cheapest point that passed every check: point 13 (instance type g6e.xlarge, \
+             replicas 2), $\u{a0}3.71 per hour."
         ),
         "the answer, above the charts"
     );
@@ -660,7 +660,7 @@ fn sweep_report_shows_the_cheapest_passing_point() {
         "path.mark.fail",
         "polygon.off-scale",
         "answer > circle",
-        "answer > text \"cheapest passing: instance type g6e.xlarge, 2 replicas\"",
+        "answer > text \"cheapest passing: instance type g6e.xlarge, replicas 2\"",
         "legend > text \"SLO: TTFT p99 ≤ 1000 ms\"",
         "legend > text \"instance type g6e.xlarge\"",
     ] {
@@ -719,7 +719,10 @@ fn token_slo_policies_get_ttft_and_tpot_by_policy() {
     let ids = chart_ids(&page);
     for id in reports::chart::POLICY_TOKEN_CHARTS {
         assert!(ids.contains(&format!("chart-{id}")), "{id} in {ids:?}");
-        assert!(out.join("charts").join(format!("{id}.png")).is_file(), "{id}.png");
+        assert!(
+            out.join("charts").join(format!("{id}.png")).is_file(),
+            "{id}.png"
+        );
     }
     let tpot = svgs(&page)
         .into_iter()
