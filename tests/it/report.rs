@@ -664,7 +664,7 @@ fn sweep_report_shows_the_cheapest_passing_point() {
         "legend > text \"SLO: TTFT p99 ≤ 1000 ms\"",
         "legend > text \"instance type g6e.xlarge\"",
     ] {
-        assert!(structure.contains(&want), "{want} in\n{structure}");
+        assert!(structure.contains(want), "{want} in\n{structure}");
     }
     // Every chart marks pass and fail and rings the answer; only the latency charts are cut.
     for id in [
