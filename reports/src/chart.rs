@@ -176,10 +176,15 @@ impl Chart {
 /// Where to put point labels so that none overlaps another: each anchor is a point's pixel
 /// position and its label's width, the label `height` pixels tall. A label goes above and right
 /// of its point, else below it, else the nearest free row (alternately above and below, in
-/// steps of `height`),
-/// labels placed in the order of their points' x, then y. Returns each label's baseline start,
-/// in the anchors' order.
-pub fn place_labels(anchors: &[(f64, f64, f64)], height: f64) -> Vec<(f64, f64)> {
+/// steps of `height`), within `area` (left, top, right, bottom; a label that would run past the
+/// right goes left of its point), labels placed in the order of their points' x, then y.
+/// Returns each label's baseline start, in the anchors' order.
+pub fn place_labels(
+    anchors: &[(f64, f64, f64)],
+    height: f64,
+    area: (f64, f64, f64, f64),
+) -> Vec<(f64, f64)> {
+    let (left, top, right, bottom) = area;
     // (x, y, label width) per point.
     let mut order: Vec<usize> = (0..anchors.len()).collect();
     order.sort_by(|&a, &b| {
@@ -192,9 +197,15 @@ pub fn place_labels(anchors: &[(f64, f64, f64)], height: f64) -> Vec<(f64, f64)>
     let mut out = vec![(0.0, 0.0); anchors.len()];
     for i in order {
         let (px, py, w) = anchors[i];
-        let x = px + 8.0;
+        // Right of the point, else left of it where the right runs past the area.
+        let x = if px + 8.0 + w > right {
+            (px - 8.0 - w).max(left)
+        } else {
+            px + 8.0
+        };
         let mut y = py - 8.0;
-        // Above the point first, then below it, then alternately further up and down.
+        // Above the point first, then below it, then alternately further up and down; rows
+        // outside the area are skipped.
         for k in 0..40 {
             let rows = (k / 2) as f64 * height;
             let cand = if k % 2 == 0 {
@@ -202,6 +213,9 @@ pub fn place_labels(anchors: &[(f64, f64, f64)], height: f64) -> Vec<(f64, f64)>
             } else {
                 py + 8.0 + height + rows
             };
+            if cand - height < top || cand > bottom {
+                continue;
+            }
             let clash = placed.iter().any(|&(qx, qy, qw)| {
                 x < qx + qw && qx < x + w && cand - height < qy && qy - height < cand
             });
@@ -1067,13 +1081,20 @@ mod tests {
             &[
                 (100.0, 50.0, 80.0),
                 (105.0, 50.0, 80.0),
-                (300.0, 50.0, 80.0),
+                (250.0, 50.0, 80.0),
+                (390.0, 5.0, 80.0),
             ],
             16.0,
+            (0.0, 0.0, 400.0, 300.0),
         );
         assert_eq!(at[0], (108.0, 42.0), "above and right of its point");
         assert_eq!(at[1], (113.0, 74.0), "below, clear of the first");
-        assert_eq!(at[2], (308.0, 42.0), "far away: above");
+        assert_eq!(at[2], (258.0, 42.0), "far away: above");
+        assert_eq!(
+            at[3],
+            (302.0, 61.0),
+            "at the top right: left, below, clear of the third"
+        );
     }
 
     /// A percentage axis stays within 0–100; a capped axis stops at its cap and draws values

@@ -280,7 +280,9 @@ fn draw(chart: &Chart, buf: &mut [u8]) -> Result<(), Box<dyn std::error::Error>>
             .zip(&px)
             .map(|(p, &(x, y))| (x as f64, y as f64, 10.0 * p.name.chars().count() as f64))
             .collect();
-        let labels = crate::chart::place_labels(&anchors, 22.0);
+        let ((l, t), (r, b)) = (ch.backend_coord(&(x0, y1)), ch.backend_coord(&(x1, y0)));
+        let labels =
+            crate::chart::place_labels(&anchors, 22.0, (l as f64, t as f64, r as f64, b as f64));
         for ((p, &(bx, by)), (lx, ly)) in chart.points.iter().zip(&px).zip(labels) {
             let style = if p.on_front {
                 blue.filled()

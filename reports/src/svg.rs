@@ -377,7 +377,7 @@ pub fn render(chart: &Chart) -> String {
             .iter()
             .map(|p| (sx(p.x), sy(p.y), 8.0 * p.name.chars().count() as f64))
             .collect();
-        let labels = crate::chart::place_labels(&anchors, 16.0);
+        let labels = crate::chart::place_labels(&anchors, 16.0, (LEFT, TOP, LEFT + pw, TOP + ph));
         for (p, (lx, ly)) in chart.points.iter().zip(labels) {
             let _ = write!(
                 s,
