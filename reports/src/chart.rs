@@ -4,7 +4,7 @@
 use crate::model::{Results, Run, Series};
 
 /// One line of a line chart; `None` values leave a gap.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Line {
     /// Legend text.
     pub name: String,
@@ -13,6 +13,21 @@ pub struct Line {
     /// Half-widths of 95% confidence intervals, one per point. Non-empty (even all `None`) marks
     /// a line of discrete measurements, drawn with a mark at each point; empty for time series.
     pub ci: Vec<Option<f64>>,
+    /// Per point, whether it passed every check (`Some(true)`), failed one (`Some(false)`) or
+    /// has no verdict; empty when the chart's data have no checks. A failing point may carry
+    /// `f64::INFINITY` (no value: nothing completed), drawn at the top edge of a capped axis.
+    pub verdicts: Vec<Option<bool>>,
+}
+
+/// The point a chart names as its answer (a sweep's cheapest passing point).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Answer {
+    /// What to call it, such as `cheapest passing: g6e.xlarge · replicas 2 · $ 3.60/h`.
+    pub label: String,
+    /// x, in the x axis's unit.
+    pub x: f64,
+    /// y, in the y axis's unit.
+    pub y: f64,
 }
 
 /// A horizontal target line (an SLO).
@@ -38,7 +53,7 @@ pub struct Point {
 }
 
 /// A chart: axes with units, lines or points, optional target lines.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Chart {
     /// Stable id, used for the SVG element id (`chart-<id>`) and the PNG file name.
     pub id: String,
@@ -64,6 +79,13 @@ pub struct Chart {
     /// own values (same x values, no gaps), and the band between it and the line below (or 0)
     /// is filled in its colour.
     pub stacked: bool,
+    /// The top of the y axis when values above it would flatten the rest: those values (and
+    /// infinite ones) are drawn at this height as triangles pointing up, "off the scale".
+    pub y_cap: Option<f64>,
+    /// A point marked with a ring and named (the sweep's cheapest passing point).
+    pub answer: Option<Answer>,
+    /// Clamp the y axis to 0–100 (a percentage).
+    pub percent: bool,
 }
 
 impl Chart {
@@ -75,7 +97,7 @@ impl Chart {
             if x.is_finite() {
                 xs = (xs.0.min(x), xs.1.max(x));
             }
-            if let Some(y) = y.filter(|y| y.is_finite()) {
+            if let Some((y, _)) = y.and_then(|y| self.shown(y)) {
                 ys = (ys.0.min(y), ys.1.max(y));
             }
         };
@@ -118,8 +140,94 @@ impl Chart {
         if ys.1 <= ys.0 {
             ys.1 = ys.0 + 1.0;
         }
+        if self.percent {
+            ys = (ys.0.max(0.0), ys.1.min(100.0));
+        }
         (xs, ys)
     }
+
+    /// Where a y value is drawn: `(y, false)`, or `(cap, true)` when it is above the chart's
+    /// [`Chart::y_cap`] (off the scale); `None` when it cannot be drawn (not finite, no cap).
+    pub fn shown(&self, y: f64) -> Option<(f64, bool)> {
+        match self.y_cap {
+            Some(cap) if y > cap => Some((cap, true)),
+            _ if y.is_finite() => Some((y, false)),
+            _ => None,
+        }
+    }
+
+    /// Whether any point is drawn off the scale.
+    pub fn has_off_scale(&self) -> bool {
+        self.lines.iter().any(|l| {
+            l.points
+                .iter()
+                .any(|p| p.1.and_then(|y| self.shown(y)).is_some_and(|s| s.1))
+        })
+    }
+
+    /// Whether any point carries a verdict (pass, fail).
+    pub fn has_verdicts(&self) -> bool {
+        self.lines
+            .iter()
+            .any(|l| l.verdicts.iter().any(Option::is_some))
+    }
+}
+
+/// Where to put point labels so that none overlaps another: each anchor is a point's pixel
+/// position and its label's width, the label `height` pixels tall. A label goes above and right
+/// of its point, else below it, else the nearest free row (alternately above and below, in
+/// steps of `height`), within `area` (left, top, right, bottom; a label that would run past the
+/// right goes left of its point), labels placed in the order of their points' x, then y.
+/// Returns each label's baseline start, in the anchors' order.
+pub fn place_labels(
+    anchors: &[(f64, f64, f64)],
+    height: f64,
+    area: (f64, f64, f64, f64),
+) -> Vec<(f64, f64)> {
+    let (left, top, right, bottom) = area;
+    // (x, y, label width) per point.
+    let mut order: Vec<usize> = (0..anchors.len()).collect();
+    order.sort_by(|&a, &b| {
+        anchors[a]
+            .0
+            .total_cmp(&anchors[b].0)
+            .then(anchors[a].1.total_cmp(&anchors[b].1))
+    });
+    let mut placed: Vec<(f64, f64, f64)> = Vec::new(); // (x, baseline y, width)
+    let mut out = vec![(0.0, 0.0); anchors.len()];
+    for i in order {
+        let (px, py, w) = anchors[i];
+        // Right of the point, else left of it where the right runs past the area.
+        let x = if px + 8.0 + w > right {
+            (px - 8.0 - w).max(left)
+        } else {
+            px + 8.0
+        };
+        let mut y = py - 8.0;
+        // Above the point first, then below it, then alternately further up and down; rows
+        // outside the area are skipped.
+        for k in 0..40 {
+            let rows = (k / 2) as f64 * height;
+            let cand = if k % 2 == 0 {
+                py - 8.0 - rows
+            } else {
+                py + 8.0 + height + rows
+            };
+            if cand - height < top || cand > bottom {
+                continue;
+            }
+            let clash = placed.iter().any(|&(qx, qy, qw)| {
+                x < qx + qw && qx < x + w && cand - height < qy && qy - height < cand
+            });
+            if !clash {
+                y = cand;
+                break;
+            }
+        }
+        placed.push((x, y, w));
+        out[i] = (x, y);
+    }
+    out
 }
 
 /// Nice tick positions covering `[lo, hi]`: about `n` steps of 1, 2 or 5 × 10^k.
@@ -189,6 +297,7 @@ fn line(name: &str, s: &Series, t: &Axis, col: &str, scale: f64) -> Option<Line>
             .map(|(x, y)| (x / t.div, y.map(|v| v * scale)))
             .collect(),
         ci: Vec::new(),
+        verdicts: Vec::new(),
     })
 }
 
@@ -205,6 +314,7 @@ fn base(id: &str, title: &str, caption: &str, t: &Axis, y_label: &str) -> Chart 
         points: Vec::new(),
         bands: Vec::new(),
         stacked: false,
+        ..Default::default()
     }
 }
 
@@ -226,13 +336,18 @@ pub const SINGLE_RUN_CHARTS: [&str; 6] = [
     "cost-total",
 ];
 
-/// Ids of the charts added when the folder holds policy variants.
+/// Ids of the charts added when the folder holds policy variants (`policy-pareto` only when the
+/// runs have a cost and an SLO attainment).
 pub const POLICY_CHARTS: [&str; 4] = [
     "policy-pareto",
     "policy-replicas",
     "policy-latency",
     "policy-cost-rate",
 ];
+
+/// Ids of the charts added when the folder holds policy variants and the SLO is on tokens
+/// (an LLM engine): each policy's p99 TTFT and TPOT over time.
+pub const POLICY_TOKEN_CHARTS: [&str; 2] = ["policy-ttft", "policy-tpot"];
 
 /// Ids of the charts added for a run with several services (`service-ttft` only with LLM
 /// engines, `service-gpus` only when `services.csv` has its `gpus` column, `service-cost` only
@@ -263,6 +378,7 @@ fn stacked_services(run: &Run, col: &str, t: &Axis) -> (Vec<f64>, Vec<f64>, Vec<
                 .map(|(&x, &y)| (x / t.div, Some(y)))
                 .collect(),
             ci: Vec::new(),
+            verdicts: Vec::new(),
         });
     }
     (times, total, lines)
@@ -423,6 +539,7 @@ pub fn service_cost_chart(run: &Run) -> Option<Chart> {
             })
             .collect(),
         ci: Vec::new(),
+        verdicts: Vec::new(),
     });
     c.lines = lines;
     Some(c)
@@ -627,12 +744,14 @@ fn rollout_chart(r: &crate::model::RolloutSummary, t: &Axis, horizon_s: f64) -> 
         name: "desired replicas".into(),
         points: step(&|p| p.desired as f64),
         ci: Vec::new(),
+        verdicts: Vec::new(),
     });
     for v in 0..versions {
         c.lines.push(Line {
             name: format!("ready, version {v}"),
             points: step(&|p| p.ready.get(v).copied().unwrap_or(0) as f64),
             ci: Vec::new(),
+            verdicts: Vec::new(),
         });
     }
     c
@@ -723,6 +842,56 @@ fn latency_chart(id: &str, runs: &[&Run], cols: &[(&str, &str)], by_run: bool) -
     c
 }
 
+/// Each policy's p99 of a token-level latency over time with the SLO target, or `None` when
+/// no policy's series has a value in that column.
+fn policy_token_chart(
+    id: &str,
+    what: &str,
+    runs: &[&Run],
+    col: &str,
+    target: Option<f64>,
+) -> Option<Chart> {
+    if runs.iter().all(|r| {
+        r.series
+            .column(col)
+            .is_none_or(|v| v.iter().all(Option::is_none))
+    }) {
+        return None;
+    }
+    let t = Axis::time(runs);
+    let max = max_col(runs, &[col]).max(target.unwrap_or(0.0));
+    // A policy far over the SLO would flatten the others: the axis stops at three times it.
+    let cap = target.map(|y| 3.0 * y).filter(|&cap| max > cap);
+    let (unit, div) = latency_unit(cap.unwrap_or(max));
+    let short = col.split('_').next().unwrap_or(col).to_uppercase();
+    let mut c = base(
+        id,
+        &format!("p99 {short} by policy"),
+        &format!(
+            "p99 {} of the requests completed in each interval, one line per policy{}{}.",
+            what.to_lowercase(),
+            if target.is_some() {
+                "; the dashed line is the SLO target"
+            } else {
+                ""
+            },
+            if cap.is_some() {
+                "; the axis stops at three times the target, higher values drawn along the top"
+            } else {
+                ""
+            }
+        ),
+        &t,
+        &format!("{short} p99 ({unit})"),
+    );
+    c.y_cap = cap.map(|y| y / div);
+    for r in runs {
+        c.lines.extend(line(&r.name, &r.series, &t, col, 1.0 / div));
+    }
+    c.targets.extend(target.map(|y| slo_target(y, unit, div)));
+    Some(c)
+}
+
 /// Marks the points no other point dominates (cost lower is better, attainment higher is better).
 pub fn pareto(points: &mut [Point]) {
     let all: Vec<(f64, f64)> = points.iter().map(|p| (p.x, p.y)).collect();
@@ -750,6 +919,7 @@ pub fn policy_charts(res: &Results) -> Vec<Chart> {
         "SLO attainment (%)",
     );
     c.x_label = "cost (USD per hour)".to_string();
+    c.percent = true;
     c.points = runs
         .iter()
         .filter_map(|r| {
@@ -762,7 +932,10 @@ pub fn policy_charts(res: &Results) -> Vec<Chart> {
         })
         .collect();
     pareto(&mut c.points);
-    out.push(c);
+    // Without a cost (no node pools) or an attainment, there is nothing to place.
+    if !c.points.is_empty() {
+        out.push(c);
+    }
 
     let mut c = base(
         "policy-replicas",
@@ -782,6 +955,24 @@ pub fn policy_charts(res: &Results) -> Vec<Chart> {
         &[("p99", "latency_p99_s")],
         true,
     ));
+    if let Some(k) = &res.main.summary.tokens {
+        for (id, what, col, target) in [
+            (
+                "policy-ttft",
+                "Time to first token",
+                "ttft_p99_s",
+                k.ttft_target_s,
+            ),
+            (
+                "policy-tpot",
+                "Time per output token",
+                "tpot_p99_s",
+                k.tpot_target_s,
+            ),
+        ] {
+            out.extend(policy_token_chart(id, what, &runs, col, target));
+        }
+    }
     let mut c = base(
         "policy-cost-rate",
         "Cost per hour by policy",
@@ -881,6 +1072,74 @@ mod tests {
         let (t, d) = ticks(0.0, 0.07, 5);
         assert_eq!((t.len(), t[t.len() - 1]), (5, 0.08));
         assert_eq!(d, 2);
+    }
+
+    /// Labels of nearby points are moved apart: above, then below, then further up.
+    #[test]
+    fn labels_do_not_overlap() {
+        let at = place_labels(
+            &[
+                (100.0, 50.0, 80.0),
+                (105.0, 50.0, 80.0),
+                (250.0, 50.0, 80.0),
+                (390.0, 5.0, 80.0),
+            ],
+            16.0,
+            (0.0, 0.0, 400.0, 300.0),
+        );
+        assert_eq!(at[0], (108.0, 42.0), "above and right of its point");
+        assert_eq!(at[1], (113.0, 74.0), "below, clear of the first");
+        assert_eq!(at[2], (258.0, 42.0), "far away: above");
+        assert_eq!(
+            at[3],
+            (302.0, 61.0),
+            "at the top right: left, below, clear of the third"
+        );
+    }
+
+    /// A percentage axis stays within 0–100; a capped axis stops at its cap and draws values
+    /// above it (and infinite ones) at the cap, off the scale.
+    #[test]
+    fn percent_and_capped_axes() {
+        let mut c = Chart {
+            percent: true,
+            points: vec![Point {
+                name: "a".into(),
+                x: 1.0,
+                y: 99.9,
+                on_front: true,
+            }],
+            ..Default::default()
+        };
+        assert!(c.bounds().1 .1 <= 100.0);
+        c.points.clear();
+        c.percent = false;
+        c.y_cap = Some(3.0);
+        c.lines.push(Line {
+            name: "l".into(),
+            points: vec![
+                (0.0, Some(1.0)),
+                (1.0, Some(500.0)),
+                (2.0, Some(f64::INFINITY)),
+            ],
+            ci: vec![None; 3],
+            verdicts: vec![Some(true), Some(false), Some(false)],
+        });
+        assert_eq!(c.bounds().1, (0.0, 3.0));
+        assert_eq!(c.shown(500.0), Some((3.0, true)));
+        assert_eq!(c.shown(f64::INFINITY), Some((3.0, true)));
+        assert_eq!(c.shown(1.0), Some((1.0, false)));
+        assert!(c.has_off_scale() && c.has_verdicts());
+        let svg = crate::svg::render(&c);
+        assert_eq!(
+            svg.matches("class=\"off-scale\"").count(),
+            2 + 1,
+            "two marks, one key"
+        );
+        assert_eq!(svg.matches("class=\"mark pass\"").count(), 1 + 1);
+        assert_eq!(svg.matches("class=\"mark fail\"").count(), 1);
+        c.y_cap = None;
+        assert_eq!(c.shown(f64::INFINITY), None, "no cap: not drawn");
     }
 
     #[test]

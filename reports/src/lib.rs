@@ -17,6 +17,7 @@ pub mod png;
 pub mod services;
 pub mod svg;
 pub mod sweep;
+pub mod sweep_checks;
 pub mod sweep_page;
 pub mod tenants;
 

@@ -214,6 +214,7 @@ pub fn pack_charts(res: &PackResults) -> Vec<Chart> {
                     .map(|q| (q.0 / div, Some(pick(q))))
                     .collect(),
                 ci: Vec::new(),
+                verdicts: Vec::new(),
             })
             .collect()
     };
@@ -229,6 +230,7 @@ pub fn pack_charts(res: &PackResults) -> Vec<Chart> {
         points: Vec::new(),
         bands: Vec::new(),
         stacked: false,
+        ..Default::default()
     };
     vec![
         chart(

@@ -3,6 +3,8 @@
 
 use crate::chart::{ticks, Chart};
 use crate::fmt::fixed;
+use crate::svg::Key;
+use plotters::coord::CoordTranslate;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 use std::sync::Once;
@@ -48,13 +50,68 @@ pub fn render(chart: &Chart) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
+/// The triangle of a point off the scale, around (0, 0), in pixels.
+fn triangle() -> Vec<(i32, i32)> {
+    vec![(0, -9), (-9, 7), (9, 7), (0, -9)]
+}
+
+/// Draws a point's mark: a filled circle (passed, or no verdict), a cross (failed), a triangle
+/// pointing up (off the scale; hollow when it failed).
+fn draw_mark<DB: DrawingBackend, CT: CoordTranslate<From = (f64, f64)>>(
+    ch: &mut ChartContext<DB, CT>,
+    at: (f64, f64),
+    colour: RGBColor,
+    verdict: Option<bool>,
+    off: bool,
+) -> Result<(), Box<dyn std::error::Error>>
+where
+    DB::ErrorType: 'static,
+{
+    let e = EmptyElement::at(at);
+    match (off, verdict) {
+        (true, Some(false)) => {
+            ch.plotting_area()
+                .draw(&(e + PathElement::new(triangle(), colour.stroke_width(3))))?;
+        }
+        (true, _) => {
+            ch.plotting_area()
+                .draw(&(e + Polygon::new(triangle(), colour.filled())))?;
+        }
+        (false, Some(false)) => {
+            ch.plotting_area().draw(
+                &(e + PathElement::new(vec![(-7, -7), (7, 7)], colour.stroke_width(3))
+                    + PathElement::new(vec![(-7, 7), (7, -7)], colour.stroke_width(3))),
+            )?;
+        }
+        (false, _) => {
+            ch.plotting_area()
+                .draw(&Circle::new(at, 5, colour.filled()))?;
+        }
+    }
+    Ok(())
+}
+
 fn draw(chart: &Chart, buf: &mut [u8]) -> Result<(), Box<dyn std::error::Error>> {
     let root = BitMapBackend::with_buffer(buf, (WIDTH, HEIGHT)).into_drawing_area();
     root.fill(&WHITE)?;
     let ((x0, x1), (y0, y1)) = chart.bounds();
     let (xt, xd) = ticks(x0, x1, 6);
-    // Headroom above the data for the legend, drawn in the upper left.
-    let (yt, yd) = ticks(y0, y1 + (y1 - y0) * 0.3, 5);
+    // Headroom above the data for the legend, drawn in the upper left (the lower right for a
+    // scatter, whose upper left holds the best points): about 24 px an entry of a plot area
+    // about 520 px high.
+    let entries = crate::svg::legend_items(chart).len() as f64;
+    let need = ((24.0 * entries + 30.0) / 520.0).min(0.6);
+    let headroom = if chart.points.is_empty() {
+        (need / (1.0 - need)).max(0.3)
+    } else {
+        0.0
+    };
+    let (yt, yd) = ticks(y0, y1 + (y1 - y0) * headroom, 5);
+    let top_label = match chart.y_cap {
+        Some(cap) if chart.has_off_scale() => cap,
+        _ if chart.percent => 100.0,
+        _ => f64::INFINITY,
+    };
     let (x0, x1) = (xt[0], *xt.last().unwrap_or(&x1));
     let (y0, y1) = (yt[0], *yt.last().unwrap_or(&y1));
     let mut ch = ChartBuilder::on(&root)
@@ -64,7 +121,15 @@ fn draw(chart: &Chart, buf: &mut [u8]) -> Result<(), Box<dyn std::error::Error>>
         .y_label_area_size(90)
         .build_cartesian_2d(x0..x1, y0..y1)?;
     let xf = move |v: &f64| fixed(*v, xd);
-    let yf = move |v: &f64| fixed(*v, yd);
+    // A percentage's axis has no ticks above 100, a cut axis none above its cap (the space
+    // there holds the legend).
+    let yf = move |v: &f64| {
+        if *v > top_label + 1e-9 {
+            String::new()
+        } else {
+            fixed(*v, yd)
+        }
+    };
     ch.configure_mesh()
         .x_desc(chart.x_label.as_str())
         .y_desc(chart.y_label.as_str())
@@ -116,30 +181,34 @@ fn draw(chart: &Chart, buf: &mut [u8]) -> Result<(), Box<dyn std::error::Error>>
         let colour = rgb(crate::svg::PALETTE[i % crate::svg::PALETTE.len()]);
         let mut segments: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
         for &(x, y) in &l.points {
-            match y {
+            match y.and_then(|y| chart.shown(y)).map(|p| p.0) {
                 Some(y) if x.is_finite() => segments.last_mut().expect("one segment").push((x, y)),
                 _ if segments.last().is_some_and(|s| !s.is_empty()) => segments.push(Vec::new()),
                 _ => {}
             }
         }
-        let whiskers = l
-            .points
-            .iter()
-            .zip(&l.ci)
-            .filter_map(|(&(x, y), h)| match (y, h) {
-                (Some(y), Some(h)) if x.is_finite() => Some(PathElement::new(
-                    vec![(x, y - h), (x, y + h)],
+        let whiskers = l.points.iter().zip(&l.ci).filter_map(|(&(x, y), h)| {
+            match (y.and_then(|y| chart.shown(y)), h) {
+                (Some((y, false)), Some(h)) if x.is_finite() => Some(PathElement::new(
+                    vec![
+                        (x, y - h),
+                        (x, chart.y_cap.map_or(y + h, |c| (y + h).min(c))),
+                    ],
                     colour.stroke_width(2),
                 )),
                 _ => None,
-            });
+            }
+        });
         ch.draw_series(whiskers)?;
-        if !l.ci.is_empty() {
-            let marks = l.points.iter().filter_map(|&(x, y)| {
-                y.filter(|_| x.is_finite())
-                    .map(|y| Circle::new((x, y), 5, colour.filled()))
-            });
-            ch.draw_series(marks)?;
+        if !l.ci.is_empty() || !l.verdicts.is_empty() {
+            for (j, &(x, y)) in l.points.iter().enumerate() {
+                let Some((y, off)) = y.and_then(|y| chart.shown(y)).filter(|_| x.is_finite())
+                else {
+                    continue;
+                };
+                let verdict = l.verdicts.get(j).copied().flatten();
+                draw_mark(&mut ch, (x, y), colour, verdict, off)?;
+            }
         }
         let mut first = true;
         for seg in segments.into_iter().filter(|s| !s.is_empty()) {
@@ -156,6 +225,14 @@ fn draw(chart: &Chart, buf: &mut [u8]) -> Result<(), Box<dyn std::error::Error>>
         }
     }
     let red = rgb(crate::svg::TARGET);
+    if let Some(cap) = chart.y_cap.filter(|_| chart.has_off_scale()) {
+        // The cut: a grey line at the cap, where the triangles sit.
+        let grey = RGBColor(120, 120, 120);
+        ch.draw_series(std::iter::once(PathElement::new(
+            vec![(x0, cap), (x1, cap)],
+            grey.stroke_width(1),
+        )))?;
+    }
     for t in &chart.targets {
         let n = 60;
         let dashes = (0..n).step_by(2).map(|k| {
@@ -191,24 +268,88 @@ fn draw(chart: &Chart, buf: &mut [u8]) -> Result<(), Box<dyn std::error::Error>>
             .legend(move |(x, y)| {
                 PathElement::new(vec![(x, y), (x + 24, y)], blue.stroke_width(3))
             });
-        for p in &chart.points {
+        // Labels moved apart where they would overlap (about 10 px a character at 18 px).
+        let px: Vec<(i32, i32)> = chart
+            .points
+            .iter()
+            .map(|p| ch.backend_coord(&(p.x, p.y)))
+            .collect();
+        let anchors: Vec<(f64, f64, f64)> = chart
+            .points
+            .iter()
+            .zip(&px)
+            .map(|(p, &(x, y))| (x as f64, y as f64, 10.0 * p.name.chars().count() as f64))
+            .collect();
+        let ((l, t), (r, b)) = (ch.backend_coord(&(x0, y1)), ch.backend_coord(&(x1, y0)));
+        let labels =
+            crate::chart::place_labels(&anchors, 22.0, (l as f64, t as f64, r as f64, b as f64));
+        for ((p, &(bx, by)), (lx, ly)) in chart.points.iter().zip(&px).zip(labels) {
             let style = if p.on_front {
                 blue.filled()
             } else {
                 blue.stroke_width(2)
             };
+            // Text is placed by its top left; the label's baseline is 18 px below that.
+            let off = (lx as i32 - bx, ly as i32 - by - 18);
             ch.draw_series(std::iter::once(
                 EmptyElement::at((p.x, p.y))
                     + Circle::new((0, 0), 7, style)
-                    + Text::new(p.name.clone(), (10, -26), (FAMILY, 18).into_font()),
+                    + Text::new(p.name.clone(), off, (FAMILY, 18).into_font()),
             ))?;
         }
+    }
+    let grey = RGBColor(85, 85, 85);
+    for (name, _, key) in crate::svg::legend_items(chart) {
+        let a = ch.draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())?;
+        match key {
+            Key::Pass => {
+                a.label(name)
+                    .legend(move |(x, y)| Circle::new((x + 12, y), 5, grey.filled()));
+            }
+            Key::Fail => {
+                a.label(name).legend(move |(x, y)| {
+                    EmptyElement::at((x + 12, y))
+                        + PathElement::new(vec![(-7, -7), (7, 7)], grey.stroke_width(3))
+                        + PathElement::new(vec![(-7, 7), (7, -7)], grey.stroke_width(3))
+                });
+            }
+            Key::Off => {
+                a.label(name).legend(move |(x, y)| {
+                    EmptyElement::at((x + 12, y)) + Polygon::new(triangle(), grey.filled())
+                });
+            }
+            _ => {}
+        }
+    }
+    if let Some(a) = &chart.answer {
+        let black = rgb(crate::svg::ANSWER);
+        let (px, py) = (a.x, chart.shown(a.y).map_or(a.y, |p| p.0));
+        let right = px > x0 + (x1 - x0) * 0.6;
+        let label = a.label.clone();
+        let width = 10 * label.chars().count() as i32;
+        let dx = if right { -14 - width } else { 14 };
+        // The name on a white box, readable over the lines.
+        ch.draw_series(std::iter::once(
+            EmptyElement::at((px, py))
+                + Rectangle::new(
+                    [(dx - 4, -38), (dx + width + 4, -12)],
+                    WHITE.mix(0.85).filled(),
+                )
+                + Circle::new((0, 0), 12, black.stroke_width(3))
+                + Text::new(label, (dx, -34), (FAMILY, 19).into_font().color(&black)),
+        ))?
+        .label(crate::svg::ANSWER_KEY)
+        .legend(move |(x, y)| Circle::new((x + 12, y), 7, black.stroke_width(3)));
     }
     ch.configure_series_labels()
         .label_font((FAMILY, 18))
         .background_style(WHITE.mix(0.85))
         .border_style(RGBColor(150, 150, 150))
-        .position(SeriesLabelPosition::UpperLeft)
+        .position(if chart.points.is_empty() {
+            SeriesLabelPosition::UpperLeft
+        } else {
+            SeriesLabelPosition::LowerRight
+        })
         .draw()?;
     root.present()?;
     Ok(())

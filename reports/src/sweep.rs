@@ -2,8 +2,9 @@
 //! charts it gets: each headline metric against the swept axis, one line per combination of the
 //! other axes and policy, with 95% confidence intervals where there are replications.
 
-use crate::chart::{Chart, Line};
+use crate::chart::{Answer, Chart, Line, Target};
 use crate::model::{fnv1a64, InputFile, ReportError};
+use crate::sweep_checks::{cheapest_passing, cost_metric, sweep_checks};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -272,6 +273,9 @@ fn chart_metrics(res: &SweepResults) -> Vec<(usize, &'static str, &'static str, 
     if let Some(k) = slo {
         out.push((k, "SLO attainment", "SLO attainment (%)", 100.0));
     }
+    if let Some(k) = has("tpot_p99_s").filter(|_| has("ttft_p99_s").is_some()) {
+        out.push((k, "TPOT p99", "TPOT p99 (ms)", 1e3));
+    }
     if let Some(k) = has("cost_usd_per_hour") {
         out.push((k, "Cost per hour", "cost (USD/h)", 1.0));
     }
@@ -298,25 +302,120 @@ pub fn x_axis(res: &SweepResults) -> Option<usize> {
     best.map(|b| b.0)
 }
 
+/// Axis keys as people read them: the last part of the key path without its index and with
+/// spaces for underscores (`node_pool[0].instance_type` reads `instance type`), or the whole
+/// key where two axes would read the same.
+pub fn readable_axes(axes: &[String]) -> Vec<String> {
+    let short: Vec<String> = axes
+        .iter()
+        .map(|k| {
+            let last = k.rsplit('.').next().unwrap_or(k);
+            let last = last.split('[').next().unwrap_or(last);
+            last.replace('_', " ")
+        })
+        .collect();
+    short
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            if n.is_empty() || short.iter().filter(|m| *m == n).count() > 1 {
+                axes[i].clone()
+            } else {
+                n.clone()
+            }
+        })
+        .collect()
+}
+
+/// A row's values of the axes in `which`, as people read them (`instance type g6e.xlarge,
+/// replicas 2`), with its policy when the sweep has several.
+fn row_name(res: &SweepResults, names: &[String], r: &SweepRow, which: &[usize]) -> String {
+    which
+        .iter()
+        .map(|&a| format!("{} {}", names[a], r.axes[a]))
+        .chain(
+            (res.rows.iter().any(|x| x.policy != r.policy)).then(|| format!("policy {}", r.policy)),
+        )
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The sentence that answers a sweep with checks: its cheapest passing point, or that no point
+/// passed. `None` without checks.
+pub fn answer_text(res: &SweepResults) -> Option<String> {
+    if !res.rows.iter().any(|r| r.check.is_some()) {
+        return None;
+    }
+    let names = readable_axes(&res.axes);
+    let all: Vec<usize> = (0..res.axes.len()).collect();
+    Some(match cheapest_passing(res) {
+        Some(i) => {
+            let r = &res.rows[i];
+            let cost = cost_metric(res)
+                .map(|k| {
+                    let m = res.metrics[k].as_str();
+                    format!(
+                        "{}{}",
+                        crate::sweep_page::cell_text(m, r.cells[k]),
+                        if m == "cost_usd_per_hour" {
+                            " per hour"
+                        } else {
+                            " of replicas"
+                        }
+                    )
+                })
+                .unwrap_or_default();
+            format!(
+                "Cheapest point that passed every check: point {} ({}), {cost}.",
+                r.point,
+                row_name(res, &names, r, &all)
+            )
+        }
+        None => "No point passed every check.".to_string(),
+    })
+}
+
 /// The charts of a sweep: each headline metric against the x axis (or the point index when no
-/// axis is numeric), one line per combination of the other axes and the policy.
+/// axis is numeric), one line per combination of the other axes and the policy. With checks,
+/// each point is marked passed or failed, a check on the charted metric is drawn as the SLO
+/// line (on a latency, the axis stops at three times it, higher points drawn at the top edge),
+/// and the cheapest passing point is ringed and named.
 pub fn sweep_charts(res: &SweepResults) -> Vec<Chart> {
     let xa = x_axis(res);
+    let names = readable_axes(&res.axes);
     let policies: std::collections::BTreeSet<&str> =
         res.rows.iter().map(|r| r.policy.as_str()).collect();
     let x_label = match xa {
-        Some(a) => res.axes[a].clone(),
+        Some(a) => names[a].clone(),
         None => "point".to_string(),
     };
+    let checks = sweep_checks(res);
+    let has_checks = res.rows.iter().any(|r| r.check.is_some());
+    let cheapest = cheapest_passing(res);
+    let others: Vec<usize> = (0..res.axes.len()).filter(|&a| Some(a) != xa).collect();
     let mut out = Vec::new();
     for (k, title, y_label, scale) in chart_metrics(res) {
-        // Line name -> (x, y, CI half-width) per row.
-        type Group = Vec<(f64, Option<f64>, Option<f64>)>;
+        let metric = &res.metrics[k];
+        // The SLO: a check on this metric over the whole run, for every point and policy.
+        let target = checks
+            .iter()
+            .find(|c| c.plain() && c.policy.is_none() && c.point.is_none() && c.metric == *metric);
+        let max = res
+            .rows
+            .iter()
+            .filter_map(|r| r.cells[k].map(|c| c.value * scale))
+            .fold(0.0f64, f64::max);
+        let y_cap = target
+            .filter(|t| t.upper_limit() && t.threshold > 0.0)
+            .map(|t| 3.0 * t.threshold * scale)
+            .filter(|&cap| max > cap || res.rows.iter().any(|r| r.cells[k].is_none()));
+        // Line name -> (x, y, CI half-width, verdict) per row.
+        type Group = Vec<(f64, Option<f64>, Option<f64>, Option<bool>)>;
         let mut groups: BTreeMap<String, Group> = BTreeMap::new();
         for r in &res.rows {
-            let mut name: Vec<String> = (0..res.axes.len())
-                .filter(|&a| Some(a) != xa)
-                .map(|a| format!("{}={}", res.axes[a], r.axes[a]))
+            let mut name: Vec<String> = others
+                .iter()
+                .map(|&a| format!("{} {}", names[a], r.axes[a]))
                 .collect();
             if policies.len() > 1 {
                 name.push(r.policy.clone());
@@ -331,10 +430,17 @@ pub fn sweep_charts(res: &SweepResults) -> Vec<Chart> {
                 None => r.point as f64,
             };
             let c = r.cells[k];
+            let verdict = r.check.as_deref().map(|v| v == "pass");
+            // A failing point with no value (nothing completed) is drawn at the top of a
+            // capped axis.
+            let y = c
+                .map(|c| c.value * scale)
+                .or_else(|| (y_cap.is_some() && verdict == Some(false)).then_some(f64::INFINITY));
             groups.entry(name).or_default().push((
                 x,
-                c.map(|c| c.value * scale),
+                y,
                 c.and_then(|c| c.ci95).map(|h| h * scale),
+                verdict,
             ));
         }
         let lines = groups
@@ -345,37 +451,102 @@ pub fn sweep_charts(res: &SweepResults) -> Vec<Chart> {
                     name,
                     points: pts.iter().map(|p| (p.0, p.1)).collect(),
                     ci: pts.iter().map(|p| p.2).collect(),
+                    verdicts: if has_checks {
+                        pts.iter().map(|p| p.3).collect()
+                    } else {
+                        Vec::new()
+                    },
                 }
             })
             .collect();
-        let metric = &res.metrics[k];
+        let answer = cheapest.and_then(|i| {
+            let r = &res.rows[i];
+            let y = r.cells[k]?.value * scale;
+            let x = match xa {
+                Some(a) => r.axes[a].parse::<f64>().ok()?,
+                None => r.point as f64,
+            };
+            Some(Answer {
+                label: format!(
+                    "cheapest passing: {}",
+                    row_name(res, &names, r, &(0..res.axes.len()).collect::<Vec<_>>())
+                ),
+                x,
+                y,
+            })
+        });
+        let targets = target
+            .map(|t| Target {
+                name: format!(
+                    "SLO: {title} {} {} {}",
+                    t.symbol(),
+                    fixed_trim(t.threshold * scale),
+                    y_label
+                        .rsplit('(')
+                        .next()
+                        .unwrap_or("")
+                        .trim_end_matches(')')
+                ),
+                y: t.threshold * scale,
+            })
+            .into_iter()
+            .collect();
+        let mut caption = format!(
+            "`{metric}` against `{}`{}{}.",
+            xa.map_or("point", |a| res.axes[a].as_str()),
+            if res.rows.len() > 1 {
+                ", one line per combination of the other axes and policy"
+            } else {
+                ""
+            },
+            if res.replicated {
+                "; whiskers are 95% confidence intervals over replications"
+            } else {
+                ""
+            }
+        );
+        if has_checks {
+            caption.push_str(
+                " Filled marks passed every check, crosses failed one; the ring names the \
+                 cheapest point that passed.",
+            );
+        }
+        if target.is_some() {
+            caption.push_str(" The dashed line is the check on this metric (the SLO).");
+        }
+        if let Some(cap) = y_cap {
+            caption.push_str(&format!(
+                " The axis stops at three times the SLO ({} {}); triangles at the top are \
+                 points above it or where no request completed.",
+                fixed_trim(cap),
+                y_label
+                    .rsplit('(')
+                    .next()
+                    .unwrap_or("")
+                    .trim_end_matches(')')
+            ));
+        }
         out.push(Chart {
             id: format!("sweep-{}", metric.replace('_', "-")),
             title: format!("{title} across the sweep"),
-            caption: format!(
-                "`{metric}` against `{x_label}`{}{}.",
-                if res.rows.len() > 1 {
-                    ", one line per combination of the other axes and policy"
-                } else {
-                    ""
-                },
-                if res.replicated {
-                    "; whiskers are 95% confidence intervals over replications"
-                } else {
-                    ""
-                }
-            ),
+            caption,
             x_label: x_label.clone(),
             y_label: y_label.to_string(),
             lines,
-            targets: Vec::new(),
-            markers: Vec::new(),
-            bands: Vec::new(),
-            stacked: false,
-            points: Vec::new(),
+            targets,
+            y_cap,
+            answer,
+            percent: scale == 100.0,
+            ..Default::default()
         });
     }
     out
+}
+
+/// A number with at most two decimals and no trailing zeros: `1000`, `0.5`, `60`.
+fn fixed_trim(v: f64) -> String {
+    let t = format!("{v:.2}");
+    t.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 #[cfg(test)]
@@ -417,7 +588,8 @@ mod tests {
             [(2.0, Some(500.0)), (4.0, Some(200.0))]
         );
         assert_eq!(charts[0].lines[0].ci, [Some(100.0), Some(50.0)]);
-        assert!(charts[0].lines[0].name.contains("gpu=h100,sxm"));
+        assert_eq!(charts[0].lines[0].name, "gpu h100,sxm");
+        assert_eq!(charts[0].x_label, "replicas");
     }
 
     #[test]

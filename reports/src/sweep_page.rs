@@ -3,7 +3,8 @@
 
 use crate::fmt::{duration, esc, fixed, percent, qty, usd, NBSP, NONE};
 use crate::html::{close, figure, kv, open, table};
-use crate::sweep::{sweep_charts, Cell, SweepResults};
+use crate::sweep::{answer_text, readable_axes, sweep_charts, Cell, SweepResults};
+use crate::sweep_checks::{row_failures, sweep_checks};
 use std::fmt::Write as _;
 
 /// A metric cell with its unit, read from the metric's name; `± h` with replications.
@@ -67,6 +68,9 @@ pub fn sweep_page(res: &SweepResults) -> String {
             ""
         }
     );
+    if let Some(a) = answer_text(res) {
+        let _ = writeln!(o, "<p class=\"answer\"><b>{}</b></p>", esc(&a));
+    }
     let charts = sweep_charts(res);
     if !charts.is_empty() {
         o.push_str("<h2 id=\"charts\">Across the sweep</h2>\n<div class=\"charts\">\n");
@@ -119,20 +123,27 @@ pub fn sweep_page(res: &SweepResults) -> String {
         if failed.is_empty() {
             o.push_str("<p>Every row passed its checks.</p>\n");
         } else {
+            let checks = sweep_checks(res);
+            let names = readable_axes(&res.axes);
             o.push_str("<ul class=\"warn\">");
             for r in failed {
+                let what = row_failures(res, &checks, r);
                 let _ = write!(
                     o,
-                    "<li>point {} ({}), policy {}: a check failed</li>",
+                    "<li>point {} ({}), policy {}: {}</li>",
                     r.point,
-                    esc(&res
-                        .axes
+                    esc(&names
                         .iter()
                         .zip(&r.axes)
-                        .map(|(a, v)| format!("{a}={v}"))
+                        .map(|(a, v)| format!("{a} {v}"))
                         .collect::<Vec<_>>()
                         .join(", ")),
-                    esc(&r.policy)
+                    esc(&r.policy),
+                    if what.is_empty() {
+                        "a check failed (the sweep's output names it)".to_string()
+                    } else {
+                        esc(&what.join("; "))
+                    }
                 );
             }
             o.push_str("</ul>\n");

@@ -86,6 +86,7 @@ pub fn provenance_and_report(
         for id in reports::chart::SINGLE_RUN_CHARTS
             .iter()
             .chain(&reports::chart::POLICY_CHARTS)
+            .chain(&reports::chart::POLICY_TOKEN_CHARTS)
             .chain(&["rollout"])
         {
             stale.push(out.join("charts").join(format!("{id}.png")));

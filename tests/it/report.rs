@@ -565,3 +565,170 @@ fn a_two_service_comparison_has_per_service_rows_and_report_sections() {
     // The services' files are in the provenance table.
     assert!(page.contains("policies/mig/services.csv"));
 }
+
+/// The structure of an SVG chart, one element a line: its tag and class, with the text of text
+/// elements and the names of legend entries, without coordinates (so the golden file pins what
+/// is drawn, not where).
+fn svg_structure(svg: &str) -> String {
+    let mut out = String::new();
+    let mut rest = svg;
+    let mut group = String::new();
+    while let Some(i) = rest.find('<') {
+        rest = &rest[i + 1..];
+        let end = rest.find('>').unwrap_or(rest.len());
+        let tag = &rest[..end];
+        rest = &rest[end..];
+        if tag.starts_with("/g") {
+            group.clear();
+            continue;
+        }
+        if tag.starts_with('/') {
+            continue;
+        }
+        let name = tag.split([' ', '/']).next().unwrap_or("");
+        let class = tag
+            .split("class=\"")
+            .nth(1)
+            .and_then(|c| c.split('"').next())
+            .unwrap_or("");
+        if name == "g" {
+            group = class.to_string();
+            continue;
+        }
+        if group == "grid" || group == "ticks" {
+            continue;
+        }
+        let mut line = if class.is_empty() {
+            name.to_string()
+        } else {
+            format!("{name}.{}", class.replace(' ', "."))
+        };
+        if !group.is_empty() {
+            line = format!("{group} > {line}");
+        }
+        if name == "text" || name == "title" {
+            let body = &rest[1..rest.find('<').unwrap_or(1).max(1)];
+            line.push_str(&format!(" \"{body}\""));
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+/// The sweep report of `scenarios/sweep-cheapest-gpu.toml` shows the answer: each chart marks
+/// passing and failing points, the TTFT and TPOT charts draw their SLO with the axis cut at three
+/// times it (failures off the scale drawn at the top edge), the cheapest passing point is ringed
+/// and named, legends read `instance type g6e.xlarge`, and the Checks section names each failed
+/// check's metric, value and limit. The TTFT chart's SVG structure (elements, classes and texts,
+/// no coordinates) is pinned by a golden file; regenerate it with
+/// `UPDATE_GOLDEN=1 cargo test --release --test it sweep_report_shows` after an intended change.
+#[test]
+fn sweep_report_shows_the_cheapest_passing_point() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("cheapest");
+    let (code, _, stderr) = capsim_text(&[
+        "sweep",
+        "scenarios/sweep-cheapest-gpu.toml",
+        "--out",
+        &path_str(&out),
+        "--report",
+    ]);
+    assert_eq!(code, 3, "checks fail on most points: {stderr}");
+    let page = String::from_utf8(read(&out.join("report.html"))).unwrap();
+    assert!(
+        page.contains(
+            "Cheapest point that passed every check: point 13 (instance type g6e.xlarge, \
+             replicas 2), $\u{a0}3.71 per hour."
+        ),
+        "the answer, above the charts"
+    );
+    assert!(page.contains(
+        "point 1 (instance type g6.xlarge, replicas 2), policy base: ttft_p99_s 1348.62\u{a0}s, \
+         limit ≤ 1\u{a0}s; tpot_p99_s 231.73\u{a0}ms, limit ≤ 0.06\u{a0}s"
+    ));
+    assert!(page.contains("ttft_p99_s has no value (no measured request completed; 0 dropped)"));
+    let all = svgs(&page);
+    let ttft = all
+        .iter()
+        .find(|s| s.contains("id=\"chart-sweep-ttft-p99-s\""))
+        .unwrap();
+    let structure = svg_structure(ttft);
+    for want in [
+        "line.target",
+        "circle.mark.pass",
+        "path.mark.fail",
+        "polygon.off-scale",
+        "answer > circle",
+        "answer > text \"cheapest passing: instance type g6e.xlarge, replicas 2\"",
+        "legend > text \"SLO: TTFT p99 ≤ 1000 ms\"",
+        "legend > text \"instance type g6e.xlarge\"",
+    ] {
+        assert!(structure.contains(want), "{want} in\n{structure}");
+    }
+    // Every chart marks pass and fail and rings the answer; only the latency charts are cut.
+    for id in [
+        "sweep-ttft-p99-s",
+        "sweep-tpot-p99-s",
+        "sweep-token-slo-attainment-ratio",
+        "sweep-cost-usd-per-hour",
+        "sweep-replica-hours",
+    ] {
+        let svg = all
+            .iter()
+            .find(|s| s.contains(&format!("id=\"chart-{id}\"")))
+            .unwrap_or_else(|| panic!("chart-{id}"));
+        assert!(svg.contains("class=\"mark pass\""), "{id}");
+        assert!(svg.contains("class=\"mark fail\""), "{id}");
+        assert!(svg.contains("class=\"answer\""), "{id}");
+        assert_eq!(
+            svg.contains("class=\"off-scale\""),
+            id.ends_with("p99-s"),
+            "{id}"
+        );
+        assert!(!svg.contains("node_pool[0]"), "{id}: readable legend");
+    }
+    let golden = root().join("tests/golden/sweep-cheapest-ttft.svg.txt");
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&golden, &structure).unwrap();
+    }
+    let expected = String::from_utf8(read(&golden)).unwrap();
+    assert!(
+        structure == expected,
+        "the TTFT chart's structure differs from {}; regenerate with UPDATE_GOLDEN=1 after an \
+         intended change:\n{structure}",
+        golden.display()
+    );
+}
+
+/// Policy variants with an SLO on tokens get each policy's p99 TTFT and TPOT over time with the
+/// targets; without node pools (no cost) there is no Pareto chart to draw, so none is written.
+#[test]
+fn token_slo_policies_get_ttft_and_tpot_by_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("tr");
+    let (code, _, stderr) = capsim_text(&[
+        "run",
+        "scenarios/token-routing.toml",
+        "--out",
+        &path_str(&out),
+        "--report",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let page = String::from_utf8(read(&out.join("report.html"))).unwrap();
+    let ids = chart_ids(&page);
+    for id in reports::chart::POLICY_TOKEN_CHARTS {
+        assert!(ids.contains(&format!("chart-{id}")), "{id} in {ids:?}");
+        assert!(
+            out.join("charts").join(format!("{id}.png")).is_file(),
+            "{id}.png"
+        );
+    }
+    let tpot = svgs(&page)
+        .into_iter()
+        .find(|s| s.contains("id=\"chart-policy-tpot\""))
+        .unwrap();
+    assert!(tpot.contains("class=\"target\""), "the TPOT target");
+    assert!(tpot.contains(">least-kv</text>"), "a line per policy");
+    assert!(!ids.contains(&"chart-policy-pareto".to_string()));
+}
