@@ -41,3 +41,18 @@ pub fn entries(dir: &Path) -> Vec<String> {
     v.sort();
     v
 }
+
+/// Runs `s` with `inputs` to its horizon (no recorder sink) and checks that every request that
+/// arrived completed, was dropped or is still in flight.
+pub fn run_conserving(s: &sim_core::Scenario, inputs: sim_core::Inputs) -> sim_core::RunResult {
+    let r = sim_core::World::new(s, inputs)
+        .unwrap()
+        .run(&mut sim_core::metrics::NoSink);
+    let c = &r.summary.requests;
+    assert_eq!(
+        c.arrived,
+        c.completed + c.dropped + c.in_flight,
+        "conservation"
+    );
+    r
+}

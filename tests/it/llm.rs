@@ -2,26 +2,17 @@
 
 use sim_core::engine::SimTime;
 use sim_core::traffic::TraceRecord;
-use sim_core::{parse_scenario, Inputs, RunResult, World};
+use sim_core::{parse_scenario, Inputs, RunResult};
 
 fn run(text: &str, trace: Option<Vec<TraceRecord>>) -> RunResult {
     let s = parse_scenario(text, "llm-test.toml").unwrap_or_else(|e| panic!("{e}"));
-    let r = World::new(
+    crate::common::run_conserving(
         &s,
         Inputs {
             trace,
             ..Inputs::default()
         },
     )
-    .unwrap()
-    .run(&mut sim_core::metrics::NoSink);
-    let c = &r.summary.requests;
-    assert_eq!(
-        c.arrived,
-        c.completed + c.dropped + c.in_flight,
-        "conservation"
-    );
-    r
 }
 
 fn scenario(blocks: u32, traffic: &str) -> String {

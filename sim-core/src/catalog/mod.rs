@@ -109,20 +109,7 @@ impl Catalog {
         file: &str,
         src: &str,
     ) -> Result<Catalog, ScenarioError> {
-        let c = Checker { file, src };
-        let mut new: Vec<LlmModel> = Vec::with_capacity(entries.len());
-        for (i, raw) in entries.into_iter().enumerate() {
-            let prefix = format!("model[{i}]");
-            let id = c.id(
-                &format!("{prefix}.id"),
-                raw.id.clone(),
-                new.iter().map(|m| m.id.as_str()),
-                "model",
-            )?;
-            let mut m = LlmModel::from_raw(raw, &prefix, file, src, false)?;
-            m.id = id;
-            new.push(m);
-        }
+        let new = model::check_entries(entries, file, src, false)?;
         Ok(Catalog {
             gpus: self.gpus.clone(),
             instances: self.instances.clone(),

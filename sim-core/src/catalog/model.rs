@@ -366,12 +366,25 @@ impl LlmModel {
     }
 }
 
-/// Parses and checks a model catalog file, keeping the entries in file order.
+/// Parses and checks a model catalog file, sorted by id.
 pub fn parse_models(src: &str, file: &str) -> Result<Vec<LlmModel>, ScenarioError> {
     let raw: RawModelFile = parse_raw(src, file)?;
+    let mut out = check_entries(raw.model.unwrap_or_default(), file, src, true)?;
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(out)
+}
+
+/// Checks `[[model]]` entries (of a catalog file or a scenario, `file`/`src` in errors at
+/// `model[i]`), in their order: each id once, each entry as [`LlmModel::from_raw`] checks it.
+pub(super) fn check_entries(
+    entries: Vec<RawModel>,
+    file: &str,
+    src: &str,
+    need_source: bool,
+) -> Result<Vec<LlmModel>, ScenarioError> {
     let c = Checker { file, src };
-    let mut out: Vec<LlmModel> = Vec::new();
-    for (i, m) in raw.model.unwrap_or_default().into_iter().enumerate() {
+    let mut out: Vec<LlmModel> = Vec::with_capacity(entries.len());
+    for (i, m) in entries.into_iter().enumerate() {
         let prefix = format!("model[{i}]");
         let id = c.id(
             &format!("{prefix}.id"),
@@ -379,11 +392,10 @@ pub fn parse_models(src: &str, file: &str) -> Result<Vec<LlmModel>, ScenarioErro
             out.iter().map(|o| o.id.as_str()),
             "model",
         )?;
-        let mut model = LlmModel::from_raw(m, &prefix, file, src, true)?;
+        let mut model = LlmModel::from_raw(m, &prefix, file, src, need_source)?;
         model.id = id;
         out.push(model);
     }
-    out.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(out)
 }
 
