@@ -248,6 +248,24 @@ pub fn load_inputs_with_stats(
         inputs.feeds.append(&mut one.feeds);
         checks.extend(c);
     }
+    // Each trace was held to the requests limit on its own; the run's requests are their sum
+    // and the generators'.
+    let limit = sim_core::scenario::limits::REQUESTS;
+    let generated: f64 = scenario
+        .services()
+        .chain(scenario.gateway.as_ref().map(|g| g.view.as_ref()))
+        .filter_map(|v| sim_core::scenario::limits::expected_requests(&v.traffic, v.horizon))
+        .sum();
+    let total = generated + checks.iter().map(|c| c.requests as f64).sum::<f64>();
+    if total > limit.max as f64 {
+        let message = format!(
+            "{}, over every service's traces and generators together",
+            limit.message(total.min(u64::MAX as f64) as u64)
+        );
+        return Err(CliError::Input(
+            ScenarioError::at_key(shown, text, "service", message).to_string(),
+        ));
+    }
     Ok((inputs, checks))
 }
 

@@ -721,3 +721,27 @@ fn services_together_are_held_to_cluster_limits() {
     let e = parse(&services(2, 1, "1e9")).unwrap_err().to_string();
     assert!(e.contains("key `traffic`") && e.contains("requests"), "{e}");
 }
+
+/// Rate traces are held to the requests limit together: two services replaying a 6e10-request
+/// rate trace each (each under the limit on its own) are refused by `validate`.
+#[test]
+fn rate_traces_of_several_services_are_held_to_the_requests_limit_together() {
+    let mut qps = String::from("timestamp_anon,value,container_ip,request_type\n");
+    for i in 0..60 {
+        qps.push_str(&format!("{},1000000000,a,x\n", i * 1000));
+    }
+    let service = |name: &str| {
+        format!("[[service]]\nname = \"{name}\"\ndispatch = \"router\"\n[service.service_time]\ndistribution = \"deterministic\"\nbase = \"5ms\"\n[service.traffic]\nkind = \"trace\"\nformat = \"alibaba-genai-qps\"\npath = \"qps.csv\"\nbucket = \"1s\"\n")
+    };
+    let one = format!("[simulation]\nhorizon = \"1h\"\n{}", service("a"));
+    let two = format!("{one}{}", service("b"));
+    let dir = fixture(&[("qps.csv", &qps), ("one.toml", &one), ("two.toml", &two)]);
+    let (code, _, err) = capsim_text(&["validate", &p(&dir, "one.toml")]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = capsim_text(&["validate", &p(&dir, "two.toml")]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("120,000,000,000 requests") && err.contains("together"),
+        "{err}"
+    );
+}
