@@ -99,6 +99,24 @@ impl Karpenter {
         }
     }
 
+    /// Something to provision at `now`: extends the open batch, or opens one and returns when
+    /// its idle timer fires (`None` when a batch was already open).
+    fn extend_batch(&mut self, now: SimTime) -> Option<SimTime> {
+        match &mut self.batch {
+            Some(b) => {
+                b.last = now;
+                None
+            }
+            None => {
+                self.batch = Some(Batch {
+                    start: now,
+                    last: now,
+                });
+                Some(now + self.spec.batch_idle)
+            }
+        }
+    }
+
     /// Whether cluster pool `pool` is one of Karpenter's candidates.
     pub(in crate::world) fn manages(&self, pool: usize) -> bool {
         self.nodepool_of.get(pool).is_some_and(Option::is_some)
@@ -182,16 +200,8 @@ impl World {
             return;
         }
         k.last_seen = Some(newest);
-        match &mut k.batch {
-            Some(b) => b.last = now,
-            None => {
-                k.batch = Some(Batch {
-                    start: now,
-                    last: now,
-                });
-                self.queue
-                    .push(now + k.spec.batch_idle, Event::KarpenterBatch);
-            }
+        if let Some(at) = k.extend_batch(now) {
+            self.queue.push(at, Event::KarpenterBatch);
         }
     }
 
@@ -210,16 +220,8 @@ impl World {
         }
         k.unavailable.retain(|&(_, until)| until > now);
         k.unavailable.push((pool, now + UNAVAILABLE_OFFERING_TTL));
-        match &mut k.batch {
-            Some(b) => b.last = now,
-            None => {
-                k.batch = Some(Batch {
-                    start: now,
-                    last: now,
-                });
-                self.queue
-                    .push(now + k.spec.batch_idle, Event::KarpenterBatch);
-            }
+        if let Some(at) = k.extend_batch(now) {
+            self.queue.push(at, Event::KarpenterBatch);
         }
     }
 
