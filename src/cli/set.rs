@@ -2,7 +2,7 @@
 //! `[[policy]]` variant (with `[[service]]` tables, `service.<name>.<key>` is that service's key).
 
 use super::error::CliError;
-use sim_core::scenario::manifest::Overlay;
+use sim_core::scenario::manifest::{Origin, Overlay};
 use sim_core::scenario::ScenarioError;
 use toml::{Table, Value};
 
@@ -82,7 +82,10 @@ pub fn apply(text: &str, shown: &str, args: &[String]) -> Result<(String, Vec<Se
     let mut overlay = Overlay::default();
     for s in &sets {
         overlay.keys.push((s.key.clone(), s.value.clone()));
-        overlay.origins.push(format!("--set {}", s.written));
+        overlay.origins.push(Origin {
+            file: format!("--set {}", s.written),
+            ..Origin::default()
+        });
     }
     overlay.apply(&mut table);
     let text = toml::to_string(&table)

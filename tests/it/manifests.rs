@@ -90,7 +90,7 @@ fn a_bare_pod_is_one_replica() {
     assert_eq!(code, 2, "{stdout}{stderr}");
     assert!(
         stderr.contains(
-            "inference-hpa.yaml: HorizontalPodAutoscaler/inference-hpa: key `spec.scaleTargetRef.name`: \
+            "inference-hpa.yaml:11:5: HorizontalPodAutoscaler/inference-hpa: key `spec.scaleTargetRef.name`: \
              names Deployment \"inference-deployment\", which the manifests do not hold"
         ),
         "{stderr}"
@@ -193,7 +193,7 @@ fn an_autoscaler_whose_target_names_no_deployment_is_refused() {
     ]);
     assert_eq!(code, 2, "{stdout}{stderr}");
     for part in [
-        "embed.yaml: HorizontalPodAutoscaler/embed: key `spec.scaleTargetRef.name`",
+        "embed.yaml:36:5: HorizontalPodAutoscaler/embed: key `spec.scaleTargetRef.name`",
         "names Deployment \"embedder\", which the manifests do not hold",
         "Deployment/chat",
         "Deployment/embed",
@@ -234,7 +234,7 @@ fn several_workloads_need_the_scenarios_services_by_name() {
         capsim_text(&["validate", &path_str(&scenario), "scenarios/manifests-two/"]);
     assert_eq!(code, 2, "{stdout}{stderr}");
     assert!(
-        stderr.contains("embed.yaml: Deployment/embed: key `metadata.name`: no [[service]] of the scenario is named \"embed\" (its services: chat, embedding)"),
+        stderr.contains("embed.yaml:6:3: Deployment/embed: key `metadata.name`: no [[service]] of the scenario is named \"embed\" (its services: chat, embedding)"),
         "{stderr}"
     );
 }
@@ -258,7 +258,7 @@ fn bad_manifests_are_refused_with_the_file_and_field() {
                 "v1.yaml",
                 "apiVersion: autoscaling/v1\nkind: HorizontalPodAutoscaler\nmetadata: {name: h}\n",
             ),
-            "v1.yaml",
+            "v1.yaml:1:1: HorizontalPodAutoscaler/h: key `apiVersion`",
             "expected autoscaling/v2",
         ),
         (
@@ -267,7 +267,7 @@ fn bad_manifests_are_refused_with_the_file_and_field() {
                 "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: h}\n\
                  spec:\n  scaleTargetRef: {kind: Deployment, name: d}\n  minReplicas: 9\n  maxReplicas: 3\n",
             ),
-            "minmax.yaml: HorizontalPodAutoscaler/h: spec.",
+            "minmax.yaml:7:3: HorizontalPodAutoscaler/h: key `spec.maxReplicas`",
             "set from the manifest as scenario key `hpa.",
         ),
     ];

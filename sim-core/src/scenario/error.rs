@@ -15,6 +15,9 @@ pub struct ScenarioError {
     pub line: Option<usize>,
     /// 1-based column (in characters), when the position is known.
     pub column: Option<usize>,
+    /// The object in the file the error is about (a manifest's `Kind/name`); empty when the file
+    /// holds one thing.
+    pub object: Box<str>,
     /// The key path, such as `traffic.rate` or `traffic.schedule[1].start`; empty for the whole file.
     pub key: String,
     /// What was wrong and what was expected.
@@ -41,6 +44,7 @@ impl ScenarioError {
             file: file.to_string(),
             line,
             column,
+            object: Box::default(),
             key: key.to_string(),
             message: message.into(),
         }
@@ -58,6 +62,9 @@ impl fmt::Display for ScenarioError {
         write!(f, "{}", self.file)?;
         if let (Some(l), Some(c)) = (self.line, self.column) {
             write!(f, ":{l}:{c}")?;
+        }
+        if !self.object.is_empty() {
+            write!(f, ": {}", self.object)?;
         }
         if self.key.is_empty() {
             write!(f, ": {}", self.message)

@@ -3,7 +3,7 @@
 //! `[hpa]` (RawDeployment/Standard mode with the `hpa` autoscaler class), with KServe's
 //! defaults: at least 1 replica, the concurrency metric under Knative, CPU at 80% under the HPA.
 
-use super::{bad, get, pod_spec, present, Mapper};
+use super::{get, pod_spec, present, Mapper};
 use crate::scenario::ScenarioError;
 use toml::{Table, Value};
 use yaml_rust2::Yaml;
@@ -74,7 +74,7 @@ fn text(y: &Yaml) -> Option<String> {
 fn int(m: &Mapper, doc: &Yaml, path: &str) -> Result<Option<i64>, ScenarioError> {
     match get(doc, path) {
         Yaml::Integer(i) if *i >= 0 => Ok(Some(*i)),
-        y if present(y) => Err(bad(m.file, path, "a whole number, 0 or more")),
+        y if present(y) => Err(m.loc().bad(path, "a whole number, 0 or more")),
         _ => Ok(None),
     }
 }
@@ -82,15 +82,14 @@ fn int(m: &Mapper, doc: &Yaml, path: &str) -> Result<Option<i64>, ScenarioError>
 /// Maps the InferenceService at `doc`.
 pub(super) fn map(m: &mut Mapper, doc: &Yaml, api: &str, name: &str) -> Result<(), ScenarioError> {
     if api != "serving.kserve.io/v1beta1" {
-        return Err(bad(
-            m.file,
+        return Err(m.loc().bad(
             "apiVersion",
             "serving.kserve.io/v1beta1 for an InferenceService",
         ));
     }
     let p = "spec.predictor";
     if !present(get(doc, p)) {
-        return Err(bad(m.file, p, "a predictor (the model server)"));
+        return Err(m.loc().bad(p, "a predictor (the model server)"));
     }
     if !name.is_empty() {
         m.push("service.name", Value::String(name.into()), "metadata.name");
@@ -215,8 +214,7 @@ pub(super) fn map(m: &mut Mapper, doc: &Yaml, api: &str, name: &str) -> Result<(
             }
         }
         _ => {
-            return Err(bad(
-                m.file,
+            return Err(m.loc().bad(
                 &format!("metadata.annotations.{mode_key}"),
                 "Serverless, RawDeployment or Standard",
             ))
@@ -233,17 +231,17 @@ fn knative_annotations(m: &mut Mapper, doc: &Yaml) -> Result<(), ScenarioError> 
             continue;
         };
         let path = format!("metadata.annotations.{full}");
-        let t = text(y).ok_or_else(|| bad(m.file, &path, "a string"))?;
+        let t = text(y).ok_or_else(|| m.loc().bad(&path, "a string"))?;
         let v = match kind {
             Kind::Int => Value::Integer(
                 t.trim()
                     .parse()
-                    .map_err(|_| bad(m.file, &path, "a whole number in quotes"))?,
+                    .map_err(|_| m.loc().bad(&path, "a whole number in quotes"))?,
             ),
             Kind::Float => Value::Float(
                 t.trim()
                     .parse()
-                    .map_err(|_| bad(m.file, &path, "a number in quotes"))?,
+                    .map_err(|_| m.loc().bad(&path, "a number in quotes"))?,
             ),
             Kind::Text => Value::String(t),
         };

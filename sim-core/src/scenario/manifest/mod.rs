@@ -15,12 +15,16 @@
 
 pub mod guard;
 mod kserve;
+pub mod origin;
 mod policy;
 mod selector;
 mod vpa;
 
 use super::services::{file_key, is_multi, service_names, valid_name, SERVICE_SECTIONS};
 use super::ScenarioError;
+use guard::Positions;
+use origin::Locator;
+pub use origin::Origin;
 use std::collections::BTreeMap;
 use std::ops::Range;
 use toml::{Table, Value};
@@ -34,8 +38,8 @@ pub struct Overlay {
     /// several, workload `i`'s keys are `service[i].…` (`service[1].hpa.maxReplicas`) until
     /// [`Overlay::bind`] puts them onto the scenario's `[[service]]` of the workload's name.
     pub keys: Vec<(String, Value)>,
-    /// For each key of `keys`, the manifest field it came from (`file: kind/name: path`).
-    pub origins: Vec<String>,
+    /// For each key of `keys`, the manifest field it came from.
+    pub origins: Vec<Origin>,
     /// Warnings: fields (or whole objects) not modelled, one line per manifest object.
     pub warnings: Vec<String>,
     /// The manifests' workloads, each one service: Deployments and InferenceServices, or the bare
@@ -53,8 +57,10 @@ pub struct Workload {
     pub name: String,
     /// `Deployment`, `InferenceService` or `Pod`.
     pub kind: String,
-    /// `file: Kind/name`, for errors.
+    /// `file: Kind/name`, for lists in messages.
     pub origin: String,
+    /// Its `metadata.name`, for errors.
+    pub name_at: Origin,
     /// `metadata.namespace` (`default` when absent).
     namespace: String,
     /// Its pods' labels (a Deployment's `spec.template.metadata.labels`).
@@ -68,8 +74,8 @@ struct Unbound {
     keys: Range<usize>,
     /// The Deployment its target names.
     target: String,
-    /// `file: Kind/name: spec.scaleTargetRef.name`.
-    origin: String,
+    /// Its `spec.scaleTargetRef.name` (`spec.targetRef.name`).
+    origin: Origin,
 }
 
 /// A segment of a dotted key: a name, with an index into an array of tables (`service[2]`).
@@ -167,13 +173,7 @@ impl Overlay {
         file: &str,
         source: &str,
     ) -> Result<(), ScenarioError> {
-        let at = |origin: &str, key: &str, message: String| ScenarioError {
-            file: origin.to_string(),
-            line: None,
-            column: None,
-            key: key.to_string(),
-            message,
-        };
+        let at = |origin: &Origin, message: String| origin.error(message);
         let list = |ws: &[Workload]| {
             ws.iter()
                 .map(|w| format!("{} ({})", w.name, w.origin))
@@ -202,7 +202,6 @@ impl Overlay {
                 if let Some(own) = own.filter(|n| *n != u.target) {
                     return Err(at(
                         &u.origin,
-                        "",
                         format!("names Deployment \"{}\", which neither the manifests nor the scenario hold: the scenario's service is \"{own}\"", u.target),
                     ));
                 }
@@ -216,8 +215,7 @@ impl Overlay {
                 Some(j) => index.push(j),
                 None => {
                     return Err(at(
-                        &w.origin,
-                        "metadata.name",
+                        &w.name_at,
                         format!(
                             "no [[service]] of the scenario is named \"{}\" (its services: {}); each workload of the manifests binds by name to the [[service]] that gives its traffic",
                             w.name,
@@ -232,7 +230,6 @@ impl Overlay {
             let Some(j) = names.iter().position(|n| *n == u.target) else {
                 return Err(at(
                     &u.origin,
-                    "",
                     format!(
                         "names Deployment \"{}\", which neither the manifests nor the scenario hold (the scenario's services: {})",
                         u.target,
@@ -271,7 +268,6 @@ impl Overlay {
             {
                 return Err(at(
                     &self.origins[i],
-                    "",
                     format!("sets scenario key `{k}`, which belongs to one service; with [[service]] tables the manifests must hold the workload it is for"),
                 ));
             }
@@ -293,16 +289,10 @@ impl Overlay {
             })
             .max_by_key(|((k, _), _)| k.len());
         match best {
-            Some(((k, _), origin)) => ScenarioError {
-                file: origin.clone(),
-                line: None,
-                column: None,
-                message: format!(
-                    "{} (set from the manifest as scenario key `{k}`)",
-                    e.message
-                ),
-                key: e.key,
-            },
+            Some(((k, _), origin)) => origin.error(format!(
+                "{} (set from the manifest as scenario key `{k}`)",
+                e.message
+            )),
             None => e,
         }
     }
@@ -318,7 +308,7 @@ fn join(path: &str, key: &str) -> String {
 }
 
 /// YAML to TOML: mappings with string keys, sequences, scalars; `null` is `None`.
-fn to_toml(y: &Yaml, file: &str, path: &str) -> Result<Option<Value>, ScenarioError> {
+fn to_toml(y: &Yaml, loc: &Locator, path: &str) -> Result<Option<Value>, ScenarioError> {
     Ok(Some(match y {
         Yaml::Null | Yaml::BadValue => return Ok(None),
         Yaml::Boolean(b) => Value::Boolean(*b),
@@ -333,13 +323,13 @@ fn to_toml(y: &Yaml, file: &str, path: &str) -> Result<Option<Value>, ScenarioEr
             } else {
                 format!("a number, found {r}")
             };
-            bad(file, path, &what)
+            loc.bad(path, &what)
         })?),
         Yaml::String(s) => Value::String(s.clone()),
         Yaml::Array(a) => {
             let mut v = Vec::with_capacity(a.len());
             for (i, x) in a.iter().enumerate() {
-                if let Some(x) = to_toml(x, file, &format!("{path}[{i}]"))? {
+                if let Some(x) = to_toml(x, loc, &format!("{path}[{i}]"))? {
                     v.push(x);
                 }
             }
@@ -349,32 +339,24 @@ fn to_toml(y: &Yaml, file: &str, path: &str) -> Result<Option<Value>, ScenarioEr
             let mut t = Table::new();
             for (k, v) in h {
                 let Some(k) = k.as_str() else {
-                    return Err(bad(file, path, "string keys"));
+                    return Err(loc.bad(path, "string keys"));
                 };
-                if let Some(v) = to_toml(v, file, &join(path, k))? {
+                if let Some(v) = to_toml(v, loc, &join(path, k))? {
                     t.insert(k.to_string(), v);
                 }
             }
             Value::Table(t)
         }
-        _ => return Err(bad(file, path, "a plain YAML value (no aliases or tags)")),
+        _ => return Err(loc.bad(path, "a plain YAML value (no aliases or tags)")),
     }))
-}
-
-fn bad(file: &str, path: &str, expected: &str) -> ScenarioError {
-    ScenarioError {
-        file: file.to_string(),
-        line: None,
-        column: None,
-        key: path.to_string(),
-        message: format!("expected {expected}"),
-    }
 }
 
 /// One manifest object being mapped: records consumed fields and what they set.
 struct Mapper<'a> {
     file: &'a str,
     label: String,
+    /// Where the object's fields are.
+    positions: &'a Positions,
     consumed: Vec<String>,
     out: &'a mut Overlay,
     /// With several workloads, the one whose service the keys set go to (`service[i]`).
@@ -382,6 +364,15 @@ struct Mapper<'a> {
 }
 
 impl Mapper<'_> {
+    /// The object's file, `Kind/name` and field positions, for errors.
+    fn loc(&self) -> Locator<'_> {
+        Locator {
+            file: self.file,
+            object: &self.label,
+            positions: self.positions,
+        }
+    }
+
     /// The scenario key for a key of the single-service form: itself, or under the workload's
     /// `service[i]` with several.
     fn key(&self, key: &str) -> String {
@@ -399,12 +390,11 @@ impl Mapper<'_> {
     /// Sets scenario `key` from the YAML value at `path`, if present.
     fn set(&mut self, key: &str, doc: &Yaml, path: &str) -> Result<(), ScenarioError> {
         let y = get(doc, path);
-        if let Some(v) = to_toml(y, self.file, path)? {
+        if let Some(v) = to_toml(y, &self.loc(), path)? {
             let key = self.key(key);
+            let origin = self.loc().origin(path);
             self.out.keys.push((key, v));
-            self.out
-                .origins
-                .push(format!("{}: {}: {path}", self.file, self.label));
+            self.out.origins.push(origin);
             self.consume(path);
         }
         Ok(())
@@ -413,10 +403,9 @@ impl Mapper<'_> {
     /// Sets scenario `key` to a value built here, blamed on the manifest field at `path`.
     fn push(&mut self, key: &str, value: Value, path: &str) {
         let key = self.key(key);
+        let origin = self.loc().origin(path);
         self.out.keys.push((key, value));
-        self.out
-            .origins
-            .push(format!("{}: {}: {path}", self.file, self.label));
+        self.out.origins.push(origin);
     }
 
     /// Lists every leaf of `doc` not under a consumed path as not modelled.
@@ -485,8 +474,7 @@ fn present(y: &Yaml) -> bool {
 fn pod_spec(m: &mut Mapper, doc: &Yaml, spec: &str) -> Result<(), ScenarioError> {
     let c0 = format!("{spec}.containers[0]");
     if !present(get(doc, &c0)) {
-        return Err(bad(
-            m.file,
+        return Err(m.loc().bad(
             &format!("{spec}.containers"),
             "at least one container (the model server)",
         ));
@@ -656,13 +644,12 @@ impl Context<'_> {
 fn target(m: &Mapper, doc: &Yaml, at: &str, cx: &Context) -> Result<Option<usize>, ScenarioError> {
     let kind = get(doc, &format!("{at}.kind")).as_str().unwrap_or("");
     if kind != "Deployment" {
-        return Err(bad(m.file, &format!("{at}.kind"), "Deployment"));
+        return Err(m.loc().bad(&format!("{at}.kind"), "Deployment"));
     }
     // Optional in a CrossVersionObjectReference, but a Deployment's is exactly apps/v1.
     let api = get(doc, &format!("{at}.apiVersion"));
     if !api.is_badvalue() && api.as_str() != Some("apps/v1") {
-        return Err(bad(
-            m.file,
+        return Err(m.loc().bad(
             &format!("{at}.apiVersion"),
             "apps/v1 for a Deployment (or no apiVersion)",
         ));
@@ -695,16 +682,10 @@ fn target(m: &Mapper, doc: &Yaml, at: &str, cx: &Context) -> Result<Option<usize
     } else {
         format!("names Deployment \"{name}\", which the manifests do not hold")
     };
-    Err(ScenarioError {
-        file: format!("{}: {}", m.file, m.label),
-        line: None,
-        column: None,
-        key: format!("{at}.name"),
-        message: format!(
-            "{named}; their workloads: {}; an autoscaler scales the Deployment its target names",
-            held.join(", ")
-        ),
-    })
+    Err(m.loc().origin(&format!("{at}.name")).error(format!(
+        "{named}; their workloads: {}; an autoscaler scales the Deployment its target names",
+        held.join(", ")
+    )))
 }
 
 /// Maps an autoscaler (HPA or VPA) onto the service of the workload its target names.
@@ -726,7 +707,7 @@ fn autoscaler(
         } else {
             format!("{want} for a VerticalPodAutoscaler")
         };
-        return Err(bad(m.file, "apiVersion", &expected));
+        return Err(m.loc().bad("apiVersion", &expected));
     }
     let bound = target(m, doc, at, cx)?;
     m.consume(at);
@@ -741,7 +722,7 @@ fn autoscaler(
     }
     if bound.is_none() {
         let end = m.out.keys.len();
-        let origin = format!("{}: {}: {at}.name", m.file, m.label);
+        let origin = m.loc().origin(&format!("{at}.name"));
         m.out.unbound.push(Unbound {
             keys: start..end,
             target: get(doc, &format!("{at}.name"))
@@ -756,34 +737,36 @@ fn autoscaler(
 
 /// Maps one object; `workload` is its index among the workloads when it is one.
 fn object(
-    file: &str,
-    doc: &Yaml,
-    n: usize,
+    (file, n, doc, positions): &Object,
     cx: &Context,
     workload: Option<usize>,
     out: &mut Overlay,
 ) -> Result<(), ScenarioError> {
+    let file = file.as_str();
     let kind = doc["kind"].as_str().unwrap_or("");
     let api = doc["apiVersion"].as_str().unwrap_or("");
     let name = doc["metadata"]["name"].as_str().unwrap_or("");
-    if kind.is_empty() {
-        return Err(bad(
-            file,
-            &format!("document {}: kind", n + 1),
-            "a Kubernetes object with `apiVersion` and `kind`",
-        ));
-    }
     let mut m = Mapper {
         file,
-        label: format!("{kind}/{name}"),
+        label: if kind.is_empty() {
+            format!("document {}", n + 1)
+        } else {
+            format!("{kind}/{name}")
+        },
+        positions,
         consumed: vec!["apiVersion".into(), "kind".into(), "metadata.name".into()],
         out,
         scope: workload.filter(|_| cx.multi()),
     };
+    if kind.is_empty() {
+        return Err(m
+            .loc()
+            .bad("kind", "a Kubernetes object with `apiVersion` and `kind`"));
+    }
     match kind {
         "Deployment" => {
             if api != "apps/v1" {
-                return Err(bad(file, "apiVersion", "apps/v1 for a Deployment"));
+                return Err(m.loc().bad("apiVersion", "apps/v1 for a Deployment"));
             }
             if !name.is_empty() {
                 m.push("service.name", Value::String(name.into()), "metadata.name");
@@ -823,7 +806,7 @@ fn object(
         }
         "Pod" => {
             if api != "v1" {
-                return Err(bad(file, "apiVersion", "v1 for a Pod"));
+                return Err(m.loc().bad("apiVersion", "v1 for a Pod"));
             }
             if cx.multi() {
                 m.push("service.name", Value::String(name.into()), "metadata.name");
@@ -851,7 +834,7 @@ fn object(
             policy::pdb_api(&m, api)?;
             // The budget covers the pods its selector selects in its namespace.
             let ns = get(doc, "metadata.namespace").as_str().unwrap_or("default");
-            let sel = to_toml(get(doc, "spec.selector"), file, "spec.selector")?;
+            let sel = to_toml(get(doc, "spec.selector"), &m.loc(), "spec.selector")?;
             let chosen: Vec<usize> = cx
                 .workloads
                 .iter()
@@ -915,8 +898,12 @@ fn labels_at(doc: &Yaml, path: &str) -> BTreeMap<String, String> {
     labels
 }
 
+/// A manifest object: its file, its document's index in the file, the document, and where its
+/// fields are.
+type Object<'a> = (&'a String, usize, Yaml, Positions);
+
 /// The workload `doc` is: its name, namespace and its pods' labels.
-fn workload(file: &str, doc: &Yaml) -> Workload {
+fn workload(file: &str, doc: &Yaml, positions: &Positions) -> Workload {
     let kind = doc["kind"].as_str().unwrap_or("").to_string();
     let name = doc["metadata"]["name"].as_str().unwrap_or("").to_string();
     let labels = match kind.as_str() {
@@ -929,8 +916,15 @@ fn workload(file: &str, doc: &Yaml) -> Workload {
         }
         _ => labels_at(doc, "metadata.labels"),
     };
+    let object = format!("{kind}/{name}");
     Workload {
-        origin: format!("{file}: {kind}/{name}"),
+        name_at: Locator {
+            file,
+            object: &object,
+            positions,
+        }
+        .origin("metadata.name"),
+        origin: format!("{file}: {object}"),
         namespace: get(doc, "metadata.namespace")
             .as_str()
             .unwrap_or("default")
@@ -949,22 +943,20 @@ fn workload(file: &str, doc: &Yaml) -> Workload {
 /// hold workloads but not that one.
 pub fn read_manifests(files: &[(String, String)]) -> Result<Overlay, ScenarioError> {
     let mut out = Overlay::default();
-    let mut objects = Vec::new();
+    let mut objects: Vec<Object> = Vec::new();
     for (file, text) in files {
-        guard::check(file, text)?;
+        let mut positions = guard::check(file, text)?;
         let docs = YamlLoader::load_from_str(text).map_err(|e| {
             let mk = e.marker();
-            ScenarioError {
-                file: file.clone(),
-                line: Some(mk.line()),
-                column: Some(mk.col() + 1),
-                key: String::new(),
-                message: format!("not valid YAML: {}", e.info()),
-            }
+            let mut err =
+                ScenarioError::at_span(file, "", None, "", format!("not valid YAML: {}", e.info()));
+            (err.line, err.column) = (Some(mk.line()), Some(mk.col() + 1));
+            err
         })?;
         for (n, doc) in docs.into_iter().enumerate() {
             if present(&doc) {
-                objects.push((file, n, doc));
+                let at = positions.get_mut(n).map(std::mem::take).unwrap_or_default();
+                objects.push((file, n, doc, at));
             }
         }
     }
@@ -974,7 +966,7 @@ pub fn read_manifests(files: &[(String, String)]) -> Result<Overlay, ScenarioErr
             Some("Deployment") | Some("InferenceService")
         )
     };
-    let deployment = objects.iter().any(|(_, _, d)| is_deployment(d));
+    let deployment = objects.iter().any(|(_, _, d, _)| is_deployment(d));
     let is_workload = |d: &Yaml| {
         if deployment {
             is_deployment(d)
@@ -983,22 +975,16 @@ pub fn read_manifests(files: &[(String, String)]) -> Result<Overlay, ScenarioErr
         }
     };
     // Deployments first: their keys come before any other object's in the overlay.
-    objects.sort_by_key(|(_, _, d)| !is_deployment(d));
+    objects.sort_by_key(|(_, _, d, _)| !is_deployment(d));
     let mut index = Vec::with_capacity(objects.len());
-    for (file, n, doc) in &objects {
+    for (file, n, doc, positions) in &objects {
         if !is_workload(doc) {
             index.push(None);
             continue;
         }
-        let w = workload(file, doc);
-        let at = |message: String| ScenarioError {
-            file: w.origin.clone(),
-            line: None,
-            column: None,
-            key: "metadata.name".into(),
-            message,
-        };
-        let count = objects.iter().filter(|(_, _, d)| is_workload(d)).count();
+        let w = workload(file, doc, positions);
+        let at = |message: String| w.name_at.error(message);
+        let count = objects.iter().filter(|(_, _, d, _)| is_workload(d)).count();
         if count > 1 {
             if !valid_name(&w.name) {
                 return Err(at(format!(
@@ -1021,8 +1007,8 @@ pub fn read_manifests(files: &[(String, String)]) -> Result<Overlay, ScenarioErr
         deployment,
         workloads: &workloads,
     };
-    for ((file, n, doc), w) in objects.iter().zip(index) {
-        object(file, doc, *n, &cx, w, &mut out)?;
+    for (o, w) in objects.iter().zip(index) {
+        object(o, &cx, w, &mut out)?;
     }
     out.workloads = workloads;
     Ok(out)
@@ -1109,16 +1095,16 @@ spec: {minAvailable: 1}
     #[test]
     fn errors_name_the_manifest_field() {
         let o = read_manifests(&[("m.yaml".into(), DEPLOY.into())]).unwrap();
-        let e = o.blame(ScenarioError {
-            file: "s.toml".into(),
-            line: Some(3),
-            column: Some(1),
-            key: "hpa.maxReplicas".into(),
-            message: "expected at least minReplicas".into(),
-        });
+        let e = o.blame(ScenarioError::at_span(
+            "s.toml",
+            "",
+            None,
+            "hpa.maxReplicas",
+            "expected at least minReplicas",
+        ));
         assert_eq!(
-            e.file,
-            "m.yaml: HorizontalPodAutoscaler/inference-hpa: spec.maxReplicas"
+            e.to_string(),
+            "m.yaml:31:3: HorizontalPodAutoscaler/inference-hpa: key `spec.maxReplicas`: expected at least minReplicas (set from the manifest as scenario key `hpa.maxReplicas`)"
         );
         let e = read_manifests(&[("b.yaml".into(), "kind: [".into())]).unwrap_err();
         assert_eq!(e.file, "b.yaml");
@@ -1129,8 +1115,35 @@ spec: {minAvailable: 1}
         )])
         .unwrap_err();
         assert_eq!(
-            (e.key.as_str(), e.message.as_str()),
-            ("apiVersion", "expected autoscaling/v2")
+            e.to_string(),
+            "h.yaml:1:1: HorizontalPodAutoscaler/: key `apiVersion`: expected autoscaling/v2"
+        );
+        // A value deep in a sequence, and a document without a kind, are found at their line.
+        let deep = DEPLOY.replace("periodSeconds: 10", "periodSeconds: [10]");
+        let o = read_manifests(&[("d.yaml".into(), deep)]).unwrap();
+        let e = o.blame(ScenarioError::at_span(
+            "s.toml",
+            "",
+            None,
+            "service.pod.readinessProbe.periodSeconds",
+            "expected a whole number",
+        ));
+        assert_eq!(
+            (e.line, e.column, e.key.as_str()),
+            (
+                Some(23),
+                Some(13),
+                "spec.template.spec.containers[0].readinessProbe.periodSeconds"
+            )
+        );
+        let e = read_manifests(&[(
+            "k.yaml".into(),
+            format!("{DEPLOY}---\nmetadata: {{name: x}}\n"),
+        )])
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "k.yaml:37:1: document 4: key `kind`: expected a Kubernetes object with `apiVersion` and `kind`"
         );
     }
 
@@ -1378,16 +1391,25 @@ spec: {minAvailable: 1, selector: {matchLabels: {app: b}}}
         assert!(a.get("pdb").is_none());
         assert_eq!(c.as_table().unwrap().len(), 1, "untouched: {c}");
         // Errors about a service's key name the manifest field it came from.
-        let e = o.blame(ScenarioError {
-            file: "s.toml".into(),
-            line: None,
-            column: None,
-            key: "service[2].hpa.maxReplicas".into(),
-            message: "bad".into(),
-        });
+        let e = o.blame(ScenarioError::at_span(
+            "s.toml",
+            "",
+            None,
+            "service[2].hpa.maxReplicas",
+            "bad",
+        ));
         assert_eq!(
-            e.file,
-            "t.yaml: HorizontalPodAutoscaler/ha: spec.maxReplicas"
+            (e.file.as_str(), &*e.object, e.key.as_str()),
+            ("t.yaml", "HorizontalPodAutoscaler/ha", "spec.maxReplicas")
+        );
+        assert_eq!(
+            (e.line, e.column),
+            (
+                TWO.lines()
+                    .position(|l| l == "  maxReplicas: 4")
+                    .map(|i| i + 1),
+                Some(3)
+            )
         );
     }
 
@@ -1407,14 +1429,18 @@ spec: {minAvailable: 1, selector: {matchLabels: {app: b}}}
         let e = o
             .bind(&table("[[service]]\nname = \"a\"\n"), "s.toml", "")
             .unwrap_err();
-        assert_eq!(e.file, "t.yaml: Deployment/b");
+        assert_eq!(
+            (e.file.as_str(), &*e.object, e.key.as_str()),
+            ("t.yaml", "Deployment/b", "metadata.name")
+        );
+        assert!(e.line.is_some(), "{e}");
         assert!(e.message.contains("\"b\""), "{}", e.message);
         // Two workloads of one name, or an unnamed one, cannot be told apart.
         let twice = TWO.replace("metadata: {name: b}", "metadata: {name: a}");
         let e = read_manifests(&[("t.yaml".into(), twice)]).unwrap_err();
         assert_eq!(
-            (e.file.as_str(), e.key.as_str()),
-            ("t.yaml: Deployment/a", "metadata.name")
+            (e.file.as_str(), &*e.object, e.key.as_str()),
+            ("t.yaml", "Deployment/a", "metadata.name")
         );
         // A Deployment and an InferenceService are two services: the KPA is the latter's.
         let o = read_manifests(&[
@@ -1436,8 +1462,16 @@ spec: {minAvailable: 1, selector: {matchLabels: {app: b}}}
     fn an_autoscaler_whose_target_is_not_in_the_manifests_is_an_error_naming_it() {
         let wrong = DEPLOY.replace("name: inference-deployment}", "name: inference}");
         let e = read_manifests(&[("m.yaml".into(), wrong)]).unwrap_err();
-        assert_eq!(e.file, "m.yaml: HorizontalPodAutoscaler/inference-hpa");
-        assert_eq!(e.key, "spec.scaleTargetRef.name");
+        assert_eq!(
+            (e.file.as_str(), &*e.object, e.key.as_str()),
+            (
+                "m.yaml",
+                "HorizontalPodAutoscaler/inference-hpa",
+                "spec.scaleTargetRef.name"
+            )
+        );
+        // The flow mapping's `name` key, on the line of `scaleTargetRef`.
+        assert_eq!((e.line, e.column), (Some(29), Some(59)), "{e}");
         assert!(e.message.contains("\"inference\""), "{}", e.message);
         assert!(
             e.message.contains("Deployment/inference-deployment"),
@@ -1446,7 +1480,10 @@ spec: {minAvailable: 1, selector: {matchLabels: {app: b}}}
         );
         let two = TWO.replace("kind: Deployment, name: b}", "kind: Deployment, name: c}");
         let e = read_manifests(&[("t.yaml".into(), two)]).unwrap_err();
-        assert_eq!(e.file, "t.yaml: HorizontalPodAutoscaler/hb");
+        assert_eq!(
+            (e.file.as_str(), &*e.object),
+            ("t.yaml", "HorizontalPodAutoscaler/hb")
+        );
         assert!(e.message.contains("\"c\""), "{}", e.message);
         let vpa = format!(
             "{DEPLOY}---\n{}",
@@ -1454,9 +1491,10 @@ spec: {minAvailable: 1, selector: {matchLabels: {app: b}}}
         );
         let e = read_manifests(&[("v.yaml".into(), vpa)]).unwrap_err();
         assert_eq!(
-            (e.file.as_str(), e.key.as_str()),
+            (e.file.as_str(), &*e.object, e.key.as_str()),
             (
-                "v.yaml: VerticalPodAutoscaler/inference-vpa",
+                "v.yaml",
+                "VerticalPodAutoscaler/inference-vpa",
                 "spec.targetRef.name"
             )
         );
@@ -1503,9 +1541,14 @@ spec: {minAvailable: 1, selector: {matchLabels: {app: b}}}
             .bind(&table("[[service]]\nname = \"a\"\n"), "s.toml", "")
             .unwrap_err();
         assert_eq!(
-            e.file,
-            "h.yaml: HorizontalPodAutoscaler/hb: spec.scaleTargetRef.name"
+            (e.file.as_str(), &*e.object, e.key.as_str()),
+            (
+                "h.yaml",
+                "HorizontalPodAutoscaler/hb",
+                "spec.scaleTargetRef.name"
+            )
         );
+        assert!(e.line.is_some(), "{e}");
         assert!(e.message.contains("\"b\""), "{}", e.message);
         // The one [service]: an unnamed one is the target; a named one must be it.
         let mut o = read_manifests(&[("h.yaml".into(), hpa)]).unwrap();
@@ -1521,7 +1564,11 @@ spec: {minAvailable: 1, selector: {matchLabels: {app: b}}}
         let e = o
             .bind(&table("[[service]]\nname = \"a\"\n"), "s.toml", "")
             .unwrap_err();
-        assert_eq!(e.file, "p.yaml: PodDisruptionBudget/p: spec.minAvailable");
+        assert_eq!(
+            (e.file.as_str(), &*e.object, e.key.as_str()),
+            ("p.yaml", "PodDisruptionBudget/p", "spec.minAvailable")
+        );
+        assert!(e.line.is_some(), "{e}");
     }
 
     #[test]

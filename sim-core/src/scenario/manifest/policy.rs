@@ -1,7 +1,7 @@
 //! Policy objects around the workload: a PodDisruptionBudget onto `[pdb]`, a ResourceQuota onto
 //! its namespace's `[[namespace]]` quota, a PriorityClass onto a `[[priority_class]]`.
 
-use super::{bad, get, present, to_toml, Mapper};
+use super::{get, present, to_toml, Mapper};
 use crate::scenario::ScenarioError;
 use toml::{Table, Value};
 use yaml_rust2::Yaml;
@@ -9,11 +9,9 @@ use yaml_rust2::Yaml;
 /// Checks a PodDisruptionBudget's `apiVersion` (`policy/v1`).
 pub(super) fn pdb_api(m: &Mapper, api: &str) -> Result<(), ScenarioError> {
     if api != "policy/v1" {
-        return Err(bad(
-            m.file,
-            "apiVersion",
-            "policy/v1 for a PodDisruptionBudget",
-        ));
+        return Err(m
+            .loc()
+            .bad("apiVersion", "policy/v1 for a PodDisruptionBudget"));
     }
     Ok(())
 }
@@ -40,28 +38,26 @@ fn quota_key_modelled(k: &str) -> bool {
 /// object names none).
 pub(super) fn resource_quota(m: &mut Mapper, doc: &Yaml, api: &str) -> Result<(), ScenarioError> {
     if api != "v1" {
-        return Err(bad(m.file, "apiVersion", "v1 for a ResourceQuota"));
+        return Err(m.loc().bad("apiVersion", "v1 for a ResourceQuota"));
     }
     let ns = get(doc, "metadata.namespace").as_str().unwrap_or("default");
     m.consume("metadata.namespace");
     let hard = get(doc, "spec.hard");
     let Some(h) = hard.as_hash() else {
-        return Err(bad(
-            m.file,
-            "spec.hard",
-            "a map of resource names to quantities",
-        ));
+        return Err(m
+            .loc()
+            .bad("spec.hard", "a map of resource names to quantities"));
     };
     let mut quota = Table::new();
     for (k, _) in h {
         let Some(k) = k.as_str() else {
-            return Err(bad(m.file, "spec.hard", "string keys"));
+            return Err(m.loc().bad("spec.hard", "string keys"));
         };
         if !quota_key_modelled(k) {
             continue;
         }
         let path = format!("spec.hard.{k}");
-        if let Some(v) = to_toml(&h[&Yaml::String(k.to_string())], m.file, &path)? {
+        if let Some(v) = to_toml(&h[&Yaml::String(k.to_string())], &m.loc(), &path)? {
             quota.insert(k.to_string(), v);
             m.consume(&path);
         }
@@ -81,14 +77,12 @@ pub(super) fn priority_class(
     name: &str,
 ) -> Result<(), ScenarioError> {
     if api != "scheduling.k8s.io/v1" {
-        return Err(bad(
-            m.file,
-            "apiVersion",
-            "scheduling.k8s.io/v1 for a PriorityClass",
-        ));
+        return Err(m
+            .loc()
+            .bad("apiVersion", "scheduling.k8s.io/v1 for a PriorityClass"));
     }
     let Some(value) = get(doc, "value").as_i64() else {
-        return Err(bad(m.file, "value", "the class's integer priority"));
+        return Err(m.loc().bad("value", "the class's integer priority"));
     };
     let mut t = Table::new();
     t.insert("name".into(), Value::String(name.into()));
@@ -100,7 +94,7 @@ pub(super) fn priority_class(
     ] {
         let y = get(doc, field);
         if present(y) {
-            if let Some(v) = to_toml(y, m.file, field)? {
+            if let Some(v) = to_toml(y, &m.loc(), field)? {
                 t.insert(key.into(), v);
                 m.consume(field);
             }

@@ -1,7 +1,7 @@
 //! A VerticalPodAutoscaler (`autoscaling.k8s.io/v1`) onto `[vpa]`, whose keys keep the upstream
 //! field names: `updatePolicy` and each container policy's modelled fields.
 
-use super::{bad, get, present, to_toml, Mapper};
+use super::{get, present, to_toml, Mapper};
 use crate::scenario::ScenarioError;
 use toml::{Table, Value};
 use yaml_rust2::Yaml;
@@ -32,7 +32,7 @@ pub(super) fn map(m: &mut Mapper, doc: &Yaml) -> Result<(), ScenarioError> {
             let mut t = Table::new();
             for f in CONTAINER_FIELDS {
                 let path = format!("spec.resourcePolicy.containerPolicies[{i}].{f}");
-                if let Some(v) = to_toml(get(doc, &path), m.file, &path)? {
+                if let Some(v) = to_toml(get(doc, &path), &m.loc(), &path)? {
                     t.insert(f.to_string(), v);
                     m.consume(&path);
                 }
@@ -45,8 +45,7 @@ pub(super) fn map(m: &mut Mapper, doc: &Yaml) -> Result<(), ScenarioError> {
             "spec.resourcePolicy.containerPolicies",
         );
     } else if present(policies) {
-        return Err(bad(
-            m.file,
+        return Err(m.loc().bad(
             "spec.resourcePolicy.containerPolicies",
             "a list of container policies",
         ));
