@@ -250,8 +250,8 @@ impl SplitwiseEngine {
         self.chosen.push(slot);
     }
 
-    /// Whether task `slot` may join the batch being chosen by its size and tokens (`None`: the
-    /// group stops).
+    /// Whether task `slot` fits the batch being chosen: fewer than `max_batch_size` tasks, and
+    /// its tokens within the budget unless the batch is empty.
     #[inline]
     fn room(&self, slot: u32, tokens: u64) -> bool {
         let n = self.chosen.len();
