@@ -76,6 +76,7 @@ pub fn validate(
     let engine = match &s.service.engine {
         EngineSpec::Triton { .. } => "",
         EngineSpec::Vllm(v) if v.static_batching.is_some() => "static-batching ",
+        EngineSpec::Vllm(v) if v.splitwise_batching.is_some() => "splitwise-batching ",
         EngineSpec::Vllm(_) => "vllm ",
     };
     println!(
@@ -94,6 +95,7 @@ pub fn validate(
             let engine = match &v.service.engine {
                 EngineSpec::Triton { .. } => "",
                 EngineSpec::Vllm(x) if x.static_batching.is_some() => "static-batching ",
+                EngineSpec::Vllm(x) if x.splitwise_batching.is_some() => "splitwise-batching ",
                 EngineSpec::Vllm(_) => "vllm ",
             };
             println!(

@@ -33,6 +33,7 @@ mod rollouts;
 mod scale_to_zero;
 mod schedulable;
 mod services;
+mod splitwise_batching;
 mod spread;
 mod static_batching;
 mod sweep;

@@ -35,6 +35,13 @@ pub mod defaults {
     pub const VLLM_VERSION: &str = "0.34.0";
     /// `service.vllm.block_size`: vLLM 0.34's `CacheConfig.DEFAULT_BLOCK_SIZE`.
     pub const VLLM_BLOCK_SIZE: u32 = 64;
+    /// SplitwiseSim's batching: `max_batch_size` of SplitwiseSim's shipped configurations
+    /// (`configs/start_state/*.yaml`).
+    pub const SPLITWISE_MAX_BATCH_SIZE: u32 = 512;
+    /// SplitwiseSim's batching: `max_batch_tokens` of its configurations.
+    pub const SPLITWISE_MAX_BATCH_TOKENS: u32 = 2048;
+    /// SplitwiseSim's batching: `max_preemptions` of its configurations.
+    pub const SPLITWISE_MAX_PREEMPTIONS: u32 = 4;
     /// Bytes vLLM keeps back per GPU besides weights, KV cache and activations (CUDA context,
     /// graphs): 1 GiB.
     pub const VLLM_RESERVED_BYTES: f64 = 1073741824.0;
@@ -275,6 +282,9 @@ pub struct VllmSpec {
     pub profile: Option<ProfileSpec>,
     /// Static batching instead of continuous: (batch size, timeout).
     pub static_batching: Option<(u32, SimDuration)>,
+    /// SplitwiseSim's batching instead of vLLM's: its `max_preemptions` (`max_num_seqs` and
+    /// `max_num_batched_tokens` are its `max_batch_size` and `max_batch_tokens`).
+    pub splitwise_batching: Option<u32>,
     /// GPU memory the engine takes (`gpu_memory_utilization` × the GPU's or slice's memory),
     /// bytes; 0 when unknown (a linear step model).
     pub gpu_memory_bytes: u64,
@@ -929,6 +939,15 @@ impl Validator<'_> {
                 Some(n) => Ok(n),
             }
         };
+        let scheduler = raw.scheduler.unwrap_or(RawLlmScheduler::Continuous);
+        // SplitwiseSim's batching takes SplitwiseSim's configurations' limits by default.
+        let (seqs_default, tokens_default) = match scheduler {
+            RawLlmScheduler::Splitwise => (
+                defaults::SPLITWISE_MAX_BATCH_SIZE,
+                defaults::SPLITWISE_MAX_BATCH_TOKENS,
+            ),
+            _ => (seqs_default, tokens_default),
+        };
         let max_num_batched_tokens = positive(
             "max_num_batched_tokens",
             raw.max_num_batched_tokens,
@@ -941,16 +960,41 @@ impl Validator<'_> {
             seqs_default.min(max_num_batched_tokens),
         )?;
         let block_size = positive("block_size", raw.block_size, defaults::VLLM_BLOCK_SIZE)?;
-        let static_batching = match raw.scheduler.unwrap_or(RawLlmScheduler::Continuous) {
-            RawLlmScheduler::Continuous => {
-                for (k, present) in [
-                    ("batch_size", raw.batch_size.is_some()),
-                    ("batch_timeout", raw.batch_timeout.is_some()),
-                ] {
-                    if present {
-                        return Err(self.err(&key(k), format!("`{k}` is for `scheduler = \"static\"`; the continuous scheduler is bounded by `max_num_seqs` and `max_num_batched_tokens`")));
-                    }
+        if scheduler != RawLlmScheduler::Splitwise && raw.max_preemptions.is_some() {
+            return Err(self.err(
+                &key("max_preemptions"),
+                "`max_preemptions` is for `scheduler = \"splitwise\"` (SplitwiseSim's batching)",
+            ));
+        }
+        let static_only = |this: &Self, name: &str| -> Result<(), ScenarioError> {
+            for (k, present) in [
+                ("batch_size", raw.batch_size.is_some()),
+                ("batch_timeout", raw.batch_timeout.is_some()),
+            ] {
+                if present {
+                    return Err(this.err(&key(k), format!("`{k}` is for `scheduler = \"static\"`; the {name} scheduler is bounded by `max_num_seqs` and `max_num_batched_tokens`")));
                 }
+            }
+            Ok(())
+        };
+        let mut splitwise_batching = None;
+        let static_batching = match scheduler {
+            RawLlmScheduler::Continuous => {
+                static_only(self, "continuous")?;
+                None
+            }
+            RawLlmScheduler::Splitwise => {
+                static_only(self, "splitwise")?;
+                if raw.enable_prefix_caching == Some(true) {
+                    return Err(self.err(
+                        &key("enable_prefix_caching"),
+                        "SplitwiseSim's batching (`scheduler = \"splitwise\"`) has no prefix cache",
+                    ));
+                }
+                splitwise_batching = Some(
+                    raw.max_preemptions
+                        .unwrap_or(defaults::SPLITWISE_MAX_PREEMPTIONS),
+                );
                 None
             }
             RawLlmScheduler::Static => {
@@ -1037,9 +1081,12 @@ impl Validator<'_> {
             block_size,
             num_gpu_blocks,
             step,
-            prefix_caching: raw.enable_prefix_caching.unwrap_or(true) && static_batching.is_none(),
+            prefix_caching: raw.enable_prefix_caching.unwrap_or(true)
+                && static_batching.is_none()
+                && splitwise_batching.is_none(),
             profile: self.profile(raw)?,
             static_batching,
+            splitwise_batching,
             gpu_memory_bytes,
         })
     }

@@ -254,8 +254,11 @@ pub struct RawVllm {
     pub enable_prefix_caching: Option<bool>,
     /// `[service.vllm.profile]`: measured step times that override the roofline.
     pub profile: Option<RawProfile>,
-    /// `continuous` (vLLM's scheduler, default) or `static` (static batching).
+    /// `continuous` (vLLM's scheduler, default), `static` (static batching) or `splitwise`
+    /// (SplitwiseSim's batching).
     pub scheduler: Option<RawLlmScheduler>,
+    /// SplitwiseSim's batching: waits after which a task is scheduled first.
+    pub max_preemptions: Option<u32>,
     /// Static batching: most requests per batch.
     pub batch_size: Option<u32>,
     /// Static batching: longest the oldest request waits for a full batch.
@@ -270,6 +273,8 @@ pub enum RawLlmScheduler {
     Continuous,
     /// Static batching: whole batches run to the end.
     Static,
+    /// SplitwiseSim's iteration-level batching: whole prompts first.
+    Splitwise,
 }
 
 /// `[service.vllm.profile]`: measured step-time tables, paths relative to the scenario.

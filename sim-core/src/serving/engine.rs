@@ -6,6 +6,7 @@
 //! issue (continuous batching) plug in as further variants of [`Engine`].
 
 use super::request::{Completion, DropReason, Request};
+use super::splitwise_batch::SplitwiseEngine;
 use super::static_batch::StaticEngine;
 use super::triton::TritonEngine;
 use super::vllm::VllmEngine;
@@ -58,6 +59,8 @@ pub enum Engine {
     Vllm(VllmEngine),
     /// Static batching of an LLM on one replica.
     Static(StaticEngine),
+    /// SplitwiseSim's iteration-level batching (whole prompts first) on one replica.
+    Splitwise(SplitwiseEngine),
 }
 
 impl Engine {
@@ -65,7 +68,7 @@ impl Engine {
     #[inline]
     pub fn cached_prefix_units(&self, prefix: super::Prefix) -> u32 {
         match self {
-            Engine::Triton(_) | Engine::Static(_) => 0,
+            Engine::Triton(_) | Engine::Static(_) | Engine::Splitwise(_) => 0,
             Engine::Vllm(v) => v.cached_prefix_units(prefix),
         }
     }
@@ -77,16 +80,18 @@ impl Engine {
         match self {
             Engine::Triton(_) | Engine::Static(_) => 0,
             Engine::Vllm(v) => v.unprefilled_tokens(),
+            Engine::Splitwise(s) => s.unprefilled_tokens(),
         }
     }
 
-    /// KV-cache blocks held by sequences and in all; `(0, 1)` for engines without a block
-    /// cache.
+    /// KV-cache blocks held by sequences (reserved, for SplitwiseSim's batching) and in all;
+    /// `(0, 1)` for engines without a block cache.
     #[inline]
     pub fn kv_usage(&self) -> (u32, u32) {
         match self {
             Engine::Triton(_) | Engine::Static(_) => (0, 1),
             Engine::Vllm(v) => v.kv_blocks(),
+            Engine::Splitwise(s) => s.kv_blocks(),
         }
     }
 }
@@ -97,6 +102,7 @@ macro_rules! forward {
             Engine::Triton($e) => $body,
             Engine::Vllm($e) => $body,
             Engine::Static($e) => $body,
+            Engine::Splitwise($e) => $body,
         }
     };
 }

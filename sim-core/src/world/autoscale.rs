@@ -250,6 +250,10 @@ impl World {
                         let (used, total) = v.kv_blocks();
                         used as f64 / total.max(1) as f64
                     }
+                    Some(Engine::Splitwise(s)) => {
+                        let (used, total) = s.kv_blocks();
+                        used as f64 / total.max(1) as f64
+                    }
                     _ => 0.0,
                 };
                 sv.gauges.scrape(e, now, kv);

@@ -22,7 +22,8 @@ use crate::results::{summarise, ClusterOutcome, EngineTotals, RunResult};
 use crate::scenario::{Dispatch, EngineSpec, Scenario, TrafficSpec};
 use crate::serving::{
     Completion, DropReason, Engine, Prefix, PrefixTable, Request, Router, ServiceTime,
-    StaticConfig, StaticEngine, TritonEngine, VllmConfig, VllmEngine,
+    SplitwiseConfig, SplitwiseEngine, StaticConfig, StaticEngine, TritonEngine, VllmConfig,
+    VllmEngine,
 };
 use crate::traffic::TraceFeed;
 use crate::traffic::{TokenSampler, TraceError, TraceRecord};
@@ -356,6 +357,20 @@ impl World {
                     id,
                 ))
             }
+            EngineSpec::Vllm(v) if v.splitwise_batching.is_some() => {
+                Engine::Splitwise(SplitwiseEngine::new(
+                    SplitwiseConfig {
+                        max_batch_size: v.max_num_seqs,
+                        max_batch_tokens: v.max_num_batched_tokens,
+                        max_preemptions: v.splitwise_batching.unwrap_or_default(),
+                        block_size: v.block_size,
+                        kv_blocks: v.num_gpu_blocks,
+                        max_queue_size: waiting_limit(spec.max_queue_size),
+                    },
+                    v.step.clone(),
+                    id,
+                ))
+            }
             EngineSpec::Vllm(v) => {
                 let e = VllmEngine::new(
                     VllmConfig {
@@ -465,13 +480,17 @@ impl World {
                 let (b, n) = crate::serving::ReplicaEngine::batch_counts(e);
                 totals.batches.0 += b;
                 totals.batches.1 += n;
-                if let Engine::Vllm(v) = e {
-                    let c = v.counters();
+                let llm = match e {
+                    Engine::Vllm(v) => Some((v.counters(), v.kv_blocks())),
+                    Engine::Splitwise(s) => Some((s.counters(), s.kv_blocks())),
+                    _ => None,
+                };
+                if let Some((c, (_, total))) = llm {
                     totals.preemptions += c.preemptions;
                     totals.recomputed_tokens += c.recomputed_tokens;
                     totals.prefix_tokens.0 += c.prefix_query_tokens;
                     totals.prefix_tokens.1 += c.prefix_hit_tokens;
-                    let total = v.kv_blocks().1 as f64;
+                    let total = total as f64;
                     totals.kv_block_seconds.0 += c.kv_block_seconds;
                     totals.kv_block_seconds.1 += total * c.kv_seconds;
                     let peak = c.kv_blocks_peak as f64 / total;
