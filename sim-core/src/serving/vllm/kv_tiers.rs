@@ -66,6 +66,8 @@ pub struct KvTierCounters {
     pub loads: u64,
     /// Seconds sequences waited for their loads, the link's queue included.
     pub load_wait_s: f64,
+    /// Whether the replica has a local-disk tier.
+    pub has_disk: bool,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -211,12 +213,16 @@ impl KvTiers {
         } else {
             0.0
         };
+        let counters = KvTierCounters {
+            has_disk: tiers.len() > 1,
+            ..KvTierCounters::default()
+        };
         KvTiers {
+            counters,
             tiers,
             unit_bytes,
             unit_load_s: [link, link + disk],
             link_free: SimTime::ZERO,
-            counters: KvTierCounters::default(),
         }
     }
 
