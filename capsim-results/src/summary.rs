@@ -404,4 +404,37 @@ pub struct TokenSummary {
     pub kv_cache_use_mean_ratio: Option<f64>,
     /// Most KV-cache blocks one replica's running sequences held at once, over its blocks.
     pub kv_cache_use_peak_ratio: Option<f64>,
+    /// The KV-cache tiers below HBM; absent unless `kv_offloading_size` is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kv_tiers: Option<KvTierSummary>,
+}
+
+/// What the KV-cache tiers below HBM did, whole run, all replicas. Hit ratios are over the
+/// prompt tokens of sequences taken from the queue (as `prefix_cache_hit_ratio`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct KvTierSummary {
+    /// Tokens of sequences taken from the queue (each time).
+    pub query_tokens: u64,
+    /// Of those, found in HBM (the prefix cache).
+    pub hbm_hit_tokens: u64,
+    /// Of those, loaded from host memory.
+    pub cpu_hit_tokens: u64,
+    /// Of those, loaded from local disk (`null` without a disk tier).
+    pub disk_hit_tokens: Option<u64>,
+    /// `hbm_hit_tokens` over `query_tokens`.
+    pub hbm_hit_ratio: Option<f64>,
+    /// `cpu_hit_tokens` over `query_tokens`.
+    pub cpu_hit_ratio: Option<f64>,
+    /// `disk_hit_tokens` over `query_tokens` (`null` without a disk tier).
+    pub disk_hit_ratio: Option<f64>,
+    /// KV bytes loaded into HBM from the tiers.
+    pub loaded_bytes: u64,
+    /// KV bytes written to host memory.
+    pub cpu_stored_bytes: u64,
+    /// KV bytes written to local disk (`null` without a disk tier).
+    pub disk_stored_bytes: Option<u64>,
+    /// Loads: sequences that waited for KV from a tier.
+    pub loads: u64,
+    /// Mean seconds a load took, waiting for the loads before it included.
+    pub load_wait_mean_s: Option<f64>,
 }

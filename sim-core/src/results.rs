@@ -92,6 +92,49 @@ pub struct EngineTotals {
     pub kv_block_seconds: (f64, f64),
     /// Highest share of one replica's KV blocks held at once.
     pub kv_peak_ratio: Option<f64>,
+    /// What the KV-cache tiers below HBM did (`None`: no engine had them).
+    pub kv_tiers: Option<TierTotals>,
+}
+
+/// The KV-cache tiers' counters summed over engines.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct TierTotals {
+    /// Whether some engine had a local-disk tier.
+    pub disk: bool,
+    /// Prompt tokens loaded from host memory, and from local disk.
+    pub hit_tokens: (u64, u64),
+    /// Bytes loaded into HBM; bytes written to host memory, and to local disk.
+    pub loaded_bytes: u64,
+    /// Bytes written to host memory and to local disk.
+    pub stored_bytes: (u64, u64),
+    /// Loads, and the seconds sequences waited for them.
+    pub loads: (u64, f64),
+}
+
+impl TierTotals {
+    /// Adds one engine's counters.
+    pub fn add(&mut self, c: &crate::serving::vllm::KvTierCounters) {
+        self.disk |= c.has_disk;
+        self.hit_tokens.0 += c.cpu_hit_tokens;
+        self.hit_tokens.1 += c.disk_hit_tokens;
+        self.loaded_bytes += c.loaded_bytes;
+        self.stored_bytes.0 += c.cpu_stored_bytes;
+        self.stored_bytes.1 += c.disk_stored_bytes;
+        self.loads.0 += c.loads;
+        self.loads.1 += c.load_wait_s;
+    }
+
+    /// Adds another set of totals.
+    pub fn merge(&mut self, o: &TierTotals) {
+        self.disk |= o.disk;
+        self.hit_tokens.0 += o.hit_tokens.0;
+        self.hit_tokens.1 += o.hit_tokens.1;
+        self.loaded_bytes += o.loaded_bytes;
+        self.stored_bytes.0 += o.stored_bytes.0;
+        self.stored_bytes.1 += o.stored_bytes.1;
+        self.loads.0 += o.loads.0;
+        self.loads.1 += o.loads.1;
+    }
 }
 
 impl EngineTotals {
@@ -105,12 +148,34 @@ impl EngineTotals {
         self.prefix_tokens.1 += o.prefix_tokens.1;
         self.kv_block_seconds.0 += o.kv_block_seconds.0;
         self.kv_block_seconds.1 += o.kv_block_seconds.1;
+        if let Some(t) = &o.kv_tiers {
+            self.kv_tiers.get_or_insert_with(Default::default).merge(t);
+        }
         self.kv_peak_ratio = match (self.kv_peak_ratio, o.kv_peak_ratio) {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         };
     }
 }
+/// The summary of the KV-cache tiers, with `prefix` the (queried, HBM-hit) prompt tokens.
+fn tier_summary(t: &TierTotals, prefix: (u64, u64)) -> capsim_results::KvTierSummary {
+    let ratio = |n: u64| (prefix.0 > 0).then(|| n as f64 / prefix.0 as f64);
+    capsim_results::KvTierSummary {
+        query_tokens: prefix.0,
+        hbm_hit_tokens: prefix.1,
+        cpu_hit_tokens: t.hit_tokens.0,
+        disk_hit_tokens: t.disk.then_some(t.hit_tokens.1),
+        hbm_hit_ratio: ratio(prefix.1),
+        cpu_hit_ratio: ratio(t.hit_tokens.0),
+        disk_hit_ratio: if t.disk { ratio(t.hit_tokens.1) } else { None },
+        loaded_bytes: t.loaded_bytes,
+        cpu_stored_bytes: t.stored_bytes.0,
+        disk_stored_bytes: t.disk.then_some(t.stored_bytes.1),
+        loads: t.loads.0,
+        load_wait_mean_s: (t.loads.0 > 0).then(|| t.loads.1 / t.loads.0 as f64),
+    }
+}
+
 /// What the cluster hands the summary at the end of a run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ClusterOutcome {
@@ -256,6 +321,9 @@ pub fn summarise(
                 kv_cache_use_mean_ratio: (engines.kv_block_seconds.1 > 0.0)
                     .then(|| engines.kv_block_seconds.0 / engines.kv_block_seconds.1),
                 kv_cache_use_peak_ratio: engines.kv_peak_ratio,
+                kv_tiers: engines
+                    .kv_tiers
+                    .map(|t| tier_summary(&t, engines.prefix_tokens)),
             }
         }),
         cluster: cluster_summary,

@@ -19,6 +19,7 @@ mod hpa_eval;
 mod hpa_loop;
 mod k8s_job;
 mod karpenter;
+mod kv_tiers;
 mod llm;
 mod manifests;
 mod mig;

@@ -30,6 +30,10 @@ pub struct GpuModel {
     pub verified: bool,
     /// The step-time cost model's constants for this GPU (optional fields, with defaults).
     pub perf: GpuPerf,
+    /// Host-to-GPU bandwidth one direction reaches over the GPU's host link (PCIe or
+    /// NVLink-C2C), decimal GB/s: what loads from a host-memory KV tier move at; `None` when the
+    /// entry gives none.
+    pub host_link_gb_per_s: Option<f64>,
 }
 
 /// The cost model's efficiency constants for one GPU: what fraction of the datasheet figures real
@@ -100,6 +104,7 @@ struct RawGpu {
     layer_overhead_us: Option<f64>,
     interconnect_gb_per_s: Option<f64>,
     allreduce_latency_us: Option<f64>,
+    host_link_gb_per_s: Option<f64>,
 }
 
 /// Parses and checks a GPU catalog file, keeping the entries in file order.
@@ -140,6 +145,10 @@ pub(super) fn parse_gpus(src: &str, file: &str) -> Result<Vec<GpuModel>, Scenari
         }
         let mig = c.required(&k("mig"), g.mig, "`mig = true` or `mig = false`")?;
         let source = c.text(&k("source"), g.source, "where the figures come from")?;
+        let host_link_gb_per_s = match g.host_link_gb_per_s {
+            None => None,
+            Some(x) => Some(c.positive(&k("host_link_gb_per_s"), x, "a bandwidth in GB/s")?),
+        };
         out.push(GpuModel {
             id,
             name,
@@ -152,6 +161,7 @@ pub(super) fn parse_gpus(src: &str, file: &str) -> Result<Vec<GpuModel>, Scenari
             source,
             verified: g.verified.unwrap_or(false),
             perf,
+            host_link_gb_per_s,
         });
     }
     Ok(out)

@@ -36,6 +36,10 @@ pub struct InstanceType {
     pub price_source: String,
     /// Whether a primary source (the provider's own price list) confirmed the prices.
     pub price_verified: bool,
+    /// Local NVMe storage of the node, bytes (`None`: not in the entry).
+    pub local_nvme_bytes: Option<u64>,
+    /// Sequential read rate of the node's local NVMe, decimal GB/s (`None`: not in the entry).
+    pub local_nvme_read_gb_per_s: Option<f64>,
 }
 
 /// An instance catalog file: `[[instance]]` entries and nothing else.
@@ -61,6 +65,8 @@ struct RawInstance {
     price_date: Option<String>,
     price_source: Option<String>,
     price_verified: Option<bool>,
+    local_nvme: Option<String>,
+    local_nvme_read_gb_per_s: Option<f64>,
 }
 
 /// Parses and checks an instance catalog file against the GPU models in `gpus`, keeping the
@@ -138,6 +144,16 @@ pub(super) fn parse_instances(
             r.price_source,
             "where the prices come from",
         )?;
+        let local_nvme_bytes = match r.local_nvme {
+            None => None,
+            Some(q) => Some(c.memory(&k("local_nvme"), &q)?),
+        };
+        let local_nvme_read_gb_per_s = match r.local_nvme_read_gb_per_s {
+            None => None,
+            Some(x) => {
+                Some(c.positive(&k("local_nvme_read_gb_per_s"), x, "a read rate in GB/s")?)
+            }
+        };
         out.push(InstanceType {
             id,
             provider,
@@ -151,6 +167,8 @@ pub(super) fn parse_instances(
             price_date,
             price_source,
             price_verified: r.price_verified.unwrap_or(false),
+            local_nvme_bytes,
+            local_nvme_read_gb_per_s,
         });
     }
     Ok(out)

@@ -235,8 +235,16 @@ pub const MODEL_PARAMS: Limit = Limit {
     why: "a hundred times the largest published model; its bytes and FLOPs must stay exact in 64-bit arithmetic",
 };
 
+/// Size of a KV-cache tier below HBM, GiB.
+pub const KV_TIER_SIZE: Limit = Limit {
+    keys: "service.vllm.kv_offloading_size, service.vllm.max_local_disk_size",
+    max: 1 << 20,
+    unit: Unit::Count("GiB"),
+    why: "a tier's capacity in blocks must stay exact in 64-bit arithmetic; 1 PiB is hundreds of times the memory or local disk of any node",
+};
+
 /// Every limit, in the order the book lists them.
-pub const ALL: [Limit; 20] = [
+pub const ALL: [Limit; 21] = [
     REPLICAS,
     NODES_PER_POOL,
     PODS_PER_JOB,
@@ -257,6 +265,7 @@ pub const ALL: [Limit; 20] = [
     CLUSTER_REPLICAS,
     MODEL_DIMENSION,
     MODEL_PARAMS,
+    KV_TIER_SIZE,
 ];
 
 /// A whole number with thousands separated by commas.

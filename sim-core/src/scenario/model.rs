@@ -288,6 +288,8 @@ pub struct VllmSpec {
     /// GPU memory the engine takes (`gpu_memory_utilization` × the GPU's or slice's memory),
     /// bytes; 0 when unknown (a linear step model).
     pub gpu_memory_bytes: u64,
+    /// KV-cache tiers below HBM (`kv_offloading_size`, `max_local_disk_size`); `None`: off.
+    pub kv_tiers: Option<crate::serving::vllm::KvTierConfig>,
 }
 
 /// Measured step-time tables named by `[service.vllm.profile]` (paths relative to the scenario).
@@ -1075,20 +1077,129 @@ impl Validator<'_> {
                 blocks_given,
             )?,
         };
+        let prefix_caching = raw.enable_prefix_caching.unwrap_or(true)
+            && static_batching.is_none()
+            && splitwise_batching.is_none();
+        let kv_tiers = self.kv_tiers(raw, gpu_id, pool_gpu, catalog, prefix_caching)?;
         Ok(VllmSpec {
+            kv_tiers,
             max_num_seqs,
             max_num_batched_tokens,
             block_size,
             num_gpu_blocks,
             step,
-            prefix_caching: raw.enable_prefix_caching.unwrap_or(true)
-                && static_batching.is_none()
-                && splitwise_batching.is_none(),
+            prefix_caching,
             profile: self.profile(raw)?,
             static_batching,
             splitwise_batching,
             gpu_memory_bytes,
         })
+    }
+
+    /// The KV-cache tiers below HBM (`kv_offloading_size`, `kv_offloading_backend`,
+    /// `max_local_disk_size`), checked against the GPU's host link and the node's memory and
+    /// disks.
+    fn kv_tiers(
+        &self,
+        raw: &RawVllm,
+        gpu_id: Option<&str>,
+        pool: Option<&crate::cluster::NodePoolSpec>,
+        catalog: &Catalog,
+        prefix_caching: bool,
+    ) -> Result<Option<crate::serving::vllm::KvTierConfig>, ScenarioError> {
+        use super::limits::KV_TIER_SIZE;
+        let key = |k: &str| format!("service.vllm.{k}");
+        let lmcache = match raw.kv_offloading_backend {
+            None | Some(RawKvOffloadingBackend::Native) => false,
+            Some(RawKvOffloadingBackend::Lmcache) => true,
+        };
+        let Some(cpu_gib) = raw.kv_offloading_size else {
+            for (k, present) in [
+                ("kv_offloading_backend", raw.kv_offloading_backend.is_some()),
+                ("max_local_disk_size", raw.max_local_disk_size.is_some()),
+            ] {
+                if present {
+                    return Err(self.err(&key(k), format!("`{k}` configures the host-memory KV tier, which is off: expected `kv_offloading_size` (GiB) too")));
+                }
+            }
+            return Ok(None);
+        };
+        let gib = |k: &str, v: f64| -> Result<u64, ScenarioError> {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(self.err(
+                    &key(k),
+                    format!("expected a size in GiB above 0, found {v}"),
+                ));
+            }
+            KV_TIER_SIZE
+                .check(v.ceil() as u64)
+                .map_err(|m| self.err(&key(k), m))?;
+            Ok((v * (1u64 << 30) as f64).round() as u64)
+        };
+        let cpu_bytes = gib("kv_offloading_size", cpu_gib)?;
+        let disk_bytes = match raw.max_local_disk_size {
+            None => 0,
+            Some(_) if !lmcache => {
+                return Err(self.err(&key("max_local_disk_size"), "a local-disk KV tier is LMCache's (vLLM's native offloading keeps host memory only): expected `kv_offloading_backend = \"lmcache\"`"));
+            }
+            Some(v) => gib("max_local_disk_size", v)?,
+        };
+        let size_key = key("kv_offloading_size");
+        if raw.scheduler == Some(RawLlmScheduler::Static) {
+            return Err(self.err(&size_key, "KV-cache tiers hold prefix blocks of vLLM's continuous scheduler: expected no `scheduler = \"static\"`"));
+        }
+        if !prefix_caching {
+            return Err(self.err(&size_key, "the KV-cache tiers hold prefix blocks, found by the prefix cache's hashes: expected `enable_prefix_caching` on (vLLM's default)"));
+        }
+        let Some(model_id) = raw.model.as_deref() else {
+            return Err(self.err(&size_key, "a tier's blocks are sized by the model's KV bytes per token: expected `model`, a model catalog id"));
+        };
+        let model = self
+            .catalog_model(catalog, &key("model"), model_id)?
+            .with_precision(raw.weight_dtype, raw.kv_cache_dtype);
+        let tp = raw.tensor_parallel_size.unwrap_or(1).max(1);
+        let gpu = gpu_id.and_then(|g| catalog.gpu(g));
+        let link = gpu.and_then(|g| g.host_link_gb_per_s).ok_or_else(|| {
+            self.err(&size_key, format!("loads from host memory move over the GPU's host link, but GPU `{}` has no `host_link_gb_per_s` in the GPU catalog: add it (decimal GB/s one way) to its entry", gpu_id.unwrap_or("?")))
+        })?;
+        // The node's memory and disks, shared by the replicas on it.
+        let node = pool.and_then(|p| catalog.instance(&p.instance_type).map(|i| (p, i)));
+        let mut disk_read = 0.0;
+        if let Some((p, inst)) = node {
+            let per_node = u64::from(inst.gpu_count.max(1) / tp).max(1);
+            let gb = |b: u64| b as f64 / (1u64 << 30) as f64;
+            if cpu_bytes.saturating_mul(per_node) > inst.memory_bytes {
+                return Err(self.err(&size_key, format!(
+                    "{cpu_gib} GiB of host memory per replica does not fit: node pool `{}` runs `{}` with {:.0} GiB of memory for {} replica(s) of {tp} GPU(s) each: expected at most {:.1} GiB",
+                    p.name, inst.id, gb(inst.memory_bytes), per_node, gb(inst.memory_bytes / per_node)
+                )));
+            }
+            if disk_bytes > 0 {
+                let disk_key = key("max_local_disk_size");
+                let (Some(nvme), Some(read)) =
+                    (inst.local_nvme_bytes, inst.local_nvme_read_gb_per_s)
+                else {
+                    return Err(self.err(&disk_key, format!("instance type `{}` has no `local_nvme` and `local_nvme_read_gb_per_s` in the instance catalog: add them to its entry, or drop the disk tier", inst.id)));
+                };
+                if disk_bytes.saturating_mul(per_node) > nvme {
+                    return Err(self.err(&disk_key, format!(
+                        "{} GiB of local disk per replica does not fit: `{}` has {:.0} GiB of NVMe for {} replica(s): expected at most {:.1} GiB",
+                        raw.max_local_disk_size.unwrap_or_default(), inst.id, gb(nvme), per_node, gb(nvme / per_node)
+                    )));
+                }
+                disk_read = read * 1e9 / per_node as f64;
+            }
+        } else if disk_bytes > 0 {
+            return Err(self.err(&key("max_local_disk_size"), "a local-disk tier reads the node's NVMe: expected a [[node_pool]] whose instance type gives `local_nvme` and `local_nvme_read_gb_per_s`"));
+        }
+        Ok(Some(crate::serving::vllm::KvTierConfig {
+            cpu_bytes,
+            disk_bytes,
+            kv_bytes_per_token: model.kv_bytes_per_token(),
+            tensor_parallel: tp,
+            host_link_bytes_per_s: link * 1e9,
+            disk_read_bytes_per_s: disk_read,
+        }))
     }
 
     /// `[service.vllm.profile]`: which tables, checked for completeness (the files are read

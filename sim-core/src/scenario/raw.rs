@@ -263,6 +263,22 @@ pub struct RawVllm {
     pub batch_size: Option<u32>,
     /// Static batching: longest the oldest request waits for a full batch.
     pub batch_timeout: Option<String>,
+    /// Host-memory KV tier, GiB over all tensor-parallel ranks (vLLM's `--kv-offloading-size`).
+    pub kv_offloading_size: Option<f64>,
+    /// Which connector holds it (vLLM's `--kv-offloading-backend`).
+    pub kv_offloading_backend: Option<RawKvOffloadingBackend>,
+    /// Local-disk KV tier, GiB (LMCache's `max_local_disk_size`; `lmcache` backend only).
+    pub max_local_disk_size: Option<f64>,
+}
+
+/// `[service.vllm] kv_offloading_backend`.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawKvOffloadingBackend {
+    /// vLLM's own `OffloadingConnector` (host memory only).
+    Native,
+    /// LMCache's connector (host memory, and local disk with `max_local_disk_size`).
+    Lmcache,
 }
 
 /// The scheduler of an LLM replica.

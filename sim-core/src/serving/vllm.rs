@@ -19,6 +19,13 @@
 //! joins the cache; units no running sequence uses stay cached and are evicted, least recently
 //! freed first, only when blocks run out. See [`prefix_cache`].
 //!
+//! KV-cache tiers (vLLM's CPU offloading, LMCache's CPU and disk tiers; off by default): with
+//! [`VllmEngine::with_kv_tiers`], a sequence taken from the queue also looks up the units after
+//! its HBM hits in the replica's lower tiers. When some are found it takes the blocks for them,
+//! leaves the queue and waits, scheduled in no step, while their KV is loaded (vLLM's
+//! `WAITING_FOR_REMOTE_KVS`); then it returns to the head of the queue with those tokens
+//! computed, and only the rest of its prompt is prefilled. See [`kv_tiers`].
+//!
 //! Speed: while the batch is unchanged (every running sequence decoding, nothing admissible), the
 //! engine plans the whole run of identical steps up to the next completion or block shortage as
 //! one segment with one wake-up, each step timed at the segment's mean context. An arrival cuts
@@ -39,11 +46,14 @@ use super::step::StepModel;
 use crate::costmodel::StepBatch;
 use crate::engine::{SimDuration, SimTime};
 use decode_clock::DecodeClock;
+use kv_tiers::KvTiers;
+pub use kv_tiers::{KvTierConfig, KvTierCounters};
 use prefix_cache::PrefixCache;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
 mod decode_clock;
+mod kv_tiers;
 mod prefix_cache;
 
 /// The knobs of a vLLM engine that the scheduler uses.
@@ -199,6 +209,11 @@ pub struct VllmEngine {
     finished: Vec<u64>,
     /// Prompt tokens of the admitted requests whose first token is not out yet.
     unprefilled_tokens: u64,
+    /// Lower KV-cache tiers (`None`: HBM only).
+    tiers: Option<KvTiers>,
+    /// Sequences waiting for their KV to load from a lower tier, with when it is in HBM (in
+    /// that order: loads go one after another).
+    loading: VecDeque<(SimTime, Seq)>,
 }
 
 #[inline]
@@ -253,7 +268,23 @@ impl VllmEngine {
             prefix: None,
             kv_since: None,
             unprefilled_tokens: 0,
+            tiers: None,
+            loading: VecDeque::new(),
         }
+    }
+
+    /// Adds lower KV-cache tiers (host memory, local disk) below the prefix cache; they need
+    /// prefix caching (call after [`VllmEngine::with_prefixes`]), or stay off.
+    pub fn with_kv_tiers(mut self, cfg: &KvTierConfig) -> Self {
+        if let Some(p) = &self.prefix {
+            self.tiers = Some(KvTiers::new(cfg, p.unit));
+        }
+        self
+    }
+
+    /// What the lower KV-cache tiers did (`None` without them).
+    pub fn kv_tier_counters(&self) -> Option<KvTierCounters> {
+        self.tiers.as_ref().map(|t| t.counters())
     }
 
     /// Prompt tokens of the requests admitted whose prefill has not finished (each request's
@@ -340,6 +371,88 @@ impl VllmEngine {
                 p.cache.lookup(&ids[..most as usize])
             }
             _ => (0, 0),
+        }
+    }
+
+    /// Units after the `hits` HBM hits of `s` (taken from the queue) that its lower tiers hold,
+    /// by tier; at least the last token is computed.
+    #[inline]
+    fn lower_hits(&self, s: &Seq, hits: u32) -> [u32; 2] {
+        match (&self.tiers, &self.prefix) {
+            (Some(t), Some(p)) if !s.prefix.is_empty() => {
+                let most = s
+                    .prefix
+                    .len
+                    .min(s.prompt / p.unit)
+                    .min((s.len() - 1) / p.unit);
+                if most > hits {
+                    t.lookup(&p.table.ids(s.prefix)[hits as usize..most as usize])
+                } else {
+                    [0, 0]
+                }
+            }
+            _ => [0, 0],
+        }
+    }
+
+    /// Touches, in the lower tiers, the prompt units of `s` (taken from the queue) they hold.
+    #[inline]
+    fn touch_tiers(&mut self, s: &Seq) {
+        if let (Some(t), Some(p)) = (&mut self.tiers, &self.prefix) {
+            let stored = s.prefix.len.min(s.prompt / p.unit);
+            t.touch(&p.table.ids(s.prefix)[..stored as usize]);
+        }
+    }
+
+    /// Takes the sequence at the head of the queue, with `hits` units cached in HBM (`idle` of
+    /// them evictable) and `lower` units found in the lower tiers, to wait for their load; false
+    /// (nothing done) when the blocks for them are not available.
+    fn start_load(&mut self, now: SimTime, hits: u32, idle: u32, lower: [u32; 2]) -> bool {
+        let p = self.prefix.as_ref().expect("tiers need a prefix cache");
+        let (unit, bpu) = (p.unit, p.blocks_per_unit);
+        let loaded = lower[0] + lower[1];
+        if (loaded + idle) * bpu > self.available() {
+            return false;
+        }
+        let mut s = self.waiting.pop_front().expect("front exists");
+        self.counters.prefix_query_tokens += s.len() as u64;
+        self.touch_tiers(&s);
+        let units = hits + loaded;
+        let p = self.prefix.as_mut().expect("tiers need a prefix cache");
+        let ids = p.table.ids(s.prefix);
+        for &id in &ids[..hits as usize] {
+            p.cache.acquire(id);
+        }
+        take_blocks(&mut self.free_blocks, &mut self.prefix, loaded * bpu);
+        let p = self.prefix.as_mut().expect("tiers need a prefix cache");
+        let ids = p.table.ids(s.prefix);
+        for &id in &ids[hits as usize..units as usize] {
+            if !p.cache.insert(id) {
+                self.free_blocks += bpu;
+            }
+        }
+        self.counters.prefix_hit_tokens += (hits * unit) as u64;
+        s.computed = units * unit;
+        s.blocks = units * bpu;
+        s.cached_units = units;
+        if s.start == SimTime::MAX {
+            s.start = now;
+        }
+        let t = self.tiers.as_mut().expect("a load needs tiers");
+        // A hit from disk is written back to host memory (LMCache's `StorageManager.get`).
+        t.store(&ids[..units as usize]);
+        let ready = t.load(now, lower, unit);
+        self.loading.push_back((ready, s));
+        true
+    }
+
+    /// Returns the sequences whose loads are done by `now` to the head of the queue, in order.
+    fn finish_loads(&mut self, now: SimTime) {
+        let mut k = 0;
+        while self.loading.front().is_some_and(|l| l.0 <= now) {
+            let (_, s) = self.loading.pop_front().expect("front exists");
+            self.waiting.insert(k, s);
+            k += 1;
         }
     }
 
@@ -447,6 +560,9 @@ impl VllmEngine {
     /// Plans the next step (or run of identical decode steps) at `now`; false when idle.
     fn plan(&mut self, now: SimTime) -> bool {
         self.sample_kv(now);
+        if !self.loading.is_empty() {
+            self.finish_loads(now);
+        }
         let bs = self.cfg.block_size;
         let mut budget = self.cfg.max_num_batched_tokens;
         let mut preempted = false;
@@ -497,8 +613,33 @@ impl VllmEngine {
         if !preempted {
             while budget > 0 && (self.running_seqs() as u32) < self.cfg.max_num_seqs {
                 let Some(s) = self.waiting.front() else { break };
+                if s.computed > 0 {
+                    // Back from a load: it holds the blocks of its hits.
+                    let new = (s.len() - s.computed).min(budget);
+                    let need = more_blocks(s.computed + new, s.blocks, bs);
+                    if need > self.available() {
+                        break;
+                    }
+                    let mut s = self.waiting.pop_front().expect("front exists");
+                    take_blocks(&mut self.free_blocks, &mut self.prefix, need);
+                    s.blocks += need;
+                    s.scheduled = new;
+                    s.ticket = self.next_ticket;
+                    self.next_ticket += 1;
+                    budget -= new;
+                    add_to_step(&mut shape, &mut until_done, &s, new);
+                    self.running.push(s);
+                    continue;
+                }
                 // A queued sequence holds nothing; its prefix hits are cached already.
                 let (hits, idle) = self.prefix_hits(s);
+                let lower = self.lower_hits(s, hits);
+                if lower[0] + lower[1] > 0 {
+                    if !self.start_load(now, hits, idle, lower) {
+                        break;
+                    }
+                    continue;
+                }
                 let (hit_tokens, hit_blocks) = match &self.prefix {
                     Some(p) => (hits * p.unit, hits * p.blocks_per_unit),
                     None => (0, 0),
@@ -514,6 +655,7 @@ impl VllmEngine {
                 }
                 let mut s = self.waiting.pop_front().expect("front exists");
                 self.counters.prefix_query_tokens += s.len() as u64;
+                self.touch_tiers(&s);
                 if hits > 0 {
                     let p = self.prefix.as_mut().expect("hits need a cache");
                     for &id in &p.table.ids(s.prefix)[..hits as usize] {
@@ -740,6 +882,9 @@ impl VllmEngine {
                             }
                         }
                         s.cached_units = units;
+                        if let Some(t) = &mut self.tiers {
+                            t.store(&ids[..units as usize]);
+                        }
                     }
                 }
             }
@@ -806,8 +951,11 @@ impl ReplicaEngine for VllmEngine {
 
     fn advance(&mut self, now: SimTime, done: &mut Vec<Completion>) -> Option<SimTime> {
         loop {
+            let due = self.loading.front().map(|l| l.0);
             if let Some(seg) = self.segment.as_mut() {
-                if self.fresh && seg.steps > 1 && seg.end > now {
+                // A finished load is seen at a step boundary, as an arrival is.
+                let cut = self.fresh || due.is_some_and(|t| t <= now);
+                if cut && seg.steps > 1 && seg.end > now {
                     // Cut the run at the end of the step in progress.
                     let elapsed = now.since(seg.start).0;
                     let m = if elapsed <= seg.first.0 {
@@ -822,7 +970,10 @@ impl ReplicaEngine for VllmEngine {
                 }
                 self.fresh = false;
                 if seg.end > now {
-                    return Some(seg.end);
+                    return Some(match due {
+                        Some(t) if t > now => seg.end.min(t),
+                        _ => seg.end,
+                    });
                 }
                 let (steps, seqs, end) = (seg.steps, seg.seqs, seg.end);
                 let first_end = seg.start + seg.first;
@@ -831,7 +982,8 @@ impl ReplicaEngine for VllmEngine {
             }
             self.fresh = false;
             if !self.plan(now) {
-                return None;
+                // Idle until a load is done (or a request arrives).
+                return self.loading.front().map(|l| l.0);
             }
         }
     }
@@ -842,7 +994,7 @@ impl ReplicaEngine for VllmEngine {
     }
     #[inline]
     fn in_service(&self) -> u32 {
-        self.running_seqs() as u32
+        (self.running_seqs() + self.loading.len()) as u32
     }
     #[inline]
     fn busy_units(&self) -> u32 {
@@ -869,9 +1021,13 @@ impl ReplicaEngine for VllmEngine {
         self.compact();
         out.extend(self.running.drain(..).map(|s| s.request));
         out.extend(self.waiting.drain(..).map(|s| s.request));
+        out.extend(self.loading.drain(..).map(|(_, s)| s.request));
         self.free_blocks = self.cfg.kv_blocks;
         if let Some(p) = &mut self.prefix {
             p.cache.clear();
+        }
+        if let Some(t) = &mut self.tiers {
+            t.clear();
         }
         self.segment = None;
         self.fresh = false;

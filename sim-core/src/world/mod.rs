@@ -383,9 +383,13 @@ impl World {
                     v.step.clone(),
                     id,
                 );
-                Engine::Vllm(match &sv.prefix_table {
+                let e = match &sv.prefix_table {
                     Some(t) if v.prefix_caching => e.with_prefixes(t.clone()),
                     _ => e,
+                };
+                Engine::Vllm(match &v.kv_tiers {
+                    Some(tiers) => e.with_kv_tiers(tiers),
+                    None => e,
                 })
             }
         }
@@ -490,6 +494,11 @@ impl World {
                     totals.recomputed_tokens += c.recomputed_tokens;
                     totals.prefix_tokens.0 += c.prefix_query_tokens;
                     totals.prefix_tokens.1 += c.prefix_hit_tokens;
+                    if let Engine::Vllm(v) = e {
+                        if let Some(k) = v.kv_tier_counters() {
+                            totals.kv_tiers.get_or_insert_with(Default::default).add(&k);
+                        }
+                    }
                     let total = total as f64;
                     totals.kv_block_seconds.0 += c.kv_block_seconds;
                     totals.kv_block_seconds.1 += total * c.kv_seconds;

@@ -14,7 +14,7 @@ const NIL: u32 = u32::MAX;
 
 /// A multiplicative hasher for `u64` keys (deterministic, fast; keys are already hashes).
 #[derive(Default)]
-struct IdHasher(u64);
+pub(super) struct IdHasher(u64);
 
 impl Hasher for IdHasher {
     #[inline]

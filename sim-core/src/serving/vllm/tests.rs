@@ -379,3 +379,50 @@ mod clock_equivalence {
         }
     }
 }
+
+#[test]
+fn a_unit_evicted_from_hbm_is_loaded_from_host_memory() {
+    // Six blocks of 4 tokens, a unit per block; host memory for 10 units of 400 bytes, loaded
+    // at 400,000 B/s (1 ms a unit). A (prompt 12, output 1, units 1 2 3) prefills 0-22 ms and
+    // stores its three units in HBM and host memory. B (no prefix, 16 + 4 tokens, 5 blocks)
+    // evicts units 3 and 2 from HBM (tail first). C (A's prompt) at 200 ms may reuse 2 units:
+    // unit 1 from HBM, unit 2 from host memory, loaded 200-201 ms while C waits outside the
+    // batch; then only its last 4 tokens are prefilled, 201-215 ms (14 ms). Without the tier it
+    // prefills 8 tokens, 200-218 ms.
+    let mut t = PrefixTable::new(4);
+    let pa = t.push([1, 2, 3]);
+    let t = std::sync::Arc::new(t);
+    let tiers = KvTierConfig {
+        cpu_bytes: 4000,
+        disk_bytes: 0,
+        kv_bytes_per_token: 100.0,
+        tensor_parallel: 1,
+        host_link_bytes_per_s: 400_000.0,
+        disk_read_bytes_per_s: 0.0,
+    };
+    let arrivals = || {
+        vec![
+            with_prefix(request(0, 0, 12, 1), pa),
+            request(1, 100, 16, 4),
+            with_prefix(request(2, 200, 12, 1), pa),
+        ]
+    };
+    let mut e = caching_engine(6, &t).with_kv_tiers(&tiers);
+    let (done, _) = drive(&mut e, arrivals());
+    let by_id = |id| done.iter().find(|c| c.request.id == RequestId(id)).unwrap();
+    assert_eq!(times(by_id(0)), (0, 22, 22));
+    assert_eq!(times(by_id(2)), (200, 215, 215));
+    let k = e.kv_tier_counters().unwrap();
+    assert_eq!((k.cpu_hit_tokens, k.disk_hit_tokens), (4, 0));
+    assert_eq!((k.loaded_bytes, k.loads), (400, 1));
+    assert_eq!(k.cpu_stored_bytes, 1200);
+    assert!((k.load_wait_s - 0.001).abs() < 1e-12);
+    assert_eq!(e.counters().prefix_hit_tokens, 4);
+    assert_eq!(e.kv_blocks(), (0, 6));
+
+    let mut off = caching_engine(6, &t);
+    let (done, _) = drive(&mut off, arrivals());
+    let c = done.iter().find(|c| c.request.id == RequestId(2)).unwrap();
+    assert_eq!(times(c), (200, 218, 218));
+    assert_eq!(off.kv_tier_counters(), None);
+}
