@@ -252,3 +252,27 @@ fn memory_is_reserved_per_request_and_queues_are_bounded() {
     assert_eq!(out.len(), 2);
     assert_eq!((e.queued(), e.in_service(), e.kv_blocks().0), (0, 0, 0));
 }
+
+#[test]
+fn a_prompt_that_fits_in_place_of_the_decodes_pauses_their_run() {
+    // D (prompt 10, output 6) at 0; P (prompt 100, the whole budget, output 1) at 15 ms.
+    let arrivals = [request(0, 0, 10, 6), request(1, 15, 100, 1)];
+    let mut e = splitwise();
+    let done = drive(&mut e, &arrivals);
+    // [0, 11): D's prompt. From 11 ms a run of D's 5 decodes, 10.1 ms each. P at 15 ms does not
+    // fit beside D's token (101 > 100) but fits in its place: the run stops after its first
+    // iteration, at 21.1 ms. [21.1, 41.1): P alone, 10 + 10 ms; D is preempted.
+    // [41.1, 81.5): D's last 4 decodes.
+    assert_eq!(
+        (done[1].start, done[1].first_token),
+        (at(21, 100), at(41, 100))
+    );
+    assert_eq!(done[0].finish, at(81, 500));
+    assert_eq!(e.counters().preemptions, 1);
+    // vLLM: from 21.1 ms D's decode and 99 tokens of P share a step; P's last token comes in
+    // the next, [41.1, 51.3).
+    let mut v = vllm();
+    let done = drive(&mut v, &arrivals);
+    assert_eq!(done[1].first_token, at(51, 300));
+    assert_eq!(v.counters().preemptions, 0);
+}
