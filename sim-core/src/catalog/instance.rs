@@ -36,6 +36,9 @@ pub struct InstanceType {
     pub price_source: String,
     /// Whether a primary source (the provider's own price list) confirmed the prices.
     pub price_verified: bool,
+    /// The node's network bandwidth to other nodes (EFA, InfiniBand, GPUDirect) in Gbit/s, if
+    /// the catalog gives it; disaggregated serving moves KV caches over it.
+    pub network_gbps: Option<f64>,
 }
 
 /// An instance catalog file: `[[instance]]` entries and nothing else.
@@ -61,6 +64,7 @@ struct RawInstance {
     price_date: Option<String>,
     price_source: Option<String>,
     price_verified: Option<bool>,
+    network_gbps: Option<f64>,
 }
 
 /// Parses and checks an instance catalog file against the GPU models in `gpus`, keeping the
@@ -138,6 +142,17 @@ pub(super) fn parse_instances(
             r.price_source,
             "where the prices come from",
         )?;
+        let network_gbps = match r.network_gbps {
+            Some(g) if !(g.is_finite() && g > 0.0 && g <= 1e6) => {
+                return Err(c.err(
+                    &k("network_gbps"),
+                    format!(
+                        "expected a bandwidth in Gbit/s above 0 and at most 1000000, found {g}"
+                    ),
+                ))
+            }
+            g => g,
+        };
         out.push(InstanceType {
             id,
             provider,
@@ -151,6 +166,7 @@ pub(super) fn parse_instances(
             price_date,
             price_source,
             price_verified: r.price_verified.unwrap_or(false),
+            network_gbps,
         });
     }
     Ok(out)
