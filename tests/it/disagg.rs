@@ -284,3 +284,133 @@ fn bad_input_is_a_located_error() {
         "{e}"
     );
 }
+
+/// Runs a scenario text (its trace path made absolute) with the `capsim` binary and returns its
+/// `summary.json`.
+fn summary_of(text: &str) -> serde_json::Value {
+    let dir = tempfile::tempdir().unwrap();
+    let traces = crate::common::root().join("scenarios/traces");
+    let text = text.replace(
+        "path = \"traces/",
+        &format!("path = \"{}/", traces.display()),
+    );
+    let path = dir.path().join("s.toml");
+    std::fs::write(&path, text).unwrap();
+    let out = dir.path().join("out");
+    let (code, stdout, stderr) = crate::common::capsim_text(&[
+        "run",
+        path.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap()
+}
+
+/// The book's comparison of disaggregated and co-located serving of the Azure conversation
+/// trace at equal cost (`book/src/generated/disaggregation-azure-conv.md`): the shipped
+/// scenarios at their load, then at twice it. Regenerate with `UPDATE_BOOK=1`.
+#[test]
+fn the_book_comparison_is_generated() {
+    let read =
+        |f: &str| std::fs::read_to_string(crate::common::root().join("scenarios").join(f)).unwrap();
+    let disagg = read("disagg-azure-conv.toml");
+    let colocated = read("disagg-azure-conv-colocated.toml");
+    let faster = |t: &str| {
+        let t2 = t
+            .replace("speed_up = 2.0", "speed_up = 4.0")
+            .replace("horizon = \"30m\"", "horizon = \"15m\"");
+        assert_ne!(
+            t2, t,
+            "the scenario's speed_up and horizon are as the test expects"
+        );
+        t2
+    };
+    let ms = |v: &serde_json::Value| format!("{:.0}", v.as_f64().unwrap() * 1e3);
+    let mut out = String::from(
+        "| load | serving | GPUs | $/hour | TTFT p50 / p99 (ms) | TPOT p50 / p99 (ms) | SLO met | KV transfer mean / max (ms) |\n\
+         |---|---|---:|---:|---:|---:|---:|---:|\n",
+    );
+    let mut verdicts = Vec::new();
+    for (load, d_text, c_text) in [
+        ("×2 (shipped)", disagg.clone(), colocated.clone()),
+        ("×4", faster(&disagg), faster(&colocated)),
+    ] {
+        let mut rows = Vec::new();
+        for (label, text) in [
+            ("disaggregated 4 P + 4 D", &d_text),
+            ("co-located 8", &c_text),
+        ] {
+            let s = summary_of(text);
+            let c = &s["cluster"];
+            let k = &s["tokens"];
+            let kv = match s.get("disaggregation") {
+                Some(d) => format!(
+                    "{:.1} / {:.1}",
+                    d["kv_transfer_mean_s"].as_f64().unwrap() * 1e3,
+                    d["kv_transfer_max_s"].as_f64().unwrap() * 1e3
+                ),
+                None => "–".to_string(),
+            };
+            let met = k["attainment_ratio"].as_f64().unwrap();
+            out.push_str(&format!(
+                "| {load} | {label} | {:.0} | {:.2} | {} / {} | {} / {} | {:.1}% | {kv} |\n",
+                c["gpu_hours"].as_f64().unwrap() / (s["horizon_s"].as_f64().unwrap() / 3600.0),
+                c["cost_usd_per_hour"].as_f64().unwrap(),
+                ms(&k["ttft_s"]["p50"]),
+                ms(&k["ttft_s"]["p99"]),
+                ms(&k["tpot_s"]["p50"]),
+                ms(&k["tpot_s"]["p99"]),
+                met * 100.0,
+            ));
+            rows.push((
+                label,
+                met,
+                c["cost_usd_per_hour"].as_f64().unwrap(),
+                k.clone(),
+            ));
+        }
+        // Equal cost: within 5% per hour.
+        let (a, b) = (rows[0].2, rows[1].2);
+        assert!((a - b).abs() <= 0.05 * a.max(b), "cost per hour {a} vs {b}");
+        let (win, lose) = if rows[0].1 >= rows[1].1 {
+            (&rows[0], &rows[1])
+        } else {
+            (&rows[1], &rows[0])
+        };
+        // What decided: the token target the loser misses by more at p99 (relative to it).
+        let over = |k: &serde_json::Value, m: &str| {
+            k[format!("{m}_s")]["p99"].as_f64().unwrap()
+                / k[format!("{m}_target_s")].as_f64().unwrap()
+        };
+        let decided = if over(&lose.3, "tpot") >= over(&lose.3, "ttft") {
+            "TPOT"
+        } else {
+            "TTFT"
+        };
+        verdicts.push(format!(
+            "At load {load}, {} meets the SLO for {:.1}% of requests against {:.1}% for {}: decided by {decided} (the loser's p99 {decided} is {:.0} ms against a target of {:.0} ms).",
+            win.0,
+            win.1 * 100.0,
+            lose.1 * 100.0,
+            lose.0,
+            lose.3[if decided == "TPOT" { "tpot_s" } else { "ttft_s" }]["p99"].as_f64().unwrap() * 1e3,
+            lose.3[if decided == "TPOT" { "tpot_target_s" } else { "ttft_target_s" }].as_f64().unwrap() * 1e3,
+        ));
+    }
+    out.push('\n');
+    for v in verdicts {
+        out.push_str(&v);
+        out.push_str("\n\n");
+    }
+    let path = crate::common::root().join("book/src/generated/disaggregation-azure-conv.md");
+    if std::env::var_os("UPDATE_BOOK").is_some() {
+        std::fs::write(&path, &out).unwrap();
+    }
+    let old = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        old == out,
+        "{} differs from what the program prints; regenerate with UPDATE_BOOK=1 cargo test --release --test it disagg",
+        path.display()
+    );
+}
