@@ -27,7 +27,7 @@ pub use failures::{FailureSummary, Incident};
 pub use mig::{InstanceView, LayoutView};
 pub use rollout::{ReadyPoint, RolloutRecord, RolloutSummary, VersionSummary};
 pub use summary::{
-    namespaces, ClientSummary, Counts, KvTierSummary, NamespaceSummary, Percentiles,
+    namespaces, ClientSummary, Counts, DisaggSummary, KvTierSummary, NamespaceSummary, Percentiles,
     ServiceSummary, SloResult, Summary, TokenSummary, WindowSeries, WindowSummary,
 };
 pub use tenants::{Fairness, TenantSlo, TenantSummary};

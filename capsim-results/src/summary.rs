@@ -126,6 +126,48 @@ pub struct Summary {
     /// absent without windowed checks.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub windows: Vec<WindowSeries>,
+    /// Disaggregated prefill and decode: the KV-cache transfers between the pools and each
+    /// pool's cost; absent without `[service.disaggregated]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disaggregation: Option<DisaggSummary>,
+}
+
+/// A disaggregated service's transfers and pools (`summary.json`'s `disaggregation`). Each
+/// pool's own figures (TTFT from the prefill pool, TPOT from the decode pool, replica-hours,
+/// cost) are its entry in `services`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct DisaggSummary {
+    /// The service's name.
+    pub service: String,
+    /// The prefill pool's entry in `services`.
+    pub prefill_service: String,
+    /// The decode pool's entry in `services`.
+    pub decode_service: String,
+    /// Requests prefilled on the prefill pool and handed to the decode pool.
+    pub kv_transfers: u64,
+    /// Of those, transfers between replicas on one node (no network).
+    pub kv_transfers_same_node: u64,
+    /// KV-cache bytes sent between the pools.
+    pub kv_bytes: f64,
+    /// Mean time from a prefill's first token to its KV cache at the decode replica, seconds
+    /// (waiting for the prefill replica's link included).
+    pub kv_transfer_mean_s: f64,
+    /// Longest such time, seconds.
+    pub kv_transfer_max_s: f64,
+    /// Requests whose prompt was prefilled on the decode replica (`max_local_prefill_length`).
+    pub local_prefills: u64,
+    /// Requests with one output token, served whole by the prefill pool.
+    pub prefill_only: u64,
+    /// Bytes per second one prefill replica sends at.
+    pub link_bytes_per_s: f64,
+    /// Where that bandwidth comes from.
+    pub bandwidth_source: String,
+    /// The prefill pool's share of the bill, US dollars; absent without nodes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefill_cost_usd: Option<f64>,
+    /// The decode pool's share of the bill, US dollars; absent without nodes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decode_cost_usd: Option<f64>,
 }
 
 /// The figures of consecutive windows of one length, aligned to time 0 (what a windowed

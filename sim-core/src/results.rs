@@ -335,6 +335,7 @@ pub fn summarise(
         fairness: None,
         services: Vec::new(),
         namespaces: Vec::new(),
+        disaggregation: None,
         windows: rec.windows,
     };
     RunResult {

@@ -13,6 +13,7 @@ mod common;
 mod compat;
 mod cost;
 mod determinism;
+mod disagg;
 mod failures;
 mod fuzz;
 mod hpa_eval;

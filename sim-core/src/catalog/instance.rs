@@ -40,6 +40,9 @@ pub struct InstanceType {
     pub local_nvme_bytes: Option<u64>,
     /// Sequential read rate of the node's local NVMe, decimal GB/s (`None`: not in the entry).
     pub local_nvme_read_gb_per_s: Option<f64>,
+    /// The node's network bandwidth to other nodes (EFA, InfiniBand, GPUDirect) in Gbit/s, if
+    /// the catalog gives it; disaggregated serving moves KV caches over it.
+    pub network_gbps: Option<f64>,
 }
 
 /// An instance catalog file: `[[instance]]` entries and nothing else.
@@ -67,6 +70,7 @@ struct RawInstance {
     price_verified: Option<bool>,
     local_nvme: Option<String>,
     local_nvme_read_gb_per_s: Option<f64>,
+    network_gbps: Option<f64>,
 }
 
 /// Parses and checks an instance catalog file against the GPU models in `gpus`, keeping the
@@ -154,6 +158,17 @@ pub(super) fn parse_instances(
                 Some(c.positive(&k("local_nvme_read_gb_per_s"), x, "a read rate in GB/s")?)
             }
         };
+        let network_gbps = match r.network_gbps {
+            Some(g) if !(g.is_finite() && g > 0.0 && g <= 1e6) => {
+                return Err(c.err(
+                    &k("network_gbps"),
+                    format!(
+                        "expected a bandwidth in Gbit/s above 0 and at most 1000000, found {g}"
+                    ),
+                ))
+            }
+            g => g,
+        };
         out.push(InstanceType {
             id,
             provider,
@@ -169,6 +184,7 @@ pub(super) fn parse_instances(
             price_verified: r.price_verified.unwrap_or(false),
             local_nvme_bytes,
             local_nvme_read_gb_per_s,
+            network_gbps,
         });
     }
     Ok(out)

@@ -466,3 +466,18 @@ fn dates_are_calendar_dates() {
         assert!(!is_date(bad), "{bad}");
     }
 }
+
+/// The network figures disaggregated serving reads, and a bad one refused at its key.
+#[test]
+fn network_bandwidth_is_the_documented_one_and_checked() {
+    let c = Catalog::builtin();
+    let gbps = |id: &str| c.instance(id).unwrap().network_gbps;
+    assert_eq!(gbps("p5.48xlarge"), Some(3200.0));
+    assert_eq!(gbps("p4d.24xlarge"), Some(400.0));
+    assert_eq!(gbps("a3-highgpu-8g"), Some(1000.0));
+    assert_eq!(gbps("Standard_ND96isr_H100_v5"), Some(3200.0));
+    assert_eq!(gbps("g5.xlarge"), None, "no published figure, none given");
+    let e = instance_error("gpu_count = 1", "gpu_count = 1\nnetwork_gbps = -5.0");
+    assert_eq!(e.key, "instance[1].network_gbps", "{e}");
+    assert!(e.message.contains("above 0"), "{e}");
+}

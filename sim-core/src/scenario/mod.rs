@@ -4,6 +4,7 @@ pub mod autoscaling;
 pub mod batch;
 pub mod cluster;
 pub mod cost;
+pub mod disagg;
 pub mod error;
 pub mod failure;
 pub mod karpenter;
@@ -24,6 +25,7 @@ pub mod vpa;
 
 pub use autoscaling::{AutoscalingSpec, ClusterAutoscalerSpec, Expander, MetricsSpec};
 pub use cluster::ClusterSpec;
+pub use disagg::DisaggSpec;
 pub use error::ScenarioError;
 pub use failure::FailureSpec;
 pub use karpenter::KarpenterSpec;

@@ -127,6 +127,9 @@ pub struct Scenario {
     /// set by the command line from windowed `[[check]]`s, each a multiple of
     /// `sample_interval`; empty from a scenario file.
     pub windows: Vec<SimDuration>,
+    /// `[service.disaggregated]`: this scenario's service is the prefill pool and `others[0]`
+    /// the decode pool of one service (`None`: not disaggregated).
+    pub disagg: Option<Box<super::disagg::DisaggSpec>>,
 }
 
 impl Scenario {
@@ -396,6 +399,9 @@ pub fn parse_scenario_with(
         return super::services::validate_multi(&table, file, source, None, catalog);
     }
     super::services::single_form_checks(&table, file, source)?;
+    if super::disagg::is_disaggregated(&table) {
+        return super::disagg::validate(&table, file, source, catalog);
+    }
     let raw = parse_raw(source, file)?;
     Validator {
         file,
@@ -750,6 +756,7 @@ impl Validator<'_> {
             others: Vec::new(),
             gateway: None,
             windows: Vec::new(),
+            disagg: None,
             cost_allocation,
             failures,
             rollouts,

@@ -28,6 +28,10 @@ pub fn parse_variants(
     catalog: &Catalog,
 ) -> Result<Vec<Variant>, ScenarioError> {
     let table: Table = parse_raw(source, file)?;
+    if super::disagg::is_disaggregated(&table) {
+        // A disaggregated service has no variants yet (its validation refuses [[policy]]).
+        return Ok(Vec::new());
+    }
     let policies = if super::services::is_multi(&table) {
         match table.get("policy") {
             None => None,

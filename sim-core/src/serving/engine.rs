@@ -84,6 +84,23 @@ impl Engine {
         }
     }
 
+    /// Admits a request another replica prefilled (see [`VllmEngine::admit_prefilled`]); only
+    /// a vLLM engine with continuous batching can (validation sees to it).
+    pub fn admit_prefilled(
+        &mut self,
+        now: SimTime,
+        request: Request,
+        start: SimTime,
+        first_token: SimTime,
+    ) -> Result<(), DropReason> {
+        match self {
+            Engine::Vllm(v) => v.admit_prefilled(now, request, start, first_token),
+            Engine::Triton(_) | Engine::Static(_) | Engine::Splitwise(_) => {
+                unreachable!("validation gives a disaggregated service vLLM engines")
+            }
+        }
+    }
+
     /// KV-cache blocks held by sequences (reserved, for SplitwiseSim's batching) and in all;
     /// `(0, 1)` for engines without a block cache.
     #[inline]

@@ -644,8 +644,10 @@ impl VllmEngine {
                     Some(p) => (hits * p.unit, hits * p.blocks_per_unit),
                     None => (0, 0),
                 };
-                let new = (s.len() - hit_tokens).min(budget);
-                let need = more_blocks(hit_tokens + new, hit_blocks, bs);
+                // A sequence prefilled elsewhere (disaggregated) arrives with its prompt cached.
+                let done = hit_tokens.max(s.computed);
+                let new = (s.len() - done).min(budget);
+                let need = more_blocks(done + new, hit_blocks, bs);
                 let pinned = match &self.prefix {
                     Some(p) => idle * p.blocks_per_unit,
                     None => 0,
@@ -654,8 +656,10 @@ impl VllmEngine {
                     break;
                 }
                 let mut s = self.waiting.pop_front().expect("front exists");
-                self.counters.prefix_query_tokens += s.len() as u64;
-                self.touch_tiers(&s);
+                if s.computed == 0 {
+                    self.counters.prefix_query_tokens += s.len() as u64;
+                    self.touch_tiers(&s);
+                }
                 if hits > 0 {
                     let p = self.prefix.as_mut().expect("hits need a cache");
                     for &id in &p.table.ids(s.prefix)[..hits as usize] {
@@ -908,6 +912,35 @@ impl VllmEngine {
         }
         self.unprefilled_tokens -= prefilled;
         self.absorb();
+    }
+}
+
+impl VllmEngine {
+    /// Admits a request whose prompt another replica prefilled (disaggregated serving): its KV
+    /// cache has arrived and its first token came out at `first_token`, its prefill having
+    /// started at `start`. It waits in the queue like any request; once scheduled it holds
+    /// blocks for its prompt and first token and decodes (preempted, it is recomputed here).
+    pub fn admit_prefilled(
+        &mut self,
+        now: SimTime,
+        request: Request,
+        start: SimTime,
+        first_token: SimTime,
+    ) -> Result<(), DropReason> {
+        self.admit(now, request)?;
+        let s = self.waiting.back_mut().expect("just admitted");
+        s.computed = s.prompt;
+        s.generated = 1;
+        s.start = start;
+        s.first_token = first_token;
+        // Prefix caching does not apply: the blocks come filled from the prefill replica.
+        s.prefix = Prefix::default();
+        self.unprefilled_tokens -= s.prompt as u64;
+        if s.generated >= s.output {
+            // Nothing left to decode: the caller completes one-token requests itself.
+            debug_assert!(false, "a one-token request needs no decode replica");
+        }
+        Ok(())
     }
 }
 

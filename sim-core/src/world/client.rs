@@ -83,6 +83,11 @@ impl World {
         reason: DropReason,
         sink: &mut S,
     ) {
+        let mut own = *r;
+        if let Some(d) = &mut self.disagg {
+            d.forget(&mut own);
+        }
+        let r = &own;
         self.recorder.on_drop(r, self.now, reason, sink);
         // A request the gateway could not route belongs to no service.
         let now = self.now;

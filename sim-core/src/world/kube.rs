@@ -432,6 +432,11 @@ impl Kube {
         self.deps[svc.index()].slots[slot.index()]
     }
 
+    /// The node a pod is bound to, if any.
+    pub(super) fn node_of(&self, pod: PodId) -> Option<NodeId> {
+        self.pods[pod.index()].node
+    }
+
     /// A service's pod template (version 0).
     pub(super) fn template(&self, svc: ServiceId) -> &PodTemplate {
         &self.deps[svc.index()].template

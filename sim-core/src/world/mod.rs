@@ -3,6 +3,7 @@
 
 mod autoscale;
 mod client;
+mod disagg;
 mod gateway;
 mod keda;
 mod knative;
@@ -155,6 +156,8 @@ enum Event {
     DeploymentSync { svc: ServiceId },
     /// Kueue-style batch work.
     Batch(kube::kueue::BatchEvent),
+    /// A KV cache reached its decode replica (`disagg.rs`).
+    KvArrived { transfer: u64 },
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -188,6 +191,8 @@ pub struct World {
     busy: u32,
     events: u64,
     kube: Kube,
+    /// Disaggregated prefill and decode, if the service has it.
+    disagg: Option<Box<disagg::Disagg>>,
 }
 
 impl World {
@@ -233,7 +238,7 @@ impl World {
             recorder: {
                 // With several services, targets are each service's own: the run's totals have
                 // none (each service's attainment is in its entry).
-                let (latency, ttft, tpot) = if multi {
+                let (latency, ttft, tpot) = if multi && s.disagg.is_none() {
                     (None, None, None)
                 } else {
                     (s.slo_latency, s.slo_ttft, s.slo_tpot)
@@ -258,6 +263,10 @@ impl World {
             busy: 0,
             events: 0,
             kube: Kube::new(s, &streams),
+            disagg: s
+                .disagg
+                .as_deref()
+                .map(|d| Box::new(disagg::Disagg::new(d))),
         };
         for (i, v) in s.services().enumerate() {
             let svc = ServiceId(i as u32);
@@ -467,6 +476,7 @@ impl World {
                 Event::Rollout { svc, rollout, step } => self.on_rollout(svc, rollout, step, sink),
                 Event::DeploymentSync { svc } => self.on_deployment_sync(svc, sink),
                 Event::Batch(e) => self.on_batch_event(e, sink),
+                Event::KvArrived { transfer } => self.on_kv_arrived(transfer, sink),
             }
             for &i in &watched {
                 let svc = ServiceId(i as u32);
@@ -517,7 +527,8 @@ impl World {
             Some(c) => c.outstanding(),
             None => (sv.queued + sv.in_service) as u64,
         };
-        let in_flight: u64 = self.svcs.iter().map(in_flight_of).sum();
+        let in_flight: u64 = self.svcs.iter().map(in_flight_of).sum::<u64>()
+            + self.disagg.as_ref().map_or(0, |d| d.in_transfer());
         let totals = self.recorder.totals;
         let unaccounted = totals.arrived as i128
             - (totals.completed + totals.dropped_total() + in_flight) as i128;
@@ -743,6 +754,13 @@ impl World {
                 c.batch_cost = a.batch.map(rc);
                 c.share_idle = self.kube.shares_idle();
             }
+        }
+        if let Some(d) = &self.disagg {
+            let ss = &result.summary.services;
+            let mut p = d.summary(&ss[0].name, &ss[1].name);
+            p.prefill_cost_usd = ss[0].cost_usd;
+            p.decode_cost_usd = ss[1].cost_usd;
+            result.summary.disaggregation = Some(p);
         }
         // Per namespace only when the services span several (one would repeat their sum).
         let namespaces = capsim_results::namespaces(&result.summary.services, horizon_s);

@@ -52,9 +52,13 @@ impl World {
     pub(super) fn arrive<S: RequestSink>(
         &mut self,
         svc: ServiceId,
-        request: Request,
+        mut request: Request,
         sink: &mut S,
     ) {
+        let svc = match &mut self.disagg {
+            Some(d) if svc == super::disagg::PREFILL => d.route(&mut request),
+            _ => svc,
+        };
         self.learn_labels(svc, request.tenant);
         self.recorder.on_arrival(&request);
         let now = self.now;
@@ -139,6 +143,13 @@ impl World {
         let (mut done, mut tokens) = (0u64, 0u64);
         let mut finished = std::mem::take(&mut self.done);
         for c in finished.drain(..) {
+            if self.is_handoff(svc, &c) {
+                // A prefill: its first token is out, the decode pool does the rest.
+                done += 1;
+                tokens += 1;
+                self.hand_off(c, sink);
+                continue;
+            }
             if let Some(r) = &mut self.svcs[svc.index()].rollout {
                 r.on_completion(&self.kube, svc, &c);
             }

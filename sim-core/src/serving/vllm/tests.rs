@@ -426,3 +426,32 @@ fn a_unit_evicted_from_hbm_is_loaded_from_host_memory() {
     assert_eq!(times(c), (200, 218, 218));
     assert_eq!(off.kv_tier_counters(), None);
 }
+
+/// A request prefilled elsewhere (disaggregated serving) joins at a step boundary, decodes
+/// one token per step with its prompt's blocks and keeps the first-token time it came with.
+#[test]
+fn a_prefilled_request_decodes_from_its_second_token() {
+    let mut e = engine(100, 16);
+    // Prompt 40 (3 blocks of 16), 4 output tokens, the first already out at 50 ms: the
+    // 3 others take one 10 ms step each from its admission at 100 ms, done at 130 ms.
+    let r = request(0, 0, 40, 4);
+    e.admit_prefilled(SimTime(100 * MS), r, SimTime(20 * MS), SimTime(50 * MS))
+        .unwrap();
+    assert_eq!(e.unprefilled_tokens(), 0);
+    let mut done = Vec::new();
+    let mut now = SimTime(100 * MS);
+    while let Some(t) = e.advance(now, &mut done) {
+        // Once scheduled it holds blocks for its prompt and the token the step computes.
+        assert_eq!(e.kv_blocks().0, 3);
+        now = t;
+    }
+    assert_eq!(done.len(), 1);
+    let c = done[0];
+    assert_eq!(
+        (c.start, c.first_token, c.finish),
+        (SimTime(20 * MS), SimTime(50 * MS), SimTime(130 * MS))
+    );
+    assert_eq!(e.counters().steps, 3);
+    assert_eq!(e.counters().prefix_query_tokens, 0);
+    assert_eq!(e.kv_blocks().0, 0);
+}
