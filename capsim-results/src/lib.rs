@@ -28,7 +28,7 @@ pub use mig::{InstanceView, LayoutView};
 pub use rollout::{ReadyPoint, RolloutRecord, RolloutSummary, VersionSummary};
 pub use summary::{
     namespaces, ClientSummary, Counts, NamespaceSummary, Percentiles, ServiceSummary, SloResult,
-    Summary, TokenSummary, WindowSeries, WindowSummary,
+    LoraSummary, Summary, TokenSummary, WindowSeries, WindowSummary,
 };
 pub use tenants::{Fairness, TenantSlo, TenantSummary};
 

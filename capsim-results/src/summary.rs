@@ -404,4 +404,26 @@ pub struct TokenSummary {
     pub kv_cache_use_mean_ratio: Option<f64>,
     /// Most KV-cache blocks one replica's running sequences held at once, over its blocks.
     pub kv_cache_use_peak_ratio: Option<f64>,
+    /// LoRA adapters' counters, when the service serves adapters (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lora: Option<LoraSummary>,
+}
+
+/// What LoRA adapters did over the whole run, all replicas.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct LoraSummary {
+    /// Requests naming an adapter that the router sent to a replica.
+    pub adapter_requests: u64,
+    /// Of those, the share sent to a replica that had the adapter in a GPU slot.
+    pub router_hit_ratio: Option<f64>,
+    /// Adapter requests taken into a running batch (a preempted one counts again).
+    pub admissions: u64,
+    /// Of those, the share whose adapter was in a GPU slot already (no load).
+    pub slot_hit_ratio: Option<f64>,
+    /// Adapters read from disk (not in host memory), then copied to the GPU.
+    pub cold_loads: u64,
+    /// Adapters copied to the GPU from host memory.
+    pub warm_loads: u64,
+    /// Seconds of steps spent waiting for adapter loads, summed over replicas.
+    pub load_seconds: f64,
 }

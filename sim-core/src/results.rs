@@ -6,7 +6,7 @@
 
 pub use capsim_results::{
     BatchOutcome, ClientSummary, ClusterSummary, Counts, KarpenterOutcome, NamespaceSummary,
-    Percentiles, PoolOutcome, PreemptionOutcome, QueueOutcome, QuotaOutcome, ServiceSummary,
+    LoraSummary, Percentiles, PoolOutcome, PreemptionOutcome, QueueOutcome, QuotaOutcome, ServiceSummary,
     SloResult, Summary, TokenSummary, VpaOutcome, VpaResources, WaitTimes, WindowSeries,
     WindowSummary,
 };
@@ -92,6 +92,47 @@ pub struct EngineTotals {
     pub kv_block_seconds: (f64, f64),
     /// Highest share of one replica's KV blocks held at once.
     pub kv_peak_ratio: Option<f64>,
+    /// LoRA counters (`None` when no engine serves adapters): requests routed, router hits,
+    /// and the engines' counters.
+    pub lora: Option<LoraTotals>,
+}
+
+/// LoRA counters of a set of engines and their router.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct LoraTotals {
+    /// Adapter requests routed, and of those sent to a replica with the adapter in a slot.
+    pub routed: (u64, u64),
+    /// The engines' counters, summed.
+    pub engines: crate::serving::vllm::LoraCounters,
+}
+
+impl LoraTotals {
+    /// Adds another set's counters.
+    pub fn merge(&mut self, o: &LoraTotals) {
+        self.routed.0 += o.routed.0;
+        self.routed.1 += o.routed.1;
+        let (a, b) = (&mut self.engines, &o.engines);
+        a.admissions += b.admissions;
+        a.slot_hits += b.slot_hits;
+        a.cold_loads += b.cold_loads;
+        a.warm_loads += b.warm_loads;
+        a.load_seconds += b.load_seconds;
+    }
+
+    /// The summary's `tokens.lora`.
+    pub fn summary(&self) -> LoraSummary {
+        let e = &self.engines;
+        LoraSummary {
+            adapter_requests: self.routed.0,
+            router_hit_ratio: (self.routed.0 > 0)
+                .then(|| self.routed.1 as f64 / self.routed.0 as f64),
+            admissions: e.admissions,
+            slot_hit_ratio: (e.admissions > 0).then(|| e.slot_hits as f64 / e.admissions as f64),
+            cold_loads: e.cold_loads,
+            warm_loads: e.warm_loads,
+            load_seconds: e.load_seconds,
+        }
+    }
 }
 
 impl EngineTotals {
@@ -109,6 +150,9 @@ impl EngineTotals {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         };
+        if let Some(l) = &o.lora {
+            self.lora.get_or_insert_with(LoraTotals::default).merge(l);
+        }
     }
 }
 /// What the cluster hands the summary at the end of a run.
@@ -256,6 +300,7 @@ pub fn summarise(
                 kv_cache_use_mean_ratio: (engines.kv_block_seconds.1 > 0.0)
                     .then(|| engines.kv_block_seconds.0 / engines.kv_block_seconds.1),
                 kv_cache_use_peak_ratio: engines.kv_peak_ratio,
+                lora: engines.lora.as_ref().map(LoraTotals::summary),
             }
         }),
         cluster: cluster_summary,

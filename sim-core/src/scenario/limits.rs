@@ -235,8 +235,16 @@ pub const MODEL_PARAMS: Limit = Limit {
     why: "a hundred times the largest published model; its bytes and FLOPs must stay exact in 64-bit arithmetic",
 };
 
+/// LoRA adapters of one service.
+pub const ADAPTERS: Limit = Limit {
+    keys: "service.vllm.lora.adapter (each table's `count`, summed)",
+    max: 10_000,
+    unit: Unit::Count("adapters"),
+    why: "each replica keeps a few counters per adapter; S-LoRA serves about 2,000 on one GPU",
+};
+
 /// Every limit, in the order the book lists them.
-pub const ALL: [Limit; 20] = [
+pub const ALL: [Limit; 21] = [
     REPLICAS,
     NODES_PER_POOL,
     PODS_PER_JOB,
@@ -257,6 +265,7 @@ pub const ALL: [Limit; 20] = [
     CLUSTER_REPLICAS,
     MODEL_DIMENSION,
     MODEL_PARAMS,
+    ADAPTERS,
 ];
 
 /// A whole number with thousands separated by commas.

@@ -156,6 +156,9 @@ pub enum RouterPolicy {
     /// Lowest KV-cache utilisation (blocks held / blocks), then fewest outstanding requests
     /// (ties broken in turn).
     LeastKv,
+    /// The Gateway API inference extension's LoRA-affinity score (the adapter running, a free
+    /// adapter slot, the adapter waiting) plus its queue-depth score; highest wins.
+    LoraAffinity,
 }
 
 impl RouterPolicy {
@@ -168,6 +171,7 @@ impl RouterPolicy {
             RouterPolicy::Prefix => "prefix",
             RouterPolicy::LeastTokens => "least-tokens",
             RouterPolicy::LeastKv => "least-kv",
+            RouterPolicy::LoraAffinity => "lora-affinity",
         }
     }
 }
@@ -278,6 +282,8 @@ pub struct VllmSpec {
     /// GPU memory the engine takes (`gpu_memory_utilization` × the GPU's or slice's memory),
     /// bytes; 0 when unknown (a linear step model).
     pub gpu_memory_bytes: u64,
+    /// LoRA adapters served beside the base model (`[service.vllm.lora]`).
+    pub lora: Option<super::lora::LoraSpec>,
 }
 
 /// Measured step-time tables named by `[service.vllm.profile]` (paths relative to the scenario).
@@ -816,6 +822,7 @@ impl Validator<'_> {
                     RawRouter::Prefix => RouterPolicy::Prefix,
                     RawRouter::LeastTokens => RouterPolicy::LeastTokens,
                     RawRouter::LeastKv => RouterPolicy::LeastKv,
+                    RawRouter::LoraAffinity => RouterPolicy::LoraAffinity,
                 })
             }
         };
@@ -1031,7 +1038,31 @@ impl Validator<'_> {
                 blocks_given,
             )?,
         };
+        let lora = match &raw.lora {
+            None => None,
+            Some(_) if static_batching.is_some() => {
+                return Err(self.err(
+                    &key("lora"),
+                    "LoRA adapters are served by the continuous scheduler, not with `scheduler = \"static\"`",
+                ))
+            }
+            Some(l) => {
+                let base = match (&raw.model, gpu_id) {
+                    (Some(m), Some(g)) => {
+                        let model = self
+                            .catalog_model(catalog, &key("model"), m)?
+                            .with_precision(raw.weight_dtype, raw.kv_cache_dtype);
+                        catalog
+                            .gpu(g)
+                            .map(|gpu| (model, gpu, raw.tensor_parallel_size.unwrap_or(1)))
+                    }
+                    _ => None,
+                };
+                Some(self.lora(l, base.as_ref().map(|(m, g, tp)| (m, *g, *tp)))?)
+            }
+        };
         Ok(VllmSpec {
+            lora,
             max_num_seqs,
             max_num_batched_tokens,
             block_size,

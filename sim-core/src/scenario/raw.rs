@@ -172,6 +172,8 @@ pub enum RawRouter {
     LeastTokens,
     /// The lowest KV-cache utilisation (llm-d's and the vLLM production stack's KV scoring).
     LeastKv,
+    /// LoRA affinity and queue depth (llm-d's and the Gateway API inference extension's scorers).
+    LoraAffinity,
 }
 
 /// `[service]`.
@@ -260,6 +262,8 @@ pub struct RawVllm {
     pub batch_size: Option<u32>,
     /// Static batching: longest the oldest request waits for a full batch.
     pub batch_timeout: Option<String>,
+    /// `[service.vllm.lora]`: LoRA adapters beside the base model.
+    pub lora: Option<super::lora::RawLora>,
 }
 
 /// The scheduler of an LLM replica.

@@ -39,11 +39,14 @@ use super::step::StepModel;
 use crate::costmodel::StepBatch;
 use crate::engine::{SimDuration, SimTime};
 use decode_clock::DecodeClock;
+use lora::Loras;
+pub use lora::{Adapter, LoraConfig, LoraCounters};
 use prefix_cache::PrefixCache;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
 mod decode_clock;
+pub mod lora;
 mod prefix_cache;
 
 /// The knobs of a vLLM engine that the scheduler uses.
@@ -199,6 +202,8 @@ pub struct VllmEngine {
     finished: Vec<u64>,
     /// Prompt tokens of the admitted requests whose first token is not out yet.
     unprefilled_tokens: u64,
+    /// LoRA adapters, when the replica serves them ([`lora`]).
+    lora: Option<Box<Loras>>,
 }
 
 #[inline]
@@ -253,7 +258,36 @@ impl VllmEngine {
             prefix: None,
             kv_since: None,
             unprefilled_tokens: 0,
+            lora: None,
         }
+    }
+
+    /// Serves LoRA adapters under `cfg` (requests name one in [`Request::adapter`]).
+    pub fn with_lora(mut self, cfg: LoraConfig) -> Self {
+        self.lora = Some(Box::new(Loras::new(cfg)));
+        self
+    }
+
+    /// The adapter counters (`None` without adapters).
+    pub fn lora_counters(&self) -> Option<LoraCounters> {
+        self.lora.as_ref().map(|l| l.counters)
+    }
+
+    /// What a LoRA-aware router reads of `adapter` here, as vLLM's `vllm:lora_requests_info`
+    /// publishes it: (it has a running request, it has a waiting request, distinct adapters
+    /// running or waiting, `max_loras`); `None` without adapters.
+    #[inline]
+    pub fn lora_info(&self, adapter: u16) -> Option<(bool, bool, u32, u32)> {
+        self.lora.as_ref().map(|l| {
+            let (listed, max) = l.listed();
+            (l.active(adapter), l.waiting(adapter), listed, max)
+        })
+    }
+
+    /// Whether `adapter` sits in one of the GPU's adapter slots (false without adapters).
+    #[inline]
+    pub fn lora_resident(&self, adapter: u16) -> bool {
+        self.lora.as_ref().is_some_and(|l| l.resident(adapter))
     }
 
     /// Prompt tokens of the requests admitted whose prefill has not finished (each request's
@@ -435,6 +469,9 @@ impl VllmEngine {
     /// Frees a running sequence's blocks and returns it to the head of the queue.
     fn preempt(&mut self, mut victim: Seq) {
         self.release(&victim);
+        if let Some(l) = &mut self.lora {
+            l.preempted(victim.request.adapter);
+        }
         self.counters.preemptions += 1;
         self.counters.recomputed_tokens += victim.computed as u64;
         victim.blocks = 0;
@@ -495,8 +532,17 @@ impl VllmEngine {
         }
         let all_running_scheduled = i == self.running.len();
         if !preempted {
+            // Index of the next waiting sequence to try: those before it were skipped for
+            // their adapter (vLLM re-queues them at the head, in order).
+            let mut w = 0;
             while budget > 0 && (self.running_seqs() as u32) < self.cfg.max_num_seqs {
-                let Some(s) = self.waiting.front() else { break };
+                let Some(s) = self.waiting.get(w) else { break };
+                if let Some(l) = &self.lora {
+                    if !l.admissible(s.request.adapter) {
+                        w += 1;
+                        continue;
+                    }
+                }
                 // A queued sequence holds nothing; its prefix hits are cached already.
                 let (hits, idle) = self.prefix_hits(s);
                 let (hit_tokens, hit_blocks) = match &self.prefix {
@@ -512,7 +558,15 @@ impl VllmEngine {
                 if need + pinned > self.available() {
                     break;
                 }
-                let mut s = self.waiting.pop_front().expect("front exists");
+                let mut s = if w == 0 {
+                    self.waiting.pop_front()
+                } else {
+                    self.waiting.remove(w)
+                }
+                .expect("the sequence exists");
+                if let Some(l) = &mut self.lora {
+                    l.admit(s.request.adapter);
+                }
                 self.counters.prefix_query_tokens += s.len() as u64;
                 if hits > 0 {
                     let p = self.prefix.as_mut().expect("hits need a cache");
@@ -540,12 +594,21 @@ impl VllmEngine {
         if shape.is_empty() {
             return false;
         }
+        // Adapters: each distinct one in the batch adds its time to every step; a newly
+        // activated one's load delays the first (not stretched by a time share: a copy).
+        let (extra, stall) = match &mut self.lora {
+            Some(l) => l.step_costs(),
+            None => (SimDuration::ZERO, SimDuration::ZERO),
+        };
         let scale = |d: SimDuration| -> SimDuration {
             if self.share < 1.0 {
                 SimDuration((d.0 as f64 / self.share).round().max(1.0) as u64)
             } else {
                 d
             }
+        };
+        let time = |model: &StepModel, shape: &StepBatch| -> SimDuration {
+            scale(model.step_time(shape) + extra)
         };
         let seqs = (shape.prefill_seqs + shape.decode_seqs) as u32;
         let (first, step, steps) = if shape.prefill_seqs == 0 && all_running_scheduled && !preempted
@@ -554,10 +617,10 @@ impl VllmEngine {
             let steps = self.steps_within_blocks(until_done, false);
             let n = shape.decode_seqs;
             shape.decode_context_tokens += n * (steps as u64 - 1) / 2;
-            let d = scale(self.model.step_time(&shape));
-            (d, d, steps)
+            let d = time(&self.model, &shape);
+            (d + stall, d, steps)
         } else {
-            let first = scale(self.model.step_time(&shape));
+            let first = time(&self.model, &shape) + stall;
             // When every prefill chunk finishes its prompt, nothing waits and nothing was
             // preempted, the steps after this one decode every running sequence until one
             // finishes: plan them now, in the same segment.
@@ -598,7 +661,7 @@ impl VllmEngine {
                     decode.add_decode((s.computed + s.scheduled + 1) as u64);
                 }
                 decode.decode_context_tokens += decode.decode_seqs * (tail as u64 - 1) / 2;
-                (first, scale(self.model.step_time(&decode)), 1 + tail)
+                (first, time(&self.model, &decode), 1 + tail)
             }
         };
         self.segment = Some(Segment {
@@ -700,6 +763,9 @@ impl VllmEngine {
                     s.blocks = blocks_for(s.computed, bs);
                     debug_assert_eq!(s.generated, s.output);
                     self.release(&s);
+                    if let Some(l) = &mut self.lora {
+                        l.left(s.request.adapter);
+                    }
                     done.push(self.completion(&s, end, batch));
                 }
                 self.finished = finished;
@@ -756,6 +822,9 @@ impl VllmEngine {
             if self.running[i].generated >= self.running[i].output {
                 let s = self.running.remove(i);
                 self.release(&s);
+                if let Some(l) = &mut self.lora {
+                    l.left(s.request.adapter);
+                }
                 done.push(self.completion(&s, end, batch));
             } else {
                 i += 1;
@@ -797,6 +866,9 @@ impl ReplicaEngine for VllmEngine {
             first_token: SimTime::MAX,
         });
         self.unprefilled_tokens += request.prompt_tokens.max(1) as u64;
+        if let Some(l) = &mut self.lora {
+            l.queued(request.adapter);
+        }
         self.fresh = true;
         if self.kv_since.is_none() {
             self.kv_since = Some(now);
@@ -876,6 +948,9 @@ impl ReplicaEngine for VllmEngine {
         self.segment = None;
         self.fresh = false;
         self.unprefilled_tokens = 0;
+        if let Some(l) = &mut self.lora {
+            l.clear();
+        }
         self.lazy = 0;
         self.dead = 0;
         self.lazy_scheduled = false;
