@@ -5,10 +5,10 @@
 //! [`summarise`], the one conversion from what a run measured to a [`Summary`].
 
 pub use capsim_results::{
-    BatchOutcome, ClientSummary, ClusterSummary, Counts, KarpenterOutcome, NamespaceSummary,
-    LoraSummary, Percentiles, PoolOutcome, PreemptionOutcome, QueueOutcome, QuotaOutcome, ServiceSummary,
-    SloResult, Summary, TokenSummary, VpaOutcome, VpaResources, WaitTimes, WindowSeries,
-    WindowSummary,
+    BatchOutcome, ClientSummary, ClusterSummary, Counts, KarpenterOutcome, LoraSummary,
+    NamespaceSummary, Percentiles, PoolOutcome, PreemptionOutcome, QueueOutcome, QuotaOutcome,
+    ServiceSummary, SloResult, Summary, TokenSummary, VpaOutcome, VpaResources, WaitTimes,
+    WindowSeries, WindowSummary,
 };
 
 use crate::metrics::{series, LogHistogram, Recorded, SeriesRow};

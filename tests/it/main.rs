@@ -20,6 +20,7 @@ mod hpa_loop;
 mod k8s_job;
 mod karpenter;
 mod llm;
+mod lora;
 mod manifests;
 mod mig;
 mod pack;

@@ -181,12 +181,12 @@ impl Validator<'_> {
         let max_lora_rank = match raw.max_lora_rank {
             None => 16,
             Some(r) if RANKS.contains(&r) => r,
-            Some(r) => {
-                return Err(self.err(
-                    &key("max_lora_rank"),
-                    format!("expected one of vLLM's ranks 1, 8, 16, 32, 64, 128, 256, 320, 512, found {r}"),
-                ))
-            }
+            Some(r) => return Err(self.err(
+                &key("max_lora_rank"),
+                format!(
+                    "expected one of vLLM's ranks 1, 8, 16, 32, 64, 128, 256, 320, 512, found {r}"
+                ),
+            )),
         };
         let Some(items) = raw.adapter.as_ref().filter(|a| !a.is_empty()) else {
             return Err(self.err(
@@ -197,18 +197,20 @@ impl Validator<'_> {
         let mut adapters: Vec<AdapterSpec> = Vec::new();
         for (i, a) in items.iter().enumerate() {
             let at = |k: &str| key(&format!("adapter[{i}].{k}"));
-            let name = match &a.name {
-                None => {
-                    return Err(self.err(
+            let name =
+                match &a.name {
+                    None => return Err(self.err(
                         &key(&format!("adapter[{i}]")),
                         "missing: expected `name`, the model name requests for the adapter carry",
-                    ))
-                }
-                Some(n) if !super::services::valid_name(n) => {
-                    return Err(self.err(&at("name"), format!("expected a name of letters, digits, `-`, `_` and `.`, found \"{n}\"")))
-                }
-                Some(n) => n,
-            };
+                    )),
+                    Some(n) if !super::services::valid_name(n) => return Err(self.err(
+                        &at("name"),
+                        format!(
+                            "expected a name of letters, digits, `-`, `_` and `.`, found \"{n}\""
+                        ),
+                    )),
+                    Some(n) => n,
+                };
             let rank = match a.rank {
                 None => {
                     return Err(self.err(
@@ -263,7 +265,7 @@ impl Validator<'_> {
             (None, None) => {
                 return Err(self.err(
                     &key("bytes_per_rank"),
-                    "missing: with a linear [service.vllm.step_time] capsim cannot derive an adapter's size: expected `bytes_per_rank`, such as \"5MB\"",
+                    "missing: with a linear [service.vllm.step_time] capsim cannot derive an adapter's size: expected `bytes_per_rank`, such as \"5M\"",
                 ))
             }
         };

@@ -130,7 +130,12 @@ impl Router {
     ///   waiting) / (most − fewest), 1 when all are equal.
     ///
     /// Ties go in turn from a rotating start.
-    fn lora_affinity(&mut self, candidates: &[EngineId], engines: &[Engine], adapter: u16) -> usize {
+    fn lora_affinity(
+        &mut self,
+        candidates: &[EngineId],
+        engines: &[Engine],
+        adapter: u16,
+    ) -> usize {
         let n = candidates.len();
         let (mut lo, mut hi) = (u32::MAX, 0);
         for c in candidates {
@@ -261,7 +266,9 @@ mod tests {
         // Empty replicas tie: picked in turn.
         let empty = vec![vllm(100), vllm(100), vllm(100)];
         let mut r = router(RouterPolicy::LeastTokens);
-        let picks: Vec<_> = (0..4).map(|_| r.pick(ids, &empty, Prefix::NONE, 0)).collect();
+        let picks: Vec<_> = (0..4)
+            .map(|_| r.pick(ids, &empty, Prefix::NONE, 0))
+            .collect();
         assert_eq!(
             picks,
             [Some(ids[0]), Some(ids[1]), Some(ids[2]), Some(ids[0])]

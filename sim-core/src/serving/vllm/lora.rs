@@ -162,7 +162,9 @@ impl Loras {
         // A slot: a free one, or the least recently used adapter's that nothing running holds
         // (the batch holds at most `max_loras` adapters, this one included, so there is one).
         if self.gpu.len() as u32 >= self.cfg.max_loras {
-            let k = self.lru(&self.gpu).expect("a slot without a running adapter");
+            let k = self
+                .lru(&self.gpu)
+                .expect("a slot without a running adapter");
             self.gpu.swap_remove(k);
         }
         self.gpu.push(id);
