@@ -181,12 +181,14 @@ impl Validator<'_> {
         let max_lora_rank = match raw.max_lora_rank {
             None => 16,
             Some(r) if RANKS.contains(&r) => r,
-            Some(r) => return Err(self.err(
-                &key("max_lora_rank"),
-                format!(
+            Some(r) => {
+                return Err(self.err(
+                    &key("max_lora_rank"),
+                    format!(
                     "expected one of vLLM's ranks 1, 8, 16, 32, 64, 128, 256, 320, 512, found {r}"
                 ),
-            )),
+                ))
+            }
         };
         let Some(items) = raw.adapter.as_ref().filter(|a| !a.is_empty()) else {
             return Err(self.err(
@@ -203,12 +205,14 @@ impl Validator<'_> {
                         &key(&format!("adapter[{i}]")),
                         "missing: expected `name`, the model name requests for the adapter carry",
                     )),
-                    Some(n) if !super::services::valid_name(n) => return Err(self.err(
-                        &at("name"),
-                        format!(
+                    Some(n) if !super::services::valid_name(n) => {
+                        return Err(self.err(
+                            &at("name"),
+                            format!(
                             "expected a name of letters, digits, `-`, `_` and `.`, found \"{n}\""
                         ),
-                    )),
+                        ))
+                    }
                     Some(n) => n,
                 };
             let rank = match a.rank {

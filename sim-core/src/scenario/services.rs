@@ -498,29 +498,6 @@ pub(super) fn merge_variant(
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn file_keys_put_service_keys_under_their_service() {
-        assert_eq!(file_key(1, "service.replicas"), "service[1].replicas");
-        assert_eq!(file_key(0, "service"), "service[0]");
-        assert_eq!(file_key(2, "hpa.maxReplicas"), "service[2].hpa.maxReplicas");
-        assert_eq!(file_key(2, "traffic.rate"), "service[2].traffic.rate");
-        assert_eq!(file_key(1, "node_pool[0].gpu"), "node_pool[0].gpu");
-        assert_eq!(file_key(1, "simulation.horizon"), "simulation.horizon");
-    }
-
-    #[test]
-    fn names_for_outputs() {
-        assert!(valid_name("llama-3.1-8b"));
-        assert!(!valid_name(""));
-        assert!(!valid_name("a b"));
-        assert!(!valid_name(".x"));
-    }
-}
-
 /// The gateway's routes by adapter name: each adapter of each service, its name neither a
 /// [[route]]'s model nor another adapter's.
 fn adapter_routes(
@@ -563,4 +540,27 @@ fn adapter_routes(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_keys_put_service_keys_under_their_service() {
+        assert_eq!(file_key(1, "service.replicas"), "service[1].replicas");
+        assert_eq!(file_key(0, "service"), "service[0]");
+        assert_eq!(file_key(2, "hpa.maxReplicas"), "service[2].hpa.maxReplicas");
+        assert_eq!(file_key(2, "traffic.rate"), "service[2].traffic.rate");
+        assert_eq!(file_key(1, "node_pool[0].gpu"), "node_pool[0].gpu");
+        assert_eq!(file_key(1, "simulation.horizon"), "simulation.horizon");
+    }
+
+    #[test]
+    fn names_for_outputs() {
+        assert!(valid_name("llama-3.1-8b"));
+        assert!(!valid_name(""));
+        assert!(!valid_name("a b"));
+        assert!(!valid_name(".x"));
+    }
 }
