@@ -449,6 +449,9 @@ pub struct TokenSummary {
     /// The KV-cache tiers below HBM; absent unless `kv_offloading_size` is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kv_tiers: Option<KvTierSummary>,
+    /// LoRA adapters' counters, when the service serves adapters (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lora: Option<LoraSummary>,
 }
 
 /// What the KV-cache tiers below HBM did, whole run, all replicas. Hit ratios are over the
@@ -479,4 +482,23 @@ pub struct KvTierSummary {
     pub loads: u64,
     /// Mean seconds a load took, waiting for the loads before it included.
     pub load_wait_mean_s: Option<f64>,
+}
+
+/// What LoRA adapters did over the whole run, all replicas.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct LoraSummary {
+    /// Requests naming an adapter that the router sent to a replica.
+    pub adapter_requests: u64,
+    /// Of those, the share sent to a replica that had the adapter in a GPU slot.
+    pub router_hit_ratio: Option<f64>,
+    /// Adapter requests taken into a running batch (a preempted one counts again).
+    pub admissions: u64,
+    /// Of those, the share whose adapter was in a GPU slot already (no load).
+    pub slot_hit_ratio: Option<f64>,
+    /// Adapters read from disk (not in host memory), then copied to the GPU.
+    pub cold_loads: u64,
+    /// Adapters copied to the GPU from host memory.
+    pub warm_loads: u64,
+    /// Seconds of steps spent waiting for adapter loads, summed over replicas.
+    pub load_seconds: f64,
 }

@@ -5,10 +5,10 @@
 //! [`summarise`], the one conversion from what a run measured to a [`Summary`].
 
 pub use capsim_results::{
-    BatchOutcome, ClientSummary, ClusterSummary, Counts, KarpenterOutcome, NamespaceSummary,
-    Percentiles, PoolOutcome, PreemptionOutcome, QueueOutcome, QuotaOutcome, ServiceSummary,
-    SloResult, Summary, TokenSummary, VpaOutcome, VpaResources, WaitTimes, WindowSeries,
-    WindowSummary,
+    BatchOutcome, ClientSummary, ClusterSummary, Counts, KarpenterOutcome, LoraSummary,
+    NamespaceSummary, Percentiles, PoolOutcome, PreemptionOutcome, QueueOutcome, QuotaOutcome,
+    ServiceSummary, SloResult, Summary, TokenSummary, VpaOutcome, VpaResources, WaitTimes,
+    WindowSeries, WindowSummary,
 };
 
 use crate::metrics::{series, LogHistogram, Recorded, SeriesRow};
@@ -94,6 +94,9 @@ pub struct EngineTotals {
     pub kv_peak_ratio: Option<f64>,
     /// What the KV-cache tiers below HBM did (`None`: no engine had them).
     pub kv_tiers: Option<TierTotals>,
+    /// LoRA counters (`None` when no engine serves adapters): requests routed, router hits,
+    /// and the engines' counters.
+    pub lora: Option<LoraTotals>,
 }
 
 /// The KV-cache tiers' counters summed over engines.
@@ -137,6 +140,44 @@ impl TierTotals {
     }
 }
 
+/// LoRA counters of a set of engines and their router.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct LoraTotals {
+    /// Adapter requests routed, and of those sent to a replica with the adapter in a slot.
+    pub routed: (u64, u64),
+    /// The engines' counters, summed.
+    pub engines: crate::serving::vllm::LoraCounters,
+}
+
+impl LoraTotals {
+    /// Adds another set's counters.
+    pub fn merge(&mut self, o: &LoraTotals) {
+        self.routed.0 += o.routed.0;
+        self.routed.1 += o.routed.1;
+        let (a, b) = (&mut self.engines, &o.engines);
+        a.admissions += b.admissions;
+        a.slot_hits += b.slot_hits;
+        a.cold_loads += b.cold_loads;
+        a.warm_loads += b.warm_loads;
+        a.load_seconds += b.load_seconds;
+    }
+
+    /// The summary's `tokens.lora`.
+    pub fn summary(&self) -> LoraSummary {
+        let e = &self.engines;
+        LoraSummary {
+            adapter_requests: self.routed.0,
+            router_hit_ratio: (self.routed.0 > 0)
+                .then(|| self.routed.1 as f64 / self.routed.0 as f64),
+            admissions: e.admissions,
+            slot_hit_ratio: (e.admissions > 0).then(|| e.slot_hits as f64 / e.admissions as f64),
+            cold_loads: e.cold_loads,
+            warm_loads: e.warm_loads,
+            load_seconds: e.load_seconds,
+        }
+    }
+}
+
 impl EngineTotals {
     /// Adds another set of engines' totals.
     pub fn merge(&mut self, o: EngineTotals) {
@@ -155,6 +196,9 @@ impl EngineTotals {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         };
+        if let Some(l) = &o.lora {
+            self.lora.get_or_insert_with(LoraTotals::default).merge(l);
+        }
     }
 }
 /// The summary of the KV-cache tiers, with `prefix` the (queried, HBM-hit) prompt tokens.
@@ -324,6 +368,7 @@ pub fn summarise(
                 kv_tiers: engines
                     .kv_tiers
                     .map(|t| tier_summary(&t, engines.prefix_tokens)),
+                lora: engines.lora.as_ref().map(LoraTotals::summary),
             }
         }),
         cluster: cluster_summary,

@@ -22,6 +22,7 @@ mod k8s_job;
 mod karpenter;
 mod kv_tiers;
 mod llm;
+mod lora;
 mod manifests;
 mod mig;
 mod pack;

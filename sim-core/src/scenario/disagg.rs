@@ -229,7 +229,17 @@ pub(super) fn validate(
     let mut second = validate_view("decode", &decode)?;
     for (s, pool, t) in [(&first, "prefill", &prefill), (&second, "decode", &decode)] {
         match &s.service.engine {
-            super::EngineSpec::Vllm(v) if v.static_batching.is_none() && v.profile.is_none() => {}
+            super::EngineSpec::Vllm(v)
+                if v.static_batching.is_none()
+                    && v.splitwise_batching.is_none()
+                    && v.profile.is_none()
+                    && v.lora.is_none() => {}
+            super::EngineSpec::Vllm(v) if v.lora.is_some() => {
+                return Err(err(
+                    &file_key(pool, t, "service.vllm.lora"),
+                    "LoRA adapters are not available with [service.disaggregated] yet".into(),
+                ))
+            }
             super::EngineSpec::Vllm(v) if v.profile.is_some() => {
                 return Err(err(
                     &file_key(pool, t, "service.vllm.profile"),

@@ -243,8 +243,16 @@ pub const KV_TIER_SIZE: Limit = Limit {
     why: "a tier's capacity in blocks must stay exact in 64-bit arithmetic; 1 PiB is hundreds of times the memory or local disk of any node",
 };
 
+/// LoRA adapters of one service.
+pub const ADAPTERS: Limit = Limit {
+    keys: "service.vllm.lora.adapter (each table's `count`, summed)",
+    max: 10_000,
+    unit: Unit::Count("adapters"),
+    why: "each replica keeps a few counters per adapter; S-LoRA serves about 2,000 on one GPU",
+};
+
 /// Every limit, in the order the book lists them.
-pub const ALL: [Limit; 21] = [
+pub const ALL: [Limit; 22] = [
     REPLICAS,
     NODES_PER_POOL,
     PODS_PER_JOB,
@@ -266,6 +274,7 @@ pub const ALL: [Limit; 21] = [
     MODEL_DIMENSION,
     MODEL_PARAMS,
     KV_TIER_SIZE,
+    ADAPTERS,
 ];
 
 /// A whole number with thousands separated by commas.

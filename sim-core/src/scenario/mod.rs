@@ -9,6 +9,7 @@ pub mod error;
 pub mod failure;
 pub mod karpenter;
 pub mod limits;
+pub mod lora;
 pub mod manifest;
 pub mod model;
 pub mod policy;
@@ -29,6 +30,7 @@ pub use disagg::DisaggSpec;
 pub use error::ScenarioError;
 pub use failure::FailureSpec;
 pub use karpenter::KarpenterSpec;
+pub use lora::{AdapterSpec, LoraSpec};
 pub use model::{
     catalog_paths, parse_scenario, parse_scenario_with, BatchPolicy, Dispatch, Distribution,
     EngineSpec, ProfileSpec, RouterPolicy, Scenario, ServiceSpec, ServiceTimeSpec, TokenDist,
@@ -36,7 +38,7 @@ pub use model::{
 };
 pub use policy::{parse_variants, Variant};
 pub use rollout::{IntOrPercent, RolloutSpec, Strategy};
-pub use routes::{Gateway, Route};
+pub use routes::{AdapterRoute, Gateway, Route};
 pub use scale_to_zero::{KedaSpec, KnativeSpec};
 pub use tenant::TenantSpec;
 pub use traffic::{

@@ -166,6 +166,9 @@ pub enum RouterPolicy {
     /// Lowest KV-cache utilisation (blocks held / blocks), then fewest outstanding requests
     /// (ties broken in turn).
     LeastKv,
+    /// The Gateway API inference extension's LoRA-affinity score (the adapter running, a free
+    /// adapter slot, the adapter waiting) plus its queue-depth score; highest wins.
+    LoraAffinity,
 }
 
 impl RouterPolicy {
@@ -178,6 +181,7 @@ impl RouterPolicy {
             RouterPolicy::Prefix => "prefix",
             RouterPolicy::LeastTokens => "least-tokens",
             RouterPolicy::LeastKv => "least-kv",
+            RouterPolicy::LoraAffinity => "lora-affinity",
         }
     }
 }
@@ -293,6 +297,8 @@ pub struct VllmSpec {
     pub gpu_memory_bytes: u64,
     /// KV-cache tiers below HBM (`kv_offloading_size`, `max_local_disk_size`); `None`: off.
     pub kv_tiers: Option<crate::serving::vllm::KvTierConfig>,
+    /// LoRA adapters served beside the base model (`[service.vllm.lora]`).
+    pub lora: Option<super::lora::LoraSpec>,
 }
 
 /// Measured step-time tables named by `[service.vllm.profile]` (paths relative to the scenario).
@@ -835,6 +841,7 @@ impl Validator<'_> {
                     RawRouter::Prefix => RouterPolicy::Prefix,
                     RawRouter::LeastTokens => RouterPolicy::LeastTokens,
                     RawRouter::LeastKv => RouterPolicy::LeastKv,
+                    RawRouter::LoraAffinity => RouterPolicy::LoraAffinity,
                 })
             }
         };
@@ -1088,8 +1095,32 @@ impl Validator<'_> {
             && static_batching.is_none()
             && splitwise_batching.is_none();
         let kv_tiers = self.kv_tiers(raw, gpu_id, pool_gpu, catalog, prefix_caching)?;
+        let lora = match &raw.lora {
+            None => None,
+            Some(_) if static_batching.is_some() || splitwise_batching.is_some() => {
+                return Err(self.err(
+                    &key("lora"),
+                    "LoRA adapters are served by the continuous scheduler, not with `scheduler = \"static\"` or `\"splitwise\"`",
+                ))
+            }
+            Some(l) => {
+                let base = match (&raw.model, gpu_id) {
+                    (Some(m), Some(g)) => {
+                        let model = self
+                            .catalog_model(catalog, &key("model"), m)?
+                            .with_precision(raw.weight_dtype, raw.kv_cache_dtype);
+                        catalog
+                            .gpu(g)
+                            .map(|gpu| (model, gpu, raw.tensor_parallel_size.unwrap_or(1)))
+                    }
+                    _ => None,
+                };
+                Some(self.lora(l, base.as_ref().map(|(m, g, tp)| (m, *g, *tp)))?)
+            }
+        };
         Ok(VllmSpec {
             kv_tiers,
+            lora,
             max_num_seqs,
             max_num_batched_tokens,
             block_size,

@@ -172,6 +172,8 @@ pub enum RawRouter {
     LeastTokens,
     /// The lowest KV-cache utilisation (llm-d's and the vLLM production stack's KV scoring).
     LeastKv,
+    /// LoRA affinity and queue depth (llm-d's and the Gateway API inference extension's scorers).
+    LoraAffinity,
 }
 
 /// `[service]`.
@@ -269,6 +271,8 @@ pub struct RawVllm {
     pub kv_offloading_backend: Option<RawKvOffloadingBackend>,
     /// Local-disk KV tier, GiB (LMCache's `max_local_disk_size`; `lmcache` backend only).
     pub max_local_disk_size: Option<f64>,
+    /// `[service.vllm.lora]`: LoRA adapters beside the base model.
+    pub lora: Option<super::lora::RawLora>,
 }
 
 /// `[service.vllm] kv_offloading_backend`.

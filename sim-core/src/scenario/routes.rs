@@ -19,6 +19,17 @@ pub struct Route {
     pub service: usize,
 }
 
+/// A LoRA adapter's name as a route: requests naming it go to its base model's service.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AdapterRoute {
+    /// The adapter's name.
+    pub model: String,
+    /// The index of the service that serves it.
+    pub service: usize,
+    /// The request's `adapter` value: the adapter's index in the service plus one.
+    pub adapter: u16,
+}
+
 /// The gateway's traffic and routes.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Gateway {
@@ -29,9 +40,26 @@ pub struct Gateway {
     pub routes: Vec<Route>,
     /// The service that takes requests for models no route names, if any.
     pub default: Option<usize>,
+    /// The services' LoRA adapters by name.
+    pub adapters: Vec<AdapterRoute>,
 }
 
 impl Gateway {
+    /// The service and adapter (0: the base model) that serve requests for `model`: a route
+    /// by its name, else an adapter by its name, else the default route.
+    pub fn resolve(&self, model: Option<&str>) -> Option<(usize, u16)> {
+        let Some(m) = model else {
+            return self.default.map(|s| (s, 0));
+        };
+        if let Some(r) = self.routes.iter().find(|r| r.model == m) {
+            return Some((r.service, 0));
+        }
+        if let Some(a) = self.adapters.iter().find(|a| a.model == m) {
+            return Some((a.service, a.adapter));
+        }
+        self.default.map(|s| (s, 0))
+    }
+
     /// The service that serves requests for `model` (`None`: the request has no model name).
     pub fn route(&self, model: Option<&str>) -> Option<usize> {
         model

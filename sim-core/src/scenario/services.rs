@@ -93,10 +93,22 @@ pub(super) fn validate_multi(
         None => None,
         Some(v) => Some(super::routes::parse_routes(v, &names, file, source)?),
     };
-    let routed: Vec<usize> = match &routes {
+    let mut routed: Vec<usize> = match &routes {
         None => Vec::new(),
         Some((r, d)) => super::routes::targets(r, *d),
     };
+    if routes.is_some() {
+        // The gateway also sends a service the requests that name its adapters.
+        for (i, s) in services.iter().enumerate() {
+            let adapters = s
+                .get("vllm")
+                .and_then(|v| v.get("lora"))
+                .and_then(|l| l.get("adapter"));
+            if adapters.is_some() && !routed.contains(&i) {
+                routed.push(i);
+            }
+        }
+    }
     match (&routes, table.contains_key("traffic")) {
         (Some(_), false) => {
             return Err(err(
@@ -252,10 +264,12 @@ pub(super) fn validate_multi(
             if let super::TrafficSpec::Trace { options, .. } = &mut v.traffic {
                 options.columns.model_only = true;
             }
+            let adapters = adapter_routes(&out, &routes, file, source)?;
             Some(super::routes::Gateway {
                 view: Box::new(v),
                 routes,
                 default,
+                adapters,
             })
         }
         _ => None,
@@ -482,6 +496,50 @@ pub(super) fn merge_variant(
     }
     super::policy::merge(base, &rest);
     Ok(())
+}
+
+/// The gateway's routes by adapter name: each adapter of each service, its name neither a
+/// [[route]]'s model nor another adapter's.
+fn adapter_routes(
+    services: &[Scenario],
+    routes: &[super::routes::Route],
+    file: &str,
+    source: &str,
+) -> Result<Vec<super::routes::AdapterRoute>, ScenarioError> {
+    let mut out: Vec<super::routes::AdapterRoute> = Vec::new();
+    for (i, v) in services.iter().enumerate() {
+        let super::EngineSpec::Vllm(x) = &v.service.engine else {
+            continue;
+        };
+        let Some(lora) = &x.lora else {
+            continue;
+        };
+        for (k, a) in lora.adapters.iter().enumerate() {
+            let key = format!("service[{i}].vllm.lora.adapter[{}].name", a.item);
+            if let Some(j) = routes.iter().position(|r| r.model == a.name) {
+                return Err(ScenarioError::at_key(
+                    file,
+                    source,
+                    &key,
+                    format!("expected an adapter name that no [[route]] names; \"{}\" is the model of route {j}, to service \"{}\"", a.name, services[routes[j].service].service.name),
+                ));
+            }
+            if let Some(o) = out.iter().find(|o| o.model == a.name) {
+                return Err(ScenarioError::at_key(
+                    file,
+                    source,
+                    &key,
+                    format!("expected each adapter name on one service; \"{}\" is an adapter of service[{}] (\"{}\") already, and the gateway routes on the name", a.name, o.service, services[o.service].service.name),
+                ));
+            }
+            out.push(super::routes::AdapterRoute {
+                model: a.name.clone(),
+                service: i,
+                adapter: (k + 1) as u16,
+            });
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -101,6 +101,26 @@ impl Engine {
         }
     }
 
+    /// Whether `adapter` sits in one of the replica's GPU adapter slots (false for engines
+    /// without adapters).
+    #[inline]
+    pub fn lora_resident(&self, adapter: u16) -> bool {
+        match self {
+            Engine::Triton(_) | Engine::Static(_) | Engine::Splitwise(_) => false,
+            Engine::Vllm(v) => v.lora_resident(adapter),
+        }
+    }
+
+    /// What vLLM publishes of `adapter` for LoRA-aware routing (see
+    /// [`VllmEngine::lora_info`]); `None` for engines without adapters.
+    #[inline]
+    pub fn lora_info(&self, adapter: u16) -> Option<(bool, bool, u32, u32)> {
+        match self {
+            Engine::Triton(_) | Engine::Static(_) | Engine::Splitwise(_) => None,
+            Engine::Vllm(v) => v.lora_info(adapter),
+        }
+    }
+
     /// KV-cache blocks held by sequences (reserved, for SplitwiseSim's batching) and in all;
     /// `(0, 1)` for engines without a block cache.
     #[inline]

@@ -24,6 +24,8 @@ pub struct Request {
     pub tenant: u16,
     /// The service it was sent to (its index in the scenario; 0 with one service).
     pub service: u16,
+    /// The LoRA adapter it names: 0 for the base model, `k` for the service's adapter `k − 1`.
+    pub adapter: u16,
 }
 
 /// A request that finished service.

@@ -26,13 +26,15 @@ impl Router {
     }
 
     /// Picks one of `candidates` (engine indices of Ready replicas, in a stable order) for a
-    /// request with prefix `prefix`; `None` when there is none.
+    /// request with prefix `prefix` naming adapter `adapter` (0: the base model); `None` when
+    /// there is none.
     #[inline]
     pub fn pick(
         &mut self,
         candidates: &[EngineId],
         engines: &[Engine],
         prefix: Prefix,
+        adapter: u16,
     ) -> Option<EngineId> {
         let n = candidates.len();
         if n == 0 {
@@ -88,6 +90,10 @@ impl Router {
                 );
                 candidates[best]
             }
+            RouterPolicy::LoraAffinity => {
+                let best = self.lora_affinity(candidates, engines, adapter);
+                candidates[best]
+            }
             RouterPolicy::Prefix => {
                 // Longest cached prefix first, then fewest outstanding, ties in turn.
                 let start = self.next % n;
@@ -112,6 +118,48 @@ impl Router {
                 candidates[best]
             }
         })
+    }
+
+    /// The candidate with the highest sum of two scorers of llm-d's inference scheduler (the
+    /// Gateway API inference extension's), each weight 1:
+    /// - LoRA affinity (`scorer/loraaffinity/lora_affinity.go`, `LoraAffinityScorer.Score`):
+    ///   1 when the adapter has a running request there, else 0.8 when the replica's running
+    ///   and waiting adapters together are fewer than `max_loras`, else 0.6 when the adapter
+    ///   has a waiting request there, else 0; a base-model request scores 0 everywhere;
+    /// - queue depth (`scorer/queuedepth/queue.go`, `QueueScorer.Score`): (most waiting − its
+    ///   waiting) / (most − fewest), 1 when all are equal.
+    ///
+    /// Ties go in turn from a rotating start.
+    fn lora_affinity(
+        &mut self,
+        candidates: &[EngineId],
+        engines: &[Engine],
+        adapter: u16,
+    ) -> usize {
+        let n = candidates.len();
+        let (mut lo, mut hi) = (u32::MAX, 0);
+        for c in candidates {
+            let q = engines[c.index()].queued();
+            lo = lo.min(q);
+            hi = hi.max(q);
+        }
+        let score = |i: usize| -> f64 {
+            let e = &engines[candidates[i].index()];
+            let affinity = match e.lora_info(adapter) {
+                Some(_) if adapter == 0 => 0.0,
+                Some((true, _, _, _)) => 1.0,
+                Some((false, _, listed, max)) if listed < max => 0.8,
+                Some((false, true, _, _)) => 0.6,
+                _ => 0.0,
+            };
+            let queue = if hi == lo {
+                1.0
+            } else {
+                f64::from(hi - e.queued()) / f64::from(hi - lo)
+            };
+            affinity + queue
+        };
+        self.scan_best(n, score, |a, b| a > b)
     }
 
     /// The index in `0..n` whose `key` no other beats (`better(a, b)`: `a` beats `b`),
@@ -180,6 +228,7 @@ mod tests {
             prefix: Prefix::NONE,
             tenant: 0,
             service: 0,
+            adapter: 0,
         };
         e.admit(SimTime(0), r).unwrap();
     }
@@ -203,10 +252,10 @@ mod tests {
         admit(&mut es[2], 3, 50);
         let ids = &IDS[..3];
         assert_eq!(
-            router(RouterPolicy::LeastTokens).pick(ids, &es, Prefix::NONE),
+            router(RouterPolicy::LeastTokens).pick(ids, &es, Prefix::NONE, 0),
             Some(ids[1])
         );
-        let lo = router(RouterPolicy::LeastOutstanding).pick(ids, &es, Prefix::NONE);
+        let lo = router(RouterPolicy::LeastOutstanding).pick(ids, &es, Prefix::NONE, 0);
         assert_eq!(lo, Some(ids[0]));
         let mut done = Vec::new();
         let wake = es[1].advance(SimTime(0), &mut done).unwrap();
@@ -217,7 +266,9 @@ mod tests {
         // Empty replicas tie: picked in turn.
         let empty = vec![vllm(100), vllm(100), vllm(100)];
         let mut r = router(RouterPolicy::LeastTokens);
-        let picks: Vec<_> = (0..4).map(|_| r.pick(ids, &empty, Prefix::NONE)).collect();
+        let picks: Vec<_> = (0..4)
+            .map(|_| r.pick(ids, &empty, Prefix::NONE, 0))
+            .collect();
         assert_eq!(
             picks,
             [Some(ids[0]), Some(ids[1]), Some(ids[2]), Some(ids[0])]
@@ -242,14 +293,14 @@ mod tests {
         let usage: Vec<_> = es.iter().map(Engine::kv_usage).collect();
         assert_eq!(usage, [(7, 100), (4, 50), (2, 100), (2, 100)]);
         let mut r = router(RouterPolicy::LeastKv);
-        assert_eq!(r.pick(&IDS, &es, Prefix::NONE), Some(IDS[3]));
+        assert_eq!(r.pick(&IDS, &es, Prefix::NONE, 0), Some(IDS[3]));
         // Without replica 3, replica 2 (0.02) beats replica 0 (0.07) and replica 1 (0.08).
-        assert_eq!(r.pick(&IDS[..3], &es, Prefix::NONE), Some(IDS[2]));
+        assert_eq!(r.pick(&IDS[..3], &es, Prefix::NONE, 0), Some(IDS[2]));
         // Empty replicas tie: picked in turn.
         let empty = vec![vllm(100), vllm(100), vllm(100)];
         let mut r = router(RouterPolicy::LeastKv);
         let picks: Vec<_> = (0..4)
-            .map(|_| r.pick(&IDS[..3], &empty, Prefix::NONE))
+            .map(|_| r.pick(&IDS[..3], &empty, Prefix::NONE, 0))
             .collect();
         assert_eq!(
             picks,

@@ -244,6 +244,7 @@ mod tests {
             prefix: Prefix::NONE,
             tenant: 0,
             service: 0,
+            adapter: 0,
         }
     }
 

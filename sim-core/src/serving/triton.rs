@@ -308,6 +308,7 @@ mod tests {
             prefix: crate::serving::Prefix::NONE,
             tenant: 0,
             service: 0,
+            adapter: 0,
         }
     }
 

@@ -48,12 +48,15 @@ use crate::engine::{SimDuration, SimTime};
 use decode_clock::DecodeClock;
 use kv_tiers::KvTiers;
 pub use kv_tiers::{KvTierConfig, KvTierCounters};
+use lora::Loras;
+pub use lora::{Adapter, LoraConfig, LoraCounters};
 use prefix_cache::PrefixCache;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
 mod decode_clock;
 mod kv_tiers;
+pub mod lora;
 mod prefix_cache;
 
 /// The knobs of a vLLM engine that the scheduler uses.
@@ -214,6 +217,8 @@ pub struct VllmEngine {
     /// Sequences waiting for their KV to load from a lower tier, with when it is in HBM (in
     /// that order: loads go one after another).
     loading: VecDeque<(SimTime, Seq)>,
+    /// LoRA adapters, when the replica serves them ([`lora`]).
+    lora: Option<Box<Loras>>,
 }
 
 #[inline]
@@ -270,6 +275,7 @@ impl VllmEngine {
             unprefilled_tokens: 0,
             tiers: None,
             loading: VecDeque::new(),
+            lora: None,
         }
     }
 
@@ -285,6 +291,34 @@ impl VllmEngine {
     /// What the lower KV-cache tiers did (`None` without them).
     pub fn kv_tier_counters(&self) -> Option<KvTierCounters> {
         self.tiers.as_ref().map(|t| t.counters())
+    }
+
+    /// Serves LoRA adapters under `cfg` (requests name one in [`Request::adapter`]).
+    pub fn with_lora(mut self, cfg: LoraConfig) -> Self {
+        self.lora = Some(Box::new(Loras::new(cfg)));
+        self
+    }
+
+    /// The adapter counters (`None` without adapters).
+    pub fn lora_counters(&self) -> Option<LoraCounters> {
+        self.lora.as_ref().map(|l| l.counters)
+    }
+
+    /// What a LoRA-aware router reads of `adapter` here, as vLLM's `vllm:lora_requests_info`
+    /// publishes it: (it has a running request, it has a waiting request, distinct adapters
+    /// running or waiting, `max_loras`); `None` without adapters.
+    #[inline]
+    pub fn lora_info(&self, adapter: u16) -> Option<(bool, bool, u32, u32)> {
+        self.lora.as_ref().map(|l| {
+            let (listed, max) = l.listed();
+            (l.active(adapter), l.waiting(adapter), listed, max)
+        })
+    }
+
+    /// Whether `adapter` sits in one of the GPU's adapter slots (false without adapters).
+    #[inline]
+    pub fn lora_resident(&self, adapter: u16) -> bool {
+        self.lora.as_ref().is_some_and(|l| l.resident(adapter))
     }
 
     /// Prompt tokens of the requests admitted whose prefill has not finished (each request's
@@ -404,17 +438,18 @@ impl VllmEngine {
         }
     }
 
-    /// Takes the sequence at the head of the queue, with `hits` units cached in HBM (`idle` of
+    /// Takes waiting sequence `w` (the head, but for those skipped for their adapter), with
+    /// `hits` units cached in HBM (`idle` of
     /// them evictable) and `lower` units found in the lower tiers, to wait for their load; false
     /// (nothing done) when the blocks for them are not available.
-    fn start_load(&mut self, now: SimTime, hits: u32, idle: u32, lower: [u32; 2]) -> bool {
+    fn start_load(&mut self, now: SimTime, w: usize, hits: u32, idle: u32, lower: [u32; 2]) -> bool {
         let p = self.prefix.as_ref().expect("tiers need a prefix cache");
         let (unit, bpu) = (p.unit, p.blocks_per_unit);
         let loaded = lower[0] + lower[1];
         if (loaded + idle) * bpu > self.available() {
             return false;
         }
-        let mut s = self.waiting.pop_front().expect("front exists");
+        let mut s = self.take_waiting(w);
         self.counters.prefix_query_tokens += s.len() as u64;
         self.touch_tiers(&s);
         let units = hits + loaded;
@@ -444,6 +479,17 @@ impl VllmEngine {
         let ready = t.load(now, lower, unit);
         self.loading.push_back((ready, s));
         true
+    }
+
+    /// Takes waiting sequence `w` out of the queue (those before it were skipped for their
+    /// adapter and keep their places).
+    fn take_waiting(&mut self, w: usize) -> Seq {
+        if w == 0 {
+            self.waiting.pop_front()
+        } else {
+            self.waiting.remove(w)
+        }
+        .expect("the sequence exists")
     }
 
     /// Returns the sequences whose loads are done by `now` to the head of the queue, in order.
@@ -548,6 +594,9 @@ impl VllmEngine {
     /// Frees a running sequence's blocks and returns it to the head of the queue.
     fn preempt(&mut self, mut victim: Seq) {
         self.release(&victim);
+        if let Some(l) = &mut self.lora {
+            l.preempted(victim.request.adapter);
+        }
         self.counters.preemptions += 1;
         self.counters.recomputed_tokens += victim.computed as u64;
         victim.blocks = 0;
@@ -611,16 +660,29 @@ impl VllmEngine {
         }
         let all_running_scheduled = i == self.running.len();
         if !preempted {
+            // Index of the next waiting sequence to try: those before it were skipped for
+            // their adapter (vLLM re-queues them at the head, in order).
+            let mut w = 0;
             while budget > 0 && (self.running_seqs() as u32) < self.cfg.max_num_seqs {
-                let Some(s) = self.waiting.front() else { break };
+                let Some(s) = self.waiting.get(w) else { break };
+                if let Some(l) = &self.lora {
+                    if !l.admissible(s.request.adapter) {
+                        w += 1;
+                        continue;
+                    }
+                }
                 if s.computed > 0 {
-                    // Back from a load: it holds the blocks of its hits.
+                    // Back from a load (it holds the blocks of its hits), or prefilled on
+                    // another replica (disaggregated: it holds none yet).
                     let new = (s.len() - s.computed).min(budget);
                     let need = more_blocks(s.computed + new, s.blocks, bs);
                     if need > self.available() {
                         break;
                     }
-                    let mut s = self.waiting.pop_front().expect("front exists");
+                    let mut s = self.take_waiting(w);
+                    if let Some(l) = &mut self.lora {
+                        l.admit(s.request.adapter);
+                    }
                     take_blocks(&mut self.free_blocks, &mut self.prefix, need);
                     s.blocks += need;
                     s.scheduled = new;
@@ -635,7 +697,7 @@ impl VllmEngine {
                 let (hits, idle) = self.prefix_hits(s);
                 let lower = self.lower_hits(s, hits);
                 if lower[0] + lower[1] > 0 {
-                    if !self.start_load(now, hits, idle, lower) {
+                    if !self.start_load(now, w, hits, idle, lower) {
                         break;
                     }
                     continue;
@@ -655,11 +717,12 @@ impl VllmEngine {
                 if need + pinned > self.available() {
                     break;
                 }
-                let mut s = self.waiting.pop_front().expect("front exists");
-                if s.computed == 0 {
-                    self.counters.prefix_query_tokens += s.len() as u64;
-                    self.touch_tiers(&s);
+                let mut s = self.take_waiting(w);
+                if let Some(l) = &mut self.lora {
+                    l.admit(s.request.adapter);
                 }
+                self.counters.prefix_query_tokens += s.len() as u64;
+                self.touch_tiers(&s);
                 if hits > 0 {
                     let p = self.prefix.as_mut().expect("hits need a cache");
                     for &id in &p.table.ids(s.prefix)[..hits as usize] {
@@ -686,12 +749,21 @@ impl VllmEngine {
         if shape.is_empty() {
             return false;
         }
+        // Adapters: each distinct one in the batch adds its time to every step; a newly
+        // activated one's load delays the first (not stretched by a time share: a copy).
+        let (extra, stall) = match &mut self.lora {
+            Some(l) => l.step_costs(),
+            None => (SimDuration::ZERO, SimDuration::ZERO),
+        };
         let scale = |d: SimDuration| -> SimDuration {
             if self.share < 1.0 {
                 SimDuration((d.0 as f64 / self.share).round().max(1.0) as u64)
             } else {
                 d
             }
+        };
+        let time = |model: &StepModel, shape: &StepBatch| -> SimDuration {
+            scale(model.step_time(shape) + extra)
         };
         let seqs = (shape.prefill_seqs + shape.decode_seqs) as u32;
         let (first, step, steps) = if shape.prefill_seqs == 0 && all_running_scheduled && !preempted
@@ -700,10 +772,10 @@ impl VllmEngine {
             let steps = self.steps_within_blocks(until_done, false);
             let n = shape.decode_seqs;
             shape.decode_context_tokens += n * (steps as u64 - 1) / 2;
-            let d = scale(self.model.step_time(&shape));
-            (d, d, steps)
+            let d = time(&self.model, &shape);
+            (d + stall, d, steps)
         } else {
-            let first = scale(self.model.step_time(&shape));
+            let first = time(&self.model, &shape) + stall;
             // When every prefill chunk finishes its prompt, nothing waits and nothing was
             // preempted, the steps after this one decode every running sequence until one
             // finishes: plan them now, in the same segment.
@@ -744,7 +816,7 @@ impl VllmEngine {
                     decode.add_decode((s.computed + s.scheduled + 1) as u64);
                 }
                 decode.decode_context_tokens += decode.decode_seqs * (tail as u64 - 1) / 2;
-                (first, scale(self.model.step_time(&decode)), 1 + tail)
+                (first, time(&self.model, &decode), 1 + tail)
             }
         };
         self.segment = Some(Segment {
@@ -846,6 +918,9 @@ impl VllmEngine {
                     s.blocks = blocks_for(s.computed, bs);
                     debug_assert_eq!(s.generated, s.output);
                     self.release(&s);
+                    if let Some(l) = &mut self.lora {
+                        l.left(s.request.adapter);
+                    }
                     done.push(self.completion(&s, end, batch));
                 }
                 self.finished = finished;
@@ -905,6 +980,9 @@ impl VllmEngine {
             if self.running[i].generated >= self.running[i].output {
                 let s = self.running.remove(i);
                 self.release(&s);
+                if let Some(l) = &mut self.lora {
+                    l.left(s.request.adapter);
+                }
                 done.push(self.completion(&s, end, batch));
             } else {
                 i += 1;
@@ -975,6 +1053,9 @@ impl ReplicaEngine for VllmEngine {
             first_token: SimTime::MAX,
         });
         self.unprefilled_tokens += request.prompt_tokens.max(1) as u64;
+        if let Some(l) = &mut self.lora {
+            l.queued(request.adapter);
+        }
         self.fresh = true;
         if self.kv_since.is_none() {
             self.kv_since = Some(now);
@@ -1065,6 +1146,9 @@ impl ReplicaEngine for VllmEngine {
         self.segment = None;
         self.fresh = false;
         self.unprefilled_tokens = 0;
+        if let Some(l) = &mut self.lora {
+            l.clear();
+        }
         self.lazy = 0;
         self.dead = 0;
         self.lazy_scheduled = false;

@@ -227,7 +227,12 @@ impl World {
     fn pick_decode(&mut self, request: &Request) -> Option<EngineId> {
         let sv = &mut self.svcs[DECODE.index()];
         match &mut sv.router {
-            Some(r) => r.pick(self.kube.ready(DECODE), &sv.engines, request.prefix),
+            Some(r) => r.pick(
+                self.kube.ready(DECODE),
+                &sv.engines,
+                request.prefix,
+                request.adapter,
+            ),
             None => Some(EngineId(0)),
         }
     }

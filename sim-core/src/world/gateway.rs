@@ -103,9 +103,15 @@ impl World {
             let Some(router) = &mut sv.router else {
                 return;
             };
-            let Some(e) = router.pick(self.kube.ready(svc), &sv.engines, r.prefix) else {
+            let Some(e) = router.pick(self.kube.ready(svc), &sv.engines, r.prefix, r.adapter)
+            else {
                 return;
             };
+            if let Some(l) = &mut sv.lora {
+                if r.adapter > 0 {
+                    l.routed(sv.engines[e.index()].lora_resident(r.adapter));
+                }
+            }
             sv.gateway.held.pop_front();
             if self.kube.fail.is_hung(self.kube.pod_at(svc, e)) {
                 sv.queued -= 1;

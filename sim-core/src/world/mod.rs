@@ -20,7 +20,7 @@ use crate::engine::{EventQueue, RngStreams, SimDuration, SimTime};
 use crate::ids::{EngineId, NodeId, PodId, PoolId, ServiceId};
 use crate::metrics::{Recorder, RequestSink};
 use crate::results::{summarise, ClusterOutcome, EngineTotals, RunResult};
-use crate::scenario::{Dispatch, EngineSpec, Scenario, TrafficSpec};
+use crate::scenario::{Dispatch, EngineSpec, Scenario, TrafficSpec, VllmSpec};
 use crate::serving::{
     Completion, DropReason, Engine, Prefix, PrefixTable, Request, Router, ServiceTime,
     SplitwiseConfig, SplitwiseEngine, StaticConfig, StaticEngine, TritonEngine, VllmConfig,
@@ -392,6 +392,10 @@ impl World {
                     v.step.clone(),
                     id,
                 );
+                let e = match &v.lora {
+                    Some(l) => e.with_lora(l.engine_config()),
+                    None => e,
+                };
                 let e = match &sv.prefix_table {
                     Some(t) if v.prefix_caching => e.with_prefixes(t.clone()),
                     _ => e,
@@ -508,6 +512,13 @@ impl World {
                         if let Some(k) = v.kv_tier_counters() {
                             totals.kv_tiers.get_or_insert_with(Default::default).add(&k);
                         }
+                        if let Some(l) = v.lora_counters() {
+                            let lt = crate::results::LoraTotals {
+                                routed: (0, 0),
+                                engines: l,
+                            };
+                            totals.lora.get_or_insert_with(Default::default).merge(&lt);
+                        }
                     }
                     let total = total as f64;
                     totals.kv_block_seconds.0 += c.kv_block_seconds;
@@ -518,9 +529,16 @@ impl World {
             }
             totals
         };
+        let totals_of = |sv: &Svc| {
+            let mut totals = totals_of(&sv.engines);
+            if let Some(l) = &sv.lora {
+                totals.lora.get_or_insert_with(Default::default).routed = l.routed;
+            }
+            totals
+        };
         let mut engines = EngineTotals::default();
         for sv in &self.svcs {
-            engines.merge(totals_of(&sv.engines));
+            engines.merge(totals_of(sv));
         }
         // With a client, a request is in flight while the client waits for it.
         let in_flight_of = |sv: &Svc| match &sv.client {
@@ -681,7 +699,7 @@ impl World {
                 horizon_s,
                 self.warmup_s,
                 rec,
-                totals_of(&sv.engines),
+                totals_of(sv),
                 ClusterOutcome::none(),
             );
             let mut entry = crate::results::ServiceSummary::from_summary(
@@ -890,6 +908,12 @@ fn build_service(
         tenant_gate: tenants::TenantGate::new(s).map(Box::new),
         prefix_table,
         shared_prefixes: shared_prefixes.map(Box::new),
+        lora: match &svc.engine {
+            EngineSpec::Vllm(VllmSpec { lora: Some(l), .. }) => Some(Box::new(
+                service::LoraTraffic::new(&l.weights(), streams.stream(&sname("traffic/lora"))),
+            )),
+            _ => None,
+        },
         pending: None,
         recorder: None,
         queued: 0,

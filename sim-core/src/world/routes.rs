@@ -20,8 +20,9 @@ pub(super) struct ModelGateway {
     /// The model name of each label index (a mix's streams; a trace's model column, learned
     /// as labels appear).
     models: Vec<Option<String>>,
-    /// The service each label index routes to (`None`: unknown model), for `models`.
-    routes: Vec<Option<ServiceId>>,
+    /// The service and adapter (0: the base model) each label index routes to (`None`:
+    /// unknown model), for `models`.
+    routes: Vec<Option<(ServiceId, u16)>>,
     /// Requests dropped for each unknown model, in order first seen.
     pub(super) unknown: Vec<(String, u64)>,
 }
@@ -58,12 +59,14 @@ impl ModelGateway {
         g
     }
 
-    fn resolve(&self, model: Option<&str>) -> Option<ServiceId> {
-        self.spec.route(model).map(|i| ServiceId(i as u32))
+    fn resolve(&self, model: Option<&str>) -> Option<(ServiceId, u16)> {
+        self.spec
+            .resolve(model)
+            .map(|(i, a)| (ServiceId(i as u32), a))
     }
 
-    /// The service requests of label `label` go to; learns a trace's new labels.
-    fn route(&mut self, label: u16) -> Result<ServiceId, String> {
+    /// The service and adapter requests of label `label` go to; learns a trace's new labels.
+    fn route(&mut self, label: u16) -> Result<(ServiceId, u16), String> {
         let i = usize::from(label);
         if i >= self.routes.len() {
             let labels = self.source.labels();
@@ -117,14 +120,15 @@ impl World {
             output_tokens: a.output_tokens,
             prefix: a.prefix,
             tenant: a.tenant,
-            service: target.as_ref().map_or(u16::MAX, |s| s.0 as u16),
+            service: target.as_ref().map_or(u16::MAX, |s| s.0 .0 as u16),
+            adapter: target.as_ref().map_or(0, |s| s.1),
         };
         if let Some(t) = &mut g.tokens {
             t.apply(&mut request.prompt_tokens, &mut request.output_tokens);
         }
         self.next_id += 1;
         match target {
-            Ok(svc) => self.arrive(svc, request, sink),
+            Ok((svc, _)) => self.arrive(svc, request, sink),
             Err(model) => {
                 match g.unknown.iter_mut().find(|(m, _)| *m == model) {
                     Some((_, n)) => *n += 1,

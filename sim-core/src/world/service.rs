@@ -42,6 +42,8 @@ pub(super) struct Svc {
     /// Every request's prefix hash ids (trace or synthetic), when there are any.
     pub(super) prefix_table: Option<Arc<PrefixTable>>,
     pub(super) shared_prefixes: Option<Box<SharedPrefixes>>,
+    /// LoRA adapters' popularity and routing counters, when the service serves adapters.
+    pub(super) lora: Option<Box<LoraTraffic>>,
     /// Clients with timeouts and retries, if the traffic has them.
     pub(super) client: Option<Box<client::Client>>,
     /// Model versions and their rollouts, if the scenario has `[[rollout]]`s.
@@ -65,6 +67,55 @@ pub(super) struct Svc {
     pub(super) name: String,
     /// Its Deployment's namespace.
     pub(super) namespace: String,
+}
+
+/// What the world keeps of a service's LoRA adapters.
+#[derive(Debug)]
+pub(super) struct LoraTraffic {
+    /// Cumulative popularity weights of the adapters (empty: requests naming no adapter use
+    /// the base model).
+    cumulative: Vec<f64>,
+    rng: crate::engine::Rng,
+    /// Adapter requests routed to a replica, and of those to one with the adapter in a slot.
+    pub(super) routed: (u64, u64),
+}
+
+impl LoraTraffic {
+    /// Popularity `weights` (one per adapter, may be empty), drawn from `rng`.
+    pub(super) fn new(weights: &[f64], rng: crate::engine::Rng) -> Self {
+        let mut sum = 0.0;
+        let cumulative = weights
+            .iter()
+            .map(|w| {
+                sum += w;
+                sum
+            })
+            .collect();
+        LoraTraffic {
+            cumulative,
+            rng,
+            routed: (0, 0),
+        }
+    }
+
+    /// The `adapter` value of a request that names no adapter: one drawn by popularity, or 0.
+    #[inline]
+    pub(super) fn draw(&mut self) -> u16 {
+        use rand::RngExt;
+        let Some(&total) = self.cumulative.last() else {
+            return 0;
+        };
+        let u = self.rng.random::<f64>() * total;
+        let k = self.cumulative.partition_point(|&c| c <= u);
+        (k.min(self.cumulative.len() - 1) + 1) as u16
+    }
+
+    /// Counts an adapter request routed to a replica that had (`hit`) or lacked its adapter.
+    #[inline]
+    pub(super) fn routed(&mut self, hit: bool) {
+        self.routed.0 += 1;
+        self.routed.1 += u64::from(hit);
+    }
 }
 
 /// The name of service `svc`'s random stream `what`: today's names for the first service, so a

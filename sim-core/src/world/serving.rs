@@ -32,6 +32,7 @@ impl World {
             prefix: a.prefix,
             tenant: a.tenant,
             service: svc.0 as u16,
+            adapter: 0,
         };
         if let Some(t) = &mut sv.tokens {
             t.apply(&mut request.prompt_tokens, &mut request.output_tokens);
@@ -59,6 +60,11 @@ impl World {
             Some(d) if svc == super::disagg::PREFILL => d.route(&mut request),
             _ => svc,
         };
+        if let Some(l) = &mut self.svcs[svc.index()].lora {
+            if request.adapter == 0 {
+                request.adapter = l.draw();
+            }
+        }
         self.learn_labels(svc, request.tenant);
         self.recorder.on_arrival(&request);
         let now = self.now;
@@ -84,8 +90,14 @@ impl World {
                 super::kube::rollout::candidates(&mut sv.rollout, &self.kube, svc),
                 &sv.engines,
                 request.prefix,
+                request.adapter,
             ),
         };
+        if let (Some(e), Some(l)) = (target, &mut sv.lora) {
+            if request.adapter > 0 {
+                l.routed(sv.engines[e.index()].lora_resident(request.adapter));
+            }
+        }
         match target {
             None if sv.gateway.enabled => self.hold(svc, request, sink),
             None => self.fail_request(&request, DropReason::NoReadyReplica, sink),

@@ -36,6 +36,7 @@ fn request(id: u64, at_ms: u64, prompt: u32, output: u32) -> Request {
         prefix: Prefix::NONE,
         tenant: 0,
         service: 0,
+        adapter: 0,
     }
 }
 
@@ -454,4 +455,132 @@ fn a_prefilled_request_decodes_from_its_second_token() {
     assert_eq!(e.counters().steps, 3);
     assert_eq!(e.counters().prefix_query_tokens, 0);
     assert_eq!(e.kv_blocks().0, 0);
+}
+
+/// An engine (10 ms steps, ample blocks) serving adapters `adapters` under `max_loras` and
+/// `max_cpu_loras`.
+fn lora_engine(max_loras: u32, max_cpu_loras: u32, adapters: &[Adapter]) -> VllmEngine {
+    engine(100, 4).with_lora(LoraConfig {
+        max_loras,
+        max_cpu_loras,
+        adapters: adapters.into(),
+    })
+}
+
+/// An adapter of rank 8 that costs nothing to load or run.
+const FREE: Adapter = Adapter {
+    rank: 8,
+    cold_load: SimDuration::ZERO,
+    warm_load: SimDuration::ZERO,
+    step_extra: SimDuration::ZERO,
+};
+
+fn for_adapter(mut r: Request, adapter: u16) -> Request {
+    r.adapter = adapter;
+    r
+}
+
+/// vLLM's rule: a waiting request whose adapter would be a new one in a batch that holds
+/// `max_loras` adapters waits; later requests of adapters in the batch (and of the base model)
+/// go ahead. Adapters A = 1, B = 2; `max_loras = 1`; 10 ms steps; prompts of 4 tokens. All four
+/// arrive at 0, in order; the first starts a step alone, the others join at its end:
+///  step 1  0-10: r0 (A, 3 output tokens) prefills: first token at 10.
+///  step 2 10-20: r0 decodes; r1 (B) is skipped, r2 (A) and r3 (base) are admitted behind it.
+///  step 3 20-30: r0 finishes (30); r2 and r3 (2 output tokens) finish (30); r1 still waits.
+///  step 4 30-40: r1 admitted, prefilled: first token at 40; step 5 40-50: it finishes at 50.
+/// With `max_loras = 2`, r1 joins step 2 and finishes at 30.
+#[test]
+fn max_loras_keeps_a_new_adapter_out_of_a_full_batch() {
+    let arrivals = || {
+        vec![
+            for_adapter(request(0, 0, 4, 3), 1),
+            for_adapter(request(1, 0, 4, 2), 2),
+            for_adapter(request(2, 0, 4, 2), 1),
+            request(3, 0, 4, 2),
+        ]
+    };
+    let mut e = lora_engine(1, 2, &[FREE, FREE]);
+    let (mut done, _) = drive(&mut e, arrivals());
+    done.sort_by_key(|c| c.request.id);
+    let t: Vec<_> = done.iter().map(times).collect();
+    assert_eq!(t, [(0, 10, 30), (30, 40, 50), (10, 20, 30), (10, 20, 30)]);
+    let c = e.lora_counters().unwrap();
+    // r0 brings A (a load, free here), r2 finds it in its slot; r1 brings B into A's slot.
+    assert_eq!((c.admissions, c.slot_hits, c.cold_loads), (3, 1, 2));
+
+    let mut e = lora_engine(2, 2, &[FREE, FREE]);
+    let (mut done, _) = drive(&mut e, arrivals());
+    done.sort_by_key(|c| c.request.id);
+    assert_eq!(times(&done[1]), (10, 20, 30));
+}
+
+/// A missing adapter delays the step that first runs it by its load: 30 ms from disk (read and
+/// copy), 5 ms from host memory (the copy alone); one in a GPU slot costs nothing. One GPU
+/// slot, host memory for two; each request has a 4-token prompt and one output token.
+///  r0 (A) at 0:    A cold:                 step 0 + 10 + 30  -> finishes at 40.
+///  r1 (B) at 50:   B cold, takes A's slot: step 50 + 10 + 30 -> 90.
+///  r2 (A) at 100:  A in host memory:       step 100 + 10 + 5 -> 115.
+///  r3 (A) at 120:  A in its slot:          step 120 + 10     -> 130.
+/// With host memory for one adapter, B pushed A out of it: r2 loads A cold, 100 + 40 -> 140.
+#[test]
+fn a_missing_adapter_stalls_its_first_step_by_its_load_time() {
+    let a = Adapter {
+        rank: 16,
+        cold_load: SimDuration(30 * MS),
+        warm_load: SimDuration(5 * MS),
+        step_extra: SimDuration::ZERO,
+    };
+    let arrivals = || {
+        vec![
+            for_adapter(request(0, 0, 4, 1), 1),
+            for_adapter(request(1, 50, 4, 1), 2),
+            for_adapter(request(2, 100, 4, 1), 1),
+            for_adapter(request(3, 120, 4, 1), 1),
+        ]
+    };
+    let mut e = lora_engine(1, 2, &[a, a]);
+    let (done, _) = drive(&mut e, arrivals());
+    let finish: Vec<_> = done.iter().map(|c| c.finish.0 / MS).collect();
+    assert_eq!(finish, [40, 90, 115, 130]);
+    let c = e.lora_counters().unwrap();
+    assert_eq!(
+        (c.admissions, c.slot_hits, c.cold_loads, c.warm_loads),
+        (4, 1, 2, 1)
+    );
+    assert!((c.load_seconds - 0.065).abs() < 1e-12);
+
+    let mut e = lora_engine(1, 1, &[a, a]);
+    let (done, _) = drive(&mut e, arrivals());
+    let finish: Vec<_> = done.iter().map(|c| c.finish.0 / MS).collect();
+    assert_eq!(finish, [40, 90, 140, 150]);
+}
+
+/// Each distinct adapter in a step adds its own time: A adds 1 ms, B 2 ms (`max_loras = 2`,
+/// 10 ms base steps, 4-token prompts, 3 output tokens). r0 (A) and r1 (B) arrive at 0:
+///  0-11:  r0 prefills alone (A: 11 ms steps): first token at 11.
+///  11-24: r1 joins (A and B: 13 ms): r0's second token, r1's first at 24.
+///  24-37: r0's third token (finishes at 37), r1's second.
+///  37-49: r1 alone (B: 12 ms) finishes at 49.
+/// r2 (base model) at 100 takes plain 10 ms steps.
+#[test]
+fn each_adapter_in_a_step_adds_its_rank_overhead() {
+    let a = Adapter {
+        step_extra: SimDuration(MS),
+        ..FREE
+    };
+    let b = Adapter {
+        step_extra: SimDuration(2 * MS),
+        ..FREE
+    };
+    let mut e = lora_engine(2, 2, &[a, b]);
+    let (done, _) = drive(
+        &mut e,
+        vec![
+            for_adapter(request(0, 0, 4, 3), 1),
+            for_adapter(request(1, 0, 4, 3), 2),
+            request(2, 100, 4, 3),
+        ],
+    );
+    let t: Vec<_> = done.iter().map(times).collect();
+    assert_eq!(t, [(0, 11, 37), (11, 24, 49), (100, 110, 130)]);
 }
