@@ -296,9 +296,9 @@ pub struct VllmSpec {
     /// bytes; 0 when unknown (a linear step model).
     pub gpu_memory_bytes: u64,
     /// KV-cache tiers below HBM (`kv_offloading_size`, `max_local_disk_size`); `None`: off.
-    pub kv_tiers: Option<crate::serving::vllm::KvTierConfig>,
+    pub kv_tiers: Option<Box<crate::serving::vllm::KvTierConfig>>,
     /// LoRA adapters served beside the base model (`[service.vllm.lora]`).
-    pub lora: Option<super::lora::LoraSpec>,
+    pub lora: Option<Box<super::lora::LoraSpec>>,
 }
 
 /// Measured step-time tables named by `[service.vllm.profile]` (paths relative to the scenario).
@@ -1094,7 +1094,9 @@ impl Validator<'_> {
         let prefix_caching = raw.enable_prefix_caching.unwrap_or(true)
             && static_batching.is_none()
             && splitwise_batching.is_none();
-        let kv_tiers = self.kv_tiers(raw, gpu_id, pool_gpu, catalog, prefix_caching)?;
+        let kv_tiers = self
+            .kv_tiers(raw, gpu_id, pool_gpu, catalog, prefix_caching)?
+            .map(Box::new);
         let lora = match &raw.lora {
             None => None,
             Some(_) if static_batching.is_some() || splitwise_batching.is_some() => {
@@ -1115,7 +1117,9 @@ impl Validator<'_> {
                     }
                     _ => None,
                 };
-                Some(self.lora(l, base.as_ref().map(|(m, g, tp)| (m, *g, *tp)))?)
+                Some(Box::new(
+                    self.lora(l, base.as_ref().map(|(m, g, tp)| (m, *g, *tp)))?,
+                ))
             }
         };
         Ok(VllmSpec {

@@ -442,7 +442,14 @@ impl VllmEngine {
     /// `hits` units cached in HBM (`idle` of
     /// them evictable) and `lower` units found in the lower tiers, to wait for their load; false
     /// (nothing done) when the blocks for them are not available.
-    fn start_load(&mut self, now: SimTime, w: usize, hits: u32, idle: u32, lower: [u32; 2]) -> bool {
+    fn start_load(
+        &mut self,
+        now: SimTime,
+        w: usize,
+        hits: u32,
+        idle: u32,
+        lower: [u32; 2],
+    ) -> bool {
         let p = self.prefix.as_ref().expect("tiers need a prefix cache");
         let (unit, bpu) = (p.unit, p.blocks_per_unit);
         let loaded = lower[0] + lower[1];

@@ -60,6 +60,7 @@ fn request(id: u64, at_ms: u64, prompt: u32, output: u32) -> Request {
         prefix: Prefix::NONE,
         tenant: 0,
         service: 0,
+        adapter: 0,
     }
 }
 
