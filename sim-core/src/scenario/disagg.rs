@@ -366,17 +366,7 @@ pub(super) fn validate(
     second.traffic = super::TrafficSpec::Poisson { rate: 0.0 };
     second.tokens = None;
     // The cluster's series and each pool's: the rows limit holds for them all together.
-    let rows = super::limits::rounds(first.horizon, first.sample_interval).saturating_mul(3);
-    if super::limits::SERIES_ROWS.check(rows).is_err() {
-        let written = table
-            .get("simulation")
-            .and_then(|t| t.get("sample_interval"))
-            .is_some();
-        let (key, m) = super::limits::series_rows_error(
-            rows,
-            written,
-            super::model::defaults::SAMPLE_INTERVAL,
-        );
+    if let Err((key, m)) = super::limits::check_series_rows(table, &first, 3) {
         return Err(err(
             &key,
             format!("{m} (3 series: the cluster's and each pool's)"),

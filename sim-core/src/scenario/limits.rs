@@ -497,6 +497,29 @@ pub fn series_rows_error(
     }
 }
 
+/// Checks the rows of `series` time series sampled over `s`'s horizon together against
+/// [`SERIES_ROWS`]; `Err((key, message))` located as [`series_rows_error`] says, `table` being
+/// the scenario file's table (whether it sets the interval).
+pub fn check_series_rows(
+    table: &toml::Table,
+    s: &Scenario,
+    series: u64,
+) -> Result<(), (String, String)> {
+    let rows = rounds(s.horizon, s.sample_interval).saturating_mul(series);
+    if SERIES_ROWS.check(rows).is_ok() {
+        return Ok(());
+    }
+    let written = table
+        .get("simulation")
+        .and_then(|t| t.get("sample_interval"))
+        .is_some();
+    Err(series_rows_error(
+        rows,
+        written,
+        super::model::defaults::SAMPLE_INTERVAL,
+    ))
+}
+
 /// Checks the limits that hold for a `[[service]]` scenario's services together (each service
 /// is held to [`check`] on its own): their replicas, and the requests of their own traffic and
 /// the gateway's. `Err((key, message))` at the first breach.

@@ -327,17 +327,7 @@ pub(super) fn validate_multi(
     let mut first = out.remove(0);
     // The cluster's series and each service's: the rows limit holds for them all together.
     let series = 2 + out.len() as u64;
-    let rows = super::limits::rounds(first.horizon, first.sample_interval).saturating_mul(series);
-    if super::limits::SERIES_ROWS.check(rows).is_err() {
-        let written = table
-            .get("simulation")
-            .and_then(|t| t.get("sample_interval"))
-            .is_some();
-        let (key, m) = super::limits::series_rows_error(
-            rows,
-            written,
-            super::model::defaults::SAMPLE_INTERVAL,
-        );
+    if let Err((key, m)) = super::limits::check_series_rows(table, &first, series) {
         return Err(err(
             &key,
             format!(
