@@ -204,15 +204,7 @@ pub(super) fn validate(
         let raw = RawScenario::deserialize(de).map_err(|e| {
             let path = track.path().to_string();
             let path = if path == "." { String::new() } else { path };
-            let text = e.to_string();
-            let first = text.split("\nin ").next().unwrap_or(&text);
-            let message = super::error::suggest_in_message(
-                first
-                    .trim()
-                    .trim_end_matches('.')
-                    .replace('\n', " ")
-                    .as_str(),
-            );
+            let message = super::error::serde_message(&e);
             ScenarioError::at_key(file, source, &file_key(pool, t, &path), message)
         })?;
         Validator {

@@ -178,6 +178,21 @@ pub fn locate(source: &str, path: &str) -> Option<Range<usize>> {
     best
 }
 
+/// A serde error's message as capsim shows it: the first line (the TOML value deserialiser
+/// appends "in `table`" lines, which the key path says already), trimmed, on one line, with the
+/// closest valid name added ([`suggest_in_message`]).
+pub fn serde_message(e: &impl std::fmt::Display) -> String {
+    let text = e.to_string();
+    let first = text.split("\nin ").next().unwrap_or(&text);
+    suggest_in_message(
+        first
+            .trim()
+            .trim_end_matches('.')
+            .replace('\n', " ")
+            .as_str(),
+    )
+}
+
 /// Rewrites a serde message (`unknown field `rat`, expected one of `rate`, `kind``) to add the
 /// closest valid name, if one is close enough.
 pub fn suggest_in_message(message: &str) -> String {

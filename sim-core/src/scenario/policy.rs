@@ -137,16 +137,7 @@ pub fn parse_variants(
             } else {
                 path
             };
-            // The TOML value deserialiser appends "in `table`" lines; the key path says as much.
-            let text = e.to_string();
-            let first = text.split("\nin ").next().unwrap_or(&text);
-            let message = super::error::suggest_in_message(
-                first
-                    .trim()
-                    .trim_end_matches('.')
-                    .replace('\n', " ")
-                    .as_str(),
-            );
+            let message = super::error::serde_message(&e);
             ScenarioError::at_key(file, source, &shown, message)
         })?;
         let scenario = Validator {

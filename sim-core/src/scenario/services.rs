@@ -218,15 +218,7 @@ pub(super) fn validate_multi(
                 } else {
                     file_key(i, &path)
                 };
-                let text = e.to_string();
-                let first = text.split("\nin ").next().unwrap_or(&text);
-                let message = super::error::suggest_in_message(
-                    first
-                        .trim()
-                        .trim_end_matches('.')
-                        .replace('\n', " ")
-                        .as_str(),
-                );
+                let message = super::error::serde_message(&e);
                 let shown = match variant {
                     Some((v, o)) if overrides_service_key(o, &names, &key) => {
                         format!("policy[{v}].{key}")
