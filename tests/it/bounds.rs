@@ -567,6 +567,27 @@ fn spikes_count_their_own_windows() {
     );
 }
 
+/// Services whose own traffic is each within the requests limit are refused together, at the
+/// traffic of the service that sends the most (a `[[service]]` file has no top-level [traffic]).
+#[test]
+fn services_together_are_held_to_the_requests_limit() {
+    let mut src = String::from("[simulation]\nhorizon = \"1000h\"\nsample_interval = \"1h\"\n");
+    for (i, rate) in [6_000.0, 14_000.0, 9_000.0].iter().enumerate() {
+        src.push_str(&format!(
+            "[[service]]\nname = \"s{i}\"\ndispatch = \"router\"\n[service.service_time]\n\
+             distribution = \"deterministic\"\nbase = \"5ms\"\n[service.traffic]\n\
+             kind = \"poisson\"\nrate = {rate:?}\n"
+        ));
+    }
+    refused(
+        &src,
+        &[],
+        &[],
+        "s.toml:19:1: key `service[1].traffic`",
+        "over 3 services and the gateway together",
+    );
+}
+
 /// The rows limit holds for the whole time series: the cluster's and every service's.
 #[test]
 fn series_rows_count_every_service() {
@@ -719,7 +740,12 @@ fn services_together_are_held_to_cluster_limits() {
     // 60 s × 1e9 requests per second is 6e10 for one service (under the 1e11 limit), 1.2e11 for two.
     assert!(parse(&services(1, 1, "1e9")).is_ok());
     let e = parse(&services(2, 1, "1e9")).unwrap_err().to_string();
-    assert!(e.contains("key `traffic`") && e.contains("requests"), "{e}");
+    // Located at the first service's own traffic (the two send as many): the file has no
+    // top-level [traffic].
+    assert!(
+        e.contains("many.toml:10:1: key `service[0].traffic`") && e.contains("requests"),
+        "{e}"
+    );
 }
 
 /// Rate traces are held to the requests limit together: two services replaying a 6e10-request

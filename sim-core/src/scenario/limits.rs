@@ -522,7 +522,9 @@ pub fn check_series_rows(
 
 /// Checks the limits that hold for a `[[service]]` scenario's services together (each service
 /// is held to [`check`] on its own): their replicas, and the requests of their own traffic and
-/// the gateway's. `Err((key, message))` at the first breach.
+/// the gateway's. `Err((key, message))` at the first breach; a breach of the requests limit is
+/// located at the traffic that contributes most: the gateway's (`traffic`), a service's own
+/// (`service[i].traffic`), or `traffic` in a disaggregated service, whose pools share it.
 pub fn check_cluster(s: &Scenario) -> Result<(), (String, String)> {
     let n = s.services().count();
     let replicas: u64 = s.services().map(|v| u64::from(max_replicas(v))).sum();
@@ -530,14 +532,30 @@ pub fn check_cluster(s: &Scenario) -> Result<(), (String, String)> {
         .check(replicas)
         .map_err(|m| ("service".to_string(), format!("{m}, over {n} services")))?;
     let gateway = s.gateway.as_ref().map(|g| g.view.as_ref());
-    let requests: f64 = s
+    let mut requests = 0.0;
+    // (requests, which): `None` is the gateway, `Some(i)` the i-th service.
+    let mut largest: (f64, Option<usize>) = (-1.0, None);
+    let contributors = s
         .services()
-        .chain(gateway)
-        .filter_map(|v| expected_requests(&v.traffic, v.horizon))
-        .sum();
+        .map(Some)
+        .enumerate()
+        .map(|(i, v)| (Some(i), v));
+    for (which, v) in contributors.chain(gateway.map(|g| (None, Some(g)))) {
+        let Some(r) = v.and_then(|v| expected_requests(&v.traffic, v.horizon)) else {
+            continue;
+        };
+        requests += r;
+        if r > largest.0 {
+            largest = (r, which);
+        }
+    }
     if requests > REQUESTS.max as f64 {
+        let key = match largest.1 {
+            Some(i) if s.disagg.is_none() => format!("service[{i}].traffic"),
+            _ => "traffic".to_string(),
+        };
         return Err((
-            "traffic".to_string(),
+            key,
             format!(
                 "{}, over {n} services and the gateway together",
                 REQUESTS.message(requests.min(u64::MAX as f64) as u64)
