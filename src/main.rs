@@ -251,6 +251,10 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value = "table")]
         format: cli::catalog::Format,
+        /// Print the catalog as this scenario sees it: with the catalog files its `[cluster]`
+        /// names and its `[[model]]` tables.
+        #[arg(long)]
+        scenario: Option<std::path::PathBuf>,
     },
     /// Find the sweep point that minimises a metric while its [[check]]s hold.
     #[command(
@@ -405,9 +409,12 @@ fn main() -> ExitCode {
             threads,
             out,
         }),
-        Command::Catalog { which, gpu, format } => {
-            cli::catalog::catalog(which, gpu.as_deref(), format)
-        }
+        Command::Catalog {
+            which,
+            gpu,
+            format,
+            scenario,
+        } => cli::catalog::catalog(which, gpu.as_deref(), format, scenario.as_deref()),
         Command::Calibrate {
             gpu,
             measured,

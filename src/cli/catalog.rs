@@ -1,9 +1,10 @@
 //! `capsim catalog`: the built-in catalogs (GPUs, instance types, LLM models, MIG profiles) as a
-//! table, CSV, JSON or a Markdown table, with each entry's source and, for prices, their date.
+//! table, CSV, JSON or a Markdown table, with each entry's source and, for prices, their date;
+//! with `--scenario`, the catalogs as that scenario sees them (its catalog files and `[[model]]`
+//! tables applied).
 
 use super::error::CliError;
 use serde_json::{json, Map, Value};
-use sim_core::catalog::builtin_models;
 use sim_core::catalog::Catalog;
 use sim_core::gpu::mig::MigCatalog;
 
@@ -119,7 +120,7 @@ fn instances(cat: &Catalog, gpu: Option<&str>) -> Rows {
     }
 }
 
-fn models() -> Rows {
+fn models(cat: &Catalog) -> Rows {
     let round = |x: f64, digits: i32| {
         let f = 10f64.powi(digits);
         (x * f).round() / f
@@ -144,7 +145,8 @@ fn models() -> Rows {
             "kv_kib_per_token",
             "source",
         ],
-        rows: builtin_models()
+        rows: cat
+            .models()
             .iter()
             .map(|m| {
                 vec![
@@ -312,9 +314,27 @@ fn render(rows: &Rows, format: Format) -> String {
     out
 }
 
-/// Prints one built-in catalog; `--gpu` keeps one GPU's entries (GPUs, instance types, MIG).
-pub fn catalog(which: Which, gpu: Option<&str>, format: Format) -> Result<(), CliError> {
-    let cat = Catalog::builtin();
+/// Prints one catalog: the built-in one, or with `scenario` the one that scenario's runs use
+/// (the instance and GPU files its `[cluster]` names, then its `[[model]]` tables); `--gpu`
+/// keeps one GPU's entries (GPUs, instance types, MIG).
+pub fn catalog(
+    which: Which,
+    gpu: Option<&str>,
+    format: Format,
+    scenario: Option<&std::path::Path>,
+) -> Result<(), CliError> {
+    let cat = match scenario {
+        None => Catalog::builtin(),
+        Some(path) => {
+            let shown = path.display().to_string();
+            let text = crate::cli::read_text(path)
+                .map_err(|e| CliError::Input(format!("{shown}: cannot read the scenario: {e}")))?;
+            let base = path.parent().unwrap_or(std::path::Path::new("."));
+            let cat = super::load::load_catalog(&text, &shown, base)?;
+            sim_core::scenario::model::scenario_catalog(&text, &shown, &cat)
+                .map_err(|e| CliError::Input(e.to_string()))?
+        }
+    };
     if let Some(id) = gpu {
         if which == Which::Models {
             return Err(CliError::Input(
@@ -331,7 +351,7 @@ pub fn catalog(which: Which, gpu: Option<&str>, format: Format) -> Result<(), Cl
     let rows = match which {
         Which::Gpus => gpus(&cat, gpu),
         Which::Instances => instances(&cat, gpu),
-        Which::Models => models(),
+        Which::Models => models(&cat),
         Which::Mig => mig(gpu)?,
     };
     print!("{}", render(&rows, format));

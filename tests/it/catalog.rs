@@ -120,3 +120,35 @@ fn short_flags_and_optimize_progress_over_all_rounds() {
         .unwrap();
     assert_eq!(explored, counts.len().to_string(), "{stdout}");
 }
+
+/// `--scenario` prints the catalog that scenario's runs use: its own `[[model]]` tables beside
+/// the built-in models, and a bad table as a located error.
+#[test]
+fn a_scenario_s_own_models_are_listed_with_scenario() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let good = dir.path().join("s.toml");
+    std::fs::write(
+        &good,
+        "[[model]]\nid = \"my-8b\"\nhidden_size = 4096\nlayers = 32\nattention_heads = 32\n\
+         kv_heads = 8\nhead_dim = 128\nffn_size = 14336\nvocab_size = 128256\n\
+         tied_embeddings = false\n",
+    )
+    .unwrap();
+    let (code, out, err) =
+        capsim_text(&["catalog", "models", "--scenario", good.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("my-8b") && out.contains("llama-3.1-8b"),
+        "{out}"
+    );
+    let (_, builtin, _) = capsim_text(&["catalog", "models"]);
+    assert!(!builtin.contains("my-8b"), "{builtin}");
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[[model]]\nid = \"x\"\nlayers = \"many\"\n").unwrap();
+    let (code, _, err) = capsim_text(&["catalog", "models", "--scenario", bad.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("bad.toml:3:") && err.contains("layers"),
+        "{err}"
+    );
+}

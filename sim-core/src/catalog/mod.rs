@@ -122,6 +122,11 @@ impl Catalog {
         self.models.iter().find(|m| m.id == id)
     }
 
+    /// Every LLM model, in the catalog's order.
+    pub fn models(&self) -> &[LlmModel] {
+        &self.models
+    }
+
     /// Every LLM model's id, sorted.
     pub fn model_ids(&self) -> Vec<&str> {
         self.models.iter().map(|m| m.id.as_str()).collect()
