@@ -14,6 +14,53 @@ fn err(e: reports::ReportError) -> CliError {
     }
 }
 
+/// The file in a charts folder that lists the PNGs the last report wrote there, one name a line,
+/// so that the next report removes those it does not draw again (a chart that no longer applies,
+/// such as the Pareto chart of a run without cost, leaves no stale file). Files the list does not
+/// name are never touched. `capsim pack --report` keeps one list per experiment
+/// (`.capsim-charts-pack`, `.capsim-charts-replay`), since both share `charts/`.
+const CHART_LIST: &str = ".capsim-charts";
+
+/// Stages `list` (a file name in `dir`) naming the chart files `names` written to `dir`, and
+/// returns the paths of those the previous list named that are not written again (to remove
+/// once the new files are in).
+fn stage_chart_list(
+    staged: &mut Staged,
+    dir: &Path,
+    list: &str,
+    names: &[String],
+) -> Result<Vec<std::path::PathBuf>, CliError> {
+    let list = dir.join(list);
+    let before = std::fs::read_to_string(&list).unwrap_or_default();
+    let stale = before
+        .lines()
+        // Only plain `*.png` names in this folder: a hand-edited list cannot reach elsewhere.
+        .filter(|n| n.ends_with(".png") && !n.contains(['/', '\\']) && !n.starts_with('.'))
+        .filter(|n| !names.iter().any(|w| w == n))
+        .map(|n| dir.join(n))
+        .collect();
+    let mut text = names.join("\n");
+    text.push('\n');
+    staged.write(&list, text)?;
+    Ok(stale)
+}
+
+/// Removes the chart files a previous report wrote and this one did not.
+fn remove_stale(stale: &[std::path::PathBuf]) -> Result<(), CliError> {
+    for path in stale {
+        match std::fs::remove_file(path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(CliError::Io(format!(
+                    "{}: cannot remove a chart the report no longer draws: {e}",
+                    path.display()
+                )))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// Creates `dir` (and its parents) for output.
 fn create_dir(dir: &Path) -> Result<(), CliError> {
     std::fs::create_dir_all(dir)
@@ -49,16 +96,22 @@ pub fn write_report(
     }
     staged.write(html_out, page)?;
     let mut written = vec![html_out.display().to_string()];
+    let mut stale = Vec::new();
     if let Some(dir) = png_dir {
         create_dir(dir)?;
+        let mut names = Vec::new();
         for c in charts {
             let bytes = png::render(&c).map_err(CliError::Io)?;
-            let path = dir.join(format!("{}.png", c.id));
+            let name = format!("{}.png", c.id);
+            let path = dir.join(&name);
             staged.write(&path, bytes)?;
             written.push(path.display().to_string());
+            names.push(name);
         }
+        stale = stage_chart_list(&mut staged, dir, CHART_LIST, &names)?;
     }
     staged.commit()?;
+    remove_stale(&stale)?;
     Ok(written)
 }
 
@@ -78,12 +131,21 @@ pub fn write_pack_report(
     let mut written = vec![html_out.display().to_string()];
     let charts = dir.join("charts");
     create_dir(&charts)?;
+    let mut names = Vec::new();
     for c in reports::pack::pack_charts(&res) {
-        let path = charts.join(format!("{}.png", c.id));
+        let name = format!("{}.png", c.id);
+        let path = charts.join(&name);
         staged.write(&path, png::render(&c).map_err(CliError::Io)?)?;
         written.push(path.display().to_string());
+        names.push(name);
     }
+    let list = match kind {
+        reports::pack::PackKind::Pack => ".capsim-charts-pack",
+        reports::pack::PackKind::Replay => ".capsim-charts-replay",
+    };
+    let stale = stage_chart_list(&mut staged, &charts, list, &names)?;
     staged.commit()?;
+    remove_stale(&stale)?;
     Ok(written)
 }
 

@@ -144,7 +144,17 @@ fn report_is_byte_identical_golden_and_its_charts_parse() {
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
             .collect();
-        assert_eq!(entries(&out.join("charts")), expected_pngs);
+        // Beside the charts, the list of those written, for the next report to tidy.
+        let mut listed = vec![".capsim-charts".to_string()];
+        listed.extend(expected_pngs.iter().cloned());
+        assert_eq!(entries(&out.join("charts")), listed);
+        assert_eq!(
+            std::fs::read_to_string(out.join("charts/.capsim-charts")).unwrap(),
+            reports::chart::SINGLE_RUN_CHARTS
+                .iter()
+                .map(|id| format!("{id}.png\n"))
+                .collect::<String>()
+        );
         for f in &expected_pngs {
             let bytes = read(&out.join("charts").join(f));
             assert!(bytes.len() > 10_000, "{f}: {} bytes", bytes.len());
@@ -227,7 +237,34 @@ fn policy_variants_are_compared() {
             "chart-{id} in {ids:?}"
         );
     }
-    assert_eq!(entries(&pngs).len(), ids.len());
+    let png_files = |d: &Path| -> Vec<String> {
+        entries(d)
+            .into_iter()
+            .filter(|n| n.ends_with(".png"))
+            .collect()
+    };
+    assert_eq!(png_files(&pngs).len(), ids.len());
+    // A second report into the same folder, of one policy's run (no variants), removes the
+    // policy charts the first wrote and it does not draw; a file it did not write stays.
+    std::fs::write(pngs.join("mine.png"), b"not a chart").unwrap();
+    let (code, _, stderr) = capsim_text(&[
+        "report",
+        "tests/fixtures/policies/policies/hpa",
+        "--out",
+        &path_str(&dir.path().join("hpa.html")),
+        "--png",
+        &path_str(&pngs),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let single = chart_ids(&String::from_utf8(read(&dir.path().join("hpa.html"))).unwrap());
+    let mut want: Vec<String> = single
+        .iter()
+        .map(|id| format!("{}.png", id.trim_start_matches("chart-")))
+        .chain(["mine.png".to_string()])
+        .collect();
+    want.sort();
+    assert_eq!(png_files(&pngs), want);
+    assert!(!pngs.join("policy-pareto.png").exists());
     for policy in ["hpa", "keda", "static", "static-small"] {
         assert!(
             page.contains(&format!("data-label=\"policy\">{policy}</td>")),
@@ -336,7 +373,7 @@ fn sweep_reports_chart_the_metrics_across_the_axis() {
     assert!(page.contains(" ±\u{a0}"), "means carry their interval");
     assert!(page.contains("the sweep file ("));
     assert!(page.contains("the base scenario ("));
-    assert_eq!(entries(&out.join("charts")).len(), ids.len());
+    assert_eq!(entries(&out.join("charts")).len(), ids.len() + 1, "charts and their list");
     let again = dir.path().join("again.html");
     let (code, _, stderr) = capsim_text(&["report", &path_str(&out), "--out", &path_str(&again)]);
     assert_eq!(code, 0, "{stderr}");
