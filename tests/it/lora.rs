@@ -1,6 +1,7 @@
 //! LoRA adapters: the LoRA-aware router against adapter-blind ones on skewed adapter
-//! popularity (and the book's table of it), adapter names at the model-aware gateway, and the
-//! located errors of bad `[service.vllm.lora]` input.
+//! popularity, 50 adapters on a few replicas against one Deployment per fine-tune (and the
+//! book's tables of both), adapter names at the model-aware gateway, and the located errors of
+//! bad `[service.vllm.lora]` input.
 
 use super::common::{root, run_conserving};
 use sim_core::catalog::Catalog;
@@ -283,4 +284,166 @@ fn an_adapter_name_routes_to_one_service() {
         e.contains("service[0].vllm.lora.adapter[1].name") && e.contains("named once"),
         "{e}"
     );
+}
+
+/// The `[traffic]` tables of a scenario file of the LoRA comparison: from `[traffic]` to the
+/// next comment after a blank line (the policies), or the end.
+fn traffic_of(text: &str) -> &str {
+    let from = text.find("\n[traffic]\n").expect("a top-level [traffic]");
+    let rest = &text[from..];
+    rest[..rest.find("\n\n#").unwrap_or(rest.len())].trim_end()
+}
+
+/// `scenarios/lora-50-adapters.toml` and `scenarios/lora-50-deployments.toml` send the same
+/// gateway traffic: one Poisson stream per fine-tune whose rates are the Zipf shares (exponent
+/// 1.1) of 12 requests/s, as `scripts/lora-vs-deployments.py` writes them.
+#[test]
+fn the_lora_comparison_scenarios_share_their_traffic() {
+    let read = |f: &str| std::fs::read_to_string(root().join("scenarios").join(f)).unwrap();
+    let (a, d) = (
+        read("lora-50-adapters.toml"),
+        read("lora-50-deployments.toml"),
+    );
+    let t = traffic_of(&a);
+    assert_eq!(traffic_of(&d), t);
+    let rates: Vec<f64> = t
+        .lines()
+        .filter_map(|l| l.strip_prefix("rate = "))
+        .map(|r| r.parse().unwrap())
+        .collect();
+    assert_eq!(rates.len(), 50);
+    let w: Vec<f64> = (1..=50).map(|k| (k as f64).powf(-1.1)).collect();
+    let sum: f64 = w.iter().sum();
+    for (r, w) in rates.iter().zip(&w) {
+        assert!(
+            (r - 12.0 * w / sum).abs() < 1e-6,
+            "{r} vs {}",
+            12.0 * w / sum
+        );
+    }
+}
+
+/// The book's comparison of 50 fine-tunes served as LoRA adapters of one Deployment (each
+/// variant of `scenarios/lora-50-adapters.toml`) against one Deployment per fine-tune
+/// (`scenarios/lora-50-deployments.toml`), on the same traffic: GPUs, cost per hour, TTFT,
+/// TPOT and SLO attainment (`book/src/generated/lora-vs-deployments.md`).
+#[test]
+fn lora_adapters_serve_fifty_fine_tunes_on_fewer_gpus_than_fifty_deployments() {
+    let catalog = Catalog::builtin();
+    let read = |f: &str| std::fs::read_to_string(root().join("scenarios").join(f)).unwrap();
+    let mut runs: Vec<(String, serde_json::Value)> = Vec::new();
+    for file in ["lora-50-adapters.toml", "lora-50-deployments.toml"] {
+        let text = read(file);
+        let stem = file.trim_end_matches(".toml");
+        let mut scenarios: Vec<(String, sim_core::Scenario)> =
+            parse_variants(&text, file, &catalog)
+                .unwrap()
+                .into_iter()
+                .map(|v| (format!("`{stem}` · `{}`", v.name), v.scenario))
+                .collect();
+        if scenarios.is_empty() {
+            scenarios.push((format!("`{stem}`"), parse_scenario(&text, file).unwrap()));
+        }
+        for (label, s) in &scenarios {
+            let r = run_conserving(s, Inputs::default());
+            runs.push((
+                label.clone(),
+                serde_json::from_str(&r.summary_json()).unwrap(),
+            ));
+        }
+    }
+    let f = |v: &serde_json::Value| v.as_f64().unwrap();
+    // SLO attainment over every measured request that finished: the run's own, or, with a
+    // target per service, each service's weighted by its finished requests.
+    let met = |s: &serde_json::Value| -> f64 {
+        if let Some(r) = s["tokens"]["attainment_ratio"].as_f64() {
+            return r;
+        }
+        let (mut met, mut n) = (0.0, 0.0);
+        for x in s["services"].as_array().unwrap() {
+            let finished = f(&x["measured"]["completed"]) + f(&x["measured"]["dropped"]);
+            met += f(&x["tokens"]["attainment_ratio"]) * finished;
+            n += finished;
+        }
+        met / n
+    };
+    let gpus =
+        |s: &serde_json::Value| f(&s["cluster"]["gpu_hours"]) / (f(&s["horizon_s"]) / 3600.0);
+    let cost = |s: &serde_json::Value| f(&s["cluster"]["cost_usd_per_hour"]);
+    let ms = |v: &serde_json::Value| format!("{:.0}", f(v) * 1e3);
+    let mut md = String::from(
+        "| setup | GPUs | $/hour | TTFT p50 / p99 (ms) | TPOT p99 (ms) | SLO met | adapter loads (disk / host) |\n\
+         | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+    );
+    for (label, s) in &runs {
+        let t = &s["tokens"];
+        let loads = match t.get("lora") {
+            Some(l) if !l.is_null() => format!("{} / {}", l["cold_loads"], l["warm_loads"]),
+            _ => "–".into(),
+        };
+        md.push_str(&format!(
+            "| {label} | {:.0} | {:.2} | {} / {} | {:.1} | {:.2}% | {loads} |\n",
+            gpus(s),
+            cost(s),
+            ms(&t["ttft_s"]["p50"]),
+            ms(&t["ttft_s"]["p99"]),
+            f(&t["tpot_s"]["p99"]) * 1e3,
+            met(s) * 100.0,
+        ));
+    }
+    // Same traffic: every run saw the same requests.
+    for (_, s) in &runs {
+        assert_eq!(s["requests"]["arrived"], runs[0].1["requests"]["arrived"]);
+    }
+    let find = |name: &str| {
+        &runs
+            .iter()
+            .find(|r| r.0.contains(name))
+            .unwrap_or_else(|| {
+                panic!(
+                    "{name} in {:?}",
+                    runs.iter().map(|r| &r.0).collect::<Vec<_>>()
+                )
+            })
+            .1
+    };
+    let deployments = find("lora-50-deployments");
+    let shipped = find("4-replicas-4-slots");
+    // One full copy per fine-tune needs a GPU each; LoRA on a few costs a fraction of it.
+    assert_eq!(gpus(deployments).round(), 50.0);
+    assert!(cost(shipped) * 5.0 < cost(deployments));
+    let p99 = |s: &serde_json::Value, m: &str| f(&s["tokens"][m]["p99"]);
+    // Two replicas with 4 adapter slots each miss the SLO: with 50 adapters a batch rarely
+    // fills before its fifth distinct adapter waits. Every other setup meets it, LoRA with
+    // longer TTFT and TPOT tails than one Deployment per fine-tune (as the book says).
+    for (label, s) in &runs {
+        if label.contains("2-replicas-4-slots") {
+            assert!(met(s) < 0.9, "{label}");
+            continue;
+        }
+        assert!(met(s) >= 0.99, "{label}");
+        if !label.contains("deployments") {
+            for m in ["ttft_s", "tpot_s"] {
+                assert!(p99(s, m) > p99(deployments, m), "{label} {m}");
+            }
+        }
+    }
+    // The verdict: the cheapest setup that meets the SLO for at least 99% of requests.
+    let (win, ws) = runs
+        .iter()
+        .filter(|r| met(&r.1) >= 0.99)
+        .min_by(|a, b| cost(&a.1).total_cmp(&cost(&b.1)))
+        .unwrap();
+    md.push_str(&format!(
+        "\nCheapest setup that meets the SLO (TTFT ≤ {} ms and TPOT ≤ {} ms) for at least 99% of requests: {win}, on {} at ${:.2}/hour, {:.0} times less than one Deployment per fine-tune.\n",
+        ms(&ws["services"][0]["tokens"]["ttft_target_s"]),
+        ms(&ws["services"][0]["tokens"]["tpot_target_s"]),
+        match gpus(ws).round() as u64 {
+            1 => "1 GPU".to_string(),
+            n => format!("{n} GPUs"),
+        },
+        cost(ws),
+        cost(deployments) / cost(ws),
+    ));
+    check_generated("lora-vs-deployments.md", &md);
 }
