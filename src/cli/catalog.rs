@@ -410,7 +410,7 @@ mod tests {
         let inst = instances(&cat, Some("l4"));
         assert!(!inst.rows.is_empty());
         assert!(inst.rows.iter().all(|r| r[5] == json!("l4")));
-        assert!(!models().rows.is_empty());
+        assert!(!models(&Catalog::builtin()).rows.is_empty());
         let h100 = mig(Some("h100-sxm")).unwrap();
         assert!(h100.rows.iter().all(|r| r[0] == json!("h100-80gb")));
         assert!(mig(None).unwrap().rows.len() > h100.rows.len());

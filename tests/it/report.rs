@@ -373,7 +373,11 @@ fn sweep_reports_chart_the_metrics_across_the_axis() {
     assert!(page.contains(" ±\u{a0}"), "means carry their interval");
     assert!(page.contains("the sweep file ("));
     assert!(page.contains("the base scenario ("));
-    assert_eq!(entries(&out.join("charts")).len(), ids.len() + 1, "charts and their list");
+    assert_eq!(
+        entries(&out.join("charts")).len(),
+        ids.len() + 1,
+        "charts and their list"
+    );
     let again = dir.path().join("again.html");
     let (code, _, stderr) = capsim_text(&["report", &path_str(&out), "--out", &path_str(&again)]);
     assert_eq!(code, 0, "{stderr}");
