@@ -567,20 +567,29 @@ fn spikes_count_their_own_windows() {
     );
 }
 
-/// Services whose own traffic is each within the requests limit are refused together, at the
-/// traffic of the service that sends the most (a `[[service]]` file has no top-level [traffic]).
-#[test]
-fn services_together_are_held_to_the_requests_limit() {
-    let mut src = String::from("[simulation]\nhorizon = \"1000h\"\nsample_interval = \"1h\"\n");
-    for (i, rate) in [6_000.0, 14_000.0, 9_000.0].iter().enumerate() {
+/// A `[[service]]` scenario under `simulation` (the lines of its `[simulation]` table) with one
+/// router service of 5 ms requests per rate, each with its own Poisson traffic.
+fn poisson_services(simulation: &str, rates: &[f64]) -> String {
+    let mut src = format!("[simulation]\n{simulation}");
+    for (i, rate) in rates.iter().enumerate() {
         src.push_str(&format!(
             "[[service]]\nname = \"s{i}\"\ndispatch = \"router\"\n[service.service_time]\n\
              distribution = \"deterministic\"\nbase = \"5ms\"\n[service.traffic]\n\
              kind = \"poisson\"\nrate = {rate:?}\n"
         ));
     }
+    src
+}
+
+/// Services whose own traffic is each within the requests limit are refused together, at the
+/// traffic of the service that sends the most (a `[[service]]` file has no top-level [traffic]).
+#[test]
+fn services_together_are_held_to_the_requests_limit() {
     refused(
-        &src,
+        &poisson_services(
+            "horizon = \"1000h\"\nsample_interval = \"1h\"\n",
+            &[6_000.0, 14_000.0, 9_000.0],
+        ),
         &[],
         &[],
         "s.toml:19:1: key `service[1].traffic`",
@@ -591,16 +600,11 @@ fn services_together_are_held_to_the_requests_limit() {
 /// The rows limit holds for the whole time series: the cluster's and every service's.
 #[test]
 fn series_rows_count_every_service() {
-    let mut src = String::from("[simulation]\nhorizon = \"10m\"\nsample_interval = \"600us\"\n");
-    for i in 0..100 {
-        src.push_str(&format!(
-            "[[service]]\nname = \"s{i}\"\ndispatch = \"router\"\n[service.service_time]\n\
-             distribution = \"deterministic\"\nbase = \"5ms\"\n[service.traffic]\n\
-             kind = \"poisson\"\nrate = 1.0\n"
-        ));
-    }
     refused(
-        &src,
+        &poisson_services(
+            "horizon = \"10m\"\nsample_interval = \"600us\"\n",
+            &[1.0; 100],
+        ),
         &[],
         &[],
         "s.toml:3:19: key `simulation.sample_interval`",
