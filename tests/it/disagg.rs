@@ -309,7 +309,8 @@ fn summary_of(text: &str) -> serde_json::Value {
 
 /// The book's comparison of disaggregated and co-located serving of the Azure conversation
 /// trace at equal cost (`book/src/generated/disaggregation-azure-conv.md`): the shipped
-/// scenarios at their load, then at twice it. Regenerate with `UPDATE_BOOK=1`.
+/// scenarios at their load, then at twice it, with the disaggregated one also under
+/// SplitwiseSim's mixed pool. Regenerate with `UPDATE_BOOK=1`.
 #[test]
 fn the_book_comparison_is_generated() {
     let read =
@@ -332,16 +333,40 @@ fn the_book_comparison_is_generated() {
          |---|---|---:|---:|---:|---:|---:|---:|\n",
     );
     let mut verdicts = Vec::new();
+    let mut mixed_notes = Vec::new();
+    // SplitwiseSim's mixed pool on the same two pools.
+    let mixed_pool = |t: &str| {
+        let t2 = t.replace(
+            "[service.disaggregated]\n",
+            "[service.disaggregated]\npolicy = \"mixed-pool\"\n",
+        );
+        assert_ne!(t2, t, "the scenario has [service.disaggregated]");
+        t2
+    };
     for (load, d_text, c_text) in [
         ("×2 (shipped)", disagg.clone(), colocated.clone()),
         ("×4", faster(&disagg), faster(&colocated)),
     ] {
         let mut rows = Vec::new();
+        let m_text = mixed_pool(&d_text);
         for (label, text) in [
             ("disaggregated 4 P + 4 D", &d_text),
+            ("mixed pool 4 P + 4 D", &m_text),
             ("co-located 8", &c_text),
         ] {
             let s = summary_of(text);
+            if let Some(m) = s["disaggregation"].get("mixed_pool") {
+                let n = |k: &str| m[k].as_u64().unwrap();
+                mixed_notes.push(format!(
+                    "At load {load}, the mixed pool split {} requests between two replicas ({} of them prefilled on a decode replica, {} decoded on a prefill replica) and ran {} whole on one; it lent {} decode replicas to prefill and {} prefill replicas to decode.",
+                    n("split"),
+                    n("prefill_on_decode_pool"),
+                    n("decode_on_prefill_pool"),
+                    n("colocated"),
+                    n("lent_to_prefill"),
+                    n("lent_to_decode"),
+                ));
+            }
             let c = &s["cluster"];
             let k = &s["tokens"];
             let kv = match s.get("disaggregation") {
@@ -370,6 +395,8 @@ fn the_book_comparison_is_generated() {
                 k.clone(),
             ));
         }
+        // The verdict compares the fixed pools with co-location.
+        rows.remove(1);
         // Equal cost: within 5% per hour.
         let (a, b) = (rows[0].2, rows[1].2);
         assert!((a - b).abs() <= 0.05 * a.max(b), "cost per hour {a} vs {b}");
@@ -399,7 +426,7 @@ fn the_book_comparison_is_generated() {
         ));
     }
     out.push('\n');
-    for v in verdicts {
+    for v in verdicts.into_iter().chain(mixed_notes) {
         out.push_str(&v);
         out.push_str("\n\n");
     }

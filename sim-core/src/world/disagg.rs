@@ -14,15 +14,16 @@
 //! the rest. A shorter prompt is prefilled on a decode replica itself (Dynamo's conditional
 //! disaggregation, llm-d's prefill decider).
 //!
-//! With `policy = "mixed-pool"` (SplitwiseSim's `MixedPoolScheduler`, see [`Mixed`]) the policy
-//! places both phases itself when the request arrives: the prefill replica with the fewest
-//! unprefilled prompt tokens, the decode replica with the least KV cache placed on it; a pool
-//! with no replica that can take its phase borrows one of the other pool's, and the request runs
-//! whole on one replica when neither can.
+//! With `policy = "mixed-pool"` (SplitwiseSim's `MixedPoolScheduler`) the policy places both
+//! phases itself when the request arrives: the prefill replica with the fewest unprefilled
+//! prompt tokens, the decode replica with the least KV cache placed on it; a phase that no
+//! replica of its pool takes borrows one of the other pool's (lent until idle), and the request
+//! runs whole on one replica when both phases land there or a phase finds no replica at all.
 //!
 //! Statistics: the prefill pool's entry records each hand-off as a completion at its first token
 //! (its TTFT); the decode pool's records the request from its hand-off (arrival) to its last
-//! token with the prefill's first-token time, so its TPOT is the decode pool's. The run's totals
+//! token with the prefill's first-token time, so its TPOT is the decode pool's (under the mixed
+//! pool, each pool's entry records the phases its replicas ran, lent or not). The run's totals
 //! see each request once, end to end.
 
 use super::{Event, World};
