@@ -592,6 +592,40 @@ fn mixed_pool_conserves_requests_and_is_deterministic() {
     assert!(m.lent_to_prefill > 0, "{m:?}");
     // The run drains: every lent replica went back.
     assert_eq!(m.returned, m.lent_to_prefill + m.lent_to_decode);
+    // With short queues some requests are refused, at either phase: each leaves the policy's
+    // books (its replicas still go back once idle) and is counted once.
+    let (c, _) = run(
+        &text
+            .replace(
+                "[service.disaggregated.decode]\nreplicas = 2",
+                "[service.disaggregated.decode]\nreplicas = 2\nmax_queue_size = 1",
+            )
+            .replace(
+                "[service.disaggregated.prefill]\nreplicas = 2",
+                "[service.disaggregated.prefill]\nreplicas = 2\nmax_queue_size = 3",
+            ),
+        (0..300)
+            .map(|i| {
+                record(
+                    i as f64 * 0.01,
+                    200 + (i * 37 % 1800) as u32,
+                    2 + (i * 13 % 120) as u32,
+                )
+            })
+            .collect(),
+    );
+    let s = &c.summary;
+    assert!(s.requests.dropped > 0, "{:?}", s.requests);
+    assert_eq!(s.requests.completed + s.requests.dropped, 300);
+    let m = s
+        .disaggregation
+        .as_ref()
+        .unwrap()
+        .mixed_pool
+        .clone()
+        .unwrap();
+    assert_eq!(m.split + m.colocated, 300);
+    assert_eq!(m.returned, m.lent_to_prefill + m.lent_to_decode, "{m:?}");
 }
 
 #[test]
