@@ -27,8 +27,9 @@ pub use failures::{FailureSummary, Incident};
 pub use mig::{InstanceView, LayoutView};
 pub use rollout::{ReadyPoint, RolloutRecord, RolloutSummary, VersionSummary};
 pub use summary::{
-    namespaces, ClientSummary, Counts, DisaggSummary, KvTierSummary, LoraSummary, NamespaceSummary,
-    Percentiles, ServiceSummary, SloResult, Summary, TokenSummary, WindowSeries, WindowSummary,
+    namespaces, ClientSummary, Counts, DisaggSummary, KvTierSummary, LoraSummary, MixedPoolSummary,
+    NamespaceSummary, Percentiles, ServiceSummary, SloResult, Summary, TokenSummary, WindowSeries,
+    WindowSummary,
 };
 pub use tenants::{Fairness, TenantSlo, TenantSummary};
 

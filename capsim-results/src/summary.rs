@@ -168,6 +168,32 @@ pub struct DisaggSummary {
     /// The decode pool's share of the bill, US dollars; absent without nodes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decode_cost_usd: Option<f64>,
+    /// What SplitwiseSim's mixed pool did; absent unless `policy = "mixed-pool"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mixed_pool: Option<MixedPoolSummary>,
+}
+
+/// The paths requests took under SplitwiseSim's mixed-pool policy, and the replicas it lent.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct MixedPoolSummary {
+    /// The threshold on a prefill replica's unprefilled prompt tokens.
+    pub prompt_max_pending_batch_tokens: u64,
+    /// Requests prefilled on one replica and decoded on another (their KV cache sent).
+    pub split: u64,
+    /// Of those, prefilled on a decode-pool replica (one lent to prefill).
+    pub prefill_on_decode_pool: u64,
+    /// Of those, decoded on a prefill-pool replica (one lent to decode).
+    pub decode_on_prefill_pool: u64,
+    /// Requests prefilled and decoded on one replica (mixed batching).
+    pub colocated: u64,
+    /// Of those, because neither pool had a replica for one of the phases.
+    pub colocated_fallback: u64,
+    /// Times a decode-pool replica was lent to prefill.
+    pub lent_to_prefill: u64,
+    /// Times a prefill-pool replica was lent to decode.
+    pub lent_to_decode: u64,
+    /// Times a lent replica went back to its pool, idle.
+    pub returned: u64,
 }
 
 /// The figures of consecutive windows of one length, aligned to time 0 (what a windowed

@@ -309,7 +309,8 @@ fn summary_of(text: &str) -> serde_json::Value {
 
 /// The book's comparison of disaggregated and co-located serving of the Azure conversation
 /// trace at equal cost (`book/src/generated/disaggregation-azure-conv.md`): the shipped
-/// scenarios at their load, then at twice it. Regenerate with `UPDATE_BOOK=1`.
+/// scenarios at their load, then at twice it, with the disaggregated one also under
+/// SplitwiseSim's mixed pool. Regenerate with `UPDATE_BOOK=1`.
 #[test]
 fn the_book_comparison_is_generated() {
     let read =
@@ -332,16 +333,40 @@ fn the_book_comparison_is_generated() {
          |---|---|---:|---:|---:|---:|---:|---:|\n",
     );
     let mut verdicts = Vec::new();
+    let mut mixed_notes = Vec::new();
+    // SplitwiseSim's mixed pool on the same two pools.
+    let mixed_pool = |t: &str| {
+        let t2 = t.replace(
+            "[service.disaggregated]\n",
+            "[service.disaggregated]\npolicy = \"mixed-pool\"\n",
+        );
+        assert_ne!(t2, t, "the scenario has [service.disaggregated]");
+        t2
+    };
     for (load, d_text, c_text) in [
         ("×2 (shipped)", disagg.clone(), colocated.clone()),
         ("×4", faster(&disagg), faster(&colocated)),
     ] {
         let mut rows = Vec::new();
+        let m_text = mixed_pool(&d_text);
         for (label, text) in [
             ("disaggregated 4 P + 4 D", &d_text),
+            ("mixed pool 4 P + 4 D", &m_text),
             ("co-located 8", &c_text),
         ] {
             let s = summary_of(text);
+            if let Some(m) = s["disaggregation"].get("mixed_pool") {
+                let n = |k: &str| m[k].as_u64().unwrap();
+                mixed_notes.push(format!(
+                    "At load {load}, the mixed pool split {} requests between two replicas ({} of them prefilled on a decode replica, {} decoded on a prefill replica) and ran {} whole on one; it lent {} decode replicas to prefill and {} prefill replicas to decode.",
+                    n("split"),
+                    n("prefill_on_decode_pool"),
+                    n("decode_on_prefill_pool"),
+                    n("colocated"),
+                    n("lent_to_prefill"),
+                    n("lent_to_decode"),
+                ));
+            }
             let c = &s["cluster"];
             let k = &s["tokens"];
             let kv = match s.get("disaggregation") {
@@ -370,6 +395,8 @@ fn the_book_comparison_is_generated() {
                 k.clone(),
             ));
         }
+        // The verdict compares the fixed pools with co-location.
+        rows.remove(1);
         // Equal cost: within 5% per hour.
         let (a, b) = (rows[0].2, rows[1].2);
         assert!((a - b).abs() <= 0.05 * a.max(b), "cost per hour {a} vs {b}");
@@ -399,7 +426,7 @@ fn the_book_comparison_is_generated() {
         ));
     }
     out.push('\n');
-    for v in verdicts {
+    for v in verdicts.into_iter().chain(mixed_notes) {
         out.push_str(&v);
         out.push_str("\n\n");
     }
@@ -412,5 +439,228 @@ fn the_book_comparison_is_generated() {
         old == out,
         "{} differs from what the program prints; regenerate with UPDATE_BOOK=1 cargo test --release --test it disagg",
         path.display()
+    );
+}
+
+/// `scenario` with SplitwiseSim's mixed pool, a threshold of `threshold` prompt tokens and
+/// `decode` decode replicas.
+fn mixed(threshold: u64, decode: u32) -> String {
+    scenario(&format!(
+        "policy = \"mixed-pool\"\nprompt_max_pending_batch_tokens = {threshold}"
+    ))
+    .replace(
+        "[service.disaggregated.decode]\nreplicas = 1",
+        &format!("[service.disaggregated.decode]\nreplicas = {decode}"),
+    )
+}
+
+fn row(rows: &[RequestRow], id: u64) -> &RequestRow {
+    rows.iter().find(|r| r.request.id.0 == id).unwrap()
+}
+
+fn served_by(row: &RequestRow) -> (u16, u32) {
+    match row.outcome {
+        Outcome::Completed { replica, .. } => (row.request.service, replica),
+        _ => panic!("not completed: {row:?}"),
+    }
+}
+
+#[test]
+fn mixed_pool_lends_a_decode_replica_to_a_saturated_prefill_pool_by_hand() {
+    // One prefill replica P0, three decode replicas D0..D2; threshold 1,500 prompt tokens.
+    // Three 1,000-token prompts at 1 s (A and B want 2 tokens, C 11), then E at 2 s.
+    //   A: P0 has no unprefilled tokens: prefill on P0; decode on the replica with the least KV
+    //      placed, D0 (all 0; the first). P0 starts its 110 ms step at once: first token at
+    //      1.110 s, cache on P0's link until 1.233070313 s, one 5 ms step on D0: 1.238070313 s.
+    //   B: P0 has 1,000 unprefilled tokens but no queue (A is running): taken, it waits for
+    //      A's step; decode on D1 (D0 has A's 1,002 tokens). Prefilled 1.110–1.220 s, its cache
+    //      waits for P0's link (1.233070313 s) and lands at 1.356140626 s; done 1.361140626 s.
+    //   C: P0 has B waiting and 2,000 unprefilled tokens: 2,000 + 1,000 > 1,500, refused; no
+    //      replica is lent yet. Decode on D2 (no KV placed). The decode pool lends the replica
+    //      with the fewest unprefilled tokens, D0, which prefills C in one 5 ms step (the
+    //      decode pool's step time): first token at 1.005 s; the cache crosses D0's link in
+    //      0.123070313 s (1.128070313 s); ten 5 ms steps on D2: done at 1.178070313 s.
+    //   D0 goes back to the decode pool when idle, once A has finished on it (1.238 s).
+    //   E (2 s, 1,000 tokens, 2 out): P0 again; decode on D0, back in its pool (all have 0
+    //      KV placed): prefilled 2.000–2.110 s, cache at 2.233070313 s, done at 2.238070313 s.
+    let (r, rows) = run(
+        &mixed(1500, 3),
+        vec![
+            record(1.0, 1000, 2),
+            record(1.0, 1000, 2),
+            record(1.0, 1000, 11),
+            record(2.0, 1000, 2),
+        ],
+    );
+    assert_eq!(rows.len(), 4);
+    let (a, b, c, e) = (row(&rows, 0), row(&rows, 1), row(&rows, 2), row(&rows, 3));
+    assert_eq!(times(a), (1_000_000_000, 1_110_000_000, 1_238_070_313));
+    assert_eq!(times(b), (1_110_000_000, 1_220_000_000, 1_361_140_626));
+    assert_eq!(times(c), (1_000_000_000, 1_005_000_000, 1_178_070_313));
+    assert_eq!(times(e), (2_000_000_000, 2_110_000_000, 2_238_070_313));
+    // Decoded where the policy placed them: (pool, replica), the decode pool being 1.
+    assert_eq!(served_by(a), (1, 0));
+    assert_eq!(served_by(b), (1, 1));
+    assert_eq!(served_by(c), (1, 2));
+    assert_eq!(served_by(e), (1, 0), "D0 went back to the decode pool");
+    let d = r.summary.disaggregation.as_ref().unwrap();
+    let m = d.mixed_pool.as_ref().expect("the mixed pool's counts");
+    assert_eq!(m.prompt_max_pending_batch_tokens, 1500);
+    assert_eq!((m.split, m.prefill_on_decode_pool), (4, 1));
+    assert_eq!((m.decode_on_prefill_pool, m.colocated), (0, 0));
+    assert_eq!((m.lent_to_prefill, m.lent_to_decode, m.returned), (1, 0, 1));
+    assert_eq!(d.kv_transfers, 4);
+    // The decode pool's entry counts C's prefill (at its first token) and the four decodes.
+    assert_eq!(r.summary.services[0].requests.completed, 3);
+    assert_eq!(r.summary.services[1].requests.completed, 5);
+}
+
+#[test]
+fn a_replica_lent_to_prefill_that_also_decodes_runs_the_request_whole_and_returns_when_idle() {
+    // Threshold 1,500, one replica per pool. A and B as above fill P0; C is refused by P0 and
+    // its decode goes to D0 (the only decode replica, which has room): D0 is lent for the
+    // prefill, and as the same replica decodes, C runs whole on D0 (mixed batching), in one
+    // 5 ms prefill step and ten 5 ms decode steps: first token 1.005 s, done 1.055 s. D0 then
+    // still has A's and B's decodes coming (their KV placed on it): it goes back once idle,
+    // after B, the last.
+    let (r, rows) = run(
+        &mixed(1500, 1),
+        vec![
+            record(1.0, 1000, 2),
+            record(1.0, 1000, 2),
+            record(1.0, 1000, 11),
+        ],
+    );
+    let c = row(&rows, 2);
+    assert_eq!(served_by(c), (1, 0));
+    assert_eq!(times(c), (1_000_000_000, 1_005_000_000, 1_055_000_000));
+    let m = r.summary.disaggregation.unwrap().mixed_pool.unwrap();
+    assert_eq!((m.split, m.colocated, m.colocated_fallback), (2, 1, 0));
+    assert_eq!((m.lent_to_prefill, m.returned), (1, 1));
+    // A and B decode on D0 as before (B's cache waits for P0's link).
+    assert_eq!(times(row(&rows, 0)).2, 1_238_070_313);
+    assert_eq!(times(row(&rows, 1)).2, 1_361_140_626);
+}
+
+#[test]
+fn mixed_pool_lends_a_prefill_replica_when_the_decode_pool_is_full() {
+    // The decode replica's KV cache holds 1,120 tokens (70 blocks of 16): a 1,000-token prompt
+    // with 200 output tokens does not fit (1,200 ≥ 1,120), so the prefill pool lends P0 to
+    // decode; P0 also prefills it, so it runs whole there: no transfer.
+    let text = mixed(8192, 1).replace(
+        "[service.disaggregated.decode.vllm.step_time]",
+        "[service.disaggregated.decode.vllm]\nnum_gpu_blocks = 70\n[service.disaggregated.decode.vllm.step_time]",
+    );
+    let (r, rows) = run(&text, vec![record(1.0, 1000, 200)]);
+    assert_eq!(served_by(&rows[0]), (0, 0));
+    let d = r.summary.disaggregation.unwrap();
+    assert_eq!(d.kv_transfers, 0);
+    let m = d.mixed_pool.unwrap();
+    assert_eq!((m.colocated, m.lent_to_decode, m.returned), (1, 1, 1));
+}
+
+#[test]
+fn mixed_pool_conserves_requests_and_is_deterministic() {
+    // A burst against a small threshold: replicas are lent both ways and come back.
+    let trace: Vec<TraceRecord> = (0..300)
+        .map(|i| {
+            record(
+                i as f64 * 0.01,
+                200 + (i * 37 % 1800) as u32,
+                1 + (i * 13 % 120) as u32,
+            )
+        })
+        .collect();
+    let text = mixed(2000, 2).replace(
+        "[service.disaggregated.prefill]\nreplicas = 1",
+        "[service.disaggregated.prefill]\nreplicas = 2",
+    );
+    let (a, ra) = run(&text, trace.clone());
+    let (b, rb) = run(&text, trace);
+    assert_eq!(
+        serde_json::to_string(&a.summary).unwrap(),
+        serde_json::to_string(&b.summary).unwrap()
+    );
+    assert_eq!(format!("{ra:?}"), format!("{rb:?}"));
+    let s = &a.summary;
+    assert_eq!((s.requests.completed, s.requests.dropped), (300, 0));
+    let d = s.disaggregation.as_ref().unwrap();
+    let m = d.mixed_pool.as_ref().unwrap();
+    // Every request took one path.
+    assert_eq!(m.split + m.colocated + d.prefill_only, 300);
+    assert_eq!(d.kv_transfers, m.split);
+    assert!(m.lent_to_prefill > 0, "{m:?}");
+    // The run drains: every lent replica went back.
+    assert_eq!(m.returned, m.lent_to_prefill + m.lent_to_decode);
+    // With short queues some requests are refused, at either phase: each leaves the policy's
+    // books (its replicas still go back once idle) and is counted once.
+    let (c, _) = run(
+        &text
+            .replace(
+                "[service.disaggregated.decode]\nreplicas = 2",
+                "[service.disaggregated.decode]\nreplicas = 2\nmax_queue_size = 1",
+            )
+            .replace(
+                "[service.disaggregated.prefill]\nreplicas = 2",
+                "[service.disaggregated.prefill]\nreplicas = 2\nmax_queue_size = 3",
+            ),
+        (0..300)
+            .map(|i| {
+                record(
+                    i as f64 * 0.01,
+                    200 + (i * 37 % 1800) as u32,
+                    2 + (i * 13 % 120) as u32,
+                )
+            })
+            .collect(),
+    );
+    let s = &c.summary;
+    assert!(s.requests.dropped > 0, "{:?}", s.requests);
+    assert_eq!(s.requests.completed + s.requests.dropped, 300);
+    let m = s
+        .disaggregation
+        .as_ref()
+        .unwrap()
+        .mixed_pool
+        .clone()
+        .unwrap();
+    assert_eq!(m.split + m.colocated, 300);
+    assert_eq!(m.returned, m.lent_to_prefill + m.lent_to_decode, "{m:?}");
+}
+
+#[test]
+fn mixed_pool_bad_input_is_a_located_error() {
+    let e = error(&scenario("policy = \"mixed_pool\""));
+    assert!(
+        e.starts_with("disagg-test.toml:")
+            && e.contains("key `service.disaggregated.policy`")
+            && e.contains("did you mean `mixed-pool`"),
+        "{e}"
+    );
+    let e = error(&mixed(0, 1));
+    assert!(
+        e.contains("key `service.disaggregated.prompt_max_pending_batch_tokens`")
+            && e.contains("above 0"),
+        "{e}"
+    );
+    let line = e.split(':').nth(1).unwrap().parse::<usize>().unwrap();
+    assert_eq!(
+        mixed(0, 1).lines().nth(line - 1).unwrap(),
+        "prompt_max_pending_batch_tokens = 0",
+        "{e}"
+    );
+    let e = error(&scenario("prompt_max_pending_batch_tokens = 100"));
+    assert!(e.contains("applies only to policy = \"mixed-pool\""), "{e}");
+    let e = error(&scenario(
+        "policy = \"mixed-pool\"\nmax_local_prefill_length = 100",
+    ));
+    assert!(
+        e.contains("key `service.disaggregated.max_local_prefill_length`"),
+        "{e}"
+    );
+    let e = error(&scenario("prompt_max_pending_batch_tokens = -1"));
+    assert!(
+        e.contains("service.disaggregated.prompt_max_pending_batch_tokens"),
+        "{e}"
     );
 }

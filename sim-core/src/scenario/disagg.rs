@@ -60,7 +60,30 @@ pub struct DisaggSpec {
     pub kv_bytes_per_token: f64,
     /// Where `link_bytes_per_s` comes from, for outputs.
     pub bandwidth_source: String,
+    /// How a request's phases find their replicas.
+    pub policy: DisaggPolicy,
 }
+
+/// How a disaggregated service places a request's prefill and decode (`policy`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DisaggPolicy {
+    /// Each pool's router picks among its own replicas (`"fixed-pools"`, the default).
+    FixedPools,
+    /// SplitwiseSim's mixed pool (`"mixed-pool"`): an overloaded pool borrows a replica of the
+    /// other, which returns when idle; with no replica for a phase, both run on one replica.
+    MixedPool {
+        /// A prefill replica with queued requests is refused a prompt that would take its
+        /// unprefilled prompt tokens above this (SplitwiseSim's `prompt_max_pending_batch_tokens`).
+        prompt_max_pending_batch_tokens: u64,
+    },
+}
+
+/// The values `policy` takes.
+const POLICIES: &[&str] = &["fixed-pools", "mixed-pool"];
+
+/// SplitwiseSim's default `prompt_max_pending_batch_tokens`
+/// (`configs/orchestrator_repo/schedulers/mixed_pool.yml`).
+pub const PROMPT_MAX_PENDING_BATCH_TOKENS: u64 = 8192;
 
 /// `[service.disaggregated]` as written.
 #[derive(Debug, Deserialize)]
@@ -72,6 +95,8 @@ struct RawDisagg {
     kv_transfer_bandwidth: Option<RawQuantity>,
     kv_transfer_latency: Option<String>,
     kv_bytes_per_token: Option<f64>,
+    policy: Option<String>,
+    prompt_max_pending_batch_tokens: Option<u64>,
 }
 
 /// Whether a single-form scenario table has `[service.disaggregated]`.
@@ -354,6 +379,47 @@ pub(super) fn validate(
         }
     };
     let max_local_prefill_length = raw.max_local_prefill_length.unwrap_or(0);
+    let policy = match raw.policy.as_deref() {
+        None | Some("fixed-pools") => {
+            if raw.prompt_max_pending_batch_tokens.is_some() {
+                return Err(err(
+                    "service.disaggregated.prompt_max_pending_batch_tokens",
+                    "applies only to policy = \"mixed-pool\": set it, or remove this key".into(),
+                ));
+            }
+            DisaggPolicy::FixedPools
+        }
+        Some("mixed-pool") => {
+            let t = raw
+                .prompt_max_pending_batch_tokens
+                .unwrap_or(PROMPT_MAX_PENDING_BATCH_TOKENS);
+            if t == 0 {
+                return Err(err(
+                    "service.disaggregated.prompt_max_pending_batch_tokens",
+                    "expected a number of prompt tokens above 0, found 0".into(),
+                ));
+            }
+            if max_local_prefill_length > 0 {
+                return Err(err(
+                    "service.disaggregated.max_local_prefill_length",
+                    "not available with policy = \"mixed-pool\", which places every prompt itself: remove it, or use policy = \"fixed-pools\"".into(),
+                ));
+            }
+            DisaggPolicy::MixedPool {
+                prompt_max_pending_batch_tokens: t,
+            }
+        }
+        Some(other) => {
+            let hint = super::error::closest(other, POLICIES)
+                .map_or(String::new(), |c| format!("; did you mean `{c}`?"));
+            return Err(err(
+                "service.disaggregated.policy",
+                format!(
+                    "unknown policy `{other}`: expected \"fixed-pools\" or \"mixed-pool\"{hint}"
+                ),
+            ));
+        }
+    };
     // The decode pool has no arrivals of its own: requests reach it from the prefill pool.
     second.traffic = super::TrafficSpec::Poisson { rate: 0.0 };
     second.tokens = None;
@@ -372,6 +438,7 @@ pub(super) fn validate(
         transfer_latency,
         kv_bytes_per_token,
         bandwidth_source,
+        policy,
     }));
     super::limits::check_cluster(&first).map_err(|(key, m)| err(&key, m))?;
     Ok(first)

@@ -26,7 +26,7 @@ pub mod vpa;
 
 pub use autoscaling::{AutoscalingSpec, ClusterAutoscalerSpec, Expander, MetricsSpec};
 pub use cluster::ClusterSpec;
-pub use disagg::DisaggSpec;
+pub use disagg::{DisaggPolicy, DisaggSpec};
 pub use error::ScenarioError;
 pub use failure::FailureSpec;
 pub use karpenter::KarpenterSpec;

@@ -84,6 +84,16 @@ impl Engine {
         }
     }
 
+    /// Tokens the replica's KV cache holds (0 for engines other than vLLM's continuous batching,
+    /// which a disaggregated service does not have).
+    #[inline]
+    pub fn kv_capacity_tokens(&self) -> u64 {
+        match self {
+            Engine::Vllm(v) => v.kv_capacity_tokens(),
+            Engine::Triton(_) | Engine::Static(_) | Engine::Splitwise(_) => 0,
+        }
+    }
+
     /// Admits a request another replica prefilled (see [`VllmEngine::admit_prefilled`]); only
     /// a vLLM engine with continuous batching can (validation sees to it).
     pub fn admit_prefilled(

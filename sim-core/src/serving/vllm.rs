@@ -532,6 +532,11 @@ impl VllmEngine {
         (self.used_blocks(), self.cfg.kv_blocks)
     }
 
+    /// Tokens the whole KV cache holds (its blocks × the block size).
+    pub fn kv_capacity_tokens(&self) -> u64 {
+        u64::from(self.cfg.kv_blocks) * u64::from(self.cfg.block_size)
+    }
+
     /// Writes the counts of the decode clock's sequences back, as of the clock's reading, and
     /// empties the clock. When the planned step scheduled them, each is left scheduled for its
     /// next token with the block that token needs, as the per-sequence path would have it.

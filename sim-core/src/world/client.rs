@@ -85,7 +85,11 @@ impl World {
     ) {
         let mut own = *r;
         if let Some(d) = &mut self.disagg {
-            d.forget(&mut own);
+            if let Some(held) = d.forget(&mut own) {
+                for slot in held {
+                    self.settle_lent(slot);
+                }
+            }
         }
         let r = &own;
         self.recorder.on_drop(r, self.now, reason, sink);

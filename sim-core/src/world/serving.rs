@@ -56,7 +56,18 @@ impl World {
         mut request: Request,
         sink: &mut S,
     ) {
+        let mut pin = None;
         let svc = match &mut self.disagg {
+            Some(d) if svc == super::disagg::PREFILL && d.is_mixed() => {
+                match self.place_mixed(&mut request) {
+                    Some((s, e)) => {
+                        pin = Some(e);
+                        s
+                    }
+                    // No Ready replica in either pool: the prefill pool's router finds none.
+                    None => svc,
+                }
+            }
             Some(d) if svc == super::disagg::PREFILL => d.route(&mut request),
             _ => svc,
         };
@@ -74,17 +85,30 @@ impl World {
         match self.pass_gate(svc, &request) {
             Ok(()) => {
                 self.client_sent(svc, &request);
-                self.dispatch(request, sink);
+                self.dispatch_to(request, pin, sink);
             }
             Err(reason) => self.client_refused(&request, reason, sink),
         }
     }
 
     /// Sends a request (or a client's retry) to a replica of its service.
+    #[inline]
     pub(super) fn dispatch<S: RequestSink>(&mut self, request: Request, sink: &mut S) {
+        self.dispatch_to(request, None, sink);
+    }
+
+    /// Sends a request to replica `pin` of its service when given (a replica a policy chose),
+    /// else to the one the service's router picks.
+    pub(super) fn dispatch_to<S: RequestSink>(
+        &mut self,
+        request: Request,
+        pin: Option<EngineId>,
+        sink: &mut S,
+    ) {
         let svc = ServiceId(u32::from(request.service));
         let sv = &mut self.svcs[svc.index()];
         let target = match &mut sv.router {
+            _ if pin.is_some() => pin,
             None => Some(EngineId(0)),
             Some(r) => r.pick(
                 super::kube::rollout::candidates(&mut sv.rollout, &self.kube, svc),
@@ -159,8 +183,11 @@ impl World {
                 // A prefill: its first token is out, the decode pool does the rest.
                 done += 1;
                 tokens += 1;
-                self.hand_off(c, sink);
+                self.hand_off(svc, c, sink);
                 continue;
+            }
+            if let Some(d) = &mut self.disagg {
+                d.finished(c.request.id.0);
             }
             if let Some(r) = &mut self.svcs[svc.index()].rollout {
                 r.on_completion(&self.kube, svc, &c);
@@ -200,7 +227,12 @@ impl World {
                 );
             }
         }
-        if sv.router.is_some() && q1 + s1 == 0 {
+        let idle = q1 + s1 == 0;
+        if idle && self.disagg.as_ref().is_some_and(|d| d.is_mixed()) {
+            self.settle_lent((svc, id));
+        }
+        let sv = &mut self.svcs[svc.index()];
+        if sv.router.is_some() && idle {
             let pod = self.kube.pod_at(svc, id);
             if self.kube.is_terminating(pod) {
                 self.pod_gone(pod, sink);
