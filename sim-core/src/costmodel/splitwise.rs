@@ -137,14 +137,15 @@ impl SplitwiseProfile {
                     format!("malformed CSV row: {e}"),
                 )
             })?;
-            let line = record.position().map_or(0, |p| line_at(text, p.byte()));
+            // Found only for an error: counting lines for every row is quadratic in the file.
+            let line = || record.position().map_or(0, |p| line_at(text, p.byte()));
             let get = |c: usize| record.get(idx[c]).unwrap_or("");
             let num = |c: usize| -> Result<f64, ProfileError> {
                 match get(c).parse::<f64>() {
                     Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
                     _ => Err(error(
                         file,
-                        Some(line),
+                        Some(line()),
                         Some(COLUMNS[c]),
                         format!("expected a number that is not negative, found `{}`", get(c)),
                     )),

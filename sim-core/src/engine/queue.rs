@@ -112,6 +112,25 @@ mod tests {
     }
 
     proptest! {
+        /// Pushes and pops interleaved pop what a sorted list of the pending (time, sequence)
+        /// pairs gives.
+        #[test]
+        fn interleaved_pops_match_a_sorted_list(ops in proptest::collection::vec((0u64..40, any::<bool>()), 0..400)) {
+            let mut q = EventQueue::new();
+            let mut pending: Vec<(u64, usize)> = Vec::new();
+            for (i, &(t, pop)) in ops.iter().enumerate() {
+                if pop {
+                    pending.sort();
+                    let want = (!pending.is_empty()).then(|| pending.remove(0));
+                    prop_assert_eq!(q.pop().map(|(t, e)| (t.0, e)), want);
+                } else {
+                    q.push(SimTime(t), i);
+                    pending.push((t, i));
+                }
+                prop_assert_eq!(q.len(), pending.len());
+            }
+        }
+
         #[test]
         fn pops_in_time_then_sequence_order(times in proptest::collection::vec(0u64..50, 0..200)) {
             let mut q = EventQueue::new();

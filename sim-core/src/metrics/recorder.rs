@@ -175,6 +175,9 @@ pub struct Recorder {
     busy: u32,
     /// Whether its gauge is the cluster's (nodes, CPU and GPU capacity), not one service's.
     cluster: bool,
+    /// Whether any of the gauge's node, CPU or GPU capacity figures is not zero (a cluster's
+    /// gauge only): integrating zeros adds nothing, so `integrate` skips them.
+    capacity: bool,
     tokens: Option<Box<TokenRecorder>>,
     tenants: Option<Box<TenantRecorder>>,
     /// Per-window statistics for windowed checks, when asked for.
@@ -260,6 +263,7 @@ impl Recorder {
             // Reserved for a typical run only: the row count comes from the input.
             rows: Vec::with_capacity(((horizon.0 / interval_len.0.max(1)) as usize + 1).min(4096)),
             cluster: true,
+            capacity: false,
         }
     }
 
@@ -278,6 +282,7 @@ impl Recorder {
     /// not report, is not recorded.
     pub fn for_service(mut self) -> Self {
         self.cluster = false;
+        self.capacity = false;
         self
     }
 
@@ -339,8 +344,8 @@ impl Recorder {
                 }
             }
         }
-        if self.cluster {
-            // A service's gauge has no nodes, CPU or GPU capacity: these areas stay zero.
+        if self.capacity {
+            // Zeros add nothing (a service's gauge has no nodes, CPU or GPU capacity).
             a.cpu_req += dt * g.cpu_requested as u128;
             a.cpu_alloc += dt * g.cpu_allocatable as u128;
             a.gpu_req += dt * g.gpu_requested as u128;
@@ -441,6 +446,15 @@ impl Recorder {
     /// Sets the cluster state from now on (call after [`Recorder::advance_to`] for the same time).
     pub fn set_cluster(&mut self, gauge: ClusterGauge) {
         self.pods_pending_max = self.pods_pending_max.max(gauge.pods_pending);
+        let g = &gauge;
+        self.capacity = self.cluster
+            && (u64::from(g.nodes)
+                | g.cpu_requested
+                | g.cpu_allocatable
+                | g.gpu_requested
+                | g.gpu_allocatable
+                | g.gpus_billed)
+                != 0;
         self.gauge = gauge;
     }
 

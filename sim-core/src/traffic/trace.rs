@@ -92,6 +92,9 @@ pub fn read_trace<R: Read>(
 /// `YYYY-MM-DD HH:MM:SS[.fraction]` (or with `T`), optionally followed by `Z` or a UTC offset
 /// `±HH:MM` (as in the Azure 2024 trace), to nanoseconds since 1970, UTC.
 pub fn parse_datetime_ns(s: &str) -> Option<u64> {
+    if let Some(plain) = plain_datetime_ns(s.as_bytes()) {
+        return plain;
+    }
     let (date, time) = s.split_once([' ', 'T'])?;
     let (time, offset_s): (&str, i64) = if let Some(t) = time.strip_suffix('Z') {
         (t, 0)
@@ -116,6 +119,66 @@ pub fn parse_datetime_ns(s: &str) -> Option<u64> {
     let hh: u64 = t.next()?.parse().ok()?;
     let mm: u64 = t.next()?.parse().ok()?;
     let ss: u64 = t.next()?.parse().ok()?;
+    if frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let frac_ns: u64 = if frac.is_empty() {
+        0
+    } else {
+        frac.parse::<u64>().ok()? * 10u64.pow(9 - frac.len() as u32)
+    };
+    datetime_ns(
+        [y, i64::from(m), i64::from(day)],
+        [hh, mm, ss],
+        frac_ns,
+        offset_s,
+    )
+}
+
+/// The layout of the Azure 2023 traces, `YYYY-MM-DD HH:MM:SS.f…` (or with `T`; one to nine
+/// fraction digits, or none and no point; no zone), read digit by digit: the value (or `None`
+/// for an invalid date) that [`parse_datetime_ns`]'s general reading gives; `None` for any other
+/// layout, which that reading handles.
+#[inline]
+fn plain_datetime_ns(b: &[u8]) -> Option<Option<u64>> {
+    if !(b.len() == 19 || (21..=29).contains(&b.len()))
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || (b[10] != b' ' && b[10] != b'T')
+        || b[13] != b':'
+        || b[16] != b':'
+        || (b.len() > 19 && b[19] != b'.')
+    {
+        return None;
+    }
+    let digits = |from: usize, to: usize| -> Option<u64> {
+        b[from..to].iter().try_fold(0u64, |n, &c| {
+            let d = c.wrapping_sub(b'0');
+            (d < 10).then_some(n * 10 + u64::from(d))
+        })
+    };
+    let (y, m, day) = (digits(0, 4)?, digits(5, 7)?, digits(8, 10)?);
+    let (hh, mm, ss) = (digits(11, 13)?, digits(14, 16)?, digits(17, 19)?);
+    let frac_ns = if b.len() > 19 {
+        digits(20, b.len())? * 10u64.pow(29 - b.len() as u32)
+    } else {
+        0
+    };
+    Some(datetime_ns(
+        [y as i64, m as i64, day as i64],
+        [hh, mm, ss],
+        frac_ns,
+        0,
+    ))
+}
+
+/// Nanoseconds since 1970, UTC, of a date, a time of day and an offset east of UTC, checked.
+fn datetime_ns(
+    [y, m, day]: [i64; 3],
+    [hh, mm, ss]: [u64; 3],
+    frac_ns: u64,
+    offset_s: i64,
+) -> Option<u64> {
     // Years from 1970 to 2500: nanoseconds since 1970 fit in 64 bits (to 2554).
     if !(1970..=2500).contains(&y) || !(1..=12).contains(&m) || hh > 23 || mm > 59 || ss > 60 {
         return None;
@@ -130,15 +193,7 @@ pub fn parse_datetime_ns(s: &str) -> Option<u64> {
     if !(1..=month_days).contains(&day) {
         return None;
     }
-    if frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let frac_ns: u64 = if frac.is_empty() {
-        0
-    } else {
-        frac.parse::<u64>().ok()? * 10u64.pow(9 - frac.len() as u32)
-    };
-    let days = days_from_civil(y, m, day);
+    let days = days_from_civil(y, m as u32, day as u32);
     if days < 0 {
         return None;
     }
@@ -184,6 +239,56 @@ pub fn parse_seconds_ns(s: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The digit-by-digit reading of the plain layout gives what the general reading gives (a
+    /// `Z` suffix sends the same time through the latter).
+    #[test]
+    fn plain_datetimes_read_as_the_general_reading() {
+        let cases = [
+            "2023-11-16 18:15:46.6805900",
+            "2023-11-16T18:15:46.680590012",
+            "2023-11-16 18:15:46.6",
+            "2023-11-16 18:15:46",
+            "2024-02-29 23:59:60.999999999",
+            "2023-02-29 00:00:00.1",
+            "2023-13-01 00:00:00.1",
+            "2023-00-01 00:00:00.1",
+            "2023-04-31 00:00:00",
+            "2023-04-00 00:00:00",
+            "2023-11-16 24:00:00.5",
+            "2023-11-16 23:60:00.5",
+            "2023-11-16 23:59:61",
+            "1969-12-31 23:59:59.9",
+            "1970-01-01 00:00:00.0",
+            "2500-12-31 23:59:59.999999999",
+            "2501-01-01 00:00:00",
+            "2023-1a-16 18:15:46.68",
+            "2023-11-16 18:15:46.6x",
+        ];
+        for s in cases {
+            assert_eq!(
+                parse_datetime_ns(s),
+                parse_datetime_ns(&format!("{s}Z")),
+                "{s}"
+            );
+        }
+        assert_eq!(
+            plain_datetime_ns(cases[0].as_bytes()),
+            Some(parse_datetime_ns(cases[0]))
+        );
+        for s in [
+            "2023-11-16 18:15:46.",
+            "2023-11-16 18:15:46.1234567890",
+            "2023-11-16 18:15",
+            "2023-1a-16 18:15:46.68",
+        ] {
+            assert!(plain_datetime_ns(s.as_bytes()).is_none(), "{s}");
+        }
+        assert_eq!(
+            parse_datetime_ns("2023-11-16 18:15:46.6805900"),
+            Some(1_700_158_546_680_590_000)
+        );
+    }
 
     #[test]
     fn azure_rows_relative_to_first() {

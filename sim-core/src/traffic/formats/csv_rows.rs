@@ -23,9 +23,13 @@ struct Col {
 }
 
 /// Rows of a CSV trace.
+///
+/// Rows are read as byte records and their fields trimmed when used: `csv::Trim::All` on a
+/// `StringRecord` allocates two records per row. What a row reads as, and the error for a row
+/// that is not UTF-8, are those of a `StringRecord` reader with `Trim::All`.
 pub(super) struct CsvRows<R: BufRead> {
     rdr: csv::Reader<R>,
-    record: csv::StringRecord,
+    record: csv::ByteRecord,
     file: String,
     time: Col,
     time_kind: TimeKind,
@@ -52,7 +56,7 @@ impl<R: BufRead> CsvRows<R> {
         let mut rdr = csv::ReaderBuilder::new()
             .has_headers(true)
             .flexible(false)
-            .trim(csv::Trim::All)
+            .trim(csv::Trim::Headers)
             .from_reader(reader);
         let headers = rdr
             .headers()
@@ -145,7 +149,7 @@ impl<R: BufRead> CsvRows<R> {
         };
         Ok(CsvRows {
             rdr,
-            record: csv::StringRecord::new(),
+            record: csv::ByteRecord::new(),
             file: file.to_string(),
             time,
             time_kind,
@@ -163,7 +167,42 @@ impl<R: BufRead> CsvRows<R> {
 
     /// The last row's time field, as written.
     pub(super) fn time_text(&self) -> String {
-        self.record.get(self.time.index).unwrap_or("").to_string()
+        self.field(self.time.index).to_string()
+    }
+
+    /// Field `index` of the last row, trimmed of whitespace as `csv::Trim::All` trims a
+    /// `StringRecord`'s fields; empty if the row has no such field.
+    #[inline]
+    fn field(&self, index: usize) -> &str {
+        self.record
+            .get(index)
+            .and_then(|f| std::str::from_utf8(f).ok())
+            .unwrap_or("")
+            .trim()
+    }
+
+    /// The error a `StringRecord` reader with `csv::Trim::All` reports for the last row, which
+    /// is not UTF-8 (read from `pos`): its fields are trimmed of ASCII whitespace first.
+    #[cold]
+    fn utf8_error(&self, pos: &csv::Position) -> TraceError {
+        let mut trimmed = self.record.clone();
+        trimmed.trim();
+        let (field, cause) = match csv::StringRecord::from_byte_record(trimmed) {
+            Err(e) => (e.utf8_error().field(), e.utf8_error().to_string()),
+            Ok(_) => (0, "invalid utf-8".to_string()),
+        };
+        TraceError {
+            file: self.file.clone(),
+            row: Some(pos.line()),
+            column: None,
+            message: format!(
+                "malformed CSV row: CSV parse error: record {} (line {}, field: {}, byte: {}): {cause}",
+                pos.record(),
+                pos.line(),
+                field,
+                pos.byte(),
+            ),
+        }
     }
 
     /// The time column's name.
@@ -172,7 +211,8 @@ impl<R: BufRead> CsvRows<R> {
     }
 
     pub(super) fn next_row(&mut self, labels: &mut Labels) -> Result<Option<Row>, TraceError> {
-        match self.rdr.read_record(&mut self.record) {
+        let pos = self.rdr.position().clone();
+        match self.rdr.read_byte_record(&mut self.record) {
             Ok(false) => return Ok(None),
             Ok(true) => {}
             Err(e) => {
@@ -184,6 +224,10 @@ impl<R: BufRead> CsvRows<R> {
                 })
             }
         }
+        let r = &self.record;
+        if !(r.as_slice().is_ascii() || r.iter().all(|f| std::str::from_utf8(f).is_ok())) {
+            return Err(self.utf8_error(&pos));
+        }
         let line = self.record.position().map_or(0, |p| p.line());
         let err = |col: &Col, message: String| TraceError {
             file: self.file.clone(),
@@ -191,7 +235,7 @@ impl<R: BufRead> CsvRows<R> {
             column: Some(col.name.clone()),
             message,
         };
-        let field = &self.record[self.time.index];
+        let field = self.field(self.time.index);
         let ns = match self.time_kind {
             TimeKind::DateTime => parse_datetime_ns(field),
             TimeKind::Decimal { exp } => parse_scaled(field, exp),
@@ -218,7 +262,7 @@ impl<R: BufRead> CsvRows<R> {
             match c {
                 None => Ok(0),
                 Some(col) => {
-                    let f = &self.record[col.index];
+                    let f = self.field(col.index);
                     f.parse::<u32>().map_err(|_| {
                         err(
                             col,
@@ -233,7 +277,7 @@ impl<R: BufRead> CsvRows<R> {
         let tenant = match self.labels.as_slice() {
             [] => 0,
             [one] => {
-                let v = &self.record[one.index];
+                let v = self.field(one.index);
                 labels.intern(v).map_err(|m| err(one, m))?
             }
             many => {
@@ -242,7 +286,11 @@ impl<R: BufRead> CsvRows<R> {
                     if i > 0 {
                         self.label_buf.push('/');
                     }
-                    self.label_buf.push_str(&self.record[c.index]);
+                    let v = self
+                        .record
+                        .get(c.index)
+                        .and_then(|f| std::str::from_utf8(f).ok());
+                    self.label_buf.push_str(v.unwrap_or("").trim());
                 }
                 labels
                     .intern(&self.label_buf)
@@ -297,5 +345,47 @@ mod tests {
         assert_eq!(parse_scaled("-1", 9), None);
         assert_eq!(parse_scaled("", 9), None);
         assert_eq!(parse_scaled("99999999999999999999", 9), None);
+    }
+
+    /// Fields trimmed on use, and the error for a row that is not UTF-8, are those of a
+    /// `StringRecord` reader with `csv::Trim::All`.
+    #[test]
+    fn reads_as_a_trimming_string_record_reader() {
+        let rows: [&[u8]; 5] = [
+            "  1.5 ,\t7 , 9\u{a0}\n".as_bytes(),
+            "2,\u{3000}8\u{3000},10\n".as_bytes(),
+            b"3, 4 \xff,5\n",
+            b"4,\x0b6,\xc3 \n",
+            b"  \xe2\x82 ,1,1\n",
+        ];
+        for row in rows {
+            let mut text = b"timestamp,prompt_tokens, output_tokens \n".to_vec();
+            text.extend_from_slice(row);
+            let mut ours =
+                CsvRows::new(&text[..], "t.csv", TraceFormat::Csv, &ColumnMap::default())
+                    .expect("header");
+            let got = ours.next_row(&mut Labels::default());
+            let mut reference = csv::ReaderBuilder::new()
+                .trim(csv::Trim::All)
+                .from_reader(&text[..]);
+            reference.headers().expect("header");
+            let mut record = csv::StringRecord::new();
+            match reference.read_record(&mut record) {
+                Ok(_) => {
+                    let row = got.expect("reads").expect("a row");
+                    assert_eq!(ours.time_text(), &record[0]);
+                    assert_eq!(row.prompt, record[1].parse::<u32>().unwrap_or(u32::MAX));
+                    assert_eq!(row.output, record[2].parse::<u32>().unwrap_or(u32::MAX));
+                }
+                Err(e) => {
+                    let err = match got {
+                        Err(err) => err,
+                        Ok(_) => panic!("expected an error for {row:?}"),
+                    };
+                    assert_eq!(err.message, format!("malformed CSV row: {e}"));
+                    assert_eq!(err.row, e.position().map(|p| p.line()));
+                }
+            }
+        }
     }
 }
