@@ -262,6 +262,27 @@ fn every_toml_example_in_the_book_runs() {
     assert!(n >= 30, "found only {n} TOML examples: is the book there?");
 }
 
+/// The benchmark scenarios the performance page describes (`benches/scenarios/`) stay valid:
+/// `capsim validate` accepts each (running them is the benchmark script's work, minutes long).
+#[test]
+fn every_benchmark_scenario_validates() {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("benches/scenarios"))
+        .expect("benches/scenarios/")
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 3, "{files:?}");
+    let perf = std::fs::read_to_string(root().join("book/src/performance.md")).unwrap();
+    for f in &files {
+        let name = f.file_name().unwrap().to_string_lossy();
+        assert!(perf.contains(&*name), "performance.md describes {name}");
+        let (code, stdout, stderr) = capsim_text(&["validate", &path_str(f)]);
+        assert_eq!(code, 0, "{name}: {stdout}{stderr}");
+    }
+}
+
 /// Every scenario or sweep file the book names under `scenarios/` exists and runs (a sweep whose
 /// `[[check]]`s fail on some points, as a cookbook sweep may, still counts as running).
 #[test]
