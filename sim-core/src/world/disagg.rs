@@ -229,6 +229,7 @@ impl World {
         match &mut sv.router {
             Some(r) => r.pick(
                 self.kube.ready(DECODE),
+                Some(self.kube.ready_version(DECODE)),
                 &sv.engines,
                 request.prefix,
                 request.adapter,
