@@ -404,6 +404,7 @@ impl World {
         match &mut sv.router {
             Some(r) => r.pick(
                 self.kube.ready(svc),
+                Some(self.kube.ready_version(svc)),
                 &sv.engines,
                 request.prefix,
                 request.adapter,

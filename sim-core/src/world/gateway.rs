@@ -103,8 +103,14 @@ impl World {
             let Some(router) = &mut sv.router else {
                 return;
             };
-            let Some(e) = router.pick(self.kube.ready(svc), &sv.engines, r.prefix, r.adapter)
-            else {
+            let version = Some(self.kube.ready_version(svc));
+            let Some(e) = router.pick(
+                self.kube.ready(svc),
+                version,
+                &sv.engines,
+                r.prefix,
+                r.adapter,
+            ) else {
                 return;
             };
             if let Some(l) = &mut sv.lora {

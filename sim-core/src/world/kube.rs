@@ -194,6 +194,9 @@ pub(super) struct Deployment {
     scale: Vec<(SimTime, u32)>,
     /// Engine slots of Ready pods, ascending.
     ready: Vec<EngineId>,
+    /// Bumped at each change of `ready` (through [`Deployment::ready_mut`]): a router's index
+    /// rebuilds when it moves.
+    ready_version: u64,
     /// The pod of each engine slot.
     slots: Vec<PodId>,
     /// Replicas of a shared queue (no pods); 0 behind a router.
@@ -216,6 +219,14 @@ pub(super) struct Deployment {
     /// USD per hour its bound pods' requests cost at their nodes' rates (`services.csv`'s
     /// `cost_usd_per_hour`).
     cost_rate_held: f64,
+}
+
+impl Deployment {
+    /// The Ready list, to change: bumps its version.
+    fn ready_mut(&mut self) -> &mut Vec<EngineId> {
+        self.ready_version += 1;
+        &mut self.ready
+    }
 }
 
 impl Kube {
@@ -308,6 +319,7 @@ impl Kube {
                     desired: svc.replicas,
                     scale: svc.scale.clone(),
                     ready: Vec::new(),
+                    ready_version: 0,
                     slots: Vec::new(),
                     shared_instances: if shared { svc.replicas } else { 0 },
                     shared_request: time_sliced.map_or(0, |(_, name)| {
@@ -595,6 +607,11 @@ impl Kube {
     /// Engine slots of a service's Ready replicas, ascending.
     pub(super) fn ready(&self, svc: ServiceId) -> &[EngineId] {
         &self.deps[svc.index()].ready
+    }
+
+    /// The version of `svc`'s Ready list: equal versions, equal lists.
+    pub(super) fn ready_version(&self, svc: ServiceId) -> u64 {
+        self.deps[svc.index()].ready_version
     }
 
     /// Pods starting or serving on `node`.
@@ -1147,7 +1164,7 @@ impl World {
         self.svcs[svc.index()]
             .gauges
             .pod_ready(slot.index(), self.now);
-        let ready = &mut self.kube.deps[svc.index()].ready;
+        let ready = self.kube.deps[svc.index()].ready_mut();
         let pos = ready.partition_point(|&x| x < slot);
         ready.insert(pos, slot);
         if let Some((node, g)) = self.kube.pods[pod.index()].share.gpu {
@@ -1292,7 +1309,7 @@ impl World {
                 }
                 let generation = p.generation;
                 let (svc, slot) = (p.svc, p.slot);
-                let ready = &mut self.kube.deps[svc.index()].ready;
+                let ready = self.kube.deps[svc.index()].ready_mut();
                 if let Ok(i) = ready.binary_search(&slot) {
                     ready.remove(i);
                 }
@@ -1339,7 +1356,7 @@ impl World {
         let k = &mut self.kube;
         let d = &mut k.deps[svc.index()];
         if let Ok(i) = d.ready.binary_search(&slot) {
-            d.ready.remove(i);
+            d.ready_mut().remove(i);
         }
         let req = creation_requests(&d.pod_req, &d.versions, version);
         k.quotas.release(d.service_ns, req);

@@ -110,12 +110,17 @@ impl World {
         let target = match &mut sv.router {
             _ if pin.is_some() => pin,
             None => Some(EngineId(0)),
-            Some(r) => r.pick(
-                super::kube::rollout::candidates(&mut sv.rollout, &self.kube, svc),
-                &sv.engines,
-                request.prefix,
-                request.adapter,
-            ),
+            Some(r) => {
+                let (candidates, version) =
+                    super::kube::rollout::candidates(&mut sv.rollout, &self.kube, svc);
+                r.pick(
+                    candidates,
+                    version,
+                    &sv.engines,
+                    request.prefix,
+                    request.adapter,
+                )
+            }
         };
         if let (Some(e), Some(l)) = (target, &mut sv.lora) {
             if request.adapter > 0 {
@@ -170,6 +175,9 @@ impl World {
         let engine = &mut sv.engines[e];
         let next = engine.advance(self.now, &mut self.done);
         let (q1, s1, b1) = (engine.queued(), engine.in_service(), engine.busy_units());
+        if let Some(r) = &mut sv.router {
+            r.touch(id, &sv.engines[e]);
+        }
         self.queued = self.queued + q1 - q0;
         self.in_service = self.in_service + s1 - s0;
         self.busy = self.busy + b1 - b0;
@@ -253,6 +261,9 @@ impl World {
         let engine = &mut sv.engines[e];
         let (q0, s0, b0) = (engine.queued(), engine.in_service(), engine.busy_units());
         engine.abort(&mut self.failed);
+        if let Some(r) = &mut sv.router {
+            r.touch(id, &sv.engines[e]);
+        }
         sv.gauges.update(e, self.now, (0, 0, 0), 0, 0);
         if let Some(pod) = self.time_sliced_pod(svc, id) {
             self.set_busy(pod, false);

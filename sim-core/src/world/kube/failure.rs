@@ -420,7 +420,7 @@ impl World {
         p.phase = PodPhase::Starting;
         p.generation = p.generation.wrapping_add(1);
         let (svc, slot) = (p.svc, p.slot);
-        let ready = &mut self.kube.deps[svc.index()].ready;
+        let ready = self.kube.deps[svc.index()].ready_mut();
         if let Ok(i) = ready.binary_search(&slot) {
             ready.remove(i);
         }

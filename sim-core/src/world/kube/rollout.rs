@@ -282,9 +282,9 @@ pub(in crate::world) fn candidates<'a>(
     rollout: &'a mut Option<Box<Rollouts>>,
     kube: &'a Kube,
     svc: ServiceId,
-) -> &'a [EngineId] {
+) -> (&'a [EngineId], Option<u64>) {
     let Some(r) = rollout.as_mut().filter(|r| r.splitting()) else {
-        return kube.ready(svc);
+        return (kube.ready(svc), Some(kube.ready_version(svc)));
     };
     let to_new = r.weight >= 1.0 || (r.weight > 0.0 && r.split_rng.random::<f64>() < r.weight);
     let current = r.current;
@@ -299,7 +299,7 @@ pub(in crate::world) fn candidates<'a>(
     if r.scratch.is_empty() {
         pick(!to_new, &mut r.scratch);
     }
-    &r.scratch
+    (&r.scratch, None)
 }
 
 impl World {

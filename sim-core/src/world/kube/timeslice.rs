@@ -215,7 +215,11 @@ impl World {
             let sv = &mut self.svcs[svc.index()];
             let engine = &mut sv.engines[e.index()];
             engine.set_time_share(now, share);
-            if engine.in_service() > 0 {
+            let busy = engine.in_service() > 0;
+            if let Some(r) = &mut sv.router {
+                r.touch(e, &sv.engines[e.index()]);
+            }
+            if busy {
                 let slot = &mut sv.wake[e.index()];
                 slot.generation = slot.generation.wrapping_add(1);
                 slot.at = Some(now);
