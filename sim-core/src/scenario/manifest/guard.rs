@@ -64,7 +64,7 @@ struct Guard {
 
 /// Longest field path recorded, in bytes: deeper fields are found at their nearest recorded
 /// parent, so a file of long keys nested deep cannot make the positions outgrow it many times.
-const MAX_PATH: usize = 1024;
+pub(super) const MAX_PATH: usize = 1024;
 
 /// What stands for a path that is not recorded (under a collection used as a key, or too long).
 const UNRECORDED: &str = "?";

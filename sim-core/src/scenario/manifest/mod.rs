@@ -421,26 +421,47 @@ impl Mapper<'_> {
             })
             .collect();
         if !left.is_empty() {
+            let mut listed = left[..left.len().min(MAX_LISTED)].join(", ");
+            if left.len() > MAX_LISTED {
+                listed.push_str(&format!(" and {} more", left.len() - MAX_LISTED));
+            }
             self.out.warnings.push(format!(
-                "{}: {}: fields not modelled (ignored): {}",
-                self.file,
-                self.label,
-                left.join(", ")
+                "{}: {}: fields not modelled (ignored): {listed}",
+                self.file, self.label,
             ));
         }
     }
 }
 
+/// The most fields not modelled that one warning names; the rest are counted.
+const MAX_LISTED: usize = 100;
+
 /// Every leaf path of a YAML tree (`a.b[0].c`); an empty mapping or sequence counts as a leaf.
+/// A key whose path would pass [`guard::MAX_PATH`] bytes is listed as `parent.…` (once per
+/// parent) and not descended into, so long keys nested deep cannot make the list outgrow the
+/// file many times.
 fn leaves(y: &Yaml, path: &str, out: &mut Vec<String>) {
+    let too_long = |extra: usize| path.len() + extra + 1 > guard::MAX_PATH;
     match y {
         Yaml::Hash(h) if !h.is_empty() => {
+            let mut cut = false;
             for (k, v) in h {
                 let k = k.as_str().map_or_else(|| format!("{k:?}"), str::to_string);
+                if too_long(k.len()) {
+                    if !cut {
+                        out.push(join(path, "…"));
+                        cut = true;
+                    }
+                    continue;
+                }
                 leaves(v, &join(path, &k), out);
             }
         }
         Yaml::Array(a) if !a.is_empty() => {
+            if too_long(22) {
+                out.push(format!("{path}[…]"));
+                return;
+            }
             for (i, v) in a.iter().enumerate() {
                 leaves(v, &format!("{path}[{i}]"), out);
             }
@@ -1090,6 +1111,30 @@ spec: {minAvailable: 1}
             t["service"]["resources"]["requests"]["nvidia.com/gpu"].as_str(),
             Some("1")
         );
+    }
+
+    /// Leaf paths stop at their parent past the path cap, and one warning names at most
+    /// `MAX_LISTED` fields, counting the rest.
+    #[test]
+    fn fields_not_modelled_are_listed_within_bounds() {
+        let long = "k".repeat(guard::MAX_PATH);
+        let doc =
+            &YamlLoader::load_from_str(&format!("a:\n  b: 1\n  {long}:\n    c: 2\n  d: [1, 2]\n"))
+                .unwrap()[0];
+        let mut out = Vec::new();
+        leaves(doc, "", &mut out);
+        assert_eq!(out, ["a.b", "a.…", "a.d[0]", "a.d[1]"]);
+        let mut notes = String::from("metadata:\n  name: inference-deployment\n  annotations:\n");
+        for i in 0..(MAX_LISTED + 7) {
+            notes.push_str(&format!("    note-{i:03}: x\n"));
+        }
+        let text = DEPLOY.replacen("metadata:\n  name: inference-deployment\n", &notes, 1);
+        let o = read_manifests(&[("m.yaml".into(), text)]).unwrap();
+        let w = &o.warnings[0];
+        assert!(w.contains("metadata.annotations.note-000, "), "{w}");
+        assert!(w.contains(&format!("note-{:03}", MAX_LISTED - 1)), "{w}");
+        assert!(!w.contains(&format!("note-{MAX_LISTED:03}")), "{w}");
+        assert!(w.ends_with(" and 8 more"), "{w}");
     }
 
     #[test]
