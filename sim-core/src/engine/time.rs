@@ -58,7 +58,7 @@ impl SimDuration {
     /// Seconds given as a float, rounded to the nearest nanosecond; negative and NaN give zero,
     /// and anything beyond the range saturates.
     pub fn from_secs_f64(s: f64) -> Self {
-        let ns = round(s * NANOS_PER_SEC as f64);
+        let ns = (s * NANOS_PER_SEC as f64).round();
         if ns.is_nan() || ns <= 0.0 {
             SimDuration(0)
         } else if ns >= u64::MAX as f64 {
@@ -229,80 +229,9 @@ pub fn parse_duration(text: &str) -> Result<SimDuration, DurationError> {
         .map_err(|_| DurationError(format!("duration \"{text}\" is too long")))
 }
 
-/// `x.round()` (half away from zero) without the library call that x86-64's baseline instruction
-/// set needs for it: the same value for every `f64`, the sign of zero included (a NaN stays a
-/// NaN). Step times and arrival times are rounded to nanoseconds with it on the hot path.
-#[inline]
-pub fn round(x: f64) -> f64 {
-    // From 2^52 on, every f64 is a whole number (and NaN and the infinities stay as they are).
-    if x.abs() < 4_503_599_627_370_496.0 {
-        let t = x as i64 as f64; // toward zero, exactly
-        let d = x - t; // exact
-        let r = if d >= 0.5 {
-            t + 1.0
-        } else if d <= -0.5 {
-            t - 1.0
-        } else {
-            t
-        };
-        r.copysign(x)
-    } else {
-        x
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// [`round`] is `f64::round`, bit for bit, on edge cases and on random bit patterns (NaN for
-    /// NaN).
-    #[test]
-    fn round_is_f64_round() {
-        let mut cases = vec![
-            0.0,
-            -0.0,
-            0.5,
-            -0.5,
-            1.5,
-            -1.5,
-            2.5,
-            -2.5,
-            0.49999999999999994,
-            -0.49999999999999994,
-            0.3,
-            -0.3,
-            4_503_599_627_370_495.5,
-            -4_503_599_627_370_495.5,
-            4_503_599_627_370_496.0,
-            9.007_199_254_740_993e15,
-            1e300,
-            -1e300,
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-            f64::NAN,
-            f64::MIN_POSITIVE,
-            1e19,
-            1.8446744073709552e19,
-            25_000_000.5,
-            6_499_999.999_999_999,
-        ];
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        for _ in 0..100_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            cases.push(f64::from_bits(x));
-            cases.push((x >> 11) as f64 / 1024.0);
-        }
-        for c in cases {
-            if c.is_nan() {
-                assert!(round(c).is_nan());
-            } else {
-                assert_eq!(round(c).to_bits(), c.round().to_bits(), "{c}");
-            }
-        }
-    }
 
     #[test]
     fn parses_common_forms() {

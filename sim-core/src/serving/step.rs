@@ -6,7 +6,6 @@
 //! allocating and step-time models stay cheap, pure functions.
 
 use crate::costmodel::{StepBatch, StepCost};
-use crate::engine::time::round;
 use crate::engine::SimDuration;
 
 /// A step-time model with explicit per-unit costs: `base + per_token × tokens + per_seq × seqs +
@@ -50,10 +49,10 @@ impl StepModel {
             }
             StepModel::Cost(c) => c.step_time(batch),
             StepModel::Scaled(m, f) => {
-                return SimDuration(round((m.step_time(batch).0 as f64) * f).max(1.0) as u64)
+                return SimDuration(((m.step_time(batch).0 as f64) * f).round().max(1.0) as u64)
             }
         };
-        SimDuration(round(secs * 1e9).max(1.0) as u64)
+        SimDuration((secs * 1e9).round().max(1.0) as u64)
     }
 }
 

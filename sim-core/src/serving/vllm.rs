@@ -769,7 +769,7 @@ impl VllmEngine {
         };
         let scale = |d: SimDuration| -> SimDuration {
             if self.share < 1.0 {
-                SimDuration(crate::engine::time::round(d.0 as f64 / self.share).max(1.0) as u64)
+                SimDuration((d.0 as f64 / self.share).round().max(1.0) as u64)
             } else {
                 d
             }

@@ -53,7 +53,7 @@ impl PoissonArrivals {
             let capacity = rate * (seg_end - now);
             if rate > 0.0 && capacity >= remaining {
                 now += remaining / rate;
-                let ns = crate::engine::time::round(now * NANOS_PER_SEC as f64);
+                let ns = (now * NANOS_PER_SEC as f64).round();
                 if ns >= u64::MAX as f64 {
                     return None;
                 }
