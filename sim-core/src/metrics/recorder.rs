@@ -332,7 +332,10 @@ impl Recorder {
         let g = &self.gauge;
         let a = &mut self.interval.areas;
         a.busy += dt * self.busy as u128;
-        a.gpus_held += g.gpus_held * dt as f64;
+        if g.gpus_held != 0.0 {
+            // Adding a zero area would change nothing.
+            a.gpus_held += g.gpus_held * dt as f64;
+        }
         if g.cost_usd_per_hour != 0.0 {
             let cost = g.cost_usd_per_hour * dt as f64 / 3.6e12;
             a.cost_usd += cost;

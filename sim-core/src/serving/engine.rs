@@ -34,6 +34,11 @@ pub trait ReplicaEngine {
     fn in_service(&self) -> u32;
     /// Execution units (model instances) currently busy.
     fn busy_units(&self) -> u32;
+    /// Requests waiting, requests executing and busy units, together.
+    #[inline]
+    fn state(&self) -> (u32, u32, u32) {
+        (self.queued(), self.in_service(), self.busy_units())
+    }
     /// Execution units in all.
     fn units(&self) -> u32;
     /// Batches started so far and the requests in them.
@@ -174,6 +179,10 @@ impl ReplicaEngine for Engine {
     #[inline]
     fn busy_units(&self) -> u32 {
         forward!(self, e => e.busy_units())
+    }
+    #[inline]
+    fn state(&self) -> (u32, u32, u32) {
+        forward!(self, e => e.state())
     }
     #[inline]
     fn units(&self) -> u32 {

@@ -424,7 +424,13 @@ impl<K: LoadKey> Index<K> {
         self.tree[j].key = key;
         while j > 1 {
             j >>= 1;
-            self.tree[j] = Self::combine(self.tree[2 * j], self.tree[2 * j + 1]);
+            let best = Self::combine(self.tree[2 * j], self.tree[2 * j + 1]);
+            let was = self.tree[j];
+            if best.pos == was.pos && best.key == was.key {
+                // Each node depends on its children only: nothing above changes either.
+                break;
+            }
+            self.tree[j] = best;
         }
     }
 

@@ -13,7 +13,12 @@ impl World {
         sv.pending = sv.source.next_arrival(after);
         if let Some(a) = sv.pending {
             if a.time < self.horizon {
-                self.queue.push(a.time, Event::Arrival { svc });
+                // The first service's arrivals (never two pending) skip the heap.
+                if svc.0 == 0 {
+                    self.queue.push_spare(a.time, Event::Arrival { svc });
+                } else {
+                    self.queue.push(a.time, Event::Arrival { svc });
+                }
             }
         }
     }
@@ -165,8 +170,7 @@ impl World {
     ) {
         let e = id.index();
         let shared = self.time_sliced_pod(svc, id);
-        let engine = &self.svcs[svc.index()].engines[e];
-        let (q0, s0, b0) = (engine.queued(), engine.in_service(), engine.busy_units());
+        let (q0, s0, b0) = self.svcs[svc.index()].engines[e].state();
         if let Some(pod) = shared {
             // A request admitted to an idle replica: its GPU is divided before it starts.
             self.set_busy(pod, q0 + s0 > 0);
@@ -174,7 +178,7 @@ impl World {
         let sv = &mut self.svcs[svc.index()];
         let engine = &mut sv.engines[e];
         let next = engine.advance(self.now, &mut self.done);
-        let (q1, s1, b1) = (engine.queued(), engine.in_service(), engine.busy_units());
+        let (q1, s1, b1) = engine.state();
         if let Some(r) = &mut sv.router {
             r.touch(id, &sv.engines[e]);
         }
@@ -184,34 +188,11 @@ impl World {
         sv.queued = sv.queued + q1 - q0;
         sv.in_service = sv.in_service + s1 - s0;
         sv.busy = sv.busy + b1 - b0;
-        let (mut done, mut tokens) = (0u64, 0u64);
-        let mut finished = std::mem::take(&mut self.done);
-        for c in finished.drain(..) {
-            if self.is_handoff(svc, &c) {
-                // A prefill: its first token is out, the decode pool does the rest.
-                done += 1;
-                tokens += 1;
-                self.hand_off(svc, c, sink);
-                continue;
-            }
-            if let Some(d) = &mut self.disagg {
-                d.finished(c.request.id.0);
-            }
-            if let Some(r) = &mut self.svcs[svc.index()].rollout {
-                r.on_completion(&self.kube, svc, &c);
-            }
-            done += 1;
-            tokens += c.request.output_tokens as u64;
-            self.svcs[svc.index()].output_tokens += c.request.output_tokens as u64;
-            if self.client_completed(svc, &c.request) {
-                self.recorder.on_completion(&c, sink);
-                let now = self.now;
-                if let Some(r) = self.svcs[svc.index()].recorder_at(now) {
-                    r.on_completion(&c, &mut crate::metrics::NoSink);
-                }
-            }
-        }
-        self.done = finished;
+        // Most advances finish nothing (a step boundary, or an arrival cutting a run).
+        let (done, tokens) = match self.done.is_empty() {
+            true => (0, 0),
+            false => self.finish_requests(svc, sink),
+        };
         if let Some(pod) = shared {
             self.set_busy(pod, q1 + s1 > 0);
         }
@@ -248,6 +229,42 @@ impl World {
         }
     }
 
+    /// Hands on the requests an engine of `svc` just finished (in `self.done`): a prefill to
+    /// the decode pool, a completion to the client and the recorders. Returns how many finished
+    /// and their output tokens.
+    #[inline(never)]
+    fn finish_requests<S: RequestSink>(&mut self, svc: ServiceId, sink: &mut S) -> (u64, u64) {
+        let (mut done, mut tokens) = (0u64, 0u64);
+        let mut finished = std::mem::take(&mut self.done);
+        for c in finished.drain(..) {
+            if self.is_handoff(svc, &c) {
+                // A prefill: its first token is out, the decode pool does the rest.
+                done += 1;
+                tokens += 1;
+                self.hand_off(svc, c, sink);
+                continue;
+            }
+            if let Some(d) = &mut self.disagg {
+                d.finished(c.request.id.0);
+            }
+            if let Some(r) = &mut self.svcs[svc.index()].rollout {
+                r.on_completion(&self.kube, svc, &c);
+            }
+            done += 1;
+            tokens += c.request.output_tokens as u64;
+            self.svcs[svc.index()].output_tokens += c.request.output_tokens as u64;
+            if self.client_completed(svc, &c.request) {
+                self.recorder.on_completion(&c, sink);
+                let now = self.now;
+                if let Some(r) = self.svcs[svc.index()].recorder_at(now) {
+                    r.on_completion(&c, &mut crate::metrics::NoSink);
+                }
+            }
+        }
+        self.done = finished;
+        (done, tokens)
+    }
+
     /// Stops engine `id` of service `svc` at once; its requests fail with `reason`.
     pub(super) fn abort_engine<S: RequestSink>(
         &mut self,
@@ -259,7 +276,7 @@ impl World {
         let e = id.index();
         let sv = &mut self.svcs[svc.index()];
         let engine = &mut sv.engines[e];
-        let (q0, s0, b0) = (engine.queued(), engine.in_service(), engine.busy_units());
+        let (q0, s0, b0) = engine.state();
         engine.abort(&mut self.failed);
         if let Some(r) = &mut sv.router {
             r.touch(id, &sv.engines[e]);
