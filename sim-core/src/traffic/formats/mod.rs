@@ -290,9 +290,183 @@ pub fn scan(stream: &mut dyn RecordStream) -> Result<TraceStats, TraceError> {
     Ok(st)
 }
 
+/// The records of a CSV trace (its rows after the header) as a CSV reader counts them, from its
+/// lines alone, without reading a field: a line ends at a line feed or a carriage return (alone
+/// or before a line feed), as the CSV reader's lines do, and blank lines are skipped, as it skips
+/// them. `None` when a record may span lines (the file has a quote) or the file starts with a
+/// byte order mark, so the caller reads it with [`scan`] instead. Whether the rows are valid is
+/// not looked at. Reads in blocks, in constant memory.
+pub fn count_plain_csv_records<R: std::io::Read>(mut reader: R) -> std::io::Result<Option<u64>> {
+    let mut buf = vec![0u8; 1 << 16];
+    // Lines with at least one byte, and whether the line being read has one yet.
+    let (mut lines, mut open, mut first) = (0u64, false, true);
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        let block = &buf[..n];
+        if memchr::memchr(b'"', block).is_some() || (first && block[0] == 0xEF) {
+            return Ok(None);
+        }
+        first = false;
+        let mut start = 0;
+        for end in memchr::memchr2_iter(b'\n', b'\r', block) {
+            lines += u64::from(open || end > start);
+            open = false;
+            start = end + 1;
+        }
+        open |= start < n;
+    }
+    lines += u64::from(open);
+    // The header is the first line with a byte.
+    Ok(lines.checked_sub(1))
+}
+
+/// What a [`Watched`] stream met: the end of its trace, or an error.
+#[derive(Debug, Default)]
+pub struct Watch {
+    ended: std::sync::atomic::AtomicBool,
+    error: std::sync::Mutex<Option<TraceError>>,
+}
+
+impl Watch {
+    /// Forgets what was met (a stream opened afresh).
+    pub fn reset(&self) {
+        self.ended
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+        *self.error.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    /// Whether the stream read to the end of its trace, without an error.
+    pub fn ended(&self) -> bool {
+        self.ended.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The error the stream stopped at, if any.
+    pub fn error(&self) -> Option<TraceError> {
+        self.error.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// A record stream that tells its [`Watch`] when it reaches the end of its trace or an error, so
+/// whoever opened it can tell afterwards whether every row was read and was sound.
+pub struct Watched {
+    inner: Box<dyn RecordStream>,
+    watch: std::sync::Arc<Watch>,
+}
+
+impl Watched {
+    /// Watches `inner` (resetting `watch`).
+    pub fn new(inner: Box<dyn RecordStream>, watch: std::sync::Arc<Watch>) -> Self {
+        watch.reset();
+        Watched { inner, watch }
+    }
+}
+
+impl RecordStream for Watched {
+    #[inline]
+    fn next_record(&mut self) -> Result<Option<TraceRecord>, TraceError> {
+        let r = self.inner.next_record();
+        match &r {
+            Ok(Some(_)) => {}
+            Ok(None) => self
+                .watch
+                .ended
+                .store(true, std::sync::atomic::Ordering::Relaxed),
+            Err(e) => {
+                let mut slot = self.watch.error.lock().unwrap_or_else(|e| e.into_inner());
+                slot.get_or_insert_with(|| e.clone());
+            }
+        }
+        r
+    }
+    fn labels(&self) -> &[String] {
+        self.inner.labels()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Counting lines gives the records a full read finds, wherever it may.
+    #[test]
+    fn plain_counts_match_a_full_read() {
+        let texts = [
+            "timestamp\n",
+            "timestamp",
+            "timestamp\n1\n2\n3\n",
+            "timestamp\n1\n2\n3",
+            "\n\ntimestamp\n\n1\n\n\n2\n\n",
+            "timestamp,prompt_tokens\n1,2\n 2 ,3\n",
+            "timestamp,prompt_tokens\n1,2\n\n3,4",
+            "timestamp\r\n1\r\n2\r\n",
+            "timestamp\r1\r2",
+            "timestamp\r\n\r\n1\r\r\n\n2\n\r3",
+        ];
+        for t in texts {
+            let full = TraceReader::new(
+                t.as_bytes(),
+                "t.csv",
+                TraceFormat::Csv,
+                &ColumnMap::default(),
+            )
+            .and_then(|mut r| scan(&mut r))
+            .map(|s| s.requests);
+            assert_eq!(
+                count_plain_csv_records(t.as_bytes()).unwrap(),
+                Some(full.unwrap()),
+                "{t:?}"
+            );
+        }
+        // Quotes (a record may span lines) and a byte order mark are left to the full read.
+        for t in [
+            "timestamp\n\"1\"\n",
+            "timestamp,prompt_tokens\n1,\"2\n3\"\n",
+            "\u{feff}timestamp\n1\n",
+        ] {
+            assert_eq!(
+                count_plain_csv_records(t.as_bytes()).unwrap(),
+                None,
+                "{t:?}"
+            );
+        }
+        // Blocks end anywhere: a line split over two reads counts once.
+        let long = format!("timestamp\r\n{}\r\n\n{}", "1".repeat(70_000), "2".repeat(3));
+        assert_eq!(count_plain_csv_records(long.as_bytes()).unwrap(), Some(2));
+    }
+
+    /// A watched stream says whether it read to the end, or the error it stopped at.
+    #[test]
+    fn watched_streams_report_the_end_or_the_error() {
+        let open = |text: &'static str| {
+            Box::new(
+                TraceReader::new(
+                    text.as_bytes(),
+                    "t.csv",
+                    TraceFormat::Csv,
+                    &ColumnMap::default(),
+                )
+                .unwrap(),
+            ) as Box<dyn RecordStream>
+        };
+        let watch = std::sync::Arc::new(Watch::default());
+        let mut w = Watched::new(open("timestamp\n1\n2\n"), watch.clone());
+        assert!(w.next_record().unwrap().is_some());
+        assert!(!watch.ended());
+        assert!(w.next_record().unwrap().is_some());
+        assert!(w.next_record().unwrap().is_none());
+        assert!(watch.ended() && watch.error().is_none());
+        let mut w = Watched::new(open("timestamp\n1\nsoon\n"), watch.clone());
+        assert!(!watch.ended());
+        assert!(w.next_record().unwrap().is_some());
+        let e = w.next_record().unwrap_err();
+        assert_eq!(watch.error(), Some(e));
+        assert!(!watch.ended());
+    }
 
     #[test]
     fn mooncake_rows_expose_hash_ids() {
