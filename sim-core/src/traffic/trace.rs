@@ -180,7 +180,16 @@ fn plain_datetime_ns(b: &[u8]) -> Option<Option<u64>> {
 pub(crate) struct PlainDateTimes {
     /// `YYYY-MM-DD HH` (or with `T`) of the last valid time read, and the seconds from 1970 to
     /// the start of that hour.
-    hour: Option<([u8; 13], u64)>,
+    /// (Bytes 0–7 and 5–12 of it as two words, for a comparison in two loads.)
+    hour: Option<((u64, u64), u64)>,
+}
+
+/// Bytes `at..at + 8` of `b` as a little-endian word (`b` must hold them).
+#[inline]
+fn word(b: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(w)
 }
 
 impl PlainDateTimes {
@@ -190,7 +199,7 @@ impl PlainDateTimes {
         if let Some((key, base)) = &self.hour {
             let n = b.len();
             if (n == 19 || (21..=29).contains(&n))
-                && b[..13] == key[..]
+                && (word(b, 0), word(b, 5)) == *key
                 && b[13] == b':'
                 && b[16] == b':'
                 && (n == 19 || b[19] == b'.')
@@ -237,8 +246,7 @@ impl PlainDateTimes {
                     .fold(0u64, |n, &c| n * 10 + u64::from(c - b'0'))
             };
             let days = days_from_civil(d(0, 4) as i64, d(5, 7) as u32, d(8, 10) as u32);
-            let mut key = [0u8; 13];
-            key.copy_from_slice(&b[..13]);
+            let key = (word(b, 0), word(b, 5));
             self.hour = Some((key, days as u64 * 86_400 + d(11, 13) * 3_600));
         }
         r

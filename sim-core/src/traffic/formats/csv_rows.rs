@@ -204,6 +204,47 @@ impl<R: BufRead> CsvRows<R> {
         }
     }
 
+    /// The error for the last row (at `line`), whose time does not read.
+    #[cold]
+    fn time_error(&self, line: u64) -> TraceError {
+        let field = self.field(self.time.index);
+        let expected = match self.time_kind {
+            TimeKind::DateTime => {
+                "a date-time like `2023-11-16 18:17:03.9799600` (optionally with `+00:00`)"
+                    .to_string()
+            }
+            TimeKind::Decimal { exp } => format!(
+                "{} from the start, a number that is not negative",
+                match exp {
+                    9 => "seconds",
+                    6 => "milliseconds",
+                    3 => "microseconds",
+                    _ => "nanoseconds",
+                }
+            ),
+        };
+        TraceError {
+            file: self.file.clone(),
+            row: Some(line),
+            column: Some(self.time.name.clone()),
+            message: format!("expected {expected}, found `{field}`"),
+        }
+    }
+
+    /// The error for the last row (at `line`), whose token count in `col` does not read.
+    #[cold]
+    fn tokens_error(&self, col: &Col, line: u64) -> TraceError {
+        TraceError {
+            file: self.file.clone(),
+            row: Some(line),
+            column: Some(col.name.clone()),
+            message: format!(
+                "expected a whole number of tokens, found `{}`",
+                self.field(col.index)
+            ),
+        }
+    }
+
     /// The time column's name.
     pub(super) fn time_column(&self) -> &str {
         &self.time.name
@@ -244,37 +285,17 @@ impl<R: BufRead> CsvRows<R> {
                 }
             }
             TimeKind::Decimal { exp } => parse_scaled(self.field(self.time.index), exp),
-        }
-        .ok_or_else(|| {
-            let field = self.field(self.time.index);
-            let expected = match self.time_kind {
-                TimeKind::DateTime => {
-                    "a date-time like `2023-11-16 18:17:03.9799600` (optionally with `+00:00`)"
-                        .to_string()
-                }
-                TimeKind::Decimal { exp } => format!(
-                    "{} from the start, a number that is not negative",
-                    match exp {
-                        9 => "seconds",
-                        6 => "milliseconds",
-                        3 => "microseconds",
-                        _ => "nanoseconds",
-                    }
-                ),
-            };
-            err(&self.time, format!("expected {expected}, found `{field}`"))
-        })?;
+        };
+        let Some(ns) = ns else {
+            return Err(self.time_error(line));
+        };
         let tokens = |c: &Option<Col>| -> Result<u32, TraceError> {
             match c {
                 None => Ok(0),
-                Some(col) => parse_u32(record_field_bytes(&self.record, col.index, ascii))
-                    .ok_or_else(|| {
-                        let f = self.field(col.index);
-                        err(
-                            col,
-                            format!("expected a whole number of tokens, found `{f}`"),
-                        )
-                    }),
+                Some(col) => match parse_u32(record_field_bytes(&self.record, col.index, ascii)) {
+                    Some(n) => Ok(n),
+                    None => Err(self.tokens_error(col, line)),
+                },
             }
         };
         let prompt = tokens(&self.prompt)?;

@@ -42,6 +42,18 @@ impl<R> LineLimit<R> {
 impl<R: std::io::Read> std::io::Read for LineLimit<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
+        if self.since_newline + n <= MAX_LINE_BYTES {
+            // No line can pass the limit here: count lines and keep the last one's length.
+            let read = &buf[..n];
+            match memchr::memrchr(b'\n', read) {
+                Some(last) => {
+                    self.line += memchr::memchr_iter(b'\n', read).count() as u64;
+                    self.since_newline = n - last - 1;
+                }
+                None => self.since_newline += n,
+            }
+            return Ok(n);
+        }
         // Line by line (memchr), not byte by byte: the same counts and the same error.
         let mut rest = &buf[..n];
         loop {
@@ -298,8 +310,9 @@ pub fn scan(stream: &mut dyn RecordStream) -> Result<TraceStats, TraceError> {
 /// not looked at. Reads in blocks, in constant memory.
 pub fn count_plain_csv_records<R: std::io::Read>(mut reader: R) -> std::io::Result<Option<u64>> {
     let mut buf = vec![0u8; 1 << 16];
-    // Lines with at least one byte, and whether the line being read has one yet.
-    let (mut lines, mut open, mut first) = (0u64, false, true);
+    // Lines with at least one byte, and whether the last byte read ended a line (the file's
+    // start counts as one).
+    let (mut lines, mut after_end, mut first) = (0u64, true, true);
     loop {
         let n = match reader.read(&mut buf) {
             Ok(0) => break,
@@ -312,17 +325,41 @@ pub fn count_plain_csv_records<R: std::io::Read>(mut reader: R) -> std::io::Resu
             return Ok(None);
         }
         first = false;
-        let mut start = 0;
-        for end in memchr::memchr2_iter(b'\n', b'\r', block) {
-            lines += u64::from(open || end > start);
-            open = false;
-            start = end + 1;
-        }
-        open |= start < n;
+        lines += line_starts(block, &mut after_end);
     }
-    lines += u64::from(open);
     // The header is the first line with a byte.
     Ok(lines.checked_sub(1))
+}
+
+/// Bytes of `block` that start a line: neither a line feed nor a carriage return, and first in
+/// the file or after one of those (`after_end` says whether the byte before `block` was; it is
+/// left saying so of `block`'s last byte). Eight bytes at a time.
+fn line_starts(block: &[u8], after_end: &mut bool) -> u64 {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    // The high bit of each byte of `v` that is zero, exactly (no carries between bytes).
+    let zero = |v: u64| !(((v & !HI).wrapping_add(!HI)) | v) & HI;
+    let mut count = 0u64;
+    // The high bit of byte 0 set when the byte before is a line end.
+    let mut carry = if *after_end { 0x80 } else { 0 };
+    let mut words = block.chunks_exact(8);
+    for w in &mut words {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(w);
+        let v = u64::from_le_bytes(b);
+        let ends = zero(v ^ (LO * u64::from(b'\n'))) | zero(v ^ (LO * u64::from(b'\r')));
+        let before = (ends << 8) | carry;
+        count += u64::from((!ends & HI & before).count_ones());
+        carry = ends >> 56;
+    }
+    let mut end = carry != 0;
+    for &c in words.remainder() {
+        let is_end = c == b'\n' || c == b'\r';
+        count += u64::from(!is_end && end);
+        end = is_end;
+    }
+    *after_end = end;
+    count
 }
 
 /// What a [`Watched`] stream met: the end of its trace, or an error.
@@ -434,9 +471,55 @@ mod tests {
                 "{t:?}"
             );
         }
+        // Eight bytes at a time as byte by byte, from any offset and either state before.
+        let bytes: Vec<u8> = (0..2_000u32)
+            .map(|i| [b'a', b'\n', b'\r', b'x', b','][(i * i % 7 + i / 3) as usize % 5])
+            .collect();
+        for from in 0..20 {
+            for before in [false, true] {
+                let block = &bytes[from..];
+                let mut end = before;
+                let mut slow = 0;
+                for &c in block {
+                    let is_end = c == b'\n' || c == b'\r';
+                    slow += u64::from(!is_end && end);
+                    end = is_end;
+                }
+                let mut after = before;
+                assert_eq!(line_starts(block, &mut after), slow, "{from} {before}");
+                assert_eq!(after, end);
+            }
+        }
         // Blocks end anywhere: a line split over two reads counts once.
         let long = format!("timestamp\r\n{}\r\n\n{}", "1".repeat(70_000), "2".repeat(3));
         assert_eq!(count_plain_csv_records(long.as_bytes()).unwrap(), Some(2));
+    }
+
+    /// The line limit refuses the first line past [`MAX_LINE_BYTES`], naming it, however the
+    /// reads split the file (counting whole reads at once where no line can pass the limit).
+    #[test]
+    fn line_limit_names_the_first_long_line() {
+        use std::io::Read;
+        let ok = "a".repeat(MAX_LINE_BYTES);
+        let long = "b".repeat(MAX_LINE_BYTES + 1);
+        for chunk in [1000, 8192, 70_000, 3 << 20] {
+            let read_all = |text: &str| {
+                let mut r = LineLimit::new(text.as_bytes());
+                let mut buf = vec![0u8; chunk];
+                loop {
+                    match r.read(&mut buf) {
+                        Ok(0) => return Ok(r.line),
+                        Ok(_) => {}
+                        Err(e) => return Err(e.to_string()),
+                    }
+                }
+            };
+            assert_eq!(read_all(&format!("x\n\n{ok}\ny\n{ok}")), Ok(5), "{chunk}");
+            let e = read_all(&format!("x\n{ok}\n\n{long}\n{long}")).unwrap_err();
+            assert!(e.starts_with("line 4 is longer than"), "{chunk}: {e}");
+            let e = read_all(&long).unwrap_err();
+            assert!(e.starts_with("line 1 is longer than"), "{chunk}: {e}");
+        }
     }
 
     /// A watched stream says whether it read to the end, or the error it stopped at.
