@@ -316,8 +316,7 @@ fn load_inputs_checking(
     }
     // The gateway's traces last (validation refuses its one-per-run inputs).
     if let Some(g) = &scenario.gateway {
-        let (mut one, c) =
-            load_service_inputs(&g.view, base, shown, text, deferred.as_deref_mut())?;
+        let (mut one, c) = load_service_inputs(&g.view, base, shown, text, deferred)?;
         inputs.feeds.append(&mut one.feeds);
         checks.extend(c);
     }
