@@ -33,7 +33,7 @@ pub fn run_variants(
         let dir = out.join("policies").join(&name);
         super::output::refuse_inputs_in(&dir, &loaded.files)?;
         // A variant may replay other traces: its estimate counts generated requests only.
-        let result = run_one(args, &s, inputs, None, &dir)?;
+        let result = run_one(args, &s, inputs, None, &[], &dir)?;
         rows.push((name, result.summary));
     }
     let mut staged = Staged::new();

@@ -10,7 +10,7 @@ use sim_core::scenario::{EngineSpec, ScenarioError, TokenSpec, TrafficSpec};
 use sim_core::serving::StepModel;
 use sim_core::traffic::formats::rates::{read_genai_qps, read_servegen};
 use sim_core::traffic::formats::LineLimit;
-use sim_core::traffic::formats::{scan, RecordStream};
+use sim_core::traffic::formats::{count_plain_csv_records, scan, RecordStream, Watch, Watched};
 use sim_core::traffic::read_mooncake;
 use sim_core::traffic::{read_trace, OpenTrace, TraceError, TraceFeed, TraceReader};
 use sim_core::{parse_scenario_with, Inputs, Scenario};
@@ -45,6 +45,34 @@ pub struct Loaded {
     pub files: Vec<InputFile>,
     /// What the manifests hold that is not modelled.
     pub warnings: Vec<String>,
+    /// Per-request traces whose rows the run checks as it reads them ([`load_for_run`]), in the
+    /// order they were named: [`DeferredTrace::finish`] each after the run, before any output.
+    pub deferred: Vec<DeferredTrace>,
+}
+
+/// A per-request trace whose rows are checked by the run that replays it instead of by a pass
+/// of their own before it: [`load_for_run`] reads its header (and rows until one has token counts,
+/// where the engine needs them) and counts its rows from its lines, and the run's reading reports
+/// the first bad row here. A run that read through the whole trace has then checked every row
+/// once; one that stopped before its end (its horizon or `traffic.end`) has the trace read
+/// through here, as the pass before the run would have.
+pub struct DeferredTrace {
+    open: OpenTrace,
+    watch: Arc<Watch>,
+}
+
+impl DeferredTrace {
+    /// The trace's first bad row (the error a pass before the run would have refused it with),
+    /// or `Ok` when every row is sound.
+    pub fn finish(&self) -> Result<(), TraceError> {
+        if let Some(e) = self.watch.error() {
+            return Err(e);
+        }
+        if self.watch.ended() {
+            return Ok(());
+        }
+        scan((self.open)()?.as_mut()).map(drop)
+    }
 }
 
 /// One file a run reads, for provenance.
@@ -65,6 +93,27 @@ pub fn load_with(
     path: &Path,
     manifests: &[std::path::PathBuf],
     sets: &[String],
+) -> Result<Loaded, CliError> {
+    load_checking(path, manifests, sets, false)
+}
+
+/// [`load_with`] for `capsim run` of one scenario: per-request CSV traces are not read through
+/// before the run but checked by the run's own reading of them ([`DeferredTrace`]; the caller
+/// finishes [`Loaded::deferred`] before writing anything), so the run reads each trace once. A
+/// scenario with `[[policy]]` variants is checked as [`load_with`] checks it.
+pub fn load_for_run(
+    path: &Path,
+    manifests: &[std::path::PathBuf],
+    sets: &[String],
+) -> Result<Loaded, CliError> {
+    load_checking(path, manifests, sets, true)
+}
+
+fn load_checking(
+    path: &Path,
+    manifests: &[std::path::PathBuf],
+    sets: &[String],
+    defer: bool,
 ) -> Result<Loaded, CliError> {
     let shown = path.display().to_string();
     let text = crate::cli::read_text(path)
@@ -107,7 +156,17 @@ pub fn load_with(
     if scenario.name.is_empty() {
         scenario.name = stem.clone();
     }
-    let (inputs, checks) = load_inputs_with_stats(&scenario, base, &shown, &text)?;
+    // Variants run through their own path, which checks traces before running: defer only
+    // without them (and when they parse; their errors come after the trace's, as before).
+    let defer = defer && parse_variants(&text, &shown, &catalog).is_ok_and(|v| v.is_empty());
+    let mut deferred = Vec::new();
+    let (inputs, checks) = load_inputs_checking(
+        &scenario,
+        base,
+        &shown,
+        &text,
+        defer.then_some(&mut deferred),
+    )?;
     let trace_requests = (!checks.is_empty()).then(|| checks.iter().map(|c| c.requests).sum());
     let mut variants = Vec::new();
     for v in parse_variants(&text, &shown, &catalog).map_err(input)? {
@@ -137,6 +196,7 @@ pub fn load_with(
         trace_requests,
         files,
         warnings: overlay.warnings,
+        deferred,
     })
 }
 
@@ -224,8 +284,20 @@ pub fn load_inputs_with_stats(
     shown: &str,
     text: &str,
 ) -> Result<(Inputs, Vec<TraceCheck>), CliError> {
+    load_inputs_checking(scenario, base, shown, text, None)
+}
+
+/// [`load_inputs_with_stats`], with per-request CSV traces' rows left to the run to check when
+/// `deferred` is given (each such trace is added to it).
+fn load_inputs_checking(
+    scenario: &Scenario,
+    base: &Path,
+    shown: &str,
+    text: &str,
+    mut deferred: Option<&mut Vec<DeferredTrace>>,
+) -> Result<(Inputs, Vec<TraceCheck>), CliError> {
     if scenario.others.is_empty() && scenario.gateway.is_none() {
-        return load_service_inputs(scenario, base, shown, text);
+        return load_service_inputs(scenario, base, shown, text, deferred);
     }
     // Several services: each one's traces in service order (the world hands them out so); the
     // one-per-run inputs (a token sample, prefix ids, a measured profile) are the first
@@ -233,7 +305,7 @@ pub fn load_inputs_with_stats(
     let mut inputs = Inputs::default();
     let mut checks = Vec::new();
     for (i, v) in scenario.services().enumerate() {
-        let (mut one, c) = load_service_inputs(v, base, shown, text)?;
+        let (mut one, c) = load_service_inputs(v, base, shown, text, deferred.as_deref_mut())?;
         inputs.feeds.append(&mut one.feeds);
         checks.extend(c);
         if i == 0 {
@@ -244,7 +316,7 @@ pub fn load_inputs_with_stats(
     }
     // The gateway's traces last (validation refuses its one-per-run inputs).
     if let Some(g) = &scenario.gateway {
-        let (mut one, c) = load_service_inputs(&g.view, base, shown, text)?;
+        let (mut one, c) = load_service_inputs(&g.view, base, shown, text, deferred)?;
         inputs.feeds.append(&mut one.feeds);
         checks.extend(c);
     }
@@ -275,6 +347,7 @@ fn load_service_inputs(
     base: &Path,
     shown: &str,
     text: &str,
+    mut deferred: Option<&mut Vec<DeferredTrace>>,
 ) -> Result<(Inputs, Vec<TraceCheck>), CliError> {
     let mut inputs = Inputs::default();
     let mut checks = Vec::new();
@@ -397,8 +470,26 @@ fn load_service_inputs(
             })
         };
         open_file(&full).map_err(open_err)?;
-        let stats = scan(open().map_err(bad)?.as_mut()).map_err(bad)?;
-        if vllm && needs_tokens.get(i).copied().unwrap_or(false) && !stats.has_tokens {
+        let needs = vllm && needs_tokens.get(i).copied().unwrap_or(false);
+        let (requests, has_tokens, open) = match deferred.as_deref_mut() {
+            Some(deferred) if format != TraceFormat::Mooncake => {
+                let (requests, has_tokens) = quick_stats(&open, &full, needs).map_err(bad)?;
+                let watch = Arc::new(Watch::default());
+                deferred.push(DeferredTrace {
+                    open: open.clone(),
+                    watch: watch.clone(),
+                });
+                let watched: OpenTrace = Arc::new(move || {
+                    Ok(Box::new(Watched::new(open()?, watch.clone())) as Box<dyn RecordStream>)
+                });
+                (requests, has_tokens, watched)
+            }
+            _ => {
+                let stats = scan(open().map_err(bad)?.as_mut()).map_err(bad)?;
+                (stats.requests, stats.has_tokens, open)
+            }
+        };
+        if needs && !has_tokens {
             let message = format!(
                 "the vllm engine needs token counts, but the trace `{trace_shown}` has none \
                  (expected `prompt_tokens` and `output_tokens` columns): add them, or draw counts \
@@ -410,7 +501,7 @@ fn load_service_inputs(
         }
         checks.push(TraceCheck {
             named: trace.to_string(),
-            requests: stats.requests,
+            requests,
         });
         inputs.feeds.push(TraceFeed::Stream(open));
     }
@@ -445,6 +536,41 @@ fn load_service_inputs(
         }
     }
     Ok((inputs, checks))
+}
+
+/// The records of the trace `open` reads (at `full`) and, where `needs_tokens`, whether a row
+/// has output token counts (else `false`), as [`scan`] finds them for a trace whose rows the run
+/// checks: the header is read (a missing column fails here), rows are read until one has token
+/// counts, and the rest are counted from the file's lines ([`count_plain_csv_records`]), or, for
+/// a file whose lines and records may differ, read as `scan` reads them.
+fn quick_stats(
+    open: &OpenTrace,
+    full: &Path,
+    needs_tokens: bool,
+) -> Result<(u64, bool), TraceError> {
+    let mut stream = open()?;
+    let mut has_tokens = false;
+    if needs_tokens {
+        let mut rows = 0u64;
+        loop {
+            match stream.next_record()? {
+                None => return Ok((rows, false)),
+                Some(r) if r.output_tokens > 0 => {
+                    has_tokens = true;
+                    break;
+                }
+                Some(_) => rows += 1,
+            }
+        }
+    }
+    drop(stream);
+    match open_file(full).map(count_plain_csv_records) {
+        Ok(Ok(Some(requests))) => Ok((requests, has_tokens)),
+        _ => {
+            let stats = scan(open()?.as_mut())?;
+            Ok((stats.requests, stats.has_tokens))
+        }
+    }
 }
 
 /// Builds the measured step-time model `[service.vllm.profile]` names, over the roofline in

@@ -105,7 +105,7 @@ pub fn provenance_and_report(
 
 /// Runs the scenario and writes `summary.json`, `timeseries.csv` (and `requests.csv`).
 pub fn run(args: &RunArgs) -> Result<(), CliError> {
-    let mut loaded = super::load::load_with(&args.scenario, &args.manifests, &args.sets)?;
+    let mut loaded = super::load::load_for_run(&args.scenario, &args.manifests, &args.sets)?;
     super::manifests::warn(&loaded.warnings);
     let checks = super::check::load_checks(&args.scenario)?;
     if !loaded.variants.is_empty() {
@@ -121,7 +121,14 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
         .unwrap_or_else(|| Path::new("results").join(folder_name(&s.name)));
     super::output::refuse_inputs_in(&out, &loaded.files)?;
     let inputs = std::mem::take(&mut loaded.inputs);
-    let result = run_one(args, &loaded.scenario, inputs, loaded.trace_requests, &out)?;
+    let result = run_one(
+        args,
+        &loaded.scenario,
+        inputs,
+        loaded.trace_requests,
+        &loaded.deferred,
+        &out,
+    )?;
     provenance_and_report(args, &loaded, &out)?;
     print!("{}", render(&result.summary, &out, args.requests));
     if args.report {
@@ -159,11 +166,14 @@ pub fn apply_flags(s: &mut Scenario, args: &RunArgs) -> Result<(), CliError> {
 }
 
 /// Runs `s` and writes its `summary.json`, `timeseries.csv` (and `requests.csv`) into `out`.
+/// The `deferred` traces are checked after the run and before anything is written: a bad row
+/// refuses the run with its error, leaving no output (and no folder it created).
 pub fn run_one(
     args: &RunArgs,
     s: &Scenario,
     inputs: Inputs,
     trace_requests: Option<u64>,
+    deferred: &[super::load::DeferredTrace],
     out: &Path,
 ) -> Result<RunResult, CliError> {
     let out = out.to_path_buf();
@@ -173,6 +183,7 @@ pub fn run_one(
     }
     // The world is built first: a run that fails before simulating leaves no folder behind.
     let world = World::new(s, inputs).map_err(|e| CliError::Input(e.to_string()))?;
+    let created = !out.exists();
     std::fs::create_dir_all(&out).map_err(|e| {
         CliError::Io(format!(
             "{}: cannot create the output folder: {e}",
@@ -190,10 +201,18 @@ pub fn run_one(
             .collect();
         let mut sink = CsvRequestSink::create(&path, names, tokens)?;
         let result = world.run(&mut sink);
+        if let Some(e) = deferred.iter().find_map(|d| d.finish().err()) {
+            drop(sink);
+            return Err(refuse_run(staged, &out, created, e));
+        }
         sink.finish(&path)?;
         result
     } else {
-        world.run(&mut NoSink)
+        let result = world.run(&mut NoSink);
+        if let Some(e) = deferred.iter().find_map(|d| d.finish().err()) {
+            return Err(refuse_run(staged, &out, created, e));
+        }
+        result
     };
     staged.write(&out.join("summary.json"), result.summary_json())?;
     staged.write(&out.join("timeseries.csv"), result.timeseries_csv())?;
@@ -236,6 +255,21 @@ pub fn run_one(
         remove_stale(&out.join("requests.csv"))?;
     }
     Ok(result)
+}
+
+/// The error for a run whose trace has a bad row, found by the run's reading of it: what was
+/// staged is removed, and the output folder too if the run created it (and it is empty).
+fn refuse_run(
+    staged: Staged,
+    out: &Path,
+    created: bool,
+    e: sim_core::traffic::TraceError,
+) -> CliError {
+    drop(staged);
+    if created {
+        let _ = std::fs::remove_dir(out);
+    }
+    CliError::Input(e.to_string())
 }
 
 /// A scenario name made safe as one folder name (no separators, no `..`).

@@ -311,6 +311,36 @@ fn trace_with_decreasing_timestamp_names_row_and_column() {
     );
 }
 
+/// `capsim run` checks a trace's rows as the run reads them (not in a pass before it): a bad row
+/// late in the trace, or past where the run stops reading (its horizon, `traffic.end`), is
+/// refused with the same located error, and nothing is written (`--requests` included).
+#[test]
+fn a_late_bad_row_refuses_the_run_and_writes_nothing() {
+    let mut trace = String::from("timestamp,prompt_tokens,output_tokens\n");
+    for i in 0..2_000 {
+        trace.push_str(&format!("{}.5,10,2\n", i));
+    }
+    let bad = format!("{trace}2000.5,ten,2\n2001,10,2\n");
+    let scenario = TRACE_SCENARIO.replace("TRACE", "t.csv");
+    for extra in [
+        &[][..],
+        &["--requests"][..],
+        &["--horizon", "10s"][..],
+        &["--set", "traffic.end=\"5s\""][..],
+    ] {
+        let dir = fixture(&[("s.toml", &scenario), ("t.csv", &bad)]);
+        let (stderr, _) = run_fails(&dir, &["s.toml", "t.csv"], "s.toml", extra);
+        let trace_file = path_str(&dir.path().join("t.csv"));
+        assert_eq!(pos(&bad, "ten").0, 2_002);
+        assert_starts(
+            &stderr,
+            &format!("error: {trace_file}:2002: column `prompt_tokens`: "),
+        );
+        assert_has(&stderr, "expected a whole number of tokens, found `ten`");
+        assert!(!dir.path().join("out").exists(), "{extra:?}: no folder");
+    }
+}
+
 #[test]
 fn missing_trace_file_names_the_key_and_the_file() {
     let scenario = TRACE_SCENARIO.replace("TRACE", "missing.csv");

@@ -2,7 +2,7 @@
 
 use super::{Labels, Row};
 use crate::scenario::{ColumnMap, TimeUnit, TraceFormat};
-use crate::traffic::trace::{parse_datetime_ns, TraceError};
+use crate::traffic::trace::{parse_datetime_ns, PlainDateTimes, TraceError};
 use std::io::BufRead;
 
 /// How a time column is written.
@@ -38,6 +38,8 @@ pub(super) struct CsvRows<R: BufRead> {
     /// Label columns (tenant, then model); joined with `/` when both are present.
     labels: Vec<Col>,
     label_buf: String,
+    /// Date-times read with the last row's date and hour remembered.
+    dates: PlainDateTimes,
 }
 
 impl<R: BufRead> CsvRows<R> {
@@ -157,6 +159,7 @@ impl<R: BufRead> CsvRows<R> {
             output,
             labels,
             label_buf: String::new(),
+            dates: PlainDateTimes::default(),
         })
     }
 
@@ -174,11 +177,7 @@ impl<R: BufRead> CsvRows<R> {
     /// `StringRecord`'s fields; empty if the row has no such field.
     #[inline]
     fn field(&self, index: usize) -> &str {
-        self.record
-            .get(index)
-            .and_then(|f| std::str::from_utf8(f).ok())
-            .unwrap_or("")
-            .trim()
+        record_field(&self.record, index)
     }
 
     /// The error a `StringRecord` reader with `csv::Trim::All` reports for the last row, which
@@ -205,6 +204,47 @@ impl<R: BufRead> CsvRows<R> {
         }
     }
 
+    /// The error for the last row (at `line`), whose time does not read.
+    #[cold]
+    fn time_error(&self, line: u64) -> TraceError {
+        let field = self.field(self.time.index);
+        let expected = match self.time_kind {
+            TimeKind::DateTime => {
+                "a date-time like `2023-11-16 18:17:03.9799600` (optionally with `+00:00`)"
+                    .to_string()
+            }
+            TimeKind::Decimal { exp } => format!(
+                "{} from the start, a number that is not negative",
+                match exp {
+                    9 => "seconds",
+                    6 => "milliseconds",
+                    3 => "microseconds",
+                    _ => "nanoseconds",
+                }
+            ),
+        };
+        TraceError {
+            file: self.file.clone(),
+            row: Some(line),
+            column: Some(self.time.name.clone()),
+            message: format!("expected {expected}, found `{field}`"),
+        }
+    }
+
+    /// The error for the last row (at `line`), whose token count in `col` does not read.
+    #[cold]
+    fn tokens_error(&self, col: &Col, line: u64) -> TraceError {
+        TraceError {
+            file: self.file.clone(),
+            row: Some(line),
+            column: Some(col.name.clone()),
+            message: format!(
+                "expected a whole number of tokens, found `{}`",
+                self.field(col.index)
+            ),
+        }
+    }
+
     /// The time column's name.
     pub(super) fn time_column(&self) -> &str {
         &self.time.name
@@ -225,7 +265,8 @@ impl<R: BufRead> CsvRows<R> {
             }
         }
         let r = &self.record;
-        if !(r.as_slice().is_ascii() || r.iter().all(|f| std::str::from_utf8(f).is_ok())) {
+        let ascii = r.as_slice().is_ascii();
+        if !(ascii || r.iter().all(|f| std::str::from_utf8(f).is_ok())) {
             return Err(self.utf8_error(&pos));
         }
         let line = self.record.position().map_or(0, |p| p.line());
@@ -235,41 +276,26 @@ impl<R: BufRead> CsvRows<R> {
             column: Some(col.name.clone()),
             message,
         };
-        let field = self.field(self.time.index);
         let ns = match self.time_kind {
-            TimeKind::DateTime => parse_datetime_ns(field),
-            TimeKind::Decimal { exp } => parse_scaled(field, exp),
-        }
-        .ok_or_else(|| {
-            let expected = match self.time_kind {
-                TimeKind::DateTime => {
-                    "a date-time like `2023-11-16 18:17:03.9799600` (optionally with `+00:00`)"
-                        .to_string()
+            TimeKind::DateTime => {
+                let b = record_field_bytes(&self.record, self.time.index, ascii);
+                match self.dates.read(b) {
+                    Some(ns) => ns,
+                    None => parse_datetime_ns(self.field(self.time.index)),
                 }
-                TimeKind::Decimal { exp } => format!(
-                    "{} from the start, a number that is not negative",
-                    match exp {
-                        9 => "seconds",
-                        6 => "milliseconds",
-                        3 => "microseconds",
-                        _ => "nanoseconds",
-                    }
-                ),
-            };
-            err(&self.time, format!("expected {expected}, found `{field}`"))
-        })?;
+            }
+            TimeKind::Decimal { exp } => parse_scaled(self.field(self.time.index), exp),
+        };
+        let Some(ns) = ns else {
+            return Err(self.time_error(line));
+        };
         let tokens = |c: &Option<Col>| -> Result<u32, TraceError> {
             match c {
                 None => Ok(0),
-                Some(col) => {
-                    let f = self.field(col.index);
-                    f.parse::<u32>().map_err(|_| {
-                        err(
-                            col,
-                            format!("expected a whole number of tokens, found `{f}`"),
-                        )
-                    })
-                }
+                Some(col) => match parse_u32(record_field_bytes(&self.record, col.index, ascii)) {
+                    Some(n) => Ok(n),
+                    None => Err(self.tokens_error(col, line)),
+                },
             }
         };
         let prompt = tokens(&self.prompt)?;
@@ -305,6 +331,57 @@ impl<R: BufRead> CsvRows<R> {
             tenant,
         }))
     }
+}
+
+/// Field `index` of `record`, trimmed of whitespace as `csv::Trim::All` trims a
+/// `StringRecord`'s fields; empty if the row has no such field.
+#[inline]
+fn record_field(record: &csv::ByteRecord, index: usize) -> &str {
+    record
+        .get(index)
+        .and_then(|f| std::str::from_utf8(f).ok())
+        .unwrap_or("")
+        .trim()
+}
+
+/// [`record_field`] as bytes; `ascii` says the record is ASCII (then whitespace is ASCII
+/// whitespace, and no `str` is made).
+#[inline]
+fn record_field_bytes(record: &csv::ByteRecord, index: usize, ascii: bool) -> &[u8] {
+    if ascii {
+        trim_ascii_whitespace(record.get(index).unwrap_or(b""))
+    } else {
+        record_field(record, index).as_bytes()
+    }
+}
+
+/// `s` less leading and trailing ASCII whitespace as `str::trim` sees it (tab, line feed,
+/// vertical tab, form feed, carriage return, space); for ASCII text, what `str::trim` gives.
+#[inline]
+fn trim_ascii_whitespace(s: &[u8]) -> &[u8] {
+    let ws = |b: &u8| matches!(b, b'\t'..=b'\r' | b' ');
+    let start = s.iter().position(|b| !ws(b)).unwrap_or(s.len());
+    let end = s.iter().rposition(|b| !ws(b)).map_or(start, |i| i + 1);
+    &s[start..end]
+}
+
+/// What `str::parse::<u32>` gives for `s` (as text), read from bytes: decimal digits after an
+/// optional `+`, and no overflow.
+#[inline]
+fn parse_u32(s: &[u8]) -> Option<u32> {
+    let digits = match s {
+        [] | [b'+'] => return None,
+        [b'+', rest @ ..] => rest,
+        _ => s,
+    };
+    digits.iter().try_fold(0u32, |n, &c| {
+        let d = c.wrapping_sub(b'0');
+        if d < 10 {
+            n.checked_mul(10)?.checked_add(u32::from(d))
+        } else {
+            None
+        }
+    })
 }
 
 /// A decimal number of units of `10^exp` nanoseconds (`exp` 9: seconds) to nanoseconds, exactly
@@ -345,6 +422,48 @@ mod tests {
         assert_eq!(parse_scaled("-1", 9), None);
         assert_eq!(parse_scaled("", 9), None);
         assert_eq!(parse_scaled("99999999999999999999", 9), None);
+    }
+
+    #[test]
+    fn byte_readings_match_the_str_ones() {
+        for s in [
+            "",
+            "+",
+            "-",
+            "0",
+            "+0",
+            "-0",
+            "007",
+            "+12",
+            "4294967295",
+            "4294967296",
+            "99999999999",
+            "1 2",
+            "12a",
+            "a",
+            "++1",
+            "+-1",
+            " 1",
+            "1.0",
+            "\u{663}",
+        ] {
+            assert_eq!(parse_u32(s.as_bytes()), s.parse::<u32>().ok(), "{s:?}");
+        }
+        for s in [
+            "",
+            " ",
+            "\t\x0b\x0c\r\n x \x0b",
+            "x",
+            " x y ",
+            "\x1c1\x1f",
+            "\x0b\x0b",
+        ] {
+            assert_eq!(
+                trim_ascii_whitespace(s.as_bytes()),
+                s.trim().as_bytes(),
+                "{s:?}"
+            );
+        }
     }
 
     /// Fields trimmed on use, and the error for a row that is not UTF-8, are those of a

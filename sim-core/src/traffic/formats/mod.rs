@@ -42,6 +42,18 @@ impl<R> LineLimit<R> {
 impl<R: std::io::Read> std::io::Read for LineLimit<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
+        if self.since_newline + n <= MAX_LINE_BYTES {
+            // No line can pass the limit here: count lines and keep the last one's length.
+            let read = &buf[..n];
+            match memchr::memrchr(b'\n', read) {
+                Some(last) => {
+                    self.line += memchr::memchr_iter(b'\n', read).count() as u64;
+                    self.since_newline = n - last - 1;
+                }
+                None => self.since_newline += n,
+            }
+            return Ok(n);
+        }
         // Line by line (memchr), not byte by byte: the same counts and the same error.
         let mut rest = &buf[..n];
         loop {
@@ -290,9 +302,254 @@ pub fn scan(stream: &mut dyn RecordStream) -> Result<TraceStats, TraceError> {
     Ok(st)
 }
 
+/// The records of a CSV trace (its rows after the header) as a CSV reader counts them, from its
+/// lines alone, without reading a field: a line ends at a line feed or a carriage return (alone
+/// or before a line feed), as the CSV reader's lines do, and blank lines are skipped, as it skips
+/// them. `None` when a record may span lines (the file has a quote) or the file starts with a
+/// byte order mark, so the caller reads it with [`scan`] instead. Whether the rows are valid is
+/// not looked at. Reads in blocks, in constant memory.
+pub fn count_plain_csv_records<R: std::io::Read>(mut reader: R) -> std::io::Result<Option<u64>> {
+    let mut buf = vec![0u8; 1 << 16];
+    // Lines with at least one byte, and whether the last byte read ended a line (the file's
+    // start counts as one).
+    let (mut lines, mut after_end, mut first) = (0u64, true, true);
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        let block = &buf[..n];
+        if memchr::memchr(b'"', block).is_some() || (first && block[0] == 0xEF) {
+            return Ok(None);
+        }
+        first = false;
+        lines += line_starts(block, &mut after_end);
+    }
+    // The header is the first line with a byte.
+    Ok(lines.checked_sub(1))
+}
+
+/// Bytes of `block` that start a line: neither a line feed nor a carriage return, and first in
+/// the file or after one of those (`after_end` says whether the byte before `block` was; it is
+/// left saying so of `block`'s last byte). Eight bytes at a time.
+fn line_starts(block: &[u8], after_end: &mut bool) -> u64 {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    // The high bit of each byte of `v` that is zero, exactly (no carries between bytes).
+    let zero = |v: u64| !(((v & !HI).wrapping_add(!HI)) | v) & HI;
+    let mut count = 0u64;
+    // The high bit of byte 0 set when the byte before is a line end.
+    let mut carry = if *after_end { 0x80 } else { 0 };
+    let mut words = block.chunks_exact(8);
+    for w in &mut words {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(w);
+        let v = u64::from_le_bytes(b);
+        let ends = zero(v ^ (LO * u64::from(b'\n'))) | zero(v ^ (LO * u64::from(b'\r')));
+        let before = (ends << 8) | carry;
+        count += u64::from((!ends & HI & before).count_ones());
+        carry = ends >> 56;
+    }
+    let mut end = carry != 0;
+    for &c in words.remainder() {
+        let is_end = c == b'\n' || c == b'\r';
+        count += u64::from(!is_end && end);
+        end = is_end;
+    }
+    *after_end = end;
+    count
+}
+
+/// What a [`Watched`] stream met: the end of its trace, or an error.
+#[derive(Debug, Default)]
+pub struct Watch {
+    ended: std::sync::atomic::AtomicBool,
+    error: std::sync::Mutex<Option<TraceError>>,
+}
+
+impl Watch {
+    /// Forgets what was met (a stream opened afresh).
+    pub fn reset(&self) {
+        self.ended
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+        *self.error.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    /// Whether the stream read to the end of its trace, without an error.
+    pub fn ended(&self) -> bool {
+        self.ended.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The error the stream stopped at, if any.
+    pub fn error(&self) -> Option<TraceError> {
+        self.error.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// A record stream that tells its [`Watch`] when it reaches the end of its trace or an error, so
+/// whoever opened it can tell afterwards whether every row was read and was sound.
+pub struct Watched {
+    inner: Box<dyn RecordStream>,
+    watch: std::sync::Arc<Watch>,
+}
+
+impl Watched {
+    /// Watches `inner` (resetting `watch`).
+    pub fn new(inner: Box<dyn RecordStream>, watch: std::sync::Arc<Watch>) -> Self {
+        watch.reset();
+        Watched { inner, watch }
+    }
+}
+
+impl RecordStream for Watched {
+    #[inline]
+    fn next_record(&mut self) -> Result<Option<TraceRecord>, TraceError> {
+        let r = self.inner.next_record();
+        match &r {
+            Ok(Some(_)) => {}
+            Ok(None) => self
+                .watch
+                .ended
+                .store(true, std::sync::atomic::Ordering::Relaxed),
+            Err(e) => {
+                let mut slot = self.watch.error.lock().unwrap_or_else(|e| e.into_inner());
+                slot.get_or_insert_with(|| e.clone());
+            }
+        }
+        r
+    }
+    fn labels(&self) -> &[String] {
+        self.inner.labels()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Counting lines gives the records a full read finds, wherever it may.
+    #[test]
+    fn plain_counts_match_a_full_read() {
+        let texts = [
+            "timestamp\n",
+            "timestamp",
+            "timestamp\n1\n2\n3\n",
+            "timestamp\n1\n2\n3",
+            "\n\ntimestamp\n\n1\n\n\n2\n\n",
+            "timestamp,prompt_tokens\n1,2\n 2 ,3\n",
+            "timestamp,prompt_tokens\n1,2\n\n3,4",
+            "timestamp\r\n1\r\n2\r\n",
+            "timestamp\r1\r2",
+            "timestamp\r\n\r\n1\r\r\n\n2\n\r3",
+        ];
+        for t in texts {
+            let full = TraceReader::new(
+                t.as_bytes(),
+                "t.csv",
+                TraceFormat::Csv,
+                &ColumnMap::default(),
+            )
+            .and_then(|mut r| scan(&mut r))
+            .map(|s| s.requests);
+            assert_eq!(
+                count_plain_csv_records(t.as_bytes()).unwrap(),
+                Some(full.unwrap()),
+                "{t:?}"
+            );
+        }
+        // Quotes (a record may span lines) and a byte order mark are left to the full read.
+        for t in [
+            "timestamp\n\"1\"\n",
+            "timestamp,prompt_tokens\n1,\"2\n3\"\n",
+            "\u{feff}timestamp\n1\n",
+        ] {
+            assert_eq!(
+                count_plain_csv_records(t.as_bytes()).unwrap(),
+                None,
+                "{t:?}"
+            );
+        }
+        // Eight bytes at a time as byte by byte, from any offset and either state before.
+        let bytes: Vec<u8> = (0..2_000u32)
+            .map(|i| [b'a', b'\n', b'\r', b'x', b','][(i * i % 7 + i / 3) as usize % 5])
+            .collect();
+        for from in 0..20 {
+            for before in [false, true] {
+                let block = &bytes[from..];
+                let mut end = before;
+                let mut slow = 0;
+                for &c in block {
+                    let is_end = c == b'\n' || c == b'\r';
+                    slow += u64::from(!is_end && end);
+                    end = is_end;
+                }
+                let mut after = before;
+                assert_eq!(line_starts(block, &mut after), slow, "{from} {before}");
+                assert_eq!(after, end);
+            }
+        }
+        // Blocks end anywhere: a line split over two reads counts once.
+        let long = format!("timestamp\r\n{}\r\n\n{}", "1".repeat(70_000), "2".repeat(3));
+        assert_eq!(count_plain_csv_records(long.as_bytes()).unwrap(), Some(2));
+    }
+
+    /// The line limit refuses the first line past [`MAX_LINE_BYTES`], naming it, however the
+    /// reads split the file (counting whole reads at once where no line can pass the limit).
+    #[test]
+    fn line_limit_names_the_first_long_line() {
+        use std::io::Read;
+        let ok = "a".repeat(MAX_LINE_BYTES);
+        let long = "b".repeat(MAX_LINE_BYTES + 1);
+        for chunk in [1000, 8192, 70_000, 3 << 20] {
+            let read_all = |text: &str| {
+                let mut r = LineLimit::new(text.as_bytes());
+                let mut buf = vec![0u8; chunk];
+                loop {
+                    match r.read(&mut buf) {
+                        Ok(0) => return Ok(r.line),
+                        Ok(_) => {}
+                        Err(e) => return Err(e.to_string()),
+                    }
+                }
+            };
+            assert_eq!(read_all(&format!("x\n\n{ok}\ny\n{ok}")), Ok(5), "{chunk}");
+            let e = read_all(&format!("x\n{ok}\n\n{long}\n{long}")).unwrap_err();
+            assert!(e.starts_with("line 4 is longer than"), "{chunk}: {e}");
+            let e = read_all(&long).unwrap_err();
+            assert!(e.starts_with("line 1 is longer than"), "{chunk}: {e}");
+        }
+    }
+
+    /// A watched stream says whether it read to the end, or the error it stopped at.
+    #[test]
+    fn watched_streams_report_the_end_or_the_error() {
+        let open = |text: &'static str| {
+            Box::new(
+                TraceReader::new(
+                    text.as_bytes(),
+                    "t.csv",
+                    TraceFormat::Csv,
+                    &ColumnMap::default(),
+                )
+                .unwrap(),
+            ) as Box<dyn RecordStream>
+        };
+        let watch = std::sync::Arc::new(Watch::default());
+        let mut w = Watched::new(open("timestamp\n1\n2\n"), watch.clone());
+        assert!(w.next_record().unwrap().is_some());
+        assert!(!watch.ended());
+        assert!(w.next_record().unwrap().is_some());
+        assert!(w.next_record().unwrap().is_none());
+        assert!(watch.ended() && watch.error().is_none());
+        let mut w = Watched::new(open("timestamp\n1\nsoon\n"), watch.clone());
+        assert!(!watch.ended());
+        assert!(w.next_record().unwrap().is_some());
+        let e = w.next_record().unwrap_err();
+        assert_eq!(watch.error(), Some(e));
+        assert!(!watch.ended());
+    }
 
     #[test]
     fn mooncake_rows_expose_hash_ids() {
