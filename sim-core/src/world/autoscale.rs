@@ -94,12 +94,19 @@ pub(super) struct Gauges {
 }
 
 impl Gauges {
+    #[inline]
     fn ensure(&mut self, e: usize) {
         if self.gauges.len() <= e {
-            self.gauges.resize(e + 1, Gauge::default());
-            self.snaps.resize(e + 1, Snapshot::default());
-            self.samples.resize(e + 1, None);
+            self.grow(e);
         }
+    }
+
+    /// Makes room for engine `e` (a new replica).
+    #[cold]
+    fn grow(&mut self, e: usize) {
+        self.gauges.resize(e + 1, Gauge::default());
+        self.snaps.resize(e + 1, Snapshot::default());
+        self.samples.resize(e + 1, None);
     }
 
     /// Records engine `e`'s state from `now` on, after `done` completions with `tokens` output

@@ -105,6 +105,7 @@ impl World {
     }
 
     /// A request's first attempt is sent.
+    #[inline]
     pub(super) fn client_sent(&mut self, svc: ServiceId, r: &Request) {
         let Some(c) = &mut self.svcs[svc.index()].client else {
             return;
@@ -124,6 +125,7 @@ impl World {
 
     /// An attempt completed; true if its request completes now (false: the client had given
     /// up on this attempt).
+    #[inline]
     pub(super) fn client_completed(&mut self, svc: ServiceId, r: &Request) -> bool {
         let Some(c) = &mut self.svcs[svc.index()].client else {
             return true;

@@ -137,6 +137,7 @@ use crate::ids::ServiceId;
 impl World {
     /// Makes the gateway's and the recorder's slots for labels up to `label` (a trace shows its
     /// labels as it goes; this allocates only when a new one appears).
+    #[inline]
     pub(super) fn learn_labels(&mut self, svc: ServiceId, label: u16) {
         let sv = &mut self.svcs[svc.index()];
         let Some(g) = &mut sv.tenant_gate else {
