@@ -39,12 +39,11 @@ pub const NO_SLOT: u32 = u32::MAX;
 pub struct PrefixTable {
     unit_tokens: u32,
     ids: Vec<u64>,
-    /// Each distinct first hash id of a prefix, numbered in order of first push (looked up,
-    /// never iterated).
-    firsts: HashMap<u64, u32>,
-    /// For each stored id, the number of its value in `firsts` ([`NO_SLOT`]: none), built on
-    /// first use, after every push.
-    slots: OnceLock<Vec<u32>>,
+    /// Where each prefix pushed starts (in `ids`; empty prefixes left out).
+    starts: Vec<u32>,
+    /// Built on first use, after every push: for each stored id, its slot ([`NO_SLOT`]: none),
+    /// and how many slots there are.
+    slots: OnceLock<(Vec<u32>, u32)>,
 }
 
 impl PartialEq for PrefixTable {
@@ -61,7 +60,7 @@ impl PrefixTable {
         PrefixTable {
             unit_tokens: unit_tokens.max(1),
             ids: Vec::new(),
-            firsts: HashMap::new(),
+            starts: Vec::new(),
             slots: OnceLock::new(),
         }
     }
@@ -76,9 +75,8 @@ impl PrefixTable {
     pub fn push(&mut self, ids: impl IntoIterator<Item = u64>) -> Prefix {
         let start = self.ids.len() as u32;
         self.ids.extend(ids);
-        if let Some(&first) = self.ids.get(start as usize) {
-            let n = self.firsts.len() as u32;
-            self.firsts.entry(first).or_insert(n);
+        if self.ids.len() > start as usize {
+            self.starts.push(start);
         }
         self.slots = OnceLock::new();
         Prefix {
@@ -92,12 +90,25 @@ impl PrefixTable {
     /// with a slot makes its replica a holder of that slot for prefix routing.
     #[inline]
     pub fn slot_at(&self, pos: usize) -> u32 {
+        self.slots_built().0[pos]
+    }
+
+    /// The slots, numbered by first push of each distinct first id (a map looked up, never
+    /// iterated).
+    fn slots_built(&self) -> &(Vec<u32>, u32) {
         self.slots.get_or_init(|| {
-            self.ids
+            let mut firsts: HashMap<u64, u32> = HashMap::new();
+            for &s in &self.starts {
+                let n = firsts.len() as u32;
+                firsts.entry(self.ids[s as usize]).or_insert(n);
+            }
+            let slots = self
+                .ids
                 .iter()
-                .map(|id| self.firsts.get(id).copied().unwrap_or(NO_SLOT))
-                .collect()
-        })[pos]
+                .map(|id| firsts.get(id).copied().unwrap_or(NO_SLOT))
+                .collect();
+            (slots, firsts.len() as u32)
+        })
     }
 
     /// The slot of `p`'s first id (`p` not empty).
@@ -108,7 +119,7 @@ impl PrefixTable {
 
     /// Distinct first ids (slots).
     pub fn slots(&self) -> u32 {
-        self.firsts.len() as u32
+        self.slots_built().1
     }
 
     /// The hash ids of `p`.
