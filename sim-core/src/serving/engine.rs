@@ -136,6 +136,38 @@ impl Engine {
         }
     }
 
+    /// Starts the journals a router's holder sets need (see [`VllmEngine::track_holders`]);
+    /// other engines hold no prefixes or adapters.
+    pub fn track_holders(&mut self) {
+        if let Engine::Vllm(v) = self {
+            v.track_holders();
+        }
+    }
+
+    /// Whether the journals a router's holder sets need are kept (true for engines without
+    /// prefix caches or adapters).
+    pub fn tracks_holders(&self) -> bool {
+        match self {
+            Engine::Vllm(v) => v.tracks_holders(),
+            Engine::Triton(_) | Engine::Static(_) | Engine::Splitwise(_) => true,
+        }
+    }
+
+    /// Empties the holder journals (see [`VllmEngine::drain_holders`]).
+    #[inline]
+    pub fn drain_holders(&mut self, slot: impl FnMut(u32, bool), adapter: impl FnMut(u16, bool)) {
+        if let Engine::Vllm(v) = self {
+            v.drain_holders(slot, adapter);
+        }
+    }
+
+    /// Whether the replica serves adapters and lists fewer than `max_loras` of them (running
+    /// plus waiting, see [`VllmEngine::lora_info`]): the llm-d affinity scorer's free slot.
+    #[inline]
+    pub fn lora_free(&self) -> bool {
+        matches!(self.lora_info(0), Some((_, _, listed, max)) if listed < max)
+    }
+
     /// KV-cache blocks held by sequences (reserved, for SplitwiseSim's batching) and in all;
     /// `(0, 1)` for engines without a block cache.
     #[inline]

@@ -1,11 +1,12 @@
 //! Routers: which replica's queue a request joins.
 
 use super::engine::{Engine, ReplicaEngine};
-use super::prefix::Prefix;
+use super::prefix::{Prefix, PrefixTable, NO_SLOT};
 use crate::engine::Rng;
 use crate::ids::EngineId;
 use crate::scenario::RouterPolicy;
 use rand::RngExt;
+use std::sync::Arc;
 
 /// A router over replicas with their own queues.
 #[derive(Clone, Debug)]
@@ -18,8 +19,24 @@ pub struct Router {
     outstanding: Index<Outstanding>,
     tokens: Index<Tokens>,
     kv: Index<Kv>,
+    /// lora-affinity: queue lengths of the candidates with a free adapter slot, of the others,
+    /// and the longest.
+    free: Index<Free>,
+    busy: Index<Busy>,
+    most: Index<Most>,
+    /// prefix: the table the requests' prefixes index (`None`: unknown, then it scans), and
+    /// the replicas whose prefix cache holds each slot (a prefix's first unit).
+    table: Option<Arc<PrefixTable>>,
+    slot_holders: Holders,
+    /// lora-affinity: the replicas with a running or waiting request of each adapter.
+    adapter_holders: Holders,
+    /// A candidate keeps no holder journals: prefix and lora-affinity scan.
+    untracked: bool,
     /// Scan every candidate, as before the index (the tests' reference).
     scan: bool,
+    /// Picks by prefix_scan or lora_affinity_scan (the tests check the index needed none).
+    #[cfg(test)]
+    scans: u64,
 }
 
 impl Router {
@@ -32,24 +49,77 @@ impl Router {
             outstanding: Index::new(),
             tokens: Index::new(),
             kv: Index::new(),
+            free: Index::new(),
+            busy: Index::new(),
+            most: Index::new(),
+            table: None,
+            slot_holders: Holders::default(),
+            adapter_holders: Holders::default(),
+            untracked: false,
             scan: false,
+            #[cfg(test)]
+            scans: 0,
         }
+    }
+
+    /// Whether the policy keeps holder sets: its replicas' engines must journal them
+    /// ([`Engine::track_holders`], before their first request), else it scans.
+    pub fn needs_holders(&self) -> bool {
+        matches!(
+            self.policy,
+            RouterPolicy::Prefix | RouterPolicy::LoraAffinity
+        )
+    }
+
+    /// The table the requests' prefixes index (prefix routing without it scans).
+    pub fn set_prefix_table(&mut self, table: Arc<PrefixTable>) {
+        self.table = Some(table);
     }
 
     /// Engine `id`'s load may have changed (it admitted, stepped, completed or stopped): the
     /// world calls this after each of those, and the policy's index re-reads its key, O(1)
     /// when unchanged and O(log n) when changed. Engines that are not candidates are ignored
     /// until the candidate list that holds them is next seen.
+    ///
+    /// Prefix and lora-affinity routing also drain the engine's holder journals here, whether
+    /// or not it is a candidate now.
     #[inline]
-    pub fn touch(&mut self, id: EngineId, engine: &Engine) {
+    pub fn touch(&mut self, id: EngineId, engine: &mut Engine) {
         match self.policy {
-            RouterPolicy::LeastOutstanding | RouterPolicy::Prefix => {
+            RouterPolicy::LeastOutstanding => self.outstanding.touch(id, engine),
+            RouterPolicy::Prefix => {
+                self.drain_holders(id, engine);
                 self.outstanding.touch(id, engine)
             }
             RouterPolicy::LeastTokens => self.tokens.touch(id, engine),
             RouterPolicy::LeastKv => self.kv.touch(id, engine),
-            RouterPolicy::RoundRobin | RouterPolicy::Random | RouterPolicy::LoraAffinity => {}
+            RouterPolicy::LoraAffinity => {
+                self.drain_holders(id, engine);
+                self.free.touch(id, engine);
+                self.busy.touch(id, engine);
+                self.most.touch(id, engine);
+            }
+            RouterPolicy::RoundRobin | RouterPolicy::Random => {}
         }
+    }
+
+    /// Applies engine `id`'s holder journals to the holder sets.
+    #[inline]
+    fn drain_holders(&mut self, id: EngineId, engine: &mut Engine) {
+        let (slots, adapters) = (&mut self.slot_holders, &mut self.adapter_holders);
+        engine.drain_holders(
+            |slot, joined| slots.set(slot as usize, id, joined),
+            |adapter, listed| adapters.set(usize::from(adapter), id, listed),
+        );
+    }
+
+    /// Notes, after an index was rebuilt for `candidates`, whether one of them keeps no
+    /// holder journals.
+    #[cold]
+    fn check_tracked(&mut self, candidates: &[EngineId], engines: &[Engine]) {
+        self.untracked = candidates
+            .iter()
+            .any(|c| !engines[c.index()].tracks_holders());
     }
 
     /// The candidate whose key `K` no other beats, ties from the rotating start: from the
@@ -64,8 +134,9 @@ impl Router {
     ) -> usize {
         let n = candidates.len();
         if !self.scan {
-            let index = K::index(self);
-            index.sync(candidates, version, engines);
+            if K::index(self).sync(candidates, version, engines) && self.needs_holders() {
+                self.check_tracked(candidates, engines);
+            }
             let start = self.next % n;
             if let Some(best) = K::index(self).best_from(start) {
                 self.next = if best + 1 == n { 0 } else { best + 1 };
@@ -116,29 +187,106 @@ impl Router {
                 candidates[self.pick_load::<Outstanding>(candidates, version, engines)]
             }
             RouterPolicy::LoraAffinity => {
-                let best = self.lora_affinity(candidates, engines, adapter);
-                candidates[best]
+                candidates[self.lora_affinity(candidates, version, engines, adapter)]
             }
-            RouterPolicy::Prefix => {
-                // Longest cached prefix first, then fewest outstanding, ties in turn.
+            // Longest cached prefix first, then fewest outstanding, ties in turn.
+            RouterPolicy::Prefix => candidates[self.prefix(candidates, version, engines, prefix)],
+        })
+    }
+
+    /// Prefix routing for a request with a prefix: the candidate with the most leading units
+    /// of `prefix` cached, then the fewest outstanding requests, ties from the rotating start.
+    ///
+    /// Indexed: a candidate with a unit cached has the prefix's first unit cached (a hit is a
+    /// run of leading units), so it is in the slot's holder set. If some candidate has a hit,
+    /// every best one does, and the first best in cyclic order among the holders is the
+    /// scan's pick; if none has, every key's first part is 0 and the scan's pick is the
+    /// least-outstanding index's. O(holders × prefix length + log n).
+    #[inline]
+    fn prefix(
+        &mut self,
+        candidates: &[EngineId],
+        version: Option<u64>,
+        engines: &[Engine],
+        prefix: Prefix,
+    ) -> usize {
+        let n = candidates.len();
+        if !self.scan {
+            if self.outstanding.sync(candidates, version, engines) {
+                self.check_tracked(candidates, engines);
+            }
+            let slot = match &self.table {
+                Some(t) if !self.untracked && (prefix.start as usize) < t.len() => {
+                    t.first_slot(prefix)
+                }
+                _ => NO_SLOT,
+            };
+            if slot != NO_SLOT {
                 let start = self.next % n;
-                let mut best = start;
-                let mut best_key = (0u32, u32::MAX);
-                for k in 0..n {
-                    let i = (start + k) % n;
-                    let e = &engines[candidates[i].index()];
+                let turn = |p: usize| if p >= start { p - start } else { p + n - start };
+                // (turn, hits, load) of the best holder so far.
+                let mut best: Option<(usize, u32, u32)> = None;
+                for &h in self.slot_holders.of(slot as usize) {
+                    let p = self.outstanding.position(h);
+                    if p == NOT_CANDIDATE {
+                        continue;
+                    }
+                    let e = &engines[h.index()];
                     let hits = e.cached_prefix_units(prefix);
                     let load = e.queued() + e.in_service();
-                    let key = (hits, load);
-                    if k == 0 || key.0 > best_key.0 || (key.0 == best_key.0 && key.1 < best_key.1) {
-                        best = i;
-                        best_key = key;
+                    let t = turn(p as usize);
+                    let wins = match best {
+                        None => hits > 0,
+                        Some((bt, bh, bl)) => {
+                            hits > bh || (hits == bh && (load < bl || (load == bl && t < bt)))
+                        }
+                    };
+                    if wins {
+                        best = Some((t, hits, load));
                     }
                 }
-                self.next = (best + 1) % n;
-                candidates[best]
+                let pick = match best {
+                    Some((t, _, _)) => (start + t) % n,
+                    None => self
+                        .outstanding
+                        .best_from(start)
+                        .expect("an exact, non-empty index"),
+                };
+                self.next = if pick + 1 == n { 0 } else { pick + 1 };
+                return pick;
             }
-        })
+        }
+        self.prefix_scan(candidates, engines, prefix)
+    }
+
+    /// The reference for [`Router::prefix`]: every candidate's key, from the rotating start.
+    fn prefix_scan(
+        &mut self,
+        candidates: &[EngineId],
+        engines: &[Engine],
+        prefix: Prefix,
+    ) -> usize {
+        #[cfg(test)]
+        {
+            self.scans += 1;
+        }
+        let n = candidates.len();
+        let start = self.next % n;
+        let mut best = start;
+        let mut best_key = (0u32, u32::MAX);
+        for k in 0..n {
+            let i = (start + k) % n;
+            let e = &engines[candidates[i].index()];
+            let hits = e.cached_prefix_units(prefix);
+            let load = e.queued() + e.in_service();
+            let key = (hits, load);
+            if k == 0 || key.0 > best_key.0 || (key.0 == best_key.0 && key.1 < best_key.1) {
+                best = i;
+                best_key = key;
+            }
+        }
+        self.next = (best + 1) % n;
+        best
     }
 
     /// The candidate with the highest sum of two scorers of llm-d's inference scheduler (the
@@ -151,12 +299,92 @@ impl Router {
     ///   waiting) / (most − fewest), 1 when all are equal.
     ///
     /// Ties go in turn from a rotating start.
+    ///
+    /// Indexed, in O(holders + log n): split the candidates into the replicas listing the
+    /// adapter (running or waiting: its holders), each scored as the scan does; those with a
+    /// free slot (0.8 each unless a holder, and a holder scores at least that); and the rest
+    /// (0 each unless a holder). Within the last two groups the score `c + queue` falls
+    /// strictly as the queue grows (queue scores of distinct queues differ by at least
+    /// 1/(most − fewest) ≥ 2⁻³², far more than the f64 rounding of a sum below 2), so each
+    /// group's best is its index's first shortest queue in cyclic order. A score taken below a
+    /// holder's own never wins: that holder's exact score is higher. So the best of the group
+    /// winners by score, ties to the first in cyclic order, is the first best candidate in
+    /// cyclic order: the scan's pick, equal f64 scores across groups and most = fewest
+    /// included. Fewest and most queued are the indices' roots.
     fn lora_affinity(
+        &mut self,
+        candidates: &[EngineId],
+        version: Option<u64>,
+        engines: &[Engine],
+        adapter: u16,
+    ) -> usize {
+        let n = candidates.len();
+        if !self.scan {
+            if self.free.sync(candidates, version, engines) {
+                self.check_tracked(candidates, engines);
+            }
+            self.busy.sync(candidates, version, engines);
+            self.most.sync(candidates, version, engines);
+        }
+        if self.scan || self.untracked {
+            return self.lora_affinity_scan(candidates, engines, adapter);
+        }
+        let hi = self.most.root().0;
+        let (f, b) = (self.free.root(), self.busy.root());
+        let lo = match (f.member, b.member) {
+            (true, true) => f.queued.min(b.queued),
+            (true, false) => f.queued,
+            _ => b.queued,
+        };
+        let start = self.next % n;
+        let turn = |p: usize| if p >= start { p - start } else { p + n - start };
+        // (turn, score) of the best so far.
+        let mut best: Option<(usize, f64)> = None;
+        let mut consider = |p: usize, score: f64| {
+            let t = turn(p);
+            if best.is_none_or(|(bt, bs)| score > bs || (score == bs && t < bt)) {
+                best = Some((t, score));
+            }
+        };
+        // A base-model request scores 0 everywhere: both groups score `0 + queue` exactly.
+        let free_affinity = if adapter == 0 { 0.0 } else { 0.8 };
+        if let Some(p) = self.free.best_from(start) {
+            let k = self.free.key_at(p);
+            if k.member {
+                consider(p, free_affinity + queue_score(k.queued, lo, hi));
+            }
+        }
+        if let Some(p) = self.busy.best_from(start) {
+            let k = self.busy.key_at(p);
+            if k.member {
+                consider(p, 0.0 + queue_score(k.queued, lo, hi));
+            }
+        }
+        if adapter != 0 {
+            for &h in self.adapter_holders.of(usize::from(adapter)) {
+                let p = self.free.position(h);
+                if p != NOT_CANDIDATE {
+                    consider(p as usize, lora_score(&engines[h.index()], adapter, lo, hi));
+                }
+            }
+        }
+        let (t, _) = best.expect("every candidate is in a group");
+        let pick = (start + t) % n;
+        self.next = if pick + 1 == n { 0 } else { pick + 1 };
+        pick
+    }
+
+    /// The reference for [`Router::lora_affinity`]: every candidate's score.
+    fn lora_affinity_scan(
         &mut self,
         candidates: &[EngineId],
         engines: &[Engine],
         adapter: u16,
     ) -> usize {
+        #[cfg(test)]
+        {
+            self.scans += 1;
+        }
         let n = candidates.len();
         let (mut lo, mut hi) = (u32::MAX, 0);
         for c in candidates {
@@ -164,22 +392,7 @@ impl Router {
             lo = lo.min(q);
             hi = hi.max(q);
         }
-        let score = |i: usize| -> f64 {
-            let e = &engines[candidates[i].index()];
-            let affinity = match e.lora_info(adapter) {
-                Some(_) if adapter == 0 => 0.0,
-                Some((true, _, _, _)) => 1.0,
-                Some((false, _, listed, max)) if listed < max => 0.8,
-                Some((false, true, _, _)) => 0.6,
-                _ => 0.0,
-            };
-            let queue = if hi == lo {
-                1.0
-            } else {
-                f64::from(hi - e.queued()) / f64::from(hi - lo)
-            };
-            affinity + queue
-        };
+        let score = |i: usize| lora_score(&engines[candidates[i].index()], adapter, lo, hi);
         self.scan_best(n, score, |a, b| a > b)
     }
 
@@ -208,6 +421,62 @@ impl Router {
         }
         self.next = if best + 1 == n { 0 } else { best + 1 };
         best
+    }
+}
+
+/// llm-d's queue-depth score of a replica with `queued` waiting when the candidates have
+/// `lo` to `hi` waiting: (hi − queued) / (hi − lo), 1 when all are equal.
+#[inline]
+fn queue_score(queued: u32, lo: u32, hi: u32) -> f64 {
+    if hi == lo {
+        1.0
+    } else {
+        f64::from(hi - queued) / f64::from(hi - lo)
+    }
+}
+
+/// A replica's lora-affinity score for a request naming `adapter` (see
+/// [`Router::lora_affinity`]): its affinity class plus its queue score.
+#[inline]
+fn lora_score(e: &Engine, adapter: u16, lo: u32, hi: u32) -> f64 {
+    let affinity = match e.lora_info(adapter) {
+        Some(_) if adapter == 0 => 0.0,
+        Some((true, _, _, _)) => 1.0,
+        Some((false, _, listed, max)) if listed < max => 0.8,
+        Some((false, true, _, _)) => 0.6,
+        _ => 0.0,
+    };
+    affinity + queue_score(e.queued(), lo, hi)
+}
+
+/// For each key (a prefix slot, an adapter), the engines holding it, in no particular order
+/// (a pick's rule does not depend on it). Adding and removing cost O(holders of the key).
+#[derive(Clone, Debug, Default)]
+struct Holders {
+    of: Vec<Vec<EngineId>>,
+}
+
+impl Holders {
+    /// Engine `id` holds `key` (`on`) or no longer does.
+    #[inline]
+    fn set(&mut self, key: usize, id: EngineId, on: bool) {
+        if on {
+            if self.of.len() <= key {
+                self.of.resize_with(key + 1, Vec::new);
+            }
+            debug_assert!(!self.of[key].contains(&id));
+            self.of[key].push(id);
+        } else if let Some(list) = self.of.get_mut(key) {
+            if let Some(k) = list.iter().position(|&h| h == id) {
+                list.swap_remove(k);
+            }
+        }
+    }
+
+    /// The engines holding `key`.
+    #[inline]
+    fn of(&self, key: usize) -> &[EngineId] {
+        self.of.get(key).map_or(&[], Vec::as_slice)
     }
 }
 
@@ -303,6 +572,81 @@ impl LoadKey for Kv {
     }
 }
 
+/// lora-affinity: a candidate's queue, if it has a free adapter slot ([`Engine::lora_free`]);
+/// shorter wins, members beat the rest.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Free {
+    member: bool,
+    queued: u32,
+}
+
+/// lora-affinity: a candidate's queue, if it has no free adapter slot (or no adapters).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Busy {
+    member: bool,
+    queued: u32,
+}
+
+#[inline]
+fn group_better(a: (bool, u32), b: (bool, u32)) -> bool {
+    a.0 && (!b.0 || a.1 < b.1)
+}
+
+impl LoadKey for Free {
+    #[inline]
+    fn index(r: &mut Router) -> &mut Index<Self> {
+        &mut r.free
+    }
+    #[inline]
+    fn of(e: &Engine) -> Self {
+        Free {
+            member: e.lora_free(),
+            queued: e.queued(),
+        }
+    }
+    #[inline]
+    fn better(&self, o: &Self) -> bool {
+        group_better((self.member, self.queued), (o.member, o.queued))
+    }
+}
+
+impl LoadKey for Busy {
+    #[inline]
+    fn index(r: &mut Router) -> &mut Index<Self> {
+        &mut r.busy
+    }
+    #[inline]
+    fn of(e: &Engine) -> Self {
+        Busy {
+            member: !e.lora_free(),
+            queued: e.queued(),
+        }
+    }
+    #[inline]
+    fn better(&self, o: &Self) -> bool {
+        group_better((self.member, self.queued), (o.member, o.queued))
+    }
+}
+
+/// lora-affinity: a candidate's queue; longer wins (the root is the most queued).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Most(u32);
+
+impl LoadKey for Most {
+    #[inline]
+    fn index(r: &mut Router) -> &mut Index<Self> {
+        &mut r.most
+    }
+    #[inline]
+    fn of(e: &Engine) -> Self {
+        Most(e.queued())
+    }
+    #[inline]
+    fn better(&self, o: &Self) -> bool {
+        self.0 > o.0
+    }
+}
+
 /// A node of the tournament tree: the best key of its range and the leftmost position with it.
 #[derive(Clone, Copy, Debug)]
 struct Node<K> {
@@ -357,16 +701,37 @@ impl<K: LoadKey> Index<K> {
     /// Rebuilds for `candidates` if they are not the list it holds: known at once when both
     /// carry the same version, else by comparing the lists (a canary's split draws a subset
     /// per request). The Ready list changes on scaling and readiness, not per request.
+    /// Returns whether it rebuilt.
     #[inline]
-    fn sync(&mut self, candidates: &[EngineId], version: Option<u64>, engines: &[Engine]) {
+    fn sync(&mut self, candidates: &[EngineId], version: Option<u64>, engines: &[Engine]) -> bool {
         let same = match version {
             Some(v) => self.version == Some(v),
             None => self.cands[..] == *candidates,
         };
-        if !same || self.tree.is_empty() {
+        let rebuild = !same || self.tree.is_empty();
+        if rebuild {
             self.rebuild(candidates, engines);
         }
         self.version = version;
+        rebuild
+    }
+
+    /// The best key of all (built for at least one candidate).
+    #[inline]
+    fn root(&self) -> K {
+        self.tree[1].key
+    }
+
+    /// The key of the candidate at position `p`.
+    #[inline]
+    fn key_at(&self, p: usize) -> K {
+        self.tree[self.cands.len() + p].key
+    }
+
+    /// Engine `id`'s position among the candidates (`NOT_CANDIDATE`: none).
+    #[inline]
+    fn position(&self, id: EngineId) -> u32 {
+        self.pos.get(id.index()).copied().unwrap_or(NOT_CANDIDATE)
     }
 
     #[cold]
@@ -660,7 +1025,7 @@ mod index_tests {
                     done: &mut Vec<_>| {
             wake[e] = engines[e].advance(now, done);
             done.clear();
-            indexed.touch(EngineId(e as u32), &engines[e]);
+            indexed.touch(EngineId(e as u32), &mut engines[e]);
         };
         while (sent as usize) < requests {
             // Step every replica due before the next arrival, earliest first.
@@ -748,5 +1113,238 @@ mod index_tests {
         for seed in 0..4 {
             agree(RouterPolicy::Prefix, seed, 7 + seed as usize, 2000);
         }
+    }
+}
+
+#[cfg(test)]
+mod holder_tests {
+    use super::*;
+    use crate::engine::{RngStreams, SimDuration, SimTime};
+    use crate::serving::engine::ReplicaEngine;
+    use crate::serving::request::{Request, RequestId};
+    use crate::serving::step::{LinearStep, StepModel};
+    use crate::serving::vllm::{Adapter, LoraConfig, VllmConfig, VllmEngine};
+
+    const ADAPTERS: u16 = 6;
+
+    /// A vLLM replica of `kv_blocks` 16-token blocks (few, so cached units are evicted), at
+    /// most 4 sequences and 64 tokens a step, with prefix caching over `table` and 6 adapters
+    /// (2 GPU slots) where asked, journaling its holders.
+    fn vllm(kv_blocks: u32, table: Option<&Arc<PrefixTable>>, lora: bool) -> Engine {
+        let e = VllmEngine::new(
+            VllmConfig {
+                max_num_seqs: 4,
+                max_num_batched_tokens: 64,
+                block_size: 16,
+                kv_blocks,
+                max_queue_size: None,
+            },
+            StepModel::Linear(LinearStep {
+                base: 0.010,
+                per_token: 0.0001,
+                per_seq: 0.0,
+                per_context_token: 0.0,
+            }),
+            0,
+        );
+        let e = match table {
+            Some(t) => e.with_prefixes(t.clone()),
+            None => e,
+        };
+        let adapter = Adapter {
+            rank: 16,
+            cold_load: SimDuration(5_000_000),
+            warm_load: SimDuration(1_000_000),
+            step_extra: SimDuration(100_000),
+        };
+        let e = if lora {
+            e.with_lora(LoraConfig {
+                max_loras: 2,
+                max_cpu_loras: 4,
+                adapters: vec![adapter; ADAPTERS as usize].into(),
+            })
+        } else {
+            e
+        };
+        let mut e = Engine::Vllm(e);
+        e.track_holders();
+        e
+    }
+
+    /// Prefixes of 1 to 6 units in 5 families (a shared first unit, then their own chains),
+    /// and a few whose first unit appears later in another (the table must still find them).
+    fn table() -> (Arc<PrefixTable>, Vec<Prefix>) {
+        let mut t = PrefixTable::new(16);
+        let mut ps = Vec::new();
+        for f in 0..5u64 {
+            for c in 0..4u64 {
+                let len = 1 + ((f + c) % 6);
+                ps.push(t.push(
+                    std::iter::once(f << 40).chain((1..len).map(|j| (f << 40) | (c << 20) | j)),
+                ));
+            }
+        }
+        // 0 << 40 (family 0's first unit) second, and unit 2 of family 1 first.
+        ps.push(t.push([7 << 40, 0, 1 << 40 | 1]));
+        ps.push(t.push([(1 << 40) | (1 << 20) | 1, 9]));
+        (Arc::new(t), ps)
+    }
+
+    /// Requests with random prefixes and adapters, each routed by the indexed router and by
+    /// the scanning one (which must agree), admitted and stepped as the world does (touching
+    /// the indexed router after each change); replicas leave and rejoin the candidates, and
+    /// now and then one is stopped (its cache and adapters cleared). Returns how many picks
+    /// had their best score shared by candidates of different affinity classes.
+    fn agree(policy: RouterPolicy, seed: u64, replicas: usize, requests: usize) -> u32 {
+        let streams = RngStreams::new(seed);
+        let mut rng = streams.stream("test");
+        let (table, prefixes) = table();
+        // Every fifth replica has no prefix cache, every seventh no adapters.
+        let mut engines: Vec<Engine> = (0..replicas)
+            .map(|i| {
+                vllm(
+                    24 + 8 * (i as u32 % 4),
+                    (i % 5 != 4).then_some(&table),
+                    i % 7 != 6,
+                )
+            })
+            .collect();
+        let mut wake: Vec<Option<SimTime>> = vec![None; replicas];
+        let mut ready = vec![true; replicas];
+        let mut indexed = Router::new(policy, streams.stream("router"));
+        indexed.set_prefix_table(table.clone());
+        let mut scanning = Router::new(policy, streams.stream("router"));
+        scanning.scan = true;
+        let mut candidates = Vec::new();
+        let mut done = Vec::new();
+        let mut failed = Vec::new();
+        let mut now = SimTime(0);
+        let mut sent = 0u64;
+        let mut version = 0u64;
+        let mut cross_ties = 0;
+        let mut hit_picks = 0;
+        let step = |e: usize,
+                    now: SimTime,
+                    engines: &mut Vec<Engine>,
+                    wake: &mut Vec<Option<SimTime>>,
+                    indexed: &mut Router,
+                    done: &mut Vec<_>| {
+            wake[e] = engines[e].advance(now, done);
+            done.clear();
+            indexed.touch(EngineId(e as u32), &mut engines[e]);
+        };
+        while (sent as usize) < requests {
+            let arrival = SimTime(now.0 + rng.random_range(0..3_000_000u64));
+            while let Some((e, t)) = wake
+                .iter()
+                .enumerate()
+                .filter_map(|(e, w)| w.map(|t| (e, t)))
+                .filter(|&(_, t)| t <= arrival)
+                .min_by_key(|&(e, t)| (t, e))
+            {
+                now = t;
+                step(e, now, &mut engines, &mut wake, &mut indexed, &mut done);
+            }
+            now = arrival;
+            if rng.random_range(0..50) == 0 {
+                let e = rng.random_range(0..replicas);
+                ready[e] = !ready[e];
+                version += 1;
+            }
+            if rng.random_range(0..300) == 0 {
+                let e = rng.random_range(0..replicas);
+                engines[e].abort(&mut failed);
+                failed.clear();
+                wake[e] = None;
+                indexed.touch(EngineId(e as u32), &mut engines[e]);
+            }
+            candidates.clear();
+            candidates.extend(
+                (0..replicas)
+                    .filter(|&e| ready[e])
+                    .map(|e| EngineId(e as u32)),
+            );
+            let prefix = if rng.random_range(0..6) == 0 {
+                Prefix::NONE
+            } else {
+                prefixes[rng.random_range(0..prefixes.len())]
+            };
+            let adapter = rng.random_range(0..ADAPTERS + 2);
+            if policy == RouterPolicy::LoraAffinity && !candidates.is_empty() {
+                cross_ties += u32::from(cross_class_tie(&candidates, &engines, adapter));
+            }
+            let v = (rng.random_range(0..4) != 0).then_some(version);
+            let a = indexed.pick(&candidates, v, &engines, prefix, adapter);
+            let b = scanning.pick(&candidates, v, &engines, prefix, adapter);
+            assert_eq!(a, b, "{policy:?} seed {seed} request {sent}");
+            let Some(e) = a else { continue };
+            hit_picks += u32::from(engines[e.index()].cached_prefix_units(prefix) > 0);
+            let units = prefix.len * 16;
+            let prompt = if rng.random_range(0..8) == 0 {
+                units + 200
+            } else {
+                units + rng.random_range(1..40)
+            };
+            let r = Request {
+                id: RequestId(sent),
+                arrival: now,
+                prompt_tokens: prompt,
+                output_tokens: rng.random_range(1..30),
+                prefix,
+                tenant: 0,
+                service: 0,
+                adapter,
+            };
+            sent += 1;
+            let e = e.index();
+            if engines[e].admit(now, r).is_ok() {
+                step(e, now, &mut engines, &mut wake, &mut indexed, &mut done);
+            }
+        }
+        assert_eq!(indexed.scans, 0, "the index fell back to the scan");
+        if policy == RouterPolicy::Prefix && replicas > 1 {
+            assert!(hit_picks as usize > requests / 4, "{hit_picks} hits");
+        }
+        cross_ties
+    }
+
+    /// Whether the best lora-affinity score is shared by candidates of different classes.
+    fn cross_class_tie(candidates: &[EngineId], engines: &[Engine], adapter: u16) -> bool {
+        let qs = candidates.iter().map(|c| engines[c.index()].queued());
+        let (lo, hi) = (qs.clone().min().unwrap(), qs.max().unwrap());
+        let scored: Vec<(f64, f64)> = candidates
+            .iter()
+            .map(|c| {
+                let e = &engines[c.index()];
+                let s = lora_score(e, adapter, lo, hi);
+                (s, s - queue_score(e.queued(), lo, hi))
+            })
+            .collect();
+        let best = scored.iter().map(|s| s.0).fold(f64::MIN, f64::max);
+        let mut classes = scored.iter().filter(|s| s.0 == best).map(|s| s.1);
+        let first = classes.next().unwrap();
+        classes.any(|c| (c - first).abs() > 0.1)
+    }
+
+    #[test]
+    fn indexed_prefix_routing_matches_the_scan() {
+        for seed in 0..8 {
+            agree(RouterPolicy::Prefix, seed, 1 + seed as usize * 4, 3000);
+        }
+    }
+
+    #[test]
+    fn indexed_lora_affinity_matches_the_scan() {
+        let mut ties = 0;
+        for seed in 0..8 {
+            ties += agree(
+                RouterPolicy::LoraAffinity,
+                seed,
+                1 + seed as usize * 4,
+                3000,
+            );
+        }
+        // Equal f64 scores across classes (1 + 0 = 0.8 + 0.2, ...) did occur.
+        assert!(ties > 0);
     }
 }

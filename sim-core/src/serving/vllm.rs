@@ -169,6 +169,22 @@ struct PrefixState {
     blocks_per_unit: u32,
 }
 
+impl PrefixState {
+    /// Offers unit `k` of `prefix` to the cache (see [`PrefixCache::insert`]), with its slot
+    /// when the cache journals slots.
+    #[inline]
+    fn insert(&mut self, prefix: Prefix, k: u32) -> bool {
+        let pos = (prefix.start + k) as usize;
+        let id = self.table.ids(prefix)[k as usize];
+        let slot = if self.cache.tracking() {
+            self.table.slot_at(pos)
+        } else {
+            super::prefix::NO_SLOT
+        };
+        self.cache.insert(id, slot)
+    }
+}
+
 /// Takes `n` blocks, evicting cached units no sequence uses when too few are free; the caller
 /// has checked that `n` fit in the free and evictable blocks.
 #[inline]
@@ -313,6 +329,46 @@ impl VllmEngine {
             let (listed, max) = l.listed();
             (l.active(adapter), l.waiting(adapter), listed, max)
         })
+    }
+
+    /// Journals, from now on, what a router's holder sets need: the prefix slots that join or
+    /// leave the prefix cache and the adapters that come to have or cease to have a running or
+    /// waiting request (each where the replica has a prefix cache or adapters). Call before the
+    /// first request; a router drains the journals with [`VllmEngine::drain_holders`].
+    pub fn track_holders(&mut self) {
+        if let Some(p) = &mut self.prefix {
+            p.cache.track();
+        }
+        if let Some(l) = &mut self.lora {
+            l.track();
+        }
+    }
+
+    /// Whether every journal [`VllmEngine::track_holders`] can keep here is kept.
+    pub fn tracks_holders(&self) -> bool {
+        self.prefix.as_ref().is_none_or(|p| p.cache.tracking())
+            && self.lora.as_ref().is_none_or(|l| l.tracks())
+    }
+
+    /// Empties the journals in order, the prefix cache's first: `slot(slot, joined)` for a
+    /// prefix slot that joined or left the cache, `adapter(adapter, listed)` for an adapter
+    /// that came to be or ceased to be running or waiting here.
+    #[inline]
+    pub fn drain_holders(
+        &mut self,
+        mut slot: impl FnMut(u32, bool),
+        mut adapter: impl FnMut(u16, bool),
+    ) {
+        if let Some(j) = self.prefix.as_mut().and_then(|p| p.cache.journal()) {
+            for (s, joined) in j.drain(..) {
+                slot(s, joined);
+            }
+        }
+        if let Some(j) = self.lora.as_mut().and_then(|l| l.journal()) {
+            for (a, listed) in j.drain(..) {
+                adapter(a, listed);
+            }
+        }
     }
 
     /// Whether `adapter` sits in one of the GPU's adapter slots (false without adapters).
@@ -467,12 +523,12 @@ impl VllmEngine {
         }
         take_blocks(&mut self.free_blocks, &mut self.prefix, loaded * bpu);
         let p = self.prefix.as_mut().expect("tiers need a prefix cache");
-        let ids = p.table.ids(s.prefix);
-        for &id in &ids[hits as usize..units as usize] {
-            if !p.cache.insert(id) {
+        for k in hits..units {
+            if !p.insert(s.prefix, k) {
                 self.free_blocks += bpu;
             }
         }
+        let ids = p.table.ids(s.prefix);
         self.counters.prefix_hit_tokens += (hits * unit) as u64;
         s.computed = units * unit;
         s.blocks = units * bpu;
@@ -966,15 +1022,14 @@ impl VllmEngine {
                     // Full prompt units computed join the cache (or share a cached copy).
                     let units = s.prefix.len.min(s.prompt / p.unit).min(s.computed / p.unit);
                     if units > s.cached_units {
-                        let ids = p.table.ids(s.prefix);
-                        for &id in &ids[s.cached_units as usize..units as usize] {
-                            if !p.cache.insert(id) {
+                        for k in s.cached_units..units {
+                            if !p.insert(s.prefix, k) {
                                 self.free_blocks += p.blocks_per_unit;
                             }
                         }
                         s.cached_units = units;
                         if let Some(t) = &mut self.tiers {
-                            t.store(&ids[..units as usize]);
+                            t.store(&p.table.ids(s.prefix)[..units as usize]);
                         }
                     }
                 }

@@ -400,10 +400,14 @@ impl World {
                     Some(t) if v.prefix_caching => e.with_prefixes(t.clone()),
                     _ => e,
                 };
-                Engine::Vllm(match &v.kv_tiers {
+                let mut e = Engine::Vllm(match &v.kv_tiers {
                     Some(tiers) => e.with_kv_tiers(tiers),
                     None => e,
-                })
+                });
+                if sv.router.as_ref().is_some_and(Router::needs_holders) {
+                    e.track_holders();
+                }
+                e
             }
         }
     }
@@ -867,6 +871,10 @@ fn build_service(
             share: p.share,
             rng: streams.stream(&sname("traffic/prefix")),
         });
+    }
+    let mut router = router;
+    if let (Some(r), Some(t)) = (&mut router, &prefix_table) {
+        r.set_prefix_table(t.clone());
     }
     let pairs: Vec<(u32, u32)> = match &s.tokens {
         Some(t) if t.sample.is_some() => inputs

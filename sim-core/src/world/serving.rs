@@ -180,7 +180,7 @@ impl World {
         let next = engine.advance(self.now, &mut self.done);
         let (q1, s1, b1) = engine.state();
         if let Some(r) = &mut sv.router {
-            r.touch(id, &sv.engines[e]);
+            r.touch(id, &mut sv.engines[e]);
         }
         self.queued = self.queued + q1 - q0;
         self.in_service = self.in_service + s1 - s0;
@@ -279,7 +279,7 @@ impl World {
         let (q0, s0, b0) = engine.state();
         engine.abort(&mut self.failed);
         if let Some(r) = &mut sv.router {
-            r.touch(id, &sv.engines[e]);
+            r.touch(id, &mut sv.engines[e]);
         }
         sv.gauges.update(e, self.now, (0, 0, 0), 0, 0);
         if let Some(pod) = self.time_sliced_pod(svc, id) {

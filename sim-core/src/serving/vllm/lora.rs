@@ -81,6 +81,9 @@ pub(super) struct Loras {
     /// Load time the next step waits for.
     stall: SimDuration,
     pub(super) counters: LoraCounters,
+    /// Adapters (a request's `adapter` value) that came to have a running or waiting sequence
+    /// (true) or ceased to (false) since last drained; `None`: not journaled.
+    journal: Option<Vec<(u16, bool)>>,
 }
 
 impl Loras {
@@ -100,6 +103,33 @@ impl Loras {
             stall: SimDuration::ZERO,
             counters: LoraCounters::default(),
             cfg,
+            journal: None,
+        }
+    }
+
+    /// Journals, from now on, adapters that come to be listed or cease to (see
+    /// [`Loras::journal`]).
+    pub(super) fn track(&mut self) {
+        self.journal.get_or_insert_with(Vec::new);
+    }
+
+    /// Whether it journals.
+    pub(super) fn tracks(&self) -> bool {
+        self.journal.is_some()
+    }
+
+    /// The journal (`None` when not tracking), for the caller to drain.
+    #[inline]
+    pub(super) fn journal(&mut self) -> Option<&mut Vec<(u16, bool)>> {
+        self.journal.as_mut()
+    }
+
+    /// Journals that adapter index `i` came to be listed (a running or waiting sequence) or
+    /// ceased to be.
+    #[inline]
+    fn listed_changed(&mut self, i: usize, listed: bool) {
+        if let Some(j) = &mut self.journal {
+            j.push((i as u16 + 1, listed));
         }
     }
 
@@ -118,6 +148,9 @@ impl Loras {
             self.waiting[i] += 1;
             if self.waiting[i] == 1 {
                 self.distinct_waiting += 1;
+                if self.running[i] == 0 {
+                    self.listed_changed(i, true);
+                }
             }
         }
     }
@@ -204,6 +237,9 @@ impl Loras {
         };
         self.running[i] -= 1;
         if self.running[i] == 0 {
+            if self.waiting[i] == 0 {
+                self.listed_changed(i, false);
+            }
             self.distinct_running -= 1;
             self.step_extra = SimDuration(self.step_extra.0 - self.cfg.adapters[i].step_extra.0);
             self.clock += 1;
@@ -256,6 +292,13 @@ impl Loras {
 
     /// Forgets every sequence (the replica stopped); host memory and slots are lost too.
     pub(super) fn clear(&mut self) {
+        if let Some(j) = &mut self.journal {
+            for (i, (r, w)) in self.running.iter().zip(&self.waiting).enumerate() {
+                if r + w > 0 {
+                    j.push((i as u16 + 1, false));
+                }
+            }
+        }
         self.running.iter_mut().for_each(|c| *c = 0);
         self.waiting.iter_mut().for_each(|c| *c = 0);
         self.distinct_running = 0;

@@ -6,7 +6,12 @@
 //! queue, where cached blocks wait to be reused or overwritten). Lookups go through a hash map
 //! that is never iterated, and the list is threaded through a slab of entries, so the cache's
 //! behaviour depends on nothing but the order of calls.
+//!
+//! With [`PrefixCache::track`], the cache also journals each unit that is some prefix's first
+//! (it has a slot, [`crate::serving::PrefixTable::slot_at`]) as it joins or leaves the cache,
+//! for the prefix router's holder sets.
 
+use crate::serving::prefix::NO_SLOT;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -41,6 +46,8 @@ struct Entry {
     /// Neighbours on the evictable list (refs == 0), `NIL` at the ends.
     prev: u32,
     next: u32,
+    /// Its slot while cached and journaled (`NO_SLOT`: none, or not cached).
+    slot: u32,
 }
 
 /// Cached prefix units of one replica.
@@ -53,6 +60,9 @@ pub(super) struct PrefixCache {
     head: u32,
     tail: u32,
     evictable: u32,
+    /// Slots that joined (true) or left (false) the cache since last drained; `None`: not
+    /// journaled.
+    journal: Option<Vec<(u32, bool)>>,
 }
 
 impl PrefixCache {
@@ -63,6 +73,24 @@ impl PrefixCache {
             tail: NIL,
             ..PrefixCache::default()
         }
+    }
+
+    /// Journals, from now on, the slots of the units that join or leave (call while empty).
+    pub(super) fn track(&mut self) {
+        debug_assert!(self.map.is_empty());
+        self.journal.get_or_insert_with(Vec::new);
+    }
+
+    /// Whether the cache journals its slots.
+    #[inline]
+    pub(super) fn tracking(&self) -> bool {
+        self.journal.is_some()
+    }
+
+    /// The journal (`None` when not tracking), for the caller to drain.
+    #[inline]
+    pub(super) fn journal(&mut self) -> Option<&mut Vec<(u32, bool)>> {
+        self.journal.as_mut()
     }
 
     /// Units no running sequence uses (cached, evictable).
@@ -126,18 +154,27 @@ impl PrefixCache {
         self.entries[e as usize].refs += 1;
     }
 
-    /// A sequence that computed unit `id` offers it to the cache; it now uses the cached unit.
-    /// Returns false when the unit was cached already (the sequence's own copy is then freed).
-    pub(super) fn insert(&mut self, id: u64) -> bool {
+    /// A sequence that computed unit `id` (of slot `slot`, [`NO_SLOT`] for none or when not
+    /// tracking) offers it to the cache; it now uses the cached unit. Returns false when the
+    /// unit was cached already (the sequence's own copy is then freed).
+    pub(super) fn insert(&mut self, id: u64, slot: u32) -> bool {
         if self.map.contains_key(&id) {
             self.acquire(id);
             return false;
         }
+        let slot = match &mut self.journal {
+            Some(j) if slot != NO_SLOT => {
+                j.push((slot, true));
+                slot
+            }
+            _ => NO_SLOT,
+        };
         let entry = Entry {
             id,
             refs: 1,
             prev: NIL,
             next: NIL,
+            slot,
         };
         let e = match self.spare.pop() {
             Some(e) => {
@@ -171,15 +208,33 @@ impl PrefixCache {
             return false;
         }
         self.unlink(e);
-        let id = self.entries[e as usize].id;
+        let entry = &mut self.entries[e as usize];
+        let id = entry.id;
+        if entry.slot != NO_SLOT {
+            if let Some(j) = &mut self.journal {
+                j.push((entry.slot, false));
+            }
+            entry.slot = NO_SLOT;
+        }
         self.map.remove(&id);
         self.spare.push(e);
         true
     }
 
-    /// Forgets everything (the replica stopped).
+    /// Forgets everything (the replica stopped); the units with slots leave the journal, in
+    /// the order of the entries.
     pub(super) fn clear(&mut self) {
+        let mut journal = self.journal.take();
+        if let Some(j) = &mut journal {
+            j.extend(
+                self.entries
+                    .iter()
+                    .filter(|e| e.slot != NO_SLOT)
+                    .map(|e| (e.slot, false)),
+            );
+        }
         *self = PrefixCache::new();
+        self.journal = journal;
     }
 }
 
@@ -190,9 +245,9 @@ mod tests {
     #[test]
     fn unused_units_are_evicted_least_recently_freed_first() {
         let mut c = PrefixCache::new();
-        assert!(c.insert(1));
-        assert!(c.insert(2));
-        assert!(c.insert(3));
+        assert!(c.insert(1, NO_SLOT));
+        assert!(c.insert(2, NO_SLOT));
+        assert!(c.insert(3, NO_SLOT));
         assert_eq!(c.lookup(&[1, 2, 3, 4]), (3, 0));
         // Freed last block first, as vLLM does, so the chain's tail goes before its head.
         c.release(3);
@@ -209,12 +264,42 @@ mod tests {
         assert!(!c.evict()); // 1 is in use
         assert_eq!(c.cached(), 1);
         // Offering a unit that is cached shares it.
-        assert!(!c.insert(1));
+        assert!(!c.insert(1, NO_SLOT));
         c.release(1);
         c.release(1);
         assert_eq!(c.evictable(), 1);
-        assert!(c.insert(2));
+        assert!(c.insert(2, NO_SLOT));
         c.clear();
         assert_eq!(c.lookup(&[1]), (0, 0));
+    }
+
+    #[test]
+    fn tracking_journals_first_units_joining_and_leaving() {
+        let mut c = PrefixCache::new();
+        c.track();
+        assert!(c.insert(10, 0));
+        assert!(c.insert(11, NO_SLOT));
+        assert!(c.insert(20, 1));
+        assert!(!c.insert(10, 0)); // shared: no change
+        for id in [11, 10, 10, 20] {
+            c.release(id);
+        }
+        assert!(c.evict()); // 11: no slot
+        assert!(c.evict()); // 10
+        assert!(c.insert(30, 2));
+        c.clear(); // 20 and 30 leave
+        assert!(c.tracking());
+        let j = std::mem::take(c.journal().unwrap());
+        assert_eq!(
+            j,
+            [
+                (0, true),
+                (1, true),
+                (0, false),
+                (2, true),
+                (2, false),
+                (1, false)
+            ]
+        );
     }
 }

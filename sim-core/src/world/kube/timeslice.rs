@@ -217,7 +217,7 @@ impl World {
             engine.set_time_share(now, share);
             let busy = engine.in_service() > 0;
             if let Some(r) = &mut sv.router {
-                r.touch(e, &sv.engines[e.index()]);
+                r.touch(e, &mut sv.engines[e.index()]);
             }
             if busy {
                 let slot = &mut sv.wake[e.index()];
