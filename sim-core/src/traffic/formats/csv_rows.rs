@@ -40,6 +40,9 @@ pub(super) struct CsvRows<R: BufRead> {
     label_buf: String,
     /// Date-times read with the last row's date and hour remembered.
     dates: PlainDateTimes,
+    /// 1 when lines end in CRLF, else 0: the csv crate's record position is where the record
+    /// before it ended, which in a CRLF file is before that line's `\n`, a line too early.
+    crlf: u64,
 }
 
 impl<R: BufRead> CsvRows<R> {
@@ -64,6 +67,8 @@ impl<R: BufRead> CsvRows<R> {
             .headers()
             .map_err(|e| err(None, format!("cannot read the header: {e}")))?
             .clone();
+        // A header read whole without passing a `\n` ended at the `\r` of a CRLF.
+        let crlf = u64::from(rdr.position().line() == 1 && rdr.position().byte() > 0);
         let found = || headers.iter().collect::<Vec<_>>().join(",");
         let find = |name: &str| headers.iter().position(|h| h == name);
         let need = |name: &str, why: &str| -> Result<Col, TraceError> {
@@ -160,6 +165,7 @@ impl<R: BufRead> CsvRows<R> {
             labels,
             label_buf: String::new(),
             dates: PlainDateTimes::default(),
+            crlf,
         })
     }
 
@@ -269,7 +275,8 @@ impl<R: BufRead> CsvRows<R> {
         if !(ascii || r.iter().all(|f| std::str::from_utf8(f).is_ok())) {
             return Err(self.utf8_error(&pos));
         }
-        let line = self.record.position().map_or(0, |p| p.line());
+        // The row's own line (malformed rows keep the csv crate's, which its message quotes).
+        let line = self.record.position().map_or(0, |p| p.line()) + self.crlf;
         let err = |col: &Col, message: String| TraceError {
             file: self.file.clone(),
             row: Some(line),
@@ -463,6 +470,36 @@ mod tests {
                 s.trim().as_bytes(),
                 "{s:?}"
             );
+        }
+    }
+
+    /// A bad row's error names its own line, whether lines end in LF or CRLF.
+    #[test]
+    fn a_bad_row_names_its_line_with_lf_and_crlf() {
+        for eol in ["\n", "\r\n"] {
+            let text = [
+                "timestamp,prompt_tokens,output_tokens",
+                "1,7,9",
+                "2,8,10",
+                "3,x,5",
+                "",
+            ]
+            .join(eol);
+            let mut rows = CsvRows::new(
+                text.as_bytes(),
+                "t.csv",
+                TraceFormat::Csv,
+                &ColumnMap::default(),
+            )
+            .expect("header");
+            let mut labels = Labels::default();
+            assert!(rows.next_row(&mut labels).expect("row 2").is_some());
+            assert!(rows.next_row(&mut labels).expect("row 3").is_some());
+            let err = match rows.next_row(&mut labels) {
+                Err(e) => e,
+                Ok(_) => panic!("line 4 is bad"),
+            };
+            assert_eq!(err.row, Some(4), "lines ending in {eol:?}");
         }
     }
 
