@@ -966,7 +966,40 @@ mod index_tests {
     use super::*;
     use crate::engine::{RngStreams, SimTime};
     use crate::serving::engine::ReplicaEngine;
-    use crate::serving::request::{Request, RequestId};
+    use crate::serving::request::{Completion, Request, RequestId};
+
+    /// Advances replica `e` at `now`, then lets the indexed router re-read it.
+    pub(super) fn step(
+        e: usize,
+        now: SimTime,
+        engines: &mut [Engine],
+        wake: &mut [Option<SimTime>],
+        indexed: &mut Router,
+        done: &mut Vec<Completion>,
+    ) {
+        wake[e] = engines[e].advance(now, done);
+        done.clear();
+        indexed.touch(EngineId(e as u32), &mut engines[e]);
+    }
+
+    /// Steps every replica due by `arrival`, earliest first (ties by index).
+    pub(super) fn step_due(
+        arrival: SimTime,
+        engines: &mut [Engine],
+        wake: &mut [Option<SimTime>],
+        indexed: &mut Router,
+        done: &mut Vec<Completion>,
+    ) {
+        while let Some((e, t)) = wake
+            .iter()
+            .enumerate()
+            .filter_map(|(e, w)| w.map(|t| (e, t)))
+            .filter(|&(_, t)| t <= arrival)
+            .min_by_key(|&(e, t)| (t, e))
+        {
+            step(e, t, engines, wake, indexed, done);
+        }
+    }
     use crate::serving::step::{LinearStep, StepModel};
     use crate::serving::vllm::{VllmConfig, VllmEngine};
 
@@ -1017,29 +1050,10 @@ mod index_tests {
         let mut now = SimTime(0);
         let mut sent = 0u64;
         let mut version = 0u64;
-        let step = |e: usize,
-                    now: SimTime,
-                    engines: &mut Vec<Engine>,
-                    wake: &mut Vec<Option<SimTime>>,
-                    indexed: &mut Router,
-                    done: &mut Vec<_>| {
-            wake[e] = engines[e].advance(now, done);
-            done.clear();
-            indexed.touch(EngineId(e as u32), &mut engines[e]);
-        };
         while (sent as usize) < requests {
             // Step every replica due before the next arrival, earliest first.
             let arrival = SimTime(now.0 + rng.random_range(0..4_000_000u64));
-            while let Some((e, t)) = wake
-                .iter()
-                .enumerate()
-                .filter_map(|(e, w)| w.map(|t| (e, t)))
-                .filter(|&(_, t)| t <= arrival)
-                .min_by_key(|&(e, t)| (t, e))
-            {
-                now = t;
-                step(e, now, &mut engines, &mut wake, &mut indexed, &mut done);
-            }
+            step_due(arrival, &mut engines, &mut wake, &mut indexed, &mut done);
             now = arrival;
             if rng.random_range(0..50) == 0 {
                 let e = rng.random_range(0..replicas);
@@ -1118,6 +1132,7 @@ mod index_tests {
 
 #[cfg(test)]
 mod holder_tests {
+    use super::index_tests::{step, step_due};
     use super::*;
     use crate::engine::{RngStreams, SimDuration, SimTime};
     use crate::serving::engine::ReplicaEngine;
@@ -1223,28 +1238,9 @@ mod holder_tests {
         let mut version = 0u64;
         let mut cross_ties = 0;
         let mut hit_picks = 0;
-        let step = |e: usize,
-                    now: SimTime,
-                    engines: &mut Vec<Engine>,
-                    wake: &mut Vec<Option<SimTime>>,
-                    indexed: &mut Router,
-                    done: &mut Vec<_>| {
-            wake[e] = engines[e].advance(now, done);
-            done.clear();
-            indexed.touch(EngineId(e as u32), &mut engines[e]);
-        };
         while (sent as usize) < requests {
             let arrival = SimTime(now.0 + rng.random_range(0..3_000_000u64));
-            while let Some((e, t)) = wake
-                .iter()
-                .enumerate()
-                .filter_map(|(e, w)| w.map(|t| (e, t)))
-                .filter(|&(_, t)| t <= arrival)
-                .min_by_key(|&(e, t)| (t, e))
-            {
-                now = t;
-                step(e, now, &mut engines, &mut wake, &mut indexed, &mut done);
-            }
+            step_due(arrival, &mut engines, &mut wake, &mut indexed, &mut done);
             now = arrival;
             if rng.random_range(0..50) == 0 {
                 let e = rng.random_range(0..replicas);
