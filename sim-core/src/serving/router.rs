@@ -968,6 +968,9 @@ mod index_tests {
     use crate::serving::engine::ReplicaEngine;
     use crate::serving::request::{Completion, Request, RequestId};
 
+    use crate::serving::step::{LinearStep, StepModel};
+    use crate::serving::vllm::{VllmConfig, VllmEngine};
+
     /// Advances replica `e` at `now`, then lets the indexed router re-read it.
     pub(super) fn step(
         e: usize,
@@ -1000,13 +1003,11 @@ mod index_tests {
             step(e, t, engines, wake, indexed, done);
         }
     }
-    use crate::serving::step::{LinearStep, StepModel};
-    use crate::serving::vllm::{VllmConfig, VllmEngine};
 
     /// A vLLM replica of `kv_blocks` 16-token blocks, at most 4 sequences and 64 tokens a
     /// step (so requests queue and prompts take several steps to prefill).
-    fn vllm(kv_blocks: u32) -> Engine {
-        Engine::Vllm(VllmEngine::new(
+    pub(super) fn vllm_engine(kv_blocks: u32) -> VllmEngine {
+        VllmEngine::new(
             VllmConfig {
                 max_num_seqs: 4,
                 max_num_batched_tokens: 64,
@@ -1021,7 +1022,12 @@ mod index_tests {
                 per_context_token: 0.0,
             }),
             0,
-        ))
+        )
+    }
+
+    /// [`vllm_engine`] as an [`Engine`].
+    fn vllm(kv_blocks: u32) -> Engine {
+        Engine::Vllm(vllm_engine(kv_blocks))
     }
 
     /// A small world: requests arrive at random, each routed by the indexed router and by the
@@ -1132,13 +1138,12 @@ mod index_tests {
 
 #[cfg(test)]
 mod holder_tests {
-    use super::index_tests::{step, step_due};
+    use super::index_tests::{step, step_due, vllm_engine};
     use super::*;
     use crate::engine::{RngStreams, SimDuration, SimTime};
     use crate::serving::engine::ReplicaEngine;
     use crate::serving::request::{Request, RequestId};
-    use crate::serving::step::{LinearStep, StepModel};
-    use crate::serving::vllm::{Adapter, LoraConfig, VllmConfig, VllmEngine};
+    use crate::serving::vllm::{Adapter, LoraConfig};
 
     const ADAPTERS: u16 = 6;
 
@@ -1146,22 +1151,7 @@ mod holder_tests {
     /// most 4 sequences and 64 tokens a step, with prefix caching over `table` and 6 adapters
     /// (2 GPU slots) where asked, journaling its holders.
     fn vllm(kv_blocks: u32, table: Option<&Arc<PrefixTable>>, lora: bool) -> Engine {
-        let e = VllmEngine::new(
-            VllmConfig {
-                max_num_seqs: 4,
-                max_num_batched_tokens: 64,
-                block_size: 16,
-                kv_blocks,
-                max_queue_size: None,
-            },
-            StepModel::Linear(LinearStep {
-                base: 0.010,
-                per_token: 0.0001,
-                per_seq: 0.0,
-                per_context_token: 0.0,
-            }),
-            0,
-        );
+        let e = vllm_engine(kv_blocks);
         let e = match table {
             Some(t) => e.with_prefixes(t.clone()),
             None => e,
