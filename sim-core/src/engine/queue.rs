@@ -68,11 +68,18 @@ impl<E> EventQueue<E> {
         }
     }
 
+    /// The key of an event scheduled now at `time`: after every earlier one at that time.
+    #[inline]
+    fn key(&mut self, time: SimTime) -> u128 {
+        let key = ((time.0 as u128) << 64) | self.next_seq as u128;
+        self.next_seq += 1;
+        key
+    }
+
     /// Schedules `event` at `time`; among events at the same time it comes after those pushed earlier.
     #[inline]
     pub fn push(&mut self, time: SimTime, event: E) {
-        let key = ((time.0 as u128) << 64) | self.next_seq as u128;
-        self.next_seq += 1;
+        let key = self.key(time);
         self.heap.push(Entry { key, event });
     }
 
@@ -81,8 +88,7 @@ impl<E> EventQueue<E> {
     /// place in the order.
     #[inline]
     pub fn push_spare(&mut self, time: SimTime, event: E) {
-        let key = ((time.0 as u128) << 64) | self.next_seq as u128;
-        self.next_seq += 1;
+        let key = self.key(time);
         if let Some(old) = self.spare.replace(Entry { key, event }) {
             self.heap.push(old);
         }

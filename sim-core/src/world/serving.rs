@@ -189,9 +189,10 @@ impl World {
         sv.in_service = sv.in_service + s1 - s0;
         sv.busy = sv.busy + b1 - b0;
         // Most advances finish nothing (a step boundary, or an arrival cutting a run).
-        let (done, tokens) = match self.done.is_empty() {
-            true => (0, 0),
-            false => self.finish_requests(svc, sink),
+        let (done, tokens) = if self.done.is_empty() {
+            (0, 0)
+        } else {
+            self.finish_requests(svc, sink)
         };
         if let Some(pod) = shared {
             self.set_busy(pod, q1 + s1 > 0);
