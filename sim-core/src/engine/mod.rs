@@ -7,5 +7,5 @@ pub mod timer;
 
 pub use queue::EventQueue;
 pub use rng::{Rng, RngStreams};
-pub use time::{parse_duration, SimDuration, SimTime, NANOS_PER_SEC};
+pub use time::{parse_duration, round_u64, SimDuration, SimTime, NANOS_PER_SEC};
 pub use timer::Periodic;

@@ -6,6 +6,22 @@ use std::ops::{Add, AddAssign, Sub};
 /// Nanoseconds per second.
 pub const NANOS_PER_SEC: u64 = 1_000_000_000;
 
+/// `x.round() as u64` (halves away from zero; negative and NaN give 0, too large gives
+/// `u64::MAX`) without the library call `f64::round` makes on x86-64: the truncation and the
+/// fraction it leaves are exact, so the result is the same for every `x`.
+#[inline]
+pub fn round_u64(x: f64) -> u64 {
+    let t = x as u64;
+    // Exact: below 2^53, `t` and `x` are within a factor of two (or `t` is 0); above, `x` is an
+    // integer and the fraction is 0 (or `t` saturated).
+    let frac = x - t as f64;
+    if frac >= 0.5 {
+        t.saturating_add(1)
+    } else {
+        t
+    }
+}
+
 /// An instant of simulated time, in integer nanoseconds since the start of the run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SimTime(pub u64);
@@ -232,6 +248,30 @@ pub fn parse_duration(text: &str) -> Result<SimDuration, DurationError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn round_u64_matches_f64_round_at_the_edges() {
+        let edges = [
+            0.0, -0.0, 0.49999999999999994, 0.5, 1.5, 2.5, -0.5, -0.7, -3.0, 4503599627370495.5,
+            4503599627370496.0, 9007199254740993.0, 1.8446744073709550e19, 1.8446744073709552e19,
+            1e30, f64::INFINITY, f64::NEG_INFINITY, f64::NAN, f64::MIN_POSITIVE, 1e-300,
+        ];
+        for x in edges {
+            assert_eq!(round_u64(x), x.round() as u64, "{x}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn round_u64_matches_f64_round(bits in any::<u64>(), small in -1e12f64..1e12) {
+            let x = f64::from_bits(bits);
+            prop_assert_eq!(round_u64(x), x.round() as u64);
+            prop_assert_eq!(round_u64(small), small.round() as u64);
+            let half = small.trunc() + 0.5;
+            prop_assert_eq!(round_u64(half), half.round() as u64);
+        }
+    }
 
     #[test]
     fn parses_common_forms() {

@@ -103,6 +103,18 @@ impl Router {
         }
     }
 
+    /// [`Router::touch`] for an engine whose requests waiting plus executing the caller has
+    /// just read (`outstanding`): least-outstanding routing then need not read them again.
+    #[inline]
+    pub fn touch_outstanding(&mut self, id: EngineId, engine: &mut Engine, outstanding: u32) {
+        if self.policy == RouterPolicy::LeastOutstanding {
+            debug_assert_eq!(Outstanding::of(engine), Outstanding(outstanding));
+            self.outstanding.set(id, Outstanding(outstanding));
+        } else {
+            self.touch(id, engine);
+        }
+    }
+
     /// Applies engine `id`'s holder journals to the holder sets.
     #[inline]
     fn drain_holders(&mut self, id: EngineId, engine: &mut Engine) {
@@ -772,13 +784,25 @@ impl<K: LoadKey> Index<K> {
     /// Engine `id`'s key may have changed: re-reads it and updates the tree if it did.
     #[inline]
     fn touch(&mut self, id: EngineId, engine: &Engine) {
+        self.set_with(id, || K::of(engine));
+    }
+
+    /// Engine `id`'s key is now `key` (see [`Index::touch`]).
+    #[inline]
+    fn set(&mut self, id: EngineId, key: K) {
+        self.set_with(id, || key);
+    }
+
+    /// Engine `id`'s key is now `key()`, read only when `id` is a candidate.
+    #[inline]
+    fn set_with(&mut self, id: EngineId, key: impl FnOnce() -> K) {
         let Some(&p) = self.pos.get(id.index()) else {
             return;
         };
         if p == NOT_CANDIDATE || self.tree.is_empty() {
             return;
         }
-        let key = K::of(engine);
+        let key = key();
         let n = self.cands.len();
         let mut j = n + p as usize;
         let old = self.tree[j].key;
@@ -835,6 +859,10 @@ impl<K: LoadKey> Index<K> {
         }
         let n = self.cands.len();
         let a = self.query(start, n)?;
+        if !self.root().better(&a.key) {
+            // A best key of all at or after `start`: nothing before it can beat it.
+            return Some(a.pos as usize);
+        }
         Some(match self.query(0, start) {
             Some(b) if b.key.better(&a.key) => b.pos as usize,
             _ => a.pos as usize,

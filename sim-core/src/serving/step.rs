@@ -6,7 +6,7 @@
 //! allocating and step-time models stay cheap, pure functions.
 
 use crate::costmodel::{StepBatch, StepCost};
-use crate::engine::SimDuration;
+use crate::engine::{round_u64, SimDuration};
 
 /// A step-time model with explicit per-unit costs: `base + per_token × tokens + per_seq × seqs +
 /// per_context_token × decode context`. The context term is the KV cache each decode sequence
@@ -49,10 +49,10 @@ impl StepModel {
             }
             StepModel::Cost(c) => c.step_time(batch),
             StepModel::Scaled(m, f) => {
-                return SimDuration(((m.step_time(batch).0 as f64) * f).round().max(1.0) as u64)
+                return SimDuration(round_u64((m.step_time(batch).0 as f64) * f).max(1))
             }
         };
-        SimDuration((secs * 1e9).round().max(1.0) as u64)
+        SimDuration(round_u64(secs * 1e9).max(1))
     }
 }
 

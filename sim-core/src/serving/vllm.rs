@@ -570,7 +570,8 @@ impl VllmEngine {
     fn sample_kv(&mut self, now: SimTime) {
         let used = self.used_blocks();
         self.counters.kv_blocks_peak = self.counters.kv_blocks_peak.max(used);
-        if let Some(t) = self.kv_since {
+        // A second sample at the same instant (a finish, then the plan) adds exactly 0.
+        if let Some(t) = self.kv_since.filter(|&t| t != now) {
             let dt = now.since(t).as_secs_f64();
             self.counters.kv_block_seconds += used as f64 * dt;
             self.counters.kv_seconds += dt;
@@ -825,7 +826,7 @@ impl VllmEngine {
         };
         let scale = |d: SimDuration| -> SimDuration {
             if self.share < 1.0 {
-                SimDuration((d.0 as f64 / self.share).round().max(1.0) as u64)
+                SimDuration(crate::engine::round_u64(d.0 as f64 / self.share).max(1))
             } else {
                 d
             }

@@ -32,6 +32,10 @@ struct Gauge {
 impl Gauge {
     #[inline]
     fn integrate(&mut self, now: SimTime) {
+        if now == self.last {
+            // Nothing elapsed (a second change at the same instant): the areas stay.
+            return;
+        }
         let dt = now.0.saturating_sub(self.last.0) as u128;
         self.queued_area += self.queued as u128 * dt;
         self.outstanding_area += self.outstanding as u128 * dt;

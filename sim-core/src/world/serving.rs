@@ -180,7 +180,7 @@ impl World {
         let next = engine.advance(self.now, &mut self.done);
         let (q1, s1, b1) = engine.state();
         if let Some(r) = &mut sv.router {
-            r.touch(id, &mut sv.engines[e]);
+            r.touch_outstanding(id, &mut sv.engines[e], q1 + s1);
         }
         self.queued = self.queued + q1 - q0;
         self.in_service = self.in_service + s1 - s0;

@@ -17,6 +17,18 @@ use std::collections::BinaryHeap;
 /// the per-sequence path (vLLM uses 8 to 32).
 pub(super) const MAX_BLOCK_SIZE: u32 = 1024;
 
+/// A finish-heap key: clock reading, then ticket.
+#[inline]
+fn pack(reading: u64, ticket: u64) -> u128 {
+    (u128::from(reading) << 64) | u128::from(ticket)
+}
+
+/// The (clock reading, ticket) of a finish-heap key.
+#[inline]
+fn unpack(key: u128) -> (u64, u64) {
+    ((key >> 64) as u64, key as u64)
+}
+
 /// Step-clock aggregates over the decode sequences it holds.
 #[derive(Clone, Debug)]
 pub(super) struct DecodeClock {
@@ -29,8 +41,9 @@ pub(super) struct DecodeClock {
     /// Held sequences by `(cached - sync) mod block_size`: a sequence's cached tokens are
     /// `clock + r` modulo the block size. Empty when the block size is over [`MAX_BLOCK_SIZE`].
     residues: Vec<u32>,
-    /// `(clock reading at which it has all its tokens, ticket)` of each held sequence.
-    finishes: BinaryHeap<Reverse<(u64, u64)>>,
+    /// `(clock reading at which it has all its tokens, ticket)` of each held sequence, packed
+    /// as `reading << 64 | ticket` (one integer compare orders them as the pair would).
+    finishes: BinaryHeap<Reverse<u128>>,
     block_size: u32,
 }
 
@@ -98,7 +111,7 @@ impl DecodeClock {
         self.count += 1;
         self.context += cached as i64 + 1 - self.clock as i64;
         self.finishes
-            .push(Reverse((self.clock + left as u64, ticket)));
+            .push(Reverse(pack(self.clock + left as u64, ticket)));
     }
 
     /// Stops holding a sequence that joined with `cached` tokens at `sync`; its entry in the
@@ -129,14 +142,15 @@ impl DecodeClock {
     pub(super) fn min_left(&self) -> u32 {
         self.finishes
             .peek()
-            .map_or(u32::MAX, |Reverse((f, _))| (f - self.clock) as u32)
+            .map_or(u32::MAX, |&Reverse(k)| (unpack(k).0 - self.clock) as u32)
     }
 
     /// Pops the tickets of held sequences that have all their tokens at the current reading
     /// into `out`, in ticket order; the caller then calls [`Self::leave`] for each.
     pub(super) fn pop_finished(&mut self, out: &mut Vec<u64>) {
         out.clear();
-        while let Some(&Reverse((f, ticket))) = self.finishes.peek() {
+        while let Some(&Reverse(k)) = self.finishes.peek() {
+            let (f, ticket) = unpack(k);
             if f > self.clock {
                 break;
             }
