@@ -45,6 +45,11 @@ pub(super) struct DecodeClock {
     /// as `reading << 64 | ticket` (one integer compare orders them as the pair would).
     finishes: BinaryHeap<Reverse<u128>>,
     block_size: u32,
+    /// `clock mod block_size`.
+    phase: u64,
+    /// `block_size - 1` when the block size is a power of two (then `x mod block_size` is a
+    /// mask), else 0.
+    mask: u64,
 }
 
 impl DecodeClock {
@@ -62,6 +67,12 @@ impl DecodeClock {
             residues: vec![0; table],
             finishes: BinaryHeap::with_capacity(capacity),
             block_size,
+            phase: 0,
+            mask: if block_size.is_power_of_two() {
+                u64::from(block_size) - 1
+            } else {
+                0
+            },
         }
     }
 
@@ -93,20 +104,33 @@ impl DecodeClock {
     #[inline]
     pub(super) fn tick(&mut self, steps: u32) {
         self.clock += steps as u64;
+        self.phase = self.modulo(self.phase + steps as u64);
     }
 
-    /// Residue-table slot of a sequence with `cached` tokens at clock `sync`.
+    /// `x mod block_size`.
     #[inline]
-    fn slot(&self, cached: u32, sync: u64) -> usize {
+    fn modulo(&self, x: u64) -> u64 {
+        if self.mask != 0 {
+            x & self.mask
+        } else {
+            x % self.block_size as u64
+        }
+    }
+
+    /// Residue-table slot of a sequence with `cached` tokens at a clock reading whose phase
+    /// (reading mod block size) is `phase`.
+    #[inline]
+    fn slot(&self, cached: u32, phase: u64) -> usize {
         let bs = self.block_size as u64;
-        ((cached as u64 % bs + bs - sync % bs) % bs) as usize
+        let s = self.modulo(cached as u64) + bs - phase;
+        (if s >= bs { s - bs } else { s }) as usize
     }
 
     /// Holds a decode sequence with `cached` tokens and `left` tokens still to generate, from
     /// the clock's current reading (which the caller stores as its `sync`).
     pub(super) fn join(&mut self, cached: u32, left: u32, ticket: u64) {
         debug_assert!(left > 0);
-        let slot = self.slot(cached, self.clock);
+        let slot = self.slot(cached, self.phase);
         self.residues[slot] += 1;
         self.count += 1;
         self.context += cached as i64 + 1 - self.clock as i64;
@@ -117,7 +141,7 @@ impl DecodeClock {
     /// Stops holding a sequence that joined with `cached` tokens at `sync`; its entry in the
     /// finish heap must have been popped already (see [`Self::pop_finished`]).
     pub(super) fn leave(&mut self, cached: u32, sync: u64) {
-        let slot = self.slot(cached, sync);
+        let slot = self.slot(cached, self.modulo(sync));
         self.residues[slot] -= 1;
         self.count -= 1;
         self.context -= cached as i64 + 1 - sync as i64;
@@ -162,18 +186,27 @@ impl DecodeClock {
 
     /// KV blocks the held sequences add over `k` more tokens each: the sum over them of
     /// `ceil((cached + k) / bs) - ceil(cached / bs)`.
+    #[inline]
     pub(super) fn blocks_over(&self, k: u32) -> u64 {
         let bs = self.block_size;
-        let (q, r) = (k / bs, k % bs);
+        let r = self.modulo(k as u64) as u32;
+        let q = if self.mask != 0 {
+            k >> bs.trailing_zeros()
+        } else {
+            k / bs
+        };
         // A sequence with `c` cached tokens crosses `q` block boundaries, plus one when
         // `(-c) mod bs < r`, i.e. when `c mod bs` is one of 0, -1, …, -(r - 1): its residue
         // slot is `-clock - j` for some j < r.
-        let bs64 = bs as u64;
-        let base = (bs64 - self.clock % bs64) % bs64;
+        let mut slot = if self.phase == 0 {
+            0
+        } else {
+            (bs as u64 - self.phase) as usize
+        };
         let mut crossing = 0u64;
-        for j in 0..r as u64 {
-            let slot = (base + bs64 - j) % bs64;
-            crossing += self.residues[slot as usize] as u64;
+        for _ in 0..r {
+            crossing += self.residues[slot] as u64;
+            slot = if slot == 0 { bs as usize - 1 } else { slot - 1 };
         }
         self.count * q as u64 + crossing
     }
@@ -189,7 +222,13 @@ mod tests {
 
     #[test]
     fn aggregates_match_a_direct_count() {
-        let bs = 4;
+        // A power-of-two block size (masks) and another (remainders).
+        for bs in [4, 6] {
+            aggregates_match_for(bs);
+        }
+    }
+
+    fn aggregates_match_for(bs: u32) {
         let mut c = DecodeClock::new(bs, 8);
         c.tick(3);
         // (cached, left, sync) of three sequences joining at different readings.
