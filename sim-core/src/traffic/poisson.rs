@@ -1,6 +1,6 @@
 //! Poisson arrivals: constant rate, or a piecewise-constant rate by exact time change.
 
-use crate::engine::{Rng, SimTime, NANOS_PER_SEC};
+use crate::engine::{round_u64, Rng, SimTime, NANOS_PER_SEC};
 use rand_distr::{Distribution, Exp1};
 
 /// Draws the next arrival of a Poisson process with piecewise-constant rate.
@@ -53,11 +53,12 @@ impl PoissonArrivals {
             let capacity = rate * (seg_end - now);
             if rate > 0.0 && capacity >= remaining {
                 now += remaining / rate;
-                let ns = (now * NANOS_PER_SEC as f64).round();
+                let ns = now * NANOS_PER_SEC as f64;
+                // Below 2^64 ns its rounding is below 2^64 too (floats there are integers).
                 if ns >= u64::MAX as f64 {
                     return None;
                 }
-                return Some(SimTime((ns as u64).max(t.0)));
+                return Some(SimTime(round_u64(ns).max(t.0)));
             }
             if !seg_end.is_finite() {
                 return None; // zero rate from here on
