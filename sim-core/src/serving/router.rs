@@ -149,7 +149,11 @@ impl Router {
             if K::index(self).sync(candidates, version, engines) && self.needs_holders() {
                 self.check_tracked(candidates, engines);
             }
-            let start = self.next % n;
+            let start = if self.next < n {
+                self.next
+            } else {
+                self.next % n
+            };
             if let Some(best) = K::index(self).best_from(start) {
                 self.next = if best + 1 == n { 0 } else { best + 1 };
                 return best;
@@ -506,6 +510,8 @@ trait LoadKey: Copy + PartialEq + std::fmt::Debug {
     fn exact(&self) -> bool {
         true
     }
+    /// A key that beats no key (exactly ordered): the index's padding leaves.
+    fn worst() -> Self;
 }
 
 /// least-outstanding (and prefix routing for a request without a prefix): queued plus executing.
@@ -520,6 +526,9 @@ impl LoadKey for Outstanding {
     #[inline]
     fn of(e: &Engine) -> Self {
         Outstanding(e.queued() + e.in_service())
+    }
+    fn worst() -> Self {
+        Outstanding(u32::MAX)
     }
     #[inline]
     fn better(&self, other: &Self) -> bool {
@@ -539,6 +548,9 @@ impl LoadKey for Tokens {
     #[inline]
     fn of(e: &Engine) -> Self {
         Tokens(e.unprefilled_tokens() + u64::from(e.queued() + e.in_service()))
+    }
+    fn worst() -> Self {
+        Tokens(u64::MAX)
     }
     #[inline]
     fn better(&self, other: &Self) -> bool {
@@ -582,6 +594,14 @@ impl LoadKey for Kv {
     fn exact(&self) -> bool {
         self.total > 0
     }
+    /// A share of `u32::MAX` (no replica holds more blocks than it has).
+    fn worst() -> Self {
+        Kv {
+            used: u32::MAX,
+            total: 1,
+            load: u32::MAX,
+        }
+    }
 }
 
 /// lora-affinity: a candidate's queue, if it has a free adapter slot ([`Engine::lora_free`]);
@@ -616,6 +636,12 @@ impl LoadKey for Free {
             queued: e.queued(),
         }
     }
+    fn worst() -> Self {
+        Free {
+            member: false,
+            queued: u32::MAX,
+        }
+    }
     #[inline]
     fn better(&self, o: &Self) -> bool {
         group_better((self.member, self.queued), (o.member, o.queued))
@@ -632,6 +658,12 @@ impl LoadKey for Busy {
         Busy {
             member: !e.lora_free(),
             queued: e.queued(),
+        }
+    }
+    fn worst() -> Self {
+        Busy {
+            member: false,
+            queued: u32::MAX,
         }
     }
     #[inline]
@@ -653,6 +685,9 @@ impl LoadKey for Most {
     fn of(e: &Engine) -> Self {
         Most(e.queued())
     }
+    fn worst() -> Self {
+        Most(0)
+    }
     #[inline]
     fn better(&self, o: &Self) -> bool {
         self.0 > o.0
@@ -669,12 +704,13 @@ struct Node<K> {
 /// Not a candidate (in [`Index::pos`]).
 const NOT_CANDIDATE: u32 = u32::MAX;
 
-/// The candidates' load keys in a tournament (segment) tree over their positions: `2n` nodes in
-/// one vector, leaf `i` at `n + i`, node `j` the better of `2j` and `2j + 1` (the left one on a
-/// tie). A key change is a point update, O(log n); "the leftmost best in positions `l..r`" is
-/// a bottom-up range query, O(log n), that keeps the order of its parts, so the combine need
-/// not commute and `n` need not be a power of two. Rebuilt, O(n), only when the candidate list
-/// differs from the one it was built for.
+/// The candidates' load keys in a tournament (segment) tree over their positions: `2s` nodes in
+/// one vector for `s` the power of two at or above `n`, leaf `i` at `s + i` (the leaves past
+/// `n` hold [`LoadKey::worst`]), node `j` the better of `2j` and `2j + 1` (the left one on a
+/// tie), so each node holds the leftmost best of its range and the root the leftmost best of
+/// all. A key change is a point update, O(log n); "the leftmost best in positions `l..r`" is a
+/// bottom-up range query, O(log n), that keeps the order of its parts. Rebuilt, O(n), only when
+/// the candidate list differs from the one it was built for.
 #[derive(Clone, Debug)]
 struct Index<K> {
     /// The candidates it was built for, in their order.
@@ -683,6 +719,8 @@ struct Index<K> {
     pos: Vec<u32>,
     /// The tree; empty until built.
     tree: Vec<Node<K>>,
+    /// Leaves in the tree (`s`, a power of two at or above the candidates).
+    size: usize,
     /// Leaves whose key `better` does not order exactly (see [`LoadKey::exact`]).
     inexact: u32,
     /// The version of the list it was built for (`None`: not known).
@@ -695,6 +733,7 @@ impl<K: LoadKey> Index<K> {
             cands: Vec::new(),
             pos: Vec::new(),
             tree: Vec::new(),
+            size: 0,
             inexact: 0,
             version: None,
         }
@@ -737,7 +776,7 @@ impl<K: LoadKey> Index<K> {
     /// The key of the candidate at position `p`.
     #[inline]
     fn key_at(&self, p: usize) -> K {
-        self.tree[self.cands.len() + p].key
+        self.tree[self.size + p].key
     }
 
     /// Engine `id`'s position among the candidates (`NOT_CANDIDATE`: none).
@@ -761,22 +800,29 @@ impl<K: LoadKey> Index<K> {
         }
         self.tree.clear();
         self.inexact = 0;
-        // Internal nodes are placeholders until the pass below fills them.
-        let placeholder = |i: usize| Node {
-            key: K::of(&engines[candidates[i].index()]),
-            pos: i as u32,
-        };
         if n == 0 {
             return;
         }
-        self.tree.resize(n, placeholder(0));
+        self.size = n.next_power_of_two();
+        // Internal nodes are placeholders until the pass below fills them.
+        let pad = |i: usize| Node {
+            key: K::worst(),
+            pos: i as u32,
+        };
+        self.tree.resize(self.size, pad(0));
         for (i, c) in candidates.iter().enumerate() {
             self.pos[c.index()] = i as u32;
-            let leaf = placeholder(i);
+            let leaf = Node {
+                key: K::of(&engines[c.index()]),
+                pos: i as u32,
+            };
             self.inexact += u32::from(!leaf.key.exact());
             self.tree.push(leaf);
         }
-        for j in (1..n).rev() {
+        for i in n..self.size {
+            self.tree.push(pad(i));
+        }
+        for j in (1..self.size).rev() {
             self.tree[j] = Self::combine(self.tree[2 * j], self.tree[2 * j + 1]);
         }
     }
@@ -803,8 +849,7 @@ impl<K: LoadKey> Index<K> {
             return;
         }
         let key = key();
-        let n = self.cands.len();
-        let mut j = n + p as usize;
+        let mut j = self.size + p as usize;
         let old = self.tree[j].key;
         if old == key {
             return;
@@ -826,8 +871,7 @@ impl<K: LoadKey> Index<K> {
     /// The leftmost best in positions `l..r` (`None` when empty).
     #[inline]
     fn query(&self, l: usize, r: usize) -> Option<Node<K>> {
-        let n = self.cands.len();
-        let (mut l, mut r) = (l + n, r + n);
+        let (mut l, mut r) = (l + self.size, r + self.size);
         let (mut left, mut right): (Option<Node<K>>, Option<Node<K>>) = (None, None);
         while l < r {
             if l & 1 == 1 {
@@ -857,15 +901,15 @@ impl<K: LoadKey> Index<K> {
         if self.inexact > 0 {
             return None;
         }
-        let n = self.cands.len();
-        let a = self.query(start, n)?;
-        if !self.root().better(&a.key) {
-            // A best key of all at or after `start`: nothing before it can beat it.
-            return Some(a.pos as usize);
+        let root = *self.tree.get(1)?;
+        if root.pos as usize >= start {
+            // The leftmost best of all is at or after `start`.
+            return Some(root.pos as usize);
         }
-        Some(match self.query(0, start) {
-            Some(b) if b.key.better(&a.key) => b.pos as usize,
-            _ => a.pos as usize,
+        // A best of all at or after `start` comes first; else the leftmost best of all.
+        Some(match self.query(start, self.cands.len()) {
+            Some(a) if !root.key.better(&a.key) => a.pos as usize,
+            _ => root.pos as usize,
         })
     }
 }
