@@ -10,15 +10,17 @@ const EXACT: u64 = 2 * SUB; // values below this are their own bucket
 const BUCKETS: usize = (EXACT + (63 - SUB_BITS as u64 - 1) * SUB + SUB) as usize;
 
 /// Latency histogram over `u64` nanoseconds.
+///
+/// The range of buckets in use is not kept: it runs from the bucket of the smallest value to that
+/// of the largest ([`index_of`] is monotonic), so recording a value only updates its bucket, the
+/// count, the sum, the minimum and the maximum.
 #[derive(Clone, Debug)]
 pub struct LogHistogram {
-    counts: Box<[u64]>,
+    counts: Box<[u64; BUCKETS]>,
     total: u64,
     sum: u128,
     min: u64,
     max: u64,
-    lo: usize,
-    hi: usize,
 }
 
 impl Default for LogHistogram {
@@ -55,27 +57,35 @@ impl LogHistogram {
     /// An empty histogram.
     pub fn new() -> Self {
         LogHistogram {
-            counts: vec![0; BUCKETS].into_boxed_slice(),
+            counts: vec![0; BUCKETS]
+                .into_boxed_slice()
+                .try_into()
+                .expect("BUCKETS counts"),
             total: 0,
             sum: 0,
             min: u64::MAX,
             max: 0,
-            lo: BUCKETS,
-            hi: 0,
         }
+    }
+
+    /// The buckets in use: from the smallest value's to the largest's (empty when no values).
+    #[inline]
+    fn used(&self) -> std::ops::RangeInclusive<usize> {
+        if self.total == 0 {
+            #[allow(clippy::reversed_empty_ranges)]
+            return 1..=0;
+        }
+        index_of(self.min)..=index_of(self.max)
     }
 
     /// Adds one value.
     #[inline]
     pub fn record(&mut self, v: u64) {
-        let i = index_of(v);
-        self.counts[i] += 1;
+        self.counts[index_of(v)] += 1;
         self.total += 1;
         self.sum += v as u128;
         self.min = self.min.min(v);
         self.max = self.max.max(v);
-        self.lo = self.lo.min(i);
-        self.hi = self.hi.max(i);
     }
 
     /// Adds every value of `other`.
@@ -83,30 +93,23 @@ impl LogHistogram {
         if other.total == 0 {
             return;
         }
-        for i in other.lo..=other.hi {
+        for i in other.used() {
             self.counts[i] += other.counts[i];
         }
         self.total += other.total;
         self.sum += other.sum;
         self.min = self.min.min(other.min);
         self.max = self.max.max(other.max);
-        self.lo = self.lo.min(other.lo);
-        self.hi = self.hi.max(other.hi);
     }
 
     /// Empties the histogram; costs only the range of buckets used.
     pub fn clear(&mut self) {
-        if self.total > 0 {
-            for c in &mut self.counts[self.lo..=self.hi] {
-                *c = 0;
-            }
-        }
+        let used = self.used();
+        self.counts[used].fill(0);
         self.total = 0;
         self.sum = 0;
         self.min = u64::MAX;
         self.max = 0;
-        self.lo = BUCKETS;
-        self.hi = 0;
     }
 
     /// Number of values recorded.
@@ -150,7 +153,7 @@ impl LogHistogram {
             return Some(self.max);
         }
         let mut seen = 0;
-        for i in self.lo..=self.hi {
+        for i in self.used() {
             seen += self.counts[i];
             if seen >= rank {
                 let (low, width) = bucket_range(i);
@@ -167,11 +170,14 @@ impl LogHistogram {
         if self.total == 0 {
             return None;
         }
+        let used = self.used();
         let iv = index_of(v);
-        let n: u64 = if iv < self.lo {
+        let n: u64 = if iv < *used.start() {
             0
         } else {
-            self.counts[self.lo..=iv.min(self.hi)].iter().sum()
+            self.counts[*used.start()..=iv.min(*used.end())]
+                .iter()
+                .sum()
         };
         Some(n as f64 / self.total as f64)
     }
@@ -232,6 +238,22 @@ mod tests {
             let mid = low + (width - 1) / 2;
             let err = (mid as f64 - v as f64).abs() / v as f64;
             prop_assert!(err <= 0.01, "v={} mid={} err={}", v, mid, err);
+        }
+
+        #[test]
+        fn used_buckets_run_from_the_smallest_to_the_largest(
+            xs in proptest::collection::vec(0u64..1u64 << 40, 1..100),
+        ) {
+            let mut h = LogHistogram::new();
+            for &x in &xs { h.record(x); }
+            let used = h.used();
+            let (lo, hi) = (*used.start(), *used.end());
+            prop_assert!(h.counts[lo] > 0 && h.counts[hi] > 0);
+            prop_assert!(h.counts[..lo].iter().chain(&h.counts[hi + 1..]).all(|&c| c == 0));
+            prop_assert_eq!(h.counts[used].iter().sum::<u64>(), h.count());
+            h.clear();
+            prop_assert!(h.counts.iter().all(|&c| c == 0));
+            prop_assert_eq!(h.quantile(0.5), None);
         }
 
         #[test]
