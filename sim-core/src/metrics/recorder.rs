@@ -111,7 +111,6 @@ pub struct ClusterGauge {
 #[derive(Debug, Default)]
 #[repr(C)]
 struct Areas {
-    busy: u128,
     /// GPU-equivalents held × nanoseconds.
     gpus_held: f64,
     cost_usd: f64,
@@ -155,6 +154,8 @@ struct Interval {
     slo_met: u64,
     slo_total: u64,
     token_met: u64,
+    /// The run's busy-replica area at the interval's start.
+    busy_from: u128,
     areas: Areas,
     /// Completions in the interval of requests that arrived after the warm-up: folded into the
     /// run's histograms when the interval closes, so each value is recorded once.
@@ -218,9 +219,14 @@ pub struct Recorder {
     cost_usd: f64,
     slo_ns: Option<u64>,
     interval: Interval,
-    measured_busy_area: u128,
-    measured_queue_area: u128,
-    measured_replica_area: u128,
+    /// Busy replicas, queue length and Ready replicas × nanoseconds since time 0.
+    busy_area: u128,
+    queue_area: u128,
+    replica_area: u128,
+    /// The end of the warm-up until the state is integrated past it, then [`SimTime::MAX`].
+    warmup_mark: SimTime,
+    /// `busy_area`, `queue_area` and `replica_area` at the end of the warm-up.
+    at_warmup: [u128; 3],
     gauge: ClusterGauge,
     // Per request.
     /// Whole-run counts.
@@ -250,7 +256,12 @@ impl Recorder {
         slo: Option<SimDuration>,
     ) -> Self {
         let interval_len = SimDuration(interval_len.0.max(1));
-        let end = SimTime(interval_len.0.min(horizon.0));
+        let end = if horizon.0 > 0 {
+            SimTime(interval_len.0.min(horizon.0))
+        } else {
+            // No interval to close.
+            SimTime::MAX
+        };
         Recorder {
             warmup: SimTime(warmup.0),
             horizon: SimTime(horizon.0),
@@ -273,9 +284,11 @@ impl Recorder {
             in_flight: 0,
             busy: 0,
             gauge: ClusterGauge::default(),
-            measured_busy_area: 0,
-            measured_queue_area: 0,
-            measured_replica_area: 0,
+            busy_area: 0,
+            queue_area: 0,
+            replica_area: 0,
+            warmup_mark: SimTime(warmup.0),
+            at_warmup: [0; 3],
             gpu_billed_area: 0,
             gpu_idle_area: 0,
             node_area: 0,
@@ -290,6 +303,7 @@ impl Recorder {
                 slo_met: 0,
                 slo_total: 0,
                 token_met: 0,
+                busy_from: 0,
                 areas: Areas::default(),
                 measured: Parts::default(),
                 early: None,
@@ -350,7 +364,8 @@ impl Recorder {
     #[inline]
     pub fn advance_to(&mut self, t: SimTime) {
         let t = t.min(self.horizon);
-        while self.interval.end <= t && self.interval.start < self.horizon {
+        // After the last interval its end is `SimTime::MAX`.
+        while self.interval.end <= t {
             let end = self.interval.end;
             self.integrate(end);
             self.close_interval();
@@ -367,13 +382,34 @@ impl Recorder {
         if t <= self.last_t {
             return;
         }
+        if self.floats || t > self.warmup_mark {
+            // Apart, so that the common step saves no registers.
+            return self.integrate_slow(t);
+        }
+        self.integrate_ints(t);
+    }
+
+    /// [`Recorder::integrate`] with floating-point areas, or past the end of the warm-up.
+    #[inline(never)]
+    fn integrate_slow(&mut self, t: SimTime) {
         if self.floats {
             self.integrate_floats(t);
         }
+        if t > self.warmup_mark {
+            self.pass_warmup();
+        }
+        self.integrate_ints(t);
+    }
+
+    /// Integrates the integer areas from `last_t` up to `t`.
+    #[inline(always)]
+    fn integrate_ints(&mut self, t: SimTime) {
         let dt = (t.0 - self.last_t.0) as u128;
+        self.busy_area += dt * self.busy as u128;
+        self.queue_area += dt * self.queued as u128;
+        self.replica_area += dt * self.gauge.ready as u128;
         let g = &self.gauge;
         let a = &mut self.interval.areas;
-        a.busy += dt * self.busy as u128;
         if self.capacity {
             // Zeros add nothing (a service's gauge has no nodes, CPU or GPU capacity).
             a.cpu_req += dt * g.cpu_requested as u128;
@@ -384,15 +420,34 @@ impl Recorder {
             self.gpu_idle_area += dt * g.gpus_billed.saturating_sub(g.gpu_requested) as u128;
             self.node_area += dt * g.nodes as u128;
         }
-        // The measured window is [warmup, horizon).
-        let from = self.last_t.max(self.warmup);
-        if t > from {
-            let mdt = (t.0 - from.0) as u128;
-            self.measured_busy_area += mdt * self.busy as u128;
-            self.measured_queue_area += mdt * self.queued as u128;
-            self.measured_replica_area += mdt * self.gauge.ready as u128;
-        }
         self.last_t = t;
+    }
+
+    /// Notes the areas at the end of the warm-up (at or after `last_t`), where the measured window
+    /// `[warmup, horizon)` starts.
+    #[cold]
+    fn pass_warmup(&mut self) {
+        let dt = (self.warmup.0 - self.last_t.0) as u128;
+        self.at_warmup = [
+            self.busy_area + dt * self.busy as u128,
+            self.queue_area + dt * self.queued as u128,
+            self.replica_area + dt * self.gauge.ready as u128,
+        ];
+        self.warmup_mark = SimTime::MAX;
+    }
+
+    /// The busy-replica, queue-length and Ready-replica areas of the measured window so far.
+    fn measured_areas(&self) -> [u128; 3] {
+        if self.warmup_mark < SimTime::MAX {
+            // Not integrated past the warm-up.
+            return [0; 3];
+        }
+        let w = &self.at_warmup;
+        [
+            self.busy_area - w[0],
+            self.queue_area - w[1],
+            self.replica_area - w[2],
+        ]
     }
 
     /// Integrates the floating-point areas (GPUs held, cost) from `last_t` up to `t`.
@@ -430,7 +485,7 @@ impl Recorder {
             _ => &iv.measured,
         };
         let len_s = iv.end.since(iv.start).as_secs_f64().max(1e-9);
-        let busy_mean = iv.areas.busy as f64 / 1e9 / len_s;
+        let busy_mean = (self.busy_area - iv.busy_from) as f64 / 1e9 / len_s;
         let s = |ns: u64| ns as f64 / 1e9;
         let ratio = |a: u128, b: u128| (b > 0).then(|| a as f64 / b as f64);
         let g = &self.gauge;
@@ -479,12 +534,18 @@ impl Recorder {
             );
         }
         iv.start = iv.end;
-        iv.end = SimTime(
-            iv.end
-                .0
-                .saturating_add(self.interval_len.0)
-                .min(self.horizon.0),
-        );
+        iv.end = if iv.start < self.horizon {
+            SimTime(
+                iv.end
+                    .0
+                    .saturating_add(self.interval_len.0)
+                    .min(self.horizon.0),
+            )
+        } else {
+            // The last: no more to close.
+            SimTime::MAX
+        };
+        iv.busy_from = self.busy_area;
         iv.arrivals = 0;
         iv.completions = 0;
         iv.drops = 0;
@@ -671,6 +732,7 @@ impl Recorder {
         self.fold_measured();
         let window_s = self.horizon.since(self.warmup).as_secs_f64();
         let window_ns = (self.horizon.0 - self.warmup.0) as f64;
+        let measured = self.measured_areas();
         let stderr = |f: fn(&BatchAcc) -> u128| -> Option<f64> {
             let means: Vec<f64> = self
                 .batches
@@ -694,14 +756,14 @@ impl Recorder {
             window_s,
             wait_mean_stderr_s: stderr(|b| b.wait_ns),
             latency_mean_stderr_s: stderr(|b| b.latency_ns),
-            busy_mean: self.measured_busy_area as f64 / window_ns,
+            busy_mean: measured[0] as f64 / window_ns,
             gpu_hours: self.gpu_billed_area as f64 / 1e3 / 3.6e12,
             idle_gpu_hours: self.gpu_idle_area as f64 / 1e3 / 3.6e12,
             node_hours: self.node_area as f64 / 3.6e12,
             pods_pending_max: self.pods_pending_max,
             pods_pending_at_horizon: self.gauge.pods_pending,
-            queue_mean: self.measured_queue_area as f64 / window_ns,
-            replicas_mean: self.measured_replica_area as f64 / window_ns,
+            queue_mean: measured[1] as f64 / window_ns,
+            replicas_mean: measured[2] as f64 / window_ns,
             latency: self.latency,
             wait: self.wait,
             service: self.service,
