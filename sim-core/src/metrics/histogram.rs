@@ -87,8 +87,13 @@ impl LogHistogram {
         self.counts[index_of(v) & (SLOTS - 1)] += 1;
         self.total += 1;
         self.sum += v as u128;
-        self.min = self.min.min(v);
-        self.max = self.max.max(v);
+        // Rarely a new extreme: stored only then.
+        if v < self.min {
+            self.min = v;
+        }
+        if v > self.max {
+            self.max = v;
+        }
     }
 
     /// Adds every value of `other`.
