@@ -71,13 +71,10 @@ impl LogHistogram {
         }
     }
 
-    /// The buckets in use: from the smallest value's to the largest's (empty when no values).
+    /// The buckets in use: from the smallest value's to the largest's (without values, the last
+    /// bucket to the first: empty to iterate, not to slice).
     #[inline]
     fn used(&self) -> std::ops::RangeInclusive<usize> {
-        if self.total == 0 {
-            #[allow(clippy::reversed_empty_ranges)]
-            return 1..=0;
-        }
         index_of(self.min)..=index_of(self.max)
     }
 
@@ -112,8 +109,10 @@ impl LogHistogram {
 
     /// Empties the histogram; costs only the range of buckets used.
     pub fn clear(&mut self) {
-        let used = self.used();
-        self.counts[used].fill(0);
+        if self.total > 0 {
+            let used = self.used();
+            self.counts[used].fill(0);
+        }
         self.total = 0;
         self.sum = 0;
         self.min = u64::MAX;
@@ -234,6 +233,13 @@ mod tests {
         a.clear();
         assert_eq!(a.count(), 0);
         assert!(a.counts.iter().all(|&c| c == 0));
+        // Empty ones too.
+        a.clear();
+        a.merge(&LogHistogram::new());
+        assert_eq!(
+            (a.count(), a.quantile(0.5), a.fraction_at_or_below(9)),
+            (0, None, None)
+        );
     }
 
     proptest! {
