@@ -1,24 +1,29 @@
 //! A mergeable log-linear histogram of nanosecond values with at most 0.8% relative error.
 //!
 //! Values below 128 ns are kept exactly; above, each power of two is split into 64 equal buckets,
-//! so a bucket's midpoint is within 1/128 of any value in it. Memory is fixed (about 30 KiB)
+//! so a bucket's midpoint is within 1/128 of any value in it. Memory is fixed (32 KiB)
 //! whatever the number of values, and two histograms merge by adding counts.
 
 const SUB_BITS: u32 = 6; // 64 sub-buckets per power of two
 const SUB: u64 = 1 << SUB_BITS;
 const EXACT: u64 = 2 * SUB; // values below this are their own bucket
 const BUCKETS: usize = (EXACT + (63 - SUB_BITS as u64 - 1) * SUB + SUB) as usize;
+/// Counts kept: a power of two, so that masking an index (below [`BUCKETS`]) with `SLOTS - 1`
+/// shows it in bounds without a check.
+const SLOTS: usize = BUCKETS.next_power_of_two();
 
 /// Latency histogram over `u64` nanoseconds.
+///
+/// The range of buckets in use is not kept: it runs from the bucket of the smallest value to that
+/// of the largest ([`index_of`] is monotonic), so recording a value only updates its bucket, the
+/// count, the sum, the minimum and the maximum.
 #[derive(Clone, Debug)]
 pub struct LogHistogram {
-    counts: Box<[u64]>,
+    counts: Box<[u64; SLOTS]>,
     total: u64,
     sum: u128,
     min: u64,
     max: u64,
-    lo: usize,
-    hi: usize,
 }
 
 impl Default for LogHistogram {
@@ -55,27 +60,37 @@ impl LogHistogram {
     /// An empty histogram.
     pub fn new() -> Self {
         LogHistogram {
-            counts: vec![0; BUCKETS].into_boxed_slice(),
+            counts: vec![0; SLOTS]
+                .into_boxed_slice()
+                .try_into()
+                .expect("SLOTS counts"),
             total: 0,
             sum: 0,
             min: u64::MAX,
             max: 0,
-            lo: BUCKETS,
-            hi: 0,
         }
+    }
+
+    /// The buckets in use: from the smallest value's to the largest's (without values, the last
+    /// bucket to the first: empty to iterate, not to slice).
+    #[inline]
+    fn used(&self) -> std::ops::RangeInclusive<usize> {
+        index_of(self.min)..=index_of(self.max)
     }
 
     /// Adds one value.
     #[inline]
     pub fn record(&mut self, v: u64) {
-        let i = index_of(v);
-        self.counts[i] += 1;
+        self.counts[index_of(v) & (SLOTS - 1)] += 1;
         self.total += 1;
         self.sum += v as u128;
-        self.min = self.min.min(v);
-        self.max = self.max.max(v);
-        self.lo = self.lo.min(i);
-        self.hi = self.hi.max(i);
+        // Rarely a new extreme: stored only then.
+        if v < self.min {
+            self.min = v;
+        }
+        if v > self.max {
+            self.max = v;
+        }
     }
 
     /// Adds every value of `other`.
@@ -83,30 +98,25 @@ impl LogHistogram {
         if other.total == 0 {
             return;
         }
-        for i in other.lo..=other.hi {
+        for i in other.used() {
             self.counts[i] += other.counts[i];
         }
         self.total += other.total;
         self.sum += other.sum;
         self.min = self.min.min(other.min);
         self.max = self.max.max(other.max);
-        self.lo = self.lo.min(other.lo);
-        self.hi = self.hi.max(other.hi);
     }
 
     /// Empties the histogram; costs only the range of buckets used.
     pub fn clear(&mut self) {
         if self.total > 0 {
-            for c in &mut self.counts[self.lo..=self.hi] {
-                *c = 0;
-            }
+            let used = self.used();
+            self.counts[used].fill(0);
         }
         self.total = 0;
         self.sum = 0;
         self.min = u64::MAX;
         self.max = 0;
-        self.lo = BUCKETS;
-        self.hi = 0;
     }
 
     /// Number of values recorded.
@@ -150,7 +160,7 @@ impl LogHistogram {
             return Some(self.max);
         }
         let mut seen = 0;
-        for i in self.lo..=self.hi {
+        for i in self.used() {
             seen += self.counts[i];
             if seen >= rank {
                 let (low, width) = bucket_range(i);
@@ -167,11 +177,14 @@ impl LogHistogram {
         if self.total == 0 {
             return None;
         }
+        let used = self.used();
         let iv = index_of(v);
-        let n: u64 = if iv < self.lo {
+        let n: u64 = if iv < *used.start() {
             0
         } else {
-            self.counts[self.lo..=iv.min(self.hi)].iter().sum()
+            self.counts[*used.start()..=iv.min(*used.end())]
+                .iter()
+                .sum()
         };
         Some(n as f64 / self.total as f64)
     }
@@ -220,6 +233,13 @@ mod tests {
         a.clear();
         assert_eq!(a.count(), 0);
         assert!(a.counts.iter().all(|&c| c == 0));
+        // Empty ones too.
+        a.clear();
+        a.merge(&LogHistogram::new());
+        assert_eq!(
+            (a.count(), a.quantile(0.5), a.fraction_at_or_below(9)),
+            (0, None, None)
+        );
     }
 
     proptest! {
@@ -232,6 +252,22 @@ mod tests {
             let mid = low + (width - 1) / 2;
             let err = (mid as f64 - v as f64).abs() / v as f64;
             prop_assert!(err <= 0.01, "v={} mid={} err={}", v, mid, err);
+        }
+
+        #[test]
+        fn used_buckets_run_from_the_smallest_to_the_largest(
+            xs in proptest::collection::vec(0u64..1u64 << 40, 1..100),
+        ) {
+            let mut h = LogHistogram::new();
+            for &x in &xs { h.record(x); }
+            let used = h.used();
+            let (lo, hi) = (*used.start(), *used.end());
+            prop_assert!(h.counts[lo] > 0 && h.counts[hi] > 0);
+            prop_assert!(h.counts[..lo].iter().chain(&h.counts[hi + 1..]).all(|&c| c == 0));
+            prop_assert_eq!(h.counts[used].iter().sum::<u64>(), h.count());
+            h.clear();
+            prop_assert!(h.counts.iter().all(|&c| c == 0));
+            prop_assert_eq!(h.quantile(0.5), None);
         }
 
         #[test]

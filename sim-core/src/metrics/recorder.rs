@@ -111,7 +111,6 @@ pub struct ClusterGauge {
 #[derive(Debug, Default)]
 #[repr(C)]
 struct Areas {
-    busy: u128,
     /// GPU-equivalents held × nanoseconds.
     gpus_held: f64,
     cost_usd: f64,
@@ -119,6 +118,29 @@ struct Areas {
     cpu_alloc: u128,
     gpu_req: u128,
     gpu_alloc: u128,
+}
+
+/// Completion histograms of one sample interval.
+#[derive(Debug, Default)]
+struct Parts {
+    latency: LogHistogram,
+    /// Time to first token and per output token (LLM engines).
+    ttft: LogHistogram,
+    tpot: LogHistogram,
+}
+
+impl Parts {
+    fn merge(&mut self, other: &Parts) {
+        self.latency.merge(&other.latency);
+        self.ttft.merge(&other.ttft);
+        self.tpot.merge(&other.tpot);
+    }
+
+    fn clear(&mut self) {
+        self.latency.clear();
+        self.ttft.clear();
+        self.tpot.clear();
+    }
 }
 
 #[derive(Debug)]
@@ -132,11 +154,15 @@ struct Interval {
     slo_met: u64,
     slo_total: u64,
     token_met: u64,
+    /// The run's busy-replica area at the interval's start.
+    busy_from: u128,
     areas: Areas,
-    latency: LogHistogram,
-    /// Time to first token and per output token of completions in the interval (LLM engines).
-    ttft: LogHistogram,
-    tpot: LogHistogram,
+    /// Completions in the interval of requests that arrived after the warm-up: folded into the
+    /// run's histograms when the interval closes, so each value is recorded once.
+    measured: Parts,
+    /// Completions in the interval of requests that arrived during the warm-up (made at the
+    /// first).
+    early: Option<Box<Parts>>,
 }
 
 /// Counts over the whole run.
@@ -166,8 +192,13 @@ impl Totals {
 #[derive(Debug)]
 #[repr(C)]
 pub struct Recorder {
-    // State, integrated over time at every event.
+    // State, integrated over time: at every event while the gauge has a floating-point area to
+    // add (GPUs held, cost), else (the integer areas are exact whatever the steps) only when the
+    // state changes, an interval closes or the run ends.
+    /// Time up to which the state is integrated.
     last_t: SimTime,
+    /// The latest time the recorder was advanced to.
+    now: SimTime,
     warmup: SimTime,
     horizon: SimTime,
     queued: u32,
@@ -178,6 +209,9 @@ pub struct Recorder {
     /// Whether any of the gauge's node, CPU or GPU capacity figures is not zero (a cluster's
     /// gauge only): integrating zeros adds nothing, so `integrate` skips them.
     capacity: bool,
+    /// Whether the gauge holds GPUs or costs money: floating-point areas, which are integrated at
+    /// every event (adding them in fewer, longer steps would round differently).
+    floats: bool,
     tokens: Option<Box<TokenRecorder>>,
     tenants: Option<Box<TenantRecorder>>,
     /// Per-window statistics for windowed checks, when asked for.
@@ -185,9 +219,14 @@ pub struct Recorder {
     cost_usd: f64,
     slo_ns: Option<u64>,
     interval: Interval,
-    measured_busy_area: u128,
-    measured_queue_area: u128,
-    measured_replica_area: u128,
+    /// Busy replicas, queue length and Ready replicas × nanoseconds since time 0.
+    busy_area: u128,
+    queue_area: u128,
+    replica_area: u128,
+    /// The end of the warm-up until the state is integrated past it, then [`SimTime::MAX`].
+    warmup_mark: SimTime,
+    /// `busy_area`, `queue_area` and `replica_area` at the end of the warm-up.
+    at_warmup: [u128; 3],
     gauge: ClusterGauge,
     // Per request.
     /// Whole-run counts.
@@ -217,7 +256,12 @@ impl Recorder {
         slo: Option<SimDuration>,
     ) -> Self {
         let interval_len = SimDuration(interval_len.0.max(1));
-        let end = SimTime(interval_len.0.min(horizon.0));
+        let end = if horizon.0 > 0 {
+            SimTime(interval_len.0.min(horizon.0))
+        } else {
+            // No interval to close.
+            SimTime::MAX
+        };
         Recorder {
             warmup: SimTime(warmup.0),
             horizon: SimTime(horizon.0),
@@ -234,13 +278,17 @@ impl Recorder {
             windows: None,
             batches: [BatchAcc::default(); BATCHES],
             last_t: SimTime::ZERO,
+            now: SimTime::ZERO,
+            floats: false,
             queued: 0,
             in_flight: 0,
             busy: 0,
             gauge: ClusterGauge::default(),
-            measured_busy_area: 0,
-            measured_queue_area: 0,
-            measured_replica_area: 0,
+            busy_area: 0,
+            queue_area: 0,
+            replica_area: 0,
+            warmup_mark: SimTime(warmup.0),
+            at_warmup: [0; 3],
             gpu_billed_area: 0,
             gpu_idle_area: 0,
             node_area: 0,
@@ -255,10 +303,10 @@ impl Recorder {
                 slo_met: 0,
                 slo_total: 0,
                 token_met: 0,
+                busy_from: 0,
                 areas: Areas::default(),
-                latency: LogHistogram::new(),
-                ttft: LogHistogram::new(),
-                tpot: LogHistogram::new(),
+                measured: Parts::default(),
+                early: None,
             },
             // Reserved for a typical run only: the row count comes from the input.
             rows: Vec::with_capacity(((horizon.0 / interval_len.0.max(1)) as usize + 1).min(4096)),
@@ -311,27 +359,103 @@ impl Recorder {
         r.arrival >= self.warmup
     }
 
-    /// Integrates the state up to `t` and closes every sample interval that ends at or before `t`.
+    /// Moves the recorder's clock to `t` (integrating the state up to it when it must) and closes
+    /// every sample interval that ends at or before `t`.
     #[inline]
     pub fn advance_to(&mut self, t: SimTime) {
         let t = t.min(self.horizon);
-        while self.interval.end <= t && self.interval.start < self.horizon {
+        // After the last interval its end is `SimTime::MAX`.
+        while self.interval.end <= t {
             let end = self.interval.end;
             self.integrate(end);
             self.close_interval();
         }
-        self.integrate(t);
+        self.now = self.now.max(t);
+        if self.floats {
+            self.integrate(t);
+        }
     }
 
+    /// Integrates the state, unchanged since `last_t`, up to `t`.
     #[inline]
     fn integrate(&mut self, t: SimTime) {
         if t <= self.last_t {
             return;
         }
+        if self.floats || t > self.warmup_mark {
+            // Apart, so that the common step saves no registers.
+            return self.integrate_slow(t);
+        }
+        self.integrate_ints(t);
+    }
+
+    /// [`Recorder::integrate`] with floating-point areas, or past the end of the warm-up.
+    #[inline(never)]
+    fn integrate_slow(&mut self, t: SimTime) {
+        if self.floats {
+            self.integrate_floats(t);
+        }
+        if t > self.warmup_mark {
+            self.pass_warmup();
+        }
+        self.integrate_ints(t);
+    }
+
+    /// Integrates the integer areas from `last_t` up to `t`.
+    #[inline(always)]
+    fn integrate_ints(&mut self, t: SimTime) {
+        let dt = (t.0 - self.last_t.0) as u128;
+        self.busy_area += dt * self.busy as u128;
+        self.queue_area += dt * self.queued as u128;
+        self.replica_area += dt * self.gauge.ready as u128;
+        let g = &self.gauge;
+        let a = &mut self.interval.areas;
+        if self.capacity {
+            // Zeros add nothing (a service's gauge has no nodes, CPU or GPU capacity).
+            a.cpu_req += dt * g.cpu_requested as u128;
+            a.cpu_alloc += dt * g.cpu_allocatable as u128;
+            a.gpu_req += dt * g.gpu_requested as u128;
+            a.gpu_alloc += dt * g.gpu_allocatable as u128;
+            self.gpu_billed_area += dt * g.gpus_billed as u128;
+            self.gpu_idle_area += dt * g.gpus_billed.saturating_sub(g.gpu_requested) as u128;
+            self.node_area += dt * g.nodes as u128;
+        }
+        self.last_t = t;
+    }
+
+    /// Notes the areas at the end of the warm-up (at or after `last_t`), where the measured window
+    /// `[warmup, horizon)` starts.
+    #[cold]
+    fn pass_warmup(&mut self) {
+        let dt = (self.warmup.0 - self.last_t.0) as u128;
+        self.at_warmup = [
+            self.busy_area + dt * self.busy as u128,
+            self.queue_area + dt * self.queued as u128,
+            self.replica_area + dt * self.gauge.ready as u128,
+        ];
+        self.warmup_mark = SimTime::MAX;
+    }
+
+    /// The busy-replica, queue-length and Ready-replica areas of the measured window so far.
+    fn measured_areas(&self) -> [u128; 3] {
+        if self.warmup_mark < SimTime::MAX {
+            // Not integrated past the warm-up.
+            return [0; 3];
+        }
+        let w = &self.at_warmup;
+        [
+            self.busy_area - w[0],
+            self.queue_area - w[1],
+            self.replica_area - w[2],
+        ]
+    }
+
+    /// Integrates the floating-point areas (GPUs held, cost) from `last_t` up to `t`.
+    #[inline(never)]
+    fn integrate_floats(&mut self, t: SimTime) {
         let dt = (t.0 - self.last_t.0) as u128;
         let g = &self.gauge;
         let a = &mut self.interval.areas;
-        a.busy += dt * self.busy as u128;
         if g.gpus_held != 0.0 {
             // Adding a zero area would change nothing.
             a.gpus_held += g.gpus_held * dt as f64;
@@ -347,31 +471,21 @@ impl Recorder {
                 }
             }
         }
-        if self.capacity {
-            // Zeros add nothing (a service's gauge has no nodes, CPU or GPU capacity).
-            a.cpu_req += dt * g.cpu_requested as u128;
-            a.cpu_alloc += dt * g.cpu_allocatable as u128;
-            a.gpu_req += dt * g.gpu_requested as u128;
-            a.gpu_alloc += dt * g.gpu_allocatable as u128;
-            self.gpu_billed_area += dt * g.gpus_billed as u128;
-            self.gpu_idle_area += dt * g.gpus_billed.saturating_sub(g.gpu_requested) as u128;
-            self.node_area += dt * g.nodes as u128;
-        }
-        // The measured window is [warmup, horizon).
-        let from = self.last_t.max(self.warmup);
-        if t > from {
-            let mdt = (t.0 - from.0) as u128;
-            self.measured_busy_area += mdt * self.busy as u128;
-            self.measured_queue_area += mdt * self.queued as u128;
-            self.measured_replica_area += mdt * self.gauge.ready as u128;
-        }
-        self.last_t = t;
     }
 
     fn close_interval(&mut self) {
         let iv = &mut self.interval;
+        // The interval's figures are of all its completions: with the warm-up's among them, those
+        // after it are added to the warm-up's part first.
+        let all = match &mut iv.early {
+            Some(e) if e.latency.count() > 0 => {
+                e.merge(&iv.measured);
+                &**e
+            }
+            _ => &iv.measured,
+        };
         let len_s = iv.end.since(iv.start).as_secs_f64().max(1e-9);
-        let busy_mean = iv.areas.busy as f64 / 1e9 / len_s;
+        let busy_mean = (self.busy_area - iv.busy_from) as f64 / 1e9 / len_s;
         let s = |ns: u64| ns as f64 / 1e9;
         let ratio = |a: u128, b: u128| (b > 0).then(|| a as f64 / b as f64);
         let g = &self.gauge;
@@ -390,9 +504,9 @@ impl Recorder {
             } else {
                 0.0
             },
-            latency_mean_s: iv.latency.mean().map(|m| m / 1e9),
-            latency_p50_s: iv.latency.quantile(0.5).map(s),
-            latency_p99_s: iv.latency.quantile(0.99).map(s),
+            latency_mean_s: all.latency.mean().map(|m| m / 1e9),
+            latency_p50_s: all.latency.quantile(0.5).map(s),
+            latency_p99_s: all.latency.quantile(0.99).map(s),
             slo_attainment_ratio: (self.slo_ns.is_some() && iv.slo_total > 0)
                 .then(|| iv.slo_met as f64 / iv.slo_total as f64),
             nodes: g.nodes,
@@ -402,8 +516,8 @@ impl Recorder {
             gpu_alloc_ratio: ratio(iv.areas.gpu_req, iv.areas.gpu_alloc),
             cost_usd_per_hour: iv.areas.cost_usd / (len_s / 3600.0),
             cost_usd: self.cost_usd,
-            ttft_p99_s: iv.ttft.quantile(0.99).map(s),
-            tpot_p99_s: iv.tpot.quantile(0.99).map(s),
+            ttft_p99_s: all.ttft.quantile(0.99).map(s),
+            tpot_p99_s: all.tpot.quantile(0.99).map(s),
             gpus: iv.areas.gpus_held / 1e9 / len_s,
             token_slo_attainment_ratio: (self.tokens.as_ref().is_some_and(|t| t.has_targets())
                 && iv.completions + iv.drops > 0)
@@ -420,12 +534,18 @@ impl Recorder {
             );
         }
         iv.start = iv.end;
-        iv.end = SimTime(
-            iv.end
-                .0
-                .saturating_add(self.interval_len.0)
-                .min(self.horizon.0),
-        );
+        iv.end = if iv.start < self.horizon {
+            SimTime(
+                iv.end
+                    .0
+                    .saturating_add(self.interval_len.0)
+                    .min(self.horizon.0),
+            )
+        } else {
+            // The last: no more to close.
+            SimTime::MAX
+        };
+        iv.busy_from = self.busy_area;
         iv.arrivals = 0;
         iv.completions = 0;
         iv.drops = 0;
@@ -433,14 +553,30 @@ impl Recorder {
         iv.slo_total = 0;
         iv.token_met = 0;
         iv.areas = Areas::default();
-        iv.latency.clear();
-        iv.ttft.clear();
-        iv.tpot.clear();
+        if let Some(e) = &mut iv.early {
+            e.clear();
+        }
+        self.fold_measured();
+    }
+
+    /// Adds the open interval's measured completions to the run's histograms and clears them.
+    fn fold_measured(&mut self) {
+        let m = &mut self.interval.measured;
+        self.latency.merge(&m.latency);
+        if let Some(t) = &mut self.tokens {
+            t.ttft.merge(&m.ttft);
+            t.tpot.merge(&m.tpot);
+        }
+        m.clear();
     }
 
     /// Sets the serving state from now on (call after [`Recorder::advance_to`] for the same time).
     #[inline]
     pub fn set_state(&mut self, queued: u32, in_service: u32, busy: u32) {
+        if queued != self.queued || busy != self.busy {
+            // The integrated state changes.
+            self.integrate(self.now);
+        }
         self.queued = queued;
         self.in_flight = queued + in_service;
         self.busy = busy;
@@ -448,6 +584,7 @@ impl Recorder {
 
     /// Sets the cluster state from now on (call after [`Recorder::advance_to`] for the same time).
     pub fn set_cluster(&mut self, gauge: ClusterGauge) {
+        self.integrate(self.now);
         self.pods_pending_max = self.pods_pending_max.max(gauge.pods_pending);
         let g = &gauge;
         self.capacity = self.cluster
@@ -458,6 +595,7 @@ impl Recorder {
                 | g.gpu_allocatable
                 | g.gpus_billed)
                 != 0;
+        self.floats = g.gpus_held != 0.0 || g.cost_usd_per_hour != 0.0;
         self.gauge = gauge;
     }
 
@@ -510,44 +648,52 @@ impl Recorder {
     #[inline]
     pub fn on_completion<S: RequestSink>(&mut self, c: &Completion, sink: &mut S) {
         let latency = c.finish.since(c.request.arrival).0;
-        let wait = c.start.since(c.request.arrival).0;
+        let measured = self.measured_arrival(&c.request);
         self.totals.completed += 1;
-        self.interval.completions += 1;
-        self.interval.latency.record(latency);
-        let times = self.tokens.is_some().then(|| c.token_times());
+        let iv = &mut self.interval;
+        iv.completions += 1;
+        // Each value goes into one of the interval's parts; the measured part is added to the
+        // run's histograms when the interval closes.
+        let parts = if measured {
+            &mut iv.measured
+        } else {
+            &mut **iv.early.get_or_insert_with(Box::default)
+        };
+        parts.latency.record(latency);
+        let mut times = None;
         let mut token_met = false;
-        if let Some((ttft, tpot)) = times {
-            self.interval.ttft.record(ttft);
+        if let Some(k) = &mut self.tokens {
+            let (ttft, tpot) = c.token_times();
+            parts.ttft.record(ttft);
             if let Some(t) = tpot {
-                self.interval.tpot.record(t);
+                parts.tpot.record(t);
             }
-            if let Some(k) = &self.tokens {
-                token_met = k.meets((ttft, tpot));
-                self.interval.token_met += token_met as u64;
+            token_met = k.meets((ttft, tpot));
+            iv.token_met += token_met as u64;
+            if measured {
+                k.record(c, token_met);
             }
+            times = Some((ttft, tpot));
         }
         if let Some(t) = &mut self.tenants {
-            t.on_completion(c, times, c.request.arrival >= self.warmup);
+            t.on_completion(c, times, measured);
         }
         let met = self.slo_ns.is_some_and(|slo| latency <= slo);
         if self.slo_ns.is_some() {
             self.interval.slo_total += 1;
             self.interval.slo_met += met as u64;
         }
-        if self.measured_arrival(&c.request) {
+        if measured {
+            let wait = c.start.since(c.request.arrival).0;
             self.measured.completed += 1;
             self.measured_slo_met += met as u64;
             if let Some(w) = &mut self.windows {
                 w.on_completion(latency, met, times, token_met);
             }
-            self.latency.record(latency);
             self.wait.record(wait);
             if self.cluster {
                 // A service's entry reports no time-in-service statistics.
                 self.service.record(c.finish.since(c.start).0);
-            }
-            if let (Some(t), Some(times)) = (&mut self.tokens, times) {
-                t.record(c, times);
             }
             let span = self.horizon.0 - self.warmup.0;
             let off = c.request.arrival.0 - self.warmup.0;
@@ -576,13 +722,17 @@ impl Recorder {
     /// Closes the run at the horizon and hands back what was measured.
     pub fn finish(mut self) -> Recorded {
         self.advance_to(self.horizon);
+        self.integrate(self.horizon);
         if self.interval.start < self.horizon {
             // A last, partial interval.
             self.interval.end = self.horizon;
             self.close_interval();
         }
+        // Completions after the last interval closed, if any (none in a run of the world).
+        self.fold_measured();
         let window_s = self.horizon.since(self.warmup).as_secs_f64();
         let window_ns = (self.horizon.0 - self.warmup.0) as f64;
+        let measured = self.measured_areas();
         let stderr = |f: fn(&BatchAcc) -> u128| -> Option<f64> {
             let means: Vec<f64> = self
                 .batches
@@ -606,14 +756,14 @@ impl Recorder {
             window_s,
             wait_mean_stderr_s: stderr(|b| b.wait_ns),
             latency_mean_stderr_s: stderr(|b| b.latency_ns),
-            busy_mean: self.measured_busy_area as f64 / window_ns,
+            busy_mean: measured[0] as f64 / window_ns,
             gpu_hours: self.gpu_billed_area as f64 / 1e3 / 3.6e12,
             idle_gpu_hours: self.gpu_idle_area as f64 / 1e3 / 3.6e12,
             node_hours: self.node_area as f64 / 3.6e12,
             pods_pending_max: self.pods_pending_max,
             pods_pending_at_horizon: self.gauge.pods_pending,
-            queue_mean: self.measured_queue_area as f64 / window_ns,
-            replicas_mean: self.measured_replica_area as f64 / window_ns,
+            queue_mean: measured[1] as f64 / window_ns,
+            replicas_mean: measured[2] as f64 / window_ns,
             latency: self.latency,
             wait: self.wait,
             service: self.service,
@@ -672,4 +822,182 @@ pub struct Recorded {
     pub series: Vec<SeriesRow>,
     /// Per window length asked for ([`Recorder::with_windows`]), each window's figures.
     pub windows: Vec<capsim_results::WindowSeries>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::serving::{Prefix, RequestId};
+
+    /// A small deterministic generator for the tests' inputs.
+    struct Lcg(u64);
+
+    impl Lcg {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (self.0 >> 33) % n
+        }
+    }
+
+    const S: u64 = 1_000_000_000;
+
+    fn completion(
+        id: u64,
+        arrival: u64,
+        start: u64,
+        first: u64,
+        finish: u64,
+        out: u32,
+    ) -> Completion {
+        Completion {
+            request: Request {
+                id: RequestId(id),
+                arrival: SimTime(arrival),
+                prompt_tokens: 100,
+                output_tokens: out,
+                prefix: Prefix::NONE,
+                tenant: 0,
+                service: 0,
+                adapter: 0,
+            },
+            start: SimTime(start),
+            first_token: SimTime(first),
+            finish: SimTime(finish),
+            batch_size: 1,
+            replica: 0,
+        }
+    }
+
+    fn same(a: &LogHistogram, b: &LogHistogram) {
+        assert_eq!(a.count(), b.count());
+        assert_eq!(a.sum(), b.sum());
+        assert_eq!(a.min(), b.min());
+        assert_eq!(a.max(), b.max());
+        assert_eq!(a.mean(), b.mean());
+        for q in [0.0, 0.1, 0.5, 0.9, 0.99, 0.999, 1.0] {
+            assert_eq!(a.quantile(q), b.quantile(q), "q {q}");
+        }
+    }
+
+    /// Each value is recorded once, in its interval's measured or warm-up part, and the measured
+    /// parts are added to the run's histograms as intervals close: the run's and each interval's
+    /// figures are those of recording every value into both, as the recorder did before.
+    #[test]
+    fn interval_parts_fold_into_the_run_as_recording_twice_would() {
+        let (warmup, horizon, len) = (15 * S, 60 * S, 10 * S);
+        let mut r = Recorder::new(
+            SimDuration(warmup),
+            SimDuration(horizon),
+            SimDuration(len),
+            None,
+        )
+        .with_tokens(None, None);
+        let mut g = Lcg(7);
+        let (mut run, mut ttft, mut tpot) = (
+            LogHistogram::new(),
+            LogHistogram::new(),
+            LogHistogram::new(),
+        );
+        let mut rows: Vec<[LogHistogram; 3]> = (0..6).map(|_| Default::default()).collect();
+        let mut t = 0;
+        for id in 0..5_000 {
+            t += g.below(20_000_000);
+            if t >= horizon {
+                break;
+            }
+            // Requests that arrived up to 20 s before they finish, some during the warm-up.
+            let arrival = t.saturating_sub(g.below(20 * S));
+            let first = arrival + (t - arrival) / (1 + g.below(4));
+            let out = g.below(5) as u32;
+            let c = completion(id, arrival, arrival, first, t, out);
+            r.advance_to(SimTime(t));
+            r.on_completion(&c, &mut NoSink);
+            let (a, b) = c.token_times();
+            let row = &mut rows[(t / len) as usize];
+            row[0].record(t - arrival);
+            row[1].record(a);
+            if let Some(b) = b {
+                row[2].record(b);
+            }
+            if arrival >= warmup {
+                run.record(t - arrival);
+                ttft.record(a);
+                if let Some(b) = b {
+                    tpot.record(b);
+                }
+            }
+        }
+        let rec = r.finish();
+        same(&rec.latency, &run);
+        let tokens = rec.tokens.unwrap();
+        same(&tokens.ttft, &ttft);
+        same(&tokens.tpot, &tpot);
+        assert_eq!(rec.series.len(), 6);
+        let s = |ns: u64| ns as f64 / 1e9;
+        for (row, [lat, a, b]) in rec.series.iter().zip(&rows) {
+            assert_eq!(row.latency_mean_s, lat.mean().map(|m| m / 1e9));
+            assert_eq!(row.latency_p50_s, lat.quantile(0.5).map(s));
+            assert_eq!(row.latency_p99_s, lat.quantile(0.99).map(s));
+            assert_eq!(row.ttft_p99_s, a.quantile(0.99).map(s));
+            assert_eq!(row.tpot_p99_s, b.quantile(0.99).map(s));
+        }
+    }
+
+    /// Integrating the state only when it changes gives the areas of integrating it at every
+    /// event.
+    #[test]
+    fn lazy_integration_matches_integrating_every_step() {
+        let (warmup, horizon, len) = (15 * S, 60 * S, 10 * S);
+        let mut r = Recorder::new(
+            SimDuration(warmup),
+            SimDuration(horizon),
+            SimDuration(len),
+            None,
+        );
+        r.set_cluster(ClusterGauge {
+            ready: 3,
+            ..Default::default()
+        });
+        let mut g = Lcg(11);
+        let (mut busy, mut queue, mut iv_busy) = (0u128, 0u128, [0u128; 6]);
+        let (mut q, mut b) = (0u32, 0u32);
+        let mut t = 0;
+        loop {
+            let next = t + g.below(300_000_000);
+            let end = next.min(horizon);
+            // The reference: every step split at the warm-up and at interval ends.
+            let mut from = t;
+            while from < end {
+                let to = end.min((from / len + 1) * len);
+                let dt = (to - from) as u128;
+                iv_busy[(from / len) as usize] += dt * b as u128;
+                let m = to.saturating_sub(from.max(warmup)) as u128;
+                busy += m * b as u128;
+                queue += m * q as u128;
+                from = to;
+            }
+            if next >= horizon {
+                break;
+            }
+            t = next;
+            r.advance_to(SimTime(t));
+            // Often unchanged, as between a replica's steps.
+            if g.below(3) == 0 {
+                q = g.below(5) as u32;
+                b = g.below(4) as u32;
+            }
+            r.set_state(q, 0, b);
+        }
+        let rec = r.finish();
+        let window = (horizon - warmup) as f64;
+        assert_eq!(rec.busy_mean, busy as f64 / window);
+        assert_eq!(rec.queue_mean, queue as f64 / window);
+        assert_eq!(rec.replicas_mean, 3.0 * 45e9 / window);
+        for (row, area) in rec.series.iter().zip(iv_busy) {
+            assert_eq!(row.busy_replicas_mean, area as f64 / 1e9 / 10.0);
+        }
+    }
 }

@@ -37,17 +37,15 @@ impl TokenRecorder {
         }
     }
 
-    /// Records one measured completion, with its [`Completion::token_times`].
+    /// Counts one measured completion's tokens and whether it `met` every token-level target
+    /// ([`TokenRecorder::meets`]). Its TTFT and TPOT go into [`TokenRecorder::ttft`] and
+    /// [`TokenRecorder::tpot`] separately (the recorder adds each sample interval's at once).
     #[inline]
-    pub fn record(&mut self, c: &Completion, (ttft, tpot): (u64, Option<u64>)) {
-        self.ttft.record(ttft);
+    pub fn record(&mut self, c: &Completion, met: bool) {
         let out = c.request.output_tokens.max(1);
         self.prompt_tokens += c.request.prompt_tokens as u64;
         self.output_tokens += out as u64;
-        if let Some(tpot) = tpot {
-            self.tpot.record(tpot);
-        }
-        self.met += self.meets((ttft, tpot)) as u64;
+        self.met += met as u64;
     }
 
     /// Whether a completion with these token times meets every token-level target.

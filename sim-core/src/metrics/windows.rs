@@ -11,7 +11,7 @@ use super::histogram::LogHistogram;
 use crate::engine::{SimDuration, SimTime};
 use capsim_results::{WindowSeries, WindowSummary};
 
-/// At most this many window lengths per run (each keeps three histograms of about 30 KiB).
+/// At most this many window lengths per run (each keeps three histograms of 32 KiB).
 pub const MAX_LENGTHS: usize = 4;
 
 #[derive(Debug)]
