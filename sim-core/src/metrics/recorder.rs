@@ -871,6 +871,20 @@ mod tests {
         }
     }
 
+    /// The folding tests' run: a 15 s warm-up, 60 s, intervals of 10 s.
+    const WARMUP: u64 = 15 * S;
+    const HORIZON: u64 = 60 * S;
+    const INTERVAL: u64 = 10 * S;
+
+    fn recorder() -> Recorder {
+        Recorder::new(
+            SimDuration(WARMUP),
+            SimDuration(HORIZON),
+            SimDuration(INTERVAL),
+            None,
+        )
+    }
+
     fn same(a: &LogHistogram, b: &LogHistogram) {
         assert_eq!(a.count(), b.count());
         assert_eq!(a.sum(), b.sum());
@@ -887,14 +901,8 @@ mod tests {
     /// figures are those of recording every value into both, as the recorder did before.
     #[test]
     fn interval_parts_fold_into_the_run_as_recording_twice_would() {
-        let (warmup, horizon, len) = (15 * S, 60 * S, 10 * S);
-        let mut r = Recorder::new(
-            SimDuration(warmup),
-            SimDuration(horizon),
-            SimDuration(len),
-            None,
-        )
-        .with_tokens(None, None);
+        let (warmup, horizon, len) = (WARMUP, HORIZON, INTERVAL);
+        let mut r = recorder().with_tokens(None, None);
         let mut g = Lcg(7);
         let (mut run, mut ttft, mut tpot) = (
             LogHistogram::new(),
@@ -950,13 +958,8 @@ mod tests {
     /// event.
     #[test]
     fn lazy_integration_matches_integrating_every_step() {
-        let (warmup, horizon, len) = (15 * S, 60 * S, 10 * S);
-        let mut r = Recorder::new(
-            SimDuration(warmup),
-            SimDuration(horizon),
-            SimDuration(len),
-            None,
-        );
+        let (warmup, horizon, len) = (WARMUP, HORIZON, INTERVAL);
+        let mut r = recorder();
         r.set_cluster(ClusterGauge {
             ready: 3,
             ..Default::default()
