@@ -73,15 +73,9 @@ impl SimDuration {
 
     /// Seconds given as a float, rounded to the nearest nanosecond; negative and NaN give zero,
     /// and anything beyond the range saturates.
+    #[inline]
     pub fn from_secs_f64(s: f64) -> Self {
-        let ns = (s * NANOS_PER_SEC as f64).round();
-        if ns.is_nan() || ns <= 0.0 {
-            SimDuration(0)
-        } else if ns >= u64::MAX as f64 {
-            SimDuration(u64::MAX)
-        } else {
-            SimDuration(ns as u64)
-        }
+        SimDuration(round_u64(s * NANOS_PER_SEC as f64))
     }
 
     /// Seconds as a float, for output and for rates.
@@ -278,6 +272,11 @@ mod tests {
         for x in edges {
             assert_eq!(round_u64(x), x.round() as u64, "{x}");
         }
+        // What `from_secs_f64` promises: negative and NaN give zero, beyond the range saturates.
+        assert_eq!(SimDuration::from_secs_f64(-1.0), SimDuration(0));
+        assert_eq!(SimDuration::from_secs_f64(f64::NAN), SimDuration(0));
+        assert_eq!(SimDuration::from_secs_f64(1e300), SimDuration(u64::MAX));
+        assert_eq!(SimDuration::from_secs_f64(1.5e-9), SimDuration(2));
     }
 
     proptest! {

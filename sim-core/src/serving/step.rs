@@ -52,7 +52,7 @@ impl StepModel {
                 return SimDuration(round_u64((m.step_time(batch).0 as f64) * f).max(1))
             }
         };
-        SimDuration(round_u64(secs * 1e9).max(1))
+        SimDuration(SimDuration::from_secs_f64(secs).0.max(1))
     }
 }
 
