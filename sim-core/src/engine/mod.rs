@@ -4,8 +4,9 @@ pub mod queue;
 pub mod rng;
 pub mod time;
 pub mod timer;
+mod wakes;
 
-pub use queue::EventQueue;
+pub use queue::{EventQueue, Next};
 pub use rng::{Rng, RngStreams};
 pub use time::{parse_duration, round_u64, SimDuration, SimTime, NANOS_PER_SEC};
 pub use timer::Periodic;

@@ -15,7 +15,7 @@ mod timeslice;
 pub use timeslice::{share_of, MEASURED_SHARES};
 pub(super) mod vpa;
 
-use super::{Event, WakeSlot, World};
+use super::{Event, World};
 use crate::cluster::{
     Labels, NodePoolSpec, PodSelector, PodTemplate, Quantity, ResVec, ResourceNames,
 };
@@ -146,7 +146,7 @@ struct Pool {
 #[derive(Debug)]
 pub(super) struct Kube {
     /// Whether pods run on nodes (false: abstract replicas, Ready as soon as created).
-    has_nodes: bool,
+    pub(super) has_nodes: bool,
     warm_start: bool,
     names: ResourceNames,
     pools: Vec<Pool>,
@@ -875,7 +875,8 @@ impl World {
         let engine = self.new_engine(svc, slot, version);
         let sv = &mut self.svcs[svc.index()];
         sv.engines.push(engine);
-        sv.wake.push(WakeSlot::default());
+        let e = EngineId((sv.engines.len() - 1) as u32);
+        self.add_wake_slot(svc, e);
         self.kube.deps[svc.index()].slots.push(id);
         true
     }

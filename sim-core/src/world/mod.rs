@@ -16,7 +16,7 @@ mod traffic;
 
 pub use kube::{share_of, MEASURED_SHARES};
 
-use crate::engine::{EventQueue, RngStreams, SimDuration, SimTime};
+use crate::engine::{EventQueue, Next, RngStreams, SimDuration, SimTime};
 use crate::ids::{EngineId, NodeId, PodId, PoolId, ServiceId};
 use crate::metrics::{Recorder, RequestSink};
 use crate::results::{summarise, ClusterOutcome, EngineTotals, RunResult};
@@ -100,12 +100,9 @@ enum Event {
     Arrival { svc: ServiceId },
     /// The pending arrival of the model-aware gateway's traffic.
     GatewayArrival,
-    /// An engine asked to be woken; stale if `generation` no longer matches.
-    Wake {
-        svc: ServiceId,
-        engine: EngineId,
-        generation: u32,
-    },
+    /// A replaced engine wake-up, left in the queue only to visit its time as before (see
+    /// [`World::keeps_superseded`]); nothing happens.
+    Superseded,
     /// A node finished provisioning.
     NodeReady { node: NodeId },
     /// A pod's readiness probe first succeeds; stale if `generation` no longer matches.
@@ -160,12 +157,6 @@ enum Event {
     KvArrived { transfer: u64 },
 }
 
-#[derive(Clone, Copy, Debug, Default)]
-struct WakeSlot {
-    at: Option<SimTime>,
-    generation: u32,
-}
-
 /// A running simulation.
 #[derive(Debug)]
 pub struct World {
@@ -190,6 +181,8 @@ pub struct World {
     in_service: u32,
     busy: u32,
     events: u64,
+    /// The service and engine of each of the queue's wake slots.
+    wake_owner: Vec<(ServiceId, EngineId)>,
     kube: Kube,
     /// Disaggregated prefill and decode, if the service has it.
     disagg: Option<Box<disagg::Disagg>>,
@@ -262,6 +255,7 @@ impl World {
             in_service: 0,
             busy: 0,
             events: 0,
+            wake_owner: Vec::new(),
             kube: Kube::new(s, &streams),
             disagg: s
                 .disagg
@@ -282,6 +276,14 @@ impl World {
                     world.queue.push(t, ev);
                 }
             }
+        }
+        for i in 0..world.svcs.len() {
+            for e in 0..world.svcs[i].engines.len() {
+                world.add_wake_slot(ServiceId(i as u32), EngineId(e as u32));
+            }
+        }
+        if world.keeps_superseded() {
+            world.queue.keep_superseded(Event::Superseded);
         }
         world.start();
         for i in 0..world.svcs.len() {
@@ -412,6 +414,28 @@ impl World {
         }
     }
 
+    /// Gives engine `e` of `svc` (its newest) a wake slot in the queue.
+    fn add_wake_slot(&mut self, svc: ServiceId, e: EngineId) {
+        let slot = self.queue.add_wake_slot();
+        debug_assert_eq!(slot as usize, self.wake_owner.len());
+        debug_assert_eq!(e.index(), self.svcs[svc.index()].wake.len());
+        self.svcs[svc.index()].wake.push(slot);
+        self.wake_owner.push((svc, e));
+    }
+
+    /// Whether a replaced engine wake-up must still be visited at its time: visiting a time
+    /// integrates the recorder's floating-point areas (a cluster's cost and GPUs) and Knative's
+    /// concurrency, and checks rollouts and gateways, so skipping it could move the last digits
+    /// of their outputs. Without any of those, a visit does nothing that a later event would
+    /// not do the same: integer areas and interval closes come out the same.
+    fn keeps_superseded(&self) -> bool {
+        self.kube.has_nodes
+            || self
+                .svcs
+                .iter()
+                .any(|sv| sv.kpa.is_some() || sv.rollout.is_some() || sv.gateway.enabled)
+    }
+
     /// Events handled so far.
     pub fn events(&self) -> u64 {
         self.events
@@ -432,7 +456,7 @@ impl World {
         let watched: Vec<usize> = (0..self.svcs.len())
             .filter(|&i| self.svcs[i].rollout.is_some() || self.svcs[i].gateway.enabled)
             .collect();
-        while let Some((t, ev)) = self.queue.pop() {
+        while let Some((t, next)) = self.queue.pop_next() {
             if t >= self.horizon {
                 break;
             }
@@ -445,20 +469,18 @@ impl World {
                     k.integrate(t, sv.queued + sv.in_service);
                 }
             }
+            let ev = match next {
+                Next::Wake(slot) => {
+                    let (svc, engine) = self.wake_owner[slot as usize];
+                    self.advance_engine(svc, engine, sink);
+                    Event::Superseded
+                }
+                Next::Event(ev) => ev,
+            };
             match ev {
+                Event::Superseded => {}
                 Event::Arrival { svc } => self.on_arrival(svc, sink),
                 Event::GatewayArrival => self.on_gateway_arrival(sink),
-                Event::Wake {
-                    svc,
-                    engine,
-                    generation,
-                } => {
-                    let slot = &mut self.svcs[svc.index()].wake[engine.index()];
-                    if slot.generation == generation {
-                        slot.at = None;
-                        self.advance_engine(svc, engine, sink);
-                    }
-                }
                 Event::NodeReady { node } => self.on_node_ready(node, sink),
                 Event::PodReady { pod, generation } => self.on_pod_ready(pod, generation),
                 Event::PodGraceExpired { pod, generation } => {
@@ -901,7 +923,7 @@ fn build_service(
         name: name.clone(),
         spec: Box::new(service),
         engines,
-        wake: vec![WakeSlot::default(); n],
+        wake: Vec::with_capacity(n),
         router,
         source,
         // A mix's streams draw their own token counts.

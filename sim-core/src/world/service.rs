@@ -2,7 +2,7 @@
 //! statistics. Cluster state (nodes, pods, the scheduler, quotas, node autoscalers) is in
 //! [`super::kube::Kube`]; a pod names its service and its engine's slot there.
 
-use super::{autoscale, client, gateway, keda, knative, kube, tenants, SharedPrefixes, WakeSlot};
+use super::{autoscale, client, gateway, keda, knative, kube, tenants, SharedPrefixes};
 use crate::engine::RngStreams;
 use crate::ids::{EngineId, ServiceId};
 use crate::metrics::Recorder;
@@ -24,8 +24,8 @@ pub(super) struct Svc {
     // First line: the serving state.
     /// Engines by slot (a pod's engine, or the one shared queue).
     pub(super) engines: Vec<Engine>,
-    /// Wake-ups by slot.
-    pub(super) wake: Vec<WakeSlot>,
+    /// Each engine's wake slot in the world's queue.
+    pub(super) wake: Vec<u32>,
     /// Output tokens of its completed requests (whole run), for cost per token.
     pub(super) output_tokens: u64,
     pub(super) queued: u32,

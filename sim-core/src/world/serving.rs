@@ -201,21 +201,9 @@ impl World {
             .gauges
             .update(e, self.now, (q1, s1, b1), done, tokens);
         self.publish_state(svc);
-        let sv = &mut self.svcs[svc.index()];
-        let slot = &mut sv.wake[e];
-        if next != slot.at {
-            slot.generation = slot.generation.wrapping_add(1);
-            slot.at = next;
-            if let Some(t) = next {
-                self.queue.push(
-                    t,
-                    Event::Wake {
-                        svc,
-                        engine: id,
-                        generation: slot.generation,
-                    },
-                );
-            }
+        let slot = self.svcs[svc.index()].wake[e];
+        if next != self.queue.wake_at(slot) {
+            self.queue.set_wake(slot, next);
         }
         let idle = q1 + s1 == 0;
         if idle && self.disagg.as_ref().is_some_and(|d| d.is_mixed()) {
@@ -293,9 +281,8 @@ impl World {
         sv.queued -= q0;
         sv.in_service -= s0;
         sv.busy -= b0;
-        let slot = &mut sv.wake[e];
-        slot.generation = slot.generation.wrapping_add(1);
-        slot.at = None;
+        let slot = sv.wake[e];
+        self.queue.set_wake(slot, None);
         let mut failed = std::mem::take(&mut self.failed);
         for r in failed.drain(..) {
             self.fail_request(&r, reason, sink);

@@ -220,17 +220,8 @@ impl World {
                 r.touch(e, &mut sv.engines[e.index()]);
             }
             if busy {
-                let slot = &mut sv.wake[e.index()];
-                slot.generation = slot.generation.wrapping_add(1);
-                slot.at = Some(now);
-                self.queue.push(
-                    now,
-                    Event::Wake {
-                        svc,
-                        engine: e,
-                        generation: slot.generation,
-                    },
-                );
+                let slot = sv.wake[e.index()];
+                self.queue.set_wake(slot, Some(now));
             }
         }
     }
