@@ -28,6 +28,16 @@ pub trait ReplicaEngine {
     /// Finishes work due by `now` (pushing completions to `done`), starts what can start, and
     /// returns when it next needs waking (`None`: only a new request can change its state).
     fn advance(&mut self, now: SimTime, done: &mut Vec<Completion>) -> Option<SimTime>;
+    /// [`ReplicaEngine::advance`], then [`ReplicaEngine::state`] (one dispatch for both).
+    #[inline]
+    fn advance_state(
+        &mut self,
+        now: SimTime,
+        done: &mut Vec<Completion>,
+    ) -> (Option<SimTime>, (u32, u32, u32)) {
+        let next = self.advance(now, done);
+        (next, self.state())
+    }
     /// Requests waiting, not yet executing.
     fn queued(&self) -> u32;
     /// Requests executing.
@@ -199,6 +209,14 @@ impl ReplicaEngine for Engine {
     #[inline]
     fn advance(&mut self, now: SimTime, done: &mut Vec<Completion>) -> Option<SimTime> {
         forward!(self, e => e.advance(now, done))
+    }
+    #[inline]
+    fn advance_state(
+        &mut self,
+        now: SimTime,
+        done: &mut Vec<Completion>,
+    ) -> (Option<SimTime>, (u32, u32, u32)) {
+        forward!(self, e => e.advance_state(now, done))
     }
     #[inline]
     fn queued(&self) -> u32 {

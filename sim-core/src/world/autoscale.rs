@@ -92,12 +92,23 @@ impl Sample {
 /// Per-engine integrals and the latest scrape of each.
 #[derive(Debug, Default)]
 pub(super) struct Gauges {
+    /// Whether anything reads them (the HPA's scrapes, the VPA): without a reader, serving
+    /// events skip [`Gauges::update`].
+    read: bool,
     gauges: Vec<Gauge>,
     snaps: Vec<Snapshot>,
     samples: Vec<Option<Sample>>,
 }
 
 impl Gauges {
+    /// Gauges for a service whose HPA or VPA reads them (`read`), or that nothing reads.
+    pub(super) fn new(read: bool) -> Self {
+        Gauges {
+            read,
+            ..Gauges::default()
+        }
+    }
+
     #[inline]
     fn ensure(&mut self, e: usize) {
         if self.gauges.len() <= e {
@@ -124,6 +135,9 @@ impl Gauges {
         done: u64,
         tokens: u64,
     ) {
+        if !self.read {
+            return;
+        }
         self.ensure(e);
         let g = &mut self.gauges[e];
         g.integrate(now);

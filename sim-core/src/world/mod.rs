@@ -950,7 +950,8 @@ fn build_service(
         in_service: 0,
         busy: 0,
         output_tokens: 0,
-        gauges: autoscale::Gauges::default(),
+        // The HPA's scrapes (which KEDA's pod metrics also read) and the VPA read the gauges.
+        gauges: autoscale::Gauges::new(s.autoscaling.is_some() || s.vpa.is_some()),
         autoscaler: autoscale::Autoscaler::new(s).map(Box::new),
         gateway: match (&s.keda, &s.knative) {
             (_, Some(k)) => gateway::Gateway::holding(Some(SimDuration(k.kpa.timeout as u64))),

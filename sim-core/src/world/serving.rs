@@ -169,18 +169,19 @@ impl World {
         sink: &mut S,
     ) {
         let e = id.index();
+        let now = self.now;
         let shared = self.time_sliced_pod(svc, id);
-        let (q0, s0, b0) = self.svcs[svc.index()].engines[e].state();
         if let Some(pod) = shared {
             // A request admitted to an idle replica: its GPU is divided before it starts.
+            let (q0, s0, _) = self.svcs[svc.index()].engines[e].state();
             self.set_busy(pod, q0 + s0 > 0);
         }
         let sv = &mut self.svcs[svc.index()];
         let engine = &mut sv.engines[e];
-        let next = engine.advance(self.now, &mut self.done);
-        let (q1, s1, b1) = engine.state();
+        let (q0, s0, b0) = engine.state();
+        let (next, (q1, s1, b1)) = engine.advance_state(now, &mut self.done);
         if let Some(r) = &mut sv.router {
-            r.touch_outstanding(id, &mut sv.engines[e], q1 + s1);
+            r.touch_outstanding(id, engine, q1 + s1);
         }
         self.queued = self.queued + q1 - q0;
         self.in_service = self.in_service + s1 - s0;
@@ -197,20 +198,25 @@ impl World {
         if let Some(pod) = shared {
             self.set_busy(pod, q1 + s1 > 0);
         }
-        self.svcs[svc.index()]
-            .gauges
-            .update(e, self.now, (q1, s1, b1), done, tokens);
-        self.publish_state(svc);
-        let slot = self.svcs[svc.index()].wake[e];
+        // `publish_state`, with the service borrowed once.
+        self.recorder
+            .set_state(self.queued, self.in_service, self.busy);
+        let sv = &mut self.svcs[svc.index()];
+        sv.gauges.update(e, now, (q1, s1, b1), done, tokens);
+        let state = (sv.queued, sv.in_service, sv.busy);
+        if let Some(r) = sv.recorder_at(now) {
+            r.set_state(state.0, state.1, state.2);
+        }
+        let slot = sv.wake[e];
+        let idle = q1 + s1 == 0;
+        let terminating = idle && sv.router.is_some();
         if next != self.queue.wake_at(slot) {
             self.queue.set_wake(slot, next);
         }
-        let idle = q1 + s1 == 0;
         if idle && self.disagg.as_ref().is_some_and(|d| d.is_mixed()) {
             self.settle_lent((svc, id));
         }
-        let sv = &mut self.svcs[svc.index()];
-        if sv.router.is_some() && idle {
+        if terminating {
             let pod = self.kube.pod_at(svc, id);
             if self.kube.is_terminating(pod) {
                 self.pod_gone(pod, sink);
