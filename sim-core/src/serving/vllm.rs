@@ -89,8 +89,6 @@ struct Seq {
     computed: u32,
     /// KV blocks held (its cached prefix units' blocks included).
     blocks: u32,
-    /// Order of admission to the running batch (increasing along `running`).
-    ticket: u64,
     /// Decode-clock reading its counts are as of, while the clock holds it.
     sync: u64,
     /// It finished while the clock held it and awaits removal from `running`.
@@ -222,10 +220,11 @@ pub struct VllmEngine {
     clock: DecodeClock,
     /// The planned segment schedules the clock's sequences (one token each per step).
     lazy_scheduled: bool,
-    /// Ticket of the next sequence admitted to the running batch.
-    next_ticket: u64,
-    /// Tickets of the clock's sequences finishing in a step (kept to reuse its allocation).
+    /// Positions in `running` of the clock's sequences finishing in a step (kept to reuse its
+    /// allocation).
     finished: Vec<u64>,
+    /// Scratch for [`VllmEngine::compact`]: finished entries before each of the clock's.
+    shift: Vec<u64>,
     /// Prompt tokens of the admitted requests whose first token is not out yet.
     unprefilled_tokens: u64,
     /// Lower KV-cache tiers (`None`: HBM only).
@@ -277,8 +276,8 @@ impl VllmEngine {
             lazy: 0,
             dead: 0,
             lazy_scheduled: false,
-            next_ticket: 0,
             finished: Vec::with_capacity(capacity),
+            shift: Vec::new(),
             cfg,
             model,
             segment: None,
@@ -614,9 +613,21 @@ impl VllmEngine {
         self.clock.clear();
     }
 
-    /// Removes the finished entries from the clock's part of `running`.
+    /// Removes the finished entries from the clock's part of `running`, and moves the clock's
+    /// positions of the entries after them down to match.
     fn compact(&mut self) {
         if self.dead > 0 {
+            if self.clock.held() > 0 {
+                let mut shift = std::mem::take(&mut self.shift);
+                shift.clear();
+                let mut gone = 0;
+                for s in &self.running[..self.lazy] {
+                    shift.push(gone);
+                    gone += u64::from(s.gone);
+                }
+                self.clock.renumber(|p| p - shift[p as usize]);
+                self.shift = shift;
+            }
             self.running.retain(|s| !s.gone);
             self.lazy -= self.dead;
             self.dead = 0;
@@ -641,8 +652,9 @@ impl VllmEngine {
             }
             debug_assert_eq!(s.blocks, blocks_for(s.computed, self.cfg.block_size));
             s.sync = now;
+            // Its position in `running` stays put until `compact` renumbers the clock.
             self.clock
-                .join(s.computed, s.output - s.generated, s.ticket);
+                .join(s.computed, s.output - s.generated, self.lazy as u64);
             self.lazy += 1;
         }
     }
@@ -755,8 +767,6 @@ impl VllmEngine {
                     take_blocks(&mut self.free_blocks, &mut self.prefix, need);
                     s.blocks += need;
                     s.scheduled = new;
-                    s.ticket = self.next_ticket;
-                    self.next_ticket += 1;
                     budget -= new;
                     add_to_step(&mut shape, &mut until_done, &s, new);
                     self.running.push(s);
@@ -808,8 +818,6 @@ impl VllmEngine {
                 if s.start == SimTime::MAX {
                     s.start = now;
                 }
-                s.ticket = self.next_ticket;
-                self.next_ticket += 1;
                 budget -= new;
                 add_to_step(&mut shape, &mut until_done, &s, new);
                 self.running.push(s);
@@ -973,10 +981,9 @@ impl VllmEngine {
                 let now = self.clock.now();
                 let mut finished = std::mem::take(&mut self.finished);
                 self.clock.pop_finished(&mut finished);
-                for &ticket in &finished {
-                    let at = self.running[..self.lazy]
-                        .binary_search_by_key(&ticket, |s| s.ticket)
-                        .expect("the clock holds it");
+                for &at in &finished {
+                    let at = at as usize;
+                    debug_assert!(at < self.lazy && !self.running[at].gone);
                     self.running[at].gone = true;
                     self.dead += 1;
                     let mut s = self.running[at];
@@ -993,7 +1000,9 @@ impl VllmEngine {
                     done.push(self.completion(&s, end, batch));
                 }
                 self.finished = finished;
-                if self.dead * 2 > self.lazy {
+                // Finished entries cost only memory until removed (nothing walks the clock's
+                // part of `running` per step): remove them when three in four are finished.
+                if self.dead * 4 > self.lazy * 3 {
                     self.compact();
                 }
                 i = self.lazy;
@@ -1114,7 +1123,6 @@ impl ReplicaEngine for VllmEngine {
             prefix: request.prefix,
             cached_units: 0,
             scheduled: 0,
-            ticket: 0,
             sync: 0,
             gone: false,
             start: SimTime::MAX,

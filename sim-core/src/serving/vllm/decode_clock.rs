@@ -17,13 +17,13 @@ use std::collections::BinaryHeap;
 /// the per-sequence path (vLLM uses 8 to 32).
 pub(super) const MAX_BLOCK_SIZE: u32 = 1024;
 
-/// A finish-heap key: clock reading, then ticket.
+/// A finish-heap key: clock reading, then position.
 #[inline]
-fn pack(reading: u64, ticket: u64) -> u128 {
-    (u128::from(reading) << 64) | u128::from(ticket)
+fn pack(reading: u64, position: u64) -> u128 {
+    (u128::from(reading) << 64) | u128::from(position)
 }
 
-/// The (clock reading, ticket) of a finish-heap key.
+/// The (clock reading, position) of a finish-heap key.
 #[inline]
 fn unpack(key: u128) -> (u64, u64) {
     ((key >> 64) as u64, key as u64)
@@ -41,8 +41,9 @@ pub(super) struct DecodeClock {
     /// Held sequences by `(cached - sync) mod block_size`: a sequence's cached tokens are
     /// `clock + r` modulo the block size. Empty when the block size is over [`MAX_BLOCK_SIZE`].
     residues: Vec<u32>,
-    /// `(clock reading at which it has all its tokens, ticket)` of each held sequence, packed
-    /// as `reading << 64 | ticket` (one integer compare orders them as the pair would).
+    /// `(clock reading at which it has all its tokens, position)` of each held sequence, packed
+    /// as `reading << 64 | position` (one integer compare orders them as the pair would). The
+    /// position is the sequence's place in the caller's list, increasing in admission order.
     finishes: BinaryHeap<Reverse<u128>>,
     block_size: u32,
     /// `clock mod block_size`.
@@ -127,15 +128,28 @@ impl DecodeClock {
     }
 
     /// Holds a decode sequence with `cached` tokens and `left` tokens still to generate, from
-    /// the clock's current reading (which the caller stores as its `sync`).
-    pub(super) fn join(&mut self, cached: u32, left: u32, ticket: u64) {
+    /// the clock's current reading (which the caller stores as its `sync`), at `position` in
+    /// the caller's list (after every held one's).
+    pub(super) fn join(&mut self, cached: u32, left: u32, position: u64) {
         debug_assert!(left > 0);
         let slot = self.slot(cached, self.phase);
         self.residues[slot] += 1;
         self.count += 1;
         self.context += cached as i64 + 1 - self.clock as i64;
         self.finishes
-            .push(Reverse(pack(self.clock + left as u64, ticket)));
+            .push(Reverse(pack(self.clock + left as u64, position)));
+    }
+
+    /// Moves each held sequence's position `p` to `to(p)`, which must keep their order (the
+    /// caller removed entries before them from its list).
+    pub(super) fn renumber(&mut self, to: impl Fn(u64) -> u64) {
+        let mut keys = std::mem::take(&mut self.finishes).into_vec();
+        for Reverse(k) in &mut keys {
+            let (reading, position) = unpack(*k);
+            *k = pack(reading, to(position));
+        }
+        // The order is unchanged, so this finds a heap already in place.
+        self.finishes = BinaryHeap::from(keys);
     }
 
     /// Stops holding a sequence that joined with `cached` tokens at `sync`; its entry in the
@@ -169,16 +183,16 @@ impl DecodeClock {
             .map_or(u32::MAX, |&Reverse(k)| (unpack(k).0 - self.clock) as u32)
     }
 
-    /// Pops the tickets of held sequences that have all their tokens at the current reading
-    /// into `out`, in ticket order; the caller then calls [`Self::leave`] for each.
+    /// Pops the positions of held sequences that have all their tokens at the current reading
+    /// into `out`, in increasing order; the caller then calls [`Self::leave`] for each.
     pub(super) fn pop_finished(&mut self, out: &mut Vec<u64>) {
         out.clear();
         while let Some(&Reverse(k)) = self.finishes.peek() {
-            let (f, ticket) = unpack(k);
+            let (f, position) = unpack(k);
             if f > self.clock {
                 break;
             }
-            out.push(ticket);
+            out.push(position);
             self.finishes.pop();
         }
         out.sort_unstable();
@@ -218,6 +232,27 @@ mod tests {
 
     fn blocks_for(t: u32, bs: u32) -> u64 {
         t.div_ceil(bs) as u64
+    }
+
+    #[test]
+    fn renumbered_positions_pop_in_the_same_order() {
+        let mut c = DecodeClock::new(16, 8);
+        // Positions 0..5; those at 1 and 3 finish first and leave the caller's list.
+        for (p, left) in [(0, 5), (1, 2), (2, 5), (3, 2), (4, 3)] {
+            c.join(10, left, p);
+        }
+        let mut out = vec![];
+        c.tick(2);
+        c.pop_finished(&mut out);
+        assert_eq!(out, [1, 3]);
+        // Entries after a removed one move down by the removed ones before them.
+        c.renumber(|p| p - [0, 1, 1, 2, 2][p as usize]);
+        c.tick(1);
+        c.pop_finished(&mut out);
+        assert_eq!(out, [2]);
+        c.tick(2);
+        c.pop_finished(&mut out);
+        assert_eq!(out, [0, 1]);
     }
 
     #[test]
