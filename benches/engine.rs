@@ -7,12 +7,13 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::hint::black_box;
 
-/// The payload size of capsim's world events (an enum of two small variants).
+/// A payload the size of capsim's world events (an enum of small variants naming components by
+/// index; the largest carries three `u32`s).
 #[derive(Clone, Copy)]
 #[allow(dead_code)]
 enum Payload {
     Arrival,
-    Wake { engine: u32, generation: u32 },
+    Rollout { svc: u32, rollout: u32, step: u32 },
 }
 
 /// A tiny deterministic generator for hold times (the same sequence in both loops).

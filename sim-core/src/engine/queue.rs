@@ -169,7 +169,8 @@ impl<E> EventQueue<E> {
         e.map(|e| (SimTime((e.key >> 64) as u64), e.event))
     }
 
-    /// The time of the earliest event, if any.
+    /// The time of the earliest event, if any (wake-ups in slots not considered: a queue with
+    /// wake slots looks ahead with [`Self::pop_next`] only).
     #[inline]
     pub fn peek_time(&self) -> Option<SimTime> {
         let key = match (&self.spare, self.heap.peek()) {
@@ -186,7 +187,7 @@ impl<E> EventQueue<E> {
         self.heap.len() + usize::from(self.spare.is_some())
     }
 
-    /// Whether no event is pending.
+    /// Whether no event is pending (wake-ups in slots not counted).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

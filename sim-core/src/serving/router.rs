@@ -856,15 +856,22 @@ impl<K: LoadKey> Index<K> {
         }
         self.inexact = self.inexact - u32::from(!old.exact()) + u32::from(!key.exact());
         self.tree[j].key = key;
+        // The winner below each node, carried up: only the sibling is read at each level.
+        let mut best = self.tree[j];
         while j > 1 {
+            let sibling = self.tree[j ^ 1];
+            best = if j & 1 == 0 {
+                Self::combine(best, sibling)
+            } else {
+                Self::combine(sibling, best)
+            };
             j >>= 1;
-            let best = Self::combine(self.tree[2 * j], self.tree[2 * j + 1]);
-            let was = self.tree[j];
+            let was = &mut self.tree[j];
             if best.pos == was.pos && best.key == was.key {
                 // Each node depends on its children only: nothing above changes either.
                 break;
             }
-            self.tree[j] = best;
+            *was = best;
         }
     }
 

@@ -597,7 +597,7 @@ impl VllmEngine {
     /// empties the clock. When the planned step scheduled them, each is left scheduled for its
     /// next token with the block that token needs, as the per-sequence path would have it.
     fn materialize(&mut self) {
-        self.compact();
+        self.remove_finished();
         let now = self.clock.now();
         let bs = self.cfg.block_size;
         let scheduled = self.lazy_scheduled as u32;
@@ -616,18 +616,24 @@ impl VllmEngine {
     /// Removes the finished entries from the clock's part of `running`, and moves the clock's
     /// positions of the entries after them down to match.
     fn compact(&mut self) {
-        if self.dead > 0 {
-            if self.clock.held() > 0 {
-                let mut shift = std::mem::take(&mut self.shift);
-                shift.clear();
-                let mut gone = 0;
-                for s in &self.running[..self.lazy] {
-                    shift.push(gone);
-                    gone += u64::from(s.gone);
-                }
-                self.clock.renumber(|p| p - shift[p as usize]);
-                self.shift = shift;
+        if self.dead > 0 && self.clock.held() > 0 {
+            let mut shift = std::mem::take(&mut self.shift);
+            shift.clear();
+            let mut gone = 0;
+            for s in &self.running[..self.lazy] {
+                shift.push(gone);
+                gone += u64::from(s.gone);
             }
+            self.clock.renumber(|p| p - shift[p as usize]);
+            self.shift = shift;
+        }
+        self.remove_finished();
+    }
+
+    /// Removes the finished entries from the clock's part of `running`, leaving the clock's
+    /// positions as they were (for a caller about to empty the clock).
+    fn remove_finished(&mut self) {
+        if self.dead > 0 {
             self.running.retain(|s| !s.gone);
             self.lazy -= self.dead;
             self.dead = 0;
@@ -1208,7 +1214,7 @@ impl ReplicaEngine for VllmEngine {
     }
 
     fn abort(&mut self, out: &mut Vec<Request>) {
-        self.compact();
+        self.remove_finished();
         out.extend(self.running.drain(..).map(|s| s.request));
         out.extend(self.waiting.drain(..).map(|s| s.request));
         out.extend(self.loading.drain(..).map(|(_, s)| s.request));

@@ -148,7 +148,7 @@ impl DecodeClock {
             let (reading, position) = unpack(*k);
             *k = pack(reading, to(position));
         }
-        // The order is unchanged, so this finds a heap already in place.
+        // The order is unchanged, so the keys are still a heap; `from` rebuilds it in O(n).
         self.finishes = BinaryHeap::from(keys);
     }
 
