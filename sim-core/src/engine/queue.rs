@@ -10,6 +10,12 @@ use super::wakes::{Wakes, NONE};
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
+/// The time of a key (its high 64 bits; the low ones are the sequence number).
+#[inline]
+fn time_of(key: u128) -> SimTime {
+    SimTime((key >> 64) as u64)
+}
+
 /// One pending event: its key packs (time, sequence) into a single `u128` so that a comparison is
 /// one integer compare.
 #[derive(Clone, Copy, Debug)]
@@ -126,7 +132,7 @@ impl<E> EventQueue<E> {
     #[inline]
     pub fn wake_at(&self, slot: u32) -> Option<SimTime> {
         let k = self.wakes.get(slot);
-        (k != NONE).then_some(SimTime((k >> 64) as u64))
+        (k != NONE).then(|| time_of(k))
     }
 
     /// Removes and returns the earliest event or wake-up.
@@ -137,14 +143,14 @@ impl<E> EventQueue<E> {
         let sk = self.spare.as_ref().map_or(NONE, |e| e.key);
         if wk < hk && wk < sk {
             let slot = self.wakes.take_first();
-            return Some((SimTime((wk >> 64) as u64), Next::Wake(slot)));
+            return Some((time_of(wk), Next::Wake(slot)));
         }
         let e = if sk < hk {
             self.spare.take()
         } else {
             self.heap.pop()
         };
-        e.map(|e| (SimTime((e.key >> 64) as u64), Next::Event(e.event)))
+        e.map(|e| (time_of(e.key), Next::Event(e.event)))
     }
 
     /// Removes and returns the earliest event, for a queue without wake slots (use
@@ -166,7 +172,7 @@ impl<E> EventQueue<E> {
         } else {
             self.heap.pop()
         };
-        e.map(|e| (SimTime((e.key >> 64) as u64), e.event))
+        e.map(|e| (time_of(e.key), e.event))
     }
 
     /// The time of the earliest event, if any (wake-ups in slots not considered: a queue with
@@ -179,7 +185,7 @@ impl<E> EventQueue<E> {
             (None, Some(h)) => h.key,
             (None, None) => return None,
         };
-        Some(SimTime((key >> 64) as u64))
+        Some(time_of(key))
     }
 
     /// How many events are pending (wake-ups in slots not counted).

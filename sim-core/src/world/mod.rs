@@ -429,11 +429,7 @@ impl World {
     /// of their outputs. Without any of those, a visit does nothing that a later event would
     /// not do the same: integer areas and interval closes come out the same.
     fn keeps_superseded(&self) -> bool {
-        self.kube.has_nodes
-            || self
-                .svcs
-                .iter()
-                .any(|sv| sv.kpa.is_some() || sv.rollout.is_some() || sv.gateway.enabled)
+        self.kube.has_nodes || self.svcs.iter().any(|sv| sv.kpa.is_some() || sv.watched())
     }
 
     /// Events handled so far.
@@ -454,7 +450,7 @@ impl World {
             .filter(|&i| self.svcs[i].kpa.is_some())
             .collect();
         let watched: Vec<usize> = (0..self.svcs.len())
-            .filter(|&i| self.svcs[i].rollout.is_some() || self.svcs[i].gateway.enabled)
+            .filter(|&i| self.svcs[i].watched())
             .collect();
         while let Some((t, next)) = self.queue.pop_next() {
             if t >= self.horizon {

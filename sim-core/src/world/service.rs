@@ -129,6 +129,13 @@ pub(super) fn stream_name(svc: ServiceId, name: &str, what: &str) -> String {
 }
 
 impl Svc {
+    /// Whether the event loop checks this service after every event (a rollout, or a gateway
+    /// holding requests for a Ready pod).
+    #[inline]
+    pub(super) fn watched(&self) -> bool {
+        self.rollout.is_some() || self.gateway.enabled
+    }
+
     /// The service's own recorder (with several services), first brought up to `now`: it is
     /// advanced only when its service is touched, which closes the same intervals with the same
     /// state as advancing it at every event.
