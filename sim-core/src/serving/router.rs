@@ -694,31 +694,26 @@ impl LoadKey for Most {
     }
 }
 
-/// A node of the tournament tree: the best key of its range and the leftmost position with it.
-#[derive(Clone, Copy, Debug)]
-struct Node<K> {
-    key: K,
-    pos: u32,
-}
-
 /// Not a candidate (in [`Index::pos`]).
 const NOT_CANDIDATE: u32 = u32::MAX;
 
-/// The candidates' load keys in a tournament (segment) tree over their positions: `2s` nodes in
+/// The candidates' load keys in a tournament (segment) tree over their positions: `2s` keys in
 /// one vector for `s` the power of two at or above `n`, leaf `i` at `s + i` (the leaves past
 /// `n` hold [`LoadKey::worst`]), node `j` the better of `2j` and `2j + 1` (the left one on a
-/// tie), so each node holds the leftmost best of its range and the root the leftmost best of
-/// all. A key change is a point update, O(log n); "the leftmost best in positions `l..r`" is a
-/// bottom-up range query, O(log n), that keeps the order of its parts. Rebuilt, O(n), only when
-/// the candidate list differs from the one it was built for.
+/// tie), so the root holds the best key of all. Nodes hold keys only, no positions: a node
+/// depends on its children's keys alone, so a key change walks up only while a node's key
+/// changes, which among many equal loads (balanced replicas) is rarely far. "The first
+/// position at or after `start` with a best key" climbs from `start` to the first subtree
+/// holding one and descends to its leftmost, O(log n). Rebuilt, O(n), only when the
+/// candidate list differs from the one it was built for.
 #[derive(Clone, Debug)]
 struct Index<K> {
     /// The candidates it was built for, in their order.
     cands: Vec<EngineId>,
     /// Each engine's position in `cands` (by engine index; `NOT_CANDIDATE` if none).
     pos: Vec<u32>,
-    /// The tree; empty until built.
-    tree: Vec<Node<K>>,
+    /// The tree's keys; empty until built.
+    tree: Vec<K>,
     /// Leaves in the tree (`s`, a power of two at or above the candidates).
     size: usize,
     /// Leaves whose key `better` does not order exactly (see [`LoadKey::exact`]).
@@ -739,10 +734,10 @@ impl<K: LoadKey> Index<K> {
         }
     }
 
-    /// The better of two nodes, the left one on a tie.
+    /// The better of two keys, the left one on a tie.
     #[inline]
-    fn combine(a: Node<K>, b: Node<K>) -> Node<K> {
-        if b.key.better(&a.key) {
+    fn combine(a: K, b: K) -> K {
+        if b.better(&a) {
             b
         } else {
             a
@@ -770,13 +765,13 @@ impl<K: LoadKey> Index<K> {
     /// The best key of all (built for at least one candidate).
     #[inline]
     fn root(&self) -> K {
-        self.tree[1].key
+        self.tree[1]
     }
 
     /// The key of the candidate at position `p`.
     #[inline]
     fn key_at(&self, p: usize) -> K {
-        self.tree[self.size + p].key
+        self.tree[self.size + p]
     }
 
     /// Engine `id`'s position among the candidates (`NOT_CANDIDATE`: none).
@@ -805,23 +800,14 @@ impl<K: LoadKey> Index<K> {
         }
         self.size = n.next_power_of_two();
         // Internal nodes are placeholders until the pass below fills them.
-        let pad = |i: usize| Node {
-            key: K::worst(),
-            pos: i as u32,
-        };
-        self.tree.resize(self.size, pad(0));
+        self.tree.resize(self.size, K::worst());
         for (i, c) in candidates.iter().enumerate() {
             self.pos[c.index()] = i as u32;
-            let leaf = Node {
-                key: K::of(&engines[c.index()]),
-                pos: i as u32,
-            };
-            self.inexact += u32::from(!leaf.key.exact());
-            self.tree.push(leaf);
+            let key = K::of(&engines[c.index()]);
+            self.inexact += u32::from(!key.exact());
+            self.tree.push(key);
         }
-        for i in n..self.size {
-            self.tree.push(pad(i));
-        }
+        self.tree.resize(2 * self.size, K::worst());
         for j in (1..self.size).rev() {
             self.tree[j] = Self::combine(self.tree[2 * j], self.tree[2 * j + 1]);
         }
@@ -850,14 +836,14 @@ impl<K: LoadKey> Index<K> {
         }
         let key = key();
         let mut j = self.size + p as usize;
-        let old = self.tree[j].key;
+        let old = self.tree[j];
         if old == key {
             return;
         }
         self.inexact = self.inexact - u32::from(!old.exact()) + u32::from(!key.exact());
-        self.tree[j].key = key;
-        // The winner below each node, carried up: only the sibling is read at each level.
-        let mut best = self.tree[j];
+        self.tree[j] = key;
+        // The best key below each node, carried up: only the sibling is read at each level.
+        let mut best = key;
         while j > 1 {
             let sibling = self.tree[j ^ 1];
             best = if j & 1 == 0 {
@@ -867,57 +853,62 @@ impl<K: LoadKey> Index<K> {
             };
             j >>= 1;
             let was = &mut self.tree[j];
-            if best.pos == was.pos && best.key == was.key {
-                // Each node depends on its children only: nothing above changes either.
+            if *was == best {
+                // Each node depends on its children's keys only: nothing above changes either.
                 break;
             }
             *was = best;
         }
     }
 
-    /// The leftmost best in positions `l..r` (`None` when empty).
+    /// The leftmost leaf below node `j` whose key `top` accepts, as a position; `top` accepts
+    /// node `j`'s key. A node's key is one of its children's, the left one's unless the right
+    /// one beats it, so the descent takes the left child whenever `top` accepts its key.
     #[inline]
-    fn query(&self, l: usize, r: usize) -> Option<Node<K>> {
-        let (mut l, mut r) = (l + self.size, r + self.size);
-        let (mut left, mut right): (Option<Node<K>>, Option<Node<K>>) = (None, None);
-        while l < r {
-            if l & 1 == 1 {
-                let t = self.tree[l];
-                left = Some(left.map_or(t, |a| Self::combine(a, t)));
-                l += 1;
+    fn leftmost(&self, mut j: usize, top: impl Fn(&K) -> bool) -> usize {
+        while j < self.size {
+            j *= 2;
+            if !top(&self.tree[j]) {
+                j += 1;
             }
-            if r & 1 == 1 {
-                r -= 1;
-                let t = self.tree[r];
-                right = Some(right.map_or(t, |b| Self::combine(t, b)));
-            }
-            l >>= 1;
-            r >>= 1;
         }
-        match (left, right) {
-            (Some(a), Some(b)) => Some(Self::combine(a, b)),
-            (a, b) => a.or(b),
-        }
+        j - self.size
     }
 
     /// The position `scan_best` picks from `start`: the first in cyclic order from `start`
-    /// whose key no other beats (the leftmost best of `start..n` unless the leftmost best of
-    /// `0..start` beats it). `None` when a key is not ordered exactly (the caller scans).
+    /// whose key no other beats (the first such at or after `start`, else the first of all).
+    /// `None` when a key is not ordered exactly (the caller scans).
     #[inline]
     fn best_from(&self, start: usize) -> Option<usize> {
         if self.inexact > 0 {
             return None;
         }
         let root = *self.tree.get(1)?;
-        if root.pos as usize >= start {
-            // The leftmost best of all is at or after `start`.
-            return Some(root.pos as usize);
+        // The keys no other beats: in a strict weak order, those the best of all does not
+        // beat; a subtree holds one exactly when its own best is one.
+        let top = |k: &K| !root.better(k);
+        if start < self.cands.len() {
+            let mut j = self.size + start;
+            loop {
+                if top(&self.tree[j]) {
+                    let p = self.leftmost(j, top);
+                    if p < self.cands.len() {
+                        return Some(p);
+                    }
+                    // Only padding from here on (it ties with a best key of all).
+                    break;
+                }
+                // The subtree just right of `j`'s: climb past right children first.
+                while j & 1 == 1 {
+                    j >>= 1;
+                }
+                if j == 0 {
+                    break;
+                }
+                j += 1;
+            }
         }
-        // A best of all at or after `start` comes first; else the leftmost best of all.
-        Some(match self.query(start, self.cands.len()) {
-            Some(a) if !root.key.better(&a.key) => a.pos as usize,
-            _ => root.pos as usize,
-        })
+        Some(self.leftmost(1, top))
     }
 }
 
@@ -1177,6 +1168,46 @@ mod index_tests {
             let e = e.index();
             if engines[e].admit(now, r).is_ok() {
                 step(e, now, &mut engines, &mut wake, &mut indexed, &mut done);
+            }
+        }
+    }
+
+    /// The first position in cyclic order from `start` whose key no other beats, by scanning.
+    fn first_best<K: LoadKey>(keys: &[K], start: usize) -> usize {
+        let n = keys.len();
+        (0..n)
+            .map(|t| (start + t) % n)
+            .find(|&p| !keys.iter().any(|k| k.better(&keys[p])))
+            .expect("a key no other beats")
+    }
+
+    /// The index's keys and picks after random point updates agree with a scan: few distinct
+    /// keys (many ties), any width (padding), any start, and a most-wins key whose padding
+    /// ties with a candidate's.
+    #[test]
+    fn index_best_from_matches_a_scan_of_its_keys() {
+        let mut rng = RngStreams::new(3).stream("test");
+        for n in 1..=19usize {
+            let engines: Vec<Engine> = (0..n).map(|_| vllm(64)).collect();
+            let ids: Vec<EngineId> = (0..n as u32).map(EngineId).collect();
+            let mut least = Index::<Outstanding>::new();
+            let mut most = Index::<Most>::new();
+            least.sync(&ids, None, &engines);
+            most.sync(&ids, None, &engines);
+            let mut lk = vec![Outstanding(0); n];
+            let mut mk = vec![Most(0); n];
+            for _ in 0..300 {
+                let e = rng.random_range(0..n);
+                lk[e] = Outstanding(rng.random_range(0..3));
+                mk[e] = Most(rng.random_range(0..3));
+                least.set(ids[e], lk[e]);
+                most.set(ids[e], mk[e]);
+                for start in 0..n {
+                    assert_eq!(least.best_from(start), Some(first_best(&lk, start)));
+                    assert_eq!(most.best_from(start), Some(first_best(&mk, start)));
+                }
+                assert_eq!(least.root(), *lk.iter().min_by_key(|k| k.0).unwrap());
+                assert_eq!(most.root(), *mk.iter().max_by_key(|k| k.0).unwrap());
             }
         }
     }
