@@ -3,7 +3,9 @@
 //!
 //! Leaves hold each slot's key (the queue's packed `(time, sequence)`, or [`NONE`]); every inner
 //! node holds the least key below it and the slot it belongs to, so the root is the earliest
-//! wake-up. Setting a key walks up from its leaf and stops where the node's winner is unchanged.
+//! wake-up. Setting a key walks up from its leaf and stops where the node's winner is unchanged;
+//! the earliest slot, taken and set again, walks to the root without that test (every node above
+//! it held its old key, so every one changes).
 
 /// The key of a slot with no wake-up.
 pub(super) const NONE: u128 = u128::MAX;
@@ -106,13 +108,32 @@ impl Wakes {
     /// Sets slot `s`'s key and restores the winners above it.
     #[inline]
     pub(super) fn set(&mut self, s: u32, k: u128) {
-        if self.unsettled != s {
-            self.settle();
-        }
-        self.unsettled = SETTLED;
         let n = self.cap + s as usize;
+        if self.unsettled == s {
+            // Taken as the earliest: every node above held its old key, so each changes.
+            self.unsettled = SETTLED;
+            self.nodes[n].key = k;
+            self.walk_to_root(n);
+            return;
+        }
+        self.settle();
         self.nodes[n].key = k;
         self.walk_up(n);
+    }
+
+    /// Restores the winners above node `n`, up to the root (for a leaf whose old key every
+    /// node above held, so none can stay as it was).
+    #[inline]
+    fn walk_to_root(&mut self, mut n: usize) {
+        let mut cur = self.nodes[n];
+        while n > 1 {
+            let sibling = &self.nodes[n ^ 1];
+            if sibling.key < cur.key {
+                cur = *sibling;
+            }
+            n >>= 1;
+            self.nodes[n] = cur;
+        }
     }
 
     /// Updates the ancestors of a slot whose leaf [`Wakes::take_first`] cleared.
@@ -121,7 +142,7 @@ impl Wakes {
         if self.unsettled != SETTLED {
             let n = self.cap + self.unsettled as usize;
             self.unsettled = SETTLED;
-            self.walk_up(n);
+            self.walk_to_root(n);
         }
     }
 
