@@ -139,13 +139,23 @@ impl World {
     /// labels as it goes; this allocates only when a new one appears).
     #[inline]
     pub(super) fn learn_labels(&mut self, svc: ServiceId, label: u16) {
+        let sv = &self.svcs[svc.index()];
+        if sv
+            .tenant_gate
+            .as_ref()
+            .is_some_and(|g| label as usize >= g.known())
+        {
+            self.learn_new_labels(svc, label);
+        }
+    }
+
+    /// [`World::learn_labels`] for a label past those known.
+    #[cold]
+    fn learn_new_labels(&mut self, svc: ServiceId, label: u16) {
         let sv = &mut self.svcs[svc.index()];
         let Some(g) = &mut sv.tenant_gate else {
             return;
         };
-        if (label as usize) < g.known() {
-            return;
-        }
         let names = sv.source.labels();
         while g.known() <= label as usize {
             let i = g.known();
@@ -170,6 +180,14 @@ impl World {
         svc: ServiceId,
         request: &Request,
     ) -> Result<(), DropReason> {
+        if self.svcs[svc.index()].tenant_gate.is_none() {
+            return Ok(());
+        }
+        self.pass_tenant_gate(svc, request)
+    }
+
+    /// [`World::pass_gate`] for a service with a tenant gate.
+    fn pass_tenant_gate(&mut self, svc: ServiceId, request: &Request) -> Result<(), DropReason> {
         let Some(g) = &mut self.svcs[svc.index()].tenant_gate else {
             return Ok(());
         };

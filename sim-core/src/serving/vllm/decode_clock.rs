@@ -130,6 +130,7 @@ impl DecodeClock {
     /// Holds a decode sequence with `cached` tokens and `left` tokens still to generate, from
     /// the clock's current reading (which the caller stores as its `sync`), at `position` in
     /// the caller's list (after every held one's).
+    #[inline]
     pub(super) fn join(&mut self, cached: u32, left: u32, position: u64) {
         debug_assert!(left > 0);
         let slot = self.slot(cached, self.phase);
@@ -185,6 +186,7 @@ impl DecodeClock {
 
     /// Pops the positions of held sequences that have all their tokens at the current reading
     /// into `out`, in increasing order; the caller then calls [`Self::leave`] for each.
+    #[inline]
     pub(super) fn pop_finished(&mut self, out: &mut Vec<u64>) {
         out.clear();
         while let Some(&Reverse(k)) = self.finishes.peek() {

@@ -278,14 +278,20 @@ fn extra_nodes(
 
 /// The ready pods a request may go to: a canary's or the others' by weight while a canary is
 /// in progress (the other group if the drawn one has none), else every ready pod.
+#[inline]
 pub(in crate::world) fn candidates<'a>(
     rollout: &'a mut Option<Box<Rollouts>>,
     kube: &'a Kube,
     svc: ServiceId,
 ) -> (&'a [EngineId], Option<u64>) {
-    let Some(r) = rollout.as_mut().filter(|r| r.splitting()) else {
-        return (kube.ready(svc), Some(kube.ready_version(svc)));
-    };
+    match rollout.as_mut().filter(|r| r.splitting()) {
+        None => (kube.ready(svc), Some(kube.ready_version(svc))),
+        Some(r) => (split_candidates(r, kube, svc), None),
+    }
+}
+
+/// [`candidates`] while a canary is in progress: one group's ready pods, drawn by weight.
+fn split_candidates<'a>(r: &'a mut Rollouts, kube: &Kube, svc: ServiceId) -> &'a [EngineId] {
     let to_new = r.weight >= 1.0 || (r.weight > 0.0 && r.split_rng.random::<f64>() < r.weight);
     let current = r.current;
     let pick =
@@ -299,7 +305,7 @@ pub(in crate::world) fn candidates<'a>(
     if r.scratch.is_empty() {
         pick(!to_new, &mut r.scratch);
     }
-    (&r.scratch, None)
+    &r.scratch
 }
 
 impl World {
