@@ -110,30 +110,16 @@ impl Wakes {
     pub(super) fn set(&mut self, s: u32, k: u128) {
         let n = self.cap + s as usize;
         if self.unsettled == s {
-            // Taken as the earliest: every node above held its old key, so each changes.
+            // Taken as the earliest: every node above held its old key (a packed sequence
+            // number, never set again), so each one changes and nothing is gained by testing.
             self.unsettled = SETTLED;
             self.nodes[n].key = k;
-            self.walk_to_root(n);
+            self.walk_up(n, false);
             return;
         }
         self.settle();
         self.nodes[n].key = k;
-        self.walk_up(n);
-    }
-
-    /// Restores the winners above node `n`, up to the root (for a leaf whose old key every
-    /// node above held, so none can stay as it was).
-    #[inline]
-    fn walk_to_root(&mut self, mut n: usize) {
-        let mut cur = self.nodes[n];
-        while n > 1 {
-            let sibling = &self.nodes[n ^ 1];
-            if sibling.key < cur.key {
-                cur = *sibling;
-            }
-            n >>= 1;
-            self.nodes[n] = cur;
-        }
+        self.walk_up(n, true);
     }
 
     /// Updates the ancestors of a slot whose leaf [`Wakes::take_first`] cleared.
@@ -142,14 +128,15 @@ impl Wakes {
         if self.unsettled != SETTLED {
             let n = self.cap + self.unsettled as usize;
             self.unsettled = SETTLED;
-            self.walk_to_root(n);
+            self.walk_up(n, false);
         }
     }
 
-    /// Restores the winners above node `n`, stopping where one is unchanged (then so are those
-    /// above it).
-    #[inline]
-    fn walk_up(&mut self, mut n: usize) {
+    /// Restores the winners above node `n`. With `early` it stops where a node's winner is
+    /// unchanged (then so are those above it); without, it goes to the root, for the leaf taken
+    /// as the earliest, whose old key every node above held, so none can stay as it was.
+    #[inline(always)]
+    fn walk_up(&mut self, mut n: usize, early: bool) {
         let mut cur = self.nodes[n];
         while n > 1 {
             let sibling = &self.nodes[n ^ 1];
@@ -160,7 +147,7 @@ impl Wakes {
             // Keys other than `NONE` are distinct, so the key alone says whether the winner
             // changed (among `NONE`s, which slot wins does not matter).
             let node = &mut self.nodes[n];
-            if node.key == cur.key {
+            if early && node.key == cur.key {
                 break;
             }
             *node = cur;

@@ -895,7 +895,8 @@ impl<K: LoadKey> Index<K> {
                     if p < self.cands.len() {
                         return Some(p);
                     }
-                    // Only padding from here on (it ties with a best key of all).
+                    // Padding ties a best key only when every key does, and then `start`'s own
+                    // leaf is taken above: a guard, not a case that arises.
                     break;
                 }
                 // The subtree just right of `j`'s: climb past right children first.
@@ -1192,19 +1193,29 @@ mod index_tests {
             let ids: Vec<EngineId> = (0..n as u32).map(EngineId).collect();
             let mut least = Index::<Outstanding>::new();
             let mut most = Index::<Most>::new();
+            let mut free = Index::<Free>::new();
             least.sync(&ids, None, &engines);
             most.sync(&ids, None, &engines);
+            free.sync(&ids, None, &engines);
             let mut lk = vec![Outstanding(0); n];
             let mut mk = vec![Most(0); n];
+            let mut fk: Vec<Free> = ids.iter().map(|&i| free.key_at(i.index())).collect();
             for _ in 0..300 {
                 let e = rng.random_range(0..n);
                 lk[e] = Outstanding(rng.random_range(0..3));
                 mk[e] = Most(rng.random_range(0..3));
+                // Non-members tie whatever their queues: equivalent keys that are not equal.
+                fk[e] = Free {
+                    member: rng.random_range(0..3) == 0,
+                    queued: rng.random_range(0..3),
+                };
                 least.set(ids[e], lk[e]);
                 most.set(ids[e], mk[e]);
+                free.set(ids[e], fk[e]);
                 for start in 0..n {
                     assert_eq!(least.best_from(start), Some(first_best(&lk, start)));
                     assert_eq!(most.best_from(start), Some(first_best(&mk, start)));
+                    assert_eq!(free.best_from(start), Some(first_best(&fk, start)));
                 }
                 assert_eq!(least.root(), *lk.iter().min_by_key(|k| k.0).unwrap());
                 assert_eq!(most.root(), *mk.iter().max_by_key(|k| k.0).unwrap());

@@ -290,7 +290,8 @@ pub(in crate::world) fn candidates<'a>(
     }
 }
 
-/// [`candidates`] while a canary is in progress: one group's ready pods, drawn by weight.
+/// [`candidates`] while a canary is in progress: one group's ready pods, drawn by weight (the
+/// other group's when the drawn one has none).
 fn split_candidates<'a>(r: &'a mut Rollouts, kube: &Kube, svc: ServiceId) -> &'a [EngineId] {
     let to_new = r.weight >= 1.0 || (r.weight > 0.0 && r.split_rng.random::<f64>() < r.weight);
     let current = r.current;
