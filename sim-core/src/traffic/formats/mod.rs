@@ -79,6 +79,64 @@ impl<R: std::io::Read> std::io::Read for LineLimit<R> {
     }
 }
 
+/// A reader under a CSV reader that keeps the bytes it has handed on, so that a record's line
+/// can be told from its position. The csv crate's position of a record is where the record
+/// before it ended: it counts neither the blank lines before the record nor, in a file with CRLF
+/// line ends, the `\n` of the line before. Bytes before the last record asked about are dropped
+/// in blocks, so it holds about [`RecordLines::KEEP`] bytes, the CSV reader's look-ahead and one
+/// record.
+pub struct RecordLines<R> {
+    inner: R,
+    /// The bytes from offset `start` on.
+    kept: Vec<u8>,
+    start: u64,
+    /// How many of `kept` are before the last record asked about, and the line after them.
+    done: usize,
+    line: u64,
+}
+
+impl<R> RecordLines<R> {
+    /// Bytes before the last record asked about that may stay kept.
+    pub const KEEP: usize = 1 << 16;
+
+    /// Wraps `inner`.
+    pub fn new(inner: R) -> Self {
+        RecordLines {
+            inner,
+            kept: Vec::new(),
+            start: 0,
+            done: 0,
+            line: 1,
+        }
+    }
+
+    /// The line of a record whose CSV position is byte `at`: the line of the first byte from
+    /// `at` on that does not end a line. Calls must come in the order of the records.
+    pub fn line_at(&mut self, at: u64) -> u64 {
+        let at = at.saturating_sub(self.start) as usize;
+        let mut i = at.clamp(self.done, self.kept.len());
+        while i < self.kept.len() && matches!(self.kept[i], b'\r' | b'\n') {
+            i += 1;
+        }
+        self.line += memchr::memchr_iter(b'\n', &self.kept[self.done..i]).count() as u64;
+        self.done = i;
+        self.line
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for RecordLines<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.done > Self::KEEP && 2 * self.done > self.kept.len() {
+            self.kept.drain(..self.done);
+            self.start += self.done as u64;
+            self.done = 0;
+        }
+        let n = self.inner.read(buf)?;
+        self.kept.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+}
+
 /// Most distinct tenant or model labels one trace may hold.
 pub const MAX_LABELS: usize = 4096;
 
@@ -520,6 +578,35 @@ mod tests {
             let e = read_all(&long).unwrap_err();
             assert!(e.starts_with("line 1 is longer than"), "{chunk}: {e}");
         }
+    }
+
+    /// Record lines stay right past the blocks of kept bytes it drops (rows far apart in a
+    /// long file, blank lines and CRLF ends mixed).
+    #[test]
+    fn record_lines_count_past_dropped_blocks() {
+        let mut text = String::new();
+        let mut want = Vec::new();
+        let mut line = 1;
+        for i in 0..20_000u32 {
+            for _ in 0..i % 3 {
+                text.push_str(if i % 2 == 0 { "\r\n" } else { "\n" });
+                line += 1;
+            }
+            text.push_str(&format!("{i},x{}", if i % 5 == 0 { "\r\n" } else { "\n" }));
+            want.push(line);
+            line += 1;
+        }
+        let mut rdr = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(RecordLines::new(text.as_bytes()));
+        let mut record = csv::StringRecord::new();
+        let mut got = Vec::new();
+        while rdr.read_record(&mut record).unwrap() {
+            let at = record.position().unwrap().byte();
+            got.push(rdr.get_mut().line_at(at));
+        }
+        assert_eq!(got, want);
+        assert!(rdr.get_ref().kept.len() < 4 * RecordLines::<&[u8]>::KEEP);
     }
 
     /// A watched stream says whether it read to the end, or the error it stopped at.

@@ -11,6 +11,7 @@
 //!
 //! These files are small (a row per window or per sample, not per request) and are read whole.
 
+use super::RecordLines;
 use crate::engine::SimDuration;
 use crate::traffic::renewal::{RateTable, RateWindow};
 use crate::traffic::trace::TraceError;
@@ -59,14 +60,14 @@ pub fn read_servegen<R: Read>(reader: R, file: &str) -> Result<RateTable, TraceE
         .has_headers(false)
         .flexible(true)
         .trim(csv::Trim::All)
-        .from_reader(reader);
+        .from_reader(RecordLines::new(reader));
     let mut rows: Vec<(f64, f64, f64)> = Vec::new();
     let mut record = csv::StringRecord::new();
     loop {
         if !next_row(&mut rdr, &mut record, file)? {
             break;
         }
-        let line = record.position().map_or(0, |p| p.line());
+        let line = record_line(&mut rdr, &record);
         if record.len() < 3 {
             return Err(at(
                 file,
@@ -147,7 +148,7 @@ pub fn read_genai_qps<R: Read>(
         .has_headers(true)
         .flexible(false)
         .trim(csv::Trim::All)
-        .from_reader(reader);
+        .from_reader(RecordLines::new(reader));
     let headers = rdr
         .headers()
         .map_err(|e| at(file, Some(1), None, format!("cannot read the header: {e}")))?
@@ -180,7 +181,7 @@ pub fn read_genai_qps<R: Read>(
         if !next_row(&mut rdr, &mut record, file)? {
             break;
         }
-        let line = record.position().map_or(0, |p| p.line());
+        let line = record_line(&mut rdr, &record);
         if request_type.is_some_and(|t| t != &record[ri]) {
             continue;
         }
@@ -236,19 +237,48 @@ pub fn read_genai_qps<R: Read>(
 /// Reads the next CSV row into `record`: `false` at the end, an error naming the row when the
 /// CSV is malformed.
 fn next_row<R: Read>(
-    rdr: &mut csv::Reader<R>,
+    rdr: &mut csv::Reader<RecordLines<R>>,
     record: &mut csv::StringRecord,
     file: &str,
 ) -> Result<bool, TraceError> {
     rdr.read_record(record).map_err(|e| {
-        let row = e.position().map(|p| p.line());
+        let row = e.position().map(|p| p.byte());
+        let row = row.map(|b| rdr.get_mut().line_at(b));
         at(file, row, None, format!("malformed CSV row: {e}"))
     })
+}
+
+/// The line `record` (just read) starts on.
+fn record_line<R: Read>(rdr: &mut csv::Reader<RecordLines<R>>, record: &csv::StringRecord) -> u64 {
+    let at = record.position().map_or(0, |p| p.byte());
+    rdr.get_mut().line_at(at)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Rows are named by their own line, past blank lines and with CRLF line ends.
+    #[test]
+    fn errors_name_the_bad_row_after_blank_lines_and_crlf() {
+        let row = |text: &str| read_servegen(text.as_bytes(), "c.csv").unwrap_err().row;
+        assert_eq!(row("600,0,0\n1200,x,1\n"), Some(2));
+        assert_eq!(row("600,0,0\n\n\n1200,x,1\n"), Some(4));
+        assert_eq!(row("600,0,0\r\n1200,x,1\r\n"), Some(2));
+        assert_eq!(row("\r\n\r\n600,0,0\r\n\r\n1200,x,1"), Some(5));
+        assert_eq!(row("\n\n600,x,0\n"), Some(3));
+        assert_eq!(row("600,0,0\n  \n"), Some(2));
+        let qps = |text: &str| {
+            read_genai_qps(text.as_bytes(), "q.csv", SimDuration::from_secs(1), None)
+                .unwrap_err()
+                .row
+        };
+        let head = "timestamp_anon,value,container_ip,request_type";
+        assert_eq!(qps(&format!("{head}\n1,2,a,t\n\n1,x,a,t\n")), Some(4));
+        assert_eq!(qps(&format!("{head}\r\n1,2,a,t\r\n1,x,a,t\r\n")), Some(3));
+        // A malformed row (a wrong number of fields) is named by its line too.
+        assert_eq!(qps(&format!("{head}\r\n\r\n1,2,a\r\n")), Some(3));
+    }
 
     #[test]
     fn servegen_windows() {
