@@ -63,11 +63,7 @@ pub fn read_servegen<R: Read>(reader: R, file: &str) -> Result<RateTable, TraceE
         .from_reader(RecordLines::new(reader));
     let mut rows: Vec<(f64, f64, f64)> = Vec::new();
     let mut record = csv::StringRecord::new();
-    loop {
-        if !next_row(&mut rdr, &mut record, file)? {
-            break;
-        }
-        let line = record_line(&mut rdr, &record);
+    while let Some(line) = next_row(&mut rdr, &mut record, file)? {
         if record.len() < 3 {
             return Err(at(
                 file,
@@ -177,11 +173,7 @@ pub fn read_genai_qps<R: Read>(
     // (bucket index, container) -> (sum, samples). Small: one entry per sample at most.
     let mut acc: BTreeMap<(u64, String), (f64, u32)> = BTreeMap::new();
     let mut record = csv::StringRecord::new();
-    loop {
-        if !next_row(&mut rdr, &mut record, file)? {
-            break;
-        }
-        let line = record_line(&mut rdr, &record);
+    while let Some(line) = next_row(&mut rdr, &mut record, file)? {
         if request_type.is_some_and(|t| t != &record[ri]) {
             continue;
         }
@@ -234,24 +226,24 @@ pub fn read_genai_qps<R: Read>(
     })
 }
 
-/// Reads the next CSV row into `record`: `false` at the end, an error naming the row when the
-/// CSV is malformed.
+/// Reads the next CSV row into `record` and returns the line it starts on: `None` at the end,
+/// an error naming the row's line when the CSV is malformed.
 fn next_row<R: Read>(
     rdr: &mut csv::Reader<RecordLines<R>>,
     record: &mut csv::StringRecord,
     file: &str,
-) -> Result<bool, TraceError> {
-    rdr.read_record(record).map_err(|e| {
-        let row = e.position().map(|p| p.byte());
-        let row = row.map(|b| rdr.get_mut().line_at(b));
-        at(file, row, None, format!("malformed CSV row: {e}"))
-    })
-}
-
-/// The line `record` (just read) starts on.
-fn record_line<R: Read>(rdr: &mut csv::Reader<RecordLines<R>>, record: &csv::StringRecord) -> u64 {
-    let at = record.position().map_or(0, |p| p.byte());
-    rdr.get_mut().line_at(at)
+) -> Result<Option<u64>, TraceError> {
+    match rdr.read_record(record) {
+        Ok(false) => Ok(None),
+        Ok(true) => {
+            let at = record.position().map_or(0, |p| p.byte());
+            Ok(Some(rdr.get_mut().line_at(at)))
+        }
+        Err(e) => {
+            let row = e.position().map(|p| rdr.get_mut().line_at(p.byte()));
+            Err(at(file, row, None, format!("malformed CSV row: {e}")))
+        }
+    }
 }
 
 #[cfg(test)]
