@@ -208,7 +208,7 @@ impl<E: Copy> EventQueue<E> {
 
     /// Sets slot `slot`'s wake-up to `at` (`None`: clears it), ordered after every event pushed
     /// before at that time. A wake-up it replaces is gone (see [`Self::keep_superseded`]).
-    #[inline]
+    #[inline(always)]
     pub fn set_wake(&mut self, slot: u32, at: Option<SimTime>) {
         let old = self.wakes.get(slot);
         if old != NONE {

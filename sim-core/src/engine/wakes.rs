@@ -106,7 +106,7 @@ impl Wakes {
     }
 
     /// Sets slot `s`'s key and restores the winners above it.
-    #[inline]
+    #[inline(always)]
     pub(super) fn set(&mut self, s: u32, k: u128) {
         let n = self.cap + s as usize;
         if self.unsettled == s {

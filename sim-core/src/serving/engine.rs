@@ -38,6 +38,14 @@ pub trait ReplicaEngine {
         let next = self.advance(now, done);
         (next, self.state())
     }
+    /// Called right after [`ReplicaEngine::admit`] succeeded. When advancing now would only
+    /// move the engine's next wake-up (a step is in progress and none ends by `now`), does
+    /// what [`ReplicaEngine::advance_state`] would and returns the same; `None`, with nothing
+    /// changed, when the caller must advance as usual.
+    #[inline]
+    fn admit_wake(&mut self, _now: SimTime) -> Option<(Option<SimTime>, (u32, u32, u32))> {
+        None
+    }
     /// Requests waiting, not yet executing.
     fn queued(&self) -> u32;
     /// Requests executing.
@@ -217,6 +225,10 @@ impl ReplicaEngine for Engine {
         done: &mut Vec<Completion>,
     ) -> (Option<SimTime>, (u32, u32, u32)) {
         forward!(self, e => e.advance_state(now, done))
+    }
+    #[inline]
+    fn admit_wake(&mut self, now: SimTime) -> Option<(Option<SimTime>, (u32, u32, u32))> {
+        forward!(self, e => e.admit_wake(now))
     }
     #[inline]
     fn queued(&self) -> u32 {

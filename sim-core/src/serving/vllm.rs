@@ -132,6 +132,26 @@ struct Segment {
     end: SimTime,
 }
 
+impl Segment {
+    /// Cuts a run of steps at the end of the step in progress at `now` (a request arrived, or
+    /// a load finished, and is seen at that step boundary).
+    #[inline]
+    fn cut(&mut self, now: SimTime) {
+        if self.steps > 1 && self.end > now {
+            let elapsed = now.since(self.start).0;
+            let m = if elapsed <= self.first.0 {
+                1
+            } else {
+                1 + (elapsed - self.first.0).div_ceil(self.step.0) as u32
+            };
+            if m < self.steps {
+                self.steps = m;
+                self.end = self.start + self.first + SimDuration(self.step.0 * (m as u64 - 1));
+            }
+        }
+    }
+}
+
 /// Counters an engine keeps for the summary.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct VllmCounters {
@@ -710,7 +730,7 @@ impl VllmEngine {
         if held > 0 {
             // The clock's sequences each take one token, in one go when the budget and the
             // blocks allow it for all of them (then none is preempted).
-            let first = self.clock.blocks_over(1);
+            let first = self.clock.blocks_next();
             if held as u32 <= budget && first <= self.available() as u64 {
                 take_blocks(&mut self.free_blocks, &mut self.prefix, first as u32);
                 budget -= held as u32;
@@ -925,7 +945,7 @@ impl VllmEngine {
         }
         // The clock's sequences hold the blocks for their next token already.
         let lazy_first = if self.clock.held() > 0 {
-            self.clock.blocks_over(1)
+            self.clock.blocks_next()
         } else {
             0
         };
@@ -979,7 +999,11 @@ impl VllmEngine {
             // The clock's sequences decoded `steps` tokens each. When the free blocks cover
             // theirs, none is evicted from the prefix cache, so taking them at once and
             // releasing the finished ones after is what one by one would do.
-            let more = self.clock.blocks_over(steps) - self.clock.blocks_over(1);
+            let more = if steps == 1 {
+                0
+            } else {
+                self.clock.blocks_over(steps) - self.clock.blocks_next()
+            };
             if more <= self.free_blocks as u64 {
                 self.lazy_scheduled = false;
                 self.free_blocks -= more as u32;
@@ -1151,18 +1175,8 @@ impl ReplicaEngine for VllmEngine {
             if let Some(seg) = self.segment.as_mut() {
                 // A finished load is seen at a step boundary, as an arrival is.
                 let cut = self.fresh || due.is_some_and(|t| t <= now);
-                if cut && seg.steps > 1 && seg.end > now {
-                    // Cut the run at the end of the step in progress.
-                    let elapsed = now.since(seg.start).0;
-                    let m = if elapsed <= seg.first.0 {
-                        1
-                    } else {
-                        1 + (elapsed - seg.first.0).div_ceil(seg.step.0) as u32
-                    };
-                    if m < seg.steps {
-                        seg.steps = m;
-                        seg.end = seg.start + seg.first + SimDuration(seg.step.0 * (m as u64 - 1));
-                    }
+                if cut {
+                    seg.cut(now);
                 }
                 self.fresh = false;
                 if seg.end > now {
@@ -1184,6 +1198,24 @@ impl ReplicaEngine for VllmEngine {
         }
     }
 
+    #[inline]
+    fn admit_wake(&mut self, now: SimTime) -> Option<(Option<SimTime>, (u32, u32, u32))> {
+        // As `advance` with a request just admitted (`fresh`) and no load pending: the run is
+        // cut at the end of the step in progress, and nothing else happens unless that step
+        // ends now.
+        let seg = self.segment.as_mut()?;
+        if !self.loading.is_empty() || seg.end <= now {
+            return None;
+        }
+        let mut cut = *seg;
+        cut.cut(now);
+        if cut.end <= now {
+            return None;
+        }
+        *seg = cut;
+        self.fresh = false;
+        Some((Some(cut.end), self.state()))
+    }
     #[inline]
     fn queued(&self) -> u32 {
         self.waiting.len() as u32

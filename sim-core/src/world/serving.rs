@@ -143,7 +143,7 @@ impl World {
                 Ok(()) => {
                     sv.queued += 1;
                     self.queued += 1;
-                    self.advance_engine(svc, e, sink);
+                    self.admitted(svc, e, sink);
                 }
                 Err(reason) => self.fail_request(&request, reason, sink),
             },
@@ -162,6 +162,41 @@ impl World {
         }
     }
 
+    /// Engine `id` of service `svc` just admitted a request: [`World::advance_engine`], or,
+    /// when the engine only moves its wake-up (mid-step, on a GPU of its own), that alone with
+    /// the router, recorders and gauges told of the request.
+    #[inline]
+    fn admitted<S: RequestSink>(&mut self, svc: ServiceId, id: EngineId, sink: &mut S) {
+        let e = id.index();
+        let now = self.now;
+        if self.time_sliced_pod(svc, id).is_some() {
+            return self.advance_engine(svc, id, sink);
+        }
+        let sv = &mut self.svcs[svc.index()];
+        let engine = &mut sv.engines[e];
+        let Some((next, (q, s, b))) = engine.admit_wake(now) else {
+            return self.advance_engine(svc, id, sink);
+        };
+        if let Some(r) = &mut sv.router {
+            r.touch_outstanding(id, engine, q + s);
+        }
+        // The same as `advance_engine` with the state unchanged by the advance: the admitted
+        // request was counted by the caller; nothing finished and the engine is not idle.
+        self.recorder
+            .set_state(self.queued, self.in_service, self.busy);
+        sv.gauges.update(e, now, (q, s, b), 0, 0);
+        let state = (sv.queued, sv.in_service, sv.busy);
+        if let Some(r) = sv.recorder_at(now) {
+            r.set_state(state.0, state.1, state.2);
+        }
+        let slot = sv.wake[e];
+        if next != self.queue.wake_at(slot) {
+            self.queue.set_wake(slot, next);
+        }
+    }
+
+    /// Advances engine `id` of service `svc` to now: hands on what it finished, and tells the
+    /// router, the recorders, the gauges and its wake-up slot its new state.
     pub(super) fn advance_engine<S: RequestSink>(
         &mut self,
         svc: ServiceId,

@@ -200,6 +200,22 @@ impl DecodeClock {
         out.sort_unstable();
     }
 
+    /// KV blocks the held sequences add with their next token: [`Self::blocks_over`]`(1)`,
+    /// the held sequences whose cached tokens fill their blocks (one residue slot).
+    #[inline]
+    pub(super) fn blocks_next(&self) -> u64 {
+        if self.block_size == 1 {
+            return self.count;
+        }
+        // `c mod bs == 0`, i.e. `(c - sync) mod bs == -clock mod bs`.
+        let slot = if self.phase == 0 {
+            0
+        } else {
+            (self.block_size as u64 - self.phase) as usize
+        };
+        self.residues[slot] as u64
+    }
+
     /// KV blocks the held sequences add over `k` more tokens each: the sum over them of
     /// `ceil((cached + k) / bs) - ceil(cached / bs)`.
     #[inline]
@@ -259,8 +275,8 @@ mod tests {
 
     #[test]
     fn aggregates_match_a_direct_count() {
-        // A power-of-two block size (masks) and another (remainders).
-        for bs in [4, 6] {
+        // A power-of-two block size (masks), another (remainders), and one token per block.
+        for bs in [4, 6, 1] {
             aggregates_match_for(bs);
         }
     }
@@ -279,6 +295,7 @@ mod tests {
         let cached_now = |&(cached, _, sync): &(u32, u32, u64)| cached + (now - sync) as u32;
         let context: u64 = seqs.iter().map(|s| cached_now(s) as u64 + 1).sum();
         assert_eq!(c.context_tokens(), context);
+        assert_eq!(c.blocks_next(), c.blocks_over(1));
         for k in 0..12 {
             let direct: u64 = seqs
                 .iter()

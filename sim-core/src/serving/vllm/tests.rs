@@ -41,7 +41,17 @@ fn request(id: u64, at_ms: u64, prompt: u32, output: u32) -> Request {
 }
 
 /// Drives an engine as the world does: admit at arrival times, wake when asked.
-fn drive(e: &mut VllmEngine, mut arrivals: Vec<Request>) -> (Vec<Completion>, u32) {
+fn drive(e: &mut VllmEngine, arrivals: Vec<Request>) -> (Vec<Completion>, u32) {
+    drive_with(e, arrivals, false)
+}
+
+/// [`drive`]; with `admit_wake`, an arrival that only moves the wake-up is handled by
+/// [`ReplicaEngine::admit_wake`] instead of an advance, as the world does.
+fn drive_with(
+    e: &mut VllmEngine,
+    mut arrivals: Vec<Request>,
+    admit_wake: bool,
+) -> (Vec<Completion>, u32) {
     arrivals.reverse();
     let mut done = Vec::new();
     let mut wake: Option<SimTime> = None;
@@ -56,6 +66,13 @@ fn drive(e: &mut VllmEngine, mut arrivals: Vec<Request>) -> (Vec<Completion>, u3
             (Some(a), _) => {
                 let r = arrivals.pop().unwrap();
                 e.admit(a, r).unwrap();
+                if admit_wake {
+                    if let Some((next, state)) = e.admit_wake(a) {
+                        assert_eq!(state, e.state());
+                        wake = next;
+                        continue;
+                    }
+                }
                 a
             }
             (None, Some(w)) => {
@@ -127,6 +144,47 @@ fn an_arrival_joins_at_the_next_step_boundary() {
     // A: 100 tokens, one per step from 0, whatever joined: the 100th at 1000 ms.
     assert_eq!(times(by_id(0)), (0, 10, 1000));
     assert_eq!(e.counters().steps, 100);
+}
+
+#[test]
+fn admit_wake_does_what_an_advance_would() {
+    // Arrivals mid-step (cutting runs of decode steps), on step boundaries (where the engine
+    // must advance instead), and while idle; a step is 10 ms.
+    let arrivals: Vec<Request> = (0..60)
+        .map(|i| {
+            request(
+                i,
+                [3, 10, 17, 20, 24, 40, 41][i as usize % 7] + 13 * i,
+                5,
+                3 + (i % 11) as u32 * 4,
+            )
+        })
+        .collect();
+    let mut a = engine(400, 4);
+    let mut b = engine(400, 4);
+    let (plain, plain_wakes) = drive(&mut a, arrivals.clone());
+    let (fast, fast_wakes) = drive_with(&mut b, arrivals, true);
+    assert_eq!(plain.len(), 60);
+    let key = |c: &Completion| (c.request.id, c.start, c.first_token, c.finish, c.batch_size);
+    assert_eq!(
+        plain.iter().map(key).collect::<Vec<_>>(),
+        fast.iter().map(key).collect::<Vec<_>>()
+    );
+    assert_eq!(plain_wakes, fast_wakes);
+    assert_eq!(a.counters(), b.counters());
+    // Some arrivals took the short way, and some (on a boundary, or idle) could not.
+    let mut c = engine(400, 4);
+    c.admit(SimTime(0), request(0, 0, 5, 20)).unwrap();
+    assert_eq!(c.admit_wake(SimTime(0)), None, "idle: nothing planned yet");
+    c.advance(SimTime(0), &mut Vec::new());
+    c.admit(SimTime(15 * MS), request(1, 15, 5, 20)).unwrap();
+    assert_eq!(
+        c.admit_wake(SimTime(15 * MS)),
+        Some((Some(SimTime(20 * MS)), (1, 1, 1)))
+    );
+    c.advance(SimTime(20 * MS), &mut Vec::new());
+    c.admit(SimTime(30 * MS), request(2, 30, 5, 20)).unwrap();
+    assert_eq!(c.admit_wake(SimTime(30 * MS)), None, "a step ends now");
 }
 
 #[test]
