@@ -1,6 +1,8 @@
 //! The inputs of a step-time model: what one iteration computes, and what share of which GPUs
 //! it runs on.
 
+use crate::engine::f64_of;
+
 /// One engine iteration's work, as sums an engine can update in O(1) per request.
 ///
 /// A prefill chunk of `c` new tokens for a sequence with `p` tokens already cached adds `c` to
@@ -36,11 +38,11 @@ impl StepBatch {
     /// Adds a prefill chunk of `chunk` new tokens after `cached` cached ones; `samples` when it
     /// is the prompt's last chunk, so its logits are computed.
     pub fn add_prefill_chunk(&mut self, chunk: u64, cached: u64, samples: bool) {
-        let c = chunk as f64;
+        let c = f64_of(chunk);
         self.prefill_seqs += 1;
         self.prefill_tokens += chunk;
         self.prefill_cached_tokens += cached;
-        self.prefill_attention_pairs += c * cached as f64 + c * (c + 1.0) / 2.0;
+        self.prefill_attention_pairs += c * f64_of(cached) + c * (c + 1.0) / 2.0;
         self.logits_rows += u64::from(samples);
     }
 

@@ -8,5 +8,5 @@ mod wakes;
 
 pub use queue::{EventQueue, Next};
 pub use rng::{Rng, RngStreams};
-pub use time::{parse_duration, round_u64, SimDuration, SimTime, NANOS_PER_SEC};
+pub use time::{f64_of, parse_duration, round_u64, SimDuration, SimTime, NANOS_PER_SEC};
 pub use timer::Periodic;

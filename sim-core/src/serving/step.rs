@@ -6,7 +6,7 @@
 //! allocating and step-time models stay cheap, pure functions.
 
 use crate::costmodel::{StepBatch, StepCost};
-use crate::engine::{round_u64, SimDuration};
+use crate::engine::{f64_of, round_u64, SimDuration};
 
 /// A step-time model with explicit per-unit costs: `base + per_token × tokens + per_seq × seqs +
 /// per_context_token × decode context`. The context term is the KV cache each decode sequence
@@ -43,9 +43,9 @@ impl StepModel {
         let secs = match self {
             StepModel::Linear(l) => {
                 l.base
-                    + l.per_token * batch.tokens() as f64
-                    + l.per_seq * (batch.prefill_seqs + batch.decode_seqs) as f64
-                    + l.per_context_token * batch.decode_context_tokens as f64
+                    + l.per_token * f64_of(batch.tokens())
+                    + l.per_seq * f64_of(batch.prefill_seqs + batch.decode_seqs)
+                    + l.per_context_token * f64_of(batch.decode_context_tokens)
             }
             StepModel::Cost(c) => c.step_time(batch),
             StepModel::Scaled(m, f) => {

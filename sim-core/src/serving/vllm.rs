@@ -822,31 +822,42 @@ impl VllmEngine {
                 if need + pinned > self.available() {
                     break;
                 }
-                let mut s = self.take_waiting(w);
+                // Moved to `running` first and set there (one copy of the sequence, not two).
+                let taken = self.take_waiting(w);
+                self.running.push(taken);
+                let k = self.running.len() - 1;
+                let (adapter, prefix, len) = {
+                    let s = &self.running[k];
+                    (s.request.adapter, s.prefix, s.len())
+                };
                 if let Some(l) = &mut self.lora {
-                    l.admit(s.request.adapter);
+                    l.admit(adapter);
                 }
-                self.counters.prefix_query_tokens += s.len() as u64;
-                self.touch_tiers(&s);
+                self.counters.prefix_query_tokens += len as u64;
+                if self.tiers.is_some() {
+                    let s = self.running[k];
+                    self.touch_tiers(&s);
+                }
                 if hits > 0 {
                     let p = self.prefix.as_mut().expect("hits need a cache");
-                    for &id in &p.table.ids(s.prefix)[..hits as usize] {
+                    for &id in &p.table.ids(prefix)[..hits as usize] {
                         p.cache.acquire(id);
                     }
+                    let s = &mut self.running[k];
                     s.computed = hit_tokens;
                     s.blocks = hit_blocks;
                     s.cached_units = hits;
                     self.counters.prefix_hit_tokens += hit_tokens as u64;
                 }
                 take_blocks(&mut self.free_blocks, &mut self.prefix, need);
+                let s = &mut self.running[k];
                 s.blocks += need;
                 s.scheduled = new;
                 if s.start == SimTime::MAX {
                     s.start = now;
                 }
                 budget -= new;
-                add_to_step(&mut shape, &mut until_done, &s, new);
-                self.running.push(s);
+                add_to_step(&mut shape, &mut until_done, s, new);
             }
         }
         if shape.is_empty() {
