@@ -136,7 +136,7 @@ impl<E> EventQueue<E> {
     }
 
     /// Removes and returns the earliest event or wake-up.
-    #[inline]
+    #[inline(always)]
     pub fn pop_next(&mut self) -> Option<(SimTime, Next<E>)> {
         let wk = self.wakes.first_key();
         let hk = self.heap.peek().map_or(NONE, |e| e.key);

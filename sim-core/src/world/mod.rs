@@ -468,7 +468,7 @@ impl World {
             let ev = match next {
                 Next::Wake(slot) => {
                     let (svc, engine) = self.wake_owner[slot as usize];
-                    self.advance_engine(svc, engine, sink);
+                    self.advance_engine_inline(svc, engine, sink);
                     Event::Superseded
                 }
                 Next::Event(ev) => ev,

@@ -136,7 +136,11 @@ impl World {
             None if sv.gateway.enabled => self.hold(svc, request, sink),
             None => self.fail_request(&request, DropReason::NoReadyReplica, sink),
             // A failed pod still in the endpoints: the connection fails.
-            Some(e) if sv.router.is_some() && self.kube.fail.is_hung(self.kube.pod_at(svc, e)) => {
+            Some(e)
+                if sv.router.is_some()
+                    && self.kube.fail.any_hung()
+                    && self.kube.fail.is_hung(self.kube.pod_at(svc, e)) =>
+            {
                 self.fail_request(&request, DropReason::PodFailed, sink)
             }
             Some(e) => match sv.engines[e.index()].admit(self.now, request) {
@@ -198,6 +202,17 @@ impl World {
     /// Advances engine `id` of service `svc` to now: hands on what it finished, and tells the
     /// router, the recorders, the gauges and its wake-up slot its new state.
     pub(super) fn advance_engine<S: RequestSink>(
+        &mut self,
+        svc: ServiceId,
+        id: EngineId,
+        sink: &mut S,
+    ) {
+        self.advance_engine_inline(svc, id, sink);
+    }
+
+    /// [`World::advance_engine`], inlined into the event loop's wake-ups.
+    #[inline(always)]
+    pub(super) fn advance_engine_inline<S: RequestSink>(
         &mut self,
         svc: ServiceId,
         id: EngineId,

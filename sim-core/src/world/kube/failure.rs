@@ -99,6 +99,13 @@ impl FailState {
         self.hung.get(pod.index()).copied().unwrap_or(false)
     }
 
+    /// Whether any pod has ever been dead or hung (false: [`Self::is_hung`] is false for every
+    /// pod, and the caller need not look the pod up).
+    #[inline]
+    pub(in crate::world) fn any_hung(&self) -> bool {
+        !self.hung.is_empty()
+    }
+
     fn set_hung(&mut self, pod: PodId, v: bool) -> u32 {
         let i = pod.index();
         if self.hung.len() <= i {
