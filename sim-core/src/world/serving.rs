@@ -281,7 +281,7 @@ impl World {
     fn finish_requests<S: RequestSink>(&mut self, svc: ServiceId, sink: &mut S) -> (u64, u64) {
         let (mut done, mut tokens) = (0u64, 0u64);
         let mut finished = std::mem::take(&mut self.done);
-        for c in finished.drain(..) {
+        for &c in &finished {
             if self.is_handoff(svc, &c) {
                 // A prefill: its first token is out, the decode pool does the rest.
                 done += 1;
@@ -306,6 +306,7 @@ impl World {
                 }
             }
         }
+        finished.clear();
         self.done = finished;
         (done, tokens)
     }
