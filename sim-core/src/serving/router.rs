@@ -137,7 +137,7 @@ impl Router {
     /// The candidate whose key `K` no other beats, ties from the rotating start: from the
     /// policy's index in O(log n), or by scanning every candidate (the reference, and
     /// least-kv while a replica has no KV blocks, where the order is not a strict one).
-    #[inline]
+    #[inline(always)]
     fn pick_load<K: LoadKey>(
         &mut self,
         candidates: &[EngineId],

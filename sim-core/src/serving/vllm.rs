@@ -452,17 +452,24 @@ impl VllmEngine {
 
     /// Releases a leaving sequence's blocks: its own are freed, its cached units become
     /// evictable (last unit first, so a chain's tail is evicted before its head, as in vLLM).
+    #[inline]
     fn release(&mut self, s: &Seq) {
-        match &mut self.prefix {
-            Some(p) if s.cached_units > 0 => {
-                let ids = p.table.ids(s.prefix);
-                for &id in ids[..s.cached_units as usize].iter().rev() {
-                    p.cache.release(id);
-                }
-                self.free_blocks += s.blocks - s.cached_units * p.blocks_per_unit;
-            }
-            _ => self.free_blocks += s.blocks,
+        if s.cached_units == 0 || self.prefix.is_none() {
+            self.free_blocks += s.blocks;
+        } else {
+            self.release_cached(s);
         }
+    }
+
+    /// [`Self::release`] for a sequence holding cached prefix units.
+    #[inline(never)]
+    fn release_cached(&mut self, s: &Seq) {
+        let p = self.prefix.as_mut().expect("cached units need a cache");
+        let ids = p.table.ids(s.prefix);
+        for &id in ids[..s.cached_units as usize].iter().rev() {
+            p.cache.release(id);
+        }
+        self.free_blocks += s.blocks - s.cached_units * p.blocks_per_unit;
     }
 
     /// Prefix units `s` (taken from the queue) finds cached, and how many of those are
@@ -946,14 +953,21 @@ impl VllmEngine {
 
     /// The most decode steps, at most `limit`, whose extra KV blocks fit in the free blocks:
     /// counted from the tokens cached now (`after_first`: after the planned first step too).
+    #[inline]
     fn steps_within_blocks(&self, limit: u32, after_first: bool) -> u32 {
-        let bs = self.cfg.block_size;
-        let base = |s: &Seq| s.computed + if after_first { s.scheduled } else { 0 };
         // Each sequence needs at most ceil(limit / bs) more blocks: often there is room for all.
         let available = self.available() as u64;
-        if available >= self.running_seqs() as u64 * limit.div_ceil(bs) as u64 {
+        if available >= self.running_seqs() as u64 * limit.div_ceil(self.cfg.block_size) as u64 {
             return limit;
         }
+        self.steps_within_few_blocks(limit, after_first, available)
+    }
+
+    /// [`Self::steps_within_blocks`] when the free blocks may not cover every sequence's.
+    #[inline(never)]
+    fn steps_within_few_blocks(&self, limit: u32, after_first: bool, available: u64) -> u32 {
+        let bs = self.cfg.block_size;
+        let base = |s: &Seq| s.computed + if after_first { s.scheduled } else { 0 };
         // The clock's sequences hold the blocks for their next token already.
         let lazy_first = if self.clock.held() > 0 {
             self.clock.blocks_next()

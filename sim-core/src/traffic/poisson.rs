@@ -41,6 +41,7 @@ impl PoissonArrivals {
     }
 
     /// The first arrival after `t`.
+    #[inline]
     pub fn next_after(&mut self, t: SimTime) -> Option<SimTime> {
         let mut remaining: f64 = Exp1.sample(&mut self.rng);
         while self.next_start.is_some_and(|s| s <= t) {
