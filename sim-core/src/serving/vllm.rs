@@ -1034,10 +1034,9 @@ impl VllmEngine {
                 self.free_blocks -= more as u32;
                 self.clock.tick(steps);
                 let now = self.clock.now();
-                let mut finished = std::mem::take(&mut self.finished);
-                self.clock.pop_finished(&mut finished);
-                for &at in &finished {
-                    let at = at as usize;
+                self.clock.pop_finished(&mut self.finished);
+                for k in 0..self.finished.len() {
+                    let at = self.finished[k] as usize;
                     debug_assert!(at < self.lazy && !self.running[at].gone);
                     self.running[at].gone = true;
                     self.dead += 1;
@@ -1054,7 +1053,6 @@ impl VllmEngine {
                     }
                     done.push(self.completion(&s, end, batch));
                 }
-                self.finished = finished;
                 // Finished entries cost only memory until removed (nothing walks the clock's
                 // part of `running` per step): remove them when three in four are finished.
                 if self.dead * 4 > self.lazy * 3 {
@@ -1158,7 +1156,8 @@ impl ReplicaEngine for VllmEngine {
     fn admit(&mut self, now: SimTime, request: Request) -> Result<(), DropReason> {
         let output = request.output_tokens.max(1);
         let tokens = request.prompt_tokens.max(1) + output;
-        if blocks_for(tokens, self.cfg.block_size) > self.cfg.kv_blocks {
+        // `blocks_for(tokens) > kv_blocks`, without the division.
+        if u64::from(tokens) > self.kv_capacity_tokens() {
             return Err(DropReason::ExceedsKvCache);
         }
         if self

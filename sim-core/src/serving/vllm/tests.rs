@@ -236,6 +236,12 @@ fn a_request_larger_than_the_kv_cache_is_refused() {
         Err(DropReason::ExceedsKvCache)
     );
     assert!(e.admit(SimTime::ZERO, request(1, 0, 50, 10)).is_ok());
+    // Exactly the 64 tokens of the four blocks fit; one more does not.
+    assert!(e.admit(SimTime::ZERO, request(2, 0, 54, 10)).is_ok());
+    assert_eq!(
+        e.admit(SimTime::ZERO, request(3, 0, 55, 10)),
+        Err(DropReason::ExceedsKvCache)
+    );
 }
 
 #[test]
