@@ -137,16 +137,24 @@ impl Wakes {
     /// as the earliest, whose old key every node above held, so none can stay as it was.
     #[inline(always)]
     fn walk_up(&mut self, mut n: usize, early: bool) {
-        let mut cur = self.nodes[n];
+        let nodes = &mut self.nodes[..];
+        // The length is `2 * cap`, a power of two, and every index below is under it, so
+        // masking with `len - 1` changes none of them; it lets the compiler drop the bounds
+        // checks (two a level).
+        let Some(mask) = nodes.len().checked_sub(1) else {
+            return;
+        };
+        debug_assert!(nodes.len().is_power_of_two() && n <= mask);
+        let mut cur = nodes[n & mask];
         while n > 1 {
-            let sibling = &self.nodes[n ^ 1];
+            let sibling = &nodes[(n ^ 1) & mask];
             if sibling.key < cur.key {
                 cur = *sibling;
             }
             n >>= 1;
             // Keys other than `NONE` are distinct, so the key alone says whether the winner
             // changed (among `NONE`s, which slot wins does not matter).
-            let node = &mut self.nodes[n];
+            let node = &mut nodes[n & mask];
             if early && node.key == cur.key {
                 break;
             }

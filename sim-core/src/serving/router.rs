@@ -841,18 +841,22 @@ impl<K: LoadKey> Index<K> {
             return;
         }
         self.inexact = self.inexact - u32::from(!old.exact()) + u32::from(!key.exact());
-        self.tree[j] = key;
+        let tree = &mut self.tree[..];
+        tree[j] = key;
+        // The length is `2 * size`, a power of two, and every index below is under it: masking
+        // with `len - 1` changes none, and lets the compiler drop the bounds checks.
+        let mask = tree.len() - 1;
         // The best key below each node, carried up: only the sibling is read at each level.
         let mut best = key;
         while j > 1 {
-            let sibling = self.tree[j ^ 1];
+            let sibling = tree[(j ^ 1) & mask];
             best = if j & 1 == 0 {
                 Self::combine(best, sibling)
             } else {
                 Self::combine(sibling, best)
             };
             j >>= 1;
-            let was = &mut self.tree[j];
+            let was = &mut tree[j & mask];
             if *was == best {
                 // Each node depends on its children's keys only: nothing above changes either.
                 break;
@@ -866,9 +870,11 @@ impl<K: LoadKey> Index<K> {
     /// one beats it, so the descent takes the left child whenever `top` accepts its key.
     #[inline]
     fn leftmost(&self, mut j: usize, top: impl Fn(&K) -> bool) -> usize {
+        // As in `set_with`: the tree's length is a power of two above every index here.
+        let mask = self.tree.len().wrapping_sub(1);
         while j < self.size {
             j *= 2;
-            if !top(&self.tree[j]) {
+            if !top(&self.tree[j & mask]) {
                 j += 1;
             }
         }
@@ -888,9 +894,10 @@ impl<K: LoadKey> Index<K> {
         // beat; a subtree holds one exactly when its own best is one.
         let top = |k: &K| !root.better(k);
         if start < self.cands.len() {
+            let mask = self.tree.len() - 1;
             let mut j = self.size + start;
             loop {
-                if top(&self.tree[j]) {
+                if top(&self.tree[j & mask]) {
                     let p = self.leftmost(j, top);
                     if p < self.cands.len() {
                         return Some(p);

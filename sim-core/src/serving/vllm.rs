@@ -1219,6 +1219,12 @@ impl ReplicaEngine for VllmEngine {
                 // Idle until a load is done (or a request arrives).
                 return self.loading.front().map(|l| l.0);
             }
+            if self.loading.is_empty() {
+                // What the next pass would return: the new segment ends after `now` (its first
+                // step takes at least a nanosecond) and no load can cut it.
+                debug_assert!(self.segment.is_some_and(|s| s.end > now));
+                return self.segment.map(|s| s.end);
+            }
         }
     }
 
