@@ -133,8 +133,8 @@ struct Segment {
 }
 
 impl Segment {
-    /// Cuts a run of steps at the end of the step in progress at `now` (a request arrived, or
-    /// a load finished, and is seen at that step boundary).
+    /// Cuts a run of steps at the end of the step in progress at `now` (a request arrived, a
+    /// load finished or the replica's time share changed, and is seen at that step boundary).
     #[inline]
     fn cut(&mut self, now: SimTime) {
         if self.steps > 1 && self.end > now {
@@ -1233,6 +1233,7 @@ impl ReplicaEngine for VllmEngine {
         // As `advance` with a request just admitted (`fresh`) and no load pending: the run is
         // cut at the end of the step in progress, and nothing else happens unless that step
         // ends now.
+        debug_assert!(self.fresh, "called right after an admit");
         let seg = self.segment.as_mut()?;
         if !self.loading.is_empty() || seg.end <= now {
             return None;

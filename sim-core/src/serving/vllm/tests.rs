@@ -42,20 +42,22 @@ fn request(id: u64, at_ms: u64, prompt: u32, output: u32) -> Request {
 
 /// Drives an engine as the world does: admit at arrival times, wake when asked.
 fn drive(e: &mut VllmEngine, arrivals: Vec<Request>) -> (Vec<Completion>, u32) {
-    drive_with(e, arrivals, false)
+    drive_with(e, arrivals, false).0
 }
 
 /// [`drive`]; with `admit_wake`, an arrival that only moves the wake-up is handled by
-/// [`ReplicaEngine::admit_wake`] instead of an advance, as the world does.
+/// [`ReplicaEngine::admit_wake`] instead of an advance, as the world does. Also returns how
+/// many arrivals were handled that way.
 fn drive_with(
     e: &mut VllmEngine,
     mut arrivals: Vec<Request>,
     admit_wake: bool,
-) -> (Vec<Completion>, u32) {
+) -> ((Vec<Completion>, u32), u32) {
     arrivals.reverse();
     let mut done = Vec::new();
     let mut wake: Option<SimTime> = None;
     let mut wakes = 0;
+    let mut short = 0;
     loop {
         let next_arrival = arrivals.last().map(|r| r.arrival);
         let now = match (next_arrival, wake) {
@@ -70,6 +72,7 @@ fn drive_with(
                     if let Some((next, state)) = e.admit_wake(a) {
                         assert_eq!(state, e.state());
                         wake = next;
+                        short += 1;
                         continue;
                     }
                 }
@@ -83,7 +86,7 @@ fn drive_with(
         };
         wake = e.advance(now, &mut done);
     }
-    (done, wakes)
+    ((done, wakes), short)
 }
 
 fn times(c: &Completion) -> (u64, u64, u64) {
@@ -163,8 +166,13 @@ fn admit_wake_does_what_an_advance_would() {
     let mut a = engine(400, 4);
     let mut b = engine(400, 4);
     let (plain, plain_wakes) = drive(&mut a, arrivals.clone());
-    let (fast, fast_wakes) = drive_with(&mut b, arrivals, true);
+    let ((fast, fast_wakes), short) = drive_with(&mut b, arrivals, true);
     assert_eq!(plain.len(), 60);
+    // Some arrivals took the short way, and some (on a boundary, or idle) could not.
+    assert!(
+        short > 10 && short < 60,
+        "{short} of 60 arrivals only cut a run"
+    );
     let key = |c: &Completion| (c.request.id, c.start, c.first_token, c.finish, c.batch_size);
     assert_eq!(
         plain.iter().map(key).collect::<Vec<_>>(),
@@ -172,7 +180,7 @@ fn admit_wake_does_what_an_advance_would() {
     );
     assert_eq!(plain_wakes, fast_wakes);
     assert_eq!(a.counters(), b.counters());
-    // Some arrivals took the short way, and some (on a boundary, or idle) could not.
+    // The cases by hand: idle, mid-step, and on a step boundary.
     let mut c = engine(400, 4);
     c.admit(SimTime(0), request(0, 0, 5, 20)).unwrap();
     assert_eq!(c.admit_wake(SimTime(0)), None, "idle: nothing planned yet");

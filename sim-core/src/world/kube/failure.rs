@@ -99,8 +99,8 @@ impl FailState {
         self.hung.get(pod.index()).copied().unwrap_or(false)
     }
 
-    /// Whether any pod has ever been dead or hung (false: [`Self::is_hung`] is false for every
-    /// pod, and the caller need not look the pod up).
+    /// Whether any pod's hung flag was ever set or cleared (false: [`Self::is_hung`] is false
+    /// for every pod, and the caller need not look the pod up).
     #[inline]
     pub(in crate::world) fn any_hung(&self) -> bool {
         !self.hung.is_empty()
