@@ -841,11 +841,9 @@ impl<K: LoadKey> Index<K> {
             return;
         }
         self.inexact = self.inexact - u32::from(!old.exact()) + u32::from(!key.exact());
+        let mask = self.mask();
         let tree = &mut self.tree[..];
         tree[j] = key;
-        // The length is `2 * size`, a power of two, and every index below is under it: masking
-        // with `len - 1` changes none, and lets the compiler drop the bounds checks.
-        let mask = tree.len() - 1;
         // The best key below each node, carried up: only the sibling is read at each level.
         let mut best = key;
         while j > 1 {
@@ -865,13 +863,20 @@ impl<K: LoadKey> Index<K> {
         }
     }
 
+    /// A mask for the tree's node indices: its length, `2 * size`, is a power of two above
+    /// every index into it, so `j & mask` is `j`; indexing through it lets the compiler drop
+    /// the bounds checks of the tree walks.
+    #[inline(always)]
+    fn mask(&self) -> usize {
+        self.tree.len().wrapping_sub(1)
+    }
+
     /// The leftmost leaf below node `j` whose key `top` accepts, as a position; `top` accepts
     /// node `j`'s key. A node's key is one of its children's, the left one's unless the right
     /// one beats it, so the descent takes the left child whenever `top` accepts its key.
     #[inline]
     fn leftmost(&self, mut j: usize, top: impl Fn(&K) -> bool) -> usize {
-        // As in `set_with`: the tree's length is a power of two above every index here.
-        let mask = self.tree.len().wrapping_sub(1);
+        let mask = self.mask();
         while j < self.size {
             j *= 2;
             if !top(&self.tree[j & mask]) {
@@ -894,7 +899,7 @@ impl<K: LoadKey> Index<K> {
         // beat; a subtree holds one exactly when its own best is one.
         let top = |k: &K| !root.better(k);
         if start < self.cands.len() {
-            let mask = self.tree.len() - 1;
+            let mask = self.mask();
             let mut j = self.size + start;
             loop {
                 if top(&self.tree[j & mask]) {

@@ -186,12 +186,30 @@ impl World {
         }
         // The same as `advance_engine` with the state unchanged by the advance: the admitted
         // request was counted by the caller; nothing finished and the engine is not idle.
+        self.publish_engine(svc, e, (q, s, b), (0, 0), next);
+    }
+
+    /// After engine `e` of service `svc` advanced: tells the recorders the totals, its gauges
+    /// its state (after `done`, the completions and their output tokens), and its wake-up slot
+    /// its next wake-up.
+    #[inline(always)]
+    fn publish_engine(
+        &mut self,
+        svc: ServiceId,
+        e: usize,
+        state: (u32, u32, u32),
+        done: (u64, u64),
+        next: Option<SimTime>,
+    ) {
+        let now = self.now;
+        // `publish_state`, with the service borrowed once.
         self.recorder
             .set_state(self.queued, self.in_service, self.busy);
-        sv.gauges.update(e, now, (q, s, b), 0, 0);
-        let state = (sv.queued, sv.in_service, sv.busy);
+        let sv = &mut self.svcs[svc.index()];
+        sv.gauges.update(e, now, state, done.0, done.1);
+        let totals = (sv.queued, sv.in_service, sv.busy);
         if let Some(r) = sv.recorder_at(now) {
-            r.set_state(state.0, state.1, state.2);
+            r.set_state(totals.0, totals.1, totals.2);
         }
         let slot = sv.wake[e];
         if next != self.queue.wake_at(slot) {
@@ -240,7 +258,7 @@ impl World {
         sv.in_service = sv.in_service + s1 - s0;
         sv.busy = sv.busy + b1 - b0;
         // Most advances finish nothing (a step boundary, or an arrival cutting a run).
-        let (done, tokens) = if self.done.is_empty() {
+        let done = if self.done.is_empty() {
             (0, 0)
         } else {
             self.finish_requests(svc, sink)
@@ -248,21 +266,9 @@ impl World {
         if let Some(pod) = shared {
             self.set_busy(pod, q1 + s1 > 0);
         }
-        // `publish_state`, with the service borrowed once.
-        self.recorder
-            .set_state(self.queued, self.in_service, self.busy);
-        let sv = &mut self.svcs[svc.index()];
-        sv.gauges.update(e, now, (q1, s1, b1), done, tokens);
-        let state = (sv.queued, sv.in_service, sv.busy);
-        if let Some(r) = sv.recorder_at(now) {
-            r.set_state(state.0, state.1, state.2);
-        }
-        let slot = sv.wake[e];
+        self.publish_engine(svc, e, (q1, s1, b1), done, next);
         let idle = q1 + s1 == 0;
-        let terminating = idle && sv.router.is_some();
-        if next != self.queue.wake_at(slot) {
-            self.queue.set_wake(slot, next);
-        }
+        let terminating = idle && self.svcs[svc.index()].router.is_some();
         if idle && self.disagg.as_ref().is_some_and(|d| d.is_mixed()) {
             self.settle_lent((svc, id));
         }

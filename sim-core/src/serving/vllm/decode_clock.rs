@@ -204,16 +204,19 @@ impl DecodeClock {
     /// the held sequences whose cached tokens fill their blocks (one residue slot).
     #[inline]
     pub(super) fn blocks_next(&self) -> u64 {
-        if self.block_size == 1 {
-            return self.count;
-        }
-        // `c mod bs == 0`, i.e. `(c - sync) mod bs == -clock mod bs`.
-        let slot = if self.phase == 0 {
+        // With one token a block every sequence is in slot 0 and takes a block a token.
+        self.residues[self.full_slot()] as u64
+    }
+
+    /// The residue slot of the held sequences whose cached tokens fill their blocks:
+    /// `c mod bs == 0`, i.e. `(c - sync) mod bs == -clock mod bs`.
+    #[inline]
+    fn full_slot(&self) -> usize {
+        if self.phase == 0 {
             0
         } else {
             (self.block_size as u64 - self.phase) as usize
-        };
-        self.residues[slot] as u64
+        }
     }
 
     /// KV blocks the held sequences add over `k` more tokens each: the sum over them of
@@ -230,11 +233,7 @@ impl DecodeClock {
         // A sequence with `c` cached tokens crosses `q` block boundaries, plus one when
         // `(-c) mod bs < r`, i.e. when `c mod bs` is one of 0, -1, …, -(r - 1): its residue
         // slot is `-clock - j` for some j < r.
-        let mut slot = if self.phase == 0 {
-            0
-        } else {
-            (bs as u64 - self.phase) as usize
-        };
+        let mut slot = self.full_slot();
         let mut crossing = 0u64;
         for _ in 0..r {
             crossing += self.residues[slot] as u64;
